@@ -1,0 +1,472 @@
+//! Contact profiles and the e-commerce fields computed from their events.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::EventKind;
+use crate::{ContactId, Email, Event, JsonMap, Money, Phone, Timestamp, WorkspaceId};
+
+/// Most distinct items kept in a cart; further distinct products are ignored (quantities still update).
+pub const CART_ITEMS_MAX: usize = 200;
+/// Largest quantity read from one event.
+pub const QUANTITY_MAX: i64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    Subscribed,
+    Unsubscribed,
+    #[default]
+    NeverSubscribed,
+}
+
+impl ConsentStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "subscribed" => Some(Self::Subscribed),
+            "unsubscribed" => Some(Self::Unsubscribed),
+            "never_subscribed" => Some(Self::NeverSubscribed),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subscribed => "subscribed",
+            Self::Unsubscribed => "unsubscribed",
+            Self::NeverSubscribed => "never_subscribed",
+        }
+    }
+}
+
+/// Consent for one channel: status, when it last changed and where the change came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Consent {
+    pub status: ConsentStatus,
+    pub updated_at: Option<Timestamp>,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConsentSet {
+    #[serde(default)]
+    pub email: Consent,
+    #[serde(default)]
+    pub sms: Consent,
+}
+
+impl ConsentSet {
+    pub fn channel_mut(&mut self, channel: &str) -> Option<&mut Consent> {
+        match channel {
+            "email" => Some(&mut self.email),
+            "sms" => Some(&mut self.sms),
+            _ => None,
+        }
+    }
+
+    /// For each channel the most recent change wins (used when two contacts merge).
+    fn absorb(&mut self, other: ConsentSet) {
+        for (mine, theirs) in [(&mut self.email, other.email), (&mut self.sms, other.sms)] {
+            if theirs.updated_at > mine.updated_at {
+                *mine = theirs;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Orders {
+    pub count: u64,
+    pub total_spent: Money,
+    pub first_at: Option<Timestamp>,
+    pub last_at: Option<Timestamp>,
+    pub refunded_total: Money,
+}
+
+impl Orders {
+    /// Average order value, rounded to the cent; zero without orders.
+    pub fn average_value(&self) -> Money {
+        if self.count == 0 {
+            return Money::ZERO;
+        }
+        let n = self.count as i64;
+        let t = self.total_spent.cents();
+        // Round half away from zero, in integers, so the figure is exact and order-independent.
+        Money::from_cents((2 * t + n * t.signum()) / (2 * n))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartItem {
+    pub product_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub price: Money,
+    pub quantity: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Cart {
+    pub items: Vec<CartItem>,
+    pub updated_at: Option<Timestamp>,
+}
+
+impl Cart {
+    pub fn value(&self) -> Money {
+        self.items.iter().fold(Money::ZERO, |acc, i| acc.saturating_add(i.price.saturating_mul(i.quantity)))
+    }
+}
+
+/// The fields events alone determine (SPEC 4). Apply events in (timestamp, sequence) order; the result of
+/// applying them one by one equals folding all of a contact's stored events in that order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Computed {
+    #[serde(default)]
+    pub orders: Orders,
+    #[serde(default)]
+    pub cart: Cart,
+    #[serde(default)]
+    pub last_seen_at: Option<Timestamp>,
+}
+
+impl Computed {
+    /// True when applying `ev` now would break timestamp order (a late cart event): the caller must then
+    /// recompute from all stored events instead of applying incrementally.
+    pub fn is_late(&self, ev: &Event) -> bool {
+        affects_cart(ev) && self.cart.updated_at.is_some_and(|u| ev.timestamp < u)
+    }
+
+    pub fn apply(&mut self, ev: &Event) {
+        if matches!(ev.kind, EventKind::Track | EventKind::Page | EventKind::Screen | EventKind::Identify) {
+            self.last_seen_at = self.last_seen_at.max(Some(ev.timestamp));
+        }
+        if ev.kind != EventKind::Track {
+            return;
+        }
+        let ts = ev.timestamp;
+        let p = &ev.properties;
+        match ev.name.as_deref().unwrap_or("") {
+            "Order Completed" => {
+                let o = &mut self.orders;
+                o.count += 1;
+                o.total_spent = o.total_spent.saturating_add(order_amount(p));
+                o.first_at = Some(o.first_at.map_or(ts, |f| f.min(ts)));
+                o.last_at = o.last_at.max(Some(ts));
+                self.cart.items.clear();
+            }
+            "Order Refunded" | "Order Cancelled" => {
+                self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount(p));
+            }
+            "Product Added" => {
+                if let Some(item) = cart_item(p) {
+                    let items = &mut self.cart.items;
+                    match items.iter().position(|i| i.product_id == item.product_id) {
+                        Some(pos) => {
+                            let quantity = items[pos].quantity.saturating_add(item.quantity);
+                            items[pos] = CartItem { quantity, ..item };
+                        }
+                        None if items.len() < CART_ITEMS_MAX => items.push(item),
+                        None => {}
+                    }
+                }
+            }
+            "Product Removed" => {
+                if let Some(id) = product_id(p) {
+                    let qty = quantity(p);
+                    if let Some(pos) = self.cart.items.iter().position(|i| i.product_id == id) {
+                        let item = &mut self.cart.items[pos];
+                        match qty {
+                            Some(q) if q < item.quantity => item.quantity -= q,
+                            _ => {
+                                self.cart.items.remove(pos);
+                            }
+                        }
+                    }
+                }
+            }
+            "Checkout Started" | "Cart Viewed" => {
+                if let Some(Value::Array(products)) = p.get("products")
+                    && !products.is_empty()
+                {
+                    self.cart.items = products
+                        .iter()
+                        .filter_map(|v| v.as_object().and_then(cart_item))
+                        .take(CART_ITEMS_MAX)
+                        .collect();
+                }
+            }
+            _ => return,
+        }
+        if affects_cart(ev) {
+            self.cart.updated_at = Some(ts);
+        }
+    }
+
+    /// Folds events already sorted by (timestamp, sequence).
+    pub fn recompute<'a>(events: impl IntoIterator<Item = &'a Event>) -> Computed {
+        let mut c = Computed::default();
+        for e in events {
+            c.apply(e);
+        }
+        c
+    }
+}
+
+/// Events whose effect on the cart depends on their order.
+pub fn affects_cart(ev: &Event) -> bool {
+    ev.kind == EventKind::Track
+        && matches!(
+            ev.name.as_deref(),
+            Some("Order Completed" | "Product Added" | "Product Removed" | "Checkout Started" | "Cart Viewed")
+        )
+}
+
+/// The amount of an order event: Segment's `total`, else `revenue`, else `value`, else the sum of its products.
+pub fn order_amount(p: &JsonMap) -> Money {
+    for key in ["total", "revenue", "value"] {
+        if let Some(m) = p.get(key).and_then(Money::from_json) {
+            return m;
+        }
+    }
+    match p.get("products") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_object().and_then(cart_item))
+            .fold(Money::ZERO, |acc, i| acc.saturating_add(i.price.saturating_mul(i.quantity))),
+        _ => Money::ZERO,
+    }
+}
+
+/// The product id of e-commerce properties: `product_id`, else `sku`, else `id`.
+pub fn product_id(p: &JsonMap) -> Option<String> {
+    ["product_id", "sku", "id"].iter().find_map(|k| match p.get(*k) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn quantity(p: &JsonMap) -> Option<i64> {
+    let q = match p.get("quantity")? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !q.is_finite() || q < 1.0 {
+        return None;
+    }
+    Some((q.round() as i64).min(QUANTITY_MAX))
+}
+
+fn str_prop(p: &JsonMap, key: &str) -> Option<String> {
+    p.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn cart_item(p: &JsonMap) -> Option<CartItem> {
+    Some(CartItem {
+        product_id: product_id(p)?,
+        sku: str_prop(p, "sku"),
+        name: str_prop(p, "name"),
+        price: p.get("price").and_then(Money::from_json).unwrap_or(Money::ZERO),
+        quantity: quantity(p).unwrap_or(1),
+        category: str_prop(p, "category"),
+        url: str_prop(p, "url"),
+        image_url: str_prop(p, "image_url"),
+    })
+}
+
+/// A customer profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub workspace: WorkspaceId,
+    pub user_id: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub anonymous_ids: Vec<String>,
+    pub traits: JsonMap,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+    pub consent: ConsentSet,
+    pub computed: Computed,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Contact {
+    pub fn new(id: ContactId, workspace: WorkspaceId, now: Timestamp) -> Self {
+        Contact {
+            id,
+            workspace,
+            user_id: None,
+            email: None,
+            phone: None,
+            anonymous_ids: Vec::new(),
+            traits: JsonMap::new(),
+            timezone: None,
+            locale: None,
+            consent: ConsentSet::default(),
+            computed: Computed::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Applies what an event says about the person: traits (identify), time zone and locale, and consent
+    /// traits when `trusted` (sent with a secret key; a public write key cannot change consent).
+    pub fn apply_profile(&mut self, ev: &Event, trusted: bool) {
+        if ev.kind == EventKind::Identify {
+            for (k, v) in &ev.traits {
+                self.traits.insert(k.clone(), v.clone());
+            }
+        }
+        let traits = ev.identify_traits();
+        let tz = traits
+            .get("timezone")
+            .or_else(|| traits.get("time_zone"))
+            .or_else(|| ev.context.get("timezone"))
+            .and_then(Value::as_str);
+        if let Some(tz) = tz
+            && self.timezone.as_deref() != Some(tz)
+            && is_time_zone(tz)
+        {
+            self.timezone = Some(tz.to_string());
+        }
+        if let Some(locale) = traits.get("locale").or_else(|| ev.context.get("locale")).and_then(Value::as_str)
+            && self.locale.as_deref() != Some(locale)
+            && !locale.is_empty()
+            && locale.len() <= 35
+        {
+            self.locale = Some(locale.to_string());
+        }
+        if trusted && ev.kind == EventKind::Identify {
+            for (key, channel) in [("email_consent", "email"), ("sms_consent", "sms")] {
+                if let Some(status) = ev.traits.get(key).and_then(Value::as_str).and_then(ConsentStatus::parse) {
+                    self.set_consent(channel, status, ev.timestamp, "identify");
+                }
+            }
+        }
+    }
+
+    /// Records a consent change unless a later change is already recorded. Returns whether it took effect.
+    pub fn set_consent(&mut self, channel: &str, status: ConsentStatus, at: Timestamp, source: &str) -> bool {
+        let Some(c) = self.consent.channel_mut(channel) else { return false };
+        if c.updated_at.is_some_and(|u| u > at) {
+            return false;
+        }
+        *c = Consent { status, updated_at: Some(at), source: Some(source.to_string()) };
+        true
+    }
+
+    /// Takes in a contact merged into this one. This contact's own values win; the computed fields must be
+    /// recomputed by the caller from the union of both event histories.
+    pub fn absorb(&mut self, other: Contact) {
+        if self.user_id.is_none() {
+            self.user_id = other.user_id;
+        }
+        if self.email.is_none() {
+            self.email = other.email;
+        }
+        if self.phone.is_none() {
+            self.phone = other.phone;
+        }
+        for a in other.anonymous_ids {
+            if !self.anonymous_ids.contains(&a) {
+                self.anonymous_ids.push(a);
+            }
+        }
+        for (k, v) in other.traits {
+            self.traits.entry(k).or_insert(v);
+        }
+        if self.timezone.is_none() {
+            self.timezone = other.timezone;
+        }
+        if self.locale.is_none() {
+            self.locale = other.locale;
+        }
+        self.consent.absorb(other.consent);
+        self.created_at = self.created_at.min(other.created_at);
+    }
+}
+
+/// Whether `name` is an IANA time zone known to the bundled database.
+pub fn is_time_zone(name: &str) -> bool {
+    name.len() <= 64 && jiff::tz::db().get(name).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MessageId;
+    use serde_json::json;
+
+    fn track(name: &str, props: Value, ts: i64) -> Event {
+        Event {
+            message_id: MessageId::generated(format!("{name}{ts}")),
+            kind: EventKind::Track,
+            name: Some(name.into()),
+            user_id: Some("u".into()),
+            anonymous_id: None,
+            previous_id: None,
+            group_id: None,
+            category: None,
+            properties: props.as_object().cloned().unwrap_or_default(),
+            traits: JsonMap::new(),
+            context: JsonMap::new(),
+            timestamp: Timestamp::from_secs(ts),
+            received_at: Timestamp::from_secs(ts),
+        }
+    }
+
+    #[test]
+    fn cart_and_orders() {
+        let mut c = Computed::default();
+        c.apply(&track("Product Added", json!({"product_id":"p1","price":10.5,"quantity":2}), 1));
+        c.apply(&track("Product Added", json!({"product_id":"p2","price":"4"}), 2));
+        c.apply(&track("Product Added", json!({"product_id":"p1","price":10.5}), 3));
+        assert_eq!(c.cart.value(), Money(3550));
+        c.apply(&track("Product Removed", json!({"product_id":"p1","quantity":1}), 4));
+        assert_eq!(c.cart.value(), Money(2500));
+        c.apply(&track("Product Removed", json!({"product_id":"p2"}), 5));
+        assert_eq!(c.cart.items.len(), 1);
+        c.apply(&track("Order Completed", json!({"order_id":"o1","total":21}), 6));
+        c.apply(&track("Order Completed", json!({"products":[{"product_id":"x","price":5,"quantity":3}]}), 7));
+        c.apply(&track("Order Refunded", json!({"total":5}), 8));
+        assert!(c.cart.items.is_empty());
+        assert_eq!(c.cart.updated_at, Some(Timestamp::from_secs(7)));
+        assert_eq!(c.orders.count, 2);
+        assert_eq!(c.orders.total_spent, Money(3600));
+        assert_eq!(c.orders.average_value(), Money(1800));
+        assert_eq!(c.orders.refunded_total, Money(500));
+        assert_eq!(c.orders.first_at, Some(Timestamp::from_secs(6)));
+        assert_eq!(c.last_seen_at, Some(Timestamp::from_secs(8)));
+        assert!(c.is_late(&track("Product Added", json!({"product_id":"p"}), 6)));
+        assert!(!c.is_late(&track("Order Refunded", json!({}), 1)));
+    }
+
+    #[test]
+    fn average_rounds_half_away_from_zero() {
+        let o = Orders { count: 3, total_spent: Money(100), ..Default::default() };
+        assert_eq!(o.average_value(), Money(33));
+        let o = Orders { count: 2, total_spent: Money(101), ..Default::default() };
+        assert_eq!(o.average_value(), Money(51));
+    }
+
+    #[test]
+    fn consent_keeps_latest() {
+        let mut c = Contact::new(ContactId(1), WorkspaceId(1), Timestamp(0));
+        assert!(c.set_consent("email", ConsentStatus::Subscribed, Timestamp(10), "api"));
+        assert!(!c.set_consent("email", ConsentStatus::Unsubscribed, Timestamp(5), "api"));
+        assert_eq!(c.consent.email.status, ConsentStatus::Subscribed);
+        assert!(!c.set_consent("push", ConsentStatus::Subscribed, Timestamp(10), "api"));
+        assert!(is_time_zone("Europe/Helsinki"));
+        assert!(!is_time_zone("Mars/Olympus"));
+    }
+}

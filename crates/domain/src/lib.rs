@@ -1,0 +1,23 @@
+//! Kairos domain: identifiers, validated newtypes, events, contacts and their computed fields.
+//!
+//! This crate does no I/O: it never reads the clock, the environment, files or the network.
+//! Time and generated ids are passed in by the caller, which keeps every rule here deterministic.
+
+pub mod contact;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod product;
+pub mod time;
+
+pub use contact::{Cart, CartItem, Computed, Consent, ConsentStatus, Contact, Orders};
+pub use error::ValidationError;
+pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};
+pub use ids::{ContactId, Email, MessageId, Phone, WorkspaceId};
+pub use money::Money;
+pub use product::Product;
+pub use time::{Duration, Timestamp};
+
+/// A JSON object, as used for traits, properties and context.
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;

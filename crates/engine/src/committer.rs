@@ -1,0 +1,128 @@
+//! The single writer. It takes every queued operation (up to [`GROUP_EVENTS_MAX`] events), applies them in
+//! one transaction, commits (one fsync for all), and only then answers each waiting request.
+
+use std::sync::Arc;
+
+use kairos_domain::{Contact, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::state::State;
+use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op};
+
+enum Reply {
+    Ingest(oneshot::Sender<Result<IngestOutcome, EngineError>>, Result<IngestOutcome, EngineError>),
+    Products(oneshot::Sender<Result<(), EngineError>>, Result<(), EngineError>),
+    Consent(oneshot::Sender<Result<Contact, EngineError>>, Box<Result<Contact, EngineError>>),
+}
+
+impl Reply {
+    fn send(self) {
+        // A requester that went away (client disconnected) is no error: its data is committed anyway.
+        match self {
+            Reply::Ingest(tx, r) => drop(tx.send(r)),
+            Reply::Products(tx, r) => drop(tx.send(r)),
+            Reply::Consent(tx, r) => drop(tx.send(*r)),
+        }
+    }
+
+    fn fail(self) {
+        match self {
+            Reply::Ingest(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
+            Reply::Products(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
+            Reply::Consent(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
+        }
+    }
+}
+
+pub fn run(mut state: State, mut rx: mpsc::Receiver<Op>, clock: Arc<dyn Clock>) {
+    let mut ops: Vec<Op> = Vec::new();
+    loop {
+        let Some(first) = rx.blocking_recv() else { break };
+        let mut weight = first.weight();
+        ops.push(first);
+        while weight < GROUP_EVENTS_MAX {
+            match rx.try_recv() {
+                Ok(op) => {
+                    weight += op.weight();
+                    ops.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
+        state = apply_group(state, &mut ops, clock.now());
+        if stop {
+            break;
+        }
+    }
+    tracing::info!("committer stopped");
+}
+
+/// Runs one group in one transaction. On a storage failure every request of the group gets an error
+/// (nothing of it was committed) and the state is reloaded from the store.
+fn apply_group(mut state: State, ops: &mut Vec<Op>, now: Timestamp) -> State {
+    let mut replies = Vec::with_capacity(ops.len());
+    let started = std::time::Instant::now();
+    let weight: usize = ops.iter().map(Op::weight).sum();
+    let outcome = (|| -> Result<(), EngineError> {
+        state.begin()?;
+        for op in ops.drain(..) {
+            match op {
+                Op::Ingest { ws, trusted, events, reply } => {
+                    let r = state.ingest(ws, trusted, events, now);
+                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
+                    replies.push(Reply::Ingest(reply, r));
+                    if fatal {
+                        return Err(EngineError::Unavailable);
+                    }
+                }
+                Op::Products { ws, products, reply } => {
+                    let r = state.upsert_products(ws, products);
+                    let fatal = r.is_err();
+                    replies.push(Reply::Products(reply, r));
+                    if fatal {
+                        return Err(EngineError::Unavailable);
+                    }
+                }
+                Op::Consent { ws, who, channel, status, source, reply } => {
+                    let r = state.set_consent(ws, who, channel, status, &source, now);
+                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
+                    replies.push(Reply::Consent(reply, Box::new(r)));
+                    if fatal {
+                        return Err(EngineError::Unavailable);
+                    }
+                }
+                Op::Shutdown => {}
+            }
+        }
+        let applied = started.elapsed();
+        state.commit(now)?;
+        tracing::debug!(
+            group.ops = replies.len(),
+            group.weight = weight,
+            apply_us = applied.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            "group committed"
+        );
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => {
+            replies.into_iter().for_each(Reply::send);
+            state
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed; nothing of this group was stored");
+            ops.clear();
+            replies.into_iter().for_each(Reply::fail);
+            match state.reload(now) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Without a usable store the process cannot keep its promises: stop loudly.
+                    tracing::error!(error = %e, "cannot reload state after a failed commit");
+                    std::process::exit(70);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The runtime: the committer thread that owns all writes (group commit), identity resolution, profile
+//! aggregates, and the clock. HTTP handlers talk to it through [`Engine`].
+
+mod clock;
+mod committer;
+mod dedupe;
+mod state;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
+use kairos_store::{ReadPool, SqliteStore, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+pub use clock::{Clock, DevClock, SystemClock};
+
+/// Requests queued for the committer before producers wait (back-pressure).
+pub const QUEUE_OPS_MAX: usize = 4_096;
+/// Most events written in one transaction; a larger backlog is split into several commits.
+pub const GROUP_EVENTS_MAX: usize = 10_000;
+/// How long the committer remembers message ids for de-duplication (Segment uses about a day).
+pub const DEDUPE_WINDOW: kairos_domain::Duration = kairos_domain::Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the server is shutting down or overloaded")]
+    Unavailable,
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// Result of one ingestion request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub stored: usize,
+    pub duplicates: usize,
+}
+
+/// Who a consent change is about.
+#[derive(Debug, Clone)]
+pub enum ContactRef {
+    Id(kairos_domain::ContactId),
+    UserId(String),
+    Email(kairos_domain::Email),
+    Phone(kairos_domain::Phone),
+}
+
+/// An event with its stored JSON, serialized by the requesting thread so the committer only writes.
+pub(crate) struct Prepared {
+    pub event: Event,
+    pub data: String,
+}
+
+fn prepare(events: Vec<Event>) -> Vec<Prepared> {
+    events
+        .into_iter()
+        .map(|event| {
+            let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+            Prepared { event, data }
+        })
+        .collect()
+}
+
+pub(crate) enum Op {
+    Ingest {
+        ws: WorkspaceId,
+        trusted: bool,
+        events: Vec<Prepared>,
+        reply: oneshot::Sender<Result<IngestOutcome, EngineError>>,
+    },
+    Products {
+        ws: WorkspaceId,
+        products: Vec<Product>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Consent {
+        ws: WorkspaceId,
+        who: ContactRef,
+        channel: &'static str,
+        status: ConsentStatus,
+        source: String,
+        reply: oneshot::Sender<Result<Contact, EngineError>>,
+    },
+    Shutdown,
+}
+
+impl Op {
+    fn weight(&self) -> usize {
+        match self {
+            Op::Ingest { events, .. } => events.len().max(1),
+            Op::Products { products, .. } => products.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// Handle to the running engine; cheap to share behind an `Arc`.
+pub struct Engine {
+    ops: mpsc::Sender<Op>,
+    reads: ReadPool,
+    store: SqliteStore,
+    clock: Arc<dyn Clock>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<kairos_store::sqlite::Checkpointer>>,
+}
+
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Engine {
+    /// Loads state from the store and starts the committer thread.
+    pub fn start(store: SqliteStore, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
+        let writer = store.writer()?;
+        let state = state::State::load(Box::new(writer), clock.now())?;
+        let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
+        let thread_clock = clock.clone();
+        let committer = std::thread::Builder::new()
+            .name("kairos-committer".into())
+            .spawn(move || committer::run(state, rx, thread_clock))
+            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start committer: {e}"))))?;
+        Ok(Engine {
+            ops: tx,
+            reads: store.read_pool(4)?,
+            store: store.clone(),
+            clock,
+            committer: Mutex::new(Some(committer)),
+            checkpointer: Mutex::new(Some(store.checkpointer(CHECKPOINT_EVERY)?)),
+        })
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+    pub fn reads(&self) -> &ReadPool {
+        &self.reads
+    }
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Op,
+    ) -> Result<T, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.ops.send(make(reply)).await.map_err(|_| EngineError::Unavailable)?;
+        rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// Stores events (de-duplicated by message id) and updates profiles; returns once committed to disk.
+    pub async fn ingest(
+        &self,
+        ws: WorkspaceId,
+        trusted: bool,
+        events: Vec<Event>,
+    ) -> Result<IngestOutcome, EngineError> {
+        let events = prepare(events);
+        self.call(|reply| Op::Ingest { ws, trusted, events, reply }).await
+    }
+
+    /// Same as [`Engine::ingest`] for callers outside an async runtime (demo generation).
+    pub fn ingest_blocking(
+        &self,
+        ws: WorkspaceId,
+        trusted: bool,
+        events: Vec<Event>,
+    ) -> Result<IngestOutcome, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        let events = prepare(events);
+        self.ops.blocking_send(Op::Ingest { ws, trusted, events, reply }).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+    }
+
+    pub async fn upsert_products(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
+        self.call(|reply| Op::Products { ws, products, reply }).await
+    }
+
+    pub fn upsert_products_blocking(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.ops.blocking_send(Op::Products { ws, products, reply }).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+    }
+
+    pub async fn set_consent(
+        &self,
+        ws: WorkspaceId,
+        who: ContactRef,
+        channel: &'static str,
+        status: ConsentStatus,
+        source: String,
+    ) -> Result<Contact, EngineError> {
+        self.call(|reply| Op::Consent { ws, who, channel, status, source, reply }).await
+    }
+
+    /// Commits everything queued before this call, then stops the committer. Idempotent.
+    pub fn shutdown(&self) {
+        let handle = self.committer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            // A full queue still drains: blocking_send waits for room.
+            let _ = self.ops.blocking_send(Op::Shutdown);
+            let _ = handle.join();
+        }
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        drop(checkpointer);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,231 @@
+//! `kairos bench`: drives the real HTTP API and prints throughput and latency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+
+use crate::client::HttpClient;
+use crate::sample;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BenchWhat {
+    Ingest,
+    Segments,
+    Flows,
+    Render,
+    All,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum, default_value = "ingest")]
+    pub what: BenchWhat,
+    /// Seconds of sustained load.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Events per batch request.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Distinct shoppers the events come from.
+    #[arg(long, default_value_t = 20_000)]
+    pub shoppers: usize,
+    /// Data directory (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        BenchWhat::Ingest | BenchWhat::All => {}
+        other => {
+            let name = match other {
+                BenchWhat::Segments => "segments (issue 3)",
+                BenchWhat::Flows => "flows (issue 4)",
+                _ => "render (issue 5)",
+            };
+            anyhow::bail!("the {name} benchmark is not built yet; `kairos bench ingest` is available");
+        }
+    }
+    let (dir, remove) = match &args.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id())), true),
+    };
+    let result = crate::serve::runtime()?.block_on(ingest(&args, &dir));
+    if remove {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// A request body with the byte offsets of each message id's 12-digit counter, patched per send so every
+/// request carries fresh ids without re-serializing.
+struct Template {
+    body: Vec<u8>,
+    slots: Vec<usize>,
+    time_slots: Vec<usize>,
+}
+
+const ID_MARK: &str = "bench-000000000000-";
+/// Event timestamps in templates; replaced by the send time (same width) so history stays in order.
+const TIME_MARK: &str = "2000-01-01T00:00:00.000Z";
+
+fn templates(args: &BenchArgs, count: usize) -> Vec<Template> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let catalog = sample::catalog(&mut rng);
+    let mut shoppers: Vec<sample::Shopper> = (0..args.shoppers).map(|i| sample::shopper(i, &mut rng)).collect();
+    let start: jiff::Timestamp = TIME_MARK.parse().expect("valid");
+    let mut out = Vec::with_capacity(count);
+    let mut n = 0usize;
+    for _ in 0..count {
+        let mut events = Vec::with_capacity(args.batch_size);
+        while events.len() < args.batch_size {
+            let idx = rand::RngExt::random_range(&mut rng, 0..shoppers.len());
+            let mut next_id = || {
+                n += 1;
+                format!("{ID_MARK}{n:08}")
+            };
+            events.extend(sample::session(&mut shoppers[idx], &catalog, start, &mut rng, &mut next_id));
+        }
+        events.truncate(args.batch_size);
+        for e in &mut events {
+            e["timestamp"] = serde_json::json!(TIME_MARK);
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "batch": events })).expect("json");
+        let slots = find_all(&body, ID_MARK.as_bytes()).map(|i| i + "bench-".len()).collect();
+        let time_slots = find_all(&body, TIME_MARK.as_bytes()).collect();
+        out.push(Template { body, slots, time_slots });
+    }
+    out
+}
+
+fn find_all<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    hay.windows(needle.len()).enumerate().filter(move |(_, w)| *w == needle).map(|(i, _)| i)
+}
+
+fn patch(t: &Template, counter: u64) -> Bytes {
+    let mut body = t.body.clone();
+    let digits = format!("{counter:012}");
+    for &at in &t.slots {
+        body[at..at + 12].copy_from_slice(digits.as_bytes());
+    }
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    if now.len() == TIME_MARK.len() {
+        for &at in &t.time_slots {
+            body[at..at + now.len()].copy_from_slice(now.as_bytes());
+        }
+    }
+    Bytes::from(body)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(args.batch_size >= 1 && args.concurrency >= 1, "batch size and concurrency must be at least 1");
+    let store = kairos_store::SqliteStore::open(dir)?;
+    let ws = store.create_workspace("bench", kairos_engine::Clock::now(&kairos_engine::SystemClock))?;
+    let (state, listener) = crate::serve::start(store, "127.0.0.1:0", false).await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(kairos_server::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+
+    eprintln!("preparing {} distinct batches of {} events from {} shoppers...", 64, args.batch_size, args.shoppers);
+    let templates = Arc::new(templates(args, 64));
+    let avg_bytes = templates.iter().map(|t| t.body.len()).sum::<usize>() / templates.len();
+    let counter = Arc::new(AtomicU64::new(1));
+    let sent_events = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..args.concurrency {
+        let templates = templates.clone();
+        let counter = counter.clone();
+        let sent_events = sent_events.clone();
+        let key = ws.write_key.clone();
+        let batch = args.batch_size as u64;
+        workers.push(tokio::spawn(async move {
+            let mut client = HttpClient::connect(addr).await?;
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            let mut i = w;
+            while Instant::now() < deadline {
+                let body = patch(&templates[i % templates.len()], counter.fetch_add(1, Ordering::Relaxed));
+                i += 1;
+                let t0 = Instant::now();
+                let resp = client.send("POST", "/v1/batch", Some(&key), Some(body)).await?;
+                latencies.push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                if resp.status == 200 {
+                    sent_events.fetch_add(batch, Ordering::Relaxed);
+                } else {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((latencies, errors))
+        }));
+    }
+    let bar = ProgressBar::new(args.duration);
+    bar.set_style(
+        ProgressStyle::with_template("ingest {bar:40} {pos}/{len}s {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let secs = started.elapsed().as_secs_f64();
+        bar.set_position(secs as u64);
+        bar.set_message(format!("{:.0} events/s", sent_events.load(Ordering::Relaxed) as f64 / secs));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await??;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    latencies.sort_unstable();
+    let events = sent_events.load(Ordering::Relaxed);
+    let _ = stop_tx.send(());
+    server.await??;
+    let db_bytes = std::fs::metadata(dir.join(kairos_store::sqlite::DB_FILE_NAME)).map(|m| m.len()).unwrap_or(0);
+
+    println!(
+        "kairos bench ingest: {} s, {} connections, batches of {} events (~{} KB each), {} shoppers",
+        args.duration,
+        args.concurrency,
+        args.batch_size,
+        avg_bytes / 1024,
+        args.shoppers
+    );
+    println!("  events acknowledged (durable): {events}");
+    println!(
+        "  throughput:    {:.0} events/s ({:.0} batches/s)",
+        events as f64 / elapsed,
+        latencies.len() as f64 / elapsed
+    );
+    println!(
+        "  batch latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    println!("  errors:        {errors}");
+    println!("  database size: {:.1} MB", db_bytes as f64 / 1e6);
+    Ok(())
+}

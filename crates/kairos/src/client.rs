@@ -1,0 +1,76 @@
+//! A minimal keep-alive HTTP/1.1 client over hyper, for the benchmark and the integration tests.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+pub struct HttpClient {
+    addr: SocketAddr,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl HttpClient {
+    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(HttpClient { addr, sender })
+    }
+
+    /// Sends one request; `key` goes in `Authorization: Bearer`. Reconnects once if the connection closed.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response> {
+        if self.sender.is_closed() {
+            *self = HttpClient::connect(self.addr).await?;
+        }
+        self.sender.ready().await?;
+        let mut req = Request::builder().method(method).uri(path).header("host", self.addr.to_string());
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(Full::new(body.unwrap_or_default()))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Response { status, body })
+    }
+
+    pub async fn get(&mut self, path: &str, key: &str) -> anyhow::Result<Response> {
+        self.send("GET", path, Some(key), None).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, key: &str, v: &serde_json::Value) -> anyhow::Result<Response> {
+        self.send("POST", path, Some(key), Some(Bytes::from(serde_json::to_vec(v)?))).await
+    }
+
+    pub async fn put_json(&mut self, path: &str, key: &str, v: &serde_json::Value) -> anyhow::Result<Response> {
+        self.send("PUT", path, Some(key), Some(Bytes::from(serde_json::to_vec(v)?))).await
+    }
+}

@@ -1,0 +1,146 @@
+//! `kairos demo`: a generated sample store (catalog, shoppers, 90 days of browsing, carts and orders),
+//! then the server.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use kairos_domain::{Event, Product, WorkspaceId};
+use kairos_engine::{Clock, Engine, SystemClock};
+use kairos_store::{NewWorkspace, SqliteStore};
+use rand::{RngExt, SeedableRng};
+
+use crate::cli::DemoArgs;
+use crate::sample;
+
+const CREDENTIALS_FILE: &str = "demo.json";
+const DEMO_NAME: &str = "Velo Demo Store";
+/// Events handed to the engine per call while generating.
+const GENERATE_CHUNK_EVENTS: usize = 2_000;
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&args.data_dir)?;
+    let creds_path = args.data_dir.join(CREDENTIALS_FILE);
+    let creds: NewWorkspace = if creds_path.exists() {
+        let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&creds_path)?)?;
+        eprintln!("Reusing the demo store in {}", args.data_dir.display());
+        NewWorkspace {
+            id: c["id"].as_str().unwrap_or_default().into(),
+            write_key: c["write_key"].as_str().unwrap_or_default().into(),
+            secret_key: c["secret_key"].as_str().unwrap_or_default().into(),
+        }
+    } else {
+        let creds = generate(&store, &args).context("generating the demo store")?;
+        std::fs::write(&creds_path, serde_json::to_string_pretty(&creds)?)?;
+        creds
+    };
+    if args.no_serve {
+        print_credentials(&creds, None, &args.data_dir);
+        return Ok(());
+    }
+    crate::serve::runtime()?.block_on(async move {
+        let (state, listener) = crate::serve::start(store, &args.listen, false).await?;
+        let addr = listener.local_addr()?;
+        print_credentials(&creds, Some(addr), &args.data_dir);
+        crate::serve::announce(&listener)?;
+        kairos_server::serve(listener, state, crate::serve::shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn print_credentials(c: &NewWorkspace, addr: Option<std::net::SocketAddr>, dir: &Path) {
+    println!("Kairos demo store \"{DEMO_NAME}\" (data in {})", dir.display());
+    println!("  workspace   {}", c.id);
+    println!("  write key   {}   (ingestion: /v1/track, /v1/batch, ...)", c.write_key);
+    println!("  secret key  {}   (admin API: /api/v1/...)", c.secret_key);
+    if let Some(addr) = addr {
+        println!("  address     http://{addr}   (the marketer web UI arrives with issue 6; the API is live now)");
+        println!(
+            "  try         curl -H 'Authorization: Bearer {}' 'http://{addr}/api/v1/contacts?limit=3'",
+            c.secret_key
+        );
+    }
+}
+
+fn workspace_id(store: &SqliteStore, public_id: &str) -> anyhow::Result<WorkspaceId> {
+    store
+        .workspaces()?
+        .into_iter()
+        .find(|(_, p, _)| p == public_id)
+        .map(|(id, _, _)| id)
+        .context("the new workspace is missing")
+}
+
+fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
+    let clock = SystemClock;
+    let now = clock.now();
+    let creds = store.create_workspace(DEMO_NAME, now)?;
+    let ws = workspace_id(store, &creds.id)?;
+    let engine = Engine::start(store.clone(), Arc::new(SystemClock))?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+
+    let catalog = sample::catalog(&mut rng);
+    let products = catalog
+        .iter()
+        .map(|p| Product::from_api(&p.api_json(), None, now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("sample product: {e}"))?;
+    engine.upsert_products_blocking(ws, products)?;
+
+    let mut shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();
+    let bar = ProgressBar::new(u64::from(args.days));
+    bar.set_style(
+        ProgressStyle::with_template("generating {bar:40} day {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let day_us = 86_400_000_000_i64;
+    let first_day = now.as_micros() - i64::from(args.days) * day_us;
+    let mut counter = 0u64;
+    let mut total = 0usize;
+    let mut pending: Vec<Event> = Vec::new();
+    for day in 0..args.days {
+        let day_start = first_day + i64::from(day) * day_us;
+        let mut sessions = Vec::new();
+        for s in shoppers.iter_mut() {
+            // Engaged shoppers visit more often; everyone visits now and then.
+            if !rng.random_bool(0.02 + 0.08 * s.propensity) {
+                continue;
+            }
+            let start = jiff::Timestamp::from_microsecond(day_start + rng.random_range(0..day_us))
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let mut next_id = || {
+                counter += 1;
+                format!("demo-{counter:09}")
+            };
+            sessions.extend(sample::session(s, &catalog, start, &mut rng, &mut next_id));
+        }
+        let mut events = sessions
+            .into_iter()
+            .map(|v| Event::from_segment(v, None, now, &mut || unreachable_id()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("sample event: {e}"))?;
+        events.sort_by_key(|e| e.timestamp);
+        total += events.len();
+        pending.extend(events);
+        if pending.len() >= GENERATE_CHUNK_EVENTS || day + 1 == args.days {
+            engine.ingest_blocking(ws, true, std::mem::take(&mut pending))?;
+        }
+        bar.inc(1);
+        bar.set_message(format!("{total} events"));
+    }
+    bar.finish_with_message(format!("{total} events"));
+    engine.shutdown();
+    eprintln!(
+        "generated {} products, {} shoppers, {total} events over {} days",
+        catalog.len(),
+        args.contacts,
+        args.days
+    );
+    Ok(creds)
+}
+
+/// Sample events always carry their own message id.
+fn unreachable_id() -> String {
+    "demo-missing-id".to_string()
+}

@@ -1,0 +1,8 @@
+//! The `kairos` binary: serve, demo, workspace, bench.
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod demo;
+pub mod sample;
+pub mod serve;

@@ -1,0 +1,69 @@
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use kairos_engine::{Clock, DevClock, Engine, SystemClock};
+use kairos_server::AppState;
+
+use crate::cli::ServeArgs;
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Starts the engine and binds the listener; returns the state and listener.
+pub async fn start(
+    store: kairos_store::SqliteStore,
+    listen: &str,
+    dev_clock: bool,
+) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
+    let dev = dev_clock.then(|| Arc::new(DevClock::default()));
+    let clock: Arc<dyn Clock> = match &dev {
+        Some(d) => d.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let engine = tokio::task::spawn_blocking(move || Engine::start(store, clock)).await??;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    Ok((AppState::new(Arc::new(engine), dev), listener))
+}
+
+pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::SocketAddr> {
+    let addr = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}")?;
+    out.flush()?;
+    Ok(addr)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store = args.storage.open()?;
+    runtime()?.block_on(async move {
+        let (state, listener) = start(store, &args.listen, args.dev_clock).await?;
+        announce(&listener)?;
+        kairos_server::serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}

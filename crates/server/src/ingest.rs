@@ -1,0 +1,121 @@
+//! Segment-compatible ingestion: `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/alias`,
+//! `/v1/group`, `/v1/batch`. A request is answered 200 only after its events are committed to disk.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use kairos_domain::event::EventKind;
+use kairos_domain::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, Timestamp, ValidationError};
+use kairos_store::KeyKind;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::AppState;
+use crate::auth::authenticate;
+use crate::error::ApiError;
+
+/// Most events accepted in one batch (500 KB / 32 KB would allow few large ones; many small ones are fine).
+pub const BATCH_EVENTS_MAX: usize = 10_000;
+
+static GENERATED: AtomicU64 = AtomicU64::new(0);
+
+fn message_id_maker(now: Timestamp) -> impl FnMut() -> String {
+    move || format!("kairos-{:x}-{:x}", now.as_micros(), GENERATED.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Reads the body, answering 413 past `limit` bytes (checked on Content-Length first, then while reading).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit, None));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit, None))
+}
+
+async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&app, &headers).await?;
+    let bytes = read_body(&headers, body, EVENT_BYTES_MAX).await?;
+    let raw: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))?;
+    let now = app.engine.clock().now();
+    let event = Event::from_segment(raw, Some(kind), now, &mut message_id_maker(now))?;
+    app.engine.ingest(caller.workspace, caller.kind == KeyKind::Secret, vec![event]).await?;
+    Ok(Json(serde_json::json!({"success": true})))
+}
+
+pub async fn track(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Track).await
+}
+pub async fn identify(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Identify).await
+}
+pub async fn page(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Page).await
+}
+pub async fn screen(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Screen).await
+}
+pub async fn alias(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Alias).await
+}
+pub async fn group(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    single(app, headers, body, EventKind::Group).await
+}
+
+/// Validates a whole batch before anything is stored: one bad item rejects the batch, naming `batch[i].field`.
+pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError> {
+    let top: HashMap<String, &RawValue> = serde_json::from_slice(bytes).map_err(|e| {
+        if bytes.first().is_some_and(|b| *b != b'{') && serde_json::from_slice::<Value>(bytes).is_ok() {
+            ApiError::bad_request("invalid_type", "batch", "the body must be a JSON object with a batch array")
+        } else {
+            ApiError::invalid_json(&e)
+        }
+    })?;
+    let items: Vec<&RawValue> = match top.get("batch") {
+        None => return Err(ApiError::bad_request("missing_field", "batch", "batch is required")),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|_| ApiError::bad_request("invalid_type", "batch", "batch must be an array of events"))?,
+    };
+    if items.len() > BATCH_EVENTS_MAX {
+        return Err(ApiError::too_large(BATCH_BYTES_MAX, Some("batch".into())));
+    }
+    // Top-level context applies to every item that has none of its own (analytics-node sends it this way).
+    let shared_context: Option<Value> = match top.get("context") {
+        Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| ApiError::invalid_json(&e))?),
+        None => None,
+    };
+    let mut make_id = message_id_maker(now);
+    let mut events = Vec::with_capacity(items.len());
+    for (i, raw) in items.iter().enumerate() {
+        let path = format!("batch[{i}]");
+        if raw.get().len() > EVENT_BYTES_MAX {
+            return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path)));
+        }
+        let mut item: Value = serde_json::from_str(raw.get()).map_err(|e| ApiError::invalid_json(&e))?;
+        if let (Some(Value::Object(ctx)), Some(obj)) = (&shared_context, item.as_object_mut())
+            && !obj.get("context").is_some_and(Value::is_object)
+        {
+            obj.insert("context".into(), Value::Object(ctx.clone()));
+        }
+        let event = Event::from_segment(item, None, now, &mut make_id).map_err(|e: ValidationError| e.within(&path))?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+pub async fn batch(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&app, &headers).await?;
+    let bytes = read_body(&headers, body, BATCH_BYTES_MAX).await?;
+    let now = app.engine.clock().now();
+    let events = parse_batch(&bytes, now)?;
+    if !events.is_empty() {
+        app.engine.ingest(caller.workspace, caller.kind == KeyKind::Secret, events).await?;
+    }
+    Ok(Json(serde_json::json!({"success": true})))
+}

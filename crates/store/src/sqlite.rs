@@ -1,0 +1,568 @@
+//! The embedded SQLite backend: one file in the data directory, WAL, `synchronous=FULL`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
+use crate::{IdentityKind, Page, Reader, Result, StoreError, StoredEvent, Writer};
+
+pub const DB_FILE_NAME: &str = "kairos.db";
+
+/// Schema versions, applied in order at start. Never edit a released entry: append a new one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE workspaces (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE api_keys (
+        key_hash BLOB PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        merged_into INTEGER,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX contacts_merged ON contacts (merged_into) WHERE merged_into IS NOT NULL;
+    CREATE TABLE identities (
+        workspace_id INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        contact_id INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT,
+        ts INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_contact ON events (contact_id, ts);
+    CREATE TABLE products (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;",
+)];
+
+/// Handle on a data directory's database; opens connections.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+        let store = SqliteStore { path: data_dir.join(DB_FILE_NAME) };
+        let mut conn = store.connect(false)?;
+        migrate(&mut conn)?;
+        Ok(store)
+    }
+
+    /// Chooses the backend from a `--database-url`. Only SQLite is built in so far.
+    pub fn open_url(url: &str) -> Result<Self> {
+        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Some(path) => Self::open(Path::new(path)),
+            None => Err(StoreError::UnsupportedDatabase(url.to_string())),
+        }
+    }
+
+    fn connect(&self, read_only: bool) -> Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: an acknowledged commit survives power loss (SPEC 18); group commit amortises the fsync.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        if read_only {
+            conn.pragma_update(None, "cache_size", -32_768)?;
+            conn.pragma_update(None, "query_only", true)?;
+        } else {
+            conn.pragma_update(None, "cache_size", -65_536)?;
+            // Checkpoints run on their own thread (see `Checkpointer`) so commits never wait for them.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
+        Ok(conn)
+    }
+
+    /// Starts the background checkpointer: copies the WAL into the database file every interval without
+    /// blocking the writer (PASSIVE), so group commits never stall on a checkpoint's fsync.
+    pub fn checkpointer(&self, every: std::time::Duration) -> Result<Checkpointer> {
+        let conn = self.connect(false)?;
+        let stop = std::sync::Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("kairos-checkpoint".into())
+            .spawn(move || {
+                let (lock, cv) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    let (guard, _) = cv.wait_timeout(stopped, every).unwrap_or_else(|e| e.into_inner());
+                    stopped = guard;
+                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "checkpoint failed; will retry");
+                    }
+                    if *stopped {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot start checkpointer: {e}")))?;
+        Ok(Checkpointer { stop, handle: Some(handle) })
+    }
+
+    pub fn writer(&self) -> Result<SqliteWriter> {
+        Ok(SqliteWriter { conn: self.connect(false)? })
+    }
+
+    pub fn read_pool(&self, size: usize) -> Result<ReadPool> {
+        let conns = (0..size.max(1)).map(|_| self.connect(true)).collect::<Result<Vec<_>>>()?;
+        Ok(ReadPool { store: self.clone(), conns: Mutex::new(conns) })
+    }
+
+    /// Creates a workspace with one write key and one secret key.
+    pub fn create_workspace(&self, name: &str, now: Timestamp) -> Result<NewWorkspace> {
+        let mut conn = self.connect(false)?;
+        let tx = conn.transaction()?;
+        let public_id = random_token("ws_", 8);
+        tx.execute(
+            "INSERT INTO workspaces (public_id, name, created_at) VALUES (?1, ?2, ?3)",
+            params![public_id, name, now.as_micros()],
+        )?;
+        let ws = tx.last_insert_rowid();
+        let write_key = random_token("wk_", 16);
+        let secret_key = random_token("sk_", 24);
+        for (key, kind) in [(&write_key, KeyKind::Write), (&secret_key, KeyKind::Secret)] {
+            tx.execute(
+                "INSERT INTO api_keys (key_hash, workspace_id, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hash_key(key), ws, kind.as_str(), now.as_micros()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(NewWorkspace { id: public_id, write_key, secret_key })
+    }
+
+    /// (internal id, public id, name) of every workspace.
+    pub fn workspaces(&self) -> Result<Vec<(WorkspaceId, String, String)>> {
+        let conn = self.connect(true)?;
+        let mut stmt = conn.prepare("SELECT id, public_id, name FROM workspaces ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((WorkspaceId(r.get(0)?), r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))", [version])?;
+        tracing::info!(schema.version = version, "applied migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing our own plain structs cannot fail (no maps with non-string keys).
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Handle of the checkpoint thread; dropping it runs a last checkpoint and stops the thread.
+pub struct Checkpointer {
+    stop: std::sync::Arc<(Mutex<bool>, std::sync::Condvar)>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The connection owned by the committer thread.
+pub struct SqliteWriter {
+    conn: Connection,
+}
+
+impl Writer for SqliteWriter {
+    fn begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+    fn rollback(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    fn max_ids(&mut self) -> Result<(i64, i64)> {
+        let c = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM contacts", [], |r| r.get(0))?;
+        let e = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+        Ok((c, e))
+    }
+
+    fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
+        // Walk the log backwards by sequence (the primary key) and stop at the first older event:
+        // no index on received_at is needed because sequence order is receive order.
+        let mut stmt =
+            self.conn.prepare("SELECT workspace_id, message_id, received_at FROM events ORDER BY seq DESC")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let received: i64 = r.get(2)?;
+            if received < since.as_micros() {
+                break;
+            }
+            let id: String = r.get(1)?;
+            f(WorkspaceId(r.get(0)?), &id, Timestamp::from_micros(received));
+        }
+        Ok(())
+    }
+
+    fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, e: &Event, data: &str) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        stmt.execute(params![
+            seq,
+            ws.0,
+            contact.0,
+            e.message_id.as_str(),
+            e.kind.as_str(),
+            e.name,
+            e.timestamp.as_micros(),
+            e.received_at.as_micros(),
+            data,
+        ])?;
+        Ok(())
+    }
+
+    fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM events WHERE contact_id = ?1 ORDER BY ts, seq")?;
+        let rows = stmt.query_map([contact.0], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for data in rows {
+            out.push(serde_json::from_str(&data?).map_err(|e| corrupt("event", e))?);
+        }
+        Ok(out)
+    }
+
+    fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
+        self.conn.prepare_cached("UPDATE events SET contact_id = ?2 WHERE contact_id = ?1")?.execute([from.0, to.0])?;
+        Ok(())
+    }
+
+    fn load_contact(&mut self, id: ContactId) -> Result<Option<Contact>> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM contacts WHERE id = ?1 AND merged_into IS NULL")?;
+        let data: Option<String> = stmt.query_row([id.0], |r| r.get(0)).optional()?;
+        data.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("contact", e))).transpose()
+    }
+
+    fn upsert_contact(&mut self, c: &Contact) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at) VALUES (?1, ?2, NULL, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        )?;
+        stmt.execute(params![c.id.0, c.workspace.0, to_json(c), c.updated_at.as_micros()])?;
+        Ok(())
+    }
+
+    fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE contacts SET merged_into = ?2, data = '{}', updated_at = ?3 WHERE id = ?1")?;
+        stmt.execute(params![loser.0, survivor.0, at.as_micros()])?;
+        // Contacts that were merged into the loser earlier now point at the survivor directly.
+        self.conn
+            .prepare_cached("UPDATE contacts SET merged_into = ?2 WHERE merged_into = ?1")?
+            .execute([loser.0, survivor.0])?;
+        Ok(())
+    }
+
+    fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>> {
+        // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(c.merged_into, i.contact_id) FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id
+             WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.value = ?3",
+        )?;
+        Ok(stmt.query_row(params![ws.0, kind.code(), value], |r| r.get(0)).optional()?.map(ContactId))
+    }
+
+    fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id",
+        )?;
+        stmt.execute(params![ws.0, kind.code(), value, contact.0])?;
+        Ok(())
+    }
+
+    fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")?
+            .execute(params![ws.0, kind.code(), value])?;
+        Ok(())
+    }
+
+    fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2")?;
+        Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
+    }
+
+    fn upsert_product(&mut self, ws: WorkspaceId, p: &Product) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO products (workspace_id, id, data, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        )?;
+        stmt.execute(params![ws.0, p.id, to_json(p), p.updated_at.as_micros()])?;
+        Ok(())
+    }
+}
+
+/// A small pool of read-only connections for request handlers (WAL lets them read while the committer writes).
+pub struct ReadPool {
+    store: SqliteStore,
+    conns: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    /// Runs `f` with a connection from the pool (opening an extra one if all are busy).
+    pub fn with<T>(&self, f: impl FnOnce(&SqliteReader<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.conns.lock().map_err(|_| corrupt("read pool", "poisoned"))?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => self.store.connect(true)?,
+        };
+        let out = f(&SqliteReader { conn: &conn });
+        if let Ok(mut pool) = self.conns.lock() {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+pub struct SqliteReader<'a> {
+    conn: &'a Connection,
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn to_stored(rows: Vec<(i64, i64, String)>) -> Result<Vec<StoredEvent>> {
+    rows.into_iter()
+        .map(|(seq, contact, data)| {
+            Ok(StoredEvent {
+                seq,
+                contact_id: ContactId(contact),
+                event: serde_json::from_str(&data).map_err(|e| corrupt("event", e))?,
+            })
+        })
+        .collect()
+}
+
+fn bad_cursor() -> StoreError {
+    StoreError::InvalidCursor("cursor is not valid".into())
+}
+
+impl SqliteReader<'_> {
+    fn resolve_merged(&self, id: ContactId) -> Result<Option<(i64, Option<i64>, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT workspace_id, merged_into, data FROM contacts WHERE id = ?1")?;
+        Ok(stmt.query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?)
+    }
+}
+
+impl Reader for SqliteReader<'_> {
+    fn key(&self, secret: &str) -> Result<Option<(WorkspaceId, KeyKind)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT workspace_id, kind FROM api_keys WHERE key_hash = ?1")?;
+        let row: Option<(i64, String)> =
+            stmt.query_row([hash_key(secret)], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        Ok(row.and_then(|(ws, kind)| KeyKind::parse(&kind).map(|k| (WorkspaceId(ws), k))))
+    }
+
+    fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
+        let mut id = id;
+        // Merge chains are flattened on write, so one hop suffices; the bound guards against corrupt data.
+        for _ in 0..4 {
+            match self.resolve_merged(id)? {
+                Some((row_ws, _, _)) if row_ws != ws.0 => return Ok(None),
+                Some((_, Some(survivor), _)) => id = ContactId(survivor),
+                Some((_, None, data)) => {
+                    return Ok(Some(serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?));
+                }
+                None => return Ok(None),
+            }
+        }
+        Err(corrupt("contact", "merge chain too long"))
+    }
+
+    fn contacts(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>> {
+        let before: i64 = match cursor {
+            None => i64::MAX,
+            Some(c) => c.parse().map_err(|_| bad_cursor())?,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM contacts WHERE workspace_id = ?1 AND id < ?2 AND merged_into IS NULL ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![ws.0, before, (limit + 1) as i64], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .map(|d| serde_json::from_str(d).map_err(|e| corrupt("contact", e)))
+            .collect::<Result<Vec<Contact>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.id.0.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT contact_id FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")?;
+        let id: Option<i64> = stmt.query_row(params![ws.0, kind.code(), value], |r| r.get(0)).optional()?;
+        match id {
+            Some(id) => self.contact(ws, ContactId(id)),
+            None => Ok(None),
+        }
+    }
+
+    fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
+        let (ts, seq) = match cursor {
+            None => (i64::MAX, i64::MAX),
+            Some(c) => {
+                let (a, b) = c.split_once('_').ok_or_else(bad_cursor)?;
+                (a.parse().map_err(|_| bad_cursor())?, b.parse().map_err(|_| bad_cursor())?)
+            }
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, contact_id, data FROM events
+             WHERE contact_id = ?1 AND (ts < ?2 OR (ts = ?2 AND seq < ?3))
+             ORDER BY ts DESC, seq DESC LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![contact.0, ts, seq, (limit + 1) as i64], event_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = to_stored(rows)?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| format!("{}_{}", e.event.timestamp.as_micros(), e.seq))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
+        let before: i64 = match cursor {
+            None => i64::MAX,
+            Some(c) => c.parse().map_err(|_| bad_cursor())?,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, contact_id, data FROM events WHERE workspace_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows =
+            stmt.query_map(params![ws.0, before, (limit + 1) as i64], event_row)?.collect::<Result<Vec<_>, _>>()?;
+        let mut items = to_stored(rows)?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| e.seq.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM products WHERE workspace_id = ?1 AND id = ?2")?;
+        let data: Option<String> = stmt.query_row(params![ws.0, id], |r| r.get(0)).optional()?;
+        data.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("product", e))).transpose()
+    }
+
+    fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, data FROM products WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")?;
+        let rows = stmt
+            .query_map(params![ws.0, cursor.unwrap_or(""), (limit + 1) as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .into_iter()
+            .map(|(_, d)| serde_json::from_str(&d).map_err(|e| corrupt("product", e)))
+            .collect::<Result<Vec<Product>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|p| p.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_idempotent_and_keys_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path()).map(|_| store).unwrap();
+        let ws = store.create_workspace("Shop", Timestamp(1)).unwrap();
+        assert!(ws.write_key.starts_with("wk_") && ws.secret_key.starts_with("sk_"));
+        let pool = store.read_pool(1).unwrap();
+        let (id, kind) = pool.with(|r| r.key(&ws.write_key)).unwrap().unwrap();
+        assert_eq!(kind, KeyKind::Write);
+        assert_eq!(pool.with(|r| r.key(&ws.secret_key)).unwrap().unwrap(), (id, KeyKind::Secret));
+        assert!(pool.with(|r| r.key("wk_nope")).unwrap().is_none());
+        assert!(matches!(SqliteStore::open_url("postgres://x"), Err(StoreError::UnsupportedDatabase(_))));
+    }
+}
