@@ -328,14 +328,14 @@ impl Contact {
             }
         }
         let traits = ev.identify_traits();
-        let tz = traits
-            .get("timezone")
-            .or_else(|| traits.get("time_zone"))
-            .or_else(|| ev.context.get("timezone"))
-            .and_then(Value::as_str);
-        if let Some(tz) = tz
+        // The first valid zone wins: traits (set by the person) before context (the browser's zone).
+        let candidates = [traits.get("timezone"), traits.get("time_zone"), ev.context.get("timezone")];
+        if let Some(tz) = candidates
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|tz| self.timezone.as_deref() == Some(*tz) || is_time_zone(tz))
             && self.timezone.as_deref() != Some(tz)
-            && is_time_zone(tz)
         {
             self.timezone = Some(tz.to_string());
         }

@@ -263,8 +263,15 @@ impl State {
             if other == primary {
                 continue;
             }
+            // Merge only when the two people cannot be different customers: their user ids (the primary's,
+            // or the one this event is about to give it) must not differ.
             let their_user = self.contact_mut(other)?.user_id.clone();
-            if claim.force || self.user_compatible(primary, their_user.as_deref())? {
+            let our_user = self.contact_mut(primary)?.user_id.clone().or_else(|| ev.user_id.clone());
+            let compatible = match (&our_user, &their_user) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if claim.force || compatible {
                 self.merge(other, primary, now)?;
             }
         }

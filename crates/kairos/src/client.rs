@@ -44,13 +44,24 @@ impl HttpClient {
         key: Option<&str>,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
+        self.send_with(method, path, key.map(|k| format!("Bearer {k}")), body).await
+    }
+
+    /// Sends one request with a raw `Authorization` header value (or none).
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<String>,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response> {
         if self.sender.is_closed() {
             *self = HttpClient::connect(self.addr).await?;
         }
         self.sender.ready().await?;
         let mut req = Request::builder().method(method).uri(path).header("host", self.addr.to_string());
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
         }
         if body.is_some() {
             req = req.header("content-type", "application/json");

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, and every unit, property and integration test.
+# Integration tests start the real `kairos` binary on 127.0.0.1:0 with temporary data directories.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest..."
+  cargo install cargo-nextest --locked
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo nextest run --workspace --locked --no-fail-fast
