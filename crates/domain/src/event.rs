@@ -332,3 +332,65 @@ mod tests {
         assert_eq!(e.message_id.as_str(), "gen-1");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            any::<i64>().prop_map(|i| Value::Number(i.into())),
+            ".{0,12}".prop_map(Value::String),
+            prop::sample::select(vec!["track", "identify", "alias", "page", "2026-11-23T10:00:00Z", "u1"])
+                .prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "type",
+                            "userId",
+                            "anonymousId",
+                            "event",
+                            "messageId",
+                            "properties",
+                            "traits",
+                            "context",
+                            "timestamp",
+                            "previousId",
+                            "groupId",
+                            "sentAt",
+                            "originalTimestamp",
+                            "name",
+                        ]),
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Arbitrary payloads never panic: they parse or give an error naming a field.
+        #[test]
+        fn from_segment_never_panics(v in json_value(), implied in prop::option::of(prop::sample::select(vec![EventKind::Track, EventKind::Identify, EventKind::Alias]))) {
+            let _ = Event::from_segment(v, implied, Timestamp::from_secs(1_800_000_000), &mut || "id".to_string());
+        }
+
+        #[test]
+        fn timestamps_and_durations_never_panic(s in ".{0,40}") {
+            let _ = Timestamp::parse(&s);
+            let _ = crate::Duration::parse(&s);
+            let _ = crate::Email::parse(&s);
+            let _ = crate::Phone::parse(&s);
+        }
+    }
+}

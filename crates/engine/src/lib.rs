@@ -17,6 +17,8 @@ pub use clock::{Clock, DevClock, SystemClock};
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;
+/// Longest a request waits for room in the committer queue before it is answered 503.
+pub const QUEUE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most events written in one transaction; a larger backlog is split into several commits.
 pub const GROUP_EVENTS_MAX: usize = 10_000;
 /// How long the committer remembers message ids for de-duplication (Segment uses about a day).
@@ -146,7 +148,11 @@ impl Engine {
         make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Op,
     ) -> Result<T, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.ops.send(make(reply)).await.map_err(|_| EngineError::Unavailable)?;
+        // A queue that stays full this long means overload: answer 503 rather than hang the client.
+        tokio::time::timeout(QUEUE_WAIT_MAX, self.ops.send(make(reply)))
+            .await
+            .map_err(|_| EngineError::Unavailable)?
+            .map_err(|_| EngineError::Unavailable)?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 

@@ -47,12 +47,30 @@ impl HttpClient {
         self.send_with(method, path, key.map(|k| format!("Bearer {k}")), body).await
     }
 
-    /// Sends one request with a raw `Authorization` header value (or none).
+    /// Sends one request with a raw `Authorization` header value (or none). A server may close a keep-alive
+    /// connection after answering early (a 413 before reading the body): the request is then sent once more on a
+    /// fresh connection.
     pub async fn send_with(
         &mut self,
         method: &str,
         path: &str,
         authorization: Option<String>,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response> {
+        match self.send_once(method, path, authorization.as_deref(), body.clone()).await {
+            Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
+                *self = HttpClient::connect(self.addr).await?;
+                self.send_once(method, path, authorization.as_deref(), body).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
         if self.sender.is_closed() {

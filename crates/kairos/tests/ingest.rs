@@ -292,3 +292,28 @@ async fn dev_clock_moves_forward_only() {
     let r = c.post_json("/api/v1/dev/clock", &s.keys.write_key, &json!({"advance": "1h"})).await.unwrap();
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn browsers_get_cors_and_may_send_the_write_key_in_the_body() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let r = c.send_with("OPTIONS", "/v1/batch", None, None).await.unwrap();
+    assert_eq!(r.status, 204);
+    let r = c.send_with("GET", "/healthz", None, None).await.unwrap();
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
+    // analytics.js beacons put the key in the body instead of a header.
+    let b = json!({"writeKey": s.keys.write_key, "batch": [{"type": "track", "userId": "u", "event": "Beacon", "messageId": "b1"}]});
+    let r = c.send_with("POST", "/v1/batch", None, body(&b)).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let single = json!({"writeKey": s.keys.write_key, "userId": "u", "event": "Beacon", "messageId": "b2"});
+    assert_eq!(c.send_with("POST", "/v1/track", None, body(&single)).await.unwrap().status, 200);
+    let wrong = json!({"writeKey": "wk_wrong", "userId": "u", "event": "Beacon"});
+    let r = c.send_with("POST", "/v1/track", None, body(&wrong)).await.unwrap();
+    assert_eq!((r.status, error_of(&r.json()).0.as_str()), (401, "unauthorized"));
+    let ids: Vec<String> = events(&mut c, &s.keys.secret_key)
+        .await
+        .iter()
+        .map(|e| e["message_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["b2", "b1"]);
+}

@@ -25,7 +25,7 @@ pub struct Caller {
     pub kind: KeyKind,
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<String> {
+pub fn presented_key(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
@@ -43,7 +43,12 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
 
 /// Resolves the caller's workspace and key kind, or 401.
 pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let key = presented_key(headers).ok_or_else(|| {
+    resolve(app, presented_key(headers)).await
+}
+
+/// Resolves a key (from a header, or for ingestion from the body's `writeKey` as analytics.js beacons send it).
+pub async fn resolve(app: &AppState, key: Option<String>) -> Result<Caller, ApiError> {
+    let key = key.ok_or_else(|| {
         ApiError::unauthorized("send your key as `Authorization: Basic base64(KEY:)` or `Authorization: Bearer KEY`")
     })?;
     if let Some(&(workspace, kind)) = app.keys.keys.read().ok().and_then(|k| k.get(&key).copied()).as_ref() {

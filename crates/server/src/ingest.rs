@@ -15,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::AppState;
-use crate::auth::authenticate;
+use crate::auth::{presented_key, resolve};
 use crate::error::ApiError;
 
 /// Most events accepted in one batch (500 KB / 32 KB would allow few large ones; many small ones are fine).
@@ -40,9 +40,14 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
 }
 
 async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
+    let header_key = presented_key(&headers);
+    if header_key.is_some() {
+        resolve(&app, header_key.clone()).await?;
+    }
     let bytes = read_body(&headers, body, EVENT_BYTES_MAX).await?;
     let raw: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))?;
+    let key = header_key.or_else(|| raw.get("writeKey").and_then(Value::as_str).map(str::to_string));
+    let caller = resolve(&app, key).await?;
     let now = app.engine.clock().now();
     let event = Event::from_segment(raw, Some(kind), now, &mut message_id_maker(now))?;
     app.engine.ingest(caller.workspace, caller.kind == KeyKind::Secret, vec![event]).await?;
@@ -66,6 +71,16 @@ pub async fn alias(State(app): State<AppState>, headers: HeaderMap, body: Body) 
 }
 pub async fn group(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     single(app, headers, body, EventKind::Group).await
+}
+
+/// The `writeKey` of a batch body, for clients that send the key there instead of a header.
+fn body_write_key(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct KeyOnly {
+        #[serde(rename = "writeKey")]
+        write_key: Option<String>,
+    }
+    serde_json::from_slice::<KeyOnly>(bytes).ok().and_then(|k| k.write_key)
 }
 
 /// Validates a whole batch before anything is stored: one bad item rejects the batch, naming `batch[i].field`.
@@ -110,8 +125,12 @@ pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError>
 }
 
 pub async fn batch(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
+    let header_key = presented_key(&headers);
+    if header_key.is_some() {
+        resolve(&app, header_key.clone()).await?;
+    }
     let bytes = read_body(&headers, body, BATCH_BYTES_MAX).await?;
+    let caller = resolve(&app, header_key.or_else(|| body_write_key(&bytes))).await?;
     let now = app.engine.clock().now();
     let events = parse_batch(&bytes, now)?;
     if !events.is_empty() {

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use kairos_engine::{DevClock, Engine};
 
@@ -29,6 +30,25 @@ impl AppState {
     }
 }
 
+/// Browsers send analytics events cross-origin (analytics.js on the storefront): `/v1` answers CORS preflights and
+/// allows any origin. The admin API gets no CORS headers, so browsers cannot call it from other sites.
+async fn cors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, Method, StatusCode, header};
+    if !req.uri().path().starts_with("/v1/") {
+        return next.run(req).await;
+    }
+    let preflight = req.method() == Method::OPTIONS;
+    let mut resp = if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(req).await };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if preflight {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    }
+    resp
+}
+
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/contacts", get(api::list_contacts))
@@ -42,16 +62,18 @@ pub fn router(state: AppState) -> Router {
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }
+    let ingest = Router::new()
+        .route("/track", post(ingest::track))
+        .route("/identify", post(ingest::identify))
+        .route("/page", post(ingest::page))
+        .route("/screen", post(ingest::screen))
+        .route("/alias", post(ingest::alias))
+        .route("/group", post(ingest::group))
+        .route("/batch", post(ingest::batch))
+        .route("/import", post(ingest::batch));
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/v1/track", post(ingest::track))
-        .route("/v1/identify", post(ingest::identify))
-        .route("/v1/page", post(ingest::page))
-        .route("/v1/screen", post(ingest::screen))
-        .route("/v1/alias", post(ingest::alias))
-        .route("/v1/group", post(ingest::group))
-        .route("/v1/batch", post(ingest::batch))
-        .route("/v1/import", post(ingest::batch))
+        .nest("/v1", ingest)
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -61,6 +83,7 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not take that method",
             )
         })
+        .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
 

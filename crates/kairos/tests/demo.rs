@@ -1,0 +1,64 @@
+//! `kairos demo` generates a sample store, serves it and prints the address and keys.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kairos::client::HttpClient;
+
+#[tokio::test]
+async fn demo_generates_a_store_and_serves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(common::BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--contacts", "300", "--days", "20", "--data-dir"])
+        .arg(tmp.path())
+        .env("KAIROS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(120)).expect("demo prints its address");
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.parse().unwrap();
+        }
+        printed.push(line);
+    };
+    let text = printed.join("\n");
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("demo.json")).unwrap()).unwrap();
+    let sk = creds["secret_key"].as_str().unwrap();
+    assert!(text.contains(sk), "the secret key is printed: {text}");
+    assert!(text.contains(creds["write_key"].as_str().unwrap()));
+
+    let mut c = HttpClient::connect(addr).await.unwrap();
+    let products = c.get("/api/v1/products?limit=1000", sk).await.unwrap().json();
+    assert_eq!(products["items"].as_array().unwrap().len(), 40);
+    assert!(
+        products["items"].as_array().unwrap().iter().any(|p| p["available"] == false),
+        "some products are sold out"
+    );
+    let contacts = c.get("/api/v1/contacts?limit=1000", sk).await.unwrap().json();
+    let contacts = contacts["items"].as_array().unwrap();
+    assert!(contacts.len() > 200, "most shoppers visited: {}", contacts.len());
+    assert!(contacts.iter().any(|p| p["orders"]["count"].as_u64() > Some(0)), "someone ordered");
+    assert!(contacts.iter().any(|p| p["email"].is_string()), "someone identified");
+    assert!(
+        contacts.iter().any(|p| p["cart"]["items"].as_array().is_some_and(|i| !i.is_empty())),
+        "someone left a cart"
+    );
+    let events = c.get("/api/v1/events?limit=1000", sk).await.unwrap().json();
+    assert_eq!(events["items"].as_array().unwrap().len(), 1000);
+    let _ = child.kill();
+    let _ = child.wait();
+}
