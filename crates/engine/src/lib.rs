@@ -205,8 +205,10 @@ impl Engine {
     pub fn shutdown(&self) {
         let handle = self.committer.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
-            // A full queue still drains: blocking_send waits for room.
-            let _ = self.ops.blocking_send(Op::Shutdown);
+            // A full queue still drains: blocking_send waits for room. It runs on a plain thread because this may
+            // be called (through Drop) from inside the async runtime, where blocking_send would panic.
+            let ops = self.ops.clone();
+            let _ = std::thread::spawn(move || ops.blocking_send(Op::Shutdown)).join();
             let _ = handle.join();
         }
         let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());

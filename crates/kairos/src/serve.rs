@@ -45,8 +45,9 @@ pub async fn start(
         Some(d) => d.clone(),
         None => Arc::new(SystemClock),
     };
-    let engine = tokio::task::spawn_blocking(move || Engine::start(store, clock)).await??;
+    // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let engine = tokio::task::spawn_blocking(move || Engine::start(store, clock)).await??;
     Ok((AppState::new(Arc::new(engine), dev), listener))
 }
 

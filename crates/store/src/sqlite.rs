@@ -81,11 +81,19 @@ impl SqliteStore {
     }
 
     /// Chooses the backend from a `--database-url`. Only SQLite is built in so far.
+    /// `sqlite:PATH` / `sqlite://PATH` name the database file (its folder is created if needed).
     pub fn open_url(url: &str) -> Result<Self> {
-        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            Some(path) => Self::open(Path::new(path)),
-            None => Err(StoreError::UnsupportedDatabase(url.to_string())),
+        let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+            return Err(StoreError::UnsupportedDatabase(url.to_string()));
+        };
+        let file = Path::new(path);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
         }
+        let store = SqliteStore { path: file.to_path_buf() };
+        migrate(&mut store.connect(false)?)?;
+        Ok(store)
     }
 
     fn connect(&self, read_only: bool) -> Result<Connection> {
@@ -556,6 +564,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let store = SqliteStore::open(dir.path()).map(|_| store).unwrap();
+        let file = dir.path().join("nested/custom.db");
+        SqliteStore::open_url(&format!("sqlite:{}", file.display())).unwrap();
+        assert!(file.is_file());
         let ws = store.create_workspace("Shop", Timestamp(1)).unwrap();
         assert!(ws.write_key.starts_with("wk_") && ws.secret_key.starts_with("sk_"));
         let pool = store.read_pool(1).unwrap();
