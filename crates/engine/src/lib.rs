@@ -109,7 +109,9 @@ pub struct Engine {
     checkpointer: Mutex<Option<kairos_store::sqlite::Checkpointer>>,
 }
 
-/// How often the WAL is copied into the database file.
+/// How often the WAL is copied into the database file (PASSIVE, plus a RESTART once the WAL is long; see
+/// `SqliteStore::checkpointer`). Measured on the ingest bench: without restarts the WAL grew without bound under
+/// sustained load (2.2 GB in 20 s) and commits slowed as it grew; 500 ms with restarts kept p99 at 16-28 ms.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Engine {

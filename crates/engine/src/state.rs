@@ -84,12 +84,21 @@ impl State {
     }
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let dirty = self.dirty.len();
         for id in std::mem::take(&mut self.dirty) {
             if let Some(c) = self.contacts.get(&id) {
                 self.w.upsert_contact(c)?;
             }
         }
+        let upserted = started.elapsed();
         self.w.commit()?;
+        tracing::trace!(
+            contacts = dirty,
+            upsert_us = upserted.as_micros() as u64,
+            commit_us = (started.elapsed() - upserted).as_micros() as u64,
+            "commit"
+        );
         self.dedupe.expire(now, DEDUPE_WINDOW);
         if self.contacts.len() > CONTACT_CACHE_MAX {
             self.contacts.clear();

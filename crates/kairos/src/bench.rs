@@ -29,8 +29,8 @@ pub struct BenchArgs {
     /// Seconds of sustained load.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Concurrent client connections.
-    #[arg(long, default_value_t = 8)]
+    /// Concurrent client connections (4 saturates both cores here; more only adds queueing latency).
+    #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
     /// Events per batch request.
     #[arg(long, default_value_t = 100)]

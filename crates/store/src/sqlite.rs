@@ -10,6 +10,10 @@ use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
 use crate::{IdentityKind, Page, Reader, Result, StoreError, StoredEvent, Writer};
 
 pub const DB_FILE_NAME: &str = "kairos.db";
+/// WAL length (in 4 KiB frames, ~32 MiB) past which the checkpointer restarts the WAL.
+const WAL_RESTART_FRAMES: i64 = 8_192;
+/// Size the WAL file is truncated back to after a restart.
+const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[(
@@ -110,6 +114,7 @@ impl SqliteStore {
             conn.pragma_update(None, "cache_size", -65_536)?;
             // Checkpoints run on their own thread (see `Checkpointer`) so commits never wait for them.
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)?;
         }
         Ok(conn)
     }
@@ -128,9 +133,19 @@ impl SqliteStore {
                 loop {
                     let (guard, _) = cv.wait_timeout(stopped, every).unwrap_or_else(|e| e.into_inner());
                     stopped = guard;
-                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "checkpoint failed; will retry");
+                    // PASSIVE copies without blocking the writer, but under continuous writes it never catches
+                    // up completely, so the WAL would never restart and would grow without bound. Once the WAL is
+                    // large, a RESTART right after a PASSIVE pass only has the few frames written meanwhile left
+                    // to copy: a short pause for the writer, after which the WAL starts over.
+                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+                    match result {
+                        Ok(frames) if frames >= WAL_RESTART_FRAMES => {
+                            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                                tracing::warn!(error = %e, "WAL restart failed; will retry");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "checkpoint failed; will retry"),
                     }
                     if *stopped {
                         break;
