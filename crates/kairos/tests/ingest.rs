@@ -8,22 +8,7 @@ use kairos::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn events(c: &mut HttpClient, key: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/events?limit=1000&cursor={c}"),
-            None => "/api/v1/events?limit=1000".to_string(),
-        };
-        let r = c.get(&path, key).await.unwrap();
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        let v = r.json();
-        out.extend(v["items"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(n) => cursor = Some(n.to_string()),
-            None => return out,
-        }
-    }
+    common::all_items(c, key, "/api/v1/events?limit=1000").await
 }
 
 fn error_of(v: &Value) -> (String, Option<String>) {

@@ -127,3 +127,23 @@ pub fn basic(key: &str) -> String {
 pub fn body(v: &Value) -> Option<bytes::Bytes> {
     Some(bytes::Bytes::from(serde_json::to_vec(v).unwrap()))
 }
+
+/// Every item of a list endpoint, following `next_cursor`. `path` already has its query (`...?limit=100`).
+pub async fn all_items(c: &mut kairos::client::HttpClient, key: &str, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(cur) => format!("{path}&cursor={cur}"),
+            None => path.to_string(),
+        };
+        let r = c.get(&url, key).await.expect("request");
+        assert_eq!(r.status, 200, "{url}: {:?}", r.body);
+        let v = r.json();
+        out.extend(v["items"].as_array().expect("items").iter().cloned());
+        match v["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => return out,
+        }
+    }
+}
