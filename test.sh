@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$component"
+  fi
+done
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest..."
   cargo install cargo-nextest --locked
