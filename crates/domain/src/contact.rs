@@ -144,6 +144,9 @@ impl Computed {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        if ev.is_system() {
+            return; // Kairos's own events (Segment Entered, Message Sent, ...) are not the person's activity.
+        }
         if matches!(ev.kind, EventKind::Track | EventKind::Page | EventKind::Screen | EventKind::Identify) {
             self.last_seen_at = self.last_seen_at.max(Some(ev.timestamp));
         }
@@ -422,6 +425,7 @@ mod tests {
             context: JsonMap::new(),
             timestamp: Timestamp::from_secs(ts),
             received_at: Timestamp::from_secs(ts),
+            system: false,
         }
     }
 

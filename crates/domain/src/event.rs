@@ -76,9 +76,54 @@ pub struct Event {
     pub context: JsonMap,
     pub timestamp: Timestamp,
     pub received_at: Timestamp,
+    /// Emitted by Kairos itself (never set from the wire): not the person's activity.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system: bool,
 }
 
+/// Events Kairos itself writes into contacts' timelines (SPEC 2).
+pub const SYSTEM_EVENTS: &[&str] = &[
+    "Segment Entered",
+    "Segment Exited",
+    "Flow Entered",
+    "Message Sent",
+    "Message Delivered",
+    "Message Opened",
+    "Message Clicked",
+    "Message Bounced",
+    "Unsubscribed",
+    "Coupon Issued",
+    "Form Submitted",
+];
+
 impl Event {
+    /// Whether Kairos emitted this event, as opposed to the store or the person.
+    pub fn is_system(&self) -> bool {
+        self.system
+    }
+
+    /// A Kairos-emitted track event (`Segment Entered`, ...) for a contact at `at`.
+    pub fn system(name: &str, message_id: String, properties: JsonMap, at: Timestamp) -> Event {
+        let mut context = JsonMap::new();
+        context.insert("library".into(), serde_json::json!({"name": "kairos"}));
+        Event {
+            message_id: MessageId::generated(message_id),
+            kind: EventKind::Track,
+            name: Some(name.to_string()),
+            user_id: None,
+            anonymous_id: None,
+            previous_id: None,
+            group_id: None,
+            category: None,
+            properties,
+            traits: JsonMap::new(),
+            context,
+            timestamp: at,
+            received_at: at,
+            system: true,
+        }
+    }
+
     /// Validates one Segment payload. `implied` is the kind fixed by the endpoint (`/v1/track`), or None inside
     /// a batch, where `type` is required. `new_id` makes a message id when the payload has none.
     /// Field paths in errors are relative to the payload (`properties`, `event`).
@@ -194,6 +239,7 @@ impl Event {
             context,
             timestamp,
             received_at,
+            system: false,
         })
     }
 

@@ -7,12 +7,38 @@ use kairos_domain::{Contact, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::State;
-use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op};
+use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op, SegmentChange, SegmentCmd, SegmentReply};
+use kairos_domain::WorkspaceId;
+use tokio::sync::broadcast;
+
+fn segment_cmd(
+    state: &mut State,
+    ws: WorkspaceId,
+    cmd: SegmentCmd,
+    now: Timestamp,
+) -> Result<SegmentReply, EngineError> {
+    Ok(match cmd {
+        SegmentCmd::Create { name, expr } => SegmentReply::Info(state.create_segment(ws, name, expr, now)?),
+        SegmentCmd::Update { id, name, expr } => SegmentReply::Info(state.update_segment(ws, &id, name, expr, now)?),
+        SegmentCmd::Delete { id } => {
+            state.delete_segment(ws, &id)?;
+            SegmentReply::Deleted
+        }
+        SegmentCmd::Get { id } => SegmentReply::Info(state.segment_info(ws, &id)?),
+        SegmentCmd::List => SegmentReply::List(state.segment_list(ws)),
+        SegmentCmd::Preview { expr, sample } => {
+            let (count, sample, warnings) = state.preview_segment(ws, &expr, sample, now)?;
+            SegmentReply::Preview { count, sample, warnings }
+        }
+    })
+}
 
 enum Reply {
     Ingest(oneshot::Sender<Result<IngestOutcome, EngineError>>, Result<IngestOutcome, EngineError>),
     Products(oneshot::Sender<Result<(), EngineError>>, Result<(), EngineError>),
     Consent(oneshot::Sender<Result<Contact, EngineError>>, Box<Result<Contact, EngineError>>),
+    Segment(oneshot::Sender<Result<SegmentReply, EngineError>>, Box<Result<SegmentReply, EngineError>>),
+    Tick(oneshot::Sender<Result<(), EngineError>>),
 }
 
 impl Reply {
@@ -22,6 +48,8 @@ impl Reply {
             Reply::Ingest(tx, r) => drop(tx.send(r)),
             Reply::Products(tx, r) => drop(tx.send(r)),
             Reply::Consent(tx, r) => drop(tx.send(*r)),
+            Reply::Segment(tx, r) => drop(tx.send(*r)),
+            Reply::Tick(tx) => drop(tx.send(Ok(()))),
         }
     }
 
@@ -30,11 +58,18 @@ impl Reply {
             Reply::Ingest(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
             Reply::Products(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
             Reply::Consent(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
+            Reply::Segment(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
+            Reply::Tick(tx) => drop(tx.send(Err(EngineError::Unavailable))),
         }
     }
 }
 
-pub fn run(mut state: State, mut rx: mpsc::Receiver<Op>, clock: Arc<dyn Clock>) {
+pub fn run(
+    mut state: State,
+    mut rx: mpsc::Receiver<Op>,
+    clock: Arc<dyn Clock>,
+    publish: broadcast::Sender<SegmentChange>,
+) {
     let mut ops: Vec<Op> = Vec::new();
     loop {
         let Some(first) = rx.blocking_recv() else { break };
@@ -50,7 +85,7 @@ pub fn run(mut state: State, mut rx: mpsc::Receiver<Op>, clock: Arc<dyn Clock>) 
             }
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
-        state = apply_group(state, &mut ops, clock.now());
+        state = apply_group(state, &mut ops, clock.now(), &publish);
         if stop {
             break;
         }
@@ -60,7 +95,12 @@ pub fn run(mut state: State, mut rx: mpsc::Receiver<Op>, clock: Arc<dyn Clock>) 
 
 /// Runs one group in one transaction. On a storage failure every request of the group gets an error
 /// (nothing of it was committed) and the state is reloaded from the store.
-fn apply_group(mut state: State, ops: &mut Vec<Op>, now: Timestamp) -> State {
+fn apply_group(
+    mut state: State,
+    ops: &mut Vec<Op>,
+    now: Timestamp,
+    publish: &broadcast::Sender<SegmentChange>,
+) -> State {
     let mut replies = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
     let weight: usize = ops.iter().map(Op::weight).sum();
@@ -92,6 +132,20 @@ fn apply_group(mut state: State, ops: &mut Vec<Op>, now: Timestamp) -> State {
                         return Err(EngineError::Unavailable);
                     }
                 }
+                Op::Segment { ws, cmd, reply } => {
+                    let r = segment_cmd(&mut state, ws, cmd, now);
+                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
+                    replies.push(Reply::Segment(reply, Box::new(r)));
+                    if fatal {
+                        return Err(EngineError::Unavailable);
+                    }
+                }
+                Op::Tick { reply } => {
+                    state.tick(now)?;
+                    if let Some(reply) = reply {
+                        replies.push(Reply::Tick(reply));
+                    }
+                }
                 Op::Shutdown => {}
             }
         }
@@ -109,6 +163,17 @@ fn apply_group(mut state: State, ops: &mut Vec<Op>, now: Timestamp) -> State {
     match outcome {
         Ok(()) => {
             replies.into_iter().for_each(Reply::send);
+            for (workspace, ch) in state.emitted.drain(..) {
+                if let Some(d) = state.segments.def(ch.segment) {
+                    // No subscriber is no error: flows subscribe when they exist.
+                    let _ = publish.send(SegmentChange {
+                        workspace,
+                        contact: ch.contact,
+                        segment_id: d.public_id.clone(),
+                        entered: ch.entered,
+                    });
+                }
+            }
             state
         }
         Err(e) => {

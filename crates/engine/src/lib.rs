@@ -4,6 +4,8 @@
 mod clock;
 mod committer;
 mod dedupe;
+mod segment_ops;
+pub mod segments;
 mod state;
 
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
 use kairos_store::{ReadPool, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-pub use clock::{Clock, DevClock, SystemClock};
+pub use clock::{Clock, DevClock, ManualClock, SystemClock};
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;
@@ -32,6 +34,48 @@ pub enum EngineError {
     Unavailable,
     #[error("{0}")]
     NotFound(String),
+    #[error("{message}")]
+    Invalid { message: String, field: Option<String> },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// A segment as the API shows it.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub id: String,
+    pub name: String,
+    pub expr: kairos_segment::Expr,
+    pub size: u64,
+    pub created_at: kairos_domain::Timestamp,
+    pub updated_at: kairos_domain::Timestamp,
+    /// Things worth knowing that do not make the definition invalid (unknown event names).
+    pub warnings: Vec<String>,
+}
+
+/// A segment membership change, published after it is committed (flows subscribe to these).
+#[derive(Debug, Clone)]
+pub struct SegmentChange {
+    pub workspace: WorkspaceId,
+    pub contact: kairos_domain::ContactId,
+    pub segment_id: String,
+    pub entered: bool,
+}
+
+pub enum SegmentCmd {
+    Create { name: String, expr: kairos_segment::Expr },
+    Update { id: String, name: Option<String>, expr: Option<kairos_segment::Expr> },
+    Delete { id: String },
+    Get { id: String },
+    List,
+    Preview { expr: kairos_segment::Expr, sample: usize },
+}
+
+pub enum SegmentReply {
+    Info(SegmentInfo),
+    List(Vec<SegmentInfo>),
+    Deleted,
+    Preview { count: u64, sample: Vec<Contact>, warnings: Vec<String> },
 }
 
 /// Result of one ingestion request.
@@ -86,6 +130,15 @@ pub(crate) enum Op {
         source: String,
         reply: oneshot::Sender<Result<Contact, EngineError>>,
     },
+    Segment {
+        ws: WorkspaceId,
+        cmd: SegmentCmd,
+        reply: oneshot::Sender<Result<SegmentReply, EngineError>>,
+    },
+    /// Re-evaluate whatever time alone has changed (segment windows sliding).
+    Tick {
+        reply: Option<oneshot::Sender<Result<(), EngineError>>>,
+    },
     Shutdown,
 }
 
@@ -107,7 +160,11 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     committer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<kairos_store::sqlite::Checkpointer>>,
+    changes: tokio::sync::broadcast::Sender<SegmentChange>,
 }
+
+/// How often the committer looks for segment memberships that time alone has changed.
+pub const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often the WAL is copied into the database file (PASSIVE, plus a RESTART once the WAL is long; see
 /// `SqliteStore::checkpointer`). Measured on the ingest bench: without restarts the WAL grew without bound under
@@ -121,10 +178,24 @@ impl Engine {
         let state = state::State::load(Box::new(writer), clock.now())?;
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
+        let (changes, _) = tokio::sync::broadcast::channel(16_384);
+        let publish = changes.clone();
         let committer = std::thread::Builder::new()
             .name("kairos-committer".into())
-            .spawn(move || committer::run(state, rx, thread_clock))
+            .spawn(move || committer::run(state, rx, thread_clock, publish))
             .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start committer: {e}"))))?;
+        let ticks = tx.clone();
+        // Detached: it ends by itself within one tick of the committer stopping.
+        std::thread::Builder::new()
+            .name("kairos-ticker".into())
+            .spawn(move || {
+                // try_send: a busy committer will see the next tick; a closed queue ends the thread.
+                while !ticks.is_closed() {
+                    std::thread::sleep(TICK_EVERY);
+                    let _ = ticks.try_send(Op::Tick { reply: None });
+                }
+            })
+            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start ticker: {e}"))))?;
         Ok(Engine {
             ops: tx,
             reads: store.read_pool(4)?,
@@ -132,6 +203,7 @@ impl Engine {
             clock,
             committer: Mutex::new(Some(committer)),
             checkpointer: Mutex::new(Some(store.checkpointer(CHECKPOINT_EVERY)?)),
+            changes,
         })
     }
 
@@ -192,6 +264,20 @@ impl Engine {
         rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
     }
 
+    pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
+        self.call(|reply| Op::Segment { ws, cmd, reply }).await
+    }
+
+    /// Applies every time-driven change due now and returns once it is committed.
+    pub async fn tick(&self) -> Result<(), EngineError> {
+        self.call(|reply| Op::Tick { reply: Some(reply) }).await
+    }
+
+    /// Segment membership changes, as they are committed.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SegmentChange> {
+        self.changes.subscribe()
+    }
+
     pub async fn set_consent(
         &self,
         ws: WorkspaceId,
@@ -210,7 +296,7 @@ impl Engine {
             // A full queue still drains: blocking_send waits for room. It runs on a plain thread because this may
             // be called (through Drop) from inside the async runtime, where blocking_send would panic.
             let ops = self.ops.clone();
-            let _ = std::thread::spawn(move || ops.blocking_send(Op::Shutdown)).join();
+            let _ = std::thread::spawn(move || ops.blocking_send(Op::Shutdown).is_ok()).join();
             let _ = handle.join();
         }
         let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());

@@ -11,10 +11,9 @@ use kairos_store::{IdentityKind, StoreError, Writer};
 use serde_json::Value;
 
 use crate::dedupe::{Dedupe, digest};
+use crate::segments::Segments;
 use crate::{ContactRef, DEDUPE_WINDOW, EngineError, IngestOutcome};
 
-/// Cached contacts are dropped (between commits) once there are more than this many.
-const CONTACT_CACHE_MAX: usize = 200_000;
 /// Cached identity and product keys are dropped once there are more than this many.
 const KEY_CACHE_MAX: usize = 1_000_000;
 /// Anonymous ids listed on a profile; more are still resolvable, just not listed.
@@ -23,15 +22,19 @@ const ANONYMOUS_IDS_LISTED_MAX: usize = 50;
 type IdentKey = (WorkspaceId, IdentityKind, Box<str>);
 
 pub struct State {
-    w: Box<dyn Writer>,
+    pub(crate) w: Box<dyn Writer>,
     next_contact: i64,
-    next_seq: i64,
-    contacts: HashMap<ContactId, Contact>,
+    pub(crate) next_seq: i64,
+    /// Every live contact: segments evaluate against them in memory.
+    pub(crate) contacts: HashMap<ContactId, Contact>,
     identities: HashMap<IdentKey, ContactId>,
     redirects: HashMap<ContactId, ContactId>,
     products: HashSet<(WorkspaceId, Box<str>)>,
     dedupe: Dedupe,
-    dirty: Vec<ContactId>,
+    pub(crate) dirty: Vec<ContactId>,
+    pub(crate) segments: Segments,
+    /// Membership changes announced in the current transaction, published after it commits.
+    pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
 }
 
 /// One identity an event claims for its contact.
@@ -52,23 +55,38 @@ impl State {
         for (key, at) in recent.into_iter().rev() {
             dedupe.insert(key, at);
         }
+        let mut contacts = HashMap::new();
+        w.all_contacts(&mut |c| {
+            contacts.insert(c.id, c);
+        })?;
+        let mut redirects = HashMap::new();
+        w.merged_contacts(&mut |loser, survivor| {
+            redirects.insert(loser, survivor);
+        })?;
         tracing::info!(
+            contacts.live = contacts.len(),
             contacts.max_id = max_contact,
             events.max_seq = max_seq,
             dedupe.ids = dedupe.len(),
             "state loaded"
         );
-        Ok(State {
+        let mut state = State {
             w,
             next_contact: max_contact + 1,
             next_seq: max_seq + 1,
-            contacts: HashMap::new(),
+            contacts,
             identities: HashMap::new(),
-            redirects: HashMap::new(),
+            redirects,
             products: HashSet::new(),
             dedupe,
             dirty: Vec::new(),
-        })
+            segments: Segments::default(),
+            emitted: Vec::new(),
+        };
+        state.begin()?;
+        state.load_segments(now)?;
+        state.commit(now)?;
+        Ok(state)
     }
 
     /// After a failed transaction the caches may hold uncommitted changes: start again from the store.
@@ -92,6 +110,7 @@ impl State {
             }
         }
         let upserted = started.elapsed();
+        self.persist_sizes(now)?;
         self.w.commit()?;
         tracing::trace!(
             contacts = dirty,
@@ -100,9 +119,6 @@ impl State {
             "commit"
         );
         self.dedupe.expire(now, DEDUPE_WINDOW);
-        if self.contacts.len() > CONTACT_CACHE_MAX {
-            self.contacts.clear();
-        }
         if self.identities.len() > KEY_CACHE_MAX {
             self.identities.clear();
         }
@@ -157,16 +173,18 @@ impl State {
             contact.computed.apply(ev);
         }
         self.mark_dirty(id);
+        self.segments.record(ws, id, ev, now);
+        self.evaluate_contact(ws, id, now)?;
         Ok(true)
     }
 
-    fn mark_dirty(&mut self, id: ContactId) {
+    pub(crate) fn mark_dirty(&mut self, id: ContactId) {
         if !self.dirty.contains(&id) {
             self.dirty.push(id);
         }
     }
 
-    fn follow(&self, mut id: ContactId) -> ContactId {
+    pub(crate) fn follow(&self, mut id: ContactId) -> ContactId {
         for _ in 0..64 {
             match self.redirects.get(&id) {
                 Some(&next) => id = next,
@@ -176,7 +194,7 @@ impl State {
         id
     }
 
-    fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, EngineError> {
+    pub(crate) fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, EngineError> {
         let id = self.follow(id);
         if !self.contacts.contains_key(&id) {
             let c = self
@@ -364,7 +382,9 @@ impl State {
         s.absorb(lost);
         s.computed = Computed::recompute(&history);
         s.updated_at = now;
+        let ws = s.workspace;
         self.mark_dirty(survivor);
+        self.merge_segments(ws, loser, survivor, &history, now)?;
         Ok(())
     }
 
@@ -460,8 +480,9 @@ impl State {
         let c = self.contact_mut(id)?;
         c.set_consent(channel, status, now, source);
         c.updated_at = now;
-        let out = c.clone();
+        let ws = c.workspace;
         self.mark_dirty(id);
-        Ok(out)
+        self.evaluate_contact(ws, id, now)?;
+        Ok(self.contact_mut(id)?.clone())
     }
 }

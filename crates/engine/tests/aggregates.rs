@@ -54,6 +54,7 @@ fn event(n: usize, kind: EventKind, user: Option<String>, anon: Option<String>, 
         context: Default::default(),
         timestamp: Timestamp::from_secs(1_700_000_000 + ts * 60),
         received_at: Timestamp::from_secs(1_800_000_000),
+        system: false,
     }
 }
 

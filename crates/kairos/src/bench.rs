@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Distinct shoppers the events come from.
     #[arg(long, default_value_t = 20_000)]
     pub shoppers: usize,
+    /// Synthetic contacts for the segments benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub contacts: usize,
     /// Data directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
@@ -45,21 +48,28 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        BenchWhat::Ingest | BenchWhat::All => {}
+        BenchWhat::Segments => return crate::bench_segments::run(args.contacts, 4, 200_000),
+        BenchWhat::Ingest => {}
+        BenchWhat::All => {
+            ingest_run(&args)?;
+            return crate::bench_segments::run(args.contacts, 4, 200_000);
+        }
         other => {
-            let name = match other {
-                BenchWhat::Segments => "segments (issue 3)",
-                BenchWhat::Flows => "flows (issue 4)",
-                _ => "render (issue 5)",
-            };
-            anyhow::bail!("the {name} benchmark is not built yet; `kairos bench ingest` is available");
+            let name = if other == BenchWhat::Flows { "flows (issue 4)" } else { "render (issue 5)" };
+            anyhow::bail!(
+                "the {name} benchmark is not built yet; `kairos bench ingest` and `kairos bench segments` are available"
+            );
         }
     }
+    ingest_run(&args)
+}
+
+fn ingest_run(args: &BenchArgs) -> anyhow::Result<()> {
     let (dir, remove) = match &args.data_dir {
         Some(d) => (d.clone(), false),
         None => (std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id())), true),
     };
-    let result = crate::serve::runtime()?.block_on(ingest(&args, &dir));
+    let result = crate::serve::runtime()?.block_on(ingest(args, &dir));
     if remove {
         let _ = std::fs::remove_dir_all(&dir);
     }

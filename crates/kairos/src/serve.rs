@@ -40,7 +40,7 @@ pub async fn start(
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
-    let dev = dev_clock.then(|| Arc::new(DevClock::default()));
+    let dev = dev_clock.then(|| Arc::new(DevClock::persistent(store.dir().join("dev-clock"))));
     let clock: Arc<dyn Clock> = match &dev {
         Some(d) => d.clone(),
         None => Arc::new(SystemClock),

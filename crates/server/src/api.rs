@@ -26,7 +26,7 @@ const BULK_PRODUCTS_MAX: usize = 5_000;
 
 type Params = Query<HashMap<String, String>>;
 
-fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
+pub(crate) fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
     match q.get("limit") {
         None => Ok(PAGE_DEFAULT),
         Some(s) => match s.parse::<usize>() {
@@ -45,7 +45,7 @@ fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
 }
 
 /// Runs a read on the pool off the async threads.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     app: &AppState,
     f: impl FnOnce(&kairos_store::sqlite::SqliteReader<'_>) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -142,7 +142,7 @@ pub async fn list_events(
     Ok(page(p.items.iter().map(wire::event).collect(), p.next_cursor))
 }
 
-async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
     let bytes = read_body(headers, body, ADMIN_BODY_BYTES_MAX).await?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))
 }
@@ -311,5 +311,7 @@ pub async fn dev_clock(State(app): State<AppState>, headers: HeaderMap, body: Bo
             "send {\"advance\": \"4h\"} or {\"set\": \"2026-12-01T10:00:00Z\"}",
         ));
     };
+    // Apply every change the new time causes (segment windows) before answering, so callers can observe it.
+    app.engine.tick().await?;
     Ok(Json(json!({"now": now.to_string()})))
 }

@@ -76,6 +76,10 @@ impl From<EngineError> for ApiError {
                 "the server is shutting down or overloaded; nothing was stored, retry later",
             ),
             EngineError::NotFound(m) => ApiError::not_found(m),
+            EngineError::Invalid { message, field } => {
+                ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_definition", message, field }
+            }
+            EngineError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
         }
     }
 }

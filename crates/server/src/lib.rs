@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod segments;
 pub mod wire;
 
 use std::future::Future;
@@ -58,7 +59,12 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(api::list_events))
         .route("/products", get(api::list_products))
         .route("/products/bulk", post(api::bulk_products))
-        .route("/products/{id}", put(api::put_product).get(api::get_product));
+        .route("/products/{id}", put(api::put_product).get(api::get_product))
+        .route("/segments", post(segments::create).get(segments::list))
+        .route("/segments/preview", post(segments::preview))
+        .route("/segments/{id}", get(segments::get).put(segments::update).delete(segments::delete))
+        .route("/segments/{id}/members", get(segments::members))
+        .route("/segments/{id}/history", get(segments::history));
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }

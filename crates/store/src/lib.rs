@@ -49,6 +49,19 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
+/// A saved segment definition (canonical JSON in `definition`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSegment {
+    /// Internal row id (0 before the first save).
+    pub row: i64,
+    pub public_id: String,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub definition: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// A page of a list, newest first.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -81,6 +94,24 @@ pub trait Writer: Send {
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()>;
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()>;
 
+    /// Every live (not merged) contact, for the in-memory state segments evaluate against.
+    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()>;
+    /// (merged-away contact, survivor) pairs.
+    fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()>;
+    /// Events of a workspace with a given name, in log order: (contact, stored JSON).
+    fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
+
+    /// Whether any event with this name was stored in the workspace.
+    fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool>;
+    fn segments(&mut self) -> Result<Vec<StoredSegment>>;
+    /// Inserts or updates (by public id); returns the row id.
+    fn save_segment(&mut self, s: &StoredSegment) -> Result<i64>;
+    fn delete_segment(&mut self, row: i64) -> Result<()>;
+    fn segment_members(&mut self, row: i64, f: &mut dyn FnMut(ContactId)) -> Result<()>;
+    fn set_member(&mut self, row: i64, contact: ContactId, member: bool, at: Timestamp) -> Result<()>;
+    /// Size of a segment in the time bucket starting at `bucket` (the latest value wins).
+    fn record_size(&mut self, row: i64, bucket: Timestamp, size: u64) -> Result<()>;
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
 }
@@ -97,6 +128,14 @@ pub trait Reader {
     fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>>;
     /// All events of a workspace, most recently received first.
     fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>>;
+    /// Segments of a workspace with their current sizes.
+    fn segments(&self, ws: WorkspaceId) -> Result<Vec<(StoredSegment, u64)>>;
+    /// Row id of a live segment of the workspace.
+    fn segment_row(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<i64>>;
+    /// Members of a segment (by row id), by ascending contact id.
+    fn segment_member_page(&self, row: i64, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>>;
+    /// Size samples of a segment since `since`, oldest first.
+    fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>>;
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>>;
 }

@@ -7,7 +7,7 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
-use crate::{IdentityKind, Page, Reader, Result, StoreError, StoredEvent, Writer};
+use crate::{IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredSegment, Writer};
 
 pub const DB_FILE_NAME: &str = "kairos.db";
 /// WAL length (in 4 KiB frames, ~32 MiB) past which the checkpointer restarts the WAL.
@@ -16,9 +16,10 @@ const WAL_RESTART_FRAMES: i64 = 8_192;
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE workspaces (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE workspaces (
         id INTEGER PRIMARY KEY,
         public_id TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL,
@@ -65,7 +66,34 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (workspace_id, id)
     ) WITHOUT ROWID;",
-)];
+    ),
+    (
+        2,
+        "CREATE INDEX events_by_name ON events (workspace_id, name, seq);
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE segment_members (
+        segment_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        entered_at INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, contact_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE segment_sizes (
+        segment_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, at)
+    ) WITHOUT ROWID;",
+    ),
+];
 
 /// Handle on a data directory's database; opens connections.
 #[derive(Debug, Clone)]
@@ -154,6 +182,11 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start checkpointer: {e}")))?;
         Ok(Checkpointer { stop, handle: Some(handle) })
+    }
+
+    /// The folder holding the database file.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
     pub fn writer(&self) -> Result<SqliteWriter> {
@@ -367,6 +400,114 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
+    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT data FROM contacts WHERE merged_into IS NULL")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let data: String = r.get(0)?;
+            f(serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?);
+        }
+        Ok(())
+    }
+
+    fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT id, merged_into FROM contacts WHERE merged_into IS NOT NULL")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(ContactId(r.get(0)?), ContactId(r.get(1)?));
+        }
+        Ok(())
+    }
+
+    fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY seq")?;
+        let mut rows = stmt.query(params![ws.0, name])?;
+        while let Some(r) = rows.next()? {
+            let data: String = r.get(1)?;
+            f(ContactId(r.get(0)?), &data);
+        }
+        Ok(())
+    }
+
+    fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1")?;
+        Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional()?.is_some())
+    }
+
+    fn segments(&mut self) -> Result<Vec<StoredSegment>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, public_id, workspace_id, name, definition, created_at, updated_at FROM segments
+             WHERE deleted = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], segment_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn save_segment(&mut self, s: &StoredSegment) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO segments (public_id, workspace_id, name, definition, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (public_id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+                 updated_at = excluded.updated_at
+             RETURNING id",
+        )?;
+        Ok(stmt.query_row(
+            params![
+                s.public_id,
+                s.workspace.0,
+                s.name,
+                s.definition,
+                s.created_at.as_micros(),
+                s.updated_at.as_micros()
+            ],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn delete_segment(&mut self, row: i64) -> Result<()> {
+        self.conn.prepare_cached("UPDATE segments SET deleted = 1 WHERE id = ?1")?.execute([row])?;
+        self.conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1")?.execute([row])?;
+        Ok(())
+    }
+
+    fn segment_members(&mut self, row: i64, f: &mut dyn FnMut(ContactId)) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached("SELECT contact_id FROM segment_members WHERE segment_id = ?1")?;
+        let mut rows = stmt.query([row])?;
+        while let Some(r) = rows.next()? {
+            f(ContactId(r.get(0)?));
+        }
+        Ok(())
+    }
+
+    fn set_member(&mut self, row: i64, contact: ContactId, member: bool, at: Timestamp) -> Result<()> {
+        if member {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO segment_members (segment_id, contact_id, entered_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![row, contact.0, at.as_micros()])?;
+        } else {
+            self.conn
+                .prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1 AND contact_id = ?2")?
+                .execute(params![row, contact.0])?;
+        }
+        Ok(())
+    }
+
+    fn record_size(&mut self, row: i64, bucket: Timestamp, size: u64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO segment_sizes (segment_id, at, size) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (segment_id, at) DO UPDATE SET size = excluded.size",
+            )?
+            .execute(params![row, bucket.as_micros(), size as i64])?;
+        Ok(())
+    }
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2")?;
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
@@ -422,6 +563,18 @@ fn to_stored(rows: Vec<(i64, i64, String)>) -> Result<Vec<StoredEvent>> {
             })
         })
         .collect()
+}
+
+fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSegment> {
+    Ok(StoredSegment {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        definition: r.get(4)?,
+        created_at: Timestamp::from_micros(r.get(5)?),
+        updated_at: Timestamp::from_micros(r.get(6)?),
+    })
 }
 
 fn bad_cursor() -> StoreError {
@@ -539,6 +692,58 @@ impl Reader for SqliteReader<'_> {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    fn segments(&self, ws: WorkspaceId) -> Result<Vec<(StoredSegment, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, public_id, workspace_id, name, definition, created_at, updated_at,
+                    (SELECT COUNT(*) FROM segment_members m WHERE m.segment_id = s.id)
+             FROM segments s WHERE workspace_id = ?1 AND deleted = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ws.0], |r| Ok((segment_row(r)?, r.get::<_, i64>(7)? as u64)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn segment_row(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM segments WHERE workspace_id = ?1 AND public_id = ?2 AND deleted = 0")?;
+        Ok(stmt.query_row(params![ws.0, public_id], |r| r.get(0)).optional()?)
+    }
+
+    fn segment_member_page(&self, row: i64, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>> {
+        let after: i64 = match cursor {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| bad_cursor())?,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.id, c.data FROM segment_members m JOIN contacts c ON c.id = m.contact_id
+             WHERE m.segment_id = ?1 AND m.contact_id > ?2 ORDER BY m.contact_id LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![row, after, (limit + 1) as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .map(|(_, d)| serde_json::from_str(d).map_err(|e| corrupt("contact", e)))
+            .collect::<Result<Vec<Contact>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.id.0.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, size FROM segment_sizes WHERE segment_id = ?1 AND at >= ?2 ORDER BY at")?;
+        let rows = stmt.query_map(params![row, since.as_micros()], |r| {
+            Ok((Timestamp::from_micros(r.get(0)?), r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {

@@ -1,0 +1,224 @@
+//! Segments through the real server: definitions in text and JSON, validation errors, live membership on
+//! events and on time, Segment Entered / Exited in the timeline, members, preview, history, references,
+//! and persistence across restarts.
+
+mod common;
+
+use common::TestServer;
+use kairos::client::HttpClient;
+use serde_json::{Value, json};
+
+async fn post(c: &mut HttpClient, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = c.post_json(path, key, &body).await.unwrap();
+    (r.status, r.json())
+}
+
+async fn get(c: &mut HttpClient, key: &str, path: &str) -> (u16, Value) {
+    let r = c.get(path, key).await.unwrap();
+    (r.status, r.json())
+}
+
+async fn track(c: &mut HttpClient, wk: &str, user: &str, event: &str, props: Value) {
+    let r = c.post_json("/v1/track", wk, &json!({"userId": user, "event": event, "properties": props})).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+async fn member_ids(c: &mut HttpClient, key: &str, id: &str) -> Vec<String> {
+    let items = common::all_items(c, key, &format!("/api/v1/segments/{id}/members?limit=2")).await;
+    let mut ids: Vec<String> = items.iter().map(|m| m["user_id"].as_str().unwrap_or("?").to_string()).collect();
+    ids.sort();
+    ids
+}
+
+async fn contact_id(c: &mut HttpClient, key: &str, user: &str) -> i64 {
+    get(c, key, &format!("/api/v1/contacts?user_id={user}")).await.1["items"][0]["id"].as_i64().unwrap()
+}
+
+async fn timeline_names(c: &mut HttpClient, key: &str, user: &str) -> Vec<String> {
+    let id = contact_id(c, key, user).await;
+    let items = common::all_items(c, key, &format!("/api/v1/contacts/{id}/events?limit=100")).await;
+    items.iter().filter_map(|e| e["event"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn segments_follow_events_and_time() {
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let (wk, sk) = (wk.as_str(), sk.as_str());
+    track(&mut c, wk, "ann", "Order Completed", json!({"total": 120})).await;
+    track(&mut c, wk, "ann", "Order Completed", json!({"total": 80})).await;
+    track(&mut c, wk, "bob", "Order Completed", json!({"total": 15})).await;
+
+    // Text definition; existing data is evaluated at creation (without Segment Entered events).
+    let (status, seg) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Repeat buyers", "definition": "orders.count >= 2"})).await;
+    assert_eq!(status, 201, "{seg}");
+    let repeat = seg["id"].as_str().unwrap().to_string();
+    assert!(repeat.starts_with("seg_"));
+    assert_eq!(seg["size"], 1);
+    assert_eq!(seg["text"], "orders.count >= 2");
+    assert_eq!(seg["definition"], json!({"field": "orders.count", "op": ">=", "value": 2}));
+    assert_eq!(member_ids(&mut c, sk, &repeat).await, ["ann"]);
+
+    // A live event moves bob in: Segment Entered lands in his timeline.
+    track(&mut c, wk, "bob", "Order Completed", json!({"total": 30})).await;
+    assert_eq!(member_ids(&mut c, sk, &repeat).await, ["ann", "bob"]);
+    let bob_events = timeline_names(&mut c, sk, "bob").await;
+    assert_eq!(bob_events.iter().filter(|n| *n == "Segment Entered").count(), 1, "{bob_events:?}");
+    let (_, seg) = get(&mut c, sk, &format!("/api/v1/segments/{repeat}")).await;
+    assert_eq!(seg["size"], 2);
+
+    // JSON definition with a sliding window: "abandoned checkout worth over 100 in the last hour".
+    let (status, seg) = post(
+        &mut c,
+        sk,
+        "/api/v1/segments",
+        json!({"name": "Abandoned checkout", "definition": {
+        "and": [{"did": "Checkout Started", "within": "1h"},
+                {"not": {"did": "Order Completed", "within": "1h"}}]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{seg}");
+    let abandoned = seg["id"].as_str().unwrap().to_string();
+    assert_eq!(seg["text"], "did \"Checkout Started\" within 1h and not did \"Order Completed\" within 1h");
+    assert_eq!(seg["size"], 0);
+    track(&mut c, wk, "cid", "Checkout Started", json!({"value": 150})).await;
+    assert_eq!(member_ids(&mut c, sk, &abandoned).await, ["cid"]);
+
+    // Time alone: 61 minutes later the window has slid past the checkout and cid leaves.
+    let (status, _) = post(&mut c, sk, "/api/v1/dev/clock", json!({"advance": "30m"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(member_ids(&mut c, sk, &abandoned).await, ["cid"], "still inside the hour");
+    post(&mut c, sk, "/api/v1/dev/clock", json!({"advance": "31m"})).await;
+    assert!(member_ids(&mut c, sk, &abandoned).await.is_empty(), "left one hour after the checkout");
+    let names = timeline_names(&mut c, sk, "cid").await;
+    assert_eq!(names[0], "Segment Exited", "newest first: {names:?}");
+    let cid = contact_id(&mut c, sk, "cid").await;
+    let exited = common::all_items(&mut c, sk, &format!("/api/v1/contacts/{cid}/events?limit=10")).await;
+    assert_eq!(exited[0]["properties"]["segment_id"], abandoned.as_str());
+    assert_eq!(exited[0]["properties"]["segment_name"], "Abandoned checkout");
+
+    // Size history has a point for each segment.
+    let (status, hist) = get(&mut c, sk, &format!("/api/v1/segments/{repeat}/history")).await;
+    assert_eq!(status, 200);
+    assert_eq!(hist["items"].as_array().unwrap().last().unwrap()["size"], 2);
+
+    // Membership and definitions survive a restart; time that passes while down is applied at start.
+    track(&mut c, wk, "dan", "Checkout Started", json!({})).await;
+    assert_eq!(member_ids(&mut c, sk, &abandoned).await, ["dan"]);
+    let status = s.terminate();
+    assert!(status.success());
+    s.restart();
+    let mut c = s.client().await;
+    assert_eq!(member_ids(&mut c, sk, &repeat).await, ["ann", "bob"]);
+    assert_eq!(member_ids(&mut c, sk, &abandoned).await, ["dan"]);
+    post(&mut c, sk, "/api/v1/dev/clock", json!({"advance": "2h"})).await;
+    assert!(member_ids(&mut c, sk, &abandoned).await.is_empty());
+    let (_, list) = get(&mut c, sk, "/api/v1/segments").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn bad_definitions_get_clear_errors() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.as_str();
+    let cases = [
+        (
+            json!({"name": "x", "definition": "did \"X\" within soon"}),
+            "definition",
+            "expected a duration like 4h at column 16",
+        ),
+        (json!({"name": "x", "definition": "orders.count = \"abc\""}), "definition", "orders.count is a number"),
+        (json!({"name": "x", "definition": "favourite_colour = \"red\""}), "definition", "unknown field"),
+        (json!({"name": "x", "definition": "in segment \"nope\""}), "definition", "no segment"),
+        (
+            json!({"name": "x", "definition": {"and": [{"field": "orders.count", "op": "~", "value": 1}]}}),
+            "definition.and[0].op",
+            "",
+        ),
+        (json!({"name": "x", "definition": 5}), "definition", ""),
+        (json!({"name": "x"}), "definition", ""),
+        (json!({"definition": "orders.count > 1"}), "name", ""),
+        (
+            json!({"name": "x", "definition": "(((((((((((((((((((((((((((((((((((((((((orders.count > 1)))))))))))))))))))))))))))))))))))))))))"}),
+            "definition",
+            "",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let (status, v) = post(&mut c, sk, "/api/v1/segments", body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {v}");
+        assert_eq!(v["error"]["field"], field, "{body} -> {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(message), "{body} -> {v}");
+    }
+    let (_, list) = get(&mut c, sk, "/api/v1/segments").await;
+    assert_eq!(list["items"], json!([]), "nothing saved");
+    // Unknown event names are allowed, with a warning.
+    let (status, v) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Wishers", "definition": "did \"Wishlist Added\""})).await;
+    assert_eq!(status, 201);
+    assert!(v["warnings"][0].as_str().unwrap().contains("Wishlist Added"));
+    // Names are unique per workspace.
+    let (status, v) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Wishers", "definition": "orders.count > 0"})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("conflict")));
+}
+
+#[tokio::test]
+async fn references_preview_update_and_delete() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    for (user, total) in [("a", 500), ("b", 50), ("c", 5)] {
+        track(&mut c, wk, user, "Order Completed", json!({"total": total, "products": [{"product_id": "bk", "category": if total > 100 { "bicycles" } else { "parts" }}]})).await;
+    }
+    let (_, big) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Big spenders", "definition": "orders.total_spent > 40"}))
+            .await;
+    let big = big["id"].as_str().unwrap().to_string();
+    let (status, bikers) = post(&mut c, sk, "/api/v1/segments", json!({"name": "Bike buyers",
+        "definition": "in segment \"Big spenders\" and did \"Order Completed\" where products.category contains \"bicycles\""})).await;
+    assert_eq!(status, 201, "{bikers}");
+    let bikers = bikers["id"].as_str().unwrap().to_string();
+    assert_eq!(member_ids(&mut c, sk, &bikers).await, ["a"]);
+
+    // Preview counts without saving.
+    let (status, p) =
+        post(&mut c, sk, "/api/v1/segments/preview", json!({"definition": "orders.count >= 1", "sample": 2})).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["count"], 3);
+    assert_eq!(p["sample"].as_array().unwrap().len(), 2);
+    let (_, list) = get(&mut c, sk, "/api/v1/segments").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+
+    // A cycle is refused; a plain edit re-evaluates.
+    let r = c
+        .put_json(&format!("/api/v1/segments/{big}"), sk, &json!({"definition": "in segment \"Bike buyers\""}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("cycle"));
+    let r = c
+        .put_json(
+            &format!("/api/v1/segments/{big}"),
+            sk,
+            &json!({"definition": "orders.total_spent > 4", "name": "Spenders"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["size"], 3);
+    assert_eq!(r.json()["name"], "Spenders");
+
+    // Delete is refused while another segment uses it.
+    let r = c.send("DELETE", &format!("/api/v1/segments/{big}"), Some(sk), None).await.unwrap();
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("conflict")));
+    let r = c.send("DELETE", &format!("/api/v1/segments/{bikers}"), Some(sk), None).await.unwrap();
+    assert_eq!(r.status, 200);
+    let r = c.send("DELETE", &format!("/api/v1/segments/{big}"), Some(sk), None).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(get(&mut c, sk, &format!("/api/v1/segments/{big}")).await.0, 404);
+    assert_eq!(get(&mut c, sk, &format!("/api/v1/segments/{big}/members")).await.0, 404);
+}
