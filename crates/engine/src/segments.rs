@@ -164,7 +164,7 @@ pub struct Segments {
     order: HashMap<WorkspaceId, Vec<SegIdx>>,
     preds: Vec<Pred>,
     pred_keys: HashMap<(WorkspaceId, String, String, Option<i64>), PredId>,
-    preds_by_event: HashMap<(WorkspaceId, String), Vec<PredId>>,
+    preds_by_event: HashMap<WorkspaceId, HashMap<String, Vec<PredId>>>,
     /// Predicates registered but not yet filled from the stored history.
     pending_backfill: Vec<(WorkspaceId, PredId)>,
     pub contacts: HashMap<ContactId, ContactSeg>,
@@ -197,7 +197,7 @@ impl Resolver for Compiler<'_> {
         let p = self.reg.preds.len() as PredId;
         self.reg.preds.push(Pred { event: event.to_string(), filter: filter.cloned(), retention });
         self.reg.pred_keys.insert(key, p);
-        self.reg.preds_by_event.entry((self.ws, event.to_string())).or_default().push(p);
+        self.reg.preds_by_event.entry(self.ws).or_default().entry(event.to_string()).or_default().push(p);
         self.reg.pending_backfill.push((self.ws, p));
         p
     }
@@ -337,7 +337,7 @@ impl Segments {
     /// Records a new event for its contact in every predicate it matches.
     pub fn record(&mut self, ws: WorkspaceId, contact: ContactId, ev: &Event, now: Timestamp) {
         let Some(name) = ev.name.as_deref() else { return };
-        let Some(preds) = self.preds_by_event.get(&(ws, name.to_string())) else { return };
+        let Some(preds) = self.preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
         for &p in preds {
             let pred = &self.preds[p as usize];
             if pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)) {

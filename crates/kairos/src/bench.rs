@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Distinct shoppers the events come from.
     #[arg(long, default_value_t = 20_000)]
     pub shoppers: usize,
+    /// Live segments to create before the ingest run (each event re-evaluates them for its contact).
+    #[arg(long, default_value_t = 0)]
+    pub segments: usize,
     /// Synthetic contacts for the segments benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     pub contacts: usize,
@@ -155,6 +158,24 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
 
+    let definitions = [
+        "orders.count >= 3",
+        "orders.total_spent > 1000",
+        "did \"Checkout Started\" within 4h and not did \"Order Completed\" within 4h",
+        "cart.value > 200",
+        "count(\"Product Viewed\" where category = \"bicycles\", within 30d) >= 2",
+        "last_seen_at before 90d ago and orders.count >= 1",
+        "subscribed email and trait.city = \"Helsinki\"",
+        "did \"Order Completed\" where products.category contains \"helmets\"",
+        "did \"Product Added\" within 1h",
+        "orders.count = 0 and did \"Product Viewed\" within 7d",
+    ];
+    let mut admin = HttpClient::connect(addr).await?;
+    for (i, d) in definitions.iter().cycle().take(args.segments).enumerate() {
+        let body = serde_json::json!({"name": format!("bench segment {i}"), "definition": d});
+        let r = admin.post_json("/api/v1/segments", &ws.secret_key, &body).await?;
+        anyhow::ensure!(r.status == 201, "creating segment {d:?}: {:?}", r.body);
+    }
     eprintln!("preparing {} distinct batches of {} events from {} shoppers...", 64, args.batch_size, args.shoppers);
     let templates = Arc::new(templates(args, 64));
     let avg_bytes = templates.iter().map(|t| t.body.len()).sum::<usize>() / templates.len();
@@ -216,12 +237,13 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let db_bytes = std::fs::metadata(dir.join(kairos_store::sqlite::DB_FILE_NAME)).map(|m| m.len()).unwrap_or(0);
 
     println!(
-        "kairos bench ingest: {} s, {} connections, batches of {} events (~{} KB each), {} shoppers",
+        "kairos bench ingest: {} s, {} connections, batches of {} events (~{} KB each), {} shoppers, {} live segments",
         args.duration,
         args.concurrency,
         args.batch_size,
         avg_bytes / 1024,
-        args.shoppers
+        args.shoppers,
+        args.segments
     );
     println!("  events acknowledged (durable): {events}");
     println!(

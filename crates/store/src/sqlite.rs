@@ -139,7 +139,10 @@ impl SqliteStore {
             conn.pragma_update(None, "cache_size", -32_768)?;
             conn.pragma_update(None, "query_only", true)?;
         } else {
-            conn.pragma_update(None, "cache_size", -65_536)?;
+            // Small on purpose: SQLite walks the whole page-cache hash at the end of each write transaction
+            // (pcache1TruncateUnsafe), which cost 14% of the committer at 64 MB; pages stay in the OS cache.
+            // Ingest bench: 64 MB 41 000/s, 16 MB 48 000/s, 8 MB 52 000-54 000/s, 2 MB no better.
+            conn.pragma_update(None, "cache_size", -8_192)?;
             // Checkpoints run on their own thread (see `Checkpointer`) so commits never wait for them.
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)?;
