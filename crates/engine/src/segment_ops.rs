@@ -14,6 +14,8 @@ use crate::{EngineError, SegmentInfo};
 /// Rounds of re-evaluation after announced changes (a `Segment Entered` event can itself move the contact
 /// into another segment); bounded so definitions that flip each other cannot loop.
 const ANNOUNCE_ROUNDS_MAX: usize = 4;
+/// Progress is logged every this many events while a new condition is filled from history.
+const BACKFILL_PROGRESS_EVERY: usize = 500_000;
 /// Size history resolution.
 const SIZE_BUCKET_MICROS: i64 = 3_600_000_000;
 
@@ -88,11 +90,17 @@ impl State {
     fn backfill(&mut self) -> Result<(), EngineError> {
         for (ws, pred, event) in self.segments.take_pending_backfill() {
             let mut seen: Vec<(ContactId, Event)> = Vec::new();
+            let started = std::time::Instant::now();
             self.w.events_named(ws, &event, &mut |contact, data| {
                 if let Ok(ev) = serde_json::from_str::<Event>(data) {
                     seen.push((contact, ev));
+                    if seen.len() % BACKFILL_PROGRESS_EVERY == 0 {
+                        tracing::info!(event.name = %event, events.read = seen.len(), "filling a segment condition from history");
+                    }
                 }
             })?;
+            tracing::info!(event.name = %event, events.read = seen.len(), duration_ms = started.elapsed().as_millis() as u64,
+                "segment condition filled from history");
             for (contact, ev) in seen {
                 let contact = self.follow(contact);
                 self.segments.record_past(pred, contact, &ev);
