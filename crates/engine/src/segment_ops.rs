@@ -94,7 +94,7 @@ impl State {
             self.w.events_named(ws, &event, &mut |contact, data| {
                 if let Ok(ev) = serde_json::from_str::<Event>(data) {
                     seen.push((contact, ev));
-                    if seen.len() % BACKFILL_PROGRESS_EVERY == 0 {
+                    if seen.len().is_multiple_of(BACKFILL_PROGRESS_EVERY) {
                         tracing::info!(event.name = %event, events.read = seen.len(), "filling a segment condition from history");
                     }
                 }
