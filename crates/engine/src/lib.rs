@@ -268,6 +268,13 @@ impl Engine {
         self.call(|reply| Op::Segment { ws, cmd, reply }).await
     }
 
+    /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).
+    pub fn segment_blocking(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.ops.blocking_send(Op::Segment { ws, cmd, reply }).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+    }
+
     /// Applies every time-driven change due now and returns once it is committed.
     pub async fn tick(&self) -> Result<(), EngineError> {
         self.call(|reply| Op::Tick { reply: Some(reply) }).await

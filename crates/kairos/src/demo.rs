@@ -16,6 +16,20 @@ use crate::sample;
 
 const CREDENTIALS_FILE: &str = "demo.json";
 const DEMO_NAME: &str = "Velo Demo Store";
+/// Segments a marketer would start with.
+const DEMO_SEGMENTS: &[(&str, &str)] = &[
+    ("Repeat buyers", "orders.count >= 2"),
+    ("VIP", "orders.total_spent > 2000"),
+    ("Abandoned checkout (24h)", "did \"Checkout Started\" within 24h and not did \"Order Completed\" within 24h"),
+    ("Bike buyers", "did \"Order Completed\" where products.category contains \"bicycles\""),
+    (
+        "Browsing helmets",
+        "count(\"Product Viewed\" where category = \"helmets\", within 14d) >= 2 and orders.count = 0",
+    ),
+    ("Lapsed customers", "orders.count >= 1 and orders.last_at before 30d ago"),
+    ("Email subscribers", "subscribed email"),
+    ("Helsinki", "trait.city = \"Helsinki\""),
+];
 /// Events handed to the engine per call while generating.
 const GENERATE_CHUNK_EVENTS: usize = 2_000;
 
@@ -130,6 +144,10 @@ fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace
         bar.set_message(format!("{total} events"));
     }
     bar.finish_with_message(format!("{total} events"));
+    for (name, definition) in DEMO_SEGMENTS {
+        let expr = kairos_segment::parse::parse(definition).map_err(|e| anyhow::anyhow!("demo segment {name}: {e}"))?;
+        engine.segment_blocking(ws, kairos_engine::SegmentCmd::Create { name: name.to_string(), expr })?;
+    }
     engine.shutdown();
     eprintln!(
         "generated {} products, {} shoppers, {total} events over {} days",

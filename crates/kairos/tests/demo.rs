@@ -57,6 +57,11 @@ async fn demo_generates_a_store_and_serves_it() {
         contacts.iter().any(|p| p["cart"]["items"].as_array().is_some_and(|i| !i.is_empty())),
         "someone left a cart"
     );
+    let segments = c.get("/api/v1/segments", sk).await.unwrap().json();
+    let segments = segments["items"].as_array().unwrap();
+    assert_eq!(segments.len(), 8);
+    let size = |name: &str| segments.iter().find(|s| s["name"] == name).map(|s| s["size"].as_u64().unwrap()).unwrap();
+    assert!(size("Repeat buyers") > 0 && size("Email subscribers") > 0, "{segments:?}");
     let events = c.get("/api/v1/events?limit=1000", sk).await.unwrap().json();
     assert_eq!(events["items"].as_array().unwrap().len(), 1000);
     let _ = child.kill();
