@@ -39,6 +39,10 @@ enum Reply {
     Consent(oneshot::Sender<Result<Contact, EngineError>>, Box<Result<Contact, EngineError>>),
     Segment(oneshot::Sender<Result<SegmentReply, EngineError>>, Box<Result<SegmentReply, EngineError>>),
     Tick(oneshot::Sender<Result<(), EngineError>>),
+    Call(
+        oneshot::Sender<Result<Box<dyn std::any::Any + Send>, EngineError>>,
+        Result<Box<dyn std::any::Any + Send>, EngineError>,
+    ),
 }
 
 impl Reply {
@@ -50,6 +54,7 @@ impl Reply {
             Reply::Consent(tx, r) => drop(tx.send(*r)),
             Reply::Segment(tx, r) => drop(tx.send(*r)),
             Reply::Tick(tx) => drop(tx.send(Ok(()))),
+            Reply::Call(tx, r) => drop(tx.send(r)),
         }
     }
 
@@ -60,6 +65,7 @@ impl Reply {
             Reply::Consent(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
             Reply::Segment(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
             Reply::Tick(tx) => drop(tx.send(Err(EngineError::Unavailable))),
+            Reply::Call(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
         }
     }
 }
@@ -136,6 +142,14 @@ fn apply_group(
                     let r = segment_cmd(&mut state, ws, cmd, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
                     replies.push(Reply::Segment(reply, Box::new(r)));
+                    if fatal {
+                        return Err(EngineError::Unavailable);
+                    }
+                }
+                Op::Call { job, reply } => {
+                    let r = job(&mut state, now);
+                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
+                    replies.push(Reply::Call(reply, r));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }

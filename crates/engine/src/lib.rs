@@ -4,6 +4,7 @@
 mod clock;
 mod committer;
 mod dedupe;
+mod flow_ops;
 mod segment_ops;
 pub mod segments;
 mod state;
@@ -110,6 +111,11 @@ fn prepare(events: Vec<Event>) -> Vec<Prepared> {
         .collect()
 }
 
+pub(crate) type Job = Box<
+    dyn FnOnce(&mut state::State, kairos_domain::Timestamp) -> Result<Box<dyn std::any::Any + Send>, EngineError>
+        + Send,
+>;
+
 pub(crate) enum Op {
     Ingest {
         ws: WorkspaceId,
@@ -134,6 +140,11 @@ pub(crate) enum Op {
         ws: WorkspaceId,
         cmd: SegmentCmd,
         reply: oneshot::Sender<Result<SegmentReply, EngineError>>,
+    },
+    /// Any other committer work (templates, flows), as a closure over the state.
+    Call {
+        job: Job,
+        reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, EngineError>>,
     },
     /// Re-evaluate whatever time alone has changed (segment windows sliding).
     Tick {
@@ -266,6 +277,54 @@ impl Engine {
 
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
         self.call(|reply| Op::Segment { ws, cmd, reply }).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut state::State, kairos_domain::Timestamp) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let job: Job = Box::new(move |s, now| f(s, now).map(|v| Box::new(v) as Box<dyn std::any::Any + Send>));
+        let out = self.call(|reply| Op::Call { job, reply }).await?;
+        out.downcast::<T>().map(|b| *b).map_err(|_| EngineError::Unavailable)
+    }
+
+    /// Stores a new version of a template (already validated); returns its version number.
+    pub async fn save_template(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+        data: serde_json::Value,
+    ) -> Result<i64, EngineError> {
+        self.run(move |s, now| s.save_template(ws, &id, &data, now)).await
+    }
+
+    /// Validates and stores a new flow as a draft.
+    pub async fn create_flow(
+        &self,
+        ws: WorkspaceId,
+        definition: serde_json::Value,
+    ) -> Result<kairos_store::StoredFlow, EngineError> {
+        self.run(move |s, now| s.create_flow(ws, definition, now)).await
+    }
+
+    /// Validates and stores a new version of a flow.
+    pub async fn update_flow(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+        definition: serde_json::Value,
+    ) -> Result<kairos_store::StoredFlow, EngineError> {
+        self.run(move |s, now| s.update_flow(ws, &id, definition, now)).await
+    }
+
+    /// `active` (validated again) or `paused`.
+    pub async fn set_flow_status(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+        status: &'static str,
+    ) -> Result<kairos_store::StoredFlow, EngineError> {
+        self.run(move |s, now| s.set_flow_status(ws, &id, status, now)).await
     }
 
     /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).

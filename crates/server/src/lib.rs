@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod flows;
 pub mod ingest;
 pub mod segments;
 pub mod wire;
@@ -64,7 +65,13 @@ pub fn router(state: AppState) -> Router {
         .route("/segments/preview", post(segments::preview))
         .route("/segments/{id}", get(segments::get).put(segments::update).delete(segments::delete))
         .route("/segments/{id}/members", get(segments::members))
-        .route("/segments/{id}/history", get(segments::history));
+        .route("/segments/{id}/history", get(segments::history))
+        .route("/templates", post(flows::create_template).get(flows::list_templates))
+        .route("/templates/{id}", put(flows::put_template).get(flows::get_template))
+        .route("/flows", post(flows::create_flow).get(flows::list_flows))
+        .route("/flows/{id}", get(flows::get_flow).put(flows::update_flow))
+        .route("/flows/{id}/activate", post(flows::activate_flow))
+        .route("/flows/{id}/pause", post(flows::pause_flow));
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }

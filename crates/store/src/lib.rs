@@ -62,6 +62,30 @@ pub struct StoredSegment {
     pub updated_at: Timestamp,
 }
 
+/// The current version of a template; `data` is its JSON (channel, subject, html, text, body, name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTemplate {
+    pub id: String,
+    pub version: i64,
+    pub data: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A saved flow: its current version's definition (JSON text) and status (`draft`, `active`, `paused`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFlow {
+    pub row: i64,
+    pub public_id: String,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub status: String,
+    pub version: i64,
+    pub definition: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// A page of a list, newest first.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -112,6 +136,13 @@ pub trait Writer: Send {
     /// Size of a segment in the time bucket starting at `bucket` (the latest value wins).
     fn record_size(&mut self, row: i64, bucket: Timestamp, size: u64) -> Result<()>;
 
+    /// Stores a new version of a template (JSON text); returns the version number.
+    fn save_template(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<i64>;
+    fn template_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
+    /// Inserts or updates a flow (by public id) and records its version; returns the row id.
+    fn save_flow(&mut self, f: &StoredFlow) -> Result<i64>;
+    fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>>;
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
 }
@@ -136,6 +167,10 @@ pub trait Reader {
     fn segment_member_page(&self, row: i64, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>>;
     /// Size samples of a segment since `since`, oldest first.
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>>;
+    fn template(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredTemplate>>;
+    /// Every template of a workspace, by id.
+    fn templates(&self, ws: WorkspaceId) -> Result<Vec<StoredTemplate>>;
+    fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>>;
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>>;
 }

@@ -7,7 +7,9 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
-use crate::{IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredSegment, Writer};
+use crate::{
+    IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredFlow, StoredSegment, StoredTemplate, Writer,
+};
 
 pub const DB_FILE_NAME: &str = "kairos.db";
 /// WAL length (in 4 KiB frames, ~32 MiB) past which the checkpointer restarts the WAL.
@@ -91,6 +93,44 @@ const MIGRATIONS: &[(i64, &str)] = &[
         at INTEGER NOT NULL,
         size INTEGER NOT NULL,
         PRIMARY KEY (segment_id, at)
+    ) WITHOUT ROWID;",
+    ),
+    (
+        3,
+        "CREATE TABLE templates (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE template_versions (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE flows (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE flow_versions (
+        flow_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, version)
     ) WITHOUT ROWID;",
     ),
 ];
@@ -511,6 +551,74 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
+    fn save_template(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<i64> {
+        let version: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM template_versions WHERE workspace_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![ws.0, id], |r| r.get(0))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO templates (workspace_id, id, version, data, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (workspace_id, id) DO UPDATE SET version = excluded.version, data = excluded.data,
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![ws.0, id, version, data, at.as_micros()])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO template_versions (workspace_id, id, version, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![ws.0, id, version, data, at.as_micros()])?;
+        Ok(version)
+    }
+
+    fn template_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM templates WHERE workspace_id = ?1 AND id = ?2")?;
+        Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
+    }
+
+    fn save_flow(&mut self, f: &StoredFlow) -> Result<i64> {
+        let row: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO flows (public_id, workspace_id, name, status, version, definition, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (public_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+                     version = excluded.version, definition = excluded.definition, updated_at = excluded.updated_at
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    f.public_id,
+                    f.workspace.0,
+                    f.name,
+                    f.status,
+                    f.version,
+                    f.definition,
+                    f.created_at.as_micros(),
+                    f.updated_at.as_micros()
+                ],
+                |r| r.get(0),
+            )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![row, f.version, f.definition, f.updated_at.as_micros()])?;
+        Ok(row)
+    }
+
+    fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, public_id, workspace_id, name, status, version, definition, created_at, updated_at
+             FROM flows WHERE workspace_id = ?1 AND public_id = ?2",
+        )?;
+        Ok(stmt.query_row(params![ws.0, public_id], flow_row).optional()?)
+    }
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2")?;
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
@@ -577,6 +685,30 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSegment> {
         definition: r.get(4)?,
         created_at: Timestamp::from_micros(r.get(5)?),
         updated_at: Timestamp::from_micros(r.get(6)?),
+    })
+}
+
+fn template_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> {
+    Ok(StoredTemplate {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        data: r.get(2)?,
+        created_at: Timestamp::from_micros(r.get(3)?),
+        updated_at: Timestamp::from_micros(r.get(4)?),
+    })
+}
+
+fn flow_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredFlow> {
+    Ok(StoredFlow {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        status: r.get(4)?,
+        version: r.get(5)?,
+        definition: r.get(6)?,
+        created_at: Timestamp::from_micros(r.get(7)?),
+        updated_at: Timestamp::from_micros(r.get(8)?),
     })
 }
 
@@ -746,6 +878,30 @@ impl Reader for SqliteReader<'_> {
         let rows = stmt.query_map(params![row, since.as_micros()], |r| {
             Ok((Timestamp::from_micros(r.get(0)?), r.get::<_, i64>(1)? as u64))
         })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn template(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredTemplate>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, version, data, created_at, updated_at FROM templates WHERE workspace_id = ?1 AND id = ?2",
+        )?;
+        Ok(stmt.query_row(params![ws.0, id], template_row).optional()?)
+    }
+
+    fn templates(&self, ws: WorkspaceId) -> Result<Vec<StoredTemplate>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, version, data, created_at, updated_at FROM templates WHERE workspace_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ws.0], template_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, public_id, workspace_id, name, status, version, definition, created_at, updated_at
+             FROM flows WHERE workspace_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ws.0], flow_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -1,0 +1,122 @@
+//! Templates and flow definitions: validated and versioned through the committer (the single writer).
+//! Running flows (triggers, steps, timers) builds on these definitions.
+
+use std::collections::HashSet;
+
+use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_flow::{Catalog, FlowDef, StepKind};
+use kairos_store::StoredFlow;
+use serde_json::Value;
+
+use crate::EngineError;
+use crate::state::State;
+
+struct Known<'a> {
+    templates: HashSet<String>,
+    state: &'a State,
+    ws: WorkspaceId,
+}
+
+impl Catalog for Known<'_> {
+    fn template_exists(&self, id: &str) -> bool {
+        self.templates.contains(id)
+    }
+    fn segment_exists(&self, reference: &str) -> bool {
+        self.state.segments.lookup(self.ws, reference).is_some()
+    }
+}
+
+fn flow_error(e: kairos_flow::FlowError) -> EngineError {
+    EngineError::Invalid { message: e.message, field: Some(e.field) }
+}
+
+impl State {
+    pub(crate) fn save_template(
+        &mut self,
+        ws: WorkspaceId,
+        id: &str,
+        data: &Value,
+        now: Timestamp,
+    ) -> Result<i64, EngineError> {
+        Ok(self.w.save_template(ws, id, &data.to_string(), now)?)
+    }
+
+    /// Parses and validates a definition against this workspace's templates and segments.
+    fn check_flow(&mut self, ws: WorkspaceId, definition: &Value) -> Result<FlowDef, EngineError> {
+        let def = kairos_flow::parse_flow(definition).map_err(flow_error)?;
+        let mut templates = HashSet::new();
+        for s in &def.steps {
+            if let StepKind::Send { template, .. } = &s.kind
+                && self.w.template_exists(ws, template)?
+            {
+                templates.insert(template.clone());
+            }
+        }
+        kairos_flow::validate(&def, &Known { templates, state: self, ws }).map_err(flow_error)?;
+        Ok(def)
+    }
+
+    pub(crate) fn create_flow(
+        &mut self,
+        ws: WorkspaceId,
+        definition: Value,
+        now: Timestamp,
+    ) -> Result<StoredFlow, EngineError> {
+        let def = self.check_flow(ws, &definition)?;
+        let mut f = StoredFlow {
+            row: 0,
+            public_id: kairos_store::keys::random_token("flow_", 8),
+            workspace: ws,
+            name: def.name,
+            status: "draft".into(),
+            version: 1,
+            definition: definition.to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        f.row = self.w.save_flow(&f)?;
+        Ok(f)
+    }
+
+    fn existing_flow(&mut self, ws: WorkspaceId, id: &str) -> Result<StoredFlow, EngineError> {
+        self.w.flow(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("flow {id:?} not found")))
+    }
+
+    /// A new version of the definition; runs in progress keep the version they started on.
+    pub(crate) fn update_flow(
+        &mut self,
+        ws: WorkspaceId,
+        id: &str,
+        definition: Value,
+        now: Timestamp,
+    ) -> Result<StoredFlow, EngineError> {
+        let mut f = self.existing_flow(ws, id)?;
+        let def = self.check_flow(ws, &definition)?;
+        f.name = def.name;
+        f.version += 1;
+        f.definition = definition.to_string();
+        f.updated_at = now;
+        self.w.save_flow(&f)?;
+        Ok(f)
+    }
+
+    pub(crate) fn set_flow_status(
+        &mut self,
+        ws: WorkspaceId,
+        id: &str,
+        status: &str,
+        now: Timestamp,
+    ) -> Result<StoredFlow, EngineError> {
+        let mut f = self.existing_flow(ws, id)?;
+        if status == "active" {
+            // Templates or segments may have been deleted since the last save: check again.
+            let v: Value = serde_json::from_str(&f.definition)
+                .map_err(|e| kairos_store::StoreError::Corrupt(format!("flow {id}: {e}")))?;
+            self.check_flow(ws, &v)?;
+        }
+        f.status = status.to_string();
+        f.updated_at = now;
+        self.w.save_flow(&f)?;
+        Ok(f)
+    }
+}

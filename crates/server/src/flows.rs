@@ -1,0 +1,260 @@
+//! `/api/v1/templates` and `/api/v1/flows`: validated, versioned definitions. (Running flows and rendering
+//! templates build on these.)
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use kairos_store::{Reader, StoredFlow, StoredTemplate};
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::api::{json_body, read};
+use crate::auth::require_secret;
+use crate::error::ApiError;
+
+const ID_CHARS_MAX: usize = 64;
+const TEMPLATE_PART_BYTES_MAX: usize = 256 * 1024;
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.chars().count() <= ID_CHARS_MAX
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Checks that Liquid delimiters are balanced (`{{ … }}`, `{% … %}`); full parsing comes with rendering.
+fn check_liquid(field: &str, text: &str) -> Result<(), ApiError> {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open..];
+        let close = if after.starts_with("{{") {
+            "}}"
+        } else if after.starts_with("{%") {
+            "%}"
+        } else {
+            rest = &rest[open + 1..];
+            continue;
+        };
+        match after[2..].find(close) {
+            Some(end) => rest = &after[2 + end + 2..],
+            None => {
+                let column = text.len() - rest.len() + open + 1;
+                return Err(ApiError::bad_request(
+                    "invalid_template",
+                    field,
+                    format!("{} opened at character {column} is never closed with {close}", &after[..2]),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates a template body into the stored JSON (without id and version).
+fn template_body(v: &Value) -> Result<Map<String, Value>, ApiError> {
+    let o =
+        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let known = ["id", "name", "channel", "subject", "html", "text", "body"];
+    if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::bad_request("unknown_field", k, format!("unknown field {k:?}")));
+    }
+    let text = |k: &str| -> Result<Option<String>, ApiError> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() <= TEMPLATE_PART_BYTES_MAX => {
+                check_liquid(k, s)?;
+                Ok(Some(s.clone()))
+            }
+            Some(Value::String(_)) => Err(ApiError::bad_request("too_long", k, format!("{k} is larger than 256 KB"))),
+            Some(_) => Err(ApiError::bad_request("invalid_type", k, format!("{k} must be a string"))),
+        }
+    };
+    let channel = match text("channel")?.as_deref() {
+        Some(c @ ("email" | "sms" | "chat" | "webhook")) => c.to_string(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                "channel",
+                "channel must be email, sms, chat or webhook",
+            ));
+        }
+    };
+    let mut out = Map::new();
+    for k in ["name", "subject", "html", "text", "body"] {
+        if let Some(s) = text(k)? {
+            out.insert(k.into(), Value::String(s));
+        }
+    }
+    match channel.as_str() {
+        "email" if !out.contains_key("subject") => {
+            return Err(ApiError::bad_request("missing_field", "subject", "an email template needs a subject"));
+        }
+        "email" if !out.contains_key("html") && !out.contains_key("text") => {
+            return Err(ApiError::bad_request("missing_field", "html", "an email template needs html or text"));
+        }
+        "sms" | "chat" | "webhook" if !out.contains_key("body") => {
+            return Err(ApiError::bad_request("missing_field", "body", format!("a {channel} template needs a body")));
+        }
+        _ => {}
+    }
+    out.insert("channel".into(), Value::String(channel));
+    Ok(out)
+}
+
+fn template_json(t: &StoredTemplate) -> Value {
+    let mut v: Value = serde_json::from_str(&t.data).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(t.id));
+        o.insert("version".into(), json!(t.version));
+        o.insert("created_at".into(), json!(t.created_at.to_string()));
+        o.insert("updated_at".into(), json!(t.updated_at.to_string()));
+    }
+    v
+}
+
+async fn save_template(
+    app: &AppState,
+    ws: kairos_domain::WorkspaceId,
+    id: String,
+    data: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    app.engine.save_template(ws, id.clone(), Value::Object(data)).await?;
+    let t = read(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
+    Ok(template_json(&t))
+}
+
+pub async fn create_template(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    let data = template_body(&v)?;
+    let id = match v.get("id") {
+        None | Some(Value::Null) => kairos_store::keys::random_token("tpl_", 6),
+        Some(Value::String(s)) if valid_id(s) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_request("invalid_value", "id", "id is 1 to 64 letters, digits, '_' or '-'"));
+        }
+    };
+    let key = id.clone();
+    if read(&app, move |r| r.template(ws, &key)).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("template {id:?} exists; PUT /api/v1/templates/{id} updates it"),
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(save_template(&app, ws, id, data).await?)))
+}
+
+pub async fn put_template(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    if !valid_id(&id) {
+        return Err(ApiError::bad_request("invalid_value", "id", "id is 1 to 64 letters, digits, '_' or '-'"));
+    }
+    let v = json_body(&headers, body).await?;
+    if v.get("id").is_some_and(|b| b.as_str() != Some(id.as_str())) {
+        return Err(ApiError::bad_request("invalid_value", "id", "id in the body differs from the id in the URL"));
+    }
+    let data = template_body(&v)?;
+    Ok(Json(save_template(&app, ws, id, data).await?))
+}
+
+pub async fn get_template(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let key = id.clone();
+    let t = read(&app, move |r| r.template(ws, &key))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("template {id:?} not found")))?;
+    Ok(Json(template_json(&t)))
+}
+
+pub async fn list_templates(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let items = read(&app, move |r| r.templates(ws)).await?;
+    let items: Vec<Value> = items.iter().map(template_json).collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+fn flow_json(f: &StoredFlow) -> Value {
+    json!({
+        "id": f.public_id,
+        "name": f.name,
+        "status": f.status,
+        "version": f.version,
+        "definition": serde_json::from_str::<Value>(&f.definition).unwrap_or(Value::Null),
+        "created_at": f.created_at.to_string(),
+        "updated_at": f.updated_at.to_string(),
+    })
+}
+
+pub async fn create_flow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    let f = app.engine.create_flow(ws, v).await?;
+    Ok((StatusCode::CREATED, Json(flow_json(&f))))
+}
+
+pub async fn update_flow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    Ok(Json(flow_json(&app.engine.update_flow(ws, id, v).await?)))
+}
+
+pub async fn list_flows(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let flows = read(&app, move |r| r.flows(ws)).await?;
+    Ok(Json(json!({"items": flows.iter().map(flow_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+pub async fn get_flow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let flows = read(&app, move |r| r.flows(ws)).await?;
+    let f = flows
+        .iter()
+        .find(|f| f.public_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    Ok(Json(flow_json(f)))
+}
+
+pub async fn activate_flow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    Ok(Json(flow_json(&app.engine.set_flow_status(ws, id, "active").await?)))
+}
+
+pub async fn pause_flow(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    Ok(Json(flow_json(&app.engine.set_flow_status(ws, id, "paused").await?)))
+}
