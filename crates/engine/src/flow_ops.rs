@@ -75,6 +75,7 @@ impl State {
             updated_at: now,
         };
         f.row = self.w.save_flow(&f)?;
+        self.refresh_flow(&f)?;
         Ok(f)
     }
 
@@ -97,6 +98,7 @@ impl State {
         f.definition = definition.to_string();
         f.updated_at = now;
         self.w.save_flow(&f)?;
+        self.refresh_flow(&f)?;
         Ok(f)
     }
 
@@ -117,6 +119,7 @@ impl State {
         f.status = status.to_string();
         f.updated_at = now;
         self.w.save_flow(&f)?;
+        self.refresh_flow(&f)?;
         Ok(f)
     }
 }

@@ -5,6 +5,8 @@ mod clock;
 mod committer;
 mod dedupe;
 mod flow_ops;
+mod flow_runtime;
+mod render;
 mod segment_ops;
 pub mod segments;
 mod state;

@@ -78,7 +78,7 @@ impl State {
             }
             pending = rest;
         }
-        self.backfill()?;
+        self.backfill_pending()?;
         let ids: Vec<(WorkspaceId, ContactId)> = self.contacts.values().map(|c| (c.workspace, c.id)).collect();
         for (ws, id) in ids {
             self.evaluate_contact(ws, id, now)?;
@@ -87,7 +87,7 @@ impl State {
     }
 
     /// Fills newly registered predicates from the stored events.
-    fn backfill(&mut self) -> Result<(), EngineError> {
+    pub(crate) fn backfill_pending(&mut self) -> Result<(), EngineError> {
         for (ws, pred, event) in self.segments.take_pending_backfill() {
             let mut seen: Vec<(ContactId, Event)> = Vec::new();
             let started = std::time::Instant::now();
@@ -141,16 +141,29 @@ impl State {
         let (row, public_id, name) = (def.row, def.public_id.clone(), def.name.clone());
         self.w.set_member(row, ch.contact, ch.entered, now)?;
         let seq = self.next_seq;
-        self.next_seq += 1;
         let verb = if ch.entered { "Segment Entered" } else { "Segment Exited" };
         let mut props = JsonMap::new();
         props.insert("segment_id".into(), json!(public_id));
         props.insert("segment_name".into(), json!(name));
         let ev = Event::system(verb, format!("kairos-segment-{public_id}-{}-{seq}", ch.contact), props, now);
-        let data = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
-        self.w.insert_event(ws, ch.contact, seq, &ev, &data)?;
-        self.segments.record(ws, ch.contact, &ev, now);
+        self.write_system_event(ws, ch.contact, &ev, now)?;
         self.emitted.push((ws, ch));
+        self.flows_on_segment(ws, ch, now)
+    }
+
+    /// Writes an event Kairos emits into the contact's timeline and feeds it to segment conditions.
+    pub(crate) fn write_system_event(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        ev: &Event,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let data = serde_json::to_string(ev).unwrap_or_else(|_| "{}".into());
+        self.w.insert_event(ws, contact, seq, ev, &data)?;
+        self.segments.record(ws, contact, ev, now);
         Ok(())
     }
 
@@ -178,6 +191,7 @@ impl State {
 
     /// Re-evaluates contacts whose segments can change by time alone at `now`.
     pub(crate) fn tick(&mut self, now: Timestamp) -> Result<usize, EngineError> {
+        self.flows_tick(now)?;
         let due = self.segments.due(now);
         let n = due.len();
         for id in due {
@@ -247,7 +261,7 @@ impl State {
 
     /// Evaluates a (new or edited) segment over every contact of its workspace and stores the memberships.
     fn populate(&mut self, i: SegIdx, now: Timestamp) -> Result<(), EngineError> {
-        self.backfill()?;
+        self.backfill_pending()?;
         let started = std::time::Instant::now();
         let changes = self.segments.full_evaluation(i, self.contacts.values(), now);
         let row = self.segments.def(i).map_or(0, |d| d.row);
@@ -369,7 +383,7 @@ impl State {
     ) -> Result<(u64, Vec<Contact>, Vec<String>), EngineError> {
         let (node, _) = self.segments.compile(ws, expr, None).map_err(invalid)?;
         let warnings = self.unknown_events(ws, expr)?;
-        self.backfill()?;
+        self.backfill_pending()?;
         let (count, ids) = self.segments.preview(&node, self.contacts.values(), ws, now, sample);
         let contacts = ids.iter().filter_map(|id| self.contacts.get(id).cloned()).collect();
         Ok((count, contacts, warnings))

@@ -97,6 +97,37 @@ impl ContactSeg {
     }
 }
 
+/// A contact seen by a flow condition: the profile plus the trigger event and the entry time.
+pub struct FlowView<'a> {
+    pub view: View<'a>,
+    pub event: &'a JsonMap,
+    pub entered_at: Option<Timestamp>,
+}
+
+impl Subject for FlowView<'_> {
+    fn known(&self, k: Known) -> Val<'_> {
+        self.view.known(k)
+    }
+    fn traits(&self) -> &JsonMap {
+        self.view.traits()
+    }
+    fn consent(&self, c: Channel) -> ConsentStatus {
+        self.view.consent(c)
+    }
+    fn in_segment(&self, s: SegIdx) -> bool {
+        self.view.in_segment(s)
+    }
+    fn occurrences(&self, p: PredId) -> Occ<'_> {
+        self.view.occurrences(p)
+    }
+    fn event_properties(&self) -> Option<&JsonMap> {
+        Some(self.event)
+    }
+    fn entered_at(&self) -> Option<Timestamp> {
+        self.entered_at
+    }
+}
+
 /// A contact seen by the evaluator.
 pub struct View<'a> {
     pub contact: &'a Contact,
@@ -178,6 +209,7 @@ struct Compiler<'a> {
     reg: &'a mut Segments,
     ws: WorkspaceId,
     refs: Vec<SegIdx>,
+    flow: bool,
 }
 
 impl Resolver for Compiler<'_> {
@@ -208,6 +240,10 @@ impl Resolver for Compiler<'_> {
         self.refs.push(found);
         Ok(found)
     }
+
+    fn allows_since_entry(&self) -> bool {
+        self.flow
+    }
 }
 
 impl Segments {
@@ -236,7 +272,7 @@ impl Segments {
         expr: &Expr,
         replacing: Option<SegIdx>,
     ) -> Result<(Node, Vec<SegIdx>), SegmentError> {
-        let mut c = Compiler { reg: self, ws, refs: Vec::new() };
+        let mut c = Compiler { reg: self, ws, refs: Vec::new(), flow: false };
         let node = eval::compile(expr, &mut c)?;
         let refs = c.refs;
         if let Some(me) = replacing {
@@ -257,6 +293,12 @@ impl Segments {
             }
         }
         Ok((node, refs))
+    }
+
+    /// Compiles a flow condition (entry filter, split, exit): like a segment, plus `event.*` and `since entry`.
+    pub fn compile_flow_condition(&mut self, ws: WorkspaceId, expr: &Expr) -> Result<Node, SegmentError> {
+        let mut c = Compiler { reg: self, ws, refs: Vec::new(), flow: true };
+        eval::compile(expr, &mut c)
     }
 
     /// Adds or replaces a compiled segment and recomputes the workspace's evaluation order.
@@ -494,6 +536,11 @@ impl Segments {
             seg.set_member(i, true);
             self.sizes[i as usize] += 1;
         }
+    }
+
+    /// Segment state of a contact (event occurrences, memberships), if it has any.
+    pub fn contact_state(&self, id: ContactId) -> Option<&ContactSeg> {
+        self.contacts.get(&id)
     }
 
     pub fn size(&self, i: SegIdx) -> u64 {

@@ -33,6 +33,7 @@ pub struct State {
     dedupe: Dedupe,
     pub(crate) dirty: Vec<ContactId>,
     pub(crate) segments: Segments,
+    pub(crate) flows: crate::flow_runtime::Flows,
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
 }
@@ -81,10 +82,12 @@ impl State {
             dedupe,
             dirty: Vec::new(),
             segments: Segments::default(),
+            flows: Default::default(),
             emitted: Vec::new(),
         };
         state.begin()?;
         state.load_segments(now)?;
+        state.load_flows()?;
         state.commit(now)?;
         Ok(state)
     }
@@ -175,6 +178,7 @@ impl State {
         self.mark_dirty(id);
         self.segments.record(ws, id, ev, now);
         self.evaluate_contact(ws, id, now)?;
+        self.flows_on_event(ws, id, ev, now)?;
         Ok(true)
     }
 

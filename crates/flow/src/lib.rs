@@ -3,6 +3,7 @@
 //! asked through [`Catalog`].
 
 mod def;
+pub mod run;
 mod validate;
 
 pub use def::{AbVariant, Channel, Delay, Entry, FlowDef, Reentry, SendPolicy, Step, StepKind, Trigger, parse_flow};

@@ -125,3 +125,116 @@ async fn flows_are_validated_versioned_and_activated() {
     assert_eq!(c.get("/api/v1/flows/flow_missing", sk).await.unwrap().status, 404);
     assert_eq!(c.post_json("/api/v1/flows/flow_missing/activate", sk, &json!({})).await.unwrap().status, 404);
 }
+
+async fn outbox_for(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Vec<Value> {
+    let r = c.get(&format!("/api/v1/outbox?to={}", to.replace('@', "%40").replace('+', "%2B")), sk).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    r.json()["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn abandoned_checkout_runs_end_to_end() {
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let (wk, sk) = (wk.as_str(), sk.as_str());
+    for t in [
+        json!({"id": "abandoned-cart-1", "channel": "email", "subject": "{{ contact.first_name }}, your cart is waiting",
+               "html": "<p>Your cart: {{ event.value | money }} EUR</p>", "text": "Your cart: {{ event.value | money }} EUR"}),
+        json!({"id": "abandoned-cart-sms", "channel": "sms", "body": "Still there, {{ contact.first_name | default: \"friend\" }}?"}),
+    ] {
+        assert_eq!(c.post_json("/api/v1/templates", sk, &t).await.unwrap().status, 201);
+    }
+    let flow = c.post_json("/api/v1/flows", sk, &abandoned_checkout()).await.unwrap().json();
+    let id = flow["id"].as_str().unwrap().to_string();
+    assert_eq!(c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+
+    // Shoppers: subscribed by email (and SMS for ann).
+    for (user, email, phone) in [
+        ("ann", "ann@example.com", "+358401111111"),
+        ("bob", "bob@example.com", "+358402222222"),
+        ("cai", "cai@example.com", "+358403333333"),
+        ("dee", "dee@example.com", "+358404444444"),
+    ] {
+        let r = c
+            .post_json(
+                "/v1/identify",
+                wk,
+                &json!({"userId": user, "traits": {"email": email, "phone": phone, "first_name": user.to_uppercase()}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        for channel in ["email", "sms"] {
+            let r = c
+                .post_json(
+                    "/api/v1/contacts/consent",
+                    sk,
+                    &json!({"user_id": user, "channel": channel, "status": "subscribed"}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200);
+        }
+    }
+    let checkout =
+        |user: &str, value: i64| json!({"userId": user, "event": "Checkout Started", "properties": {"value": value}});
+    for (user, value) in [("ann", 150), ("bob", 50), ("cai", 25_000), ("dee", 300)] {
+        assert_eq!(c.post_json("/v1/track", wk, &checkout(user, value)).await.unwrap().status, 200);
+    }
+    let stats = c.get(&format!("/api/v1/flows/{id}/stats"), sk).await.unwrap().json();
+    assert_eq!(stats["entered"], 3, "bob's cart is under the trigger filter: {stats}");
+    assert!(outbox_for(&mut c, sk, "ann@example.com").await.is_empty(), "nothing before the 4h delay");
+
+    // Restart in the middle of the delay: runs resume where they were.
+    assert!(s.terminate().success());
+    s.restart();
+    let mut c = s.client().await;
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "4h"})).await.unwrap();
+    let ann = outbox_for(&mut c, sk, "ann@example.com").await;
+    assert_eq!(ann.len(), 1, "{ann:?}");
+    assert_eq!(ann[0]["subject"], "ANN, your cart is waiting");
+    assert_eq!(ann[0]["html"], "<p>Your cart: 150.00 EUR</p>");
+    assert_eq!((ann[0]["flow_id"].as_str(), ann[0]["step_id"].as_str()), (Some(id.as_str()), Some("email")));
+    let tasks = c.get("/api/v1/tasks?status=open", sk).await.unwrap().json();
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 1);
+    assert!(tasks["items"][0]["message"].as_str().unwrap().starts_with("Call CAI about a 25000.00"), "{tasks}");
+
+    // dee orders: the goal ends her run (no SMS), ann does not (SMS a day later).
+    c.post_json("/v1/track", wk, &json!({"userId": "dee", "event": "Order Completed", "properties": {"total": 300}}))
+        .await
+        .unwrap();
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "1d"})).await.unwrap();
+    let ann_sms = outbox_for(&mut c, sk, "+358401111111").await;
+    assert_eq!(ann_sms.len(), 1);
+    assert_eq!(ann_sms[0]["body"], "Still there, ANN?");
+    assert!(outbox_for(&mut c, sk, "+358404444444").await.is_empty(), "dee converted");
+    assert_eq!(outbox_for(&mut c, sk, "dee@example.com").await.len(), 1);
+
+    // Re-entry is limited to once per 7 days.
+    c.post_json("/v1/track", wk, &checkout("ann", 200)).await.unwrap();
+    let stats = c.get(&format!("/api/v1/flows/{id}/stats"), sk).await.unwrap().json();
+    assert_eq!(stats["entered"], 3, "{stats}");
+    assert_eq!(stats["converted"], 1);
+    assert_eq!(stats["active"], 0);
+    assert_eq!(stats["steps"]["email"]["sent"], 2, "{stats}");
+    assert_eq!(stats["steps"]["sms"]["sent"], 1);
+    assert_eq!(stats["steps"]["call"]["tasks"], 1);
+    // Message Sent lands in the timeline.
+    let contact = c.get("/api/v1/contacts?user_id=ann", sk).await.unwrap().json()["items"][0]["id"].clone();
+    let timeline = common::all_items(&mut c, sk, &format!("/api/v1/contacts/{contact}/events?limit=100")).await;
+    assert_eq!(timeline.iter().filter(|e| e["event"] == "Message Sent").count(), 2);
+    // Unsubscribed contacts are not sent to, even with a run already waiting.
+    c.post_json("/v1/track", wk, &checkout("bob", 500)).await.unwrap();
+    c.post_json(
+        "/api/v1/contacts/consent",
+        sk,
+        &json!({"user_id": "bob", "channel": "email", "status": "unsubscribed"}),
+    )
+    .await
+    .unwrap();
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "4h"})).await.unwrap();
+    let bob = outbox_for(&mut c, sk, "bob@example.com").await;
+    assert_eq!(bob.len(), 1);
+    assert_eq!((bob[0]["status"].as_str(), bob[0]["reason"].as_str()), (Some("skipped"), Some("no_consent")));
+}

@@ -258,3 +258,73 @@ pub async fn pause_flow(
     let ws = require_secret(&app, &headers).await?.workspace;
     Ok(Json(flow_json(&app.engine.set_flow_status(ws, id, "paused").await?)))
 }
+
+/// `GET /api/v1/flows/{id}/stats` (SPEC 16).
+pub async fn flow_stats(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let flows = read(&app, move |r| r.flows(ws)).await?;
+    let f = flows
+        .iter()
+        .find(|f| f.public_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let row = f.row;
+    let stats = read(&app, move |r| r.flow_stats(row)).await?;
+    let mut steps = stats.steps.clone();
+    let converted = steps.remove("$flow").and_then(|m| m.get("converted").copied()).unwrap_or(0);
+    Ok(Json(json!({
+        "entered": stats.entered,
+        "active": stats.active,
+        "exited": stats.exited,
+        "converted": converted.max(stats.converted),
+        "steps": steps,
+    })))
+}
+
+/// `GET /api/v1/outbox?to=&flow_id=&limit=&cursor=` (SPEC 16): messages captured instead of sent.
+pub async fn outbox(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let n = crate::api::limit(&q)?;
+    let (to, flow, cursor) = (q.get("to").cloned(), q.get("flow_id").cloned(), q.get("cursor").cloned());
+    let page = read(&app, move |r| r.outbox(ws, to.as_deref(), flow.as_deref(), cursor.as_deref(), n)).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|m| {
+            let d: Value = serde_json::from_str(&m.data).unwrap_or(Value::Null);
+            json!({
+                "id": m.id, "channel": m.channel, "to": m.to, "subject": d["subject"], "html": d["html"],
+                "text": d["text"], "body": d["body"], "flow_id": m.flow_id, "campaign_id": m.campaign_id,
+                "step_id": m.step_id, "contact_id": m.contact.0, "status": m.status, "reason": d["reason"],
+                "template_id": d["template_id"], "template_version": d["template_version"],
+                "created_at": m.created_at.to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": page.next_cursor})))
+}
+
+/// `GET /api/v1/tasks?status=open` (SPEC 16): team tasks created by flows.
+pub async fn tasks(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let status = q.get("status").cloned();
+    let rows = read(&app, move |r| r.tasks(ws, status.as_deref())).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(id, contact, flow, message, status, at)| {
+            json!({"id": id, "contact_id": contact.0, "flow_id": flow, "message": message, "status": status, "created_at": at.to_string()})
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}

@@ -71,7 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route("/flows", post(flows::create_flow).get(flows::list_flows))
         .route("/flows/{id}", get(flows::get_flow).put(flows::update_flow))
         .route("/flows/{id}/activate", post(flows::activate_flow))
-        .route("/flows/{id}/pause", post(flows::pause_flow));
+        .route("/flows/{id}/pause", post(flows::pause_flow))
+        .route("/flows/{id}/stats", get(flows::flow_stats))
+        .route("/outbox", get(flows::outbox))
+        .route("/tasks", get(flows::tasks));
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }

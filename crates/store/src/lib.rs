@@ -86,6 +86,53 @@ pub struct StoredFlow {
     pub updated_at: Timestamp,
 }
 
+/// One contact's run through a flow version. `trigger` is the trigger event's properties (JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    /// 0 before the first save.
+    pub id: i64,
+    pub flow_row: i64,
+    pub version: i64,
+    pub workspace: WorkspaceId,
+    pub contact: ContactId,
+    pub key: String,
+    pub step: Option<String>,
+    pub due_at: Option<Timestamp>,
+    /// `active` or `ended`.
+    pub status: String,
+    pub end_reason: Option<String>,
+    pub entered_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub trigger: String,
+}
+
+/// One message (capture transport: what would have been sent). `data` holds subject, html, text, body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Deterministic idempotency key (run × step).
+    pub id: String,
+    pub workspace: WorkspaceId,
+    pub contact: ContactId,
+    pub channel: String,
+    pub to: Option<String>,
+    pub flow_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub step_id: Option<String>,
+    pub status: String,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// Counts of one flow (SPEC 16 `GET /api/v1/flows/{id}/stats`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowStats {
+    pub entered: u64,
+    pub active: u64,
+    pub exited: std::collections::BTreeMap<String, u64>,
+    pub converted: u64,
+    pub steps: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}
+
 /// A page of a list, newest first.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -143,6 +190,28 @@ pub trait Writer: Send {
     fn save_flow(&mut self, f: &StoredFlow) -> Result<i64>;
     fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>>;
 
+    fn flow_version(&mut self, flow_row: i64, version: i64) -> Result<Option<String>>;
+    fn flow_public_id(&mut self, flow_row: i64) -> Result<Option<String>>;
+    fn active_flows(&mut self) -> Result<Vec<StoredFlow>>;
+    /// Inserts (id 0) or updates a run; returns its id.
+    fn save_run(&mut self, r: &StoredRun) -> Result<i64>;
+    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()>;
+    /// When the contact last entered the flow with this key.
+    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>>;
+    fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()>;
+    /// Inserts unless a message with this id exists (idempotent sends); true when inserted.
+    fn insert_message(&mut self, m: &StoredMessage) -> Result<bool>;
+    fn insert_task(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        flow_id: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// (version, JSON) of a template.
+    fn template_data(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, String)>>;
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
 }
@@ -171,6 +240,23 @@ pub trait Reader {
     /// Every template of a workspace, by id.
     fn templates(&self, ws: WorkspaceId) -> Result<Vec<StoredTemplate>>;
     fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>>;
+    /// Captured messages, newest first, optionally for one address or flow.
+    fn outbox(
+        &self,
+        ws: WorkspaceId,
+        to: Option<&str>,
+        flow_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>>;
+    /// (id, contact, flow id, message, status, created_at) of team tasks, newest first.
+    #[allow(clippy::type_complexity)]
+    fn tasks(
+        &self,
+        ws: WorkspaceId,
+        status: Option<&str>,
+    ) -> Result<Vec<(i64, ContactId, String, String, String, Timestamp)>>;
+    fn flow_stats(&self, flow_row: i64) -> Result<FlowStats>;
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>>;
 }

@@ -7,6 +7,7 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
+use crate::{FlowStats, StoredMessage, StoredRun};
 use crate::{
     IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredFlow, StoredSegment, StoredTemplate, Writer,
 };
@@ -132,6 +133,57 @@ const MIGRATIONS: &[(i64, &str)] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (flow_id, version)
     ) WITHOUT ROWID;",
+    ),
+    (
+        4,
+        "CREATE TABLE flow_runs (
+        id INTEGER PRIMARY KEY,
+        flow_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        run_key TEXT NOT NULL,
+        step TEXT,
+        due_at INTEGER,
+        status TEXT NOT NULL,
+        end_reason TEXT,
+        entered_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        trigger TEXT NOT NULL
+    );
+    CREATE INDEX flow_runs_active ON flow_runs (status) WHERE status = 'active';
+    CREATE INDEX flow_runs_entry ON flow_runs (flow_id, contact_id, run_key, entered_at);
+    CREATE TABLE flow_step_counts (
+        flow_id INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, step, counter)
+    ) WITHOUT ROWID;
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        to_addr TEXT,
+        flow_id TEXT,
+        campaign_id TEXT,
+        step_id TEXT,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_workspace ON messages (workspace_id, seq);
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        flow_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
     ),
 ];
 
@@ -619,6 +671,134 @@ impl Writer for SqliteWriter {
         Ok(stmt.query_row(params![ws.0, public_id], flow_row).optional()?)
     }
 
+    fn flow_version(&mut self, flow_row: i64, version: i64) -> Result<Option<String>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT definition FROM flow_versions WHERE flow_id = ?1 AND version = ?2")?;
+        Ok(stmt.query_row(params![flow_row, version], |r| r.get(0)).optional()?)
+    }
+
+    fn flow_public_id(&mut self, flow_row: i64) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT public_id FROM flows WHERE id = ?1")?;
+        Ok(stmt.query_row([flow_row], |r| r.get(0)).optional()?)
+    }
+
+    fn active_flows(&mut self) -> Result<Vec<StoredFlow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, public_id, workspace_id, name, status, version, definition, created_at, updated_at
+             FROM flows WHERE status = 'active' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], flow_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn save_run(&mut self, r: &StoredRun) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO flow_runs (id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status,
+                 end_reason, entered_at, updated_at, trigger)
+             VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
+                 due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
+                 updated_at = excluded.updated_at
+             RETURNING id",
+        )?;
+        Ok(stmt.query_row(
+            params![
+                r.id,
+                r.flow_row,
+                r.version,
+                r.workspace.0,
+                r.contact.0,
+                r.key,
+                r.step,
+                r.due_at.map(Timestamp::as_micros),
+                r.status,
+                r.end_reason,
+                r.entered_at.as_micros(),
+                r.updated_at.as_micros(),
+                r.trigger
+            ],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status, end_reason,
+                    entered_at, updated_at, trigger FROM flow_runs WHERE status = 'active'",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(run_row(r)?);
+        }
+        Ok(())
+    }
+
+    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT MAX(entered_at) FROM flow_runs WHERE flow_id = ?1 AND contact_id = ?2 AND run_key = ?3",
+        )?;
+        let t: Option<i64> = stmt.query_row(params![flow_row, contact.0, key], |r| r.get(0))?;
+        Ok(t.map(Timestamp::from_micros))
+    }
+
+    fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = n + 1",
+            )?
+            .execute(params![flow_row, step, counter])?;
+        Ok(())
+    }
+
+    fn insert_message(&mut self, m: &StoredMessage) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO messages (id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id,
+                     status, data, created_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                m.id,
+                m.workspace.0,
+                m.contact.0,
+                m.channel,
+                m.to,
+                m.flow_id,
+                m.campaign_id,
+                m.step_id,
+                m.status,
+                m.data,
+                m.created_at.as_micros()
+            ])?;
+        Ok(n == 1)
+    }
+
+    fn insert_task(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        flow_id: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+            )?
+            .execute(params![ws.0, contact.0, flow_id, message, at.as_micros()])?;
+        Ok(())
+    }
+
+    fn template_data(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT version, data FROM templates WHERE workspace_id = ?1 AND id = ?2")?;
+        Ok(stmt.query_row(params![ws.0, id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2")?;
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
@@ -695,6 +875,24 @@ fn template_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> {
         data: r.get(2)?,
         created_at: Timestamp::from_micros(r.get(3)?),
         updated_at: Timestamp::from_micros(r.get(4)?),
+    })
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRun> {
+    Ok(StoredRun {
+        id: r.get(0)?,
+        flow_row: r.get(1)?,
+        version: r.get(2)?,
+        workspace: WorkspaceId(r.get(3)?),
+        contact: ContactId(r.get(4)?),
+        key: r.get(5)?,
+        step: r.get(6)?,
+        due_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_micros),
+        status: r.get(8)?,
+        end_reason: r.get(9)?,
+        entered_at: Timestamp::from_micros(r.get(10)?),
+        updated_at: Timestamp::from_micros(r.get(11)?),
+        trigger: r.get(12)?,
     })
 }
 
@@ -903,6 +1101,93 @@ impl Reader for SqliteReader<'_> {
         )?;
         let rows = stmt.query_map([ws.0], flow_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn outbox(
+        &self,
+        ws: WorkspaceId,
+        to: Option<&str>,
+        flow_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>> {
+        let before: i64 = match cursor {
+            None => i64::MAX,
+            Some(c) => c.parse().map_err(|_| bad_cursor())?,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data,
+                    created_at, seq FROM messages
+             WHERE workspace_id = ?1 AND seq < ?2 AND (?3 IS NULL OR to_addr = ?3) AND (?4 IS NULL OR flow_id = ?4)
+             ORDER BY seq DESC LIMIT ?5",
+        )?;
+        let rows = stmt
+            .query_map(params![ws.0, before, to, flow_id, (limit + 1) as i64], |r| {
+                Ok((
+                    StoredMessage {
+                        id: r.get(0)?,
+                        workspace: WorkspaceId(r.get(1)?),
+                        contact: ContactId(r.get(2)?),
+                        channel: r.get(3)?,
+                        to: r.get(4)?,
+                        flow_id: r.get(5)?,
+                        campaign_id: r.get(6)?,
+                        step_id: r.get(7)?,
+                        status: r.get(8)?,
+                        data: r.get(9)?,
+                        created_at: Timestamp::from_micros(r.get(10)?),
+                    },
+                    r.get::<_, i64>(11)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = rows.len() > limit;
+        let next_cursor = if more { rows.get(limit - 1).map(|(_, seq)| seq.to_string()) } else { None };
+        Ok(Page { items: rows.into_iter().take(limit).map(|(m, _)| m).collect(), next_cursor })
+    }
+
+    fn tasks(
+        &self,
+        ws: WorkspaceId,
+        status: Option<&str>,
+    ) -> Result<Vec<(i64, ContactId, String, String, String, Timestamp)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, contact_id, flow_id, message, status, created_at FROM tasks
+             WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT 1000",
+        )?;
+        let rows = stmt.query_map(params![ws.0, status], |r| {
+            Ok((r.get(0)?, ContactId(r.get(1)?), r.get(2)?, r.get(3)?, r.get(4)?, Timestamp::from_micros(r.get(5)?)))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
+        let mut out = FlowStats::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, COALESCE(end_reason, ''), COUNT(*) FROM flow_runs WHERE flow_id = ?1 GROUP BY 1, 2",
+        )?;
+        let rows =
+            stmt.query_map([flow_row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        for row in rows {
+            let (status, reason, n) = row?;
+            out.entered += n as u64;
+            if status == "active" {
+                out.active += n as u64;
+            } else {
+                *out.exited.entry(reason.clone()).or_default() += n as u64;
+                if reason == "goal" {
+                    out.converted += n as u64;
+                }
+            }
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT step, counter, n FROM flow_step_counts WHERE flow_id = ?1")?;
+        let rows =
+            stmt.query_map([flow_row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        for row in rows {
+            let (step, counter, n) = row?;
+            out.steps.entry(step).or_default().insert(counter, n as u64);
+        }
+        Ok(out)
     }
 
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {

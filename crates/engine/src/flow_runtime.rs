@@ -1,0 +1,549 @@
+//! Running flows inside the committer: entries on events and segment changes, runs advanced by events and
+//! timers, effects carried out in the same transaction as the run state (the outbox pattern), so a crash
+//! never loses or repeats a step: a send is a message row keyed by (run, step).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
+use kairos_flow::{Channel, FlowDef, Reentry, StepKind, Trigger};
+use kairos_segment::Expr;
+use kairos_segment::eval::{self, Node};
+use kairos_store::{StoredFlow, StoredMessage, StoredRun};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::segments::{Change, FlowView, Segments, View};
+use crate::state::State;
+
+/// A flow version ready to run: its definition and compiled conditions (split conditions and wait_for filters
+/// by step id, `exit_when` under `EXIT_KEY`).
+pub(crate) struct CompiledFlow {
+    row: i64,
+    public_id: String,
+    version: i64,
+    def: FlowDef,
+    trigger_filter: Option<Node>,
+    entry: Option<Node>,
+    conditions: HashMap<String, Node>,
+    filters: HashMap<String, Node>,
+    marketing_channels: Vec<Channel>,
+}
+
+struct RunRec {
+    stored: StoredRun,
+    run: Run,
+    trigger: JsonMap,
+}
+
+#[derive(Default)]
+pub(crate) struct Flows {
+    active: HashMap<WorkspaceId, Vec<Arc<CompiledFlow>>>,
+    versions: HashMap<(i64, i64), Arc<CompiledFlow>>,
+    runs: HashMap<i64, RunRec>,
+    by_contact: HashMap<ContactId, Vec<i64>>,
+    timers: BinaryHeap<Reverse<(i64, i64)>>,
+}
+
+struct FlowCtx<'a> {
+    now: Timestamp,
+    flow: &'a CompiledFlow,
+    contact: &'a Contact,
+    segments: &'a Segments,
+    trigger: &'a JsonMap,
+    entered_at: Timestamp,
+    run_id: i64,
+}
+
+impl Ctx for FlowCtx<'_> {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+    fn holds(&mut self, at: &str, _: &Expr) -> bool {
+        let Some(node) = self.flow.conditions.get(at) else { return false };
+        let view = View { contact: self.contact, seg: self.segments.contact_state(self.contact.id) };
+        eval::eval(node, &FlowView { view, event: self.trigger, entered_at: Some(self.entered_at) }, self.now)
+    }
+    fn matches(&mut self, at: &str, _: &Expr, properties: &JsonMap) -> bool {
+        self.flow.filters.get(at).is_some_and(|n| eval::matches_filter(n, properties))
+    }
+    fn draw(&mut self, step: &str, total: u64) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.run_id, step).hash(&mut h);
+        h.finish() % total.max(1)
+    }
+}
+
+fn trigger_value(props: &JsonMap, key: &str) -> Option<String> {
+    let mut parts = key.strip_prefix("event.")?.split('.');
+    let mut v = props.get(parts.next()?)?;
+    for p in parts {
+        v = v.get(p)?;
+    }
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+impl State {
+    fn compile_flow(
+        &mut self,
+        ws: WorkspaceId,
+        f: &StoredFlow,
+        version: i64,
+        definition: &str,
+    ) -> Result<Arc<CompiledFlow>, EngineError> {
+        let corrupt =
+            |e: String| EngineError::Store(kairos_store::StoreError::Corrupt(format!("flow {}: {e}", f.public_id)));
+        let v: Value = serde_json::from_str(definition).map_err(|e| corrupt(e.to_string()))?;
+        let def = kairos_flow::parse_flow(&v).map_err(|e| corrupt(e.to_string()))?;
+        let mut flow = CompiledFlow {
+            row: f.row,
+            public_id: f.public_id.clone(),
+            version,
+            def,
+            trigger_filter: None,
+            entry: None,
+            conditions: HashMap::new(),
+            filters: HashMap::new(),
+            marketing_channels: Vec::new(),
+        };
+        let compile =
+            |segs: &mut Segments, e: &Expr| segs.compile_flow_condition(ws, e).map_err(|e| corrupt(e.to_string()));
+        if let Trigger::Event { filter: Some(f), .. } = &flow.def.trigger {
+            flow.trigger_filter = Some(eval::compile_filter(f).map_err(|e| corrupt(e.to_string()))?);
+        }
+        if let Some(e) = &flow.def.entry.filter {
+            flow.entry = Some(compile(&mut self.segments, e)?);
+        }
+        if let Some(e) = &flow.def.exit_when {
+            let node = compile(&mut self.segments, e)?;
+            flow.conditions.insert(EXIT_KEY.to_string(), node);
+        }
+        for s in &flow.def.steps {
+            match &s.kind {
+                StepKind::Split { condition, .. } => {
+                    let node = compile(&mut self.segments, condition)?;
+                    flow.conditions.insert(s.id.clone(), node);
+                }
+                StepKind::WaitFor { filter: Some(f), .. } => {
+                    flow.filters.insert(s.id.clone(), eval::compile_filter(f).map_err(|e| corrupt(e.to_string()))?);
+                }
+                StepKind::Send { channel, transactional: false, .. } if !flow.marketing_channels.contains(channel) => {
+                    flow.marketing_channels.push(*channel);
+                }
+                _ => {}
+            }
+        }
+        self.backfill_pending()?;
+        Ok(Arc::new(flow))
+    }
+
+    /// Loads active flows and the runs in progress (at start).
+    pub(crate) fn load_flows(&mut self) -> Result<(), EngineError> {
+        for f in self.w.active_flows()? {
+            let compiled = self.compile_flow(f.workspace, &f, f.version, &f.definition)?;
+            self.flows.versions.insert((f.row, f.version), compiled.clone());
+            self.flows.active.entry(f.workspace).or_default().push(compiled);
+        }
+        let mut runs = Vec::new();
+        self.w.active_runs(&mut |r| runs.push(r))?;
+        for stored in runs {
+            if !self.flows.versions.contains_key(&(stored.flow_row, stored.version)) {
+                let Some(def) = self.w.flow_version(stored.flow_row, stored.version)? else { continue };
+                let meta = StoredFlow {
+                    row: stored.flow_row,
+                    public_id: String::new(),
+                    workspace: stored.workspace,
+                    name: String::new(),
+                    status: String::new(),
+                    version: stored.version,
+                    definition: def.clone(),
+                    created_at: stored.entered_at,
+                    updated_at: stored.entered_at,
+                };
+                let public_id = self.w.flow_public_id(stored.flow_row)?.unwrap_or_default();
+                let compiled =
+                    self.compile_flow(stored.workspace, &StoredFlow { public_id, ..meta }, stored.version, &def)?;
+                self.flows.versions.insert((stored.flow_row, stored.version), compiled);
+            }
+            let trigger: JsonMap = serde_json::from_str(&stored.trigger).unwrap_or_default();
+            let run = Run { step: stored.step.clone(), due_at: stored.due_at, ended: None };
+            self.track_run(RunRec { stored, run, trigger });
+        }
+        Ok(())
+    }
+
+    fn track_run(&mut self, r: RunRec) {
+        let id = r.stored.id;
+        if let Some(d) = r.run.due_at {
+            self.flows.timers.push(Reverse((d.as_micros(), id)));
+        }
+        let list = self.flows.by_contact.entry(r.stored.contact).or_default();
+        if !list.contains(&id) {
+            list.push(id);
+        }
+        self.flows.runs.insert(id, r);
+    }
+
+    /// Re-reads a flow after it was saved, activated or paused.
+    pub(crate) fn refresh_flow(&mut self, f: &StoredFlow) -> Result<(), EngineError> {
+        if let Some(list) = self.flows.active.get_mut(&f.workspace) {
+            list.retain(|x| x.row != f.row);
+        }
+        if f.status == "active" {
+            let compiled = self.compile_flow(f.workspace, f, f.version, &f.definition)?;
+            self.flows.versions.insert((f.row, f.version), compiled.clone());
+            self.flows.active.entry(f.workspace).or_default().push(compiled);
+        }
+        Ok(())
+    }
+
+    /// An event of a contact: advances its runs, then enters the flows it triggers.
+    pub(crate) fn flows_on_event(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        ev: &Event,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(name) = ev.name.as_deref() else { return Ok(()) };
+        let runs = self.flows.by_contact.get(&contact).cloned().unwrap_or_default();
+        for id in runs {
+            let keyed_elsewhere = self.flows.runs.get(&id).is_some_and(|r| {
+                let flow = self.flows.versions.get(&(r.stored.flow_row, r.stored.version));
+                flow.and_then(|f| f.def.key.as_deref())
+                    .and_then(|k| trigger_value(&ev.properties, k))
+                    .is_some_and(|v| v != r.stored.key)
+            });
+            if !keyed_elsewhere {
+                self.step_run(id, Input::Event { name, properties: &ev.properties }, now)?;
+            }
+        }
+        let flows: Vec<Arc<CompiledFlow>> = self
+            .flows
+            .active
+            .get(&ws)
+            .map(|l| {
+                l.iter()
+                    .filter(|f| matches!(&f.def.trigger, Trigger::Event { event, .. } if event == name))
+                    .filter(|f| f.trigger_filter.as_ref().is_none_or(|n| eval::matches_filter(n, &ev.properties)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for f in flows {
+            self.try_enter(ws, &f, contact, ev.properties.clone(), now)?;
+        }
+        Ok(())
+    }
+
+    /// A segment membership change: enters flows triggered by it.
+    pub(crate) fn flows_on_segment(&mut self, ws: WorkspaceId, ch: Change, now: Timestamp) -> Result<(), EngineError> {
+        let Some(def) = self.segments.def(ch.segment) else { return Ok(()) };
+        let (id, name) = (def.public_id.clone(), def.name.clone());
+        let flows: Vec<Arc<CompiledFlow>> = self
+            .flows
+            .active
+            .get(&ws)
+            .map(|l| {
+                l.iter()
+                    .filter(|f| match &f.def.trigger {
+                        Trigger::SegmentEntered { segment } => ch.entered && (*segment == id || *segment == name),
+                        Trigger::SegmentExited { segment } => !ch.entered && (*segment == id || *segment == name),
+                        _ => false,
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut props = JsonMap::new();
+        props.insert("segment_id".into(), json!(id));
+        props.insert("segment_name".into(), json!(name));
+        for f in flows {
+            self.try_enter(ws, &f, ch.contact, props.clone(), now)?;
+        }
+        Ok(())
+    }
+
+    /// Runs whose delay ended or whose wait timed out.
+    pub(crate) fn flows_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
+            if t > now.as_micros() {
+                break;
+            }
+            self.flows.timers.pop();
+            let current = self.flows.runs.get(&id).and_then(|r| r.run.due_at).map(Timestamp::as_micros);
+            if current == Some(t) {
+                self.step_run(id, Input::Timer, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn try_enter(
+        &mut self,
+        ws: WorkspaceId,
+        f: &Arc<CompiledFlow>,
+        contact: ContactId,
+        trigger: JsonMap,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let key = match &f.def.key {
+            Some(k) => match trigger_value(&trigger, k) {
+                Some(v) => v,
+                None => return Ok(()), // keyed flows need the key on the trigger event
+            },
+            None => String::new(),
+        };
+        let running = self.flows.by_contact.get(&contact).is_some_and(|ids| {
+            ids.iter().filter_map(|i| self.flows.runs.get(i)).any(|r| r.stored.flow_row == f.row && r.stored.key == key)
+        });
+        if running {
+            return Ok(());
+        }
+        match f.def.entry.reentry {
+            Reentry::Always => {}
+            Reentry::Once => {
+                if self.w.last_entry(f.row, contact, &key)?.is_some() {
+                    return Ok(());
+                }
+            }
+            Reentry::OncePer(d) => {
+                if self.w.last_entry(f.row, contact, &key)?.is_some_and(|t| t > now.saturating_sub(d)) {
+                    return Ok(());
+                }
+            }
+        }
+        let Some(c) = self.contacts.get(&contact) else { return Ok(()) };
+        if let Some(entry) = &f.entry {
+            let view = View { contact: c, seg: self.segments.contact_state(contact) };
+            if !eval::eval(entry, &FlowView { view, event: &trigger, entered_at: None }, now) {
+                return Ok(());
+            }
+        }
+        if f.def.entry.require_consent && !f.marketing_channels.is_empty() {
+            let ok = f.marketing_channels.iter().any(|ch| match ch {
+                Channel::Email => c.consent.email.status == ConsentStatus::Subscribed,
+                Channel::Sms => c.consent.sms.status == ConsentStatus::Subscribed,
+                _ => true,
+            });
+            if !ok {
+                return Ok(());
+            }
+        }
+        let mut stored = StoredRun {
+            id: 0,
+            flow_row: f.row,
+            version: f.version,
+            workspace: ws,
+            contact,
+            key,
+            step: None,
+            due_at: None,
+            status: "active".into(),
+            end_reason: None,
+            entered_at: now,
+            updated_at: now,
+            trigger: Value::Object(trigger.clone()).to_string(),
+        };
+        stored.id = self.w.save_run(&stored)?;
+        let id = stored.id;
+        self.flows.runs.insert(id, RunRec { stored, run: Run::default(), trigger });
+        self.flows.by_contact.entry(contact).or_default().push(id);
+        self.step_run(id, Input::Enter, now)
+    }
+
+    fn step_run(&mut self, id: i64, input: Input<'_>, now: Timestamp) -> Result<(), EngineError> {
+        let Some(mut rec) = self.flows.runs.remove(&id) else { return Ok(()) };
+        let Some(flow) = self.flows.versions.get(&(rec.stored.flow_row, rec.stored.version)).cloned() else {
+            self.flows.runs.insert(id, rec);
+            return Ok(());
+        };
+        let contact_id = self.follow(rec.stored.contact);
+        rec.stored.contact = contact_id;
+        let Some(contact) = self.contacts.get(&contact_id) else { return Ok(()) };
+        let before = (rec.run.step.clone(), rec.run.due_at);
+        let effects = {
+            let mut ctx = FlowCtx {
+                now,
+                flow: &flow,
+                contact,
+                segments: &self.segments,
+                trigger: &rec.trigger,
+                entered_at: rec.stored.entered_at,
+                run_id: id,
+            };
+            advance(&flow.def, &mut rec.run, input, &mut ctx)
+        };
+        for e in &effects {
+            self.apply_effect(&flow, &rec, e, now)?;
+        }
+        let changed =
+            !effects.is_empty() || before != (rec.run.step.clone(), rec.run.due_at) || rec.run.ended.is_some();
+        if !changed {
+            self.flows.runs.insert(id, rec);
+            return Ok(());
+        }
+        rec.stored.step = rec.run.step.clone();
+        rec.stored.due_at = rec.run.due_at;
+        rec.stored.updated_at = now;
+        if let Some(end) = rec.run.ended {
+            rec.stored.status = "ended".into();
+            rec.stored.end_reason = Some(end.as_str().to_string());
+            if end == End::Goal {
+                self.w.count_step(flow.row, "$flow", "converted")?;
+            }
+            self.w.save_run(&rec.stored)?;
+            if let Some(list) = self.flows.by_contact.get_mut(&contact_id) {
+                list.retain(|x| *x != id);
+            }
+        } else {
+            self.w.save_run(&rec.stored)?;
+            self.track_run(rec);
+        }
+        Ok(())
+    }
+
+    fn apply_effect(
+        &mut self,
+        flow: &CompiledFlow,
+        rec: &RunRec,
+        e: &Effect,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let step_of = |id: &str| flow.def.steps.iter().find(|s| s.id == id).map(|s| &s.kind);
+        match e {
+            Effect::Entered { step } => self.w.count_step(flow.row, step, "entered")?,
+            Effect::Variant { step, variant } => self.w.count_step(flow.row, step, &format!("variant:{variant}"))?,
+            Effect::Task { step, message } => {
+                let vars = self.contacts.get(&rec.stored.contact).map(|c| crate::render::variables(c, &rec.trigger));
+                let text = vars.map_or_else(|| message.clone(), |v| crate::render::render(message, &v, false));
+                self.w.insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
+                self.w.count_step(flow.row, step, "tasks")?;
+            }
+            Effect::Send { step } => {
+                if let Some(StepKind::Send { channel, template, transactional, .. }) = step_of(step) {
+                    self.send(flow, rec, step, *channel, template, *transactional, now)?;
+                }
+            }
+            Effect::UpdateProfile { step } => {
+                if let Some(StepKind::UpdateProfile { set, increment, .. }) = step_of(step)
+                    && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
+                {
+                    for (k, v) in set {
+                        c.traits.insert(k.clone(), v.clone());
+                    }
+                    for (k, by) in increment {
+                        let old = c.traits.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                        c.traits.insert(k.clone(), json!(old + by.as_f64().unwrap_or(0.0)));
+                    }
+                    c.updated_at = now;
+                    let id = c.id;
+                    self.mark_dirty(id);
+                    self.w.count_step(flow.row, step, "updated")?;
+                }
+            }
+            Effect::Tag { step } => {
+                if let Some(StepKind::Tag { add, remove, .. }) = step_of(step)
+                    && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
+                {
+                    let mut tags: Vec<String> = c
+                        .traits
+                        .get("tags")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    tags.retain(|t| !remove.contains(t));
+                    for t in add {
+                        if !tags.contains(t) {
+                            tags.push(t.clone());
+                        }
+                    }
+                    c.traits.insert("tags".into(), json!(tags));
+                    c.updated_at = now;
+                    let id = c.id;
+                    self.mark_dirty(id);
+                    self.w.count_step(flow.row, step, "tagged")?;
+                }
+            }
+            // Webhook calls and coupon pools arrive with the channels release; the step is counted as skipped.
+            Effect::Webhook { step } | Effect::IssueCoupon { step } => self.w.count_step(flow.row, step, "skipped")?,
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        flow: &CompiledFlow,
+        rec: &RunRec,
+        step: &str,
+        channel: Channel,
+        template: &str,
+        transactional: bool,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let ws = rec.stored.workspace;
+        let Some(c) = self.contacts.get(&rec.stored.contact) else { return Ok(()) };
+        let (to, consent) = match channel {
+            Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
+            Channel::Sms => (c.phone.as_ref().map(|p| p.as_str().to_string()), c.consent.sms.status),
+            Channel::Chat | Channel::Webhook => (c.user_id.clone(), ConsentStatus::Subscribed),
+        };
+        // Consent is checked now, at send time, not when the run was scheduled.
+        let skip = if to.is_none() {
+            Some("no_address")
+        } else if consent == ConsentStatus::Unsubscribed || (!transactional && consent != ConsentStatus::Subscribed) {
+            Some("no_consent")
+        } else {
+            None
+        };
+        let vars = crate::render::variables(c, &rec.trigger);
+        let (version, tpl) = match self.w.template_data(ws, template)? {
+            Some((v, data)) => (v, serde_json::from_str::<Value>(&data).unwrap_or(Value::Null)),
+            None => (0, Value::Null),
+        };
+        let part =
+            |k: &str, html: bool| tpl.get(k).and_then(Value::as_str).map(|t| crate::render::render(t, &vars, html));
+        let data = json!({
+            "subject": part("subject", false), "html": part("html", true), "text": part("text", false),
+            "body": part("body", false), "template_id": template, "template_version": version,
+            "reason": skip, "run_id": rec.stored.id,
+        });
+        let message_id = format!("msg_{}_{}", rec.stored.id, step);
+        let contact = c.id;
+        let inserted = self.w.insert_message(&StoredMessage {
+            id: message_id.clone(),
+            workspace: ws,
+            contact,
+            channel: channel.as_str().into(),
+            to: to.clone(),
+            flow_id: Some(flow.public_id.clone()),
+            campaign_id: None,
+            step_id: Some(step.to_string()),
+            status: if skip.is_some() { "skipped".into() } else { "sent".into() },
+            data: data.to_string(),
+            created_at: now,
+        })?;
+        if !inserted {
+            return Ok(()); // already sent by an earlier attempt of this very step
+        }
+        self.w.count_step(flow.row, step, if skip.is_some() { "skipped" } else { "sent" })?;
+        if skip.is_none() {
+            let mut props = JsonMap::new();
+            props.insert("message_id".into(), json!(message_id));
+            props.insert("flow_id".into(), json!(flow.public_id));
+            props.insert("step_id".into(), json!(step));
+            props.insert("channel".into(), json!(channel.as_str()));
+            let ev = Event::system("Message Sent", format!("kairos-{message_id}"), props, now);
+            self.write_system_event(ws, contact, &ev, now)?;
+        }
+        Ok(())
+    }
+}
