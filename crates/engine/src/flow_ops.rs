@@ -11,6 +11,9 @@ use serde_json::Value;
 use crate::EngineError;
 use crate::state::State;
 
+/// The workspace's `high_value_cart` setting until workspace settings are editable (SPEC 16).
+const HIGH_VALUE_CART_DEFAULT: f64 = 20_000.0;
+
 struct Known<'a> {
     templates: HashSet<String>,
     state: &'a State,
@@ -100,6 +103,35 @@ impl State {
         self.w.save_flow(&f)?;
         self.refresh_flow(&f)?;
         Ok(f)
+    }
+
+    /// Installs a library flow as a draft, with the templates and segments it needs (existing ones are kept).
+    pub(crate) fn install_library_flow(
+        &mut self,
+        ws: WorkspaceId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<StoredFlow, EngineError> {
+        let lib =
+            kairos_flow::library::find(key).ok_or_else(|| EngineError::NotFound(format!("no library flow {key:?}")))?;
+        for t in (lib.templates)() {
+            let id = t["id"].as_str().unwrap_or_default().to_string();
+            if !self.w.template_exists(ws, &id)? {
+                let mut data = t.clone();
+                if let Some(o) = data.as_object_mut() {
+                    o.remove("id");
+                }
+                self.w.save_template(ws, &id, &data.to_string(), now)?;
+            }
+        }
+        for (name, definition) in lib.segments {
+            if self.segments.lookup(ws, name).is_none() {
+                let expr = kairos_segment::parse::parse(definition)
+                    .map_err(|e| EngineError::Invalid { message: e.to_string(), field: None })?;
+                self.create_segment(ws, name.to_string(), expr, now)?;
+            }
+        }
+        self.create_flow(ws, (lib.flow)(HIGH_VALUE_CART_DEFAULT), now)
     }
 
     pub(crate) fn set_flow_status(

@@ -437,7 +437,20 @@ impl State {
                     && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
                 {
                     for (k, v) in set {
-                        c.traits.insert(k.clone(), v.clone());
+                        // Consent keys change consent (the re-engagement sunset), everything else is a trait.
+                        let channel = match k.as_str() {
+                            "email_consent" => Some("email"),
+                            "sms_consent" => Some("sms"),
+                            _ => None,
+                        };
+                        match (channel, v.as_str().and_then(ConsentStatus::parse)) {
+                            (Some(ch), Some(status)) => {
+                                c.set_consent(ch, status, now, "flow");
+                            }
+                            _ => {
+                                c.traits.insert(k.clone(), v.clone());
+                            }
+                        }
                     }
                     for (k, by) in increment {
                         let old = c.traits.get(k).and_then(Value::as_f64).unwrap_or(0.0);

@@ -319,6 +319,27 @@ impl Engine {
         self.run(move |s, now| s.update_flow(ws, &id, definition, now)).await
     }
 
+    /// Installs a flow of the built-in library (with its templates and segments) as a draft.
+    pub async fn install_library_flow(
+        &self,
+        ws: WorkspaceId,
+        key: String,
+    ) -> Result<kairos_store::StoredFlow, EngineError> {
+        self.run(move |s, now| s.install_library_flow(ws, &key, now)).await
+    }
+
+    /// Blocking variant for the demo generator: installs and activates a library flow.
+    pub fn install_and_activate_blocking(&self, ws: WorkspaceId, key: &'static str) -> Result<(), EngineError> {
+        let job: Job = Box::new(move |s, now| {
+            let f = s.install_library_flow(ws, key, now)?;
+            s.set_flow_status(ws, &f.public_id, "active", now)?;
+            Ok(Box::new(()) as Box<dyn std::any::Any + Send>)
+        });
+        let (reply, rx) = oneshot::channel();
+        self.ops.blocking_send(Op::Call { job, reply }).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?.map(|_| ())
+    }
+
     /// `active` (validated again) or `paused`.
     pub async fn set_flow_status(
         &self,

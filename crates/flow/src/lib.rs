@@ -3,6 +3,7 @@
 //! asked through [`Catalog`].
 
 mod def;
+pub mod library;
 pub mod run;
 mod validate;
 

@@ -148,6 +148,9 @@ fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace
         let expr = kairos_segment::parse::parse(definition).map_err(|e| anyhow::anyhow!("demo segment {name}: {e}"))?;
         engine.segment_blocking(ws, kairos_engine::SegmentCmd::Create { name: name.to_string(), expr })?;
     }
+    for lib in kairos_flow::library::LIBRARY {
+        engine.install_and_activate_blocking(ws, lib.key)?;
+    }
     engine.shutdown();
     eprintln!(
         "generated {} products, {} shoppers, {total} events over {} days",

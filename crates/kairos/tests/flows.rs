@@ -238,3 +238,83 @@ async fn abandoned_checkout_runs_end_to_end() {
     assert_eq!(bob.len(), 1);
     assert_eq!((bob[0]["status"].as_str(), bob[0]["reason"].as_str()), (Some("skipped"), Some("no_consent")));
 }
+
+#[tokio::test]
+async fn library_flows_install_as_drafts_and_run() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    let lib = c.get("/api/v1/flows/library", sk).await.unwrap().json();
+    let keys: Vec<&str> = lib["items"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+    for k in [
+        "welcome_series",
+        "abandoned_cart",
+        "browse_abandonment",
+        "post_purchase",
+        "win_back",
+        "re_engagement",
+        "vip_reward",
+        "back_in_stock",
+        "price_drop",
+        "birthday",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    let mut ids = Vec::new();
+    for k in &keys {
+        let r = c.post_json(&format!("/api/v1/flows/library/{k}/install"), sk, &json!({})).await.unwrap();
+        assert_eq!(r.status, 201, "{k}: {:?}", r.json());
+        assert_eq!(r.json()["status"], "draft");
+        ids.push((k.to_string(), r.json()["id"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(c.post_json("/api/v1/flows/library/nope/install", sk, &json!({})).await.unwrap().status, 404);
+    // Installing created the templates and the segments the flows need.
+    let templates = c.get("/api/v1/templates", sk).await.unwrap().json();
+    assert!(templates["items"].as_array().unwrap().len() >= 14);
+    let segments = c.get("/api/v1/segments", sk).await.unwrap().json();
+    let names: Vec<&str> = segments["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"VIP customers") && names.contains(&"Lapsed 90 days"), "{names:?}");
+
+    // The VIP flow, activated, reacts to a contact entering its segment: tag + email.
+    let vip = &ids.iter().find(|(k, _)| k == "vip_reward").unwrap().1;
+    assert_eq!(c.post_json(&format!("/api/v1/flows/{vip}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    c.post_json("/v1/identify", wk, &json!({"userId": "big", "traits": {"email": "big@example.com"}})).await.unwrap();
+    c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": "big", "channel": "email", "status": "subscribed"}))
+        .await
+        .unwrap();
+    c.post_json("/v1/track", wk, &json!({"userId": "big", "event": "Order Completed", "properties": {"total": 1500}}))
+        .await
+        .unwrap();
+    let out = c.get("/api/v1/outbox?to=big%40example.com", sk).await.unwrap().json();
+    assert_eq!(out["items"][0]["subject"], "You are one of our best customers", "{out}");
+    let profile = c.get("/api/v1/contacts?user_id=big", sk).await.unwrap().json();
+    assert_eq!(profile["items"][0]["traits"]["tags"], json!(["vip"]));
+
+    // Post-purchase runs once per order (keyed runs): two orders, two thank-yous.
+    let pp = &ids.iter().find(|(k, _)| k == "post_purchase").unwrap().1;
+    c.post_json(&format!("/api/v1/flows/{pp}/activate"), sk, &json!({})).await.unwrap();
+    for order in ["o-1", "o-2", "o-1"] {
+        c.post_json(
+            "/v1/track",
+            wk,
+            &json!({"userId": "big", "event": "Order Completed", "properties": {"order_id": order, "total": 10}}),
+        )
+        .await
+        .unwrap();
+    }
+    let out = c.get(&format!("/api/v1/outbox?flow_id={pp}"), sk).await.unwrap().json();
+    let subjects: Vec<&str> = out["items"].as_array().unwrap().iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["Thank you for your order", "Thank you for your order"]);
+    // Delivery of o-1 then three days: the review request for that order only.
+    c.post_json(
+        "/v1/track",
+        wk,
+        &json!({"userId": "big", "event": "Order Delivered", "properties": {"order_id": "o-1"}}),
+    )
+    .await
+    .unwrap();
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "3d"})).await.unwrap();
+    let out = c.get(&format!("/api/v1/outbox?flow_id={pp}"), sk).await.unwrap().json();
+    assert_eq!(out["items"][0]["subject"], "How was your order?");
+    assert_eq!(out["items"].as_array().unwrap().len(), 3);
+}

@@ -328,3 +328,24 @@ pub async fn tasks(
         .collect();
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
+
+/// `GET /api/v1/flows/library` (SPEC 16).
+pub async fn library(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require_secret(&app, &headers).await?;
+    let items: Vec<Value> = kairos_flow::library::LIBRARY
+        .iter()
+        .map(|f| json!({"key": f.key, "name": f.name, "description": f.description}))
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+/// `POST /api/v1/flows/library/{key}/install`: an editable draft with its templates (SPEC 16).
+pub async fn install(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let f = app.engine.install_library_flow(ws, key).await?;
+    Ok((StatusCode::CREATED, Json(flow_json(&f))))
+}

@@ -69,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/templates", post(flows::create_template).get(flows::list_templates))
         .route("/templates/{id}", put(flows::put_template).get(flows::get_template))
         .route("/flows", post(flows::create_flow).get(flows::list_flows))
+        .route("/flows/library", get(flows::library))
+        .route("/flows/library/{key}/install", post(flows::install))
         .route("/flows/{id}", get(flows::get_flow).put(flows::update_flow))
         .route("/flows/{id}/activate", post(flows::activate_flow))
         .route("/flows/{id}/pause", post(flows::pause_flow))
