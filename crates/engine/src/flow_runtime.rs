@@ -6,9 +6,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use kairos_domain::Duration;
 use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
-use kairos_flow::{Channel, FlowDef, Reentry, StepKind, Trigger};
+use kairos_flow::{Channel, FlowDef, Reentry, SendPolicy, StepKind, Trigger};
+
+use crate::sending::{Decision, Rules, SendLog, decide};
 use kairos_segment::Expr;
 use kairos_segment::eval::{self, Node};
 use kairos_store::{StoredFlow, StoredMessage, StoredRun};
@@ -45,6 +48,28 @@ pub(crate) struct Flows {
     runs: HashMap<i64, RunRec>,
     by_contact: HashMap<ContactId, Vec<i64>>,
     timers: BinaryHeap<Reverse<(i64, i64)>>,
+    rules: Rules,
+    send_log: SendLog,
+    deferred: BinaryHeap<Reverse<(i64, String)>>,
+    pending: HashMap<String, (Timestamp, PendingSend)>,
+}
+
+/// A send waiting for the sending discipline (stored in the message row, so it survives restarts).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PendingSend {
+    message_id: String,
+    workspace: i64,
+    contact: i64,
+    flow_row: i64,
+    flow_id: String,
+    run_id: i64,
+    step: String,
+    channel: String,
+    template: String,
+    transactional: bool,
+    skip_when_blocked: bool,
+    smart_sending: Option<Option<i64>>,
+    trigger: JsonMap,
 }
 
 struct FlowCtx<'a> {
@@ -273,6 +298,7 @@ impl State {
 
     /// Runs whose delay ended or whose wait timed out.
     pub(crate) fn flows_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        self.deliver_deferred(now)?;
         while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
             if t > now.as_micros() {
                 break;
@@ -427,11 +453,7 @@ impl State {
                 self.w.insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
                 self.w.count_step(flow.row, step, "tasks")?;
             }
-            Effect::Send { step } => {
-                if let Some(StepKind::Send { channel, template, transactional, .. }) = step_of(step) {
-                    self.send(flow, rec, step, *channel, template, *transactional, now)?;
-                }
-            }
+            Effect::Send { step } => self.send(flow, rec, step, now)?,
             Effect::UpdateProfile { step } => {
                 if let Some(StepKind::UpdateProfile { set, increment, .. }) = step_of(step)
                     && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
@@ -491,71 +513,166 @@ impl State {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn send(
-        &mut self,
-        flow: &CompiledFlow,
-        rec: &RunRec,
-        step: &str,
-        channel: Channel,
-        template: &str,
-        transactional: bool,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let ws = rec.stored.workspace;
-        let Some(c) = self.contacts.get(&rec.stored.contact) else { return Ok(()) };
+    /// Carries out a send step: a message keyed by (run, step), sent now, skipped, or deferred by the sending
+    /// discipline (and retried by the timer).
+    fn send(&mut self, flow: &CompiledFlow, rec: &RunRec, step: &str, now: Timestamp) -> Result<(), EngineError> {
+        let Some(StepKind::Send { channel, template, transactional, smart_sending, on_blocked, .. }) =
+            flow.def.steps.iter().find(|s| s.id == step).map(|s| &s.kind)
+        else {
+            return Ok(());
+        };
+        let p = PendingSend {
+            message_id: format!("msg_{}_{}", rec.stored.id, step),
+            workspace: rec.stored.workspace.0,
+            contact: rec.stored.contact.0,
+            flow_row: flow.row,
+            flow_id: flow.public_id.clone(),
+            step: step.to_string(),
+            channel: channel.as_str().to_string(),
+            template: template.clone(),
+            transactional: *transactional,
+            skip_when_blocked: *on_blocked == SendPolicy::Skip,
+            smart_sending: smart_sending.map(|o| o.map(Duration::as_micros)),
+            trigger: rec.trigger.clone(),
+            run_id: rec.stored.id,
+        };
+        self.deliver(p, true, now)
+    }
+
+    /// Decides and records one attempt of a send. Consent, address and the discipline are checked now, at
+    /// send time, also for a message deferred earlier.
+    pub(crate) fn deliver(&mut self, p: PendingSend, first: bool, now: Timestamp) -> Result<(), EngineError> {
+        let ws = WorkspaceId(p.workspace);
+        let contact_id = self.follow(ContactId(p.contact));
+        let channel = match p.channel.as_str() {
+            "email" => Channel::Email,
+            "sms" => Channel::Sms,
+            "chat" => Channel::Chat,
+            _ => Channel::Webhook,
+        };
+        let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
         let (to, consent) = match channel {
             Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
             Channel::Sms => (c.phone.as_ref().map(|p| p.as_str().to_string()), c.consent.sms.status),
             Channel::Chat | Channel::Webhook => (c.user_id.clone(), ConsentStatus::Subscribed),
         };
-        // Consent is checked now, at send time, not when the run was scheduled.
-        let skip = if to.is_none() {
-            Some("no_address")
-        } else if consent == ConsentStatus::Unsubscribed || (!transactional && consent != ConsentStatus::Subscribed) {
-            Some("no_consent")
+        let mut outcome: (&str, Option<&str>, Option<Timestamp>) = if to.is_none() {
+            ("skipped", Some("no_address"), None)
+        } else if consent == ConsentStatus::Unsubscribed || (!p.transactional && consent != ConsentStatus::Subscribed) {
+            ("skipped", Some("no_consent"), None)
         } else {
-            None
+            ("sent", None, None)
         };
-        let vars = crate::render::variables(c, &rec.trigger);
-        let (version, tpl) = match self.w.template_data(ws, template)? {
+        if outcome.0 == "sent" && !p.transactional {
+            let smart = p.smart_sending.map(|o| o.map(Duration));
+            if let Decision::Blocked { until, reason } =
+                decide(&self.flows.rules, &self.flows.send_log, contact_id, c.timezone.as_deref(), channel, smart, now)
+            {
+                outcome = if p.skip_when_blocked {
+                    ("skipped", Some(reason), None)
+                } else {
+                    ("deferred", Some(reason), Some(until))
+                };
+            }
+        }
+        let vars = crate::render::variables(c, &p.trigger);
+        let (version, tpl) = match self.w.template_data(ws, &p.template)? {
             Some((v, data)) => (v, serde_json::from_str::<Value>(&data).unwrap_or(Value::Null)),
             None => (0, Value::Null),
         };
         let part =
             |k: &str, html: bool| tpl.get(k).and_then(Value::as_str).map(|t| crate::render::render(t, &vars, html));
+        let (status, reason, until) = outcome;
         let data = json!({
             "subject": part("subject", false), "html": part("html", true), "text": part("text", false),
-            "body": part("body", false), "template_id": template, "template_version": version,
-            "reason": skip, "run_id": rec.stored.id,
+            "body": part("body", false), "template_id": p.template, "template_version": version,
+            "reason": reason, "run_id": p.run_id, "deliver_at": until.map(|t| t.to_string()),
+            "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
         });
-        let message_id = format!("msg_{}_{}", rec.stored.id, step);
-        let contact = c.id;
-        let inserted = self.w.insert_message(&StoredMessage {
-            id: message_id.clone(),
-            workspace: ws,
-            contact,
-            channel: channel.as_str().into(),
-            to: to.clone(),
-            flow_id: Some(flow.public_id.clone()),
-            campaign_id: None,
-            step_id: Some(step.to_string()),
-            status: if skip.is_some() { "skipped".into() } else { "sent".into() },
-            data: data.to_string(),
-            created_at: now,
-        })?;
-        if !inserted {
-            return Ok(()); // already sent by an earlier attempt of this very step
+        if first {
+            let inserted = self.w.insert_message(&StoredMessage {
+                id: p.message_id.clone(),
+                workspace: ws,
+                contact: contact_id,
+                channel: p.channel.clone(),
+                to: to.clone(),
+                flow_id: Some(p.flow_id.clone()),
+                campaign_id: None,
+                step_id: Some(p.step.clone()),
+                status: status.to_string(),
+                data: data.to_string(),
+                created_at: now,
+            })?;
+            if !inserted {
+                return Ok(()); // this very step was already carried out by an earlier attempt
+            }
+        } else {
+            self.w.update_message(&p.message_id, status, &data.to_string())?;
         }
-        self.w.count_step(flow.row, step, if skip.is_some() { "skipped" } else { "sent" })?;
-        if skip.is_none() {
+        if status != "deferred" || first {
+            self.w.count_step(p.flow_row, &p.step, status)?;
+        }
+        if let (Some(t), "deferred") = (until, status) {
+            self.flows.deferred.push(Reverse((t.as_micros(), p.message_id.clone())));
+            self.flows.pending.insert(p.message_id.clone(), (t, p));
+            return Ok(());
+        }
+        self.flows.pending.remove(&p.message_id);
+        if status == "sent" {
+            if !p.transactional {
+                self.flows.send_log.record(contact_id, channel, now);
+            }
             let mut props = JsonMap::new();
-            props.insert("message_id".into(), json!(message_id));
-            props.insert("flow_id".into(), json!(flow.public_id));
-            props.insert("step_id".into(), json!(step));
-            props.insert("channel".into(), json!(channel.as_str()));
-            let ev = Event::system("Message Sent", format!("kairos-{message_id}"), props, now);
-            self.write_system_event(ws, contact, &ev, now)?;
+            props.insert("message_id".into(), json!(p.message_id));
+            props.insert("flow_id".into(), json!(p.flow_id));
+            props.insert("step_id".into(), json!(p.step));
+            props.insert("channel".into(), json!(p.channel));
+            let ev = Event::system("Message Sent", format!("kairos-{}", p.message_id), props, now);
+            self.write_system_event(ws, contact_id, &ev, now)?;
+        }
+        Ok(())
+    }
+
+    /// Retries deferred sends whose time has come.
+    fn deliver_deferred(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        while let Some(Reverse((t, id))) = self.flows.deferred.peek().cloned() {
+            if t > now.as_micros() {
+                break;
+            }
+            self.flows.deferred.pop();
+            match self.flows.pending.get(&id) {
+                Some((due, _)) if due.as_micros() == t => {
+                    let (_, p) = self.flows.pending.remove(&id).expect("checked above");
+                    self.deliver(p, false, now)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the send log and the deferred queue from the messages table (at start).
+    pub(crate) fn load_sends(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let mut rows = Vec::new();
+        self.w
+            .pending_and_recent_messages(now.saturating_sub(crate::sending::SEND_LOG_WINDOW), &mut |m| rows.push(m))?;
+        for m in rows {
+            let data: Value = serde_json::from_str(&m.data).unwrap_or(Value::Null);
+            if m.status == "deferred" {
+                if let Ok(p) = serde_json::from_value::<PendingSend>(data["pending"].clone()) {
+                    let due = data["deliver_at"].as_str().and_then(Timestamp::parse).unwrap_or(now);
+                    self.flows.deferred.push(Reverse((due.as_micros(), m.id.clone())));
+                    self.flows.pending.insert(m.id.clone(), (due, p));
+                }
+            } else if data["pending"].is_null() {
+                let channel = match m.channel.as_str() {
+                    "email" => Channel::Email,
+                    "sms" => Channel::Sms,
+                    "chat" => Channel::Chat,
+                    _ => Channel::Webhook,
+                };
+                self.flows.send_log.record(m.contact, channel, m.created_at);
+            }
         }
         Ok(())
     }

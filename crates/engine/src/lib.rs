@@ -9,6 +9,7 @@ mod flow_runtime;
 mod render;
 mod segment_ops;
 pub mod segments;
+pub mod sending;
 mod state;
 
 use std::sync::{Arc, Mutex};

@@ -88,6 +88,7 @@ impl State {
         state.begin()?;
         state.load_segments(now)?;
         state.load_flows()?;
+        state.load_sends(now)?;
         state.commit(now)?;
         Ok(state)
     }

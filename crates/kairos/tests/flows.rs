@@ -138,6 +138,8 @@ async fn abandoned_checkout_runs_end_to_end() {
     let mut c = s.client().await;
     let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
     let (wk, sk) = (wk.as_str(), sk.as_str());
+    // A fixed morning (UTC) so no send of this test falls into SMS quiet hours.
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-07T08:00:00Z"})).await.unwrap();
     for t in [
         json!({"id": "abandoned-cart-1", "channel": "email", "subject": "{{ contact.first_name }}, your cart is waiting",
                "html": "<p>Your cart: {{ event.value | money }} EUR</p>", "text": "Your cart: {{ event.value | money }} EUR"}),
@@ -317,4 +319,79 @@ async fn library_flows_install_as_drafts_and_run() {
     let out = c.get(&format!("/api/v1/outbox?flow_id={pp}"), sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "How was your order?");
     assert_eq!(out["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sending_discipline_defers_instead_of_dropping() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-07T20:00:00Z"})).await.unwrap();
+    for t in [
+        json!({"id": "hello-sms", "channel": "sms", "body": "Hello {{ contact.first_name }}"}),
+        json!({"id": "promo-1", "channel": "email", "subject": "Promo one", "text": "one"}),
+        json!({"id": "promo-2", "channel": "email", "subject": "Promo two", "text": "two"}),
+        json!({"id": "receipt", "channel": "email", "subject": "Your receipt", "text": "thanks"}),
+    ] {
+        assert_eq!(c.post_json("/api/v1/templates", sk, &t).await.unwrap().status, 201);
+    }
+    let flow = |name: &str, event: &str, steps: Value| json!({"name": name, "trigger": {"type": "event", "event": event}, "entry": {"reentry": "always"}, "steps": steps});
+    let flows = [
+        flow("SMS hello", "Hello", json!([{"id": "sms", "type": "send", "channel": "sms", "template": "hello-sms"}])),
+        flow("Promo one", "Promo", json!([{"id": "one", "type": "send", "channel": "email", "template": "promo-1"}])),
+        flow("Promo two", "Promo", json!([{"id": "two", "type": "send", "channel": "email", "template": "promo-2"}])),
+        flow(
+            "Promo skip",
+            "Promo",
+            json!([{"id": "three", "type": "send", "channel": "email", "template": "promo-2", "on_blocked": "skip"}]),
+        ),
+        flow(
+            "Receipt",
+            "Order Completed",
+            json!([{"id": "receipt", "type": "send", "channel": "email", "template": "receipt", "transactional": true}]),
+        ),
+    ];
+    for f in flows {
+        let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
+        assert_eq!(c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    }
+    c.post_json("/v1/identify", wk, &json!({"userId": "hel", "traits": {"email": "hel@example.com", "phone": "+358405555555", "first_name": "Helmi", "timezone": "Europe/Helsinki"}})).await.unwrap();
+    for ch in ["email", "sms"] {
+        c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": "hel", "channel": ch, "status": "subscribed"}))
+            .await
+            .unwrap();
+    }
+    // 20:00 UTC is 22:00 in Helsinki: the SMS waits for 09:00 local (07:00 UTC).
+    c.post_json("/v1/track", wk, &json!({"userId": "hel", "event": "Hello"})).await.unwrap();
+    let sms = outbox_for(&mut c, sk, "+358405555555").await;
+    assert_eq!((sms[0]["status"].as_str(), sms[0]["reason"].as_str()), (Some("deferred"), Some("quiet_hours")));
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-08T06:59:00Z"})).await.unwrap();
+    assert_eq!(outbox_for(&mut c, sk, "+358405555555").await[0]["status"], "deferred");
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-08T07:00:01Z"})).await.unwrap();
+    let sms = outbox_for(&mut c, sk, "+358405555555").await;
+    assert_eq!((sms.len(), sms[0]["status"].as_str()), (1, Some("sent")));
+
+    // Smart sending: a second marketing email within 16 h is deferred, or skipped when the step says so;
+    // a transactional receipt is never held back.
+    c.post_json("/v1/track", wk, &json!({"userId": "hel", "event": "Promo"})).await.unwrap();
+    c.post_json("/v1/track", wk, &json!({"userId": "hel", "event": "Order Completed", "properties": {"total": 5}}))
+        .await
+        .unwrap();
+    let mail = outbox_for(&mut c, sk, "hel@example.com").await;
+    let by_subject = |subject: &str| mail.iter().find(|m| m["subject"] == subject).cloned().unwrap();
+    let statuses: Vec<(&str, &str)> =
+        mail.iter().map(|m| (m["subject"].as_str().unwrap(), m["status"].as_str().unwrap())).collect();
+    assert_eq!(mail.len(), 4, "{statuses:?}");
+    assert_eq!(by_subject("Your receipt")["status"], "sent");
+    let sent_promos =
+        mail.iter().filter(|m| m["subject"].as_str().unwrap().starts_with("Promo") && m["status"] == "sent").count();
+    assert_eq!(sent_promos, 1, "{statuses:?}");
+    assert!(mail.iter().any(|m| m["status"] == "deferred" && m["reason"] == "smart_sending"), "{statuses:?}");
+    assert!(mail.iter().any(|m| m["status"] == "skipped" && m["reason"] == "smart_sending"), "{statuses:?}");
+    // 16 hours later the deferred promo goes out.
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "16h"})).await.unwrap();
+    let mail = outbox_for(&mut c, sk, "hel@example.com").await;
+    let sent_promos =
+        mail.iter().filter(|m| m["subject"].as_str().unwrap().starts_with("Promo") && m["status"] == "sent").count();
+    assert_eq!(sent_promos, 2);
 }

@@ -201,6 +201,10 @@ pub trait Writer: Send {
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()>;
     /// Inserts unless a message with this id exists (idempotent sends); true when inserted.
     fn insert_message(&mut self, m: &StoredMessage) -> Result<bool>;
+    /// Changes a message's status and data (a deferred send that went out or was skipped later).
+    fn update_message(&mut self, id: &str, status: &str, data: &str) -> Result<()>;
+    /// Messages with status `deferred`, and messages sent since `since` (for sending discipline at start).
+    fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()>;
     fn insert_task(
         &mut self,
         ws: WorkspaceId,

@@ -776,6 +776,37 @@ impl Writer for SqliteWriter {
         Ok(n == 1)
     }
 
+    fn update_message(&mut self, id: &str, status: &str, data: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE messages SET status = ?2, data = ?3 WHERE id = ?1")?
+            .execute(params![id, status, data])?;
+        Ok(())
+    }
+
+    fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at
+             FROM messages WHERE status = 'deferred' OR (status = 'sent' AND created_at >= ?1) ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([since.as_micros()])?;
+        while let Some(r) = rows.next()? {
+            f(StoredMessage {
+                id: r.get(0)?,
+                workspace: WorkspaceId(r.get(1)?),
+                contact: ContactId(r.get(2)?),
+                channel: r.get(3)?,
+                to: r.get(4)?,
+                flow_id: r.get(5)?,
+                campaign_id: r.get(6)?,
+                step_id: r.get(7)?,
+                status: r.get(8)?,
+                data: r.get(9)?,
+                created_at: Timestamp::from_micros(r.get(10)?),
+            });
+        }
+        Ok(())
+    }
+
     fn insert_task(
         &mut self,
         ws: WorkspaceId,

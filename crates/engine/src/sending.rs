@@ -1,0 +1,193 @@
+//! Sending discipline (SPEC 6): smart sending, frequency caps and quiet hours in the contact's time zone.
+//! A marketing send they block is deferred to the earliest allowed moment (or skipped when the step says so);
+//! transactional sends bypass them. Pure decisions over a per-contact log of recent sends.
+
+use std::collections::HashMap;
+
+use kairos_domain::{ContactId, Duration, Timestamp};
+use kairos_flow::Channel;
+
+/// Workspace rules. Defaults follow SPEC 16 (`[sending]`): smart sending 16 h (per channel, as Klaviyo does),
+/// SMS quiet hours 21:00–09:00.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub smart_sending: Option<Duration>,
+    /// Local quiet window per channel, in minutes after midnight (start, end), wrapping midnight.
+    pub quiet_hours: HashMap<Channel, (u32, u32)>,
+    /// Most marketing messages per channel in a rolling day.
+    pub daily_cap: HashMap<Channel, usize>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            smart_sending: Some(Duration::from_secs(16 * 3600)),
+            quiet_hours: HashMap::from([(Channel::Sms, (21 * 60, 9 * 60))]),
+            daily_cap: HashMap::new(),
+        }
+    }
+}
+
+/// How long sends are remembered for smart sending and caps.
+pub const SEND_LOG_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+const DAY: Duration = Duration::from_secs(86_400);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Send,
+    /// Not before `until`; `reason` names the rule.
+    Blocked {
+        until: Timestamp,
+        reason: &'static str,
+    },
+}
+
+/// Recent marketing sends per contact and channel.
+#[derive(Default)]
+pub struct SendLog {
+    sends: HashMap<ContactId, Vec<(Channel, Timestamp)>>,
+}
+
+impl SendLog {
+    pub fn record(&mut self, contact: ContactId, channel: Channel, at: Timestamp) {
+        let list = self.sends.entry(contact).or_default();
+        list.retain(|(_, t)| *t > at.saturating_sub(SEND_LOG_WINDOW));
+        list.push((channel, at));
+    }
+
+    fn of(&self, contact: ContactId) -> &[(Channel, Timestamp)] {
+        self.sends.get(&contact).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The next instant at or after `now` outside the local quiet window `(start, end)` in `tz`.
+fn after_quiet(now: Timestamp, tz: &jiff::tz::TimeZone, (start, end): (u32, u32)) -> Option<Timestamp> {
+    let zoned = now.to_jiff().to_zoned_datetime(tz.clone());
+    let minute = u32::from(zoned.hour() as u8) * 60 + u32::from(zoned.minute() as u8);
+    let quiet = if start <= end { minute >= start && minute < end } else { minute >= start || minute < end };
+    if !quiet {
+        return None;
+    }
+    // The window ends today at `end` if we are before it, else tomorrow; DST gaps resolve forward.
+    let mut date = zoned.date();
+    if start > end && minute >= start {
+        date = date.tomorrow().ok()?;
+    }
+    let local = date.at((end / 60) as i8, (end % 60) as i8, 0, 0);
+    let end_at = tz.to_ambiguous_timestamp(local).compatible().ok()?;
+    Some(kairos_domain::Timestamp::from_micros(end_at.as_microsecond()))
+}
+
+/// Decides a marketing send now. `smart` overrides the workspace window for this step (`Some(None)` = off).
+pub fn decide(
+    rules: &Rules,
+    log: &SendLog,
+    contact: ContactId,
+    tz: Option<&str>,
+    channel: Channel,
+    smart: Option<Option<Duration>>,
+    now: Timestamp,
+) -> Decision {
+    let mut until: Option<(Timestamp, &'static str)> = None;
+    fn later(until: &mut Option<(Timestamp, &'static str)>, t: Timestamp, reason: &'static str) {
+        if until.is_none_or(|(u, _)| t > u) {
+            *until = Some((t, reason));
+        }
+    }
+    let sent = log.of(contact);
+    if let Some(window) = smart.unwrap_or(rules.smart_sending)
+        && let Some(last) = sent
+            .iter()
+            .filter(|(c, _)| *c == channel)
+            .map(|(_, t)| *t)
+            .filter(|t| *t > now.saturating_sub(window))
+            .max()
+    {
+        later(&mut until, last.saturating_add(window), "smart_sending");
+    }
+    if let Some(&cap) = rules.daily_cap.get(&channel) {
+        let mut today: Vec<Timestamp> =
+            sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(DAY)).map(|(_, t)| *t).collect();
+        if today.len() >= cap {
+            today.sort();
+            // Allowed again when the oldest send within the day leaves the rolling window.
+            later(&mut until, today[today.len() - cap].saturating_add(DAY), "frequency_cap");
+        }
+    }
+    if let Some(&window) = rules.quiet_hours.get(&channel) {
+        let zone = tz.and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+        // Quiet hours apply at the moment the other rules allow, not only now.
+        let at = until.map_or(now, |(t, _)| t);
+        if let Some(t) = after_quiet(at, &zone, window) {
+            later(&mut until, t, "quiet_hours");
+        }
+    }
+    match until {
+        Some((until, reason)) if until > now => Decision::Blocked { until, reason },
+        _ => Decision::Send,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn smart_sending_defers_until_the_window_passes() {
+        let rules = Rules::default();
+        let mut log = SendLog::default();
+        let c = ContactId(1);
+        log.record(c, Channel::Email, at("2026-11-23T10:00:00Z"));
+        let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T12:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T02:00:00Z"), reason: "smart_sending" });
+        assert_eq!(
+            decide(&rules, &log, c, None, Channel::Email, Some(None), at("2026-11-23T12:00:00Z")),
+            Decision::Send
+        );
+        assert_eq!(decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-24T02:00:01Z")), Decision::Send);
+    }
+
+    #[test]
+    fn quiet_hours_follow_the_contact_zone_across_dst() {
+        let rules = Rules { smart_sending: None, ..Rules::default() };
+        let log = SendLog::default();
+        let c = ContactId(1);
+        // 22:30 in Helsinki (UTC+2 in winter) waits for 09:00 local = 07:00 UTC next day.
+        let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T20:30:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T07:00:00Z"), reason: "quiet_hours" });
+        // The night the clocks go forward (2026-03-29 in the EU): 09:00 local is then UTC+3.
+        let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-03-28T22:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-03-29T06:00:00Z"), reason: "quiet_hours" });
+        // And back (2026-10-25): 09:00 local is UTC+2 again.
+        let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-10-24T22:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-10-25T07:00:00Z"), reason: "quiet_hours" });
+        // Early morning before 09:00 waits for the same day; daytime sends; email has no quiet hours.
+        let d = decide(&rules, &log, c, Some("America/New_York"), Channel::Sms, None, at("2026-11-23T11:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-23T14:00:00Z"), reason: "quiet_hours" });
+        assert_eq!(
+            decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T10:00:00Z")),
+            Decision::Send
+        );
+        assert_eq!(
+            decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Email, None, at("2026-11-23T20:30:00Z")),
+            Decision::Send
+        );
+    }
+
+    #[test]
+    fn caps_count_a_rolling_day() {
+        let rules =
+            Rules { smart_sending: None, quiet_hours: HashMap::new(), daily_cap: HashMap::from([(Channel::Email, 2)]) };
+        let mut log = SendLog::default();
+        let c = ContactId(1);
+        log.record(c, Channel::Email, at("2026-11-23T08:00:00Z"));
+        log.record(c, Channel::Email, at("2026-11-23T09:00:00Z"));
+        let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T10:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T08:00:00Z"), reason: "frequency_cap" });
+        assert_eq!(decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z")), Decision::Send);
+    }
+}
