@@ -296,6 +296,32 @@ impl State {
         Ok(())
     }
 
+    /// `POST /api/v1/flows/{id}/trigger`: enters a contact into an active flow with an `api` trigger.
+    /// Returns whether a run started (entry rules may refuse it).
+    pub(crate) fn api_trigger(
+        &mut self,
+        ws: WorkspaceId,
+        flow_id: &str,
+        who: crate::ContactRef,
+        properties: JsonMap,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let flow = self
+            .flows
+            .active
+            .get(&ws)
+            .and_then(|l| l.iter().find(|f| f.public_id == flow_id).cloned())
+            .ok_or_else(|| EngineError::NotFound(format!("no active flow {flow_id:?}")))?;
+        if flow.def.trigger != Trigger::Api {
+            return Err(EngineError::Invalid {
+                message: "this flow is not triggered through the API (its trigger type is not \"api\")".into(),
+                field: Some("trigger".into()),
+            });
+        }
+        let contact = self.resolve_ref(ws, who, now)?;
+        self.try_enter(ws, &flow, contact, properties, now)
+    }
+
     /// Runs whose delay ended or whose wait timed out.
     pub(crate) fn flows_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
         self.deliver_deferred(now)?;
@@ -319,11 +345,11 @@ impl State {
         contact: ContactId,
         trigger: JsonMap,
         now: Timestamp,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let key = match &f.def.key {
             Some(k) => match trigger_value(&trigger, k) {
                 Some(v) => v,
-                None => return Ok(()), // keyed flows need the key on the trigger event
+                None => return Ok(false), // keyed flows need the key on the trigger event
             },
             None => String::new(),
         };
@@ -331,26 +357,26 @@ impl State {
             ids.iter().filter_map(|i| self.flows.runs.get(i)).any(|r| r.stored.flow_row == f.row && r.stored.key == key)
         });
         if running {
-            return Ok(());
+            return Ok(false);
         }
         match f.def.entry.reentry {
             Reentry::Always => {}
             Reentry::Once => {
                 if self.w.last_entry(f.row, contact, &key)?.is_some() {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             Reentry::OncePer(d) => {
                 if self.w.last_entry(f.row, contact, &key)?.is_some_and(|t| t > now.saturating_sub(d)) {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
-        let Some(c) = self.contacts.get(&contact) else { return Ok(()) };
+        let Some(c) = self.contacts.get(&contact) else { return Ok(false) };
         if let Some(entry) = &f.entry {
             let view = View { contact: c, seg: self.segments.contact_state(contact) };
             if !eval::eval(entry, &FlowView { view, event: &trigger, entered_at: None }, now) {
-                return Ok(());
+                return Ok(false);
             }
         }
         if f.def.entry.require_consent && !f.marketing_channels.is_empty() {
@@ -360,7 +386,7 @@ impl State {
                 _ => true,
             });
             if !ok {
-                return Ok(());
+                return Ok(false);
             }
         }
         let mut stored = StoredRun {
@@ -382,7 +408,8 @@ impl State {
         let id = stored.id;
         self.flows.runs.insert(id, RunRec { stored, run: Run::default(), trigger });
         self.flows.by_contact.entry(contact).or_default().push(id);
-        self.step_run(id, Input::Enter, now)
+        self.step_run(id, Input::Enter, now)?;
+        Ok(true)
     }
 
     fn step_run(&mut self, id: i64, input: Input<'_>, now: Timestamp) -> Result<(), EngineError> {

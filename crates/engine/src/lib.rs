@@ -341,6 +341,17 @@ impl Engine {
         rx.blocking_recv().map_err(|_| EngineError::Unavailable)?.map(|_| ())
     }
 
+    /// Enters a contact into an active API-triggered flow; returns whether a run started.
+    pub async fn trigger_flow(
+        &self,
+        ws: WorkspaceId,
+        flow_id: String,
+        who: ContactRef,
+        properties: kairos_domain::JsonMap,
+    ) -> Result<bool, EngineError> {
+        self.run(move |s, now| s.api_trigger(ws, &flow_id, who, properties, now)).await
+    }
+
     /// `active` (validated again) or `paused`.
     pub async fn set_flow_status(
         &self,

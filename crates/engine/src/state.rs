@@ -447,31 +447,38 @@ impl State {
         source: &str,
         now: Timestamp,
     ) -> Result<Contact, EngineError> {
+        let id = self.resolve_ref(ws, who, now)?;
+        self.change_consent(id, channel, status, source, now)
+    }
+
+    /// The contact a request names: by id (must exist in the workspace), or by user id, email or phone
+    /// (created when unknown, as Klaviyo does for subscribe calls).
+    pub(crate) fn resolve_ref(
+        &mut self,
+        ws: WorkspaceId,
+        who: ContactRef,
+        now: Timestamp,
+    ) -> Result<ContactId, EngineError> {
         let (kind, value) = match who {
             ContactRef::Id(id) => {
                 let id = self.follow(id);
-                let belongs = match self.contacts.get(&id) {
-                    Some(c) => Some(c.workspace == ws),
-                    None => self.w.load_contact(id)?.map(|c| c.workspace == ws),
+                return match self.contacts.get(&id) {
+                    Some(c) if c.workspace == ws => Ok(id),
+                    _ => Err(EngineError::NotFound(format!("contact {id} not found"))),
                 };
-                if belongs != Some(true) {
-                    return Err(EngineError::NotFound(format!("contact {id} not found")));
-                }
-                return self.change_consent(id, channel, status, source, now);
             }
             ContactRef::UserId(u) => (IdentityKind::UserId, u),
             ContactRef::Email(e) => (IdentityKind::Email, e.as_str().to_string()),
             ContactRef::Phone(p) => (IdentityKind::Phone, p.as_str().to_string()),
         };
-        let id = match self.lookup(ws, kind, &value)? {
+        Ok(match self.lookup(ws, kind, &value)? {
             Some(id) => id,
             None => {
                 let id = self.create_contact(ws, now);
                 self.attach(ws, id, &Claim { kind, value, found: None, force: false }, true)?;
                 id
             }
-        };
-        self.change_consent(id, channel, status, source, now)
+        })
     }
 
     fn change_consent(

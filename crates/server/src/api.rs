@@ -218,14 +218,9 @@ pub async fn list_products(
     Ok(page(p.items.iter().map(wire::product).collect(), p.next_cursor))
 }
 
-/// `POST /api/v1/contacts/consent` (SPEC 16).
-pub async fn set_consent(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
-    let v = json_body(&headers, body).await?;
-    let o =
-        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
-    let text = |k: &str| o.get(k).and_then(Value::as_str);
-    let who = if let Some(id) = o.get("contact_id") {
+/// The contact a request body names: `contact_id`, `email`, `phone` or `user_id`.
+pub(crate) fn contact_ref(o: &serde_json::Map<String, Value>) -> Result<ContactRef, ApiError> {
+    Ok(if let Some(id) = o.get("contact_id") {
         let id = id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
         ContactRef::Id(ContactId(
             id.ok_or_else(|| ApiError::bad_request("invalid_type", "contact_id", "contact_id must be a contact id"))?,
@@ -255,7 +250,17 @@ pub async fn set_consent(State(app): State<AppState>, headers: HeaderMap, body: 
             "email",
             "one of email, phone, user_id or contact_id is required",
         ));
-    };
+    })
+}
+
+/// `POST /api/v1/contacts/consent` (SPEC 16).
+pub async fn set_consent(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    let o =
+        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let text = |k: &str| o.get(k).and_then(Value::as_str);
+    let who = contact_ref(o)?;
     let channel = match text("channel") {
         Some("email") => "email",
         Some("sms") => "sms",

@@ -349,3 +349,25 @@ pub async fn install(
     let f = app.engine.install_library_flow(ws, key).await?;
     Ok((StatusCode::CREATED, Json(flow_json(&f))))
 }
+
+/// `POST /api/v1/flows/{id}/trigger`: `{"email"|"user_id"|"phone"|"contact_id": ..., "properties": {...}}`
+/// enters the contact into an active flow whose trigger type is `api`.
+pub async fn trigger(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    let o =
+        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let who = crate::api::contact_ref(o)?;
+    let properties = match o.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(ApiError::bad_request("invalid_type", "properties", "properties must be a JSON object")),
+    };
+    let entered = app.engine.trigger_flow(ws, id, who, properties).await?;
+    Ok(Json(json!({"entered": entered})))
+}

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{id}/activate", post(flows::activate_flow))
         .route("/flows/{id}/pause", post(flows::pause_flow))
         .route("/flows/{id}/stats", get(flows::flow_stats))
+        .route("/flows/{id}/trigger", post(flows::trigger))
         .route("/outbox", get(flows::outbox))
         .route("/tasks", get(flows::tasks));
     if state.dev_clock.is_some() {
