@@ -123,7 +123,7 @@ fn apply_group(
                     }
                 }
                 Op::Products { ws, products, reply } => {
-                    let r = state.upsert_products(ws, products);
+                    let r = state.upsert_products(ws, products, now);
                     let fatal = r.is_err();
                     replies.push(Reply::Products(reply, r));
                     if fatal {

@@ -78,7 +78,7 @@ impl State {
             updated_at: now,
         };
         f.row = self.w.save_flow(&f)?;
-        self.refresh_flow(&f)?;
+        self.refresh_flow(&f, now)?;
         Ok(f)
     }
 
@@ -101,7 +101,7 @@ impl State {
         f.definition = definition.to_string();
         f.updated_at = now;
         self.w.save_flow(&f)?;
-        self.refresh_flow(&f)?;
+        self.refresh_flow(&f, now)?;
         Ok(f)
     }
 
@@ -151,7 +151,7 @@ impl State {
         f.status = status.to_string();
         f.updated_at = now;
         self.w.save_flow(&f)?;
-        self.refresh_flow(&f)?;
+        self.refresh_flow(&f, now)?;
         Ok(f)
     }
 }

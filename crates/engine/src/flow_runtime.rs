@@ -82,6 +82,15 @@ struct FlowCtx<'a> {
     run_id: i64,
 }
 
+impl CompiledFlow {
+    pub(crate) fn trigger(&self) -> &Trigger {
+        &self.def.trigger
+    }
+    pub(crate) fn row(&self) -> i64 {
+        self.row
+    }
+}
+
 impl Ctx for FlowCtx<'_> {
     fn now(&self) -> Timestamp {
         self.now
@@ -170,7 +179,7 @@ impl State {
     }
 
     /// Loads active flows and the runs in progress (at start).
-    pub(crate) fn load_flows(&mut self) -> Result<(), EngineError> {
+    pub(crate) fn load_flows(&mut self, now: Timestamp) -> Result<(), EngineError> {
         for f in self.w.active_flows()? {
             let compiled = self.compile_flow(f.workspace, &f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
@@ -201,6 +210,12 @@ impl State {
             let run = Run { step: stored.step.clone(), due_at: stored.due_at, ended: None };
             self.track_run(RunRec { stored, run, trigger });
         }
+        self.load_interest(self.flows_workspaces(), now)?;
+        for ws in self.flows_workspaces() {
+            if self.active_flows_of(ws).iter().any(|f| matches!(f.def.trigger, Trigger::Date { .. })) {
+                self.schedule_all_dates(ws, now);
+            }
+        }
         Ok(())
     }
 
@@ -217,16 +232,45 @@ impl State {
     }
 
     /// Re-reads a flow after it was saved, activated or paused.
-    pub(crate) fn refresh_flow(&mut self, f: &StoredFlow) -> Result<(), EngineError> {
+    pub(crate) fn refresh_flow(&mut self, f: &StoredFlow, now: Timestamp) -> Result<(), EngineError> {
         if let Some(list) = self.flows.active.get_mut(&f.workspace) {
             list.retain(|x| x.row != f.row);
         }
         if f.status == "active" {
             let compiled = self.compile_flow(f.workspace, f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
+            let dated = matches!(compiled.def.trigger, Trigger::Date { .. });
+            let catalog = matches!(compiled.def.trigger, Trigger::BackInStock | Trigger::PriceDrop { .. });
             self.flows.active.entry(f.workspace).or_default().push(compiled);
+            if dated {
+                self.schedule_all_dates(f.workspace, now);
+            }
+            if catalog {
+                self.load_interest(vec![f.workspace], now)?;
+            }
         }
         Ok(())
+    }
+
+    pub(crate) fn active_flows_of(&self, ws: WorkspaceId) -> Vec<Arc<CompiledFlow>> {
+        self.flows.active.get(&ws).cloned().unwrap_or_default()
+    }
+
+    /// Workspaces with active flows.
+    pub(crate) fn flows_workspaces(&self) -> Vec<WorkspaceId> {
+        self.flows.active.iter().filter(|(_, l)| !l.is_empty()).map(|(ws, _)| *ws).collect()
+    }
+
+    /// Enters a contact into a flow if its entry rules allow; true when a run started.
+    pub(crate) fn enter(
+        &mut self,
+        ws: WorkspaceId,
+        f: &Arc<CompiledFlow>,
+        contact: ContactId,
+        trigger: JsonMap,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        self.try_enter(ws, f, contact, trigger, now)
     }
 
     /// An event of a contact: advances its runs, then enters the flows it triggers.
@@ -325,6 +369,7 @@ impl State {
     /// Runs whose delay ended or whose wait timed out.
     pub(crate) fn flows_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
         self.deliver_deferred(now)?;
+        self.date_tick(now)?;
         while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
             if t > now.as_micros() {
                 break;

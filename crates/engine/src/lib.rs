@@ -6,6 +6,7 @@ mod committer;
 mod dedupe;
 mod flow_ops;
 mod flow_runtime;
+mod flow_triggers;
 mod render;
 mod segment_ops;
 pub mod segments;

@@ -34,6 +34,7 @@ pub struct State {
     pub(crate) dirty: Vec<ContactId>,
     pub(crate) segments: Segments,
     pub(crate) flows: crate::flow_runtime::Flows,
+    pub(crate) triggers: crate::flow_triggers::Triggers,
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
 }
@@ -83,11 +84,12 @@ impl State {
             dirty: Vec::new(),
             segments: Segments::default(),
             flows: Default::default(),
+            triggers: Default::default(),
             emitted: Vec::new(),
         };
         state.begin()?;
         state.load_segments(now)?;
-        state.load_flows()?;
+        state.load_flows(now)?;
         state.load_sends(now)?;
         state.commit(now)?;
         Ok(state)
@@ -180,6 +182,10 @@ impl State {
         self.segments.record(ws, id, ev, now);
         self.evaluate_contact(ws, id, now)?;
         self.flows_on_event(ws, id, ev, now)?;
+        self.note_interest(ws, id, ev);
+        if ev.kind == EventKind::Identify {
+            self.schedule_dates(ws, id, now);
+        }
         Ok(true)
     }
 
@@ -430,10 +436,19 @@ impl State {
         Ok(())
     }
 
-    pub fn upsert_products(&mut self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
+    pub fn upsert_products(
+        &mut self,
+        ws: WorkspaceId,
+        products: Vec<Product>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         for p in products {
+            let before = self.w.load_product(ws, &p.id)?;
             self.w.upsert_product(ws, &p)?;
             self.products.insert((ws, p.id.as_str().into()));
+            if let Some(before) = before {
+                self.flows_on_catalog(ws, &before, &p, now)?;
+            }
         }
         Ok(())
     }

@@ -467,3 +467,75 @@ async fn api_triggered_flows_and_crash_safety_of_sends() {
     assert_eq!((stats["entered"].as_u64(), stats["active"].as_u64()), (Some(30), Some(0)), "{stats}");
     assert_eq!(stats["steps"]["mail"]["sent"], 30);
 }
+
+#[tokio::test]
+async fn catalog_and_date_triggers() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-10T10:00:00Z"})).await.unwrap();
+    let mut ids = std::collections::HashMap::new();
+    for k in ["back_in_stock", "price_drop", "birthday"] {
+        let r = c.post_json(&format!("/api/v1/flows/library/{k}/install"), sk, &json!({})).await.unwrap();
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        assert_eq!(c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+        ids.insert(k, id);
+    }
+    c.put_json("/api/v1/products/bike", sk, &json!({"title": "Gravel Bike", "price": 1000, "inventory_quantity": 0}))
+        .await
+        .unwrap();
+    for (user, email, event) in
+        [("viewer", "viewer@example.com", "Product Viewed"), ("stranger", "stranger@example.com", "Product Viewed")]
+    {
+        c.post_json("/v1/identify", wk, &json!({"userId": user, "traits": {"email": email}})).await.unwrap();
+        c.post_json(
+            "/api/v1/contacts/consent",
+            sk,
+            &json!({"user_id": user, "channel": "email", "status": "subscribed"}),
+        )
+        .await
+        .unwrap();
+        if user == "viewer" {
+            c.post_json(
+                "/v1/track",
+                wk,
+                &json!({"userId": user, "event": event, "properties": {"product_id": "bike"}}),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    // Back in stock: only the contact who viewed it hears about it.
+    c.put_json("/api/v1/products/bike", sk, &json!({"title": "Gravel Bike", "price": 1000, "inventory_quantity": 3}))
+        .await
+        .unwrap();
+    let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["back_in_stock"]), sk).await.unwrap().json();
+    let items = out["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{out}");
+    assert_eq!(
+        (items[0]["to"].as_str(), items[0]["subject"].as_str()),
+        (Some("viewer@example.com"), Some("Gravel Bike is back"))
+    );
+    // A 5% price drop is under the flow's 10% threshold; 20% is not.
+    c.put_json("/api/v1/products/bike", sk, &json!({"title": "Gravel Bike", "price": 950, "inventory_quantity": 3}))
+        .await
+        .unwrap();
+    let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["price_drop"]), sk).await.unwrap().json();
+    assert!(out["items"].as_array().unwrap().is_empty());
+    c.put_json("/api/v1/products/bike", sk, &json!({"title": "Gravel Bike", "price": 760, "inventory_quantity": 3}))
+        .await
+        .unwrap();
+    let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["price_drop"]), sk).await.unwrap().json();
+    assert_eq!(out["items"][0]["subject"], "Price drop: Gravel Bike", "{out}");
+    assert_eq!(out["items"].as_array().unwrap().len(), 1);
+
+    // Birthday at 09:00 in the contact's zone (Helsinki, UTC+2 on 12 March).
+    c.post_json("/v1/identify", wk, &json!({"userId": "viewer", "traits": {"birthday": "1990-03-12", "first_name": "Vivi", "timezone": "Europe/Helsinki"}})).await.unwrap();
+    let birthday_path = format!("/api/v1/outbox?flow_id={}", ids["birthday"]);
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-12T06:59:00Z"})).await.unwrap();
+    assert_eq!(c.get(&birthday_path, sk).await.unwrap().json()["items"].as_array().unwrap().len(), 0);
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-12T07:00:01Z"})).await.unwrap();
+    assert_eq!(c.get(&birthday_path, sk).await.unwrap().json()["items"].as_array().unwrap().len(), 1);
+    let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["birthday"]), sk).await.unwrap().json();
+    assert_eq!(out["items"][0]["subject"], "Happy birthday, Vivi!");
+}

@@ -217,6 +217,7 @@ pub trait Writer: Send {
     fn template_data(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, String)>>;
 
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
+    fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
 }
 

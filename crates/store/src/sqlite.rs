@@ -830,6 +830,12 @@ impl Writer for SqliteWriter {
         Ok(stmt.query_row(params![ws.0, id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
+    fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM products WHERE workspace_id = ?1 AND id = ?2")?;
+        let data: Option<String> = stmt.query_row(params![ws.0, id], |r| r.get(0)).optional()?;
+        data.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("product", e))).transpose()
+    }
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2")?;
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
