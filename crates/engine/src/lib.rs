@@ -11,6 +11,7 @@ mod render;
 mod segment_ops;
 pub mod segments;
 pub mod sending;
+mod simulate;
 mod state;
 
 use std::sync::{Arc, Mutex};
@@ -351,6 +352,16 @@ impl Engine {
         properties: kairos_domain::JsonMap,
     ) -> Result<bool, EngineError> {
         self.run(move |s, now| s.api_trigger(ws, &flow_id, who, properties, now)).await
+    }
+
+    /// Replays the workspace's history (the last `since`) through a definition; nothing is written.
+    pub async fn simulate_flow(
+        &self,
+        ws: WorkspaceId,
+        definition: serde_json::Value,
+        since: kairos_domain::Duration,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
     }
 
     /// `active` (validated again) or `paused`.

@@ -539,3 +539,48 @@ async fn catalog_and_date_triggers() {
     let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["birthday"]), sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "Happy birthday, Vivi!");
 }
+
+#[tokio::test]
+async fn simulation_replays_history_without_sending() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    for t in [
+        json!({"id": "abandoned-cart-1", "channel": "email", "subject": "s", "text": "t"}),
+        json!({"id": "abandoned-cart-sms", "channel": "sms", "body": "b"}),
+    ] {
+        c.post_json("/api/v1/templates", sk, &t).await.unwrap();
+    }
+    let mut def = abandoned_checkout();
+    def["entry"] = json!({"reentry": "once_per 7d"});
+    let id = c.post_json("/api/v1/flows", sk, &def).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-05T00:00:00Z"})).await.unwrap();
+    // History: checkouts over the past days; one ordered an hour later, one never, one too small, one large.
+    let batch = json!({"batch": [
+        {"type": "track", "userId": "a", "event": "Checkout Started", "properties": {"value": 150}, "timestamp": "2030-01-01T10:00:00Z"},
+        {"type": "track", "userId": "a", "event": "Order Completed", "properties": {"total": 150}, "timestamp": "2030-01-01T11:00:00Z"},
+        {"type": "track", "userId": "b", "event": "Checkout Started", "properties": {"value": 300}, "timestamp": "2030-01-02T10:00:00Z"},
+        {"type": "track", "userId": "c", "event": "Checkout Started", "properties": {"value": 50}, "timestamp": "2030-01-02T10:00:00Z"},
+        {"type": "track", "userId": "d", "event": "Checkout Started", "properties": {"value": 30000}, "timestamp": "2030-01-03T10:00:00Z"}
+    ]});
+    assert_eq!(c.post_json("/v1/batch", wk, &batch).await.unwrap().status, 200);
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-10T00:00:00Z"})).await.unwrap();
+    let r = c.post_json(&format!("/api/v1/flows/{id}/simulate"), sk, &json!({"since": "30d"})).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let report = r.json();
+    assert_eq!(report["entered"], 3, "{report}");
+    assert_eq!(report["converted"], 1, "a ordered within the delay: {report}");
+    assert_eq!(report["steps"]["email"]["would_send"], 1, "{report}");
+    assert_eq!(report["steps"]["sms"]["would_send"], 1, "{report}");
+    assert_eq!(report["steps"]["call"]["would_create_task"], 1, "{report}");
+    // Nothing was sent or stored, and the draft can be simulated with an edited definition.
+    let out = c.get("/api/v1/outbox", sk).await.unwrap().json();
+    assert_eq!(out["items"], json!([]));
+    let mut edited = def.clone();
+    edited["trigger"]["where"] = json!("value > 1000");
+    let r = c
+        .post_json(&format!("/api/v1/flows/{id}/simulate"), sk, &json!({"since": "30d", "definition": edited}))
+        .await
+        .unwrap();
+    assert_eq!(r.json()["entered"], 1);
+}

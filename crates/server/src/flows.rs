@@ -371,3 +371,33 @@ pub async fn trigger(
     let entered = app.engine.trigger_flow(ws, id, who, properties).await?;
     Ok(Json(json!({"entered": entered})))
 }
+
+/// `POST /api/v1/flows/{id}/simulate` (SPEC 6): `{"definition": {...}?, "since": "90d"?}`. Replays stored
+/// history through the saved definition (or the one given, e.g. an unsaved edit) without sending anything.
+pub async fn simulate(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await.unwrap_or(Value::Null);
+    let flows = read(&app, move |r| r.flows(ws)).await?;
+    let f = flows
+        .iter()
+        .find(|f| f.public_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let definition = match v.get("definition") {
+        Some(d @ Value::Object(_)) => d.clone(),
+        Some(_) => return Err(ApiError::bad_request("invalid_type", "definition", "definition must be a flow object")),
+        None => serde_json::from_str(&f.definition).unwrap_or(Value::Null),
+    };
+    let since = match v.get("since") {
+        None => kairos_domain::Duration::from_secs(90 * 86_400),
+        Some(s) => s
+            .as_str()
+            .and_then(kairos_domain::Duration::parse)
+            .ok_or_else(|| ApiError::bad_request("invalid_value", "since", "since must be a duration like 30d"))?,
+    };
+    Ok(Json(app.engine.simulate_flow(ws, definition, since).await?))
+}

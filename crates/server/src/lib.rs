@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{id}/pause", post(flows::pause_flow))
         .route("/flows/{id}/stats", get(flows::flow_stats))
         .route("/flows/{id}/trigger", post(flows::trigger))
+        .route("/flows/{id}/simulate", post(flows::simulate))
         .route("/outbox", get(flows::outbox))
         .route("/tasks", get(flows::tasks));
     if state.dev_clock.is_some() {

@@ -172,6 +172,8 @@ pub trait Writer: Send {
     /// Events of a workspace with a given name, in log order: (contact, stored JSON).
     fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
 
+    /// Events of a workspace with a timestamp at or after `since`: (contact, stored JSON).
+    fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
     /// Whether any event with this name was stored in the workspace.
     fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool>;
     fn segments(&mut self) -> Result<Vec<StoredSegment>>;

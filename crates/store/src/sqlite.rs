@@ -526,6 +526,16 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
+    fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND ts >= ?2")?;
+        let mut rows = stmt.query(params![ws.0, since.as_micros()])?;
+        while let Some(r) = rows.next()? {
+            let data: String = r.get(1)?;
+            f(ContactId(r.get(0)?), &data);
+        }
+        Ok(())
+    }
+
     fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
         let mut stmt =
             self.conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1")?;
