@@ -1,6 +1,7 @@
 //! The `kairos` binary: serve, demo, workspace, bench.
 
 pub mod bench;
+pub mod bench_flows;
 pub mod bench_segments;
 pub mod cli;
 pub mod client;

@@ -171,10 +171,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         step_id TEXT,
         status TEXT NOT NULL,
         data TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        seq INTEGER NOT NULL
+        created_at INTEGER NOT NULL
     );
-    CREATE INDEX messages_by_workspace ON messages (workspace_id, seq);
+    CREATE INDEX messages_by_workspace ON messages (workspace_id);
     CREATE TABLE tasks (
         id INTEGER PRIMARY KEY,
         workspace_id INTEGER NOT NULL,
@@ -766,8 +765,8 @@ impl Writer for SqliteWriter {
             .conn
             .prepare_cached(
                 "INSERT INTO messages (id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id,
-                     status, data, created_at, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))
+                     status, data, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![
@@ -796,7 +795,7 @@ impl Writer for SqliteWriter {
     fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at
-             FROM messages WHERE status = 'deferred' OR (status = 'sent' AND created_at >= ?1) ORDER BY seq",
+             FROM messages WHERE status = 'deferred' OR (status = 'sent' AND created_at >= ?1) ORDER BY rowid",
         )?;
         let mut rows = stmt.query([since.as_micros()])?;
         while let Some(r) = rows.next()? {
@@ -1164,9 +1163,9 @@ impl Reader for SqliteReader<'_> {
         };
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data,
-                    created_at, seq FROM messages
-             WHERE workspace_id = ?1 AND seq < ?2 AND (?3 IS NULL OR to_addr = ?3) AND (?4 IS NULL OR flow_id = ?4)
-             ORDER BY seq DESC LIMIT ?5",
+                    created_at, rowid FROM messages
+             WHERE workspace_id = ?1 AND rowid < ?2 AND (?3 IS NULL OR to_addr = ?3) AND (?4 IS NULL OR flow_id = ?4)
+             ORDER BY rowid DESC LIMIT ?5",
         )?;
         let rows = stmt
             .query_map(params![ws.0, before, to, flow_id, (limit + 1) as i64], |r| {
