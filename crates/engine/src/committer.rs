@@ -7,6 +7,9 @@ use kairos_domain::{Contact, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::State;
+/// Most flow runs the background ticker advances in one transaction.
+const TICK_RUNS_MAX: usize = 5_000;
+
 use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op, SegmentChange, SegmentCmd, SegmentReply};
 use kairos_domain::WorkspaceId;
 use tokio::sync::broadcast;
@@ -77,8 +80,23 @@ pub fn run(
     publish: broadcast::Sender<SegmentChange>,
 ) {
     let mut ops: Vec<Op> = Vec::new();
+    let mut more_due = false;
     loop {
-        let Some(first) = rx.blocking_recv() else { break };
+        // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
+        let first = if more_due {
+            match rx.try_recv() {
+                Ok(op) => op,
+                Err(_) => Op::Tick { reply: None },
+            }
+        } else {
+            match rx.blocking_recv() {
+                Some(op) => op,
+                None => break,
+            }
+        };
+        if more_due && !matches!(first, Op::Tick { .. }) {
+            ops.push(Op::Tick { reply: None });
+        }
         let mut weight = first.weight();
         ops.push(first);
         while weight < GROUP_EVENTS_MAX {
@@ -91,7 +109,8 @@ pub fn run(
             }
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
-        state = apply_group(state, &mut ops, clock.now(), &publish);
+        more_due = false;
+        state = apply_group(state, &mut ops, clock.now(), &publish, &mut more_due);
         if stop {
             break;
         }
@@ -106,6 +125,7 @@ fn apply_group(
     ops: &mut Vec<Op>,
     now: Timestamp,
     publish: &broadcast::Sender<SegmentChange>,
+    more_due: &mut bool,
 ) -> State {
     let mut replies = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
@@ -155,7 +175,9 @@ fn apply_group(
                     }
                 }
                 Op::Tick { reply } => {
-                    state.tick(now)?;
+                    // An explicit tick (dev clock) applies everything; the ticker's is bounded per group.
+                    let limit = if reply.is_some() { None } else { Some(TICK_RUNS_MAX) };
+                    *more_due = state.tick(now, limit)?;
                     if let Some(reply) = reply {
                         replies.push(Reply::Tick(reply));
                     }

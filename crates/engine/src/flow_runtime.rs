@@ -367,20 +367,26 @@ impl State {
     }
 
     /// Runs whose delay ended or whose wait timed out.
-    pub(crate) fn flows_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
+    /// Advances due runs, at most `limit` of them (None: all); returns whether more are due.
+    pub(crate) fn flows_tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
         self.deliver_deferred(now)?;
         self.date_tick(now)?;
+        let mut done = 0;
         while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
             if t > now.as_micros() {
-                break;
+                return Ok(false);
+            }
+            if limit.is_some_and(|l| done >= l) {
+                return Ok(true);
             }
             self.flows.timers.pop();
             let current = self.flows.runs.get(&id).and_then(|r| r.run.due_at).map(Timestamp::as_micros);
             if current == Some(t) {
                 self.step_run(id, Input::Timer, now)?;
+                done += 1;
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     fn try_enter(

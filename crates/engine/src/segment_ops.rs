@@ -190,17 +190,18 @@ impl State {
     }
 
     /// Re-evaluates contacts whose segments can change by time alone at `now`.
-    pub(crate) fn tick(&mut self, now: Timestamp) -> Result<usize, EngineError> {
-        self.flows_tick(now)?;
+    /// Applies what time alone changed. With a `limit` (the background ticker), at most that many flow runs
+    /// advance per transaction so a burst of timers never holds ingestion for long; returns whether more are due.
+    pub(crate) fn tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
+        let more = self.flows_tick(now, limit)?;
         let due = self.segments.due(now);
-        let n = due.len();
         for id in due {
             let id = self.follow(id);
             if let Some(ws) = self.contacts.get(&id).map(|c| c.workspace) {
                 self.evaluate_contact(ws, id, now)?;
             }
         }
-        Ok(n)
+        Ok(more)
     }
 
     pub(crate) fn persist_sizes(&mut self, now: Timestamp) -> Result<(), EngineError> {

@@ -12,9 +12,10 @@ use rand::SeedableRng;
 use crate::client::HttpClient;
 use crate::sample;
 
-/// Contacts the flows benchmark enters when `--contacts` is left at its default (entering 1 M through the
-/// HTTP API takes minutes on 2 cores; pass `--contacts 1000000` for the full figure).
+/// Contacts the flows benchmark enters by default (entering 1 M through the HTTP API takes minutes on 2 cores;
+/// pass `--contacts 1000000` for the full figure).
 const FLOW_CONTACTS_DEFAULT: usize = 100_000;
+const SEGMENT_CONTACTS_DEFAULT: usize = 1_000_000;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum BenchWhat {
@@ -45,9 +46,9 @@ pub struct BenchArgs {
     /// Live segments to create before the ingest run (each event re-evaluates them for its contact).
     #[arg(long, default_value_t = 0)]
     pub segments: usize,
-    /// Synthetic contacts for the segments benchmark.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub contacts: usize,
+    /// Contacts for the segments benchmark (default 1 000 000) and the flows benchmark (default 100 000).
+    #[arg(long)]
+    pub contacts: Option<usize>,
     /// Data directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
@@ -55,15 +56,17 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        BenchWhat::Segments => return crate::bench_segments::run(args.contacts, 4, 200_000),
+        BenchWhat::Segments => {
+            return crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
+        }
         BenchWhat::Ingest => {}
         BenchWhat::All => {
             ingest_run(&args)?;
-            return crate::bench_segments::run(args.contacts, 4, 200_000);
+            return crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
         }
         BenchWhat::Flows => {
             let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
-            let contacts = if args.contacts == 1_000_000 { FLOW_CONTACTS_DEFAULT } else { args.contacts };
+            let contacts = args.contacts.unwrap_or(FLOW_CONTACTS_DEFAULT);
             let r = crate::bench_flows::run(contacts, &dir);
             let _ = std::fs::remove_dir_all(&dir);
             return r;

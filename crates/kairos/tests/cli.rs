@@ -299,3 +299,14 @@ async fn sigterm_exits_0_and_the_data_survives_a_restart() {
     drop(c);
     assert_eq!(s.terminate().code(), Some(0));
 }
+
+#[test]
+fn bench_flows_prints_its_figures() {
+    let out =
+        run_with_limit(&["bench", "flows", "--contacts", "500"], &[("KAIROS_LOG", "warn")], Duration::from_secs(120));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    for figure in ["event -> send decision", "load and resume 500 waiting runs", "step transitions/s"] {
+        assert!(stdout.contains(figure), "missing {figure}: {stdout}");
+    }
+}
