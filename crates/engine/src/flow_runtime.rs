@@ -111,6 +111,15 @@ impl Ctx for FlowCtx<'_> {
     }
 }
 
+fn channel_of(name: &str) -> Channel {
+    match name {
+        "email" => Channel::Email,
+        "sms" => Channel::Sms,
+        "chat" => Channel::Chat,
+        _ => Channel::Webhook,
+    }
+}
+
 fn trigger_value(props: &JsonMap, key: &str) -> Option<String> {
     let mut parts = key.strip_prefix("event.")?.split('.');
     let mut v = props.get(parts.next()?)?;
@@ -622,12 +631,7 @@ impl State {
     pub(crate) fn deliver(&mut self, p: PendingSend, first: bool, now: Timestamp) -> Result<(), EngineError> {
         let ws = WorkspaceId(p.workspace);
         let contact_id = self.follow(ContactId(p.contact));
-        let channel = match p.channel.as_str() {
-            "email" => Channel::Email,
-            "sms" => Channel::Sms,
-            "chat" => Channel::Chat,
-            _ => Channel::Webhook,
-        };
+        let channel = channel_of(&p.channel);
         let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
         let (to, consent) = match channel {
             Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
@@ -743,13 +747,7 @@ impl State {
                     self.flows.pending.insert(m.id.clone(), (due, p));
                 }
             } else if data["pending"].is_null() {
-                let channel = match m.channel.as_str() {
-                    "email" => Channel::Email,
-                    "sms" => Channel::Sms,
-                    "chat" => Channel::Chat,
-                    _ => Channel::Webhook,
-                };
-                self.flows.send_log.record(m.contact, channel, m.created_at);
+                self.flows.send_log.record(m.contact, channel_of(&m.channel), m.created_at);
             }
         }
         Ok(())

@@ -199,6 +199,12 @@ fn flow_json(f: &StoredFlow) -> Value {
     })
 }
 
+/// A flow of the workspace by public id, or 404.
+async fn find_flow(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> Result<StoredFlow, ApiError> {
+    let flows = read(app, move |r| r.flows(ws)).await?;
+    flows.into_iter().find(|f| f.public_id == id).ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))
+}
+
 pub async fn create_flow(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -233,11 +239,7 @@ pub async fn get_flow(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
-    let flows = read(&app, move |r| r.flows(ws)).await?;
-    let f = flows
-        .iter()
-        .find(|f| f.public_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let f = &find_flow(&app, ws, &id).await?;
     Ok(Json(flow_json(f)))
 }
 
@@ -266,11 +268,7 @@ pub async fn flow_stats(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
-    let flows = read(&app, move |r| r.flows(ws)).await?;
-    let f = flows
-        .iter()
-        .find(|f| f.public_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let f = &find_flow(&app, ws, &id).await?;
     let row = f.row;
     let stats = read(&app, move |r| r.flow_stats(row)).await?;
     let mut steps = stats.steps.clone();
@@ -382,11 +380,7 @@ pub async fn simulate(
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
-    let flows = read(&app, move |r| r.flows(ws)).await?;
-    let f = flows
-        .iter()
-        .find(|f| f.public_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let f = &find_flow(&app, ws, &id).await?;
     let definition = match v.get("definition") {
         Some(d @ Value::Object(_)) => d.clone(),
         Some(_) => return Err(ApiError::bad_request("invalid_type", "definition", "definition must be a flow object")),

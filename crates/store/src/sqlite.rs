@@ -799,19 +799,7 @@ impl Writer for SqliteWriter {
         )?;
         let mut rows = stmt.query([since.as_micros()])?;
         while let Some(r) = rows.next()? {
-            f(StoredMessage {
-                id: r.get(0)?,
-                workspace: WorkspaceId(r.get(1)?),
-                contact: ContactId(r.get(2)?),
-                channel: r.get(3)?,
-                to: r.get(4)?,
-                flow_id: r.get(5)?,
-                campaign_id: r.get(6)?,
-                step_id: r.get(7)?,
-                status: r.get(8)?,
-                data: r.get(9)?,
-                created_at: Timestamp::from_micros(r.get(10)?),
-            });
+            f(message_row(r)?);
         }
         Ok(())
     }
@@ -921,6 +909,24 @@ fn template_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> {
         data: r.get(2)?,
         created_at: Timestamp::from_micros(r.get(3)?),
         updated_at: Timestamp::from_micros(r.get(4)?),
+    })
+}
+
+/// Columns 0..=10: id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data,
+/// created_at.
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: r.get(0)?,
+        workspace: WorkspaceId(r.get(1)?),
+        contact: ContactId(r.get(2)?),
+        channel: r.get(3)?,
+        to: r.get(4)?,
+        flow_id: r.get(5)?,
+        campaign_id: r.get(6)?,
+        step_id: r.get(7)?,
+        status: r.get(8)?,
+        data: r.get(9)?,
+        created_at: Timestamp::from_micros(r.get(10)?),
     })
 }
 
@@ -1169,22 +1175,7 @@ impl Reader for SqliteReader<'_> {
         )?;
         let rows = stmt
             .query_map(params![ws.0, before, to, flow_id, (limit + 1) as i64], |r| {
-                Ok((
-                    StoredMessage {
-                        id: r.get(0)?,
-                        workspace: WorkspaceId(r.get(1)?),
-                        contact: ContactId(r.get(2)?),
-                        channel: r.get(3)?,
-                        to: r.get(4)?,
-                        flow_id: r.get(5)?,
-                        campaign_id: r.get(6)?,
-                        step_id: r.get(7)?,
-                        status: r.get(8)?,
-                        data: r.get(9)?,
-                        created_at: Timestamp::from_micros(r.get(10)?),
-                    },
-                    r.get::<_, i64>(11)?,
-                ))
+                Ok((message_row(r)?, r.get::<_, i64>(11)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let more = rows.len() > limit;
