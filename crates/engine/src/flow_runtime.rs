@@ -375,6 +375,10 @@ impl State {
         self.try_enter(ws, &flow, contact, properties, now)
     }
 
+    pub(crate) fn set_rules(&mut self, rules: Rules) {
+        self.flows.rules = rules;
+    }
+
     /// Runs whose delay ended or whose wait timed out.
     /// Advances due runs, at most `limit` of them (None: all); returns whether more are due.
     pub(crate) fn flows_tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {

@@ -188,10 +188,16 @@ pub const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Engine {
-    /// Loads state from the store and starts the committer thread.
+    /// Loads state from the store and starts the committer thread, with the default sending rules.
     pub fn start(store: SqliteStore, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
+        Self::start_with(store, clock, sending::Rules::default())
+    }
+
+    /// Like [`Engine::start`] with the workspace-wide sending discipline from `kairos.toml`.
+    pub fn start_with(store: SqliteStore, clock: Arc<dyn Clock>, rules: sending::Rules) -> Result<Engine, EngineError> {
         let writer = store.writer()?;
-        let state = state::State::load(Box::new(writer), clock.now())?;
+        let mut state = state::State::load(Box::new(writer), clock.now())?;
+        state.set_rules(rules);
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);

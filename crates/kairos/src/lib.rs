@@ -5,6 +5,7 @@ pub mod bench_flows;
 pub mod bench_segments;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod demo;
 pub mod sample;
 pub mod serve;

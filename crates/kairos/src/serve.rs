@@ -47,7 +47,8 @@ pub async fn start(
     };
     // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let engine = tokio::task::spawn_blocking(move || Engine::start(store, clock)).await??;
+    let rules = crate::config::Config::load(&store.dir())?.rules()?;
+    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, rules)).await??;
     Ok((AppState::new(Arc::new(engine), dev), listener))
 }
 

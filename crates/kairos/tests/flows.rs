@@ -584,3 +584,41 @@ async fn simulation_replays_history_without_sending() {
         .unwrap();
     assert_eq!(r.json()["entered"], 1);
 }
+
+#[tokio::test]
+async fn kairos_toml_configures_the_sending_discipline() {
+    let mut s = TestServer::start();
+    std::fs::write(s.dir.join("kairos.toml"), "[sending]\nsmart_sending = \"off\"\nquiet_hours_sms = \"off\"\n")
+        .unwrap();
+    s.kill();
+    s.restart();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let (wk, sk) = (wk.as_str(), sk.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-07T23:00:00Z"})).await.unwrap();
+    c.post_json("/api/v1/templates", sk, &json!({"id": "p", "channel": "sms", "body": "promo"})).await.unwrap();
+    let f = json!({"name": "Promo", "trigger": {"type": "event", "event": "Promo"}, "entry": {"reentry": "always"},
+        "steps": [{"id": "sms", "type": "send", "channel": "sms", "template": "p"}]});
+    let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    c.post_json("/v1/identify", wk, &json!({"userId": "n", "traits": {"phone": "+358406666666"}})).await.unwrap();
+    c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": "n", "channel": "sms", "status": "subscribed"}))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        c.post_json("/v1/track", wk, &json!({"userId": "n", "event": "Promo"})).await.unwrap();
+    }
+    let out = c.get("/api/v1/outbox?to=%2B358406666666", sk).await.unwrap().json();
+    let statuses: Vec<&str> = out["items"].as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["sent", "sent"], "no smart sending and no quiet hours at 23:00");
+    // A bad value stops the server with a message naming the key.
+    s.kill();
+    std::fs::write(s.dir.join("kairos.toml"), "[sending]\nsmart_sending = \"sometimes\"\n").unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smart_sending"));
+}
