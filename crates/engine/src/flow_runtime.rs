@@ -103,6 +103,9 @@ impl Ctx for FlowCtx<'_> {
     fn matches(&mut self, at: &str, _: &Expr, properties: &JsonMap) -> bool {
         self.flow.filters.get(at).is_some_and(|n| eval::matches_filter(n, properties))
     }
+    fn next_local_time(&mut self, minutes: u32, weekdays: &[u8]) -> Timestamp {
+        crate::sending::next_local_slot(self.now, self.contact.timezone.as_deref(), minutes, weekdays)
+    }
     fn draw(&mut self, step: &str, total: u64) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

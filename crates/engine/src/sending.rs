@@ -128,6 +128,28 @@ pub fn decide(
     }
 }
 
+/// The next instant after `now` at local `minutes` after midnight on one of `weekdays` (0 = Monday; empty = any)
+/// in `tz` (a `delay ... until` step). DST gaps resolve forward.
+pub fn next_local_slot(now: Timestamp, tz: Option<&str>, minutes: u32, weekdays: &[u8]) -> Timestamp {
+    let zone = tz.and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = now.to_jiff().to_zoned_datetime(zone.clone()).date();
+    for d in 0..=7i64 {
+        let Ok(date) = today.checked_add(jiff::SignedDuration::from_hours(24 * d)) else { continue };
+        let weekday = date.weekday().to_monday_zero_offset() as u8;
+        if !weekdays.is_empty() && !weekdays.contains(&weekday) {
+            continue;
+        }
+        let local = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
+        if let Ok(t) = zone.to_ambiguous_timestamp(local).compatible() {
+            let t = Timestamp::from_micros(t.as_microsecond());
+            if t > now {
+                return t;
+            }
+        }
+    }
+    kairos_flow::run::next_slot(now, minutes, weekdays)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,9 @@ impl Ctx for SimCtx<'_> {
     fn draw(&mut self, _: &str, total: u64) -> u64 {
         total / 2
     }
+    fn next_local_time(&mut self, minutes: u32, weekdays: &[u8]) -> Timestamp {
+        crate::sending::next_local_slot(self.now, self.view.contact.timezone.as_deref(), minutes, weekdays)
+    }
 }
 
 fn key_value(props: &JsonMap, key: &Option<String>) -> Option<String> {

@@ -105,14 +105,19 @@ pub trait Ctx {
     fn matches(&mut self, at: &str, filter: &Expr, properties: &JsonMap) -> bool;
     /// A uniform number in 0..total for an A/B draw (deterministic per run and step in the engine).
     fn draw(&mut self, step: &str, total: u64) -> u64;
+    /// The next instant after now at local `time_minutes` on one of `weekdays` (0 = Monday; empty = any day), in
+    /// the contact's time zone. The default reads the clock as UTC.
+    fn next_local_time(&mut self, time_minutes: u32, weekdays: &[u8]) -> Timestamp {
+        next_slot(self.now(), time_minutes, weekdays)
+    }
 }
 
 fn ago(now: Timestamp, d: Duration) -> Timestamp {
     now.saturating_add(d)
 }
 
-/// Next instant at `time_minutes` local (UTC here; the engine passes local-adjusted `now`) on allowed weekdays.
-fn next_slot(now: Timestamp, time_minutes: u32, weekdays: &[u8]) -> Timestamp {
+/// Next instant at `time_minutes` (UTC) on allowed weekdays.
+pub fn next_slot(now: Timestamp, time_minutes: u32, weekdays: &[u8]) -> Timestamp {
     const DAY: i64 = 86_400_000_000;
     let us = now.as_micros();
     let day_start = us - us.rem_euclid(DAY);
@@ -170,7 +175,7 @@ pub fn advance(def: &FlowDef, run: &mut Run, input: Input<'_>, ctx: &mut dyn Ctx
                 if arrived {
                     run.due_at = Some(match delay {
                         Delay::For(d) => ago(now, *d),
-                        Delay::Until { time_minutes, weekdays } => next_slot(now, *time_minutes, weekdays),
+                        Delay::Until { time_minutes, weekdays } => ctx.next_local_time(*time_minutes, weekdays),
                     });
                     return out;
                 }

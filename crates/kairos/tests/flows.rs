@@ -622,3 +622,68 @@ async fn kairos_toml_configures_the_sending_discipline() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("smart_sending"));
 }
+
+#[tokio::test]
+async fn ab_split_delay_until_and_quiet_hours_on_a_dst_night() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    // Saturday 2030-03-30 20:00 UTC = 22:00 in Helsinki; the clocks go forward that night (EET -> EEST).
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-30T20:00:00Z"})).await.unwrap();
+    for t in [
+        json!({"id": "a", "channel": "sms", "body": "variant A"}),
+        json!({"id": "b", "channel": "sms", "body": "variant B"}),
+        json!({"id": "monday", "channel": "email", "subject": "Monday 10:00", "text": "x"}),
+    ] {
+        c.post_json("/api/v1/templates", sk, &t).await.unwrap();
+    }
+    let f = json!({"name": "AB", "trigger": {"type": "event", "event": "Joined"}, "entry": {"reentry": "always"},
+    "steps": [
+        {"id": "ab", "type": "ab_split", "variants": [{"name": "A", "weight": 1, "next": "sa"}, {"name": "B", "weight": 1, "next": "sb"}]},
+        {"id": "sa", "type": "send", "channel": "sms", "template": "a", "next": "wait"},
+        {"id": "sb", "type": "send", "channel": "sms", "template": "b", "next": "wait"},
+        {"id": "wait", "type": "delay", "until": "10:00", "weekdays": ["mon"], "next": "mail"},
+        {"id": "mail", "type": "send", "channel": "email", "template": "monday", "transactional": true}
+    ]});
+    let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    for i in 0..40 {
+        let user = format!("h{i}");
+        c.post_json("/v1/identify", wk, &json!({"userId": user, "traits": {"email": format!("{user}@example.com"), "phone": format!("+35840{i:07}"), "timezone": "Europe/Helsinki"}})).await.unwrap();
+        c.post_json(
+            "/api/v1/contacts/consent",
+            sk,
+            &json!({"user_id": user, "channel": "sms", "status": "subscribed"}),
+        )
+        .await
+        .unwrap();
+        c.post_json("/v1/track", wk, &json!({"userId": user, "event": "Joined"})).await.unwrap();
+    }
+    let stats = c.get(&format!("/api/v1/flows/{id}/stats"), sk).await.unwrap().json();
+    let (a, b) = (
+        stats["steps"]["ab"]["variant:A"].as_u64().unwrap_or(0),
+        stats["steps"]["ab"]["variant:B"].as_u64().unwrap_or(0),
+    );
+    assert_eq!(a + b, 40, "{stats}");
+    assert!(a >= 8 && b >= 8, "both variants drawn: {a}/{b}");
+    // Quiet hours: the SMS waits for 09:00 Helsinki time, which on this night is 06:00 UTC (summer time).
+    let path = format!("/api/v1/outbox?flow_id={id}&limit=100");
+    let first = sms_of(&mut c, sk, &path).await;
+    assert!(first.iter().all(|m| m["status"] == "deferred"), "{first:?}");
+    assert!(first.iter().all(|m| m["reason"] == "quiet_hours"));
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-31T05:59:00Z"})).await.unwrap();
+    assert!(sms_of(&mut c, sk, &path).await.iter().all(|m| m["status"] == "deferred"));
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-31T06:00:30Z"})).await.unwrap();
+    assert!(sms_of(&mut c, sk, &path).await.iter().all(|m| m["status"] == "sent"));
+    // Delay until Monday 10:00 local: 2030-04-01T07:00Z (EEST).
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-04-01T06:59:00Z"})).await.unwrap();
+    let mails = c.get(&format!("/api/v1/outbox?flow_id={id}&to=h0%40example.com"), sk).await.unwrap().json();
+    assert_eq!(mails["items"].as_array().unwrap().len(), 0);
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-04-01T07:00:30Z"})).await.unwrap();
+    let mails = c.get(&format!("/api/v1/outbox?flow_id={id}&to=h0%40example.com"), sk).await.unwrap().json();
+    assert_eq!(mails["items"][0]["subject"], "Monday 10:00", "{mails}");
+}
+
+async fn sms_of(c: &mut kairos::client::HttpClient, sk: &str, path: &str) -> Vec<Value> {
+    common::all_items(c, sk, path).await.into_iter().filter(|m| m["channel"] == "sms").collect()
+}
