@@ -123,7 +123,8 @@ fn channel_of(name: &str) -> Channel {
     }
 }
 
-fn trigger_value(props: &JsonMap, key: &str) -> Option<String> {
+/// The value of a `key` path (`event.order_id`) in the trigger event's properties, as text.
+pub(crate) fn trigger_value(props: &JsonMap, key: &str) -> Option<String> {
     let mut parts = key.strip_prefix("event.")?.split('.');
     let mut v = props.get(parts.next()?)?;
     for p in parts {
@@ -262,6 +263,11 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Whether an active flow of `ws` has a trigger matching `pred` (no allocation).
+    pub(crate) fn has_active_flow(&self, ws: WorkspaceId, pred: impl Fn(&Trigger) -> bool) -> bool {
+        self.flows.active.get(&ws).is_some_and(|l| l.iter().any(|f| pred(&f.def.trigger)))
     }
 
     pub(crate) fn active_flows_of(&self, ws: WorkspaceId) -> Vec<Arc<CompiledFlow>> {

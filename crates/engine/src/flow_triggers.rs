@@ -67,7 +67,7 @@ impl State {
 
     /// Whether the workspace has an active back-in-stock or price-drop flow (interest is tracked only then).
     pub(crate) fn catalog_flows_in(&self, ws: WorkspaceId) -> bool {
-        self.active_flows_of(ws).iter().any(|f| matches!(f.trigger(), Trigger::BackInStock | Trigger::PriceDrop { .. }))
+        self.has_active_flow(ws, |t| matches!(t, Trigger::BackInStock | Trigger::PriceDrop { .. }))
     }
 
     /// Rebuilds interest from recent history (at start, and when a catalog flow is activated).
@@ -152,17 +152,12 @@ impl State {
 
     /// Schedules the date triggers of one contact (after its traits changed or a date flow was activated).
     pub(crate) fn schedule_dates(&mut self, ws: WorkspaceId, contact: ContactId, now: Timestamp) {
+        // Checked without cloning the list: this runs on every identify.
+        if !self.has_active_flow(ws, |t| matches!(t, Trigger::Date { .. })) {
+            return;
+        }
         for f in self.active_flows_of(ws) {
-            if let Trigger::Date { trait_name, days_before } = f.trigger()
-                && let Some(c) = self.contacts.get(&contact)
-                && let Some(Value::String(date)) = c.traits.get(trait_name.as_str())
-            {
-                let tz =
-                    c.timezone.as_deref().and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
-                if let Some(at) = next_date(date, *days_before, &tz, now) {
-                    self.triggers.dates.push(Reverse((at.as_micros(), contact, f.row())));
-                }
-            }
+            self.schedule_one(contact, &f, now);
         }
     }
 
@@ -192,12 +187,13 @@ impl State {
             }
             self.enter(ws, &f, contact, props, now)?;
             // Next year's occurrence (a stale duplicate entry is harmless: re-entry rules refuse it).
-            self.schedule_one(ws, contact, &f, now.saturating_add(Duration::from_secs(86_400)));
+            self.schedule_one(contact, &f, now.saturating_add(Duration::from_secs(86_400)));
         }
         Ok(())
     }
 
-    fn schedule_one(&mut self, _ws: WorkspaceId, contact: ContactId, f: &Arc<CompiledFlow>, after: Timestamp) {
+    /// Schedules the next occurrence after `after` of one date flow for one contact (if it has the trait).
+    fn schedule_one(&mut self, contact: ContactId, f: &Arc<CompiledFlow>, after: Timestamp) {
         if let Trigger::Date { trait_name, days_before } = f.trigger()
             && let Some(c) = self.contacts.get(&contact)
             && let Some(Value::String(date)) = c.traits.get(trait_name.as_str())

@@ -61,19 +61,6 @@ impl Ctx for SimCtx<'_> {
     }
 }
 
-fn key_value(props: &JsonMap, key: &Option<String>) -> Option<String> {
-    let Some(key) = key else { return Some(String::new()) };
-    let mut parts = key.strip_prefix("event.")?.split('.');
-    let mut v = props.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    Some(match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 #[derive(Clone, Copy)]
 enum Wake {
     Timer,
@@ -239,7 +226,13 @@ impl State {
             {
                 continue;
             }
-            let Some(key) = key_value(&ev.properties, &def.key) else { continue };
+            let key = match &def.key {
+                Some(k) => match crate::flow_runtime::trigger_value(&ev.properties, k) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                None => String::new(),
+            };
             if runs.iter().any(|r| r.contact == contact && r.key == key) {
                 continue;
             }
