@@ -11,9 +11,6 @@ use serde_json::Value;
 use crate::EngineError;
 use crate::state::State;
 
-/// The workspace's `high_value_cart` setting until workspace settings are editable (SPEC 16).
-const HIGH_VALUE_CART_DEFAULT: f64 = 20_000.0;
-
 struct Known<'a> {
     templates: HashSet<String>,
     state: &'a State,
@@ -131,7 +128,9 @@ impl State {
                 self.create_segment(ws, name.to_string(), expr, now)?;
             }
         }
-        self.create_flow(ws, (lib.flow)(HIGH_VALUE_CART_DEFAULT), now)
+        // The workspace's `high_value_cart` at install time goes into the routing condition (editable after).
+        let high_value_cart = self.settings.of(ws).high_value_cart;
+        self.create_flow(ws, (lib.flow)(high_value_cart), now)
     }
 
     pub(crate) fn set_flow_status(

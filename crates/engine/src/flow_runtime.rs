@@ -11,7 +11,7 @@ use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
 use kairos_flow::{Channel, FlowDef, Reentry, SendPolicy, StepKind, Trigger};
 
-use crate::sending::{Decision, Rules, SendLog, decide};
+use crate::sending::{Decision, SendLog, decide};
 use kairos_segment::Expr;
 use kairos_segment::eval::{self, Node};
 use kairos_store::{StoredFlow, StoredMessage, StoredRun};
@@ -48,9 +48,12 @@ pub(crate) struct Flows {
     runs: HashMap<i64, RunRec>,
     by_contact: HashMap<ContactId, Vec<i64>>,
     timers: BinaryHeap<Reverse<(i64, i64)>>,
-    rules: Rules,
     send_log: SendLog,
     deferred: BinaryHeap<Reverse<(i64, String)>>,
+    /// Rows of active flows; runs of other (paused) flows hold where they are until the flow is activated.
+    active_rows: std::collections::HashSet<i64>,
+    /// Due runs of paused flows, by flow row.
+    parked: HashMap<i64, Vec<i64>>,
     pending: HashMap<String, (Timestamp, PendingSend)>,
 }
 
@@ -69,6 +72,8 @@ pub(crate) struct PendingSend {
     transactional: bool,
     skip_when_blocked: bool,
     smart_sending: Option<Option<i64>>,
+    #[serde(default)]
+    best_hour: bool,
     trigger: JsonMap,
 }
 
@@ -197,6 +202,7 @@ impl State {
             let compiled = self.compile_flow(f.workspace, &f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
             self.flows.active.entry(f.workspace).or_default().push(compiled);
+            self.flows.active_rows.insert(f.row);
         }
         let mut runs = Vec::new();
         self.w.active_runs(&mut |r| runs.push(r))?;
@@ -249,7 +255,15 @@ impl State {
         if let Some(list) = self.flows.active.get_mut(&f.workspace) {
             list.retain(|x| x.row != f.row);
         }
+        self.flows.active_rows.remove(&f.row);
         if f.status == "active" {
+            self.flows.active_rows.insert(f.row);
+            // Runs held while the flow was paused go on at the next tick.
+            for id in self.flows.parked.remove(&f.row).unwrap_or_default() {
+                if let Some(d) = self.flows.runs.get(&id).and_then(|r| r.run.due_at) {
+                    self.flows.timers.push(Reverse((d.as_micros(), id)));
+                }
+            }
             let compiled = self.compile_flow(f.workspace, f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
             let dated = matches!(compiled.def.trigger, Trigger::Date { .. });
@@ -384,10 +398,6 @@ impl State {
         self.try_enter(ws, &flow, contact, properties, now)
     }
 
-    pub(crate) fn set_rules(&mut self, rules: Rules) {
-        self.flows.rules = rules;
-    }
-
     /// Runs whose delay ended or whose wait timed out.
     /// Advances due runs, at most `limit` of them (None: all); returns whether more are due.
     pub(crate) fn flows_tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
@@ -453,9 +463,10 @@ impl State {
             }
         }
         if f.def.entry.require_consent && !f.marketing_channels.is_empty() {
+            let settings = self.settings.of(ws);
             let ok = f.marketing_channels.iter().any(|ch| match ch {
-                Channel::Email => c.consent.email.status == ConsentStatus::Subscribed,
-                Channel::Sms => c.consent.sms.status == ConsentStatus::Subscribed,
+                Channel::Email => settings.marketing_allowed(c.consent.email.status),
+                Channel::Sms => settings.marketing_allowed(c.consent.sms.status),
                 _ => true,
             });
             if !ok {
@@ -486,6 +497,14 @@ impl State {
     }
 
     fn step_run(&mut self, id: i64, input: Input<'_>, now: Timestamp) -> Result<(), EngineError> {
+        let Some(flow_row) = self.flows.runs.get(&id).map(|r| r.stored.flow_row) else { return Ok(()) };
+        if !self.flows.active_rows.contains(&flow_row) {
+            // A paused flow holds its runs: nothing advances (and nothing is sent) until it is activated again.
+            if matches!(input, Input::Timer) {
+                self.flows.parked.entry(flow_row).or_default().push(id);
+            }
+            return Ok(());
+        }
         let Some(mut rec) = self.flows.runs.remove(&id) else { return Ok(()) };
         let Some(flow) = self.flows.versions.get(&(rec.stored.flow_row, rec.stored.version)).cloned() else {
             self.flows.runs.insert(id, rec);
@@ -616,7 +635,7 @@ impl State {
     /// Carries out a send step: a message keyed by (run, step), sent now, skipped, or deferred by the sending
     /// discipline (and retried by the timer).
     fn send(&mut self, flow: &CompiledFlow, rec: &RunRec, step: &str, now: Timestamp) -> Result<(), EngineError> {
-        let Some(StepKind::Send { channel, template, transactional, smart_sending, on_blocked, .. }) =
+        let Some(StepKind::Send { channel, template, transactional, smart_sending, on_blocked, best_hour, .. }) =
             flow.def.steps.iter().find(|s| s.id == step).map(|s| &s.kind)
         else {
             return Ok(());
@@ -633,6 +652,7 @@ impl State {
             transactional: *transactional,
             skip_when_blocked: *on_blocked == SendPolicy::Skip,
             smart_sending: smart_sending.map(|o| o.map(Duration::as_micros)),
+            best_hour: *best_hour,
             trigger: rec.trigger.clone(),
             run_id: rec.stored.id,
         };
@@ -653,16 +673,35 @@ impl State {
         };
         let mut outcome: (&str, Option<&str>, Option<Timestamp>) = if to.is_none() {
             ("skipped", Some("no_address"), None)
-        } else if consent == ConsentStatus::Unsubscribed || (!p.transactional && consent != ConsentStatus::Subscribed) {
+        } else if consent == ConsentStatus::Unsubscribed
+            || (!p.transactional && !self.settings.of(ws).marketing_allowed(consent))
+        {
             ("skipped", Some("no_consent"), None)
         } else {
             ("sent", None, None)
         };
+        if outcome.0 == "sent" && !p.transactional && first && p.best_hour {
+            // Send-time optimisation: wait (at most a day) for the contact's best local hour.
+            let hour = c
+                .traits
+                .get("best_send_hour")
+                .and_then(Value::as_u64)
+                .filter(|h| *h < 24)
+                .map_or(self.settings.of(ws).default_send_hour, |h| h as u8);
+            let tz = c.timezone.as_deref().unwrap_or(&self.settings.of(ws).timezone);
+            let zone = jiff::tz::db().get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+            if now.to_jiff().to_zoned_datetime(zone).hour() as u8 != hour {
+                let at = crate::sending::next_local_slot(now, Some(tz), u32::from(hour) * 60, &[]);
+                outcome = ("deferred", Some("send_time"), Some(at));
+            }
+        }
         if outcome.0 == "sent" && !p.transactional {
             let smart = p.smart_sending.map(|o| o.map(Duration));
-            if let Decision::Blocked { until, reason } =
-                decide(&self.flows.rules, &self.flows.send_log, contact_id, c.timezone.as_deref(), channel, smart, now)
-            {
+            if let Decision::Blocked { until, reason } = {
+                let settings = self.settings.of(ws);
+                let tz = c.timezone.as_deref().unwrap_or(&settings.timezone);
+                decide(&settings.rules, &self.flows.send_log, contact_id, Some(tz), channel, smart, now)
+            } {
                 outcome = if p.skip_when_blocked {
                     ("skipped", Some(reason), None)
                 } else {

@@ -11,6 +11,7 @@ mod render;
 mod segment_ops;
 pub mod segments;
 pub mod sending;
+pub mod settings;
 mod simulate;
 mod state;
 
@@ -190,14 +191,17 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 impl Engine {
     /// Loads state from the store and starts the committer thread, with the default sending rules.
     pub fn start(store: SqliteStore, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
-        Self::start_with(store, clock, sending::Rules::default())
+        Self::start_with(store, clock, settings::Settings::default())
     }
 
-    /// Like [`Engine::start`] with the workspace-wide sending discipline from `kairos.toml`.
-    pub fn start_with(store: SqliteStore, clock: Arc<dyn Clock>, rules: sending::Rules) -> Result<Engine, EngineError> {
+    /// Like [`Engine::start`] with the server-wide setting defaults from `kairos.toml`.
+    pub fn start_with(
+        store: SqliteStore,
+        clock: Arc<dyn Clock>,
+        defaults: settings::Settings,
+    ) -> Result<Engine, EngineError> {
         let writer = store.writer()?;
-        let mut state = state::State::load(Box::new(writer), clock.now())?;
-        state.set_rules(rules);
+        let state = state::State::load(Box::new(writer), clock.now(), defaults)?;
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -368,6 +372,20 @@ impl Engine {
         since: kairos_domain::Duration,
     ) -> Result<serde_json::Value, EngineError> {
         self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
+    }
+
+    /// The workspace's effective settings.
+    pub async fn settings(&self, ws: WorkspaceId) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, _| Ok(s.settings_json(ws))).await
+    }
+
+    /// Applies a partial settings update; answers the effective settings.
+    pub async fn update_settings(
+        &self,
+        ws: WorkspaceId,
+        patch: serde_json::Value,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, _| s.update_settings(ws, &patch)).await
     }
 
     /// `active` (validated again) or `paused`.

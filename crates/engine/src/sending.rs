@@ -16,6 +16,8 @@ pub struct Rules {
     pub quiet_hours: HashMap<Channel, (u32, u32)>,
     /// Most marketing messages per channel in a rolling day.
     pub daily_cap: HashMap<Channel, usize>,
+    /// Most marketing messages per channel in a rolling week.
+    pub weekly_cap: HashMap<Channel, usize>,
 }
 
 impl Default for Rules {
@@ -24,6 +26,7 @@ impl Default for Rules {
             smart_sending: Some(Duration::from_secs(16 * 3600)),
             quiet_hours: HashMap::from([(Channel::Sms, (21 * 60, 9 * 60))]),
             daily_cap: HashMap::new(),
+            weekly_cap: HashMap::new(),
         }
     }
 }
@@ -31,6 +34,7 @@ impl Default for Rules {
 /// How long sends are remembered for smart sending and caps.
 pub const SEND_LOG_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DAY: Duration = Duration::from_secs(86_400);
+const WEEK: Duration = Duration::from_secs(7 * 86_400);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -105,13 +109,15 @@ pub fn decide(
     {
         later(&mut until, last.saturating_add(window), "smart_sending");
     }
-    if let Some(&cap) = rules.daily_cap.get(&channel) {
-        let mut today: Vec<Timestamp> =
-            sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(DAY)).map(|(_, t)| *t).collect();
-        if today.len() >= cap {
-            today.sort();
-            // Allowed again when the oldest send within the day leaves the rolling window.
-            later(&mut until, today[today.len() - cap].saturating_add(DAY), "frequency_cap");
+    for (caps, span, reason) in [(&rules.daily_cap, DAY, "frequency_cap"), (&rules.weekly_cap, WEEK, "weekly_cap")] {
+        if let Some(&cap) = caps.get(&channel) {
+            let mut recent: Vec<Timestamp> =
+                sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(span)).map(|(_, t)| *t).collect();
+            if recent.len() >= cap {
+                recent.sort();
+                // Allowed again when the oldest send within the span leaves the rolling window.
+                later(&mut until, recent[recent.len() - cap].saturating_add(span), reason);
+            }
         }
     }
     if let Some(&window) = rules.quiet_hours.get(&channel) {
@@ -202,8 +208,12 @@ mod tests {
 
     #[test]
     fn caps_count_a_rolling_day() {
-        let rules =
-            Rules { smart_sending: None, quiet_hours: HashMap::new(), daily_cap: HashMap::from([(Channel::Email, 2)]) };
+        let rules = Rules {
+            smart_sending: None,
+            quiet_hours: HashMap::new(),
+            daily_cap: HashMap::from([(Channel::Email, 2)]),
+            weekly_cap: HashMap::from([(Channel::Sms, 1)]),
+        };
         let mut log = SendLog::default();
         let c = ContactId(1);
         log.record(c, Channel::Email, at("2026-11-23T08:00:00Z"));
@@ -211,5 +221,8 @@ mod tests {
         let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T10:00:00Z"));
         assert_eq!(d, Decision::Blocked { until: at("2026-11-24T08:00:00Z"), reason: "frequency_cap" });
         assert_eq!(decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z")), Decision::Send);
+        log.record(c, Channel::Sms, at("2026-11-20T10:00:00Z"));
+        let d = decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z"));
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-27T10:00:00Z"), reason: "weekly_cap" });
     }
 }

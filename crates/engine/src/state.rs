@@ -37,6 +37,7 @@ pub struct State {
     pub(crate) triggers: crate::flow_triggers::Triggers,
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
+    pub(crate) settings: crate::settings::WorkspaceSettings,
 }
 
 /// One identity an event claims for its contact.
@@ -49,7 +50,11 @@ struct Claim {
 }
 
 impl State {
-    pub fn load(mut w: Box<dyn Writer>, now: Timestamp) -> Result<State, EngineError> {
+    pub fn load(
+        mut w: Box<dyn Writer>,
+        now: Timestamp,
+        defaults: crate::settings::Settings,
+    ) -> Result<State, EngineError> {
         let (max_contact, max_seq) = w.max_ids()?;
         let mut recent = Vec::new();
         w.recent_message_ids(now.saturating_sub(DEDUPE_WINDOW), &mut |ws, id, at| recent.push((digest(ws, id), at)))?;
@@ -86,7 +91,9 @@ impl State {
             flows: Default::default(),
             triggers: Default::default(),
             emitted: Vec::new(),
+            settings: crate::settings::WorkspaceSettings { defaults, overrides: HashMap::new() },
         };
+        state.load_settings()?;
         state.begin()?;
         state.load_segments(now)?;
         state.load_flows(now)?;
@@ -99,7 +106,7 @@ impl State {
     pub fn reload(self, now: Timestamp) -> Result<State, EngineError> {
         let mut w = self.w;
         w.rollback()?;
-        State::load(w, now)
+        State::load(w, now, self.settings.defaults)
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {

@@ -122,6 +122,9 @@ pub enum StepKind {
         transactional: bool,
         smart_sending: Option<Option<Duration>>,
         on_blocked: SendPolicy,
+        /// `"send_time": "best_hour"`: send-time optimisation; the message waits for the contact's best local
+        /// hour (its `best_send_hour` trait, else the workspace's `default_send_hour`), at most a day.
+        best_hour: bool,
         next: Option<String>,
     },
     UpdateProfile {
@@ -536,12 +539,23 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
                     ));
                 }
             };
+            let best_hour = match o.string("send_time")?.as_deref() {
+                None | Some("now") => false,
+                Some("best_hour") => true,
+                Some(other) => {
+                    return Err(FlowError::new(
+                        format!("{path}.send_time"),
+                        format!("send_time must be \"now\" or \"best_hour\" (got {other:?})"),
+                    ));
+                }
+            };
             StepKind::Send {
                 channel,
                 template: o.required("template")?,
                 transactional: o.boolean("transactional", false)?,
                 smart_sending,
                 on_blocked,
+                best_hour,
                 next,
             }
         }

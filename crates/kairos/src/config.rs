@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use kairos_domain::Duration;
-use kairos_engine::sending::Rules;
+use kairos_engine::settings::Settings;
 use kairos_flow::Channel;
 use serde::Deserialize;
 
@@ -45,15 +45,9 @@ fn window(key: &str, s: &str) -> anyhow::Result<Option<(u32, u32)>> {
     if s.trim() == "off" {
         return Ok(None);
     }
-    let parse = |t: &str| -> Option<u32> {
-        let (h, m) = t.trim().split_once(':')?;
-        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60).then_some(h * 60 + m)
-    };
-    let (a, b) = s.split_once('-').with_context(|| format!("[sending] {key} must look like 21:00-09:00 or off"))?;
-    match (parse(a), parse(b)) {
-        (Some(a), Some(b)) => Ok(Some((a, b))),
-        _ => anyhow::bail!("[sending] {key} must look like 21:00-09:00 or off (got {s:?})"),
+    match kairos_engine::settings::parse_window(s) {
+        Some(w) => Ok(Some(w)),
+        None => anyhow::bail!("[sending] {key} must look like 21:00-09:00 or off (got {s:?})"),
     }
 }
 
@@ -85,9 +79,10 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The sending discipline these settings describe.
-    pub fn rules(&self) -> anyhow::Result<Rules> {
-        let mut rules = Rules::default();
+    /// The server-wide setting defaults (each workspace may override them through `PUT /api/v1/settings`).
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::default();
+        let rules = &mut settings.rules;
         let s = &self.sending;
         if let Some(v) = &s.smart_sending {
             rules.smart_sending = if v.trim() == "off" {
@@ -114,7 +109,7 @@ impl Config {
                 rules.daily_cap.insert(channel, n.max(1));
             }
         }
-        Ok(rules)
+        Ok(settings)
     }
 }
 
@@ -143,15 +138,15 @@ daily_cap_email = 2
 "#,
         )
         .unwrap();
-        let rules = Config::load(dir.path()).unwrap().rules().unwrap();
+        let rules = Config::load(dir.path()).unwrap().settings().unwrap().rules;
         assert_eq!(rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
         assert_eq!(rules.quiet_hours.get(&Channel::Sms), Some(&(22 * 60, 8 * 60)));
         assert_eq!(rules.daily_cap.get(&Channel::Email), Some(&2));
         std::fs::write(dir.path().join(CONFIG_FILE), "[sending]\nquiet_hours_sms = \"late\"\n").unwrap();
-        let err = Config::load(dir.path()).unwrap().rules().unwrap_err().to_string();
+        let err = Config::load(dir.path()).unwrap().settings().unwrap_err().to_string();
         assert!(err.contains("quiet_hours_sms"), "{err}");
         std::fs::write(dir.path().join(CONFIG_FILE), "[sendng]\n").unwrap();
         assert!(Config::load(dir.path()).is_err(), "unknown sections are errors");
-        assert!(Config::load(&dir.path().join("missing")).unwrap().rules().is_ok(), "no file: defaults");
+        assert!(Config::load(&dir.path().join("missing")).unwrap().settings().is_ok(), "no file: defaults");
     }
 }

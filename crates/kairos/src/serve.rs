@@ -47,8 +47,8 @@ pub async fn start(
     };
     // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let rules = crate::config::Config::load(&store.dir())?.rules()?;
-    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, rules)).await??;
+    let defaults = crate::config::Config::load(&store.dir())?.settings()?;
+    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, defaults)).await??;
     Ok((AppState::new(Arc::new(engine), dev), listener))
 }
 

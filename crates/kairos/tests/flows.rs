@@ -687,3 +687,97 @@ async fn ab_split_delay_until_and_quiet_hours_on_a_dst_night() {
 async fn sms_of(c: &mut kairos::client::HttpClient, sk: &str, path: &str) -> Vec<Value> {
     common::all_items(c, sk, path).await.into_iter().filter(|m| m["channel"] == "sms").collect()
 }
+
+#[tokio::test]
+async fn workspace_settings_send_time_and_pausing() {
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let (wk, sk) = (wk.as_str(), sk.as_str());
+    let r = c.get("/api/v1/settings", sk).await.unwrap();
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!((v["smart_sending"].as_str(), v["quiet_hours"]["sms"].as_str()), (Some("16h"), Some("21:00-09:00")));
+    assert_eq!((v["high_value_cart"].as_f64(), v["consent_mode"].as_str()), (Some(20000.0), Some("opt_in")));
+    // Bad input names the field and changes nothing.
+    for (patch, field) in [
+        (json!({"quiet_hours": {"sms": "late"}}), "quiet_hours.sms"),
+        (json!({"high_value_cart": -1}), "high_value_cart"),
+        (json!({"smart_sending": "16h", "colour": "red"}), "colour"),
+    ] {
+        let r = c.put_json("/api/v1/settings", sk, &patch).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{patch}");
+    }
+    let r = c.put_json("/api/v1/settings", wk, &json!({"smart_sending": null})).await.unwrap();
+    assert_eq!(r.status, 403, "a write key cannot change settings");
+    let patch =
+        json!({"high_value_cart": 500, "smart_sending": null, "consent_mode": "opt_out", "default_send_hour": 18});
+    let r = c.put_json("/api/v1/settings", sk, &patch).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!((r.json()["smart_sending"].clone(), r.json()["high_value_cart"].as_f64()), (Value::Null, Some(500.0)));
+    assert_eq!(r.json()["quiet_hours"]["sms"], "21:00-09:00", "untouched keys keep their values");
+    // Settings persist across a restart.
+    s.terminate();
+    s.restart();
+    let mut c = s.client().await;
+    assert_eq!(c.get("/api/v1/settings", sk).await.unwrap().json()["consent_mode"], "opt_out");
+
+    // The library's abandoned-cart flow routes on the workspace's threshold.
+    let r = c.post_json("/api/v1/flows/library/abandoned_cart/install", sk, &json!({})).await.unwrap();
+    assert!(r.json()["definition"].to_string().contains("500"), "{}", r.json()["definition"]);
+
+    // Send-time optimisation: the email waits for the contact's best hour (its trait, else the default 18:00).
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-04T10:00:00Z"})).await.unwrap();
+    c.post_json("/api/v1/templates", sk, &json!({"id": "tip", "channel": "email", "subject": "Tip", "text": "t"}))
+        .await
+        .unwrap();
+    let flow = json!({"name": "Tips", "trigger": {"type": "event", "event": "Tip"}, "entry": {"reentry": "always"},
+        "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "tip", "send_time": "best_hour"}]});
+    let id = c.post_json("/api/v1/flows", sk, &flow).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    c.post_json(
+        "/v1/identify",
+        wk,
+        &json!({"userId": "a", "traits": {"email": "a@example.com", "best_send_hour": 14}}),
+    )
+    .await
+    .unwrap();
+    c.post_json("/v1/identify", wk, &json!({"userId": "b", "traits": {"email": "b@example.com"}})).await.unwrap();
+    for u in ["a", "b"] {
+        c.post_json("/v1/track", wk, &json!({"userId": u, "event": "Tip"})).await.unwrap();
+    }
+    // opt_out consent mode: never-subscribed contacts get marketing; the sends wait for their hours.
+    for to in ["a@example.com", "b@example.com"] {
+        let m = outbox_for(&mut c, sk, to).await;
+        assert_eq!((m[0]["status"].as_str(), m[0]["reason"].as_str()), (Some("deferred"), Some("send_time")), "{to}");
+    }
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-04T14:00:01Z"})).await.unwrap();
+    assert_eq!(outbox_for(&mut c, sk, "a@example.com").await[0]["status"], "sent");
+    assert_eq!(outbox_for(&mut c, sk, "b@example.com").await[0]["status"], "deferred");
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-04T18:00:01Z"})).await.unwrap();
+    assert_eq!(outbox_for(&mut c, sk, "b@example.com").await[0]["status"], "sent");
+
+    // Pausing holds runs where they are: nothing is sent until the flow is activated again.
+    let flow = json!({"name": "Later", "trigger": {"type": "event", "event": "Later"},
+        "steps": [{"id": "wait", "type": "delay", "duration": "1h", "next": "mail"},
+                  {"id": "mail", "type": "send", "channel": "email", "template": "tip"}]});
+    let id = c.post_json("/api/v1/flows", sk, &flow).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    c.post_json("/v1/identify", wk, &json!({"userId": "p", "traits": {"email": "p@example.com"}})).await.unwrap();
+    c.post_json("/v1/track", wk, &json!({"userId": "p", "event": "Later"})).await.unwrap();
+    c.post_json(&format!("/api/v1/flows/{id}/pause"), sk, &json!({})).await.unwrap();
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "3h"})).await.unwrap();
+    assert!(outbox_for(&mut c, sk, "p@example.com").await.is_empty(), "a paused flow sends nothing");
+    let stats = c.get(&format!("/api/v1/flows/{id}/stats"), sk).await.unwrap().json();
+    assert_eq!(stats["active"], 1, "{stats}");
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..50 {
+        sent = outbox_for(&mut c, sk, "p@example.com").await;
+        if !sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent.len(), 1, "the held run goes on once the flow is active");
+}

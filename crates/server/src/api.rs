@@ -320,3 +320,23 @@ pub async fn dev_clock(State(app): State<AppState>, headers: HeaderMap, body: Bo
     app.engine.tick().await?;
     Ok(Json(json!({"now": now.to_string()})))
 }
+
+/// `GET /api/v1/settings`: the workspace's effective settings.
+pub async fn get_settings(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    Ok(Json(app.engine.settings(ws).await?))
+}
+
+/// `PUT /api/v1/settings`: a partial update (only the keys given change); answers the effective settings.
+pub async fn put_settings(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let v = json_body(&headers, body).await?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"));
+    }
+    Ok(Json(app.engine.update_settings(ws, v).await?))
+}

@@ -78,7 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{id}/trigger", post(flows::trigger))
         .route("/flows/{id}/simulate", post(flows::simulate))
         .route("/outbox", get(flows::outbox))
-        .route("/tasks", get(flows::tasks));
+        .route("/tasks", get(flows::tasks))
+        .route("/settings", get(api::get_settings).put(api::put_settings));
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }

@@ -219,6 +219,9 @@ pub trait Writer: Send {
     fn template_data(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, String)>>;
 
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
+    /// Every workspace's stored setting overrides (a JSON object).
+    fn workspace_settings(&mut self, f: &mut dyn FnMut(WorkspaceId, String)) -> Result<()>;
+    fn save_workspace_settings(&mut self, ws: WorkspaceId, data: &str) -> Result<()>;
     fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
 }

@@ -838,6 +838,20 @@ impl Writer for SqliteWriter {
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional()?.is_some())
     }
 
+    fn workspace_settings(&mut self, f: &mut dyn FnMut(WorkspaceId, String)) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, settings FROM workspaces WHERE settings != '{}'")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(WorkspaceId(r.get(0)?), r.get(1)?);
+        }
+        Ok(())
+    }
+
+    fn save_workspace_settings(&mut self, ws: WorkspaceId, data: &str) -> Result<()> {
+        self.conn.prepare_cached("UPDATE workspaces SET settings = ?2 WHERE id = ?1")?.execute(params![ws.0, data])?;
+        Ok(())
+    }
+
     fn upsert_product(&mut self, ws: WorkspaceId, p: &Product) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO products (workspace_id, id, data, updated_at) VALUES (?1, ?2, ?3, ?4)

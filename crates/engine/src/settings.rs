@@ -1,0 +1,361 @@
+//! Per-workspace settings (`GET/PUT /api/v1/settings`): the sending discipline, consent mode, the high-value
+//! cart threshold of the abandoned-cart flow, the default send hour, attribution windows and the store's
+//! identity used by templates. Server-wide defaults come from `kairos.toml`; a workspace stores only the keys
+//! it overrides, so changing a default in the file reaches every workspace that did not set that key.
+
+use std::collections::HashMap;
+
+use kairos_domain::Duration;
+use kairos_flow::Channel;
+use serde_json::{Map, Value, json};
+
+use crate::sending::Rules;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentMode {
+    /// Marketing needs `subscribed` (the default).
+    OptIn,
+    /// Marketing also reaches `never_subscribed` contacts (never `unsubscribed` ones).
+    OptOut,
+}
+
+/// The store as templates see it (`{{ store.name }}`, `money` uses the currency).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreInfo {
+    pub name: String,
+    pub currency: String,
+    pub url: String,
+    pub free_shipping_threshold: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rules: Rules,
+    pub consent_mode: ConsentMode,
+    /// Carts above this value (major units) go to a `task` in the library's abandoned-cart flow.
+    pub high_value_cart: f64,
+    /// Local hour for `send_time: "best_hour"` when a contact has no best hour of its own.
+    pub default_send_hour: u8,
+    /// The zone for contacts without one.
+    pub timezone: String,
+    pub attribution_email: Duration,
+    pub attribution_sms: Duration,
+    pub store: StoreInfo,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rules: Rules::default(),
+            consent_mode: ConsentMode::OptIn,
+            high_value_cart: 20_000.0,
+            default_send_hour: 10,
+            timezone: "UTC".into(),
+            attribution_email: Duration::from_secs(5 * 86_400),
+            attribution_sms: Duration::from_secs(86_400),
+            store: StoreInfo {
+                name: "Kairos Store".into(),
+                currency: "USD".into(),
+                url: "https://shop.example".into(),
+                free_shipping_threshold: None,
+            },
+        }
+    }
+}
+
+/// A rejected setting: the JSON path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> SettingsError {
+    SettingsError { field: field.to_string(), message: message.into() }
+}
+
+const CHANNELS: [(Channel, &str); 2] = [(Channel::Email, "email"), (Channel::Sms, "sms")];
+
+/// `21:00-09:00` as minutes after midnight.
+pub fn parse_window(s: &str) -> Option<(u32, u32)> {
+    let parse = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (a, b) = s.split_once('-')?;
+    Some((parse(a)?, parse(b)?))
+}
+
+fn show_window((a, b): (u32, u32)) -> String {
+    format!("{:02}:{:02}-{:02}:{:02}", a / 60, a % 60, b / 60, b % 60)
+}
+
+fn duration_or_off(v: &Value, field: &str) -> Result<Option<Duration>, SettingsError> {
+    match v {
+        Value::Null | Value::Bool(false) => Ok(None),
+        Value::String(s) if s == "off" => Ok(None),
+        Value::String(s) => Duration::parse(s)
+            .map(Some)
+            .ok_or_else(|| err(field, format!("expected a duration like 16h, or null (got {s:?})"))),
+        _ => Err(err(field, "expected a duration like 16h, or null")),
+    }
+}
+
+fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, SettingsError> {
+    v.as_object().ok_or_else(|| err(field, "expected an object"))
+}
+
+fn number(v: &Value, field: &str, min: f64, max: f64) -> Result<f64, SettingsError> {
+    v.as_f64()
+        .filter(|n| n.is_finite() && *n >= min && *n <= max)
+        .ok_or_else(|| err(field, format!("expected a number from {min} to {max}")))
+}
+
+fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
+    match v.as_str() {
+        Some(s) if !s.trim().is_empty() && s.len() <= max => Ok(s.trim().to_string()),
+        _ => Err(err(field, format!("expected a non-empty string of at most {max} bytes"))),
+    }
+}
+
+impl Settings {
+    /// The settings as the API shows them.
+    pub fn to_json(&self) -> Value {
+        let r = &self.rules;
+        let per_channel = |f: &dyn Fn(Channel) -> Value| -> Value {
+            Value::Object(CHANNELS.iter().map(|(c, n)| (n.to_string(), f(*c))).collect())
+        };
+        json!({
+            "smart_sending": r.smart_sending.map(|d| d.to_string()),
+            "quiet_hours": per_channel(&|c| r.quiet_hours.get(&c).map_or(Value::Null, |w| json!(show_window(*w))) ),
+            "daily_cap": per_channel(&|c| r.daily_cap.get(&c).map_or(Value::Null, |n| json!(n))),
+            "weekly_cap": per_channel(&|c| r.weekly_cap.get(&c).map_or(Value::Null, |n| json!(n))),
+            "consent_mode": match self.consent_mode { ConsentMode::OptIn => "opt_in", ConsentMode::OptOut => "opt_out" },
+            "high_value_cart": self.high_value_cart,
+            "default_send_hour": self.default_send_hour,
+            "timezone": self.timezone,
+            "attribution_window": {"email": self.attribution_email.to_string(), "sms": self.attribution_sms.to_string()},
+            "store": {
+                "name": self.store.name, "currency": self.store.currency, "url": self.store.url,
+                "free_shipping_threshold": self.store.free_shipping_threshold,
+            },
+        })
+    }
+
+    /// These settings with the keys of `patch` applied; every key is checked and unknown keys are errors.
+    pub fn apply(&self, patch: &Value) -> Result<Settings, SettingsError> {
+        let mut s = self.clone();
+        for (k, v) in object(patch, "")? {
+            let f = k.as_str();
+            match f {
+                "smart_sending" => s.rules.smart_sending = duration_or_off(v, f)?,
+                "quiet_hours" | "daily_cap" | "weekly_cap" => {
+                    for (ch, w) in object(v, f)? {
+                        let field = format!("{f}.{ch}");
+                        let Some((c, _)) = CHANNELS.iter().find(|(_, n)| n == ch) else {
+                            return Err(err(&field, "unknown channel: use email or sms"));
+                        };
+                        match f {
+                            "quiet_hours" => match w {
+                                Value::Null => {
+                                    s.rules.quiet_hours.remove(c);
+                                }
+                                Value::String(t) => {
+                                    let win = parse_window(t).ok_or_else(|| {
+                                        err(&field, format!("expected a window like 21:00-09:00, or null (got {t:?})"))
+                                    })?;
+                                    s.rules.quiet_hours.insert(*c, win);
+                                }
+                                _ => return Err(err(&field, "expected a window like 21:00-09:00, or null")),
+                            },
+                            _ => {
+                                let caps =
+                                    if f == "daily_cap" { &mut s.rules.daily_cap } else { &mut s.rules.weekly_cap };
+                                if w.is_null() {
+                                    caps.remove(c);
+                                } else {
+                                    caps.insert(*c, number(w, &field, 1.0, 1000.0)? as usize);
+                                }
+                            }
+                        }
+                    }
+                }
+                "consent_mode" => {
+                    s.consent_mode = match v.as_str() {
+                        Some("opt_in") => ConsentMode::OptIn,
+                        Some("opt_out") => ConsentMode::OptOut,
+                        _ => return Err(err(f, "expected \"opt_in\" or \"opt_out\"")),
+                    }
+                }
+                "high_value_cart" => s.high_value_cart = number(v, f, 0.0, 1e12)?,
+                "default_send_hour" => s.default_send_hour = number(v, f, 0.0, 23.0)? as u8,
+                "timezone" => {
+                    let z = text(v, f, 64)?;
+                    if jiff::tz::db().get(&z).is_err() {
+                        return Err(err(f, format!("unknown time zone {z:?}: use an IANA name like Europe/Paris")));
+                    }
+                    s.timezone = z;
+                }
+                "attribution_window" => {
+                    for (ch, d) in object(v, f)? {
+                        let field = format!("{f}.{ch}");
+                        let d =
+                            duration_or_off(d, &field)?.ok_or_else(|| err(&field, "expected a duration like 5d"))?;
+                        match ch.as_str() {
+                            "email" => s.attribution_email = d,
+                            "sms" => s.attribution_sms = d,
+                            _ => return Err(err(&field, "unknown channel: use email or sms")),
+                        }
+                    }
+                }
+                "store" => {
+                    for (key, x) in object(v, f)? {
+                        let field = format!("store.{key}");
+                        match key.as_str() {
+                            "name" => s.store.name = text(x, &field, 200)?,
+                            "url" => s.store.url = text(x, &field, 2000)?,
+                            "currency" => {
+                                let c = text(x, &field, 3)?.to_ascii_uppercase();
+                                if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                                    return Err(err(&field, "expected an ISO 4217 code like USD"));
+                                }
+                                s.store.currency = c;
+                            }
+                            "free_shipping_threshold" => {
+                                s.store.free_shipping_threshold =
+                                    if x.is_null() { None } else { Some(number(x, &field, 0.0, 1e12)?) }
+                            }
+                            _ => return Err(err(&field, "unknown store setting")),
+                        }
+                    }
+                }
+                _ => return Err(err(f, "unknown setting")),
+            }
+        }
+        Ok(s)
+    }
+
+    /// The consent a marketing send needs.
+    pub fn marketing_allowed(&self, status: kairos_domain::ConsentStatus) -> bool {
+        use kairos_domain::ConsentStatus as C;
+        match self.consent_mode {
+            ConsentMode::OptIn => status == C::Subscribed,
+            ConsentMode::OptOut => status != C::Unsubscribed,
+        }
+    }
+}
+
+/// Deep-merges `patch` into `base` (objects merge key by key; anything else replaces).
+pub fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// Settings of every workspace: the defaults plus each workspace's stored overrides.
+#[derive(Default)]
+pub(crate) struct WorkspaceSettings {
+    pub(crate) defaults: Settings,
+    pub(crate) overrides: HashMap<kairos_domain::WorkspaceId, (Value, Settings)>,
+}
+
+impl WorkspaceSettings {
+    pub(crate) fn of(&self, ws: kairos_domain::WorkspaceId) -> &Settings {
+        self.overrides.get(&ws).map_or(&self.defaults, |(_, s)| s)
+    }
+}
+
+impl crate::state::State {
+    /// Reads every workspace's overrides (at start).
+    pub(crate) fn load_settings(&mut self) -> Result<(), crate::EngineError> {
+        let mut rows = Vec::new();
+        self.w.workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
+        for (ws, data) in rows {
+            let overrides: Value = serde_json::from_str(&data).unwrap_or_else(|_| json!({}));
+            // A default removed from kairos.toml never makes stored overrides unreadable: bad keys are dropped.
+            let settings = self.settings.defaults.apply(&overrides).unwrap_or_else(|e| {
+                tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
+                self.settings.defaults.clone()
+            });
+            self.settings.overrides.insert(ws, (overrides, settings));
+        }
+        Ok(())
+    }
+
+    /// The effective settings of a workspace, as JSON.
+    pub(crate) fn settings_json(&self, ws: kairos_domain::WorkspaceId) -> Value {
+        self.settings.of(ws).to_json()
+    }
+
+    /// Applies a partial update (validated as a whole first) and stores the workspace's overrides.
+    pub(crate) fn update_settings(
+        &mut self,
+        ws: kairos_domain::WorkspaceId,
+        patch: &Value,
+    ) -> Result<Value, crate::EngineError> {
+        self.settings.of(ws).apply(patch).map_err(|e| crate::EngineError::Invalid {
+            message: format!("{}: {}", e.field, e.message),
+            field: Some(e.field),
+        })?;
+        let mut overrides = self.settings.overrides.get(&ws).map_or_else(|| json!({}), |(o, _)| o.clone());
+        merge(&mut overrides, patch);
+        let settings = self.settings.defaults.apply(&overrides).map_err(|e| crate::EngineError::Invalid {
+            message: format!("{}: {}", e.field, e.message),
+            field: Some(e.field),
+        })?;
+        self.w.save_workspace_settings(ws, &overrides.to_string())?;
+        let out = settings.to_json();
+        self.settings.overrides.insert(ws, (overrides, settings));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_validate_and_round_trip() {
+        let d = Settings::default();
+        let s = d
+            .apply(&json!({"smart_sending": "8h", "quiet_hours": {"email": "22:00-07:30", "sms": null},
+                "daily_cap": {"email": 3}, "consent_mode": "opt_out", "high_value_cart": 500,
+                "store": {"currency": "eur", "name": "Velo"}, "attribution_window": {"sms": "2d"}}))
+            .unwrap();
+        assert_eq!(s.rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
+        assert_eq!(s.rules.quiet_hours.get(&Channel::Email), Some(&(22 * 60, 7 * 60 + 30)));
+        assert!(!s.rules.quiet_hours.contains_key(&Channel::Sms));
+        assert_eq!(s.store.currency, "EUR");
+        let again = Settings::default().apply(&s.to_json()).unwrap();
+        assert_eq!(again.to_json(), s.to_json());
+        for (patch, field) in [
+            (json!({"smart_sending": 5}), "smart_sending"),
+            (json!({"quiet_hours": {"sms": "late"}}), "quiet_hours.sms"),
+            (json!({"quiet_hours": {"fax": null}}), "quiet_hours.fax"),
+            (json!({"daily_cap": {"email": 0}}), "daily_cap.email"),
+            (json!({"timezone": "Mars/Olympus"}), "timezone"),
+            (json!({"store": {"currency": "dollars"}}), "store.currency"),
+            (json!({"colour": "red"}), "colour"),
+        ] {
+            assert_eq!(d.apply(&patch).unwrap_err().field, field, "{patch}");
+        }
+    }
+
+    #[test]
+    fn merge_is_deep() {
+        let mut base = json!({"store": {"name": "A", "currency": "USD"}, "smart_sending": "16h"});
+        merge(&mut base, &json!({"store": {"name": "B"}, "smart_sending": null}));
+        assert_eq!(base, json!({"store": {"name": "B", "currency": "USD"}, "smart_sending": null}));
+    }
+}
