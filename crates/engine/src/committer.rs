@@ -199,6 +199,7 @@ fn apply_group(
     match outcome {
         Ok(()) => {
             replies.into_iter().for_each(Reply::send);
+            state.dispatch.flush();
             for (workspace, ch) in state.emitted.drain(..) {
                 if let Some(d) = state.segments.def(ch.segment) {
                     // No subscriber is no error: flows subscribe when they exist.

@@ -38,7 +38,10 @@ impl State {
         data: &Value,
         now: Timestamp,
     ) -> Result<i64, EngineError> {
-        Ok(self.w.save_template(ws, id, &data.to_string(), now)?)
+        self.check_template(ws, id, data)?;
+        let version = self.w.save_template(ws, id, &data.to_string(), now)?;
+        self.template_saved(ws, data);
+        Ok(version)
     }
 
     /// Parses and validates a definition against this workspace's templates and segments.

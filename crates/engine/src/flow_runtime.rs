@@ -402,6 +402,7 @@ impl State {
     /// Advances due runs, at most `limit` of them (None: all); returns whether more are due.
     pub(crate) fn flows_tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
         self.deliver_deferred(now)?;
+        self.dispatch.tick(now);
         self.date_tick(now)?;
         let mut done = 0;
         while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
@@ -567,8 +568,8 @@ impl State {
             Effect::Entered { step } => self.w.count_step(flow.row, step, "entered")?,
             Effect::Variant { step, variant } => self.w.count_step(flow.row, step, &format!("variant:{variant}"))?,
             Effect::Task { step, message } => {
-                let vars = self.contacts.get(&rec.stored.contact).map(|c| crate::render::variables(c, &rec.trigger));
-                let text = vars.map_or_else(|| message.clone(), |v| crate::render::render(message, &v, false));
+                let contact = self.follow(rec.stored.contact);
+                let text = self.render_text(rec.stored.workspace, message, contact, &rec.trigger, now)?;
                 self.w.insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
                 self.w.count_step(flow.row, step, "tasks")?;
             }
@@ -626,10 +627,74 @@ impl State {
                     self.w.count_step(flow.row, step, "tagged")?;
                 }
             }
-            // Webhook calls and coupon pools arrive with the channels release; the step is counted as skipped.
-            Effect::Webhook { step } | Effect::IssueCoupon { step } => self.w.count_step(flow.row, step, "skipped")?,
+            Effect::Webhook { step } => self.webhook_step(flow, rec, step, now)?,
+            // Coupon pools arrive with personalisation; the step is counted as skipped.
+            Effect::IssueCoupon { step } => self.w.count_step(flow.row, step, "skipped")?,
         }
         Ok(())
+    }
+
+    /// A webhook step: a signed call to the store's system, queued for the dispatcher (retried with backoff),
+    /// keyed by (run, step) like a send. The body is the step's `body` (string values rendered), or by default
+    /// the contact, the trigger event and the flow.
+    fn webhook_step(&mut self, flow: &CompiledFlow, rec: &RunRec, step: &str, now: Timestamp) -> Result<(), EngineError> {
+        let Some(StepKind::Webhook { url, method, body, .. }) =
+            flow.def.steps.iter().find(|s| s.id == step).map(|s| &s.kind)
+        else {
+            return Ok(());
+        };
+        let ws = rec.stored.workspace;
+        let contact_id = self.follow(rec.stored.contact);
+        let id = format!("msg_{}_{}", rec.stored.id, step);
+        let body = match body {
+            Some(b) => self.render_json(ws, b, contact_id, &rec.trigger, now)?,
+            None => {
+                let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
+                json!({
+                "type": "flow.webhook", "message_id": id, "flow_id": flow.public_id, "step_id": step,
+                "contact": {"id": contact_id.0, "email": c.email.as_ref().map(|e| e.as_str()),
+                    "phone": c.phone.as_ref().map(|p| p.as_str()), "user_id": c.user_id, "traits": c.traits},
+                "event": rec.trigger, "sent_at": now.to_string(),
+                })
+            }
+        };
+        let secret = self.webhook_secret(ws)?;
+        let data = json!({
+            "webhook": {"url": url, "method": method, "body": body, "secret": secret,
+                "timestamp": now.as_micros() / 1_000_000},
+            "flow_row": flow.row, "flow_id": flow.public_id, "step_id": step, "channel": "webhook",
+            "run_id": rec.stored.id, "history": [{"status": "queued", "at": now.to_string(), "reason": null}],
+        });
+        let inserted = self.w.insert_message(&StoredMessage {
+            id: id.clone(),
+            workspace: ws,
+            contact: contact_id,
+            channel: "webhook".into(),
+            to: Some(url.clone()),
+            flow_id: Some(flow.public_id.clone()),
+            campaign_id: None,
+            step_id: Some(step.to_string()),
+            status: "queued".into(),
+            data: data.to_string(),
+            created_at: now,
+        })?;
+        if inserted {
+            self.w.count_step(flow.row, step, "queued")?;
+            self.queue_outbound(&id, "webhook", url, &data, None);
+        }
+        Ok(())
+    }
+
+    /// The workspace's webhook signing secret, generated and stored at first use.
+    fn webhook_secret(&mut self, ws: WorkspaceId) -> Result<String, EngineError> {
+        if let Some(s) = &self.settings.of(ws).webhook_secret {
+            return Ok(s.clone());
+        }
+        use rand::RngExt as _;
+        let bytes: [u8; 24] = rand::rng().random();
+        let secret = format!("whsec_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        self.update_settings(ws, &json!({"webhook_secret": secret}))?;
+        Ok(secret)
     }
 
     /// Carries out a send step: a message keyed by (run, step), sent now, skipped, or deferred by the sending
@@ -671,8 +736,18 @@ impl State {
             Channel::Sms => (c.phone.as_ref().map(|p| p.as_str().to_string()), c.consent.sms.status),
             Channel::Chat | Channel::Webhook => (c.user_id.clone(), ConsentStatus::Subscribed),
         };
+        let suppressed = match &to {
+            Some(addr) if matches!(channel, Channel::Email | Channel::Sms) => {
+                self.w.is_suppressed(ws, &p.channel, addr)?
+            }
+            _ => false,
+        };
+        let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
         let mut outcome: (&str, Option<&str>, Option<Timestamp>) = if to.is_none() {
             ("skipped", Some("no_address"), None)
+        } else if suppressed {
+            // Hard bounces and complaints: never again, not even transactional mail.
+            ("skipped", Some("suppressed"), None)
         } else if consent == ConsentStatus::Unsubscribed
             || (!p.transactional && !self.settings.of(ws).marketing_allowed(consent))
         {
@@ -709,19 +784,35 @@ impl State {
                 };
             }
         }
-        let vars = crate::render::variables(c, &p.trigger);
-        let (version, tpl) = match self.w.template_data(ws, &p.template)? {
-            Some((v, data)) => (v, serde_json::from_str::<Value>(&data).unwrap_or(Value::Null)),
-            None => (0, Value::Null),
+        // Rendered at send time: stock, prices and consent are what they are now (a deferred message renders
+        // again when it goes out).
+        let (mut status, mut reason, until) = outcome;
+        let reason_owned;
+        let (version, parts, links) = match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now)? {
+            crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),
+            crate::messages::Composed::Skip { version, reason: why } => {
+                if status != "skipped" {
+                    status = "skipped";
+                    reason_owned = why;
+                    reason = Some(reason_owned.as_str());
+                }
+                (version, kairos_template::Rendered::default(), Vec::new())
+            }
         };
-        let part =
-            |k: &str, html: bool| tpl.get(k).and_then(Value::as_str).map(|t| crate::render::render(t, &vars, html));
-        let (status, reason, until) = outcome;
+        let until = if status == "deferred" { until } else { None };
+        // A channel with a transport is `queued` for the dispatcher; a captured one is `sent` into the outbox.
+        let real = status == "sent" && self.dispatch.real.has(&p.channel);
+        if real {
+            status = "queued";
+        }
         let data = json!({
-            "subject": part("subject", false), "html": part("html", true), "text": part("text", false),
-            "body": part("body", false), "template_id": p.template, "template_version": version,
+            "subject": parts.subject, "html": parts.html, "text": parts.text, "links": links,
+            "body": parts.body, "template_id": p.template, "template_version": version,
+            "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id)),
             "reason": reason, "run_id": p.run_id, "deliver_at": until.map(|t| t.to_string()),
             "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
+            "flow_row": p.flow_row, "flow_id": p.flow_id, "step_id": p.step, "channel": p.channel,
+            "history": [{"status": status, "at": now.to_string(), "reason": reason}],
         });
         if first {
             let inserted = self.w.insert_message(&StoredMessage {
@@ -752,17 +843,15 @@ impl State {
             return Ok(());
         }
         self.flows.pending.remove(&p.message_id);
-        if status == "sent" {
+        if status == "sent" || status == "queued" {
             if !p.transactional {
                 self.flows.send_log.record(contact_id, channel, now);
             }
-            let mut props = JsonMap::new();
-            props.insert("message_id".into(), json!(p.message_id));
-            props.insert("flow_id".into(), json!(p.flow_id));
-            props.insert("step_id".into(), json!(p.step));
-            props.insert("channel".into(), json!(p.channel));
-            let ev = Event::system("Message Sent", format!("kairos-{}", p.message_id), props, now);
-            self.write_system_event(ws, contact_id, &ev, now)?;
+        }
+        if status == "sent" {
+            self.message_sent_event(ws, contact_id, &p.message_id, &data, now)?;
+        } else if status == "queued" {
+            self.queue_outbound(&p.message_id, &p.channel, to.as_deref().unwrap_or_default(), &data, None);
         }
         Ok(())
     }
@@ -798,7 +887,16 @@ impl State {
                     self.flows.deferred.push(Reverse((due.as_micros(), m.id.clone())));
                     self.flows.pending.insert(m.id.clone(), (due, p));
                 }
-            } else if data["pending"].is_null() {
+                continue;
+            }
+            if m.status == "queued" || m.status == "retrying" {
+                // Not yet handed off, or handed off by a process that stopped before recording the outcome.
+                let at = data["deliver_at"].as_str().and_then(Timestamp::parse).filter(|_| m.status == "retrying");
+                if !self.dispatch.is_in_flight(&m.id) {
+                    self.queue_outbound(&m.id, &m.channel, m.to.as_deref().unwrap_or_default(), &data, at);
+                }
+            }
+            if data["pending"].is_null() {
                 self.flows.send_log.record(m.contact, channel_of(&m.channel), m.created_at);
             }
         }

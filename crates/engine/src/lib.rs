@@ -3,11 +3,13 @@
 
 mod clock;
 mod committer;
+pub mod dispatch;
 mod dedupe;
 mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
-mod render;
+pub mod links;
+pub mod messages;
 mod segment_ops;
 pub mod segments;
 pub mod sending;
@@ -178,6 +180,7 @@ pub struct Engine {
     committer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<kairos_store::sqlite::Checkpointer>>,
     changes: tokio::sync::broadcast::Sender<SegmentChange>,
+    link_key: links::LinkKey,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -191,7 +194,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 impl Engine {
     /// Loads state from the store and starts the committer thread, with the default sending rules.
     pub fn start(store: SqliteStore, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
-        Self::start_with(store, clock, settings::Settings::default())
+        Self::start_with(store, clock, settings::Settings::default(), "http://127.0.0.1:8080")
     }
 
     /// Like [`Engine::start`] with the server-wide setting defaults from `kairos.toml`.
@@ -199,9 +202,13 @@ impl Engine {
         store: SqliteStore,
         clock: Arc<dyn Clock>,
         defaults: settings::Settings,
+        public_url: &str,
     ) -> Result<Engine, EngineError> {
+        let key = links::LinkKey::load_or_create(&store.dir())
+            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot read or create the link key: {e}"))))?;
+        let links = messages::LinkConfig { key: key.clone(), public_url: public_url.trim_end_matches('/').to_string() };
         let writer = store.writer()?;
-        let state = state::State::load(Box::new(writer), clock.now(), defaults)?;
+        let state = state::State::load(Box::new(writer), clock.now(), defaults, links)?;
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -230,7 +237,13 @@ impl Engine {
             committer: Mutex::new(Some(committer)),
             checkpointer: Mutex::new(Some(store.checkpointer(CHECKPOINT_EVERY)?)),
             changes,
+            link_key: key,
         })
+    }
+
+    /// Verifies signed links.
+    pub fn link_key(&self) -> &links::LinkKey {
+        &self.link_key
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -372,6 +385,87 @@ impl Engine {
         since: kairos_domain::Duration,
     ) -> Result<serde_json::Value, EngineError> {
         self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
+    }
+
+    /// Connects the configured transports: messages of their channels are `queued` and handed to them after
+    /// commit (others are captured), including messages left queued by an earlier process. Call once, inside
+    /// the async runtime.
+    pub async fn attach_transports(&self, transports: dispatch::Transports) -> Result<(), EngineError> {
+        let transports = Arc::new(transports);
+        let real = transports.real();
+        let rx = self.run(move |s, _| Ok(dispatch::connect(&mut s.dispatch, real))).await?;
+        tokio::spawn(dispatch::run(transports, rx, self.ops.clone()));
+        Ok(())
+    }
+
+    /// Renders a template for a contact (nothing stored); `event` stands in for the trigger event.
+    pub async fn preview_template(
+        &self,
+        ws: WorkspaceId,
+        template: String,
+        contact: kairos_domain::ContactId,
+        event: kairos_domain::JsonMap,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.preview(ws, &template, contact, event, now)).await
+    }
+
+    /// A recipient followed a signed link (open pixel, click, unsubscribe, preference centre).
+    pub async fn link_followed(
+        &self,
+        link: links::Link,
+        user_agent: Option<String>,
+    ) -> Result<messages::LinkOutcome, EngineError> {
+        self.run(move |s, now| s.link_followed(link, user_agent.as_deref(), now)).await
+    }
+
+    /// The preference centre form of the contact a message went to; false when the message is unknown.
+    pub async fn save_preferences(
+        &self,
+        message: String,
+        email: Option<bool>,
+        sms: Option<bool>,
+    ) -> Result<bool, EngineError> {
+        self.run(move |s, now| s.save_preferences(&message, email, sms, now)).await
+    }
+
+    /// A bounce or complaint report: `kind` is `hard`, `soft` or `complaint`.
+    pub async fn bounce(
+        &self,
+        ws: Option<WorkspaceId>,
+        address: String,
+        kind: &'static str,
+        message: Option<String>,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.bounce(ws, &address, kind, message.as_deref(), now)).await
+    }
+
+    /// An inbound SMS: STOP/START change consent; answers the keyword recognised.
+    pub async fn sms_inbound(&self, from: String, body: String) -> Result<Option<&'static str>, EngineError> {
+        self.run(move |s, now| s.sms_inbound(&from, &body, now)).await
+    }
+
+    /// A provider's delivery report for an SMS (by the provider's message id).
+    pub async fn sms_status(&self, provider_id: String, status: String) -> Result<bool, EngineError> {
+        self.run(move |s, now| s.sms_status(&provider_id, &status, now)).await
+    }
+
+    /// Adds or removes an address on the workspace's suppression list.
+    pub async fn set_suppressed(
+        &self,
+        ws: WorkspaceId,
+        channel: String,
+        address: String,
+        on: bool,
+    ) -> Result<bool, EngineError> {
+        self.run(move |s, now| {
+            if on {
+                s.w.suppress(ws, &channel, &address, "manual", now)?;
+                Ok(true)
+            } else {
+                Ok(s.w.unsuppress(ws, &channel, &address)?)
+            }
+        })
+        .await
     }
 
     /// The workspace's effective settings.

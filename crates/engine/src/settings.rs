@@ -41,6 +41,8 @@ pub struct Settings {
     pub attribution_email: Duration,
     pub attribution_sms: Duration,
     pub store: StoreInfo,
+    /// Signs webhook steps' calls (`X-Kairos-Signature`); generated at the first webhook when not set.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
                 url: "https://shop.example".into(),
                 free_shipping_threshold: None,
             },
+            webhook_secret: None,
         }
     }
 }
@@ -140,6 +143,7 @@ impl Settings {
                 "name": self.store.name, "currency": self.store.currency, "url": self.store.url,
                 "free_shipping_threshold": self.store.free_shipping_threshold,
             },
+            "webhook_secret": self.webhook_secret,
         })
     }
 
@@ -229,6 +233,14 @@ impl Settings {
                             _ => return Err(err(&field, "unknown store setting")),
                         }
                     }
+                }
+                "webhook_secret" if v.is_null() => {}
+                "webhook_secret" => {
+                    let secret = text(v, f, 200)?;
+                    if secret.len() < 16 {
+                        return Err(err(f, "expected a secret of at least 16 characters"));
+                    }
+                    s.webhook_secret = Some(secret);
                 }
                 _ => return Err(err(f, "unknown setting")),
             }

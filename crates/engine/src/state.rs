@@ -38,6 +38,9 @@ pub struct State {
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
     pub(crate) settings: crate::settings::WorkspaceSettings,
+    pub(crate) dispatch: crate::dispatch::Dispatch,
+    pub(crate) templates: crate::messages::TemplateCache,
+    pub(crate) links: crate::messages::LinkConfig,
 }
 
 /// One identity an event claims for its contact.
@@ -51,9 +54,20 @@ struct Claim {
 
 impl State {
     pub fn load(
+        w: Box<dyn Writer>,
+        now: Timestamp,
+        defaults: crate::settings::Settings,
+        links: crate::messages::LinkConfig,
+    ) -> Result<State, EngineError> {
+        Self::load_with(w, now, defaults, links, crate::dispatch::Dispatch::default())
+    }
+
+    fn load_with(
         mut w: Box<dyn Writer>,
         now: Timestamp,
         defaults: crate::settings::Settings,
+        links: crate::messages::LinkConfig,
+        dispatch: crate::dispatch::Dispatch,
     ) -> Result<State, EngineError> {
         let (max_contact, max_seq) = w.max_ids()?;
         let mut recent = Vec::new();
@@ -92,6 +106,9 @@ impl State {
             triggers: Default::default(),
             emitted: Vec::new(),
             settings: crate::settings::WorkspaceSettings { defaults, overrides: HashMap::new() },
+            dispatch,
+            templates: Default::default(),
+            links,
         };
         state.load_settings()?;
         state.begin()?;
@@ -106,7 +123,11 @@ impl State {
     pub fn reload(self, now: Timestamp) -> Result<State, EngineError> {
         let mut w = self.w;
         w.rollback()?;
-        State::load(w, now, self.settings.defaults)
+        let mut dispatch = crate::dispatch::Dispatch::default();
+        let mut old = self.dispatch;
+        old.discard();
+        dispatch.carry_over(&mut old);
+        State::load_with(w, now, self.settings.defaults, self.links, dispatch)
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {
@@ -224,7 +245,7 @@ impl State {
         Ok(self.contacts.get_mut(&id).expect("inserted above"))
     }
 
-    fn lookup(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>, EngineError> {
+    pub(crate) fn lookup(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>, EngineError> {
         let key: IdentKey = (ws, kind, value.into());
         if let Some(&id) = self.identities.get(&key) {
             return Ok(Some(self.follow(id)));
@@ -501,6 +522,17 @@ impl State {
                 id
             }
         })
+    }
+
+    pub(crate) fn set_consent_by_id(
+        &mut self,
+        id: ContactId,
+        channel: &str,
+        status: ConsentStatus,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<Contact, EngineError> {
+        self.change_consent(id, channel, status, source, now)
     }
 
     fn change_consent(

@@ -1,8 +1,9 @@
 //! `kairos.toml` in the data directory (SPEC 16). Every key can be overridden by the environment variable
-//! `KAIROS_<SECTION>__<KEY>` (e.g. `KAIROS_SENDING__SMART_SENDING=8h`). `[email]` and `[sms]` are accepted now
-//! and used once real channels land; `[sending]` drives the flow engine's sending discipline.
+//! `KAIROS_<SECTION>__<KEY>` (e.g. `KAIROS_SENDING__SMART_SENDING=8h`, `KAIROS_EMAIL__DKIM__SELECTOR=k2`).
+//! `[email]`, `[sms]` and `[chat]` choose the transports (capture when not configured); `[sending]` and
+//! `[store]` are the defaults of every workspace's settings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use kairos_domain::Duration;
@@ -16,11 +17,61 @@ pub const CONFIG_FILE: &str = "kairos.toml";
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
-    pub email: Option<toml::Table>,
+    pub email: Email,
     #[serde(default)]
-    pub sms: Option<toml::Table>,
+    pub sms: Option<Sms>,
+    #[serde(default)]
+    pub chat: Chat,
     #[serde(default)]
     pub sending: Sending,
+    #[serde(skip)]
+    dir: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// `capture` (default: messages are stored, see `GET /api/v1/outbox`) or `smtp`.
+    pub transport: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `none` | `starttls` | `tls`.
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: Option<String>,
+    /// Base of tracking, unsubscribe and preference links.
+    pub public_url: Option<String>,
+    pub pool_size: Option<u32>,
+    pub per_domain_concurrency: Option<usize>,
+    pub per_domain_per_second: Option<f64>,
+    pub dkim: Option<Dkim>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    pub domain: String,
+    pub selector: String,
+    /// PEM file (RSA or Ed25519); relative paths are inside the data directory.
+    pub private_key_file: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sms {
+    pub provider_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chat {
+    pub telegram_bot_token: Option<String>,
+    /// Default `https://api.telegram.org`.
+    pub telegram_api_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,8 +88,41 @@ pub struct Sending {
     pub daily_cap_sms: Option<usize>,
 }
 
-fn env(section: &str, key: &str) -> Option<String> {
-    std::env::var(format!("KAIROS_{}__{}", section.to_uppercase(), key.to_uppercase())).ok()
+fn insert_path(t: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, sections) = path.split_last().expect("at least two parts");
+    match sections.split_first() {
+        None => {
+            t.insert(last.clone(), value);
+        }
+        Some((first, _)) => {
+            let entry = t.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let Some(next) = entry.as_table_mut() {
+                insert_path(next, &path[1..], value);
+            }
+        }
+    }
+}
+
+/// Applies `KAIROS_A__B[__C]=value` variables onto the parsed file (`[a] b = value`, `[a.b] c = value`).
+/// Values that read as TOML numbers or booleans keep that type; anything else is a string.
+fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) {
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("KAIROS_") else { continue };
+        let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+        if path.len() < 2 || path.iter().any(String::is_empty) {
+            continue;
+        }
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .filter(|v| v.is_integer() || v.is_float() || v.is_bool())
+            .unwrap_or(toml::Value::String(value));
+        insert_path(table, &path, parsed);
+    }
 }
 
 fn window(key: &str, s: &str) -> anyhow::Result<Option<(u32, u32)>> {
@@ -55,27 +139,15 @@ impl Config {
     /// Reads `kairos.toml` from the data directory when present, then applies environment overrides.
     pub fn load(dir: &Path) -> anyhow::Result<Config> {
         let path = dir.join(CONFIG_FILE);
-        let mut cfg: Config = match std::fs::read_to_string(&path) {
+        let mut table: toml::Table = match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
-            Err(_) => Config::default(),
+            Err(_) => toml::Table::new(),
         };
-        let s = &mut cfg.sending;
-        for (key, slot) in [
-            ("smart_sending", &mut s.smart_sending),
-            ("quiet_hours_sms", &mut s.quiet_hours_sms),
-            ("quiet_hours_email", &mut s.quiet_hours_email),
-        ] {
-            if let Some(v) = env("sending", key) {
-                *slot = Some(v);
-            }
-        }
-        for (key, slot) in [("daily_cap_email", &mut s.daily_cap_email), ("daily_cap_sms", &mut s.daily_cap_sms)] {
-            if let Some(v) = env("sending", key) {
-                *slot = Some(
-                    v.parse().with_context(|| format!("KAIROS_SENDING__{} must be a number", key.to_uppercase()))?,
-                );
-            }
-        }
+        apply_env(&mut table, std::env::vars());
+        let mut cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("reading {} and KAIROS_* variables", path.display()))?;
+        cfg.dir = dir.to_path_buf();
         Ok(cfg)
     }
 
@@ -111,6 +183,80 @@ impl Config {
         }
         Ok(settings)
     }
+
+    /// The base URL of tracking, unsubscribe and preference links.
+    pub fn public_url(&self, listen: Option<std::net::SocketAddr>) -> String {
+        match (&self.email.public_url, listen) {
+            (Some(u), _) => u.trim_end_matches('/').to_string(),
+            (None, Some(a)) => format!("http://{a}"),
+            (None, None) => "http://127.0.0.1:8080".into(),
+        }
+    }
+
+    /// The transports these settings configure (channels left out are captured into the outbox).
+    pub fn transports(&self, public_url: &str) -> anyhow::Result<kairos_engine::dispatch::Transports> {
+        use kairos_channels as ch;
+        let http = ch::HttpClient::new(std::time::Duration::from_secs(15));
+        let e = &self.email;
+        let smtp = match e.transport.as_deref().unwrap_or("capture") {
+            "capture" => None,
+            "smtp" => {
+                let tls: ch::TlsMode = e
+                    .tls
+                    .as_deref()
+                    .unwrap_or("none")
+                    .parse()
+                    .ok()
+                    .context("[email] tls must be \"none\", \"starttls\" or \"tls\"")?;
+                let dkim = match &e.dkim {
+                    Some(d) => {
+                        let file = self.dir.join(&d.private_key_file);
+                        let pem = std::fs::read_to_string(&file)
+                            .with_context(|| format!("[email.dkim] private_key_file {}", file.display()))?;
+                        Some(ch::DkimConfig { domain: d.domain.clone(), selector: d.selector.clone(), private_key_pem: pem })
+                    }
+                    None => None,
+                };
+                let cfg = ch::SmtpConfig {
+                    host: e.host.clone().context("[email] host is required with transport = \"smtp\"")?,
+                    port: e.port.unwrap_or(587),
+                    tls,
+                    username: e.username.clone().filter(|u| !u.is_empty()),
+                    password: e.password.clone().filter(|p| !p.is_empty()),
+                    dkim,
+                    pool_size: e.pool_size.unwrap_or(10),
+                    per_domain_concurrency: e.per_domain_concurrency.unwrap_or(5),
+                    per_domain_per_second: e.per_domain_per_second,
+                    timeout: std::time::Duration::from_secs(30),
+                };
+                Some(ch::Smtp::new(cfg).map_err(|err| anyhow::anyhow!("[email]: {err}"))?)
+            }
+            other => anyhow::bail!("[email] transport must be \"capture\" or \"smtp\" (got {other:?})"),
+        };
+        let sms = self.sms.as_ref().map(|s| {
+            ch::Sms::new(
+                ch::SmsConfig {
+                    provider_url: s.provider_url.trim_end_matches('/').to_string(),
+                    account_sid: s.account_sid.clone(),
+                    auth_token: s.auth_token.clone(),
+                    from: s.from.clone(),
+                    status_callback_url: Some(format!("{public_url}/hooks/sms/status")),
+                },
+                http.clone(),
+            )
+        });
+        let telegram = self.chat.telegram_bot_token.as_ref().map(|token| {
+            let base = self.chat.telegram_api_url.clone().unwrap_or_else(|| "https://api.telegram.org".into());
+            ch::Telegram::new(base, token.clone(), http.clone())
+        });
+        Ok(kairos_engine::dispatch::Transports {
+            smtp,
+            email_from: e.from.clone().unwrap_or_else(|| "Kairos <kairos@localhost>".into()),
+            sms,
+            webhook: ch::Webhook::new(http),
+            telegram,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -127,10 +273,20 @@ mod tests {
 transport = "smtp"
 host = "127.0.0.1"
 port = 2525
+tls = "none"
+username = ""
+password = ""
+from = "Velo Shop <shop@velo.example>"
+public_url = "https://mail.velo.example"
 [email.dkim]
 domain = "velo.example"
+selector = "k1"
+private_key_file = "dkim.pem"
 [sms]
 provider_url = "http://127.0.0.1:9999"
+account_sid = "AC123"
+auth_token = "secret"
+from = "+15005550006"
 [sending]
 smart_sending = "8h"
 quiet_hours_sms = "22:00-08:00"
@@ -138,7 +294,11 @@ daily_cap_email = 2
 "#,
         )
         .unwrap();
-        let rules = Config::load(dir.path()).unwrap().settings().unwrap().rules;
+        let cfg = Config::load(dir.path()).unwrap();
+        assert_eq!(cfg.public_url(None), "https://mail.velo.example");
+        let err = cfg.transports("https://mail.velo.example").err().expect("the DKIM key file is missing");
+        assert!(format!("{err:#}").contains("dkim.pem"), "{err:#}");
+        let rules = cfg.settings().unwrap().rules;
         assert_eq!(rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
         assert_eq!(rules.quiet_hours.get(&Channel::Sms), Some(&(22 * 60, 8 * 60)));
         assert_eq!(rules.daily_cap.get(&Channel::Email), Some(&2));
@@ -148,5 +308,22 @@ daily_cap_email = 2
         std::fs::write(dir.path().join(CONFIG_FILE), "[sendng]\n").unwrap();
         assert!(Config::load(dir.path()).is_err(), "unknown sections are errors");
         assert!(Config::load(&dir.path().join("missing")).unwrap().settings().is_ok(), "no file: defaults");
+    }
+
+    #[test]
+    fn environment_variables_override_nested_keys() {
+        let mut t: toml::Table = toml::from_str("[email]\nhost = \"a\"\nport = 25\n").unwrap();
+        let vars = [
+            ("KAIROS_EMAIL__PORT", "2525"),
+            ("KAIROS_EMAIL__DKIM__SELECTOR", "k2"),
+            ("KAIROS_SENDING__SMART_SENDING", "8h"),
+            ("KAIROS_DATA_DIR", "/x"),
+        ];
+        apply_env(&mut t, vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(t["email"]["port"].as_integer(), Some(2525));
+        assert_eq!(t["email"]["host"].as_str(), Some("a"));
+        assert_eq!(t["email"]["dkim"]["selector"].as_str(), Some("k2"));
+        assert_eq!(t["sending"]["smart_sending"].as_str(), Some("8h"));
+        assert!(!t.contains_key("data_dir"));
     }
 }

@@ -47,9 +47,17 @@ pub async fn start(
     };
     // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let defaults = crate::config::Config::load(&store.dir())?.settings()?;
-    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, defaults)).await??;
-    Ok((AppState::new(Arc::new(engine), dev), listener))
+    let config = crate::config::Config::load(&store.dir())?;
+    let defaults = config.settings()?;
+    let public_url = config.public_url(listener.local_addr().ok());
+    let transports = config.transports(&public_url)?;
+    let url = public_url.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, defaults, &url)).await??;
+    engine.attach_transports(transports).await?;
+    let mut state = AppState::new(Arc::new(engine), dev);
+    state.public_url = public_url;
+    state.sms = config.sms.as_ref().map(|s| Arc::new(kairos_server::SmsHooks { auth_token: s.auth_token.clone() }));
+    Ok((state, listener))
 }
 
 pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::SocketAddr> {

@@ -196,11 +196,14 @@ async fn abandoned_checkout_runs_end_to_end() {
     let ann = outbox_for(&mut c, sk, "ann@example.com").await;
     assert_eq!(ann.len(), 1, "{ann:?}");
     assert_eq!(ann[0]["subject"], "ANN, your cart is waiting");
-    assert_eq!(ann[0]["html"], "<p>Your cart: 150.00 EUR</p>");
+    // Liquid with the store currency; the open pixel is appended.
+    let html = ann[0]["html"].as_str().unwrap();
+    assert!(html.starts_with("<p>Your cart: $150.00 EUR</p><img src=\"http://"), "{html}");
+    assert!(html.contains("/o/"), "{html}");
     assert_eq!((ann[0]["flow_id"].as_str(), ann[0]["step_id"].as_str()), (Some(id.as_str()), Some("email")));
     let tasks = c.get("/api/v1/tasks?status=open", sk).await.unwrap().json();
     assert_eq!(tasks["items"].as_array().unwrap().len(), 1);
-    assert!(tasks["items"][0]["message"].as_str().unwrap().starts_with("Call CAI about a 25000.00"), "{tasks}");
+    assert!(tasks["items"][0]["message"].as_str().unwrap().starts_with("Call CAI about a $25,000.00"), "{tasks}");
 
     // dee orders: the goal ends her run (no SMS), ann does not (SMS a day later).
     c.post_json("/v1/track", wk, &json!({"userId": "dee", "event": "Order Completed", "properties": {"total": 300}}))
@@ -780,4 +783,91 @@ async fn workspace_settings_send_time_and_pausing() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(sent.len(), 1, "the held run goes on once the flow is active");
+}
+
+async fn message(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Value {
+    let m = outbox_for(c, sk, to).await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    m[0].clone()
+}
+
+/// Polls the one message to `to` until it has `status` (deliveries settle after the request that caused them).
+async fn wait_status(c: &mut kairos::client::HttpClient, sk: &str, to: &str, status: &str) -> Value {
+    let mut m = Value::Null;
+    for _ in 0..100 {
+        m = message(c, sk, to).await;
+        if m["status"] == status {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("message to {to} never reached {status}: {m}");
+}
+
+#[tokio::test]
+async fn webhook_steps_are_signed_retried_and_exactly_once() {
+    let hook = common::Recorder::start(|path, n| match (path, n) {
+        ("/flaky", 0) => (503, "{}".into()),
+        ("/bad", _) => (400, "{\"error\":\"no\"}".into()),
+        _ => (200, "{\"ok\":true}".into()),
+    })
+    .await;
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-05-01T12:00:00Z"})).await.unwrap();
+    let base = format!("http://{}", hook.addr);
+    for (name, event, path, body) in [
+        ("Notify ERP", "Order Completed", "/erp", Value::Null),
+        ("Flaky", "Flaky", "/flaky", json!({"order": "{{ event.order_id }}", "who": "{{ contact.email }}"})),
+        ("Bad", "Bad", "/bad", Value::Null),
+    ] {
+        let mut step = json!({"id": "call", "type": "webhook", "url": format!("{base}{path}")});
+        if !body.is_null() {
+            step["body"] = body;
+        }
+        let f = json!({"name": name, "trigger": {"type": "event", "event": event}, "steps": [step]});
+        let r = c.post_json("/api/v1/flows", sk, &f).await.unwrap();
+        assert_eq!(r.status, 201, "{:?}", r.json());
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    }
+    c.post_json("/v1/identify", wk, &json!({"userId": "w1", "traits": {"email": "w1@example.com"}})).await.unwrap();
+    c.post_json(
+        "/v1/track",
+        wk,
+        &json!({"userId": "w1", "event": "Order Completed", "properties": {"order_id": "o-9", "total": 12}}),
+    )
+    .await
+    .unwrap();
+    let got = hook.wait_for(1).await;
+    let req = &got[0];
+    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/erp"));
+    let secret = c.get("/api/v1/settings", sk).await.unwrap().json()["webhook_secret"].as_str().unwrap().to_string();
+    let sig = req.header("x-kairos-signature").expect("signature header");
+    assert!(kairos_channels::verify_webhook_signature(&secret, sig, &req.body), "{sig}");
+    assert!(!kairos_channels::verify_webhook_signature("another-secret-1234", sig, &req.body));
+    let body = req.json();
+    assert_eq!((body["event"]["order_id"].as_str(), body["contact"]["email"].as_str()), (Some("o-9"), Some("w1@example.com")));
+    let idem = req.header("idempotency-key").unwrap().to_string();
+    wait_status(&mut c, sk, &format!("{base}/erp"), "sent").await;
+
+    // A 503 is retried with backoff (30 s) under the same idempotency key; a 400 fails for good.
+    c.post_json("/v1/track", wk, &json!({"userId": "w1", "event": "Flaky", "properties": {"order_id": "o-10"}}))
+        .await
+        .unwrap();
+    c.post_json("/v1/track", wk, &json!({"userId": "w1", "event": "Bad"})).await.unwrap();
+    let got = hook.wait_for(3).await;
+    let flaky: Vec<_> = got.iter().filter(|r| r.path == "/flaky").collect();
+    assert_eq!(flaky[0].json(), json!({"order": "o-10", "who": "w1@example.com"}));
+    wait_status(&mut c, sk, &format!("{base}/flaky"), "retrying").await;
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "31s"})).await.unwrap();
+    let got = hook.wait_for(4).await;
+    let flaky: Vec<_> = got.iter().filter(|r| r.path == "/flaky").collect();
+    assert_eq!(flaky.len(), 2);
+    assert_eq!(flaky[0].header("idempotency-key"), flaky[1].header("idempotency-key"));
+    assert_ne!(flaky[0].header("idempotency-key"), Some(idem.as_str()));
+    wait_status(&mut c, sk, &format!("{base}/flaky"), "sent").await;
+    wait_status(&mut c, sk, &format!("{base}/bad"), "failed").await;
+    assert_eq!(got.iter().filter(|r| r.path == "/bad").count(), 1, "a 400 is not retried");
 }

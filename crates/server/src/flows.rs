@@ -22,65 +22,35 @@ fn valid_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// Checks that Liquid delimiters are balanced (`{{ … }}`, `{% … %}`); full parsing comes with rendering.
-fn check_liquid(field: &str, text: &str) -> Result<(), ApiError> {
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open..];
-        let close = if after.starts_with("{{") {
-            "}}"
-        } else if after.starts_with("{%") {
-            "%}"
-        } else {
-            rest = &rest[open + 1..];
-            continue;
-        };
-        match after[2..].find(close) {
-            Some(end) => rest = &after[2 + end + 2..],
-            None => {
-                let column = text.len() - rest.len() + open + 1;
-                return Err(ApiError::bad_request(
-                    "invalid_template",
-                    field,
-                    format!("{} opened at character {column} is never closed with {close}", &after[..2]),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Validates a template body into the stored JSON (without id and version).
 fn template_body(v: &Value) -> Result<Map<String, Value>, ApiError> {
     let o =
         v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
-    let known = ["id", "name", "channel", "subject", "html", "text", "body"];
+    let known = ["id", "name", "channel", "subject", "html", "text", "body", "layout"];
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_request("unknown_field", k, format!("unknown field {k:?}")));
     }
     let text = |k: &str| -> Result<Option<String>, ApiError> {
         match o.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.len() <= TEMPLATE_PART_BYTES_MAX => {
-                check_liquid(k, s)?;
-                Ok(Some(s.clone()))
-            }
+            // Liquid syntax, filters, partials and layouts are checked by the engine against the workspace.
+            Some(Value::String(s)) if s.len() <= TEMPLATE_PART_BYTES_MAX => Ok(Some(s.clone())),
             Some(Value::String(_)) => Err(ApiError::bad_request("too_long", k, format!("{k} is larger than 256 KB"))),
             Some(_) => Err(ApiError::bad_request("invalid_type", k, format!("{k} must be a string"))),
         }
     };
     let channel = match text("channel")?.as_deref() {
-        Some(c @ ("email" | "sms" | "chat" | "webhook")) => c.to_string(),
+        Some(c @ ("email" | "sms" | "chat" | "webhook" | "partial" | "layout")) => c.to_string(),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_value",
                 "channel",
-                "channel must be email, sms, chat or webhook",
+                "channel must be email, sms, chat, webhook, partial or layout",
             ));
         }
     };
     let mut out = Map::new();
-    for k in ["name", "subject", "html", "text", "body"] {
+    for k in ["name", "subject", "html", "text", "body", "layout"] {
         if let Some(s) = text(k)? {
             out.insert(k.into(), Value::String(s));
         }
@@ -94,6 +64,16 @@ fn template_body(v: &Value) -> Result<Map<String, Value>, ApiError> {
         }
         "sms" | "chat" | "webhook" if !out.contains_key("body") => {
             return Err(ApiError::bad_request("missing_field", "body", format!("a {channel} template needs a body")));
+        }
+        "layout" if !out.get("html").and_then(Value::as_str).is_some_and(|h| h.contains("content")) => {
+            return Err(ApiError::bad_request(
+                "missing_field",
+                "html",
+                "a layout needs html with {{ content }} where the message goes",
+            ));
+        }
+        "partial" if !out.contains_key("html") && !out.contains_key("body") => {
+            return Err(ApiError::bad_request("missing_field", "html", "a partial needs html (or body)"));
         }
         _ => {}
     }

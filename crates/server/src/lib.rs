@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod flows;
 pub mod ingest;
+pub mod messages;
 pub mod segments;
 pub mod wire;
 
@@ -24,11 +25,21 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Present only with `serve --dev-clock`.
     pub dev_clock: Option<Arc<DevClock>>,
+    /// Base URL recipients reach (links, Twilio signature checks).
+    pub public_url: String,
+    /// The SMS provider's credentials, to verify its webhooks.
+    pub sms: Option<Arc<SmsHooks>>,
+}
+
+/// What the SMS webhooks need to verify Twilio's signature.
+#[derive(Debug, Clone)]
+pub struct SmsHooks {
+    pub auth_token: String,
 }
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, dev_clock: Option<Arc<DevClock>>) -> Self {
-        AppState { engine, keys: Arc::default(), dev_clock }
+        AppState { engine, keys: Arc::default(), dev_clock, public_url: String::new(), sms: None }
     }
 }
 
@@ -79,7 +90,13 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{id}/simulate", post(flows::simulate))
         .route("/outbox", get(flows::outbox))
         .route("/tasks", get(flows::tasks))
-        .route("/settings", get(api::get_settings).put(api::put_settings));
+        .route("/settings", get(api::get_settings).put(api::put_settings))
+        .route("/templates/{id}/preview", post(messages::preview))
+        .route("/messages", get(messages::list))
+        .route("/messages/{id}", get(messages::get))
+        .route("/suppressions", get(messages::suppressions).post(messages::suppress))
+        .route("/suppressions/{channel}/{address}", axum::routing::delete(messages::unsuppress))
+        .route("/bounces", post(messages::bounces));
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }
@@ -94,6 +111,12 @@ pub fn router(state: AppState) -> Router {
         .route("/import", post(ingest::batch));
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/o/{token}", get(messages::open))
+        .route("/c/{token}", get(messages::click))
+        .route("/u/{token}", get(messages::unsubscribe_page).post(messages::unsubscribe))
+        .route("/preferences/{token}", get(messages::preferences_page).post(messages::save_preferences))
+        .route("/hooks/sms/inbound", post(messages::sms_inbound))
+        .route("/hooks/sms/status", post(messages::sms_status))
         .nest("/v1", ingest)
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint") })

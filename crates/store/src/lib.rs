@@ -123,6 +123,16 @@ pub struct StoredMessage {
     pub created_at: Timestamp,
 }
 
+/// Which messages to list (every field optional).
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub to: Option<String>,
+    pub contact: Option<ContactId>,
+    pub flow_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub status: Option<String>,
+}
+
 /// Counts of one flow (SPEC 16 `GET /api/v1/flows/{id}/stats`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowStats {
@@ -188,6 +198,8 @@ pub trait Writer: Send {
     /// Stores a new version of a template (JSON text); returns the version number.
     fn save_template(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<i64>;
     fn template_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
+    /// (id, data) of the workspace's templates whose channel is `channel` (partials, layouts).
+    fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> Result<Vec<(String, String)>>;
     /// Inserts or updates a flow (by public id) and records its version; returns the row id.
     fn save_flow(&mut self, f: &StoredFlow) -> Result<i64>;
     fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>>;
@@ -206,6 +218,14 @@ pub trait Writer: Send {
     /// Changes a message's status and data (a deferred send that went out or was skipped later).
     fn update_message(&mut self, id: &str, status: &str, data: &str) -> Result<()>;
     /// Messages with status `deferred`, and messages sent since `since` (for sending discipline at start).
+    fn message(&mut self, id: &str) -> Result<Option<StoredMessage>>;
+    /// Adds an address to the workspace's suppression list (hard bounce, complaint, manual); idempotent.
+    fn suppress(&mut self, ws: WorkspaceId, channel: &str, address: &str, reason: &str, at: Timestamp) -> Result<()>;
+    fn unsuppress(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool>;
+    /// Remembers the provider's id of a message (SMS sid) for its status callbacks.
+    fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()>;
+    fn message_by_provider_id(&mut self, provider_id: &str) -> Result<Option<String>>;
+    fn is_suppressed(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool>;
     fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()>;
     fn insert_task(
         &mut self,
@@ -259,6 +279,14 @@ pub trait Reader {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<StoredMessage>>;
+    /// Messages matching `filter`, newest first.
+    fn messages(&self, ws: WorkspaceId, filter: &MessageFilter, cursor: Option<&str>, limit: usize)
+    -> Result<Page<StoredMessage>>;
+    fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>>;
+    /// A message by id in any workspace (links carry only the message id).
+    fn message_any(&self, id: &str) -> Result<Option<StoredMessage>>;
+    /// (channel, address, reason, created_at) of suppressed addresses, newest first.
+    fn suppressions(&self, ws: WorkspaceId, limit: usize) -> Result<Vec<(String, String, String, Timestamp)>>;
     /// (id, contact, flow id, message, status, created_at) of team tasks, newest first.
     #[allow(clippy::type_complexity)]
     fn tasks(

@@ -7,7 +7,7 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
-use crate::{FlowStats, StoredMessage, StoredRun};
+use crate::{FlowStats, StoredMessage, StoredRun, MessageFilter};
 use crate::{
     IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredFlow, StoredSegment, StoredTemplate, Writer,
 };
@@ -183,6 +183,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
         status TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
+    ),
+    (
+        5,
+        "CREATE TABLE suppressions (
+        workspace_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, channel, address)
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_by_contact ON messages (contact_id);
+    CREATE INDEX messages_by_to ON messages (workspace_id, to_addr);
+    CREATE TABLE provider_ids (
+        provider_id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL
+    ) WITHOUT ROWID;",
     ),
 ];
 
@@ -792,10 +809,56 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
+    fn message(&mut self, id: &str) -> Result<Option<StoredMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at
+             FROM messages WHERE id = ?1",
+        )?;
+        Ok(stmt.query_row([id], message_row).optional()?)
+    }
+
+    fn suppress(&mut self, ws: WorkspaceId, channel: &str, address: &str, reason: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO suppressions (workspace_id, channel, address, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![ws.0, channel, address, reason, at.as_micros()])?;
+        Ok(())
+    }
+
+    fn unsuppress(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM suppressions WHERE workspace_id = ?1 AND channel = ?2 AND address = ?3")?
+            .execute(params![ws.0, channel, address])?;
+        Ok(n > 0)
+    }
+
+    fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO provider_ids (provider_id, message_id) VALUES (?1, ?2)")?
+            .execute(params![provider_id, message])?;
+        Ok(())
+    }
+
+    fn message_by_provider_id(&mut self, provider_id: &str) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT message_id FROM provider_ids WHERE provider_id = ?1")?;
+        Ok(stmt.query_row([provider_id], |r| r.get(0)).optional()?)
+    }
+
+    fn is_suppressed(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM suppressions WHERE workspace_id = ?1 AND channel = ?2 AND address = ?3")?;
+        Ok(stmt.query_row(params![ws.0, channel, address], |_| Ok(())).optional()?.is_some())
+    }
+
     fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at
-             FROM messages WHERE status = 'deferred' OR (status = 'sent' AND created_at >= ?1) ORDER BY rowid",
+             FROM messages WHERE status IN ('deferred', 'queued', 'retrying')
+                 OR (status = 'sent' AND created_at >= ?1) ORDER BY rowid",
         )?;
         let mut rows = stmt.query([since.as_micros()])?;
         while let Some(r) = rows.next()? {
@@ -825,6 +888,14 @@ impl Writer for SqliteWriter {
         let mut stmt =
             self.conn.prepare_cached("SELECT version, data FROM templates WHERE workspace_id = ?1 AND id = ?2")?;
         Ok(stmt.query_row(params![ws.0, id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
+    fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, data FROM templates WHERE workspace_id = ?1 AND json_extract(data, '$.channel') = ?2",
+        )?;
+        let rows = stmt.query_map(params![ws.0, channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
@@ -1177,6 +1248,18 @@ impl Reader for SqliteReader<'_> {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<StoredMessage>> {
+        let filter =
+            MessageFilter { to: to.map(str::to_string), flow_id: flow_id.map(str::to_string), ..Default::default() };
+        self.messages(ws, &filter, cursor, limit)
+    }
+
+    fn messages(
+        &self,
+        ws: WorkspaceId,
+        f: &MessageFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>> {
         let before: i64 = match cursor {
             None => i64::MAX,
             Some(c) => c.parse().map_err(|_| bad_cursor())?,
@@ -1185,16 +1268,50 @@ impl Reader for SqliteReader<'_> {
             "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data,
                     created_at, rowid FROM messages
              WHERE workspace_id = ?1 AND rowid < ?2 AND (?3 IS NULL OR to_addr = ?3) AND (?4 IS NULL OR flow_id = ?4)
-             ORDER BY rowid DESC LIMIT ?5",
+                 AND (?5 IS NULL OR campaign_id = ?5) AND (?6 IS NULL OR contact_id = ?6) AND (?7 IS NULL OR status = ?7)
+             ORDER BY rowid DESC LIMIT ?8",
         )?;
         let rows = stmt
-            .query_map(params![ws.0, before, to, flow_id, (limit + 1) as i64], |r| {
-                Ok((message_row(r)?, r.get::<_, i64>(11)?))
-            })?
+            .query_map(
+                params![
+                    ws.0,
+                    before,
+                    f.to,
+                    f.flow_id,
+                    f.campaign_id,
+                    f.contact.map(|c| c.0),
+                    f.status,
+                    (limit + 1) as i64
+                ],
+                |r| Ok((message_row(r)?, r.get::<_, i64>(11)?)),
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         let more = rows.len() > limit;
         let next_cursor = if more { rows.get(limit - 1).map(|(_, seq)| seq.to_string()) } else { None };
         Ok(Page { items: rows.into_iter().take(limit).map(|(m, _)| m).collect(), next_cursor })
+    }
+
+    fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>> {
+        Ok(self.message_any(id)?.filter(|m| m.workspace == ws))
+    }
+
+    fn message_any(&self, id: &str) -> Result<Option<StoredMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at
+             FROM messages WHERE id = ?1",
+        )?;
+        Ok(stmt.query_row([id], message_row).optional()?)
+    }
+
+    fn suppressions(&self, ws: WorkspaceId, limit: usize) -> Result<Vec<(String, String, String, Timestamp)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT channel, address, reason, created_at FROM suppressions WHERE workspace_id = ?1
+             ORDER BY created_at DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![ws.0, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, Timestamp::from_micros(r.get(3)?)))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn tasks(

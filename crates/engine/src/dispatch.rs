@@ -1,0 +1,294 @@
+//! Delivery through real transports (SMTP, the SMS provider, webhooks, Telegram), after commit.
+//!
+//! A send decided in the committer is a message row with status `queued`, written in the same transaction as
+//! the run state. Once that transaction commits, the message goes to the dispatcher task, which hands it to
+//! its transport and reports the outcome back to the committer: `sent`, `retrying` (a transient failure, with
+//! backoff), `failed` or `bounced`. A crash between hand-off and report leaves the row `queued`: it is sent
+//! again at start with the same Message-ID / Idempotency-Key, so receivers can de-duplicate (SPEC 18).
+//! Channels without a configured transport are captured: their messages are `sent` into the outbox at once.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use kairos_channels::SendError;
+use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::EngineError;
+use crate::state::State;
+
+/// Waits before the 2nd, 3rd... attempt of a transient failure; after the last the message has `failed`.
+const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 3600, 6 * 3600];
+/// Deliveries in flight at once (SMTP pools and per-domain limits bound each transport further).
+const CONCURRENCY: usize = 64;
+
+/// The configured transports. A channel without one is captured into the outbox.
+pub struct Transports {
+    pub smtp: Option<kairos_channels::Smtp>,
+    /// `From:` of marketing email.
+    pub email_from: String,
+    pub sms: Option<kairos_channels::Sms>,
+    pub webhook: kairos_channels::Webhook,
+    pub telegram: Option<kairos_channels::Telegram>,
+}
+
+/// Which channels go through a transport.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Real {
+    pub email: bool,
+    pub sms: bool,
+    pub chat: bool,
+}
+
+impl Real {
+    pub(crate) fn has(&self, channel: &str) -> bool {
+        match channel {
+            "email" => self.email,
+            "sms" => self.sms,
+            "chat" => self.chat,
+            _ => true, // webhooks are always real calls
+        }
+    }
+}
+
+/// One hand-off to a transport: the message row's id and data.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub message_id: String,
+    pub channel: String,
+    pub to: String,
+    pub attempt: u32,
+    pub data: Value,
+}
+
+#[derive(Default)]
+pub(crate) struct Dispatch {
+    pub(crate) real: Real,
+    tx: Option<mpsc::UnboundedSender<Outbound>>,
+    /// Ready to hand off once the current transaction commits.
+    ready: Vec<Outbound>,
+    retries: BinaryHeap<Reverse<(i64, String)>>,
+    waiting: HashMap<String, Outbound>,
+    in_flight: HashSet<String>,
+}
+
+impl Dispatch {
+    /// Carries the connection to the dispatcher over a state reload (after a failed commit).
+    pub(crate) fn carry_over(&mut self, from: &mut Dispatch) {
+        self.real = from.real;
+        self.tx = from.tx.take();
+        self.in_flight = std::mem::take(&mut from.in_flight);
+    }
+
+    /// Hands off what the committed transaction queued (kept until a dispatcher is attached).
+    pub(crate) fn flush(&mut self) {
+        let Some(tx) = &self.tx else { return };
+        for o in self.ready.drain(..) {
+            self.in_flight.insert(o.message_id.clone());
+            if tx.send(o).is_err() {
+                tracing::warn!("the dispatcher stopped; queued messages are sent at the next start");
+            }
+        }
+    }
+
+    pub(crate) fn is_in_flight(&self, id: &str) -> bool {
+        self.in_flight.contains(id)
+    }
+
+    /// After a failed transaction nothing it queued exists.
+    pub(crate) fn discard(&mut self) {
+        self.ready.clear();
+    }
+
+    pub(crate) fn queue(&mut self, o: Outbound, at: Option<Timestamp>) {
+        match at {
+            Some(t) => {
+                self.retries.push(Reverse((t.as_micros(), o.message_id.clone())));
+                self.waiting.insert(o.message_id.clone(), o);
+            }
+            None => self.ready.push(o),
+        }
+    }
+
+    pub(crate) fn tick(&mut self, now: Timestamp) {
+        while let Some(Reverse((t, _))) = self.retries.peek() {
+            if *t > now.as_micros() {
+                break;
+            }
+            let Some(Reverse((_, id))) = self.retries.pop() else { break };
+            if let Some(o) = self.waiting.remove(&id) {
+                self.ready.push(o);
+            }
+        }
+    }
+}
+
+/// What a transport answered.
+pub type Outcome = Result<Option<String>, SendError>;
+
+impl Transports {
+    /// Hands one message to its transport; `Some(id)` is the provider's id for it.
+    pub async fn deliver(&self, o: &Outbound) -> Outcome {
+        let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
+        match o.channel.as_str() {
+            "email" => {
+                let Some(smtp) = &self.smtp else { return Err(SendError::Permanent("no SMTP server configured".into())) };
+                let m = kairos_channels::EmailMessage {
+                    message_id: o.message_id.clone(),
+                    from: text("from").unwrap_or_else(|| self.email_from.clone()),
+                    to: o.to.clone(),
+                    subject: text("subject").unwrap_or_default(),
+                    html: text("html"),
+                    text: text("text"),
+                    list_unsubscribe_url: text("unsubscribe_url"),
+                    headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
+                };
+                smtp.send(&m).await.map(|()| None)
+            }
+            "sms" => {
+                let Some(sms) = &self.sms else { return Err(SendError::Permanent("no SMS provider configured".into())) };
+                sms.send(&o.to, &text("body").unwrap_or_default()).await.map(Some)
+            }
+            "chat" => {
+                let Some(tg) = &self.telegram else { return Err(SendError::Permanent("no Telegram bot configured".into())) };
+                tg.send(&o.to, &text("body").unwrap_or_default()).await.map(|()| None)
+            }
+            _ => {
+                let w = &o.data["webhook"];
+                let url = w["url"].as_str().unwrap_or_default();
+                let secret = w["secret"].as_str().unwrap_or_default();
+                let ts = w["timestamp"].as_i64().unwrap_or_default();
+                self.webhook.post(url, secret, &o.message_id, &w["body"], ts).await.map(|status| Some(status.to_string()))
+            }
+        }
+    }
+
+    pub(crate) fn real(&self) -> Real {
+        Real { email: self.smtp.is_some(), sms: self.sms.is_some(), chat: self.telegram.is_some() }
+    }
+}
+
+/// Runs the dispatcher: hands each message to its transport (at most `CONCURRENCY` at once) and reports the
+/// outcome to the committer. Ends when the engine stops.
+pub(crate) async fn run(
+    transports: Arc<Transports>,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    ops: mpsc::Sender<crate::Op>,
+) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    while let Some(o) = rx.recv().await {
+        let Ok(permit) = limit.clone().acquire_owned().await else { break };
+        let (t, ops) = (transports.clone(), ops.clone());
+        tokio::spawn(async move {
+            let outcome = t.deliver(&o).await;
+            drop(permit);
+            let job: crate::Job = Box::new(move |s, now| {
+                s.record_delivery(o, outcome, now).map(|()| Box::new(()) as Box<dyn std::any::Any + Send>)
+            });
+            let (reply, _done) = tokio::sync::oneshot::channel();
+            if ops.send(crate::Op::Call { job, reply }).await.is_err() {
+                tracing::debug!("engine stopped before a delivery was recorded; it is sent again at start");
+            }
+        });
+    }
+}
+
+pub(crate) fn connect(d: &mut Dispatch, real: Real) -> mpsc::UnboundedReceiver<Outbound> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    d.real = real;
+    d.tx = Some(tx);
+    rx
+}
+
+pub(crate) fn push_history(data: &mut Value, status: &str, now: Timestamp, reason: Option<&str>) {
+    if !data.is_object() {
+        *data = json!({});
+    }
+    let entry = json!({"status": status, "at": now.to_string(), "reason": reason});
+    match data.get_mut("history").and_then(Value::as_array_mut) {
+        Some(list) => list.push(entry),
+        None => data["history"] = json!([entry]),
+    }
+}
+
+impl State {
+    /// Queues a committed message for its transport (called in the transaction that wrote it).
+    pub(crate) fn queue_outbound(&mut self, id: &str, channel: &str, to: &str, data: &Value, at: Option<Timestamp>) {
+        let attempt = data["attempts"].as_u64().unwrap_or(0) as u32;
+        let o = Outbound { message_id: id.into(), channel: channel.into(), to: to.into(), attempt, data: data.clone() };
+        self.dispatch.queue(o, at);
+    }
+
+    /// Records what a transport answered: sent, a retry with backoff, or a final failure.
+    pub(crate) fn record_delivery(&mut self, o: Outbound, outcome: Outcome, now: Timestamp) -> Result<(), EngineError> {
+        self.dispatch.in_flight.remove(&o.message_id);
+        let Some(m) = self.w.message(&o.message_id)? else { return Ok(()) };
+        if m.status != "queued" && m.status != "retrying" {
+            return Ok(()); // already settled (a duplicate report)
+        }
+        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+        let attempts = data["attempts"].as_u64().unwrap_or(0) + 1;
+        data["attempts"] = json!(attempts);
+        let (status, reason, retry_at) = match &outcome {
+            Ok(provider_id) => {
+                if let Some(id) = provider_id {
+                    data["provider_id"] = json!(id);
+                    if m.channel == "sms" {
+                        self.w.set_provider_id(id, &m.id)?;
+                    }
+                }
+                ("sent", None, None)
+            }
+            Err(SendError::Transient(why)) if (attempts as usize) <= BACKOFF_SECS.len() => {
+                let wait = Duration::from_secs(BACKOFF_SECS[attempts as usize - 1]);
+                ("retrying", Some(why.clone()), Some(now.saturating_add(wait)))
+            }
+            Err(SendError::Transient(why)) => ("failed", Some(format!("gave up after {attempts} attempts: {why}")), None),
+            Err(SendError::Permanent(why)) if m.channel == "email" => ("bounced", Some(why.clone()), None),
+            Err(SendError::Permanent(why)) => ("failed", Some(why.clone()), None),
+        };
+        data["reason"] = json!(reason);
+        data["deliver_at"] = json!(retry_at.map(|t| t.to_string()));
+        push_history(&mut data, status, now, reason.as_deref());
+        self.w.update_message(&m.id, status, &data.to_string())?;
+        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref())
+            && status != "retrying"
+        {
+            self.w.count_step(flow_row, step, status)?;
+        }
+        match status {
+            "retrying" => self.queue_outbound(&m.id, &m.channel, m.to.as_deref().unwrap_or_default(), &data, retry_at),
+            "sent" => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
+            "bounced" => {
+                tracing::info!(message = %m.id, "hard bounce: the address is suppressed");
+                if let Some(to) = &m.to {
+                    self.w.suppress(m.workspace, &m.channel, to, "hard_bounce", now)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The `Message Sent` event in the contact's timeline.
+    pub(crate) fn message_sent_event(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        id: &str,
+        data: &Value,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let mut props = JsonMap::new();
+        props.insert("message_id".into(), json!(id));
+        for k in ["flow_id", "step_id", "campaign_id", "channel"] {
+            if let Some(v) = data.get(k).filter(|v| !v.is_null()) {
+                props.insert(k.into(), v.clone());
+            }
+        }
+        let ev = Event::system("Message Sent", format!("kairos-{id}"), props, now);
+        self.write_system_event(ws, self.follow(contact), &ev, now)
+    }
+}

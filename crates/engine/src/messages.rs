@@ -1,0 +1,538 @@
+//! Personalised messages: Liquid templates compiled once per version (with the workspace's partials and
+//! layouts), rendered per contact with the trigger event, the cart, the store and signed links; product blocks
+//! lose items now out of stock, and a send with nothing promotable left is skipped with a reason. Also the
+//! reactions to messages: opens, clicks, one-click unsubscribes, the preference centre, bounces and SMS keywords.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_template::{Globals, Renderer, Template, TemplateParts};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::links::{Link, LinkKey, track_html};
+use crate::state::State;
+
+/// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
+#[derive(Default)]
+pub(crate) struct TemplateCache {
+    renderers: HashMap<WorkspaceId, Arc<Renderer>>,
+    compiled: HashMap<(WorkspaceId, String), (i64, Arc<Template>)>,
+}
+
+/// Where signed links point, and the key that signs them.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub key: LinkKey,
+    /// Base URL of the server as recipients reach it (`[email] public_url`).
+    pub public_url: String,
+}
+
+/// A rendered message, or why it cannot be sent.
+pub(crate) enum Composed {
+    Ready { version: i64, parts: kairos_template::Rendered, links: Vec<String> },
+    Skip { version: i64, reason: String },
+}
+
+fn invalid(e: kairos_template::TemplateError) -> EngineError {
+    EngineError::Invalid { message: e.to_string(), field: Some(e.field().to_string()) }
+}
+
+/// The `contact` variable: traits, identity and computed fields (amounts in major units).
+pub(crate) fn contact_json(c: &Contact) -> Value {
+    let mut o = c.traits.clone();
+    o.insert("id".into(), json!(c.id.0));
+    o.insert("email".into(), json!(c.email.as_ref().map(|e| e.as_str())));
+    o.insert("phone".into(), json!(c.phone.as_ref().map(|p| p.as_str())));
+    o.insert("user_id".into(), json!(c.user_id));
+    o.insert("timezone".into(), json!(c.timezone));
+    let orders = &c.computed.orders;
+    o.insert(
+        "orders".into(),
+        json!({"count": orders.count, "total_spent": orders.total_spent.as_major(),
+               "average_value": orders.average_value().as_major(),
+               "last_order_at": orders.last_at.map(|t| t.to_string())}),
+    );
+    Value::Object(o)
+}
+
+impl State {
+    fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
+        if let Some(r) = self.templates.renderers.get(&ws) {
+            return Ok(r.clone());
+        }
+        let mut b = Renderer::builder();
+        for (id, data) in self.w.templates_of_channel(ws, "partial")? {
+            let v: Value = serde_json::from_str(&data).unwrap_or_default();
+            b = b.partial(&id, v["html"].as_str().or(v["body"].as_str()).unwrap_or_default());
+        }
+        for (id, data) in self.w.templates_of_channel(ws, "layout")? {
+            let v: Value = serde_json::from_str(&data).unwrap_or_default();
+            b = b.layout(&id, v["html"].as_str().unwrap_or_default());
+        }
+        let r = Arc::new(b.build().map_err(invalid)?);
+        self.templates.renderers.insert(ws, r.clone());
+        Ok(r)
+    }
+
+    /// Validates a template before it is stored: its Liquid parses with known filters, its layout and partials
+    /// exist; a new partial or layout must itself be valid. Errors name the part (`html`, `subject`, ...).
+    pub(crate) fn check_template(&mut self, ws: WorkspaceId, id: &str, data: &Value) -> Result<(), EngineError> {
+        let channel = data["channel"].as_str().unwrap_or_default();
+        if channel == "partial" || channel == "layout" {
+            let source = data["html"].as_str().or(data["body"].as_str()).unwrap_or_default();
+            let mut b = Renderer::builder();
+            b = if channel == "partial" { b.partial(id, source) } else { b.layout(id, source) };
+            b.build().map_err(|e| EngineError::Invalid {
+                message: e.to_string(),
+                field: Some(if data["html"].is_string() { "html" } else { "body" }.into()),
+            })?;
+            return Ok(());
+        }
+        let parts: TemplateParts = serde_json::from_value(data.clone()).unwrap_or_default();
+        self.renderer(ws)?.validate(&parts).map_err(invalid)
+    }
+
+    /// Forgets compiled templates after a template of `ws` changed (a partial or layout affects them all).
+    pub(crate) fn template_saved(&mut self, ws: WorkspaceId, data: &Value) {
+        if matches!(data["channel"].as_str(), Some("partial" | "layout")) {
+            self.templates.renderers.remove(&ws);
+            self.templates.compiled.retain(|(w, _), _| *w != ws);
+        }
+    }
+
+    fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, Arc<Template>)>, EngineError> {
+        let Some((version, data)) = self.w.template_data(ws, id)? else { return Ok(None) };
+        if let Some((v, t)) = self.templates.compiled.get(&(ws, id.to_string()))
+            && *v == version
+        {
+            return Ok(Some((version, t.clone())));
+        }
+        let parts: TemplateParts = serde_json::from_str(&data).unwrap_or_default();
+        let t = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
+        self.templates.compiled.insert((ws, id.to_string()), (version, t.clone()));
+        Ok(Some((version, t)))
+    }
+
+    fn link(&self, link: Link) -> String {
+        let path = match &link {
+            Link::Open { .. } => "o",
+            Link::Click { .. } => "c",
+            Link::Unsubscribe { .. } => "u",
+            Link::Preferences { .. } => "preferences",
+        };
+        format!("{}/{path}/{}", self.links.public_url, self.links.key.token(&link))
+    }
+
+    /// Renders a short text (a task message, a webhook body string) for a contact; on an error the source is
+    /// kept as it is (these texts were validated with their flow).
+    pub(crate) fn render_text(
+        &mut self,
+        ws: WorkspaceId,
+        source: &str,
+        contact: ContactId,
+        trigger: &JsonMap,
+        now: Timestamp,
+    ) -> Result<String, EngineError> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(source.to_string());
+        }
+        let Some(c) = self.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
+        let renderer = self.renderer(ws)?;
+        let Ok(globals) = self.globals(ws, &c, trigger, "task", now)? else { return Ok(source.to_string()) };
+        Ok(renderer
+            .compile(&TemplateParts::message(source))
+            .and_then(|t| t.render(&globals))
+            .ok()
+            .and_then(|r| r.body)
+            .unwrap_or_else(|| source.to_string()))
+    }
+
+    /// Renders every string of a JSON value (a webhook step's body).
+    pub(crate) fn render_json(
+        &mut self,
+        ws: WorkspaceId,
+        v: &Value,
+        contact: ContactId,
+        trigger: &JsonMap,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        Ok(match v {
+            Value::String(s) => Value::String(self.render_text(ws, s, contact, trigger, now)?),
+            Value::Array(a) => {
+                Value::Array(a.iter().map(|x| self.render_json(ws, x, contact, trigger, now)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.render_json(ws, x, contact, trigger, now)?)))
+                    .collect::<Result<_, EngineError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// The one-click unsubscribe URL of a message (`List-Unsubscribe`).
+    pub(crate) fn unsubscribe_link(&self, message: &str) -> String {
+        self.link(Link::Unsubscribe { message: message.into() })
+    }
+
+    /// The variables of one message. Product lists of the trigger event and the cart keep only items in stock;
+    /// `Err(reason)` when a non-empty list has nothing promotable left.
+    pub(crate) fn globals(
+        &mut self,
+        ws: WorkspaceId,
+        c: &Contact,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+    ) -> Result<Result<Globals, &'static str>, EngineError> {
+        let mut event = trigger.clone();
+        let mut cart = kairos_template::cart_json(
+            &c.computed.cart,
+            self.settings.of(ws).store.free_shipping_threshold,
+        );
+        // Stock of every product the blocks mention, read once.
+        let mut stock: HashMap<String, bool> = HashMap::new();
+        let lists: Vec<Vec<Value>> = ["items", "products"]
+            .iter()
+            .filter_map(|k| event.get(*k).and_then(Value::as_array).cloned())
+            .chain(cart["items"].as_array().cloned())
+            .collect();
+        for item in lists.iter().flatten() {
+            if let Some(id) = item.as_object().and_then(kairos_domain::contact::product_id)
+                && !stock.contains_key(&id)
+            {
+                if let Some(p) = self.w.load_product(ws, &id)? {
+                    stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
+                }
+            }
+        }
+        let in_stock = |id: &str| stock.get(id).copied();
+        for k in ["items", "products"] {
+            if let Some(list) = event.get(k).and_then(Value::as_array) {
+                match kairos_template::promotable_or_skip(list, in_stock) {
+                    Ok(kept) => {
+                        event.insert(k.into(), Value::Array(kept));
+                    }
+                    Err(reason) => return Ok(Err(reason)),
+                }
+            }
+        }
+        if let Some(list) = cart["items"].as_array() {
+            let kept = kairos_template::promotable_items(list, in_stock);
+            cart["items"] = Value::Array(kept);
+        }
+        let settings = self.settings.of(ws);
+        let store = json!({
+            "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
+            "free_shipping_threshold": settings.store.free_shipping_threshold,
+        });
+        let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
+        let unsubscribe = self.link(Link::Unsubscribe { message: message_id.into() });
+        let preferences = self.link(Link::Preferences { message: message_id.into() });
+        let g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
+            .contact(contact_json(c))
+            .event(Value::Object(event))
+            .cart(cart)
+            .store(&store)
+            .unsubscribe_url(&unsubscribe)
+            .preferences_url(&preferences)
+            .timezone(Some(&tz))
+            .build();
+        Ok(Ok(g))
+    }
+
+    /// Renders template `id` for contact `contact` as message `message_id`.
+    pub(crate) fn compose(
+        &mut self,
+        ws: WorkspaceId,
+        template: &str,
+        contact: ContactId,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+    ) -> Result<Composed, EngineError> {
+        let Some((version, t)) = self.compiled(ws, template)? else {
+            return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
+        };
+        let Some(c) = self.contacts.get(&contact).cloned() else {
+            return Ok(Composed::Skip { version, reason: "no_contact".into() });
+        };
+        let globals = match self.globals(ws, &c, trigger, message_id, now)? {
+            Ok(g) => g,
+            Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
+        };
+        let mut parts = match t.render(&globals) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(template, message = message_id, "render failed: {e}");
+                return Ok(Composed::Skip { version, reason: format!("render_error: {e}") });
+            }
+        };
+        let mut links = Vec::new();
+        if let Some(html) = &parts.html {
+            let (tracked, l) = track_html(html, &self.links.key, &self.links.public_url, message_id);
+            parts.html = Some(tracked);
+            links = l;
+        }
+        Ok(Composed::Ready { version, parts, links })
+    }
+
+    /// Renders a template for the preview endpoint (nothing is stored).
+    pub(crate) fn preview(
+        &mut self,
+        ws: WorkspaceId,
+        template: &str,
+        contact: ContactId,
+        event: JsonMap,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        let contact = self.follow(contact);
+        match self.contacts.get(&contact) {
+            Some(c) if c.workspace == ws => {}
+            _ => return Err(EngineError::NotFound(format!("contact {contact} not found"))),
+        }
+        if self.w.template_data(ws, template)?.is_none() {
+            return Err(EngineError::NotFound(format!("template {template:?} not found")));
+        }
+        Ok(match self.compose(ws, template, contact, &event, "preview", now)? {
+            Composed::Ready { version, parts, .. } => json!({
+                "template_id": template, "template_version": version, "contact_id": contact.0,
+                "subject": parts.subject, "html": parts.html, "text": parts.text, "body": parts.body,
+                "skipped": null,
+            }),
+            Composed::Skip { version, reason } => json!({
+                "template_id": template, "template_version": version, "contact_id": contact.0, "skipped": reason,
+            }),
+        })
+    }
+
+    /// A recipient followed a signed link. Answers the click's destination, or the page to show.
+    pub(crate) fn link_followed(
+        &mut self,
+        link: Link,
+        user_agent: Option<&str>,
+        now: Timestamp,
+    ) -> Result<LinkOutcome, EngineError> {
+        let id = match &link {
+            Link::Open { message }
+            | Link::Click { message, .. }
+            | Link::Unsubscribe { message }
+            | Link::Preferences { message } => message.clone(),
+        };
+        let Some(m) = self.w.message(&id)? else { return Ok(LinkOutcome::Gone) };
+        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+        let contact = self.follow(m.contact);
+        // Opens and clicks within seconds of sending come from scanners and privacy proxies, not people.
+        let ua = user_agent.unwrap_or_default().to_ascii_lowercase();
+        let scanner = ["bot", "scanner", "proofpoint", "mimecast", "barracuda", "safelinks", "urldefense"]
+            .iter()
+            .any(|s| ua.contains(s));
+        let machine = scanner || now.as_micros() - m.created_at.as_micros() < 2_000_000;
+        let mut props = JsonMap::new();
+        props.insert("message_id".into(), json!(m.id));
+        for k in ["flow_id", "step_id", "campaign_id", "channel"] {
+            if let Some(v) = data.get(k).filter(|v| !v.is_null()) {
+                props.insert(k.into(), v.clone());
+            }
+        }
+        props.insert("machine".into(), json!(machine));
+        let (event, status, outcome) = match link {
+            Link::Open { .. } => ("Email Opened", "opened", LinkOutcome::Pixel),
+            Link::Click { index, .. } => {
+                let Some(url) = data["links"].get(index).and_then(Value::as_str).map(str::to_string) else {
+                    return Ok(LinkOutcome::Gone);
+                };
+                props.insert("url".into(), json!(url));
+                ("Email Clicked", "clicked", LinkOutcome::Redirect(url))
+            }
+            Link::Unsubscribe { .. } => {
+                self.unsubscribe(contact, &m.channel, "unsubscribe_link", now)?;
+                ("Unsubscribed", "unsubscribed", LinkOutcome::Unsubscribed)
+            }
+            Link::Preferences { .. } => {
+                let c = self.contacts.get(&contact);
+                let consent = |ch: &str| {
+                    c.map_or("never_subscribed", |c| {
+                        if ch == "sms" { c.consent.sms.status.as_str() } else { c.consent.email.status.as_str() }
+                    })
+                };
+                return Ok(LinkOutcome::Preferences {
+                    email: consent("email").to_string(),
+                    sms: consent("sms").to_string(),
+                    store: self.settings.of(m.workspace).store.name.clone(),
+                });
+            }
+        };
+        // Machine opens/clicks are recorded (flagged) but do not move the message's status.
+        let rank = |s: &str| ["sent", "delivered", "opened", "clicked", "unsubscribed"].iter().position(|x| *x == s);
+        if !machine || status == "unsubscribed" {
+            let counts = data.get("counts").cloned().unwrap_or_else(|| json!({}));
+            let mut counts = counts;
+            counts[status] = json!(counts[status].as_u64().unwrap_or(0) + 1);
+            data["counts"] = counts;
+            let first = rank(status) > rank(&m.status) && rank(&m.status).is_some();
+            if first {
+                crate::dispatch::push_history(&mut data, status, now, None);
+                self.w.update_message(&m.id, status, &data.to_string())?;
+                if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
+                    self.w.count_step(flow_row, step, status)?;
+                }
+            } else {
+                self.w.update_message(&m.id, &m.status, &data.to_string())?;
+            }
+        }
+        let ev = Event::system(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
+        self.write_system_event(m.workspace, contact, &ev, now)?;
+        Ok(outcome)
+    }
+
+    /// Sets a channel's consent to unsubscribed (the preference centre and one-click links).
+    pub(crate) fn unsubscribe(
+        &mut self,
+        contact: ContactId,
+        channel: &str,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let ch = if channel == "sms" { "sms" } else { "email" };
+        if self.contacts.contains_key(&contact) {
+            self.set_consent_by_id(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
+        }
+        Ok(())
+    }
+
+    /// The preference centre's form: the consent of each channel, for the contact of a signed message.
+    pub(crate) fn save_preferences(
+        &mut self,
+        message: &str,
+        email: Option<bool>,
+        sms: Option<bool>,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let Some(m) = self.w.message(message)? else { return Ok(false) };
+        let contact = self.follow(m.contact);
+        for (ch, on) in [("email", email), ("sms", sms)] {
+            if let Some(on) = on {
+                let status = if on { ConsentStatus::Subscribed } else { ConsentStatus::Unsubscribed };
+                self.set_consent_by_id(contact, ch, status, "preference_centre", now)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// A bounce or complaint for `address` (a DSN, a provider webhook): hard bounces and complaints suppress the
+    /// address in every workspace that sent to it, complaints also unsubscribe; soft bounces are recorded only.
+    pub(crate) fn bounce(
+        &mut self,
+        ws: Option<WorkspaceId>,
+        address: &str,
+        kind: &str,
+        message: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        let address = address.trim().to_ascii_lowercase();
+        let mut workspaces: Vec<WorkspaceId> = match ws {
+            Some(w) => vec![w],
+            None => self.contacts.values().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == address)).map(|c| c.workspace).collect(),
+        };
+        workspaces.sort_by_key(|w| w.0);
+        workspaces.dedup();
+        let msg = match message {
+            Some(id) => self.w.message(id)?,
+            None => None,
+        };
+        for w in &workspaces {
+            if kind != "soft" {
+                self.w.suppress(*w, "email", &address, if kind == "complaint" { "complaint" } else { "hard_bounce" }, now)?;
+            }
+            let contact = self.lookup(*w, kairos_store::IdentityKind::Email, &address)?;
+            if let Some(c) = contact {
+                if kind == "complaint" {
+                    self.set_consent_by_id(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
+                }
+                let mut props = JsonMap::new();
+                props.insert("kind".into(), json!(kind));
+                if let Some(m) = &msg {
+                    props.insert("message_id".into(), json!(m.id));
+                }
+                let name = if kind == "complaint" { "Email Marked as Spam" } else { "Email Bounced" };
+                let ev = Event::system(name, format!("kairos-bounce-{address}-{kind}-{}", now.as_micros()), props, now);
+                self.write_system_event(*w, c, &ev, now)?;
+            }
+        }
+        if let Some(m) = msg {
+            let status = match kind {
+                "complaint" => "complained",
+                "soft" => "soft_bounced",
+                _ => "bounced",
+            };
+            let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+            crate::dispatch::push_history(&mut data, status, now, None);
+            self.w.update_message(&m.id, status, &data.to_string())?;
+        }
+        Ok(json!({"address": address, "kind": kind, "workspaces": workspaces.len()}))
+    }
+
+    /// An inbound SMS (the provider's webhook): STOP / START keywords change SMS consent of every contact with
+    /// that phone number. Answers the keyword seen.
+    pub(crate) fn sms_inbound(&mut self, from: &str, body: &str, now: Timestamp) -> Result<Option<&'static str>, EngineError> {
+        let keyword = kairos_channels::sms_keyword(body);
+        let status = match keyword {
+            Some(kairos_channels::SmsKeyword::Stop) => Some(ConsentStatus::Unsubscribed),
+            Some(kairos_channels::SmsKeyword::Start) => Some(ConsentStatus::Subscribed),
+            _ => None,
+        };
+        let phone = kairos_domain::Phone::parse(from);
+        let ids: Vec<ContactId> = self
+            .contacts
+            .values()
+            .filter(|c| phone.is_some() && c.phone == phone)
+            .map(|c| c.id)
+            .collect();
+        if let Some(status) = status {
+            for id in ids {
+                self.set_consent_by_id(id, "sms", status, "sms_keyword", now)?;
+            }
+        }
+        Ok(keyword.map(|k| match k {
+            kairos_channels::SmsKeyword::Stop => "stop",
+            kairos_channels::SmsKeyword::Start => "start",
+            kairos_channels::SmsKeyword::Help => "help",
+        }))
+    }
+}
+
+impl State {
+    /// A provider's status callback: `delivered`, `undelivered` / `failed` (Twilio's `MessageStatus`).
+    pub(crate) fn sms_status(&mut self, provider_id: &str, status: &str, now: Timestamp) -> Result<bool, EngineError> {
+        let Some(id) = self.w.message_by_provider_id(provider_id)? else { return Ok(false) };
+        let Some(m) = self.w.message(&id)? else { return Ok(false) };
+        let new = match status {
+            "delivered" => "delivered",
+            "undelivered" | "failed" => "failed",
+            _ => return Ok(true), // queued / sending / sent: nothing new
+        };
+        if m.status != "sent" && m.status != "queued" {
+            return Ok(true);
+        }
+        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+        crate::dispatch::push_history(&mut data, new, now, Some(status));
+        self.w.update_message(&m.id, new, &data.to_string())?;
+        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
+            self.w.count_step(flow_row, step, new)?;
+        }
+        Ok(true)
+    }
+}
+
+/// What a followed link leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkOutcome {
+    Pixel,
+    Redirect(String),
+    Unsubscribed,
+    Preferences { email: String, sms: String, store: String },
+    Gone,
+}

@@ -1,0 +1,447 @@
+//! Compiling templates once and rendering them many times.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use liquid_core::Renderable;
+use liquid_core::parser::Language;
+use liquid_core::partials::{EagerCompiler, InMemorySource, PartialCompiler};
+use liquid_core::runtime::PartialStore;
+use serde::{Deserialize, Serialize};
+
+use crate::context;
+use crate::data::Node;
+use crate::error::TemplateError;
+use crate::globals::Globals;
+use crate::runtime::{ASSIGNED_BYTES_MAX, KairosRuntime, NoPartials};
+use crate::scan;
+use crate::text::html_to_text;
+
+/// Largest template source accepted, per part (and per partial or layout).
+pub const SOURCE_BYTES_MAX: usize = 256 * 1024;
+/// Largest rendered output, per part.
+pub const OUTPUT_BYTES_MAX: usize = 512 * 1024;
+
+/// The source of a template as a marketer saves it: an email has `subject`, `html` and/or `text` (and optionally a
+/// `layout` wrapping the html); SMS and chat messages have `body`. Absent parts are simply not rendered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateParts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The name of a layout registered on the [`Renderer`]; its `{{ content }}` receives the rendered html.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+}
+
+impl TemplateParts {
+    /// An email: subject, html, and an optional text part (derived from the html when absent).
+    pub fn email(subject: &str, html: &str, text: Option<&str>) -> Self {
+        Self {
+            subject: Some(subject.to_owned()),
+            html: Some(html.to_owned()),
+            text: text.map(str::to_owned),
+            ..Self::default()
+        }
+    }
+
+    /// An SMS or chat message.
+    pub fn message(body: &str) -> Self {
+        Self { body: Some(body.to_owned()), ..Self::default() }
+    }
+
+    /// Wraps the html part in a layout.
+    pub fn with_layout(mut self, name: &str) -> Self {
+        self.layout = Some(name.to_owned());
+        self
+    }
+
+    fn parts(&self) -> [(&'static str, Option<&String>); 4] {
+        [("subject", self.subject.as_ref()), ("html", self.html.as_ref()), ("text", self.text.as_ref()), (
+            "body",
+            self.body.as_ref(),
+        )]
+    }
+}
+
+/// The result of a render; a part is `Some` when the template has it (`text` also when derived from `html`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub body: Option<String>,
+}
+
+/// The Liquid language plus a workspace's shared partials and layouts. Build it once (per workspace, rebuilt when
+/// a partial or layout changes) and share it: it is `Send + Sync` and compiling against it is cheap.
+pub struct Renderer {
+    language: Arc<Language>,
+    partials: Arc<dyn PartialStore + Send + Sync>,
+    partial_names: HashSet<String>,
+    layouts: HashMap<String, Arc<Part>>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("partials", &self.partial_names)
+            .field("layouts", &self.layouts.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects partials and layouts for a [`Renderer`].
+#[derive(Debug, Default, Clone)]
+pub struct RendererBuilder {
+    partials: Vec<(String, String)>,
+    layouts: Vec<(String, String)>,
+}
+
+impl RendererBuilder {
+    /// A partial, used as `{% include 'NAME' %}` (sees the template's variables) or `{% render 'NAME' %}` (sees
+    /// only what is passed to it, Shopify's isolation).
+    pub fn partial(mut self, name: &str, source: &str) -> Self {
+        self.partials.push((name.to_owned(), source.to_owned()));
+        self
+    }
+
+    /// A layout: html containing `{{ content }}`, where a template's rendered html goes.
+    pub fn layout(mut self, name: &str, source: &str) -> Self {
+        self.layouts.push((name.to_owned(), source.to_owned()));
+        self
+    }
+
+    /// Validates and compiles everything. Partials may include each other, but not in a cycle.
+    pub fn build(self) -> Result<Renderer, TemplateError> {
+        let language = Arc::new(crate::filters::language());
+        let names: HashSet<String> = self.partials.iter().map(|(n, _)| n.clone()).collect();
+        let exists = |n: &str| names.contains(n);
+        let mut graph: HashMap<&str, Vec<String>> = HashMap::new();
+        for (name, src) in &self.partials {
+            let field = format!("partials.{name}");
+            let uses = check_source(&field, src, &exists)?;
+            parse(&language, &field, src)?;
+            graph.insert(name, uses);
+        }
+        if let Some(cycle) = find_cycle(&graph) {
+            return Err(TemplateError::Partial {
+                field: format!("partials.{}", cycle[0]),
+                message: format!("partials include each other in a cycle: {}", cycle.join(" → ")),
+                line: None,
+            });
+        }
+        let partials: Arc<dyn PartialStore + Send + Sync> = if self.partials.is_empty() {
+            Arc::new(NoPartials)
+        } else {
+            let mut source = EagerCompiler::<InMemorySource>::empty();
+            for (name, src) in &self.partials {
+                source.add(name.clone(), src.clone());
+            }
+            let store = source.compile(language.clone()).map_err(|e| syntax_error("partials", "", &e))?;
+            Arc::from(store)
+        };
+        let mut layouts = HashMap::new();
+        for (name, src) in &self.layouts {
+            let field = format!("layouts.{name}");
+            check_source(&field, src, &exists)?;
+            if !scan::outputs_content(src) {
+                return Err(TemplateError::Syntax {
+                    field,
+                    message: "a layout must output {{ content }}".to_owned(),
+                    line: None,
+                });
+            }
+            let part = Part::new(parse(&language, &field, src)?, "layout");
+            layouts.insert(name.clone(), Arc::new(part));
+        }
+        Ok(Renderer { language, partials, partial_names: names, layouts })
+    }
+}
+
+/// Partials in an include cycle, if any (the cycle's names, first repeated at the end).
+fn find_cycle(graph: &HashMap<&str, Vec<String>>) -> Option<Vec<String>> {
+    fn visit<'a>(
+        n: &'a str,
+        graph: &'a HashMap<&str, Vec<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut HashSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| *p == n) {
+            let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+            cycle.push(n.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(n) {
+            return None;
+        }
+        path.push(n);
+        for next in graph.get(n).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = HashSet::new();
+    let mut names: Vec<&&str> = graph.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result<Vec<String>, TemplateError> {
+    if src.len() > SOURCE_BYTES_MAX {
+        return Err(TemplateError::SourceTooLarge { field: field.to_owned(), bytes: src.len(), limit: SOURCE_BYTES_MAX });
+    }
+    scan::check(field, src, exists)
+}
+
+fn parse(language: &Language, field: &str, src: &str) -> Result<liquid_core::Template, TemplateError> {
+    liquid_core::parser::parse(src, language)
+        .map(liquid_core::Template::new)
+        .map_err(|e| syntax_error(field, src, &e))
+}
+
+/// Turns liquid's error text into a precise [`TemplateError`]: the message without the list of every available
+/// filter, and the line (from the parser's ` --> L:C` marker, or by finding the unknown filter in the source).
+fn syntax_error(field: &str, src: &str, e: &liquid_core::Error) -> TemplateError {
+    let text = e.to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim();
+    let context: Vec<(&str, &str)> = lines.filter_map(|l| l.trim().split_once('=')).collect();
+    if first == "Unknown filter"
+        && let Some((_, name)) = context.iter().find(|(k, _)| *k == "requested filter")
+    {
+        return TemplateError::UnknownFilter {
+            field: field.to_owned(),
+            filter: (*name).to_owned(),
+            line: scan::filter_line(src, name),
+        };
+    }
+    let line = text
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<u32>().ok()))
+        .or_else(|| {
+            // A filter's own argument check (`money: 1, 2`, a bad date format) names the filter, not the line.
+            let (_, f) = context.iter().find(|(k, _)| *k == "filter")?;
+            let name = f.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()?;
+            scan::filter_line(src, name)
+        });
+    // pest's message spans several lines (a source excerpt with carets); keep its last, explanatory line.
+    let message = if text.contains("--> ") {
+        text.lines()
+            .map(str::trim)
+            .rfind(|l| l.starts_with("= "))
+            .map(|l| l.trim_start_matches("= ").to_owned())
+            .unwrap_or_else(|| first.to_owned())
+    } else {
+        let extra: Vec<String> = context
+            .iter()
+            .filter(|(k, _)| !k.starts_with("available"))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        if extra.is_empty() { first.to_owned() } else { format!("{first} ({})", extra.join(", ")) }
+    };
+    TemplateError::Syntax { field: field.to_owned(), message, line }
+}
+
+static DEFAULT_RENDERER: LazyLock<Renderer> = LazyLock::new(Renderer::new);
+
+/// Validates template parts as saved (SPEC 9) against a renderer without partials or layouts: syntax errors,
+/// unknown filters, ranges, sizes. Use [`Renderer::validate`] when the template may use a workspace's partials.
+pub fn validate(parts: &TemplateParts) -> Result<(), TemplateError> {
+    DEFAULT_RENDERER.validate(parts)
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    /// The language alone: no partials, no layouts.
+    pub fn new() -> Self {
+        Self {
+            language: Arc::new(crate::filters::language()),
+            partials: Arc::new(NoPartials),
+            partial_names: HashSet::new(),
+            layouts: HashMap::new(),
+        }
+    }
+
+    /// Starts a renderer with partials and layouts.
+    pub fn builder() -> RendererBuilder {
+        RendererBuilder::default()
+    }
+
+    /// Checks parts as [`Renderer::compile`] does, without keeping the result.
+    pub fn validate(&self, parts: &TemplateParts) -> Result<(), TemplateError> {
+        self.compile(parts).map(|_| ())
+    }
+
+    /// Parses every part once; the [`Template`] then renders any number of times, from any thread.
+    pub fn compile(&self, parts: &TemplateParts) -> Result<Template, TemplateError> {
+        let exists = |n: &str| self.partial_names.contains(n);
+        let mut compiled: [Option<Part>; 4] = Default::default();
+        for (slot, (field, src)) in compiled.iter_mut().zip(parts.parts()) {
+            if let Some(src) = src {
+                check_source(field, src, &exists)?;
+                *slot = Some(Part::new(parse(&self.language, field, src)?, field));
+            }
+        }
+        let layout = match &parts.layout {
+            Some(name) => Some(self.layouts.get(name).cloned().ok_or_else(|| TemplateError::UnknownLayout {
+                field: "layout".to_owned(),
+                name: name.clone(),
+            })?),
+            None => None,
+        };
+        let [subject, html, text, body] = compiled;
+        Ok(Template { subject, html, text, body, layout, partials: self.partials.clone() })
+    }
+}
+
+/// One compiled part.
+struct Part {
+    template: liquid_core::Template,
+    field: &'static str,
+    /// The largest output seen so far, to size the next output buffer in one allocation.
+    size_hint: AtomicUsize,
+}
+
+impl Part {
+    fn new(template: liquid_core::Template, field: &'static str) -> Self {
+        Self { template, field, size_hint: AtomicUsize::new(256) }
+    }
+
+    fn render(
+        &self,
+        globals: &Globals,
+        content: Option<&Node>,
+        partials: &dyn PartialStore,
+    ) -> Result<String, TemplateError> {
+        let runtime = KairosRuntime::new(globals, content, partials);
+        let hint = self.size_hint.load(Ordering::Relaxed).min(OUTPUT_BYTES_MAX);
+        let mut out = LimitedWriter { buf: Vec::with_capacity(hint + hint / 8), exceeded: false };
+        let result = self.template.render_to(&mut out, &runtime);
+        if out.exceeded || runtime.over_budget() {
+            let limit = if out.exceeded { OUTPUT_BYTES_MAX } else { ASSIGNED_BYTES_MAX };
+            return Err(TemplateError::TooLarge { field: self.field.to_owned(), limit });
+        }
+        result.map_err(|e| render_error(self.field, &e))?;
+        if out.buf.len() > hint {
+            self.size_hint.fetch_max(out.buf.len(), Ordering::Relaxed);
+        }
+        // Liquid writes only whole UTF-8 strings, and a write over the limit is refused whole.
+        Ok(String::from_utf8(out.buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+}
+
+fn render_error(field: &str, e: &liquid_core::Error) -> TemplateError {
+    let text = e.to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim().to_owned();
+    let detail: Vec<String> = lines
+        .map(str::trim)
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.starts_with("available"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let message = if detail.is_empty() { first } else { format!("{first} ({})", detail.join(", ")) };
+    TemplateError::Render { field: field.to_owned(), message }
+}
+
+/// Collects output up to [`OUTPUT_BYTES_MAX`]; a write past it fails, which stops the render.
+struct LimitedWriter {
+    buf: Vec<u8>,
+    exceeded: bool,
+}
+
+impl io::Write for LimitedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > OUTPUT_BYTES_MAX {
+            self.exceeded = true;
+            return Err(io::Error::other("rendered output too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A compiled template: parse once with [`Renderer::compile`], render per contact with [`Template::render`].
+/// `Send + Sync`, so one instance serves every sending thread.
+pub struct Template {
+    subject: Option<Part>,
+    html: Option<Part>,
+    text: Option<Part>,
+    body: Option<Part>,
+    layout: Option<Arc<Part>>,
+    partials: Arc<dyn PartialStore + Send + Sync>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("subject", &self.subject.is_some())
+            .field("html", &self.html.is_some())
+            .field("text", &self.text.is_some())
+            .field("body", &self.body.is_some())
+            .field("layout", &self.layout.is_some())
+            .finish()
+    }
+}
+
+impl Template {
+    /// Renders every part for one contact. The html part (and its layout) sees data strings HTML-escaped; the
+    /// subject, text and body see them as they are. The subject is collapsed to one line. An email with html but no
+    /// text part gets a text part derived from the html.
+    pub fn render(&self, globals: &Globals) -> Result<Rendered, TemplateError> {
+        let _settings = context::enter(false, &globals.settings);
+        let plain = |p: &Option<Part>| p.as_ref().map(|p| p.render(globals, None, &*self.partials)).transpose();
+        let subject = plain(&self.subject)?.map(|s| one_line(&s));
+        let text = plain(&self.text)?;
+        let body = plain(&self.body)?;
+        let html = match &self.html {
+            None => None,
+            Some(part) => {
+                let _html = context::set_html(true);
+                let inner = part.render(globals, None, &*self.partials)?;
+                Some(match &self.layout {
+                    Some(layout) => layout.render(globals, Some(&Node::Lit(inner.into())), &*self.partials)?,
+                    None => inner,
+                })
+            }
+        };
+        let text = match (text, &html) {
+            (None, Some(h)) => Some(html_to_text(h)),
+            (t, _) => t,
+        };
+        Ok(Rendered { subject, html, text, body })
+    }
+
+    /// True when the template has an html part.
+    pub fn has_html(&self) -> bool {
+        self.html.is_some()
+    }
+}
+
+/// Collapses whitespace runs that contain line breaks (left by `{% if %}` blocks) so a subject is one line.
+fn one_line(s: &str) -> String {
+    if !s.contains(['\n', '\r']) {
+        return s.trim().to_owned();
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,218 @@
+//! A plain-text alternative derived from rendered HTML, for emails saved without a text part.
+//!
+//! One pass over the HTML, writing straight into the output (it runs on every such email, so it must cost little
+//! next to the render itself).
+
+/// Elements whose start and end break the line.
+const BLOCKS: &[&str] = &[
+    "p", "div", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section",
+    "article", "header", "footer", "hr",
+];
+/// Elements whose content is not text.
+const HIDDEN: &[&str] = &["head", "style", "script", "title"];
+
+/// Strips tags, drops `head`/`style`/`script`, turns blocks and `<br>` into line breaks, writes links as
+/// `text (url)`, decodes entities, and collapses whitespace. Simple on purpose: a fallback, not a layout engine.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = TextOut { buf: String::with_capacity(html.len() / 2), space: false, newlines: 0 };
+    let mut rest = html;
+    let mut link: Option<(&str, usize)> = None;
+    while let Some(lt) = rest.find('<') {
+        out.text(&rest[..lt]);
+        rest = &rest[lt..];
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |e| &after[e + 3..]);
+            continue;
+        }
+        let Some(gt) = rest.find('>') else {
+            out.text(rest);
+            return out.finish();
+        };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let closing = tag.starts_with('/');
+        let name_part = tag.trim_start_matches('/');
+        let name_len = name_part.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &name_part[..name_len];
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if !closing && HIDDEN.iter().any(|h| is(h)) {
+            rest = skip_element(rest, name);
+        } else if is("a") {
+            if closing {
+                if let Some((href, start)) = link.take() {
+                    out.link_end(href, start);
+                }
+            } else {
+                link = attr(tag, "href")
+                    .filter(|h| h.starts_with("http") || h.starts_with("mailto:"))
+                    .map(|h| (h, out.buf.len()));
+            }
+        } else if is("br") {
+            out.newlines = (out.newlines + 1).min(2);
+        } else if BLOCKS.iter().any(|b| is(b)) {
+            out.newlines = out.newlines.max(1);
+        } else if closing && (is("td") || is("th")) {
+            out.space = true;
+        }
+    }
+    out.text(rest);
+    out.finish()
+}
+
+/// The text after the end tag of element `name` (case-insensitive), or nothing when it never ends.
+fn skip_element<'a>(rest: &'a str, name: &str) -> &'a str {
+    let b = rest.as_bytes();
+    let mut from = 0;
+    while let Some(i) = rest[from..].find("</").map(|i| from + i) {
+        let after = &b[i + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
+            return rest[i..].find('>').map_or("", |g| &rest[i + g + 1..]);
+        }
+        from = i + 2;
+    }
+    ""
+}
+
+/// The value of attribute `name` in a tag's text.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let b = tag.as_bytes();
+    let pat = name.len() + 1;
+    let i = (1..b.len().saturating_sub(pat - 1)).find(|&i| {
+        b[i - 1].is_ascii_whitespace() && b[i..i + name.len()].eq_ignore_ascii_case(name.as_bytes()) && b[i + name.len()] == b'='
+    })?;
+    let v = &tag[i + pat..];
+    match v.as_bytes().first()? {
+        q @ (b'"' | b'\'') => v[1..].find(*q as char).map(|e| &v[1..1 + e]),
+        _ => v.split_ascii_whitespace().next(),
+    }
+}
+
+/// Output with whitespace collapsed as it is written: pending spaces and line breaks are emitted only before the
+/// next visible character, so there is never trailing whitespace and at most one blank line.
+struct TextOut {
+    buf: String,
+    space: bool,
+    newlines: u8,
+}
+
+impl TextOut {
+    fn text(&mut self, s: &str) {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_whitespace() {
+                self.space = true;
+                i += 1;
+            } else if c == b'&' {
+                match decode_entity(&s[i..]) {
+                    Some((ch, len)) => {
+                        if ch == '\u{a0}' {
+                            self.space = true;
+                        } else {
+                            self.visible(ch.encode_utf8(&mut [0; 4]));
+                        }
+                        i += len;
+                    }
+                    None => {
+                        self.visible("&");
+                        i += 1;
+                    }
+                }
+            } else {
+                // A run of ordinary bytes and single spaces between words, copied at once; its ends are ASCII,
+                // so the slice is on char boundaries.
+                let mut end = i;
+                while end < b.len() {
+                    match b[end] {
+                        b'&' => break,
+                        b' ' if b.get(end + 1).is_some_and(|n| !n.is_ascii_whitespace() && *n != b'&') => end += 2,
+                        c if c.is_ascii_whitespace() => break,
+                        _ => end += 1,
+                    }
+                }
+                self.visible(&s[i..end]);
+                i = end;
+            }
+        }
+    }
+
+    fn visible(&mut self, s: &str) {
+        if !self.buf.is_empty() {
+            if self.newlines > 0 {
+                for _ in 0..self.newlines {
+                    self.buf.push('\n');
+                }
+            } else if self.space {
+                self.buf.push(' ');
+            }
+        }
+        self.newlines = 0;
+        self.space = false;
+        self.buf.push_str(s);
+    }
+
+    fn link_end(&mut self, href: &str, start: usize) {
+        let shown = self.buf[start..].trim();
+        let href = decode_all(href);
+        if shown.is_empty() {
+            self.space = true;
+            self.visible(&href);
+        } else if shown != href {
+            self.space = true;
+            self.visible(&format!("({href})"));
+        }
+    }
+
+    fn finish(self) -> String {
+        self.buf
+    }
+}
+
+fn decode_all(s: &str) -> String {
+    let mut out = TextOut { buf: String::with_capacity(s.len()), space: false, newlines: 0 };
+    out.text(s);
+    out.buf
+}
+
+/// Decodes the entity at the start of `s` (`&amp;`, `&#39;`, `&#x20AC;`, ...): the character and the length read.
+fn decode_entity(s: &str) -> Option<(char, usize)> {
+    let end = s.as_bytes().iter().take(12).position(|&c| c == b';')?;
+    let ent = &s[1..end];
+    let c = match ent {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => '\u{a0}',
+        _ => {
+            let n = match ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
+                Some(h) => u32::from_str_radix(h, 16).ok()?,
+                None => ent.strip_prefix('#')?.parse().ok()?,
+            };
+            char::from_u32(n)?
+        }
+    };
+    Some((c, end + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_markup_to_readable_text() {
+        let html = "<html><head><title>T</title><style>p{color:red}</style></head><body>\
+            <h1>Hi Ana &amp; co</h1><p>Your   cart<br>is waiting.</p><!-- hidden -->\
+            <p><a href=\"https://shop.example/cart?a=1&amp;b=2\">Return to cart</a></p>\
+            <SCRIPT>alert(1)</SCRIPT><p>&lt;3&nbsp;&#8364;5 &#x41;&bogus; & x</p>\
+            <table><tr><td><a href='https://x.example/i'><img src=\"i.png\"></a></td><td>Lamp</td><td>$5</td></tr></table>\
+            <p>One<br><br>Two</p></body></html>";
+        assert_eq!(
+            html_to_text(html),
+            "Hi Ana & co\nYour cart\nis waiting.\nReturn to cart (https://shop.example/cart?a=1&b=2)\n<3 €5 A&bogus; & x\n\
+             https://x.example/i Lamp $5\nOne\n\nTwo"
+        );
+    }
+}
