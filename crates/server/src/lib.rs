@@ -6,6 +6,8 @@ pub mod error;
 pub mod flows;
 pub mod ingest;
 pub mod messages;
+pub mod reports;
+pub mod ui;
 pub mod segments;
 pub mod wire;
 
@@ -96,7 +98,8 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}", get(messages::get))
         .route("/suppressions", get(messages::suppressions).post(messages::suppress))
         .route("/suppressions/{channel}/{address}", axum::routing::delete(messages::unsuppress))
-        .route("/bounces", post(messages::bounces));
+        .route("/bounces", post(messages::bounces))
+        .merge(reports::routes());
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));
     }
@@ -119,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hooks/sms/status", post(messages::sms_status))
         .nest("/v1", ingest)
         .nest("/api/v1", api)
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

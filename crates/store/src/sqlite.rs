@@ -201,6 +201,25 @@ const MIGRATIONS: &[(i64, &str)] = &[
         message_id TEXT NOT NULL
     ) WITHOUT ROWID;",
     ),
+    (
+        6,
+        "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, email)
+    );
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        workspace_id INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    ),
 ];
 
 /// Handle on a data directory's database; opens connections.
@@ -236,7 +255,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn connect(&self, read_only: bool) -> Result<Connection> {
+    pub(crate) fn connect(&self, read_only: bool) -> Result<Connection> {
         let conn = Connection::open(&self.path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -956,7 +975,7 @@ impl ReadPool {
 }
 
 pub struct SqliteReader<'a> {
-    conn: &'a Connection,
+    pub(crate) conn: &'a Connection,
 }
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String)> {
