@@ -13,11 +13,14 @@ mod telegram;
 mod webhook;
 
 pub use bounce::{Bounce, BounceKind, parse_dsn};
-pub use email::{DkimConfig, EmailMessage, Smtp, SmtpConfig, TlsMode, build_email};
-pub use http::{HttpClient, HttpResponse};
-pub use sms::{Sms, SmsConfig, SmsKeyword, sms_keyword, twilio_signature};
-pub use telegram::{TELEGRAM_API_BASE, Telegram};
-pub use webhook::{Webhook, verify_webhook_signature, webhook_signature};
+pub use email::{
+    DkimConfig, EmailMessage, SMTP_PER_DOMAIN_CONCURRENCY_DEFAULT, SMTP_POOL_SIZE_DEFAULT, SMTP_TIMEOUT_DEFAULT, Smtp,
+    SmtpConfig, TlsMode, build_email,
+};
+pub use http::{HTTP_RESPONSE_BYTES_MAX, HTTP_TIMEOUT_DEFAULT, HttpClient, HttpResponse};
+pub use sms::{SMS_BODY_CHARS_MAX, Sms, SmsConfig, SmsKeyword, sms_keyword, twilio_signature, verify_twilio_signature};
+pub use telegram::{TELEGRAM_API_BASE, TELEGRAM_TEXT_CHARS_MAX, Telegram};
+pub use webhook::{WEBHOOK_SIGNATURE_HEADER, Webhook, verify_webhook_signature, webhook_signature};
 
 /// Why a send failed, and whether retrying can help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -128,6 +128,18 @@ pub(crate) fn form_encode(value: &str) -> String {
 /// POSTed form `params`: base64 of HMAC-SHA1(auth token, url + every key and value, sorted by key).
 /// Compare it with the header in constant time.
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    B64.encode(twilio_mac(auth_token, url, params).finalize().into_bytes())
+}
+
+/// Checks an `X-Twilio-Signature` header in constant time (see [`twilio_signature`]).
+pub fn verify_twilio_signature(auth_token: &str, url: &str, params: &[(String, String)], header: &str) -> bool {
+    match B64.decode(header.trim()) {
+        Ok(expected) => twilio_mac(auth_token, url, params).verify_slice(&expected).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn twilio_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Hmac<Sha1> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
     let mut mac = match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
@@ -139,7 +151,7 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]
         mac.update(key.as_bytes());
         mac.update(value.as_bytes());
     }
-    B64.encode(mac.finalize().into_bytes())
+    mac
 }
 
 /// Twilio's standard opt-out, opt-in and help keywords.
@@ -182,6 +194,10 @@ mod tests {
         .collect();
         let sig = twilio_signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
         assert_eq!(sig, "GvWf1cFY/Q7PnoempGyD5oXAezc=");
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        assert!(verify_twilio_signature("12345", url, &params, &sig));
+        assert!(!verify_twilio_signature("12345", url, &params[1..], &sig));
+        assert!(!verify_twilio_signature("12345", url, &params, "not base64!"));
         assert_ne!(twilio_signature("12346", "https://mycompany.com/myapp.php?foo=1&bar=2", &params), sig);
     }
 

@@ -134,7 +134,9 @@ impl Transports {
         let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
         match o.channel.as_str() {
             "email" => {
-                let Some(smtp) = &self.smtp else { return Err(SendError::Permanent("no SMTP server configured".into())) };
+                let Some(smtp) = &self.smtp else {
+                    return Err(SendError::Permanent("no SMTP server configured".into()));
+                };
                 let m = kairos_channels::EmailMessage {
                     message_id: o.message_id.clone(),
                     from: text("from").unwrap_or_else(|| self.email_from.clone()),
@@ -148,11 +150,15 @@ impl Transports {
                 smtp.send(&m).await.map(|()| None)
             }
             "sms" => {
-                let Some(sms) = &self.sms else { return Err(SendError::Permanent("no SMS provider configured".into())) };
+                let Some(sms) = &self.sms else {
+                    return Err(SendError::Permanent("no SMS provider configured".into()));
+                };
                 sms.send(&o.to, &text("body").unwrap_or_default()).await.map(Some)
             }
             "chat" => {
-                let Some(tg) = &self.telegram else { return Err(SendError::Permanent("no Telegram bot configured".into())) };
+                let Some(tg) = &self.telegram else {
+                    return Err(SendError::Permanent("no Telegram bot configured".into()));
+                };
                 tg.send(&o.to, &text("body").unwrap_or_default()).await.map(|()| None)
             }
             _ => {
@@ -160,7 +166,10 @@ impl Transports {
                 let url = w["url"].as_str().unwrap_or_default();
                 let secret = w["secret"].as_str().unwrap_or_default();
                 let ts = w["timestamp"].as_i64().unwrap_or_default();
-                self.webhook.post(url, secret, &o.message_id, &w["body"], ts).await.map(|status| Some(status.to_string()))
+                self.webhook
+                    .post(url, secret, &o.message_id, &w["body"], ts)
+                    .await
+                    .map(|status| Some(status.to_string()))
             }
         }
     }
@@ -245,7 +254,9 @@ impl State {
                 let wait = Duration::from_secs(BACKOFF_SECS[attempts as usize - 1]);
                 ("retrying", Some(why.clone()), Some(now.saturating_add(wait)))
             }
-            Err(SendError::Transient(why)) => ("failed", Some(format!("gave up after {attempts} attempts: {why}")), None),
+            Err(SendError::Transient(why)) => {
+                ("failed", Some(format!("gave up after {attempts} attempts: {why}")), None)
+            }
             Err(SendError::Permanent(why)) if m.channel == "email" => ("bounced", Some(why.clone()), None),
             Err(SendError::Permanent(why)) => ("failed", Some(why.clone()), None),
         };

@@ -60,21 +60,27 @@ pub(crate) struct Flows {
 /// A send waiting for the sending discipline (stored in the message row, so it survives restarts).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PendingSend {
-    message_id: String,
-    workspace: i64,
-    contact: i64,
-    flow_row: i64,
-    flow_id: String,
-    run_id: i64,
-    step: String,
-    channel: String,
-    template: String,
-    transactional: bool,
-    skip_when_blocked: bool,
-    smart_sending: Option<Option<i64>>,
+    pub(crate) message_id: String,
+    pub(crate) workspace: i64,
+    pub(crate) contact: i64,
+    /// 0 for a campaign message.
+    pub(crate) flow_row: i64,
+    pub(crate) flow_id: String,
+    pub(crate) run_id: i64,
+    pub(crate) step: String,
+    pub(crate) channel: String,
+    pub(crate) template: String,
+    pub(crate) transactional: bool,
+    pub(crate) skip_when_blocked: bool,
+    pub(crate) smart_sending: Option<Option<i64>>,
     #[serde(default)]
-    best_hour: bool,
-    trigger: JsonMap,
+    pub(crate) best_hour: bool,
+    pub(crate) trigger: JsonMap,
+    #[serde(default)]
+    pub(crate) campaign_id: Option<String>,
+    /// The A/B variant of a campaign message.
+    #[serde(default)]
+    pub(crate) variant: Option<i64>,
 }
 
 struct FlowCtx<'a> {
@@ -637,7 +643,13 @@ impl State {
     /// A webhook step: a signed call to the store's system, queued for the dispatcher (retried with backoff),
     /// keyed by (run, step) like a send. The body is the step's `body` (string values rendered), or by default
     /// the contact, the trigger event and the flow.
-    fn webhook_step(&mut self, flow: &CompiledFlow, rec: &RunRec, step: &str, now: Timestamp) -> Result<(), EngineError> {
+    fn webhook_step(
+        &mut self,
+        flow: &CompiledFlow,
+        rec: &RunRec,
+        step: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let Some(StepKind::Webhook { url, method, body, .. }) =
             flow.def.steps.iter().find(|s| s.id == step).map(|s| &s.kind)
         else {
@@ -720,6 +732,8 @@ impl State {
             best_hour: *best_hour,
             trigger: rec.trigger.clone(),
             run_id: rec.stored.id,
+            campaign_id: None,
+            variant: None,
         };
         self.deliver(p, true, now)
     }
@@ -811,7 +825,8 @@ impl State {
             "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id)),
             "reason": reason, "run_id": p.run_id, "deliver_at": until.map(|t| t.to_string()),
             "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
-            "flow_row": p.flow_row, "flow_id": p.flow_id, "step_id": p.step, "channel": p.channel,
+            "flow_row": (p.flow_row != 0).then_some(p.flow_row), "flow_id": (!p.flow_id.is_empty()).then_some(&p.flow_id),
+            "step_id": (!p.step.is_empty()).then_some(&p.step), "campaign_id": p.campaign_id, "variant": p.variant, "channel": p.channel,
             "history": [{"status": status, "at": now.to_string(), "reason": reason}],
         });
         if first {
@@ -821,9 +836,9 @@ impl State {
                 contact: contact_id,
                 channel: p.channel.clone(),
                 to: to.clone(),
-                flow_id: Some(p.flow_id.clone()),
-                campaign_id: None,
-                step_id: Some(p.step.clone()),
+                flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
+                campaign_id: p.campaign_id.clone(),
+                step_id: (!p.step.is_empty()).then(|| p.step.clone()),
                 status: status.to_string(),
                 data: data.to_string(),
                 created_at: now,
@@ -834,7 +849,7 @@ impl State {
         } else {
             self.w.update_message(&p.message_id, status, &data.to_string())?;
         }
-        if status != "deferred" || first {
+        if (status != "deferred" || first) && p.flow_row != 0 {
             self.w.count_step(p.flow_row, &p.step, status)?;
         }
         if let (Some(t), "deferred") = (until, status) {

@@ -1,10 +1,11 @@
 //! The runtime: the committer thread that owns all writes (group commit), identity resolution, profile
 //! aggregates, and the clock. HTTP handlers talk to it through [`Engine`].
 
+mod campaigns;
 mod clock;
 mod committer;
-pub mod dispatch;
 mod dedupe;
+pub mod dispatch;
 mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
@@ -466,6 +467,29 @@ impl Engine {
             }
         })
         .await
+    }
+
+    /// Validates and stores a campaign as a draft.
+    pub async fn create_campaign(
+        &self,
+        ws: WorkspaceId,
+        definition: serde_json::Value,
+    ) -> Result<kairos_store::StoredCampaign, EngineError> {
+        self.run(move |s, now| s.create_campaign(ws, definition, now)).await
+    }
+
+    /// Schedules a draft campaign: its audience is taken now, each contact due per the schedule.
+    pub async fn schedule_campaign(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+    ) -> Result<kairos_store::StoredCampaign, EngineError> {
+        self.run(move |s, now| s.schedule_campaign(ws, &id, now)).await
+    }
+
+    /// Progress and A/B numbers of a campaign.
+    pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, _| s.campaign_report(ws, &id)).await
     }
 
     /// The workspace's effective settings.

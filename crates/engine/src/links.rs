@@ -136,7 +136,8 @@ pub fn track_html(html: &str, key: &LinkKey, public_url: &str, message: &str) ->
 /// Position of the next `href="` or `href='` (ASCII case-insensitive).
 fn find_href(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    (0..b.len().saturating_sub(5)).find(|&i| b[i..i + 5].eq_ignore_ascii_case(b"href=") && matches!(b[i + 5], b'"' | b'\''))
+    (0..b.len().saturating_sub(5))
+        .find(|&i| b[i..i + 5].eq_ignore_ascii_case(b"href=") && matches!(b[i + 5], b'"' | b'\''))
 }
 
 #[cfg(test)]

@@ -160,9 +160,9 @@ impl State {
     ) -> Result<Value, EngineError> {
         Ok(match v {
             Value::String(s) => Value::String(self.render_text(ws, s, contact, trigger, now)?),
-            Value::Array(a) => {
-                Value::Array(a.iter().map(|x| self.render_json(ws, x, contact, trigger, now)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(a) => Value::Array(
+                a.iter().map(|x| self.render_json(ws, x, contact, trigger, now)).collect::<Result<_, _>>()?,
+            ),
             Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, x)| Ok((k.clone(), self.render_json(ws, x, contact, trigger, now)?)))
@@ -188,10 +188,7 @@ impl State {
         now: Timestamp,
     ) -> Result<Result<Globals, &'static str>, EngineError> {
         let mut event = trigger.clone();
-        let mut cart = kairos_template::cart_json(
-            &c.computed.cart,
-            self.settings.of(ws).store.free_shipping_threshold,
-        );
+        let mut cart = kairos_template::cart_json(&c.computed.cart, self.settings.of(ws).store.free_shipping_threshold);
         // Stock of every product the blocks mention, read once.
         let mut stock: HashMap<String, bool> = HashMap::new();
         let lists: Vec<Vec<Value>> = ["items", "products"]
@@ -435,7 +432,12 @@ impl State {
         let address = address.trim().to_ascii_lowercase();
         let mut workspaces: Vec<WorkspaceId> = match ws {
             Some(w) => vec![w],
-            None => self.contacts.values().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == address)).map(|c| c.workspace).collect(),
+            None => self
+                .contacts
+                .values()
+                .filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == address))
+                .map(|c| c.workspace)
+                .collect(),
         };
         workspaces.sort_by_key(|w| w.0);
         workspaces.dedup();
@@ -445,7 +447,13 @@ impl State {
         };
         for w in &workspaces {
             if kind != "soft" {
-                self.w.suppress(*w, "email", &address, if kind == "complaint" { "complaint" } else { "hard_bounce" }, now)?;
+                self.w.suppress(
+                    *w,
+                    "email",
+                    &address,
+                    if kind == "complaint" { "complaint" } else { "hard_bounce" },
+                    now,
+                )?;
             }
             let contact = self.lookup(*w, kairos_store::IdentityKind::Email, &address)?;
             if let Some(c) = contact {
@@ -477,7 +485,12 @@ impl State {
 
     /// An inbound SMS (the provider's webhook): STOP / START keywords change SMS consent of every contact with
     /// that phone number. Answers the keyword seen.
-    pub(crate) fn sms_inbound(&mut self, from: &str, body: &str, now: Timestamp) -> Result<Option<&'static str>, EngineError> {
+    pub(crate) fn sms_inbound(
+        &mut self,
+        from: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<Option<&'static str>, EngineError> {
         let keyword = kairos_channels::sms_keyword(body);
         let status = match keyword {
             Some(kairos_channels::SmsKeyword::Stop) => Some(ConsentStatus::Unsubscribed),
@@ -485,12 +498,8 @@ impl State {
             _ => None,
         };
         let phone = kairos_domain::Phone::parse(from);
-        let ids: Vec<ContactId> = self
-            .contacts
-            .values()
-            .filter(|c| phone.is_some() && c.phone == phone)
-            .map(|c| c.id)
-            .collect();
+        let ids: Vec<ContactId> =
+            self.contacts.values().filter(|c| phone.is_some() && c.phone == phone).map(|c| c.id).collect();
         if let Some(status) = status {
             for id in ids {
                 self.set_consent_by_id(id, "sms", status, "sms_keyword", now)?;

@@ -194,6 +194,7 @@ impl State {
     /// advance per transaction so a burst of timers never holds ingestion for long; returns whether more are due.
     pub(crate) fn tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
         let more = self.flows_tick(now, limit)?;
+        let more = self.campaigns_tick(now)? || more;
         let due = self.segments.due(now);
         for id in due {
             let id = self.follow(id);

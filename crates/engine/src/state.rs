@@ -41,6 +41,7 @@ pub struct State {
     pub(crate) dispatch: crate::dispatch::Dispatch,
     pub(crate) templates: crate::messages::TemplateCache,
     pub(crate) links: crate::messages::LinkConfig,
+    pub(crate) campaigns: crate::campaigns::Campaigns,
 }
 
 /// One identity an event claims for its contact.
@@ -109,12 +110,14 @@ impl State {
             dispatch,
             templates: Default::default(),
             links,
+            campaigns: Default::default(),
         };
         state.load_settings()?;
         state.begin()?;
         state.load_segments(now)?;
         state.load_flows(now)?;
         state.load_sends(now)?;
+        state.load_campaigns(now)?;
         state.commit(now)?;
         Ok(state)
     }
@@ -245,7 +248,12 @@ impl State {
         Ok(self.contacts.get_mut(&id).expect("inserted above"))
     }
 
-    pub(crate) fn lookup(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>, EngineError> {
+    pub(crate) fn lookup(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<ContactId>, EngineError> {
         let key: IdentKey = (ws, kind, value.into());
         if let Some(&id) = self.identities.get(&key) {
             return Ok(Some(self.follow(id)));

@@ -17,9 +17,14 @@ pub struct HttpClient {
 pub struct Response {
     pub status: u16,
     pub body: Bytes,
+    pub headers: hyper::HeaderMap,
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
@@ -73,22 +78,38 @@ impl HttpClient {
         authorization: Option<&str>,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
+        let mut headers = Vec::new();
+        if let Some(a) = authorization {
+            headers.push(("authorization", a));
+        }
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.request(method, path, &headers, body.unwrap_or_default()).await
+    }
+
+    /// Sends one request with the given headers (no retry).
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<Response> {
         if self.sender.is_closed() {
             *self = HttpClient::connect(self.addr).await?;
         }
         self.sender.ready().await?;
         let mut req = Request::builder().method(method).uri(path).header("host", self.addr.to_string());
-        if let Some(a) = authorization {
-            req = req.header("authorization", a);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let req = req.body(Full::new(body.unwrap_or_default()))?;
+        let req = req.body(Full::new(body))?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Response { status, body })
+        Ok(Response { status, body, headers })
     }
 
     pub async fn get(&mut self, path: &str, key: &str) -> anyhow::Result<Response> {

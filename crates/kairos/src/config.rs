@@ -213,7 +213,11 @@ impl Config {
                         let file = self.dir.join(&d.private_key_file);
                         let pem = std::fs::read_to_string(&file)
                             .with_context(|| format!("[email.dkim] private_key_file {}", file.display()))?;
-                        Some(ch::DkimConfig { domain: d.domain.clone(), selector: d.selector.clone(), private_key_pem: pem })
+                        Some(ch::DkimConfig {
+                            domain: d.domain.clone(),
+                            selector: d.selector.clone(),
+                            private_key_pem: pem,
+                        })
                     }
                     None => None,
                 };

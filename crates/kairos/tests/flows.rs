@@ -848,7 +848,10 @@ async fn webhook_steps_are_signed_retried_and_exactly_once() {
     assert!(kairos_channels::verify_webhook_signature(&secret, sig, &req.body), "{sig}");
     assert!(!kairos_channels::verify_webhook_signature("another-secret-1234", sig, &req.body));
     let body = req.json();
-    assert_eq!((body["event"]["order_id"].as_str(), body["contact"]["email"].as_str()), (Some("o-9"), Some("w1@example.com")));
+    assert_eq!(
+        (body["event"]["order_id"].as_str(), body["contact"]["email"].as_str()),
+        (Some("o-9"), Some("w1@example.com"))
+    );
     let idem = req.header("idempotency-key").unwrap().to_string();
     wait_status(&mut c, sk, &format!("{base}/erp"), "sent").await;
 

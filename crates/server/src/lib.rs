@@ -2,13 +2,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod campaigns;
 pub mod error;
 pub mod flows;
 pub mod ingest;
 pub mod messages;
 pub mod reports;
-pub mod ui;
 pub mod segments;
+pub mod ui;
 pub mod wire;
 
 use std::future::Future;
@@ -99,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         .route("/suppressions", get(messages::suppressions).post(messages::suppress))
         .route("/suppressions/{channel}/{address}", axum::routing::delete(messages::unsuppress))
         .route("/bounces", post(messages::bounces))
+        .route("/campaigns", post(campaigns::create).get(campaigns::list))
+        .route("/campaigns/{id}", get(campaigns::get))
+        .route("/campaigns/{id}/schedule", post(campaigns::schedule))
         .merge(reports::routes());
     if state.dev_clock.is_some() {
         api = api.route("/dev/clock", post(api::dev_clock));

@@ -68,7 +68,11 @@ pub async fn list(
 }
 
 /// `GET /api/v1/messages/{id}`: one message with its status history.
-pub async fn get(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let m = read(&app, move |r| r.message_of(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such message"))?;
     Ok(Json(message_json(&m)))
@@ -83,10 +87,9 @@ pub async fn preview(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
-    let contact = q
-        .get("contact_id")
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| ApiError::bad_request("missing_field", "contact_id", "contact_id (a contact's id) is required"))?;
+    let contact = q.get("contact_id").and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
+        ApiError::bad_request("missing_field", "contact_id", "contact_id (a contact's id) is required")
+    })?;
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
     let event = match v.get("event") {
         None | Some(Value::Null) => serde_json::Map::new(),
@@ -227,7 +230,8 @@ fn page(title: &str, body: &str) -> String {
 }
 
 fn gone() -> Response {
-    (StatusCode::NOT_FOUND, Html(page("Link not valid", "<p>This link is not valid or has expired.</p>"))).into_response()
+    (StatusCode::NOT_FOUND, Html(page("Link not valid", "<p>This link is not valid or has expired.</p>")))
+        .into_response()
 }
 
 fn verify(app: &AppState, token: &str) -> Option<Link> {
@@ -363,7 +367,7 @@ fn twilio_ok(app: &AppState, headers: &HeaderMap, path: &str, form: &[(String, S
     let Some(sms) = &app.sms else { return true };
     let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
     let url = format!("{}{path}", app.public_url);
-    kairos_channels::twilio_signature(&sms.auth_token, &url, form) == sig
+    kairos_channels::verify_twilio_signature(&sms.auth_token, &url, form, sig)
 }
 
 /// `POST /hooks/sms/inbound` (Twilio's inbound message webhook): STOP / START / HELP keywords.
@@ -375,7 +379,9 @@ pub async fn sms_inbound(State(app): State<AppState>, headers: HeaderMap, body: 
     }
     let field = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).unwrap_or_default();
     match app.engine.sms_inbound(field("From"), field("Body")).await {
-        Ok(Some("stop")) => twiml(Some("You are unsubscribed and will receive no more messages. Reply START to resume.")),
+        Ok(Some("stop")) => {
+            twiml(Some("You are unsubscribed and will receive no more messages. Reply START to resume."))
+        }
         Ok(Some("start")) => twiml(Some("You are subscribed again. Reply STOP to unsubscribe.")),
         Ok(Some(_)) => twiml(Some("Reply STOP to unsubscribe, START to subscribe again.")),
         Ok(None) => twiml(None),

@@ -4,6 +4,7 @@
 
 pub mod keys;
 pub mod sqlite;
+pub mod users;
 
 use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 
@@ -123,6 +124,29 @@ pub struct StoredMessage {
     pub created_at: Timestamp,
 }
 
+/// A campaign: its definition as validated JSON and its progress (`state`: A/B winner, schedule time...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCampaign {
+    pub row: i64,
+    pub public_id: String,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    /// `draft`, `scheduled`, `sending`, `sent`, `cancelled`.
+    pub status: String,
+    pub definition: String,
+    pub state: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One recipient of a campaign: due time and A/B variant (-1 while waiting for the test's winner).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipient {
+    pub contact: ContactId,
+    pub due_at: Timestamp,
+    pub variant: i64,
+}
+
 /// Which messages to list (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
@@ -222,6 +246,22 @@ pub trait Writer: Send {
     /// Adds an address to the workspace's suppression list (hard bounce, complaint, manual); idempotent.
     fn suppress(&mut self, ws: WorkspaceId, channel: &str, address: &str, reason: &str, at: Timestamp) -> Result<()>;
     fn unsuppress(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool>;
+    fn save_campaign(&mut self, c: &StoredCampaign) -> Result<i64>;
+    fn campaign_by_id(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredCampaign>>;
+    /// Campaigns that are scheduled or sending.
+    fn running_campaigns(&mut self) -> Result<Vec<StoredCampaign>>;
+    fn insert_recipients(&mut self, campaign: i64, list: &[Recipient]) -> Result<()>;
+    /// Pending recipients due at `now`, earliest first (not those waiting for an A/B winner).
+    fn due_recipients(&mut self, campaign: i64, now: Timestamp, limit: usize) -> Result<Vec<Recipient>>;
+    fn recipient_done(&mut self, campaign: i64, contact: ContactId) -> Result<()>;
+    /// Gives the recipients waiting for the A/B winner its variant, due at `due` at the earliest.
+    fn assign_winner(&mut self, campaign: i64, variant: i64, due: Timestamp) -> Result<u64>;
+    /// (pending, waiting for a winner, done).
+    fn recipient_counts(&mut self, campaign: i64) -> Result<(u64, u64, u64)>;
+    /// Per A/B variant: (variant, sent, opened-or-better, clicked-or-better, revenue) of the campaign's messages.
+    fn variant_results(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, u64, u64, u64, f64)>>;
+    /// Per A/B variant: revenue of `Order Completed` events by each message's contact within 5 days after it.
+    fn campaign_revenue(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, f64)>>;
     /// Remembers the provider's id of a message (SMS sid) for its status callbacks.
     fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()>;
     fn message_by_provider_id(&mut self, provider_id: &str) -> Result<Option<String>>;
@@ -279,9 +319,18 @@ pub trait Reader {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<StoredMessage>>;
+    fn campaigns(&self, ws: WorkspaceId) -> Result<Vec<StoredCampaign>>;
+    fn campaign(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredCampaign>>;
+    /// Message counts by status of a campaign.
+    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(String, u64)>>;
     /// Messages matching `filter`, newest first.
-    fn messages(&self, ws: WorkspaceId, filter: &MessageFilter, cursor: Option<&str>, limit: usize)
-    -> Result<Page<StoredMessage>>;
+    fn messages(
+        &self,
+        ws: WorkspaceId,
+        filter: &MessageFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>>;
     fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>>;
     /// A message by id in any workspace (links carry only the message id).
     fn message_any(&self, id: &str) -> Result<Option<StoredMessage>>;

@@ -7,7 +7,7 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
-use crate::{FlowStats, StoredMessage, StoredRun, MessageFilter};
+use crate::{FlowStats, MessageFilter, Recipient, StoredCampaign, StoredMessage, StoredRun};
 use crate::{
     IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredFlow, StoredSegment, StoredTemplate, Writer,
 };
@@ -219,6 +219,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    ),
+    (
+        7,
+        "CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE campaign_recipients (
+        campaign_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        variant INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, contact_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX campaign_recipients_due ON campaign_recipients (campaign_id, done, due_at);
+    CREATE INDEX messages_by_campaign ON messages (campaign_id) WHERE campaign_id IS NOT NULL;",
     ),
 ];
 
@@ -854,6 +878,135 @@ impl Writer for SqliteWriter {
         Ok(n > 0)
     }
 
+    fn save_campaign(&mut self, c: &StoredCampaign) -> Result<i64> {
+        let row: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO campaigns (public_id, workspace_id, name, status, definition, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (public_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+                     definition = excluded.definition, state = excluded.state, updated_at = excluded.updated_at
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    c.public_id,
+                    c.workspace.0,
+                    c.name,
+                    c.status,
+                    c.definition,
+                    c.state,
+                    c.created_at.as_micros(),
+                    c.updated_at.as_micros()
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(row)
+    }
+
+    fn campaign_by_id(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredCampaign>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{CAMPAIGN_SELECT} WHERE workspace_id = ?1 AND public_id = ?2"))?;
+        Ok(stmt.query_row(params![ws.0, public_id], campaign_row).optional()?)
+    }
+
+    fn running_campaigns(&mut self) -> Result<Vec<StoredCampaign>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{CAMPAIGN_SELECT} WHERE status IN ('scheduled', 'sending') ORDER BY id"))?;
+        Ok(stmt.query_map([], campaign_row)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn insert_recipients(&mut self, campaign: i64, list: &[Recipient]) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO campaign_recipients (campaign_id, contact_id, due_at, variant) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for r in list {
+            stmt.execute(params![campaign, r.contact.0, r.due_at.as_micros(), r.variant])?;
+        }
+        Ok(())
+    }
+
+    fn due_recipients(&mut self, campaign: i64, now: Timestamp, limit: usize) -> Result<Vec<Recipient>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT contact_id, due_at, variant FROM campaign_recipients
+             WHERE campaign_id = ?1 AND done = 0 AND due_at <= ?2 AND variant >= 0 ORDER BY due_at LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![campaign, now.as_micros(), limit as i64], |r| {
+            Ok(Recipient {
+                contact: ContactId(r.get(0)?),
+                due_at: Timestamp::from_micros(r.get(1)?),
+                variant: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn recipient_done(&mut self, campaign: i64, contact: ContactId) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE campaign_recipients SET done = 1 WHERE campaign_id = ?1 AND contact_id = ?2")?
+            .execute(params![campaign, contact.0])?;
+        Ok(())
+    }
+
+    fn assign_winner(&mut self, campaign: i64, variant: i64, due: Timestamp) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE campaign_recipients SET variant = ?2, due_at = MAX(due_at, ?3)
+                 WHERE campaign_id = ?1 AND variant = -1 AND done = 0",
+            )?
+            .execute(params![campaign, variant, due.as_micros()])?;
+        Ok(n as u64)
+    }
+
+    fn recipient_counts(&mut self, campaign: i64) -> Result<(u64, u64, u64)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(SUM(done = 0 AND variant >= 0), 0), COALESCE(SUM(done = 0 AND variant < 0), 0),
+                    COALESCE(SUM(done = 1), 0)
+             FROM campaign_recipients WHERE campaign_id = ?1",
+        )?;
+        Ok(stmt.query_row([campaign], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+        })?)
+    }
+
+    fn variant_results(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, u64, u64, u64, f64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT CAST(json_extract(data, '$.variant') AS INTEGER) AS v,
+                    SUM(status NOT IN ('skipped', 'deferred', 'failed', 'bounced')),
+                    SUM(status IN ('opened', 'clicked') OR json_extract(data, '$.counts.opened') > 0),
+                    SUM(status = 'clicked' OR json_extract(data, '$.counts.clicked') > 0),
+                    COALESCE(SUM(json_extract(data, '$.revenue')), 0.0)
+             FROM messages WHERE campaign_id = ?1 AND json_extract(data, '$.variant') IS NOT NULL
+             GROUP BY v ORDER BY v",
+        )?;
+        let rows = stmt.query_map([campaign_public_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u64,
+                r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
+                r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+                r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+            ))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn campaign_revenue(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, f64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT CAST(json_extract(m.data, '$.variant') AS INTEGER) AS v,
+                    COALESCE(SUM(COALESCE(json_extract(e.data, '$.properties.total'),
+                        json_extract(e.data, '$.properties.revenue'), json_extract(e.data, '$.properties.value'), 0)), 0.0)
+             FROM messages m JOIN events e ON e.contact_id = m.contact_id AND e.name = 'Order Completed'
+                 AND e.ts >= m.created_at AND e.ts < m.created_at + 432000000000
+             WHERE m.campaign_id = ?1 AND json_extract(m.data, '$.variant') IS NOT NULL
+             GROUP BY v",
+        )?;
+        let rows = stmt.query_map([campaign_public_id], |r| Ok((r.get(0)?, r.get::<_, f64>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO provider_ids (provider_id, message_id) VALUES (?1, ?2)")?
@@ -1018,6 +1171,23 @@ fn template_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> {
 
 /// Columns 0..=10: id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data,
 /// created_at.
+const CAMPAIGN_SELECT: &str =
+    "SELECT id, public_id, workspace_id, name, status, definition, state, created_at, updated_at FROM campaigns";
+
+fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCampaign> {
+    Ok(StoredCampaign {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        status: r.get(4)?,
+        definition: r.get(5)?,
+        state: r.get(6)?,
+        created_at: Timestamp::from_micros(r.get(7)?),
+        updated_at: Timestamp::from_micros(r.get(8)?),
+    })
+}
+
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
         id: r.get(0)?,
@@ -1308,6 +1478,25 @@ impl Reader for SqliteReader<'_> {
         let more = rows.len() > limit;
         let next_cursor = if more { rows.get(limit - 1).map(|(_, seq)| seq.to_string()) } else { None };
         Ok(Page { items: rows.into_iter().take(limit).map(|(m, _)| m).collect(), next_cursor })
+    }
+
+    fn campaigns(&self, ws: WorkspaceId) -> Result<Vec<StoredCampaign>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{CAMPAIGN_SELECT} WHERE workspace_id = ?1 ORDER BY id DESC"))?;
+        Ok(stmt.query_map([ws.0], campaign_row)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn campaign(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredCampaign>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{CAMPAIGN_SELECT} WHERE workspace_id = ?1 AND public_id = ?2"))?;
+        Ok(stmt.query_row(params![ws.0, public_id], campaign_row).optional()?)
+    }
+
+    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(String, u64)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ?1 GROUP BY status")?;
+        let rows = stmt.query_map([public_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>> {

@@ -12,9 +12,7 @@
 
 use std::fmt;
 
-use liquid_core::model::{
-    ArrayView, DisplayCow, KString, KStringCow, ObjectView, ScalarCow, State, Value, ValueView,
-};
+use liquid_core::model::{ArrayView, DisplayCow, KString, KStringCow, ObjectView, ScalarCow, State, Value, ValueView};
 
 use crate::context::html_mode;
 use crate::escape::html_escape;
@@ -246,9 +244,7 @@ impl ValueView for Node {
             Node::Float(x) => Value::scalar(*x),
             Node::Text(..) | Node::Lit(_) => Value::scalar(self.str_view().cloned().unwrap_or_default()),
             Node::Array(a) => Value::Array(a.iter().map(Node::to_value).collect()),
-            Node::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (key_view(k).into_owned(), v.to_value())).collect())
-            }
+            Node::Object(o) => Value::Object(o.iter().map(|(k, v)| (key_view(k).into_owned(), v.to_value())).collect()),
         }
     }
 

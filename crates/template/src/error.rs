@@ -1,5 +1,7 @@
 //! Errors of validation and rendering, each naming the template part at fault.
 
+use crate::scan;
+
 /// A template problem. [`TemplateError::field`] names the part: `"subject"`, `"html"`, `"text"`, `"body"`,
 /// `"layout"`, or `"partials.NAME"` / `"layouts.NAME"` for a renderer's shared pieces.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,4 +75,60 @@ impl TemplateError {
             TemplateError::Render { .. } => "render_failed",
         }
     }
+}
+
+/// Turns liquid's error text into a precise [`TemplateError`]: the message without the list of every available
+/// filter, and the line (from the parser's ` --> L:C` marker, or by finding the unknown filter in the source).
+pub(crate) fn from_parse(field: &str, src: &str, e: &liquid_core::Error) -> TemplateError {
+    let text = e.to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim();
+    let context: Vec<(&str, &str)> = lines.filter_map(|l| l.trim().split_once('=')).collect();
+    if first == "Unknown filter"
+        && let Some((_, name)) = context.iter().find(|(k, _)| *k == "requested filter")
+    {
+        return TemplateError::UnknownFilter {
+            field: field.to_owned(),
+            filter: (*name).to_owned(),
+            line: scan::filter_line(src, name),
+        };
+    }
+    let line = text
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<u32>().ok()))
+        .or_else(|| {
+            // A filter's own argument check (`money: 1, 2`, a bad date format) names the filter, not the line.
+            let (_, f) = context.iter().find(|(k, _)| *k == "filter")?;
+            let name = f.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()?;
+            scan::filter_line(src, name)
+        });
+    // pest's message spans several lines (a source excerpt with carets); keep its last, explanatory line.
+    let message = if text.contains("--> ") {
+        text.lines()
+            .map(str::trim)
+            .rfind(|l| l.starts_with("= "))
+            .map(|l| l.trim_start_matches("= ").to_owned())
+            .unwrap_or_else(|| first.to_owned())
+    } else {
+        let extra: Vec<String> =
+            context.iter().filter(|(k, _)| !k.starts_with("available")).map(|(k, v)| format!("{k}: {v}")).collect();
+        if extra.is_empty() { first.to_owned() } else { format!("{first} ({})", extra.join(", ")) }
+    };
+    TemplateError::Syntax { field: field.to_owned(), message, line }
+}
+
+/// Turns a render failure into [`TemplateError::Render`], without liquid's lists of available names nor the
+/// offending input value (contact data: messages get stored and logged, PII must not).
+pub(crate) fn from_render(field: &str, e: &liquid_core::Error) -> TemplateError {
+    let text = e.to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim().to_owned();
+    let detail: Vec<String> = lines
+        .map(str::trim)
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.starts_with("available") && *k != "input")
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let message = if detail.is_empty() { first } else { format!("{first} ({})", detail.join(", ")) };
+    TemplateError::Render { field: field.to_owned(), message }
 }

@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn escapes_the_five_characters() {
-        assert_eq!(html_escape(r#"<a href="x">Tom & Jerry's</a>"#), "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
+        assert_eq!(
+            html_escape(r#"<a href="x">Tom & Jerry's</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
+        );
         assert!(matches!(html_escape("plain text é"), Cow::Borrowed(_)));
         assert_eq!(html_unescape("&lt;b&gt; &amp;amp; &nbsp; &"), "<b> &amp; &nbsp; &");
     }

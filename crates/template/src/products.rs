@@ -114,7 +114,8 @@ mod tests {
             url: None,
             image_url: None,
         };
-        let cart = Cart { items: vec![item("a", 1999, 2), item("b", 500, 1)], updated_at: Some(Timestamp::from_secs(0)) };
+        let cart =
+            Cart { items: vec![item("a", 1999, 2), item("b", 500, 1)], updated_at: Some(Timestamp::from_secs(0)) };
         let v = cart_json(&cart, Some(75.0));
         assert_eq!(v["value"], json!(44.98));
         assert_eq!(v["items"][0]["price"], json!(19.99));

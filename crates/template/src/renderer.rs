@@ -64,10 +64,12 @@ impl TemplateParts {
     }
 
     fn parts(&self) -> [(&'static str, Option<&String>); 4] {
-        [("subject", self.subject.as_ref()), ("html", self.html.as_ref()), ("text", self.text.as_ref()), (
-            "body",
-            self.body.as_ref(),
-        )]
+        [
+            ("subject", self.subject.as_ref()),
+            ("html", self.html.as_ref()),
+            ("text", self.text.as_ref()),
+            ("body", self.body.as_ref()),
+        ]
     }
 }
 
@@ -145,7 +147,7 @@ impl RendererBuilder {
             for (name, src) in &self.partials {
                 source.add(name.clone(), src.clone());
             }
-            let store = source.compile(language.clone()).map_err(|e| syntax_error("partials", "", &e))?;
+            let store = source.compile(language.clone()).map_err(|e| crate::error::from_parse("partials", "", &e))?;
             Arc::from(store)
         };
         let mut layouts = HashMap::new();
@@ -199,7 +201,11 @@ fn find_cycle(graph: &HashMap<&str, Vec<String>>) -> Option<Vec<String>> {
 
 fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result<Vec<String>, TemplateError> {
     if src.len() > SOURCE_BYTES_MAX {
-        return Err(TemplateError::SourceTooLarge { field: field.to_owned(), bytes: src.len(), limit: SOURCE_BYTES_MAX });
+        return Err(TemplateError::SourceTooLarge {
+            field: field.to_owned(),
+            bytes: src.len(),
+            limit: SOURCE_BYTES_MAX,
+        });
     }
     scan::check(field, src, exists)
 }
@@ -207,50 +213,7 @@ fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result
 fn parse(language: &Language, field: &str, src: &str) -> Result<liquid_core::Template, TemplateError> {
     liquid_core::parser::parse(src, language)
         .map(liquid_core::Template::new)
-        .map_err(|e| syntax_error(field, src, &e))
-}
-
-/// Turns liquid's error text into a precise [`TemplateError`]: the message without the list of every available
-/// filter, and the line (from the parser's ` --> L:C` marker, or by finding the unknown filter in the source).
-fn syntax_error(field: &str, src: &str, e: &liquid_core::Error) -> TemplateError {
-    let text = e.to_string();
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim();
-    let context: Vec<(&str, &str)> = lines.filter_map(|l| l.trim().split_once('=')).collect();
-    if first == "Unknown filter"
-        && let Some((_, name)) = context.iter().find(|(k, _)| *k == "requested filter")
-    {
-        return TemplateError::UnknownFilter {
-            field: field.to_owned(),
-            filter: (*name).to_owned(),
-            line: scan::filter_line(src, name),
-        };
-    }
-    let line = text
-        .split_once("--> ")
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<u32>().ok()))
-        .or_else(|| {
-            // A filter's own argument check (`money: 1, 2`, a bad date format) names the filter, not the line.
-            let (_, f) = context.iter().find(|(k, _)| *k == "filter")?;
-            let name = f.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()?;
-            scan::filter_line(src, name)
-        });
-    // pest's message spans several lines (a source excerpt with carets); keep its last, explanatory line.
-    let message = if text.contains("--> ") {
-        text.lines()
-            .map(str::trim)
-            .rfind(|l| l.starts_with("= "))
-            .map(|l| l.trim_start_matches("= ").to_owned())
-            .unwrap_or_else(|| first.to_owned())
-    } else {
-        let extra: Vec<String> = context
-            .iter()
-            .filter(|(k, _)| !k.starts_with("available"))
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        if extra.is_empty() { first.to_owned() } else { format!("{first} ({})", extra.join(", ")) }
-    };
-    TemplateError::Syntax { field: field.to_owned(), message, line }
+        .map_err(|e| crate::error::from_parse(field, src, &e))
 }
 
 static DEFAULT_RENDERER: LazyLock<Renderer> = LazyLock::new(Renderer::new);
@@ -299,10 +262,12 @@ impl Renderer {
             }
         }
         let layout = match &parts.layout {
-            Some(name) => Some(self.layouts.get(name).cloned().ok_or_else(|| TemplateError::UnknownLayout {
-                field: "layout".to_owned(),
-                name: name.clone(),
-            })?),
+            Some(name) => Some(
+                self.layouts
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| TemplateError::UnknownLayout { field: "layout".to_owned(), name: name.clone() })?,
+            ),
             None => None,
         };
         let [subject, html, text, body] = compiled;
@@ -337,27 +302,13 @@ impl Part {
             let limit = if out.exceeded { OUTPUT_BYTES_MAX } else { ASSIGNED_BYTES_MAX };
             return Err(TemplateError::TooLarge { field: self.field.to_owned(), limit });
         }
-        result.map_err(|e| render_error(self.field, &e))?;
+        result.map_err(|e| crate::error::from_render(self.field, &e))?;
         if out.buf.len() > hint {
             self.size_hint.fetch_max(out.buf.len(), Ordering::Relaxed);
         }
         // Liquid writes only whole UTF-8 strings, and a write over the limit is refused whole.
         Ok(String::from_utf8(out.buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
-}
-
-fn render_error(field: &str, e: &liquid_core::Error) -> TemplateError {
-    let text = e.to_string();
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("").trim_start_matches("liquid: ").trim().to_owned();
-    let detail: Vec<String> = lines
-        .map(str::trim)
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.starts_with("available"))
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    let message = if detail.is_empty() { first } else { format!("{first} ({})", detail.join(", ")) };
-    TemplateError::Render { field: field.to_owned(), message }
 }
 
 /// Collects output up to [`OUTPUT_BYTES_MAX`]; a write past it fails, which stops the render.

@@ -34,7 +34,7 @@ fn markup_end(src: &str, from: usize, close: &str) -> Option<usize> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if src[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
@@ -123,7 +123,9 @@ pub(crate) fn check(
                     return Err(range_error(
                         field,
                         m.line,
-                        format!("loops over ranges may make at most {RANGE_ITERATIONS_MAX} iterations (nested loops multiply)"),
+                        format!(
+                            "loops over ranges may make at most {RANGE_ITERATIONS_MAX} iterations (nested loops multiply)"
+                        ),
                     ));
                 }
                 loops.push(total);
@@ -147,7 +149,11 @@ pub(crate) fn check(
                 used.push(name.to_owned());
             }
             _ if span.is_some_and(|s| s > RANGE_ITERATIONS_MAX) => {
-                return Err(range_error(field, m.line, format!("a range may hold at most {RANGE_ITERATIONS_MAX} numbers")));
+                return Err(range_error(
+                    field,
+                    m.line,
+                    format!("a range may hold at most {RANGE_ITERATIONS_MAX} numbers"),
+                ));
             }
             _ => {}
         }
@@ -198,10 +204,9 @@ pub(crate) fn filter_line(src: &str, name: &str) -> Option<u32> {
 
 /// True when a layout outputs `content`.
 pub(crate) fn outputs_content(src: &str) -> bool {
-    markups(src).iter().any(|m| {
-        !m.is_tag
-            && m.text.split(|c: char| !(c.is_alphanumeric() || c == '_')).next() == Some("content")
-    })
+    markups(src)
+        .iter()
+        .any(|m| !m.is_tag && m.text.split(|c: char| !(c.is_alphanumeric() || c == '_')).next() == Some("content"))
 }
 
 #[cfg(test)]

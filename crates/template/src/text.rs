@@ -5,8 +5,25 @@
 
 /// Elements whose start and end break the line.
 const BLOCKS: &[&str] = &[
-    "p", "div", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section",
-    "article", "header", "footer", "hr",
+    "p",
+    "div",
+    "tr",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "hr",
 ];
 /// Elements whose content is not text.
 const HIDDEN: &[&str] = &["head", "style", "script", "title"];
@@ -17,16 +34,20 @@ pub fn html_to_text(html: &str) -> String {
     let mut out = TextOut { buf: String::with_capacity(html.len() / 2), space: false, newlines: 0 };
     let mut rest = html;
     let mut link: Option<(&str, usize)> = None;
-    while let Some(lt) = rest.find('<') {
-        out.text(&rest[..lt]);
+    loop {
+        let lt = out.text(rest);
         rest = &rest[lt..];
+        if rest.is_empty() {
+            return out.finish();
+        }
         if let Some(after) = rest.strip_prefix("<!--") {
             rest = after.find("-->").map_or("", |e| &after[e + 3..]);
             continue;
         }
-        let Some(gt) = rest.find('>') else {
-            out.text(rest);
-            return out.finish();
+        let Some(gt) = rest.bytes().position(|c| c == b'>') else {
+            out.visible("<");
+            rest = &rest[1..];
+            continue;
         };
         let tag = &rest[1..gt];
         rest = &rest[gt + 1..];
@@ -55,8 +76,6 @@ pub fn html_to_text(html: &str) -> String {
             out.space = true;
         }
     }
-    out.text(rest);
-    out.finish()
 }
 
 /// The text after the end tag of element `name` (case-insensitive), or nothing when it never ends.
@@ -78,7 +97,9 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let b = tag.as_bytes();
     let pat = name.len() + 1;
     let i = (1..b.len().saturating_sub(pat - 1)).find(|&i| {
-        b[i - 1].is_ascii_whitespace() && b[i..i + name.len()].eq_ignore_ascii_case(name.as_bytes()) && b[i + name.len()] == b'='
+        b[i - 1].is_ascii_whitespace()
+            && b[i..i + name.len()].eq_ignore_ascii_case(name.as_bytes())
+            && b[i + name.len()] == b'='
     })?;
     let v = &tag[i + pat..];
     match v.as_bytes().first()? {
@@ -96,16 +117,18 @@ struct TextOut {
 }
 
 impl TextOut {
-    fn text(&mut self, s: &str) {
+    /// Writes the text of `s` up to its first `<`, whose index it returns (`s.len()` when there is none).
+    fn text(&mut self, s: &str) -> usize {
         let b = s.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            let c = b[i];
-            if c.is_ascii_whitespace() {
-                self.space = true;
-                i += 1;
-            } else if c == b'&' {
-                match decode_entity(&s[i..]) {
+            match b[i] {
+                b'<' => return i,
+                c if c.is_ascii_whitespace() => {
+                    self.space = true;
+                    i += 1;
+                }
+                b'&' => match decode_entity(&s[i..]) {
                     Some((ch, len)) => {
                         if ch == '\u{a0}' {
                             self.space = true;
@@ -118,23 +141,30 @@ impl TextOut {
                         self.visible("&");
                         i += 1;
                     }
-                }
-            } else {
-                // A run of ordinary bytes and single spaces between words, copied at once; its ends are ASCII,
-                // so the slice is on char boundaries.
-                let mut end = i;
-                while end < b.len() {
-                    match b[end] {
-                        b'&' => break,
-                        b' ' if b.get(end + 1).is_some_and(|n| !n.is_ascii_whitespace() && *n != b'&') => end += 2,
-                        c if c.is_ascii_whitespace() => break,
-                        _ => end += 1,
+                },
+                _ => {
+                    // A run of ordinary bytes and single spaces between words, copied at once; its ends are
+                    // ASCII, so the slice is on char boundaries.
+                    let mut end = i;
+                    while end < b.len() {
+                        match b[end] {
+                            b'&' | b'<' => break,
+                            b' ' if b
+                                .get(end + 1)
+                                .is_some_and(|n| !n.is_ascii_whitespace() && !matches!(n, b'&' | b'<')) =>
+                            {
+                                end += 2
+                            }
+                            c if c.is_ascii_whitespace() => break,
+                            _ => end += 1,
+                        }
                     }
+                    self.visible(&s[i..end]);
+                    i = end;
                 }
-                self.visible(&s[i..end]);
-                i = end;
             }
         }
+        b.len()
     }
 
     fn visible(&mut self, s: &str) {
@@ -171,8 +201,17 @@ impl TextOut {
 
 fn decode_all(s: &str) -> String {
     let mut out = TextOut { buf: String::with_capacity(s.len()), space: false, newlines: 0 };
-    out.text(s);
-    out.buf
+    let mut rest = s;
+    loop {
+        rest = &rest[out.text(rest)..];
+        match rest.strip_prefix('<') {
+            Some(r) => {
+                out.visible("<");
+                rest = r;
+            }
+            None => return out.buf,
+        }
+    }
 }
 
 /// Decodes the entity at the start of `s` (`&amp;`, `&#39;`, `&#x20AC;`, ...): the character and the length read.

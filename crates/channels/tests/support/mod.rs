@@ -213,7 +213,7 @@ impl Drop for SmtpSink {
 
 /// The committed test-only DKIM key pair: (PEM private key, DNS TXT value file path).
 pub fn dkim_test_key() -> (String, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = repo_root().join("crates/channels/tests/fixtures");
     let pem = std::fs::read_to_string(dir.join("dkim-test-only.pem")).expect("dkim-test-only.pem");
     (pem, dir.join("dkim-test-only.txt"))
 }

@@ -53,6 +53,16 @@ impl TestServer {
         TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys }
     }
 
+    /// Like [`TestServer::start`], with `setup` run on the data directory first (to write a `kairos.toml`).
+    pub fn start_with(setup: impl FnOnce(&Path)) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let keys = create_workspace(&dir, "Test Shop");
+        setup(&dir);
+        let (child, addr) = spawn(&dir);
+        TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys }
+    }
+
     /// Starts the server again on the same data directory (after `kill` or `terminate`).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
@@ -201,8 +211,10 @@ impl Recorder {
                         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                         let mut lines = head.split("\r\n");
                         let mut first = lines.next().unwrap_or_default().split(' ');
-                        let (method, path) =
-                            (first.next().unwrap_or_default().to_string(), first.next().unwrap_or_default().to_string());
+                        let (method, path) = (
+                            first.next().unwrap_or_default().to_string(),
+                            first.next().unwrap_or_default().to_string(),
+                        );
                         let headers: Vec<(String, String)> = lines
                             .filter_map(|l| l.split_once(':'))
                             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))

@@ -69,9 +69,8 @@ impl Filter for DateFilter {
 }
 
 fn check_format(format: &str, zdt: &ZonedDateTime) -> Result<String> {
-    strtime::format(format, zdt).map_err(|e| {
-        Error::with_msg(format!("invalid date format {format:?}")).context("cause", e.to_string())
-    })
+    strtime::format(format, zdt)
+        .map_err(|e| Error::with_msg(format!("invalid date format {format:?}")).context("cause", e.to_string()))
 }
 
 /// Reads the filter's input as an instant in `tz`.

@@ -8,9 +8,7 @@
 use std::fmt;
 
 use liquid_core::parser::FilterArguments;
-use liquid_core::{
-    Display_filter, Filter, FilterReflection, ParseFilter, Result, Runtime, Value, ValueView,
-};
+use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter, Result, Runtime, Value, ValueView};
 
 use crate::context::html_mode;
 use crate::escape::{html_escape, html_unescape};
@@ -18,11 +16,7 @@ use crate::escape::{html_escape, html_unescape};
 /// `raw`: marks a value as trusted HTML. In an HTML part it outputs the original, unescaped text of a data string
 /// (`{{ product.description_html | raw }}`); elsewhere it changes nothing.
 #[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "raw",
-    description = "Outputs a value without HTML escaping (trusted HTML only).",
-    parsed(RawFilter)
-)]
+#[filter(name = "raw", description = "Outputs a value without HTML escaping (trusted HTML only).", parsed(RawFilter))]
 pub struct Raw;
 
 #[derive(Debug, Default, Display_filter)]

@@ -9,8 +9,8 @@ use liquid_core::parser::{Language, ParseBlock, ParseFilter, ParseTag};
 use liquid_lib::stdlib;
 
 pub use date::Date;
-pub(crate) use html::{HtmlAware, Output};
 pub use html::Raw;
+pub(crate) use html::{HtmlAware, Output};
 pub use money::Money;
 
 fn tag(lang: &mut Language, t: impl Into<Box<dyn ParseTag>>) {

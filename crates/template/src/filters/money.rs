@@ -44,7 +44,8 @@ impl Filter for MoneyFilter {
             return Ok(input.to_value());
         };
         // A missing or invalid argument (`money: contact.currency` with no currency) falls back to the store's.
-        let currency = args.currency.and_then(|c| Currency::parse(c.as_str())).or_else(|| with_settings(|s| s.currency));
+        let currency =
+            args.currency.and_then(|c| Currency::parse(c.as_str())).or_else(|| with_settings(|s| s.currency));
         Ok(Value::scalar(format_money(&digits, currency)))
     }
 }
@@ -114,7 +115,7 @@ fn round_to_units(digits: &str, decimals: u32) -> (bool, u128) {
 fn push_grouped(out: &mut String, n: u128) {
     let s = n.to_string();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -1,0 +1,566 @@
+//! Campaigns (SPEC 7, 16): one message to the members of segments (minus exclusions), now, at a time, at a
+//! local time in each contact's zone or at each contact's best hour; throttled; smart sending optional; an A/B
+//! test on a share of the audience with the winner picked automatically after a wait.
+//!
+//! Scheduling snapshots the audience into `campaign_recipients` (one row per contact with its due time and
+//! variant). The committer's tick sends due recipients through the same path as flow sends, so consent,
+//! suppression, the sending discipline and rendering are checked at send time, not at scheduling: an address
+//! unsubscribed or suppressed after the campaign was queued is never sent to. Each message id is
+//! `cmp_<campaign>_<contact>`, so a crash or retry never sends twice.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use kairos_domain::{ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
+use kairos_store::{Recipient, StoredCampaign};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::flow_runtime::PendingSend;
+use crate::state::State;
+
+/// Most recipients one tick hands to the send path per campaign (ticks repeat while more are due).
+const TICK_BATCH: usize = 2_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Schedule {
+    Now,
+    At(Timestamp),
+    LocalTime { date: jiff::civil::Date, minutes: u32 },
+    BestHour { date: jiff::civil::Date },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Metric {
+    Opens,
+    Clicks,
+    Revenue,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Ab {
+    variants: Vec<String>,
+    test_share: f64,
+    metric: Metric,
+    wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CampaignDef {
+    name: String,
+    channel: String,
+    template: Option<String>,
+    segments: Vec<String>,
+    exclude: Vec<String>,
+    schedule: Schedule,
+    throttle_per_minute: Option<f64>,
+    smart_sending: bool,
+    ab: Option<Ab>,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> EngineError {
+    EngineError::Invalid { message: message.into(), field: Some(field.into()) }
+}
+
+fn strings(v: &Value, field: &str) -> Result<Vec<String>, EngineError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_str().map(str::to_string).ok_or_else(|| invalid(format!("{field}[{i}]"), "expected a segment id"))
+            })
+            .collect(),
+        _ => Err(invalid(field, "expected a list of segment ids")),
+    }
+}
+
+/// Reads and checks a campaign definition (SPEC 16); references are checked by the caller.
+pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
+    let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
+    const KNOWN: [&str; 10] = [
+        "name",
+        "channel",
+        "template",
+        "segments",
+        "exclude_segments",
+        "schedule",
+        "throttle_per_minute",
+        "smart_sending",
+        "ab",
+        "id",
+    ];
+    if let Some(k) = o.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(invalid(k.as_str(), format!("unknown field {k:?}")));
+    }
+    let name = match o.get("name").and_then(Value::as_str) {
+        Some(n) if !n.trim().is_empty() && n.len() <= 200 => n.trim().to_string(),
+        _ => return Err(invalid("name", "name must be a non-empty string of at most 200 bytes")),
+    };
+    let channel = match o.get("channel").and_then(Value::as_str) {
+        Some(c @ ("email" | "sms" | "chat")) => c.to_string(),
+        _ => return Err(invalid("channel", "channel must be \"email\", \"sms\" or \"chat\"")),
+    };
+    let template = match o.get("template") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(_) => return Err(invalid("template", "template must be a template id")),
+    };
+    let segments = strings(o.get("segments").unwrap_or(&Value::Null), "segments")?;
+    if segments.is_empty() {
+        return Err(invalid("segments", "a campaign needs at least one segment"));
+    }
+    let exclude = strings(o.get("exclude_segments").unwrap_or(&Value::Null), "exclude_segments")?;
+    let s = o.get("schedule").cloned().unwrap_or(json!({"type": "now"}));
+    let date = |f: &str| -> Result<jiff::civil::Date, EngineError> {
+        s.get("date")
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+            .ok_or_else(|| invalid(format!("schedule.{f}"), "expected a date like 2026-12-01"))
+    };
+    let schedule = match s.get("type").and_then(Value::as_str) {
+        Some("now") => Schedule::Now,
+        Some("at") => Schedule::At(
+            s.get("at")
+                .and_then(Value::as_str)
+                .and_then(Timestamp::parse)
+                .ok_or_else(|| invalid("schedule.at", "expected an ISO-8601 time like 2026-12-01T10:00:00Z"))?,
+        ),
+        Some("local_time") => {
+            let minutes = s
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|t| {
+                    let (h, m) = t.split_once(':')?;
+                    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+                    (h < 24 && m < 60).then_some(h * 60 + m)
+                })
+                .ok_or_else(|| invalid("schedule.time", "expected a local time like 10:00"))?;
+            Schedule::LocalTime { date: date("date")?, minutes }
+        }
+        Some("best_hour") => Schedule::BestHour { date: date("date")? },
+        _ => return Err(invalid("schedule.type", "schedule.type must be now, at, local_time or best_hour")),
+    };
+    let throttle_per_minute = match o.get("throttle_per_minute") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|n| *n >= 1.0 && *n <= 1e7)
+                .ok_or_else(|| invalid("throttle_per_minute", "throttle_per_minute must be a number from 1"))?,
+        ),
+    };
+    let smart_sending = match o.get("smart_sending") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("smart_sending", "smart_sending must be true or false")),
+    };
+    let ab = match o.get("ab") {
+        None | Some(Value::Null) => None,
+        Some(a) => {
+            let variants: Vec<String> = match a.get("variants").and_then(Value::as_array) {
+                Some(list) if (2..=4).contains(&list.len()) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.get("template")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .ok_or_else(|| invalid(format!("ab.variants[{i}].template"), "expected a template id"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(invalid("ab.variants", "an A/B test needs 2 to 4 variants")),
+            };
+            let test_share = a
+                .get("test_share")
+                .and_then(Value::as_f64)
+                .filter(|x| *x > 0.0 && *x < 1.0)
+                .ok_or_else(|| invalid("ab.test_share", "test_share must be a number between 0 and 1"))?;
+            let metric = match a.get("metric").and_then(Value::as_str).unwrap_or("clicks") {
+                "opens" => Metric::Opens,
+                "clicks" => Metric::Clicks,
+                "revenue" => Metric::Revenue,
+                _ => return Err(invalid("ab.metric", "metric must be opens, clicks or revenue")),
+            };
+            let wait = a
+                .get("wait")
+                .and_then(Value::as_str)
+                .and_then(Duration::parse)
+                .ok_or_else(|| invalid("ab.wait", "wait must be a duration like 4h"))?;
+            Some(Ab { variants, test_share, metric, wait })
+        }
+    };
+    if template.is_none() && ab.is_none() {
+        return Err(invalid("template", "a campaign needs a template (or A/B variants)"));
+    }
+    Ok(CampaignDef { name, channel, template, segments, exclude, schedule, throttle_per_minute, smart_sending, ab })
+}
+
+/// A campaign being sent, in memory.
+pub(crate) struct Running {
+    ws: WorkspaceId,
+    public_id: String,
+    def: CampaignDef,
+    tokens: f64,
+    refilled: Timestamp,
+}
+
+#[derive(Default)]
+pub(crate) struct Campaigns {
+    running: HashMap<i64, Running>,
+}
+
+fn hash01(campaign: i64, contact: ContactId, salt: u8) -> f64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (campaign, contact.0, salt).hash(&mut h);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Normal CDF (Abramowitz–Stegun 7.1.26), for the A/B confidence figure.
+fn phi(z: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * z.abs() / std::f64::consts::SQRT_2);
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
+            * t
+            * (-(z * z) / 2.0).exp();
+    if z >= 0.0 { 0.5 * (1.0 + y) } else { 0.5 * (1.0 - y) }
+}
+
+/// Confidence that rate `a` (of `na`) beats rate `b` (of `nb`): a one-sided two-proportion z-test.
+pub(crate) fn confidence(a: u64, na: u64, b: u64, nb: u64) -> f64 {
+    if na == 0 || nb == 0 {
+        return 0.5;
+    }
+    let (pa, pb) = (a as f64 / na as f64, b as f64 / nb as f64);
+    let p = (a + b) as f64 / (na + nb) as f64;
+    let se = (p * (1.0 - p) * (1.0 / na as f64 + 1.0 / nb as f64)).sqrt();
+    if se == 0.0 {
+        return if pa > pb { 1.0 } else { 0.5 };
+    }
+    phi((pa - pb) / se)
+}
+
+impl State {
+    fn check_campaign_refs(&mut self, ws: WorkspaceId, def: &CampaignDef) -> Result<(), EngineError> {
+        let mut templates: Vec<(String, String)> = Vec::new();
+        if let Some(t) = &def.template {
+            templates.push(("template".into(), t.clone()));
+        }
+        if let Some(ab) = &def.ab {
+            for (i, t) in ab.variants.iter().enumerate() {
+                templates.push((format!("ab.variants[{i}].template"), t.clone()));
+            }
+        }
+        for (field, t) in templates {
+            let Some((_, data)) = self.w.template_data(ws, &t)? else {
+                return Err(invalid(field, format!("no template {t:?} in this workspace")));
+            };
+            let channel =
+                serde_json::from_str::<Value>(&data).ok().and_then(|v| v["channel"].as_str().map(str::to_string));
+            if channel.as_deref() != Some(def.channel.as_str()) {
+                return Err(invalid(field, format!("template {t:?} is not a {} template", def.channel)));
+            }
+        }
+        for (field, list) in [("segments", &def.segments), ("exclude_segments", &def.exclude)] {
+            for (i, s) in list.iter().enumerate() {
+                if self.segments.lookup(ws, s).is_none() {
+                    return Err(invalid(format!("{field}[{i}]"), format!("no segment {s:?} in this workspace")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v1/campaigns`: validates and stores a draft.
+    pub(crate) fn create_campaign(
+        &mut self,
+        ws: WorkspaceId,
+        v: Value,
+        now: Timestamp,
+    ) -> Result<StoredCampaign, EngineError> {
+        let def = parse(&v)?;
+        self.check_campaign_refs(ws, &def)?;
+        let mut c = StoredCampaign {
+            row: 0,
+            public_id: kairos_store::keys::random_token("cmp_", 8),
+            workspace: ws,
+            name: def.name.clone(),
+            status: "draft".into(),
+            definition: v.to_string(),
+            state: json!({}).to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        c.row = self.w.save_campaign(&c)?;
+        Ok(c)
+    }
+
+    /// `POST /api/v1/campaigns/{id}/schedule`: snapshots the audience with each contact's due time and variant.
+    pub(crate) fn schedule_campaign(
+        &mut self,
+        ws: WorkspaceId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<StoredCampaign, EngineError> {
+        let mut c =
+            self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
+        if c.status != "draft" {
+            return Err(EngineError::Conflict(format!("the campaign is already {}", c.status)));
+        }
+        let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
+        let def = parse(&v)?;
+        self.check_campaign_refs(ws, &def)?;
+        let include: Vec<_> = def.segments.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
+        let exclude: Vec<_> = def.exclude.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
+        let mut audience: Vec<ContactId> = self
+            .contacts
+            .values()
+            .filter(|ct| ct.workspace == ws)
+            .filter(|ct| {
+                let seg = self.segments.contact_state(ct.id);
+                let member = |i: &kairos_segment::eval::SegIdx| seg.is_some_and(|s| s.is_member(*i));
+                include.iter().any(member) && !exclude.iter().any(member)
+            })
+            .map(|ct| ct.id)
+            .collect();
+        audience.sort_by_key(|c| c.0);
+        let settings = self.settings.of(ws).clone();
+        let mut recipients = Vec::with_capacity(audience.len());
+        let mut test_start: Option<Timestamp> = None;
+        for contact in audience {
+            let Some(ct) = self.contacts.get(&contact) else { continue };
+            let tz = ct.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
+            let local = |date: jiff::civil::Date, minutes: u32| -> Timestamp {
+                let zone = jiff::tz::db().get(&tz).unwrap_or(jiff::tz::TimeZone::UTC);
+                let at = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
+                zone.to_ambiguous_timestamp(at)
+                    .compatible()
+                    .map(|t| Timestamp::from_micros(t.as_microsecond()))
+                    .unwrap_or(now)
+            };
+            let due = match &def.schedule {
+                Schedule::Now => now,
+                Schedule::At(t) => *t,
+                Schedule::LocalTime { date, minutes } => local(*date, *minutes),
+                Schedule::BestHour { date } => {
+                    let hour = ct
+                        .traits
+                        .get("best_send_hour")
+                        .and_then(Value::as_u64)
+                        .filter(|h| *h < 24)
+                        .map_or(u32::from(settings.default_send_hour), |h| h as u32);
+                    local(*date, hour * 60)
+                }
+            };
+            // A time already passed (a local time east of here) sends at once.
+            let due = due.max(now);
+            let variant = match &def.ab {
+                Some(ab) if hash01(c.row, contact, 0) < ab.test_share => {
+                    test_start = Some(test_start.map_or(due, |t| t.min(due)));
+                    ((hash01(c.row, contact, 1) * ab.variants.len() as f64) as i64).min(ab.variants.len() as i64 - 1)
+                }
+                Some(_) => -1,
+                None => 0,
+            };
+            recipients.push(Recipient { contact, due_at: due, variant });
+        }
+        self.w.insert_recipients(c.row, &recipients)?;
+        let mut state = json!({"scheduled_at": now.to_string(), "recipients": recipients.len()});
+        if let Some(ab) = &def.ab {
+            let ends = test_start.unwrap_or(now).saturating_add(ab.wait);
+            state["test_ends_at"] = json!(ends.to_string());
+            state["winner"] = Value::Null;
+            if test_start.is_none() {
+                // Nobody drawn for the test: the first variant goes to everyone.
+                self.w.assign_winner(c.row, 0, now)?;
+                state["winner"] = json!(0);
+            }
+        }
+        c.status = "scheduled".into();
+        c.state = state.to_string();
+        c.updated_at = now;
+        self.w.save_campaign(&c)?;
+        self.track_campaign(&c, def, now);
+        Ok(c)
+    }
+
+    fn track_campaign(&mut self, c: &StoredCampaign, def: CampaignDef, now: Timestamp) {
+        let tokens = def.throttle_per_minute.map_or(0.0, |_| 1.0);
+        self.campaigns
+            .running
+            .insert(c.row, Running { ws: c.workspace, public_id: c.public_id.clone(), def, tokens, refilled: now });
+    }
+
+    /// Campaigns being sent (at start).
+    pub(crate) fn load_campaigns(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        for c in self.w.running_campaigns()? {
+            let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
+            if let Ok(def) = parse(&v) {
+                self.track_campaign(&c, def, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends due recipients of every running campaign (within throttles), decides A/B winners, finishes
+    /// campaigns with nobody left. Returns whether more are due now.
+    pub(crate) fn campaigns_tick(&mut self, now: Timestamp) -> Result<bool, EngineError> {
+        let mut more = false;
+        let rows: Vec<i64> = self.campaigns.running.keys().copied().collect();
+        for row in rows {
+            self.decide_winner(row, now)?;
+            let Some(r) = self.campaigns.running.get_mut(&row) else { continue };
+            let allowance = match r.def.throttle_per_minute {
+                Some(rate) => {
+                    let secs = (now.as_micros() - r.refilled.as_micros()).max(0) as f64 / 1e6;
+                    r.tokens = (r.tokens + rate * secs / 60.0).min(rate.max(1.0));
+                    r.refilled = now;
+                    (r.tokens.floor() as usize).min(TICK_BATCH)
+                }
+                None => TICK_BATCH,
+            };
+            let (ws, public_id, def) = (r.ws, r.public_id.clone(), r.def.clone());
+            let due = if allowance == 0 { Vec::new() } else { self.w.due_recipients(row, now, allowance)? };
+            more |= due.len() == TICK_BATCH;
+            for rec in &due {
+                let template = match (&def.ab, rec.variant) {
+                    (Some(ab), v) if v >= 0 => ab.variants.get(v as usize).cloned(),
+                    _ => def.template.clone(),
+                };
+                let Some(template) = template.or_else(|| def.template.clone()) else { continue };
+                let mut trigger = JsonMap::new();
+                trigger.insert("campaign_id".into(), json!(public_id));
+                trigger.insert("campaign_name".into(), json!(def.name));
+                let p = PendingSend {
+                    message_id: format!("cmp_{row}_{}", rec.contact.0),
+                    workspace: ws.0,
+                    contact: rec.contact.0,
+                    flow_row: 0,
+                    flow_id: String::new(),
+                    run_id: 0,
+                    step: String::new(),
+                    channel: def.channel.clone(),
+                    template,
+                    transactional: false,
+                    skip_when_blocked: false,
+                    smart_sending: if def.smart_sending { None } else { Some(None) },
+                    best_hour: false,
+                    trigger,
+                    campaign_id: Some(public_id.clone()),
+                    variant: def.ab.as_ref().map(|_| rec.variant),
+                };
+                self.deliver(p, true, now)?;
+                self.w.recipient_done(row, rec.contact)?;
+            }
+            if let Some(r) = self.campaigns.running.get_mut(&row)
+                && r.def.throttle_per_minute.is_some()
+            {
+                r.tokens -= due.len() as f64;
+            }
+            let (pending, waiting, _) = self.w.recipient_counts(row)?;
+            if !due.is_empty() || (pending == 0 && waiting == 0) {
+                if let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? {
+                    let status = if pending == 0 && waiting == 0 { "sent" } else { "sending" };
+                    if c.status != status {
+                        c.status = status.into();
+                        c.updated_at = now;
+                        if status == "sent" {
+                            let mut state: Value = serde_json::from_str(&c.state).unwrap_or_default();
+                            state["finished_at"] = json!(now.to_string());
+                            c.state = state.to_string();
+                        }
+                        self.w.save_campaign(&c)?;
+                    }
+                }
+                if pending == 0 && waiting == 0 {
+                    self.campaigns.running.remove(&row);
+                }
+            }
+        }
+        Ok(more)
+    }
+
+    /// After the test wait, the variant with the best metric goes to everyone left.
+    fn decide_winner(&mut self, row: i64, now: Timestamp) -> Result<(), EngineError> {
+        let Some(r) = self.campaigns.running.get(&row) else { return Ok(()) };
+        let Some(ab) = r.def.ab.clone() else { return Ok(()) };
+        let (ws, public_id) = (r.ws, r.public_id.clone());
+        let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? else { return Ok(()) };
+        let mut state: Value = serde_json::from_str(&c.state).unwrap_or_default();
+        if !state["winner"].is_null() {
+            return Ok(());
+        }
+        let ends = state["test_ends_at"].as_str().and_then(Timestamp::parse).unwrap_or(now);
+        if now < ends {
+            return Ok(());
+        }
+        let results = self.ab_results(&public_id, &ab)?;
+        let best = results
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.1.partial_cmp(&b.1.1).unwrap_or(std::cmp::Ordering::Equal).then(b.0.cmp(&a.0)))
+            .map_or(0, |(i, _)| i);
+        self.w.assign_winner(row, best as i64, now)?;
+        state["winner"] = json!(best);
+        state["winner_decided_at"] = json!(now.to_string());
+        state["ab_results"] =
+            json!(results.iter().map(|(n, score, _)| json!({"sent": n, "score": score})).collect::<Vec<_>>());
+        c.state = state.to_string();
+        c.updated_at = now;
+        self.w.save_campaign(&c)?;
+        Ok(())
+    }
+
+    /// Per variant: (recipients sent, metric value, successes for rate metrics).
+    fn ab_results(&mut self, public_id: &str, ab: &Ab) -> Result<Vec<(u64, f64, u64)>, EngineError> {
+        let rows = self.w.variant_results(public_id)?;
+        let mut out = vec![(0u64, 0.0f64, 0u64); ab.variants.len()];
+        for (v, sent, opened, clicked, _) in rows {
+            let Some(slot) = usize::try_from(v).ok().and_then(|v| out.get_mut(v)) else { continue };
+            let hits = match ab.metric {
+                Metric::Opens => opened,
+                _ => clicked,
+            };
+            *slot = (sent, if sent == 0 { 0.0 } else { hits as f64 / sent as f64 }, hits);
+        }
+        if ab.metric == Metric::Revenue {
+            // Revenue per recipient: orders by the variant's recipients after their message.
+            let revenue = self.w.campaign_revenue(public_id)?;
+            for (v, total) in revenue {
+                if let Some(slot) = usize::try_from(v).ok().and_then(|v| out.get_mut(v)) {
+                    slot.1 = if slot.0 == 0 { 0.0 } else { total / slot.0 as f64 };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The numbers of a campaign: recipients, progress, message statuses, A/B variants with confidence.
+    pub(crate) fn campaign_report(&mut self, ws: WorkspaceId, id: &str) -> Result<Value, EngineError> {
+        let c = self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
+        let (pending, waiting, done) = self.w.recipient_counts(c.row)?;
+        let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
+        let mut ab_json = Value::Null;
+        if let Ok(def) = parse(&v)
+            && let Some(ab) = &def.ab
+        {
+            let results = self.ab_results(&c.public_id, ab)?;
+            let best = results.iter().map(|r| r.1).fold(f64::MIN, f64::max);
+            let leader = results.iter().position(|r| r.1 == best).unwrap_or(0);
+            let variants: Vec<Value> = results
+                .iter()
+                .enumerate()
+                .map(|(i, (n, score, hits))| {
+                    // Confidence that the leader beats this variant (rate metrics).
+                    let (ln, lh) = (results[leader].0, results[leader].2);
+                    let conf = if i == leader { Value::Null } else { json!(confidence(lh, ln, *hits, *n)) };
+                    json!({"template": ab.variants[i], "sent": n, "score": score, "confidence_leader_better": conf})
+                })
+                .collect();
+            let state: Value = serde_json::from_str(&c.state).unwrap_or_default();
+            ab_json = json!({"metric": match ab.metric { Metric::Opens => "opens", Metric::Clicks => "clicks", Metric::Revenue => "revenue" },
+                "test_share": ab.test_share, "variants": variants, "winner": state["winner"], "test_ends_at": state["test_ends_at"]});
+        }
+        Ok(json!({"pending": pending, "waiting_for_winner": waiting, "processed": done, "ab": ab_json}))
+    }
+}

@@ -1,0 +1,245 @@
+//! Real delivery end to end: email over SMTP to a real SMTP server (aiosmtpd, started here on loopback) with
+//! DKIM, List-Unsubscribe and tracking; SMS through a Twilio-shaped provider; suppression that holds even for a
+//! campaign queued before the unsubscribe.
+
+mod common;
+#[path = "../../channels/tests/support/mod.rs"]
+mod support;
+
+use common::TestServer;
+use serde_json::{Value, json};
+use support::{SinkOptions, SmtpSink, dkim_test_key, dkim_verify};
+
+fn email_config(dir: &std::path::Path, port: u16) {
+    let (pem, _) = dkim_test_key();
+    std::fs::write(dir.join("dkim.pem"), pem).unwrap();
+    std::fs::write(
+        dir.join("kairos.toml"),
+        format!(
+            "[email]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             from = \"Velo Shop <shop@velo.example>\"\n[email.dkim]\ndomain = \"velo.example\"\nselector = \"k1\"\n\
+             private_key_file = \"dkim.pem\"\n[sending]\nsmart_sending = \"off\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+async fn messages_to(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Vec<Value> {
+    let r = c.get(&format!("/api/v1/messages?to={}", to.replace('@', "%40").replace('+', "%2B")), sk).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    r.json()["items"].as_array().unwrap().clone()
+}
+
+/// Polls until the newest message to `to` has `status`.
+async fn wait_status(c: &mut kairos::client::HttpClient, sk: &str, to: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let m = messages_to(c, sk, to).await;
+        if let Some(first) = m.first() {
+            last = first.clone();
+            if first["status"] == status {
+                return last;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("message to {to} never reached {status}: {last}");
+}
+
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/".to_string(), |i| rest[i..].to_string())
+}
+
+#[tokio::test]
+async fn email_over_smtp_with_dkim_tracking_unsubscribe_and_suppression() {
+    let sink = SmtpSink::start(SinkOptions { reject: vec!["unknown".into()], tempfail: vec![], auth: None });
+    let port = sink.port;
+    let s = TestServer::start_with(|dir| email_config(dir, port));
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-06-01T12:00:00Z"})).await.unwrap();
+    let tpl = json!({"id": "cart", "channel": "email", "subject": "{{ contact.first_name }}, your cart",
+        "html": "<html><body><p>Hi {{ contact.first_name }}</p>{% for i in event.items %}<a href=\"{{ i.url }}\">{{ i.name }}</a> {{ i.price | money }}{% endfor %}<a href=\"{{ unsubscribe_url }}\">unsubscribe</a></body></html>",
+        "text": "Hi {{ contact.first_name }}: {{ event.items | size }} items"});
+    assert_eq!(c.post_json("/api/v1/templates", sk, &tpl).await.unwrap().status, 201);
+    let receipt = json!({"id": "receipt", "channel": "email", "subject": "Receipt", "text": "Thanks"});
+    assert_eq!(c.post_json("/api/v1/templates", sk, &receipt).await.unwrap().status, 201);
+    for (name, event, template, transactional) in
+        [("Cart", "Checkout Started", "cart", false), ("Receipt", "Order Completed", "receipt", true)]
+    {
+        let f = json!({"name": name, "trigger": {"type": "event", "event": event}, "entry": {"reentry": "always"},
+            "steps": [{"id": "mail", "type": "send", "channel": "email", "template": template, "transactional": transactional}]});
+        let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
+        assert_eq!(c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    }
+    for (user, email) in [("ann", "ann@example.com"), ("bob", "unknown@example.com")] {
+        c.post_json("/v1/identify", wk, &json!({"userId": user, "traits": {"email": email, "first_name": "Ann"}}))
+            .await
+            .unwrap();
+        c.post_json(
+            "/api/v1/contacts/consent",
+            sk,
+            &json!({"user_id": user, "channel": "email", "status": "subscribed"}),
+        )
+        .await
+        .unwrap();
+    }
+    let items = json!([{"product_id": "p1", "name": "Lamp <b>", "price": 49.5, "url": "https://shop.example/p1"}]);
+    c.post_json(
+        "/v1/track",
+        wk,
+        &json!({"userId": "ann", "event": "Checkout Started", "properties": {"items": items}}),
+    )
+    .await
+    .unwrap();
+
+    // The mail arrives at the real SMTP server, signed and with RFC 8058 headers.
+    let mails = sink.wait_for(1);
+    let mail = &mails[0];
+    assert_eq!(mail.rcpt_tos, vec!["ann@example.com".to_string()]);
+    let (_, txt) = dkim_test_key();
+    assert!(dkim_verify(&mail.path, &txt), "DKIM-Signature verifies with the public key");
+    assert_eq!(mail.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    let unsub = mail.header("List-Unsubscribe").expect("List-Unsubscribe");
+    let unsub_url = unsub.trim_matches(|ch| ch == '<' || ch == '>').to_string();
+    assert!(unsub_url.contains("/u/"), "{unsub}");
+    assert!(mail.header("Message-ID").unwrap().contains("msg_"), "deterministic Message-ID");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Ann, your cart"));
+    let raw = String::from_utf8_lossy(&mail.raw).to_string();
+    assert!(raw.contains("multipart/alternative"), "html and text parts");
+    let m = wait_status(&mut c, sk, "ann@example.com", "sent").await;
+    let html = m["html"].as_str().unwrap();
+    assert!(html.contains("Lamp &lt;b&gt;") && html.contains("$49.50"), "escaped contact data and money: {html}");
+    assert!(html.contains("/o/"), "open pixel: {html}");
+    assert!(!html.contains("https://shop.example/p1"), "links go through the click tracker: {html}");
+    let history: Vec<&str> = m["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, vec!["queued", "sent"]);
+
+    // Clicks redirect only to the stored destination; a tampered link is refused.
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "1m"})).await.unwrap();
+    let click = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(click.contains("/c/"), "{click}");
+    let r = c.request("GET", &path_of(&click), &[("user-agent", "Mozilla/5.0")], Default::default()).await.unwrap();
+    assert_eq!((r.status, r.header("location")), (302, Some("https://shop.example/p1")));
+    let mut bad = path_of(&click);
+    bad.push('x');
+    let r = c.request("GET", &bad, &[], Default::default()).await.unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.header("location").is_none(), "never an open redirect");
+    wait_status(&mut c, sk, "ann@example.com", "clicked").await;
+
+    // One-click unsubscribe (RFC 8058): a POST without cookies, no redirect, effective before the answer.
+    let r = c
+        .request(
+            "POST",
+            &path_of(&unsub_url),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click".into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let ann = c.get("/api/v1/contacts?email=ann%40example.com", sk).await.unwrap().json();
+    let ann = if ann["items"].is_array() { ann["items"][0].clone() } else { ann };
+    assert_eq!(ann["consent"]["email"]["status"], "unsubscribed", "{ann}");
+    c.post_json(
+        "/v1/track",
+        wk,
+        &json!({"userId": "ann", "event": "Checkout Started", "properties": {"items": items}}),
+    )
+    .await
+    .unwrap();
+    // The flow no longer admits her (entry needs consent); the first message records the unsubscribe.
+    let m = messages_to(&mut c, sk, "ann@example.com").await;
+    assert_eq!((m.len(), m[0]["status"].as_str()), (1, Some("unsubscribed")), "{m:?}");
+
+    // A 550 at RCPT is a hard bounce: the address is suppressed, even for transactional mail.
+    c.post_json(
+        "/v1/track",
+        wk,
+        &json!({"userId": "bob", "event": "Checkout Started", "properties": {"items": items}}),
+    )
+    .await
+    .unwrap();
+    wait_status(&mut c, sk, "unknown@example.com", "bounced").await;
+    let sup = c.get("/api/v1/suppressions", sk).await.unwrap().json();
+    assert_eq!(sup["items"][0]["address"], "unknown@example.com", "{sup}");
+    c.post_json("/v1/track", wk, &json!({"userId": "bob", "event": "Order Completed", "properties": {"total": 5}}))
+        .await
+        .unwrap();
+    let m = messages_to(&mut c, sk, "unknown@example.com").await;
+    assert_eq!((m[0]["status"].as_str(), m[0]["reason"].as_str()), (Some("skipped"), Some("suppressed")));
+    assert_eq!(sink.messages().len(), 1, "nothing else reached the SMTP server");
+}
+
+#[tokio::test]
+async fn a_campaign_queued_before_an_unsubscribe_or_complaint_never_reaches_them() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let port = sink.port;
+    let s = TestServer::start_with(|dir| email_config(dir, port));
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-06-01T12:00:00Z"})).await.unwrap();
+    c.post_json(
+        "/api/v1/templates",
+        sk,
+        &json!({"id": "news", "channel": "email", "subject": "News", "html": "<p>Hello {{ contact.email }}</p>"}),
+    )
+    .await
+    .unwrap();
+    let seg = c
+        .post_json("/api/v1/segments", sk, &json!({"name": "Subscribers", "definition": "subscribed email"}))
+        .await
+        .unwrap();
+    assert_eq!(seg.status, 201, "{:?}", seg.json());
+    let seg_id = seg.json()["id"].as_str().unwrap().to_string();
+    for u in ["a", "b", "c"] {
+        c.post_json("/v1/identify", wk, &json!({"userId": u, "traits": {"email": format!("{u}@example.com")}}))
+            .await
+            .unwrap();
+        c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": u, "channel": "email", "status": "subscribed"}))
+            .await
+            .unwrap();
+    }
+    let r = c
+        .post_json(
+            "/api/v1/campaigns",
+            sk,
+            &json!({"name": "Launch", "channel": "email", "template": "news", "segments": [seg_id],
+            "schedule": {"type": "at", "at": "2030-06-01T13:00:00Z"}, "smart_sending": false}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap();
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("scheduled")), "{:?}", r.json());
+    assert_eq!(r.json()["recipients"], 3);
+    // After scheduling: b unsubscribes, c complains (a provider webhook).
+    c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": "b", "channel": "email", "status": "unsubscribed"}))
+        .await
+        .unwrap();
+    let r = c.post_json("/api/v1/bounces", sk, &json!({"email": "c@example.com", "type": "complaint"})).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-06-01T13:00:01Z"})).await.unwrap();
+    let mails = sink.wait_for(1);
+    wait_status(&mut c, sk, "a@example.com", "sent").await;
+    let b = messages_to(&mut c, sk, "b@example.com").await;
+    assert_eq!((b[0]["status"].as_str(), b[0]["reason"].as_str()), (Some("skipped"), Some("no_consent")));
+    let cc = messages_to(&mut c, sk, "c@example.com").await;
+    assert_eq!((cc[0]["status"].as_str(), cc[0]["reason"].as_str()), (Some("skipped"), Some("suppressed")));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "only a was mailed: {:?}",
+        mails.iter().map(|m| &m.rcpt_tos).collect::<Vec<_>>()
+    );
+    let r = c.get(&format!("/api/v1/campaigns/{id}"), sk).await.unwrap().json();
+    assert_eq!(
+        (r["status"].as_str(), r["stats"]["sent"].as_u64(), r["stats"]["skipped"].as_u64()),
+        (Some("sent"), Some(1), Some(2)),
+        "{r}"
+    );
+}
