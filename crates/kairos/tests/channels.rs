@@ -243,3 +243,171 @@ async fn a_campaign_queued_before_an_unsubscribe_or_complaint_never_reaches_them
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords() {
+    let provider = common::Recorder::start(|_, n| (201, format!("{{\"sid\": \"SM{n:04}\", \"status\": \"queued\"}}"))).await;
+    let base = format!("http://{}", provider.addr);
+    let s = TestServer::start_with(|dir| {
+        std::fs::write(
+            dir.join("kairos.toml"),
+            format!(
+                "[sms]\nprovider_url = \"{base}\"\naccount_sid = \"AC42\"\nauth_token = \"tok\"\nfrom = \"+15005550006\"\n\
+                 [sending]\nsmart_sending = \"off\"\nquiet_hours_sms = \"off\"\n"
+            ),
+        )
+        .unwrap()
+    });
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/templates", sk, &json!({"id": "sms", "channel": "sms", "body": "Hi {{ contact.first_name }}, your cart waits"}))
+        .await
+        .unwrap();
+    let f = json!({"name": "SMS", "trigger": {"type": "event", "event": "Ping"}, "entry": {"reentry": "always"},
+        "steps": [{"id": "sms", "type": "send", "channel": "sms", "template": "sms"}]});
+    let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap();
+    c.post_json("/v1/identify", wk, &json!({"userId": "u", "traits": {"phone": "+358401111111", "first_name": "Uma"}}))
+        .await
+        .unwrap();
+    c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": "u", "channel": "sms", "status": "subscribed"}))
+        .await
+        .unwrap();
+    c.post_json("/v1/track", wk, &json!({"userId": "u", "event": "Ping"})).await.unwrap();
+    let got = provider.wait_for(1).await;
+    let req = &got[0];
+    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/2010-04-01/Accounts/AC42/Messages.json"));
+    use base64::Engine as _;
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("AC42:tok"));
+    assert_eq!(req.header("authorization"), Some(basic.as_str()));
+    let form = kairos_server::messages::form_fields(&req.body);
+    let field = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+    assert_eq!((field("To"), field("From")), (Some("+358401111111"), Some("+15005550006")));
+    assert_eq!(field("Body"), Some("Hi Uma, your cart waits"));
+    let callback = field("StatusCallback").unwrap().to_string();
+    assert!(callback.ends_with("/hooks/sms/status"), "{callback}");
+    let m = wait_status(&mut c, sk, "+358401111111", "sent").await;
+    assert_eq!(m["channel"], "sms");
+
+    // The provider's status callback, signed as Twilio signs it; a bad signature is refused.
+    let params = vec![("MessageSid".to_string(), "SM0000".to_string()), ("MessageStatus".to_string(), "delivered".to_string())];
+    let body = "MessageSid=SM0000&MessageStatus=delivered";
+    let form_ct = ("content-type", "application/x-www-form-urlencoded");
+    let r = c.request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", "forged")], body.into()).await.unwrap();
+    assert_eq!(r.status, 401);
+    let sig = kairos_channels::twilio_signature("tok", &callback, &params);
+    let r = c.request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", &sig)], body.into()).await.unwrap();
+    assert_eq!(r.status, 204);
+    wait_status(&mut c, sk, "+358401111111", "delivered").await;
+
+    // STOP through the inbound webhook unsubscribes SMS; the next send is refused at entry.
+    let inbound_url = callback.replace("/hooks/sms/status", "/hooks/sms/inbound");
+    let params = vec![("From".to_string(), "+358401111111".to_string()), ("Body".to_string(), " stop ".to_string())];
+    let sig = kairos_channels::twilio_signature("tok", &inbound_url, &params);
+    let r = c
+        .request("POST", "/hooks/sms/inbound", &[form_ct, ("x-twilio-signature", &sig)], "From=%2B358401111111&Body=+stop+".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("unsubscribed"), "TwiML confirmation");
+    let u = c.get("/api/v1/contacts?user_id=u", sk).await.unwrap().json();
+    assert_eq!(u["items"][0]["consent"]["sms"]["status"], "unsubscribed", "{u}");
+    c.post_json("/v1/track", wk, &json!({"userId": "u", "event": "Ping"})).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(provider.received().len(), 1, "no SMS after STOP");
+}
+
+#[tokio::test]
+async fn ab_campaign_picks_the_winner_and_throttles() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-07-01T12:00:00Z"})).await.unwrap();
+    for (id, subject) in [("va", "Variant A"), ("vb", "Variant B")] {
+        let t = json!({"id": id, "channel": "email", "subject": subject, "html": "<a href=\"https://shop.example/x\">x</a>"});
+        assert_eq!(c.post_json("/api/v1/templates", sk, &t).await.unwrap().status, 201);
+    }
+    let seg = c.post_json("/api/v1/segments", sk, &json!({"name": "All", "definition": "subscribed email"})).await.unwrap();
+    let seg = seg.json()["id"].as_str().unwrap().to_string();
+    let vip = c.post_json("/api/v1/segments", sk, &json!({"name": "VIP", "definition": "traits.vip = true"})).await.unwrap();
+    let vip = vip.json()["id"].as_str().unwrap().to_string();
+    let mut batch = Vec::new();
+    for i in 0..60 {
+        batch.push(json!({"type": "identify", "userId": format!("u{i}"), "traits": {"email": format!("u{i}@example.com"), "vip": i < 5}}));
+    }
+    c.post_json("/v1/batch", wk, &json!({"batch": batch})).await.unwrap();
+    for i in 0..60 {
+        c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": format!("u{i}"), "channel": "email", "status": "subscribed"}))
+            .await
+            .unwrap();
+    }
+    // Bad input names the field.
+    for (body, field) in [
+        (json!({"name": "X", "channel": "email", "template": "nope", "segments": [seg]}), "template"),
+        (json!({"name": "X", "channel": "email", "template": "va", "segments": ["missing"]}), "segments[0]"),
+        (json!({"name": "X", "channel": "sms", "template": "va", "segments": [seg]}), "template"),
+        (json!({"name": "X", "channel": "email", "template": "va", "segments": [seg], "schedule": {"type": "soon"}}), "schedule.type"),
+        (json!({"name": "X", "channel": "email", "segments": [seg], "ab": {"variants": [{"template": "va"}], "test_share": 0.2, "wait": "1h"}}), "ab.variants"),
+    ] {
+        let r = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{body}");
+    }
+    let body = json!({"name": "Summer", "channel": "email", "segments": [seg], "exclude_segments": [vip], "smart_sending": false,
+        "schedule": {"type": "now"}, "ab": {"variants": [{"template": "va"}, {"template": "vb"}], "test_share": 0.5, "metric": "clicks", "wait": "4h"}});
+    let id = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    let r = c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap().json();
+    assert_eq!(r["recipients"], 55, "VIPs excluded: {r}");
+    let r = c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap();
+    assert_eq!(r.status, 409, "scheduling twice is a conflict");
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        let page = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await;
+        sent = page;
+        let report = c.get(&format!("/api/v1/campaigns/{id}"), sk).await.unwrap().json();
+        if report["stats"]["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let tested = sent.len();
+    assert!((10..=45).contains(&tested), "about half are in the test: {tested}");
+    // B gets clicks, A none; after the wait B goes to everyone left.
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "10m"})).await.unwrap();
+    for m in sent.iter().filter(|m| m["subject"] == "Variant B") {
+        let html = m["html"].as_str().unwrap();
+        let click = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap();
+        let r = c.request("GET", &path_of(click), &[("user-agent", "Mozilla/5.0")], Default::default()).await.unwrap();
+        assert_eq!(r.status, 302);
+    }
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "4h"})).await.unwrap();
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        report = c.get(&format!("/api/v1/campaigns/{id}"), sk).await.unwrap().json();
+        if report["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(report["status"], "sent", "{report}");
+    assert_eq!(report["ab_results"]["winner"], 1, "{report}");
+    let all = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await;
+    assert_eq!(all.len(), 55);
+    let b = all.iter().filter(|m| m["subject"] == "Variant B").count();
+    let a = all.len() - b;
+    assert_eq!(a, sent.iter().filter(|m| m["subject"] == "Variant A").count(), "the rest all got B");
+    let conf = report["ab_results"]["variants"][0]["confidence_leader_better"].as_f64().unwrap();
+    assert!(conf > 0.95, "{report}");
+
+    // A throttle of 1 a minute sends one at a time as the clock moves.
+    let body = json!({"name": "Slow", "channel": "email", "template": "va", "segments": [vip], "smart_sending": false, "throttle_per_minute": 1});
+    let id = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
+    assert_eq!(n, 1, "one at first");
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "2m"})).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = c.get(&format!("/api/v1/campaigns/{id}"), sk).await.unwrap().json();
+    let n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
+    assert!((2..=3).contains(&n) && r["status"] != "sent", "{n} {r}");
+}
