@@ -802,7 +802,7 @@ impl State {
         // again when it goes out).
         let (mut status, mut reason, until) = outcome;
         let reason_owned;
-        let (version, parts, links) = match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now)? {
+        let (version, parts, links) = match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
             crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),
             crate::messages::Composed::Skip { version, reason: why } => {
                 if status != "skipped" {

@@ -58,20 +58,35 @@ pub(crate) fn contact_json(c: &Contact) -> Value {
 }
 
 impl State {
+    /// A renderer with the workspace's partials and layouts; `replace` stands in for one of them (being saved).
+    fn build_renderer(
+        &mut self,
+        ws: WorkspaceId,
+        replace: Option<(&str, &str, &str)>,
+    ) -> Result<Renderer, kairos_template::TemplateError> {
+        let mut b = Renderer::builder();
+        for kind in ["partial", "layout"] {
+            let rows = self.w.templates_of_channel(ws, kind).unwrap_or_default();
+            for (id, data) in rows {
+                if replace.is_some_and(|(rid, _, _)| rid == id) {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(&data).unwrap_or_default();
+                let source = v["html"].as_str().or(v["body"].as_str()).unwrap_or_default();
+                b = if kind == "partial" { b.partial(&id, source) } else { b.layout(&id, source) };
+            }
+        }
+        if let Some((id, kind, source)) = replace {
+            b = if kind == "partial" { b.partial(id, source) } else { b.layout(id, source) };
+        }
+        b.build()
+    }
+
     fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
         if let Some(r) = self.templates.renderers.get(&ws) {
             return Ok(r.clone());
         }
-        let mut b = Renderer::builder();
-        for (id, data) in self.w.templates_of_channel(ws, "partial")? {
-            let v: Value = serde_json::from_str(&data).unwrap_or_default();
-            b = b.partial(&id, v["html"].as_str().or(v["body"].as_str()).unwrap_or_default());
-        }
-        for (id, data) in self.w.templates_of_channel(ws, "layout")? {
-            let v: Value = serde_json::from_str(&data).unwrap_or_default();
-            b = b.layout(&id, v["html"].as_str().unwrap_or_default());
-        }
-        let r = Arc::new(b.build().map_err(invalid)?);
+        let r = Arc::new(self.build_renderer(ws, None).map_err(invalid)?);
         self.templates.renderers.insert(ws, r.clone());
         Ok(r)
     }
@@ -82,9 +97,7 @@ impl State {
         let channel = data["channel"].as_str().unwrap_or_default();
         if channel == "partial" || channel == "layout" {
             let source = data["html"].as_str().or(data["body"].as_str()).unwrap_or_default();
-            let mut b = Renderer::builder();
-            b = if channel == "partial" { b.partial(id, source) } else { b.layout(id, source) };
-            b.build().map_err(|e| EngineError::Invalid {
+            self.build_renderer(ws, Some((id, channel, source))).map_err(|e| EngineError::Invalid {
                 message: e.to_string(),
                 field: Some(if data["html"].is_string() { "html" } else { "body" }.into()),
             })?;
@@ -249,6 +262,7 @@ impl State {
         trigger: &JsonMap,
         message_id: &str,
         now: Timestamp,
+        track: bool,
     ) -> Result<Composed, EngineError> {
         let Some((version, t)) = self.compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
@@ -268,7 +282,7 @@ impl State {
             }
         };
         let mut links = Vec::new();
-        if let Some(html) = &parts.html {
+        if let Some(html) = parts.html.as_ref().filter(|_| track) {
             let (tracked, l) = track_html(html, &self.links.key, &self.links.public_url, message_id);
             parts.html = Some(tracked);
             links = l;
@@ -293,7 +307,7 @@ impl State {
         if self.w.template_data(ws, template)?.is_none() {
             return Err(EngineError::NotFound(format!("template {template:?} not found")));
         }
-        Ok(match self.compose(ws, template, contact, &event, "preview", now)? {
+        Ok(match self.compose(ws, template, contact, &event, "preview", now, false)? {
             Composed::Ready { version, parts, .. } => json!({
                 "template_id": template, "template_version": version, "contact_id": contact.0,
                 "subject": parts.subject, "html": parts.html, "text": parts.text, "body": parts.body,
