@@ -748,7 +748,15 @@ impl State {
         let (to, consent) = match channel {
             Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
             Channel::Sms => (c.phone.as_ref().map(|p| p.as_str().to_string()), c.consent.sms.status),
-            Channel::Chat | Channel::Webhook => (c.user_id.clone(), ConsentStatus::Subscribed),
+            // Telegram: contacts who connected the bot carry their chat id as a trait.
+            Channel::Chat | Channel::Webhook => (
+                c.traits.get("telegram_chat_id").and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }),
+                ConsentStatus::Subscribed,
+            ),
         };
         let suppressed = match &to {
             Some(addr) if matches!(channel, Channel::Email | Channel::Sms) => {
@@ -802,17 +810,18 @@ impl State {
         // again when it goes out).
         let (mut status, mut reason, until) = outcome;
         let reason_owned;
-        let (version, parts, links) = match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
-            crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),
-            crate::messages::Composed::Skip { version, reason: why } => {
-                if status != "skipped" {
-                    status = "skipped";
-                    reason_owned = why;
-                    reason = Some(reason_owned.as_str());
+        let (version, parts, links) =
+            match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
+                crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),
+                crate::messages::Composed::Skip { version, reason: why } => {
+                    if status != "skipped" {
+                        status = "skipped";
+                        reason_owned = why;
+                        reason = Some(reason_owned.as_str());
+                    }
+                    (version, kairos_template::Rendered::default(), Vec::new())
                 }
-                (version, kairos_template::Rendered::default(), Vec::new())
-            }
-        };
+            };
         let until = if status == "deferred" { until } else { None };
         // A channel with a transport is `queued` for the dispatcher; a captured one is `sent` into the outbox.
         let real = status == "sent" && self.dispatch.real.has(&p.channel);
@@ -858,10 +867,8 @@ impl State {
             return Ok(());
         }
         self.flows.pending.remove(&p.message_id);
-        if status == "sent" || status == "queued" {
-            if !p.transactional {
-                self.flows.send_log.record(contact_id, channel, now);
-            }
+        if (status == "sent" || status == "queued") && !p.transactional {
+            self.flows.send_log.record(contact_id, channel, now);
         }
         if status == "sent" {
             self.message_sent_event(ws, contact_id, &p.message_id, &data, now)?;

@@ -11,6 +11,7 @@ mod flow_runtime;
 mod flow_triggers;
 pub mod links;
 pub mod messages;
+mod recommend;
 mod segment_ops;
 pub mod segments;
 pub mod sending;

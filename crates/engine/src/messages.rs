@@ -18,7 +18,16 @@ use crate::state::State;
 #[derive(Default)]
 pub(crate) struct TemplateCache {
     renderers: HashMap<WorkspaceId, Arc<Renderer>>,
-    compiled: HashMap<(WorkspaceId, String), (i64, Arc<Template>)>,
+    compiled: HashMap<(WorkspaceId, String), Compiled>,
+}
+
+/// A compiled template version and which costly variables it reads.
+#[derive(Clone)]
+pub(crate) struct Compiled {
+    version: i64,
+    template: Arc<Template>,
+    uses_recommendations: bool,
+    uses_products: bool,
 }
 
 /// Where signed links point, and the key that signs them.
@@ -115,17 +124,29 @@ impl State {
         }
     }
 
-    fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<(i64, Arc<Template>)>, EngineError> {
+    fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Compiled>, EngineError> {
         let Some((version, data)) = self.w.template_data(ws, id)? else { return Ok(None) };
-        if let Some((v, t)) = self.templates.compiled.get(&(ws, id.to_string()))
-            && *v == version
+        if let Some(c) = self.templates.compiled.get(&(ws, id.to_string()))
+            && c.version == version
         {
-            return Ok(Some((version, t.clone())));
+            return Ok(Some(c.clone()));
         }
         let parts: TemplateParts = serde_json::from_str(&data).unwrap_or_default();
-        let t = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
-        self.templates.compiled.insert((ws, id.to_string()), (version, t.clone()));
-        Ok(Some((version, t)))
+        let template = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
+        // Partials and layouts could read them too: look at every source of the workspace's renderer as well.
+        let partials: String = ["partial", "layout"]
+            .iter()
+            .flat_map(|k| self.w.templates_of_channel(ws, k).unwrap_or_default())
+            .map(|(_, d)| d)
+            .collect();
+        let c = Compiled {
+            version,
+            template,
+            uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
+            uses_products: data.contains("products") || partials.contains("products"),
+        };
+        self.templates.compiled.insert((ws, id.to_string()), c.clone());
+        Ok(Some(c))
     }
 
     fn link(&self, link: Link) -> String {
@@ -153,7 +174,9 @@ impl State {
         }
         let Some(c) = self.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
         let renderer = self.renderer(ws)?;
-        let Ok(globals) = self.globals(ws, &c, trigger, "task", now)? else { return Ok(source.to_string()) };
+        let Ok(globals) = self.globals(ws, &c, trigger, "task", now, Vec::new())? else {
+            return Ok(source.to_string());
+        };
         Ok(renderer
             .compile(&TemplateParts::message(source))
             .and_then(|t| t.render(&globals))
@@ -199,6 +222,7 @@ impl State {
         trigger: &JsonMap,
         message_id: &str,
         now: Timestamp,
+        extra: Vec<(&str, Value)>,
     ) -> Result<Result<Globals, &'static str>, EngineError> {
         let mut event = trigger.clone();
         let mut cart = kairos_template::cart_json(&c.computed.cart, self.settings.of(ws).store.free_shipping_threshold);
@@ -212,10 +236,9 @@ impl State {
         for item in lists.iter().flatten() {
             if let Some(id) = item.as_object().and_then(kairos_domain::contact::product_id)
                 && !stock.contains_key(&id)
+                && let Some(p) = self.w.load_product(ws, &id)?
             {
-                if let Some(p) = self.w.load_product(ws, &id)? {
-                    stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
-                }
+                stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
             }
         }
         let in_stock = |id: &str| stock.get(id).copied();
@@ -241,19 +264,22 @@ impl State {
         let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
         let unsubscribe = self.link(Link::Unsubscribe { message: message_id.into() });
         let preferences = self.link(Link::Preferences { message: message_id.into() });
-        let g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
+        let mut g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
             .contact(contact_json(c))
             .event(Value::Object(event))
             .cart(cart)
             .store(&store)
             .unsubscribe_url(&unsubscribe)
             .preferences_url(&preferences)
-            .timezone(Some(&tz))
-            .build();
-        Ok(Ok(g))
+            .timezone(Some(&tz));
+        for (name, v) in extra {
+            g = g.var(name, v);
+        }
+        Ok(Ok(g.build()))
     }
 
-    /// Renders template `id` for contact `contact` as message `message_id`.
+    /// Renders template `id` for contact `contact` as message `message_id` (`track`: signed links and pixel).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn compose(
         &mut self,
         ws: WorkspaceId,
@@ -264,13 +290,21 @@ impl State {
         now: Timestamp,
         track: bool,
     ) -> Result<Composed, EngineError> {
-        let Some((version, t)) = self.compiled(ws, template)? else {
+        let Some(compiled) = self.compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
         };
+        let (version, t) = (compiled.version, compiled.template.clone());
         let Some(c) = self.contacts.get(&contact).cloned() else {
             return Ok(Composed::Skip { version, reason: "no_contact".into() });
         };
-        let globals = match self.globals(ws, &c, trigger, message_id, now)? {
+        let mut extra = Vec::new();
+        if compiled.uses_recommendations {
+            extra.push(("recommendations", self.recommendations(ws, contact, trigger, now)?));
+        }
+        if compiled.uses_products {
+            extra.push(("products", self.trigger_products(ws, trigger)?));
+        }
+        let globals = match self.globals(ws, &c, trigger, message_id, now, extra)? {
             Ok(g) => g,
             Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
         };

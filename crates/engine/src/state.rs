@@ -42,6 +42,7 @@ pub struct State {
     pub(crate) templates: crate::messages::TemplateCache,
     pub(crate) links: crate::messages::LinkConfig,
     pub(crate) campaigns: crate::campaigns::Campaigns,
+    pub(crate) recs: crate::recommend::RecCache,
 }
 
 /// One identity an event claims for its contact.
@@ -111,6 +112,7 @@ impl State {
             templates: Default::default(),
             links,
             campaigns: Default::default(),
+            recs: Default::default(),
         };
         state.load_settings()?;
         state.begin()?;

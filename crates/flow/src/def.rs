@@ -504,12 +504,17 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
             let channel = match o.required("channel")?.as_str() {
                 "email" => Channel::Email,
                 "sms" => Channel::Sms,
-                "webhook" => Channel::Webhook,
                 "chat" => Channel::Chat,
+                "webhook" => {
+                    return Err(FlowError::new(
+                        format!("{path}.channel"),
+                        "a webhook is its own step: use {\"type\": \"webhook\", \"url\": ...}",
+                    ));
+                }
                 other => {
                     return Err(FlowError::new(
                         format!("{path}.channel"),
-                        format!("unknown channel {other:?}: use email, sms, webhook or chat"),
+                        format!("unknown channel {other:?}: use email, sms or chat"),
                     ));
                 }
             };

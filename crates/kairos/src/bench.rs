@@ -16,6 +16,8 @@ use crate::sample;
 /// pass `--contacts 1000000` for the full figure).
 const FLOW_CONTACTS_DEFAULT: usize = 100_000;
 const SEGMENT_CONTACTS_DEFAULT: usize = 1_000_000;
+/// The committed test-only DKIM key (never for real mail): signing cost is what the send benchmark measures.
+const TEST_DKIM_KEY: &str = include_str!("../../channels/tests/fixtures/dkim-test-only.pem");
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum BenchWhat {
@@ -23,6 +25,8 @@ pub enum BenchWhat {
     Segments,
     Flows,
     Render,
+    /// SMTP hand-off through the real transport to a local sink.
+    Send,
     All,
 }
 
@@ -49,6 +53,12 @@ pub struct BenchArgs {
     /// Contacts for the segments benchmark (default 1 000 000) and the flows benchmark (default 100 000).
     #[arg(long)]
     pub contacts: Option<usize>,
+    /// Messages for the send benchmark (and renders for the render benchmark: 200 000).
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Sign the send benchmark's mail with DKIM (RSA-2048, the committed test-only key).
+    #[arg(long)]
+    pub dkim: bool,
     /// Data directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
@@ -62,7 +72,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Ingest => {}
         BenchWhat::All => {
             ingest_run(&args)?;
-            return crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
+            crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000)?;
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            crate::bench_render::run(200_000, threads)?;
+            return crate::bench_send::run(20_000, 64, 16, None);
         }
         BenchWhat::Flows => {
             let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
@@ -72,7 +85,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             return r;
         }
         BenchWhat::Render => {
-            anyhow::bail!("the render benchmark is not built yet (issue 5); ingest, segments and flows are available");
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            return crate::bench_render::run(args.messages.unwrap_or(200_000), threads);
+        }
+        BenchWhat::Send => {
+            let key = args.dkim.then(|| TEST_DKIM_KEY.to_string());
+            return crate::bench_send::run(args.messages.unwrap_or(20_000), 64, 16, key);
         }
     }
     ingest_run(&args)

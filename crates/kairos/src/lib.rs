@@ -2,7 +2,9 @@
 
 pub mod bench;
 pub mod bench_flows;
+pub mod bench_render;
 pub mod bench_segments;
+pub mod bench_send;
 pub mod cli;
 pub mod client;
 pub mod config;

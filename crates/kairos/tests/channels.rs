@@ -246,7 +246,8 @@ async fn a_campaign_queued_before_an_unsubscribe_or_complaint_never_reaches_them
 
 #[tokio::test]
 async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords() {
-    let provider = common::Recorder::start(|_, n| (201, format!("{{\"sid\": \"SM{n:04}\", \"status\": \"queued\"}}"))).await;
+    let provider =
+        common::Recorder::start(|_, n| (201, format!("{{\"sid\": \"SM{n:04}\", \"status\": \"queued\"}}"))).await;
     let base = format!("http://{}", provider.addr);
     let s = TestServer::start_with(|dir| {
         std::fs::write(
@@ -260,9 +261,13 @@ async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords
     });
     let mut c = s.client().await;
     let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
-    c.post_json("/api/v1/templates", sk, &json!({"id": "sms", "channel": "sms", "body": "Hi {{ contact.first_name }}, your cart waits"}))
-        .await
-        .unwrap();
+    c.post_json(
+        "/api/v1/templates",
+        sk,
+        &json!({"id": "sms", "channel": "sms", "body": "Hi {{ contact.first_name }}, your cart waits"}),
+    )
+    .await
+    .unwrap();
     let f = json!({"name": "SMS", "trigger": {"type": "event", "event": "Ping"}, "entry": {"reentry": "always"},
         "steps": [{"id": "sms", "type": "send", "channel": "sms", "template": "sms"}]});
     let id = c.post_json("/api/v1/flows", sk, &f).await.unwrap().json()["id"].as_str().unwrap().to_string();
@@ -290,13 +295,18 @@ async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords
     assert_eq!(m["channel"], "sms");
 
     // The provider's status callback, signed as Twilio signs it; a bad signature is refused.
-    let params = vec![("MessageSid".to_string(), "SM0000".to_string()), ("MessageStatus".to_string(), "delivered".to_string())];
+    let params =
+        vec![("MessageSid".to_string(), "SM0000".to_string()), ("MessageStatus".to_string(), "delivered".to_string())];
     let body = "MessageSid=SM0000&MessageStatus=delivered";
     let form_ct = ("content-type", "application/x-www-form-urlencoded");
-    let r = c.request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", "forged")], body.into()).await.unwrap();
+    let r = c
+        .request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", "forged")], body.into())
+        .await
+        .unwrap();
     assert_eq!(r.status, 401);
     let sig = kairos_channels::twilio_signature("tok", &callback, &params);
-    let r = c.request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", &sig)], body.into()).await.unwrap();
+    let r =
+        c.request("POST", "/hooks/sms/status", &[form_ct, ("x-twilio-signature", &sig)], body.into()).await.unwrap();
     assert_eq!(r.status, 204);
     wait_status(&mut c, sk, "+358401111111", "delivered").await;
 
@@ -305,7 +315,12 @@ async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords
     let params = vec![("From".to_string(), "+358401111111".to_string()), ("Body".to_string(), " stop ".to_string())];
     let sig = kairos_channels::twilio_signature("tok", &inbound_url, &params);
     let r = c
-        .request("POST", "/hooks/sms/inbound", &[form_ct, ("x-twilio-signature", &sig)], "From=%2B358401111111&Body=+stop+".into())
+        .request(
+            "POST",
+            "/hooks/sms/inbound",
+            &[form_ct, ("x-twilio-signature", &sig)],
+            "From=%2B358401111111&Body=+stop+".into(),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200);
@@ -327,9 +342,11 @@ async fn ab_campaign_picks_the_winner_and_throttles() {
         let t = json!({"id": id, "channel": "email", "subject": subject, "html": "<a href=\"https://shop.example/x\">x</a>"});
         assert_eq!(c.post_json("/api/v1/templates", sk, &t).await.unwrap().status, 201);
     }
-    let seg = c.post_json("/api/v1/segments", sk, &json!({"name": "All", "definition": "subscribed email"})).await.unwrap();
+    let seg =
+        c.post_json("/api/v1/segments", sk, &json!({"name": "All", "definition": "subscribed email"})).await.unwrap();
     let seg = seg.json()["id"].as_str().unwrap().to_string();
-    let vip = c.post_json("/api/v1/segments", sk, &json!({"name": "VIP", "definition": "traits.vip = true"})).await.unwrap();
+    let vip =
+        c.post_json("/api/v1/segments", sk, &json!({"name": "VIP", "definition": "traits.vip = true"})).await.unwrap();
     let vip = vip.json()["id"].as_str().unwrap().to_string();
     let mut batch = Vec::new();
     for i in 0..60 {
@@ -337,17 +354,27 @@ async fn ab_campaign_picks_the_winner_and_throttles() {
     }
     c.post_json("/v1/batch", wk, &json!({"batch": batch})).await.unwrap();
     for i in 0..60 {
-        c.post_json("/api/v1/contacts/consent", sk, &json!({"user_id": format!("u{i}"), "channel": "email", "status": "subscribed"}))
-            .await
-            .unwrap();
+        c.post_json(
+            "/api/v1/contacts/consent",
+            sk,
+            &json!({"user_id": format!("u{i}"), "channel": "email", "status": "subscribed"}),
+        )
+        .await
+        .unwrap();
     }
     // Bad input names the field.
     for (body, field) in [
         (json!({"name": "X", "channel": "email", "template": "nope", "segments": [seg]}), "template"),
         (json!({"name": "X", "channel": "email", "template": "va", "segments": ["missing"]}), "segments[0]"),
         (json!({"name": "X", "channel": "sms", "template": "va", "segments": [seg]}), "template"),
-        (json!({"name": "X", "channel": "email", "template": "va", "segments": [seg], "schedule": {"type": "soon"}}), "schedule.type"),
-        (json!({"name": "X", "channel": "email", "segments": [seg], "ab": {"variants": [{"template": "va"}], "test_share": 0.2, "wait": "1h"}}), "ab.variants"),
+        (
+            json!({"name": "X", "channel": "email", "template": "va", "segments": [seg], "schedule": {"type": "soon"}}),
+            "schedule.type",
+        ),
+        (
+            json!({"name": "X", "channel": "email", "segments": [seg], "ab": {"variants": [{"template": "va"}], "test_share": 0.2, "wait": "1h"}}),
+            "ab.variants",
+        ),
     ] {
         let r = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap();
         assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{body}");

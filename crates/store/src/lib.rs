@@ -259,6 +259,7 @@ pub trait Writer: Send {
     /// (pending, waiting for a winner, done).
     fn recipient_counts(&mut self, campaign: i64) -> Result<(u64, u64, u64)>;
     /// Per A/B variant: (variant, sent, opened-or-better, clicked-or-better, revenue) of the campaign's messages.
+    #[allow(clippy::type_complexity)]
     fn variant_results(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, u64, u64, u64, f64)>>;
     /// Per A/B variant: revenue of `Order Completed` events by each message's contact within 5 days after it.
     fn campaign_revenue(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, f64)>>;
