@@ -3,31 +3,6 @@
 //! One pass over the HTML, writing straight into the output (it runs on every such email, so it must cost little
 //! next to the render itself).
 
-/// Elements whose start and end break the line.
-const BLOCKS: &[&str] = &[
-    "p",
-    "div",
-    "tr",
-    "li",
-    "ul",
-    "ol",
-    "table",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "hr",
-];
-/// Elements whose content is not text.
-const HIDDEN: &[&str] = &["head", "style", "script", "title"];
-
 /// Strips tags, drops `head`/`style`/`script`, turns blocks and `<br>` into line breaks, writes links as
 /// `text (url)`, decodes entities, and collapses whitespace. Simple on purpose: a fallback, not a layout engine.
 pub fn html_to_text(html: &str) -> String {
@@ -44,7 +19,7 @@ pub fn html_to_text(html: &str) -> String {
             rest = after.find("-->").map_or("", |e| &after[e + 3..]);
             continue;
         }
-        let Some(gt) = rest.bytes().position(|c| c == b'>') else {
+        let Some(gt) = rest.find('>') else {
             out.visible("<");
             rest = &rest[1..];
             continue;
@@ -55,25 +30,34 @@ pub fn html_to_text(html: &str) -> String {
         let name_part = tag.trim_start_matches('/');
         let name_len = name_part.bytes().take_while(u8::is_ascii_alphanumeric).count();
         let name = &name_part[..name_len];
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if !closing && HIDDEN.iter().any(|h| is(h)) {
-            rest = skip_element(rest, name);
-        } else if is("a") {
-            if closing {
+        let mut lower = [0u8; 10];
+        let key: &[u8] = match lower.get_mut(..name.len()) {
+            Some(buf) => {
+                buf.copy_from_slice(name.as_bytes());
+                buf.make_ascii_lowercase();
+                buf
+            }
+            None => b"",
+        };
+        match key {
+            b"head" | b"style" | b"script" | b"title" if !closing => rest = skip_element(rest, name),
+            b"a" if closing => {
                 if let Some((href, start)) = link.take() {
                     out.link_end(href, start);
                 }
-            } else {
+            }
+            b"a" => {
                 link = attr(tag, "href")
                     .filter(|h| h.starts_with("http") || h.starts_with("mailto:"))
                     .map(|h| (h, out.buf.len()));
             }
-        } else if is("br") {
-            out.newlines = (out.newlines + 1).min(2);
-        } else if BLOCKS.iter().any(|b| is(b)) {
-            out.newlines = out.newlines.max(1);
-        } else if closing && (is("td") || is("th")) {
-            out.space = true;
+            b"br" => out.newlines = (out.newlines + 1).min(2),
+            b"p" | b"div" | b"tr" | b"li" | b"ul" | b"ol" | b"table" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5"
+            | b"h6" | b"blockquote" | b"section" | b"article" | b"header" | b"footer" | b"hr" => {
+                out.newlines = out.newlines.max(1)
+            }
+            b"td" | b"th" if closing => out.space = true,
+            _ => {}
         }
     }
 }
@@ -107,6 +91,19 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
         _ => v.split_ascii_whitespace().next(),
     }
 }
+
+const PLAIN: u8 = 0;
+/// Bytes that end a run of plain text: markup, entities, whitespace.
+static CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    let special = [b'<', b'&', b' ', b'\t', b'\n', b'\r', 0x0c];
+    let mut k = 0;
+    while k < special.len() {
+        t[special[k] as usize] = 1;
+        k += 1;
+    }
+    t
+};
 
 /// Output with whitespace collapsed as it is written: pending spaces and line breaks are emitted only before the
 /// next visible character, so there is never trailing whitespace and at most one blank line.
@@ -146,17 +143,14 @@ impl TextOut {
                     // A run of ordinary bytes and single spaces between words, copied at once; its ends are
                     // ASCII, so the slice is on char boundaries.
                     let mut end = i;
-                    while end < b.len() {
-                        match b[end] {
-                            b'&' | b'<' => break,
-                            b' ' if b
-                                .get(end + 1)
-                                .is_some_and(|n| !n.is_ascii_whitespace() && !matches!(n, b'&' | b'<')) =>
-                            {
-                                end += 2
-                            }
-                            c if c.is_ascii_whitespace() => break,
-                            _ => end += 1,
+                    loop {
+                        while end < b.len() && CLASS[b[end] as usize] == PLAIN {
+                            end += 1;
+                        }
+                        if end + 1 < b.len() && b[end] == b' ' && CLASS[b[end + 1] as usize] == PLAIN {
+                            end += 2;
+                        } else {
+                            break;
                         }
                     }
                     self.visible(&s[i..end]);
