@@ -22,6 +22,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Manage web UI logins.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Measure throughput and latency.
     Bench(crate::bench::BenchArgs),
 }
@@ -94,6 +99,27 @@ enum WorkspaceCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a web UI login to a workspace (the password is stored as an Argon2id hash).
+    Create {
+        /// Workspace id, as `kairos workspace create` prints it (ws_...).
+        #[arg(long)]
+        workspace: String,
+        /// Email address to log in with.
+        #[arg(long)]
+        email: String,
+        /// Password, at least 8 characters. Prefer KAIROS_USER_PASSWORD to keep it out of the shell history.
+        #[arg(long, env = "KAIROS_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Replace the password of an existing user (and end that user's sessions) instead of failing.
+        #[arg(long)]
+        update: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
 fn init_logging() {
     use std::str::FromStr;
     let spec = std::env::var("KAIROS_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
@@ -115,6 +141,9 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => crate::demo::run(args),
         Command::Workspace { command: WorkspaceCommand::Create { name, storage, json } } => {
             create_workspace(&name, &storage, json)
+        }
+        Command::User { command: UserCommand::Create { workspace, email, password, update, storage } } => {
+            create_user(&storage, &workspace, &email, &password, update)
         }
         Command::Bench(args) => crate::bench::run(args),
     };
@@ -138,5 +167,26 @@ fn create_workspace(name: &str, storage: &StorageArgs, json: bool) -> anyhow::Re
     } else {
         println!("workspace {}\nwrite key  {}\nsecret key {}", ws.id, ws.write_key, ws.secret_key);
     }
+    Ok(())
+}
+
+fn create_user(
+    storage: &StorageArgs,
+    workspace: &str,
+    email: &str,
+    password: &str,
+    update: bool,
+) -> anyhow::Result<()> {
+    use kairos_store::users::UserError;
+    let store = storage.open()?;
+    let now = kairos_engine::Clock::now(&kairos_engine::SystemClock);
+    let user = match store.create_user(workspace, email, password, now) {
+        Err(UserError::Exists) if update => store.set_password(workspace, email, password)?,
+        Err(UserError::Exists) => {
+            anyhow::bail!("a user with this email already exists in {workspace}; add --update to change its password")
+        }
+        other => other?,
+    };
+    println!("user {} can now log in to workspace {workspace} at /ui/login", user.email);
     Ok(())
 }

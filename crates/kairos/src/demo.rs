@@ -15,6 +15,9 @@ use crate::cli::DemoArgs;
 use crate::sample;
 
 const CREDENTIALS_FILE: &str = "demo.json";
+/// The demo's web UI login (email and generated password), kept beside the store so a rerun prints it again.
+const LOGIN_FILE: &str = "demo-login.json";
+const DEMO_EMAIL: &str = "demo@kairos.local";
 const DEMO_NAME: &str = "Velo Demo Store";
 /// Segments a marketer would start with.
 const DEMO_SEGMENTS: &[(&str, &str)] = &[
@@ -49,27 +52,62 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::write(&creds_path, serde_json::to_string_pretty(&creds)?)?;
         creds
     };
+    let login = demo_login(&store, &creds.id, &args.data_dir).context("creating the demo login")?;
     if args.no_serve {
-        print_credentials(&creds, None, &args.data_dir);
+        print_credentials(&creds, None, &args.data_dir, &login);
         return Ok(());
     }
     crate::serve::runtime()?.block_on(async move {
         let (state, listener) = crate::serve::start(store, &args.listen, false).await?;
         let addr = listener.local_addr()?;
-        print_credentials(&creds, Some(addr), &args.data_dir);
+        print_credentials(&creds, Some(addr), &args.data_dir, &login);
         crate::serve::announce(&listener)?;
         kairos_server::serve(listener, state, crate::serve::shutdown_signal()).await?;
         Ok(())
     })
 }
 
-fn print_credentials(c: &NewWorkspace, addr: Option<std::net::SocketAddr>, dir: &Path) {
+/// The demo's UI login: created with a random password on first run (or when its file is missing), then reused.
+fn demo_login(store: &SqliteStore, workspace: &str, dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = dir.join(LOGIN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        if let (Some(e), Some(p)) = (v["email"].as_str(), v["password"].as_str()) {
+            return Ok((e.to_string(), p.to_string()));
+        }
+    }
+    let password = kairos_store::keys::random_token("", 6);
+    let now = SystemClock.now();
+    match store.create_user(workspace, DEMO_EMAIL, &password, now) {
+        Err(kairos_store::users::UserError::Exists) => {
+            store.set_password(workspace, DEMO_EMAIL, &password)?;
+        }
+        other => {
+            other?;
+        }
+    }
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&serde_json::json!({"email": DEMO_EMAIL, "password": password}))?,
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok((DEMO_EMAIL.to_string(), password))
+}
+
+fn print_credentials(c: &NewWorkspace, addr: Option<std::net::SocketAddr>, dir: &Path, login: &(String, String)) {
     println!("Kairos demo store \"{DEMO_NAME}\" (data in {})", dir.display());
     println!("  workspace   {}", c.id);
     println!("  write key   {}   (ingestion: /v1/track, /v1/batch, ...)", c.write_key);
     println!("  secret key  {}   (admin API: /api/v1/...)", c.secret_key);
+    match addr {
+        Some(addr) => println!("UI: http://{addr}/ui/ — login {} / {}", login.0, login.1),
+        None => println!("UI login: {} / {}   (serve the demo to use it)", login.0, login.1),
+    }
     if let Some(addr) = addr {
-        println!("  address     http://{addr}   (the marketer web UI arrives with issue 6; the API is live now)");
         println!(
             "  try         curl -H 'Authorization: Bearer {}' 'http://{addr}/api/v1/contacts?limit=3'",
             c.secret_key

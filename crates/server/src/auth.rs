@@ -1,11 +1,15 @@
-//! API keys from `Authorization`: HTTP Basic with the key as user name (Segment's convention) or Bearer.
+//! Who is calling. API keys come from `Authorization`: HTTP Basic with the key as user name (Segment's convention)
+//! or Bearer. The web UI's browser sessions come from the `kairos_session` cookie: they may use `/api/v1` like a
+//! secret key of their workspace, and every such request must echo the session's CSRF token in `X-CSRF-Token`.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
-use kairos_domain::WorkspaceId;
+use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_store::users::Session;
 use kairos_store::{KeyKind, Reader};
 
 use crate::AppState;
@@ -14,9 +18,19 @@ use crate::error::ApiError;
 /// Most keys remembered; the cache is cleared when it grows past this (keys are few in practice).
 const KEY_CACHE_MAX: usize = 10_000;
 
+/// Cookie that carries a UI session's token.
+pub const SESSION_COOKIE: &str = "kairos_session";
+/// Header in which UI requests echo their session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a looked-up session is trusted without asking the database again (logout evicts it at once).
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most sessions remembered; the cache is cleared when it grows past this.
+const SESSION_CACHE_MAX: usize = 10_000;
+
 #[derive(Default)]
 pub struct KeyCache {
     keys: RwLock<HashMap<String, (WorkspaceId, KeyKind)>>,
+    sessions: RwLock<HashMap<String, (Arc<Session>, Instant)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +83,14 @@ pub async fn resolve(app: &AppState, key: Option<String>) -> Result<Caller, ApiE
     Ok(Caller { workspace, kind })
 }
 
-/// Like [`authenticate`], and the key must be a secret key (write keys may only ingest).
+/// Like [`authenticate`], and the key must be a secret key (write keys may only ingest). Without an
+/// `Authorization` header, a UI session cookie with its CSRF token counts as a secret key of its workspace.
 pub async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    if presented_key(headers).is_none()
+        && let Some(token) = session_token(headers)
+    {
+        return session_caller(app, headers, &token).await;
+    }
     let caller = authenticate(app, headers).await?;
     if caller.kind != KeyKind::Secret {
         return Err(ApiError::new(
@@ -80,4 +100,95 @@ pub async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Calle
         ));
     }
     Ok(caller)
+}
+
+/// A UI session may act as a secret key of its workspace. The CSRF token is required on every request, reads
+/// included: handlers see only the headers, not the method, and the UI sends the header on every call anyway.
+async fn session_caller(app: &AppState, headers: &HeaderMap, token: &str) -> Result<Caller, ApiError> {
+    let session = session(app, token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session has expired or was ended; log in again at /ui/login"))?;
+    let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !same_secret(presented, &session.csrf) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "requests with a session cookie must send the session's CSRF token in X-CSRF-Token",
+        ));
+    }
+    Ok(Caller { workspace: session.workspace, kind: KeyKind::Secret })
+}
+
+/// The session token of the `kairos_session` cookie, if it is well formed.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Wall-clock time for sessions: their expiry is real time even when `--dev-clock` moves the engine's clock.
+pub fn wall_clock() -> Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_micros(i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The live session of a cookie token (cached briefly), or `None`.
+pub async fn session(app: &AppState, token: &str) -> Result<Option<Arc<Session>>, ApiError> {
+    let now = wall_clock();
+    let cached = app.keys.sessions.read().ok().and_then(|c| c.get(token).cloned());
+    if let Some((s, at)) = cached
+        && at.elapsed() < SESSION_CACHE_TTL
+    {
+        return Ok((s.expires_at > now).then_some(s));
+    }
+    let engine = app.engine.clone();
+    let lookup = token.to_string();
+    let found = tokio::task::spawn_blocking(move || engine.reads().with(|r| r.session(&lookup, now)))
+        .await
+        .map_err(|_| ApiError::unauthorized("session lookup failed"))??;
+    let Some(found) = found.map(Arc::new) else {
+        forget_session(app, token);
+        return Ok(None);
+    };
+    if let Ok(mut cache) = app.keys.sessions.write() {
+        if cache.len() >= SESSION_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(token.to_string(), (found.clone(), Instant::now()));
+    }
+    Ok(Some(found))
+}
+
+/// Drops a session from the cache (after logout).
+pub fn forget_session(app: &AppState, token: &str) {
+    if let Ok(mut cache) = app.keys.sessions.write() {
+        cache.remove(token);
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && !b.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookie_is_read_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::header::COOKIE, "a=1; kairos_session=ab12; b=2".parse().unwrap());
+        assert_eq!(session_token(&h).as_deref(), Some("ab12"));
+        h.insert(axum::http::header::COOKIE, "kairos_session=not hex".parse().unwrap());
+        assert_eq!(session_token(&h), None);
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc") && !same_secret("ab", "abc") && !same_secret("", ""));
+    }
 }

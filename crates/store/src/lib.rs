@@ -3,6 +3,7 @@
 //! a PostgreSQL backend implements the same traits.
 
 pub mod keys;
+pub mod reports;
 pub mod sqlite;
 pub mod users;
 

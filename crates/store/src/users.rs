@@ -1,8 +1,9 @@
 //! UI logins (SPEC 13, 16, 18): users with Argon2id password hashes, and browser sessions.
 //!
 //! A session is a random token handed to the browser in a cookie; only its SHA-256 is stored, with a per-session
-//! CSRF token and an absolute expiry. These writes are rare (a login, a logout) and go through their own
-//! connection with `BEGIN IMMEDIATE`, beside the committer: SQLite serialises them with the busy timeout.
+//! CSRF token and an absolute expiry. These writes are rare (a login, a logout) and go through a connection of
+//! their own beside the committer (`BEGIN IMMEDIATE` where they read first): SQLite serialises them with the busy
+//! timeout.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -77,7 +78,7 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-/// Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~30 ms per hash here.
+/// Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): tens of milliseconds per hash.
 fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
@@ -156,14 +157,6 @@ impl SqliteStore {
         tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
         tx.commit()?;
         Ok(User { id, workspace: ws, email: email.as_str().to_string() })
-    }
-
-    /// The users of a workspace (internal id), by email.
-    pub fn users(&self, ws: WorkspaceId) -> Result<Vec<User>, UserError> {
-        let conn = self.connect(true)?;
-        let mut stmt = conn.prepare("SELECT id, email FROM users WHERE workspace_id = ?1 ORDER BY email")?;
-        let rows = stmt.query_map([ws.0], |r| Ok(User { id: r.get(0)?, workspace: ws, email: r.get(1)? }))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Checks an email and password. The same email may have a login in several workspaces: the first whose

@@ -1,0 +1,364 @@
+// Shared helpers: building the DOM (text only ever goes in as text nodes), the API client, formatting.
+
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
+
+/** The session's CSRF token: every API call echoes it in X-CSRF-Token. */
+export const CSRF = meta('csrf-token');
+export const WORKSPACE_ID = meta('workspace-id');
+const serverNowAtLoad = Date.parse(meta('server-now'));
+const loadedAt = Date.now();
+
+/** The server's clock (it may run ahead of this browser's under `--dev-clock`). */
+export function serverNow() {
+  return new Date((Number.isFinite(serverNowAtLoad) ? serverNowAtLoad : loadedAt) + (Date.now() - loadedAt));
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `The request failed (HTTP ${status}).`);
+    this.status = status;
+    this.code = body?.error?.code;
+    this.field = body?.error?.field;
+  }
+}
+
+/** Calls `/api/v1{path}` with the session cookie and CSRF token; answers the JSON body or throws ApiError. */
+export async function api(path, { method = 'GET', body, query } = {}) {
+  let url = '/api/v1' + path;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    const s = q.toString();
+    if (s) url += (url.includes('?') ? '&' : '?') + s;
+  }
+  const headers = { 'X-CSRF-Token': CSRF, Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, { error: { message: 'The server cannot be reached.' } });
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (res.status === 401) {
+    location.assign('/ui/login?next=' + encodeURIComponent(location.pathname + location.search));
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/** Like api(), but null when the endpoint does not exist on this server (404/405): features of later releases. */
+export async function apiOptional(path, opts) {
+  try {
+    return await api(path, opts);
+  } catch (e) {
+    if (e.status === 404 || e.status === 405) return null;
+    throw e;
+  }
+}
+
+/** Every item of a list endpoint (following next_cursor), at most `max`. */
+export async function allItems(path, query = {}, max = 5000) {
+  const out = [];
+  let cursor = null;
+  do {
+    const page = await api(path, { query: { ...query, limit: Math.min(1000, max - out.length), cursor } });
+    out.push(...(page.items || []));
+    cursor = page.next_cursor;
+  } while (cursor && out.length < max);
+  return { items: out, more: Boolean(cursor) };
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+function setAttrs(el, attrs) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.setAttribute('class', v);
+    else if (k === 'text') el.textContent = String(v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (['value', 'checked', 'selected', 'disabled', 'hidden', 'required', 'multiple', 'readOnly'].includes(k)) {
+      el[k] = v;
+    } else el.setAttribute(k, v === true ? '' : String(v));
+  }
+}
+
+/** h('tag', {attrs}, ...children): an element; strings become text nodes. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+/** The same for SVG. */
+export function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+/** Only http(s) URLs become links or images (never javascript: or data:). */
+export function safeUrl(u) {
+  if (!u) return null;
+  try {
+    const url = new URL(String(u), location.href);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+let uid = 0;
+export function nextId(prefix = 'f') {
+  uid += 1;
+  return `${prefix}${uid}`;
+}
+
+/** A labelled form field: label + control (+ hint, tied with aria-describedby). */
+export function field(label, control, hint) {
+  if (!control.id) control.id = nextId();
+  const wrap = h('div', { class: 'field' }, h('label', { for: control.id, text: label }), control);
+  if (hint) {
+    const hid = control.id + '-hint';
+    control.setAttribute('aria-describedby', hid);
+    wrap.append(h('div', { class: 'hint', id: hid, text: hint }));
+  }
+  return wrap;
+}
+
+export function select(options, value, attrs = {}) {
+  return h(
+    'select',
+    attrs,
+    options.map((o) => {
+      const [v, label] = Array.isArray(o) ? o : [o, o];
+      return h('option', { value: v, selected: String(v) === String(value) }, label);
+    }),
+  );
+}
+
+/** The page title row: <h1> (focused after navigation) and actions. */
+export function pageHead(title, ...actions) {
+  return h(
+    'div',
+    { class: 'page-head' },
+    h('h1', { tabindex: '-1', text: title }),
+    actions.length ? h('div', { class: 'actions' }, actions) : null,
+  );
+}
+
+export function panel(title, ...children) {
+  const id = nextId('p');
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': title ? id : null },
+    title ? h('h2', { id, text: title }) : null,
+    children,
+  );
+}
+
+export function errorBox(e) {
+  return h('p', { class: 'form-error', role: 'alert', text: e instanceof Error ? e.message : String(e) });
+}
+
+export function notice(text) {
+  return h('p', { class: 'notice', role: 'note', text });
+}
+
+/**
+ * A table. columns: [{label, cell: row => node|text, num: bool}]. On phones each row becomes a card whose cells
+ * show their column's label (data-label).
+ */
+export function table(columns, rows, { caption, empty = 'Nothing here yet.', rowAttrs } = {}) {
+  if (!rows.length) return h('p', { class: 'muted', text: empty });
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'responsive' },
+      caption ? h('caption', { class: 'muted small', text: caption }) : null,
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null, text: c.label })))),
+      h(
+        'tbody',
+        {},
+        rows.map((r) =>
+          h(
+            'tr',
+            rowAttrs ? rowAttrs(r) : {},
+            columns.map((c) => h('td', { class: c.num ? 'num' : null, 'data-label': c.label }, c.cell(r))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export function badge(text, kind) {
+  return h('span', { class: `badge ${kind || ''}`, text });
+}
+
+export function statusBadge(status) {
+  const kind =
+    {
+      active: 'good',
+      sent: 'good',
+      delivered: 'good',
+      subscribed: 'good',
+      opened: 'accent',
+      clicked: 'accent',
+      converted: 'accent',
+      scheduled: 'accent',
+      sending: 'accent',
+      paused: 'warn',
+      draft: 'warn',
+      queued: 'warn',
+      deferred: 'warn',
+      skipped: 'warn',
+      never_subscribed: '',
+      unsubscribed: 'bad',
+      failed: 'bad',
+      bounced: 'bad',
+      complained: 'bad',
+      cancelled: 'bad',
+    }[status] ?? '';
+  return badge(String(status ?? '—').replaceAll('_', ' '), kind);
+}
+
+export function kv(pairs) {
+  return h(
+    'dl',
+    { class: 'kv' },
+    pairs.filter(Boolean).map(([k, v]) => [h('dt', { text: k }), h('dd', {}, v === null || v === undefined || v === '' ? '—' : v)]),
+  );
+}
+
+export function toast(text, bad = false) {
+  const box = document.getElementById('toast');
+  if (!box) return;
+  const item = h('div', { class: bad ? 'bad' : '', text });
+  box.replaceChildren(item);
+  setTimeout(() => item.remove(), 4000);
+}
+
+export function debounce(fn, ms) {
+  let t;
+  return (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** Runs an async action from a button: disabled meanwhile; errors go to `errors` (an element) or a toast. */
+export async function busy(button, action, errors) {
+  if (button) button.disabled = true;
+  if (errors) errors.replaceChildren();
+  try {
+    return await action();
+  } catch (e) {
+    if (errors) errors.replaceChildren(errorBox(e));
+    else toast(e.message, true);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// Formatting -------------------------------------------------------------------------------------------------
+
+let settingsPromise = null;
+/** The workspace settings (currency, store name), loaded once per page load. */
+export function workspaceSettings(refresh = false) {
+  if (refresh || !settingsPromise) settingsPromise = api('/settings').catch(() => ({}));
+  return settingsPromise;
+}
+
+export function num(n, digits = 0) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';
+  return Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export function money(n, currency = 'USD') {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';
+  try {
+    return Number(n).toLocaleString('en-US', { style: 'currency', currency, maximumFractionDigits: 2 });
+  } catch {
+    return `${num(n, 2)} ${currency}`;
+  }
+}
+
+/** "1 contact", "2 contacts". */
+export function plural(n, word) {
+  return `${num(n)} ${word}${Number(n) === 1 ? '' : 's'}`;
+}
+
+/** A rate given as a fraction (0.042) or already as a percentage (4.2). */
+export function pct(x) {
+  if (x === null || x === undefined || Number.isNaN(Number(x))) return '—';
+  const v = Math.abs(x) <= 1 ? x * 100 : x;
+  return `${num(v, 1)}%`;
+}
+
+const dtf = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+const df = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium' });
+export function dateTime(iso) {
+  if (!iso) return '—';
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? String(iso) : dtf.format(t);
+}
+export function date(iso) {
+  if (!iso) return '—';
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? String(iso) : df.format(t);
+}
+
+/** A contact's display name. */
+export function contactName(c) {
+  const t = c?.traits || {};
+  const full = [t.first_name || t.firstName, t.last_name || t.lastName].filter(Boolean).join(' ');
+  return full || t.name || c?.email || c?.user_id || c?.phone || `Contact ${c?.id ?? ''}`.trim();
+}
+
+/** Short text of a JSON value. */
+export function brief(v, max = 80) {
+  let t = typeof v === 'string' ? v : JSON.stringify(v);
+  if (t === undefined) t = '';
+  return t.length > max ? t.slice(0, max - 1) + '…' : t;
+}
+
+/** A "Load more" button that appends pages to `into` until next_cursor runs out. */
+export function pager(loadPage, renderItems, into, firstCursor) {
+  const btn = h('button', { type: 'button', class: 'secondary', text: 'Load more' });
+  const wrap = h('p', {}, btn);
+  let cursor = firstCursor;
+  btn.addEventListener('click', () =>
+    busy(btn, async () => {
+      const page = await loadPage(cursor);
+      into.append(...renderItems(page.items || []));
+      cursor = page.next_cursor;
+      if (!cursor) wrap.remove();
+    }),
+  );
+  if (!cursor) wrap.hidden = true;
+  return wrap;
+}

@@ -1,0 +1,243 @@
+// Contacts: search, and a profile with computed fields, consent, cart, traits, timeline and messages.
+import { api, allItems, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast } from '../lib.js';
+import { messageView } from '../preview.js';
+
+/** Contacts scanned for a name or partial match (the API looks up exact email, phone and user id only). */
+const SEARCH_SCAN_MAX = 5000;
+
+function contactRow(currency) {
+  return [
+    { label: 'Name', cell: (c) => h('a', { href: `/ui/contacts/${c.id}`, text: contactName(c) }) },
+    { label: 'Email', cell: (c) => c.email || '—' },
+    { label: 'Orders', num: true, cell: (c) => num(c.orders?.count) },
+    { label: 'Total spent', num: true, cell: (c) => money(c.orders?.total_spent, currency) },
+    { label: 'Last seen', cell: (c) => dateTime(c.last_seen_at) },
+  ];
+}
+
+async function search(q) {
+  const found = new Map();
+  const exact = [];
+  if (q.includes('@')) exact.push(['email', q]);
+  else if (/^\+?[\d\s()-]{6,}$/.test(q)) exact.push(['phone', q]);
+  exact.push(['user_id', q]);
+  for (const [key, value] of exact) {
+    try {
+      const r = await api('/contacts', { query: { [key]: value } });
+      for (const c of r.items || []) found.set(c.id, c);
+    } catch {
+      /* not a valid address of that kind: the scan below still runs */
+    }
+  }
+  const needle = q.toLowerCase();
+  const { items, more } = await allItems('/contacts', {}, SEARCH_SCAN_MAX);
+  for (const c of items) {
+    const hay = [contactName(c), c.email, c.user_id, c.phone, c.traits?.name].filter(Boolean).join(' ').toLowerCase();
+    if (hay.includes(needle)) found.set(c.id, c);
+  }
+  return { items: [...found.values()], more };
+}
+
+export async function list(ctx) {
+  const q = (ctx.query.get('q') || '').trim();
+  const settings = await workspaceSettings();
+  const currency = settings?.store?.currency || 'USD';
+  const input = h('input', { type: 'search', name: 'q', value: q, autocomplete: 'off', placeholder: 'ann@example.com or Ann' });
+  const form = h(
+    'form',
+    { role: 'search', class: 'row', 'aria-label': 'Search contacts' },
+    field('Search by email, name or user id', input),
+    h('div', { class: 'field' }, h('button', { type: 'submit', text: 'Search' })),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = input.value.trim();
+    ctx.navigate(v ? `/ui/contacts?q=${encodeURIComponent(v)}` : '/ui/contacts');
+  });
+  const body = h('div', { id: 'contact-results' });
+  if (q) {
+    const r = await search(q);
+    body.append(
+      h('p', { class: 'muted', 'aria-live': 'polite', text: `${plural(r.items.length, 'contact')} found for “${q}”.` }),
+      table(contactRow(currency), r.items, { empty: 'No contact matches.' }),
+      r.more ? h('p', { class: 'muted small', text: `Names were searched among the ${num(SEARCH_SCAN_MAX)} most recent contacts; exact email, phone and user id lookups cover everyone.` }) : null,
+    );
+  } else {
+    const page = await api('/contacts', { query: { limit: 50 } });
+    const t = table(contactRow(currency), page.items || [], { empty: 'No contacts yet: send events to /v1/track or /v1/identify.' });
+    body.append(t);
+    const tbody = t.querySelector('tbody');
+    if (tbody) {
+      body.append(
+        pager(
+          (cursor) => api('/contacts', { query: { limit: 50, cursor } }),
+          (items) => [...table(contactRow(currency), items).querySelectorAll('tbody tr')],
+          tbody,
+          page.next_cursor,
+        ),
+      );
+    }
+  }
+  return h('div', {}, pageHead('Contacts'), panel(null, form), panel(null, body));
+}
+
+function eventTitle(e) {
+  if (e.type === 'track') return e.event;
+  if (e.type === 'page' || e.type === 'screen') return `${e.type === 'page' ? 'Viewed page' : 'Viewed screen'}${e.name ? ` ${e.name}` : ''}`;
+  return { identify: 'Identified', alias: 'Alias', group: 'Joined group' }[e.type] || e.type;
+}
+
+/** Properties left out of the timeline's one-line summaries. */
+const NOISY_PROPERTIES = new Set(['image_url', 'url', 'referrer', 'path', 'search']);
+
+function eventSummary(e) {
+  const p = e.type === 'identify' ? e.traits : e.properties;
+  if (!p || typeof p !== 'object') return '';
+  return Object.entries(p)
+    .filter(([k, v]) => v !== null && v !== '' && typeof v !== 'object' && !NOISY_PROPERTIES.has(k))
+    .slice(0, 6)
+    .map(([k, v]) => `${k}: ${brief(v, 40)}`)
+    .concat(Array.isArray(p.products) ? [`${p.products.length} product${p.products.length === 1 ? '' : 's'}`] : [])
+    .join(' · ');
+}
+
+function timelineItems(events) {
+  return events.map((e) =>
+    h(
+      'li',
+      {},
+      h('time', { class: 'when', datetime: e.timestamp, text: dateTime(e.timestamp) }),
+      h('div', {}, h('div', { class: 'what', text: eventTitle(e) }), h('div', { class: 'props', text: eventSummary(e) })),
+    ),
+  );
+}
+
+function consentPanel(contact, rerender) {
+  const rows = ['email', 'sms'].map((channel) => {
+    const c = contact.consent?.[channel] || {};
+    const next = c.status === 'subscribed' ? 'unsubscribed' : 'subscribed';
+    const btn = h('button', {
+      type: 'button',
+      class: 'secondary',
+      text: next === 'subscribed' ? `Subscribe to ${channel}` : `Unsubscribe from ${channel}`,
+    });
+    btn.addEventListener('click', () =>
+      busy(btn, async () => {
+        const updated = await api('/contacts/consent', { method: 'POST', body: { contact_id: contact.id, channel, status: next, source: 'ui' } });
+        toast(`${channel === 'sms' ? 'SMS' : 'Email'} consent: ${next.replaceAll('_', ' ')}`);
+        rerender(updated);
+      }),
+    );
+    return h(
+      'div',
+      { class: 'row' },
+      h('div', { class: 'field' }, h('span', { class: 'label-text', text: channel === 'sms' ? 'SMS' : 'Email' }), h('div', {}, statusBadge(c.status || 'never_subscribed'))),
+      h('div', { class: 'field small muted' }, c.updated_at ? `${dateTime(c.updated_at)}${c.source ? ` · source ${c.source}` : ''}` : 'No change recorded'),
+      h('div', { class: 'field shrink' }, btn),
+    );
+  });
+  return panel('Consent', rows);
+}
+
+const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'created_at', 'updated_at']);
+
+function computedPanel(c, currency) {
+  const o = c.orders || {};
+  const pairs = [
+    ['Orders', num(o.count)],
+    ['Total spent', money(o.total_spent, currency)],
+    ['Average order', money(o.average_value, currency)],
+    ['Refunded', money(o.refunded_total, currency)],
+    ['First order', dateTime(o.first_at)],
+    ['Last order', dateTime(o.last_at)],
+    ['Cart value', money(c.cart?.value, currency)],
+    ['Cart items', num((c.cart?.items || []).reduce((a, i) => a + (Number(i.quantity) || 0), 0))],
+    ['Cart updated', dateTime(c.cart?.updated_at)],
+    ['Last seen', dateTime(c.last_seen_at)],
+  ];
+  // Computed fields later releases add (lifecycle, scores, RFM, predictions) are shown as they come.
+  for (const [k, v] of Object.entries(c)) {
+    if (KNOWN_KEYS.has(k) || v === null || v === undefined) continue;
+    if (typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v)) pairs.push([`${k}.${k2}`, typeof v2 === 'number' ? num(v2, 2) : brief(v2)]);
+    } else pairs.push([k, typeof v === 'number' ? num(v, 2) : brief(v)]);
+  }
+  return panel('Computed fields', kv(pairs));
+}
+
+export async function profile(ctx) {
+  const id = ctx.params[0];
+  const settings = await workspaceSettings();
+  const currency = settings?.store?.currency || 'USD';
+  const contact = await api(`/contacts/${encodeURIComponent(id)}`);
+  const [events, messages] = await Promise.all([
+    api(`/contacts/${contact.id}/events`, { query: { limit: 50 } }),
+    api('/messages', { query: { contact_id: contact.id, limit: 20 } }).catch(() => ({ items: [] })),
+  ]);
+
+  const consentSlot = h('div');
+  const drawConsent = (c) => consentSlot.replaceChildren(consentPanel(c, drawConsent));
+  drawConsent(contact);
+
+  const identity = panel(
+    'Profile',
+    kv([
+      ['Email', contact.email],
+      ['Phone', contact.phone],
+      ['User id', contact.user_id],
+      ['Anonymous ids', (contact.anonymous_ids || []).join(', ')],
+      ['Time zone', contact.timezone],
+      ['Locale', contact.locale],
+      ['Contact id', String(contact.id)],
+      ['Created', dateTime(contact.created_at)],
+    ]),
+  );
+  const traits = Object.entries(contact.traits || {});
+  const traitsPanel = panel('Traits', traits.length ? kv(traits.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])) : h('p', { class: 'muted', text: 'No traits.' }));
+  const cartItems = contact.cart?.items || [];
+  const cartPanel = cartItems.length
+    ? panel(
+        'Cart',
+        table(
+          [
+            { label: 'Product', cell: (i) => i.name || i.product_id || i.sku || '—' },
+            { label: 'Quantity', num: true, cell: (i) => num(i.quantity) },
+            { label: 'Price', num: true, cell: (i) => money(i.price, currency) },
+          ],
+          cartItems,
+        ),
+      )
+    : null;
+
+  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Events, newest first' }, timelineItems(events.items || []));
+  const timelinePanel = panel(
+    'Timeline',
+    events.items?.length ? timeline : h('p', { class: 'muted', text: 'No events yet.' }),
+    pager((cursor) => api(`/contacts/${contact.id}/events`, { query: { limit: 50, cursor } }), timelineItems, timeline, events.next_cursor),
+  );
+
+  const msgList = (messages.items || []).map((m) => {
+    const slot = h('div');
+    const d = h(
+      'details',
+      {},
+      h('summary', {}, statusBadge(m.status), ' ', h('strong', { text: m.subject || brief(m.body || m.text || m.channel, 60) }), h('span', { class: 'muted small', text: ` · ${m.channel} · ${dateTime(m.created_at)}` })),
+      slot,
+    );
+    d.addEventListener('toggle', () => {
+      if (d.open && !slot.childNodes.length) slot.append(messageView(m));
+    });
+    return h('li', {}, d);
+  });
+  const messagesPanel = panel('Messages', msgList.length ? h('ul', { class: 'list-plain' }, msgList) : h('p', { class: 'muted', text: 'No messages sent to this contact yet.' }));
+
+  return h(
+    'div',
+    {},
+    pageHead(contactName(contact), contact.email && contactName(contact) !== contact.email ? badge(contact.email) : null, h('a', { href: '/ui/contacts', class: 'button secondary', text: 'All contacts' })),
+    h('div', { class: 'grid two' }, h('div', {}, identity, computedPanel(contact, currency)), h('div', {}, consentSlot, cartPanel, traitsPanel)),
+    timelinePanel,
+    messagesPanel,
+  );
+}
+

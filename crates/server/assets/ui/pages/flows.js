@@ -1,0 +1,364 @@
+// Flows: the list, the library of ready-made flows, and a canvas of a flow's steps with each step's numbers,
+// where a step's timing or template can be edited and the flow activated or paused.
+import { api, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId } from '../lib.js';
+
+const BOX_W = 210;
+const BOX_H = 116;
+const GAP_X = 36;
+const GAP_Y = 54;
+const PAD = 20;
+
+/** The outgoing edges of a step: [label, target id]. */
+function edges(step) {
+  const out = [];
+  if (step.next) out.push(['', step.next]);
+  if (step.yes) out.push(['yes', step.yes]);
+  if (step.no) out.push(['no', step.no]);
+  if (step.timeout_next) out.push(['timeout', step.timeout_next]);
+  if (step.fallback_next) out.push(['no coupon', step.fallback_next]);
+  (step.variants || []).forEach((v, i) => v.next && out.push([v.name || v.id || `variant ${i + 1}`, v.next]));
+  return out;
+}
+
+function describe(step) {
+  switch (step.type) {
+    case 'delay':
+      return step.duration ? `Wait ${step.duration}` : step.until || step.time ? `Wait until ${[step.weekday, step.until || step.time].filter(Boolean).join(' ')}` : 'Wait';
+    case 'wait_for':
+      return `Until “${step.event}”${step.timeout ? `, at most ${step.timeout}` : ''}`;
+    case 'split':
+      return `If ${step.condition}`;
+    case 'ab_split':
+      return `${(step.variants || []).length} variants`;
+    case 'send':
+      return `${step.channel || ''} · ${step.template || ''}`;
+    case 'task':
+      return step.message || 'Task for the team';
+    case 'webhook':
+      return step.url || 'Webhook';
+    case 'issue_coupon':
+      return `Coupon from ${step.pool}`;
+    case 'update_profile':
+      return 'Update the profile';
+    case 'tag':
+      return step.tag || step.list || 'Tag';
+    case 'exit':
+      return 'End';
+    default:
+      return step.type;
+  }
+}
+
+function describeTrigger(t = {}) {
+  switch (t.type) {
+    case 'event':
+      return `Event “${t.event}”${t.where ? ` where ${t.where}` : ''}`;
+    case 'segment_entered':
+      return `Enters segment ${t.segment}`;
+    case 'segment_exited':
+      return `Leaves segment ${t.segment}`;
+    case 'date':
+      return `Date trait ${t.trait}${t.days_before ? `, ${t.days_before} days before` : ''}`;
+    case 'back_in_stock':
+      return 'Product back in stock';
+    case 'price_drop':
+      return `Price drop${t.min_percent ? ` of at least ${t.min_percent}%` : ''}`;
+    case 'api':
+      return 'API call';
+    default:
+      return t.type || '—';
+  }
+}
+
+/** Lays the steps out in rows by distance from the start (breadth first); unreachable steps go last. */
+function layout(def) {
+  const steps = def.steps || [];
+  const byId = new Map(steps.map((st) => [st.id, st]));
+  const start = def.start || steps[0]?.id;
+  const depth = new Map();
+  const order = [];
+  const queue = start && byId.has(start) ? [start] : [];
+  if (queue.length) depth.set(start, 1);
+  while (queue.length) {
+    const id = queue.shift();
+    order.push(id);
+    for (const [, to] of edges(byId.get(id))) {
+      if (byId.has(to) && !depth.has(to)) {
+        depth.set(to, depth.get(id) + 1);
+        queue.push(to);
+      }
+    }
+  }
+  let last = Math.max(1, ...depth.values());
+  for (const st of steps) {
+    if (!depth.has(st.id)) {
+      last += 1;
+      depth.set(st.id, last);
+      order.push(st.id);
+    }
+  }
+  const rows = new Map();
+  for (const id of order) {
+    const d = depth.get(id);
+    if (!rows.has(d)) rows.set(d, []);
+    rows.get(d).push(id);
+  }
+  const widest = Math.max(1, ...[...rows.values()].map((r) => r.length));
+  const width = PAD * 2 + widest * BOX_W + (widest - 1) * GAP_X;
+  const pos = new Map();
+  pos.set('$trigger', { x: (width - BOX_W) / 2, y: PAD });
+  for (const [d, ids] of rows) {
+    const rowW = ids.length * BOX_W + (ids.length - 1) * GAP_X;
+    ids.forEach((id, i) => pos.set(id, { x: (width - rowW) / 2 + i * (BOX_W + GAP_X), y: PAD + d * (BOX_H + GAP_Y) }));
+  }
+  const height = PAD * 2 + (Math.max(...depth.values(), 0) + 1) * (BOX_H + GAP_Y) - GAP_Y;
+  return { order, pos, width, height, byId, start };
+}
+
+function stepNumbers(stats) {
+  return Object.entries(stats || {})
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => badge(`${k.replaceAll('_', ' ')} ${num(v)}`, k === 'sent' ? 'good' : k === 'converted' ? 'accent' : ''));
+}
+
+/** The canvas: boxes (buttons, in reading order) with arrows drawn underneath in SVG. */
+function canvas(flow, stats, onSelect) {
+  const def = flow.definition || {};
+  const { order, pos, width, height, byId, start } = layout(def);
+  const svg = s('svg', { class: 'edges', width, height, viewBox: `0 0 ${width} ${height}`, 'aria-hidden': 'true' });
+  const markerId = nextId('arrow');
+  svg.append(s('defs', {}, s('marker', { id: markerId, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0L10,5L0,10z', fill: '#8d91b3' }))));
+  const line = (from, to, label) => {
+    const a = pos.get(from);
+    const b = pos.get(to);
+    if (!a || !b) return;
+    const x1 = a.x + BOX_W / 2;
+    const y1 = a.y + BOX_H;
+    const x2 = b.x + BOX_W / 2;
+    const y2 = b.y;
+    let d;
+    if (y2 > y1) {
+      const my = (y1 + y2) / 2;
+      d = `M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2 - 2}`;
+    } else {
+      // A loop back up: around the right side of the boxes.
+      const side = Math.max(a.x, b.x) + BOX_W + GAP_X / 2;
+      d = `M${a.x + BOX_W},${a.y + BOX_H / 2} C${side},${a.y + BOX_H / 2} ${side},${b.y + BOX_H / 2} ${b.x + BOX_W + 2},${b.y + BOX_H / 2}`;
+    }
+    svg.append(s('path', { d, 'marker-end': `url(#${markerId})` }));
+    if (label) svg.append(s('text', { x: (x1 + x2) / 2 + 6, y: (y1 + y2) / 2 - 4 }, label));
+  };
+  if (start) line('$trigger', start, '');
+  for (const id of order) for (const [label, to] of edges(byId.get(id))) line(id, to, label);
+
+  const board = h('div', { class: 'canvas', style: `width:${width}px;height:${height}px` }, svg);
+  const trig = pos.get('$trigger');
+  board.append(
+    h(
+      'div',
+      { class: 'step trigger', style: `left:${trig.x}px;top:${trig.y}px;height:${BOX_H}px`, role: 'group', 'aria-label': 'Trigger' },
+      h('div', { class: 'type', text: 'Trigger' }),
+      h('div', { class: 'title', text: describeTrigger(def.trigger) }),
+      h('div', { class: 'nums' }, badge(`entered ${num(stats.entered)}`, 'accent'), badge(`in progress ${num(stats.active)}`)),
+    ),
+  );
+  const buttons = [];
+  for (const id of order) {
+    const st = byId.get(id);
+    const p = pos.get(id);
+    const b = h(
+      'button',
+      {
+        type: 'button',
+        class: `step t-${st.type}`,
+        style: `left:${p.x}px;top:${p.y}px;height:${BOX_H}px`,
+        'aria-pressed': 'false',
+        'data-step': st.id,
+        'aria-label': `Step ${st.id}: ${st.type.replaceAll('_', ' ')}, ${describe(st)}. ${Object.entries(stats.steps?.[st.id] || {})
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      },
+      h('div', { class: 'type', text: st.type.replaceAll('_', ' ') }),
+      h('div', { class: 'title', text: st.id }),
+      h('div', { class: 'detail', text: describe(st) }),
+      h('div', { class: 'nums' }, stepNumbers(stats.steps?.[st.id])),
+    );
+    b.addEventListener('click', () => {
+      for (const o of buttons) o.setAttribute('aria-pressed', String(o === b));
+      onSelect(st);
+    });
+    buttons.push(b);
+    board.append(b);
+  }
+  return h('div', { class: 'canvas-wrap', role: 'region', 'aria-label': 'Flow steps', tabindex: '0' }, board);
+}
+
+/** The editor of one step: timing for delays and waits, template for sends; saved as a new flow version. */
+function stepEditor(flow, step, templates, ctx) {
+  const def = structuredClone(flow.definition);
+  const target = def.steps.find((x) => x.id === step.id);
+  const errors = h('div');
+  const save = h('button', { type: 'submit', text: 'Save step' });
+  const inputs = [];
+  if (step.type === 'delay' && 'duration' in step) {
+    const d = h('input', { type: 'text', value: step.duration, required: true, name: 'duration' });
+    inputs.push(field('Wait for', d, 'A duration: 30m, 4h, 2d, 1w'));
+    inputs.apply = () => (target.duration = d.value.trim());
+  } else if (step.type === 'wait_for') {
+    const t = h('input', { type: 'text', value: step.timeout || '', name: 'timeout' });
+    inputs.push(field(`Wait for “${step.event}” at most`, t, 'A duration: 1d, 12h'));
+    inputs.apply = () => (target.timeout = t.value.trim());
+  } else if (step.type === 'send') {
+    const choices = templates.filter((t) => !step.channel || t.channel === step.channel).map((t) => [t.id, `${t.name || t.id} (${t.id})`]);
+    if (!choices.some(([id]) => id === step.template)) choices.unshift([step.template, step.template]);
+    const t = select(choices, step.template, { name: 'template' });
+    inputs.push(field('Template', t));
+    inputs.push(h('p', {}, h('a', { href: `/ui/templates/${encodeURIComponent(step.template)}`, text: `Edit the template “${step.template}”` })));
+    inputs.apply = () => (target.template = t.value);
+  }
+  const headingId = nextId('step');
+  const form = h(
+    'form',
+    { 'aria-labelledby': headingId },
+    h('h2', { id: headingId, tabindex: '-1', text: `Step “${step.id}” (${step.type.replaceAll('_', ' ')})` }),
+    h('p', { class: 'muted', text: describe(step) }),
+    inputs,
+    errors,
+    inputs.apply ? save : h('p', { class: 'muted small', text: 'This kind of step is edited in the flow definition (JSON) for now.' }),
+    h('details', {}, h('summary', { text: 'Step definition' }), h('pre', { text: JSON.stringify(step, null, 2) })),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(
+      save,
+      async () => {
+        inputs.apply();
+        const f = await api(`/flows/${encodeURIComponent(flow.id)}`, { method: 'PUT', body: def });
+        toast(`Saved: version ${f.version}`);
+        ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}?step=${encodeURIComponent(step.id)}`, { replace: true });
+      },
+      errors,
+    );
+  });
+  return form;
+}
+
+export async function list(ctx) {
+  const [flows, library] = await Promise.all([api('/flows'), api('/flows/library')]);
+  const items = flows.items || [];
+  const stats = await Promise.all(items.map((f) => api(`/flows/${encodeURIComponent(f.id)}/stats`).catch(() => ({}))));
+  const rows = items.map((f, i) => ({ ...f, stats: stats[i] }));
+  const installed = new Set(items.map((f) => f.name));
+  const cards = (library.items || []).map((l) => {
+    const btn = h('button', { type: 'button', class: installed.has(l.name) ? 'secondary' : '', text: 'Install', 'aria-label': `Install ${l.name}`, 'data-library': l.key });
+    btn.addEventListener('click', () =>
+      busy(btn, async () => {
+        const f = await api(`/flows/library/${encodeURIComponent(l.key)}/install`, { method: 'POST' });
+        toast(`Installed “${f.name}” as a draft`);
+        ctx.navigate(`/ui/flows/${encodeURIComponent(f.id)}`);
+      }),
+    );
+    return h('div', { class: 'card' }, h('h3', { text: l.name }), h('p', { text: l.description }), installed.has(l.name) ? h('span', { class: 'small muted', text: 'Installed; installing again adds a copy.' }) : null, h('div', {}, btn));
+  });
+  return h(
+    'div',
+    {},
+    pageHead('Flows'),
+    panel(
+      'Your flows',
+      table(
+        [
+          { label: 'Flow', cell: (f) => h('a', { href: `/ui/flows/${encodeURIComponent(f.id)}`, text: f.name }) },
+          { label: 'Status', cell: (f) => statusBadge(f.status) },
+          { label: 'Entered', num: true, cell: (f) => num(f.stats.entered) },
+          { label: 'In progress', num: true, cell: (f) => num(f.stats.active) },
+          { label: 'Converted', num: true, cell: (f) => num(f.stats.converted) },
+          { label: 'Version', num: true, cell: (f) => num(f.version) },
+          { label: 'Updated', cell: (f) => dateTime(f.updated_at) },
+        ],
+        rows,
+        { empty: 'No flows yet: install one from the library below.' },
+      ),
+    ),
+    panel('Flow library', h('div', { class: 'library' }, cards)),
+  );
+}
+
+export async function detail(ctx) {
+  const id = ctx.params[0];
+  const [flow, stats, templates] = await Promise.all([
+    api(`/flows/${encodeURIComponent(id)}`),
+    api(`/flows/${encodeURIComponent(id)}/stats`).catch(() => ({})),
+    api('/templates').catch(() => ({ items: [] })),
+  ]);
+  const def = flow.definition || {};
+  const errors = h('div');
+  const toggle = h('button', {
+    type: 'button',
+    class: flow.status === 'active' ? 'secondary' : '',
+    text: flow.status === 'active' ? 'Pause flow' : 'Activate flow',
+    'data-action': flow.status === 'active' ? 'pause' : 'activate',
+  });
+  toggle.addEventListener('click', () =>
+    busy(
+      toggle,
+      async () => {
+        const action = flow.status === 'active' ? 'pause' : 'activate';
+        const f = await api(`/flows/${encodeURIComponent(flow.id)}/${action}`, { method: 'POST' });
+        toast(f.status === 'active' ? 'The flow is active' : 'The flow is paused');
+        ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}`, { replace: true });
+      },
+      errors,
+    ),
+  );
+  const editorSlot = h('div', { class: 'panel', hidden: true });
+  const choose = (step) => {
+    editorSlot.hidden = false;
+    editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx));
+    editorSlot.querySelector('h2')?.focus();
+  };
+  const board = canvas(flow, stats, choose);
+  const exited = Object.values(stats.exited || {}).reduce((a, v) => a + (Number(v) || 0), 0);
+  const view = h(
+    'div',
+    {},
+    pageHead(flow.name, h('span', { 'data-testid': 'flow-status' }, statusBadge(flow.status)), toggle, h('a', { href: '/ui/flows', class: 'button secondary', text: 'All flows' })),
+    errors,
+    h(
+      'div',
+      { class: 'cards' },
+      [
+        ['Entered', stats.entered],
+        ['In progress', stats.active],
+        ['Exited', exited],
+        ['Converted', stats.converted],
+      ].map(([k, v]) => h('div', { class: 'card' }, h('div', { class: 'label', text: k }), h('div', { class: 'value', text: num(v) }))),
+    ),
+    panel(
+      'About this flow',
+      kv([
+        ['Trigger', describeTrigger(def.trigger)],
+        ['Entry filter', def.entry?.filter],
+        ['Re-entry', def.entry?.reentry],
+        ['Key', def.key],
+        ['Exit when', def.exit_when],
+        ['Version', String(flow.version)],
+        ['Updated', dateTime(flow.updated_at)],
+      ]),
+    ),
+    panel('Steps', h('p', { class: 'muted small', text: 'Select a step to see its numbers and change its timing or template.' }), board),
+    editorSlot,
+    h('details', { class: 'panel' }, h('summary', { text: 'Flow definition (JSON)' }), h('pre', { text: JSON.stringify(def, null, 2) })),
+  );
+  const wanted = ctx.query.get('step');
+  if (wanted) {
+    const st = (def.steps || []).find((x) => x.id === wanted);
+    if (st) {
+      editorSlot.hidden = false;
+      editorSlot.replaceChildren(stepEditor(flow, st, templates.items || [], ctx));
+      board.querySelector(`[data-step="${CSS.escape(wanted)}"]`)?.setAttribute('aria-pressed', 'true');
+    }
+  }
+  return view;
+}
+

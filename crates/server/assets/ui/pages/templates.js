@@ -1,0 +1,170 @@
+// Templates: the list, and an editor with a preview rendered for a chosen contact.
+import { api, h, pageHead, panel, table, num, dateTime, badge, field, select, busy, toast, errorBox, contactName, debounce } from '../lib.js';
+import { messageView } from '../preview.js';
+
+const CHANNELS = ['email', 'sms', 'chat', 'webhook', 'partial', 'layout'];
+/** Which parts each channel has. */
+const PARTS = {
+  email: ['subject', 'html', 'text'],
+  sms: ['body'],
+  chat: ['body'],
+  webhook: ['body'],
+  partial: ['html', 'body'],
+  layout: ['html'],
+};
+const PART_LABELS = { subject: 'Subject (Liquid)', html: 'HTML body (Liquid)', text: 'Plain-text body (Liquid)', body: 'Message (Liquid)' };
+
+export async function list() {
+  const items = (await api('/templates')).items || [];
+  return h(
+    'div',
+    {},
+    pageHead('Templates', h('a', { href: '/ui/templates/new', class: 'button', text: 'New template' })),
+    panel(
+      null,
+      table(
+        [
+          { label: 'Template', cell: (t) => h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.id }) },
+          { label: 'Id', cell: (t) => h('code', { text: t.id }) },
+          { label: 'Channel', cell: (t) => badge(t.channel, 'accent') },
+          { label: 'Version', num: true, cell: (t) => num(t.version) },
+          { label: 'Updated', cell: (t) => dateTime(t.updated_at) },
+        ],
+        items,
+        { empty: 'No templates yet. Installing a library flow adds its templates.' },
+      ),
+    ),
+  );
+}
+
+/** The form shared by "new" and "edit"; answers {form, body(), channel}. */
+function templateForm(t, isNew) {
+  const controls = {};
+  const id = h('input', { type: 'text', name: 'id', value: t.id || '', pattern: '[A-Za-z0-9_-]{1,64}', autocomplete: 'off' });
+  const name = h('input', { type: 'text', name: 'name', value: t.name || '' });
+  const channel = select(CHANNELS, t.channel || 'email', { name: 'channel', disabled: !isNew });
+  controls.subject = h('input', { type: 'text', name: 'subject', value: t.subject || '' });
+  controls.html = h('textarea', { class: 'code', name: 'html', spellcheck: 'false', value: t.html || '' });
+  controls.text = h('textarea', { class: 'code', name: 'text', spellcheck: 'false', value: t.text || '' });
+  controls.body = h('textarea', { class: 'code', name: 'body', spellcheck: 'false', value: t.body || '' });
+  const wrappers = Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, field(PART_LABELS[k], c)]));
+  const show = () => {
+    for (const [k, w] of Object.entries(wrappers)) w.hidden = !PARTS[channel.value].includes(k);
+  };
+  channel.addEventListener('change', show);
+  show();
+  const body = () => {
+    const out = { name: name.value.trim() || undefined, channel: channel.value };
+    if (isNew && id.value.trim()) out.id = id.value.trim();
+    for (const k of PARTS[channel.value]) if (controls[k].value !== '') out[k] = controls[k].value;
+    return out;
+  };
+  const fields = [
+    isNew ? field('Id (optional)', id, 'Letters, digits, - and _; generated when empty.') : null,
+    field('Name', name),
+    field('Channel', channel),
+    Object.values(wrappers),
+  ];
+  return { fields, body, controls };
+}
+
+export async function create(ctx) {
+  const f = templateForm({ channel: 'email', subject: 'Hello {{ contact.first_name | default: "there" }}', html: '<p>Hi {{ contact.first_name | default: "there" }},</p>\n<p></p>', text: '' }, true);
+  const errors = h('div');
+  const save = h('button', { type: 'submit', text: 'Create template' });
+  const form = h('form', { class: 'panel' }, f.fields, errors, save);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(
+      save,
+      async () => {
+        const t = await api('/templates', { method: 'POST', body: f.body() });
+        toast('Template created');
+        ctx.navigate(`/ui/templates/${encodeURIComponent(t.id)}`);
+      },
+      errors,
+    );
+  });
+  return h('div', {}, pageHead('New template', h('a', { href: '/ui/templates', class: 'button secondary', text: 'All templates' })), form);
+}
+
+export async function edit(ctx) {
+  const id = ctx.params[0];
+  const t = await api(`/templates/${encodeURIComponent(id)}`);
+  const first = await api('/contacts', { query: { limit: 1 } }).catch(() => ({ items: [] }));
+  const f = templateForm(t, false);
+  const errors = h('div');
+  const version = h('span', { class: 'badge', text: `version ${t.version}` });
+  const save = h('button', { type: 'submit', text: 'Save' });
+  const form = h('form', {}, f.fields, errors, h('div', { class: 'row' }, save, h('span', { class: 'muted small', text: 'Saving validates the Liquid and refreshes the preview.' })));
+
+  // Preview for a chosen contact (by email or id), of the saved version.
+  const who = h('input', { type: 'text', name: 'contact', value: first.items?.[0]?.email || (first.items?.[0] ? String(first.items[0].id) : ''), autocomplete: 'off' });
+  const whoLabel = h('p', { class: 'small muted', 'aria-live': 'polite' });
+  const previewSlot = h('div', { 'aria-live': 'polite' });
+  const previewErrors = h('div');
+  const resolve = async () => {
+    const v = who.value.trim();
+    if (!v) return null;
+    if (/^\d+$/.test(v)) return api(`/contacts/${v}`);
+    const r = await api('/contacts', { query: v.includes('@') ? { email: v } : { user_id: v } });
+    if (!r.items?.length) throw new Error(`No contact with ${v.includes('@') ? 'email' : 'user id'} ${v}.`);
+    return r.items[0];
+  };
+  let seq = 0;
+  const preview = async () => {
+    const mine = ++seq;
+    previewErrors.replaceChildren();
+    try {
+      const c = await resolve();
+      if (mine !== seq) return;
+      if (!c) {
+        whoLabel.textContent = 'Choose a contact to preview the message for.';
+        previewSlot.replaceChildren();
+        return;
+      }
+      const r = await api(`/templates/${encodeURIComponent(t.id)}/preview`, { method: 'POST', query: { contact_id: c.id }, body: {} });
+      if (mine !== seq) return;
+      whoLabel.textContent = `As ${contactName(c)} would see version ${r.template_version ?? t.version}:`;
+      previewSlot.replaceChildren(messageView({ ...r, channel: t.channel, to: c.email || c.phone }, { title: `Preview for ${contactName(c)}` }));
+    } catch (e) {
+      if (mine !== seq) return;
+      previewErrors.replaceChildren(errorBox(e));
+      previewSlot.replaceChildren();
+    }
+  };
+  who.addEventListener('input', debounce(preview, 400));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(
+      save,
+      async () => {
+        const saved = await api(`/templates/${encodeURIComponent(t.id)}`, { method: 'PUT', body: f.body() });
+        t.version = saved.version;
+        version.textContent = `version ${saved.version}`;
+        toast(`Saved version ${saved.version}`);
+        await preview();
+      },
+      errors,
+    );
+  });
+  // Ctrl/Cmd+S saves from anywhere in the editor.
+  form.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  preview();
+  return h(
+    'div',
+    {},
+    pageHead(t.name || t.id, badge(t.channel, 'accent'), version, h('a', { href: '/ui/templates', class: 'button secondary', text: 'All templates' })),
+    h(
+      'div',
+      { class: 'grid two' },
+      panel('Editor', form),
+      panel('Preview', field('Preview for contact (email, user id or contact id)', who), whoLabel, previewErrors, previewSlot),
+    ),
+  );
+}

@@ -1,0 +1,59 @@
+// Shows a message as its recipient would see it, safely: HTML in a sandboxed frame (no scripts, no forms, no
+// navigation out), with the open-tracking pixel removed and links disarmed, so viewing is not an open or a click.
+import { h, badge, dateTime, statusBadge } from './lib.js';
+
+/** The message's HTML made inert: no scripts, no tracking pixel, links that go nowhere (their URL as a tooltip). */
+export function inertHtml(html) {
+  const doc = new DOMParser().parseFromString(String(html), 'text/html');
+  doc.querySelectorAll('script, meta[http-equiv], base, link[rel="prefetch"], link[rel="preload"]').forEach((n) => n.remove());
+  doc.querySelectorAll('img').forEach((img) => {
+    const src = img.getAttribute('src') || '';
+    const tiny = img.getAttribute('width') === '1' && img.getAttribute('height') === '1';
+    if (tiny || /\/o\/[^/?#]+/.test(src)) img.remove();
+  });
+  doc.querySelectorAll('a[href]').forEach((a) => {
+    a.setAttribute('title', a.getAttribute('href'));
+    a.setAttribute('href', '#');
+    a.removeAttribute('target');
+  });
+  return '<!doctype html>' + doc.documentElement.outerHTML;
+}
+
+/** A message (outbox item, message record or template preview): headers, then the body. */
+export function messageView(m, { title } = {}) {
+  const rows = [
+    m.subject ? h('div', {}, h('strong', { text: 'Subject: ' }), m.subject) : null,
+    m.to ? h('div', {}, h('strong', { text: 'To: ' }), m.to) : null,
+    h(
+      'div',
+      { class: 'small muted' },
+      m.channel ? badge(m.channel, 'accent') : null,
+      ' ',
+      m.status ? statusBadge(m.status) : null,
+      m.reason ? ` ${m.reason}` : '',
+      m.created_at ? ` · ${dateTime(m.created_at)}` : '',
+      m.flow_id ? ` · flow ${m.flow_id}` : '',
+      m.step_id ? ` / ${m.step_id}` : '',
+    ),
+  ];
+  const view = h('div', { class: 'message-view' }, h('div', { class: 'headers' }, rows));
+  if (m.html) {
+    view.append(
+      h('iframe', {
+        sandbox: '',
+        srcdoc: inertHtml(m.html),
+        title: title || `Message: ${m.subject || m.id || ''}`,
+        referrerpolicy: 'no-referrer',
+        loading: 'lazy',
+      }),
+    );
+    if (m.text) view.append(h('details', { class: 'headers' }, h('summary', { text: 'Plain-text part' }), h('pre', { text: m.text })));
+  } else if (m.body || m.text) {
+    view.append(h('div', { class: 'sms-bubble', text: m.body || m.text }));
+  } else if (m.skipped) {
+    view.append(h('p', { class: 'notice', text: `Would be skipped: ${m.skipped}` }));
+  } else {
+    view.append(h('p', { class: 'muted', text: 'No content.' }));
+  }
+  return view;
+}
