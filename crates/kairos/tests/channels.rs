@@ -429,8 +429,16 @@ async fn ab_campaign_picks_the_winner_and_throttles() {
     let body = json!({"name": "Slow", "channel": "email", "template": "va", "segments": [vip], "smart_sending": false, "throttle_per_minute": 1});
     let id = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
     c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
+    let mut n = 0;
+    for _ in 0..100 {
+        n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
+        if n >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let n = n.max(common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len());
     assert_eq!(n, 1, "one at first");
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "2m"})).await.unwrap();
     let mut n = 0;
