@@ -263,6 +263,9 @@ try {
     await page.goto(`${BASE}/ui/templates/lib-welcome-1`);
     await page.getByRole('heading', { level: 1, name: 'Welcome to the shop' }).waitFor();
     await page.frameLocator('iframe').first().getByText('Thanks for joining us').waitFor();
+    // The preview follows the draft while typing (nothing saved).
+    await page.locator('input[name="subject"]').fill('Live draft {{ 1 | plus: 1 }}');
+    await page.getByText('Live draft 2').first().waitFor();
     await shot('template');
     await page.goto(`${BASE}/ui/catalog`);
     await page.getByLabel('Inventory of Gravel Bike', { exact: true }).fill('0');

@@ -411,6 +411,17 @@ impl Engine {
         self.run(move |s, now| s.preview(ws, &template, contact, event, now)).await
     }
 
+    /// Renders unsaved template parts for a contact (live preview while editing).
+    pub async fn preview_draft(
+        &self,
+        ws: WorkspaceId,
+        draft: serde_json::Value,
+        contact: kairos_domain::ContactId,
+        event: kairos_domain::JsonMap,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.preview_draft(ws, &draft, contact, event, now)).await
+    }
+
     /// A recipient followed a signed link (open pixel, click, unsubscribe, preference centre).
     pub async fn link_followed(
         &self,

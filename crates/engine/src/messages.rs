@@ -293,6 +293,22 @@ impl State {
         let Some(compiled) = self.compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
         };
+        self.render_compiled(ws, &compiled, contact, trigger, message_id, now, track)
+    }
+
+    /// Renders a compiled template for a contact (see [`State::compose`]).
+    #[allow(clippy::too_many_arguments)]
+    fn render_compiled(
+        &mut self,
+        ws: WorkspaceId,
+        compiled: &Compiled,
+        contact: ContactId,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+        track: bool,
+    ) -> Result<Composed, EngineError> {
+        let template = "draft";
         let (version, t) = (compiled.version, compiled.template.clone());
         let Some(c) = self.contacts.get(&contact).cloned() else {
             return Ok(Composed::Skip { version, reason: "no_contact".into() });
@@ -350,6 +366,38 @@ impl State {
             Composed::Skip { version, reason } => json!({
                 "template_id": template, "template_version": version, "contact_id": contact.0, "skipped": reason,
             }),
+        })
+    }
+
+    /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
+    pub(crate) fn preview_draft(
+        &mut self,
+        ws: WorkspaceId,
+        draft: &Value,
+        contact: ContactId,
+        event: JsonMap,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        let contact = self.follow(contact);
+        match self.contacts.get(&contact) {
+            Some(c) if c.workspace == ws => {}
+            _ => return Err(EngineError::NotFound(format!("contact {contact} not found"))),
+        }
+        let parts: TemplateParts = serde_json::from_value(draft.clone())
+            .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
+        let source = draft.to_string();
+        let compiled = Compiled {
+            version: 0,
+            template: Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?),
+            uses_recommendations: source.contains("recommendations"),
+            uses_products: source.contains("products"),
+        };
+        Ok(match self.render_compiled(ws, &compiled, contact, &event, "preview", now, false)? {
+            Composed::Ready { parts, .. } => json!({
+                "contact_id": contact.0, "subject": parts.subject, "html": parts.html, "text": parts.text,
+                "body": parts.body, "skipped": null,
+            }),
+            Composed::Skip { reason, .. } => json!({"contact_id": contact.0, "skipped": reason}),
         })
     }
 

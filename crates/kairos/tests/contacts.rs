@@ -298,3 +298,34 @@ async fn timeline_pages_newest_first_without_gaps() {
     assert_eq!(c.get("/api/v1/contacts/424242", sk).await.unwrap().status, 404);
     assert_eq!(c.get("/api/v1/contacts/not-a-number", sk).await.unwrap().status, 404);
 }
+
+#[tokio::test]
+async fn contacts_are_found_by_part_of_a_name_email_or_id() {
+    let s = common::TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    for (u, email, first, last) in [
+        ("u1", "ann.lindqvist@example.com", "Ann", "Lindqvist"),
+        ("u2", "bo@example.com", "Bo", "Berg"),
+        ("u3", "x_y@example.com", "Cy", "Ek"),
+    ] {
+        c.post_json(
+            "/v1/identify",
+            wk,
+            &serde_json::json!({"userId": u, "traits": {"email": email, "first_name": first, "last_name": last}}),
+        )
+        .await
+        .unwrap();
+    }
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|c| c["user_id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(c.get("/api/v1/contacts?q=LINDQ", sk).await.unwrap().json()), vec!["u1"]);
+    assert_eq!(names(c.get("/api/v1/contacts?q=ann%20lindqvist", sk).await.unwrap().json()), vec!["u1"]);
+    assert_eq!(names(c.get("/api/v1/contacts?q=bo%40ex", sk).await.unwrap().json()), vec!["u2"]);
+    assert_eq!(names(c.get("/api/v1/contacts?q=u3", sk).await.unwrap().json()), vec!["u3"]);
+    // `_` and `%` are text, not wildcards.
+    assert_eq!(names(c.get("/api/v1/contacts?q=x_y", sk).await.unwrap().json()), vec!["u3"]);
+    assert!(names(c.get("/api/v1/contacts?q=%25", sk).await.unwrap().json()).is_empty());
+    assert_eq!(names(c.get("/api/v1/contacts?q=example.com", sk).await.unwrap().json()).len(), 3);
+}

@@ -90,6 +90,13 @@ pub async fn list_contacts(
         return Ok(page(found.iter().map(wire::contact).collect(), None));
     }
     let n = limit(&q)?;
+    if let Some(needle) = q.get("q").filter(|s| !s.trim().is_empty()).cloned() {
+        if needle.len() > 200 {
+            return Err(ApiError::bad_request("invalid_value", "q", "q must be at most 200 characters"));
+        }
+        let found = read(&app, move |r| r.search_contacts(ws, &needle, n)).await?;
+        return Ok(page(found.iter().map(wire::contact).collect(), None));
+    }
     let cursor = q.get("cursor").cloned();
     let p = read(&app, move |r| r.contacts(ws, cursor.as_deref(), n)).await?;
     Ok(page(p.items.iter().map(wire::contact).collect(), p.next_cursor))

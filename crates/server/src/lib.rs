@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/outbox", get(flows::outbox))
         .route("/tasks", get(flows::tasks))
         .route("/settings", get(api::get_settings).put(api::put_settings))
+        .route("/templates/preview", post(messages::preview_draft))
         .route("/templates/{id}/preview", post(messages::preview))
         .route("/messages", get(messages::list))
         .route("/messages/{id}", get(messages::get))

@@ -99,6 +99,33 @@ pub async fn preview(
     Ok(Json(app.engine.preview_template(ws, id, ContactId(contact), event).await?))
 }
 
+/// `POST /api/v1/templates/preview?contact_id=N` with `{"template": {"subject", "html", "text", "body",
+/// "layout"}, "event": {...}}`: renders an unsaved template (the editor's live preview).
+pub async fn preview_draft(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let ws = require_secret(&app, &headers).await?.workspace;
+    let contact = q.get("contact_id").and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
+        ApiError::bad_request("missing_field", "contact_id", "contact_id (a contact's id) is required")
+    })?;
+    let v = json_body(&headers, body).await?;
+    let draft = match v.get("template") {
+        Some(t @ Value::Object(_)) => t.clone(),
+        _ => {
+            return Err(ApiError::bad_request("missing_field", "template", "template must be an object with its parts"));
+        }
+    };
+    let event = match v.get("event") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(ApiError::bad_request("invalid_type", "event", "event must be an object")),
+    };
+    Ok(Json(app.engine.preview_draft(ws, draft, ContactId(contact), event).await?))
+}
+
 fn channel_param(v: Option<&str>) -> Result<String, ApiError> {
     match v {
         Some(c @ ("email" | "sms")) => Ok(c.to_string()),

@@ -295,6 +295,8 @@ pub trait Reader {
     fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
     /// Contacts of a workspace, newest first (merged-away contacts are skipped).
     fn contacts(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>>;
+    /// Contacts whose email, phone, user id or name contains `q` (case-insensitive), newest first.
+    fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>>;
     fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>>;
     /// A contact's events, newest first (by timestamp, then sequence).
     fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>>;

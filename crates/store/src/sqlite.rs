@@ -1296,6 +1296,43 @@ impl Reader for SqliteReader<'_> {
         Ok(Page { items, next_cursor })
     }
 
+    fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {
+        let needle = q.trim().to_lowercase();
+        // The longest word narrows the rows ("ann lindqvist" is not one substring of the stored JSON).
+        let word = needle.split_whitespace().max_by_key(|w| w.len()).unwrap_or("");
+        let pattern = format!("%{}%", word.replace('!', "!!").replace('%', "!%").replace('_', "!_"));
+        // LIKE narrows the rows (ASCII case-insensitive over the stored JSON); the fields are checked after.
+
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM contacts WHERE workspace_id = ?1 AND merged_into IS NULL AND data LIKE ?2 ESCAPE '!'
+             ORDER BY id DESC LIMIT 5000",
+        )?;
+        let rows = stmt.query_map(params![ws.0, pattern], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for d in rows {
+            let c: Contact = serde_json::from_str(&d?).map_err(|e| corrupt("contact", e))?;
+            let text = |v: Option<&str>| v.is_some_and(|s| s.to_lowercase().contains(&needle));
+            let trait_text = |k: &str| text(c.traits.get(k).and_then(|v| v.as_str()));
+            let full_name = format!(
+                "{} {}",
+                c.traits.get("first_name").and_then(|v| v.as_str()).unwrap_or(""),
+                c.traits.get("last_name").and_then(|v| v.as_str()).unwrap_or("")
+            );
+            if text(c.email.as_ref().map(|e| e.as_str()))
+                || text(c.phone.as_ref().map(|p| p.as_str()))
+                || text(c.user_id.as_deref())
+                || text(Some(&full_name))
+                || ["name", "first_name", "last_name"].iter().any(|k| trait_text(k))
+            {
+                out.push(c);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
         let mut stmt = self
             .conn

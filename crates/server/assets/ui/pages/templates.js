@@ -96,9 +96,9 @@ export async function edit(ctx) {
   const errors = h('div');
   const version = h('span', { class: 'badge', text: `version ${t.version}` });
   const save = h('button', { type: 'submit', text: 'Save' });
-  const form = h('form', {}, f.fields, errors, h('div', { class: 'row' }, save, h('span', { class: 'muted small', text: 'Saving validates the Liquid and refreshes the preview.' })));
+  const form = h('form', {}, f.fields, errors, h('div', { class: 'row' }, save, h('span', { class: 'muted small', text: 'The preview follows your edits; saving validates and stores a new version.' })));
 
-  // Preview for a chosen contact (by email or id), of the saved version.
+  // Preview for a chosen contact (by email or id), of the draft in the editor.
   const who = h('input', { type: 'text', name: 'contact', value: first.items?.[0]?.email || (first.items?.[0] ? String(first.items[0].id) : ''), autocomplete: 'off' });
   const whoLabel = h('p', { class: 'small muted', 'aria-live': 'polite' });
   const previewSlot = h('div', { 'aria-live': 'polite' });
@@ -123,9 +123,10 @@ export async function edit(ctx) {
         previewSlot.replaceChildren();
         return;
       }
-      const r = await api(`/templates/${encodeURIComponent(t.id)}/preview`, { method: 'POST', query: { contact_id: c.id }, body: {} });
+      // The draft as it is in the editor, rendered live (nothing is saved).
+      const r = await api('/templates/preview', { method: 'POST', query: { contact_id: c.id }, body: { template: f.body() } });
       if (mine !== seq) return;
-      whoLabel.textContent = `As ${contactName(c)} would see version ${r.template_version ?? t.version}:`;
+      whoLabel.textContent = `As ${contactName(c)} would see this draft:`;
       previewSlot.replaceChildren(messageView({ ...r, channel: t.channel, to: c.email || c.phone }, { title: `Preview for ${contactName(c)}` }));
     } catch (e) {
       if (mine !== seq) return;
@@ -134,6 +135,8 @@ export async function edit(ctx) {
     }
   };
   who.addEventListener('input', debounce(preview, 400));
+  // Live preview while typing in any part of the template.
+  form.addEventListener('input', debounce(preview, 400));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(
