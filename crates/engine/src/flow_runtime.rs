@@ -828,7 +828,7 @@ impl State {
         if real {
             status = "queued";
         }
-        let data = json!({
+        let mut data = json!({
             "subject": parts.subject, "html": parts.html, "text": parts.text, "links": links,
             "body": parts.body, "template_id": p.template, "template_version": version,
             "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id)),
@@ -856,6 +856,14 @@ impl State {
                 return Ok(()); // this very step was already carried out by an earlier attempt
             }
         } else {
+            // A deferred message going out: its history so far, then this attempt.
+            if let Some(old) = self.w.message(&p.message_id)? {
+                let old: Value = serde_json::from_str(&old.data).unwrap_or(Value::Null);
+                if let Some(mut h) = old["history"].as_array().cloned() {
+                    h.extend(data["history"].as_array().cloned().unwrap_or_default());
+                    data["history"] = Value::Array(h);
+                }
+            }
             self.w.update_message(&p.message_id, status, &data.to_string())?;
         }
         if (status != "deferred" || first) && p.flow_row != 0 {

@@ -422,7 +422,15 @@ impl State {
         let scanner = ["bot", "scanner", "proofpoint", "mimecast", "barracuda", "safelinks", "urldefense"]
             .iter()
             .any(|s| ua.contains(s));
-        let machine = scanner || now.as_micros() - m.created_at.as_micros() < 2_000_000;
+        // Sent at: the last `sent`/`queued` entry of the history (a deferred message goes out after it is created).
+        let sent_at = data["history"]
+            .as_array()
+            .and_then(|h| {
+                h.iter().rev().find(|e| matches!(e["status"].as_str(), Some("sent" | "queued")))?["at"].as_str()
+            })
+            .and_then(Timestamp::parse)
+            .unwrap_or(m.created_at);
+        let machine = scanner || now.as_micros() - sent_at.as_micros() < 2_000_000;
         let mut props = JsonMap::new();
         props.insert("message_id".into(), json!(m.id));
         for k in ["flow_id", "step_id", "campaign_id", "channel"] {

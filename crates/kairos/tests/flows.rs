@@ -373,6 +373,10 @@ async fn sending_discipline_defers_instead_of_dropping() {
     c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-08T07:00:01Z"})).await.unwrap();
     let sms = outbox_for(&mut c, sk, "+358405555555").await;
     assert_eq!((sms.len(), sms[0]["status"].as_str()), (1, Some("sent")));
+    let m = c.get("/api/v1/messages?to=%2B358405555555", sk).await.unwrap().json();
+    let history: Vec<&str> =
+        m["items"][0]["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, vec!["deferred", "sent"], "{m}");
 
     // Smart sending: a second marketing email within 16 h is deferred, or skipped when the step says so;
     // a transactional receipt is never held back.

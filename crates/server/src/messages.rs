@@ -115,7 +115,11 @@ pub async fn preview_draft(
     let draft = match v.get("template") {
         Some(t @ Value::Object(_)) => t.clone(),
         _ => {
-            return Err(ApiError::bad_request("missing_field", "template", "template must be an object with its parts"));
+            return Err(ApiError::bad_request(
+                "missing_field",
+                "template",
+                "template must be an object with its parts",
+            ));
         }
     };
     let event = match v.get("event") {
