@@ -39,6 +39,7 @@ const GENERATE_CHUNK_EVENTS: usize = 2_000;
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open(&args.data_dir)?;
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);
+    let fresh = !creds_path.exists();
     let creds: NewWorkspace = if creds_path.exists() {
         let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&creds_path)?)?;
         eprintln!("Reusing the demo store in {}", args.data_dir.display());
@@ -57,8 +58,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         print_credentials(&creds, None, &args.data_dir, &login);
         return Ok(());
     }
+    let ws = workspace_id(&store, &creds.id)?;
     crate::serve::runtime()?.block_on(async move {
         let (state, listener) = crate::serve::start(store, &args.listen, false).await?;
+        if fresh {
+            // Message ids are stable: a demo restarted before this ran sends nothing twice.
+            state.engine.ingest(ws, true, live_signups(state.engine.clock().now())?).await?;
+        }
         let addr = listener.local_addr()?;
         print_credentials(&creds, Some(addr), &args.data_dir, &login);
         crate::serve::announce(&listener)?;
@@ -122,6 +128,27 @@ fn workspace_id(store: &SqliteStore, public_id: &str) -> anyhow::Result<Workspac
         .find(|(_, p, _)| p == public_id)
         .map(|(id, _, _)| id)
         .context("the new workspace is missing")
+}
+
+/// New subscribers who sign up once the server is up.
+const DEMO_LIVE_SIGNUPS: usize = 12;
+
+/// A few sign-ups arriving once the server runs (so links point at its address): the welcome series greets
+/// them, and the outbox and the flow numbers show something from the first minute.
+fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
+    let mut live = Vec::new();
+    for i in 0..DEMO_LIVE_SIGNUPS {
+        let user = format!("demo-new-{i}");
+        live.push(serde_json::json!({"type": "identify", "userId": user, "messageId": format!("demo-live-id-{i}"),
+            "traits": {"email": format!("new.shopper{i}@example.com"),
+                       "first_name": sample::FIRST_NAMES[i % sample::FIRST_NAMES.len()], "email_consent": "subscribed"}}));
+        live.push(serde_json::json!({"type": "track", "userId": user, "event": "Signed Up",
+            "messageId": format!("demo-live-signup-{i}"), "properties": {"source": "footer form"}}));
+    }
+    live.into_iter()
+        .map(|v| Event::from_segment(v, None, now, &mut || unreachable_id()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("sample event: {e}"))
 }
 
 fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {

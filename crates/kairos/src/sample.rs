@@ -42,7 +42,7 @@ const CATEGORIES: &[(&str, &[&str], (u32, u32))] = &[
     ("parts", &["Chain", "Cassette", "Brake Pads", "Tyre", "Inner Tube", "Saddle", "Pedals", "Grips"], (490, 12_900)),
 ];
 
-const FIRST_NAMES: &[&str] = &[
+pub const FIRST_NAMES: &[&str] = &[
     "Aino", "Eero", "Saga", "Liam", "Emma", "Noah", "Olivia", "Elias", "Ella", "Leo", "Sofia", "Oskar", "Maja", "Hugo",
     "Ida", "Jonas", "Lea", "Mateo", "Nora", "Ville",
 ];
