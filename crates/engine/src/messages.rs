@@ -349,11 +349,7 @@ impl State {
         event: JsonMap,
         now: Timestamp,
     ) -> Result<Value, EngineError> {
-        let contact = self.follow(contact);
-        match self.contacts.get(&contact) {
-            Some(c) if c.workspace == ws => {}
-            _ => return Err(EngineError::NotFound(format!("contact {contact} not found"))),
-        }
+        let contact = self.contact_of(ws, contact)?;
         if self.w.template_data(ws, template)?.is_none() {
             return Err(EngineError::NotFound(format!("template {template:?} not found")));
         }
@@ -369,6 +365,15 @@ impl State {
         })
     }
 
+    /// The live contact `id` of workspace `ws` (following merges), or not found.
+    fn contact_of(&self, ws: WorkspaceId, id: ContactId) -> Result<ContactId, EngineError> {
+        let contact = self.follow(id);
+        match self.contacts.get(&contact) {
+            Some(c) if c.workspace == ws => Ok(contact),
+            _ => Err(EngineError::NotFound(format!("contact {contact} not found"))),
+        }
+    }
+
     /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
     pub(crate) fn preview_draft(
         &mut self,
@@ -378,11 +383,7 @@ impl State {
         event: JsonMap,
         now: Timestamp,
     ) -> Result<Value, EngineError> {
-        let contact = self.follow(contact);
-        match self.contacts.get(&contact) {
-            Some(c) if c.workspace == ws => {}
-            _ => return Err(EngineError::NotFound(format!("contact {contact} not found"))),
-        }
+        let contact = self.contact_of(ws, contact)?;
         let parts: TemplateParts = serde_json::from_value(draft.clone())
             .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
         let source = draft.to_string();
@@ -499,7 +500,7 @@ impl State {
     ) -> Result<(), EngineError> {
         let ch = if channel == "sms" { "sms" } else { "email" };
         if self.contacts.contains_key(&contact) {
-            self.set_consent_by_id(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
+            self.change_consent(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
         }
         Ok(())
     }
@@ -517,7 +518,7 @@ impl State {
         for (ch, on) in [("email", email), ("sms", sms)] {
             if let Some(on) = on {
                 let status = if on { ConsentStatus::Subscribed } else { ConsentStatus::Unsubscribed };
-                self.set_consent_by_id(contact, ch, status, "preference_centre", now)?;
+                self.change_consent(contact, ch, status, "preference_centre", now)?;
             }
         }
         Ok(true)
@@ -562,7 +563,7 @@ impl State {
             let contact = self.lookup(*w, kairos_store::IdentityKind::Email, &address)?;
             if let Some(c) = contact {
                 if kind == "complaint" {
-                    self.set_consent_by_id(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
+                    self.change_consent(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
                 }
                 let mut props = JsonMap::new();
                 props.insert("kind".into(), json!(kind));
@@ -606,7 +607,7 @@ impl State {
             self.contacts.values().filter(|c| phone.is_some() && c.phone == phone).map(|c| c.id).collect();
         if let Some(status) = status {
             for id in ids {
-                self.set_consent_by_id(id, "sms", status, "sms_keyword", now)?;
+                self.change_consent(id, "sms", status, "sms_keyword", now)?;
             }
         }
         Ok(keyword.map(|k| match k {

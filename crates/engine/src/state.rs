@@ -534,18 +534,7 @@ impl State {
         })
     }
 
-    pub(crate) fn set_consent_by_id(
-        &mut self,
-        id: ContactId,
-        channel: &str,
-        status: ConsentStatus,
-        source: &str,
-        now: Timestamp,
-    ) -> Result<Contact, EngineError> {
-        self.change_consent(id, channel, status, source, now)
-    }
-
-    fn change_consent(
+    pub(crate) fn change_consent(
         &mut self,
         id: ContactId,
         channel: &str,

@@ -6,7 +6,7 @@ mod common;
 #[path = "../../channels/tests/support/mod.rs"]
 mod support;
 
-use common::TestServer;
+use common::{TestServer, messages_to, wait_status};
 use serde_json::{Value, json};
 use support::{SinkOptions, SmtpSink, dkim_test_key, dkim_verify};
 
@@ -22,28 +22,6 @@ fn email_config(dir: &std::path::Path, port: u16) {
         ),
     )
     .unwrap();
-}
-
-async fn messages_to(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Vec<Value> {
-    let r = c.get(&format!("/api/v1/messages?to={}", to.replace('@', "%40").replace('+', "%2B")), sk).await.unwrap();
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()["items"].as_array().unwrap().clone()
-}
-
-/// Polls until the newest message to `to` has `status`.
-async fn wait_status(c: &mut kairos::client::HttpClient, sk: &str, to: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        let m = messages_to(c, sk, to).await;
-        if let Some(first) = m.first() {
-            last = first.clone();
-            if first["status"] == status {
-                return last;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("message to {to} never reached {status}: {last}");
 }
 
 fn path_of(url: &str) -> String {
@@ -429,28 +407,11 @@ async fn ab_campaign_picks_the_winner_and_throttles() {
     let body = json!({"name": "Slow", "channel": "email", "template": "va", "segments": [vip], "smart_sending": false, "throttle_per_minute": 1});
     let id = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
     c.post_json(&format!("/api/v1/campaigns/{id}/schedule"), sk, &json!({})).await.unwrap();
-    let mut n = 0;
-    for _ in 0..100 {
-        n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
-        if n >= 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let n = n.max(common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len());
+    let path = format!("/api/v1/messages?campaign_id={id}");
+    let n = common::count_after(&mut c, sk, &path, 1, std::time::Duration::from_millis(1200)).await;
     assert_eq!(n, 1, "one at first");
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "2m"})).await.unwrap();
-    let mut n = 0;
-    for _ in 0..100 {
-        n = common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len();
-        if n >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let n = common::count_after(&mut c, sk, &path, 2, std::time::Duration::from_millis(1200)).await;
     let r = c.get(&format!("/api/v1/campaigns/{id}"), sk).await.unwrap().json();
-    let n = n.max(common::all_items(&mut c, sk, &format!("/api/v1/messages?campaign_id={id}")).await.len());
     assert!((2..=3).contains(&n) && r["status"] != "sent", "{n} {r}");
 }

@@ -789,25 +789,6 @@ async fn workspace_settings_send_time_and_pausing() {
     assert_eq!(sent.len(), 1, "the held run goes on once the flow is active");
 }
 
-async fn message(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Value {
-    let m = outbox_for(c, sk, to).await;
-    assert_eq!(m.len(), 1, "{m:?}");
-    m[0].clone()
-}
-
-/// Polls the one message to `to` until it has `status` (deliveries settle after the request that caused them).
-async fn wait_status(c: &mut kairos::client::HttpClient, sk: &str, to: &str, status: &str) -> Value {
-    let mut m = Value::Null;
-    for _ in 0..100 {
-        m = message(c, sk, to).await;
-        if m["status"] == status {
-            return m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("message to {to} never reached {status}: {m}");
-}
-
 #[tokio::test]
 async fn webhook_steps_are_signed_retried_and_exactly_once() {
     let hook = common::Recorder::start(|path, n| match (path, n) {
@@ -857,7 +838,7 @@ async fn webhook_steps_are_signed_retried_and_exactly_once() {
         (Some("o-9"), Some("w1@example.com"))
     );
     let idem = req.header("idempotency-key").unwrap().to_string();
-    wait_status(&mut c, sk, &format!("{base}/erp"), "sent").await;
+    common::wait_status(&mut c, sk, &format!("{base}/erp"), "sent").await;
 
     // A 503 is retried with backoff (30 s) under the same idempotency key; a 400 fails for good.
     c.post_json("/v1/track", wk, &json!({"userId": "w1", "event": "Flaky", "properties": {"order_id": "o-10"}}))
@@ -867,14 +848,14 @@ async fn webhook_steps_are_signed_retried_and_exactly_once() {
     let got = hook.wait_for(3).await;
     let flaky: Vec<_> = got.iter().filter(|r| r.path == "/flaky").collect();
     assert_eq!(flaky[0].json(), json!({"order": "o-10", "who": "w1@example.com"}));
-    wait_status(&mut c, sk, &format!("{base}/flaky"), "retrying").await;
+    common::wait_status(&mut c, sk, &format!("{base}/flaky"), "retrying").await;
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "31s"})).await.unwrap();
     let got = hook.wait_for(4).await;
     let flaky: Vec<_> = got.iter().filter(|r| r.path == "/flaky").collect();
     assert_eq!(flaky.len(), 2);
     assert_eq!(flaky[0].header("idempotency-key"), flaky[1].header("idempotency-key"));
     assert_ne!(flaky[0].header("idempotency-key"), Some(idem.as_str()));
-    wait_status(&mut c, sk, &format!("{base}/flaky"), "sent").await;
-    wait_status(&mut c, sk, &format!("{base}/bad"), "failed").await;
+    common::wait_status(&mut c, sk, &format!("{base}/flaky"), "sent").await;
+    common::wait_status(&mut c, sk, &format!("{base}/bad"), "failed").await;
     assert_eq!(got.iter().filter(|r| r.path == "/bad").count(), 1, "a 400 is not retried");
 }

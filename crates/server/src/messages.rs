@@ -401,14 +401,27 @@ fn twilio_ok(app: &AppState, headers: &HeaderMap, path: &str, form: &[(String, S
     kairos_channels::verify_twilio_signature(&sms.auth_token, &url, form, sig)
 }
 
+/// The form a Twilio webhook posted to `path`, once its signature checks out (a field reader over it).
+async fn twilio_form(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    path: &str,
+) -> Result<impl Fn(&str) -> String, Response> {
+    let raw = crate::ingest::read_body(headers, body, 64 * 1024).await.map_err(|_| gone())?;
+    let form = form_fields(&raw);
+    if !twilio_ok(app, headers, path, &form) {
+        return Err(ApiError::unauthorized("invalid X-Twilio-Signature").into_response());
+    }
+    Ok(move |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).unwrap_or_default())
+}
+
 /// `POST /hooks/sms/inbound` (Twilio's inbound message webhook): STOP / START / HELP keywords.
 pub async fn sms_inbound(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let Ok(raw) = crate::ingest::read_body(&headers, body, 64 * 1024).await else { return gone() };
-    let form = form_fields(&raw);
-    if !twilio_ok(&app, &headers, "/hooks/sms/inbound", &form) {
-        return ApiError::unauthorized("invalid X-Twilio-Signature").into_response();
-    }
-    let field = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let field = match twilio_form(&app, &headers, body, "/hooks/sms/inbound").await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     match app.engine.sms_inbound(field("From"), field("Body")).await {
         Ok(Some("stop")) => {
             twiml(Some("You are unsubscribed and will receive no more messages. Reply START to resume."))
@@ -422,12 +435,10 @@ pub async fn sms_inbound(State(app): State<AppState>, headers: HeaderMap, body: 
 
 /// `POST /hooks/sms/status` (Twilio's status callback): delivered / failed.
 pub async fn sms_status(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let Ok(raw) = crate::ingest::read_body(&headers, body, 64 * 1024).await else { return gone() };
-    let form = form_fields(&raw);
-    if !twilio_ok(&app, &headers, "/hooks/sms/status", &form) {
-        return ApiError::unauthorized("invalid X-Twilio-Signature").into_response();
-    }
-    let field = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let field = match twilio_form(&app, &headers, body, "/hooks/sms/status").await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     match app.engine.sms_status(field("MessageSid"), field("MessageStatus")).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => ApiError::from(e).into_response(),

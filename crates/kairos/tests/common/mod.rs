@@ -269,3 +269,38 @@ impl Recorder {
         panic!("expected {n} requests, got {:?}", self.received());
     }
 }
+
+/// Messages to `to`, newest first (`GET /api/v1/messages?to=`).
+pub async fn messages_to(c: &mut HttpClient, sk: &str, to: &str) -> Vec<Value> {
+    let r = c.get(&format!("/api/v1/messages?to={}", to.replace('@', "%40").replace('+', "%2B")), sk).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    r.json()["items"].as_array().unwrap().clone()
+}
+
+/// Polls until the newest message to `to` has `status` (deliveries settle after the request that caused them).
+pub async fn wait_status(c: &mut HttpClient, sk: &str, to: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        if let Some(first) = messages_to(c, sk, to).await.first() {
+            last = first.clone();
+            if first["status"] == status {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("message to {to} never reached {status}: {last}");
+}
+
+/// Polls the list at `path` until it has at least `n` items (up to 5 s), then waits `settle` more and answers
+/// the count then (to see that no more arrive).
+pub async fn count_after(c: &mut HttpClient, sk: &str, path: &str, n: usize, settle: Duration) -> usize {
+    for _ in 0..100 {
+        if all_items(c, sk, path).await.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(settle).await;
+    all_items(c, sk, path).await.len()
+}
