@@ -24,6 +24,9 @@ impl Catalog for Known<'_> {
     fn segment_exists(&self, reference: &str) -> bool {
         self.state.segments.lookup(self.ws, reference).is_some()
     }
+    fn coupon_pool_exists(&self, pool: &str) -> bool {
+        self.state.coupons.exists(self.ws, pool)
+    }
 }
 
 fn flow_error(e: kairos_flow::FlowError) -> EngineError {

@@ -91,6 +91,8 @@ struct FlowCtx<'a> {
     trigger: &'a JsonMap,
     entered_at: Timestamp,
     run_id: i64,
+    ws: WorkspaceId,
+    coupons: &'a crate::coupons::Coupons,
 }
 
 impl CompiledFlow {
@@ -116,6 +118,9 @@ impl Ctx for FlowCtx<'_> {
     }
     fn next_local_time(&mut self, minutes: u32, weekdays: &[u8]) -> Timestamp {
         crate::sending::next_local_slot(self.now, self.contact.timezone.as_deref(), minutes, weekdays)
+    }
+    fn coupon_available(&mut self, _step: &str, pool: &str) -> bool {
+        self.coupons.available(self.ws, pool, self.now)
     }
     fn draw(&mut self, step: &str, total: u64) -> u64 {
         use std::hash::{Hash, Hasher};
@@ -530,10 +535,30 @@ impl State {
                 trigger: &rec.trigger,
                 entered_at: rec.stored.entered_at,
                 run_id: id,
+                ws: rec.stored.workspace,
+                coupons: &self.coupons,
             };
             advance(&flow.def, &mut rec.run, input, &mut ctx)
         };
         for e in &effects {
+            if let Effect::IssueCoupon { step } = e {
+                // The code goes into the run's data, for the templates of later steps.
+                let pool = flow.def.steps.iter().find(|s| &s.id == step).and_then(|s| match &s.kind {
+                    StepKind::IssueCoupon { pool, .. } => Some(pool.clone()),
+                    _ => None,
+                });
+                let issued = match pool {
+                    Some(pool) => self.issue_coupon(rec.stored.workspace, &pool, contact_id, now)?,
+                    None => None,
+                };
+                let counter = if issued.is_some() { "issued" } else { "unavailable" };
+                if let Some(c) = issued {
+                    rec.trigger.insert("coupon".into(), c);
+                    rec.stored.trigger = Value::Object(rec.trigger.clone()).to_string();
+                }
+                self.w.count_step(flow.row, step, counter)?;
+                continue;
+            }
             self.apply_effect(&flow, &rec, e, now)?;
         }
         let changed =
@@ -634,8 +659,8 @@ impl State {
                 }
             }
             Effect::Webhook { step } => self.webhook_step(flow, rec, step, now)?,
-            // Coupon pools arrive with personalisation; the step is counted as skipped.
-            Effect::IssueCoupon { step } => self.w.count_step(flow.row, step, "skipped")?,
+            Effect::IssueCoupon { .. } => {} // carried out in `step_run`, which holds the run mutably
+            Effect::CouponUnavailable { step } => self.w.count_step(flow.row, step, "unavailable")?,
         }
         Ok(())
     }
@@ -810,6 +835,14 @@ impl State {
         // again when it goes out).
         let (mut status, mut reason, until) = outcome;
         let reason_owned;
+        if matches!(status, "sent" | "deferred")
+            && let Some(coupon) = crate::coupons::run_coupon(&p.trigger)
+            && let Some(problem) = self.coupon_problem(ws, coupon, contact_id, now)?
+        {
+            // Fresh at send time: never promote a coupon that expired or was used meanwhile.
+            status = "skipped";
+            reason = Some(problem);
+        }
         let (version, parts, links) =
             match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
                 crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),

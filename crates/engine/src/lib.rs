@@ -4,6 +4,7 @@
 mod campaigns;
 mod clock;
 mod committer;
+mod coupons;
 mod dedupe;
 pub mod dispatch;
 mod flow_ops;
@@ -502,6 +503,37 @@ impl Engine {
     /// Progress and A/B numbers of a campaign.
     pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<serde_json::Value, EngineError> {
         self.run(move |s, _| s.campaign_report(ws, &id)).await
+    }
+
+    /// Creates or replaces a coupon pool.
+    pub async fn save_coupon_pool(
+        &self,
+        ws: WorkspaceId,
+        pool: serde_json::Value,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.save_pool(ws, pool, now)).await
+    }
+
+    /// The workspace's coupon pools, or one of them.
+    pub async fn coupon_pools(&self, ws: WorkspaceId, id: Option<String>) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| s.pools_json(ws, id.as_deref(), now)).await
+    }
+
+    /// Whether a coupon code can be used now (by a contact when given).
+    pub async fn validate_coupon(
+        &self,
+        ws: WorkspaceId,
+        code: String,
+        who: Option<ContactRef>,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.run(move |s, now| {
+            let contact = match who {
+                Some(w) => Some(s.resolve_existing(ws, w)?),
+                None => None,
+            };
+            s.validate_coupon(ws, &code, contact, now)
+        })
+        .await
     }
 
     /// The workspace's effective settings.

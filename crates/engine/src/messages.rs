@@ -272,6 +272,9 @@ impl State {
             .unsubscribe_url(&unsubscribe)
             .preferences_url(&preferences)
             .timezone(Some(&tz));
+        if let Some(coupon) = crate::coupons::run_coupon(trigger) {
+            g = g.coupon(coupon.clone());
+        }
         for (name, v) in extra {
             g = g.var(name, v);
         }

@@ -125,6 +125,7 @@ impl Sim<'_> {
                     | Effect::UpdateProfile { step }
                     | Effect::Tag { step }
                     | Effect::IssueCoupon { step }
+                    | Effect::CouponUnavailable { step }
                     | Effect::Variant { step, .. } => (step, "would_run"),
                 };
                 *self.steps.entry(step).or_default().entry(what).or_default() += 1;

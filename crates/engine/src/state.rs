@@ -43,6 +43,7 @@ pub struct State {
     pub(crate) links: crate::messages::LinkConfig,
     pub(crate) campaigns: crate::campaigns::Campaigns,
     pub(crate) recs: crate::recommend::RecCache,
+    pub(crate) coupons: crate::coupons::Coupons,
 }
 
 /// One identity an event claims for its contact.
@@ -113,8 +114,10 @@ impl State {
             links,
             campaigns: Default::default(),
             recs: Default::default(),
+            coupons: Default::default(),
         };
         state.load_settings()?;
+        state.load_coupons()?;
         state.begin()?;
         state.load_segments(now)?;
         state.load_flows(now)?;
@@ -214,6 +217,7 @@ impl State {
         self.mark_dirty(id);
         self.segments.record(ws, id, ev, now);
         self.evaluate_contact(ws, id, now)?;
+        self.redeem_from_order(ws, id, ev, now)?;
         self.flows_on_event(ws, id, ev, now)?;
         self.note_interest(ws, id, ev);
         if ev.kind == EventKind::Identify {
@@ -513,13 +517,7 @@ impl State {
         now: Timestamp,
     ) -> Result<ContactId, EngineError> {
         let (kind, value) = match who {
-            ContactRef::Id(id) => {
-                let id = self.follow(id);
-                return match self.contacts.get(&id) {
-                    Some(c) if c.workspace == ws => Ok(id),
-                    _ => Err(EngineError::NotFound(format!("contact {id} not found"))),
-                };
-            }
+            ContactRef::Id(_) => return self.resolve_existing(ws, who),
             ContactRef::UserId(u) => (IdentityKind::UserId, u),
             ContactRef::Email(e) => (IdentityKind::Email, e.as_str().to_string()),
             ContactRef::Phone(p) => (IdentityKind::Phone, p.as_str().to_string()),
@@ -532,6 +530,23 @@ impl State {
                 id
             }
         })
+    }
+
+    /// The existing contact a request names (never created), or not found.
+    pub(crate) fn resolve_existing(&mut self, ws: WorkspaceId, who: ContactRef) -> Result<ContactId, EngineError> {
+        let (kind, value) = match who {
+            ContactRef::Id(id) => {
+                let id = self.follow(id);
+                return match self.contacts.get(&id) {
+                    Some(c) if c.workspace == ws => Ok(id),
+                    _ => Err(EngineError::NotFound(format!("contact {id} not found"))),
+                };
+            }
+            ContactRef::UserId(u) => (IdentityKind::UserId, u),
+            ContactRef::Email(e) => (IdentityKind::Email, e.as_str().to_string()),
+            ContactRef::Phone(p) => (IdentityKind::Phone, p.as_str().to_string()),
+        };
+        self.lookup(ws, kind, &value)?.ok_or_else(|| EngineError::NotFound("no such contact".into()))
     }
 
     pub(crate) fn change_consent(

@@ -84,6 +84,10 @@ pub enum Effect {
     IssueCoupon {
         step: String,
     },
+    /// The pool of an `issue_coupon` step had nothing to give (expired or exhausted): the fallback branch.
+    CouponUnavailable {
+        step: String,
+    },
     /// The A/B variant chosen at a step (recorded for the experiment).
     Variant {
         step: String,
@@ -109,6 +113,11 @@ pub trait Ctx {
     /// the contact's time zone. The default reads the clock as UTC.
     fn next_local_time(&mut self, time_minutes: u32, weekdays: &[u8]) -> Timestamp {
         next_slot(self.now(), time_minutes, weekdays)
+    }
+    /// Whether coupon pool `pool` can give this contact a code now (not expired, not exhausted). An unavailable
+    /// pool takes the step's `fallback_next` branch. The default (simulation) assumes it can.
+    fn coupon_available(&mut self, _step: &str, _pool: &str) -> bool {
+        true
     }
 }
 
@@ -240,9 +249,14 @@ pub fn advance(def: &FlowDef, run: &mut Run, input: Input<'_>, ctx: &mut dyn Ctx
                 out.push(Effect::Tag { step: id.clone() });
                 next.clone()
             }
-            StepKind::IssueCoupon { next, .. } => {
-                out.push(Effect::IssueCoupon { step: id.clone() });
-                next.clone()
+            StepKind::IssueCoupon { pool, next, fallback_next } => {
+                if ctx.coupon_available(&id, pool) {
+                    out.push(Effect::IssueCoupon { step: id.clone() });
+                    next.clone()
+                } else {
+                    out.push(Effect::CouponUnavailable { step: id.clone() });
+                    fallback_next.clone()
+                }
             }
             StepKind::Exit => {
                 run.step = None;

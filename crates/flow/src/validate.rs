@@ -12,6 +12,10 @@ use crate::def::{FlowDef, StepKind, Trigger};
 pub trait Catalog {
     fn template_exists(&self, id: &str) -> bool;
     fn segment_exists(&self, reference: &str) -> bool;
+    /// Whether a coupon pool exists (the default accepts any: the library installs flows before pools).
+    fn coupon_pool_exists(&self, _pool: &str) -> bool {
+        true
+    }
 }
 
 /// Checks a parsed flow. The first problem found is returned, with the JSON path of the field at fault.
@@ -63,6 +67,9 @@ pub fn validate(f: &FlowDef, catalog: &dyn Catalog) -> Result<(), FlowError> {
                 ));
             }
             StepKind::Split { condition, .. } => check_segments(condition, catalog, &format!("steps[{i}].condition"))?,
+            StepKind::IssueCoupon { pool, .. } if !catalog.coupon_pool_exists(pool) => {
+                return Err(FlowError::new(format!("steps[{i}].pool"), format!("no coupon pool {pool:?}")));
+            }
             _ => {}
         }
     }

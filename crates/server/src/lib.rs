@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod campaigns;
+pub mod coupons;
 pub mod error;
 pub mod flows;
 pub mod ingest;
@@ -101,6 +102,9 @@ pub fn router(state: AppState) -> Router {
         .route("/suppressions", get(messages::suppressions).post(messages::suppress))
         .route("/suppressions/{channel}/{address}", axum::routing::delete(messages::unsuppress))
         .route("/bounces", post(messages::bounces))
+        .route("/coupons", post(coupons::save).get(coupons::list))
+        .route("/coupons/validate", post(coupons::validate))
+        .route("/coupons/{id}", get(coupons::get))
         .route("/campaigns", post(campaigns::create).get(campaigns::list))
         .route("/campaigns/{id}", get(campaigns::get))
         .route("/campaigns/{id}/schedule", post(campaigns::schedule))

@@ -148,6 +148,15 @@ pub struct Recipient {
     pub variant: i64,
 }
 
+/// A coupon code handed to a contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedCode {
+    pub pool: String,
+    pub contact: ContactId,
+    pub issued_at: Timestamp,
+    pub redeemed_at: Option<Timestamp>,
+}
+
 /// Which messages to list (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
@@ -264,6 +273,34 @@ pub trait Writer: Send {
     fn variant_results(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, u64, u64, u64, f64)>>;
     /// Per A/B variant: revenue of `Order Completed` events by each message's contact within 5 days after it.
     fn campaign_revenue(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, f64)>>;
+    fn save_pool(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<()>;
+    /// Every coupon pool: (workspace, id, data).
+    fn pools(&mut self, f: &mut dyn FnMut(WorkspaceId, String, String)) -> Result<()>;
+    /// Records `code` as given to `contact`; false when that contact already has it.
+    fn issue_code(
+        &mut self,
+        ws: WorkspaceId,
+        pool: &str,
+        code: &str,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// The latest code of `pool` given to `contact`, with when.
+    fn issued_code(&mut self, ws: WorkspaceId, pool: &str, contact: ContactId) -> Result<Option<(String, Timestamp)>>;
+    /// Whether any contact holds `code` (generated codes must be unique).
+    fn code_used(&mut self, ws: WorkspaceId, code: &str) -> Result<bool>;
+    fn pool_issued(&mut self, ws: WorkspaceId, pool: &str) -> Result<u64>;
+    /// A code as issued (to `contact` when given; unredeemed first).
+    fn coupon_code(&mut self, ws: WorkspaceId, code: &str, contact: Option<ContactId>) -> Result<Option<IssuedCode>>;
+    /// Marks a contact's code redeemed by an order; false when it was not issued to them or already redeemed.
+    fn redeem_code(
+        &mut self,
+        ws: WorkspaceId,
+        code: &str,
+        contact: ContactId,
+        order: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
     /// Remembers the provider's id of a message (SMS sid) for its status callbacks.
     fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()>;
     fn message_by_provider_id(&mut self, provider_id: &str) -> Result<Option<String>>;

@@ -7,7 +7,7 @@ use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::keys::{KeyKind, NewWorkspace, hash_key, random_token};
-use crate::{FlowStats, MessageFilter, Recipient, StoredCampaign, StoredMessage, StoredRun};
+use crate::{FlowStats, IssuedCode, MessageFilter, Recipient, StoredCampaign, StoredMessage, StoredRun};
 use crate::{
     IdentityKind, Page, Reader, Result, StoreError, StoredEvent, StoredFlow, StoredSegment, StoredTemplate, Writer,
 };
@@ -243,6 +243,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;
     CREATE INDEX campaign_recipients_due ON campaign_recipients (campaign_id, done, due_at);
     CREATE INDEX messages_by_campaign ON messages (campaign_id) WHERE campaign_id IS NOT NULL;",
+    ),
+    (
+        8,
+        "CREATE TABLE coupon_pools (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE coupon_codes (
+        workspace_id INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        pool_id TEXT NOT NULL,
+        contact_id INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL,
+        redeemed_at INTEGER,
+        order_id TEXT,
+        PRIMARY KEY (workspace_id, code, contact_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX coupon_codes_by_contact ON coupon_codes (workspace_id, pool_id, contact_id);",
     ),
 ];
 
@@ -767,7 +788,7 @@ impl Writer for SqliteWriter {
              VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
                  due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
-                 updated_at = excluded.updated_at
+                 updated_at = excluded.updated_at, trigger = excluded.trigger
              RETURNING id",
         )?;
         Ok(stmt.query_row(
@@ -1005,6 +1026,100 @@ impl Writer for SqliteWriter {
         )?;
         let rows = stmt.query_map([campaign_public_id], |r| Ok((r.get(0)?, r.get::<_, f64>(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn save_pool(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO coupon_pools (workspace_id, id, data, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data",
+            )?
+            .execute(params![ws.0, id, data, at.as_micros()])?;
+        Ok(())
+    }
+
+    fn pools(&mut self, f: &mut dyn FnMut(WorkspaceId, String, String)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT workspace_id, id, data FROM coupon_pools")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(WorkspaceId(r.get(0)?), r.get(1)?, r.get(2)?);
+        }
+        Ok(())
+    }
+
+    fn issue_code(
+        &mut self,
+        ws: WorkspaceId,
+        pool: &str,
+        code: &str,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO coupon_codes (workspace_id, code, pool_id, contact_id, issued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![ws.0, code, pool, contact.0, at.as_micros()])?;
+        Ok(n == 1)
+    }
+
+    fn issued_code(&mut self, ws: WorkspaceId, pool: &str, contact: ContactId) -> Result<Option<(String, Timestamp)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT code, issued_at FROM coupon_codes WHERE workspace_id = ?1 AND pool_id = ?2 AND contact_id = ?3
+             ORDER BY issued_at DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![ws.0, pool, contact.0], |r| Ok((r.get(0)?, Timestamp::from_micros(r.get(1)?))))
+            .optional()?)
+    }
+
+    fn code_used(&mut self, ws: WorkspaceId, code: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM coupon_codes WHERE workspace_id = ?1 AND code = ?2")?;
+        Ok(stmt.query_row(params![ws.0, code], |_| Ok(())).optional()?.is_some())
+    }
+
+    fn pool_issued(&mut self, ws: WorkspaceId, pool: &str) -> Result<u64> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT COUNT(*) FROM coupon_codes WHERE workspace_id = ?1 AND pool_id = ?2")?;
+        Ok(stmt.query_row(params![ws.0, pool], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn coupon_code(&mut self, ws: WorkspaceId, code: &str, contact: Option<ContactId>) -> Result<Option<IssuedCode>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pool_id, contact_id, issued_at, redeemed_at FROM coupon_codes
+             WHERE workspace_id = ?1 AND code = ?2 AND (?3 IS NULL OR contact_id = ?3)
+             ORDER BY redeemed_at IS NOT NULL, issued_at DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![ws.0, code, contact.map(|c| c.0)], |r| {
+                Ok(IssuedCode {
+                    pool: r.get(0)?,
+                    contact: ContactId(r.get(1)?),
+                    issued_at: Timestamp::from_micros(r.get(2)?),
+                    redeemed_at: r.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
+                })
+            })
+            .optional()?)
+    }
+
+    fn redeem_code(
+        &mut self,
+        ws: WorkspaceId,
+        code: &str,
+        contact: ContactId,
+        order: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE coupon_codes SET redeemed_at = ?4, order_id = ?5
+                 WHERE workspace_id = ?1 AND code = ?2 AND contact_id = ?3 AND redeemed_at IS NULL",
+            )?
+            .execute(params![ws.0, code, contact.0, at.as_micros(), order])?;
+        Ok(n > 0)
     }
 
     fn set_provider_id(&mut self, provider_id: &str, message: &str) -> Result<()> {

@@ -1,0 +1,339 @@
+//! Coupon pools (SPEC 9): one shared code, or unique codes generated from a pattern; a value (percent, fixed,
+//! free shipping), an expiry, optionally a per-code validity and a cap on codes. An `issue_coupon` step gives the
+//! contact a code (the same one again if it already holds one from the pool) that later templates read as
+//! `{{ coupon.code }}`; an expired or exhausted pool takes the step's `fallback_next`. Sends re-check the coupon:
+//! an expired or redeemed one skips the message. `Order Completed` with a `coupon` property redeems it.
+
+use std::collections::HashMap;
+
+use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::state::State;
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Shared { code: String },
+    Unique { pattern: String, length: usize },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    id: String,
+    kind: Kind,
+    value_type: String,
+    value: f64,
+    expires_at: Option<Timestamp>,
+    valid_for: Option<Duration>,
+    max_codes: Option<u64>,
+    json: Value,
+}
+
+#[derive(Default)]
+pub(crate) struct Coupons {
+    pools: HashMap<(WorkspaceId, String), Pool>,
+    issued: HashMap<(WorkspaceId, String), u64>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> EngineError {
+    EngineError::Invalid { message: message.into(), field: Some(field.into()) }
+}
+
+/// Reads and checks a pool definition.
+pub(crate) fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
+    let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
+    const KNOWN: [&str; 11] = [
+        "id",
+        "name",
+        "type",
+        "code",
+        "pattern",
+        "length",
+        "value_type",
+        "value",
+        "expires_at",
+        "valid_for",
+        "max_codes",
+    ];
+    if let Some(k) = o.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(invalid(k, format!("unknown field {k:?}")));
+    }
+    let id = match o.get("id").and_then(Value::as_str) {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            id.to_string()
+        }
+        _ => return Err(invalid("id", "id must be 1 to 64 letters, digits, - or _")),
+    };
+    let code_ok = |c: &str| {
+        !c.is_empty() && c.len() <= 64 && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let kind = match o.get("type").and_then(Value::as_str) {
+        Some("shared") => match o.get("code").and_then(Value::as_str) {
+            Some(c) if code_ok(c) => Kind::Shared { code: c.to_string() },
+            _ => return Err(invalid("code", "a shared pool needs a code of letters, digits, - or _")),
+        },
+        Some("unique") => {
+            let pattern = o.get("pattern").and_then(Value::as_str).unwrap_or("{CODE}").to_string();
+            if pattern.matches("{CODE}").count() != 1 || !code_ok(&pattern.replace("{CODE}", "X")) {
+                return Err(invalid("pattern", "pattern must contain {CODE} once, e.g. WELCOME-{CODE}"));
+            }
+            let length = match o.get("length") {
+                None => 8,
+                Some(l) => l
+                    .as_u64()
+                    .filter(|n| (4..=32).contains(n))
+                    .ok_or_else(|| invalid("length", "length must be 4 to 32"))? as usize,
+            };
+            Kind::Unique { pattern, length }
+        }
+        _ => return Err(invalid("type", "type must be \"shared\" or \"unique\"")),
+    };
+    let value_type = match o.get("value_type").and_then(Value::as_str) {
+        Some(t @ ("percent" | "fixed" | "free_shipping")) => t.to_string(),
+        _ => return Err(invalid("value_type", "value_type must be percent, fixed or free_shipping")),
+    };
+    let value = match (value_type.as_str(), o.get("value")) {
+        ("free_shipping", None) => 0.0,
+        ("percent", Some(v)) => v
+            .as_f64()
+            .filter(|x| *x > 0.0 && *x <= 100.0)
+            .ok_or_else(|| invalid("value", "a percent is from 0 to 100"))?,
+        (_, Some(v)) => v
+            .as_f64()
+            .filter(|x| *x > 0.0 && x.is_finite())
+            .ok_or_else(|| invalid("value", "value must be a positive number"))?,
+        (_, None) => return Err(invalid("value", "value is required")),
+    };
+    let expires_at = match o.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_str().and_then(Timestamp::parse).ok_or_else(|| invalid("expires_at", "expected an ISO-8601 time"))?,
+        ),
+    };
+    let valid_for = match o.get("valid_for") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_str().and_then(Duration::parse).ok_or_else(|| invalid("valid_for", "expected a duration like 30d"))?,
+        ),
+    };
+    let max_codes = match o.get("max_codes") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid("max_codes", "max_codes must be a positive number"))?,
+        ),
+    };
+    Ok(Pool { id, kind, value_type, value, expires_at, valid_for, max_codes, json: v.clone() })
+}
+
+impl Coupons {
+    /// Whether `pool` can give a code now.
+    pub(crate) fn available(&self, ws: WorkspaceId, pool: &str, now: Timestamp) -> bool {
+        let Some(p) = self.pools.get(&(ws, pool.to_string())) else { return false };
+        let issued = self.issued.get(&(ws, pool.to_string())).copied().unwrap_or(0);
+        p.expires_at.is_none_or(|t| t > now) && p.max_codes.is_none_or(|m| issued < m)
+    }
+
+    pub(crate) fn exists(&self, ws: WorkspaceId, pool: &str) -> bool {
+        self.pools.contains_key(&(ws, pool.to_string()))
+    }
+}
+
+impl State {
+    /// Pools and their issued counts (at start).
+    pub(crate) fn load_coupons(&mut self) -> Result<(), EngineError> {
+        let mut rows = Vec::new();
+        self.w.pools(&mut |ws, id, data| rows.push((ws, id, data)))?;
+        for (ws, id, data) in rows {
+            let v: Value = serde_json::from_str(&data).unwrap_or_default();
+            if let Ok(p) = parse_pool(&v) {
+                let n = self.w.pool_issued(ws, &id)?;
+                self.coupons.issued.insert((ws, id.clone()), n);
+                self.coupons.pools.insert((ws, id), p);
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v1/coupons` (create or replace a pool).
+    pub(crate) fn save_pool(&mut self, ws: WorkspaceId, v: Value, now: Timestamp) -> Result<Value, EngineError> {
+        let p = parse_pool(&v)?;
+        self.w.save_pool(ws, &p.id, &v.to_string(), now)?;
+        let n = self.w.pool_issued(ws, &p.id)?;
+        self.coupons.issued.insert((ws, p.id.clone()), n);
+        let out = self.pool_json(&p, n, now);
+        self.coupons.pools.insert((ws, p.id.clone()), p);
+        Ok(out)
+    }
+
+    fn pool_json(&self, p: &Pool, issued: u64, now: Timestamp) -> Value {
+        let mut v = p.json.clone();
+        v["issued"] = json!(issued);
+        v["active"] = json!(p.expires_at.is_none_or(|t| t > now) && p.max_codes.is_none_or(|m| issued < m));
+        v
+    }
+
+    /// The workspace's pools (or one).
+    pub(crate) fn pools_json(&self, ws: WorkspaceId, id: Option<&str>, now: Timestamp) -> Result<Value, EngineError> {
+        let mut items: Vec<Value> = self
+            .coupons
+            .pools
+            .iter()
+            .filter(|((w, pid), _)| *w == ws && id.is_none_or(|i| i == pid))
+            .map(|((w, pid), p)| {
+                self.pool_json(p, self.coupons.issued.get(&(*w, pid.clone())).copied().unwrap_or(0), now)
+            })
+            .collect();
+        items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        match id {
+            Some(i) => items.pop().ok_or_else(|| EngineError::NotFound(format!("no coupon pool {i:?}"))),
+            None => Ok(json!({"items": items, "next_cursor": null})),
+        }
+    }
+
+    fn coupon_value(&self, p: &Pool, code: &str, issued_at: Timestamp) -> Value {
+        let expires = match (p.expires_at, p.valid_for.map(|d| issued_at.saturating_add(d))) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        json!({"code": code, "pool": p.id, "value_type": p.value_type, "value": p.value,
+               "expires_at": expires.map(|t| t.to_string())})
+    }
+
+    /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
+    pub(crate) fn issue_coupon(
+        &mut self,
+        ws: WorkspaceId,
+        pool: &str,
+        contact: ContactId,
+        now: Timestamp,
+    ) -> Result<Option<Value>, EngineError> {
+        let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
+        if let Some((code, at)) = self.w.issued_code(ws, pool, contact)? {
+            return Ok(Some(self.coupon_value(&p, &code, at)));
+        }
+        if !self.coupons.available(ws, pool, now) {
+            return Ok(None);
+        }
+        let code = match &p.kind {
+            Kind::Shared { code } => code.clone(),
+            Kind::Unique { pattern, length } => {
+                use rand::RngExt as _;
+                let mut rng = rand::rng();
+                loop {
+                    let body: String =
+                        (0..*length).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
+                    let code = pattern.replace("{CODE}", &body);
+                    if !self.w.code_used(ws, &code)? {
+                        break code;
+                    }
+                }
+            }
+        };
+        self.w.issue_code(ws, pool, &code, contact, now)?;
+        *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;
+        Ok(Some(self.coupon_value(&p, &code, now)))
+    }
+
+    /// Why a coupon a message carries can no longer be promoted (at send time), if it cannot.
+    pub(crate) fn coupon_problem(
+        &mut self,
+        ws: WorkspaceId,
+        coupon: &Value,
+        contact: ContactId,
+        now: Timestamp,
+    ) -> Result<Option<&'static str>, EngineError> {
+        let Some(code) = coupon["code"].as_str() else { return Ok(None) };
+        if coupon["expires_at"].as_str().and_then(Timestamp::parse).is_some_and(|t| t <= now) {
+            return Ok(Some("coupon_expired"));
+        }
+        match self.w.coupon_code(ws, code, Some(contact))? {
+            Some(c) if c.redeemed_at.is_some() => Ok(Some("coupon_redeemed")),
+            _ => Ok(None),
+        }
+    }
+
+    /// `POST /api/v1/coupons/validate`: whether `code` can be used now (by `contact` when given).
+    pub(crate) fn validate_coupon(
+        &mut self,
+        ws: WorkspaceId,
+        code: &str,
+        contact: Option<ContactId>,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        let contact = contact.map(|c| self.follow(c));
+        let issued = self.w.coupon_code(ws, code, contact)?;
+        let shared = self
+            .coupons
+            .pools
+            .iter()
+            .find(|((w, _), p)| *w == ws && matches!(&p.kind, Kind::Shared { code: c } if c == code))
+            .map(|(_, p)| p.clone());
+        // A unique code issued to someone else still names its pool.
+        let anyone = if issued.is_none() && contact.is_some() { self.w.coupon_code(ws, code, None)? } else { None };
+        let pool = match (&issued, &shared, &anyone) {
+            (Some(i), _, _) | (None, None, Some(i)) => self.coupons.pools.get(&(ws, i.pool.clone())).cloned(),
+            (None, Some(p), _) => Some(p.clone()),
+            (None, None, None) => None,
+        };
+        let Some(p) = pool else {
+            return Ok(json!({"code": code, "valid": false, "reason": "unknown_code"}));
+        };
+        let issued_at = issued.as_ref().map_or(now, |i| i.issued_at);
+        let coupon = self.coupon_value(&p, code, issued_at);
+        let reason = if coupon["expires_at"].as_str().and_then(Timestamp::parse).is_some_and(|t| t <= now) {
+            Some("expired")
+        } else if issued.as_ref().is_some_and(|i| i.redeemed_at.is_some()) {
+            Some("already_redeemed")
+        } else if matches!(p.kind, Kind::Unique { .. }) && issued.is_none() {
+            Some("not_issued_to_contact")
+        } else {
+            None
+        };
+        Ok(json!({"code": code, "valid": reason.is_none(), "reason": reason, "coupon": coupon}))
+    }
+
+    /// `Order Completed` with a `coupon` property: the contact's code is redeemed (once).
+    pub(crate) fn redeem_from_order(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        ev: &Event,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if ev.name.as_deref() != Some("Order Completed") || self.coupons.pools.keys().all(|(w, _)| *w != ws) {
+            return Ok(());
+        }
+        let Some(code) = ev.properties.get("coupon").and_then(Value::as_str) else { return Ok(()) };
+        let order = ev.properties.get("order_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        let issued = self.w.coupon_code(ws, code, Some(contact))?;
+        if issued.is_none() {
+            // A shared code used by someone it was not sent to: recorded as theirs, redeemed.
+            let shared = self
+                .coupons
+                .pools
+                .iter()
+                .find(|((w, _), p)| *w == ws && matches!(&p.kind, Kind::Shared { code: c } if c == code))
+                .map(|((_, id), _)| id.clone());
+            match shared {
+                Some(pool) => {
+                    self.w.issue_code(ws, &pool, code, contact, now)?;
+                }
+                None => return Ok(()),
+            }
+        }
+        self.w.redeem_code(ws, code, contact, order.as_deref().unwrap_or(""), now)?;
+        Ok(())
+    }
+}
+
+/// The coupon a run carries (set by its `issue_coupon` step).
+pub(crate) fn run_coupon(trigger: &JsonMap) -> Option<&Value> {
+    trigger.get("coupon").filter(|c| c.is_object())
+}
