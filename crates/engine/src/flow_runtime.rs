@@ -38,6 +38,8 @@ pub(crate) struct CompiledFlow {
 struct RunRec {
     stored: StoredRun,
     run: Run,
+    /// The trigger event's properties, parsed from `stored.trigger` only while the run steps: a million waiting
+    /// runs keep the compact JSON text, not a parsed map each.
     trigger: JsonMap,
 }
 
@@ -236,9 +238,8 @@ impl State {
                     self.compile_flow(stored.workspace, &StoredFlow { public_id, ..meta }, stored.version, &def)?;
                 self.flows.versions.insert((stored.flow_row, stored.version), compiled);
             }
-            let trigger: JsonMap = serde_json::from_str(&stored.trigger).unwrap_or_default();
             let run = Run { step: stored.step.clone(), due_at: stored.due_at, ended: None };
-            self.track_run(RunRec { stored, run, trigger });
+            self.track_run(RunRec { stored, run, trigger: JsonMap::new() });
         }
         self.load_interest(self.flows_workspaces(), now)?;
         for ws in self.flows_workspaces() {
@@ -522,6 +523,9 @@ impl State {
             self.flows.runs.insert(id, rec);
             return Ok(());
         };
+        if rec.trigger.is_empty() {
+            rec.trigger = serde_json::from_str(&rec.stored.trigger).unwrap_or_default();
+        }
         let contact_id = self.follow(rec.stored.contact);
         rec.stored.contact = contact_id;
         let Some(contact) = self.contacts.get(&contact_id) else { return Ok(()) };
@@ -563,6 +567,7 @@ impl State {
         }
         let changed =
             !effects.is_empty() || before != (rec.run.step.clone(), rec.run.due_at) || rec.run.ended.is_some();
+        rec.trigger = JsonMap::new(); // parsed again when the run next steps
         if !changed {
             self.flows.runs.insert(id, rec);
             return Ok(());
