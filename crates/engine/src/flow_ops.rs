@@ -43,7 +43,7 @@ impl State {
     ) -> Result<i64, EngineError> {
         self.check_template(ws, id, data)?;
         let version = self.w.save_template(ws, id, &data.to_string(), now)?;
-        self.template_saved(ws, data);
+        self.template_saved(ws, id, data);
         Ok(version)
     }
 
@@ -125,6 +125,7 @@ impl State {
                     o.remove("id");
                 }
                 self.w.save_template(ws, &id, &data.to_string(), now)?;
+                self.template_saved(ws, &id, &data);
             }
         }
         for (name, definition) in lib.segments {

@@ -117,20 +117,21 @@ impl State {
     }
 
     /// Forgets compiled templates after a template of `ws` changed (a partial or layout affects them all).
-    pub(crate) fn template_saved(&mut self, ws: WorkspaceId, data: &Value) {
+    pub(crate) fn template_saved(&mut self, ws: WorkspaceId, id: &str, data: &Value) {
         if matches!(data["channel"].as_str(), Some("partial" | "layout")) {
             self.templates.renderers.remove(&ws);
             self.templates.compiled.retain(|(w, _), _| *w != ws);
+        } else {
+            self.templates.compiled.remove(&(ws, id.to_string()));
         }
     }
 
     fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Compiled>, EngineError> {
-        let Some((version, data)) = self.w.template_data(ws, id)? else { return Ok(None) };
-        if let Some(c) = self.templates.compiled.get(&(ws, id.to_string()))
-            && c.version == version
-        {
+        // Every save goes through `template_saved`, which drops the entry: a hit is the current version.
+        if let Some(c) = self.templates.compiled.get(&(ws, id.to_string())) {
             return Ok(Some(c.clone()));
         }
+        let Some((version, data)) = self.w.template_data(ws, id)? else { return Ok(None) };
         let parts: TemplateParts = serde_json::from_str(&data).unwrap_or_default();
         let template = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
         // Partials and layouts could read them too: look at every source of the workspace's renderer as well.
@@ -296,7 +297,7 @@ impl State {
         let Some(compiled) = self.compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
         };
-        self.render_compiled(ws, &compiled, contact, trigger, message_id, now, track)
+        self.render_compiled(ws, template, &compiled, contact, trigger, message_id, now, track)
     }
 
     /// Renders a compiled template for a contact (see [`State::compose`]).
@@ -304,6 +305,7 @@ impl State {
     fn render_compiled(
         &mut self,
         ws: WorkspaceId,
+        template: &str,
         compiled: &Compiled,
         contact: ContactId,
         trigger: &JsonMap,
@@ -311,7 +313,6 @@ impl State {
         now: Timestamp,
         track: bool,
     ) -> Result<Composed, EngineError> {
-        let template = "draft";
         let (version, t) = (compiled.version, compiled.template.clone());
         let Some(c) = self.contacts.get(&contact).cloned() else {
             return Ok(Composed::Skip { version, reason: "no_contact".into() });
@@ -396,7 +397,7 @@ impl State {
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
         };
-        Ok(match self.render_compiled(ws, &compiled, contact, &event, "preview", now, false)? {
+        Ok(match self.render_compiled(ws, "draft", &compiled, contact, &event, "preview", now, false)? {
             Composed::Ready { parts, .. } => json!({
                 "contact_id": contact.0, "subject": parts.subject, "html": parts.html, "text": parts.text,
                 "body": parts.body, "skipped": null,
@@ -473,10 +474,11 @@ impl State {
         // Machine opens/clicks are recorded (flagged) but do not move the message's status.
         let rank = |s: &str| ["sent", "delivered", "opened", "clicked", "unsubscribed"].iter().position(|x| *x == s);
         if !machine || status == "unsubscribed" {
-            let counts = data.get("counts").cloned().unwrap_or_else(|| json!({}));
-            let mut counts = counts;
-            counts[status] = json!(counts[status].as_u64().unwrap_or(0) + 1);
-            data["counts"] = counts;
+            let n = data["counts"][status].as_u64().unwrap_or(0) + 1;
+            if !data["counts"].is_object() {
+                data["counts"] = json!({});
+            }
+            data["counts"][status] = json!(n);
             let first = rank(status) > rank(&m.status) && rank(&m.status).is_some();
             if first {
                 crate::dispatch::push_history(&mut data, status, now, None);
