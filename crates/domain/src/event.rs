@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::parse_identifier;
+use crate::json::EVENT_JSON_DEPTH_MAX;
 use crate::{Duration, JsonMap, MessageId, Timestamp, ValidationError};
 
 /// Segment's limit for one event (serialized JSON).
@@ -218,6 +219,14 @@ impl Event {
         let properties = opt_object(obj, "properties")?;
         let traits = opt_object(obj, "traits")?;
         let context = opt_object(obj, "context")?;
+        for (field, map) in [("properties", &properties), ("traits", &traits), ("context", &context)] {
+            check_depth(field, map)?;
+        }
+        if kind == EventKind::Track
+            && let Some(name) = &name
+        {
+            check_commerce_amounts(name, &properties)?;
+        }
         let category = opt_str(obj, "category")?.map(str::to_string);
 
         let timestamp = opt_time(obj, "timestamp")?;
@@ -298,6 +307,104 @@ fn opt_object(obj: &mut JsonMap, key: &str) -> Result<JsonMap, ValidationError> 
         Some(Value::Object(m)) => Ok(m),
         Some(_) => Err(ValidationError::new("invalid_type", key, format!("{key} must be a JSON object"))),
     }
+}
+
+/// Refuses nesting a stored row could not be read back with (see [`crate::json`]).
+pub fn check_depth(field: &str, map: &JsonMap) -> Result<(), ValidationError> {
+    let depth = 1 + map.values().map(crate::json::depth).max().unwrap_or(0);
+    if depth > EVENT_JSON_DEPTH_MAX {
+        return Err(ValidationError::new(
+            "too_deep",
+            field,
+            format!("{field} nests {depth} levels deep; at most {EVENT_JSON_DEPTH_MAX} are accepted"),
+        ));
+    }
+    Ok(())
+}
+
+/// Segment's e-commerce events (V2 spec) whose amounts and quantities feed revenue, AOV and carts.
+const COMMERCE_EVENTS: &[&str] = &[
+    "Products Searched",
+    "Product List Viewed",
+    "Product List Filtered",
+    "Promotion Viewed",
+    "Promotion Clicked",
+    "Product Clicked",
+    "Product Viewed",
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Checkout Started",
+    "Checkout Step Viewed",
+    "Checkout Step Completed",
+    "Payment Info Entered",
+    "Order Updated",
+    "Order Completed",
+    "Order Refunded",
+    "Order Cancelled",
+    "Coupon Entered",
+    "Coupon Applied",
+    "Coupon Denied",
+    "Coupon Removed",
+    "Product Added to Wishlist",
+    "Product Removed from Wishlist",
+    "Wishlist Product Added to Cart",
+    "Product Shared",
+    "Cart Shared",
+    "Product Reviewed",
+];
+/// Money fields of those events (order level and per product). A refund is its own event with a positive amount,
+/// so none of these is ever negative.
+const AMOUNT_FIELDS: &[&str] = &["total", "revenue", "value", "subtotal", "price", "shipping", "tax", "discount"];
+
+/// Amounts and quantities of e-commerce events must be non-negative numbers (or numeric strings, which some
+/// platforms send): a negative order total would make revenue and AOV negative for the whole store.
+fn check_commerce_amounts(name: &str, properties: &JsonMap) -> Result<(), ValidationError> {
+    if !COMMERCE_EVENTS.contains(&name) {
+        return Ok(());
+    }
+    check_amounts(properties, "properties")?;
+    if let Some(Value::Array(products)) = properties.get("products") {
+        for (i, p) in products.iter().enumerate() {
+            if let Value::Object(p) = p {
+                check_amounts(p, &format!("properties.products[{i}]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_amounts(map: &JsonMap, at: &str) -> Result<(), ValidationError> {
+    let number = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    };
+    for key in AMOUNT_FIELDS.iter().chain(&["quantity"]) {
+        let Some(v) = map.get(*key).filter(|v| !v.is_null()) else { continue };
+        let field = format!("{at}.{key}");
+        match number(v) {
+            None => {
+                return Err(ValidationError::new("invalid_type", field, format!("{key} must be a number")));
+            }
+            Some(x) if x < 0.0 => {
+                return Err(ValidationError::new(
+                    "negative_amount",
+                    field,
+                    format!("{key} must not be negative (a refund is an Order Refunded event with a positive amount)"),
+                ));
+            }
+            Some(x) if x > crate::money::MONEY_MAJOR_MAX => {
+                return Err(ValidationError::new(
+                    "too_large",
+                    field,
+                    format!("{key} is larger than {:e}", crate::money::MONEY_MAJOR_MAX),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn opt_time(obj: &JsonMap, key: &str) -> Result<Option<Timestamp>, ValidationError> {

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod json;
 pub mod money;
 pub mod product;
 pub mod time;

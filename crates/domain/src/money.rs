@@ -9,7 +9,7 @@ use serde::Serialize;
 pub struct Money(pub i64);
 
 /// Largest amount accepted from input: 10^15 major units.
-const MONEY_MAJOR_MAX: f64 = 1e15;
+pub const MONEY_MAJOR_MAX: f64 = 1e15;
 
 impl Money {
     pub const ZERO: Money = Money(0);

@@ -44,17 +44,43 @@ impl DevClock {
         self.now()
     }
 
-    pub fn advance(&self, d: Duration) -> Timestamp {
-        self.offset_us.fetch_add(d.as_micros().max(0), Ordering::SeqCst);
-        self.remember()
+    /// Moves time forward by `d`; refuses a negative move or one past [`DEV_CLOCK_LATEST_SECS`].
+    pub fn advance(&self, d: Duration) -> Result<Timestamp, DevClockError> {
+        if d.as_micros() < 0 {
+            return Err(DevClockError::Backwards);
+        }
+        let target = self.now().as_micros().checked_add(d.as_micros()).ok_or(DevClockError::TooLate)?;
+        self.set(Timestamp::from_micros(target))
     }
 
-    /// Moves to `t` if it is later than now; returns the resulting time.
-    pub fn set(&self, t: Timestamp) -> Timestamp {
+    /// Moves to `t`, which must not be earlier than now nor later than [`DEV_CLOCK_LATEST_SECS`].
+    pub fn set(&self, t: Timestamp) -> Result<Timestamp, DevClockError> {
+        if t.as_micros() > DEV_CLOCK_LATEST_SECS * 1_000_000 {
+            return Err(DevClockError::TooLate);
+        }
         let real = system_now().as_micros();
-        self.offset_us.fetch_max(t.as_micros() - real, Ordering::SeqCst);
-        self.remember()
+        let wanted = t.as_micros() - real;
+        let before = self.offset_us.fetch_max(wanted, Ordering::SeqCst);
+        // Real time runs on between reading `now` and here: a target a few microseconds behind is "now".
+        if wanted < before - MOVE_TOLERANCE_US {
+            return Err(DevClockError::Backwards);
+        }
+        Ok(self.remember())
     }
+}
+
+/// The latest instant the dev clock may reach: 9999-12-30, the last day every time zone can still write as a
+/// date (past it, times would wrap to 1970 when formatted).
+pub const DEV_CLOCK_LATEST_SECS: i64 = 253_402_128_000;
+/// A `set` this far (µs) behind the current dev time is treated as "now" rather than as a move backwards.
+const MOVE_TOLERANCE_US: i64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DevClockError {
+    #[error("the dev clock never moves backwards")]
+    Backwards,
+    #[error("the dev clock cannot move past 9999-12-30")]
+    TooLate,
 }
 
 impl Clock for DevClock {

@@ -27,7 +27,7 @@ use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
 use kairos_store::{ReadPool, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-pub use clock::{Clock, DevClock, ManualClock, SystemClock};
+pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;

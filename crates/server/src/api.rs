@@ -6,6 +6,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use kairos_domain::json::REQUEST_JSON_DEPTH_MAX;
 use kairos_domain::{ConsentStatus, ContactId, Duration, Email, Phone, Product, Timestamp};
 use kairos_engine::ContactRef;
 use kairos_store::{IdentityKind, Reader};
@@ -151,6 +152,14 @@ pub async fn list_events(
 
 pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
     let bytes = read_body(headers, body, ADMIN_BODY_BYTES_MAX).await?;
+    let depth = kairos_domain::json::text_depth(&bytes);
+    if depth > REQUEST_JSON_DEPTH_MAX {
+        return Err(ApiError::bad_request(
+            "too_deep",
+            "body",
+            format!("the body nests {depth} levels deep; at most {REQUEST_JSON_DEPTH_MAX} are accepted"),
+        ));
+    }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))
 }
 
@@ -309,13 +318,13 @@ pub async fn dev_clock(State(app): State<AppState>, headers: HeaderMap, body: Bo
         let d = a.as_str().and_then(Duration::parse).ok_or_else(|| {
             ApiError::bad_request("invalid_value", "advance", "advance must be a duration like 30s, 15m, 4h, 2d or 1w")
         })?;
-        clock.advance(d)
+        clock.advance(d).map_err(|e| ApiError::bad_request("invalid_value", "advance", e.to_string()))?
     } else if let Some(s) = v.get("set") {
         let t = s
             .as_str()
             .and_then(Timestamp::parse)
             .ok_or_else(|| ApiError::bad_request("invalid_value", "set", "set must be an ISO-8601 date-time"))?;
-        clock.set(t)
+        clock.set(t).map_err(|e| ApiError::bad_request("invalid_value", "set", e.to_string()))?
     } else {
         return Err(ApiError::bad_request(
             "missing_field",

@@ -101,10 +101,15 @@ pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError>
         return Err(ApiError::too_large(BATCH_BYTES_MAX, Some("batch".into())));
     }
     // Top-level context applies to every item that has none of its own (analytics-node sends it this way).
+    // It is checked as it will be stored: once per item, with the item's own fields around it.
     let shared_context: Option<Value> = match top.get("context") {
         Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| ApiError::invalid_json(&e))?),
         None => None,
     };
+    let shared_len = top.get("context").map_or(0, |raw| raw.get().len());
+    if let Some(Value::Object(ctx)) = &shared_context {
+        kairos_domain::event::check_depth("context", ctx)?;
+    }
     let mut make_id = message_id_maker(now);
     let mut events = Vec::with_capacity(items.len());
     for (i, raw) in items.iter().enumerate() {
@@ -116,6 +121,9 @@ pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError>
         if let (Some(Value::Object(ctx)), Some(obj)) = (&shared_context, item.as_object_mut())
             && !obj.get("context").is_some_and(Value::is_object)
         {
+            if raw.get().len() + shared_len > EVENT_BYTES_MAX {
+                return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path)));
+            }
             obj.insert("context".into(), Value::Object(ctx.clone()));
         }
         let event = Event::from_segment(item, None, now, &mut make_id).map_err(|e: ValidationError| e.within(&path))?;

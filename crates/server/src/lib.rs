@@ -7,6 +7,7 @@ pub mod coupons;
 pub mod error;
 pub mod flows;
 pub mod ingest;
+pub mod listener;
 pub mod messages;
 pub mod reports;
 pub mod segments;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub public_url: String,
     /// The SMS provider's credentials, to verify its webhooks.
     pub sms: Option<Arc<SmsHooks>>,
+    /// Failed UI logins, per account and client address.
+    pub login_throttle: Arc<ui::LoginThrottle>,
 }
 
 /// What the SMS webhooks need to verify Twilio's signature.
@@ -43,7 +46,14 @@ pub struct SmsHooks {
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, dev_clock: Option<Arc<DevClock>>) -> Self {
-        AppState { engine, keys: Arc::default(), dev_clock, public_url: String::new(), sms: None }
+        AppState {
+            engine,
+            keys: Arc::default(),
+            dev_clock,
+            public_url: String::new(),
+            sms: None,
+            login_throttle: Arc::default(),
+        }
     }
 }
 
@@ -64,6 +74,50 @@ async fn cors(req: axum::extract::Request, next: axum::middleware::Next) -> axum
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     }
     resp
+}
+
+/// Longest request target (path and query) accepted, in bytes. Nothing Kairos serves needs more; hyper itself
+/// refuses past 64 KB.
+pub const URI_BYTES_MAX: usize = 16 * 1024;
+/// Most of a framework rejection's text kept as the JSON error's message, in bytes.
+const REJECTION_TEXT_BYTES_MAX: usize = 1024;
+
+/// Every error answers the JSON error shape (SPEC 16), including the framework's own rejections (a path that is
+/// not UTF-8, a bad query string), which axum answers in plain text. HTML pages meant for people (unsubscribe,
+/// preferences, the UI) and provider answers (TwiML) keep their type.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > URI_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request's URI is longer than {} KB", URI_BYTES_MAX / 1024),
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let ctype = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ["application/json", "text/html", "application/xml"].iter().any(|t| ctype.starts_with(t)) {
+        return resp;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), REJECTION_TEXT_BYTES_MAX).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let code = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal_error",
+        _ => "invalid_request",
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -141,6 +195,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(cors))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
 }
 
@@ -152,7 +207,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    let app = router(state).into_make_service_with_connect_info::<listener::PeerAddr>();
+    axum::serve(listener::KairosListener(listener), app).with_graceful_shutdown(shutdown).await?;
     tokio::task::spawn_blocking(move || engine.shutdown()).await.ok();
     Ok(())
 }

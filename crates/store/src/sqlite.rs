@@ -509,11 +509,13 @@ impl Writer for SqliteWriter {
     }
 
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
-        let mut stmt = self.conn.prepare_cached("SELECT data FROM events WHERE contact_id = ?1 ORDER BY ts, seq")?;
-        let rows = stmt.query_map([contact.0], |r| r.get::<_, String>(0))?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, data FROM events WHERE contact_id = ?1 ORDER BY ts, seq")?;
+        let rows = stmt.query_map([contact.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
-        for data in rows {
-            out.push(serde_json::from_str(&data?).map_err(|e| corrupt("event", e))?);
+        for row in rows {
+            let (seq, data) = row?;
+            out.extend(readable_event(seq, &data));
         }
         Ok(out)
     }
@@ -1246,18 +1248,29 @@ pub struct SqliteReader<'a> {
     pub(crate) conn: &'a Connection,
 }
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+/// `(seq, contact_id, data, ts)` of an events row.
+type EventRow = (i64, i64, String, i64);
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn to_stored(rows: Vec<(i64, i64, String)>) -> Result<Vec<StoredEvent>> {
+/// A stored event, or None (reported) for a row that cannot be read back: one damaged row must not make a whole
+/// timeline, a recomputation or a group commit fail.
+fn readable_event(seq: i64, data: &str) -> Option<Event> {
+    match serde_json::from_str(data) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::warn!(event.seq = seq, error = %e, "skipping a stored event that cannot be read");
+            None
+        }
+    }
+}
+
+fn to_stored(rows: Vec<EventRow>) -> Vec<StoredEvent> {
     rows.into_iter()
-        .map(|(seq, contact, data)| {
-            Ok(StoredEvent {
-                seq,
-                contact_id: ContactId(contact),
-                event: serde_json::from_str(&data).map_err(|e| corrupt("event", e))?,
-            })
+        .filter_map(|(seq, contact, data, _)| {
+            Some(StoredEvent { seq, contact_id: ContactId(contact), event: readable_event(seq, &data)? })
         })
         .collect()
 }
@@ -1468,21 +1481,19 @@ impl Reader for SqliteReader<'_> {
             }
         };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, contact_id, data FROM events
+            "SELECT seq, contact_id, data, ts FROM events
              WHERE contact_id = ?1 AND (ts < ?2 OR (ts = ?2 AND seq < ?3))
              ORDER BY ts DESC, seq DESC LIMIT ?4",
         )?;
-        let rows = stmt
+        let mut rows = stmt
             .query_map(params![contact.0, ts, seq, (limit + 1) as i64], event_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut items = to_stored(rows)?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| format!("{}_{}", e.event.timestamp.as_micros(), e.seq))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        // The cursor comes from the rows, not the readable events, so a skipped row never ends the listing early.
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(seq, _, _, ts)| format!("{ts}_{seq}"))
+        });
+        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
     }
 
     fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
@@ -1491,18 +1502,16 @@ impl Reader for SqliteReader<'_> {
             Some(c) => c.parse().map_err(|_| bad_cursor())?,
         };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, contact_id, data FROM events WHERE workspace_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+            "SELECT seq, contact_id, data, ts FROM events WHERE workspace_id = ?1 AND seq < ?2
+             ORDER BY seq DESC LIMIT ?3",
         )?;
-        let rows =
+        let mut rows =
             stmt.query_map(params![ws.0, before, (limit + 1) as i64], event_row)?.collect::<Result<Vec<_>, _>>()?;
-        let mut items = to_stored(rows)?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| e.seq.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(seq, ..)| seq.to_string())
+        });
+        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
     }
 
     fn segments(&self, ws: WorkspaceId) -> Result<Vec<(StoredSegment, u64)>> {

@@ -67,36 +67,9 @@ fn forbidden_cross_site() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "this form must be sent from the Kairos UI itself")
 }
 
-/// Decodes `application/x-www-form-urlencoded`.
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
+/// The fields of an `application/x-www-form-urlencoded` login or logout form (the last of a repeated name wins).
+pub fn form_fields(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).filter(|(k, _)| !k.is_empty()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -121,7 +94,12 @@ fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
 
 /// `POST /ui/login` with a form (`email`, `password`, `next`: answers a redirect) or JSON (`{"email",
 /// "password"}`: answers `{"email", "workspace", "csrf"}`). Sets the session cookie.
-pub(crate) async fn login(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn login(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    body: Body,
+) -> Response {
     let json = is_json(&headers);
     if !same_origin(&headers) {
         return forbidden_cross_site().into_response();
@@ -143,6 +121,14 @@ pub(crate) async fn login(State(app): State<AppState>, headers: HeaderMap, body:
         (f.remove("email").unwrap_or_default(), f.remove("password").unwrap_or_default(), next)
     };
     let email = email.trim().to_string();
+    // Without a peer address (a router served without connect info, as in unit tests) all callers share one.
+    let addr = extensions
+        .get::<axum::extract::ConnectInfo<crate::listener::PeerAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+    if let Some(wait) = app.login_throttle.wait(&email, addr, std::time::Instant::now()) {
+        tracing::info!(wait_s = wait.as_secs(), "ui login throttled");
+        return throttled(wait, json, &email, &next);
+    }
     let store = app.engine.store().clone();
     let attempt = email.clone();
     let checked = async {
@@ -163,12 +149,14 @@ pub(crate) async fn login(State(app): State<AppState>, headers: HeaderMap, body:
     };
     let Some(user) = user else {
         tracing::info!("ui login refused");
+        app.login_throttle.failed(&email, addr, std::time::Instant::now());
         return if json {
             ApiError::unauthorized("wrong email or password").into_response()
         } else {
             login_page(StatusCode::UNAUTHORIZED, Some("Wrong email or password."), &email, &next)
         };
     };
+    app.login_throttle.succeeded(&email, addr);
     let store = app.engine.store().clone();
     let now = auth::wall_clock();
     let opened = {
@@ -190,6 +178,23 @@ pub(crate) async fn login(State(app): State<AppState>, headers: HeaderMap, body:
         Redirect::to(&next).into_response()
     };
     resp.headers_mut().insert(header::SET_COOKIE, cookie(&headers, &session.token, SESSION_TTL_SECS));
+    resp
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up): the JSON error, or the form with a sentence.
+fn throttled(wait: std::time::Duration, json: bool, email: &str, next: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let sentence = if secs < 120 {
+        format!("Too many failed attempts. Try again in {secs} seconds.")
+    } else {
+        format!("Too many failed attempts. Try again in {} minutes.", secs.div_ceil(60))
+    };
+    let mut resp = if json {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", sentence).into_response()
+    } else {
+        login_page(StatusCode::TOO_MANY_REQUESTS, Some(&sentence), email, next)
+    };
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     resp
 }
 
@@ -252,6 +257,7 @@ mod tests {
         assert_eq!(f["password"], "a b&c=");
         assert_eq!(f["next"], "/ui/flows");
         assert_eq!(f["bad"], "%zz%4");
+        assert_eq!(form_fields(b"a=%FF%FE&=x&b")["a"], "\u{FFFD}\u{FFFD}");
     }
 
     #[test]

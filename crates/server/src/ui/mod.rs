@@ -26,7 +26,10 @@
 //!   button).
 
 mod assets;
-mod login;
+pub mod login;
+mod throttle;
+
+pub use throttle::LoginThrottle;
 
 use axum::Router;
 use axum::extract::{Request, State};
