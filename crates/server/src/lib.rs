@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod listener;
 pub mod messages;
 pub mod reports;
+pub mod routes;
 pub mod segments;
 pub mod ui;
 pub mod wire;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use kairos_engine::{DevClock, Engine};
 
 use crate::error::ApiError;
@@ -121,60 +122,9 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut api = Router::new()
-        .route("/contacts", get(api::list_contacts))
-        .route("/contacts/consent", post(api::set_consent))
-        .route("/contacts/{id}", get(api::get_contact))
-        .route("/contacts/{id}/events", get(api::contact_events))
-        .route("/events", get(api::list_events))
-        .route("/products", get(api::list_products))
-        .route("/products/bulk", post(api::bulk_products))
-        .route("/products/{id}", put(api::put_product).get(api::get_product))
-        .route("/segments", post(segments::create).get(segments::list))
-        .route("/segments/preview", post(segments::preview))
-        .route("/segments/{id}", get(segments::get).put(segments::update).delete(segments::delete))
-        .route("/segments/{id}/members", get(segments::members))
-        .route("/segments/{id}/history", get(segments::history))
-        .route("/templates", post(flows::create_template).get(flows::list_templates))
-        .route("/templates/{id}", put(flows::put_template).get(flows::get_template))
-        .route("/flows", post(flows::create_flow).get(flows::list_flows))
-        .route("/flows/library", get(flows::library))
-        .route("/flows/library/{key}/install", post(flows::install))
-        .route("/flows/{id}", get(flows::get_flow).put(flows::update_flow))
-        .route("/flows/{id}/activate", post(flows::activate_flow))
-        .route("/flows/{id}/pause", post(flows::pause_flow))
-        .route("/flows/{id}/stats", get(flows::flow_stats))
-        .route("/flows/{id}/trigger", post(flows::trigger))
-        .route("/flows/{id}/simulate", post(flows::simulate))
-        .route("/outbox", get(flows::outbox))
-        .route("/tasks", get(flows::tasks))
-        .route("/settings", get(api::get_settings).put(api::put_settings))
-        .route("/templates/preview", post(messages::preview_draft))
-        .route("/templates/{id}/preview", post(messages::preview))
-        .route("/messages", get(messages::list))
-        .route("/messages/{id}", get(messages::get))
-        .route("/suppressions", get(messages::suppressions).post(messages::suppress))
-        .route("/suppressions/{channel}/{address}", axum::routing::delete(messages::unsuppress))
-        .route("/bounces", post(messages::bounces))
-        .route("/coupons", post(coupons::save).get(coupons::list))
-        .route("/coupons/validate", post(coupons::validate))
-        .route("/coupons/{id}", get(coupons::get))
-        .route("/campaigns", post(campaigns::create).get(campaigns::list))
-        .route("/campaigns/{id}", get(campaigns::get))
-        .route("/campaigns/{id}/schedule", post(campaigns::schedule))
-        .merge(reports::routes());
-    if state.dev_clock.is_some() {
-        api = api.route("/dev/clock", post(api::dev_clock));
-    }
-    let ingest = Router::new()
-        .route("/track", post(ingest::track))
-        .route("/identify", post(ingest::identify))
-        .route("/page", post(ingest::page))
-        .route("/screen", post(ingest::screen))
-        .route("/alias", post(ingest::alias))
-        .route("/group", post(ingest::group))
-        .route("/batch", post(ingest::batch))
-        .route("/import", post(ingest::batch));
+    let dev_clock = state.dev_clock.is_some();
+    let api = routes::router(routes::API, |r| dev_clock || r.path != "/dev/clock");
+    let ingest = routes::router(routes::INGEST, |_| true);
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/o/{token}", get(messages::open))

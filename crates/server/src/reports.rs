@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
 use kairos_domain::{Duration, Money, Timestamp, WorkspaceId};
 use kairos_store::reports::{Attributed, MessageNumbers, SERIES_DAYS_MAX, Windows};
 use serde_json::{Value, json};
@@ -32,14 +31,6 @@ type Params = Query<HashMap<String, String>>;
 const DEFAULT_DAYS: i64 = 30;
 
 /// Report routes (mounted under `/api/v1`).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/reports/kpis", get(kpis))
-        .route("/reports/flows", get(flows))
-        .route("/reports/flows/{id}", get(flow))
-        .route("/reports/campaigns", get(campaigns))
-        .route("/reports/attribution", get(attribution))
-}
 
 /// `from` / `to` of the query: ISO-8601 instants (a bare date is midnight UTC), `from` before `to`, at most
 /// [`SERIES_DAYS_MAX`] days apart. Missing `to` is now; missing `from` is 30 days before `to`.

@@ -1,0 +1,125 @@
+//! The route table of the Segment ingestion API (`/v1`) and the admin API (`/api/v1`): every route with the
+//! credential it needs. The router is built from this table, so the table cannot drift from what is served, and
+//! the isolation suite (`crates/kairos/tests/isolation_routes.rs`) walks it: every route is tried with no key, a
+//! write key, a session without its CSRF token, and another workspace's ids.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::routing::{MethodRouter, delete, get, post, put};
+
+use crate::{AppState, api, campaigns, coupons, flows, ingest, messages, reports, segments};
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A workspace's write key (or its secret key): ingestion only.
+    WriteKey,
+    /// A secret key, or a UI session with its CSRF token.
+    Secret,
+}
+
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    /// Relative to the prefix, with `{name}` for path parameters.
+    pub path: &'static str,
+    pub access: Access,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+const fn secret(method: &'static str, path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
+    Route { method, path, access: Access::Secret, handler }
+}
+
+const fn ingest(path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
+    Route { method: "POST", path, access: Access::WriteKey, handler }
+}
+
+/// `/v1`: Segment's HTTP Tracking API.
+pub const INGEST: &[Route] = &[
+    ingest("/track", || post(ingest::track)),
+    ingest("/identify", || post(ingest::identify)),
+    ingest("/page", || post(ingest::page)),
+    ingest("/screen", || post(ingest::screen)),
+    ingest("/alias", || post(ingest::alias)),
+    ingest("/group", || post(ingest::group)),
+    ingest("/batch", || post(ingest::batch)),
+    ingest("/import", || post(ingest::batch)),
+];
+
+/// `/api/v1`: the admin API. `/dev/clock` exists only with `serve --dev-clock`.
+pub const API: &[Route] = &[
+    secret("GET", "/contacts", || get(api::list_contacts)),
+    secret("POST", "/contacts/consent", || post(api::set_consent)),
+    secret("GET", "/contacts/{id}", || get(api::get_contact)),
+    secret("GET", "/contacts/{id}/events", || get(api::contact_events)),
+    secret("GET", "/events", || get(api::list_events)),
+    secret("GET", "/products", || get(api::list_products)),
+    secret("POST", "/products/bulk", || post(api::bulk_products)),
+    secret("PUT", "/products/{id}", || put(api::put_product)),
+    secret("GET", "/products/{id}", || get(api::get_product)),
+    secret("POST", "/segments", || post(segments::create)),
+    secret("GET", "/segments", || get(segments::list)),
+    secret("POST", "/segments/preview", || post(segments::preview)),
+    secret("GET", "/segments/{id}", || get(segments::get)),
+    secret("PUT", "/segments/{id}", || put(segments::update)),
+    secret("DELETE", "/segments/{id}", || delete(segments::delete)),
+    secret("GET", "/segments/{id}/members", || get(segments::members)),
+    secret("GET", "/segments/{id}/history", || get(segments::history)),
+    secret("POST", "/templates", || post(flows::create_template)),
+    secret("GET", "/templates", || get(flows::list_templates)),
+    secret("PUT", "/templates/{id}", || put(flows::put_template)),
+    secret("GET", "/templates/{id}", || get(flows::get_template)),
+    secret("POST", "/templates/preview", || post(messages::preview_draft)),
+    secret("POST", "/templates/{id}/preview", || post(messages::preview)),
+    secret("POST", "/flows", || post(flows::create_flow)),
+    secret("GET", "/flows", || get(flows::list_flows)),
+    secret("GET", "/flows/library", || get(flows::library)),
+    secret("POST", "/flows/library/{key}/install", || post(flows::install)),
+    secret("GET", "/flows/{id}", || get(flows::get_flow)),
+    secret("PUT", "/flows/{id}", || put(flows::update_flow)),
+    secret("POST", "/flows/{id}/activate", || post(flows::activate_flow)),
+    secret("POST", "/flows/{id}/pause", || post(flows::pause_flow)),
+    secret("GET", "/flows/{id}/stats", || get(flows::flow_stats)),
+    secret("POST", "/flows/{id}/trigger", || post(flows::trigger)),
+    secret("POST", "/flows/{id}/simulate", || post(flows::simulate)),
+    secret("GET", "/outbox", || get(flows::outbox)),
+    secret("GET", "/tasks", || get(flows::tasks)),
+    secret("GET", "/settings", || get(api::get_settings)),
+    secret("PUT", "/settings", || put(api::put_settings)),
+    secret("GET", "/messages", || get(messages::list)),
+    secret("GET", "/messages/{id}", || get(messages::get)),
+    secret("GET", "/suppressions", || get(messages::suppressions)),
+    secret("POST", "/suppressions", || post(messages::suppress)),
+    secret("DELETE", "/suppressions/{channel}/{address}", || delete(messages::unsuppress)),
+    secret("POST", "/bounces", || post(messages::bounces)),
+    secret("POST", "/coupons", || post(coupons::save)),
+    secret("GET", "/coupons", || get(coupons::list)),
+    secret("POST", "/coupons/validate", || post(coupons::validate)),
+    secret("GET", "/coupons/{id}", || get(coupons::get)),
+    secret("POST", "/campaigns", || post(campaigns::create)),
+    secret("GET", "/campaigns", || get(campaigns::list)),
+    secret("GET", "/campaigns/{id}", || get(campaigns::get)),
+    secret("POST", "/campaigns/{id}/schedule", || post(campaigns::schedule)),
+    secret("GET", "/reports/kpis", || get(reports::kpis)),
+    secret("GET", "/reports/flows", || get(reports::flows)),
+    secret("GET", "/reports/flows/{id}", || get(reports::flow)),
+    secret("GET", "/reports/campaigns", || get(reports::campaigns)),
+    secret("GET", "/reports/attribution", || get(reports::attribution)),
+    secret("POST", "/dev/clock", || post(api::dev_clock)),
+];
+
+/// A router for `routes`, merging the methods of each path (axum wants one `route` call per path).
+pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppState> {
+    let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in routes.iter().filter(|r| keep(r)) {
+        let m = (r.handler)();
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(m),
+            None => m,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path.into_iter().fold(Router::new(), |router, (path, m)| router.route(path, m))
+}
