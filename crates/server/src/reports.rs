@@ -30,8 +30,6 @@ type Params = Query<HashMap<String, String>>;
 /// The default report range: the last 30 days.
 const DEFAULT_DAYS: i64 = 30;
 
-/// Report routes (mounted under `/api/v1`).
-
 /// `from` / `to` of the query: ISO-8601 instants (a bare date is midnight UTC), `from` before `to`, at most
 /// [`SERIES_DAYS_MAX`] days apart. Missing `to` is now; missing `from` is 30 days before `to`.
 fn range(q: &HashMap<String, String>, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
