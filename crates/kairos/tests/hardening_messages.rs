@@ -228,26 +228,41 @@ async fn bounce_reports_never_touch_another_workspaces_messages() {
     let theirs = wait_status(&mut c, &b.secret_key, "b0@example.com", "sent").await;
     let mine = wait_status(&mut c, &a.secret_key, "a0@example.com", "sent").await;
     let their_id = theirs["id"].as_str().unwrap().to_string();
-    // Ids are deterministic per (run, step) but not guessable from row numbers.
-    for id in [&their_id, mine["id"].as_str().unwrap()] {
-        let hex = id.strip_prefix("msg_").unwrap_or_else(|| panic!("{id}"));
+    // B's campaign message too.
+    let bsk = b.secret_key.as_str();
+    let seg = c.post_json("/api/v1/segments", bsk, &json!({"name": "All", "definition": "subscribed email"})).await;
+    let seg = seg.unwrap().json()["id"].as_str().unwrap().to_string();
+    let body = json!({"name": "News", "channel": "email", "template": "t", "segments": [seg], "smart_sending": false});
+    let cmp = c.post_json("/api/v1/campaigns", bsk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    let r = c.post_json(&format!("/api/v1/campaigns/{cmp}/schedule"), bsk, &json!({})).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let path = format!("/api/v1/messages?campaign_id={cmp}");
+    assert_eq!(common::count_after(&mut c, bsk, &path, 1, std::time::Duration::ZERO).await, 1);
+    let campaign_id = common::all_items(&mut c, bsk, &path).await[0]["id"].as_str().unwrap().to_string();
+    // Ids are deterministic per (run, step) and (campaign, contact) but not guessable from row numbers.
+    for (id, prefix) in
+        [(&their_id, "msg_"), (&mine["id"].as_str().unwrap().to_string(), "msg_"), (&campaign_id, "cmp_")]
+    {
+        let hex = id.strip_prefix(prefix).unwrap_or_else(|| panic!("{id}"));
         assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "unguessable: {id}");
     }
-    for kind in ["complaint", "hard"] {
+    for (kind, id) in [("complaint", &their_id), ("hard", &their_id), ("complaint", &campaign_id)] {
         let r = c
             .post_json(
                 "/api/v1/bounces",
                 &a.secret_key,
-                &json!({"email": "a0@example.com", "type": kind, "message_id": their_id}),
+                &json!({"email": "a0@example.com", "type": kind, "message_id": id}),
             )
             .await
             .unwrap();
-        assert_eq!(r.status, 200, "{:?}", r.json());
+        assert_eq!((r.status, &r.json()["items"][0]["message_id"]), (200, &Value::Null), "{:?}", r.json());
     }
-    let r = c.get(&format!("/api/v1/messages/{their_id}"), &b.secret_key).await.unwrap().json();
-    assert_eq!(r["status"], "sent", "B's message is untouched: {r}");
-    let history: Vec<&str> = r["history"].as_array().unwrap().iter().filter_map(|h| h["status"].as_str()).collect();
-    assert_eq!(history, vec!["sent"], "{r}");
+    for id in [&their_id, &campaign_id] {
+        let r = c.get(&format!("/api/v1/messages/{id}"), &b.secret_key).await.unwrap().json();
+        assert_eq!(r["status"], "sent", "B's message is untouched: {r}");
+        let history: Vec<&str> = r["history"].as_array().unwrap().iter().filter_map(|h| h["status"].as_str()).collect();
+        assert_eq!(history, vec!["sent"], "{r}");
+    }
     assert_eq!(consent_of(&mut c, &b.secret_key, "b0", "email").await, "subscribed");
     let sup = c.get("/api/v1/suppressions", &b.secret_key).await.unwrap().json();
     assert_eq!(sup["items"], json!([]), "{sup}");
