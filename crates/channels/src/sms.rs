@@ -76,10 +76,17 @@ impl Sms {
     /// HTTP 408/429/5xx and network failures are `Transient`; other 4xx (invalid or opted-out number, bad
     /// credentials) are `Permanent`, with the provider's numeric error code in the message.
     pub async fn send(&self, to: &str, body: &str) -> Result<String, SendError> {
+        self.send_from(None, to, body).await
+    }
+
+    /// Like [`send`](Self::send), from `from` instead of the configured sender when given (a workspace's own
+    /// number).
+    pub async fn send_from(&self, from: Option<&str>, to: &str, body: &str) -> Result<String, SendError> {
         if to.trim().is_empty() || body.is_empty() || body.chars().count() > SMS_BODY_CHARS_MAX {
             return Err(SendError::Permanent(format!("SMS needs a recipient and 1-{SMS_BODY_CHARS_MAX} characters")));
         }
-        let mut form = vec![("To", to.trim()), ("From", self.cfg.from.as_str()), ("Body", body)];
+        let from = from.filter(|f| !f.trim().is_empty()).unwrap_or(self.cfg.from.as_str());
+        let mut form = vec![("To", to.trim()), ("From", from), ("Body", body)];
         if let Some(url) = &self.cfg.status_callback_url {
             form.push(("StatusCallback", url.as_str()));
         }

@@ -42,8 +42,13 @@ impl ConsentStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Consent {
     pub status: ConsentStatus,
+    /// The latest change, a repeated status included (an integration confirming `subscribed`).
     pub updated_at: Option<Timestamp>,
     pub source: Option<String>,
+    /// When the status last became `subscribed` from another status (repeats do not move it): unsubscribe
+    /// links issued before it are stale. Unknown for consents last changed before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -364,7 +369,12 @@ impl Contact {
         if c.updated_at.is_some_and(|u| u > at) {
             return false;
         }
-        *c = Consent { status, updated_at: Some(at), source: Some(source.to_string()) };
+        let subscribed_at = match status {
+            ConsentStatus::Subscribed if c.status == ConsentStatus::Subscribed => c.subscribed_at,
+            ConsentStatus::Subscribed => Some(at),
+            _ => None,
+        };
+        *c = Consent { status, updated_at: Some(at), source: Some(source.to_string()), subscribed_at };
         true
     }
 
@@ -472,5 +482,20 @@ mod tests {
         assert!(!c.set_consent("push", ConsentStatus::Subscribed, Timestamp(10), "api"));
         assert!(is_time_zone("Europe/Helsinki"));
         assert!(!is_time_zone("Mars/Olympus"));
+    }
+
+    #[test]
+    fn subscribed_at_moves_only_when_subscribing_again() {
+        let mut c = Contact::new(ContactId(1), WorkspaceId(1), Timestamp(0));
+        c.set_consent("email", ConsentStatus::Subscribed, Timestamp(10), "api");
+        c.set_consent("email", ConsentStatus::Subscribed, Timestamp(20), "identify");
+        assert_eq!(
+            (c.consent.email.subscribed_at, c.consent.email.updated_at),
+            (Some(Timestamp(10)), Some(Timestamp(20)))
+        );
+        c.set_consent("email", ConsentStatus::Unsubscribed, Timestamp(30), "link");
+        assert_eq!(c.consent.email.subscribed_at, None);
+        c.set_consent("email", ConsentStatus::Subscribed, Timestamp(40), "api");
+        assert_eq!(c.consent.email.subscribed_at, Some(Timestamp(40)));
     }
 }

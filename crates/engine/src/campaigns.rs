@@ -432,7 +432,7 @@ impl State {
                 trigger.insert("campaign_id".into(), json!(public_id));
                 trigger.insert("campaign_name".into(), json!(def.name));
                 let p = PendingSend {
-                    message_id: format!("cmp_{row}_{}", rec.contact.0),
+                    message_id: self.campaign_message_id(row, rec.contact),
                     workspace: ws.0,
                     contact: rec.contact.0,
                     flow_row: 0,

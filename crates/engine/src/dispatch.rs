@@ -153,7 +153,7 @@ impl Transports {
                 let Some(sms) = &self.sms else {
                     return Err(SendError::Permanent("no SMS provider configured".into()));
                 };
-                sms.send(&o.to, &text("body").unwrap_or_default()).await.map(Some)
+                sms.send_from(text("from").as_deref(), &o.to, &text("body").unwrap_or_default()).await.map(Some)
             }
             "chat" => {
                 let Some(tg) = &self.telegram else {

@@ -687,7 +687,7 @@ impl State {
         };
         let ws = rec.stored.workspace;
         let contact_id = self.follow(rec.stored.contact);
-        let id = format!("msg_{}_{}", rec.stored.id, step);
+        let id = self.flow_message_id(rec.stored.id, step);
         let body = match body {
             Some(b) => self.render_json(ws, b, contact_id, &rec.trigger, now)?,
             None => {
@@ -748,7 +748,7 @@ impl State {
             return Ok(());
         };
         let p = PendingSend {
-            message_id: format!("msg_{}_{}", rec.stored.id, step),
+            message_id: self.flow_message_id(rec.stored.id, step),
             workspace: rec.stored.workspace.0,
             contact: rec.stored.contact.0,
             flow_row: flow.row,
@@ -848,16 +848,18 @@ impl State {
             status = "skipped";
             reason = Some(problem);
         }
-        let (version, parts, links) =
+        let (version, parts, links, warnings) =
             match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
-                crate::messages::Composed::Ready { version, parts, links } => (version, parts, links),
+                crate::messages::Composed::Ready { version, parts, links, warnings } => {
+                    (version, parts, links, warnings)
+                }
                 crate::messages::Composed::Skip { version, reason: why } => {
                     if status != "skipped" {
                         status = "skipped";
                         reason_owned = why;
                         reason = Some(reason_owned.as_str());
                     }
-                    (version, kairos_template::Rendered::default(), Vec::new())
+                    (version, kairos_template::Rendered::default(), Vec::new(), Vec::new())
                 }
             };
         let until = if status == "deferred" { until } else { None };
@@ -869,7 +871,8 @@ impl State {
         let mut data = json!({
             "subject": parts.subject, "html": parts.html, "text": parts.text, "links": links,
             "body": parts.body, "template_id": p.template, "template_version": version,
-            "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id)),
+            "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id, now)),
+            "from": if p.channel == "sms" { self.settings.of(ws).sms_from.clone() } else { None }, "warnings": warnings,
             "reason": reason, "run_id": p.run_id, "deliver_at": until.map(|t| t.to_string()),
             "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
             "flow_row": (p.flow_row != 0).then_some(p.flow_row), "flow_id": (!p.flow_id.is_empty()).then_some(&p.flow_id),

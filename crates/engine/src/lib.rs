@@ -11,6 +11,7 @@ mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
 pub mod links;
+mod message_ids;
 pub mod messages;
 mod recommend;
 mod segment_ops;
@@ -19,6 +20,7 @@ pub mod sending;
 pub mod settings;
 mod simulate;
 mod state;
+pub mod tracking;
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -445,7 +447,7 @@ impl Engine {
     /// A bounce or complaint report: `kind` is `hard`, `soft` or `complaint`.
     pub async fn bounce(
         &self,
-        ws: Option<WorkspaceId>,
+        ws: WorkspaceId,
         address: String,
         kind: &'static str,
         message: Option<String>,
@@ -453,9 +455,21 @@ impl Engine {
         self.run(move |s, now| s.bounce(ws, &address, kind, message.as_deref(), now)).await
     }
 
-    /// An inbound SMS: STOP/START change consent; answers the keyword recognised.
-    pub async fn sms_inbound(&self, from: String, body: String) -> Result<Option<&'static str>, EngineError> {
-        self.run(move |s, now| s.sms_inbound(&from, &body, now)).await
+    /// An inbound SMS to our number `to`: STOP/START change consent in the workspaces texting from `to`;
+    /// answers the keyword recognised.
+    pub async fn sms_inbound(
+        &self,
+        to: String,
+        from: String,
+        body: String,
+    ) -> Result<Option<&'static str>, EngineError> {
+        self.run(move |s, now| s.sms_inbound(&to, &from, &body, now)).await
+    }
+
+    /// Whether an unsubscribe link still acts (`Confirm`), is stale (`Expired`) or names no message (`Gone`).
+    pub async fn unsubscribe_check(&self, link: links::Link) -> Result<messages::LinkOutcome, EngineError> {
+        let links::Link::Unsubscribe { message, issued } = link else { return Ok(messages::LinkOutcome::Gone) };
+        self.run(move |s, _| s.unsubscribe_check(&message, issued)).await
     }
 
     /// A provider's delivery report for an SMS (by the provider's message id).

@@ -1,7 +1,9 @@
 //! Signed links in messages (SPEC 8, 18): open pixel, click redirects, one-click unsubscribe and the
 //! preference centre. A link carries only a token — what it acts on (a message, a link index) and an
 //! HMAC-SHA256 tag under the server's link key — so a tampered token is rejected and a click can only lead to
-//! a destination stored with the message: Kairos is never an open redirect.
+//! a destination stored with the message: Kairos is never an open redirect. The same key derives message ids
+//! (deterministic per send, but not guessable from row numbers). Which destinations get a click link at all is
+//! decided in `tracking.rs`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -11,10 +13,22 @@ use sha2::Sha256;
 /// What a link does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
-    Open { message: String },
-    Click { message: String, index: usize },
-    Unsubscribe { message: String },
-    Preferences { message: String },
+    Open {
+        message: String,
+    },
+    Click {
+        message: String,
+        index: usize,
+    },
+    /// `issued`: when the link was rendered (microseconds); a link issued before the contact's latest
+    /// re-subscribe is stale. Links in mail sent before this field existed carry none.
+    Unsubscribe {
+        message: String,
+        issued: Option<i64>,
+    },
+    Preferences {
+        message: String,
+    },
 }
 
 /// The server's link key (32 random bytes kept in the data directory).
@@ -49,6 +63,12 @@ impl LinkKey {
         Ok(LinkKey(k))
     }
 
+    /// A 128-bit id for `label` under this key, as 32 hex digits: the same label always gives the same id (one
+    /// per send, so retries reuse it), and without the key no one can compute another send's id.
+    pub fn derive_id(&self, label: &str) -> String {
+        self.tag(&format!("id|{label}")).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn tag(&self, payload: &str) -> [u8; 16] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length works");
         mac.update(payload.as_bytes());
@@ -62,7 +82,8 @@ impl LinkKey {
         let payload = match link {
             Link::Open { message } => format!("o|{message}"),
             Link::Click { message, index } => format!("c|{message}|{index}"),
-            Link::Unsubscribe { message } => format!("u|{message}"),
+            Link::Unsubscribe { message, issued: Some(t) } => format!("u|{message}|{t}"),
+            Link::Unsubscribe { message, issued: None } => format!("u|{message}"),
             Link::Preferences { message } => format!("p|{message}"),
         };
         format!("{}.{}", B64.encode(payload.as_bytes()), B64.encode(self.tag(&payload)))
@@ -85,59 +106,18 @@ impl LinkKey {
         let link = match kind {
             "o" => Link::Open { message },
             "c" => Link::Click { message, index: parts.next()?.parse().ok()? },
-            "u" => Link::Unsubscribe { message },
+            "u" => Link::Unsubscribe {
+                message,
+                issued: match parts.next() {
+                    Some(t) => Some(t.parse().ok()?),
+                    None => None,
+                },
+            },
             "p" => Link::Preferences { message },
             _ => return None,
         };
         parts.next().is_none().then_some(link)
     }
-}
-
-/// Rewrites `href="http(s)://..."` links of an HTML body into signed click links and appends the open pixel.
-/// Returns the new HTML and the destinations by index (stored with the message). Links to `public_url` itself
-/// (unsubscribe, preferences) are left alone.
-pub fn track_html(html: &str, key: &LinkKey, public_url: &str, message: &str) -> (String, Vec<String>) {
-    let mut out = String::with_capacity(html.len() + 256);
-    let mut links = Vec::new();
-    let mut rest = html;
-    while let Some(i) = find_href(rest) {
-        let (before, after) = rest.split_at(i);
-        out.push_str(before);
-        let quote = after.as_bytes()[5] as char;
-        let value_start = 6;
-        let Some(len) = after[value_start..].find(quote) else {
-            out.push_str(after);
-            rest = "";
-            break;
-        };
-        let url = &after[value_start..value_start + len];
-        let decoded = url.replace("&amp;", "&");
-        if (decoded.starts_with("http://") || decoded.starts_with("https://")) && !decoded.starts_with(public_url) {
-            let token = key.token(&Link::Click { message: message.to_string(), index: links.len() });
-            links.push(decoded);
-            out.push_str(&format!("href={quote}{public_url}/c/{token}{quote}"));
-        } else {
-            out.push_str(&after[..value_start + len + 1]);
-        }
-        rest = &after[value_start + len + 1..];
-    }
-    out.push_str(rest);
-    let pixel = format!(
-        "<img src=\"{public_url}/o/{}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:none\">",
-        key.token(&Link::Open { message: message.to_string() })
-    );
-    match out.rfind("</body>") {
-        Some(at) => out.insert_str(at, &pixel),
-        None => out.push_str(&pixel),
-    }
-    (out, links)
-}
-
-/// Position of the next `href="` or `href='` (ASCII case-insensitive).
-fn find_href(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    (0..b.len().saturating_sub(5))
-        .find(|&i| b[i..i + 5].eq_ignore_ascii_case(b"href=") && matches!(b[i + 5], b'"' | b'\''))
 }
 
 #[cfg(test)]
@@ -150,7 +130,8 @@ mod tests {
         for link in [
             Link::Open { message: "msg_1_a".into() },
             Link::Click { message: "msg_1_a".into(), index: 3 },
-            Link::Unsubscribe { message: "cmp_9_12".into() },
+            Link::Unsubscribe { message: "cmp_9_12".into(), issued: None },
+            Link::Unsubscribe { message: "cmp_9_12".into(), issued: Some(1_900_000_000_000_000) },
             Link::Preferences { message: "m".into() },
         ] {
             let t = key.token(&link);
@@ -166,16 +147,12 @@ mod tests {
     }
 
     #[test]
-    fn html_links_are_rewritten_and_the_pixel_added() {
-        let key = LinkKey([1; 32]);
-        let html = "<body><a href=\"https://shop.example/p?a=1&amp;b=2\">P</a> <a href='mailto:x@y'>m</a> \
-                    <a HREF=\"https://k.example/u/abc\">u</a></body>";
-        let (out, links) = track_html(html, &key, "https://k.example", "msg_5_s");
-        assert_eq!(links, vec!["https://shop.example/p?a=1&b=2".to_string()]);
-        assert!(out.contains("href=\"https://k.example/c/"), "{out}");
-        assert!(out.contains("href='mailto:x@y'") && out.contains("https://k.example/u/abc"), "{out}");
-        let click = out.split("https://k.example/c/").nth(1).unwrap().split('"').next().unwrap();
-        assert_eq!(key.verify(click), Some(Link::Click { message: "msg_5_s".into(), index: 0 }));
-        assert!(out.ends_with("</body>") && out.contains("/o/"), "{out}");
+    fn derived_ids_are_stable_per_label_and_key() {
+        let (a, b) = (LinkKey([1; 32]), LinkKey([2; 32]));
+        let id = a.derive_id("msg|1|send");
+        assert_eq!(id.len(), 32);
+        assert_eq!(id, a.derive_id("msg|1|send"));
+        assert_ne!(id, a.derive_id("msg|2|send"));
+        assert_ne!(id, b.derive_id("msg|1|send"));
     }
 }

@@ -11,8 +11,9 @@ use kairos_template::{Globals, Renderer, Template, TemplateParts};
 use serde_json::{Value, json};
 
 use crate::EngineError;
-use crate::links::{Link, LinkKey, track_html};
+use crate::links::{Link, LinkKey};
 use crate::state::State;
+use crate::tracking::track_html;
 
 /// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
 #[derive(Default)]
@@ -40,8 +41,17 @@ pub struct LinkConfig {
 
 /// A rendered message, or why it cannot be sent.
 pub(crate) enum Composed {
-    Ready { version: i64, parts: kairos_template::Rendered, links: Vec<String> },
-    Skip { version: i64, reason: String },
+    /// `links`: the click-tracked destinations by index; `warnings`: links left untracked or dropped.
+    Ready {
+        version: i64,
+        parts: kairos_template::Rendered,
+        links: Vec<String>,
+        warnings: Vec<String>,
+    },
+    Skip {
+        version: i64,
+        reason: String,
+    },
 }
 
 fn invalid(e: kairos_template::TemplateError) -> EngineError {
@@ -209,9 +219,9 @@ impl State {
         })
     }
 
-    /// The one-click unsubscribe URL of a message (`List-Unsubscribe`).
-    pub(crate) fn unsubscribe_link(&self, message: &str) -> String {
-        self.link(Link::Unsubscribe { message: message.into() })
+    /// The one-click unsubscribe URL of a message (`List-Unsubscribe`), issued `now`.
+    pub(crate) fn unsubscribe_link(&self, message: &str, now: Timestamp) -> String {
+        self.link(Link::Unsubscribe { message: message.into(), issued: Some(now.as_micros()) })
     }
 
     /// The variables of one message. Product lists of the trigger event and the cart keep only items in stock;
@@ -263,7 +273,7 @@ impl State {
             "free_shipping_threshold": settings.store.free_shipping_threshold,
         });
         let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
-        let unsubscribe = self.link(Link::Unsubscribe { message: message_id.into() });
+        let unsubscribe = self.unsubscribe_link(message_id, now);
         let preferences = self.link(Link::Preferences { message: message_id.into() });
         let mut g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
             .contact(contact_json(c))
@@ -335,13 +345,18 @@ impl State {
                 return Ok(Composed::Skip { version, reason: format!("render_error: {e}") });
             }
         };
-        let mut links = Vec::new();
-        if let Some(html) = parts.html.as_ref().filter(|_| track) {
-            let (tracked, l) = track_html(html, &self.links.key, &self.links.public_url, message_id);
-            parts.html = Some(tracked);
-            links = l;
+        let (mut links, mut warnings) = (Vec::new(), Vec::new());
+        if let Some(html) = &parts.html {
+            // A preview applies the same rules without signing anything, so the editor shows the warnings.
+            let key = track.then_some(&self.links.key);
+            let domains = self.settings.of(ws).tracked_domains();
+            let t = track_html(html, key, &self.links.public_url, message_id, &domains);
+            for w in &t.warnings {
+                tracing::warn!(template, message = message_id, "{w}");
+            }
+            (parts.html, links, warnings) = (Some(t.html), t.links, t.warnings);
         }
-        Ok(Composed::Ready { version, parts, links })
+        Ok(Composed::Ready { version, parts, links, warnings })
     }
 
     /// Renders a template for the preview endpoint (nothing is stored).
@@ -358,10 +373,10 @@ impl State {
             return Err(EngineError::NotFound(format!("template {template:?} not found")));
         }
         Ok(match self.compose(ws, template, contact, &event, "preview", now, false)? {
-            Composed::Ready { version, parts, .. } => json!({
+            Composed::Ready { version, parts, warnings, .. } => json!({
                 "template_id": template, "template_version": version, "contact_id": contact.0,
                 "subject": parts.subject, "html": parts.html, "text": parts.text, "body": parts.body,
-                "skipped": null,
+                "skipped": null, "warnings": warnings,
             }),
             Composed::Skip { version, reason } => json!({
                 "template_id": template, "template_version": version, "contact_id": contact.0, "skipped": reason,
@@ -398,9 +413,9 @@ impl State {
             uses_products: source.contains("products"),
         };
         Ok(match self.render_compiled(ws, "draft", &compiled, contact, &event, "preview", now, false)? {
-            Composed::Ready { parts, .. } => json!({
+            Composed::Ready { parts, warnings, .. } => json!({
                 "contact_id": contact.0, "subject": parts.subject, "html": parts.html, "text": parts.text,
-                "body": parts.body, "skipped": null,
+                "body": parts.body, "skipped": null, "warnings": warnings,
             }),
             Composed::Skip { reason, .. } => json!({"contact_id": contact.0, "skipped": reason}),
         })
@@ -416,10 +431,15 @@ impl State {
         let id = match &link {
             Link::Open { message }
             | Link::Click { message, .. }
-            | Link::Unsubscribe { message }
+            | Link::Unsubscribe { message, .. }
             | Link::Preferences { message } => message.clone(),
         };
         let Some(m) = self.w.message(&id)? else { return Ok(LinkOutcome::Gone) };
+        if let Link::Unsubscribe { issued, .. } = link
+            && self.unsubscribe_stale(&m, issued)
+        {
+            return Ok(LinkOutcome::Expired);
+        }
         let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
         let contact = self.follow(m.contact);
         // Opens and clicks within seconds of sending come from scanners and privacy proxies, not people.
@@ -495,6 +515,34 @@ impl State {
         Ok(outcome)
     }
 
+    /// Whether an unsubscribe link of message `m` issued at `issued` (microseconds; links from before issue
+    /// times were recorded: when the message went out) predates the contact subscribing again on the message's
+    /// channel. Replaying such a link must not undo that choice; a repeated "subscribed" does not count.
+    fn unsubscribe_stale(&self, m: &kairos_store::StoredMessage, issued: Option<i64>) -> bool {
+        let issued = issued.unwrap_or_else(|| {
+            let data: Value = serde_json::from_str(&m.data).unwrap_or_default();
+            data["history"]
+                .as_array()
+                .and_then(|h| h.iter().find(|e| matches!(e["status"].as_str(), Some("sent" | "queued"))))
+                .and_then(|e| e["at"].as_str())
+                .and_then(Timestamp::parse)
+                .unwrap_or(m.created_at)
+                .as_micros()
+        });
+        let Some(c) = self.contacts.get(&self.follow(m.contact)) else { return false };
+        let consent = if m.channel == "sms" { &c.consent.sms } else { &c.consent.email };
+        consent.status == ConsentStatus::Subscribed && consent.subscribed_at.is_some_and(|t| t.as_micros() > issued)
+    }
+
+    /// What `GET /u/{token}` shows: the confirmation button (`Confirm`), or that the link is stale or unknown.
+    pub(crate) fn unsubscribe_check(&mut self, message: &str, issued: Option<i64>) -> Result<LinkOutcome, EngineError> {
+        Ok(match self.w.message(message)? {
+            None => LinkOutcome::Gone,
+            Some(m) if self.unsubscribe_stale(&m, issued) => LinkOutcome::Expired,
+            Some(_) => LinkOutcome::Confirm,
+        })
+    }
+
     /// Sets a channel's consent to unsubscribed (the preference centre and one-click links).
     pub(crate) fn unsubscribe(
         &mut self,
@@ -529,57 +577,45 @@ impl State {
         Ok(true)
     }
 
-    /// A bounce or complaint for `address` (a DSN, a provider webhook): hard bounces and complaints suppress the
-    /// address in every workspace that sent to it, complaints also unsubscribe; soft bounces are recorded only.
+    /// A bounce or complaint for `address` reported to workspace `ws` (a DSN, a provider webhook): a hard bounce
+    /// or complaint suppresses the address, a complaint also unsubscribes, a soft bounce is recorded only.
+    /// `message` marks that message too when it is one of `ws`'s sent to `address`; any other id (another
+    /// workspace's, a guess) is treated as unknown, so a report never touches another workspace's rows.
     pub(crate) fn bounce(
         &mut self,
-        ws: Option<WorkspaceId>,
+        ws: WorkspaceId,
         address: &str,
         kind: &str,
         message: Option<&str>,
         now: Timestamp,
     ) -> Result<Value, EngineError> {
         let address = address.trim().to_ascii_lowercase();
-        let mut workspaces: Vec<WorkspaceId> = match ws {
-            Some(w) => vec![w],
-            None => self
-                .contacts
-                .values()
-                .filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == address))
-                .map(|c| c.workspace)
-                .collect(),
-        };
-        workspaces.sort_by_key(|w| w.0);
-        workspaces.dedup();
         let msg = match message {
-            Some(id) => self.w.message(id)?,
+            Some(id) => self.w.message(id)?.filter(|m| {
+                m.workspace == ws
+                    && m.channel == "email"
+                    && m.to.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&address))
+            }),
             None => None,
         };
-        for w in &workspaces {
-            if kind != "soft" {
-                self.w.suppress(
-                    *w,
-                    "email",
-                    &address,
-                    if kind == "complaint" { "complaint" } else { "hard_bounce" },
-                    now,
-                )?;
-            }
-            let contact = self.lookup(*w, kairos_store::IdentityKind::Email, &address)?;
-            if let Some(c) = contact {
-                if kind == "complaint" {
-                    self.change_consent(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
-                }
-                let mut props = JsonMap::new();
-                props.insert("kind".into(), json!(kind));
-                if let Some(m) = &msg {
-                    props.insert("message_id".into(), json!(m.id));
-                }
-                let name = if kind == "complaint" { "Email Marked as Spam" } else { "Email Bounced" };
-                let ev = Event::system(name, format!("kairos-bounce-{address}-{kind}-{}", now.as_micros()), props, now);
-                self.write_system_event(*w, c, &ev, now)?;
-            }
+        if kind != "soft" {
+            let reason = if kind == "complaint" { "complaint" } else { "hard_bounce" };
+            self.w.suppress(ws, "email", &address, reason, now)?;
         }
+        if let Some(c) = self.lookup(ws, kairos_store::IdentityKind::Email, &address)? {
+            if kind == "complaint" {
+                self.change_consent(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
+            }
+            let mut props = JsonMap::new();
+            props.insert("kind".into(), json!(kind));
+            if let Some(m) = &msg {
+                props.insert("message_id".into(), json!(m.id));
+            }
+            let name = if kind == "complaint" { "Email Marked as Spam" } else { "Email Bounced" };
+            let ev = Event::system(name, format!("kairos-bounce-{address}-{kind}-{}", now.as_micros()), props, now);
+            self.write_system_event(ws, c, &ev, now)?;
+        }
+        let matched = msg.as_ref().map(|m| m.id.clone());
         if let Some(m) = msg {
             let status = match kind {
                 "complaint" => "complained",
@@ -590,13 +626,15 @@ impl State {
             crate::dispatch::push_history(&mut data, status, now, None);
             self.w.update_message(&m.id, status, &data.to_string())?;
         }
-        Ok(json!({"address": address, "kind": kind, "workspaces": workspaces.len()}))
+        Ok(json!({"address": address, "kind": kind, "message_id": matched}))
     }
 
-    /// An inbound SMS (the provider's webhook): STOP / START keywords change SMS consent of every contact with
-    /// that phone number. Answers the keyword seen.
+    /// An inbound SMS (the provider's webhook) from `from` to our number `to`: STOP / START keywords change
+    /// the SMS consent of the contacts with that phone number in the workspaces that text from `to` (their
+    /// `sms.from` setting), and nowhere else. Answers the keyword seen.
     pub(crate) fn sms_inbound(
         &mut self,
+        to: &str,
         from: &str,
         body: &str,
         now: Timestamp,
@@ -607,9 +645,17 @@ impl State {
             Some(kairos_channels::SmsKeyword::Start) => Some(ConsentStatus::Subscribed),
             _ => None,
         };
+        let sender =
+            |s: &str| kairos_domain::Phone::parse(s).map_or_else(|| s.trim().to_string(), |p| p.as_str().to_string());
+        let to = sender(to);
+        let owns = |ws: WorkspaceId| !to.is_empty() && self.settings.of(ws).sms_from.as_deref() == Some(to.as_str());
         let phone = kairos_domain::Phone::parse(from);
-        let ids: Vec<ContactId> =
-            self.contacts.values().filter(|c| phone.is_some() && c.phone == phone).map(|c| c.id).collect();
+        let ids: Vec<ContactId> = self
+            .contacts
+            .values()
+            .filter(|c| phone.is_some() && c.phone == phone && owns(c.workspace))
+            .map(|c| c.id)
+            .collect();
         if let Some(status) = status {
             for id in ids {
                 self.change_consent(id, "sms", status, "sms_keyword", now)?;
@@ -627,7 +673,7 @@ impl State {
     /// A provider's status callback: `delivered`, `undelivered` / `failed` (Twilio's `MessageStatus`).
     pub(crate) fn sms_status(&mut self, provider_id: &str, status: &str, now: Timestamp) -> Result<bool, EngineError> {
         let Some(id) = self.w.message_by_provider_id(provider_id)? else { return Ok(false) };
-        let Some(m) = self.w.message(&id)? else { return Ok(false) };
+        let Some(m) = self.w.message(&id)?.filter(|m| m.channel == "sms") else { return Ok(false) };
         let new = match status {
             "delivered" => "delivered",
             "undelivered" | "failed" => "failed",
@@ -652,6 +698,14 @@ pub enum LinkOutcome {
     Pixel,
     Redirect(String),
     Unsubscribed,
-    Preferences { email: String, sms: String, store: String },
+    Preferences {
+        email: String,
+        sms: String,
+        store: String,
+    },
+    /// A valid unsubscribe link: ask before acting (`GET /u/`).
+    Confirm,
+    /// An unsubscribe link issued before the contact subscribed again.
+    Expired,
     Gone,
 }

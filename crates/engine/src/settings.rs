@@ -43,7 +43,17 @@ pub struct Settings {
     pub store: StoreInfo,
     /// Signs webhook steps' calls (`X-Kairos-Signature`); generated at the first webhook when not set.
     pub webhook_secret: Option<String>,
+    /// Domains besides the store's whose links are click-tracked (lowercase host names).
+    pub tracking_domains: Vec<String>,
+    /// The number (or sender id) this workspace's SMS go out from; `[sms] from` by default. Inbound keywords
+    /// sent to it change the consent of this workspace's contacts only.
+    pub sms_from: Option<String>,
 }
+
+/// Most entries of `tracking.allowed_domains`.
+pub const TRACKING_DOMAINS_MAX: usize = 100;
+/// Longest host name (RFC 1035), in bytes.
+const HOST_BYTES_MAX: usize = 253;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -62,6 +72,8 @@ impl Default for Settings {
                 free_shipping_threshold: None,
             },
             webhook_secret: None,
+            tracking_domains: Vec::new(),
+            sms_from: None,
         }
     }
 }
@@ -115,6 +127,45 @@ fn number(v: &Value, field: &str, min: f64, max: f64) -> Result<f64, SettingsErr
         .ok_or_else(|| err(field, format!("expected a number from {min} to {max}")))
 }
 
+/// A lowercase host name: letters, digits and hyphens in dot-separated labels (no scheme, port or path).
+fn domain(v: &Value, field: &str) -> Result<String, SettingsError> {
+    let d = v.as_str().unwrap_or_default().trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if d.is_empty() || d.len() > HOST_BYTES_MAX || !d.split('.').all(label_ok) {
+        return Err(err(field, "expected a domain name like cdn.example.com (no scheme or path)"));
+    }
+    Ok(d)
+}
+
+/// An SMS sender: an E.164 number, or an alphanumeric sender id (1-11 letters, digits or spaces, one letter).
+fn sms_sender(v: &Value, field: &str) -> Result<String, SettingsError> {
+    let s = v.as_str().unwrap_or_default().trim();
+    if let Some(p) = kairos_domain::Phone::parse(s) {
+        return Ok(p.as_str().to_string());
+    }
+    let alnum = (1..=11).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        && s.bytes().any(|b| b.is_ascii_alphabetic());
+    if alnum && !s.contains("  ") {
+        return Ok(s.to_string());
+    }
+    Err(err(field, "expected a phone number like +15005550006 or an alphanumeric sender id of up to 11 characters"))
+}
+
+/// The store's address: an absolute http(s) URL with a host (its domain is click-tracked).
+fn store_url(v: &Value, field: &str) -> Result<String, SettingsError> {
+    let s = text(v, field, 2000)?;
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(s),
+        _ => Err(err(field, "expected an http(s) URL like https://shop.example")),
+    }
+}
+
 fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
     match v.as_str() {
         Some(s) if !s.trim().is_empty() && s.len() <= max => Ok(s.trim().to_string()),
@@ -144,7 +195,17 @@ impl Settings {
                 "free_shipping_threshold": self.store.free_shipping_threshold,
             },
             "webhook_secret": self.webhook_secret,
+            "tracking": {"allowed_domains": self.tracking_domains},
+            "sms": {"from": self.sms_from},
         })
+    }
+
+    /// Hosts whose links are click-tracked: the store's domain (without a leading `www.`, so the shop's other
+    /// subdomains count too) and the allowed domains.
+    pub fn tracked_domains(&self) -> Vec<String> {
+        let store = url::Url::parse(&self.store.url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let store = store.map(|h| h.strip_prefix("www.").map(str::to_string).unwrap_or(h));
+        store.into_iter().chain(self.tracking_domains.iter().cloned()).collect()
     }
 
     /// These settings with the keys of `patch` applied; every key is checked and unknown keys are errors.
@@ -218,7 +279,7 @@ impl Settings {
                         let field = format!("store.{key}");
                         match key.as_str() {
                             "name" => s.store.name = text(x, &field, 200)?,
-                            "url" => s.store.url = text(x, &field, 2000)?,
+                            "url" => s.store.url = store_url(x, &field)?,
                             "currency" => {
                                 let c = text(x, &field, 3)?.to_ascii_uppercase();
                                 if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -231,6 +292,36 @@ impl Settings {
                                     if x.is_null() { None } else { Some(number(x, &field, 0.0, 1e12)?) }
                             }
                             _ => return Err(err(&field, "unknown store setting")),
+                        }
+                    }
+                }
+                "tracking" => {
+                    for (key, x) in object(v, f)? {
+                        let field = format!("tracking.{key}");
+                        if key != "allowed_domains" {
+                            return Err(err(&field, "unknown tracking setting"));
+                        }
+                        let list = x.as_array().ok_or_else(|| err(&field, "expected a list of domain names"))?;
+                        if list.len() > TRACKING_DOMAINS_MAX {
+                            return Err(err(&field, format!("at most {TRACKING_DOMAINS_MAX} domains")));
+                        }
+                        let mut domains = Vec::with_capacity(list.len());
+                        for (i, d) in list.iter().enumerate() {
+                            let d = domain(d, &format!("{field}[{i}]"))?;
+                            if !domains.contains(&d) {
+                                domains.push(d);
+                            }
+                        }
+                        s.tracking_domains = domains;
+                    }
+                }
+                "sms" => {
+                    for (key, x) in object(v, f)? {
+                        let field = format!("sms.{key}");
+                        match key.as_str() {
+                            "from" if x.is_null() => {}
+                            "from" => s.sms_from = Some(sms_sender(x, &field)?),
+                            _ => return Err(err(&field, "unknown sms setting")),
                         }
                     }
                 }
@@ -275,6 +366,22 @@ pub fn merge(base: &mut Value, patch: &Value) {
     }
 }
 
+/// Removes the key a settings error names (`store.url`, `tracking.allowed_domains[1]`: the whole list) from
+/// `v`; false when there is nothing to remove.
+fn remove_path(v: &mut Value, field: &str) -> bool {
+    let field = field.split('[').next().unwrap_or(field);
+    let mut parts: Vec<&str> = field.split('.').collect();
+    let Some(last) = parts.pop() else { return false };
+    let mut at = v;
+    for p in parts {
+        match at.get_mut(p) {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    at.as_object_mut().is_some_and(|o| o.remove(last).is_some())
+}
+
 /// Settings of every workspace: the defaults plus each workspace's stored overrides.
 #[derive(Default)]
 pub(crate) struct WorkspaceSettings {
@@ -294,12 +401,20 @@ impl crate::state::State {
         let mut rows = Vec::new();
         self.w.workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
         for (ws, data) in rows {
-            let overrides: Value = serde_json::from_str(&data).unwrap_or_else(|_| json!({}));
-            // A default removed from kairos.toml never makes stored overrides unreadable: bad keys are dropped.
-            let settings = self.settings.defaults.apply(&overrides).unwrap_or_else(|e| {
-                tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
-                self.settings.defaults.clone()
-            });
+            let mut overrides: Value = serde_json::from_str(&data).unwrap_or_else(|_| json!({}));
+            // Stored overrides stay readable when a rule gets stricter (or a default leaves kairos.toml): the key a
+            // check refuses is dropped, the workspace's other settings are kept.
+            let settings = loop {
+                match self.settings.defaults.apply(&overrides) {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
+                        if !remove_path(&mut overrides, &e.field) {
+                            break self.settings.defaults.clone();
+                        }
+                    }
+                }
+            };
             self.settings.overrides.insert(ws, (overrides, settings));
         }
         Ok(())
@@ -359,9 +474,39 @@ mod tests {
             (json!({"timezone": "Mars/Olympus"}), "timezone"),
             (json!({"store": {"currency": "dollars"}}), "store.currency"),
             (json!({"colour": "red"}), "colour"),
+            (json!({"store": {"url": "shop.example"}}), "store.url"),
+            (
+                json!({"tracking": {"allowed_domains": ["ok.example", "bad_host.example"]}}),
+                "tracking.allowed_domains[1]",
+            ),
+            (json!({"tracking": {"allowed": []}}), "tracking.allowed"),
+            (json!({"sms": {"from": "+1 (not a number)"}}), "sms.from"),
         ] {
             assert_eq!(d.apply(&patch).unwrap_err().field, field, "{patch}");
         }
+    }
+
+    #[test]
+    fn tracked_domains_are_the_stores_and_the_allowed_ones() {
+        let s = Settings::default()
+            .apply(&json!({"store": {"url": "https://WWW.Velo.example/shop"},
+                "tracking": {"allowed_domains": ["CDN.example.", "cdn.example"]}, "sms": {"from": "Velo"}}))
+            .unwrap();
+        assert_eq!(s.tracked_domains(), vec!["velo.example", "cdn.example"]);
+        assert_eq!(s.sms_from.as_deref(), Some("Velo"));
+        assert_eq!(Settings::default().apply(&s.to_json()).unwrap().to_json(), s.to_json());
+    }
+
+    #[test]
+    fn a_refused_stored_key_is_removed_alone() {
+        let mut v =
+            json!({"store": {"url": "shop.example", "name": "Velo"}, "tracking": {"allowed_domains": ["a", "b c"]}});
+        let e = Settings::default().apply(&v).unwrap_err();
+        assert!(remove_path(&mut v, &e.field));
+        let e = Settings::default().apply(&v).unwrap_err();
+        assert!(remove_path(&mut v, &e.field));
+        assert_eq!(v, json!({"store": {"name": "Velo"}, "tracking": {}}));
+        assert!(!remove_path(&mut v, "colour") && !remove_path(&mut v, ""));
     }
 
     #[test]

@@ -181,6 +181,10 @@ impl Config {
                 rules.daily_cap.insert(channel, n.max(1));
             }
         }
+        // Every workspace texts from the configured sender unless it sets its own (`sms.from`).
+        settings.sms_from = self.sms.as_ref().map(|s| {
+            kairos_domain::Phone::parse(&s.from).map_or_else(|| s.from.trim().to_string(), |p| p.as_str().to_string())
+        });
         Ok(settings)
     }
 
@@ -237,18 +241,21 @@ impl Config {
             }
             other => anyhow::bail!("[email] transport must be \"capture\" or \"smtp\" (got {other:?})"),
         };
-        let sms = self.sms.as_ref().map(|s| {
-            ch::Sms::new(
-                ch::SmsConfig {
+        let sms = match &self.sms {
+            Some(s) => {
+                let cfg = ch::SmsConfig {
                     provider_url: s.provider_url.trim_end_matches('/').to_string(),
                     account_sid: s.account_sid.clone(),
                     auth_token: s.auth_token.clone(),
                     from: s.from.clone(),
                     status_callback_url: Some(format!("{public_url}/hooks/sms/status")),
-                },
-                http.clone(),
-            )
-        });
+                };
+                // An empty auth token would let anyone sign the provider's webhooks.
+                ch::Sms::validate(&cfg).map_err(|err| anyhow::anyhow!("[sms]: {err}"))?;
+                Some(ch::Sms::new(cfg, http.clone()))
+            }
+            None => None,
+        };
         let telegram = self.chat.telegram_bot_token.as_ref().map(|token| {
             let base = self.chat.telegram_api_url.clone().unwrap_or_else(|| "https://api.telegram.org".into());
             ch::Telegram::new(base, token.clone(), http.clone())
@@ -306,6 +313,11 @@ daily_cap_email = 2
         assert_eq!(rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
         assert_eq!(rules.quiet_hours.get(&Channel::Sms), Some(&(22 * 60, 8 * 60)));
         assert_eq!(rules.daily_cap.get(&Channel::Email), Some(&2));
+        assert_eq!(cfg.settings().unwrap().sms_from.as_deref(), Some("+15005550006"), "every workspace's sender");
+        let sms = "[sms]\nprovider_url = \"http://127.0.0.1:9\"\naccount_sid = \"AC1\"\nauth_token = \"\"\nfrom = \"+1500\"\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), sms).unwrap();
+        let err = Config::load(dir.path()).unwrap().transports("http://x").err().expect("an empty auth token");
+        assert!(format!("{err:#}").contains("auth_token"), "{err:#}");
         std::fs::write(dir.path().join(CONFIG_FILE), "[sending]\nquiet_hours_sms = \"late\"\n").unwrap();
         let err = Config::load(dir.path()).unwrap().settings().unwrap_err().to_string();
         assert!(err.contains("quiet_hours_sms"), "{err}");

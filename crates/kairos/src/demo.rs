@@ -166,6 +166,9 @@ fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("sample product: {e}"))?;
     engine.upsert_products_blocking(ws, products)?;
+    // The sample store's links go to its own domain: the one click tracking accepts.
+    let store_url = serde_json::json!({"store": {"url": sample::STORE_URL}});
+    crate::serve::runtime()?.block_on(engine.update_settings(ws, store_url))?;
 
     let mut shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();
     let bar = ProgressBar::new(u64::from(args.days));

@@ -290,14 +290,18 @@ async fn sms_through_a_twilio_shaped_provider_with_status_callbacks_and_keywords
 
     // STOP through the inbound webhook unsubscribes SMS; the next send is refused at entry.
     let inbound_url = callback.replace("/hooks/sms/status", "/hooks/sms/inbound");
-    let params = vec![("From".to_string(), "+358401111111".to_string()), ("Body".to_string(), " stop ".to_string())];
+    let params = vec![
+        ("From".to_string(), "+358401111111".to_string()),
+        ("To".to_string(), "+15005550006".to_string()),
+        ("Body".to_string(), " stop ".to_string()),
+    ];
     let sig = kairos_channels::twilio_signature("tok", &inbound_url, &params);
     let r = c
         .request(
             "POST",
             "/hooks/sms/inbound",
             &[form_ct, ("x-twilio-signature", &sig)],
-            "From=%2B358401111111&Body=+stop+".into(),
+            "From=%2B358401111111&To=%2B15005550006&Body=+stop+".into(),
         )
         .await
         .unwrap();

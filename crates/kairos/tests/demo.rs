@@ -66,6 +66,8 @@ async fn demo_generates_a_store_and_serves_it() {
     assert!(flows.iter().all(|f| f["status"] == "active"), "the demo activates the library flows");
     let size = |name: &str| segments.iter().find(|s| s["name"] == name).map(|s| s["size"].as_u64().unwrap()).unwrap();
     assert!(size("Repeat buyers") > 0 && size("Email subscribers") > 0, "{segments:?}");
+    let settings = c.get("/api/v1/settings", sk).await.unwrap().json();
+    assert_eq!(settings["store"]["url"], "https://velo.example", "links to the sample store are tracked");
     let events = c.get("/api/v1/events?limit=1000", sk).await.unwrap().json();
     assert_eq!(events["items"].as_array().unwrap().len(), 1000);
     let _ = child.kill();

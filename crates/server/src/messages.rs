@@ -36,6 +36,7 @@ pub fn message_json(m: &StoredMessage) -> Value {
         "subject": d["subject"], "html": d["html"], "text": d["text"], "body": d["body"],
         "template_id": d["template_id"], "template_version": d["template_version"],
         "attempts": d["attempts"].as_u64().unwrap_or(0), "history": d["history"].clone(),
+        "warnings": d["warnings"].as_array().cloned().unwrap_or_default(),
         "created_at": m.created_at.to_string(),
     })
 }
@@ -190,7 +191,8 @@ fn normalise(channel: &str, address: Option<&str>) -> Result<String, ApiError> {
 
 /// `POST /api/v1/bounces`: a provider webhook (`{"email", "type": "hard"|"soft"|"complaint", "message_id"}` or
 /// `{"events": [...]}`) or a raw report (`Content-Type: message/rfc822` / `multipart/report`: RFC 3464 DSN or an
-/// RFC 5965 complaint). Hard bounces and complaints suppress the address; soft bounces are recorded.
+/// RFC 5965 complaint). Hard bounces and complaints suppress the address; soft bounces are recorded. A message
+/// id marks that message only when it is the caller's workspace's (anything else is ignored).
 pub async fn bounces(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
@@ -229,7 +231,9 @@ pub async fn bounces(State(app): State<AppState>, headers: HeaderMap, body: Body
                 kairos_channels::BounceKind::Soft => "soft",
                 kairos_channels::BounceKind::Complaint => "complaint",
             };
-            reports.push((b.recipient.to_ascii_lowercase(), kind, None));
+            // The original's `Message-ID: <id@domain>` leads back to the send.
+            let message = b.message_id.as_deref().and_then(|m| m.trim_matches(['<', '>']).split('@').next());
+            reports.push((b.recipient.to_ascii_lowercase(), kind, message.map(str::to_string)));
         }
         if reports.is_empty() {
             return Err(ApiError::bad_request(
@@ -241,7 +245,7 @@ pub async fn bounces(State(app): State<AppState>, headers: HeaderMap, body: Body
     }
     let mut out = Vec::new();
     for (address, kind, message) in reports {
-        out.push(app.engine.bounce(Some(ws), address, kind, message).await?);
+        out.push(app.engine.bounce(ws, address, kind, message).await?);
     }
     Ok(Json(json!({"items": out})))
 }
@@ -263,6 +267,12 @@ fn page(title: &str, body: &str) -> String {
 fn gone() -> Response {
     (StatusCode::NOT_FOUND, Html(page("Link not valid", "<p>This link is not valid or has expired.</p>")))
         .into_response()
+}
+
+fn expired() -> Response {
+    let body = "<p>This unsubscribe link has expired: it comes from an email sent before you subscribed again. \
+                Use the link in a more recent email.</p>";
+    (StatusCode::GONE, Html(page("Link expired", body))).into_response()
 }
 
 fn verify(app: &AppState, token: &str) -> Option<Link> {
@@ -290,7 +300,13 @@ pub async fn click(State(app): State<AppState>, headers: HeaderMap, Path(token):
 
 /// `GET /u/{token}`: asks before unsubscribing (link scanners follow GETs); the button posts back here.
 pub async fn unsubscribe_page(State(app): State<AppState>, Path(token): Path<String>) -> Response {
-    let Some(Link::Unsubscribe { .. }) = verify(&app, &token) else { return gone() };
+    let Some(link @ Link::Unsubscribe { .. }) = verify(&app, &token) else { return gone() };
+    match app.engine.unsubscribe_check(link).await {
+        Ok(LinkOutcome::Confirm) => {}
+        Ok(LinkOutcome::Expired) => return expired(),
+        Ok(_) => return gone(),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
     Html(page(
         "Unsubscribe",
         &format!(
@@ -308,6 +324,7 @@ pub async fn unsubscribe(State(app): State<AppState>, headers: HeaderMap, Path(t
         Ok(LinkOutcome::Unsubscribed) => {
             Html(page("Unsubscribed", "<p>You will not receive marketing email from us any more.</p>")).into_response()
         }
+        Ok(LinkOutcome::Expired) => expired(),
         Ok(_) => gone(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -337,7 +354,12 @@ pub async fn preferences_page(State(app): State<AppState>, Path(token): Path<Str
     }
 }
 
-/// `POST /preferences/{token}` (form): saves both channels' consent.
+/// Largest preference form read, in bytes.
+const PREFERENCES_FORM_BYTES_MAX: usize = 16 * 1024;
+
+/// `POST /preferences/{token}` (form): saves both channels' consent. Only the page's own form counts (it
+/// carries `submitted=1`): an unchecked box is absent from a form, so without the marker an empty or partial
+/// POST would read as "unsubscribe from everything".
 pub async fn save_preferences(
     State(app): State<AppState>,
     Path(token): Path<String>,
@@ -345,44 +367,22 @@ pub async fn save_preferences(
     body: Body,
 ) -> Response {
     let Some(Link::Preferences { message }) = verify(&app, &token) else { return gone() };
-    let Ok(raw) = crate::ingest::read_body(&headers, body, 16 * 1024).await else { return gone() };
+    let Ok(raw) = crate::ingest::read_body(&headers, body, PREFERENCES_FORM_BYTES_MAX).await else { return gone() };
     let form = form_fields(&raw);
-    let on = |k: &str| Some(form.iter().any(|(f, v)| f == k && v == "on"));
-    match app.engine.save_preferences(message, on("email"), on("sms")).await {
+    let has = |k: &str, v: &str| form.iter().any(|(f, x)| f == k && x == v);
+    if !has("submitted", "1") {
+        let body = "<p>Nothing was changed: please use the form on the preferences page.</p>";
+        return (StatusCode::BAD_REQUEST, Html(page("Preferences not saved", body))).into_response();
+    }
+    match app.engine.save_preferences(message, Some(has("email", "on")), Some(has("sms", "on"))).await {
         Ok(true) => Html(page("Preferences saved", "<p>Your choices are saved.</p>")).into_response(),
         _ => gone(),
     }
 }
 
-/// `application/x-www-form-urlencoded` pairs.
+/// `application/x-www-form-urlencoded` pairs, in order.
 pub fn form_fields(raw: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let s = s.replace('+', " ");
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%'
-                && i + 2 < b.len()
-                && let Ok(x) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-            {
-                out.push(x);
-                i += 3;
-                continue;
-            }
-            out.push(b[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(raw)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(raw).into_owned().collect()
 }
 
 fn twiml(message: Option<&str>) -> Response {
@@ -393,24 +393,26 @@ fn twiml(message: Option<&str>) -> Response {
     ([(header::CONTENT_TYPE, "application/xml")], body).into_response()
 }
 
-/// Checks Twilio's `X-Twilio-Signature` when an auth token is configured.
-fn twilio_ok(app: &AppState, headers: &HeaderMap, path: &str, form: &[(String, String)]) -> bool {
-    let Some(sms) = &app.sms else { return true };
-    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let url = format!("{}{path}", app.public_url);
-    kairos_channels::verify_twilio_signature(&sms.auth_token, &url, form, sig)
-}
+/// Largest webhook form read from the SMS provider, in bytes.
+const SMS_HOOK_BYTES_MAX: usize = 64 * 1024;
 
-/// The form a Twilio webhook posted to `path`, once its signature checks out (a field reader over it).
+/// The form a Twilio webhook posted to `path`, once its signature checks out (a field reader over it). Without
+/// a configured provider there is nothing to check it against: the hooks do not exist (404). With one, the
+/// `X-Twilio-Signature` over the URL and every posted field, under the provider's auth token, is required.
 async fn twilio_form(
     app: &AppState,
     headers: &HeaderMap,
     body: Body,
     path: &str,
 ) -> Result<impl Fn(&str) -> String, Response> {
-    let raw = crate::ingest::read_body(headers, body, 64 * 1024).await.map_err(|_| gone())?;
+    let Some(sms) = &app.sms else {
+        return Err(ApiError::not_found("no SMS provider is configured ([sms] in kairos.toml)").into_response());
+    };
+    let raw = crate::ingest::read_body(headers, body, SMS_HOOK_BYTES_MAX).await.map_err(IntoResponse::into_response)?;
     let form = form_fields(&raw);
-    if !twilio_ok(app, headers, path, &form) {
+    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let url = format!("{}{path}", app.public_url);
+    if sms.auth_token.is_empty() || !kairos_channels::verify_twilio_signature(&sms.auth_token, &url, &form, sig) {
         return Err(ApiError::unauthorized("invalid X-Twilio-Signature").into_response());
     }
     Ok(move |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).unwrap_or_default())
@@ -422,7 +424,7 @@ pub async fn sms_inbound(State(app): State<AppState>, headers: HeaderMap, body: 
         Ok(f) => f,
         Err(r) => return r,
     };
-    match app.engine.sms_inbound(field("From"), field("Body")).await {
+    match app.engine.sms_inbound(field("To"), field("From"), field("Body")).await {
         Ok(Some("stop")) => {
             twiml(Some("You are unsubscribed and will receive no more messages. Reply START to resume."))
         }

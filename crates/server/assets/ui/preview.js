@@ -37,6 +37,8 @@ export function messageView(m, { title } = {}) {
     ),
   ];
   const view = h('div', { class: 'message-view' }, h('div', { class: 'headers' }, rows));
+  // Links left untracked (a host outside the store's domains) or removed (a script URL) when rendered.
+  for (const w of m.warnings ?? []) view.append(h('p', { class: 'notice', text: w }));
   if (m.html) {
     view.append(
       h('iframe', {

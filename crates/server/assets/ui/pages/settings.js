@@ -31,6 +31,8 @@ export async function render(ctx) {
     currency: text('currency', st.store?.currency, { maxlength: 3, pattern: '[A-Za-z]{3}' }),
     url: h('input', { type: 'url', name: 'store_url', value: st.store?.url ?? '' }),
     freeShipping: number('free_shipping_threshold', st.store?.free_shipping_threshold, { min: 0, placeholder: 'none' }),
+    trackedDomains: text('allowed_domains', (st.tracking?.allowed_domains ?? []).join(', '), { placeholder: 'none' }),
+    smsFrom: text('sms_from', st.sms?.from, { placeholder: 'the server default' }),
   };
   const patch = () => ({
     smart_sending: orNull(c.smart.value),
@@ -43,6 +45,9 @@ export async function render(ctx) {
     timezone: c.timezone.value.trim(),
     attribution_window: { email: c.attrEmail.value.trim(), sms: c.attrSms.value.trim() },
     store: { name: c.storeName.value.trim(), currency: c.currency.value.trim().toUpperCase(), url: c.url.value.trim(), free_shipping_threshold: numOrNull(c.freeShipping.value) },
+    tracking: { allowed_domains: c.trackedDomains.value.split(/[\s,]+/).filter((d) => d !== '') },
+    // Sent only when changed, so the server's default sender keeps applying to workspaces that never set one.
+    ...(c.smsFrom.value.trim() === (st.sms?.from ?? '') ? {} : { sms: { from: orNull(c.smsFrom.value) } }),
   });
   const errors = h('div', { 'aria-live': 'polite' });
   const save = h('button', { type: 'submit', text: 'Save settings' });
@@ -84,7 +89,8 @@ export async function render(ctx) {
       'fieldset',
       {},
       h('legend', { text: 'Store' }),
-      h('div', { class: 'grid two' }, field('Store name', c.storeName), field('Currency', c.currency, 'ISO 4217 code, e.g. EUR.'), field('Store URL', c.url), field('Free-shipping threshold', c.freeShipping)),
+      h('div', { class: 'grid two' }, field('Store name', c.storeName), field('Currency', c.currency, 'ISO 4217 code, e.g. EUR.'), field('Store URL', c.url, "Links to this domain (and its subdomains) are click-tracked."), field('Free-shipping threshold', c.freeShipping)),
+      h('div', { class: 'grid two' }, field('Other tracked domains', c.trackedDomains, 'Links to other hosts stay untracked, e.g. cdn.example.com, partner.example.'), field('SMS sender', c.smsFrom, 'The number your texts come from; STOP and START sent to it apply to this workspace.')),
     ),
     errors,
     save,
