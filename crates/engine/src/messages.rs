@@ -557,7 +557,7 @@ impl State {
         };
         for w in &workspaces {
             if kind != "soft" {
-                self.w.suppress(
+                self.suppress(
                     *w,
                     "email",
                     &address,
