@@ -93,12 +93,46 @@ pub(crate) enum Report {
     Withdrawn,
 }
 
+/// Queued messages waiting to be claimed, by priority (SPEC 6: transactional, then triggered, then
+/// promotional), oldest first within each: a receipt never waits behind a campaign wave.
+#[derive(Default)]
+pub(crate) struct Pending([VecDeque<Outbound>; 3]);
+
+impl Pending {
+    fn class(o: &Outbound) -> usize {
+        if o.transactional {
+            0
+        } else if o.data["campaign_id"].is_string() {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub(crate) fn push_back(&mut self, o: Outbound) {
+        self.0[Self::class(&o)].push_back(o);
+    }
+
+    /// Back at the head of its class (a withdrawn message whose recipient may receive it again).
+    pub(crate) fn push_front(&mut self, o: Outbound) {
+        self.0[Self::class(&o)].push_front(o);
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Outbound> {
+        self.0.iter_mut().find_map(VecDeque::pop_front)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.iter().map(VecDeque::len).sum()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Dispatch {
     pub(crate) real: Real,
     tx: Option<mpsc::UnboundedSender<Outbound>>,
-    /// Committed (or being committed) `queued` messages waiting to be claimed, oldest first.
-    pub(crate) pending: VecDeque<Outbound>,
+    /// Committed (or being committed) `queued` messages waiting to be claimed.
+    pub(crate) pending: Pending,
     /// Claimed in the current transaction; handed off once it commits.
     ready: Vec<(Outbound, Option<crate::handoff::Mark>)>,
     retries: BinaryHeap<Reverse<(i64, String)>>,
@@ -200,26 +234,44 @@ impl Dispatch {
 pub type Outcome = Result<Option<String>, SendError>;
 
 impl Transports {
-    /// Hands one message to its transport; `Some(id)` is the provider's id for it.
-    pub async fn deliver(&self, o: &Outbound) -> Outcome {
+    /// Hands one message to its transport (`Some(id)` is the provider's id for it), unless `withdrawn` says
+    /// before the transport starts (for email: once the domain's limits let it go) that it is no longer wanted.
+    pub(crate) async fn deliver(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Report {
+        if withdrawn() {
+            return Report::Withdrawn;
+        }
+        if o.channel == "email" {
+            return match self.email(o, withdrawn).await {
+                Ok(true) => Report::Done(Ok(None)),
+                Ok(false) => Report::Withdrawn,
+                Err(e) => Report::Done(Err(e)),
+            };
+        }
+        Report::Done(self.call(o).await)
+    }
+
+    async fn email(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Result<bool, SendError> {
+        let Some(smtp) = &self.smtp else {
+            return Err(SendError::Permanent("no SMTP server configured".into()));
+        };
+        let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
+        let m = kairos_channels::EmailMessage {
+            message_id: o.message_id.clone(),
+            from: text("from").unwrap_or_else(|| self.email_from.clone()),
+            to: o.to.clone(),
+            subject: text("subject").unwrap_or_default(),
+            html: text("html"),
+            text: text("text"),
+            list_unsubscribe_url: text("unsubscribe_url"),
+            headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
+        };
+        smtp.send_unless(&m, withdrawn).await
+    }
+
+    /// The HTTP-based channels: SMS, Telegram, webhooks.
+    async fn call(&self, o: &Outbound) -> Outcome {
         let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
         match o.channel.as_str() {
-            "email" => {
-                let Some(smtp) = &self.smtp else {
-                    return Err(SendError::Permanent("no SMTP server configured".into()));
-                };
-                let m = kairos_channels::EmailMessage {
-                    message_id: o.message_id.clone(),
-                    from: text("from").unwrap_or_else(|| self.email_from.clone()),
-                    to: o.to.clone(),
-                    subject: text("subject").unwrap_or_default(),
-                    html: text("html"),
-                    text: text("text"),
-                    list_unsubscribe_url: text("unsubscribe_url"),
-                    headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
-                };
-                smtp.send(&m).await.map(|()| None)
-            }
             "sms" => {
                 let Some(sms) = &self.sms else {
                     return Err(SendError::Permanent("no SMS provider configured".into()));
@@ -263,9 +315,10 @@ pub(crate) async fn run(
         let Ok(permit) = limit.clone().acquire_owned().await else { break };
         let (t, ops, withdrawn) = (transports.clone(), ops.clone(), withdrawn.clone());
         tokio::spawn(async move {
-            // Withdrawn while it waited for a permit: its recipient unsubscribed, do not start it.
-            let cancelled = withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
-            let report = if cancelled { Report::Withdrawn } else { Report::Done(t.deliver(&o).await) };
+            // Withdrawn before its transport started (its recipient unsubscribed meanwhile): not sent.
+            let is_withdrawn =
+                || withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
+            let report = t.deliver(&o, is_withdrawn).await;
             drop(permit);
             let job: crate::Job = Box::new(move |s, now| {
                 s.record_delivery(o, report, now).map(|()| Box::new(()) as Box<dyn std::any::Any + Send>)

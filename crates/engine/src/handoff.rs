@@ -1,8 +1,9 @@
 //! Claiming queued messages for their transports, and what an unsubscribe answer waits for.
 //!
 //! A message is queued (`queued` row) when its send is decided, possibly a while before a transport is free.
-//! At the end of every committer transaction, after all of its operations, the committer claims the oldest
-//! queued messages up to [`HANDOFF_IN_FLIGHT_MAX`] in flight and, for each, reads the recipient's consent and
+//! At the end of every committer transaction, after all of its operations, the committer claims queued
+//! messages (transactional first, then flows, then campaigns; oldest first within each) up to
+//! [`HANDOFF_IN_FLIGHT_MAX`] in flight and, for each, reads the recipient's consent and
 //! the suppression list again: a message whose recipient unsubscribed or was suppressed since it was queued is
 //! `skipped` (reason `unsubscribed`, `no_consent` or `suppressed`) instead of being handed off. Claimed
 //! messages go to the dispatcher only after that transaction commits.
@@ -83,7 +84,7 @@ impl State {
         Ok(None)
     }
 
-    /// Claims the oldest queued messages for their transports, up to [`HANDOFF_IN_FLIGHT_MAX`] in flight,
+    /// Claims queued messages for their transports by priority, up to [`HANDOFF_IN_FLIGHT_MAX`] in flight,
     /// skipping those whose recipient may no longer receive them. Runs last in every transaction.
     pub(crate) fn hand_off(&mut self, now: Timestamp) -> Result<(), EngineError> {
         if !self.dispatch.connected() {
