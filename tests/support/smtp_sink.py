@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Test-only SMTP sink (aiosmtpd) for Kairos integration tests.
 
-    smtp_sink.py --dir DIR [--reject SUBSTR]... [--tempfail SUBSTR]... [--auth USER:PASS]
+    smtp_sink.py --dir DIR [--reject SUBSTR]... [--tempfail SUBSTR]... [--auth USER:PASS] [--delay-ms N]
 
 Listens on 127.0.0.1 on a port the OS picks and prints `listening on 127.0.0.1:PORT` (flushed) once
 ready. Every accepted message is written as DIR/<n>.eml (the raw bytes received, n = 1, 2, ...) next to
 DIR/<n>.json = {"mail_from": ..., "rcpt_tos": [...], "auth": login-or-null, "peer_port": client port (one
-per SMTP session, so reused connections show up)}; the .json is written first
+per SMTP session, so reused connections show up), "received_at": Unix time in seconds (float) when the
+message was accepted, just before the 250 reply}; the .json is written first
 and the .eml is renamed into place, so an existing .eml is always complete.
 
   --reject SUBSTR    RCPT TO addresses containing SUBSTR get `550 5.1.1 user unknown`
   --tempfail SUBSTR  RCPT TO addresses containing SUBSTR get `451 4.3.0 try later`
   --auth USER:PASS   advertise AUTH PLAIN/LOGIN (without TLS), require it, accept only USER:PASS
+  --delay-ms N       wait N ms after the DATA content before accepting it (a slow receiving server)
 
 Exits on SIGTERM/SIGINT, and when stdin is a pipe that gets closed (so a test that drops the child's
 stdin, or dies, takes the sink down with it).
@@ -24,15 +26,17 @@ import os
 import signal
 import stat
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Handler:
-    def __init__(self, directory, reject, tempfail):
+    def __init__(self, directory, reject, tempfail, delay):
         self.directory = directory
         self.reject = reject
         self.tempfail = tempfail
+        self.delay = delay
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -44,13 +48,16 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.count += 1
         n = self.count
         auth = session.auth_data
         if isinstance(auth, bytes):
             auth = auth.decode("utf-8", "replace")
         peer = session.peer[1] if isinstance(session.peer, tuple) else None
-        meta = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "auth": auth, "peer_port": peer}
+        meta = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "auth": auth, "peer_port": peer,
+                "received_at": time.time()}
         with open(os.path.join(self.directory, f"{n}.json"), "w") as f:
             json.dump(meta, f)
         raw = envelope.original_content
@@ -82,10 +89,11 @@ async def main():
     ap.add_argument("--reject", action="append", default=[], help="550 for RCPT containing this")
     ap.add_argument("--tempfail", action="append", default=[], help="451 for RCPT containing this")
     ap.add_argument("--auth", help="USER:PASS to require")
+    ap.add_argument("--delay-ms", type=int, default=0, help="wait this long before accepting each message")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
 
-    handler = Handler(args.dir, args.reject, args.tempfail)
+    handler = Handler(args.dir, args.reject, args.tempfail, args.delay_ms / 1000.0)
     kwargs = {"hostname": "sink.test", "decode_data": False}
     if args.auth:
         user, _, password = args.auth.partition(":")

@@ -1,5 +1,6 @@
 //! One shared HTTP(S) client for the HTTP-based channels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::SendError;
+use crate::net::{GuardedResolver, OutboundPolicy, Refused};
 
 /// Default bound on one request, connection included.
 pub const HTTP_TIMEOUT_DEFAULT: Duration = Duration::from_secs(15);
@@ -22,11 +24,14 @@ const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const HTTP_IDLE_PER_HOST_MAX: usize = 32;
 
 /// A pooled HTTP/1.1 client for `http` and `https` URLs (rustls with the ring provider and the webpki roots),
-/// with a per-request timeout. Cheap to clone; clones share the connection pool.
+/// with a per-request timeout. Cheap to clone; clones share the connection pool. A client made with
+/// [`HttpClient::guarded`] only connects where its [`OutboundPolicy`] allows (checked after DNS resolution).
+/// Redirects are never followed.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
     timeout: Duration,
+    policy: Arc<OutboundPolicy>,
 }
 
 /// Status, headers and (size-limited) body of a response.
@@ -45,13 +50,22 @@ impl Default for HttpClient {
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
+    /// A client for destinations the operator configured (any address).
     pub fn new(timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
+        HttpClient::guarded(timeout, Arc::new(OutboundPolicy::unrestricted()))
+    }
+
+    /// A client for destinations workspaces choose: only addresses `policy` allows.
+    pub fn guarded(timeout: Duration, policy: Arc<OutboundPolicy>) -> Self {
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver { policy: policy.clone() });
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
@@ -68,18 +82,31 @@ impl HttpClient {
             .pool_idle_timeout(HTTP_IDLE_TIMEOUT)
             .pool_max_idle_per_host(HTTP_IDLE_PER_HOST_MAX)
             .build(https);
-        HttpClient { client, timeout }
+        HttpClient { client, timeout, policy }
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
+    pub fn policy(&self) -> Arc<OutboundPolicy> {
+        self.policy.clone()
+    }
+
     /// Sends the request and reads the whole response within the timeout. Network failures, timeouts and
-    /// oversized bodies are `Transient`; any HTTP status is returned as is for the caller to judge.
+    /// oversized bodies are `Transient`; a destination the policy refuses is `Permanent`; any HTTP status is
+    /// returned as is for the caller to judge.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<HttpResponse, SendError> {
+        // An IP literal is connected to without a lookup, so the resolver never sees it: check it here.
+        let literal = request.uri().host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok());
+        if let Some(ip) = literal {
+            self.policy.check(ip).map_err(|Refused(why)| SendError::Permanent(why))?;
+        }
         let work = async {
-            let response = self.client.request(request).await.map_err(|e| SendError::Transient(error_chain(&e)))?;
+            let response = self.client.request(request).await.map_err(|e| match refused(&e) {
+                Some(why) => SendError::Permanent(why),
+                None => SendError::Transient(error_chain(&e)),
+            })?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, HTTP_RESPONSE_BYTES_MAX)
                 .collect()
@@ -115,6 +142,18 @@ pub(crate) fn parse_http_url(url: &str) -> Result<hyper::Uri, SendError> {
     }
 }
 
+/// The policy's refusal somewhere in an error's chain of sources.
+fn refused(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(Refused(why)) = s.downcast_ref::<Refused>() {
+            return Some(why.clone());
+        }
+        source = s.source();
+    }
+    None
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
@@ -139,6 +178,50 @@ mod tests {
         for s in [301, 400, 401, 404, 410, 422] {
             assert!(!status_verdict(s, "x").unwrap_err().is_transient(), "{s}");
         }
+    }
+
+    /// A listener on loopback that answers 204 and counts connections.
+    async fn loopback_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
+            }
+        });
+        (port, hits)
+    }
+
+    fn get(url: &str) -> Request<Full<Bytes>> {
+        Request::get(url).body(Full::new(Bytes::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_guarded_client_refuses_internal_addresses_after_resolving() {
+        let (port, hits) = loopback_server().await;
+        let guarded = HttpClient::guarded(Duration::from_secs(5), Arc::new(OutboundPolicy::default()));
+        for url in [
+            format!("http://127.0.0.1:{port}/x"),
+            format!("http://localhost:{port}/x"),
+            // Not an IP literal to the URL parser, but getaddrinfo reads it as 127.0.0.1.
+            format!("http://127.1:{port}/x"),
+        ] {
+            let err = guarded.send(get(&url)).await.unwrap_err();
+            assert!(!err.is_transient(), "{url}: a refusal is permanent: {err}");
+            assert!(err.to_string().contains("loopback"), "{url}: {err}");
+        }
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing connected");
+        let allowed = OutboundPolicy::new(&["127.0.0.0/8", "::1"]).unwrap();
+        let allowed = HttpClient::guarded(Duration::from_secs(5), Arc::new(allowed));
+        assert_eq!(allowed.send(get(&format!("http://localhost:{port}/x"))).await.unwrap().status, 204);
+        let trusted = HttpClient::new(Duration::from_secs(5));
+        assert_eq!(trusted.send(get(&format!("http://127.0.0.1:{port}/x"))).await.unwrap().status, 204);
     }
 
     #[test]

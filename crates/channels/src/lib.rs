@@ -3,11 +3,13 @@
 //! signatures, SMS keywords, webhook signature checks).
 //!
 //! Nothing here knows about the database or the engine: a transport takes a fully rendered message and
-//! answers `Ok` or a [`SendError`] saying whether a retry can help.
+//! answers `Ok` or a [`SendError`] saying whether a retry can help. Calls to destinations workspaces choose
+//! (webhooks) go through an [`OutboundPolicy`] that refuses internal addresses.
 
 mod bounce;
 mod email;
 mod http;
+mod net;
 mod sms;
 mod telegram;
 mod webhook;
@@ -18,6 +20,7 @@ pub use email::{
     SmtpConfig, TlsMode, build_email,
 };
 pub use http::{HTTP_RESPONSE_BYTES_MAX, HTTP_TIMEOUT_DEFAULT, HttpClient, HttpResponse};
+pub use net::{OutboundPolicy, Refused, internal_reason};
 pub use sms::{SMS_BODY_CHARS_MAX, Sms, SmsConfig, SmsKeyword, sms_keyword, twilio_signature, verify_twilio_signature};
 pub use telegram::{TELEGRAM_API_BASE, TELEGRAM_TEXT_CHARS_MAX, Telegram};
 pub use webhook::{WEBHOOK_SIGNATURE_HEADER, Webhook, verify_webhook_signature, webhook_signature};

@@ -20,15 +20,21 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// `http` should be [`HttpClient::guarded`]: webhook URLs come from workspaces.
     pub fn new(http: HttpClient) -> Self {
         Webhook { http }
+    }
+
+    /// Where this client may connect (also used to refuse internal URLs when a flow is saved).
+    pub fn policy(&self) -> std::sync::Arc<crate::OutboundPolicy> {
+        self.http.policy()
     }
 
     /// POSTs `body` to `url` with `Content-Type: application/json`, `X-Kairos-Signature`,
     /// `Idempotency-Key: <message_id>` and `User-Agent: Kairos`; answers the 2xx status.
     ///
-    /// 408, 429, 5xx and network failures are `Transient`; other statuses (redirects are not followed) and
-    /// non-http(s) URLs are `Permanent`.
+    /// 408, 429, 5xx and network failures are `Transient`; other statuses (redirects are not followed),
+    /// destinations the client's policy refuses and non-http(s) URLs are `Permanent`.
     pub async fn post(
         &self,
         url: &str,

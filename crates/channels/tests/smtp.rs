@@ -186,6 +186,18 @@ async fn tempfail_is_transient_and_reject_is_permanent() {
 }
 
 #[tokio::test]
+async fn a_message_withdrawn_before_its_conversation_is_not_sent() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let smtp = Smtp::new(config(&sink)).unwrap();
+    assert_eq!(smtp.send_unless(&message(1, "gone@example.com"), || true).await, Ok(false));
+    assert_eq!(smtp.send_unless(&message(2, "ann@example.com"), || false).await, Ok(true));
+    let got = sink.wait_for(1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(sink.messages().len(), 1, "only the message still wanted was sent");
+    assert_eq!(got[0].rcpt_tos, ["ann@example.com"]);
+}
+
+#[tokio::test]
 async fn authenticates_when_configured() {
     let sink = SmtpSink::start(SinkOptions { auth: Some(("kairos".into(), "s3cret".into())), ..Default::default() });
 

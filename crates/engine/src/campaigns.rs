@@ -4,8 +4,10 @@
 //!
 //! Scheduling snapshots the audience into `campaign_recipients` (one row per contact with its due time and
 //! variant). The committer's tick sends due recipients through the same path as flow sends, so consent,
-//! suppression, the sending discipline and rendering are checked at send time, not at scheduling: an address
-//! unsubscribed or suppressed after the campaign was queued is never sent to. Each message id is
+//! suppression, the sending discipline and rendering are checked at send time, not at scheduling. Messages
+//! for a transport are rendered and queued in waves of at most [`CAMPAIGN_WAVE_RECIPIENTS_MAX`], topped up as
+//! they go out, and consent is read once more when each is handed to the transport (`crate::handoff`): an
+//! address unsubscribed or suppressed after the campaign was scheduled is never sent to. Each message id is
 //! `cmp_<campaign>_<contact>`, so a crash or retry never sends twice.
 
 use std::collections::HashMap;
@@ -21,6 +23,9 @@ use crate::state::State;
 
 /// Most recipients one tick hands to the send path per campaign (ticks repeat while more are due).
 const TICK_BATCH: usize = 2_000;
+/// Most messages queued for transports and not yet settled when a campaign queues more (all campaigns and
+/// flows together): campaigns are rendered and queued in waves, topped up when half of the room is free.
+pub const CAMPAIGN_WAVE_RECIPIENTS_MAX: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Schedule {
@@ -208,6 +213,8 @@ pub(crate) struct Running {
 #[derive(Default)]
 pub(crate) struct Campaigns {
     running: HashMap<i64, Running>,
+    /// A campaign stopped short of its due recipients because its wave was full.
+    held: bool,
 }
 
 fn hash01(campaign: i64, contact: ContactId, salt: u8) -> f64 {
@@ -402,8 +409,18 @@ impl State {
         Ok(())
     }
 
-    /// Sends due recipients of every running campaign (within throttles), decides A/B winners, finishes
-    /// campaigns with nobody left. Returns whether more are due now.
+    /// Queues the next wave of campaigns held by a full wave once half of it went out (at the end of every
+    /// transaction, so waves follow deliveries without waiting for the ticker). Returns whether more are due.
+    pub(crate) fn campaign_waves(&mut self, now: Timestamp) -> Result<bool, EngineError> {
+        if !self.campaigns.held || self.dispatch.backlog() > CAMPAIGN_WAVE_RECIPIENTS_MAX / 2 {
+            return Ok(false);
+        }
+        self.campaigns.held = false;
+        self.campaigns_tick(now)
+    }
+
+    /// Sends due recipients of every running campaign (within throttles and waves), decides A/B winners,
+    /// finishes campaigns with nobody left. Returns whether more are due now.
     pub(crate) fn campaigns_tick(&mut self, now: Timestamp) -> Result<bool, EngineError> {
         let mut more = false;
         let rows: Vec<i64> = self.campaigns.running.keys().copied().collect();
@@ -420,8 +437,18 @@ impl State {
                 None => TICK_BATCH,
             };
             let (ws, public_id, def) = (r.ws, r.public_id.clone(), r.def.clone());
-            let due = if allowance == 0 { Vec::new() } else { self.w.due_recipients(row, now, allowance)? };
+            // Messages for a transport go in waves; captured ones are stored at once.
+            let room = if self.dispatch.real.has(&def.channel) {
+                CAMPAIGN_WAVE_RECIPIENTS_MAX.saturating_sub(self.dispatch.backlog())
+            } else {
+                TICK_BATCH
+            };
+            let limit = allowance.min(room);
+            let due = if limit == 0 { Vec::new() } else { self.w.due_recipients(row, now, limit)? };
             more |= due.len() == TICK_BATCH;
+            if room < allowance && due.len() == limit {
+                self.campaigns.held = true;
+            }
             for rec in &due {
                 let template = match (&def.ab, rec.variant) {
                     (Some(ab), v) if v >= 0 => ab.variants.get(v as usize).cloned(),
@@ -457,7 +484,13 @@ impl State {
             {
                 r.tokens -= due.len() as f64;
             }
-            let (pending, waiting, _) = self.w.recipient_counts(row)?;
+            // Counting is a scan of the campaign's recipients: only when this tick may have reached the end.
+            let (pending, waiting) = if due.len() < limit {
+                let (pending, waiting, _) = self.w.recipient_counts(row)?;
+                (pending, waiting)
+            } else {
+                (1, 0)
+            };
             if !due.is_empty() || (pending == 0 && waiting == 0) {
                 if let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? {
                     let status = if pending == 0 && waiting == 0 { "sent" } else { "sending" };

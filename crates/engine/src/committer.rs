@@ -1,7 +1,10 @@
 //! The single writer. It takes every queued operation (up to [`GROUP_EVENTS_MAX`] events), applies them in
-//! one transaction, commits (one fsync for all), and only then answers each waiting request.
+//! one transaction, claims queued messages for their transports (`crate::handoff`), commits (one fsync for
+//! all), and only then answers each waiting request. A request that withdrew consent from the recipient of a
+//! message in flight is answered once that message is settled (at most [`HELD_REPLY_WAIT_MAX`] later).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kairos_domain::{Contact, Timestamp};
 use tokio::sync::{mpsc, oneshot};
@@ -9,6 +12,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::state::State;
 /// Most flow runs the background ticker advances in one transaction.
 const TICK_RUNS_MAX: usize = 5_000;
+/// Longest a reply waits for messages in flight to the person it unsubscribed (transports time out sooner:
+/// SMTP 30 s, HTTP 15 s); past it the reply goes anyway and a warning is logged.
+pub const HELD_REPLY_WAIT_MAX: Duration = Duration::from_secs(60);
 
 use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op, SegmentChange, SegmentCmd, SegmentReply};
 use kairos_domain::WorkspaceId;
@@ -73,6 +79,27 @@ impl Reply {
     }
 }
 
+/// A committed request's reply, held until the messages in flight to the recipient it unsubscribed settle.
+struct Held {
+    reply: Reply,
+    messages: Vec<String>,
+    since: Instant,
+}
+
+/// Sends the held replies whose messages are settled (or that waited too long).
+fn release(held: &mut Vec<Held>, state: &State, all: bool) {
+    let (go, keep): (Vec<Held>, Vec<Held>) = std::mem::take(held).into_iter().partition(|h| {
+        all || h.since.elapsed() >= HELD_REPLY_WAIT_MAX || h.messages.iter().all(|m| !state.dispatch.is_in_flight(m))
+    });
+    *held = keep;
+    for h in go {
+        if h.messages.iter().any(|m| state.dispatch.is_in_flight(m)) {
+            tracing::warn!(messages = ?h.messages, "answering an unsubscribe while a message to them is still in flight");
+        }
+        h.reply.send();
+    }
+}
+
 pub fn run(
     mut state: State,
     mut rx: mpsc::Receiver<Op>,
@@ -81,6 +108,7 @@ pub fn run(
 ) {
     let mut ops: Vec<Op> = Vec::new();
     let mut more_due = false;
+    let mut held: Vec<Held> = Vec::new();
     loop {
         // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
         let first = if more_due {
@@ -110,11 +138,12 @@ pub fn run(
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
         more_due = false;
-        state = apply_group(state, &mut ops, clock.now(), &publish, &mut more_due);
+        state = apply_group(state, &mut ops, clock.now(), &publish, &mut more_due, &mut held);
         if stop {
             break;
         }
     }
+    release(&mut held, &state, true);
     tracing::info!("committer stopped");
 }
 
@@ -126,18 +155,21 @@ fn apply_group(
     now: Timestamp,
     publish: &broadcast::Sender<SegmentChange>,
     more_due: &mut bool,
+    held: &mut Vec<Held>,
 ) -> State {
-    let mut replies = Vec::with_capacity(ops.len());
+    // Each reply with the messages in flight its operation withdrew (usually none).
+    let mut replies: Vec<(Reply, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
     let weight: usize = ops.iter().map(Op::weight).sum();
     let outcome = (|| -> Result<(), EngineError> {
         state.begin()?;
         for op in ops.drain(..) {
+            let before = replies.len();
             match op {
                 Op::Ingest { ws, trusted, events, reply } => {
                     let r = state.ingest(ws, trusted, events, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push(Reply::Ingest(reply, r));
+                    replies.push((Reply::Ingest(reply, r), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -145,7 +177,7 @@ fn apply_group(
                 Op::Products { ws, products, reply } => {
                     let r = state.upsert_products(ws, products, now);
                     let fatal = r.is_err();
-                    replies.push(Reply::Products(reply, r));
+                    replies.push((Reply::Products(reply, r), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -153,7 +185,7 @@ fn apply_group(
                 Op::Consent { ws, who, channel, status, source, reply } => {
                     let r = state.set_consent(ws, who, channel, status, &source, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push(Reply::Consent(reply, Box::new(r)));
+                    replies.push((Reply::Consent(reply, Box::new(r)), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -161,7 +193,7 @@ fn apply_group(
                 Op::Segment { ws, cmd, reply } => {
                     let r = segment_cmd(&mut state, ws, cmd, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push(Reply::Segment(reply, Box::new(r)));
+                    replies.push((Reply::Segment(reply, Box::new(r)), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -169,7 +201,7 @@ fn apply_group(
                 Op::Call { job, reply } => {
                     let r = job(&mut state, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push(Reply::Call(reply, r));
+                    replies.push((Reply::Call(reply, r), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -179,12 +211,23 @@ fn apply_group(
                     let limit = if reply.is_some() { None } else { Some(TICK_RUNS_MAX) };
                     *more_due = state.tick(now, limit)?;
                     if let Some(reply) = reply {
-                        replies.push(Reply::Tick(reply));
+                        replies.push((Reply::Tick(reply), Vec::new()));
                     }
                 }
                 Op::Shutdown => {}
             }
+            // Did this operation unsubscribe (or suppress) the recipient of a message in flight?
+            let withdrawn = state.withdrawn_by_last_op()?;
+            if !withdrawn.is_empty() {
+                match replies.get_mut(before) {
+                    Some((_, held)) => *held = withdrawn,
+                    None => tracing::debug!(messages = ?withdrawn, "a timer withdrew messages in flight"),
+                }
+            }
         }
+        // Campaign waves top up as the previous ones go out; then claim what transports can take.
+        *more_due |= state.campaign_waves(now)?;
+        state.hand_off(now)?;
         let applied = started.elapsed();
         state.commit(now)?;
         tracing::debug!(
@@ -198,8 +241,15 @@ fn apply_group(
     })();
     match outcome {
         Ok(()) => {
-            replies.into_iter().for_each(Reply::send);
+            for (reply, messages) in replies {
+                if messages.is_empty() {
+                    reply.send();
+                } else {
+                    held.push(Held { reply, messages, since: Instant::now() });
+                }
+            }
             state.dispatch.flush();
+            release(held, &state, false);
             for (workspace, ch) in state.emitted.drain(..) {
                 if let Some(d) = state.segments.def(ch.segment) {
                     // No subscriber is no error: flows subscribe when they exist.
@@ -216,7 +266,7 @@ fn apply_group(
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; nothing of this group was stored");
             ops.clear();
-            replies.into_iter().for_each(Reply::fail);
+            replies.into_iter().for_each(|(reply, _)| reply.fail());
             match state.reload(now) {
                 Ok(s) => s,
                 Err(e) => {

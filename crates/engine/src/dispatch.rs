@@ -1,18 +1,23 @@
 //! Delivery through real transports (SMTP, the SMS provider, webhooks, Telegram), after commit.
 //!
 //! A send decided in the committer is a message row with status `queued`, written in the same transaction as
-//! the run state. Once that transaction commits, the message goes to the dispatcher task, which hands it to
-//! its transport and reports the outcome back to the committer: `sent`, `retrying` (a transient failure, with
-//! backoff), `failed` or `bounced`. A crash between hand-off and report leaves the row `queued`: it is sent
-//! again at start with the same Message-ID / Idempotency-Key, so receivers can de-duplicate (SPEC 18).
-//! Channels without a configured transport are captured: their messages are `sent` into the outbox at once.
+//! the run state. Queued messages wait in [`Dispatch`] until the committer claims them for the transport, at
+//! most [`HANDOFF_IN_FLIGHT_MAX`] at a time (`crate::handoff`): the claim re-reads consent and the suppression
+//! list in the committer's transaction, so an unsubscribe committed before the claim stops the message
+//! (`skipped`). Once the claiming transaction commits, the message goes to the dispatcher task, which hands
+//! it to its transport and reports the outcome back to the committer: `sent`, `retrying` (a transient failure,
+//! with backoff), `failed` or `bounced`. A crash between hand-off and report leaves the row `queued`: it is
+//! claimed again at start (consent re-checked) and sent with the same Message-ID / Idempotency-Key, so
+//! receivers can de-duplicate (SPEC 18). Channels without a configured transport are captured: their messages
+//! are `sent` into the outbox at once.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
-use kairos_channels::SendError;
+use kairos_channels::{OutboundPolicy, SendError};
 use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_store::StoredMessage;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -23,6 +28,8 @@ use crate::state::State;
 const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 3600, 6 * 3600];
 /// Deliveries in flight at once (SMTP pools and per-domain limits bound each transport further).
 const CONCURRENCY: usize = 64;
+/// Most messages claimed for transports and not yet settled: what an unsubscribe may have to wait for.
+pub const HANDOFF_IN_FLIGHT_MAX: usize = CONCURRENCY;
 
 /// The configured transports. A channel without one is captured into the outbox.
 pub struct Transports {
@@ -53,25 +60,88 @@ impl Real {
     }
 }
 
-/// One hand-off to a transport: the message row's id and data.
+/// One hand-off to a transport: the message row's id, recipient and data.
 #[derive(Debug, Clone)]
 pub struct Outbound {
     pub message_id: String,
+    pub workspace: WorkspaceId,
+    pub contact: ContactId,
     pub channel: String,
     pub to: String,
+    /// Transactional messages need no marketing consent (an unsubscribe or a suppression still stops them).
+    pub transactional: bool,
     pub attempt: u32,
     pub data: Value,
+}
+
+/// A claimed message not yet settled, and the recipient's consent as it was last checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Flight {
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) contact: ContactId,
+    pub(crate) channel: String,
+    pub(crate) to: String,
+    pub(crate) transactional: bool,
+    pub(crate) mark: Option<crate::handoff::Mark>,
+}
+
+/// What the dispatcher reports for a message.
+pub(crate) enum Report {
+    /// The transport's answer.
+    Done(Outcome),
+    /// Not handed to the transport: the committer withdrew it (its recipient unsubscribed meanwhile).
+    Withdrawn,
+}
+
+/// Queued messages waiting to be claimed, by priority (SPEC 6: transactional, then triggered, then
+/// promotional), oldest first within each: a receipt never waits behind a campaign wave.
+#[derive(Default)]
+pub(crate) struct Pending([VecDeque<Outbound>; 3]);
+
+impl Pending {
+    fn class(o: &Outbound) -> usize {
+        if o.transactional {
+            0
+        } else if o.data["campaign_id"].is_string() {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub(crate) fn push_back(&mut self, o: Outbound) {
+        self.0[Self::class(&o)].push_back(o);
+    }
+
+    /// Back at the head of its class (a withdrawn message whose recipient may receive it again).
+    pub(crate) fn push_front(&mut self, o: Outbound) {
+        self.0[Self::class(&o)].push_front(o);
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Outbound> {
+        self.0.iter_mut().find_map(VecDeque::pop_front)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.iter().map(VecDeque::len).sum()
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct Dispatch {
     pub(crate) real: Real,
     tx: Option<mpsc::UnboundedSender<Outbound>>,
-    /// Ready to hand off once the current transaction commits.
-    ready: Vec<Outbound>,
+    /// Committed (or being committed) `queued` messages waiting to be claimed.
+    pub(crate) pending: Pending,
+    /// Claimed in the current transaction; handed off once it commits.
+    ready: Vec<(Outbound, Option<crate::handoff::Mark>)>,
     retries: BinaryHeap<Reverse<(i64, String)>>,
     waiting: HashMap<String, Outbound>,
-    in_flight: HashSet<String>,
+    pub(crate) in_flight: HashMap<String, Flight>,
+    /// Claimed messages the dispatcher must not start (shared with it).
+    withdrawn: Arc<Mutex<HashSet<String>>>,
+    /// Which addresses workspace-defined calls (webhook steps) may reach.
+    pub(crate) outbound: Arc<OutboundPolicy>,
 }
 
 impl Dispatch {
@@ -80,13 +150,23 @@ impl Dispatch {
         self.real = from.real;
         self.tx = from.tx.take();
         self.in_flight = std::mem::take(&mut from.in_flight);
+        self.withdrawn = from.withdrawn.clone();
+        self.outbound = from.outbound.clone();
     }
 
-    /// Hands off what the committed transaction queued (kept until a dispatcher is attached).
+    /// Hands off what the committed transaction claimed.
     pub(crate) fn flush(&mut self) {
         let Some(tx) = &self.tx else { return };
-        for o in self.ready.drain(..) {
-            self.in_flight.insert(o.message_id.clone());
+        for (o, mark) in self.ready.drain(..) {
+            let flight = Flight {
+                workspace: o.workspace,
+                contact: o.contact,
+                channel: o.channel.clone(),
+                to: o.to.clone(),
+                transactional: o.transactional,
+                mark,
+            };
+            self.in_flight.insert(o.message_id.clone(), flight);
             if tx.send(o).is_err() {
                 tracing::warn!("the dispatcher stopped; queued messages are sent at the next start");
             }
@@ -94,12 +174,37 @@ impl Dispatch {
     }
 
     pub(crate) fn is_in_flight(&self, id: &str) -> bool {
-        self.in_flight.contains(id)
+        self.in_flight.contains_key(id)
     }
 
-    /// After a failed transaction nothing it queued exists.
-    pub(crate) fn discard(&mut self) {
-        self.ready.clear();
+    /// Whether a dispatcher is attached (nothing is claimed before).
+    pub(crate) fn connected(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Messages claimed and not yet settled (including those claimed in the current transaction).
+    pub(crate) fn claimed(&self) -> usize {
+        self.in_flight.len() + self.ready.len()
+    }
+
+    /// Messages queued for a transport and not yet settled (retries waiting for their backoff excluded).
+    pub(crate) fn backlog(&self) -> usize {
+        self.pending.len() + self.claimed()
+    }
+
+    pub(crate) fn claim(&mut self, o: Outbound, mark: Option<crate::handoff::Mark>) {
+        self.ready.push((o, mark));
+    }
+
+    /// Asks the dispatcher not to start a claimed message (it reports it `Withdrawn` instead).
+    pub(crate) fn withdraw(&mut self, id: &str) {
+        self.withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string());
+    }
+
+    /// A claimed message was settled: it is no longer in flight.
+    fn settled(&mut self, id: &str) {
+        self.in_flight.remove(id);
+        self.withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 
     pub(crate) fn queue(&mut self, o: Outbound, at: Option<Timestamp>) {
@@ -108,7 +213,7 @@ impl Dispatch {
                 self.retries.push(Reverse((t.as_micros(), o.message_id.clone())));
                 self.waiting.insert(o.message_id.clone(), o);
             }
-            None => self.ready.push(o),
+            None => self.pending.push_back(o),
         }
     }
 
@@ -119,7 +224,7 @@ impl Dispatch {
             }
             let Some(Reverse((_, id))) = self.retries.pop() else { break };
             if let Some(o) = self.waiting.remove(&id) {
-                self.ready.push(o);
+                self.pending.push_back(o);
             }
         }
     }
@@ -129,26 +234,44 @@ impl Dispatch {
 pub type Outcome = Result<Option<String>, SendError>;
 
 impl Transports {
-    /// Hands one message to its transport; `Some(id)` is the provider's id for it.
-    pub async fn deliver(&self, o: &Outbound) -> Outcome {
+    /// Hands one message to its transport (`Some(id)` is the provider's id for it), unless `withdrawn` says
+    /// before the transport starts (for email: once the domain's limits let it go) that it is no longer wanted.
+    pub(crate) async fn deliver(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Report {
+        if withdrawn() {
+            return Report::Withdrawn;
+        }
+        if o.channel == "email" {
+            return match self.email(o, withdrawn).await {
+                Ok(true) => Report::Done(Ok(None)),
+                Ok(false) => Report::Withdrawn,
+                Err(e) => Report::Done(Err(e)),
+            };
+        }
+        Report::Done(self.call(o).await)
+    }
+
+    async fn email(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Result<bool, SendError> {
+        let Some(smtp) = &self.smtp else {
+            return Err(SendError::Permanent("no SMTP server configured".into()));
+        };
+        let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
+        let m = kairos_channels::EmailMessage {
+            message_id: o.message_id.clone(),
+            from: text("from").unwrap_or_else(|| self.email_from.clone()),
+            to: o.to.clone(),
+            subject: text("subject").unwrap_or_default(),
+            html: text("html"),
+            text: text("text"),
+            list_unsubscribe_url: text("unsubscribe_url"),
+            headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
+        };
+        smtp.send_unless(&m, withdrawn).await
+    }
+
+    /// The HTTP-based channels: SMS, Telegram, webhooks.
+    async fn call(&self, o: &Outbound) -> Outcome {
         let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
         match o.channel.as_str() {
-            "email" => {
-                let Some(smtp) = &self.smtp else {
-                    return Err(SendError::Permanent("no SMTP server configured".into()));
-                };
-                let m = kairos_channels::EmailMessage {
-                    message_id: o.message_id.clone(),
-                    from: text("from").unwrap_or_else(|| self.email_from.clone()),
-                    to: o.to.clone(),
-                    subject: text("subject").unwrap_or_default(),
-                    html: text("html"),
-                    text: text("text"),
-                    list_unsubscribe_url: text("unsubscribe_url"),
-                    headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
-                };
-                smtp.send(&m).await.map(|()| None)
-            }
             "sms" => {
                 let Some(sms) = &self.sms else {
                     return Err(SendError::Permanent("no SMS provider configured".into()));
@@ -185,16 +308,20 @@ pub(crate) async fn run(
     transports: Arc<Transports>,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     ops: mpsc::Sender<crate::Op>,
+    withdrawn: Arc<Mutex<HashSet<String>>>,
 ) {
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     while let Some(o) = rx.recv().await {
         let Ok(permit) = limit.clone().acquire_owned().await else { break };
-        let (t, ops) = (transports.clone(), ops.clone());
+        let (t, ops, withdrawn) = (transports.clone(), ops.clone(), withdrawn.clone());
         tokio::spawn(async move {
-            let outcome = t.deliver(&o).await;
+            // Withdrawn before its transport started (its recipient unsubscribed meanwhile): not sent.
+            let is_withdrawn =
+                || withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
+            let report = t.deliver(&o, is_withdrawn).await;
             drop(permit);
             let job: crate::Job = Box::new(move |s, now| {
-                s.record_delivery(o, outcome, now).map(|()| Box::new(()) as Box<dyn std::any::Any + Send>)
+                s.record_delivery(o, report, now).map(|()| Box::new(()) as Box<dyn std::any::Any + Send>)
             });
             let (reply, _done) = tokio::sync::oneshot::channel();
             if ops.send(crate::Op::Call { job, reply }).await.is_err() {
@@ -204,11 +331,17 @@ pub(crate) async fn run(
     }
 }
 
-pub(crate) fn connect(d: &mut Dispatch, real: Real) -> mpsc::UnboundedReceiver<Outbound> {
+/// Attaches a dispatcher: answers its end of the channel and the shared set of withdrawn messages.
+pub(crate) fn connect(
+    d: &mut Dispatch,
+    real: Real,
+    outbound: Arc<OutboundPolicy>,
+) -> (mpsc::UnboundedReceiver<Outbound>, Arc<Mutex<HashSet<String>>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     d.real = real;
     d.tx = Some(tx);
-    rx
+    d.outbound = outbound;
+    (rx, d.withdrawn.clone())
 }
 
 pub(crate) fn push_history(data: &mut Value, status: &str, now: Timestamp, reason: Option<&str>) {
@@ -223,16 +356,31 @@ pub(crate) fn push_history(data: &mut Value, status: &str, now: Timestamp, reaso
 }
 
 impl State {
-    /// Queues a committed message for its transport (called in the transaction that wrote it).
-    pub(crate) fn queue_outbound(&mut self, id: &str, channel: &str, to: &str, data: &Value, at: Option<Timestamp>) {
-        let attempt = data["attempts"].as_u64().unwrap_or(0) as u32;
-        let o = Outbound { message_id: id.into(), channel: channel.into(), to: to.into(), attempt, data: data.clone() };
+    /// Queues a committed message for its transport (called in the transaction that wrote it); `data` is
+    /// the row's data as written.
+    pub(crate) fn queue_outbound(&mut self, m: &StoredMessage, data: &Value, at: Option<Timestamp>) {
+        let o = Outbound {
+            message_id: m.id.clone(),
+            workspace: m.workspace,
+            contact: m.contact,
+            channel: m.channel.clone(),
+            to: m.to.clone().unwrap_or_default(),
+            // Rows written before this flag existed passed the marketing check when they were queued.
+            transactional: data["transactional"].as_bool().unwrap_or(true),
+            attempt: data["attempts"].as_u64().unwrap_or(0) as u32,
+            data: data.clone(),
+        };
         self.dispatch.queue(o, at);
     }
 
-    /// Records what a transport answered: sent, a retry with backoff, or a final failure.
-    pub(crate) fn record_delivery(&mut self, o: Outbound, outcome: Outcome, now: Timestamp) -> Result<(), EngineError> {
-        self.dispatch.in_flight.remove(&o.message_id);
+    /// Records what the dispatcher reported: sent, a retry with backoff, a final failure, or a withdrawn
+    /// message checked again.
+    pub(crate) fn record_delivery(&mut self, o: Outbound, report: Report, now: Timestamp) -> Result<(), EngineError> {
+        self.dispatch.settled(&o.message_id);
+        let outcome = match report {
+            Report::Done(outcome) => outcome,
+            Report::Withdrawn => return self.recheck_withdrawn(o, now),
+        };
         let Some(m) = self.w.message(&o.message_id)? else { return Ok(()) };
         if m.status != "queued" && m.status != "retrying" {
             return Ok(()); // already settled (a duplicate report)
@@ -270,12 +418,12 @@ impl State {
             self.w.count_step(flow_row, step, status)?;
         }
         match status {
-            "retrying" => self.queue_outbound(&m.id, &m.channel, m.to.as_deref().unwrap_or_default(), &data, retry_at),
+            "retrying" => self.queue_outbound(&m, &data, retry_at),
             "sent" => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
             "bounced" => {
                 tracing::info!(message = %m.id, "hard bounce: the address is suppressed");
                 if let Some(to) = &m.to {
-                    self.w.suppress(m.workspace, &m.channel, to, "hard_bounce", now)?;
+                    self.suppress(m.workspace, &m.channel, to, "hard_bounce", now)?;
                 }
             }
             _ => {}

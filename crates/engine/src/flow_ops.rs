@@ -59,6 +59,14 @@ impl State {
             }
         }
         kairos_flow::validate(&def, &Known { templates, state: self, ws }).map_err(flow_error)?;
+        // Webhooks to an internal address written as such are refused now; names are checked at each call.
+        for (i, s) in def.steps.iter().enumerate() {
+            if let StepKind::Webhook { url, .. } = &s.kind
+                && let Err(refused) = self.dispatch.outbound.check_url(url)
+            {
+                return Err(EngineError::Invalid { message: refused.0, field: Some(format!("steps[{i}].url")) });
+            }
+        }
         Ok(def)
     }
 

@@ -707,7 +707,7 @@ impl State {
             "flow_row": flow.row, "flow_id": flow.public_id, "step_id": step, "channel": "webhook",
             "run_id": rec.stored.id, "history": [{"status": "queued", "at": now.to_string(), "reason": null}],
         });
-        let inserted = self.w.insert_message(&StoredMessage {
+        let m = StoredMessage {
             id: id.clone(),
             workspace: ws,
             contact: contact_id,
@@ -719,10 +719,10 @@ impl State {
             status: "queued".into(),
             data: data.to_string(),
             created_at: now,
-        })?;
-        if inserted {
+        };
+        if self.w.insert_message(&m)? {
             self.w.count_step(flow.row, step, "queued")?;
-            self.queue_outbound(&id, "webhook", url, &data, None);
+            self.queue_outbound(&m, &data, None);
         }
         Ok(())
     }
@@ -877,23 +877,24 @@ impl State {
             "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
             "flow_row": (p.flow_row != 0).then_some(p.flow_row), "flow_id": (!p.flow_id.is_empty()).then_some(&p.flow_id),
             "step_id": (!p.step.is_empty()).then_some(&p.step), "campaign_id": p.campaign_id, "variant": p.variant, "channel": p.channel,
+            "transactional": p.transactional,
             "history": [{"status": status, "at": now.to_string(), "reason": reason}],
         });
+        let m = StoredMessage {
+            id: p.message_id.clone(),
+            workspace: ws,
+            contact: contact_id,
+            channel: p.channel.clone(),
+            to: to.clone(),
+            flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
+            campaign_id: p.campaign_id.clone(),
+            step_id: (!p.step.is_empty()).then(|| p.step.clone()),
+            status: status.to_string(),
+            data: data.to_string(),
+            created_at: now,
+        };
         if first {
-            let inserted = self.w.insert_message(&StoredMessage {
-                id: p.message_id.clone(),
-                workspace: ws,
-                contact: contact_id,
-                channel: p.channel.clone(),
-                to: to.clone(),
-                flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
-                campaign_id: p.campaign_id.clone(),
-                step_id: (!p.step.is_empty()).then(|| p.step.clone()),
-                status: status.to_string(),
-                data: data.to_string(),
-                created_at: now,
-            })?;
-            if !inserted {
+            if !self.w.insert_message(&m)? {
                 return Ok(()); // this very step was already carried out by an earlier attempt
             }
         } else {
@@ -922,7 +923,7 @@ impl State {
         if status == "sent" {
             self.message_sent_event(ws, contact_id, &p.message_id, &data, now)?;
         } else if status == "queued" {
-            self.queue_outbound(&p.message_id, &p.channel, to.as_deref().unwrap_or_default(), &data, None);
+            self.queue_outbound(&m, &data, None);
         }
         Ok(())
     }
@@ -964,7 +965,7 @@ impl State {
                 // Not yet handed off, or handed off by a process that stopped before recording the outcome.
                 let at = data["deliver_at"].as_str().and_then(Timestamp::parse).filter(|_| m.status == "retrying");
                 if !self.dispatch.is_in_flight(&m.id) {
-                    self.queue_outbound(&m.id, &m.channel, m.to.as_deref().unwrap_or_default(), &data, at);
+                    self.queue_outbound(&m, &data, at);
                 }
             }
             if data["pending"].is_null() {

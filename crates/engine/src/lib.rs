@@ -10,6 +10,7 @@ pub mod dispatch;
 mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
+mod handoff;
 pub mod links;
 mod message_ids;
 pub mod messages;
@@ -29,7 +30,9 @@ use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
 use kairos_store::{ReadPool, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
+pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
+pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;
@@ -398,8 +401,9 @@ impl Engine {
     pub async fn attach_transports(&self, transports: dispatch::Transports) -> Result<(), EngineError> {
         let transports = Arc::new(transports);
         let real = transports.real();
-        let rx = self.run(move |s, _| Ok(dispatch::connect(&mut s.dispatch, real))).await?;
-        tokio::spawn(dispatch::run(transports, rx, self.ops.clone()));
+        let policy = transports.webhook.policy();
+        let (rx, withdrawn) = self.run(move |s, _| Ok(dispatch::connect(&mut s.dispatch, real, policy))).await?;
+        tokio::spawn(dispatch::run(transports, rx, self.ops.clone(), withdrawn));
         Ok(())
     }
 
@@ -487,7 +491,7 @@ impl Engine {
     ) -> Result<bool, EngineError> {
         self.run(move |s, now| {
             if on {
-                s.w.suppress(ws, &channel, &address, "manual", now)?;
+                s.suppress(ws, &channel, &address, "manual", now)?;
                 Ok(true)
             } else {
                 Ok(s.w.unsuppress(ws, &channel, &address)?)

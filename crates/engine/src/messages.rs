@@ -600,7 +600,7 @@ impl State {
         };
         if kind != "soft" {
             let reason = if kind == "complaint" { "complaint" } else { "hard_bounce" };
-            self.w.suppress(ws, "email", &address, reason, now)?;
+            self.suppress(ws, "email", &address, reason, now)?;
         }
         if let Some(c) = self.lookup(ws, kairos_store::IdentityKind::Email, &address)? {
             if kind == "complaint" {

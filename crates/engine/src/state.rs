@@ -44,6 +44,8 @@ pub struct State {
     pub(crate) campaigns: crate::campaigns::Campaigns,
     pub(crate) recs: crate::recommend::RecCache,
     pub(crate) coupons: crate::coupons::Coupons,
+    /// Suppressions added since start: a change tells the committer to check messages in flight again.
+    pub(crate) suppressions: u64,
 }
 
 /// One identity an event claims for its contact.
@@ -115,6 +117,7 @@ impl State {
             campaigns: Default::default(),
             recs: Default::default(),
             coupons: Default::default(),
+            suppressions: 0,
         };
         state.load_settings()?;
         state.load_coupons()?;
@@ -133,7 +136,6 @@ impl State {
         w.rollback()?;
         let mut dispatch = crate::dispatch::Dispatch::default();
         let mut old = self.dispatch;
-        old.discard();
         dispatch.carry_over(&mut old);
         State::load_with(w, now, self.settings.defaults, self.links, dispatch)
     }

@@ -1,7 +1,8 @@
 //! `kairos.toml` in the data directory (SPEC 16). Every key can be overridden by the environment variable
 //! `KAIROS_<SECTION>__<KEY>` (e.g. `KAIROS_SENDING__SMART_SENDING=8h`, `KAIROS_EMAIL__DKIM__SELECTOR=k2`).
 //! `[email]`, `[sms]` and `[chat]` choose the transports (capture when not configured); `[sending]` and
-//! `[store]` are the defaults of every workspace's settings.
+//! `[store]` are the defaults of every workspace's settings; `[network]` is what calls chosen by workspaces
+//! (webhook steps) may reach.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,8 @@ pub struct Config {
     pub chat: Chat,
     #[serde(default)]
     pub sending: Sending,
+    #[serde(default)]
+    pub network: Network,
     #[serde(skip)]
     dir: PathBuf,
 }
@@ -86,6 +89,34 @@ pub struct Sending {
     /// Most marketing emails per contact in a rolling day (no cap by default).
     pub daily_cap_email: Option<usize>,
     pub daily_cap_sms: Option<usize>,
+}
+
+/// Where webhook steps (URLs chosen by workspace users) may connect. Internal addresses (loopback, private,
+/// link-local, ...) are refused unless listed here; the SMTP host, the SMS provider and Telegram come from this
+/// file and are trusted. Deliberately not a per-workspace setting: a workspace must not open its own way in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Addresses or networks, e.g. `["127.0.0.1", "10.0.0.0/8"]`; from the environment a comma-separated
+    /// string (`KAIROS_NETWORK__OUTBOUND_ALLOW=127.0.0.1,10.0.0.0/8`).
+    pub outbound_allow: Option<StringList>,
+}
+
+/// A TOML list of strings, or one comma-separated string (what an environment variable can carry).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StringList {
+    List(Vec<String>),
+    Joined(String),
+}
+
+impl StringList {
+    fn items(&self) -> Vec<String> {
+        match self {
+            StringList::List(v) => v.clone(),
+            StringList::Joined(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        }
+    }
 }
 
 fn insert_path(t: &mut toml::Table, path: &[String], value: toml::Value) {
@@ -197,10 +228,18 @@ impl Config {
         }
     }
 
+    /// What webhook steps may reach (`[network] outbound_allow`).
+    pub fn outbound_policy(&self) -> anyhow::Result<kairos_channels::OutboundPolicy> {
+        let allow = self.network.outbound_allow.as_ref().map(StringList::items).unwrap_or_default();
+        kairos_channels::OutboundPolicy::new(&allow)
+            .map_err(|e| anyhow::anyhow!("[network] {}: {}", e.field, e.message))
+    }
+
     /// The transports these settings configure (channels left out are captured into the outbox).
     pub fn transports(&self, public_url: &str) -> anyhow::Result<kairos_engine::dispatch::Transports> {
         use kairos_channels as ch;
         let http = ch::HttpClient::new(std::time::Duration::from_secs(15));
+        let guarded = ch::HttpClient::guarded(std::time::Duration::from_secs(15), self.outbound_policy()?.into());
         let e = &self.email;
         let smtp = match e.transport.as_deref().unwrap_or("capture") {
             "capture" => None,
@@ -264,7 +303,7 @@ impl Config {
             smtp,
             email_from: e.from.clone().unwrap_or_else(|| "Kairos <kairos@localhost>".into()),
             sms,
-            webhook: ch::Webhook::new(http),
+            webhook: ch::Webhook::new(guarded),
             telegram,
         })
     }
@@ -321,6 +360,14 @@ daily_cap_email = 2
         std::fs::write(dir.path().join(CONFIG_FILE), "[sending]\nquiet_hours_sms = \"late\"\n").unwrap();
         let err = Config::load(dir.path()).unwrap().settings().unwrap_err().to_string();
         assert!(err.contains("quiet_hours_sms"), "{err}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "[network]\noutbound_allow = [\"10.0.0.0/8\", \"::1\"]\n")
+            .unwrap();
+        let policy = Config::load(dir.path()).unwrap().outbound_policy().unwrap();
+        assert!(policy.check("10.1.2.3".parse().unwrap()).is_ok());
+        assert!(policy.check("127.0.0.1".parse().unwrap()).is_err());
+        std::fs::write(dir.path().join(CONFIG_FILE), "[network]\noutbound_allow = [\"10.0.0.0/40\"]\n").unwrap();
+        let err = Config::load(dir.path()).unwrap().outbound_policy().unwrap_err().to_string();
+        assert!(err.contains("[network] outbound_allow"), "{err}");
         std::fs::write(dir.path().join(CONFIG_FILE), "[sendng]\n").unwrap();
         assert!(Config::load(dir.path()).is_err(), "unknown sections are errors");
         assert!(Config::load(&dir.path().join("missing")).unwrap().settings().is_ok(), "no file: defaults");
@@ -341,5 +388,15 @@ daily_cap_email = 2
         assert_eq!(t["email"]["dkim"]["selector"].as_str(), Some("k2"));
         assert_eq!(t["sending"]["smart_sending"].as_str(), Some("8h"));
         assert!(!t.contains_key("data_dir"));
+        let mut t = toml::Table::new();
+        apply_env(
+            &mut t,
+            [("KAIROS_NETWORK__OUTBOUND_ALLOW".to_string(), "127.0.0.1, 10.0.0.0/8".to_string())].into_iter(),
+        );
+        let cfg: Config = toml::Value::Table(t).try_into().unwrap();
+        let policy = cfg.outbound_policy().unwrap();
+        assert!(
+            policy.check("127.0.0.1".parse().unwrap()).is_ok() && policy.check("10.9.9.9".parse().unwrap()).is_ok()
+        );
     }
 }

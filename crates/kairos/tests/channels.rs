@@ -31,7 +31,7 @@ fn path_of(url: &str) -> String {
 
 #[tokio::test]
 async fn email_over_smtp_with_dkim_tracking_unsubscribe_and_suppression() {
-    let sink = SmtpSink::start(SinkOptions { reject: vec!["unknown".into()], tempfail: vec![], auth: None });
+    let sink = SmtpSink::start(SinkOptions { reject: vec!["unknown".into()], ..Default::default() });
     let port = sink.port;
     let s = TestServer::start_with(|dir| email_config(dir, port));
     let mut c = s.client().await;

@@ -797,7 +797,10 @@ async fn webhook_steps_are_signed_retried_and_exactly_once() {
         _ => (200, "{\"ok\":true}".into()),
     })
     .await;
-    let s = TestServer::start();
+    // The receiver is on loopback, which webhooks may only reach when the operator allows it.
+    let s = TestServer::start_with(|dir| {
+        std::fs::write(dir.join("kairos.toml"), "[network]\noutbound_allow = [\"127.0.0.1\"]\n").unwrap()
+    });
     let mut c = s.client().await;
     let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
     c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-05-01T12:00:00Z"})).await.unwrap();

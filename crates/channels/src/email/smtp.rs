@@ -102,12 +102,21 @@ impl Smtp {
     /// RCPT is a hard bounce); `Transient` for 4xx replies, authentication failures, connection and TLS
     /// failures and timeouts. The timeout covers the SMTP conversation, not the wait for a domain slot.
     pub async fn send(&self, m: &EmailMessage) -> Result<(), SendError> {
+        self.send_unless(m, || false).await.map(|_| ())
+    }
+
+    /// [`Smtp::send`], asking `withdrawn` once the domain's limits let the message go, just before the SMTP
+    /// conversation starts: when it answers true nothing is sent and the result is `Ok(false)`.
+    pub async fn send_unless(&self, m: &EmailMessage, withdrawn: impl Fn() -> bool) -> Result<bool, SendError> {
         let message = compose(m, self.inner.signer.as_ref()).map_err(|e| SendError::Permanent(e.to_string()))?;
         let envelope = message.envelope().clone();
         let domain = envelope.to().first().map(|a| a.domain().to_ascii_lowercase()).unwrap_or_default();
         let bytes = message.formatted();
 
         let _domain_slot = self.inner.domains.acquire(&domain).await;
+        if withdrawn() {
+            return Ok(false);
+        }
         let sent = tokio::time::timeout(self.inner.timeout, self.inner.pool.send(&envelope, &bytes)).await;
         let result = match sent {
             Ok(Ok(())) => Ok(()),
@@ -118,7 +127,7 @@ impl Smtp {
             Ok(()) => tracing::debug!(email.domain = %domain, "smtp accepted"),
             Err(e) => tracing::debug!(email.domain = %domain, error = %e, "smtp send failed"),
         }
-        result
+        result.map(|()| true)
     }
 }
 

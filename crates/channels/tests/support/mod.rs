@@ -40,12 +40,14 @@ pub fn test_python() -> PathBuf {
         .clone()
 }
 
-/// Options of the sink: RCPT substrings to reject (550) or defer (451), and required AUTH credentials.
+/// Options of the sink: RCPT substrings to reject (550) or defer (451), required AUTH credentials, and a
+/// delay before each message is accepted (a slow receiving server).
 #[derive(Debug, Clone, Default)]
 pub struct SinkOptions {
     pub reject: Vec<String>,
     pub tempfail: Vec<String>,
     pub auth: Option<(String, String)>,
+    pub delay_ms: u64,
 }
 
 /// One message the sink accepted.
@@ -59,6 +61,8 @@ pub struct ReceivedMail {
     pub auth: Option<String>,
     /// Client port of the SMTP session: equal ports mean a reused connection.
     pub peer_port: Option<u16>,
+    /// When the sink accepted it (just before its 250 reply), as Unix time.
+    pub received_at: std::time::SystemTime,
 }
 
 impl ReceivedMail {
@@ -114,6 +118,9 @@ impl SmtpSink {
         }
         if let Some((user, pass)) = &options.auth {
             cmd.arg("--auth").arg(format!("{user}:{pass}"));
+        }
+        if options.delay_ms > 0 {
+            cmd.arg("--delay-ms").arg(options.delay_ms.to_string());
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -184,6 +191,8 @@ impl SmtpSink {
                         .unwrap_or_default(),
                     auth: meta["auth"].as_str().map(str::to_owned),
                     peer_port: meta["peer_port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+                    received_at: std::time::UNIX_EPOCH
+                        + Duration::from_secs_f64(meta["received_at"].as_f64().expect("received_at")),
                     path,
                 }
             })

@@ -1,0 +1,164 @@
+//! Claiming queued messages for their transports, and what an unsubscribe answer waits for.
+//!
+//! A message is queued (`queued` row) when its send is decided, possibly a while before a transport is free.
+//! At the end of every committer transaction, after all of its operations, the committer claims queued
+//! messages (transactional first, then flows, then campaigns; oldest first within each) up to
+//! [`HANDOFF_IN_FLIGHT_MAX`] in flight and, for each, reads the recipient's consent and
+//! the suppression list again: a message whose recipient unsubscribed or was suppressed since it was queued is
+//! `skipped` (reason `unsubscribed`, `no_consent` or `suppressed`) instead of being handed off. Claimed
+//! messages go to the dispatcher only after that transaction commits.
+//!
+//! An unsubscribe committed after a claim could still race with that message. So after every operation the
+//! committer looks at the messages in flight (at most [`HANDOFF_IN_FLIGHT_MAX`]): if the operation withdrew
+//! consent from one of their recipients, the operation's reply is held back until those messages are settled
+//! (`crate::committer`), and the dispatcher is told not to start them if it has not yet. Together: once an
+//! unsubscribe (or a suppression) is answered, no message to that recipient is in a transport conversation
+//! and none will be started.
+
+use kairos_domain::{ConsentStatus, ContactId, Timestamp, WorkspaceId};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::dispatch::{HANDOFF_IN_FLIGHT_MAX, Outbound, push_history};
+use crate::state::State;
+
+/// What a recipient's right to a message depends on: the channel's consent (status and when it last
+/// changed) and the suppression list's generation. A message in flight is checked again when it changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Mark {
+    consent: ConsentStatus,
+    changed: Option<Timestamp>,
+    suppressions: u64,
+}
+
+impl State {
+    /// Adds an address to the suppression list (every suppression goes through here, so messages in flight
+    /// to it are checked again).
+    pub(crate) fn suppress(
+        &mut self,
+        ws: WorkspaceId,
+        channel: &str,
+        address: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.w.suppress(ws, channel, address, reason, now)?;
+        self.suppressions += 1;
+        Ok(())
+    }
+
+    /// The recipient's consent mark for a channel that needs consent (email, SMS); `None` for the others.
+    fn mark(&self, contact: ContactId, channel: &str) -> Option<Mark> {
+        let c = self.contacts.get(&self.follow(contact))?;
+        let consent = match channel {
+            "email" => &c.consent.email,
+            "sms" => &c.consent.sms,
+            _ => return None,
+        };
+        Some(Mark { consent: consent.status, changed: consent.updated_at, suppressions: self.suppressions })
+    }
+
+    /// Why a queued message must not go out now, or `None`. Only email and SMS need consent; a contact
+    /// that no longer exists gets nothing.
+    fn withheld(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        channel: &str,
+        to: &str,
+        transactional: bool,
+    ) -> Result<Option<&'static str>, EngineError> {
+        if channel != "email" && channel != "sms" {
+            return Ok(None);
+        }
+        let Some(mark) = self.mark(contact, channel) else { return Ok(Some("no_contact")) };
+        if self.w.is_suppressed(ws, channel, to)? {
+            return Ok(Some("suppressed"));
+        }
+        if mark.consent == ConsentStatus::Unsubscribed {
+            return Ok(Some("unsubscribed"));
+        }
+        if !transactional && !self.settings.of(ws).marketing_allowed(mark.consent) {
+            return Ok(Some("no_consent"));
+        }
+        Ok(None)
+    }
+
+    /// Claims queued messages for their transports by priority, up to [`HANDOFF_IN_FLIGHT_MAX`] in flight,
+    /// skipping those whose recipient may no longer receive them. Runs last in every transaction.
+    pub(crate) fn hand_off(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        if !self.dispatch.connected() {
+            return Ok(());
+        }
+        while self.dispatch.claimed() < HANDOFF_IN_FLIGHT_MAX {
+            let Some(o) = self.dispatch.pending.pop_front() else { break };
+            match self.withheld(o.workspace, o.contact, &o.channel, &o.to, o.transactional)? {
+                Some(reason) => self.skip_withheld(&o.message_id, reason, now)?,
+                None => {
+                    let mark = self.mark(o.contact, &o.channel);
+                    self.dispatch.claim(o, mark);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After one operation: the messages in flight whose recipient it withdrew (their consent or the
+    /// suppression list changed, and they may no longer receive them). The dispatcher is told not to start
+    /// them; the operation's reply waits until they are settled.
+    pub(crate) fn withdrawn_by_last_op(&mut self) -> Result<Vec<String>, EngineError> {
+        if self.dispatch.in_flight.is_empty() {
+            return Ok(Vec::new());
+        }
+        let changed: Vec<(String, Option<Mark>)> = self
+            .dispatch
+            .in_flight
+            .iter()
+            .filter_map(|(id, f)| {
+                let mark = self.mark(f.contact, &f.channel);
+                (mark != f.mark).then(|| (id.clone(), mark))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (id, mark) in changed {
+            let Some(f) = self.dispatch.in_flight.get_mut(&id) else { continue };
+            f.mark = mark;
+            let f = f.clone();
+            if self.withheld(f.workspace, f.contact, &f.channel, &f.to, f.transactional)?.is_some() {
+                self.dispatch.withdraw(&id);
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A message the dispatcher did not start because it was withdrawn: skipped, or (consent given back
+    /// meanwhile) queued again at the front.
+    pub(crate) fn recheck_withdrawn(&mut self, o: Outbound, now: Timestamp) -> Result<(), EngineError> {
+        match self.withheld(o.workspace, o.contact, &o.channel, &o.to, o.transactional)? {
+            Some(reason) => self.skip_withheld(&o.message_id, reason, now),
+            None => {
+                self.dispatch.pending.push_front(o);
+                Ok(())
+            }
+        }
+    }
+
+    /// Records a queued message as `skipped` at hand-off.
+    fn skip_withheld(&mut self, id: &str, reason: &str, now: Timestamp) -> Result<(), EngineError> {
+        let Some(m) = self.w.message(id)? else { return Ok(()) };
+        if m.status != "queued" && m.status != "retrying" {
+            return Ok(());
+        }
+        tracing::debug!(message = %m.id, reason, "withheld at hand-off");
+        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+        data["reason"] = json!(reason);
+        data["deliver_at"] = Value::Null;
+        push_history(&mut data, "skipped", now, Some(reason));
+        self.w.update_message(&m.id, "skipped", &data.to_string())?;
+        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
+            self.w.count_step(flow_row, step, "skipped")?;
+        }
+        Ok(())
+    }
+}
