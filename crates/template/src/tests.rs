@@ -267,7 +267,7 @@ fn nesting_and_terms_are_bounded_before_liquid_parses() {
     let n = TEMPLATE_NESTING_MAX;
     let terms = TEMPLATE_EXPRESSION_TERMS_MAX - 1;
     let src = format!(
-        "{}{{% if true{} %}}{{{{ a[b[c]] }}}}{{% endif %}}{}",
+        "{}{{% if true{} %}}{{{{ a[0]['k'] }}}}{{% endif %}}{}",
         "{% if true %}".repeat(n - 1),
         " and true".repeat(terms),
         "{% endif %}".repeat(n - 1)
