@@ -231,3 +231,24 @@ async fn deeply_nested_bounce_reports_are_handled() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert_alive(&mut c, sk).await;
 }
+
+/// Inputs the fuzz targets found that made a parser panic: liquid-core on a block left open inside a comment
+/// (in the committer, which then stopped serving every request), mail-parser on a quoted message that is only a
+/// `message/rfc822` header (in the request handler). Both are now a 400.
+#[tokio::test]
+async fn inputs_that_made_parsers_panic_are_refused() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.as_str();
+    for body in ["{% comment %}{% raw %}{% endcomment %}", "Hi{% comment %}\n{% if x %}"] {
+        let r = c.post_json("/api/v1/templates", sk, &json!({"channel": "sms", "body": body})).await;
+        let r = r.expect("an answer");
+        assert_eq!(refused(&r), (400, "body".to_string()), "{body}: {:?}", r.json());
+        assert_alive(&mut c, sk).await;
+    }
+    let report = b"From: a@b\r\nContent-Type: multipart/report; boundary=\"b\"\r\n\r\n--b\r\n\
+        Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nx\r\n\r\n--b--\r\n";
+    let (r, _) = post_raw(&mut c, sk, report.to_vec(), "message/rfc822").await;
+    assert_eq!(refused(&r), (400, "body".to_string()), "{:?}", r.json());
+    assert_alive(&mut c, sk).await;
+}

@@ -227,9 +227,17 @@ fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result
 }
 
 fn parse(language: &Language, field: &str, src: &str) -> Result<liquid_core::Template, TemplateError> {
-    liquid_core::parser::parse(src, language)
-        .map(liquid_core::Template::new)
-        .map_err(|e| crate::error::from_parse(field, src, &e))
+    // liquid-core's parser has `expect`s that malformed input can reach (one is ruled out by the scan, see
+    // `scan::Blocks::finish`). Parsing is pure, so a panic is caught and reported as a syntax error rather than
+    // taking down the thread that compiles (the committer, for saves and previews). The language is only read
+    // while parsing, so nothing it holds can be left half-changed (hence AssertUnwindSafe).
+    let attempt = std::panic::AssertUnwindSafe(|| liquid_core::parser::parse(src, language));
+    let parsed = std::panic::catch_unwind(attempt).map_err(|_| TemplateError::Syntax {
+        field: field.to_owned(),
+        message: "the template cannot be parsed".to_owned(),
+        line: None,
+    })?;
+    parsed.map(liquid_core::Template::new).map_err(|e| crate::error::from_parse(field, src, &e))
 }
 
 static DEFAULT_RENDERER: LazyLock<Renderer> = LazyLock::new(Renderer::new);

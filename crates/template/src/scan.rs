@@ -177,23 +177,15 @@ impl Scanned {
 /// Checks ranges, partial references, nesting depth and expression size of one part.
 pub(crate) fn check(field: &str, src: &str, partial_exists: &dyn Fn(&str) -> bool) -> Result<Scanned, TemplateError> {
     let mut scanned = Scanned::default();
-    // Blocks open around the current markup (raw text excluded: liquid does not parse tags there).
-    let mut depth = 0usize;
+    let mut blocks = Blocks::default();
     // Iterations multiplied along the stack of open `for`/`tablerow` blocks.
     let mut loops: Vec<i64> = Vec::new();
     for m in markups(src) {
         let plain = blank_strings(m.text);
         check_terms(field, &plain, m.line)?;
         let name = m.name();
-        if !m.raw && BLOCKS.contains(&name) {
-            depth += 1;
-            if depth > TEMPLATE_NESTING_MAX {
-                return Err(too_complex(field, m.line, format!("blocks nest more than {TEMPLATE_NESTING_MAX} deep")));
-            }
-            scanned.depth = scanned.depth.max(depth);
-        } else if !m.raw && name.strip_prefix("end").is_some_and(|b| BLOCKS.contains(&b)) {
-            depth = depth.saturating_sub(1);
-        }
+        blocks.visit(field, &m)?;
+        scanned.depth = scanned.depth.max(blocks.open.len());
         if !m.rendered() {
             continue;
         }
@@ -229,7 +221,7 @@ pub(crate) fn check(field: &str, src: &str, partial_exists: &dyn Fn(&str) -> boo
                         line: Some(m.line),
                     });
                 }
-                scanned.includes.push(Include { name: partial.to_owned(), depth, line: m.line });
+                scanned.includes.push(Include { name: partial.to_owned(), depth: blocks.open.len(), line: m.line });
             }
             _ if span.is_some_and(|s| s > RANGE_ITERATIONS_MAX) => {
                 return Err(range_error(
@@ -241,7 +233,51 @@ pub(crate) fn check(field: &str, src: &str, partial_exists: &dyn Fn(&str) -> boo
             _ => {}
         }
     }
+    blocks.finish(field)?;
     Ok(scanned)
+}
+
+/// The blocks open at a point of the source (raw text excluded: liquid does not parse tags there).
+#[derive(Default)]
+struct Blocks<'a> {
+    /// Name, line, and whether it was opened inside a comment.
+    open: Vec<(&'a str, u32, bool)>,
+}
+
+impl<'a> Blocks<'a> {
+    fn visit(&mut self, field: &str, m: &Markup<'a>) -> Result<(), TemplateError> {
+        let name = m.name();
+        if m.raw {
+            return Ok(());
+        }
+        if BLOCKS.contains(&name) {
+            self.open.push((name, m.line, m.commented));
+            if self.open.len() > TEMPLATE_NESTING_MAX {
+                return Err(too_complex(field, m.line, format!("blocks nest more than {TEMPLATE_NESTING_MAX} deep")));
+            }
+        } else if let Some(block) = name.strip_prefix("end")
+            && self.open.last().is_some_and(|(open, ..)| *open == block)
+        {
+            self.open.pop();
+        }
+        Ok(())
+    }
+
+    /// A block opened inside a comment and never closed makes liquid's parser panic (the comment ignores the
+    /// block's "unclosed" error and reads past the end of the source), so it is refused here; other unclosed
+    /// blocks get liquid's own error.
+    fn finish(&self, field: &str) -> Result<(), TemplateError> {
+        match self.open.iter().find(|(.., commented)| *commented) {
+            Some((name, line, _)) => Err(TemplateError::Syntax {
+                field: field.to_owned(),
+                message: format!(
+                    "`{{% {name} %}}` inside a comment is never closed: close it with `{{% end{name} %}}`"
+                ),
+                line: Some(*line),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Counts the terms of one markup (strings blanked): `and` / `or` words and `[` lookups.
@@ -359,6 +395,22 @@ mod tests {
         assert_eq!(check("html", &raw, &none).unwrap().depth, 1);
         let mixed = "{% for i in x %}{% case i %}{% when 1 %}{% capture c %}{% unless d %}";
         assert_eq!(check("text", mixed, &none).unwrap().depth, 4);
+    }
+
+    /// Found by the `template_parse_render` fuzz target: liquid-core 0.26 panics ("File shouldn't end before
+    /// EOI") when a block opened inside a comment runs to the end of the source.
+    #[test]
+    fn unclosed_blocks_inside_comments() {
+        let none = |_: &str| false;
+        for src in
+            ["{% comment %}{% raw %}{% endcomment %}", "{% comment %}\n{% if x %}", "{% comment %}{% for a in b %}"]
+        {
+            let e = check("body", src, &none).unwrap_err();
+            assert_eq!((e.code(), e.line()), ("template_syntax", Some(1 + src.matches('\n').count() as u32)), "{src}");
+        }
+        for src in ["{% comment %}{% raw %}{% endraw %}{% endcomment %}", "{% comment %}{% endif %}{% endcomment %}"] {
+            assert!(check("body", src, &none).is_ok(), "{src}");
+        }
     }
 
     #[test]

@@ -67,8 +67,8 @@ fn forbidden_cross_site() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "this form must be sent from the Kairos UI itself")
 }
 
-/// Decodes `application/x-www-form-urlencoded`.
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
+/// Decodes `application/x-www-form-urlencoded` (public for the `login_form` fuzz target).
+pub fn form_fields(body: &[u8]) -> HashMap<String, String> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());

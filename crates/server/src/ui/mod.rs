@@ -28,6 +28,8 @@
 mod assets;
 mod login;
 
+pub use login::form_fields;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
