@@ -183,6 +183,9 @@ pub(crate) fn check(field: &str, src: &str, partial_exists: &dyn Fn(&str) -> boo
     for m in markups(src) {
         let plain = blank_strings(m.text);
         check_terms(field, &plain, m.line)?;
+        if !m.raw {
+            check_integers(field, &plain, m.line)?;
+        }
         let name = m.name();
         blocks.visit(field, &m)?;
         scanned.depth = scanned.depth.max(blocks.open.len());
@@ -293,6 +296,44 @@ fn check_terms(field: &str, plain: &str, line: u32) -> Result<(), TemplateError>
                  lookups in brackets); this one has {terms}"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Integer literals must fit in 64 bits: liquid-core 0.26 panics on a larger one (`expect` on `parse::<i64>`;
+/// found by the `template_parse_render` fuzz target). Digits inside names (`item2`) and floats (`1.5`) are not
+/// integer literals.
+fn check_integers(field: &str, plain: &str, line: u32) -> Result<(), TemplateError> {
+    let b = plain.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let after_word = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if !b[i].is_ascii_digit() || after_word {
+            i += 1;
+            continue;
+        }
+        let start = if i > 0 && matches!(b[i - 1], b'-' | b'+') { i - 1 } else { i };
+        let mut end = i;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        let float = b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
+        if !float && plain[start..end].parse::<i64>().is_err() {
+            return Err(TemplateError::Syntax {
+                field: field.to_owned(),
+                message: format!(
+                    "the number {} is too large for a whole number (at most {})",
+                    &plain[i..end],
+                    i64::MAX
+                ),
+                line: Some(line),
+            });
+        }
+        // Skip the whole number, and a float's fraction.
+        i = end;
+        while i < b.len() && (b[i].is_ascii_digit() || (float && b[i] == b'.')) {
+            i += 1;
+        }
     }
     Ok(())
 }
@@ -411,6 +452,25 @@ mod tests {
         for src in ["{% comment %}{% raw %}{% endraw %}{% endcomment %}", "{% comment %}{% endif %}{% endcomment %}"] {
             assert!(check("body", src, &none).is_ok(), "{src}");
         }
+    }
+
+    /// Found by the `template_parse_render` fuzz target: liquid-core 0.26 panics on an integer literal over
+    /// 64 bits ("Grammar ensures matches are parseable as integers").
+    #[test]
+    fn integers_fit_in_64_bits() {
+        let none = |_: &str| false;
+        for src in [
+            "{{ 222222222222222222222222 }}",
+            "{% if x > -9223372036854775809 %}{% endif %}",
+            "{{ a[99999999999999999999] }}",
+        ] {
+            let e = check("html", src, &none).unwrap_err();
+            assert_eq!((e.code(), e.line()), ("template_syntax", Some(1)), "{src}");
+        }
+        let fine = "{{ -9223372036854775808 }}{{ 9223372036854775807 }}{{ 99999999999999999999.5 }}{{ item12345678901234567890 }}\
+                    {% for i in (1..3) %}{% endfor %}{{ '99999999999999999999' }}{% raw %}{{ 99999999999999999999 }}{% endraw %}";
+        assert!(check("html", fine, &none).is_ok());
+        assert!(crate::validate(&crate::TemplateParts::message(fine)).is_ok());
     }
 
     #[test]
