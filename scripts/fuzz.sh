@@ -8,7 +8,7 @@
 #
 # Fails when a target panics, overflows its stack, spends more than 10 s on one input or goes over 2 GB; the
 # input is kept in fuzz/artifacts/<target>/ and replays with
-#   RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none <target> fuzz/artifacts/<target>/<file>
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none <target> fuzz/artifacts/<target>/<file>
 # Turn it into a regression test in the crate concerned and add it to fuzz/corpus/<target>/.
 #
 # The committed seeds (fuzz/corpus/<target>/) are only read: what a run discovers goes to
@@ -20,9 +20,9 @@ seconds="${KAIROS_FUZZ_SECONDS:-30}"
 # cargo-fuzz passes nightly-only flags (-Z...) to cargo and rustc; this lets the stable toolchain accept them.
 export RUSTC_BOOTSTRAP=1
 # No sanitizer: the code under test is safe Rust, so AddressSanitizer would find nothing the bounds checks do
-# not, and it doubles build and run times. Release build; overflow checks and debug assertions are set by the
-# profile in fuzz/Cargo.toml (on for our crates, off for one dependency's known assertion).
-flags=(-O --sanitizer none)
+# not, and it doubles build and run times. Release build with overflow checks and debug assertions (cargo-fuzz's
+# default).
+flags=(--sanitizer none)
 
 if ! command -v c++ >/dev/null 2>&1; then
   # libfuzzer-sys compiles libFuzzer's C++ sources.

@@ -28,6 +28,7 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
+    kairos_fuzz::report_caught_panics();
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (partial, source) = text.split_once('\0').unwrap_or(("", text));
     let renderer = if partial.is_empty() {

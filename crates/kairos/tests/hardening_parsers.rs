@@ -251,6 +251,17 @@ async fn inputs_that_made_parsers_panic_are_answered() {
         assert_eq!(refused(&r), (400, "body".to_string()), "{body}: {:?}", r.json());
         assert_alive(&mut c, sk).await;
     }
+    // A render that panicked liquid (tablerow divides by cols) in the committer: now a render error, which a
+    // preview reports as the reason the send would be skipped.
+    c.post_json("/v1/identify", &s.keys.write_key, &json!({"userId": "u1", "traits": {"email": "u1@example.com"}}))
+        .await
+        .unwrap();
+    let id = c.get("/api/v1/contacts?user_id=u1", sk).await.unwrap().json()["items"][0]["id"].as_i64().unwrap();
+    let table = json!({"template": {"body": "{% tablerow i in (1..3) cols:0 %}{{ i }}{% endtablerow %}"}});
+    let r = c.post_json(&format!("/api/v1/templates/preview?contact_id={id}"), sk, &table).await.expect("an answer");
+    let skipped = r.json()["skipped"].as_str().unwrap_or("").to_string();
+    assert!(r.status == 200 && skipped.starts_with("render_error: body"), "{:?}", r.json());
+    assert_alive(&mut c, sk).await;
     let report = b"From: a@b\r\nContent-Type: multipart/report; boundary=\"b\"\r\n\r\n--b\r\n\
         Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nx\r\n\r\n--b--\r\n";
     let (r, _) = post_raw(&mut c, sk, report.to_vec(), "message/rfc822").await;

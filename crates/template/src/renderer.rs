@@ -321,7 +321,16 @@ impl Part {
         let runtime = KairosRuntime::new(globals, content, partials);
         let hint = self.size_hint.load(Ordering::Relaxed).min(OUTPUT_BYTES_MAX);
         let mut out = LimitedWriter { buf: Vec::with_capacity(hint + hint / 8), exceeded: false };
-        let result = self.template.render_to(&mut out, &runtime);
+        // liquid-lib panics on some values it is given at render time (`{% tablerow x in xs cols: n %}` with n = 0
+        // divides by zero; found by fuzzing), and renders run on the committer. The writer and the runtime are this
+        // render's own and dropped after a panic, and the template and globals are only read (AssertUnwindSafe).
+        let attempt = std::panic::AssertUnwindSafe(|| self.template.render_to(&mut out, &runtime));
+        let Ok(result) = std::panic::catch_unwind(attempt) else {
+            return Err(TemplateError::Render {
+                field: self.field.to_owned(),
+                message: "a tag was given values it cannot work with (like tablerow cols: 0)".to_owned(),
+            });
+        };
         if out.exceeded || runtime.over_budget() {
             let limit = if out.exceeded { OUTPUT_BYTES_MAX } else { ASSIGNED_BYTES_MAX };
             return Err(TemplateError::TooLarge { field: self.field.to_owned(), limit });

@@ -276,6 +276,23 @@ fn nesting_and_terms_are_bounded_before_liquid_parses() {
     assert_eq!(out.unwrap(), "");
 }
 
+/// Found by the `template_parse_render` fuzz target: liquid-lib's tablerow divides by `cols`, so `cols: 0` (a
+/// literal or a value from data) panicked the thread rendering (the committer).
+#[test]
+fn a_render_that_panics_inside_liquid_is_an_error() {
+    let g = Globals::builder(now()).products(json!([{"name": "Lamp"}])).var("n", json!(0)).build();
+    for src in [
+        "{% tablerow p in products cols:0 %}{{ p.name }}{% endtablerow %}",
+        "{% tablerow p in products cols: n %}x{% endtablerow %}",
+    ] {
+        let e = render_body(src, &g).unwrap_err();
+        assert_eq!((e.field(), e.code()), ("body", "render_failed"), "{src}: {e}");
+    }
+    assert!(
+        render_body("{% tablerow p in products cols:1 %}{{ p.name }}{% endtablerow %}", &g).unwrap().contains("Lamp")
+    );
+}
+
 #[test]
 fn nesting_counts_through_partials() {
     let half = TEMPLATE_NESTING_MAX / 2;
