@@ -34,6 +34,12 @@ pub struct Bounce {
 /// (`multipart/report; report-type=feedback-report`) describes; empty for anything else (including
 /// successful-delivery DSNs and non-standard bounce formats).
 pub fn parse_dsn(raw: &[u8]) -> Vec<Bounce> {
+    // mail-parser 0.11 asserts on some malformed nesting (a `debug_assert!`, so debug builds panic; found by the
+    // `bounce_report` fuzz target). Reading is pure: a report that makes the parser panic is no report.
+    std::panic::catch_unwind(|| read_report(raw)).unwrap_or_default()
+}
+
+fn read_report(raw: &[u8]) -> Vec<Bounce> {
     let Some(message) = MessageParser::default().parse(raw) else { return Vec::new() };
     let mut delivery_status: Option<&[u8]> = None;
     let mut feedback: Option<&[u8]> = None;
@@ -89,8 +95,10 @@ impl Original {
     }
 }
 
+/// The first address of a header, if it is one: mail-parser also returns the text of a malformed header
+/// (`To: Reader <rr 2026`), which must not become a complaint's recipient.
 fn first_address(address: &Address<'_>) -> Option<String> {
-    address.first().and_then(|a| a.address()).map(str::to_owned)
+    address.first().and_then(|a| a.address()).and_then(clean_address)
 }
 
 fn dsn_bounces(fields: &[u8], original: &Original) -> Vec<Bounce> {
@@ -209,6 +217,30 @@ mod tests {
         assert_eq!(groups.len(), 2);
         assert_eq!(field(&groups[1], "diagnostic-code"), Some("smtp; 550 more"));
         assert_eq!(address_field(&groups[1], "final-recipient").as_deref(), Some("x@y"));
+    }
+
+    /// Found by the `bounce_report` fuzz target: a quoted message whose `To:` is cut short gave a complaint
+    /// "recipient" that was not an address (`rr 2026 13:59:00 EDT`), which the endpoint would have suppressed.
+    #[test]
+    fn a_malformed_quoted_recipient_is_not_an_address() {
+        let report = "From: <abuse@isp.example>\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: <shop@velo.example>\r\n\
+            To: Reader <rr 2026 13:59:00 EDT\r\nMessage-ID: <msg_90_email@velo.example>\r\n\r\nDeals\r\n--b--\r\n";
+        let found = parse_dsn(report.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].recipient, "", "a redacted recipient, found by message id: {found:?}");
+        assert_eq!(found[0].message_id.as_deref(), Some("msg_90_email@velo.example"));
+    }
+
+    /// Found by the `bounce_report` fuzz target: a quoted message that is itself only a `message/rfc822` header
+    /// tripped mail-parser's "Invalid part ID" assertion (a panic in debug builds, in the request handler).
+    #[test]
+    fn a_report_that_trips_the_mime_parser_is_no_report() {
+        let raw = b"From: a@b\r\nContent-Type: multipart/report; boundary=\"b\"\r\n\r\n--b\r\n\
+            Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nx\r\n\r\n--b--\r\n";
+        assert!(parse_dsn(raw).is_empty());
     }
 
     #[test]

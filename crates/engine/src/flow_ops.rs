@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use kairos_domain::{Timestamp, WorkspaceId};
 use kairos_flow::{Catalog, FlowDef, StepKind};
 use kairos_store::StoredFlow;
+use kairos_template::TemplateParts;
 use serde_json::Value;
 
 use crate::EngineError;
@@ -67,7 +68,46 @@ impl State {
                 return Err(EngineError::Invalid { message: refused.0, field: Some(format!("steps[{i}].url")) });
             }
         }
+        self.check_step_liquid(ws, &def)?;
         Ok(def)
+    }
+
+    /// Liquid in task messages and webhook bodies is checked as a template's is (syntax, filters, nesting and
+    /// expression limits), with the error at its path (`steps[2].body.note`): at send time a text that does not
+    /// compile is kept as written, so its error would otherwise go unnoticed.
+    fn check_step_liquid(&mut self, ws: WorkspaceId, def: &FlowDef) -> Result<(), EngineError> {
+        let renderer = self.renderer(ws)?;
+        let check = |field: String, text: &str| -> Result<(), EngineError> {
+            if !text.contains("{{") && !text.contains("{%") {
+                return Ok(());
+            }
+            renderer.validate(&TemplateParts::message(text)).map_err(|e| {
+                let full = e.to_string();
+                let detail = full.strip_prefix(e.field()).unwrap_or(&full);
+                EngineError::Invalid { message: format!("Liquid{detail}"), field: Some(field) }
+            })
+        };
+        for (i, step) in def.steps.iter().enumerate() {
+            match &step.kind {
+                StepKind::Task { message, .. } => check(format!("steps[{i}].message"), message)?,
+                StepKind::Webhook { body: Some(body), .. } => {
+                    // An explicit stack: the body is any JSON the definition holds.
+                    let mut todo = vec![(format!("steps[{i}].body"), body)];
+                    while let Some((path, v)) = todo.pop() {
+                        match v {
+                            Value::String(text) => check(path, text)?,
+                            Value::Array(items) => {
+                                todo.extend(items.iter().enumerate().map(|(j, x)| (format!("{path}[{j}]"), x)))
+                            }
+                            Value::Object(map) => todo.extend(map.iter().map(|(k, x)| (format!("{path}.{k}"), x))),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn create_flow(

@@ -194,6 +194,12 @@ pub struct Engine {
 /// How often the committer looks for segment memberships that time alone has changed.
 pub const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Stack of the committer thread. Every parser and renderer it runs is bounded where it reads input (template
+/// nesting and terms, segment depth and conditions, JSON depth), and all of them fit in the 2 MiB a thread gets by
+/// default; this margin is defence in depth, because an overflow there aborts the whole process. Only the pages
+/// used are ever committed.
+const COMMITTER_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// How often the WAL is copied into the database file (PASSIVE, plus a RESTART once the WAL is long; see
 /// `SqliteStore::checkpointer`). Measured on the ingest bench: without restarts the WAL grew without bound under
 /// sustained load (2.2 GB in 20 s) and commits slowed as it grew; 500 ms with restarts kept p99 at 16-28 ms.
@@ -223,6 +229,7 @@ impl Engine {
         let publish = changes.clone();
         let committer = std::thread::Builder::new()
             .name("kairos-committer".into())
+            .stack_size(COMMITTER_STACK_BYTES)
             .spawn(move || committer::run(state, rx, thread_clock, publish))
             .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start committer: {e}"))))?;
         let ticks = tx.clone();

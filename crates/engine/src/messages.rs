@@ -101,7 +101,7 @@ impl State {
         b.build()
     }
 
-    fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
+    pub(crate) fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
         if let Some(r) = self.templates.renderers.get(&ws) {
             return Ok(r.clone());
         }

@@ -21,6 +21,10 @@ pub enum TemplateError {
     /// A loop over a range that is not a literal, or whose iterations (nested loops multiply) exceed the limit.
     #[error("{field}{}: {message}", at_line(*line))]
     Range { field: String, message: String, line: Option<u32> },
+    /// Blocks nest deeper than [`crate::TEMPLATE_NESTING_MAX`] (partials included), or one expression has more
+    /// than [`crate::TEMPLATE_EXPRESSION_TERMS_MAX`] terms.
+    #[error("{field}{}: {message}", at_line(*line))]
+    TooComplex { field: String, message: String, line: Option<u32> },
     /// The template source exceeds [`crate::SOURCE_BYTES_MAX`].
     #[error("{field}: template is {bytes} bytes, more than the {limit} allowed")]
     SourceTooLarge { field: String, bytes: usize, limit: usize },
@@ -45,6 +49,7 @@ impl TemplateError {
             | TemplateError::Partial { field, .. }
             | TemplateError::UnknownLayout { field, .. }
             | TemplateError::Range { field, .. }
+            | TemplateError::TooComplex { field, .. }
             | TemplateError::SourceTooLarge { field, .. }
             | TemplateError::TooLarge { field, .. }
             | TemplateError::Render { field, .. } => field,
@@ -57,7 +62,8 @@ impl TemplateError {
             TemplateError::Syntax { line, .. }
             | TemplateError::UnknownFilter { line, .. }
             | TemplateError::Partial { line, .. }
-            | TemplateError::Range { line, .. } => *line,
+            | TemplateError::Range { line, .. }
+            | TemplateError::TooComplex { line, .. } => *line,
             _ => None,
         }
     }
@@ -70,6 +76,7 @@ impl TemplateError {
             TemplateError::Partial { .. } => "template_partial",
             TemplateError::UnknownLayout { .. } => "template_unknown_layout",
             TemplateError::Range { .. } => "template_range",
+            TemplateError::TooComplex { .. } => "template_too_complex",
             TemplateError::SourceTooLarge { .. } => "template_too_large",
             TemplateError::TooLarge { .. } => "render_too_large",
             TemplateError::Render { .. } => "render_failed",

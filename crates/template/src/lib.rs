@@ -36,6 +36,9 @@
 //! - **Limits.** [`SOURCE_BYTES_MAX`] per part, [`OUTPUT_BYTES_MAX`] of output per part, literal ranges only and
 //!   at most [`RANGE_ITERATIONS_MAX`] iterations of nested range loops, no partial cycles, a budget for assigned
 //!   text. Liquid has no timeout and this crate reads no clock: these bounds are what keeps a render short.
+//!   Blocks nest at most [`TEMPLATE_NESTING_MAX`] deep (through partials too) and an expression has at most
+//!   [`TEMPLATE_EXPRESSION_TERMS_MAX`] terms: liquid parses, renders and drops both recursively, so these keep
+//!   any thread's stack safe. All are checked by a scan of the source before liquid's parser sees it.
 //! - **Pure.** No I/O, no clock (`"now"` is what [`Globals::builder`] was given), no environment.
 
 mod context;
@@ -58,7 +61,7 @@ pub use renderer::{
     OUTPUT_BYTES_MAX, Rendered, Renderer, RendererBuilder, SOURCE_BYTES_MAX, Template, TemplateParts, validate,
 };
 pub use runtime::ASSIGNED_BYTES_MAX;
-pub use scan::RANGE_ITERATIONS_MAX;
+pub use scan::{RANGE_ITERATIONS_MAX, TEMPLATE_EXPRESSION_TERMS_MAX, TEMPLATE_NESTING_MAX};
 pub use text::html_to_text;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Compiling templates once and rendering them many times.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -16,7 +16,7 @@ use crate::data::Node;
 use crate::error::TemplateError;
 use crate::globals::Globals;
 use crate::runtime::{ASSIGNED_BYTES_MAX, KairosRuntime, NoPartials};
-use crate::scan;
+use crate::scan::{self, Scanned, TEMPLATE_NESTING_MAX};
 use crate::text::html_to_text;
 
 /// Largest template source accepted, per part (and per partial or layout).
@@ -87,14 +87,15 @@ pub struct Rendered {
 pub struct Renderer {
     language: Arc<Language>,
     partials: Arc<dyn PartialStore + Send + Sync>,
-    partial_names: HashSet<String>,
+    /// Each partial's total nesting depth (its blocks, plus the partials it includes).
+    partial_depths: HashMap<String, usize>,
     layouts: HashMap<String, Arc<Part>>,
 }
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Renderer")
-            .field("partials", &self.partial_names)
+            .field("partials", &self.partial_depths.keys().collect::<Vec<_>>())
             .field("layouts", &self.layouts.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -126,20 +127,14 @@ impl RendererBuilder {
         let language = Arc::new(crate::filters::language());
         let names: HashSet<String> = self.partials.iter().map(|(n, _)| n.clone()).collect();
         let exists = |n: &str| names.contains(n);
-        let mut graph: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut scans: BTreeMap<&str, Scanned> = BTreeMap::new();
         for (name, src) in &self.partials {
             let field = format!("partials.{name}");
-            let uses = check_source(&field, src, &exists)?;
+            let scanned = check_source(&field, src, &exists)?;
             parse(&language, &field, src)?;
-            graph.insert(name, uses);
+            scans.insert(name, scanned);
         }
-        if let Some(cycle) = find_cycle(&graph) {
-            return Err(TemplateError::Partial {
-                field: format!("partials.{}", cycle[0]),
-                message: format!("partials include each other in a cycle: {}", cycle.join(" → ")),
-                line: None,
-            });
-        }
+        let partial_depths = partial_depths(&scans)?;
         let partials: Arc<dyn PartialStore + Send + Sync> = if self.partials.is_empty() {
             Arc::new(NoPartials)
         } else {
@@ -153,7 +148,7 @@ impl RendererBuilder {
         let mut layouts = HashMap::new();
         for (name, src) in &self.layouts {
             let field = format!("layouts.{name}");
-            check_source(&field, src, &exists)?;
+            check_source(&field, src, &exists)?.check_through(&field, &|p| partial_depths[p])?;
             if !scan::outputs_content(src) {
                 return Err(TemplateError::Syntax {
                     field,
@@ -164,42 +159,63 @@ impl RendererBuilder {
             let part = Part::new(parse(&language, &field, src)?, "layout");
             layouts.insert(name.clone(), Arc::new(part));
         }
-        Ok(Renderer { language, partials, partial_names: names, layouts })
+        Ok(Renderer { language, partials, partial_depths, layouts })
     }
 }
 
-/// Partials in an include cycle, if any (the cycle's names, first repeated at the end).
-fn find_cycle(graph: &HashMap<&str, Vec<String>>) -> Option<Vec<String>> {
-    fn visit<'a>(
-        n: &'a str,
-        graph: &'a HashMap<&str, Vec<String>>,
-        path: &mut Vec<&'a str>,
-        done: &mut HashSet<&'a str>,
-    ) -> Option<Vec<String>> {
-        if let Some(i) = path.iter().position(|p| *p == n) {
-            let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
-            cycle.push(n.to_owned());
-            return Some(cycle);
-        }
-        if !done.insert(n) {
-            return None;
-        }
-        path.push(n);
-        for next in graph.get(n).into_iter().flatten() {
-            if let Some(c) = visit(next, graph, path, done) {
-                return Some(c);
+/// Each partial's total nesting depth: its own blocks, and for each include one level plus the included
+/// partial's depth. Refuses include cycles and anything deeper than [`TEMPLATE_NESTING_MAX`]. Since every include
+/// adds a level, the walk never goes more than [`TEMPLATE_NESTING_MAX`] partials deep, however long a chain of
+/// partials a workspace saves.
+fn partial_depths(scans: &BTreeMap<&str, Scanned>) -> Result<HashMap<String, usize>, TemplateError> {
+    struct Walk<'a> {
+        scans: &'a BTreeMap<&'a str, Scanned>,
+        path: Vec<&'a str>,
+        depths: HashMap<String, usize>,
+    }
+    impl<'a> Walk<'a> {
+        /// The depth of partial `name`, included with `above` levels open around it.
+        fn visit(&mut self, name: &'a str, above: usize) -> Result<usize, TemplateError> {
+            if let Some(d) = self.depths.get(name) {
+                return Ok(*d);
             }
+            if let Some(i) = self.path.iter().position(|p| *p == name) {
+                let mut cycle: Vec<&str> = self.path[i..].to_vec();
+                cycle.push(name);
+                return Err(TemplateError::Partial {
+                    field: format!("partials.{}", cycle[0]),
+                    message: format!("partials include each other in a cycle: {}", cycle.join(" → ")),
+                    line: None,
+                });
+            }
+            let root = self.path.first().copied().unwrap_or(name);
+            if above > TEMPLATE_NESTING_MAX {
+                return Err(TemplateError::TooComplex {
+                    field: format!("partials.{root}"),
+                    message: format!("blocks nest more than {TEMPLATE_NESTING_MAX} deep through included partials"),
+                    line: None,
+                });
+            }
+            // Unknown names were refused when the partials were scanned.
+            let Some(scanned) = self.scans.get(name) else { return Ok(0) };
+            self.path.push(name);
+            for inc in &scanned.includes {
+                self.visit(&inc.name, above + inc.depth + 1)?;
+            }
+            self.path.pop();
+            let depth = scanned.check_through(&format!("partials.{name}"), &|p| self.depths[p])?;
+            self.depths.insert(name.to_owned(), depth);
+            Ok(depth)
         }
-        path.pop();
-        None
     }
-    let mut done = HashSet::new();
-    let mut names: Vec<&&str> = graph.keys().collect();
-    names.sort();
-    names.into_iter().find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+    let mut walk = Walk { scans, path: Vec::new(), depths: HashMap::new() };
+    for name in scans.keys() {
+        walk.visit(name, 0)?;
+    }
+    Ok(walk.depths)
 }
 
-fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result<Vec<String>, TemplateError> {
+fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result<Scanned, TemplateError> {
     if src.len() > SOURCE_BYTES_MAX {
         return Err(TemplateError::SourceTooLarge {
             field: field.to_owned(),
@@ -211,9 +227,17 @@ fn check_source(field: &str, src: &str, exists: &dyn Fn(&str) -> bool) -> Result
 }
 
 fn parse(language: &Language, field: &str, src: &str) -> Result<liquid_core::Template, TemplateError> {
-    liquid_core::parser::parse(src, language)
-        .map(liquid_core::Template::new)
-        .map_err(|e| crate::error::from_parse(field, src, &e))
+    // liquid-core's parser has `expect`s that malformed input can reach (one is ruled out by the scan, see
+    // `scan::Blocks::finish`). Parsing is pure, so a panic is caught and reported as a syntax error rather than
+    // taking down the thread that compiles (the committer, for saves and previews). The language is only read
+    // while parsing, so nothing it holds can be left half-changed (hence AssertUnwindSafe).
+    let attempt = std::panic::AssertUnwindSafe(|| liquid_core::parser::parse(src, language));
+    let parsed = std::panic::catch_unwind(attempt).map_err(|_| TemplateError::Syntax {
+        field: field.to_owned(),
+        message: "the template cannot be parsed".to_owned(),
+        line: None,
+    })?;
+    parsed.map(liquid_core::Template::new).map_err(|e| crate::error::from_parse(field, src, &e))
 }
 
 static DEFAULT_RENDERER: LazyLock<Renderer> = LazyLock::new(Renderer::new);
@@ -236,7 +260,7 @@ impl Renderer {
         Self {
             language: Arc::new(crate::filters::language()),
             partials: Arc::new(NoPartials),
-            partial_names: HashSet::new(),
+            partial_depths: HashMap::new(),
             layouts: HashMap::new(),
         }
     }
@@ -253,11 +277,11 @@ impl Renderer {
 
     /// Parses every part once; the [`Template`] then renders any number of times, from any thread.
     pub fn compile(&self, parts: &TemplateParts) -> Result<Template, TemplateError> {
-        let exists = |n: &str| self.partial_names.contains(n);
+        let exists = |n: &str| self.partial_depths.contains_key(n);
         let mut compiled: [Option<Part>; 4] = Default::default();
         for (slot, (field, src)) in compiled.iter_mut().zip(parts.parts()) {
             if let Some(src) = src {
-                check_source(field, src, &exists)?;
+                check_source(field, src, &exists)?.check_through(field, &|p| self.partial_depths[p])?;
                 *slot = Some(Part::new(parse(&self.language, field, src)?, field));
             }
         }
@@ -297,7 +321,16 @@ impl Part {
         let runtime = KairosRuntime::new(globals, content, partials);
         let hint = self.size_hint.load(Ordering::Relaxed).min(OUTPUT_BYTES_MAX);
         let mut out = LimitedWriter { buf: Vec::with_capacity(hint + hint / 8), exceeded: false };
-        let result = self.template.render_to(&mut out, &runtime);
+        // liquid-lib panics on some values it is given at render time (`{% tablerow x in xs cols: n %}` with n = 0
+        // divides by zero; found by fuzzing), and renders run on the committer. The writer and the runtime are this
+        // render's own and dropped after a panic, and the template and globals are only read (AssertUnwindSafe).
+        let attempt = std::panic::AssertUnwindSafe(|| self.template.render_to(&mut out, &runtime));
+        let Ok(result) = std::panic::catch_unwind(attempt) else {
+            return Err(TemplateError::Render {
+                field: self.field.to_owned(),
+                message: "a tag was given values it cannot work with (like tablerow cols: 0)".to_owned(),
+            });
+        };
         if out.exceeded || runtime.over_budget() {
             let limit = if out.exceeded { OUTPUT_BYTES_MAX } else { ASSIGNED_BYTES_MAX };
             return Err(TemplateError::TooLarge { field: self.field.to_owned(), limit });

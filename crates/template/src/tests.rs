@@ -248,6 +248,77 @@ fn partials_and_layouts() {
     assert_eq!(e.field(), "layouts.l");
 }
 
+/// Runs `f` on a thread with a small stack: what passes here passes on any thread that renders.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(512 * 1024).spawn(f).unwrap().join().unwrap()
+}
+
+#[test]
+fn nesting_and_terms_are_bounded_before_liquid_parses() {
+    // 1 200 nested ifs overflowed the stack of the thread that saved the template, aborting the server.
+    let deep = format!("{}x{}", "{% if true %}".repeat(1200), "{% endif %}".repeat(1200));
+    let e = on_small_stack(move || validate(&TemplateParts::email("s", &deep, None)).unwrap_err());
+    assert_eq!((e.field(), e.code()), ("html", "template_too_complex"), "{e}");
+    // A 20 000-term condition: liquid builds, evaluates and drops it as a 20 000-deep chain.
+    let long = format!("{{% if true{} %}}x{{% endif %}}", " and true".repeat(20_000));
+    let e = on_small_stack(move || validate(&TemplateParts::email(&long, "h", None)).unwrap_err());
+    assert_eq!((e.field(), e.code()), ("subject", "template_too_complex"), "{e}");
+    // At the limits, parsing, rendering and dropping all fit in a small stack (a debug build's frames too).
+    let n = TEMPLATE_NESTING_MAX;
+    let terms = TEMPLATE_EXPRESSION_TERMS_MAX - 1;
+    let src = format!(
+        "{}{{% if true{} %}}{{{{ a[0]['k'] }}}}{{% endif %}}{}",
+        "{% if true %}".repeat(n - 1),
+        " and true".repeat(terms),
+        "{% endif %}".repeat(n - 1)
+    );
+    let out = on_small_stack(move || render_body(&src, &globals(json!({}))));
+    assert_eq!(out.unwrap(), "");
+}
+
+/// Found by the `template_parse_render` fuzz target: liquid-lib's tablerow divides by `cols`, so `cols: 0` (a
+/// literal or a value from data) panicked the thread rendering (the committer).
+#[test]
+fn a_render_that_panics_inside_liquid_is_an_error() {
+    let g = Globals::builder(now()).products(json!([{"name": "Lamp"}])).var("n", json!(0)).build();
+    for src in [
+        "{% tablerow p in products cols:0 %}{{ p.name }}{% endtablerow %}",
+        "{% tablerow p in products cols: n %}x{% endtablerow %}",
+    ] {
+        let e = render_body(src, &g).unwrap_err();
+        assert_eq!((e.field(), e.code()), ("body", "render_failed"), "{src}: {e}");
+    }
+    assert!(
+        render_body("{% tablerow p in products cols:1 %}{{ p.name }}{% endtablerow %}", &g).unwrap().contains("Lamp")
+    );
+}
+
+#[test]
+fn nesting_counts_through_partials() {
+    let half = TEMPLATE_NESTING_MAX / 2;
+    let nest = |n: usize, inner: &str| format!("{}{inner}{}", "{% if true %}".repeat(n), "{% endif %}".repeat(n));
+    // a: half deep; b includes a inside half blocks: half + 1 + half > the limit.
+    let r = Renderer::builder().partial("a", &nest(half, "a")).build().unwrap();
+    assert!(r.compile(&TemplateParts::message(&nest(half - 1, "{% include 'a' %}"))).is_ok());
+    let e = r.compile(&TemplateParts::message(&nest(half, "{% include 'a' %}"))).unwrap_err();
+    assert_eq!((e.field(), e.code(), e.line()), ("body", "template_too_complex", Some(1)), "{e}");
+    let e = Renderer::builder()
+        .partial("a", &nest(half, "a"))
+        .partial("b", &nest(half, "{% include 'a' %}"))
+        .build()
+        .unwrap_err();
+    assert_eq!((e.field(), e.code()), ("partials.b", "template_too_complex"), "{e}");
+    // A long chain of partials, each including the next: an error, not a walk as deep as the chain.
+    let e = on_small_stack(|| {
+        let mut b = Renderer::builder();
+        for i in 0..20_000 {
+            b = b.partial(&format!("p{i:05}"), &format!("{{% include 'p{:05}' %}}", i + 1));
+        }
+        b.partial("p20000", "end").build().unwrap_err()
+    });
+    assert_eq!(e.code(), "template_too_complex", "{e}");
+}
+
 #[test]
 fn size_limits() {
     let big = "x".repeat(SOURCE_BYTES_MAX + 1);

@@ -67,7 +67,8 @@ fn forbidden_cross_site() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "this form must be sent from the Kairos UI itself")
 }
 
-/// The fields of an `application/x-www-form-urlencoded` login or logout form (the last of a repeated name wins).
+/// The fields of an `application/x-www-form-urlencoded` login or logout form (the last of a repeated name wins;
+/// public for the `login_form` fuzz target).
 pub fn form_fields(body: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(body).filter(|(k, _)| !k.is_empty()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }

@@ -31,6 +31,8 @@ mod throttle;
 
 pub use throttle::LoginThrottle;
 
+pub use login::form_fields;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

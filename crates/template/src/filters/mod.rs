@@ -1,6 +1,7 @@
 //! The Liquid language Kairos templates use: every stdlib tag, block and filter, plus `money`, `raw`, a
 //! time-zone-aware `date`, and HTML-aware versions of a few text filters.
 
+mod comment;
 mod date;
 mod html;
 mod money;
@@ -50,7 +51,7 @@ pub(crate) fn language() -> Language {
         Box::new(stdlib::IfChangedBlock),
         Box::new(stdlib::ForBlock),
         Box::new(stdlib::TableRowBlock),
-        Box::new(stdlib::CommentBlock),
+        Box::new(comment::Comment),
         Box::new(stdlib::CaptureBlock),
         Box::new(stdlib::CaseBlock),
     ] {
