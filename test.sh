@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, lints, and every unit, property and integration test.
+# Runs the whole test suite: formatting, lints, fuzzing of every parser, and every unit, property and integration
+# test.
 # Integration tests start the real `kairos` binary on 127.0.0.1:0 with temporary data directories.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,4 +17,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every parser of outside input under libFuzzer for a bounded time (KAIROS_FUZZ_SECONDS each, default 30).
+scripts/fuzz.sh
 cargo nextest run --workspace --locked --no-fail-fast

@@ -161,7 +161,9 @@ fn apply_group(
     let mut replies: Vec<(Reply, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
     let weight: usize = ops.iter().map(Op::weight).sum();
-    let outcome = (|| -> Result<(), EngineError> {
+    // A panic while applying the group (a bug; inputs are validated before they are queued) must not kill the
+    // only writer: it fails this group like a storage error (503, retryable) and the state is reloaded.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), EngineError> {
         state.begin()?;
         for op in ops.drain(..) {
             let before = replies.len();
@@ -238,7 +240,16 @@ fn apply_group(
             "group committed"
         );
         Ok(())
-    })();
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "the committer panicked applying a group; it is rolled back");
+        Err(EngineError::Unavailable)
+    });
     match outcome {
         Ok(()) => {
             for (reply, messages) in replies {

@@ -633,3 +633,21 @@ impl Drop for Engine {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+mod committer_tests {
+    use super::*;
+
+    /// A bug that panics inside the committer fails only its group (503, retryable): the single writer lives on,
+    /// and nothing of the failed group was stored.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panic_in_the_committer_fails_its_group_and_the_writer_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let engine = Engine::start(store, Arc::new(SystemClock)).unwrap();
+        let panicked = engine.run(|_, _| -> Result<(), EngineError> { panic!("a bug") }).await;
+        assert!(matches!(panicked, Err(EngineError::Unavailable)), "{panicked:?}");
+        assert_eq!(engine.run(|_, _| Ok(7)).await.unwrap(), 7, "the committer still answers");
+        tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
+    }
+}
