@@ -125,15 +125,17 @@ async fn deep_segment_and_flow_definitions_are_refused() {
     let mut c = s.client().await;
     let sk = s.keys.secret_key.as_str();
 
-    // Segment JSON: deep but valid JSON gets the segment depth error at its path; deeper JSON than serde_json
-    // reads (128) is invalid JSON; text nesting gets the depth error.
-    let r = c.post_json("/api/v1/segments/preview", sk, &json!({"definition": deep_not(120)})).await.unwrap();
+    // Segment JSON: deeper than the segment language allows (32) gets its depth error at its path; a body deeper
+    // than any admin body may be (64 levels) is refused before it is parsed; text nesting gets the depth error.
+    let r = c.post_json("/api/v1/segments/preview", sk, &json!({"definition": deep_not(50)})).await.unwrap();
     let (status, field) = refused(&r);
     assert_eq!(status, 400, "{:?}", r.json());
     assert!(field.starts_with("definition.not.not"), "{field}");
-    let deeper = format!("{{\"definition\":{}1{}}}", "{\"not\":".repeat(50_000), "}".repeat(50_000));
-    let r = c.send("POST", "/api/v1/segments/preview", Some(sk), Some(deeper.into())).await.unwrap();
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("invalid_json")));
+    for depth in [120, 50_000] {
+        let deeper = format!("{{\"definition\":{}1{}}}", "{\"not\":".repeat(depth), "}".repeat(depth));
+        let r = c.send("POST", "/api/v1/segments/preview", Some(sk), Some(deeper.into())).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("too_deep")), "{depth}");
+    }
     let parens = format!("{}a = 1{}", "(".repeat(30_000), ")".repeat(30_000));
     let r = c.post_json("/api/v1/segments", sk, &json!({"name": "deep", "definition": parens})).await.unwrap();
     assert_eq!(refused(&r), (400, "definition".to_string()), "{:?}", r.json());
@@ -146,7 +148,7 @@ async fn deep_segment_and_flow_definitions_are_refused() {
             {"id": "c", "type": "split", "condition": condition, "yes": null, "no": null},
         ]})
     };
-    let r = c.post_json("/api/v1/flows", sk, &flow(deep_not(120))).await.unwrap();
+    let r = c.post_json("/api/v1/flows", sk, &flow(deep_not(50))).await.unwrap();
     let (status, field) = refused(&r);
     assert_eq!(status, 400, "{:?}", r.json());
     assert!(field.starts_with("steps[2].condition.not.not"), "{field}");
