@@ -259,13 +259,7 @@ async fn login_from(addr: std::net::SocketAddr, from: [u8; 4], email: &str, pass
 #[tokio::test]
 async fn logins_are_throttled_per_account_and_address() {
     let s = TestServer::start();
-    let out = std::process::Command::new(common::BIN)
-        .args(["user", "create", "--workspace", &s.keys.id, "--email", "ann@shop.example"])
-        .args(["--password", "correct horse battery", "--data-dir"])
-        .arg(&s.dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::create_user(&s.dir, &s.keys.id, "ann@shop.example", "correct horse battery");
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for _ in 0..12 {

@@ -156,13 +156,7 @@ fn all_routes() -> impl Iterator<Item = &'static Route> {
 }
 
 async fn session(s: &TestServer, c: &mut HttpClient) -> String {
-    let out = std::process::Command::new(common::BIN)
-        .args(["user", "create", "--workspace", &s.keys.id, "--email", "a@shop.example"])
-        .args(["--password", "correct horse battery", "--data-dir"])
-        .arg(&s.dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::create_user(&s.dir, &s.keys.id, "a@shop.example", "correct horse battery");
     let login = json!({"email": "a@shop.example", "password": "correct horse battery"}).to_string();
     let r = c.request("POST", "/ui/login", &[("content-type", "application/json")], login.into()).await.unwrap();
     assert_eq!(r.status, 200);

@@ -41,14 +41,7 @@ fn web_ui_end_to_end_in_chromium() {
     eprintln!("browser dependencies ready in {:.1} s", t.elapsed().as_secs_f64());
 
     let server = common::TestServer::start();
-    let out = Command::new(common::BIN)
-        .args(["user", "create", "--workspace", &server.keys.id, "--email", EMAIL, "--password", PASSWORD])
-        .arg("--data-dir")
-        .arg(&server.dir)
-        .env("KAIROS_LOG", "warn")
-        .output()
-        .expect("run kairos user create");
-    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
+    common::create_user(&server.dir, &server.keys.id, EMAIL, PASSWORD);
 
     let shots = screenshot_dir();
     let _ = std::fs::remove_dir_all(&shots);
@@ -74,14 +67,7 @@ fn web_ui_end_to_end_in_chromium() {
 }
 
 fn user_create(server: &common::TestServer, workspace: &str, email: &str) {
-    let out = Command::new(common::BIN)
-        .args(["user", "create", "--workspace", workspace, "--email", email, "--password", PASSWORD])
-        .arg("--data-dir")
-        .arg(&server.dir)
-        .env("KAIROS_LOG", "warn")
-        .output()
-        .expect("run kairos user create");
-    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
+    common::create_user(&server.dir, workspace, email, PASSWORD);
 }
 
 /// Logs in with JSON; answers the cookie pair (`kairos_session=...`) and the CSRF token.

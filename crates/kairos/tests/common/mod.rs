@@ -35,6 +35,18 @@ pub fn create_workspace(dir: &Path, name: &str) -> Keys {
     }
 }
 
+/// `kairos user create`: a UI login for `workspace` in the data directory.
+pub fn create_user(dir: &Path, workspace: &str, email: &str, password: &str) {
+    let out = Command::new(BIN)
+        .args(["user", "create", "--workspace", workspace, "--email", email, "--password", password])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("KAIROS_LOG", "warn")
+        .output()
+        .expect("run kairos user create");
+    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
