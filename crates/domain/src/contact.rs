@@ -8,6 +8,10 @@ use crate::{ContactId, Email, Event, JsonMap, Money, Phone, Timestamp, Workspace
 
 /// Most distinct items kept in a cart; further distinct products are ignored (quantities still update).
 pub const CART_ITEMS_MAX: usize = 200;
+/// Most trait keys kept on one profile.
+pub const CONTACT_TRAIT_KEYS_MAX: usize = 500;
+/// Most bytes of traits (keys and JSON values) kept on one profile.
+pub const CONTACT_TRAITS_BYTES_MAX: usize = 64 * 1024;
 /// Largest quantity read from one event.
 pub const QUANTITY_MAX: i64 = 100_000;
 
@@ -327,13 +331,30 @@ impl Contact {
         }
     }
 
+    /// Merges identify traits into the profile, within [`CONTACT_TRAIT_KEYS_MAX`] keys and
+    /// [`CONTACT_TRAITS_BYTES_MAX`] bytes: every identify may add keys, so without a bound a public write key could
+    /// grow one profile (held in memory and rewritten on each change) without end. A trait that does not fit is
+    /// not kept on the profile; the event that carried it stays in the timeline.
+    fn merge_traits(&mut self, incoming: &JsonMap) {
+        // As serialized: `"key":value,` (keys have no characters to escape in practice; close enough for a bound).
+        let size = |k: &str, v: &Value| k.len() + 4 + serde_json::to_string(v).map_or(0, |s| s.len());
+        let mut bytes: usize = self.traits.iter().map(|(k, v)| size(k, v)).sum();
+        for (k, v) in incoming {
+            let old = self.traits.get(k).map_or(0, |o| size(k, o));
+            let new = size(k, v);
+            let keys_ok = old > 0 || self.traits.len() < CONTACT_TRAIT_KEYS_MAX;
+            if keys_ok && bytes - old + new <= CONTACT_TRAITS_BYTES_MAX {
+                bytes = bytes - old + new;
+                self.traits.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
     /// Applies what an event says about the person: traits (identify), time zone and locale, and consent
     /// traits when `trusted` (sent with a secret key; a public write key cannot change consent).
     pub fn apply_profile(&mut self, ev: &Event, trusted: bool) {
         if ev.kind == EventKind::Identify {
-            for (k, v) in &ev.traits {
-                self.traits.insert(k.clone(), v.clone());
-            }
+            self.merge_traits(&ev.traits);
         }
         let traits = ev.identify_traits();
         // The first valid zone wins: traits (set by the person) before context (the browser's zone).
@@ -437,6 +458,30 @@ mod tests {
             received_at: Timestamp::from_secs(ts),
             system: false,
         }
+    }
+
+    #[test]
+    fn traits_stay_within_their_bounds() {
+        let mut c = Contact::new(ContactId(1), WorkspaceId(1), Timestamp::from_secs(0));
+        let identify = |traits: Value| Event {
+            kind: EventKind::Identify,
+            traits: traits.as_object().cloned().unwrap(),
+            ..track("x", json!({}), 0)
+        };
+        for i in 0..CONTACT_TRAIT_KEYS_MAX + 50 {
+            c.apply_profile(&identify(json!({ format!("k{i}"): i })), false);
+        }
+        assert_eq!(c.traits.len(), CONTACT_TRAIT_KEYS_MAX);
+        c.apply_profile(&identify(json!({"k0": "changed"})), false);
+        assert_eq!(c.traits["k0"], "changed", "known keys still change");
+        let big = "x".repeat(30 * 1024);
+        for i in 0..5 {
+            c.apply_profile(&identify(json!({ format!("k{i}"): big })), false);
+        }
+        let bytes = serde_json::to_string(&c.traits).unwrap().len();
+        assert!(bytes <= CONTACT_TRAITS_BYTES_MAX, "{bytes}");
+        assert_eq!(c.traits["k0"], big);
+        assert_eq!(c.traits["k4"], 4, "a value that does not fit leaves the old one");
     }
 
     #[test]
