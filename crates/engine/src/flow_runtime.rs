@@ -314,7 +314,7 @@ impl State {
         trigger: JsonMap,
         now: Timestamp,
     ) -> Result<bool, EngineError> {
-        self.try_enter(ws, f, contact, trigger, now)
+        self.try_enter(ws, f, contact, trigger, now, now)
     }
 
     /// An event of a contact: advances its runs, then enters the flows it triggers.
@@ -350,8 +350,11 @@ impl State {
                     .collect()
             })
             .unwrap_or_default();
+        // `since entry` counts from the trigger event's own time, so an order stamped the same instant as the
+        // checkout that entered the flow (and ingested after it) counts as placed since entry.
+        let entered = Timestamp::from_micros(ev.timestamp.as_micros().min(now.as_micros()));
         for f in flows {
-            self.try_enter(ws, &f, contact, ev.properties.clone(), now)?;
+            self.try_enter(ws, &f, contact, ev.properties.clone(), entered, now)?;
         }
         Ok(())
     }
@@ -379,7 +382,7 @@ impl State {
         props.insert("segment_id".into(), json!(id));
         props.insert("segment_name".into(), json!(name));
         for f in flows {
-            self.try_enter(ws, &f, ch.contact, props.clone(), now)?;
+            self.try_enter(ws, &f, ch.contact, props.clone(), now, now)?;
         }
         Ok(())
     }
@@ -407,7 +410,7 @@ impl State {
             });
         }
         let contact = self.resolve_ref(ws, who, now)?;
-        self.try_enter(ws, &flow, contact, properties, now)
+        self.try_enter(ws, &flow, contact, properties, now, now)
     }
 
     /// Runs whose delay ended or whose wait timed out.
@@ -440,6 +443,7 @@ impl State {
         f: &Arc<CompiledFlow>,
         contact: ContactId,
         trigger: JsonMap,
+        entered: Timestamp,
         now: Timestamp,
     ) -> Result<bool, EngineError> {
         let key = match &f.def.key {
@@ -497,7 +501,7 @@ impl State {
             due_at: None,
             status: "active".into(),
             end_reason: None,
-            entered_at: now,
+            entered_at: entered,
             updated_at: now,
             trigger: Value::Object(trigger.clone()).to_string(),
         };
