@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use kairos_domain::json::REQUEST_JSON_DEPTH_MAX;
 use kairos_domain::{ConsentStatus, ContactId, Duration, Email, Phone, Product, Timestamp};
 use kairos_engine::ContactRef;
@@ -13,7 +13,7 @@ use kairos_store::{IdentityKind, Reader};
 use serde_json::{Value, json};
 
 use crate::auth::require_secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ingest::read_body;
 use crate::{AppState, wire};
 
@@ -32,11 +32,7 @@ pub(crate) fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
         None => Ok(PAGE_DEFAULT),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_request(
-                "invalid_value",
-                "limit",
-                format!("limit must be a number from 1 to {PAGE_MAX}"),
-            )),
+            _ => Err(ApiError::invalid_value("limit", format!("limit must be a number from 1 to {PAGE_MAX}"))),
         },
     }
 }
@@ -53,7 +49,7 @@ pub(crate) async fn read<T: Send + 'static>(
     let engine = app.engine.clone();
     tokio::task::spawn_blocking(move || engine.reads().with(f))
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "read task failed"))?
+        .map_err(|_| ApiError::new(ErrorCode::InternalError, "read task failed"))?
         .map_err(ApiError::from)
 }
 
@@ -78,11 +74,11 @@ pub async fn list_contacts(
     if let Some((key, kind, value)) = lookup {
         let value = match kind {
             IdentityKind::Email => Email::parse(&value)
-                .ok_or_else(|| ApiError::bad_request("invalid_value", key, "email is not a valid address"))?
+                .ok_or_else(|| ApiError::invalid_value(key, "email is not a valid address"))?
                 .as_str()
                 .to_string(),
             IdentityKind::Phone => Phone::parse(&value)
-                .ok_or_else(|| ApiError::bad_request("invalid_value", key, "phone is not a valid number"))?
+                .ok_or_else(|| ApiError::invalid_value(key, "phone is not a valid number"))?
                 .as_str()
                 .to_string(),
             _ => value,
@@ -93,7 +89,7 @@ pub async fn list_contacts(
     let n = limit(&q)?;
     if let Some(needle) = q.get("q").filter(|s| !s.trim().is_empty()).cloned() {
         if needle.len() > 200 {
-            return Err(ApiError::bad_request("invalid_value", "q", "q must be at most 200 characters"));
+            return Err(ApiError::invalid_value("q", "q must be at most 200 characters"));
         }
         let found = read(&app, move |r| r.search_contacts(ws, &needle, n)).await?;
         return Ok(page(found.iter().map(wire::contact).collect(), None));
@@ -154,8 +150,8 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, 
     let bytes = read_body(headers, body, ADMIN_BODY_BYTES_MAX).await?;
     let depth = kairos_domain::json::text_depth(&bytes);
     if depth > REQUEST_JSON_DEPTH_MAX {
-        return Err(ApiError::bad_request(
-            "too_deep",
+        return Err(ApiError::field(
+            ErrorCode::TooDeep,
             "body",
             format!("the body nests {depth} levels deep; at most {REQUEST_JSON_DEPTH_MAX} are accepted"),
         ));
@@ -187,13 +183,13 @@ pub async fn bulk_products(
         Value::Array(a) => a,
         Value::Object(o) => match o.get("items") {
             Some(Value::Array(a)) => a,
-            _ => return Err(ApiError::bad_request("missing_field", "items", "items must be an array of products")),
+            _ => return Err(ApiError::missing_field("items", "items must be an array of products")),
         },
-        _ => return Err(ApiError::bad_request("invalid_type", "items", "send {\"items\": [product, ...]}")),
+        _ => return Err(ApiError::invalid_type("items", "send {\"items\": [product, ...]}")),
     };
     if items.len() > BULK_PRODUCTS_MAX {
-        return Err(ApiError::bad_request(
-            "too_long",
+        return Err(ApiError::field(
+            ErrorCode::TooLong,
             "items",
             format!("at most {BULK_PRODUCTS_MAX} products per request"),
         ));
@@ -239,33 +235,29 @@ pub(crate) fn contact_ref(o: &serde_json::Map<String, Value>) -> Result<ContactR
     Ok(if let Some(id) = o.get("contact_id") {
         let id = id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
         ContactRef::Id(ContactId(
-            id.ok_or_else(|| ApiError::bad_request("invalid_type", "contact_id", "contact_id must be a contact id"))?,
+            id.ok_or_else(|| ApiError::invalid_type("contact_id", "contact_id must be a contact id"))?,
         ))
     } else if let Some(e) = o.get("email") {
         ContactRef::Email(
             e.as_str()
                 .and_then(Email::parse)
-                .ok_or_else(|| ApiError::bad_request("invalid_value", "email", "email is not a valid address"))?,
+                .ok_or_else(|| ApiError::invalid_value("email", "email is not a valid address"))?,
         )
     } else if let Some(p) = o.get("phone") {
         ContactRef::Phone(
             p.as_str()
                 .and_then(Phone::parse)
-                .ok_or_else(|| ApiError::bad_request("invalid_value", "phone", "phone is not a valid number"))?,
+                .ok_or_else(|| ApiError::invalid_value("phone", "phone is not a valid number"))?,
         )
     } else if let Some(u) = o.get("user_id") {
         let u = u.as_str().filter(|s| !s.trim().is_empty());
         ContactRef::UserId(
-            u.ok_or_else(|| ApiError::bad_request("invalid_type", "user_id", "user_id must be a non-empty string"))?
+            u.ok_or_else(|| ApiError::invalid_type("user_id", "user_id must be a non-empty string"))?
                 .trim()
                 .to_string(),
         )
     } else {
-        return Err(ApiError::bad_request(
-            "missing_field",
-            "email",
-            "one of email, phone, user_id or contact_id is required",
-        ));
+        return Err(ApiError::missing_field("email", "one of email, phone, user_id or contact_id is required"));
     })
 }
 
@@ -273,34 +265,25 @@ pub(crate) fn contact_ref(o: &serde_json::Map<String, Value>) -> Result<ContactR
 pub async fn set_consent(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
-    let o =
-        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
     let text = |k: &str| o.get(k).and_then(Value::as_str);
     let who = contact_ref(o)?;
     let channel = match text("channel") {
         Some("email") => "email",
         Some("sms") => "sms",
-        _ => return Err(ApiError::bad_request("invalid_value", "channel", "channel must be \"email\" or \"sms\"")),
+        _ => return Err(ApiError::invalid_value("channel", "channel must be \"email\" or \"sms\"")),
     };
     let status = match text("status").and_then(ConsentStatus::parse) {
         Some(s @ (ConsentStatus::Subscribed | ConsentStatus::Unsubscribed)) => s,
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                "status",
-                "status must be \"subscribed\" or \"unsubscribed\"",
-            ));
+            return Err(ApiError::invalid_value("status", "status must be \"subscribed\" or \"unsubscribed\""));
         }
     };
     let source = match o.get("source") {
         None | Some(Value::Null) => "api".to_string(),
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 100 => s.clone(),
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                "source",
-                "source must be a string of 1 to 100 characters",
-            ));
+            return Err(ApiError::invalid_value("source", "source must be a string of 1 to 100 characters"));
         }
     };
     let contact = app.engine.set_consent(ws, who, channel, status, source).await?;
@@ -316,18 +299,17 @@ pub async fn dev_clock(State(app): State<AppState>, headers: HeaderMap, body: Bo
     let v = json_body(&headers, body).await?;
     let now = if let Some(a) = v.get("advance") {
         let d = a.as_str().and_then(Duration::parse).ok_or_else(|| {
-            ApiError::bad_request("invalid_value", "advance", "advance must be a duration like 30s, 15m, 4h, 2d or 1w")
+            ApiError::invalid_value("advance", "advance must be a duration like 30s, 15m, 4h, 2d or 1w")
         })?;
-        clock.advance(d).map_err(|e| ApiError::bad_request("invalid_value", "advance", e.to_string()))?
+        clock.advance(d).map_err(|e| ApiError::invalid_value("advance", e.to_string()))?
     } else if let Some(s) = v.get("set") {
         let t = s
             .as_str()
             .and_then(Timestamp::parse)
-            .ok_or_else(|| ApiError::bad_request("invalid_value", "set", "set must be an ISO-8601 date-time"))?;
-        clock.set(t).map_err(|e| ApiError::bad_request("invalid_value", "set", e.to_string()))?
+            .ok_or_else(|| ApiError::invalid_value("set", "set must be an ISO-8601 date-time"))?;
+        clock.set(t).map_err(|e| ApiError::invalid_value("set", e.to_string()))?
     } else {
-        return Err(ApiError::bad_request(
-            "missing_field",
+        return Err(ApiError::missing_field(
             "advance",
             "send {\"advance\": \"4h\"} or {\"set\": \"2026-12-01T10:00:00Z\"}",
         ));
@@ -352,7 +334,7 @@ pub async fn put_settings(
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     if !v.is_object() {
-        return Err(ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"));
+        return Err(ApiError::invalid_type("body", "the body must be a JSON object"));
     }
     Ok(Json(app.engine.update_settings(ws, v).await?))
 }

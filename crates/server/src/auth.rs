@@ -13,7 +13,7 @@ use kairos_store::users::Session;
 use kairos_store::{KeyKind, Reader};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Most keys remembered; the cache is cleared when it grows past this (keys are few in practice).
 const KEY_CACHE_MAX: usize = 10_000;
@@ -94,8 +94,7 @@ pub async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Calle
     let caller = authenticate(app, headers).await?;
     if caller.kind != KeyKind::Secret {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "write keys may only ingest events; use a secret key for /api/v1",
         ));
     }
@@ -111,8 +110,7 @@ async fn session_caller(app: &AppState, headers: &HeaderMap, token: &str) -> Res
     let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !same_secret(presented, &session.csrf) {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "csrf_token_invalid",
+            ErrorCode::CsrfTokenInvalid,
             "requests with a session cookie must send the session's CSRF token in X-CSRF-Token",
         ));
     }

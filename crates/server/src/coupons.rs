@@ -46,11 +46,10 @@ pub async fn get(
 pub async fn validate(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
-    let o =
-        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
     let code = match o.get("code").and_then(Value::as_str) {
         Some(c) if !c.trim().is_empty() && c.len() <= 100 => c.trim().to_string(),
-        _ => return Err(ApiError::bad_request("missing_field", "code", "code is required")),
+        _ => return Err(ApiError::missing_field("code", "code is required")),
     };
     let who = if ["contact_id", "email", "phone", "user_id"].iter().any(|k| o.contains_key(*k)) {
         Some(contact_ref(o)?)

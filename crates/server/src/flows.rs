@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::api::{json_body, read};
 use crate::auth::require_secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const ID_CHARS_MAX: usize = 64;
 const TEMPLATE_PART_BYTES_MAX: usize = 256 * 1024;
@@ -24,26 +24,24 @@ fn valid_id(id: &str) -> bool {
 
 /// Validates a template body into the stored JSON (without id and version).
 fn template_body(v: &Value) -> Result<Map<String, Value>, ApiError> {
-    let o =
-        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
     let known = ["id", "name", "channel", "subject", "html", "text", "body", "layout"];
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::bad_request("unknown_field", k, format!("unknown field {k:?}")));
+        return Err(ApiError::field(ErrorCode::UnknownField, k, format!("unknown field {k:?}")));
     }
     let text = |k: &str| -> Result<Option<String>, ApiError> {
         match o.get(k) {
             None | Some(Value::Null) => Ok(None),
             // Liquid syntax, filters, partials and layouts are checked by the engine against the workspace.
             Some(Value::String(s)) if s.len() <= TEMPLATE_PART_BYTES_MAX => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(ApiError::bad_request("too_long", k, format!("{k} is larger than 256 KB"))),
-            Some(_) => Err(ApiError::bad_request("invalid_type", k, format!("{k} must be a string"))),
+            Some(Value::String(_)) => Err(ApiError::field(ErrorCode::TooLong, k, format!("{k} is larger than 256 KB"))),
+            Some(_) => Err(ApiError::invalid_type(k, format!("{k} must be a string"))),
         }
     };
     let channel = match text("channel")?.as_deref() {
         Some(c @ ("email" | "sms" | "chat" | "webhook" | "partial" | "layout")) => c.to_string(),
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_value",
+            return Err(ApiError::invalid_value(
                 "channel",
                 "channel must be email, sms, chat, webhook, partial or layout",
             ));
@@ -57,23 +55,22 @@ fn template_body(v: &Value) -> Result<Map<String, Value>, ApiError> {
     }
     match channel.as_str() {
         "email" if !out.contains_key("subject") => {
-            return Err(ApiError::bad_request("missing_field", "subject", "an email template needs a subject"));
+            return Err(ApiError::missing_field("subject", "an email template needs a subject"));
         }
         "email" if !out.contains_key("html") && !out.contains_key("text") => {
-            return Err(ApiError::bad_request("missing_field", "html", "an email template needs html or text"));
+            return Err(ApiError::missing_field("html", "an email template needs html or text"));
         }
         "sms" | "chat" | "webhook" if !out.contains_key("body") => {
-            return Err(ApiError::bad_request("missing_field", "body", format!("a {channel} template needs a body")));
+            return Err(ApiError::missing_field("body", format!("a {channel} template needs a body")));
         }
         "layout" if !out.get("html").and_then(Value::as_str).is_some_and(|h| h.contains("content")) => {
-            return Err(ApiError::bad_request(
-                "missing_field",
+            return Err(ApiError::missing_field(
                 "html",
                 "a layout needs html with {{ content }} where the message goes",
             ));
         }
         "partial" if !out.contains_key("html") && !out.contains_key("body") => {
-            return Err(ApiError::bad_request("missing_field", "html", "a partial needs html (or body)"));
+            return Err(ApiError::missing_field("html", "a partial needs html (or body)"));
         }
         _ => {}
     }
@@ -115,14 +112,13 @@ pub async fn create_template(
         None | Some(Value::Null) => kairos_store::keys::random_token("tpl_", 6),
         Some(Value::String(s)) if valid_id(s) => s.clone(),
         Some(_) => {
-            return Err(ApiError::bad_request("invalid_value", "id", "id is 1 to 64 letters, digits, '_' or '-'"));
+            return Err(ApiError::invalid_value("id", "id is 1 to 64 letters, digits, '_' or '-'"));
         }
     };
     let key = id.clone();
     if read(&app, move |r| r.template(ws, &key)).await?.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
+            ErrorCode::Conflict,
             format!("template {id:?} exists; PUT /api/v1/templates/{id} updates it"),
         ));
     }
@@ -137,11 +133,11 @@ pub async fn put_template(
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     if !valid_id(&id) {
-        return Err(ApiError::bad_request("invalid_value", "id", "id is 1 to 64 letters, digits, '_' or '-'"));
+        return Err(ApiError::invalid_value("id", "id is 1 to 64 letters, digits, '_' or '-'"));
     }
     let v = json_body(&headers, body).await?;
     if v.get("id").is_some_and(|b| b.as_str() != Some(id.as_str())) {
-        return Err(ApiError::bad_request("invalid_value", "id", "id in the body differs from the id in the URL"));
+        return Err(ApiError::invalid_value("id", "id in the body differs from the id in the URL"));
     }
     let data = template_body(&v)?;
     Ok(Json(save_template(&app, ws, id, data).await?))
@@ -338,13 +334,12 @@ pub async fn trigger(
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
-    let o =
-        v.as_object().ok_or_else(|| ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"))?;
+    let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
     let who = crate::api::contact_ref(o)?;
     let properties = match o.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(ApiError::bad_request("invalid_type", "properties", "properties must be a JSON object")),
+        Some(_) => return Err(ApiError::invalid_type("properties", "properties must be a JSON object")),
     };
     let entered = app.engine.trigger_flow(ws, id, who, properties).await?;
     Ok(Json(json!({"entered": entered})))
@@ -363,7 +358,7 @@ pub async fn simulate(
     let f = &find_flow(&app, ws, &id).await?;
     let definition = match v.get("definition") {
         Some(d @ Value::Object(_)) => d.clone(),
-        Some(_) => return Err(ApiError::bad_request("invalid_type", "definition", "definition must be a flow object")),
+        Some(_) => return Err(ApiError::invalid_type("definition", "definition must be a flow object")),
         None => serde_json::from_str(&f.definition).unwrap_or(Value::Null),
     };
     let since = match v.get("since") {
@@ -371,7 +366,7 @@ pub async fn simulate(
         Some(s) => s
             .as_str()
             .and_then(kairos_domain::Duration::parse)
-            .ok_or_else(|| ApiError::bad_request("invalid_value", "since", "since must be a duration like 30d"))?,
+            .ok_or_else(|| ApiError::invalid_value("since", "since must be a duration like 30d"))?,
     };
     Ok(Json(app.engine.simulate_flow(ws, definition, since).await?))
 }

@@ -87,15 +87,15 @@ fn body_write_key(bytes: &[u8]) -> Option<String> {
 pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError> {
     let top: HashMap<String, &RawValue> = serde_json::from_slice(bytes).map_err(|e| {
         if bytes.first().is_some_and(|b| *b != b'{') && serde_json::from_slice::<Value>(bytes).is_ok() {
-            ApiError::bad_request("invalid_type", "batch", "the body must be a JSON object with a batch array")
+            ApiError::invalid_type("batch", "the body must be a JSON object with a batch array")
         } else {
             ApiError::invalid_json(&e)
         }
     })?;
     let items: Vec<&RawValue> = match top.get("batch") {
-        None => return Err(ApiError::bad_request("missing_field", "batch", "batch is required")),
+        None => return Err(ApiError::missing_field("batch", "batch is required")),
         Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| ApiError::bad_request("invalid_type", "batch", "batch must be an array of events"))?,
+            .map_err(|_| ApiError::invalid_type("batch", "batch must be an array of events"))?,
     };
     if items.len() > BATCH_EVENTS_MAX {
         return Err(ApiError::too_large(BATCH_BYTES_MAX, Some("batch".into())));

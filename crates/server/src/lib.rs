@@ -23,7 +23,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use kairos_engine::{DevClock, Engine};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -91,8 +91,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target_len > URI_BYTES_MAX {
         return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the request's URI is longer than {} KB", URI_BYTES_MAX / 1024),
         )
         .into_response();
@@ -110,15 +109,15 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
     let code = match status {
-        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "internal_error",
-        _ => "invalid_request",
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidRequest,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => ErrorCode::InvalidRequest,
     };
-    ApiError::new(status, code, message).into_response()
+    ApiError::new(code, message).with_status(status).into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -138,11 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method",
-            )
+            ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
         })
         .layer(axum::middleware::from_fn(cors))
         .layer(axum::middleware::from_fn(json_errors))

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::api::{json_body, limit, read};
 use crate::auth::require_secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A transparent 1×1 GIF.
 const PIXEL: &[u8] = &[
@@ -51,9 +51,10 @@ pub async fn list(
     let n = limit(&q)?;
     let contact = match q.get("contact_id") {
         None => None,
-        Some(s) => Some(ContactId(s.parse().map_err(|_| {
-            ApiError::bad_request("invalid_value", "contact_id", "contact_id must be a contact's numeric id")
-        })?)),
+        Some(s) => Some(ContactId(
+            s.parse()
+                .map_err(|_| ApiError::invalid_value("contact_id", "contact_id must be a contact's numeric id"))?,
+        )),
     };
     let filter = MessageFilter {
         to: q.get("to").cloned(),
@@ -88,14 +89,15 @@ pub async fn preview(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
-    let contact = q.get("contact_id").and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
-        ApiError::bad_request("missing_field", "contact_id", "contact_id (a contact's id) is required")
-    })?;
+    let contact = q
+        .get("contact_id")
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| ApiError::missing_field("contact_id", "contact_id (a contact's id) is required"))?;
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
     let event = match v.get("event") {
         None | Some(Value::Null) => serde_json::Map::new(),
         Some(Value::Object(o)) => o.clone(),
-        Some(_) => return Err(ApiError::bad_request("invalid_type", "event", "event must be an object")),
+        Some(_) => return Err(ApiError::invalid_type("event", "event must be an object")),
     };
     Ok(Json(app.engine.preview_template(ws, id, ContactId(contact), event).await?))
 }
@@ -109,24 +111,21 @@ pub async fn preview_draft(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
-    let contact = q.get("contact_id").and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
-        ApiError::bad_request("missing_field", "contact_id", "contact_id (a contact's id) is required")
-    })?;
+    let contact = q
+        .get("contact_id")
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| ApiError::missing_field("contact_id", "contact_id (a contact's id) is required"))?;
     let v = json_body(&headers, body).await?;
     let draft = match v.get("template") {
         Some(t @ Value::Object(_)) => t.clone(),
         _ => {
-            return Err(ApiError::bad_request(
-                "missing_field",
-                "template",
-                "template must be an object with its parts",
-            ));
+            return Err(ApiError::missing_field("template", "template must be an object with its parts"));
         }
     };
     let event = match v.get("event") {
         None | Some(Value::Null) => serde_json::Map::new(),
         Some(Value::Object(o)) => o.clone(),
-        Some(_) => return Err(ApiError::bad_request("invalid_type", "event", "event must be an object")),
+        Some(_) => return Err(ApiError::invalid_type("event", "event must be an object")),
     };
     Ok(Json(app.engine.preview_draft(ws, draft, ContactId(contact), event).await?))
 }
@@ -134,7 +133,7 @@ pub async fn preview_draft(
 fn channel_param(v: Option<&str>) -> Result<String, ApiError> {
     match v {
         Some(c @ ("email" | "sms")) => Ok(c.to_string()),
-        _ => Err(ApiError::bad_request("invalid_value", "channel", "channel must be \"email\" or \"sms\"")),
+        _ => Err(ApiError::invalid_value("channel", "channel must be \"email\" or \"sms\"")),
     }
 }
 
@@ -186,7 +185,7 @@ fn normalise(channel: &str, address: Option<&str>) -> Result<String, ApiError> {
     } else {
         kairos_domain::Phone::parse(a).map(|p| p.as_str().to_string())
     };
-    parsed.ok_or_else(|| ApiError::bad_request("invalid_value", "address", format!("not a valid {channel} address")))
+    parsed.ok_or_else(|| ApiError::invalid_value("address", format!("not a valid {channel} address")))
 }
 
 /// `POST /api/v1/bounces`: a provider webhook (`{"email", "type": "hard"|"soft"|"complaint", "message_id"}` or
@@ -207,15 +206,14 @@ pub async fn bounces(State(app): State<AppState>, headers: HeaderMap, body: Body
             let at = |f: &str| if list.len() > 1 || e != &list[0] { format!("events[{i}].{f}") } else { f.to_string() };
             let address = e["email"].as_str().or(e["address"].as_str()).and_then(kairos_domain::Email::parse);
             let Some(address) = address else {
-                return Err(ApiError::bad_request("invalid_value", &at("email"), "email must be an email address"));
+                return Err(ApiError::invalid_value(&at("email"), "email must be an email address"));
             };
             let kind = match e["type"].as_str() {
                 Some("hard" | "bounce" | "hard_bounce") => "hard",
                 Some("soft" | "soft_bounce" | "deferred") => "soft",
                 Some("complaint" | "spam" | "spamreport") => "complaint",
                 _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid_value",
+                    return Err(ApiError::invalid_value(
                         &at("type"),
                         "type must be \"hard\", \"soft\" or \"complaint\"",
                     ));
@@ -236,8 +234,8 @@ pub async fn bounces(State(app): State<AppState>, headers: HeaderMap, body: Body
             reports.push((b.recipient.to_ascii_lowercase(), kind, message.map(str::to_string)));
         }
         if reports.is_empty() {
-            return Err(ApiError::bad_request(
-                "invalid_report",
+            return Err(ApiError::field(
+                ErrorCode::InvalidReport,
                 "body",
                 "no delivery status or complaint report found in the message",
             ));

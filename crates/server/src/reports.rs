@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::api::{limit, read};
 use crate::auth::require_secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -38,8 +38,7 @@ fn range(q: &HashMap<String, String>, now: Timestamp) -> Result<(Timestamp, Time
             None => Ok(None),
             // An unencoded `+02:00` offset arrives as a space after query decoding.
             Some(s) => Timestamp::parse(&s.trim().replace(' ', "+")).map(Some).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_value",
+                ApiError::invalid_value(
                     field,
                     format!("{field} must be an ISO-8601 date or date-time, like 2030-03-01 or 2030-03-01T00:00:00Z"),
                 )
@@ -49,14 +48,10 @@ fn range(q: &HashMap<String, String>, now: Timestamp) -> Result<(Timestamp, Time
     let to = parse("to")?.unwrap_or(now);
     let from = parse("from")?.unwrap_or_else(|| to.saturating_sub(Duration::from_secs(DEFAULT_DAYS * 86_400)));
     if from >= to {
-        return Err(ApiError::bad_request("invalid_value", "from", "from must be before to"));
+        return Err(ApiError::invalid_value("from", "from must be before to"));
     }
     if to.as_micros() - from.as_micros() > SERIES_DAYS_MAX as i64 * 86_400_000_000 {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            "from",
-            format!("a report covers at most {SERIES_DAYS_MAX} days"),
-        ));
+        return Err(ApiError::invalid_value("from", format!("a report covers at most {SERIES_DAYS_MAX} days")));
     }
     Ok((from, to))
 }
@@ -221,7 +216,7 @@ pub async fn attribution(
         Some(c) => Some(
             c.split_once('_')
                 .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor", "cursor is not valid"))?,
+                .ok_or_else(|| ApiError::field(ErrorCode::InvalidCursor, "cursor", "cursor is not valid"))?,
         ),
     };
     let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::api::{json_body, limit, read};
 use crate::auth::require_secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::{AppState, wire};
 
 /// Contacts returned by a preview.
@@ -26,13 +26,13 @@ const NAME_CHARS_MAX: usize = 200;
 pub fn definition(v: Option<&Value>) -> Result<Expr, ApiError> {
     match v {
         Some(Value::String(text)) => kairos_segment::parse::parse(text)
-            .map_err(|e| ApiError::bad_request("invalid_definition", "definition", e.to_string())),
+            .map_err(|e| ApiError::field(ErrorCode::InvalidDefinition, "definition", e.to_string())),
         Some(v @ Value::Object(_)) => kairos_segment::json::from_json(v).map_err(|e| {
             let field = e.path.as_deref().map_or("definition".to_string(), |p| format!("definition.{p}"));
-            ApiError::bad_request("invalid_definition", &field, e.message.clone())
+            ApiError::field(ErrorCode::InvalidDefinition, &field, e.message.clone())
         }),
-        Some(_) => Err(ApiError::bad_request("invalid_type", "definition", "definition must be text or a JSON object")),
-        None => Err(ApiError::bad_request("missing_field", "definition", "definition is required")),
+        Some(_) => Err(ApiError::invalid_type("definition", "definition must be text or a JSON object")),
+        None => Err(ApiError::missing_field("definition", "definition is required")),
     }
 }
 
@@ -42,8 +42,7 @@ fn name(v: Option<&Value>) -> Result<Option<String>, ApiError> {
         Some(Value::String(s)) if !s.trim().is_empty() && s.trim().chars().count() <= NAME_CHARS_MAX => {
             Ok(Some(s.trim().to_string()))
         }
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_value",
+        Some(_) => Err(ApiError::invalid_value(
             "name",
             format!("name must be a non-empty string of at most {NAME_CHARS_MAX} characters"),
         )),
@@ -66,7 +65,7 @@ pub fn segment_json(s: &SegmentInfo) -> Value {
 fn info(r: SegmentReply) -> Result<Json<Value>, ApiError> {
     match r {
         SegmentReply::Info(s) => Ok(Json(segment_json(&s))),
-        _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "unexpected engine reply")),
+        _ => Err(ApiError::new(ErrorCode::InternalError, "unexpected engine reply")),
     }
 }
 
@@ -77,8 +76,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
-    let name =
-        name(v.get("name"))?.ok_or_else(|| ApiError::bad_request("missing_field", "name", "name is required"))?;
+    let name = name(v.get("name"))?.ok_or_else(|| ApiError::missing_field("name", "name is required"))?;
     let expr = definition(v.get("definition"))?;
     let r = app.engine.segment(ws, SegmentCmd::Create { name, expr }).await?;
     Ok((StatusCode::CREATED, info(r)?))
@@ -90,7 +88,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
         SegmentReply::List(items) => {
             Ok(Json(json!({"items": items.iter().map(segment_json).collect::<Vec<_>>(), "next_cursor": null})))
         }
-        _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "unexpected engine reply")),
+        _ => Err(ApiError::new(ErrorCode::InternalError, "unexpected engine reply")),
     }
 }
 
@@ -112,7 +110,7 @@ pub async fn update(
     let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     if !v.is_object() {
-        return Err(ApiError::bad_request("invalid_type", "body", "the body must be a JSON object"));
+        return Err(ApiError::invalid_type("body", "the body must be a JSON object"));
     }
     let name = name(v.get("name"))?;
     let expr = v.get("definition").map(|d| definition(Some(d))).transpose()?;
@@ -136,11 +134,7 @@ pub async fn preview(State(app): State<AppState>, headers: HeaderMap, body: Body
     let sample = match v.get("sample") {
         None => PREVIEW_SAMPLE_DEFAULT,
         Some(n) => n.as_u64().filter(|n| *n as usize <= PREVIEW_SAMPLE_MAX).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_value",
-                "sample",
-                format!("sample must be a number from 0 to {PREVIEW_SAMPLE_MAX}"),
-            )
+            ApiError::invalid_value("sample", format!("sample must be a number from 0 to {PREVIEW_SAMPLE_MAX}"))
         })? as usize,
     };
     let definition = kairos_segment::json::to_json(&expr);
@@ -153,7 +147,7 @@ pub async fn preview(State(app): State<AppState>, headers: HeaderMap, body: Body
             "text": text,
             "warnings": warnings,
         }))),
-        _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "unexpected engine reply")),
+        _ => Err(ApiError::new(ErrorCode::InternalError, "unexpected engine reply")),
     }
 }
 
@@ -189,8 +183,9 @@ pub async fn history(
     let row = row(&app, ws, &id).await?;
     let window = match q.get("window") {
         None => Duration::from_secs(90 * 86_400),
-        Some(w) => Duration::parse(w)
-            .ok_or_else(|| ApiError::bad_request("invalid_value", "window", "window must be a duration like 30d"))?,
+        Some(w) => {
+            Duration::parse(w).ok_or_else(|| ApiError::invalid_value("window", "window must be a duration like 30d"))?
+        }
     };
     let since = Timestamp::from_micros(app.engine.clock().now().as_micros().saturating_sub(window.as_micros()));
     let points = read(&app, move |r| r.segment_sizes(row, since)).await?;
