@@ -2,25 +2,24 @@
 
 pub mod api;
 pub mod auth;
-pub mod campaigns;
-pub mod coupons;
 pub mod error;
-pub mod flows;
-pub mod ingest;
 pub mod listener;
-pub mod messages;
-pub mod reports;
 pub mod routes;
-pub mod segments;
 pub mod ui;
 pub mod wire;
+
+/// Former module paths, kept for callers outside the crate (tests, fuzz targets).
+pub use routes::ingest;
+pub mod messages {
+    pub use crate::routes::links::form_fields;
+}
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use kairos_engine::{DevClock, Engine};
 
 use crate::error::{ApiError, ErrorCode};
@@ -126,12 +125,7 @@ pub fn router(state: AppState) -> Router {
     let ingest = routes::router(routes::INGEST, |_| true);
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/o/{token}", get(messages::open))
-        .route("/c/{token}", get(messages::click))
-        .route("/u/{token}", get(messages::unsubscribe_page).post(messages::unsubscribe))
-        .route("/preferences/{token}", get(messages::preferences_page).post(messages::save_preferences))
-        .route("/hooks/sms/inbound", post(messages::sms_inbound))
-        .route("/hooks/sms/status", post(messages::sms_status))
+        .merge(routes::public())
         .nest("/v1", ingest)
         .nest("/api/v1", api)
         .merge(ui::routes())

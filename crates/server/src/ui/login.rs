@@ -105,7 +105,7 @@ pub(crate) async fn login(
     if !same_origin(&headers) {
         return forbidden_cross_site().into_response();
     }
-    let bytes = match crate::ingest::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await {
+    let bytes = match crate::api::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -205,7 +205,7 @@ pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap, body
     if let Some(token) = auth::session_token(&headers)
         && let Some(session) = auth::session(&app, &token).await.ok().flatten()
     {
-        let bytes = crate::ingest::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await.unwrap_or_default();
+        let bytes = crate::api::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await.unwrap_or_default();
         let presented = match headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()) {
             Some(h) => h.to_string(),
             None => form_fields(&bytes).remove("csrf").unwrap_or_default(),

@@ -15,14 +15,13 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use kairos_domain::{Duration, Money, Timestamp, WorkspaceId};
 use kairos_store::reports::{Attributed, MessageNumbers, SERIES_DAYS_MAX, Windows};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::api::{limit, read};
-use crate::auth::require_secret;
+use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorCode};
 
 type Params = Query<HashMap<String, String>>;
@@ -56,9 +55,8 @@ fn range(q: &HashMap<String, String>, now: Timestamp) -> Result<(Timestamp, Time
     Ok((from, to))
 }
 
-/// The caller's workspace, the requested range, the attribution windows and the time zone from its settings.
+/// The requested range, the attribution windows and the time zone from its settings.
 struct Ctx {
-    ws: WorkspaceId,
     from: Timestamp,
     to: Timestamp,
     now: Timestamp,
@@ -66,8 +64,7 @@ struct Ctx {
     timezone: String,
 }
 
-async fn context(app: &AppState, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Ctx, ApiError> {
-    let ws = require_secret(app, headers).await?.workspace;
+async fn context(app: &AppState, ws: WorkspaceId, q: &HashMap<String, String>) -> Result<Ctx, ApiError> {
     let now = app.engine.clock().now();
     let (from, to) = range(q, now)?;
     let settings = app.engine.settings(ws).await?;
@@ -77,7 +74,7 @@ async fn context(app: &AppState, headers: &HeaderMap, q: &HashMap<String, String
     let d = Windows::default();
     let windows = Windows { email: window("email", d.email), sms: window("sms", d.sms) };
     let timezone = settings["timezone"].as_str().unwrap_or("UTC").to_string();
-    Ok(Ctx { ws, from, to, now, windows, timezone })
+    Ok(Ctx { from, to, now, windows, timezone })
 }
 
 fn rate(x: f64) -> f64 {
@@ -114,9 +111,13 @@ fn flow_json(f: &kairos_store::reports::FlowReport) -> Value {
 }
 
 /// `GET /api/v1/reports/kpis?from=&to=`: store KPIs (see `SqliteReader::report_kpis` for the definitions).
-pub async fn kpis(State(app): State<AppState>, headers: HeaderMap, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let c = context(&app, &headers, &q).await?;
-    let Ctx { ws, from, to, now, windows, timezone } = c;
+pub async fn kpis(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let c = context(&app, ws, &q).await?;
+    let Ctx { from, to, now, windows, timezone } = c;
     let k = read(&app, move |r| {
         let flows = kairos_store::Reader::flows(r, ws)?;
         r.report_kpis(ws, from, to, now, windows, &timezone, &flows)
@@ -138,8 +139,12 @@ pub async fn kpis(State(app): State<AppState>, headers: HeaderMap, Query(q): Par
 
 /// `GET /api/v1/reports/flows?from=&to=`: every flow with its numbers and per-step numbers, for messages sent in
 /// the range (their opens, clicks and conversions counted whenever they happened).
-pub async fn flows(State(app): State<AppState>, headers: HeaderMap, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
+pub async fn flows(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let list = read(&app, move |r| r.report_flows(ws, from, to, windows, None)).await?;
     let items: Vec<Value> = list.iter().map(flow_json).collect();
     Ok(Json(json!({"from": from.to_string(), "to": to.to_string(), "items": items, "next_cursor": null})))
@@ -147,12 +152,12 @@ pub async fn flows(State(app): State<AppState>, headers: HeaderMap, Query(q): Pa
 
 /// `GET /api/v1/reports/flows/{id}?from=&to=`: one flow, in the shape of a `/reports/flows` item.
 pub async fn flow(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
+    let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let key = id.clone();
     let list = read(&app, move |r| {
         // Only flows of the caller's workspace: another workspace's id is not found.
@@ -172,11 +177,11 @@ pub async fn flow(
 /// `GET /api/v1/reports/campaigns?from=&to=`: the numbers of every campaign with messages sent in the range, by
 /// `campaign_id` (`name` when known), with per-variant numbers of A/B tests.
 pub async fn campaigns(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
+    let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let list = read(&app, move |r| r.report_campaigns(ws, from, to, windows)).await?;
     let items: Vec<Value> = list
         .iter()
@@ -206,8 +211,8 @@ fn attribution_json(a: &Attributed) -> Value {
 /// `GET /api/v1/reports/attribution?from=&to=&limit=&cursor=`: attributed orders of the range, newest first.
 /// `touch` is `open`, `click`, or `sent` (an SMS, whose receipt is the touch).
 pub async fn attribution(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let n = limit(&q)?;
@@ -219,7 +224,7 @@ pub async fn attribution(
                 .ok_or_else(|| ApiError::field(ErrorCode::InvalidCursor, "cursor", "cursor is not valid"))?,
         ),
     };
-    let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
+    let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let mut list = read(&app, move |r| r.report_attribution(ws, from, to, windows)).await?;
     list.sort_by_key(|a| std::cmp::Reverse((a.order.at, a.order.seq)));
     let mut page: Vec<&Attributed> = list

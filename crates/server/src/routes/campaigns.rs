@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::api::{json_body, read};
-use crate::auth::require_secret;
+use crate::auth::SecretWorkspace;
 use crate::error::ApiError;
 
 fn campaign_json(c: &StoredCampaign, counts: &[(String, u64)], report: Option<Value>) -> Value {
@@ -60,19 +60,18 @@ async fn full(app: &AppState, ws: kairos_domain::WorkspaceId, c: StoredCampaign)
 
 /// `POST /api/v1/campaigns`: a draft (schedule it with `POST /api/v1/campaigns/{id}/schedule`).
 pub async fn create(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     let c = app.engine.create_campaign(ws, v).await?;
     Ok((StatusCode::CREATED, Json(full(&app, ws, c).await?)))
 }
 
 /// `GET /api/v1/campaigns`, newest first.
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
+pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let list = read(&app, move |r| r.campaigns(ws)).await?;
     let mut items = Vec::with_capacity(list.len());
     for c in list {
@@ -85,22 +84,20 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
 
 /// `GET /api/v1/campaigns/{id}`: status, progress and numbers (A/B variants with a confidence figure).
 pub async fn get(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let c = read(&app, move |r| r.campaign(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such campaign"))?;
     Ok(Json(full(&app, ws, c).await?))
 }
 
 /// `POST /api/v1/campaigns/{id}/schedule`: takes the audience now and starts sending per the schedule.
 pub async fn schedule(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let c = app.engine.schedule_campaign(ws, id).await?;
     Ok(Json(full(&app, ws, c).await?))
 }

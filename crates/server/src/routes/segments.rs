@@ -13,7 +13,7 @@ use kairos_store::Reader;
 use serde_json::{Value, json};
 
 use crate::api::{json_body, limit, read};
-use crate::auth::require_secret;
+use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorCode};
 use crate::{AppState, wire};
 
@@ -70,11 +70,11 @@ fn info(r: SegmentReply) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn create(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     let name = name(v.get("name"))?.ok_or_else(|| ApiError::missing_field("name", "name is required"))?;
     let expr = definition(v.get("definition"))?;
@@ -82,8 +82,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, info(r)?))
 }
 
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
+pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     match app.engine.segment(ws, SegmentCmd::List).await? {
         SegmentReply::List(items) => {
             Ok(Json(json!({"items": items.iter().map(segment_json).collect::<Vec<_>>(), "next_cursor": null})))
@@ -93,21 +92,20 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
 }
 
 pub async fn get(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     info(app.engine.segment(ws, SegmentCmd::Get { id }).await?)
 }
 
 pub async fn update(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     if !v.is_object() {
         return Err(ApiError::invalid_type("body", "the body must be a JSON object"));
@@ -118,17 +116,20 @@ pub async fn update(
 }
 
 pub async fn delete(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     app.engine.segment(ws, SegmentCmd::Delete { id: id.clone() }).await?;
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
-pub async fn preview(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
+pub async fn preview(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let v = json_body(&headers, body).await?;
     let expr = definition(v.get("definition"))?;
     let sample = match v.get("sample") {
@@ -159,12 +160,11 @@ async fn row(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> Result
 }
 
 pub async fn members(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let row = row(&app, ws, &id).await?;
     let n = limit(&q)?;
     let cursor = q.get("cursor").cloned();
@@ -174,12 +174,11 @@ pub async fn members(
 
 /// Size over time: one sample per hour in which the size changed (the latest size of that hour).
 pub async fn history(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let row = row(&app, ws, &id).await?;
     let window = match q.get("window") {
         None => Duration::from_secs(90 * 86_400),

@@ -15,6 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::AppState;
+use crate::api::read_body;
 use crate::auth::{presented_key, resolve};
 use crate::error::ApiError;
 
@@ -25,18 +26,6 @@ static GENERATED: AtomicU64 = AtomicU64::new(0);
 
 fn message_id_maker(now: Timestamp) -> impl FnMut() -> String {
     move || format!("kairos-{:x}-{:x}", now.as_micros(), GENERATED.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Reads the body, answering 413 past `limit` bytes (checked on Content-Length first, then while reading).
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(limit, None));
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit, None))
 }
 
 async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) -> Result<Json<Value>, ApiError> {

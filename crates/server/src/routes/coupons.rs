@@ -8,43 +8,45 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::api::{contact_ref, json_body};
-use crate::auth::require_secret;
+use crate::auth::SecretWorkspace;
 use crate::error::ApiError;
 
 /// `POST /api/v1/coupons`: creates (or replaces) a pool:
 /// `{"id", "type": "shared"|"unique", "code", "pattern": "WELCOME-{CODE}", "length", "value_type":
 /// "percent"|"fixed"|"free_shipping", "value", "expires_at", "valid_for": "30d", "max_codes"}`.
 pub async fn save(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     let v = json_body(&headers, body).await?;
     Ok((StatusCode::CREATED, Json(app.engine.save_coupon_pool(ws, v).await?)))
 }
 
 /// `GET /api/v1/coupons`: the pools with how many codes were issued.
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
+pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.engine.coupon_pools(ws, None).await?))
 }
 
 /// `GET /api/v1/coupons/{id}`.
 pub async fn get(
+    SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
     Ok(Json(app.engine.coupon_pools(ws, Some(id)).await?))
 }
 
 /// `POST /api/v1/coupons/validate` `{"code", "email"|"user_id"|"phone"|"contact_id" (optional)}` →
 /// `{"code", "valid", "reason", "coupon"}` (reasons: unknown_code, expired, already_redeemed,
 /// not_issued_to_contact).
-pub async fn validate(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
-    let ws = require_secret(&app, &headers).await?.workspace;
+pub async fn validate(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let v = json_body(&headers, body).await?;
     let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
     let code = match o.get("code").and_then(Value::as_str) {
