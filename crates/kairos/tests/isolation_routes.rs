@@ -179,7 +179,7 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
 
     for route in all_routes() {
         let path = with_ids(prefix(route), route, &ids);
-        let payload = matches!(route.method, "POST" | "PUT").then(|| json!({}));
+        let payload = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| json!({}));
         // No credential at all.
         let r = c.send_with(route.method, &path, None, payload.as_ref().and_then(body)).await.unwrap();
         assert_eq!(r.status, 401, "{} {path} without a key: {:?}", route.method, r.json());
@@ -203,7 +203,7 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
         API.iter().filter(|r| r.path != "/dev/clock").partition(|r| r.method == "GET");
     for route in reads.into_iter().chain(writes) {
         let path = with_ids("/api/v1", route, &ids);
-        let payload = matches!(route.method, "POST" | "PUT").then(|| hostile_body(&ids));
+        let payload = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| hostile_body(&ids));
         let r = c.send(route.method, &path, Some(&a.secret_key), payload.as_ref().and_then(body)).await.unwrap();
         let text = String::from_utf8_lossy(&r.body);
         assert!(!text.contains(MARK), "{} {path} showed A something of B's: {text}", route.method);

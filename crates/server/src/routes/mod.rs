@@ -22,7 +22,7 @@ pub mod settings;
 pub mod templates;
 
 use axum::Router;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::AppState;
 
@@ -74,6 +74,7 @@ pub const API: &[Route] = &[
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
     secret("PUT", "/products/{id}", || put(products::put)),
+    secret("PATCH", "/products/{id}", || patch(products::patch)),
     secret("GET", "/products/{id}", || get(products::get)),
     secret("POST", "/segments", || post(segments::create)),
     secret("GET", "/segments", || get(segments::list)),

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use kairos_domain::Product;
+use kairos_domain::{Product, ProductFields};
 use kairos_store::Reader;
 use serde_json::{Value, json};
 
@@ -47,8 +47,22 @@ pub async fn put(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let v = json_body(&headers, body).await?;
-    let product = Product::from_api(&v, Some(&id), app.engine.clock().now())?;
+    let product = Product::replacement_from_api(&v, &id, app.engine.clock().now())?;
     app.engine.upsert_products(ws, vec![product.clone()]).await?;
+    Ok(Json(wire::product(&product)))
+}
+
+/// `PATCH /api/v1/products/{id}`: merges the fields given into the stored product (404 when there is none).
+pub async fn patch(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let v = json_body(&headers, body).await?;
+    let fields = ProductFields::from_api(&v)?.checked_patch(&id)?;
+    let product = app.engine.patch_product(ws, id, fields).await?;
     Ok(Json(wire::product(&product)))
 }
 
