@@ -180,6 +180,16 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
     for route in all_routes() {
         let path = with_ids(prefix(route), route, &ids);
         let payload = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| json!({}));
+        if route.access == Access::Public {
+            // Needs nothing, and tells nothing of any workspace whatever the caller sends.
+            for key in [None, Some(a.write_key.as_str()), Some(a.secret_key.as_str())] {
+                let r = c.send(route.method, &path, key, None).await.unwrap();
+                assert_eq!(r.status, 200, "{} {path} with {key:?}", route.method);
+                assert!(!String::from_utf8_lossy(&r.body).contains(MARK), "{} {path}", route.method);
+            }
+            checks += 3;
+            continue;
+        }
         // No credential at all.
         let r = c.send_with(route.method, &path, None, payload.as_ref().and_then(body)).await.unwrap();
         assert_eq!(r.status, 401, "{} {path} without a key: {:?}", route.method, r.json());
@@ -189,6 +199,7 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
         match route.access {
             Access::Secret => assert_eq!(r.status, 403, "{} {path} with a write key: {:?}", route.method, r.json()),
             Access::WriteKey => assert_ne!(r.status, 401, "{} {path} with a write key", route.method),
+            Access::Public => unreachable!("checked above"),
         }
         // A session without its CSRF token (what a forged cross-site request carries).
         let headers = [("cookie", cookie.as_str()), ("content-type", "application/json")];

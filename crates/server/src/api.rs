@@ -1,16 +1,15 @@
 //! Helpers shared by the admin API's handlers (`routes/`): reads on the read pool, paging, JSON bodies, contact
 //! references.
 
-use std::collections::HashMap;
-
-use axum::Json;
 use axum::body::Body;
-use axum::extract::Query;
 use axum::http::HeaderMap;
 use kairos_domain::json::REQUEST_JSON_DEPTH_MAX;
 use kairos_domain::{ContactId, Email, Phone};
 use kairos_engine::ContactRef;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -21,10 +20,19 @@ const PAGE_MAX: usize = 1_000;
 /// Largest admin request body (a bulk product upsert).
 const ADMIN_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
 
-pub(crate) type Params = Query<HashMap<String, String>>;
+/// `limit` and `cursor` of a list (SPEC 16 "Lists").
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
 
-pub(crate) fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
-    match q.get("limit") {
+/// The page size a list was asked for: `limit` from 1 to 1000, 50 when absent.
+pub(crate) fn limit(raw: &Option<String>) -> Result<usize, ApiError> {
+    match raw {
         None => Ok(PAGE_DEFAULT),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
@@ -45,8 +53,31 @@ pub(crate) async fn read<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-pub(crate) fn page(items: Vec<Value>, next: Option<String>) -> Json<Value> {
-    Json(json!({"items": items, "next_cursor": next}))
+/// A JSON object body read into its request type, which names every field the endpoint reads (and describes
+/// it in the OpenAPI document); the handler checks the values and names the field at fault. Anything but an
+/// object is `invalid_type` at `body`.
+pub(crate) async fn object_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+    request(json_body(headers, body).await?)
+}
+
+/// [`object_body`] for a body already read.
+pub(crate) fn request<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::invalid_type("body", "the body must be a JSON object"));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::invalid_value("body", e.to_string()))
+}
+
+/// [`request`] for endpoints that read a body that is not an object as an empty one (their errors then name
+/// the first required field, as they always did).
+pub(crate) fn lenient<T: DeserializeOwned + Default>(v: Value) -> Result<T, ApiError> {
+    if v.is_object() { request(v) } else { Ok(T::default()) }
+}
+
+/// For `Option<Value>` request fields: keeps an explicit `null` (`Some(Value::Null)`) apart from an absent field
+/// (`None`), as the handlers' checks distinguish them. Use with `#[serde(default, deserialize_with = ...)]`.
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
@@ -62,26 +93,55 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, 
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))
 }
 
-/// The contact a request body names: `contact_id`, `email`, `phone` or `user_id`.
-pub(crate) fn contact_ref(o: &serde_json::Map<String, Value>) -> Result<ContactRef, ApiError> {
-    Ok(if let Some(id) = o.get("contact_id") {
+/// How a request body names a contact: the first of `contact_id`, `email`, `phone` and `user_id` given.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ContactSelector {
+    /// A contact's id (a number, or its text).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub contact_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Email)]
+    pub email: Option<Value>,
+    /// E.164 or a number the store's country reads.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<Value>,
+}
+
+impl ContactSelector {
+    pub fn is_given(&self) -> bool {
+        self.contact_id.is_some() || self.email.is_some() || self.phone.is_some() || self.user_id.is_some()
+    }
+
+    /// The contact named, checked.
+    pub fn contact(&self) -> Result<ContactRef, ApiError> {
+        contact_ref(self)
+    }
+}
+
+fn contact_ref(o: &ContactSelector) -> Result<ContactRef, ApiError> {
+    Ok(if let Some(id) = &o.contact_id {
         let id = id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
         ContactRef::Id(ContactId(
             id.ok_or_else(|| ApiError::invalid_type("contact_id", "contact_id must be a contact id"))?,
         ))
-    } else if let Some(e) = o.get("email") {
+    } else if let Some(e) = &o.email {
         ContactRef::Email(
             e.as_str()
                 .and_then(Email::parse)
                 .ok_or_else(|| ApiError::invalid_value("email", "email is not a valid address"))?,
         )
-    } else if let Some(p) = o.get("phone") {
+    } else if let Some(p) = &o.phone {
         ContactRef::Phone(
             p.as_str()
                 .and_then(Phone::parse)
                 .ok_or_else(|| ApiError::invalid_value("phone", "phone is not a valid number"))?,
         )
-    } else if let Some(u) = o.get("user_id") {
+    } else if let Some(u) = &o.user_id {
         let u = u.as_str().filter(|s| !s.trim().is_empty());
         ContactRef::UserId(
             u.ok_or_else(|| ApiError::invalid_type("user_id", "user_id must be a non-empty string"))?

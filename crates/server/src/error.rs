@@ -31,7 +31,8 @@ macro_rules! error_codes {
                 }
             }
 
-            /// The status this code answers with (framework rejections may keep their own, see [`ApiError::with_status`]).
+            /// The status this code answers with (framework rejections may keep their own: see
+            /// [`ApiError::with_status`]).
             pub const fn status(self) -> StatusCode {
                 match self {
                     $(ErrorCode::$variant => StatusCode::$status,)*
@@ -63,8 +64,10 @@ error_codes! {
     InvalidJson = "invalid_json", BAD_REQUEST, "The body is not valid JSON.";
     UriTooLong = "uri_too_long", URI_TOO_LONG, "The request target is longer than the server accepts.";
     HeadersTooLarge = "headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE, "The request's headers are too large.";
-    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or one event of a batch) is over its size limit.";
-    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The body's content type is not one the endpoint reads.";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE,
+        "The body (or one event of a batch) is over its size limit.";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "The body's content type is not one the endpoint reads.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The endpoint exists but does not take this method.";
     // Validating what was sent; `field` names the offending field.
     MissingField = "missing_field", BAD_REQUEST, "A required field is missing.";
@@ -78,18 +81,21 @@ error_codes! {
     NegativeAmount = "negative_amount", BAD_REQUEST, "An amount that must not be negative is negative.";
     InvalidTimestamp = "invalid_timestamp", BAD_REQUEST, "A timestamp is not ISO-8601.";
     InvalidCursor = "invalid_cursor", BAD_REQUEST, "The list cursor was not issued by this list.";
-    InvalidDefinition = "invalid_definition", BAD_REQUEST, "A segment, flow, template, campaign or setting definition is not valid.";
+    InvalidDefinition = "invalid_definition", BAD_REQUEST,
+        "A segment, flow, template, campaign or setting definition is not valid.";
     InvalidReport = "invalid_report", BAD_REQUEST, "A bounce or complaint report could not be read.";
     // Who is calling.
     Unauthorized = "unauthorized", UNAUTHORIZED, "No key, an unknown key, or an expired session.";
     Forbidden = "forbidden", FORBIDDEN, "The key may not use this endpoint (a write key outside ingestion).";
     CsrfTokenInvalid = "csrf_token_invalid", FORBIDDEN, "A request with a UI session lacks the session's X-CSRF-Token.";
     CrossSiteRequest = "cross_site_request", FORBIDDEN, "A login or logout form was posted from another site.";
-    TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS, "Too many failed logins; retry after Retry-After seconds.";
+    TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS,
+        "Too many failed logins; retry after Retry-After seconds.";
     // The state of things.
     NotFound = "not_found", NOT_FOUND, "No such object in the caller's workspace, or no such endpoint.";
     Conflict = "conflict", CONFLICT, "The change conflicts with what is stored (a taken id or name, an object in use).";
-    Unavailable = "unavailable", SERVICE_UNAVAILABLE, "The server is shutting down or overloaded; nothing was stored, retry.";
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE,
+        "The server is shutting down or overloaded; nothing was stored, retry.";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "The server failed; nothing was stored.";
 }
 
@@ -99,20 +105,41 @@ impl Serialize for ErrorCode {
     }
 }
 
-/// The body of every error answer (SPEC 16).
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorDetail<'a>,
+/// The body of every error answer (SPEC 16 "Errors").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_value", "message": "price must be a non-negative number",
+                                   "field": "items[2].price"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ErrorDetail<'a> {
-    // In alphabetical order, as the bodies were written before this type existed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
     pub code: ErrorCode,
-    /// The path of the offending field (`batch[3].event`), or null.
-    pub field: Option<&'a str>,
-    pub message: &'a str,
+    /// The path of the offending field (`batch[3].event`, `steps[2].condition`), or null.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    /// A sentence for people; match on `code`, not on this.
+    pub message: String,
 }
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let table: String = ErrorCode::ALL
+            .iter()
+            .map(|c| format!("\n| `{}` | {} | {} |", c.as_str(), c.status().as_u16(), c.meaning()))
+            .collect();
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!(
+                "A stable snake_case code.\n\n| code | status | meaning |\n| --- | --- | --- |{table}"
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -172,8 +199,9 @@ impl ApiError {
     }
     /// The error body as JSON text.
     pub fn body(&self) -> String {
-        let body =
-            ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code, field: self.field.clone(), message: self.message.clone() },
+        };
         serde_json::to_string(&body).unwrap_or_default()
     }
 }
@@ -307,7 +335,7 @@ mod tests {
         sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
         for (path, text) in files.iter().filter(|(p, _)| !p.ends_with("/error.rs")) {
             // An error body written by hand, or a constructor given a text code, bypasses the table.
-            let patterns = ["\"code\":", "\"code\" :", "ApiError { status", "ApiError { code", "ApiError { field"];
+            let patterns = ["\"error\": {", "\"error\":{", "ApiError { status", "ApiError { code", "ApiError { field"];
             for pattern in patterns {
                 assert!(!text.contains(pattern), "{path} builds an error by hand ({pattern})");
             }

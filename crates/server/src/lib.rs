@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod listener;
+pub mod openapi;
 pub mod routes;
 pub mod ui;
 pub mod wire;

@@ -1,22 +1,32 @@
 //! `GET /api/v1/events`: the workspace's event log, newest first.
 
-use axum::Json;
 use axum::extract::{Query, State};
 use kairos_store::Reader;
-use serde_json::Value;
 
-use crate::api::{Params, limit, page, read};
+use crate::AppState;
+use crate::api::{PageQuery, limit, read};
 use crate::auth::SecretWorkspace;
-use crate::error::ApiError;
-use crate::{AppState, wire};
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::{self, EventBody, Page, Reply};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "events_list",
+    tag = "contacts",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Events of every contact, newest first", body = Page<EventBody>),
+        (status = 400, description = "A bad parameter", body = ErrorBody)
+    )
+)]
 pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let n = limit(&q)?;
-    let cursor = q.get("cursor").cloned();
+    Query(q): Query<PageQuery>,
+) -> Result<Reply<Page<EventBody>>, ApiError> {
+    let n = limit(&q.limit)?;
+    let cursor = q.cursor;
     let p = read(&app, move |r| r.workspace_events(ws, cursor.as_deref(), n)).await?;
-    Ok(page(p.items.iter().map(wire::event).collect(), p.next_cursor))
+    Ok(Reply(Page::new(wire::events(&p.items), p.next_cursor)))
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -13,11 +12,77 @@ use kairos_domain::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, Timestamp, Validati
 use kairos_store::KeyKind;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::api::read_body;
 use crate::auth::{presented_key, resolve};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::{Reply, Success};
+
+/// A Segment event (Segment's HTTP Tracking API), read and checked by `kairos_domain::Event::from_segment`: at
+/// most 32 KB, `userId` or `anonymousId` required, objects nested at most 32 levels. Each endpoint reads the
+/// fields of its call; e-commerce events (`Order Completed`, `Checkout Started`, `Product Viewed`, ...) carry
+/// Segment's e-commerce properties (`order_id`, `total`, `revenue`, `products[]` with `product_id`, `price`,
+/// `quantity`, ...), whose amounts must be non-negative numbers.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"userId": "u-17", "event": "Order Completed",
+    "properties": {"order_id": "o-9", "total": 120.5, "currency": "EUR",
+                   "products": [{"product_id": "bike", "price": 120.5, "quantity": 1}]},
+    "timestamp": "2026-03-01T10:00:00Z", "messageId": "m-1"}))]
+pub struct SegmentEvent {
+    /// In a batch: `track`, `identify`, `page`, `screen`, `alias` or `group`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// Track: the event name.
+    pub event: Option<String>,
+    /// Page and screen: the page's name and category.
+    pub name: Option<String>,
+    pub category: Option<String>,
+    /// Alias: the id the user had before `userId`.
+    pub previous_id: Option<String>,
+    /// Group: the account.
+    pub group_id: Option<String>,
+    /// Track, page, screen: free-form event properties.
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Value>,
+    /// Identify and group: free-form traits; `email`, `phone`, `first_name`, `timezone`, `birthday`, ... are
+    /// read by Kairos, and `email_consent` / `sms_consent` (`subscribed` / `unsubscribed`) change consent when
+    /// sent with a secret key.
+    #[schema(value_type = Option<Object>)]
+    pub traits: Option<Value>,
+    /// Free-form context (`ip`, `userAgent`, `page`, `locale`, `timezone`, ...).
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub integrations: Option<Value>,
+    /// When it happened (default: `originalTimestamp` corrected by `sentAt`, else the time received).
+    #[schema(format = DateTime)]
+    pub timestamp: Option<String>,
+    #[schema(format = DateTime)]
+    pub original_timestamp: Option<String>,
+    #[schema(format = DateTime)]
+    pub sent_at: Option<String>,
+    /// Idempotency key: the same id in the same workspace is stored once (7 days).
+    pub message_id: Option<String>,
+    /// The write key, for clients that cannot send headers (beacons).
+    pub write_key: Option<String>,
+}
+
+/// `POST /v1/batch`: up to 10 000 events and 500 KB; one bad item refuses the whole batch (its error names
+/// `batch[i].field`) and nothing is stored.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRequest {
+    pub batch: Vec<SegmentEvent>,
+    /// Context for every item that has none of its own.
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    pub write_key: Option<String>,
+}
 
 /// Most events accepted in one batch (500 KB / 32 KB would allow few large ones; many small ones are fine).
 pub const BATCH_EVENTS_MAX: usize = 10_000;
@@ -28,7 +93,7 @@ fn message_id_maker(now: Timestamp) -> impl FnMut() -> String {
     move || format!("kairos-{:x}-{:x}", now.as_micros(), GENERATED.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) -> Result<Json<Value>, ApiError> {
+async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) -> Result<Reply<Success>, ApiError> {
     let header_key = presented_key(&headers);
     if header_key.is_some() {
         resolve(&app, header_key.clone()).await?;
@@ -40,25 +105,103 @@ async fn single(app: AppState, headers: HeaderMap, body: Body, kind: EventKind) 
     let now = app.engine.clock().now();
     let event = Event::from_segment(raw, Some(kind), now, &mut message_id_maker(now))?;
     app.engine.ingest(caller.workspace, caller.kind == KeyKind::Secret, vec![event]).await?;
-    Ok(Json(serde_json::json!({"success": true})))
+    Ok(Reply(Success { success: true }))
 }
 
-pub async fn track(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// A track call: an event a contact did.
+#[utoipa::path(
+    post,
+    path = "/v1/track",
+    operation_id = "ingest_track",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn track(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Track).await
 }
-pub async fn identify(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// An identify call: traits of a contact (and consent, with a secret key).
+#[utoipa::path(
+    post,
+    path = "/v1/identify",
+    operation_id = "ingest_identify",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn identify(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Identify).await
 }
-pub async fn page(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// A page view.
+#[utoipa::path(
+    post,
+    path = "/v1/page",
+    operation_id = "ingest_page",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn page(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Page).await
 }
-pub async fn screen(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// A screen view (apps).
+#[utoipa::path(
+    post,
+    path = "/v1/screen",
+    operation_id = "ingest_screen",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn screen(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Screen).await
 }
-pub async fn alias(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// Ties `previousId` to `userId`: the two contacts merge.
+#[utoipa::path(
+    post,
+    path = "/v1/alias",
+    operation_id = "ingest_alias",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn alias(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Alias).await
 }
-pub async fn group(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// Puts the contact in a group (account).
+#[utoipa::path(
+    post,
+    path = "/v1/group",
+    operation_id = "ingest_group",
+    tag = "ingestion",
+    request_body = SegmentEvent,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn group(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     single(app, headers, body, EventKind::Group).await
 }
 
@@ -121,7 +264,20 @@ pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError>
     Ok(events)
 }
 
-pub async fn batch(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+/// Many calls at once, all or nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/batch",
+    operation_id = "ingest_batch",
+    tag = "ingestion",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn batch(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
     let header_key = presented_key(&headers);
     if header_key.is_some() {
         resolve(&app, header_key.clone()).await?;
@@ -133,5 +289,22 @@ pub async fn batch(State(app): State<AppState>, headers: HeaderMap, body: Body) 
     if !events.is_empty() {
         app.engine.ingest(caller.workspace, caller.kind == KeyKind::Secret, events).await?;
     }
-    Ok(Json(serde_json::json!({"success": true})))
+    Ok(Reply(Success { success: true }))
+}
+
+/// Segment's historical import: the same as `/v1/batch`.
+#[utoipa::path(
+    post,
+    path = "/v1/import",
+    operation_id = "ingest_import",
+    tag = "ingestion",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Stored (committed to disk)", body = Success),
+        (status = 400, description = "A bad field, named", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
+pub async fn import(state: State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply<Success>, ApiError> {
+    batch(state, headers, body).await
 }

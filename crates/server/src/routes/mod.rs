@@ -33,6 +33,8 @@ pub enum Access {
     WriteKey,
     /// A secret key, or a UI session with its CSRF token.
     Secret,
+    /// No credential (the API's own description).
+    Public,
 }
 
 #[derive(Clone, Copy)]
@@ -48,6 +50,10 @@ const fn secret(method: &'static str, path: &'static str, handler: fn() -> Metho
     Route { method, path, access: Access::Secret, handler }
 }
 
+const fn no_key(method: &'static str, path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
+    Route { method, path, access: Access::Public, handler }
+}
+
 const fn ingest(path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
     Route { method: "POST", path, access: Access::WriteKey, handler }
 }
@@ -61,7 +67,7 @@ pub const INGEST: &[Route] = &[
     ingest("/alias", || post(ingest::alias)),
     ingest("/group", || post(ingest::group)),
     ingest("/batch", || post(ingest::batch)),
-    ingest("/import", || post(ingest::batch)),
+    ingest("/import", || post(ingest::import)),
 ];
 
 /// `/api/v1`: the admin API. `/dev/clock` exists only with `serve --dev-clock`.
@@ -125,6 +131,7 @@ pub const API: &[Route] = &[
     secret("GET", "/reports/campaigns", || get(reports::campaigns)),
     secret("GET", "/reports/attribution", || get(reports::attribution)),
     secret("POST", "/dev/clock", || post(dev::clock)),
+    no_key("GET", "/openapi.json", || get(crate::openapi::spec)),
 ];
 
 /// A router for `routes`, merging the methods of each path (axum wants one `route` call per path).
