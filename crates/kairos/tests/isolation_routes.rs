@@ -1,7 +1,8 @@
 //! The isolation suite, generated from the server's route table (`kairos_server::routes`): every `/v1` and
 //! `/api/v1` route is tried with no key, with a write key, with a UI session that lacks its CSRF token, and with
 //! workspace A's secret key against workspace B's ids (in the path and in a body naming every kind of id).
-//! Afterwards B's objects must read exactly as before, and no answer to A may contain anything of B's.
+//! Afterwards B's objects must read exactly as before, and no answer to A may contain anything of B's. A route that
+//! needs no key (`Access::Public`: the API's own description) must answer anyone and show nothing of B's.
 
 mod common;
 

@@ -1,7 +1,8 @@
 //! The route table of the Segment ingestion API (`/v1`) and the admin API (`/api/v1`): every route with the
 //! credential it needs. The router is built from this table, so the table cannot drift from what is served, and
 //! the isolation suite (`crates/kairos/tests/isolation_routes.rs`) walks it: every route is tried with no key, a
-//! write key, a session without its CSRF token, and another workspace's ids.
+//! write key, a session without its CSRF token, and another workspace's ids. The OpenAPI description
+//! (`crate::openapi`) must name exactly these routes (checked by a unit test and `crates/kairos/tests/openapi.rs`).
 
 use std::collections::BTreeMap;
 
