@@ -2,7 +2,9 @@
 //! references.
 
 use axum::body::Body;
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use kairos_domain::json::REQUEST_JSON_DEPTH_MAX;
 use kairos_domain::{ContactId, Email, Phone};
 use kairos_engine::ContactRef;
@@ -28,6 +30,24 @@ pub struct PageQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     pub cursor: Option<String>,
+}
+
+/// A query string read into its parameter type (`ContactQuery`, `PageQuery`, ...), the last of a repeated parameter
+/// winning, as the handlers read queries before they were typed.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let map: serde_json::Map<String, Value> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        serde_json::from_value(Value::Object(map))
+            .map(QueryParams)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the query string does not fit: {e}")))
+    }
 }
 
 /// The page size a list was asked for: `limit` from 1 to 1000, 50 when absent.

@@ -1,7 +1,7 @@
 //! `/api/v1/contacts`: profiles, their timelines, and consent (SPEC 16).
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use kairos_domain::{ConsentStatus, ContactId, Email, Phone};
 use kairos_store::{IdentityKind, Reader};
@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{ContactSelector, PageQuery, limit, object_body, present, read};
+use crate::api::{ContactSelector, PageQuery, QueryParams, limit, object_body, present, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{self, ContactBody, EventBody, Page, Reply};
@@ -53,7 +53,7 @@ pub struct ContactQuery {
 pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<ContactQuery>,
+    QueryParams(q): QueryParams<ContactQuery>,
 ) -> Result<Reply<Page<ContactBody>>, ApiError> {
     let lookup = [
         ("email", IdentityKind::Email, &q.email),
@@ -131,7 +131,7 @@ pub async fn events(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Reply<Page<EventBody>>, ApiError> {
     let cid = contact_id(&id)?;
     let n = limit(&q.limit)?;

@@ -1,10 +1,10 @@
 //! `GET /api/v1/events`: the workspace's event log, newest first.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use kairos_store::Reader;
 
 use crate::AppState;
-use crate::api::{PageQuery, limit, read};
+use crate::api::{PageQuery, QueryParams, limit, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{self, EventBody, Page, Reply};
@@ -23,7 +23,7 @@ use crate::wire::{self, EventBody, Page, Reply};
 pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<PageQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Reply<Page<EventBody>>, ApiError> {
     let n = limit(&q.limit)?;
     let cursor = q.cursor;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_store::{Reader, StoredFlow};
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{ContactSelector, json_body, lenient, present, read, request};
+use crate::api::{ContactSelector, QueryParams, json_body, lenient, present, read, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Page, Reply, created};
@@ -539,7 +539,7 @@ pub struct Task {
 pub async fn tasks(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<TaskQuery>,
+    QueryParams(q): QueryParams<TaskQuery>,
 ) -> Result<Reply<Page<Task>>, ApiError> {
     let status = q.status;
     let rows = read(&app, move |r| r.tasks(ws, status.as_deref())).await?;

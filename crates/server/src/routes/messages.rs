@@ -1,7 +1,7 @@
 //! Messages: `GET /api/v1/messages`, the capture outbox, the suppression list and bounce reports.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use kairos_domain::ContactId;
 use kairos_store::{MessageFilter, Reader, StoredMessage};
@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{json_body, limit, read};
+use crate::api::{QueryParams, json_body, limit, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{ChannelName, Page, Reply, created};
@@ -118,7 +118,7 @@ pub struct MessageQuery {
 pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<MessageQuery>,
+    QueryParams(q): QueryParams<MessageQuery>,
 ) -> Result<Reply<Page<MessageBody>>, ApiError> {
     let n = limit(&q.limit)?;
     let contact = match &q.contact_id {
@@ -234,7 +234,7 @@ impl From<&StoredMessage> for OutboxItem {
 pub async fn outbox(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<OutboxQuery>,
+    QueryParams(q): QueryParams<OutboxQuery>,
 ) -> Result<Reply<Page<OutboxItem>>, ApiError> {
     let n = limit(&q.limit)?;
     let (to, flow, cursor) = (q.to, q.flow_id, q.cursor);

@@ -1,7 +1,7 @@
 //! `/api/v1/products`: the catalog (SPEC 16 "Products").
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use kairos_domain::{Product, ProductFields};
 use kairos_store::Reader;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{PageQuery, json_body, limit, read};
+use crate::api::{PageQuery, QueryParams, json_body, limit, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{Page, ProductBody, Reply};
@@ -70,7 +70,7 @@ pub struct Upserted {
 pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<PageQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Reply<Page<ProductBody>>, ApiError> {
     let n = limit(&q.limit)?;
     let cursor = q.cursor;

@@ -13,14 +13,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use kairos_domain::{Duration, Money, Timestamp, WorkspaceId};
 use kairos_store::reports::{Attributed, CampaignReport, FlowReport, MessageNumbers, SERIES_DAYS_MAX, Windows};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{limit, read};
+use crate::api::{QueryParams, limit, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::Reply;
@@ -302,7 +302,7 @@ impl From<&Attributed> for AttributedOrder {
 pub async fn kpis(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<KpisBody>, ApiError> {
     let c = context(&app, ws, &q).await?;
     let Ctx { from, to, now, windows, timezone } = c;
@@ -348,7 +348,7 @@ pub async fn kpis(
 pub async fn flows(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<FlowNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let list = read(&app, move |r| r.report_flows(ws, from, to, windows, None)).await?;
@@ -373,7 +373,7 @@ pub async fn flow(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<FlowReportBody>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let key = id.clone();
@@ -405,7 +405,7 @@ pub async fn flow(
 pub async fn campaigns(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<CampaignNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
     let list = read(&app, move |r| r.report_campaigns(ws, from, to, windows)).await?;
@@ -428,7 +428,7 @@ pub async fn campaigns(
 pub async fn attribution(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<AttributedOrder>>, ApiError> {
     let n = limit(&q.limit)?;
     let after = match &q.cursor {

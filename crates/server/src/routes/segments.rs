@@ -1,7 +1,7 @@
 //! `/api/v1/segments`: definitions (text or JSON), live sizes, members, size history, preview.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::{Duration, Timestamp};
 use kairos_engine::{SegmentCmd, SegmentInfo, SegmentReply};
@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{PageQuery, json_body, lenient, limit, present, read, request};
+use crate::api::{PageQuery, QueryParams, json_body, lenient, limit, present, read, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{self, ContactBody, Page, Reply, created};
@@ -312,7 +312,7 @@ pub async fn members(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Reply<Page<ContactBody>>, ApiError> {
     let row = row(&app, ws, &id).await?;
     let n = limit(&q.limit)?;
@@ -351,7 +351,7 @@ pub async fn history(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    QueryParams(q): QueryParams<HistoryQuery>,
 ) -> Result<Reply<Page<SizePoint>>, ApiError> {
     let row = row(&app, ws, &id).await?;
     let window = match q.window {

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::ContactId;
 use kairos_store::{Reader, StoredTemplate};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{json_body, read};
+use crate::api::{QueryParams, json_body, read};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{Page, Reply, created};
@@ -343,7 +343,7 @@ pub async fn preview(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<PreviewQuery>,
+    QueryParams(q): QueryParams<PreviewQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let contact = q.contact()?;
@@ -372,7 +372,7 @@ pub async fn preview_draft(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<PreviewQuery>,
+    QueryParams(q): QueryParams<PreviewQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let contact = q.contact()?;
