@@ -17,7 +17,7 @@ pub use error::ValidationError;
 pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};
 pub use ids::{ContactId, Email, MessageId, Phone, WorkspaceId};
 pub use money::Money;
-pub use product::Product;
+pub use product::{Product, ProductFields};
 pub use time::{Duration, Timestamp};
 
 /// A JSON object, as used for traits, properties and context.

@@ -312,6 +312,18 @@ impl Engine {
         self.call(|reply| Op::Products { ws, products, reply }).await
     }
 
+    /// Merges a checked patch into a stored product, inside the committer so that concurrent patches compose,
+    /// and answers the merged product (not found when the product does not exist). A restock or price drop
+    /// starts flows exactly as [`Engine::upsert_products`] does.
+    pub async fn patch_product(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+        patch: kairos_domain::ProductFields,
+    ) -> Result<Product, EngineError> {
+        self.run(move |s, now| s.patch_product(ws, &id, &patch, now)).await
+    }
+
     pub fn upsert_products_blocking(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
         let (reply, rx) = oneshot::channel();
         self.ops.blocking_send(Op::Products { ws, products, reply }).map_err(|_| EngineError::Unavailable)?;

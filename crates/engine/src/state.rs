@@ -497,6 +497,21 @@ impl State {
         Ok(())
     }
 
+    /// The stored product `id` with `patch` merged in, upserted (flows see the change like any upsert).
+    pub fn patch_product(
+        &mut self,
+        ws: WorkspaceId,
+        id: &str,
+        patch: &kairos_domain::ProductFields,
+        now: Timestamp,
+    ) -> Result<Product, EngineError> {
+        let before =
+            self.w.load_product(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("product {id:?} not found")))?;
+        let after = before.patched(patch, now);
+        self.upsert_products(ws, vec![after.clone()], now)?;
+        Ok(after)
+    }
+
     pub fn set_consent(
         &mut self,
         ws: WorkspaceId,

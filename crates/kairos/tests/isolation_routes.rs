@@ -1,7 +1,8 @@
 //! The isolation suite, generated from the server's route table (`kairos_server::routes`): every `/v1` and
 //! `/api/v1` route is tried with no key, with a write key, with a UI session that lacks its CSRF token, and with
 //! workspace A's secret key against workspace B's ids (in the path and in a body naming every kind of id).
-//! Afterwards B's objects must read exactly as before, and no answer to A may contain anything of B's.
+//! Afterwards B's objects must read exactly as before, and no answer to A may contain anything of B's. A route that
+//! needs no key (`Access::Public`: the API's own description) must answer anyone and show nothing of B's.
 
 mod common;
 
@@ -179,7 +180,17 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
 
     for route in all_routes() {
         let path = with_ids(prefix(route), route, &ids);
-        let payload = matches!(route.method, "POST" | "PUT").then(|| json!({}));
+        let payload = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| json!({}));
+        if route.access == Access::Public {
+            // Needs nothing, and tells nothing of any workspace whatever the caller sends.
+            for key in [None, Some(a.write_key.as_str()), Some(a.secret_key.as_str())] {
+                let r = c.send(route.method, &path, key, None).await.unwrap();
+                assert_eq!(r.status, 200, "{} {path} with {key:?}", route.method);
+                assert!(!String::from_utf8_lossy(&r.body).contains(MARK), "{} {path}", route.method);
+            }
+            checks += 3;
+            continue;
+        }
         // No credential at all.
         let r = c.send_with(route.method, &path, None, payload.as_ref().and_then(body)).await.unwrap();
         assert_eq!(r.status, 401, "{} {path} without a key: {:?}", route.method, r.json());
@@ -189,6 +200,7 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
         match route.access {
             Access::Secret => assert_eq!(r.status, 403, "{} {path} with a write key: {:?}", route.method, r.json()),
             Access::WriteKey => assert_ne!(r.status, 401, "{} {path} with a write key", route.method),
+            Access::Public => unreachable!("checked above"),
         }
         // A session without its CSRF token (what a forged cross-site request carries).
         let headers = [("cookie", cookie.as_str()), ("content-type", "application/json")];
@@ -203,7 +215,7 @@ async fn every_route_refuses_strangers_and_other_workspaces_ids() {
         API.iter().filter(|r| r.path != "/dev/clock").partition(|r| r.method == "GET");
     for route in reads.into_iter().chain(writes) {
         let path = with_ids("/api/v1", route, &ids);
-        let payload = matches!(route.method, "POST" | "PUT").then(|| hostile_body(&ids));
+        let payload = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| hostile_body(&ids));
         let r = c.send(route.method, &path, Some(&a.secret_key), payload.as_ref().and_then(body)).await.unwrap();
         let text = String::from_utf8_lossy(&r.body);
         assert!(!text.contains(MARK), "{} {path} showed A something of B's: {text}", route.method);

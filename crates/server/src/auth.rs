@@ -6,14 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use base64::Engine as _;
 use kairos_domain::{Timestamp, WorkspaceId};
 use kairos_store::users::Session;
 use kairos_store::{KeyKind, Reader};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Most keys remembered; the cache is cleared when it grows past this (keys are few in practice).
 const KEY_CACHE_MAX: usize = 10_000;
@@ -83,9 +85,25 @@ pub async fn resolve(app: &AppState, key: Option<String>) -> Result<Caller, ApiE
     Ok(Caller { workspace, kind })
 }
 
+/// The caller's workspace for `/api/v1`, as a handler argument: a secret key (`Authorization: Bearer KEY`, or
+/// Basic with the key as user name), or, without an `Authorization` header, a UI session cookie with its CSRF
+/// token in `X-CSRF-Token`. Rejected with 401 without credentials or with unknown or expired ones, 403 for a
+/// write key (write keys may only ingest) or a session request without its CSRF token. Every admin handler takes
+/// it as its first argument, so the check runs before the path, query and body are read.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretWorkspace(pub WorkspaceId);
+
+impl FromRequestParts<AppState> for SecretWorkspace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        require_secret(app, &parts.headers).await.map(|caller| SecretWorkspace(caller.workspace))
+    }
+}
+
 /// Like [`authenticate`], and the key must be a secret key (write keys may only ingest). Without an
 /// `Authorization` header, a UI session cookie with its CSRF token counts as a secret key of its workspace.
-pub async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     if presented_key(headers).is_none()
         && let Some(token) = session_token(headers)
     {
@@ -94,8 +112,7 @@ pub async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Calle
     let caller = authenticate(app, headers).await?;
     if caller.kind != KeyKind::Secret {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "write keys may only ingest events; use a secret key for /api/v1",
         ));
     }
@@ -111,8 +128,7 @@ async fn session_caller(app: &AppState, headers: &HeaderMap, token: &str) -> Res
     let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !same_secret(presented, &session.csrf) {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "csrf_token_invalid",
+            ErrorCode::CsrfTokenInvalid,
             "requests with a session cookie must send the session's CSRF token in X-CSRF-Token",
         ));
     }

@@ -2,28 +2,28 @@
 
 pub mod api;
 pub mod auth;
-pub mod campaigns;
-pub mod coupons;
 pub mod error;
-pub mod flows;
-pub mod ingest;
 pub mod listener;
-pub mod messages;
-pub mod reports;
+pub mod openapi;
 pub mod routes;
-pub mod segments;
 pub mod ui;
 pub mod wire;
+
+/// Former module paths, kept for callers outside the crate (tests, fuzz targets).
+pub use routes::ingest;
+pub mod messages {
+    pub use crate::routes::links::form_fields;
+}
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use kairos_engine::{DevClock, Engine};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -91,8 +91,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target_len > URI_BYTES_MAX {
         return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the request's URI is longer than {} KB", URI_BYTES_MAX / 1024),
         )
         .into_response();
@@ -110,15 +109,15 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
     let code = match status {
-        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "internal_error",
-        _ => "invalid_request",
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidRequest,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => ErrorCode::InvalidRequest,
     };
-    ApiError::new(status, code, message).into_response()
+    ApiError::new(code, message).with_status(status).into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -127,22 +126,13 @@ pub fn router(state: AppState) -> Router {
     let ingest = routes::router(routes::INGEST, |_| true);
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/o/{token}", get(messages::open))
-        .route("/c/{token}", get(messages::click))
-        .route("/u/{token}", get(messages::unsubscribe_page).post(messages::unsubscribe))
-        .route("/preferences/{token}", get(messages::preferences_page).post(messages::save_preferences))
-        .route("/hooks/sms/inbound", post(messages::sms_inbound))
-        .route("/hooks/sms/status", post(messages::sms_status))
+        .merge(routes::public())
         .nest("/v1", ingest)
         .nest("/api/v1", api)
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method",
-            )
+            ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
         })
         .layer(axum::middleware::from_fn(cors))
         .layer(axum::middleware::from_fn(json_errors))

@@ -14,6 +14,8 @@ use axum::serve::IncomingStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::error::{ApiError, ErrorCode};
+
 /// The address of the client at the other end of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
@@ -58,12 +60,12 @@ pub fn replacement_for(buf: &[u8]) -> Option<Vec<u8>> {
     if head.contains("\r\ncontent-type:") || !head.contains("\r\ncontent-length: 0") || buf.len() != head_end + 4 {
         return None;
     }
-    let (code, message) = match status {
-        414 => ("uri_too_long", "the request's URI is too long"),
-        431 => ("headers_too_large", "the request's headers are too large"),
-        _ => ("bad_request", "the request could not be read as HTTP"),
+    let error = match status {
+        414 => ApiError::new(ErrorCode::UriTooLong, "the request's URI is too long"),
+        431 => ApiError::new(ErrorCode::HeadersTooLarge, "the request's headers are too large"),
+        _ => ApiError::new(ErrorCode::BadRequest, "the request could not be read as HTTP"),
     };
-    let body = serde_json::json!({"error": {"code": code, "message": message, "field": null}}).to_string();
+    let body = error.body();
     let reason = axum::http::StatusCode::from_u16(status).ok()?.canonical_reason().unwrap_or("Error");
     Some(
         format!(

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{escape, html, local_ui_path};
 use crate::AppState;
 use crate::auth::{self, SESSION_COOKIE};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Sessions last a week (absolute, from login).
 const SESSION_TTL_SECS: i64 = 7 * 86_400;
@@ -64,7 +64,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 fn forbidden_cross_site() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "this form must be sent from the Kairos UI itself")
+    ApiError::new(ErrorCode::CrossSiteRequest, "this form must be sent from the Kairos UI itself")
 }
 
 /// The fields of an `application/x-www-form-urlencoded` login or logout form (the last of a repeated name wins;
@@ -105,7 +105,7 @@ pub(crate) async fn login(
     if !same_origin(&headers) {
         return forbidden_cross_site().into_response();
     }
-    let bytes = match crate::ingest::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await {
+    let bytes = match crate::api::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -140,12 +140,10 @@ pub(crate) async fn login(
         Ok(Ok(user)) => user,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "login failed on storage");
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "login is unavailable")
-                .into_response();
+            return ApiError::new(ErrorCode::InternalError, "login is unavailable").into_response();
         }
         Err(_) => {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "login is unavailable")
-                .into_response();
+            return ApiError::new(ErrorCode::InternalError, "login is unavailable").into_response();
         }
     };
     let Some(user) = user else {
@@ -167,8 +165,7 @@ pub(crate) async fn login(
     let session = match opened {
         Ok(Ok(s)) => s,
         _ => {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "could not open a session")
-                .into_response();
+            return ApiError::new(ErrorCode::InternalError, "could not open a session").into_response();
         }
     };
     tracing::info!(user.id = user.id, workspace.id = user.workspace.0, "ui login");
@@ -191,7 +188,7 @@ fn throttled(wait: std::time::Duration, json: bool, email: &str, next: &str) -> 
         format!("Too many failed attempts. Try again in {} minutes.", secs.div_ceil(60))
     };
     let mut resp = if json {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", sentence).into_response()
+        ApiError::new(ErrorCode::TooManyAttempts, sentence).into_response()
     } else {
         login_page(StatusCode::TOO_MANY_REQUESTS, Some(&sentence), email, next)
     };
@@ -208,20 +205,18 @@ pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap, body
     if let Some(token) = auth::session_token(&headers)
         && let Some(session) = auth::session(&app, &token).await.ok().flatten()
     {
-        let bytes = crate::ingest::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await.unwrap_or_default();
+        let bytes = crate::api::read_body(&headers, body, LOGIN_BODY_BYTES_MAX).await.unwrap_or_default();
         let presented = match headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()) {
             Some(h) => h.to_string(),
             None => form_fields(&bytes).remove("csrf").unwrap_or_default(),
         };
         if !auth::same_secret(&presented, &session.csrf) {
-            return ApiError::new(StatusCode::FORBIDDEN, "csrf_token_invalid", "logout needs the session's CSRF token")
-                .into_response();
+            return ApiError::new(ErrorCode::CsrfTokenInvalid, "logout needs the session's CSRF token").into_response();
         }
         let store = app.engine.store().clone();
         let t = token.clone();
         if !matches!(tokio::task::spawn_blocking(move || store.delete_session(&t)).await, Ok(Ok(()))) {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "could not end the session")
-                .into_response();
+            return ApiError::new(ErrorCode::InternalError, "could not end the session").into_response();
         }
         auth::forget_session(&app, &token);
         tracing::info!(user.id = session.user_id, "ui logout");

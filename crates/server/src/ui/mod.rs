@@ -12,7 +12,7 @@
 //! - **Sessions.** `POST /ui/login` checks an Argon2id hash (`users` table) and opens a session: a random token
 //!   in the cookie `kairos_session` (`HttpOnly; SameSite=Strict; Path=/`, 7 days, `Secure` behind an HTTPS
 //!   proxy that sends `X-Forwarded-Proto: https`); only its SHA-256 is stored (`sessions`), with a per-session
-//!   CSRF token. [`crate::auth::require_secret`] accepts the cookie for `/api/v1` in place of a secret key,
+//!   CSRF token. [`crate::auth::SecretWorkspace`] accepts the cookie for `/api/v1` in place of a secret key,
 //!   scoped to the session's workspace, and requires `X-CSRF-Token` on every such request. Login and logout
 //!   refuse cross-site posts (`Sec-Fetch-Site` / `Origin`), so no other site can log a browser in or out.
 //!   Session expiry follows the wall clock, not `--dev-clock`.

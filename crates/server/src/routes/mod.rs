@@ -1,14 +1,31 @@
 //! The route table of the Segment ingestion API (`/v1`) and the admin API (`/api/v1`): every route with the
 //! credential it needs. The router is built from this table, so the table cannot drift from what is served, and
 //! the isolation suite (`crates/kairos/tests/isolation_routes.rs`) walks it: every route is tried with no key, a
-//! write key, a session without its CSRF token, and another workspace's ids.
+//! write key, a session without its CSRF token, and another workspace's ids. The OpenAPI description
+//! (`crate::openapi`) must name exactly these routes (checked by a unit test and `crates/kairos/tests/openapi.rs`).
 
 use std::collections::BTreeMap;
 
-use axum::Router;
-use axum::routing::{MethodRouter, delete, get, post, put};
+pub mod campaigns;
+pub mod contacts;
+pub mod coupons;
+pub mod dev;
+pub mod events;
+pub mod flows;
+pub mod hooks;
+pub mod ingest;
+pub mod links;
+pub mod messages;
+pub mod products;
+pub mod reports;
+pub mod segments;
+pub mod settings;
+pub mod templates;
 
-use crate::{AppState, api, campaigns, coupons, flows, ingest, messages, reports, segments};
+use axum::Router;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+
+use crate::AppState;
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +34,8 @@ pub enum Access {
     WriteKey,
     /// A secret key, or a UI session with its CSRF token.
     Secret,
+    /// No credential (the API's own description).
+    Public,
 }
 
 #[derive(Clone, Copy)]
@@ -32,6 +51,10 @@ const fn secret(method: &'static str, path: &'static str, handler: fn() -> Metho
     Route { method, path, access: Access::Secret, handler }
 }
 
+const fn no_key(method: &'static str, path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
+    Route { method, path, access: Access::Public, handler }
+}
+
 const fn ingest(path: &'static str, handler: fn() -> MethodRouter<AppState>) -> Route {
     Route { method: "POST", path, access: Access::WriteKey, handler }
 }
@@ -45,20 +68,21 @@ pub const INGEST: &[Route] = &[
     ingest("/alias", || post(ingest::alias)),
     ingest("/group", || post(ingest::group)),
     ingest("/batch", || post(ingest::batch)),
-    ingest("/import", || post(ingest::batch)),
+    ingest("/import", || post(ingest::import)),
 ];
 
 /// `/api/v1`: the admin API. `/dev/clock` exists only with `serve --dev-clock`.
 pub const API: &[Route] = &[
-    secret("GET", "/contacts", || get(api::list_contacts)),
-    secret("POST", "/contacts/consent", || post(api::set_consent)),
-    secret("GET", "/contacts/{id}", || get(api::get_contact)),
-    secret("GET", "/contacts/{id}/events", || get(api::contact_events)),
-    secret("GET", "/events", || get(api::list_events)),
-    secret("GET", "/products", || get(api::list_products)),
-    secret("POST", "/products/bulk", || post(api::bulk_products)),
-    secret("PUT", "/products/{id}", || put(api::put_product)),
-    secret("GET", "/products/{id}", || get(api::get_product)),
+    secret("GET", "/contacts", || get(contacts::list)),
+    secret("POST", "/contacts/consent", || post(contacts::set_consent)),
+    secret("GET", "/contacts/{id}", || get(contacts::get)),
+    secret("GET", "/contacts/{id}/events", || get(contacts::events)),
+    secret("GET", "/events", || get(events::list)),
+    secret("GET", "/products", || get(products::list)),
+    secret("POST", "/products/bulk", || post(products::bulk)),
+    secret("PUT", "/products/{id}", || put(products::put)),
+    secret("PATCH", "/products/{id}", || patch(products::patch)),
+    secret("GET", "/products/{id}", || get(products::get)),
     secret("POST", "/segments", || post(segments::create)),
     secret("GET", "/segments", || get(segments::list)),
     secret("POST", "/segments/preview", || post(segments::preview)),
@@ -67,27 +91,27 @@ pub const API: &[Route] = &[
     secret("DELETE", "/segments/{id}", || delete(segments::delete)),
     secret("GET", "/segments/{id}/members", || get(segments::members)),
     secret("GET", "/segments/{id}/history", || get(segments::history)),
-    secret("POST", "/templates", || post(flows::create_template)),
-    secret("GET", "/templates", || get(flows::list_templates)),
-    secret("PUT", "/templates/{id}", || put(flows::put_template)),
-    secret("GET", "/templates/{id}", || get(flows::get_template)),
-    secret("POST", "/templates/preview", || post(messages::preview_draft)),
-    secret("POST", "/templates/{id}/preview", || post(messages::preview)),
-    secret("POST", "/flows", || post(flows::create_flow)),
-    secret("GET", "/flows", || get(flows::list_flows)),
+    secret("POST", "/templates", || post(templates::create)),
+    secret("GET", "/templates", || get(templates::list)),
+    secret("PUT", "/templates/{id}", || put(templates::put)),
+    secret("GET", "/templates/{id}", || get(templates::get)),
+    secret("POST", "/templates/preview", || post(templates::preview_draft)),
+    secret("POST", "/templates/{id}/preview", || post(templates::preview)),
+    secret("POST", "/flows", || post(flows::create)),
+    secret("GET", "/flows", || get(flows::list)),
     secret("GET", "/flows/library", || get(flows::library)),
     secret("POST", "/flows/library/{key}/install", || post(flows::install)),
-    secret("GET", "/flows/{id}", || get(flows::get_flow)),
-    secret("PUT", "/flows/{id}", || put(flows::update_flow)),
-    secret("POST", "/flows/{id}/activate", || post(flows::activate_flow)),
-    secret("POST", "/flows/{id}/pause", || post(flows::pause_flow)),
-    secret("GET", "/flows/{id}/stats", || get(flows::flow_stats)),
+    secret("GET", "/flows/{id}", || get(flows::get)),
+    secret("PUT", "/flows/{id}", || put(flows::update)),
+    secret("POST", "/flows/{id}/activate", || post(flows::activate)),
+    secret("POST", "/flows/{id}/pause", || post(flows::pause)),
+    secret("GET", "/flows/{id}/stats", || get(flows::stats)),
     secret("POST", "/flows/{id}/trigger", || post(flows::trigger)),
     secret("POST", "/flows/{id}/simulate", || post(flows::simulate)),
-    secret("GET", "/outbox", || get(flows::outbox)),
+    secret("GET", "/outbox", || get(messages::outbox)),
     secret("GET", "/tasks", || get(flows::tasks)),
-    secret("GET", "/settings", || get(api::get_settings)),
-    secret("PUT", "/settings", || put(api::put_settings)),
+    secret("GET", "/settings", || get(settings::get)),
+    secret("PUT", "/settings", || put(settings::put)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),
     secret("GET", "/suppressions", || get(messages::suppressions)),
@@ -107,7 +131,8 @@ pub const API: &[Route] = &[
     secret("GET", "/reports/flows/{id}", || get(reports::flow)),
     secret("GET", "/reports/campaigns", || get(reports::campaigns)),
     secret("GET", "/reports/attribution", || get(reports::attribution)),
-    secret("POST", "/dev/clock", || post(api::dev_clock)),
+    secret("POST", "/dev/clock", || post(dev::clock)),
+    no_key("GET", "/openapi.json", || get(crate::openapi::spec)),
 ];
 
 /// A router for `routes`, merging the methods of each path (axum wants one `route` call per path).
@@ -122,4 +147,16 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
         by_path.insert(r.path, merged);
     }
     by_path.into_iter().fold(Router::new(), |router, (path, m)| router.route(path, m))
+}
+
+/// The public endpoints outside `/v1` and `/api/v1`: links in messages (their signature is the credential) and the
+/// SMS provider's webhooks (its signature).
+pub fn public() -> Router<AppState> {
+    Router::new()
+        .route("/o/{token}", get(links::open))
+        .route("/c/{token}", get(links::click))
+        .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))
+        .route("/preferences/{token}", get(links::preferences_page).post(links::save_preferences))
+        .route("/hooks/sms/inbound", post(hooks::sms_inbound))
+        .route("/hooks/sms/status", post(hooks::sms_status))
 }

@@ -1,0 +1,558 @@
+//! `/api/v1/flows`: validated, versioned flow definitions, their lifecycle and numbers, the flow library, API
+//! triggers, simulation, and the team tasks flows create.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use kairos_store::{Reader, StoredFlow};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::api::{ContactSelector, QueryParams, json_body, lenient, present, read, request};
+use crate::auth::SecretWorkspace;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::{Page, Reply, created};
+
+/// How far back a simulation replays without `since`.
+const SIMULATION_SINCE_DEFAULT_SECS: i64 = 90 * 86_400;
+
+/// A flow definition (SPEC 6, 16 "Flows"), validated by `kairos_flow` (errors name the path, like
+/// `steps[2].condition`). Conditions use the segment language plus `event.<property>` and `since entry`.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"name": "Abandoned checkout",
+    "trigger": {"type": "event", "event": "Checkout Started", "where": "value > 100"},
+    "entry": {"filter": "subscribed email", "reentry": "once_per 7d"},
+    "exit_when": "did \"Order Completed\" since entry",
+    "steps": [{"id": "wait", "type": "delay", "duration": "4h", "next": "email"},
+              {"id": "email", "type": "send", "channel": "email", "template": "abandoned-cart-1"}]}))]
+pub struct FlowDefinition {
+    /// At most 200 characters.
+    pub name: String,
+    pub description: Option<String>,
+    pub trigger: FlowTrigger,
+    pub entry: Option<FlowEntry>,
+    /// A condition that ends a run before any step (`did "Order Completed" since entry`).
+    pub exit_when: Option<String>,
+    /// A trigger event property that keeps one run per value (`event.cart_id`).
+    pub key: Option<String>,
+    /// The first step's id (default: `steps[0]`).
+    pub start: Option<String>,
+    /// At least one step; a step without `next` ends the run.
+    pub steps: Vec<FlowStep>,
+}
+
+/// What enters contacts into the flow.
+#[derive(Debug, ToSchema)]
+pub struct FlowTrigger {
+    /// `event`, `segment_entered`, `segment_exited`, `date`, `back_in_stock`, `price_drop`, `form_submitted` or
+    /// `api`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `event`: the event name.
+    pub event: Option<String>,
+    /// `event`: a condition on the event (`value > 100`).
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// `segment_entered` / `segment_exited`: a segment id or name.
+    pub segment: Option<String>,
+    /// `date`: the trait holding the date (`birthday`).
+    #[serde(rename = "trait")]
+    pub trait_name: Option<String>,
+    /// `date`: 0 to 366.
+    pub days_before: Option<u32>,
+    /// `price_drop`: 0 to 100.
+    pub min_percent: Option<f64>,
+    /// `form_submitted`: a form id (any form when absent).
+    pub form: Option<String>,
+}
+
+#[derive(Debug, ToSchema)]
+pub struct FlowEntry {
+    /// A condition the contact must meet to enter.
+    pub filter: Option<String>,
+    /// `once` (default), `always` or `once_per 7d`.
+    pub reentry: Option<String>,
+    /// Default true.
+    pub require_consent: Option<bool>,
+}
+
+/// One step; which fields apply depends on `type`.
+#[derive(Debug, ToSchema)]
+pub struct FlowStep {
+    /// 1 to 64 letters, digits, `_` or `-`, unique in the flow.
+    pub id: String,
+    /// `delay`, `wait_for`, `split`, `ab_split`, `send`, `update_profile`, `tag`, `webhook`, `issue_coupon`,
+    /// `task` or `exit`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub next: Option<String>,
+    /// `delay`: `30s`, `15m`, `4h`, `2d`, `1w`; or `until` a local time.
+    pub duration: Option<String>,
+    /// `delay`: `HH:MM` in the contact's zone, optionally on `weekdays` (`["mon", "fri"]`).
+    pub until: Option<String>,
+    pub weekdays: Option<Vec<String>>,
+    /// `wait_for`: the event to wait for, with an optional `where`, a `timeout` and `timeout_next`.
+    pub event: Option<String>,
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    pub timeout: Option<String>,
+    pub timeout_next: Option<String>,
+    /// `split`: a condition; `yes` and `no` name the next steps.
+    pub condition: Option<String>,
+    pub yes: Option<String>,
+    pub no: Option<String>,
+    /// `ab_split`: 2 or more `{"name", "weight", "next"}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub variants: Option<Vec<Value>>,
+    /// `send`: `email`, `sms` or `chat`, with a `template` id.
+    pub channel: Option<String>,
+    pub template: Option<String>,
+    pub transactional: Option<bool>,
+    /// `send`: false, or a duration overriding the workspace's smart sending.
+    #[schema(value_type = Option<String>)]
+    pub smart_sending: Option<Value>,
+    /// `send`: `defer` (default) or `skip` when a cap, quiet hours or smart sending blocks it.
+    pub on_blocked: Option<String>,
+    /// `send`: `now` (default) or `best_hour`.
+    pub send_time: Option<String>,
+    /// `update_profile`: traits to set and to increment.
+    #[schema(value_type = Option<Object>)]
+    pub set: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub increment: Option<Map<String, Value>>,
+    /// `tag`: tags to add and remove.
+    pub add: Option<Vec<String>>,
+    pub remove: Option<Vec<String>>,
+    /// `task`: Liquid text for the team.
+    pub message: Option<String>,
+    /// `webhook`: a public https URL, the method, and an optional body (its strings are Liquid).
+    pub url: Option<String>,
+    pub method: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub body: Option<Value>,
+    /// `issue_coupon`: the pool, and where to go when it has no code left.
+    pub pool: Option<String>,
+    pub fallback_next: Option<String>,
+}
+
+/// A saved flow at its current version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowBody {
+    pub id: String,
+    pub name: String,
+    /// `draft`, `active` or `paused`.
+    pub status: String,
+    pub version: i64,
+    #[schema(value_type = FlowDefinition)]
+    pub definition: Value,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&StoredFlow> for FlowBody {
+    fn from(f: &StoredFlow) -> Self {
+        FlowBody {
+            id: f.public_id.clone(),
+            name: f.name.clone(),
+            status: f.status.clone(),
+            version: f.version,
+            definition: serde_json::from_str::<Value>(&f.definition).unwrap_or(Value::Null),
+            created_at: f.created_at.to_string(),
+            updated_at: f.updated_at.to_string(),
+        }
+    }
+}
+
+/// A flow of the workspace by public id, or 404.
+async fn find_flow(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> Result<StoredFlow, ApiError> {
+    let flows = read(app, move |r| r.flows(ws)).await?;
+    flows.into_iter().find(|f| f.public_id == id).ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))
+}
+
+/// Saves a draft (activate it to start it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows",
+    operation_id = "flows_create",
+    tag = "flows",
+    request_body = FlowDefinition,
+    responses(
+        (status = 201, description = "The flow, a draft", body = FlowBody),
+        (status = 400, description = "An invalid definition (the field names the path)", body = ErrorBody)
+    )
+)]
+pub async fn create(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Reply<FlowBody>), ApiError> {
+    let v = json_body(&headers, body).await?;
+    let f = app.engine.create_flow(ws, v).await?;
+    Ok(created(FlowBody::from(&f)))
+}
+
+/// A new version; runs in progress keep theirs.
+#[utoipa::path(
+    put,
+    path = "/api/v1/flows/{id}",
+    operation_id = "flows_update",
+    tag = "flows",
+    request_body = FlowDefinition,
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "The flow at its new version", body = FlowBody),
+        (status = 400, description = "An invalid definition", body = ErrorBody),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn update(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Reply<FlowBody>, ApiError> {
+    let v = json_body(&headers, body).await?;
+    Ok(Reply(FlowBody::from(&app.engine.update_flow(ws, id, v).await?)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows",
+    operation_id = "flows_list",
+    tag = "flows",
+    responses(
+        (status = 200, description = "Every flow (one page)", body = Page<FlowBody>)
+    )
+)]
+pub async fn list(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+) -> Result<Reply<Page<FlowBody>>, ApiError> {
+    let flows = read(&app, move |r| r.flows(ws)).await?;
+    Ok(Reply(Page::whole(flows.iter().map(FlowBody::from).collect())))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{id}",
+    operation_id = "flows_get",
+    tag = "flows",
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "The flow", body = FlowBody),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn get(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<FlowBody>, ApiError> {
+    Ok(Reply(FlowBody::from(&find_flow(&app, ws, &id).await?)))
+}
+
+/// Validates the flow again (templates and segments must exist) and starts it; held runs go on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{id}/activate",
+    operation_id = "flows_activate",
+    tag = "flows",
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "The active flow", body = FlowBody),
+        (status = 400, description = "The definition no longer validates", body = ErrorBody),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn activate(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<FlowBody>, ApiError> {
+    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, "active").await?)))
+}
+
+/// Stops new entries and holds runs in progress where they are.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{id}/pause",
+    operation_id = "flows_pause",
+    tag = "flows",
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "The paused flow", body = FlowBody),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn pause(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<FlowBody>, ApiError> {
+    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, "paused").await?)))
+}
+
+/// SPEC 16: counts of runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowStats {
+    pub entered: u64,
+    pub active: u64,
+    /// Ended runs by reason (`completed`, `exit_when`, `goal`, ...).
+    pub exited: BTreeMap<String, u64>,
+    pub converted: u64,
+    /// Per step id: counts by outcome (`entered`, `sent`, `skipped`, ...).
+    pub steps: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{id}/stats",
+    operation_id = "flows_stats",
+    tag = "flows",
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "Run counts", body = FlowStats),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn stats(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<FlowStats>, ApiError> {
+    let f = &find_flow(&app, ws, &id).await?;
+    let row = f.row;
+    let stats = read(&app, move |r| r.flow_stats(row)).await?;
+    let mut steps = stats.steps.clone();
+    let converted = steps.remove("$flow").and_then(|m| m.get("converted").copied()).unwrap_or(0);
+    Ok(Reply(FlowStats {
+        entered: stats.entered,
+        active: stats.active,
+        exited: stats.exited,
+        converted: converted.max(stats.converted),
+        steps,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LibraryFlow {
+    /// Install with `POST /api/v1/flows/library/{key}/install`.
+    pub key: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// The built-in flows (SPEC 16 "Flow library").
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/library",
+    operation_id = "flows_library",
+    tag = "flows",
+    responses((status = 200, description = "The library", body = Page<LibraryFlow>))
+)]
+pub async fn library(_: SecretWorkspace) -> Result<Reply<Page<LibraryFlow>>, ApiError> {
+    let items = kairos_flow::library::LIBRARY
+        .iter()
+        .map(|f| LibraryFlow { key: f.key, name: f.name, description: f.description })
+        .collect();
+    Ok(Reply(Page::whole(items)))
+}
+
+/// An editable draft with its templates and segments (those missing from the workspace are created).
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/library/{key}/install",
+    operation_id = "flows_install",
+    tag = "flows",
+    params(
+        ("key" = String, Path, description = "A library key, like `abandoned_cart`")
+    ),
+    responses(
+        (status = 201, description = "The installed flow, a draft", body = FlowBody),
+        (status = 404, description = "No such library flow", body = ErrorBody)
+    )
+)]
+pub async fn install(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<(StatusCode, Reply<FlowBody>), ApiError> {
+    let f = app.engine.install_library_flow(ws, key).await?;
+    Ok(created(FlowBody::from(&f)))
+}
+
+/// The contact (like [`ContactSelector`]; created when unknown) and the trigger event's properties.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ann@example.com", "properties": {"order_id": "o-17"}}))]
+pub struct TriggerRequest {
+    #[serde(flatten)]
+    pub who: ContactSelector,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Triggered {
+    /// False when entry rules kept the contact out (re-entry, filter, consent).
+    pub entered: bool,
+}
+
+/// Enters a contact into an active flow whose trigger type is `api`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{id}/trigger",
+    operation_id = "flows_trigger",
+    tag = "flows",
+    request_body = TriggerRequest,
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "Whether a run started", body = Triggered),
+        (status = 400, description = "A bad contact or properties, or not an active api flow", body = ErrorBody),
+        (status = 404, description = "No such flow or contact in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn trigger(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Reply<Triggered>, ApiError> {
+    let req: TriggerRequest = request(json_body(&headers, body).await?)?;
+    let who = req.who.contact()?;
+    let properties = match req.properties {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(ApiError::invalid_type("properties", "properties must be a JSON object")),
+    };
+    let entered = app.engine.trigger_flow(ws, id, who, properties).await?;
+    Ok(Reply(Triggered { entered }))
+}
+
+/// Both optional: `definition` (an unsaved edit; default the saved one) and `since` (default `90d`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SimulateRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<FlowDefinition>)]
+    pub definition: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "30d")]
+    pub since: Option<Value>,
+}
+
+/// What the flow would have done over the stored history.
+#[derive(Debug, ToSchema)]
+pub struct Simulation {
+    #[schema(format = DateTime)]
+    pub from: String,
+    #[schema(format = DateTime)]
+    pub to: String,
+    pub events_replayed: u64,
+    pub entered: u64,
+    pub active: u64,
+    pub exited: BTreeMap<String, u64>,
+    pub converted: u64,
+    pub steps: BTreeMap<String, BTreeMap<String, u64>>,
+    /// A few runs: `{"contact_id", "entered_at", "path", "ended", "waiting_at"}`.
+    #[schema(value_type = Vec<Object>)]
+    pub sample: Vec<Value>,
+    pub notes: Vec<String>,
+}
+
+/// Replays the workspace's history through the flow without sending or storing anything (SPEC 6).
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{id}/simulate",
+    operation_id = "flows_simulate",
+    tag = "flows",
+    request_body = SimulateRequest,
+    params(("id" = String, Path, description = "The flow's id")),
+    responses(
+        (status = 200, description = "The simulation", body = Simulation),
+        (status = 400, description = "A bad definition or since", body = ErrorBody),
+        (status = 404, description = "No such flow in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn simulate(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    // The body is optional: anything unreadable counts as none.
+    let v = json_body(&headers, body).await.unwrap_or(Value::Null);
+    let req: SimulateRequest = lenient(v).unwrap_or_default();
+    let f = &find_flow(&app, ws, &id).await?;
+    let definition = match req.definition {
+        Some(d @ Value::Object(_)) => d,
+        Some(_) => return Err(ApiError::invalid_type("definition", "definition must be a flow object")),
+        None => serde_json::from_str(&f.definition).unwrap_or(Value::Null),
+    };
+    let since = match req.since {
+        None => kairos_domain::Duration::from_secs(SIMULATION_SINCE_DEFAULT_SECS),
+        Some(s) => s
+            .as_str()
+            .and_then(kairos_domain::Duration::parse)
+            .ok_or_else(|| ApiError::invalid_value("since", "since must be a duration like 30d"))?,
+    };
+    Ok(Json(app.engine.simulate_flow(ws, definition, since).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// `open` (or any other status tasks have).
+    pub status: Option<String>,
+}
+
+/// A team task a flow's `task` step created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Task {
+    pub id: i64,
+    pub contact_id: i64,
+    pub flow_id: String,
+    pub message: String,
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    operation_id = "flows_tasks",
+    tag = "flows",
+    params(TaskQuery),
+    responses((status = 200, description = "Tasks (one page)", body = Page<Task>))
+)]
+pub async fn tasks(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    QueryParams(q): QueryParams<TaskQuery>,
+) -> Result<Reply<Page<Task>>, ApiError> {
+    let status = q.status;
+    let rows = read(&app, move |r| r.tasks(ws, status.as_deref())).await?;
+    let items = rows
+        .into_iter()
+        .map(|(id, contact, flow_id, message, status, at)| Task {
+            id,
+            contact_id: contact.0,
+            flow_id,
+            message,
+            status,
+            created_at: at.to_string(),
+        })
+        .collect();
+    Ok(Reply(Page::whole(items)))
+}

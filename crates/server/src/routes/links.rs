@@ -1,0 +1,154 @@
+//! The public endpoints behind signed links in messages: the open pixel `/o`, the click redirect `/c`, one-click
+//! unsubscribe `/u` and the preference centre `/preferences`. No key: the signature is the credential.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use kairos_engine::links::Link;
+use kairos_engine::messages::LinkOutcome;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A transparent 1×1 GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
+    0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><title>{title}</title><style>body{{font-family:system-ui,\
+         sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}button{{font-size:1rem;\
+         padding:.5rem 1rem}}label{{display:block;margin:.5rem 0}}</style></head><body><h1>{title}</h1>{body}\
+         </body></html>"
+    )
+}
+
+fn gone() -> Response {
+    (StatusCode::NOT_FOUND, Html(page("Link not valid", "<p>This link is not valid or has expired.</p>")))
+        .into_response()
+}
+
+fn expired() -> Response {
+    let body = "<p>This unsubscribe link has expired: it comes from an email sent before you subscribed again. \
+                Use the link in a more recent email.</p>";
+    (StatusCode::GONE, Html(page("Link expired", body))).into_response()
+}
+
+fn verify(app: &AppState, token: &str) -> Option<Link> {
+    app.engine.link_key().verify(token.trim_end_matches(".gif"))
+}
+
+/// `GET /o/{token}`: the open pixel.
+pub async fn open(State(app): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    if let Some(link @ Link::Open { .. }) = verify(&app, &token) {
+        let _ = app.engine.link_followed(link, user_agent(&headers)).await;
+    }
+    ([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL).into_response()
+}
+
+/// `GET /c/{token}`: a click; redirects only to the destination stored with the message.
+pub async fn click(State(app): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let Some(link @ Link::Click { .. }) = verify(&app, &token) else { return gone() };
+    match app.engine.link_followed(link, user_agent(&headers)).await {
+        Ok(LinkOutcome::Redirect(url)) => {
+            (StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())]).into_response()
+        }
+        _ => gone(),
+    }
+}
+
+/// `GET /u/{token}`: asks before unsubscribing (link scanners follow GETs); the button posts back here.
+pub async fn unsubscribe_page(State(app): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(link @ Link::Unsubscribe { .. }) = verify(&app, &token) else { return gone() };
+    match app.engine.unsubscribe_check(link).await {
+        Ok(LinkOutcome::Confirm) => {}
+        Ok(LinkOutcome::Expired) => return expired(),
+        Ok(_) => return gone(),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    Html(page(
+        "Unsubscribe",
+        &format!(
+            "<p>Stop receiving marketing email from us?</p><form method=\"post\" action=\"/u/{token}\">\
+             <button type=\"submit\">Unsubscribe</button></form>"
+        ),
+    ))
+    .into_response()
+}
+
+/// `POST /u/{token}`: RFC 8058 one-click unsubscribe: no cookie, no redirect, done before the answer.
+pub async fn unsubscribe(State(app): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let Some(link @ Link::Unsubscribe { .. }) = verify(&app, &token) else { return gone() };
+    match app.engine.link_followed(link, user_agent(&headers)).await {
+        Ok(LinkOutcome::Unsubscribed) => {
+            Html(page("Unsubscribed", "<p>You will not receive marketing email from us any more.</p>")).into_response()
+        }
+        Ok(LinkOutcome::Expired) => expired(),
+        Ok(_) => gone(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `GET /preferences/{token}`: the preference centre.
+pub async fn preferences_page(State(app): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(link @ Link::Preferences { .. }) = verify(&app, &token) else { return gone() };
+    match app.engine.link_followed(link, None).await {
+        Ok(LinkOutcome::Preferences { email, sms, store }) => {
+            let checked = |s: &str| if s == "subscribed" { " checked" } else { "" };
+            let store = kairos_template::html_escape(&store);
+            Html(page(
+                "Email preferences",
+                &format!(
+                    "<p>Choose what {store} may send you.</p><form method=\"post\" action=\"/preferences/{token}\">\
+                     <label><input type=\"checkbox\" name=\"email\" value=\"on\"{}> Marketing email</label>\
+                     <label><input type=\"checkbox\" name=\"sms\" value=\"on\"{}> Text messages (SMS)</label>\
+                     <input type=\"hidden\" name=\"submitted\" value=\"1\"><button type=\"submit\">Save</button></form>",
+                    checked(&email),
+                    checked(&sms)
+                ),
+            ))
+            .into_response()
+        }
+        _ => gone(),
+    }
+}
+
+/// Largest preference form read, in bytes.
+const PREFERENCES_FORM_BYTES_MAX: usize = 16 * 1024;
+
+/// `POST /preferences/{token}` (form): saves both channels' consent. Only the page's own form counts (it
+/// carries `submitted=1`): an unchecked box is absent from a form, so without the marker an empty or partial
+/// POST would read as "unsubscribe from everything".
+pub async fn save_preferences(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(Link::Preferences { message }) = verify(&app, &token) else { return gone() };
+    let Ok(raw) = crate::api::read_body(&headers, body, PREFERENCES_FORM_BYTES_MAX).await else { return gone() };
+    let form = form_fields(&raw);
+    let has = |k: &str, v: &str| form.iter().any(|(f, x)| f == k && x == v);
+    if !has("submitted", "1") {
+        let body = "<p>Nothing was changed: please use the form on the preferences page.</p>";
+        return (StatusCode::BAD_REQUEST, Html(page("Preferences not saved", body))).into_response();
+    }
+    match app.engine.save_preferences(message, Some(has("email", "on")), Some(has("sms", "on"))).await {
+        Ok(true) => Html(page("Preferences saved", "<p>Your choices are saved.</p>")).into_response(),
+        _ => gone(),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, in order.
+pub fn form_fields(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).into_owned().collect()
+}
