@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::json::REQUEST_JSON_DEPTH_MAX;
 use kairos_domain::{ConsentStatus, ContactId, Duration, Email, Phone, Product, Timestamp};
 use kairos_engine::ContactRef;
-use kairos_store::{IdentityKind, Reader};
+use kairos_store::IdentityKind;
 use serde_json::{Value, json};
 
 use crate::auth::require_secret;
@@ -48,10 +48,10 @@ fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
 /// Runs a read on the pool off the async threads.
 pub(crate) async fn read<T: Send + 'static>(
     app: &AppState,
-    f: impl FnOnce(&kairos_store::sqlite::SqliteReader<'_>) -> kairos_store::Result<T> + Send + 'static,
+    f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let engine = app.engine.clone();
-    tokio::task::spawn_blocking(move || engine.reads().with(f))
+    tokio::task::spawn_blocking(move || engine.read(f))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "read task failed"))?
         .map_err(ApiError::from)

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use kairos_store::{Reader, StoredCampaign};
+use kairos_store::StoredCampaign;
 use serde_json::{Value, json};
 
 use crate::AppState;

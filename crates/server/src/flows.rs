@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use kairos_store::{Reader, StoredFlow, StoredTemplate};
+use kairos_store::{StoredFlow, StoredTemplate};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;

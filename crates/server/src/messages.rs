@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use kairos_domain::ContactId;
 use kairos_engine::links::Link;
 use kairos_engine::messages::LinkOutcome;
-use kairos_store::{MessageFilter, Reader, StoredMessage};
+use kairos_store::{MessageFilter, StoredMessage};
 use serde_json::{Value, json};
 
 use crate::AppState;

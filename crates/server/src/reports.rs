@@ -2,8 +2,9 @@
 //!
 //! Every report covers a half-open range `[from, to)` given as ISO-8601 (`from=2030-03-01` is midnight UTC):
 //! by default the 30 days up to now on the engine clock. Amounts are in major units of the store currency
-//! (`120.5`); rates are fractions from 0 to 1, rounded to four decimals. The definitions of each number are on
-//! the store side ([`kairos_store::reports`]).
+//! (`120.5`); rates are fractions from 0 to 1, rounded to four decimals. The rows come from the store's read side
+//! (`kairos_store::read::ReportReads`, never the committer); the numbers and their definitions are in the pure
+//! `kairos_analytics` crate.
 //!
 //! Attribution (SPEC 10): an `Order Completed` is credited to the contact's latest touch before it that lies
 //! within its channel's window (`attribution_window` setting; default 5 days for email, 1 day for SMS): a human
@@ -11,13 +12,15 @@
 //! machine (`"machine": true`: scanners, privacy proxies, within 2 s of sending) never count. Last touch wins
 //! across channels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use kairos_domain::{Duration, Money, Timestamp, WorkspaceId};
-use kairos_store::reports::{Attributed, MessageNumbers, SERIES_DAYS_MAX, Windows};
+use kairos_analytics::{Attributed, MessageNumbers, Order, SERIES_DAYS_MAX, Touch, Windows};
+use kairos_domain::{ContactId, Duration, Money, Timestamp, WorkspaceId};
+use kairos_store::Reads;
+use kairos_store::reports::Cohort;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -107,7 +110,7 @@ fn numbers(n: &MessageNumbers) -> serde_json::Map<String, Value> {
     }
 }
 
-fn flow_json(f: &kairos_store::reports::FlowReport) -> Value {
+fn flow_json(f: &kairos_analytics::FlowReport) -> Value {
     let mut o = serde_json::Map::new();
     o.insert("flow_id".into(), json!(f.flow_id));
     o.insert("name".into(), json!(f.name));
@@ -118,15 +121,12 @@ fn flow_json(f: &kairos_store::reports::FlowReport) -> Value {
     Value::Object(o)
 }
 
-/// `GET /api/v1/reports/kpis?from=&to=`: store KPIs (see `SqliteReader::report_kpis` for the definitions).
+/// `GET /api/v1/reports/kpis?from=&to=`: store KPIs (see [`kairos_analytics::kpis`] for the definitions).
 pub async fn kpis(State(app): State<AppState>, headers: HeaderMap, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let c = context(&app, &headers, &q).await?;
     let Ctx { ws, from, to, now, windows, timezone } = c;
-    let k = read(&app, move |r| {
-        let flows = kairos_store::Reader::flows(r, ws)?;
-        r.report_kpis(ws, from, to, now, windows, &timezone, &flows)
-    })
-    .await?;
+    let rows = read(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
+    let k = kairos_analytics::kpis(rows, from, to, now, windows, &timezone);
     let series: Vec<Value> =
         k.series.iter().map(|p| json!({"date": p.date, "revenue": money(p.revenue), "orders": p.orders})).collect();
     Ok(Json(json!({
@@ -145,7 +145,7 @@ pub async fn kpis(State(app): State<AppState>, headers: HeaderMap, Query(q): Par
 /// the range (their opens, clicks and conversions counted whenever they happened).
 pub async fn flows(State(app): State<AppState>, headers: HeaderMap, Query(q): Params) -> Result<Json<Value>, ApiError> {
     let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
-    let list = read(&app, move |r| r.report_flows(ws, from, to, windows, None)).await?;
+    let list = read(&app, move |r| flow_reports(r, ws, from, to, windows, None)).await?;
     let items: Vec<Value> = list.iter().map(flow_json).collect();
     Ok(Json(json!({"from": from.to_string(), "to": to.to_string(), "items": items, "next_cursor": null})))
 }
@@ -161,10 +161,10 @@ pub async fn flow(
     let key = id.clone();
     let list = read(&app, move |r| {
         // Only flows of the caller's workspace: another workspace's id is not found.
-        if !kairos_store::Reader::flows(r, ws)?.iter().any(|f| f.public_id == key) {
+        if !r.flows(ws)?.iter().any(|f| f.public_id == key) {
             return Ok(Vec::new());
         }
-        r.report_flows(ws, from, to, windows, Some(&key))
+        flow_reports(r, ws, from, to, windows, Some(&key))
     })
     .await?;
     let f = list.first().ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
@@ -182,7 +182,7 @@ pub async fn campaigns(
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
-    let list = read(&app, move |r| r.report_campaigns(ws, from, to, windows)).await?;
+    let list = read(&app, move |r| campaign_reports(r, ws, from, to, windows)).await?;
     let items: Vec<Value> = list
         .iter()
         .map(|c| {
@@ -225,7 +225,12 @@ pub async fn attribution(
         ),
     };
     let Ctx { ws, from, to, windows, .. } = context(&app, &headers, &q).await?;
-    let mut list = read(&app, move |r| r.report_attribution(ws, from, to, windows)).await?;
+    let mut list = read(&app, move |r| {
+        let orders = kairos_analytics::orders(&r.order_rows(ws, from, to)?);
+        let touches = touches(r, ws, &orders, windows)?;
+        Ok(kairos_analytics::attribute_orders(orders, &touches, windows))
+    })
+    .await?;
     list.sort_by_key(|a| std::cmp::Reverse((a.order.at, a.order.seq)));
     let mut page: Vec<&Attributed> = list
         .iter()
@@ -240,4 +245,91 @@ pub async fn attribution(
     };
     let items: Vec<Value> = page.into_iter().map(attribution_json).collect();
     Ok(Json(json!({"from": from.to_string(), "to": to.to_string(), "items": items, "next_cursor": next})))
+}
+
+// The rows of each report, from the read side; the numbers are computed by `kairos_analytics`.
+
+/// The touches that can earn `orders`: those of their buyers, from the longest window before the first order.
+fn touches(r: &dyn Reads, ws: WorkspaceId, orders: &[Order], windows: Windows) -> kairos_store::Result<Vec<Touch>> {
+    let Some((from, to)) = kairos_analytics::touch_range(orders, windows) else { return Ok(Vec::new()) };
+    let buyers: HashSet<ContactId> = orders.iter().map(|o| o.contact).collect();
+    let mut rows = Vec::new();
+    for (name, sms_only) in kairos_analytics::TOUCH_EVENTS {
+        rows.extend(r.message_event_rows(ws, name, from, to, sms_only)?);
+    }
+    Ok(kairos_analytics::touches(&rows, Some(&buyers)))
+}
+
+fn kpi_rows(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+) -> kairos_store::Result<kairos_analytics::KpiRows> {
+    let orders = kairos_analytics::orders(&r.order_rows(ws, from, kairos_analytics::order_horizon(to))?);
+    let in_range: Vec<Order> = orders.iter().filter(|o| o.at < to).cloned().collect();
+    let buyers: Vec<ContactId> = in_range.iter().map(|o| o.contact).collect();
+    let mut carts = Vec::new();
+    for name in kairos_analytics::CART_EVENTS {
+        carts.extend(r.event_times(ws, name, from, to)?);
+    }
+    Ok(kairos_analytics::KpiRows {
+        touches: touches(r, ws, &in_range, windows)?,
+        first_orders: r.first_orders(&buyers)?,
+        orders,
+        active: r.active_contacts(ws, from, to)?,
+        carts,
+        consent: r.consent_changes(ws, from, to)?,
+        flows: r.flows(ws)?,
+    })
+}
+
+/// What happened to the messages `rows` since `from`: their reactions and the orders they earned.
+fn message_facts(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    rows: &[kairos_store::reports::MessageRow],
+    windows: Windows,
+) -> kairos_store::Result<kairos_analytics::MessageFacts> {
+    if rows.is_empty() {
+        return Ok(kairos_analytics::message_facts(rows, &[], &[]));
+    }
+    let end = Timestamp::from_micros(i64::MAX);
+    let mut reactions = Vec::new();
+    for name in kairos_analytics::REACTION_EVENTS {
+        reactions.extend(r.message_event_rows(ws, name, from, end, false)?);
+    }
+    let orders = kairos_analytics::orders(&r.order_rows(ws, from, end)?);
+    let touches = touches(r, ws, &orders, windows)?;
+    let attributed = kairos_analytics::attribute_orders(orders, &touches, windows);
+    Ok(kairos_analytics::message_facts(rows, &reactions, &attributed))
+}
+
+fn flow_reports(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+    flow: Option<&str>,
+) -> kairos_store::Result<Vec<kairos_analytics::FlowReport>> {
+    let flows = r.flows(ws)?;
+    let rows = r.message_rows(ws, from, to, &Cohort::Flows(flow.map(str::to_string)))?;
+    let facts = message_facts(r, ws, from, &rows, windows)?;
+    Ok(kairos_analytics::flow_reports(&flows, &rows, &facts, flow))
+}
+
+fn campaign_reports(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+) -> kairos_store::Result<Vec<kairos_analytics::CampaignReport>> {
+    let rows = r.message_rows(ws, from, to, &Cohort::Campaigns)?;
+    let facts = message_facts(r, ws, from, &rows, windows)?;
+    let names: HashMap<String, String> = r.campaigns(ws)?.into_iter().map(|c| (c.public_id, c.name)).collect();
+    Ok(kairos_analytics::campaign_reports(&rows, &facts, &names))
 }

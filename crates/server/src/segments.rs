@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::{Duration, Timestamp};
 use kairos_engine::{SegmentCmd, SegmentInfo, SegmentReply};
 use kairos_segment::Expr;
-use kairos_store::Reader;
 use serde_json::{Value, json};
 
 use crate::api::{json_body, limit, read};
