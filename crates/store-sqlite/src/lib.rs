@@ -3,9 +3,12 @@
 //! Every SQL statement and migration of the SQLite store is in this crate, one file per aggregate
 //! (`events.rs`, `contacts.rs`, ...: the writer's and the readers' statements side by side), plus the schema
 //! (`migrations.rs`), the read pool (`pool.rs`) and the WAL checkpointer (`checkpoint.rs`).
-// The only crate that may name `rusqlite` (workspace `clippy.toml` disallows its types everywhere else, and
-// `crates/kairos/tests/boundaries.rs` checks the sources).
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+#![expect(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "the one crate that may name rusqlite: the workspace clippy.toml disallows it everywhere else, and \
+              crates/kairos/tests/boundaries.rs checks the sources"
+)]
 
 mod campaigns;
 mod checkpoint;

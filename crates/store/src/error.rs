@@ -1,5 +1,5 @@
 //! What can go wrong below the storage boundary, in terms every backend can express. A backend converts its
-//! driver's errors into these (`kairos-store-sqlite` maps `rusqlite::Error`); nothing above names a driver.
+//! driver's errors into these (`kairos-store-sqlite` maps its SQLite errors); nothing above names a driver.
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
