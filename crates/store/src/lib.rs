@@ -67,7 +67,7 @@ pub trait Store: Users + Send + Sync {
     fn local_dir(&self) -> Option<PathBuf>;
 }
 
-impl dyn Store {
+impl<'a> dyn Store + 'a {
     /// Runs `f` on a read view (blocking: call it off async threads).
     pub fn read<T>(&self, f: impl FnOnce(&dyn Reads) -> Result<T>) -> Result<T> {
         let r = self.reader()?;

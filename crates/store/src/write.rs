@@ -240,7 +240,7 @@ pub trait Writer: WriteTx {
     fn rollback(&mut self) -> Result<()>;
 }
 
-impl dyn Writer {
+impl<'a> dyn Writer + 'a {
     /// Opens a transaction guarded by its handle: it dereferences to [`WriteTx`], commits with
     /// [`Transaction::commit`] and rolls back when dropped uncommitted.
     pub fn transaction(&mut self) -> Result<Transaction<'_>> {
