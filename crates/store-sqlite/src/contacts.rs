@@ -38,17 +38,22 @@ impl ContactWrites for SqliteWriter {
                      sms_consent_at = excluded.sms_consent_at",
             )
             .db()?;
-        let (email, sms) = (&c.consent.email, &c.consent.sms);
+        // A status without a change time is the default (`never_subscribed`): stored as NULL, which keeps the rows
+        // of most contacts (rewritten on every commit that touches them) as short as before these columns.
+        let consent = |c: &kairos_domain::Consent| {
+            (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
+        };
+        let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
         stmt.execute(params![
             c.id.0,
             c.workspace.0,
             to_json(c),
             c.updated_at.as_micros(),
             c.computed.orders.first_at.map(Timestamp::as_micros),
-            email.status.as_str(),
-            email.updated_at.map(Timestamp::as_micros),
-            sms.status.as_str(),
-            sms.updated_at.map(Timestamp::as_micros),
+            email,
+            email_at,
+            sms,
+            sms_at,
         ])
         .db()?;
         Ok(())
