@@ -548,8 +548,8 @@ impl State {
     fn ab_results(&mut self, public_id: &str, ab: &Ab) -> Result<Vec<(u64, f64, u64)>, EngineError> {
         let rows = self.w.variant_results(public_id)?;
         let mut out = vec![(0u64, 0.0f64, 0u64); ab.variants.len()];
-        for (v, sent, opened, clicked, _) in rows {
-            let Some(slot) = usize::try_from(v).ok().and_then(|v| out.get_mut(v)) else { continue };
+        for kairos_store::VariantResult { variant, sent, opened, clicked } in rows {
+            let Some(slot) = usize::try_from(variant).ok().and_then(|v| out.get_mut(v)) else { continue };
             let hits = match ab.metric {
                 Metric::Opens => opened,
                 _ => clicked,

@@ -43,7 +43,8 @@ impl State {
         now: Timestamp,
     ) -> Result<i64, EngineError> {
         self.check_template(ws, id, data)?;
-        let version = self.w.save_template(ws, id, &data.to_string(), now)?;
+        let channel = data["channel"].as_str().unwrap_or_default();
+        let version = self.w.save_template(ws, id, channel, &data.to_string(), now)?;
         self.template_saved(ws, id, data);
         Ok(version)
     }
@@ -172,7 +173,8 @@ impl State {
                 if let Some(o) = data.as_object_mut() {
                     o.remove("id");
                 }
-                self.w.save_template(ws, &id, &data.to_string(), now)?;
+                let channel = data["channel"].as_str().unwrap_or_default();
+                self.w.save_template(ws, &id, channel, &data.to_string(), now)?;
                 self.template_saved(ws, &id, &data);
             }
         }

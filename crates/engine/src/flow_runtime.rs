@@ -723,6 +723,7 @@ impl State {
             status: "queued".into(),
             data: data.to_string(),
             created_at: now,
+            variant: None,
         };
         if self.w.insert_message(&m)? {
             self.w.count_step(flow.row, step, "queued")?;
@@ -896,6 +897,7 @@ impl State {
             status: status.to_string(),
             data: data.to_string(),
             created_at: now,
+            variant: p.variant,
         };
         if first {
             if !self.w.insert_message(&m)? {

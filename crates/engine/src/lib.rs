@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
-use kairos_store::{ReadPool, SqliteStore, StoreError};
+use kairos_store::{Background, Reads, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
@@ -182,11 +182,11 @@ impl Op {
 /// Handle to the running engine; cheap to share behind an `Arc`.
 pub struct Engine {
     ops: mpsc::Sender<Op>,
-    reads: ReadPool,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     committer: Mutex<Option<JoinHandle<()>>>,
-    checkpointer: Mutex<Option<kairos_store::sqlite::Checkpointer>>,
+    /// The store's background upkeep (SQLite: WAL checkpoints), stopped after the committer.
+    background: Mutex<Option<Background>>,
     changes: tokio::sync::broadcast::Sender<SegmentChange>,
     link_key: links::LinkKey,
 }
@@ -200,29 +200,28 @@ pub const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// used are ever committed.
 const COMMITTER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
-/// How often the WAL is copied into the database file (PASSIVE, plus a RESTART once the WAL is long; see
-/// `SqliteStore::checkpointer`). Measured on the ingest bench: without restarts the WAL grew without bound under
-/// sustained load (2.2 GB in 20 s) and commits slowed as it grew; 500 ms with restarts kept p99 at 16-28 ms.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
 impl Engine {
     /// Loads state from the store and starts the committer thread, with the default sending rules.
-    pub fn start(store: SqliteStore, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
         Self::start_with(store, clock, settings::Settings::default(), "http://127.0.0.1:8080")
     }
 
     /// Like [`Engine::start`] with the server-wide setting defaults from `kairos.toml`.
     pub fn start_with(
-        store: SqliteStore,
+        store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         defaults: settings::Settings,
         public_url: &str,
     ) -> Result<Engine, EngineError> {
-        let key = links::LinkKey::load_or_create(&store.dir())
+        // Until secrets move into the store, the link-signing key is a file beside an embedded database.
+        let dir = store.local_dir().ok_or_else(|| {
+            EngineError::Store(StoreError::Unavailable("this store has no local directory for the link key".into()))
+        })?;
+        let key = links::LinkKey::load_or_create(&dir)
             .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot read or create the link key: {e}"))))?;
         let links = messages::LinkConfig { key: key.clone(), public_url: public_url.trim_end_matches('/').to_string() };
         let writer = store.writer()?;
-        let state = state::State::load(Box::new(writer), clock.now(), defaults, links)?;
+        let state = state::State::load(writer, clock.now(), defaults, links)?;
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -244,13 +243,13 @@ impl Engine {
                 }
             })
             .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start ticker: {e}"))))?;
+        let background = store.start_background()?;
         Ok(Engine {
             ops: tx,
-            reads: store.read_pool(4)?,
-            store: store.clone(),
+            store,
             clock,
             committer: Mutex::new(Some(committer)),
-            checkpointer: Mutex::new(Some(store.checkpointer(CHECKPOINT_EVERY)?)),
+            background: Mutex::new(Some(background)),
             changes,
             link_key: key,
         })
@@ -264,11 +263,13 @@ impl Engine {
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
-    pub fn reads(&self) -> &ReadPool {
-        &self.reads
-    }
-    pub fn store(&self) -> &SqliteStore {
+    /// The store: read views, users and sessions, workspaces.
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+    /// Runs `f` on a read view of committed data (blocking: call it off async threads).
+    pub fn read<T>(&self, f: impl FnOnce(&dyn Reads) -> kairos_store::Result<T>) -> kairos_store::Result<T> {
+        self.store.read(f)
     }
 
     async fn call<T>(
@@ -635,8 +636,8 @@ impl Engine {
             let _ = std::thread::spawn(move || ops.blocking_send(Op::Shutdown).is_ok()).join();
             let _ = handle.join();
         }
-        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
-        drop(checkpointer);
+        let background = self.background.lock().ok().and_then(|mut c| c.take());
+        drop(background);
     }
 }
 
@@ -655,8 +656,8 @@ mod committer_tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_panic_in_the_committer_fails_its_group_and_the_writer_lives() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let engine = Engine::start(store, Arc::new(SystemClock)).unwrap();
+        let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        let engine = Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap();
         let panicked = engine.run(|_, _| -> Result<(), EngineError> { panic!("a bug") }).await;
         assert!(matches!(panicked, Err(EngineError::Unavailable)), "{panicked:?}");
         assert_eq!(engine.run(|_, _| Ok(7)).await.unwrap(), 7, "the committer still answers");

@@ -499,6 +499,11 @@ impl State {
                 data["counts"] = json!({});
             }
             data["counts"][status] = json!(n);
+            match status {
+                "opened" => self.w.count_reaction(&m.id, kairos_store::Reaction::Open)?,
+                "clicked" => self.w.count_reaction(&m.id, kairos_store::Reaction::Click)?,
+                _ => {}
+            }
             let first = rank(status) > rank(&m.status) && rank(&m.status).is_some();
             if first {
                 crate::dispatch::push_history(&mut data, status, now, None);

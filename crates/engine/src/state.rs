@@ -74,7 +74,7 @@ impl State {
         links: crate::messages::LinkConfig,
         dispatch: crate::dispatch::Dispatch,
     ) -> Result<State, EngineError> {
-        let (max_contact, max_seq) = w.max_ids()?;
+        let (max_contact, max_seq) = (w.max_contact_id()?, w.max_event_seq()?);
         let mut recent = Vec::new();
         w.recent_message_ids(now.saturating_sub(DEDUPE_WINDOW), &mut |ws, id, at| recent.push((digest(ws, id), at)))?;
         let mut dedupe = Dedupe::default();

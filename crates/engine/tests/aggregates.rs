@@ -7,7 +7,8 @@ use std::sync::Arc;
 use kairos_domain::event::EventKind;
 use kairos_domain::{Event, MessageId, Money, Timestamp, WorkspaceId};
 use kairos_engine::{Engine, SystemClock};
-use kairos_store::{Reader, SqliteStore, StoredEvent};
+use kairos_store::{Store, StoredEvent};
+use kairos_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -193,7 +194,7 @@ fn run_case(steps: Vec<Step>, chunks: Vec<usize>) -> Result<(), TestCaseError> {
     let ws: WorkspaceId = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
     let events = build(&steps);
     let unique: std::collections::HashSet<String> = events.iter().map(|e| e.message_id.as_str().to_string()).collect();
-    let engine = Engine::start(store, Arc::new(SystemClock)).unwrap();
+    let engine = Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap();
     let mut rest = events.as_slice();
     let mut sizes = chunks.iter().cycle();
     while !rest.is_empty() {
@@ -201,10 +202,10 @@ fn run_case(steps: Vec<Step>, chunks: Vec<usize>) -> Result<(), TestCaseError> {
         engine.ingest_blocking(ws, true, rest[..n].to_vec()).unwrap();
         rest = &rest[n..];
     }
-    let contacts = all_pages(|c| engine.reads().with(|r| r.contacts(ws, c.as_deref(), 7)).unwrap());
+    let contacts = all_pages(|c| engine.read(|r| r.contacts(ws, c.as_deref(), 7)).unwrap());
     let mut stored_ids: HashMap<String, usize> = HashMap::new();
     for contact in &contacts {
-        let history = all_pages(|c| engine.reads().with(|r| r.contact_events(contact.id, c.as_deref(), 5)).unwrap());
+        let history = all_pages(|c| engine.read(|r| r.contact_events(contact.id, c.as_deref(), 5)).unwrap());
         for e in &history {
             *stored_ids.entry(e.event.message_id.as_str().to_string()).or_default() += 1;
         }
@@ -230,8 +231,7 @@ fn run_case(steps: Vec<Step>, chunks: Vec<usize>) -> Result<(), TestCaseError> {
     // One person per user id: all of user-N's identities resolve to one contact.
     for who in 0..4 {
         let by_user = engine
-            .reads()
-            .with(|r| r.contact_by_identity(ws, kairos_store::IdentityKind::UserId, &format!("user-{who}")))
+            .read(|r| r.contact_by_identity(ws, kairos_store::IdentityKind::UserId, &format!("user-{who}")))
             .unwrap();
         if let Some(c) = by_user {
             let want = format!("user-{who}");

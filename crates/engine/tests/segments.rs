@@ -9,7 +9,8 @@ use kairos_domain::event::EventKind;
 use kairos_domain::{Computed, ConsentStatus, ContactId, Duration, Event, MessageId, Timestamp, WorkspaceId};
 use kairos_engine::{Engine, ManualClock, SegmentCmd, SegmentReply};
 use kairos_segment::{Channel, CompareOp, ConsentIs, Expr, FieldPath, Literal, Relative, Window};
-use kairos_store::{Reader, SqliteStore, StoredEvent};
+use kairos_store::{Store, StoredEvent};
+use kairos_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -228,7 +229,7 @@ fn run(defs: Vec<Expr>, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let keys = store.create_workspace("t", Timestamp(0)).unwrap();
     let ws: WorkspaceId = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
     let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_900_000_000)));
-    let engine = Engine::start(store, clock.clone()).unwrap();
+    let engine = Engine::start(Arc::new(store), clock.clone()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut created: Vec<Option<String>> = vec![None; defs.len()];
     let mut n = 0usize;
@@ -281,22 +282,16 @@ fn run(defs: Vec<Expr>, steps: Vec<Step>) -> Result<(), TestCaseError> {
     create_upto(defs.len() - 1, &mut created);
     let now = clock.now_for_test().as_micros();
 
-    let contacts = engine.reads().with(|r| r.contacts(ws, None, 1000)).unwrap().items;
+    let contacts = engine.read(|r| r.contacts(ws, None, 1000)).unwrap().items;
     let all_facts: Vec<(ContactId, Facts)> = contacts
         .iter()
-        .map(|c| (c.id, facts(engine.reads().with(|r| r.contact_events(c.id, None, 1000)).unwrap().items)))
+        .map(|c| (c.id, facts(engine.read(|r| r.contact_events(c.id, None, 1000)).unwrap().items)))
         .collect();
     for (i, def) in defs.iter().enumerate() {
         let id = created[i].clone().unwrap();
-        let row = engine.reads().with(|r| r.segment_row(ws, &id)).unwrap().unwrap();
-        let stored: BTreeSet<i64> = engine
-            .reads()
-            .with(|r| r.segment_member_page(row, None, 1000))
-            .unwrap()
-            .items
-            .iter()
-            .map(|c| c.id.0)
-            .collect();
+        let row = engine.read(|r| r.segment_row(ws, &id)).unwrap().unwrap();
+        let stored: BTreeSet<i64> =
+            engine.read(|r| r.segment_member_page(row, None, 1000)).unwrap().items.iter().map(|c| c.id.0).collect();
         let expected: BTreeSet<i64> =
             all_facts.iter().filter(|(_, f)| oracle(def, f, &defs, now)).map(|(id, _)| id.0).collect();
         prop_assert_eq!(&stored, &expected, "segment s{} = {:?}", i, def);

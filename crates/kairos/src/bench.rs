@@ -178,8 +178,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size >= 1 && args.concurrency >= 1, "batch size and concurrency must be at least 1");
-    let store = kairos_store::SqliteStore::open(dir)?;
-    let ws = store.create_workspace("bench", kairos_engine::Clock::now(&kairos_engine::SystemClock))?;
+    let store = Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
+    let ws = kairos_store::Store::create_workspace(
+        &*store,
+        "bench",
+        kairos_engine::Clock::now(&kairos_engine::SystemClock),
+    )?;
     let (state, listener) = crate::serve::start(store, "127.0.0.1:0", false).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -263,7 +267,7 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let events = sent_events.load(Ordering::Relaxed);
     let _ = stop_tx.send(());
     server.await??;
-    let db_bytes = std::fs::metadata(dir.join(kairos_store::sqlite::DB_FILE_NAME)).map(|m| m.len()).unwrap_or(0);
+    let db_bytes = std::fs::metadata(dir.join(kairos_store_sqlite::DB_FILE_NAME)).map(|m| m.len()).unwrap_or(0);
 
     println!(
         "kairos bench ingest: {} s, {} connections, batches of {} events (~{} KB each), {} shoppers, {} live segments",

@@ -29,8 +29,12 @@ pub fn run(contacts: usize, dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn bench(contacts: usize, dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = kairos_store::SqliteStore::open(dir)?;
-    let ws = store.create_workspace("bench", kairos_engine::Clock::now(&kairos_engine::SystemClock))?;
+    let store = std::sync::Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
+    let ws = kairos_store::Store::create_workspace(
+        &*store,
+        "bench",
+        kairos_engine::Clock::now(&kairos_engine::SystemClock),
+    )?;
     let (state, listener) = crate::serve::start(store.clone(), "127.0.0.1:0", true).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

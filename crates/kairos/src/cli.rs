@@ -1,7 +1,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use kairos_store::Store;
+use kairos_store_sqlite::SqliteStore;
 
 /// Kairos: self-hostable e-commerce marketing automation.
 #[derive(Parser)]
@@ -42,11 +45,12 @@ pub struct StorageArgs {
 }
 
 impl StorageArgs {
-    pub fn open(&self) -> anyhow::Result<kairos_store::SqliteStore> {
-        Ok(match &self.database_url {
-            Some(url) => kairos_store::SqliteStore::open_url(url)?,
-            None => kairos_store::SqliteStore::open(&self.data_dir)?,
-        })
+    /// Opens the database: the one place the binary chooses the backend.
+    pub fn open(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        Ok(Arc::new(match &self.database_url {
+            Some(url) => SqliteStore::open_url(url)?,
+            None => SqliteStore::open(&self.data_dir)?,
+        }))
     }
 }
 
@@ -177,6 +181,7 @@ fn create_user(
     password: &str,
     update: bool,
 ) -> anyhow::Result<()> {
+    use kairos_store::Users;
     use kairos_store::users::UserError;
     let store = storage.open()?;
     let now = kairos_engine::Clock::now(&kairos_engine::SystemClock);

@@ -8,7 +8,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use kairos_domain::{Event, Product, WorkspaceId};
 use kairos_engine::{Clock, Engine, SystemClock};
-use kairos_store::{NewWorkspace, SqliteStore};
+use kairos_store::{NewWorkspace, Store, Users};
+use kairos_store_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
 
 use crate::cli::DemoArgs;
@@ -37,7 +38,7 @@ const DEMO_SEGMENTS: &[(&str, &str)] = &[
 const GENERATE_CHUNK_EVENTS: usize = 2_000;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&args.data_dir)?;
+    let store = Arc::new(SqliteStore::open(&args.data_dir)?);
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);
     let fresh = !creds_path.exists();
     let creds: NewWorkspace = if creds_path.exists() {
@@ -151,7 +152,7 @@ fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
         .map_err(|e| anyhow::anyhow!("sample event: {e}"))
 }
 
-fn generate(store: &SqliteStore, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
+fn generate(store: &Arc<SqliteStore>, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
     let clock = SystemClock;
     let now = clock.now();
     let creds = store.create_workspace(DEMO_NAME, now)?;

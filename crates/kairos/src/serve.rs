@@ -36,7 +36,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Starts the engine and binds the listener; returns the state and listener.
 pub async fn start(
-    store: kairos_store::SqliteStore,
+    store: Arc<kairos_store_sqlite::SqliteStore>,
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {

@@ -101,20 +101,12 @@ async fn an_unreadable_stored_event_is_skipped() {
     let id = contact_id(&mut c, &sk, "bob").await;
     drop(c);
     s.kill();
-    {
-        let db = rusqlite::Connection::open(s.dir.join("kairos.db")).unwrap();
-        let poison = format!(
-            "{{\"message_id\":\"poison\",\"kind\":\"track\",\"name\":\"Product Added\",\"context\":{},\
-             \"timestamp\":1,\"received_at\":1}}",
-            nested(140)
-        );
-        db.execute(
-            "INSERT INTO events (workspace_id, contact_id, message_id, kind, name, ts, received_at, data)
-             SELECT workspace_id, contact_id, 'poison', kind, name, ts - 1000, received_at, ?1 FROM events LIMIT 1",
-            [poison],
-        )
-        .unwrap();
-    }
+    let poison = format!(
+        "{{\"message_id\":\"poison\",\"kind\":\"track\",\"name\":\"Product Added\",\"context\":{},\
+         \"timestamp\":1,\"received_at\":1}}",
+        nested(140)
+    );
+    kairos_store_sqlite::testing::insert_raw_event_beside_first(&s.dir, &poison).unwrap();
     s.restart();
     let mut c = s.client().await;
     let r = c.get(&format!("/api/v1/contacts/{id}/events"), &sk).await.unwrap();

@@ -64,10 +64,10 @@ pub(crate) fn limit(raw: &Option<String>) -> Result<usize, ApiError> {
 /// Runs a read on the pool off the async threads.
 pub(crate) async fn read<T: Send + 'static>(
     app: &AppState,
-    f: impl FnOnce(&kairos_store::sqlite::SqliteReader<'_>) -> kairos_store::Result<T> + Send + 'static,
+    f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let engine = app.engine.clone();
-    tokio::task::spawn_blocking(move || engine.reads().with(f))
+    tokio::task::spawn_blocking(move || engine.read(f))
         .await
         .map_err(|_| ApiError::new(ErrorCode::InternalError, "read task failed"))?
         .map_err(ApiError::from)

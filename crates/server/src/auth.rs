@@ -11,8 +11,8 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_store::KeyKind;
 use kairos_store::users::Session;
-use kairos_store::{KeyKind, Reader};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -72,7 +72,7 @@ pub async fn resolve(app: &AppState, key: Option<String>) -> Result<Caller, ApiE
     }
     let engine = app.engine.clone();
     let lookup = key.clone();
-    let found = tokio::task::spawn_blocking(move || engine.reads().with(|r| r.key(&lookup)))
+    let found = tokio::task::spawn_blocking(move || engine.read(|r| r.key(&lookup)))
         .await
         .map_err(|_| ApiError::unauthorized("key lookup failed"))??;
     let (workspace, kind) = found.ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
@@ -165,7 +165,7 @@ pub async fn session(app: &AppState, token: &str) -> Result<Option<Arc<Session>>
     }
     let engine = app.engine.clone();
     let lookup = token.to_string();
-    let found = tokio::task::spawn_blocking(move || engine.reads().with(|r| r.session(&lookup, now)))
+    let found = tokio::task::spawn_blocking(move || engine.read(|r| r.session(&lookup, now)))
         .await
         .map_err(|_| ApiError::unauthorized("session lookup failed"))??;
     let Some(found) = found.map(Arc::new) else {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use kairos_store::{Reader, StoredCampaign};
+use kairos_store::StoredCampaign;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

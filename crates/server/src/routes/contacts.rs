@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use kairos_domain::{ConsentStatus, ContactId, Email, Phone};
-use kairos_store::{IdentityKind, Reader};
+use kairos_store::IdentityKind;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

@@ -1,7 +1,6 @@
 //! `GET /api/v1/events`: the workspace's event log, newest first.
 
 use axum::extract::State;
-use kairos_store::Reader;
 
 use crate::AppState;
 use crate::api::{PageQuery, QueryParams, limit, read};

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use kairos_domain::ContactId;
-use kairos_store::{MessageFilter, Reader, StoredMessage};
+use kairos_store::{MessageFilter, StoredMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use kairos_domain::{Product, ProductFields};
-use kairos_store::Reader;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;

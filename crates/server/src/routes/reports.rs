@@ -11,11 +11,15 @@
 //! machine (`"machine": true`: scanners, privacy proxies, within 2 s of sending) never count. Last touch wins
 //! across channels.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, State};
-use kairos_domain::{Duration, Money, Timestamp, WorkspaceId};
-use kairos_store::reports::{Attributed, CampaignReport, FlowReport, MessageNumbers, SERIES_DAYS_MAX, Windows};
+use kairos_analytics::{
+    Attributed, CampaignReport, FlowReport, MessageNumbers, Order, SERIES_DAYS_MAX, Touch, Windows,
+};
+use kairos_domain::{ContactId, Duration, Money, Timestamp, WorkspaceId};
+use kairos_store::Reads;
+use kairos_store::reports::Cohort;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -306,11 +310,8 @@ pub async fn kpis(
 ) -> Result<Reply<KpisBody>, ApiError> {
     let c = context(&app, ws, &q).await?;
     let Ctx { from, to, now, windows, timezone } = c;
-    let k = read(&app, move |r| {
-        let flows = kairos_store::Reader::flows(r, ws)?;
-        r.report_kpis(ws, from, to, now, windows, &timezone, &flows)
-    })
-    .await?;
+    let rows = read(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
+    let k = kairos_analytics::kpis(rows, from, to, now, windows, &timezone);
     let series =
         k.series.iter().map(|p| DayNumbers { date: p.date.clone(), revenue: money(p.revenue), orders: p.orders });
     Ok(Reply(KpisBody {
@@ -351,7 +352,7 @@ pub async fn flows(
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<FlowNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let list = read(&app, move |r| r.report_flows(ws, from, to, windows, None)).await?;
+    let list = read(&app, move |r| flow_reports(r, ws, from, to, windows, None)).await?;
     let items = list.iter().map(FlowNumbers::from).collect();
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: None }))
 }
@@ -379,10 +380,10 @@ pub async fn flow(
     let key = id.clone();
     let list = read(&app, move |r| {
         // Only flows of the caller's workspace: another workspace's id is not found.
-        if !kairos_store::Reader::flows(r, ws)?.iter().any(|f| f.public_id == key) {
+        if !r.flows(ws)?.iter().any(|f| f.public_id == key) {
             return Ok(Vec::new());
         }
-        r.report_flows(ws, from, to, windows, Some(&key))
+        flow_reports(r, ws, from, to, windows, Some(&key))
     })
     .await?;
     let f = list.first().ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
@@ -408,7 +409,7 @@ pub async fn campaigns(
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<CampaignNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let list = read(&app, move |r| r.report_campaigns(ws, from, to, windows)).await?;
+    let list = read(&app, move |r| campaign_reports(r, ws, from, to, windows)).await?;
     let items = list.iter().map(CampaignNumbers::from).collect();
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: None }))
 }
@@ -440,7 +441,12 @@ pub async fn attribution(
         ),
     };
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let mut list = read(&app, move |r| r.report_attribution(ws, from, to, windows)).await?;
+    let mut list = read(&app, move |r| {
+        let orders = kairos_analytics::orders(&r.order_rows(ws, from, to)?);
+        let touches = touches(r, ws, &orders, windows)?;
+        Ok(kairos_analytics::attribute_orders(orders, &touches, windows))
+    })
+    .await?;
     list.sort_by_key(|a| std::cmp::Reverse((a.order.at, a.order.seq)));
     let mut page: Vec<&Attributed> = list
         .iter()
@@ -455,4 +461,91 @@ pub async fn attribution(
     };
     let items = page.into_iter().map(AttributedOrder::from).collect();
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: next }))
+}
+
+// The rows of each report, from the read side; the numbers are computed by `kairos_analytics`.
+
+/// The touches that can earn `orders`: those of their buyers, from the longest window before the first order.
+fn touches(r: &dyn Reads, ws: WorkspaceId, orders: &[Order], windows: Windows) -> kairos_store::Result<Vec<Touch>> {
+    let Some((from, to)) = kairos_analytics::touch_range(orders, windows) else { return Ok(Vec::new()) };
+    let buyers: HashSet<ContactId> = orders.iter().map(|o| o.contact).collect();
+    let mut rows = Vec::new();
+    for (name, sms_only) in kairos_analytics::TOUCH_EVENTS {
+        rows.extend(r.message_event_rows(ws, name, from, to, sms_only)?);
+    }
+    Ok(kairos_analytics::touches(&rows, Some(&buyers)))
+}
+
+fn kpi_rows(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+) -> kairos_store::Result<kairos_analytics::KpiRows> {
+    let orders = kairos_analytics::orders(&r.order_rows(ws, from, kairos_analytics::order_horizon(to))?);
+    let in_range: Vec<Order> = orders.iter().filter(|o| o.at < to).cloned().collect();
+    let buyers: Vec<ContactId> = in_range.iter().map(|o| o.contact).collect();
+    let mut carts = Vec::new();
+    for name in kairos_analytics::CART_EVENTS {
+        carts.extend(r.event_times(ws, name, from, to)?);
+    }
+    Ok(kairos_analytics::KpiRows {
+        touches: touches(r, ws, &in_range, windows)?,
+        first_orders: r.first_orders(&buyers)?,
+        orders,
+        active: r.active_contacts(ws, from, to)?,
+        carts,
+        consent: r.consent_changes(ws, from, to)?,
+        flows: r.flows(ws)?,
+    })
+}
+
+/// What happened to the messages `rows` since `from`: their reactions and the orders they earned.
+fn message_facts(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    rows: &[kairos_store::reports::MessageRow],
+    windows: Windows,
+) -> kairos_store::Result<kairos_analytics::MessageFacts> {
+    if rows.is_empty() {
+        return Ok(kairos_analytics::message_facts(rows, &[], &[]));
+    }
+    let end = Timestamp::from_micros(i64::MAX);
+    let mut reactions = Vec::new();
+    for name in kairos_analytics::REACTION_EVENTS {
+        reactions.extend(r.message_event_rows(ws, name, from, end, false)?);
+    }
+    let orders = kairos_analytics::orders(&r.order_rows(ws, from, end)?);
+    let touches = touches(r, ws, &orders, windows)?;
+    let attributed = kairos_analytics::attribute_orders(orders, &touches, windows);
+    Ok(kairos_analytics::message_facts(rows, &reactions, &attributed))
+}
+
+fn flow_reports(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+    flow: Option<&str>,
+) -> kairos_store::Result<Vec<kairos_analytics::FlowReport>> {
+    let flows = r.flows(ws)?;
+    let rows = r.message_rows(ws, from, to, &Cohort::Flows(flow.map(str::to_string)))?;
+    let facts = message_facts(r, ws, from, &rows, windows)?;
+    Ok(kairos_analytics::flow_reports(&flows, &rows, &facts, flow))
+}
+
+fn campaign_reports(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Windows,
+) -> kairos_store::Result<Vec<kairos_analytics::CampaignReport>> {
+    let rows = r.message_rows(ws, from, to, &Cohort::Campaigns)?;
+    let facts = message_facts(r, ws, from, &rows, windows)?;
+    let names: HashMap<String, String> = r.campaigns(ws)?.into_iter().map(|c| (c.public_id, c.name)).collect();
+    Ok(kairos_analytics::campaign_reports(&rows, &facts, &names))
 }

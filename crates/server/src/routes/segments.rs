@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::{Duration, Timestamp};
 use kairos_engine::{SegmentCmd, SegmentInfo, SegmentReply};
 use kairos_segment::Expr;
-use kairos_store::Reader;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

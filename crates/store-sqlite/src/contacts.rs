@@ -1,0 +1,236 @@
+//! Contacts (the profile as JSON, plus the fields reports filter on as columns) and identities.
+
+use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
+use kairos_store::read::ContactReads;
+use kairos_store::write::ContactWrites;
+use kairos_store::{IdentityKind, Page, Result};
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Db, SqliteReader, SqliteWriter, corrupt, cursor_number, to_json};
+
+/// Merge chains are flattened on write, so one hop suffices; the bound guards against corrupt data.
+const MERGE_HOPS_MAX: usize = 4;
+/// Rows a contact search reads at most (newest first) before checking fields.
+const SEARCH_ROWS_MAX: i64 = 5_000;
+
+impl ContactWrites for SqliteWriter {
+    fn max_contact_id(&mut self) -> Result<i64> {
+        self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM contacts", [], |r| r.get(0)).db()
+    }
+
+    fn load_contact(&mut self, id: ContactId) -> Result<Option<Contact>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT data FROM contacts WHERE id = ?1 AND merged_into IS NULL").db()?;
+        let data: Option<String> = stmt.query_row([id.0], |r| r.get(0)).optional().db()?;
+        data.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("contact", e))).transpose()
+    }
+
+    fn upsert_contact(&mut self, c: &Contact) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
+                     email_consent_at, sms_consent, sms_consent_at)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at,
+                     first_order_at = excluded.first_order_at, email_consent = excluded.email_consent,
+                     email_consent_at = excluded.email_consent_at, sms_consent = excluded.sms_consent,
+                     sms_consent_at = excluded.sms_consent_at",
+            )
+            .db()?;
+        // A status without a change time is the default (`never_subscribed`): stored as NULL, which keeps the rows
+        // of most contacts (rewritten on every commit that touches them) as short as before these columns.
+        let consent = |c: &kairos_domain::Consent| {
+            (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
+        };
+        let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
+        stmt.execute(params![
+            c.id.0,
+            c.workspace.0,
+            to_json(c),
+            c.updated_at.as_micros(),
+            c.computed.orders.first_at.map(Timestamp::as_micros),
+            email,
+            email_at,
+            sms,
+            sms_at,
+        ])
+        .db()?;
+        Ok(())
+    }
+
+    fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE contacts SET merged_into = ?2, data = '{}', updated_at = ?3 WHERE id = ?1")
+            .db()?;
+        stmt.execute(params![loser.0, survivor.0, at.as_micros()]).db()?;
+        // Contacts that were merged into the loser earlier now point at the survivor directly.
+        self.conn
+            .prepare_cached("UPDATE contacts SET merged_into = ?2 WHERE merged_into = ?1")
+            .db()?
+            .execute([loser.0, survivor.0])
+            .db()?;
+        Ok(())
+    }
+
+    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT data FROM contacts WHERE merged_into IS NULL").db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let data: String = r.get(0).db()?;
+            f(serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?);
+        }
+        Ok(())
+    }
+
+    fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT id, merged_into FROM contacts WHERE merged_into IS NOT NULL").db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            f(ContactId(r.get(0).db()?), ContactId(r.get(1).db()?));
+        }
+        Ok(())
+    }
+
+    fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>> {
+        // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(c.merged_into, i.contact_id) FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id
+                 WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.value = ?3",
+            )
+            .db()?;
+        Ok(stmt.query_row(params![ws.0, kind.code(), value], |r| r.get(0)).optional().db()?.map(ContactId))
+    }
+
+    fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id",
+            )
+            .db()?;
+        stmt.execute(params![ws.0, kind.code(), value, contact.0]).db()?;
+        Ok(())
+    }
+
+    fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")
+            .db()?
+            .execute(params![ws.0, kind.code(), value])
+            .db()?;
+        Ok(())
+    }
+}
+
+impl SqliteReader<'_> {
+    fn resolve_merged(&self, id: ContactId) -> Result<Option<(i64, Option<i64>, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT workspace_id, merged_into, data FROM contacts WHERE id = ?1").db()?;
+        stmt.query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().db()
+    }
+}
+
+fn parse_contacts(rows: &[String]) -> Result<Vec<Contact>> {
+    rows.iter().map(|d| serde_json::from_str(d).map_err(|e| corrupt("contact", e))).collect()
+}
+
+impl ContactReads for SqliteReader<'_> {
+    fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
+        let mut id = id;
+        for _ in 0..MERGE_HOPS_MAX {
+            match self.resolve_merged(id)? {
+                Some((row_ws, _, _)) if row_ws != ws.0 => return Ok(None),
+                Some((_, Some(survivor), _)) => id = ContactId(survivor),
+                Some((_, None, data)) => {
+                    return Ok(Some(serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?));
+                }
+                None => return Ok(None),
+            }
+        }
+        Err(corrupt("contact", "merge chain too long"))
+    }
+
+    fn contacts(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>> {
+        let before = cursor_number(cursor, i64::MAX)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT data FROM contacts WHERE workspace_id = ?1 AND id < ?2 AND merged_into IS NULL
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws.0, before, (limit + 1) as i64], |r| r.get::<_, String>(0))
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let mut items = parse_contacts(&rows)?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.id.0.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {
+        let needle = q.trim().to_lowercase();
+        // The longest word narrows the rows ("ann lindqvist" is not one substring of the stored JSON).
+        let word = needle.split_whitespace().max_by_key(|w| w.len()).unwrap_or("");
+        let pattern = format!("%{}%", word.replace('!', "!!").replace('%', "!%").replace('_', "!_"));
+        // LIKE narrows the rows (ASCII case-insensitive over the stored JSON); the fields are checked after.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT data FROM contacts WHERE workspace_id = ?1 AND merged_into IS NULL AND data LIKE ?2 ESCAPE '!'
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .db()?;
+        let rows = stmt.query_map(params![ws.0, pattern, SEARCH_ROWS_MAX], |r| r.get::<_, String>(0)).db()?;
+        let mut out = Vec::new();
+        for d in rows {
+            let c: Contact = serde_json::from_str(&d.db()?).map_err(|e| corrupt("contact", e))?;
+            if matches_search(&c, &needle) {
+                out.push(c);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT contact_id FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")
+            .db()?;
+        let id: Option<i64> = stmt.query_row(params![ws.0, kind.code(), value], |r| r.get(0)).optional().db()?;
+        match id {
+            Some(id) => self.contact(ws, ContactId(id)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Whether the contact's email, phone, user id or name contains `needle` (lowercase).
+fn matches_search(c: &Contact, needle: &str) -> bool {
+    let text = |v: Option<&str>| v.is_some_and(|s| s.to_lowercase().contains(needle));
+    let trait_text = |k: &str| text(c.traits.get(k).and_then(|v| v.as_str()));
+    let full_name = format!(
+        "{} {}",
+        c.traits.get("first_name").and_then(|v| v.as_str()).unwrap_or(""),
+        c.traits.get("last_name").and_then(|v| v.as_str()).unwrap_or("")
+    );
+    text(c.email.as_ref().map(|e| e.as_str()))
+        || text(c.phone.as_ref().map(|p| p.as_str()))
+        || text(c.user_id.as_deref())
+        || text(Some(&full_name))
+        || ["name", "first_name", "last_name"].iter().any(|k| trait_text(k))
+}

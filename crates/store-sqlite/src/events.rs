@@ -1,0 +1,184 @@
+//! The event log: `events` (append-only apart from merges re-pointing `contact_id`) and `event_messages`, the
+//! message each event about a message refers to (what reports join on instead of reading the event's JSON).
+
+use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
+use kairos_store::read::EventReads;
+use kairos_store::reports::MessageRef;
+use kairos_store::write::EventWrites;
+use kairos_store::{Page, Result, StoreError, StoredEvent};
+use rusqlite::{OptionalExtension, params};
+
+use crate::rows::{event_row, readable_event, to_stored};
+use crate::{Db, SqliteReader, SqliteWriter, cursor_number};
+
+impl EventWrites for SqliteWriter {
+    fn max_event_seq(&mut self) -> Result<i64> {
+        self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()
+    }
+
+    fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
+        // Walk the log backwards by sequence (the primary key) and stop at the first older event:
+        // no index on received_at is needed because sequence order is receive order.
+        let mut stmt =
+            self.conn.prepare("SELECT workspace_id, message_id, received_at FROM events ORDER BY seq DESC").db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let received: i64 = r.get(2).db()?;
+            if received < since.as_micros() {
+                break;
+            }
+            let id: String = r.get(1).db()?;
+            f(WorkspaceId(r.get(0).db()?), &id, Timestamp::from_micros(received));
+        }
+        Ok(())
+    }
+
+    fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, e: &Event, data: &str) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .db()?;
+        stmt.execute(params![
+            seq,
+            ws.0,
+            contact.0,
+            e.message_id.as_str(),
+            e.kind.as_str(),
+            e.name,
+            e.timestamp.as_micros(),
+            e.received_at.as_micros(),
+            data,
+            e.system.then_some(1),
+        ])
+        .db()?;
+        if let Some(m) = MessageRef::of(e) {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO event_messages (seq, message_id, flow_id, step_id, campaign_id, channel, machine)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .db()?
+                .execute(params![seq, m.message_id, m.flow_id, m.step_id, m.campaign_id, m.channel, m.machine])
+                .db()?;
+        }
+        Ok(())
+    }
+
+    fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, data FROM events WHERE contact_id = ?1 ORDER BY ts, seq").db()?;
+        let rows = stmt.query_map([contact.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).db()?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, data) = row.db()?;
+            out.extend(readable_event(seq, &data));
+        }
+        Ok(out)
+    }
+
+    fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE events SET contact_id = ?2 WHERE contact_id = ?1")
+            .db()?
+            .execute([from.0, to.0])
+            .db()?;
+        Ok(())
+    }
+
+    fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY seq")
+            .db()?;
+        let mut rows = stmt.query(params![ws.0, name]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let data: String = r.get(1).db()?;
+            f(ContactId(r.get(0).db()?), &data);
+        }
+        Ok(())
+    }
+
+    fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        scan_since(&self.conn, ws, since, f)
+    }
+
+    fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1").db()?;
+        Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional().db()?.is_some())
+    }
+}
+
+fn scan_since(
+    conn: &rusqlite::Connection,
+    ws: WorkspaceId,
+    since: Timestamp,
+    f: &mut dyn FnMut(ContactId, &str),
+) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND ts >= ?2").db()?;
+    let mut rows = stmt.query(params![ws.0, since.as_micros()]).db()?;
+    while let Some(r) = rows.next().db()? {
+        let data: String = r.get(1).db()?;
+        f(ContactId(r.get(0).db()?), &data);
+    }
+    Ok(())
+}
+
+impl EventReads for SqliteReader<'_> {
+    fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
+        let (ts, seq) = match cursor {
+            None => (i64::MAX, i64::MAX),
+            Some(c) => {
+                let (a, b) = c.split_once('_').ok_or_else(StoreError::bad_cursor)?;
+                (a.parse().map_err(|_| StoreError::bad_cursor())?, b.parse().map_err(|_| StoreError::bad_cursor())?)
+            }
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, contact_id, data, ts FROM events
+                 WHERE contact_id = ?1 AND (ts < ?2 OR (ts = ?2 AND seq < ?3))
+                 ORDER BY ts DESC, seq DESC LIMIT ?4",
+            )
+            .db()?;
+        let mut rows = stmt
+            .query_map(params![contact.0, ts, seq, (limit + 1) as i64], event_row)
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        // The cursor comes from the rows, not the readable events, so a skipped row never ends the listing early.
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(seq, _, _, ts)| format!("{ts}_{seq}"))
+        });
+        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+    }
+
+    fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
+        let before = cursor_number(cursor, i64::MAX)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, contact_id, data, ts FROM events WHERE workspace_id = ?1 AND seq < ?2
+                 ORDER BY seq DESC LIMIT ?3",
+            )
+            .db()?;
+        let mut rows = stmt
+            .query_map(params![ws.0, before, (limit + 1) as i64], event_row)
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(seq, ..)| seq.to_string())
+        });
+        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+    }
+
+    fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        scan_since(&self.conn, ws, since, f)
+    }
+}

@@ -1,0 +1,241 @@
+//! Flows, flow versions, runs, per-step counters and team tasks.
+
+use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use kairos_store::read::FlowReads;
+use kairos_store::write::FlowWrites;
+use kairos_store::{FlowStats, Result, StoredFlow, StoredRun, Task};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::rows::{FLOW_COLUMNS, RUN_COLUMNS, flow_row, run_row};
+use crate::{Db, SqliteReader, SqliteWriter};
+
+/// Tasks listed at most.
+const TASKS_LISTED_MAX: i64 = 1_000;
+
+impl FlowWrites for SqliteWriter {
+    fn save_flow(&mut self, f: &StoredFlow) -> Result<i64> {
+        let row: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO flows (public_id, workspace_id, name, status, version, definition, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (public_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+                     version = excluded.version, definition = excluded.definition, updated_at = excluded.updated_at
+                 RETURNING id",
+            )
+            .db()?
+            .query_row(
+                params![
+                    f.public_id,
+                    f.workspace.0,
+                    f.name,
+                    f.status,
+                    f.version,
+                    f.definition,
+                    f.created_at.as_micros(),
+                    f.updated_at.as_micros()
+                ],
+                |r| r.get(0),
+            )
+            .db()?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .db()?
+            .execute(params![row, f.version, f.definition, f.updated_at.as_micros()])
+            .db()?;
+        Ok(row)
+    }
+
+    fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+        flow(&self.conn, ws, public_id)
+    }
+
+    fn flow_version(&mut self, flow_row: i64, version: i64) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT definition FROM flow_versions WHERE flow_id = ?1 AND version = ?2")
+            .db()?;
+        stmt.query_row(params![flow_row, version], |r| r.get(0)).optional().db()
+    }
+
+    fn flow_public_id(&mut self, flow_row: i64) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT public_id FROM flows WHERE id = ?1").db()?;
+        stmt.query_row([flow_row], |r| r.get(0)).optional().db()
+    }
+
+    fn active_flows(&mut self) -> Result<Vec<StoredFlow>> {
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE status = 'active' ORDER BY id")).db()?;
+        let rows = stmt.query_map([], flow_row).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
+    fn save_run(&mut self, r: &StoredRun) -> Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO flow_runs (id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status,
+                     end_reason, entered_at, updated_at, trigger)
+                 VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
+                     due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
+                     updated_at = excluded.updated_at, trigger = excluded.trigger
+                 RETURNING id",
+            )
+            .db()?;
+        stmt.query_row(
+            params![
+                r.id,
+                r.flow_row,
+                r.version,
+                r.workspace.0,
+                r.contact.0,
+                r.key,
+                r.step,
+                r.due_at.map(Timestamp::as_micros),
+                r.status,
+                r.end_reason,
+                r.entered_at.as_micros(),
+                r.updated_at.as_micros(),
+                r.trigger
+            ],
+            |row| row.get(0),
+        )
+        .db()
+    }
+
+    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()> {
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM flow_runs WHERE status = 'active'")).db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            f(run_row(r).db()?);
+        }
+        Ok(())
+    }
+
+    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT MAX(entered_at) FROM flow_runs WHERE flow_id = ?1 AND contact_id = ?2 AND run_key = ?3",
+            )
+            .db()?;
+        let t: Option<i64> = stmt.query_row(params![flow_row, contact.0, key], |r| r.get(0)).db()?;
+        Ok(t.map(Timestamp::from_micros))
+    }
+
+    fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = n + 1",
+            )
+            .db()?
+            .execute(params![flow_row, step, counter])
+            .db()?;
+        Ok(())
+    }
+
+    fn insert_task(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        flow_id: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+            )
+            .db()?
+            .execute(params![ws.0, contact.0, flow_id, message, at.as_micros()])
+            .db()?;
+        Ok(())
+    }
+}
+
+fn flow(conn: &Connection, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE workspace_id = ?1 AND public_id = ?2"))
+        .db()?;
+    stmt.query_row(params![ws.0, public_id], flow_row).optional().db()
+}
+
+impl FlowReads for SqliteReader<'_> {
+    fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE workspace_id = ?1 ORDER BY id"))
+            .db()?;
+        let rows = stmt.query_map([ws.0], flow_row).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
+    fn flow(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+        flow(&self.conn, ws, public_id)
+    }
+
+    fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
+        let mut out = FlowStats::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, COALESCE(end_reason, ''), COUNT(*) FROM flow_runs WHERE flow_id = ?1 GROUP BY 1, 2",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([flow_row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+            .db()?;
+        for row in rows {
+            let (status, reason, n) = row.db()?;
+            out.entered += n as u64;
+            if status == "active" {
+                out.active += n as u64;
+            } else {
+                *out.exited.entry(reason.clone()).or_default() += n as u64;
+                if reason == "goal" {
+                    out.converted += n as u64;
+                }
+            }
+        }
+        let mut stmt =
+            self.conn.prepare_cached("SELECT step, counter, n FROM flow_step_counts WHERE flow_id = ?1").db()?;
+        let rows = stmt
+            .query_map([flow_row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+            .db()?;
+        for row in rows {
+            let (step, counter, n) = row.db()?;
+            out.steps.entry(step).or_default().insert(counter, n as u64);
+        }
+        Ok(out)
+    }
+
+    fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, contact_id, flow_id, message, status, created_at FROM tasks
+                 WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws.0, status, TASKS_LISTED_MAX], |r| {
+                Ok((
+                    r.get(0)?,
+                    ContactId(r.get(1)?),
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    Timestamp::from_micros(r.get(5)?),
+                ))
+            })
+            .db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+}

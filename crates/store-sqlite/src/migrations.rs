@@ -1,0 +1,349 @@
+//! The schema, as numbered migrations applied in order at start. Never edit a released entry: append one.
+
+use kairos_store::Result;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::Db;
+
+/// The schema version this build writes (the last migration).
+pub const SCHEMA_VERSION: i64 = 9;
+
+/// Schema versions, applied in order at start. Never edit a released entry: append a new one.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE workspaces (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE api_keys (
+        key_hash BLOB PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        merged_into INTEGER,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX contacts_merged ON contacts (merged_into) WHERE merged_into IS NOT NULL;
+    CREATE TABLE identities (
+        workspace_id INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        contact_id INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT,
+        ts INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_contact ON events (contact_id, ts);
+    CREATE TABLE products (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;",
+    ),
+    (
+        2,
+        "CREATE INDEX events_by_name ON events (workspace_id, name, seq);
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE segment_members (
+        segment_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        entered_at INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, contact_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE segment_sizes (
+        segment_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, at)
+    ) WITHOUT ROWID;",
+    ),
+    (
+        3,
+        "CREATE TABLE templates (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE template_versions (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE flows (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE flow_versions (
+        flow_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, version)
+    ) WITHOUT ROWID;",
+    ),
+    (
+        4,
+        "CREATE TABLE flow_runs (
+        id INTEGER PRIMARY KEY,
+        flow_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        run_key TEXT NOT NULL,
+        step TEXT,
+        due_at INTEGER,
+        status TEXT NOT NULL,
+        end_reason TEXT,
+        entered_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        trigger TEXT NOT NULL
+    );
+    CREATE INDEX flow_runs_active ON flow_runs (status) WHERE status = 'active';
+    CREATE INDEX flow_runs_entry ON flow_runs (flow_id, contact_id, run_key, entered_at);
+    CREATE TABLE flow_step_counts (
+        flow_id INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, step, counter)
+    ) WITHOUT ROWID;
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        to_addr TEXT,
+        flow_id TEXT,
+        campaign_id TEXT,
+        step_id TEXT,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_workspace ON messages (workspace_id);
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        flow_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
+    ),
+    (
+        5,
+        "CREATE TABLE suppressions (
+        workspace_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, channel, address)
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_by_contact ON messages (contact_id);
+    CREATE INDEX messages_by_to ON messages (workspace_id, to_addr);
+    CREATE TABLE provider_ids (
+        provider_id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL
+    ) WITHOUT ROWID;",
+    ),
+    (
+        6,
+        "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, email)
+    );
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        workspace_id INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    ),
+    (
+        7,
+        "CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE campaign_recipients (
+        campaign_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        variant INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, contact_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX campaign_recipients_due ON campaign_recipients (campaign_id, done, due_at);
+    CREATE INDEX messages_by_campaign ON messages (campaign_id) WHERE campaign_id IS NOT NULL;",
+    ),
+    (
+        8,
+        "CREATE TABLE coupon_pools (
+        workspace_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE coupon_codes (
+        workspace_id INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        pool_id TEXT NOT NULL,
+        contact_id INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL,
+        redeemed_at INTEGER,
+        order_id TEXT,
+        PRIMARY KEY (workspace_id, code, contact_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX coupon_codes_by_contact ON coupon_codes (workspace_id, pool_id, contact_id);",
+    ),
+    // Fields that queries filter or aggregate on become columns, filled on write (before: json_extract over the
+    // serialized structs, so renaming a domain field silently broke reports). Existing rows are backfilled here,
+    // the one place that still reads the old serialized shapes.
+    (
+        9,
+        "ALTER TABLE contacts ADD COLUMN first_order_at INTEGER;
+    ALTER TABLE contacts ADD COLUMN email_consent TEXT;
+    ALTER TABLE contacts ADD COLUMN email_consent_at INTEGER;
+    ALTER TABLE contacts ADD COLUMN sms_consent TEXT;
+    ALTER TABLE contacts ADD COLUMN sms_consent_at INTEGER;
+    UPDATE contacts SET
+        first_order_at = CASE WHEN json_type(data, '$.computed.orders.first_at') = 'integer'
+            THEN json_extract(data, '$.computed.orders.first_at') END,
+        email_consent = CASE WHEN json_type(data, '$.consent.email.status') = 'text'
+            THEN json_extract(data, '$.consent.email.status') END,
+        email_consent_at = CASE WHEN json_type(data, '$.consent.email.updated_at') = 'integer'
+            THEN json_extract(data, '$.consent.email.updated_at') END,
+        sms_consent = CASE WHEN json_type(data, '$.consent.sms.status') = 'text'
+            THEN json_extract(data, '$.consent.sms.status') END,
+        sms_consent_at = CASE WHEN json_type(data, '$.consent.sms.updated_at') = 'integer'
+            THEN json_extract(data, '$.consent.sms.updated_at') END
+    WHERE merged_into IS NULL AND json_valid(data);
+
+    ALTER TABLE events ADD COLUMN system INTEGER;
+    UPDATE events SET system = 1 WHERE json_valid(data) AND json_extract(data, '$.system') IS NOT NULL;
+    CREATE TABLE event_messages (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT,
+        flow_id TEXT,
+        step_id TEXT,
+        campaign_id TEXT,
+        channel TEXT,
+        machine INTEGER NOT NULL
+    );
+    INSERT INTO event_messages (seq, message_id, flow_id, step_id, campaign_id, channel, machine)
+    SELECT seq,
+        CASE WHEN json_type(data, '$.properties.message_id') = 'text' THEN json_extract(data, '$.properties.message_id') END,
+        CASE WHEN json_type(data, '$.properties.flow_id') = 'text' THEN json_extract(data, '$.properties.flow_id') END,
+        CASE WHEN json_type(data, '$.properties.step_id') = 'text' THEN json_extract(data, '$.properties.step_id') END,
+        CASE WHEN json_type(data, '$.properties.campaign_id') = 'text'
+            THEN json_extract(data, '$.properties.campaign_id') END,
+        CASE WHEN json_type(data, '$.properties.channel') = 'text' THEN json_extract(data, '$.properties.channel') END,
+        json_type(data, '$.properties.machine') IS 'true'
+    FROM events
+    WHERE name IN ('Message Sent', 'Email Opened', 'Email Clicked', 'Unsubscribed', 'Email Bounced',
+        'Email Marked as Spam') AND json_valid(data);
+
+    ALTER TABLE messages ADD COLUMN variant INTEGER;
+    ALTER TABLE messages ADD COLUMN opens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN clicks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN statuses TEXT NOT NULL DEFAULT ' ';
+    UPDATE messages SET
+        variant = CASE WHEN json_type(data, '$.variant') IN ('integer', 'real', 'text')
+            THEN CAST(json_extract(data, '$.variant') AS INTEGER) END,
+        opens = CASE WHEN json_type(data, '$.counts.opened') IN ('integer', 'real')
+            THEN CAST(json_extract(data, '$.counts.opened') AS INTEGER) ELSE 0 END,
+        clicks = CASE WHEN json_type(data, '$.counts.clicked') IN ('integer', 'real')
+            THEN CAST(json_extract(data, '$.counts.clicked') AS INTEGER) ELSE 0 END,
+        statuses = ' ' || (SELECT group_concat(s, ' ') FROM (
+            SELECT json_extract(h.value, '$.status') AS s FROM json_each(messages.data, '$.history') AS h
+                WHERE json_type(messages.data, '$.history') = 'array' AND json_type(h.value, '$.status') = 'text'
+            UNION SELECT messages.status)) || ' '
+    WHERE json_valid(data);
+
+    ALTER TABLE templates ADD COLUMN channel TEXT;
+    UPDATE templates SET channel = json_extract(data, '$.channel')
+        WHERE json_valid(data) AND json_type(data, '$.channel') = 'text';",
+    ),
+];
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .db()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).db()?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql).db()?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))", [version])
+            .db()?;
+        tracing::info!(schema.version = version, "applied migration");
+    }
+    tx.commit().db()?;
+    Ok(())
+}
+
+/// The migrations up to and including `version`, for tests that build an older database.
+pub(crate) fn up_to(version: i64) -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().filter(move |(v, _)| *v <= version).map(|(_, sql)| *sql)
+}

@@ -1,0 +1,132 @@
+//! Mapping result rows to the stored types, and the SELECT lists they expect.
+
+use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
+use kairos_store::{StoredCampaign, StoredEvent, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
+use rusqlite::Row;
+
+/// `(seq, contact_id, data, ts)` of an events row.
+pub(crate) type EventRow = (i64, i64, String, i64);
+
+pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+/// A stored event, or None (reported) for a row that cannot be read back: one damaged row must not make a whole
+/// timeline, a recomputation or a group commit fail.
+pub(crate) fn readable_event(seq: i64, data: &str) -> Option<Event> {
+    match serde_json::from_str(data) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::warn!(event.seq = seq, error = %e, "skipping a stored event that cannot be read");
+            None
+        }
+    }
+}
+
+pub(crate) fn to_stored(rows: Vec<EventRow>) -> Vec<StoredEvent> {
+    rows.into_iter()
+        .filter_map(|(seq, contact, data, _)| {
+            Some(StoredEvent { seq, contact_id: ContactId(contact), event: readable_event(seq, &data)? })
+        })
+        .collect()
+}
+
+pub(crate) const SEGMENT_COLUMNS: &str = "id, public_id, workspace_id, name, definition, created_at, updated_at";
+
+pub(crate) fn segment_row(r: &Row<'_>) -> rusqlite::Result<StoredSegment> {
+    Ok(StoredSegment {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        definition: r.get(4)?,
+        created_at: Timestamp::from_micros(r.get(5)?),
+        updated_at: Timestamp::from_micros(r.get(6)?),
+    })
+}
+
+pub(crate) fn template_row(r: &Row<'_>) -> rusqlite::Result<StoredTemplate> {
+    Ok(StoredTemplate {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        data: r.get(2)?,
+        created_at: Timestamp::from_micros(r.get(3)?),
+        updated_at: Timestamp::from_micros(r.get(4)?),
+    })
+}
+
+pub(crate) const CAMPAIGN_SELECT: &str =
+    "SELECT id, public_id, workspace_id, name, status, definition, state, created_at, updated_at FROM campaigns";
+
+pub(crate) fn campaign_row(r: &Row<'_>) -> rusqlite::Result<StoredCampaign> {
+    Ok(StoredCampaign {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        status: r.get(4)?,
+        definition: r.get(5)?,
+        state: r.get(6)?,
+        created_at: Timestamp::from_micros(r.get(7)?),
+        updated_at: Timestamp::from_micros(r.get(8)?),
+    })
+}
+
+/// Columns 0..=11 of a messages row, as [`message_row`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at, variant";
+
+pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: r.get(0)?,
+        workspace: WorkspaceId(r.get(1)?),
+        contact: ContactId(r.get(2)?),
+        channel: r.get(3)?,
+        to: r.get(4)?,
+        flow_id: r.get(5)?,
+        campaign_id: r.get(6)?,
+        step_id: r.get(7)?,
+        status: r.get(8)?,
+        data: r.get(9)?,
+        created_at: Timestamp::from_micros(r.get(10)?),
+        variant: r.get(11)?,
+    })
+}
+
+pub(crate) const RUN_COLUMNS: &str = "id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status, \
+     end_reason, entered_at, updated_at, trigger";
+
+pub(crate) fn run_row(r: &Row<'_>) -> rusqlite::Result<StoredRun> {
+    Ok(StoredRun {
+        id: r.get(0)?,
+        flow_row: r.get(1)?,
+        version: r.get(2)?,
+        workspace: WorkspaceId(r.get(3)?),
+        contact: ContactId(r.get(4)?),
+        key: r.get(5)?,
+        step: r.get(6)?,
+        due_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_micros),
+        status: r.get(8)?,
+        end_reason: r.get(9)?,
+        entered_at: Timestamp::from_micros(r.get(10)?),
+        updated_at: Timestamp::from_micros(r.get(11)?),
+        trigger: r.get(12)?,
+    })
+}
+
+pub(crate) const FLOW_COLUMNS: &str =
+    "id, public_id, workspace_id, name, status, version, definition, created_at, updated_at";
+
+pub(crate) fn flow_row(r: &Row<'_>) -> rusqlite::Result<StoredFlow> {
+    Ok(StoredFlow {
+        row: r.get(0)?,
+        public_id: r.get(1)?,
+        workspace: WorkspaceId(r.get(2)?),
+        name: r.get(3)?,
+        status: r.get(4)?,
+        version: r.get(5)?,
+        definition: r.get(6)?,
+        created_at: Timestamp::from_micros(r.get(7)?),
+        updated_at: Timestamp::from_micros(r.get(8)?),
+    })
+}

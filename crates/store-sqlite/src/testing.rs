@@ -1,0 +1,38 @@
+//! For tests only: ways to damage or age a database on purpose, so tests elsewhere need neither SQL nor
+//! `rusqlite`.
+
+use std::path::Path;
+
+use kairos_store::Result;
+use rusqlite::params;
+
+use crate::{DB_FILE_NAME, Db};
+
+/// Writes a stored event whose JSON is `data` (e.g. unreadable) into the database of `data_dir`, for the same
+/// workspace, contact, kind and name as the first stored event and 1 ms before it, with message id `poison`.
+/// The server must be stopped.
+pub fn insert_raw_event_beside_first(data_dir: &Path, data: &str) -> Result<()> {
+    let db = rusqlite::Connection::open(data_dir.join(DB_FILE_NAME)).db()?;
+    db.execute(
+        "INSERT INTO events (workspace_id, contact_id, message_id, kind, name, ts, received_at, data)
+         SELECT workspace_id, contact_id, 'poison', kind, name, ts - 1000, received_at, ?1 FROM events LIMIT 1",
+        params![data],
+    )
+    .db()?;
+    Ok(())
+}
+
+/// Creates a database file at `file` with the schema of an older build (migrations 1..=`version` only).
+pub fn create_at_version(file: &Path, version: i64) -> Result<()> {
+    let mut conn = rusqlite::Connection::open(file).db()?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .db()?;
+    let tx = conn.transaction().db()?;
+    for (i, sql) in crate::migrations::up_to(version).enumerate() {
+        tx.execute_batch(sql).db()?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [i as i64 + 1]).db()?;
+    }
+    tx.commit().db()
+}

@@ -1,0 +1,110 @@
+//! The event log: time order, late events, cursors, scans, and the de-duplication window.
+
+use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use serde_json::json;
+
+use super::{all_pages, at, json, refuses, track, workspace, write};
+use crate::Store;
+
+/// Events come back in (timestamp, sequence) order whatever order they arrived in; listings page without
+/// skipping or repeating a row; unreadable rows are skipped, never an error.
+pub fn events_keep_time_order_and_page_with_cursors(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    let (ann, bo) = (ContactId(1), ContactId(2));
+    // (seq, contact, timestamp): a late event (seq 4, oldest timestamp) and two events in the same second.
+    let rows: [(i64, ContactId, i64); 7] =
+        [(1, ann, 50), (2, ann, 60), (3, bo, 55), (4, ann, 10), (5, ann, 60), (6, ann, 70), (7, bo, 80)];
+    write(store, |w| {
+        assert_eq!(w.max_event_seq()?, 0);
+        for (seq, who, ts) in rows {
+            let e = track(
+                &format!("m{seq}"),
+                if seq % 2 == 0 { "Product Viewed" } else { "Order Completed" },
+                ts,
+                100 + seq,
+                json!({"n": seq}),
+            );
+            w.insert_event(ws, who, seq, &e, &json(&e))?;
+        }
+        let e = track("m8", "Product Viewed", 90, 108, json!({}));
+        w.insert_event(other, ContactId(9), 8, &e, &json(&e))?;
+        // A row that cannot be read back (damaged, or written by an older build).
+        w.insert_event(ws, ann, 9, &track("m9", "Product Viewed", 65, 109, json!({})), "{not json")?;
+        Ok(())
+    });
+    let mut w = store.writer().unwrap();
+    assert_eq!(w.max_event_seq().unwrap(), 9);
+    let seqs = |events: Vec<kairos_domain::Event>| -> Vec<String> {
+        events.into_iter().map(|e| e.message_id.as_str().to_string()).collect()
+    };
+    assert_eq!(seqs(w.contact_events_ordered(ann).unwrap()), ["m4", "m1", "m2", "m5", "m6"], "by (ts, seq)");
+    assert!(w.contact_events_ordered(ContactId(99)).unwrap().is_empty());
+
+    // Newest first by (ts, seq), pages of 2: the unreadable row takes a place in a page but is not listed.
+    let r = store.reader().unwrap();
+    let timeline = all_pages(|c| r.contact_events(ann, c, 2));
+    let got: Vec<(i64, String)> = timeline.iter().map(|e| (e.seq, e.event.message_id.as_str().to_string())).collect();
+    assert_eq!(got, [(6, "m6".into()), (5, "m5".into()), (2, "m2".into()), (1, "m1".into()), (4, "m4".into())]);
+    assert!(timeline.iter().all(|e| e.contact_id == ann));
+    for page_size in [1, 3, 10] {
+        assert_eq!(all_pages(|c| r.contact_events(ann, c, page_size)).len(), 5, "page size {page_size}");
+    }
+    for bad in ["x", "12", "a_b", "1_b"] {
+        assert!(refuses(r.contact_events(ann, Some(bad), 2)), "cursor {bad:?}");
+    }
+    // The workspace's log, most recently received first; another workspace's events are not in it.
+    let log: Vec<i64> = all_pages(|c| r.workspace_events(ws, c, 3)).iter().map(|e| e.seq).collect();
+    assert_eq!(log, [7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(all_pages(|c| r.workspace_events(other, c, 3)).len(), 1);
+    assert!(refuses(r.workspace_events(ws, Some("nope"), 2)));
+
+    // Scans: by name in log order, since a timestamp (both sides), existence of a name.
+    let mut named = Vec::new();
+    w.events_named(ws, "Order Completed", &mut |c, data| named.push((c, data.contains("\"m")))).unwrap();
+    assert_eq!(named, [(ann, true), (bo, true), (ann, true), (bo, true)]);
+    let mut since = Vec::new();
+    w.events_since(ws, at(60), &mut |c, d| since.push((c, d.len() > 2))).unwrap();
+    since.sort_by_key(|(c, _)| c.0);
+    assert_eq!(since.len(), 5, "m2 m5 m6 m7 and the unreadable row (ts >= 60): {since:?}");
+    let mut read_since = 0;
+    r.events_since(ws, at(60), &mut |_, _| read_since += 1).unwrap();
+    assert_eq!(read_since, 5);
+    assert!(w.has_event_named(ws, "Order Completed").unwrap());
+    assert!(!w.has_event_named(ws, "Checkout Started").unwrap());
+    assert!(!w.has_event_named(WorkspaceId(999), "Order Completed").unwrap());
+}
+
+/// The de-duplication window is rebuilt by walking the log backwards until the first event received before it.
+pub fn dedupe_window_is_rebuilt_from_the_log(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    write(store, |w| {
+        for seq in 1..=6 {
+            // Received one second apart, in sequence order; the same message id in two workspaces.
+            let (space, id) = if seq == 6 { (other, "m5".to_string()) } else { (ws, format!("m{seq}")) };
+            let e = track(&id, "Page Viewed", seq, seq, json!({}));
+            w.insert_event(space, ContactId(1), seq, &e, &json(&e))?;
+        }
+        Ok(())
+    });
+    let mut w = store.writer().unwrap();
+    let mut window: Vec<(WorkspaceId, String, Timestamp)> = Vec::new();
+    w.recent_message_ids(at(3), &mut |space, id, t| window.push((space, id.to_string(), t))).unwrap();
+    assert_eq!(
+        window,
+        [
+            (other, "m5".to_string(), at(6)),
+            (ws, "m5".to_string(), at(5)),
+            (ws, "m4".to_string(), at(4)),
+            (ws, "m3".to_string(), at(3)),
+        ],
+        "newest first, down to the first event received before the window"
+    );
+    let mut none = 0;
+    w.recent_message_ids(at(7), &mut |_, _, _| none += 1).unwrap();
+    assert_eq!(none, 0);
+    let mut all = 0;
+    w.recent_message_ids(at(-100), &mut |_, _, _| all += 1).unwrap();
+    assert_eq!(all, 6);
+}

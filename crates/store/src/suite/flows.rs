@@ -1,0 +1,150 @@
+//! Templates with their versions, flows with theirs, runs, step counters and tasks.
+
+use kairos_domain::{ContactId, WorkspaceId};
+
+use super::{at, workspace, write};
+use crate::{Store, StoredFlow, StoredRun};
+
+/// Each save is a new version; the current one is read back; partials and layouts are found by channel.
+pub fn templates_versions_and_channels(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    write(store, |w| {
+        assert_eq!(w.save_template(ws, "welcome", "email", "{\"v\":1}", at(1))?, 1);
+        assert_eq!(w.save_template(ws, "welcome", "email", "{\"v\":2}", at(2))?, 2);
+        assert_eq!(w.save_template(ws, "footer", "partial", "{\"p\":1}", at(3))?, 1);
+        assert_eq!(w.save_template(ws, "base", "layout", "{\"l\":1}", at(3))?, 1);
+        assert_eq!(w.save_template(ws, "a_header", "partial", "{\"p\":2}", at(4))?, 1);
+        assert_eq!(w.save_template(other, "welcome", "email", "{\"theirs\":1}", at(4))?, 1, "versions per workspace");
+        assert!(w.template_exists(ws, "welcome")?);
+        assert!(!w.template_exists(ws, "nope")?);
+        assert_eq!(w.template_data(ws, "welcome")?, Some((2, "{\"v\":2}".to_string())));
+        let partials: Vec<String> = w.templates_of_channel(ws, "partial")?.into_iter().map(|(id, _)| id).collect();
+        assert_eq!(partials, ["a_header", "footer"]);
+        Ok(())
+    });
+    let r = store.reader().unwrap();
+    let t = r.template(ws, "welcome").unwrap().expect("saved");
+    assert_eq!((t.version, t.data.as_str(), t.created_at, t.updated_at), (2, "{\"v\":2}", at(1), at(2)));
+    assert_eq!(r.template(other, "footer").unwrap(), None);
+    let ids: Vec<String> = r.templates(ws).unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["a_header", "base", "footer", "welcome"]);
+    assert_eq!(r.template_data(ws, "base").unwrap(), Some((1, "{\"l\":1}".to_string())));
+    assert_eq!(r.template_data(ws, "nope").unwrap(), None);
+    assert_eq!(r.templates_of_channel(ws, "layout").unwrap(), [("base".to_string(), "{\"l\":1}".to_string())]);
+    assert!(r.templates_of_channel(other, "partial").unwrap().is_empty());
+}
+
+fn flow(public_id: &str, ws: WorkspaceId, status: &str, version: i64, definition: &str, t: i64) -> StoredFlow {
+    StoredFlow {
+        row: 0,
+        public_id: public_id.into(),
+        workspace: ws,
+        name: format!("Flow {public_id}"),
+        status: status.into(),
+        version,
+        definition: definition.into(),
+        created_at: at(1),
+        updated_at: at(t),
+    }
+}
+
+fn run(flow_row: i64, ws: WorkspaceId, contact: i64, key: &str, entered: i64) -> StoredRun {
+    StoredRun {
+        id: 0,
+        flow_row,
+        version: 1,
+        workspace: ws,
+        contact: ContactId(contact),
+        key: key.into(),
+        step: Some("s1".into()),
+        due_at: Some(at(entered + 60)),
+        status: "active".into(),
+        end_reason: None,
+        entered_at: at(entered),
+        updated_at: at(entered),
+        trigger: "{}".into(),
+    }
+}
+
+/// Flows keep every version's definition; runs insert then update; stats count runs and step counters.
+pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    let (welcome, winback) = write(store, |w| {
+        let welcome = w.save_flow(&flow("flow_welcome", ws, "draft", 1, "{\"v\":1}", 1))?;
+        let again = w.save_flow(&flow("flow_welcome", ws, "active", 2, "{\"v\":2}", 2))?;
+        assert_eq!(again, welcome, "saved by public id");
+        // Saving a version again does not rewrite its definition.
+        w.save_flow(&flow("flow_welcome", ws, "active", 2, "{\"v\":\"2b\"}", 3))?;
+        let winback = w.save_flow(&flow("flow_winback", ws, "paused", 1, "{}", 1))?;
+        w.save_flow(&flow("flow_theirs", other, "active", 1, "{}", 1))?;
+        assert_eq!(w.flow_version(welcome, 1)?.as_deref(), Some("{\"v\":1}"));
+        assert_eq!(w.flow_version(welcome, 2)?.as_deref(), Some("{\"v\":2}"));
+        assert_eq!(w.flow_version(welcome, 3)?, None);
+        assert_eq!(w.flow_public_id(winback)?.as_deref(), Some("flow_winback"));
+        assert_eq!(w.flow_public_id(999)?, None);
+        let f = w.flow(ws, "flow_welcome")?.expect("saved");
+        assert_eq!(
+            (f.row, f.status.as_str(), f.version, f.definition.as_str()),
+            (welcome, "active", 2, "{\"v\":\"2b\"}")
+        );
+        assert_eq!(w.flow(other, "flow_welcome")?, None);
+        let active: Vec<String> = w.active_flows()?.into_iter().map(|f| f.public_id).collect();
+        assert_eq!(active, ["flow_welcome", "flow_theirs"]);
+        Ok((welcome, winback))
+    });
+    let ids = write(store, |w| {
+        let a = w.save_run(&run(welcome, ws, 1, "", 10))?;
+        let b = w.save_run(&run(welcome, ws, 2, "", 20))?;
+        let c = w.save_run(&run(welcome, ws, 1, "", 30))?; // re-entry
+        let d = w.save_run(&run(winback, ws, 1, "order-7", 40))?;
+        assert!(a > 0 && a != b && b != c && c != d);
+        // Run a ends at the goal, run b is exited; the update keeps the id.
+        let mut done = run(welcome, ws, 1, "", 10);
+        done.id = a;
+        done.status = "ended".into();
+        done.end_reason = Some("goal".into());
+        done.step = None;
+        done.due_at = None;
+        assert_eq!(w.save_run(&done)?, a);
+        let mut exited = run(welcome, ws, 2, "", 20);
+        exited.id = b;
+        exited.status = "ended".into();
+        exited.end_reason = Some("exit_condition".into());
+        w.save_run(&exited)?;
+        assert_eq!(w.last_entry(welcome, ContactId(1), "")?, Some(at(30)));
+        assert_eq!(w.last_entry(winback, ContactId(1), "order-7")?, Some(at(40)));
+        assert_eq!(w.last_entry(winback, ContactId(1), "order-8")?, None);
+        for (step, counter) in [("s1", "sent"), ("s1", "sent"), ("s1", "skipped"), ("s2", "sent")] {
+            w.count_step(welcome, step, counter)?;
+        }
+        w.insert_task(ws, ContactId(1), "flow_welcome", "Call Ann", at(50))?;
+        w.insert_task(ws, ContactId(2), "flow_welcome", "Call Bo", at(51))?;
+        w.insert_task(other, ContactId(3), "flow_theirs", "Not ours", at(52))?;
+        Ok([a, b, c, d])
+    });
+    let mut w = store.writer().unwrap();
+    let mut active = Vec::new();
+    w.active_runs(&mut |r| active.push((r.id, r.key.clone(), r.due_at))).unwrap();
+    active.sort();
+    assert_eq!(active, [(ids[2], String::new(), Some(at(90))), (ids[3], "order-7".into(), Some(at(100)))]);
+
+    let r = store.reader().unwrap();
+    let listed: Vec<String> = r.flows(ws).unwrap().into_iter().map(|f| f.public_id).collect();
+    assert_eq!(listed, ["flow_welcome", "flow_winback"], "creation order, this workspace only");
+    assert_eq!(r.flow(ws, "flow_winback").unwrap().map(|f| f.row), Some(winback));
+    assert_eq!(r.flow(ws, "flow_theirs").unwrap(), None);
+    let stats = r.flow_stats(welcome).unwrap();
+    assert_eq!((stats.entered, stats.active, stats.converted), (3, 1, 1));
+    assert_eq!(stats.exited.get("goal"), Some(&1));
+    assert_eq!(stats.exited.get("exit_condition"), Some(&1));
+    assert_eq!(stats.steps["s1"].get("sent"), Some(&2));
+    assert_eq!(stats.steps["s1"].get("skipped"), Some(&1));
+    assert_eq!(stats.steps["s2"].get("sent"), Some(&1));
+    assert_eq!(r.flow_stats(999).unwrap(), crate::FlowStats::default());
+    let tasks: Vec<(String, String)> = r.tasks(ws, None).unwrap().into_iter().map(|t| (t.3, t.4)).collect();
+    assert_eq!(tasks, [("Call Bo".to_string(), "open".to_string()), ("Call Ann".to_string(), "open".to_string())]);
+    assert_eq!(r.tasks(ws, Some("open")).unwrap().len(), 2);
+    assert!(r.tasks(ws, Some("done")).unwrap().is_empty());
+}
