@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use kairos_domain::Duration;
-use kairos_flow::Channel;
+use kairos_domain::Channel;
 use serde_json::{Map, Value, json};
 
 use crate::sending::Rules;
