@@ -31,7 +31,7 @@ enum Command {
         command: UserCommand,
     },
     /// Measure throughput and latency.
-    Bench(crate::bench::BenchArgs),
+    Bench(kairos_bench::BenchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -149,7 +149,7 @@ pub fn main() -> ExitCode {
         Command::User { command: UserCommand::Create { workspace, email, password, update, storage } } => {
             create_user(&storage, &workspace, &email, &password, update)
         }
-        Command::Bench(args) => crate::bench::run(args),
+        Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

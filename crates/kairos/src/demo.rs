@@ -13,7 +13,7 @@ use kairos_store_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
 
 use crate::cli::DemoArgs;
-use crate::sample;
+use kairos_sample as sample;
 
 const CREDENTIALS_FILE: &str = "demo.json";
 /// The demo's web UI login (email and generated password), kept beside the store so a rerun prints it again.

@@ -60,6 +60,11 @@ pub async fn start(
     Ok((state, listener))
 }
 
+/// The start-up path above, on 127.0.0.1:0, for `kairos bench` (the benchmarks measure the server as it runs).
+pub fn bench_starter() -> kairos_bench::Starter {
+    Arc::new(|store, dev_clock| Box::pin(async move { start(store, "127.0.0.1:0", dev_clock).await }))
+}
+
 pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::SocketAddr> {
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kairos");
@@ -151,7 +151,7 @@ pub fn body(v: &Value) -> Option<bytes::Bytes> {
 }
 
 /// Every item of a list endpoint, following `next_cursor`. `path` already has its query (`...?limit=100`).
-pub async fn all_items(c: &mut kairos::client::HttpClient, key: &str, path: &str) -> Vec<Value> {
+pub async fn all_items(c: &mut kairos_bench::client::HttpClient, key: &str, path: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
