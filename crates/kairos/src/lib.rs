@@ -10,4 +10,5 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod sample;
+pub mod secrets;
 pub mod serve;
