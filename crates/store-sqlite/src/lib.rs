@@ -160,10 +160,6 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
         // Checkpoints run on their own thread (see `Checkpointer`) so commits never wait for them.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
         conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES).db()?;
-        // Overwritten and deleted row content is zeroed inside its page (FAST: only where that costs no extra
-        // I/O), so a plaintext secret moved into `secrets` or a value removed from a row does not linger in the
-        // file's free space.
-        conn.pragma_update(None, "secure_delete", "FAST").db()?;
     }
     Ok(conn)
 }

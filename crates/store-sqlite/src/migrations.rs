@@ -340,6 +340,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    // Rows a migration rewrites are zeroed where they were (FAST: inside their pages, no extra I/O): migration 10
+    // removes secrets that must not linger in the file's free space. Only this connection, used for migrating.
+    conn.pragma_update(None, "secure_delete", "FAST").db()?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )

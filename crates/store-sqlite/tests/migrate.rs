@@ -218,3 +218,34 @@ fn webhook_rows_of_the_previous_schema_lose_their_plaintext_secret() {
     // Rewritten rows are zeroed where they were (`secure_delete`), not left in the pages' free space.
     assert!(!bytes.windows(22).any(|w| w == b"whsec_plaintext_of_old"), "the old secret is gone from the file");
 }
+
+/// A settings row rewritten without the plaintext webhook secret an older build kept there (the binary moves it
+/// into `secrets` at start) leaves no copy in the file's free space.
+#[test]
+fn settings_rewritten_without_a_plaintext_secret_leave_no_copy_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let marker = "whsec_plaintext_in_settings_0042";
+    let spaces: Vec<WorkspaceId> = (0..8)
+        .map(|i| {
+            let id = store.create_workspace(&format!("Shop {i}"), at(i)).unwrap().id;
+            store.workspaces().unwrap().into_iter().find(|w| w.1 == id).unwrap().0
+        })
+        .collect();
+    let mut w = store.writer().unwrap();
+    for with_secret in [true, false] {
+        let mut tx = w.transaction().unwrap();
+        for ws in &spaces {
+            let mut settings = json!({"store": {"url": "https://shop.example", "name": "Velo"}});
+            if with_secret {
+                settings["webhook_secret"] = json!(marker);
+            }
+            tx.save_workspace_settings(*ws, &settings.to_string()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    drop(w);
+    drop(store);
+    let bytes = std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap();
+    assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "the old settings are zeroed");
+}
