@@ -36,7 +36,7 @@ enum Command {
 
 #[derive(Args, Clone)]
 pub struct StorageArgs {
-    /// Data directory (database, kairos.toml).
+    /// Data directory (database, kairos.toml, and the master key file when no other key is given).
     #[arg(long, env = "KAIROS_DATA_DIR", default_value = "./kairos-data")]
     pub data_dir: PathBuf,
     /// Database URL; defaults to SQLite in the data directory. `sqlite:PATH` is accepted.
@@ -64,6 +64,8 @@ pub struct ServeArgs {
     /// Make the clock controllable through POST /api/v1/dev/clock (tests and demos only).
     #[arg(long)]
     pub dev_clock: bool,
+    #[command(flatten)]
+    pub secrets: crate::secrets::SecretArgs,
 }
 
 #[derive(Args)]
@@ -86,6 +88,8 @@ pub struct DemoArgs {
     /// Generate the store and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+    #[command(flatten)]
+    pub secrets: crate::secrets::SecretArgs,
 }
 
 #[derive(Subcommand)]

@@ -1,4 +1,5 @@
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -6,6 +7,7 @@ use kairos_engine::{Clock, DevClock, Engine, SystemClock};
 use kairos_server::AppState;
 
 use crate::cli::ServeArgs;
+use crate::secrets::SecretArgs;
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
@@ -34,9 +36,23 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Starts the engine and binds the listener; returns the state and listener.
+/// Starts the engine and binds the listener on a store whose directory is also the data directory, with the
+/// master key from the environment or that directory (benches); returns the state and listener.
 pub async fn start(
     store: Arc<kairos_store_sqlite::SqliteStore>,
+    listen: &str,
+    dev_clock: bool,
+) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
+    let dir = store.dir();
+    start_node(store, &dir, &SecretArgs::default(), listen, dev_clock).await
+}
+
+/// Starts the engine and binds the listener: `kairos.toml` from `data_dir`, the secrets from the store under
+/// the master key `secrets` names (see `crate::secrets`).
+pub async fn start_node(
+    store: Arc<kairos_store_sqlite::SqliteStore>,
+    data_dir: &Path,
+    secrets: &SecretArgs,
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
@@ -47,12 +63,19 @@ pub async fn start(
     };
     // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let config = crate::config::Config::load(&store.dir())?;
+    let config = crate::config::Config::load(data_dir)?;
     let defaults = config.settings()?;
     let public_url = config.public_url(listener.local_addr().ok());
-    let transports = config.transports(&public_url)?;
+    let (opened, dir, args, dkim, now) =
+        (store.clone(), data_dir.to_path_buf(), secrets.clone(), config.dkim_key(), clock.now());
+    let keys =
+        tokio::task::spawn_blocking(move || crate::secrets::open(&*opened, &dir, &args, dkim.as_ref(), now)).await??;
+    let transports = config.transports(&public_url, keys.dkim_pem.as_deref())?;
     let url = public_url.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, defaults, &url)).await??;
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::start_with(store, clock, defaults, &url, keys.link_key, keys.sealer)
+    })
+    .await??;
     engine.attach_transports(transports).await?;
     let mut state = AppState::new(Arc::new(engine), dev);
     state.public_url = public_url;
@@ -76,7 +99,8 @@ pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.storage.open()?;
     runtime()?.block_on(async move {
-        let (state, listener) = start(store, &args.listen, args.dev_clock).await?;
+        let (state, listener) =
+            start_node(store, &args.storage.data_dir, &args.secrets, &args.listen, args.dev_clock).await?;
         announce(&listener)?;
         kairos_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
