@@ -82,7 +82,6 @@ pub struct Event {
     pub system: bool,
 }
 
-
 impl Event {
     /// Whether Kairos emitted this event, as opposed to the store or the person.
     pub fn is_system(&self) -> bool {

@@ -111,7 +111,11 @@ impl MessageData {
     /// When it went out: the last `sent` or `queued` entry of its history (a deferred message goes out after it
     /// is created).
     pub fn sent_at(&self) -> Option<Timestamp> {
-        self.history.iter().rev().find(|e| matches!(e.status, MessageStatus::Sent | MessageStatus::Queued)).map(|e| e.at)
+        self.history
+            .iter()
+            .rev()
+            .find(|e| matches!(e.status, MessageStatus::Sent | MessageStatus::Queued))
+            .map(|e| e.at)
     }
 
     /// When it first went out (the first `sent` or `queued` entry).
@@ -138,7 +142,9 @@ pub struct WebhookCall {
     pub method: String,
     /// The JSON sent: the step's `body` rendered, or the contact, trigger event and flow.
     pub body: serde_json::Value,
-    pub secret: String,
+    /// Added at hand-off from the sealed store; never written to the message row.
+    #[serde(default, skip_serializing)]
+    pub secret: Option<String>,
     /// Seconds since the epoch, signed with the body.
     pub timestamp: i64,
 }

@@ -202,7 +202,11 @@ mod tests {
 
     #[test]
     fn wire_names_round_trip_and_are_unique() {
-        fn check<T: Copy + PartialEq + std::fmt::Debug>(all: &[T], name: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
             let mut names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
             for v in all {
                 assert_eq!(parse(name(*v)), Some(*v));

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use kairos_domain::{ContactId, Duration, Event, JsonMap, SkipReason, Timestamp, WorkspaceId};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::EngineError;
 use crate::state::State;
@@ -238,7 +238,12 @@ impl State {
     }
 
     /// The workspace's pools by id (or the one named).
-    pub(crate) fn pools(&self, ws: WorkspaceId, id: Option<&str>, now: Timestamp) -> Result<Vec<PoolInfo>, EngineError> {
+    pub(crate) fn pools(
+        &self,
+        ws: WorkspaceId,
+        id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<PoolInfo>, EngineError> {
         let mut items: Vec<PoolInfo> = self
             .coupons
             .pools

@@ -291,7 +291,7 @@ impl Transports {
                     return Err(SendError::Permanent("a webhook message without its call".into()));
                 };
                 self.webhook
-                    .post(&w.url, &w.secret, &o.message_id, &w.body, w.timestamp)
+                    .post(&w.url, w.secret.as_deref().unwrap_or_default(), &o.message_id, &w.body, w.timestamp)
                     .await
                     .map(|status| Some(status.to_string()))
             }

@@ -679,13 +679,15 @@ impl State {
                 })
             }
         };
-        let secret = self.webhook_secret(ws)?;
+        // Generated at the first call, so that the settings show it; the call itself is signed with the value
+        // stored when it is handed to its transport (`handoff`), never copied into the message row.
+        crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, ws, now)?;
         let mut data = MessageData {
             webhook: Some(WebhookCall {
                 url: url.clone(),
                 method: method.clone(),
                 body,
-                secret,
+                secret: None,
                 timestamp: now.as_micros() / 1_000_000,
             }),
             flow_row: Some(flow.row),
@@ -715,18 +717,6 @@ impl State {
             self.queue_outbound(&m, &data, None);
         }
         Ok(())
-    }
-
-    /// The workspace's webhook signing secret, generated and stored at first use.
-    fn webhook_secret(&mut self, ws: WorkspaceId) -> Result<String, EngineError> {
-        if let Some(s) = &self.settings.of(ws).webhook_secret {
-            return Ok(s.clone());
-        }
-        use rand::RngExt as _;
-        let bytes: [u8; 24] = rand::rng().random();
-        let secret = format!("whsec_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        self.update_settings(ws, &json!({"webhook_secret": secret}))?;
-        Ok(secret)
     }
 
     /// Carries out a send step: a message keyed by (run, step), sent now, skipped, or deferred by the sending

@@ -94,6 +94,13 @@ impl State {
             match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional)? {
                 Some(reason) => self.skip_withheld(&o.message_id, reason, now)?,
                 None => {
+                    let mut o = o;
+                    if let Some(call) = o.data.webhook.as_mut() {
+                        // Signed with the workspace's secret as stored now (kept out of the message row).
+                        let secret =
+                            crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, o.workspace, now)?;
+                        call.secret = Some(secret);
+                    }
                     let mark = self.mark(o.contact, o.channel);
                     self.dispatch.claim(o, mark);
                 }

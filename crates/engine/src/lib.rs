@@ -15,6 +15,7 @@ pub mod links;
 mod message_ids;
 pub mod messages;
 mod recommend;
+mod secrets;
 mod segment_ops;
 pub mod segments;
 pub mod sending;
@@ -202,27 +203,30 @@ pub const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 const COMMITTER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 impl Engine {
-    /// Loads state from the store and starts the committer thread, with the default sending rules.
+    /// Loads state from the store and starts the committer thread, with the default sending rules and keys
+    /// made up for this process (a random link key and master key): for tests and benches whose store does not
+    /// outlive the process. A server passes the keys it resolved to [`Engine::start_with`].
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
-        Self::start_with(store, clock, settings::Settings::default(), "http://127.0.0.1:8080")
+        use rand::RngExt as _;
+        let link_key = links::LinkKey(rand::rng().random());
+        let secrets = kairos_store::SecretBox::new(&kairos_store::MasterKey::generate());
+        Self::start_with(store, clock, settings::Settings::default(), "http://127.0.0.1:8080", link_key, secrets)
     }
 
-    /// Like [`Engine::start`] with the server-wide setting defaults from `kairos.toml`.
+    /// Like [`Engine::start`] with the server-wide setting defaults from `kairos.toml` and the keys the binary
+    /// resolved: the link-signing key (stored sealed in the store, shared by every node) and the box that opens
+    /// the secrets the engine keeps in the store (webhook secrets).
     pub fn start_with(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         defaults: settings::Settings,
         public_url: &str,
+        key: links::LinkKey,
+        secrets: kairos_store::SecretBox,
     ) -> Result<Engine, EngineError> {
-        // Until secrets move into the store, the link-signing key is a file beside an embedded database.
-        let dir = store.local_dir().ok_or_else(|| {
-            EngineError::Store(StoreError::Unavailable("this store has no local directory for the link key".into()))
-        })?;
-        let key = links::LinkKey::load_or_create(&dir)
-            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot read or create the link key: {e}"))))?;
         let links = messages::LinkConfig { key: key.clone(), public_url: public_url.trim_end_matches('/').to_string() };
         let writer = store.writer()?;
-        let state = state::State::load(writer, clock.now(), defaults, links)?;
+        let state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -581,7 +585,7 @@ impl Engine {
 
     /// The workspace's effective settings.
     pub async fn settings(&self, ws: WorkspaceId) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, _| Ok(s.settings_json(ws))).await
+        self.run(move |s, _| s.settings_json(ws)).await
     }
 
     /// Applies a partial settings update; answers the effective settings.
@@ -590,7 +594,7 @@ impl Engine {
         ws: WorkspaceId,
         patch: serde_json::Value,
     ) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, _| s.update_settings(ws, &patch)).await
+        self.run(move |s, now| s.update_settings(ws, &patch, now)).await
     }
 
     /// `active` (validated again) or `paused`.

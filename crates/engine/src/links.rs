@@ -31,7 +31,8 @@ pub enum Link {
     },
 }
 
-/// The server's link key (32 random bytes kept in the data directory).
+/// The server's link key: 32 random bytes, stored sealed in the store (`kairos_store::secrets::names::LINK_KEY`)
+/// and resolved by the binary at start, so every node signs and verifies with the same key.
 #[derive(Clone)]
 pub struct LinkKey(pub [u8; 32]);
 
@@ -42,27 +43,6 @@ impl std::fmt::Debug for LinkKey {
 }
 
 impl LinkKey {
-    /// Reads the key file in `dir`, creating it (mode 0600) on first use.
-    pub fn load_or_create(dir: &std::path::Path) -> std::io::Result<LinkKey> {
-        let path = dir.join("link-key");
-        if let Ok(bytes) = std::fs::read(&path)
-            && let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice())
-        {
-            return Ok(LinkKey(k));
-        }
-        use rand::RngExt as _;
-        let k: [u8; 32] = rand::rng().random();
-        let tmp = dir.join("link-key.tmp");
-        std::fs::write(&tmp, k)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-        }
-        std::fs::rename(&tmp, &path)?;
-        Ok(LinkKey(k))
-    }
-
     /// A 128-bit id for `label` under this key, as 32 hex digits: the same label always gives the same id (one
     /// per send, so retries reuse it), and without the key no one can compute another send's id.
     pub fn derive_id(&self, label: &str) -> String {

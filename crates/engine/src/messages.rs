@@ -14,10 +14,10 @@ use kairos_template::{Globals, Renderer, Template, TemplateParts};
 use serde_json::{Value, json};
 
 use crate::EngineError;
-pub use kairos_channels::BounceKind;
 use crate::links::{Link, LinkKey};
 use crate::state::State;
 use crate::tracking::track_html;
+pub use kairos_channels::BounceKind;
 
 /// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
 #[derive(Default)]
@@ -496,9 +496,8 @@ impl State {
             }
             Link::Preferences { .. } => {
                 let c = self.contacts.get(&contact);
-                let consent = |ch: Channel| {
-                    c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status)
-                };
+                let consent =
+                    |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
                 return Ok(LinkOutcome::Preferences {
                     email: consent(Channel::Email).as_str().to_string(),
                     sms: consent(Channel::Sms).as_str().to_string(),
@@ -536,9 +535,8 @@ impl State {
     /// times were recorded: when the message went out) predates the contact subscribing again on the message's
     /// channel. Replaying such a link must not undo that choice; a repeated "subscribed" does not count.
     fn unsubscribe_stale(&self, m: &kairos_store::StoredMessage, issued: Option<i64>) -> bool {
-        let issued = issued.unwrap_or_else(|| {
-            crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros()
-        });
+        let issued = issued
+            .unwrap_or_else(|| crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros());
         let Some(c) = self.contacts.get(&self.follow(m.contact)) else { return false };
         let channel = if m.channel == Channel::Sms { Channel::Sms } else { Channel::Email };
         let Some(consent) = c.consent.of(channel) else { return false };
@@ -623,7 +621,8 @@ impl State {
             if let Some(m) = &msg {
                 props.insert("message_id".into(), json!(m.id));
             }
-            let name = if kind == BounceKind::Complaint { SystemEvent::EmailMarkedAsSpam } else { SystemEvent::EmailBounced };
+            let name =
+                if kind == BounceKind::Complaint { SystemEvent::EmailMarkedAsSpam } else { SystemEvent::EmailBounced };
             let ev = Event::emitted(
                 name,
                 format!("kairos-bounce-{address}-{}-{}", kind.as_str(), now.as_micros()),

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Duration, SkipReason, Timestamp};
 use kairos_domain::Channel;
+use kairos_domain::{ContactId, Duration, SkipReason, Timestamp};
 
 /// Workspace rules. Defaults follow SPEC 16 (`[sending]`): smart sending 16 h (per channel, as Klaviyo does),
 /// SMS quiet hours 21:00–09:00.

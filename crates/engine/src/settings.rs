@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::Duration;
 use kairos_domain::Channel;
+use kairos_domain::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::sending::Rules;
@@ -41,8 +41,6 @@ pub struct Settings {
     pub attribution_email: Duration,
     pub attribution_sms: Duration,
     pub store: StoreInfo,
-    /// Signs webhook steps' calls (`X-Kairos-Signature`); generated at the first webhook when not set.
-    pub webhook_secret: Option<String>,
     /// Domains besides the store's whose links are click-tracked (lowercase host names).
     pub tracking_domains: Vec<String>,
     /// The number (or sender id) this workspace's SMS go out from; `[sms] from` by default. Inbound keywords
@@ -71,7 +69,6 @@ impl Default for Settings {
                 url: "https://shop.example".into(),
                 free_shipping_threshold: None,
             },
-            webhook_secret: None,
             tracking_domains: Vec::new(),
             sms_from: None,
         }
@@ -173,8 +170,21 @@ fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
     }
 }
 
+/// The webhook secret a `PUT` sets: a text of 16 to 200 bytes, or null (back to a generated one).
+fn webhook_secret(v: &Value) -> Result<Option<String>, SettingsError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let secret = text(v, "webhook_secret", 200)?;
+    if secret.len() < 16 {
+        return Err(err("webhook_secret", "expected a secret of at least 16 characters"));
+    }
+    Ok(Some(secret))
+}
+
 impl Settings {
-    /// The settings as the API shows them.
+    /// The settings as the API shows them, but for `webhook_secret`: a secret, kept sealed in the store
+    /// (`crate::secrets`) and added by the committer.
     pub fn to_json(&self) -> Value {
         let r = &self.rules;
         let per_channel = |f: &dyn Fn(Channel) -> Value| -> Value {
@@ -194,7 +204,6 @@ impl Settings {
                 "name": self.store.name, "currency": self.store.currency, "url": self.store.url,
                 "free_shipping_threshold": self.store.free_shipping_threshold,
             },
-            "webhook_secret": self.webhook_secret,
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
         })
@@ -325,13 +334,9 @@ impl Settings {
                         }
                     }
                 }
-                "webhook_secret" if v.is_null() => {}
+                // Checked here with the rest of the patch; stored as a secret, not with the settings.
                 "webhook_secret" => {
-                    let secret = text(v, f, 200)?;
-                    if secret.len() < 16 {
-                        return Err(err(f, "expected a secret of at least 16 characters"));
-                    }
-                    s.webhook_secret = Some(secret);
+                    webhook_secret(v)?;
                 }
                 _ => return Err(err(f, "unknown setting")),
             }
@@ -420,31 +425,40 @@ impl crate::state::State {
         Ok(())
     }
 
-    /// The effective settings of a workspace, as JSON.
-    pub(crate) fn settings_json(&self, ws: kairos_domain::WorkspaceId) -> Value {
-        self.settings.of(ws).to_json()
+    /// The effective settings of a workspace, as JSON, with its webhook secret.
+    pub(crate) fn settings_json(&mut self, ws: kairos_domain::WorkspaceId) -> Result<Value, crate::EngineError> {
+        let mut out = self.settings.of(ws).to_json();
+        out["webhook_secret"] = json!(crate::secrets::webhook_secret(&mut *self.w, &self.secrets, ws)?);
+        Ok(out)
     }
 
-    /// Applies a partial update (validated as a whole first) and stores the workspace's overrides.
+    /// Applies a partial update (validated as a whole first) and stores the workspace's overrides; a
+    /// `webhook_secret` goes to the store's secrets instead.
     pub(crate) fn update_settings(
         &mut self,
         ws: kairos_domain::WorkspaceId,
         patch: &Value,
+        now: kairos_domain::Timestamp,
     ) -> Result<Value, crate::EngineError> {
-        self.settings.of(ws).apply(patch).map_err(|e| crate::EngineError::Invalid {
+        let invalid = |e: SettingsError| crate::EngineError::Invalid {
             message: format!("{}: {}", e.field, e.message),
             field: Some(e.field),
-        })?;
+        };
+        self.settings.of(ws).apply(patch).map_err(invalid)?;
+        let mut patch = patch.clone();
+        let secret = match patch.as_object_mut().and_then(|o| o.remove("webhook_secret")) {
+            Some(v) => Some(webhook_secret(&v).map_err(invalid)?),
+            None => None,
+        };
         let mut overrides = self.settings.overrides.get(&ws).map_or_else(|| json!({}), |(o, _)| o.clone());
-        merge(&mut overrides, patch);
-        let settings = self.settings.defaults.apply(&overrides).map_err(|e| crate::EngineError::Invalid {
-            message: format!("{}: {}", e.field, e.message),
-            field: Some(e.field),
-        })?;
+        merge(&mut overrides, &patch);
+        let settings = self.settings.defaults.apply(&overrides).map_err(invalid)?;
+        if let Some(secret) = secret {
+            crate::secrets::set_webhook_secret(&mut *self.w, &self.secrets, ws, secret.as_deref(), now)?;
+        }
         self.w.save_workspace_settings(ws, &overrides.to_string())?;
-        let out = settings.to_json();
         self.settings.overrides.insert(ws, (overrides, settings));
-        Ok(out)
+        self.settings_json(ws)
     }
 }
 

@@ -41,6 +41,8 @@ pub struct State {
     pub(crate) dispatch: crate::dispatch::Dispatch,
     pub(crate) templates: crate::messages::TemplateCache,
     pub(crate) links: crate::messages::LinkConfig,
+    /// Opens the secrets the committer reads from the store (webhook secrets).
+    pub(crate) secrets: kairos_store::SecretBox,
     pub(crate) campaigns: crate::campaigns::Campaigns,
     pub(crate) recs: crate::recommend::RecCache,
     pub(crate) coupons: crate::coupons::Coupons,
@@ -63,8 +65,9 @@ impl State {
         now: Timestamp,
         defaults: crate::settings::Settings,
         links: crate::messages::LinkConfig,
+        secrets: kairos_store::SecretBox,
     ) -> Result<State, EngineError> {
-        Self::load_with(w, now, defaults, links, crate::dispatch::Dispatch::default())
+        Self::load_with(w, now, defaults, links, secrets, crate::dispatch::Dispatch::default())
     }
 
     fn load_with(
@@ -72,6 +75,7 @@ impl State {
         now: Timestamp,
         defaults: crate::settings::Settings,
         links: crate::messages::LinkConfig,
+        secrets: kairos_store::SecretBox,
         dispatch: crate::dispatch::Dispatch,
     ) -> Result<State, EngineError> {
         let (max_contact, max_seq) = (w.max_contact_id()?, w.max_event_seq()?);
@@ -114,6 +118,7 @@ impl State {
             dispatch,
             templates: Default::default(),
             links,
+            secrets,
             campaigns: Default::default(),
             recs: Default::default(),
             coupons: Default::default(),
@@ -137,7 +142,7 @@ impl State {
         let mut dispatch = crate::dispatch::Dispatch::default();
         let mut old = self.dispatch;
         dispatch.carry_over(&mut old);
-        State::load_with(w, now, self.settings.defaults, self.links, dispatch)
+        State::load_with(w, now, self.settings.defaults, self.links, self.secrets, dispatch)
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {

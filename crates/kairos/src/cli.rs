@@ -31,12 +31,12 @@ enum Command {
         command: UserCommand,
     },
     /// Measure throughput and latency.
-    Bench(crate::bench::BenchArgs),
+    Bench(kairos_bench::BenchArgs),
 }
 
 #[derive(Args, Clone)]
 pub struct StorageArgs {
-    /// Data directory (database, kairos.toml).
+    /// Data directory (database, kairos.toml, and the master key file when no other key is given).
     #[arg(long, env = "KAIROS_DATA_DIR", default_value = "./kairos-data")]
     pub data_dir: PathBuf,
     /// Database URL; defaults to SQLite in the data directory. `sqlite:PATH` is accepted.
@@ -64,6 +64,8 @@ pub struct ServeArgs {
     /// Make the clock controllable through POST /api/v1/dev/clock (tests and demos only).
     #[arg(long)]
     pub dev_clock: bool,
+    #[command(flatten)]
+    pub secrets: crate::secrets::SecretArgs,
 }
 
 #[derive(Args)]
@@ -86,6 +88,8 @@ pub struct DemoArgs {
     /// Generate the store and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+    #[command(flatten)]
+    pub secrets: crate::secrets::SecretArgs,
 }
 
 #[derive(Subcommand)]
@@ -149,7 +153,7 @@ pub fn main() -> ExitCode {
         Command::User { command: UserCommand::Create { workspace, email, password, update, storage } } => {
             create_user(&storage, &workspace, &email, &password, update)
         }
-        Command::Bench(args) => crate::bench::run(args),
+        Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

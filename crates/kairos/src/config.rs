@@ -56,7 +56,8 @@ pub struct Email {
 pub struct Dkim {
     pub domain: String,
     pub selector: String,
-    /// PEM file (RSA or Ed25519); relative paths are inside the data directory.
+    /// PEM file (RSA or Ed25519); relative paths are inside the data directory. Imported into the store (encrypted)
+    /// at start, so a node without the file signs with the stored key.
     pub private_key_file: String,
 }
 
@@ -235,8 +236,27 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("[network] {}: {}", e.field, e.message))
     }
 
-    /// The transports these settings configure (channels left out are captured into the outbox).
-    pub fn transports(&self, public_url: &str) -> anyhow::Result<kairos_engine::dispatch::Transports> {
+    /// The DKIM key the SMTP transport signs with, when there is one: its identity and its file (relative
+    /// paths are inside the data directory). The key itself is resolved with the secrets (`crate::secrets`):
+    /// imported from the file into the store, or read from the store on a node without the file.
+    pub fn dkim_key(&self) -> Option<crate::secrets::DkimKey> {
+        if self.email.transport.as_deref() != Some("smtp") {
+            return None;
+        }
+        self.email.dkim.as_ref().map(|d| crate::secrets::DkimKey {
+            domain: d.domain.clone(),
+            selector: d.selector.clone(),
+            file: self.dir.join(&d.private_key_file),
+        })
+    }
+
+    /// The transports these settings configure (channels left out are captured into the outbox); `dkim_pem`
+    /// is the key of [`Config::dkim_key`] as resolved.
+    pub fn transports(
+        &self,
+        public_url: &str,
+        dkim_pem: Option<&str>,
+    ) -> anyhow::Result<kairos_engine::dispatch::Transports> {
         use kairos_channels as ch;
         let http = ch::HttpClient::new(std::time::Duration::from_secs(15));
         let guarded = ch::HttpClient::guarded(std::time::Duration::from_secs(15), self.outbound_policy()?.into());
@@ -251,18 +271,17 @@ impl Config {
                     .parse()
                     .ok()
                     .context("[email] tls must be \"none\", \"starttls\" or \"tls\"")?;
-                let dkim = match &e.dkim {
-                    Some(d) => {
-                        let file = self.dir.join(&d.private_key_file);
-                        let pem = std::fs::read_to_string(&file)
-                            .with_context(|| format!("[email.dkim] private_key_file {}", file.display()))?;
-                        Some(ch::DkimConfig {
-                            domain: d.domain.clone(),
-                            selector: d.selector.clone(),
-                            private_key_pem: pem,
-                        })
-                    }
-                    None => None,
+                let dkim = match (&e.dkim, dkim_pem) {
+                    (Some(d), Some(pem)) => Some(ch::DkimConfig {
+                        domain: d.domain.clone(),
+                        selector: d.selector.clone(),
+                        private_key_pem: pem.to_string(),
+                    }),
+                    (Some(d), None) => anyhow::bail!(
+                        "[email.dkim] private_key_file {}: no key (the file is missing and none is stored)",
+                        self.dir.join(&d.private_key_file).display()
+                    ),
+                    (None, _) => None,
                 };
                 let cfg = ch::SmtpConfig {
                     host: e.host.clone().context("[email] host is required with transport = \"smtp\"")?,
@@ -346,7 +365,9 @@ daily_cap_email = 2
         .unwrap();
         let cfg = Config::load(dir.path()).unwrap();
         assert_eq!(cfg.public_url(None), "https://mail.velo.example");
-        let err = cfg.transports("https://mail.velo.example").err().expect("the DKIM key file is missing");
+        let dkim = cfg.dkim_key().expect("smtp with dkim");
+        assert_eq!((dkim.domain.as_str(), dkim.file.clone()), ("velo.example", dir.path().join("dkim.pem")));
+        let err = cfg.transports("https://mail.velo.example", None).err().expect("the DKIM key file is missing");
         assert!(format!("{err:#}").contains("dkim.pem"), "{err:#}");
         let rules = cfg.settings().unwrap().rules;
         assert_eq!(rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
@@ -355,7 +376,7 @@ daily_cap_email = 2
         assert_eq!(cfg.settings().unwrap().sms_from.as_deref(), Some("+15005550006"), "every workspace's sender");
         let sms = "[sms]\nprovider_url = \"http://127.0.0.1:9\"\naccount_sid = \"AC1\"\nauth_token = \"\"\nfrom = \"+1500\"\n";
         std::fs::write(dir.path().join(CONFIG_FILE), sms).unwrap();
-        let err = Config::load(dir.path()).unwrap().transports("http://x").err().expect("an empty auth token");
+        let err = Config::load(dir.path()).unwrap().transports("http://x", None).err().expect("an empty auth token");
         assert!(format!("{err:#}").contains("auth_token"), "{err:#}");
         std::fs::write(dir.path().join(CONFIG_FILE), "[sending]\nquiet_hours_sms = \"late\"\n").unwrap();
         let err = Config::load(dir.path()).unwrap().settings().unwrap_err().to_string();

@@ -13,7 +13,7 @@ use kairos_store_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
 
 use crate::cli::DemoArgs;
-use crate::sample;
+use kairos_sample as sample;
 
 const CREDENTIALS_FILE: &str = "demo.json";
 /// The demo's web UI login (email and generated password), kept beside the store so a rerun prints it again.
@@ -61,7 +61,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let ws = workspace_id(&store, &creds.id)?;
     crate::serve::runtime()?.block_on(async move {
-        let (state, listener) = crate::serve::start(store, &args.listen, false).await?;
+        let (state, listener) =
+            crate::serve::start_node(store, &args.data_dir, &args.secrets, &args.listen, false).await?;
         if fresh {
             // Message ids are stable: a demo restarted before this ran sends nothing twice.
             state.engine.ingest(ws, true, live_signups(state.engine.clock().now())?).await?;
@@ -157,7 +158,16 @@ fn generate(store: &Arc<SqliteStore>, args: &DemoArgs) -> anyhow::Result<NewWork
     let now = clock.now();
     let creds = store.create_workspace(DEMO_NAME, now)?;
     let ws = workspace_id(store, &creds.id)?;
-    let engine = Engine::start(store.clone(), Arc::new(SystemClock))?;
+    // The keys the server will use: message ids derive from the link key, so they must not change after this.
+    let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, None, now)?;
+    let engine = Engine::start_with(
+        store.clone(),
+        Arc::new(SystemClock),
+        kairos_engine::settings::Settings::default(),
+        "http://127.0.0.1:8080",
+        keys.link_key,
+        keys.sealer,
+    )?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
 
     let catalog = sample::catalog(&mut rng);

@@ -1,4 +1,5 @@
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -6,6 +7,7 @@ use kairos_engine::{Clock, DevClock, Engine, SystemClock};
 use kairos_server::AppState;
 
 use crate::cli::ServeArgs;
+use crate::secrets::SecretArgs;
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
@@ -34,9 +36,23 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Starts the engine and binds the listener; returns the state and listener.
+/// Starts the engine and binds the listener on a store whose directory is also the data directory, with the
+/// master key from the environment or that directory (benches); returns the state and listener.
 pub async fn start(
     store: Arc<kairos_store_sqlite::SqliteStore>,
+    listen: &str,
+    dev_clock: bool,
+) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
+    let dir = store.dir();
+    start_node(store, &dir, &SecretArgs::default(), listen, dev_clock).await
+}
+
+/// Starts the engine and binds the listener: `kairos.toml` from `data_dir`, the secrets from the store under
+/// the master key `secrets` names (see `crate::secrets`).
+pub async fn start_node(
+    store: Arc<kairos_store_sqlite::SqliteStore>,
+    data_dir: &Path,
+    secrets: &SecretArgs,
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
@@ -47,17 +63,29 @@ pub async fn start(
     };
     // Bind first: a busy address is reported before any state is loaded.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let config = crate::config::Config::load(&store.dir())?;
+    let config = crate::config::Config::load(data_dir)?;
     let defaults = config.settings()?;
     let public_url = config.public_url(listener.local_addr().ok());
-    let transports = config.transports(&public_url)?;
+    let (opened, dir, args, dkim, now) =
+        (store.clone(), data_dir.to_path_buf(), secrets.clone(), config.dkim_key(), clock.now());
+    let keys =
+        tokio::task::spawn_blocking(move || crate::secrets::open(&*opened, &dir, &args, dkim.as_ref(), now)).await??;
+    let transports = config.transports(&public_url, keys.dkim_pem.as_deref())?;
     let url = public_url.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::start_with(store, clock, defaults, &url)).await??;
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::start_with(store, clock, defaults, &url, keys.link_key, keys.sealer)
+    })
+    .await??;
     engine.attach_transports(transports).await?;
     let mut state = AppState::new(Arc::new(engine), dev);
     state.public_url = public_url;
     state.sms = config.sms.as_ref().map(|s| Arc::new(kairos_server::SmsHooks { auth_token: s.auth_token.clone() }));
     Ok((state, listener))
+}
+
+/// The start-up path above, on 127.0.0.1:0, for `kairos bench` (the benchmarks measure the server as it runs).
+pub fn bench_starter() -> kairos_bench::Starter {
+    Arc::new(|store, dev_clock| Box::pin(async move { start(store, "127.0.0.1:0", dev_clock).await }))
 }
 
 pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::SocketAddr> {
@@ -71,7 +99,8 @@ pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.storage.open()?;
     runtime()?.block_on(async move {
-        let (state, listener) = start(store, &args.listen, args.dev_clock).await?;
+        let (state, listener) =
+            start_node(store, &args.storage.data_dir, &args.secrets, &args.listen, args.dev_clock).await?;
         announce(&listener)?;
         kairos_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 /// GET a product: `(status, body)`.

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{BIN, TestServer};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 /// Runs `kairos ARGS` to completion, killing it (and failing) if it runs longer than `limit`.

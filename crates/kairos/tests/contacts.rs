@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn lookup(c: &mut HttpClient, key: &str, query: &str) -> Option<Value> {

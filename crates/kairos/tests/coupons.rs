@@ -6,7 +6,7 @@ mod common;
 use common::TestServer;
 use serde_json::{Value, json};
 
-async fn flow(c: &mut kairos::client::HttpClient, sk: &str, f: Value) -> String {
+async fn flow(c: &mut kairos_bench::client::HttpClient, sk: &str, f: Value) -> String {
     let r = c.post_json("/api/v1/flows", sk, &f).await.unwrap();
     assert_eq!(r.status, 201, "{:?}", r.json());
     let id = r.json()["id"].as_str().unwrap().to_string();

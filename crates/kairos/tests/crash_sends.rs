@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use sends::{Unsubscribes, address};
 use serde_json::json;
 use support::{SinkOptions, SmtpSink};

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 
 #[tokio::test]
 async fn demo_generates_a_store_and_serves_it() {

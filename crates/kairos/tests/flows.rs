@@ -126,7 +126,7 @@ async fn flows_are_validated_versioned_and_activated() {
     assert_eq!(c.post_json("/api/v1/flows/flow_missing/activate", sk, &json!({})).await.unwrap().status, 404);
 }
 
-async fn outbox_for(c: &mut kairos::client::HttpClient, sk: &str, to: &str) -> Vec<Value> {
+async fn outbox_for(c: &mut kairos_bench::client::HttpClient, sk: &str, to: &str) -> Vec<Value> {
     let r = c.get(&format!("/api/v1/outbox?to={}", to.replace('@', "%40").replace('+', "%2B")), sk).await.unwrap();
     assert_eq!(r.status, 200, "{:?}", r.json());
     r.json()["items"].as_array().unwrap().clone()
@@ -691,7 +691,7 @@ async fn ab_split_delay_until_and_quiet_hours_on_a_dst_night() {
     assert_eq!(mails["items"][0]["subject"], "Monday 10:00", "{mails}");
 }
 
-async fn sms_of(c: &mut kairos::client::HttpClient, sk: &str, path: &str) -> Vec<Value> {
+async fn sms_of(c: &mut kairos_bench::client::HttpClient, sk: &str, path: &str) -> Vec<Value> {
     common::all_items(c, sk, path).await.into_iter().filter(|m| m["channel"] == "sms").collect()
 }
 

@@ -14,11 +14,16 @@ fn nested(levels: usize) -> Value {
     v
 }
 
-async fn send(c: &mut kairos::client::HttpClient, wk: &str, path: &str, v: Value) -> kairos::client::Response {
+async fn send(
+    c: &mut kairos_bench::client::HttpClient,
+    wk: &str,
+    path: &str,
+    v: Value,
+) -> kairos_bench::client::Response {
     c.send_with("POST", path, Some(basic(wk)), body(&v)).await.unwrap()
 }
 
-async fn contact_id(c: &mut kairos::client::HttpClient, sk: &str, user: &str) -> i64 {
+async fn contact_id(c: &mut kairos_bench::client::HttpClient, sk: &str, user: &str) -> i64 {
     let r = c.get(&format!("/api/v1/contacts?user_id={user}"), sk).await.unwrap();
     assert_eq!(r.status, 200, "{:?}", r.json());
     let v = r.json();
@@ -184,7 +189,7 @@ async fn every_error_is_the_json_error_shape() {
     let s = TestServer::start();
     let sk = s.keys.secret_key.clone();
     let mut c = s.client().await;
-    let check = |r: &kairos::client::Response, status: u16| {
+    let check = |r: &kairos_bench::client::Response, status: u16| {
         assert_eq!(r.status, status, "{:?}", String::from_utf8_lossy(&r.body));
         assert!(r.header("content-type").unwrap_or("").starts_with("application/json"), "{:?}", r.headers);
         assert!(r.json()["error"]["code"].is_string(), "{:?}", r.json());
@@ -216,7 +221,7 @@ async fn the_dev_clock_never_moves_backwards() {
     let s = TestServer::start();
     let sk = s.keys.secret_key.clone();
     let mut c = s.client().await;
-    let now = |r: kairos::client::Response| r.json()["now"].as_str().map(str::to_string);
+    let now = |r: kairos_bench::client::Response| r.json()["now"].as_str().map(str::to_string);
     let start = now(c.post_json("/api/v1/dev/clock", &sk, &json!({"advance": "0s"})).await.unwrap()).unwrap();
     let r = c.post_json("/api/v1/dev/clock", &sk, &json!({"advance": "1000000w"})).await.unwrap();
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("advance")), "{:?}", r.json());

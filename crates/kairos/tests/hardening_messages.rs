@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Keys, TestServer, messages_to, wait_status};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
@@ -347,7 +347,7 @@ async fn click_links_lead_only_to_the_store_and_allowed_domains() {
 }
 
 /// RFC 8058 one-click: what a mail client POSTs to the `List-Unsubscribe` URL.
-async fn one_click(c: &mut HttpClient, path: String) -> kairos::client::Response {
+async fn one_click(c: &mut HttpClient, path: String) -> kairos_bench::client::Response {
     c.request("POST", &path, &[FORM], "List-Unsubscribe=One-Click".to_string().into()).await.unwrap()
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 fn nested_ifs(n: usize) -> String {
@@ -20,7 +20,7 @@ fn long_condition(terms: usize) -> String {
 }
 
 /// The 400 of `r`, with its field; fails with the body otherwise.
-fn refused(r: &kairos::client::Response) -> (u16, String) {
+fn refused(r: &kairos_bench::client::Response) -> (u16, String) {
     let v = r.json();
     (r.status, v["error"]["field"].as_str().unwrap_or("").to_string())
 }
@@ -209,7 +209,12 @@ fn nested_rfc822(levels: usize) -> Vec<u8> {
 }
 
 /// Posts a raw report to `/api/v1/bounces`; answers the response and how long it took.
-async fn post_raw(c: &mut HttpClient, sk: &str, body: Vec<u8>, ctype: &str) -> (kairos::client::Response, Duration) {
+async fn post_raw(
+    c: &mut HttpClient,
+    sk: &str,
+    body: Vec<u8>,
+    ctype: &str,
+) -> (kairos_bench::client::Response, Duration) {
     let auth = format!("Bearer {sk}");
     let started = Instant::now();
     let headers = [("authorization", auth.as_str()), ("content-type", ctype)];

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{TestServer, basic, body};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn events(c: &mut HttpClient, key: &str) -> Vec<Value> {

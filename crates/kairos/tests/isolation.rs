@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Keys, TestServer, basic, body};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 fn error_code(v: &Value) -> &str {

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Keys, TestServer, body, create_workspace};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use kairos_server::routes::{API, Access, INGEST, Route};
 use serde_json::{Value, json};
 

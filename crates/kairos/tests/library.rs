@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn install(c: &mut HttpClient, sk: &str, key: &str) -> String {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{TestServer, body};
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn send(c: &mut HttpClient, key: &str, method: &str, id: &str, v: &Value) -> (u16, Value) {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use kairos_domain::Timestamp;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestServer;
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 async fn post(c: &mut HttpClient, key: &str, path: &str, body: Value) -> (u16, Value) {

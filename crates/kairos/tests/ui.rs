@@ -71,7 +71,7 @@ fn user_create(server: &common::TestServer, workspace: &str, email: &str) {
 }
 
 /// Logs in with JSON; answers the cookie pair (`kairos_session=...`) and the CSRF token.
-async fn json_login(c: &mut kairos::client::HttpClient, email: &str, password: &str) -> (u16, String, String) {
+async fn json_login(c: &mut kairos_bench::client::HttpClient, email: &str, password: &str) -> (u16, String, String) {
     let body = serde_json::json!({"email": email, "password": password}).to_string();
     let r = c.request("POST", "/ui/login", &[("content-type", "application/json")], body.into()).await.unwrap();
     let cookie = r.header("set-cookie").unwrap_or_default().split(';').next().unwrap_or_default().to_string();
@@ -120,7 +120,7 @@ async fn sessions_stand_in_for_secret_keys_of_their_workspace() {
     assert!(cookie.starts_with("kairos_session=") && csrf.len() >= 32, "{cookie} {csrf}");
 
     // The session reads and writes /api/v1 with its CSRF token, and only then.
-    let get = async |c: &mut kairos::client::HttpClient, headers: &[(&str, &str)]| {
+    let get = async |c: &mut kairos_bench::client::HttpClient, headers: &[(&str, &str)]| {
         c.request("GET", "/api/v1/contacts", headers, Default::default()).await.unwrap()
     };
     let r = get(&mut c, &[("cookie", &cookie)]).await;

@@ -199,8 +199,9 @@ impl CampaignReads for SqliteReader<'_> {
             .conn
             .prepare_cached("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ?1 GROUP BY status")
             .db()?;
-        let rows =
-            stmt.query_map([public_id], |r| Ok((wire(r, 0, MessageStatus::parse)?, r.get::<_, i64>(1)? as u64))).db()?;
+        let rows = stmt
+            .query_map([public_id], |r| Ok((wire(r, 0, MessageStatus::parse)?, r.get::<_, i64>(1)? as u64)))
+            .db()?;
         rows.collect::<Result<Vec<_>, _>>().db()
     }
 

@@ -22,6 +22,7 @@ mod pool;
 mod products;
 mod reports;
 mod rows;
+mod secrets;
 mod segments;
 mod settings;
 mod templates;

@@ -97,7 +97,14 @@ impl MessageWrites for SqliteWriter {
         Ok(())
     }
 
-    fn suppress(&mut self, ws: WorkspaceId, channel: Channel, address: &str, reason: &str, at: Timestamp) -> Result<()> {
+    fn suppress(
+        &mut self,
+        ws: WorkspaceId,
+        channel: Channel,
+        address: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO suppressions (workspace_id, channel, address, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)

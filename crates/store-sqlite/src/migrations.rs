@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -323,9 +323,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
     UPDATE templates SET channel = json_extract(data, '$.channel')
         WHERE json_valid(data) AND json_type(data, '$.channel') = 'text';",
     ),
+    (
+        10,
+        // Secrets sealed by `kairos_store::SecretBox` (issue 11): only ciphertext here. Webhook calls no longer
+        // carry their workspace's secret in the message row (it is added when the call is handed to the
+        // transport), so the copies older rows hold are removed.
+        "CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    UPDATE messages SET data = json_remove(data, '$.webhook.secret')
+        WHERE channel = 'webhook' AND json_valid(data) AND json_type(data, '$.webhook.secret') IS NOT NULL;",
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    // Rows a migration rewrites are zeroed where they were (FAST: inside their pages, no extra I/O): migration 10
+    // removes secrets that must not linger in the file's free space. Only this connection, used for migrating.
+    conn.pragma_update(None, "secure_delete", "FAST").db()?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )

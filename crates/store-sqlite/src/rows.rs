@@ -1,6 +1,8 @@
 //! Mapping result rows to the stored types, and the SELECT lists they expect.
 
-use kairos_domain::{CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId};
+use kairos_domain::{
+    CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
+};
 use kairos_store::{StoredCampaign, StoredEvent, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
 use rusqlite::Row;
 

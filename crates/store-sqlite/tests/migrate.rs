@@ -184,3 +184,68 @@ fn a_database_of_the_previous_schema_is_migrated_with_its_data() {
     let results = store.reader().unwrap().variant_results("cmp_a").unwrap();
     assert_eq!((results[0].variant, results[0].opened), (0, 1));
 }
+
+/// Migration 10: webhook calls queued by an older build no longer keep their workspace's secret in the row (it
+/// is added when the call is handed to its transport); everything else in the row stays.
+#[test]
+fn webhook_rows_of_the_previous_schema_lose_their_plaintext_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(DB_FILE_NAME);
+    kairos_store_sqlite::testing::create_at_version(&file, 9).unwrap();
+    let conn = Connection::open(&file).unwrap();
+    conn.execute("INSERT INTO workspaces (id, public_id, name, created_at) VALUES (1, 'ws_old', 'Old', 0)", [])
+        .unwrap();
+    let data = json!({"webhook": {"url": "https://erp.example/hook", "secret": "whsec_plaintext_of_old", "timestamp": 1},
+        "history": [{"status": "queued", "at": "2030-03-17T00:00:00Z", "reason": null}]});
+    for id in ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"] {
+        conn.execute(
+            "INSERT INTO messages (id, workspace_id, contact_id, channel, to_addr, status, data, created_at)
+             VALUES (?1, 1, 1, 'webhook', 'https://erp.example/hook', 'queued', ?2, 0)",
+            [id, &data.to_string()],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let m = store.reader().unwrap().message_of(WorkspaceId(1), "w1").unwrap().expect("kept");
+    let stored: serde_json::Value = serde_json::from_str(&m.data).unwrap();
+    assert_eq!(stored["webhook"], json!({"url": "https://erp.example/hook", "timestamp": 1}));
+    assert_eq!(stored["history"], data["history"]);
+    assert!(store.reader().unwrap().secret_names().unwrap().is_empty(), "the secrets table exists, empty");
+    drop(store);
+    let bytes = std::fs::read(&file).unwrap();
+    // Rewritten rows are zeroed where they were (`secure_delete`), not left in the pages' free space.
+    assert!(!bytes.windows(22).any(|w| w == b"whsec_plaintext_of_old"), "the old secret is gone from the file");
+}
+
+/// A settings row rewritten without the plaintext webhook secret an older build kept there (the binary moves it
+/// into `secrets` at start) leaves no copy in the file's free space.
+#[test]
+fn settings_rewritten_without_a_plaintext_secret_leave_no_copy_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let marker = "whsec_plaintext_in_settings_0042";
+    let spaces: Vec<WorkspaceId> = (0..8)
+        .map(|i| {
+            let id = store.create_workspace(&format!("Shop {i}"), at(i)).unwrap().id;
+            store.workspaces().unwrap().into_iter().find(|w| w.1 == id).unwrap().0
+        })
+        .collect();
+    let mut w = store.writer().unwrap();
+    for with_secret in [true, false] {
+        let mut tx = w.transaction().unwrap();
+        for ws in &spaces {
+            let mut settings = json!({"store": {"url": "https://shop.example", "name": "Velo"}});
+            if with_secret {
+                settings["webhook_secret"] = json!(marker);
+            }
+            tx.save_workspace_settings(*ws, &settings.to_string()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    drop(w);
+    drop(store);
+    let bytes = std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap();
+    assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "the old settings are zeroed");
+}

@@ -14,6 +14,9 @@
 //! - Reads of committed data are [`Reads`]: one trait per aggregate ([`read::ContactReads`],
 //!   [`read::ReportReads`], ...) on read-only connections, never inside the committer. Everything a query needs
 //!   (listings, report rows, campaign numbers, simulation's event scan, previews' templates) is there.
+//! - Secrets (the link-signing key, webhook secrets, DKIM keys) are stored sealed ([`secrets`]): the backend
+//!   keeps bytes under a name ([`write::SecretWrites`], [`read::SecretReads`]); [`SecretBox`] seals and opens
+//!   them under the master key, which never enters the database.
 //!
 //! Nothing here names a backend: SQL lives in `kairos-store-sqlite` (a CI test and clippy's
 //! `disallowed-types` keep it there).
@@ -23,6 +26,7 @@ pub mod keys;
 pub mod read;
 pub mod reports;
 pub mod rows;
+pub mod secrets;
 #[cfg(feature = "suite")]
 pub mod suite;
 pub mod users;
@@ -36,6 +40,7 @@ pub use error::{Result, StoreError};
 pub use keys::{KeyKind, NewWorkspace};
 pub use read::Reads;
 pub use rows::*;
+pub use secrets::{MasterKey, SecretBox, SecretError};
 pub use users::Users;
 pub use write::{Transaction, WriteTx, Writer};
 
@@ -62,8 +67,9 @@ pub trait Store: Users + Send + Sync {
     fn workspaces(&self) -> Result<Vec<(WorkspaceId, String, String)>>;
     /// Starts the backend's background upkeep; it stops (after a last pass) when the handle is dropped.
     fn start_background(&self) -> Result<Background>;
-    /// The directory of an embedded backend's files, where node-local files (the link-signing key) live until
-    /// secrets move into the store. None for a server database.
+    /// The directory of an embedded backend's files; None for a server database. Only an embedded database may
+    /// fall back to a master key file the binary creates itself (a server database is shared by nodes, which
+    /// must all be given the same key).
     fn local_dir(&self) -> Option<PathBuf>;
 }
 

@@ -131,6 +131,14 @@ pub trait SettingsReads {
     fn settings_of(&self, ws: WorkspaceId) -> Result<Option<String>>;
 }
 
+/// Secrets as sealed bytes (see [`crate::write::SecretWrites`]).
+pub trait SecretReads {
+    /// The sealed value stored under `name`.
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// The names of every stored secret, sorted.
+    fn secret_names(&self) -> Result<Vec<String>>;
+}
+
 /// The product catalog.
 pub trait ProductReads {
     fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
@@ -190,6 +198,7 @@ pub trait Reads:
     + CampaignReads
     + CouponReads
     + SettingsReads
+    + SecretReads
     + ProductReads
     + UserReads
     + ReportReads
@@ -207,6 +216,7 @@ impl<T> Reads for T where
         + CampaignReads
         + CouponReads
         + SettingsReads
+        + SecretReads
         + ProductReads
         + UserReads
         + ReportReads

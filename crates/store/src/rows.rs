@@ -1,6 +1,8 @@
 //! The rows the storage traits exchange: plain data, no behaviour beyond small helpers.
 
-use kairos_domain::{CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId};
+use kairos_domain::{
+    CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
+};
 
 /// The kinds of identity a contact can be found by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

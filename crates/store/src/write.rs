@@ -191,6 +191,22 @@ pub trait SettingsWrites {
     fn save_workspace_settings(&mut self, ws: WorkspaceId, data: &str) -> Result<()>;
 }
 
+/// Secrets (the link-signing key, webhook secrets, DKIM keys), as sealed bytes: the backend never sees a
+/// plaintext (sealing and opening are [`crate::secrets::SecretBox`]'s).
+pub trait SecretWrites {
+    /// The sealed value stored under `name`.
+    fn secret(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `sealed` under `name` unless a value is stored there already, and answers the stored value (this
+    /// one, or the one found): two nodes creating the same secret at once both end up with the first one.
+    fn insert_secret(&mut self, name: &str, sealed: &[u8], at: Timestamp) -> Result<Vec<u8>>;
+    /// Stores `sealed` under `name`, replacing any value.
+    fn put_secret(&mut self, name: &str, sealed: &[u8], at: Timestamp) -> Result<()>;
+    /// Removes the value under `name`; whether there was one.
+    fn delete_secret(&mut self, name: &str) -> Result<bool>;
+    /// The names of every stored secret, sorted.
+    fn secret_names(&mut self) -> Result<Vec<String>>;
+}
+
 /// The product catalog.
 pub trait ProductWrites {
     fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
@@ -209,6 +225,7 @@ pub trait WriteTx:
     + CampaignWrites
     + CouponWrites
     + SettingsWrites
+    + SecretWrites
     + ProductWrites
     + Send
 {
@@ -224,6 +241,7 @@ impl<T> WriteTx for T where
         + CampaignWrites
         + CouponWrites
         + SettingsWrites
+        + SecretWrites
         + ProductWrites
         + Send
         + ?Sized

@@ -49,6 +49,14 @@ pub struct DkimConfig {
     pub private_key_pem: String,
 }
 
+impl DkimConfig {
+    /// Whether the domain, selector and key are usable (the key parses), without building a transport: so a
+    /// key can be checked before it is stored.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        dkim::signer(self).map(|_| ())
+    }
+}
+
 impl fmt::Debug for DkimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DkimConfig")

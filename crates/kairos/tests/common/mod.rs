@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kairos");
@@ -53,6 +53,9 @@ pub struct TestServer {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub keys: Keys,
+    /// Extra `serve` arguments and environment, kept for [`TestServer::restart`].
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -62,7 +65,7 @@ impl TestServer {
         let dir = tmp.path().to_path_buf();
         let keys = create_workspace(&dir, "Test Shop");
         let (child, addr) = spawn(&dir);
-        TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys }
+        TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys, args: Vec::new(), env: Vec::new() }
     }
 
     /// Like [`TestServer::start`], with `setup` run on the data directory first (to write a `kairos.toml`).
@@ -72,13 +75,35 @@ impl TestServer {
         let keys = create_workspace(&dir, "Test Shop");
         setup(&dir);
         let (child, addr) = spawn(&dir);
-        TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys }
+        TestServer { child: Some(child), addr, dir, _tmp: Some(tmp), keys, args: Vec::new(), env: Vec::new() }
+    }
+
+    /// Serves the data directory `dir` (whose workspace has `keys`) with extra `serve` arguments and
+    /// environment variables; `tmp` is kept until the server is dropped.
+    pub fn serve(
+        dir: &Path,
+        tmp: Option<tempfile::TempDir>,
+        keys: Keys,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, addr) = spawn_with(dir, &args, &env);
+        TestServer { child: Some(child), addr, dir: dir.to_path_buf(), _tmp: tmp, keys, args, env }
+    }
+
+    /// Like [`TestServer::restart`], with other extra arguments and environment from now on.
+    pub fn restart_with(&mut self, args: &[&str], env: &[(&str, &str)]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.restart();
     }
 
     /// Starts the server again on the same data directory (after `kill` or `terminate`).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let (child, addr) = spawn(&self.dir);
+        let (child, addr) = spawn_with(&self.dir, &self.args, &self.env);
         self.child = Some(child);
         self.addr = addr;
     }
@@ -118,10 +143,19 @@ impl Drop for TestServer {
 }
 
 fn spawn(dir: &Path) -> (Child, SocketAddr) {
+    spawn_with(dir, &[], &[])
+}
+
+/// `kairos serve --dev-clock` on `dir` with extra arguments and environment variables.
+fn spawn_with(dir: &Path, args: &[String], env: &[(String, String)]) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--dev-clock", "--data-dir"])
         .arg(dir)
+        .args(args)
         .env("KAIROS_LOG", "warn")
+        .env_remove("KAIROS_SECRET_KEY")
+        .env_remove("KAIROS_SECRET_KEY_FILE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -140,6 +174,34 @@ fn spawn(dir: &Path) -> (Child, SocketAddr) {
     (child, addr)
 }
 
+/// Runs `kairos serve` on `dir` expecting it to refuse to start (within 30 s): its stderr.
+pub fn serve_refused(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .env("KAIROS_LOG", "warn")
+        .env_remove("KAIROS_SECRET_KEY")
+        .env_remove("KAIROS_SECRET_KEY_FILE")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kairos serve");
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            assert!(!status.success(), "kairos serve exited 0");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(!stdout.contains("listening on"), "it must not serve: {stdout}");
+            return String::from_utf8_lossy(&out.stderr).to_string();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("kairos serve did not refuse to start within 30 s");
+}
+
 /// `Authorization: Basic base64(key:)`, Segment's convention.
 pub fn basic(key: &str) -> String {
     use base64::Engine as _;
@@ -151,7 +213,7 @@ pub fn body(v: &Value) -> Option<bytes::Bytes> {
 }
 
 /// Every item of a list endpoint, following `next_cursor`. `path` already has its query (`...?limit=100`).
-pub async fn all_items(c: &mut kairos::client::HttpClient, key: &str, path: &str) -> Vec<Value> {
+pub async fn all_items(c: &mut kairos_bench::client::HttpClient, key: &str, path: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

@@ -133,4 +133,3 @@ fn raw_start(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let hashes = b[j..].iter().take_while(|c| **c == b'#').count();
     (b.get(j + hashes) == Some(&b'"')).then_some((hashes, j + hashes + 1))
 }
-

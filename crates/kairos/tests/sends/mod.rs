@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use kairos::client::HttpClient;
+use kairos_bench::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::support::SmtpSink;

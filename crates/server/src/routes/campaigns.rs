@@ -175,12 +175,9 @@ impl CampaignBody {
             Bounced, Clicked, Complained, Deferred, Delivered, Failed, Opened, Queued, Sent, Skipped, Unsubscribed,
         };
         let (pending, waiting_for_winner, processed, ab_results) = match report {
-            Some(r) => (
-                Some(r.pending),
-                Some(r.waiting_for_winner),
-                Some(r.processed),
-                Some(r.ab.map(AbResults::from)),
-            ),
+            Some(r) => {
+                (Some(r.pending), Some(r.waiting_for_winner), Some(r.processed), Some(r.ab.map(AbResults::from)))
+            }
             None => (None, None, None, None),
         };
         CampaignBody {

@@ -343,7 +343,8 @@ impl From<kairos_engine::messages::Preview> for Preview {
         };
         match p.outcome {
             Ok(r) => {
-                (out.subject, out.html, out.text, out.body) = (Some(r.subject), Some(r.html), Some(r.text), Some(r.body));
+                (out.subject, out.html, out.text, out.body) =
+                    (Some(r.subject), Some(r.html), Some(r.text), Some(r.body));
                 out.warnings = Some(r.warnings);
             }
             Err(reason) => out.skipped = Some(reason),

@@ -12,7 +12,8 @@
 //! from the log, merges (identities and events follow the survivor, chains flatten), late events and the
 //! (timestamp, sequence) order, cursors on every paged listing (no row skipped or repeated, a foreign cursor
 //! refused), idempotent sends, campaign recipients and A/B numbers, coupon uniqueness, suppression, session
-//! expiry, segment members and sizes, flow versions and runs, settings, and the rows of reports.
+//! expiry, segment members and sizes, flow versions and runs, settings, the rows of reports, and sealed secrets
+//! (inserted once across writers, stored as ciphertext only).
 
 use kairos_domain::{Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
 
@@ -25,6 +26,7 @@ mod events;
 mod flows;
 mod messages;
 mod reports;
+mod secrets;
 mod segments;
 mod users;
 
@@ -35,6 +37,7 @@ pub use events::*;
 pub use flows::*;
 pub use messages::*;
 pub use reports::*;
+pub use secrets::*;
 pub use segments::*;
 pub use users::*;
 
@@ -72,6 +75,8 @@ macro_rules! store_suite {
             coupons_are_issued_and_redeemed_once,
             settings_and_products,
             report_rows,
+            secrets_insert_once_and_round_trip,
+            secrets_created_once_across_writers,
         );
     };
     (@tests [$open:expr] $($case:ident,)*) => {

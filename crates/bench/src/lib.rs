@@ -1,4 +1,12 @@
-//! `kairos bench`: drives the real HTTP API and prints throughput and latency.
+//! `kairos bench` (SPEC 14): drives the real HTTP API and the engines, and prints throughput and latency. Kept out
+//! of the production crates: the binary's `bench` command calls [`run`] and hands it [`Starter`], the same start-up
+//! path as `kairos serve`, so a benchmark measures the server as it really runs.
+
+pub mod client;
+mod flows;
+mod render;
+mod segments;
+mod send;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +18,23 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
 use crate::client::HttpClient;
-use crate::sample;
+use kairos_sample as sample;
+
+/// A server started on a store the way `kairos serve` starts it: the state and the bound listener.
+pub type Started = anyhow::Result<(kairos_server::AppState, tokio::net::TcpListener)>;
+/// The binary's start-up path (`serve::start` on 127.0.0.1:0), with the dev clock or not.
+pub type Starter = std::sync::Arc<
+    dyn Fn(
+            Arc<kairos_store_sqlite::SqliteStore>,
+            bool,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Started> + Send>>
+        + Send
+        + Sync,
+>;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
 
 /// Contacts the flows benchmark enters by default (entering 1 M through the HTTP API takes minutes on 2 cores;
 /// pass `--contacts 1000000` for the full figure).
@@ -64,44 +88,44 @@ pub struct BenchArgs {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
     match args.what {
         BenchWhat::Segments => {
-            return crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
+            return crate::segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
         }
         BenchWhat::Ingest => {}
         BenchWhat::All => {
-            ingest_run(&args)?;
-            crate::bench_segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000)?;
+            ingest_run(&args, &start)?;
+            crate::segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000)?;
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            crate::bench_render::run(200_000, threads)?;
-            return crate::bench_send::run(20_000, 64, 16, None);
+            crate::render::run(200_000, threads)?;
+            return crate::send::run(20_000, 64, 16, None);
         }
         BenchWhat::Flows => {
             let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
             let contacts = args.contacts.unwrap_or(FLOW_CONTACTS_DEFAULT);
-            let r = crate::bench_flows::run(contacts, &dir);
+            let r = crate::flows::run(contacts, &dir, start);
             let _ = std::fs::remove_dir_all(&dir);
             return r;
         }
         BenchWhat::Render => {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            return crate::bench_render::run(args.messages.unwrap_or(200_000), threads);
+            return crate::render::run(args.messages.unwrap_or(200_000), threads);
         }
         BenchWhat::Send => {
             let key = args.dkim.then(|| TEST_DKIM_KEY.to_string());
-            return crate::bench_send::run(args.messages.unwrap_or(20_000), 64, 16, key);
+            return crate::send::run(args.messages.unwrap_or(20_000), 64, 16, key);
         }
     }
-    ingest_run(&args)
+    ingest_run(&args, &start)
 }
 
-fn ingest_run(args: &BenchArgs) -> anyhow::Result<()> {
+fn ingest_run(args: &BenchArgs, start: &Starter) -> anyhow::Result<()> {
     let (dir, remove) = match &args.data_dir {
         Some(d) => (d.clone(), false),
         None => (std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id())), true),
     };
-    let result = crate::serve::runtime()?.block_on(ingest(args, &dir));
+    let result = runtime()?.block_on(ingest(args, &dir, start));
     if remove {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -176,7 +200,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size >= 1 && args.concurrency >= 1, "batch size and concurrency must be at least 1");
     let store = Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
     let ws = kairos_store::Store::create_workspace(
@@ -184,7 +208,7 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
         "bench",
         kairos_engine::Clock::now(&kairos_engine::SystemClock),
     )?;
-    let (state, listener) = crate::serve::start(store, "127.0.0.1:0", false).await?;
+    let (state, listener) = start(store, false).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kairos_server::serve(listener, state, async move {

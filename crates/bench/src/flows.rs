@@ -24,18 +24,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub fn run(contacts: usize, dir: &std::path::Path) -> anyhow::Result<()> {
-    crate::serve::runtime()?.block_on(bench(contacts, dir))
+pub fn run(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<()> {
+    crate::runtime()?.block_on(bench(contacts, dir, start))
 }
 
-async fn bench(contacts: usize, dir: &std::path::Path) -> anyhow::Result<()> {
+async fn bench(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<()> {
     let store = std::sync::Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
     let ws = kairos_store::Store::create_workspace(
         &*store,
         "bench",
         kairos_engine::Clock::now(&kairos_engine::SystemClock),
     )?;
-    let (state, listener) = crate::serve::start(store.clone(), "127.0.0.1:0", true).await?;
+    let (state, listener) = start(store.clone(), true).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kairos_server::serve(listener, state, async move {
@@ -122,7 +122,7 @@ async fn bench(contacts: usize, dir: &std::path::Path) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     server.await??;
     let started = Instant::now();
-    let (state, listener) = crate::serve::start(store, "127.0.0.1:0", true).await?;
+    let (state, listener) = start(store, true).await?;
     let resume = started.elapsed();
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
