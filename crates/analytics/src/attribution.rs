@@ -44,7 +44,7 @@ pub fn touches(rows: &[MessageEventRow], only: Option<&HashSet<ContactId>>) -> V
         // Scanners and privacy proxies, not people.
         .filter(|r| !r.message.machine)
         .filter_map(|r| {
-            let kind = match TOUCH_EVENTS.iter().position(|(name, _)| *name == r.name)? {
+            let kind = match TOUCH_EVENTS.iter().position(|(e, _)| e.as_str() == r.name)? {
                 0 => TouchKind::Open,
                 1 => TouchKind::Click,
                 _ => TouchKind::Sent,

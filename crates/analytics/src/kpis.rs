@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use kairos_domain::{ContactId, Duration, Money, Timestamp};
+use kairos_domain::{ConsentStatus, ContactId, Duration, Money, Timestamp};
 use kairos_store::StoredFlow;
 use kairos_store::reports::ConsentChange;
 
@@ -109,8 +109,8 @@ pub fn kpis(rows: KpiRows, from: Timestamp, to: Timestamp, now: Timestamp, windo
         .filter(|(contact, n)| **n >= 2 || first.get(contact).copied().flatten().is_some_and(|t| t < from))
         .count() as u64;
 
-    let subscribed = rows.consent.iter().filter(|c| c.status == "subscribed").count() as u64;
-    let unsubscribed = rows.consent.iter().filter(|c| c.status == "unsubscribed").count() as u64;
+    let with = |s: ConsentStatus| rows.consent.iter().filter(|c| c.status == s.as_str()).count() as u64;
+    let (subscribed, unsubscribed) = (with(ConsentStatus::Subscribed), with(ConsentStatus::Unsubscribed));
     let series = daily_series(&orders, from, to, timezone);
     Kpis {
         revenue,
@@ -234,7 +234,7 @@ mod tests {
             public_id: id.into(),
             workspace: WorkspaceId(1),
             name: name.into(),
-            status: "active".into(),
+            status: kairos_domain::FlowStatus::Active,
             version: 1,
             definition: format!(r#"{{"trigger":{{"type":"event","event":"{trigger}"}},"steps":[]}}"#),
             created_at: Timestamp(0),

@@ -9,7 +9,7 @@ mod attribution;
 mod kpis;
 mod messages;
 
-use kairos_domain::{ContactId, Duration, Money, Timestamp};
+use kairos_domain::{ContactId, Duration, MessageStatus, Money, SystemEvent, Timestamp};
 
 pub use attribution::{attribute, attribute_orders, orders, touch_range, touches};
 pub use kpis::{DayPoint, KpiRows, Kpis, daily_series, kpis, order_horizon};
@@ -26,11 +26,17 @@ pub const CART_RECOVERY: Duration = Duration::from_secs(86_400);
 /// Longest span of a daily series.
 pub const SERIES_DAYS_MAX: usize = 3_660;
 /// Touches that can earn an order: (event, SMS only). SMS has no opens: receiving it is the touch.
-pub const TOUCH_EVENTS: [(&str, bool); 3] = [("Email Opened", false), ("Email Clicked", false), ("Message Sent", true)];
+pub const TOUCH_EVENTS: [(SystemEvent, bool); 3] =
+    [(SystemEvent::EmailOpened, false), (SystemEvent::EmailClicked, false), (SystemEvent::MessageSent, true)];
 /// Reactions to a message recorded as events (the message's status history may miss some, e.g. an unsubscribe
 /// after a bounce).
-pub const REACTION_EVENTS: [&str; 5] =
-    ["Email Opened", "Email Clicked", "Unsubscribed", "Email Bounced", "Email Marked as Spam"];
+pub const REACTION_EVENTS: [SystemEvent; 5] = [
+    SystemEvent::EmailOpened,
+    SystemEvent::EmailClicked,
+    SystemEvent::Unsubscribed,
+    SystemEvent::EmailBounced,
+    SystemEvent::EmailMarkedAsSpam,
+];
 
 /// Attribution windows per channel (workspace setting `attribution_window`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +78,7 @@ impl TouchKind {
         match self {
             TouchKind::Open => "open",
             TouchKind::Click => "click",
-            TouchKind::Sent => "sent",
+            TouchKind::Sent => MessageStatus::Sent.as_str(),
         }
     }
 }

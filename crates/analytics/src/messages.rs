@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use kairos_domain::{ContactId, Money};
+use kairos_domain::{ContactId, MessageStatus, Money, SystemEvent};
 use kairos_store::StoredFlow;
 use kairos_store::reports::{MessageEventRow, MessageRow};
 
@@ -84,8 +84,17 @@ struct Facts {
 }
 
 /// Statuses that prove a message went out.
-const SENT_STATUSES: [&str; 9] =
-    ["sent", "delivered", "opened", "clicked", "converted", "unsubscribed", "complained", "bounced", "soft_bounced"];
+const SENT_STATUSES: [MessageStatus; 9] = [
+    MessageStatus::Sent,
+    MessageStatus::Delivered,
+    MessageStatus::Opened,
+    MessageStatus::Clicked,
+    MessageStatus::Converted,
+    MessageStatus::Unsubscribed,
+    MessageStatus::Complained,
+    MessageStatus::Bounced,
+    MessageStatus::SoftBounced,
+];
 
 /// What happened to each message of a cohort, and the orders its touches earned: message id -> (facts,
 /// conversions, revenue).
@@ -97,15 +106,15 @@ pub struct MessageFacts(HashMap<String, (Facts, u64, Money)>);
 pub fn message_facts(rows: &[MessageRow], reactions: &[MessageEventRow], attributed: &[Attributed]) -> MessageFacts {
     let mut out: HashMap<String, (Facts, u64, Money)> = HashMap::with_capacity(rows.len());
     for m in rows {
-        let has = |s: &str| m.status == s || m.statuses.iter().any(|x| x == s);
-        let sent = SENT_STATUSES.iter().any(|s| has(s));
-        let bounced = has("bounced") || has("soft_bounced");
+        let has = |s: MessageStatus| m.status == s.as_str() || m.statuses.iter().any(|x| x == s.as_str());
+        let sent = SENT_STATUSES.iter().any(|s| has(*s));
+        let bounced = has(MessageStatus::Bounced) || has(MessageStatus::SoftBounced);
         let facts = Facts {
             sent,
-            delivered: sent && !bounced && m.status != "failed",
-            unsubscribed: has("unsubscribed"),
+            delivered: sent && !bounced && m.status != MessageStatus::Failed.as_str(),
+            unsubscribed: has(MessageStatus::Unsubscribed),
             bounced,
-            complained: has("complained"),
+            complained: has(MessageStatus::Complained),
             ..Facts::default()
         };
         out.insert(m.id.clone(), (facts, 0, Money::ZERO));
@@ -113,15 +122,15 @@ pub fn message_facts(rows: &[MessageRow], reactions: &[MessageEventRow], attribu
     for r in reactions {
         let Some((f, _, _)) = r.message.message_id.as_ref().and_then(|id| out.get_mut(id)) else { continue };
         let machine = r.message.machine;
-        match r.name.as_str() {
-            "Email Opened" if !machine => f.opened = true,
-            "Email Clicked" if !machine => {
+        match SystemEvent::parse(&r.name) {
+            Some(SystemEvent::EmailOpened) if !machine => f.opened = true,
+            Some(SystemEvent::EmailClicked) if !machine => {
                 f.clicked = true;
                 f.opened = true; // a click proves the open (images off, privacy proxies)
             }
-            "Unsubscribed" => f.unsubscribed = true,
-            "Email Bounced" => f.bounced = true,
-            "Email Marked as Spam" => f.complained = true,
+            Some(SystemEvent::Unsubscribed) => f.unsubscribed = true,
+            Some(SystemEvent::EmailBounced) => f.bounced = true,
+            Some(SystemEvent::EmailMarkedAsSpam) => f.complained = true,
             _ => {}
         }
     }
@@ -314,7 +323,7 @@ mod tests {
             public_id: "flow_a".into(),
             workspace: WorkspaceId(1),
             name: "Welcome".into(),
-            status: "active".into(),
+            status: kairos_domain::FlowStatus::Active,
             version: 1,
             definition: r#"{"steps":[{"id":"s1","type":"send"},{"id":"s2","type":"send"},{"id":"d","type":"delay"}]}"#
                 .into(),

@@ -14,6 +14,17 @@ pub enum BounceKind {
     Complaint,
 }
 
+impl BounceKind {
+    /// The name reports and events use: `hard`, `soft` or `complaint`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceKind::Hard => "hard",
+            BounceKind::Soft => "soft",
+            BounceKind::Complaint => "complaint",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounce {
     /// The failed or complaining address. For a complaint whose report redacts it, this is empty and

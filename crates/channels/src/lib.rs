@@ -21,7 +21,9 @@ pub use email::{
 };
 pub use http::{HTTP_RESPONSE_BYTES_MAX, HTTP_TIMEOUT_DEFAULT, HttpClient, HttpResponse};
 pub use net::{OutboundPolicy, Refused, internal_reason};
-pub use sms::{SMS_BODY_CHARS_MAX, Sms, SmsConfig, SmsKeyword, sms_keyword, twilio_signature, verify_twilio_signature};
+pub use sms::{
+    SMS_BODY_CHARS_MAX, Sms, SmsConfig, SmsDelivery, SmsKeyword, sms_keyword, twilio_signature, verify_twilio_signature,
+};
 pub use telegram::{TELEGRAM_API_BASE, TELEGRAM_TEXT_CHARS_MAX, Telegram};
 pub use webhook::{WEBHOOK_SIGNATURE_HEADER, Webhook, verify_webhook_signature, webhook_signature};
 

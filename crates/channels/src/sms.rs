@@ -161,6 +161,28 @@ fn twilio_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Hmac<
     mac
 }
 
+/// What a provider's status callback says about a text (Twilio's `MessageStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsDelivery {
+    /// `delivered`.
+    Delivered,
+    /// `undelivered` or `failed`.
+    Failed,
+    /// `queued`, `sending`, `sent` and the rest: nothing settled yet.
+    Pending,
+}
+
+impl SmsDelivery {
+    /// Reads Twilio's `MessageStatus` value.
+    pub fn parse(status: &str) -> SmsDelivery {
+        match status {
+            "delivered" => SmsDelivery::Delivered,
+            "undelivered" | "failed" => SmsDelivery::Failed,
+            _ => SmsDelivery::Pending,
+        }
+    }
+}
+
 /// Twilio's standard opt-out, opt-in and help keywords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsKeyword {

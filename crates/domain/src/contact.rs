@@ -64,6 +64,15 @@ pub struct ConsentSet {
 }
 
 impl ConsentSet {
+    /// The consent of a channel that takes consent (email, SMS).
+    pub fn of(&self, channel: crate::Channel) -> Option<&Consent> {
+        match channel {
+            crate::Channel::Email => Some(&self.email),
+            crate::Channel::Sms => Some(&self.sms),
+            crate::Channel::Webhook | crate::Channel::Chat => None,
+        }
+    }
+
     pub fn channel_mut(&mut self, channel: &str) -> Option<&mut Consent> {
         match channel {
             "email" => Some(&mut self.email),

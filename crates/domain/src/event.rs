@@ -82,28 +82,18 @@ pub struct Event {
     pub system: bool,
 }
 
-/// Events Kairos itself writes into contacts' timelines (SPEC 2).
-pub const SYSTEM_EVENTS: &[&str] = &[
-    "Segment Entered",
-    "Segment Exited",
-    "Flow Entered",
-    "Message Sent",
-    "Message Delivered",
-    "Message Opened",
-    "Message Clicked",
-    "Message Bounced",
-    "Unsubscribed",
-    "Coupon Issued",
-    "Form Submitted",
-];
-
 impl Event {
     /// Whether Kairos emitted this event, as opposed to the store or the person.
     pub fn is_system(&self) -> bool {
         self.system
     }
 
-    /// A Kairos-emitted track event (`Segment Entered`, ...) for a contact at `at`.
+    /// An event Kairos emits ([`SystemEvent`](crate::SystemEvent)) for a contact at `at`.
+    pub fn emitted(kind: crate::SystemEvent, message_id: String, properties: JsonMap, at: Timestamp) -> Event {
+        Event::system(kind.as_str(), message_id, properties, at)
+    }
+
+    /// A track event flagged as written by Kairos, under any name (tests and benchmarks build events with it).
     pub fn system(name: &str, message_id: String, properties: JsonMap, at: Timestamp) -> Event {
         let mut context = JsonMap::new();
         context.insert("library".into(), serde_json::json!({"name": "kairos"}));

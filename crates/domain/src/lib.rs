@@ -8,17 +8,23 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod json;
+pub mod message;
 pub mod money;
 pub mod product;
+pub mod system_event;
 pub mod time;
+pub mod vocab;
 
 pub use contact::{Cart, CartItem, Computed, Consent, ConsentStatus, Contact, Orders};
 pub use error::ValidationError;
 pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};
 pub use ids::{ContactId, Email, MessageId, Phone, WorkspaceId};
+pub use message::{Counts, DeferredSend, HistoryEntry, MessageData, WebhookCall};
 pub use money::Money;
 pub use product::{Product, ProductFields};
+pub use system_event::SystemEvent;
 pub use time::{Duration, Timestamp};
+pub use vocab::{CampaignStatus, Channel, FlowStatus, MessageStatus, RunEnd, RunStatus, SkipReason};
 
 /// A JSON object, as used for traits, properties and context.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;

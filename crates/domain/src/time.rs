@@ -154,3 +154,35 @@ mod tests {
         assert!(Duration::parse("99999999999999999999d").is_none());
     }
 }
+
+/// Serde for a [`Timestamp`] kept as RFC 3339 text (message histories, which the API shows as stored); reads
+/// integer microseconds too.
+pub mod rfc3339 {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(t)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        Timestamp::deserialize(d)
+    }
+}
+
+/// [`rfc3339`] for an optional timestamp (`null` reads as None).
+pub mod rfc3339_option {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(t),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<Timestamp>::deserialize(d)
+    }
+}

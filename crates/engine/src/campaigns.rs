@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use kairos_domain::{ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{CampaignStatus, Channel, ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
 use kairos_store::{Recipient, StoredCampaign};
 use serde_json::{Value, json};
 
@@ -35,11 +35,97 @@ pub(crate) enum Schedule {
     BestHour { date: jiff::civil::Date },
 }
 
+/// What decides an A/B test's winner.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Metric {
+pub enum Metric {
     Opens,
     Clicks,
     Revenue,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Opens => "opens",
+            Metric::Clicks => "clicks",
+            Metric::Revenue => "revenue",
+        }
+    }
+}
+
+fn is_none<T>(v: &Option<T>) -> bool {
+    v.is_none()
+}
+
+/// A campaign's progress, stored with it (`state`): when it was scheduled and finished, its audience, and the
+/// A/B test's end and winner.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CampaignState {
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub scheduled_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub recipients: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub test_ends_at: Option<Timestamp>,
+    /// The winning variant, once decided.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub winner: Option<i64>,
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub winner_decided_at: Option<Timestamp>,
+    /// Per variant when the winner was decided.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub ab_results: Option<Vec<AbScore>>,
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub finished_at: Option<Timestamp>,
+}
+
+impl CampaignState {
+    /// Reads a stored state (an unreadable one reads as empty).
+    pub fn parse(state: &str) -> CampaignState {
+        serde_json::from_str(state).unwrap_or_default()
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// A variant's numbers when the winner was decided.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AbScore {
+    pub sent: u64,
+    pub score: f64,
+}
+
+/// A campaign's progress and A/B numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignReport {
+    /// Recipients not processed yet.
+    pub pending: u64,
+    /// Recipients held for the A/B winner.
+    pub waiting_for_winner: u64,
+    pub processed: u64,
+    pub ab: Option<AbReport>,
+}
+
+/// An A/B test's variants against the leader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbReport {
+    pub metric: Metric,
+    pub test_share: f64,
+    pub variants: Vec<VariantReport>,
+    pub winner: Option<i64>,
+    pub test_ends_at: Option<Timestamp>,
+}
+
+/// One variant: recipients sent, its score (rate or revenue per recipient), and the confidence that the leader
+/// beats it (None for the leader).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantReport {
+    pub template: String,
+    pub sent: u64,
+    pub score: f64,
+    pub confidence_leader_better: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +139,7 @@ pub(crate) struct Ab {
 #[derive(Debug, Clone)]
 pub(crate) struct CampaignDef {
     name: String,
-    channel: String,
+    channel: Channel,
     template: Option<String>,
     segments: Vec<String>,
     exclude: Vec<String>,
@@ -103,8 +189,8 @@ pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
         Some(n) if !n.trim().is_empty() && n.len() <= 200 => n.trim().to_string(),
         _ => return Err(invalid("name", "name must be a non-empty string of at most 200 bytes")),
     };
-    let channel = match o.get("channel").and_then(Value::as_str) {
-        Some(c @ ("email" | "sms" | "chat")) => c.to_string(),
+    let channel = match o.get("channel").and_then(Value::as_str).and_then(Channel::parse) {
+        Some(c @ (Channel::Email | Channel::Sms | Channel::Chat)) => c,
         _ => return Err(invalid("channel", "channel must be \"email\", \"sms\" or \"chat\"")),
     };
     let template = match o.get("template") {
@@ -292,9 +378,9 @@ impl State {
             public_id: kairos_store::keys::random_token("cmp_", 8),
             workspace: ws,
             name: def.name.clone(),
-            status: "draft".into(),
+            status: CampaignStatus::Draft,
             definition: v.to_string(),
-            state: json!({}).to_string(),
+            state: CampaignState::default().to_json(),
             created_at: now,
             updated_at: now,
         };
@@ -311,7 +397,7 @@ impl State {
     ) -> Result<StoredCampaign, EngineError> {
         let mut c =
             self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
-        if c.status != "draft" {
+        if c.status != CampaignStatus::Draft {
             return Err(EngineError::Conflict(format!("the campaign is already {}", c.status)));
         }
         let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
@@ -372,19 +458,21 @@ impl State {
             recipients.push(Recipient { contact, due_at: due, variant });
         }
         self.w.insert_recipients(c.row, &recipients)?;
-        let mut state = json!({"scheduled_at": now.to_string(), "recipients": recipients.len()});
+        let mut state = CampaignState {
+            scheduled_at: Some(now),
+            recipients: Some(recipients.len() as u64),
+            ..CampaignState::default()
+        };
         if let Some(ab) = &def.ab {
-            let ends = test_start.unwrap_or(now).saturating_add(ab.wait);
-            state["test_ends_at"] = json!(ends.to_string());
-            state["winner"] = Value::Null;
+            state.test_ends_at = Some(test_start.unwrap_or(now).saturating_add(ab.wait));
             if test_start.is_none() {
                 // Nobody drawn for the test: the first variant goes to everyone.
                 self.w.assign_winner(c.row, 0, now)?;
-                state["winner"] = json!(0);
+                state.winner = Some(0);
             }
         }
-        c.status = "scheduled".into();
-        c.state = state.to_string();
+        c.status = CampaignStatus::Scheduled;
+        c.state = state.to_json();
         c.updated_at = now;
         self.w.save_campaign(&c)?;
         self.track_campaign(&c, def, now);
@@ -438,7 +526,7 @@ impl State {
             };
             let (ws, public_id, def) = (r.ws, r.public_id.clone(), r.def.clone());
             // Messages for a transport go in waves; captured ones are stored at once.
-            let room = if self.dispatch.real.has(&def.channel) {
+            let room = if self.dispatch.real.has(def.channel) {
                 CAMPAIGN_WAVE_RECIPIENTS_MAX.saturating_sub(self.dispatch.backlog())
             } else {
                 TICK_BATCH
@@ -460,13 +548,13 @@ impl State {
                 trigger.insert("campaign_name".into(), json!(def.name));
                 let p = PendingSend {
                     message_id: self.campaign_message_id(row, rec.contact),
-                    workspace: ws.0,
-                    contact: rec.contact.0,
+                    workspace: ws,
+                    contact: rec.contact,
                     flow_row: 0,
                     flow_id: String::new(),
                     run_id: 0,
                     step: String::new(),
-                    channel: def.channel.clone(),
+                    channel: def.channel,
                     template,
                     transactional: false,
                     skip_when_blocked: false,
@@ -493,14 +581,15 @@ impl State {
             };
             if !due.is_empty() || (pending == 0 && waiting == 0) {
                 if let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? {
-                    let status = if pending == 0 && waiting == 0 { "sent" } else { "sending" };
+                    let status =
+                        if pending == 0 && waiting == 0 { CampaignStatus::Sent } else { CampaignStatus::Sending };
                     if c.status != status {
-                        c.status = status.into();
+                        c.status = status;
                         c.updated_at = now;
-                        if status == "sent" {
-                            let mut state: Value = serde_json::from_str(&c.state).unwrap_or_default();
-                            state["finished_at"] = json!(now.to_string());
-                            c.state = state.to_string();
+                        if status == CampaignStatus::Sent {
+                            let mut state = CampaignState::parse(&c.state);
+                            state.finished_at = Some(now);
+                            c.state = state.to_json();
                         }
                         self.w.save_campaign(&c)?;
                     }
@@ -519,11 +608,11 @@ impl State {
         let Some(ab) = r.def.ab.clone() else { return Ok(()) };
         let (ws, public_id) = (r.ws, r.public_id.clone());
         let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? else { return Ok(()) };
-        let mut state: Value = serde_json::from_str(&c.state).unwrap_or_default();
-        if !state["winner"].is_null() {
+        let mut state = CampaignState::parse(&c.state);
+        if state.winner.is_some() {
             return Ok(());
         }
-        let ends = state["test_ends_at"].as_str().and_then(Timestamp::parse).unwrap_or(now);
+        let ends = state.test_ends_at.unwrap_or(now);
         if now < ends {
             return Ok(());
         }
@@ -534,11 +623,10 @@ impl State {
             .max_by(|a, b| a.1.1.partial_cmp(&b.1.1).unwrap_or(std::cmp::Ordering::Equal).then(b.0.cmp(&a.0)))
             .map_or(0, |(i, _)| i);
         self.w.assign_winner(row, best as i64, now)?;
-        state["winner"] = json!(best);
-        state["winner_decided_at"] = json!(now.to_string());
-        state["ab_results"] =
-            json!(results.iter().map(|(n, score, _)| json!({"sent": n, "score": score})).collect::<Vec<_>>());
-        c.state = state.to_string();
+        state.winner = Some(best as i64);
+        state.winner_decided_at = Some(now);
+        state.ab_results = Some(results.iter().map(|(n, score, _)| AbScore { sent: *n, score: *score }).collect());
+        c.state = state.to_json();
         c.updated_at = now;
         self.w.save_campaign(&c)?;
         Ok(())
@@ -568,32 +656,41 @@ impl State {
         Ok(out)
     }
 
-    /// The numbers of a campaign: recipients, progress, message statuses, A/B variants with confidence.
-    pub(crate) fn campaign_report(&mut self, ws: WorkspaceId, id: &str) -> Result<Value, EngineError> {
+    /// The numbers of a campaign: recipients, progress, A/B variants with confidence.
+    pub(crate) fn campaign_report(&mut self, ws: WorkspaceId, id: &str) -> Result<CampaignReport, EngineError> {
         let c = self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
-        let (pending, waiting, done) = self.w.recipient_counts(c.row)?;
+        let (pending, waiting_for_winner, processed) = self.w.recipient_counts(c.row)?;
         let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
-        let mut ab_json = Value::Null;
+        let mut ab_report = None;
         if let Ok(def) = parse(&v)
             && let Some(ab) = &def.ab
         {
             let results = self.ab_results(&c.public_id, ab)?;
             let best = results.iter().map(|r| r.1).fold(f64::MIN, f64::max);
             let leader = results.iter().position(|r| r.1 == best).unwrap_or(0);
-            let variants: Vec<Value> = results
+            let variants = results
                 .iter()
                 .enumerate()
                 .map(|(i, (n, score, hits))| {
                     // Confidence that the leader beats this variant (rate metrics).
                     let (ln, lh) = (results[leader].0, results[leader].2);
-                    let conf = if i == leader { Value::Null } else { json!(confidence(lh, ln, *hits, *n)) };
-                    json!({"template": ab.variants[i], "sent": n, "score": score, "confidence_leader_better": conf})
+                    VariantReport {
+                        template: ab.variants[i].clone(),
+                        sent: *n,
+                        score: *score,
+                        confidence_leader_better: (i != leader).then(|| confidence(lh, ln, *hits, *n)),
+                    }
                 })
                 .collect();
-            let state: Value = serde_json::from_str(&c.state).unwrap_or_default();
-            ab_json = json!({"metric": match ab.metric { Metric::Opens => "opens", Metric::Clicks => "clicks", Metric::Revenue => "revenue" },
-                "test_share": ab.test_share, "variants": variants, "winner": state["winner"], "test_ends_at": state["test_ends_at"]});
+            let state = CampaignState::parse(&c.state);
+            ab_report = Some(AbReport {
+                metric: ab.metric,
+                test_share: ab.test_share,
+                variants,
+                winner: state.winner,
+                test_ends_at: state.test_ends_at,
+            });
         }
-        Ok(json!({"pending": pending, "waiting_for_winner": waiting, "processed": done, "ab": ab_json}))
+        Ok(CampaignReport { pending, waiting_for_winner, processed, ab: ab_report })
     }
 }

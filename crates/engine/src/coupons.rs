@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
-use serde_json::{Value, json};
+use kairos_domain::{ContactId, Duration, Event, JsonMap, SkipReason, Timestamp, WorkspaceId};
+use serde_json::Value;
 
 use crate::EngineError;
 use crate::state::State;
@@ -20,8 +20,10 @@ pub(crate) enum Kind {
     Unique { pattern: String, length: usize },
 }
 
+/// A checked coupon pool definition. It keeps the document it was read from: the API answers a pool as it was
+/// given (with `issued` and `active` added).
 #[derive(Debug, Clone)]
-pub(crate) struct Pool {
+pub struct Pool {
     id: String,
     kind: Kind,
     value_type: String,
@@ -30,6 +32,72 @@ pub(crate) struct Pool {
     valid_for: Option<Duration>,
     max_codes: Option<u64>,
     json: Value,
+}
+
+impl Pool {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The definition as given.
+    pub fn document(&self) -> &Value {
+        &self.json
+    }
+
+    /// Whether the pool can give a code at `now` after `issued` codes.
+    pub fn active(&self, issued: u64, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|t| t > now) && self.max_codes.is_none_or(|m| issued < m)
+    }
+}
+
+/// A pool with how many codes it gave.
+#[derive(Debug, Clone)]
+pub struct PoolInfo {
+    pub pool: Pool,
+    pub issued: u64,
+    /// Not expired and not exhausted.
+    pub active: bool,
+}
+
+/// A code as a contact holds it (what templates read as `coupon`, kept in the run's data).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Coupon {
+    pub code: String,
+    pub pool: String,
+    /// `percent`, `fixed` or `free_shipping`.
+    pub value_type: String,
+    pub value: f64,
+    /// The earlier of the pool's expiry and the code's validity.
+    #[serde(with = "kairos_domain::time::rfc3339_option")]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Why a code cannot be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    UnknownCode,
+    Expired,
+    AlreadyRedeemed,
+    NotIssuedToContact,
+}
+
+impl Invalid {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Invalid::UnknownCode => "unknown_code",
+            Invalid::Expired => "expired",
+            Invalid::AlreadyRedeemed => "already_redeemed",
+            Invalid::NotIssuedToContact => "not_issued_to_contact",
+        }
+    }
+}
+
+/// Whether a code can be used now; the coupon it names when it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CouponCheck {
+    pub code: String,
+    pub invalid: Option<Invalid>,
+    pub coupon: Option<Coupon>,
 }
 
 #[derive(Default)]
@@ -42,8 +110,8 @@ fn invalid(field: &str, message: impl Into<String>) -> EngineError {
     EngineError::Invalid { message: message.into(), field: Some(field.into()) }
 }
 
-/// Reads and checks a pool definition.
-pub(crate) fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
+/// Reads and checks a pool definition (errors name the field).
+pub fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
     let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
     const KNOWN: [&str; 11] = [
         "id",
@@ -136,8 +204,7 @@ impl Coupons {
     /// Whether `pool` can give a code now.
     pub(crate) fn available(&self, ws: WorkspaceId, pool: &str, now: Timestamp) -> bool {
         let Some(p) = self.pools.get(&(ws, pool.to_string())) else { return false };
-        let issued = self.issued.get(&(ws, pool.to_string())).copied().unwrap_or(0);
-        p.expires_at.is_none_or(|t| t > now) && p.max_codes.is_none_or(|m| issued < m)
+        p.active(self.issued.get(&(ws, pool.to_string())).copied().unwrap_or(0), now)
     }
 
     pub(crate) fn exists(&self, ws: WorkspaceId, pool: &str) -> bool {
@@ -162,48 +229,50 @@ impl State {
     }
 
     /// `POST /api/v1/coupons` (create or replace a pool).
-    pub(crate) fn save_pool(&mut self, ws: WorkspaceId, v: Value, now: Timestamp) -> Result<Value, EngineError> {
-        let p = parse_pool(&v)?;
-        self.w.save_pool(ws, &p.id, &v.to_string(), now)?;
-        let n = self.w.pool_issued(ws, &p.id)?;
-        self.coupons.issued.insert((ws, p.id.clone()), n);
-        let out = self.pool_json(&p, n, now);
-        self.coupons.pools.insert((ws, p.id.clone()), p);
-        Ok(out)
+    pub(crate) fn save_pool(&mut self, ws: WorkspaceId, p: Pool, now: Timestamp) -> Result<PoolInfo, EngineError> {
+        self.w.save_pool(ws, &p.id, &p.json.to_string(), now)?;
+        let issued = self.w.pool_issued(ws, &p.id)?;
+        self.coupons.issued.insert((ws, p.id.clone()), issued);
+        self.coupons.pools.insert((ws, p.id.clone()), p.clone());
+        Ok(PoolInfo { active: p.active(issued, now), pool: p, issued })
     }
 
-    fn pool_json(&self, p: &Pool, issued: u64, now: Timestamp) -> Value {
-        let mut v = p.json.clone();
-        v["issued"] = json!(issued);
-        v["active"] = json!(p.expires_at.is_none_or(|t| t > now) && p.max_codes.is_none_or(|m| issued < m));
-        v
-    }
-
-    /// The workspace's pools (or one).
-    pub(crate) fn pools_json(&self, ws: WorkspaceId, id: Option<&str>, now: Timestamp) -> Result<Value, EngineError> {
-        let mut items: Vec<Value> = self
+    /// The workspace's pools by id (or the one named).
+    pub(crate) fn pools(
+        &self,
+        ws: WorkspaceId,
+        id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<PoolInfo>, EngineError> {
+        let mut items: Vec<PoolInfo> = self
             .coupons
             .pools
             .iter()
             .filter(|((w, pid), _)| *w == ws && id.is_none_or(|i| i == pid))
             .map(|((w, pid), p)| {
-                self.pool_json(p, self.coupons.issued.get(&(*w, pid.clone())).copied().unwrap_or(0), now)
+                let issued = self.coupons.issued.get(&(*w, pid.clone())).copied().unwrap_or(0);
+                PoolInfo { pool: p.clone(), issued, active: p.active(issued, now) }
             })
             .collect();
-        items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        items.sort_by(|a, b| a.pool.id.cmp(&b.pool.id));
         match id {
-            Some(i) => items.pop().ok_or_else(|| EngineError::NotFound(format!("no coupon pool {i:?}"))),
-            None => Ok(json!({"items": items, "next_cursor": null})),
+            Some(i) if items.is_empty() => Err(EngineError::NotFound(format!("no coupon pool {i:?}"))),
+            _ => Ok(items),
         }
     }
 
-    fn coupon_value(&self, p: &Pool, code: &str, issued_at: Timestamp) -> Value {
+    fn coupon_value(&self, p: &Pool, code: &str, issued_at: Timestamp) -> Coupon {
         let expires = match (p.expires_at, p.valid_for.map(|d| issued_at.saturating_add(d))) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        json!({"code": code, "pool": p.id, "value_type": p.value_type, "value": p.value,
-               "expires_at": expires.map(|t| t.to_string())})
+        Coupon {
+            code: code.to_string(),
+            pool: p.id.clone(),
+            value_type: p.value_type.clone(),
+            value: p.value,
+            expires_at: expires,
+        }
     }
 
     /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
@@ -213,7 +282,7 @@ impl State {
         pool: &str,
         contact: ContactId,
         now: Timestamp,
-    ) -> Result<Option<Value>, EngineError> {
+    ) -> Result<Option<Coupon>, EngineError> {
         let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
         if let Some((code, at)) = self.w.issued_code(ws, pool, contact)? {
             return Ok(Some(self.coupon_value(&p, &code, at)));
@@ -245,16 +314,15 @@ impl State {
     pub(crate) fn coupon_problem(
         &mut self,
         ws: WorkspaceId,
-        coupon: &Value,
+        coupon: &Coupon,
         contact: ContactId,
         now: Timestamp,
-    ) -> Result<Option<&'static str>, EngineError> {
-        let Some(code) = coupon["code"].as_str() else { return Ok(None) };
-        if coupon["expires_at"].as_str().and_then(Timestamp::parse).is_some_and(|t| t <= now) {
-            return Ok(Some("coupon_expired"));
+    ) -> Result<Option<SkipReason>, EngineError> {
+        if coupon.expires_at.is_some_and(|t| t <= now) {
+            return Ok(Some(SkipReason::CouponExpired));
         }
-        match self.w.coupon_code(ws, code, Some(contact))? {
-            Some(c) if c.redeemed_at.is_some() => Ok(Some("coupon_redeemed")),
+        match self.w.coupon_code(ws, &coupon.code, Some(contact))? {
+            Some(c) if c.redeemed_at.is_some() => Ok(Some(SkipReason::CouponRedeemed)),
             _ => Ok(None),
         }
     }
@@ -266,7 +334,7 @@ impl State {
         code: &str,
         contact: Option<ContactId>,
         now: Timestamp,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<CouponCheck, EngineError> {
         let contact = contact.map(|c| self.follow(c));
         let issued = self.w.coupon_code(ws, code, contact)?;
         let shared = self
@@ -283,20 +351,20 @@ impl State {
             (None, None, None) => None,
         };
         let Some(p) = pool else {
-            return Ok(json!({"code": code, "valid": false, "reason": "unknown_code"}));
+            return Ok(CouponCheck { code: code.to_string(), invalid: Some(Invalid::UnknownCode), coupon: None });
         };
         let issued_at = issued.as_ref().map_or(now, |i| i.issued_at);
         let coupon = self.coupon_value(&p, code, issued_at);
-        let reason = if coupon["expires_at"].as_str().and_then(Timestamp::parse).is_some_and(|t| t <= now) {
-            Some("expired")
+        let invalid = if coupon.expires_at.is_some_and(|t| t <= now) {
+            Some(Invalid::Expired)
         } else if issued.as_ref().is_some_and(|i| i.redeemed_at.is_some()) {
-            Some("already_redeemed")
+            Some(Invalid::AlreadyRedeemed)
         } else if matches!(p.kind, Kind::Unique { .. }) && issued.is_none() {
-            Some("not_issued_to_contact")
+            Some(Invalid::NotIssuedToContact)
         } else {
             None
         };
-        Ok(json!({"code": code, "valid": reason.is_none(), "reason": reason, "coupon": coupon}))
+        Ok(CouponCheck { code: code.to_string(), invalid, coupon: Some(coupon) })
     }
 
     /// `Order Completed` with a `coupon` property: the contact's code is redeemed (once).
@@ -333,7 +401,10 @@ impl State {
     }
 }
 
+/// The run data key its `issue_coupon` step's code is kept under (templates read `coupon`).
+pub(crate) const RUN_COUPON_KEY: &str = "coupon";
+
 /// The coupon a run carries (set by its `issue_coupon` step).
-pub(crate) fn run_coupon(trigger: &JsonMap) -> Option<&Value> {
-    trigger.get("coupon").filter(|c| c.is_object())
+pub(crate) fn run_coupon(trigger: &JsonMap) -> Option<Coupon> {
+    trigger.get(RUN_COUPON_KEY).filter(|c| c.is_object()).and_then(|c| serde_json::from_value(c.clone()).ok())
 }

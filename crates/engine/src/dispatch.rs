@@ -16,9 +16,11 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use kairos_channels::{OutboundPolicy, SendError};
-use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{
+    Channel, ContactId, Duration, Event, JsonMap, MessageData, MessageStatus, SystemEvent, Timestamp, WorkspaceId,
+};
 use kairos_store::StoredMessage;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::EngineError;
@@ -50,12 +52,12 @@ pub(crate) struct Real {
 }
 
 impl Real {
-    pub(crate) fn has(&self, channel: &str) -> bool {
+    pub(crate) fn has(&self, channel: Channel) -> bool {
         match channel {
-            "email" => self.email,
-            "sms" => self.sms,
-            "chat" => self.chat,
-            _ => true, // webhooks are always real calls
+            Channel::Email => self.email,
+            Channel::Sms => self.sms,
+            Channel::Chat => self.chat,
+            Channel::Webhook => true, // webhooks are always real calls
         }
     }
 }
@@ -66,12 +68,12 @@ pub struct Outbound {
     pub message_id: String,
     pub workspace: WorkspaceId,
     pub contact: ContactId,
-    pub channel: String,
+    pub channel: Channel,
     pub to: String,
     /// Transactional messages need no marketing consent (an unsubscribe or a suppression still stops them).
     pub transactional: bool,
     pub attempt: u32,
-    pub data: Value,
+    pub data: MessageData,
 }
 
 /// A claimed message not yet settled, and the recipient's consent as it was last checked.
@@ -79,7 +81,7 @@ pub struct Outbound {
 pub(crate) struct Flight {
     pub(crate) workspace: WorkspaceId,
     pub(crate) contact: ContactId,
-    pub(crate) channel: String,
+    pub(crate) channel: Channel,
     pub(crate) to: String,
     pub(crate) transactional: bool,
     pub(crate) mark: Option<crate::handoff::Mark>,
@@ -102,7 +104,7 @@ impl Pending {
     fn class(o: &Outbound) -> usize {
         if o.transactional {
             0
-        } else if o.data["campaign_id"].is_string() {
+        } else if o.data.campaign_id.is_some() {
             2
         } else {
             1
@@ -161,7 +163,7 @@ impl Dispatch {
             let flight = Flight {
                 workspace: o.workspace,
                 contact: o.contact,
-                channel: o.channel.clone(),
+                channel: o.channel,
                 to: o.to.clone(),
                 transactional: o.transactional,
                 mark,
@@ -240,7 +242,7 @@ impl Transports {
         if withdrawn() {
             return Report::Withdrawn;
         }
-        if o.channel == "email" {
+        if o.channel == Channel::Email {
             return match self.email(o, withdrawn).await {
                 Ok(true) => Report::Done(Ok(None)),
                 Ok(false) => Report::Withdrawn,
@@ -254,15 +256,15 @@ impl Transports {
         let Some(smtp) = &self.smtp else {
             return Err(SendError::Permanent("no SMTP server configured".into()));
         };
-        let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
+        let d = &o.data;
         let m = kairos_channels::EmailMessage {
             message_id: o.message_id.clone(),
-            from: text("from").unwrap_or_else(|| self.email_from.clone()),
+            from: d.from.clone().unwrap_or_else(|| self.email_from.clone()),
             to: o.to.clone(),
-            subject: text("subject").unwrap_or_default(),
-            html: text("html"),
-            text: text("text"),
-            list_unsubscribe_url: text("unsubscribe_url"),
+            subject: d.subject.clone().unwrap_or_default(),
+            html: d.html.clone(),
+            text: d.text.clone(),
+            list_unsubscribe_url: d.unsubscribe_url.clone(),
             headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
         };
         smtp.send_unless(&m, withdrawn).await
@@ -270,27 +272,26 @@ impl Transports {
 
     /// The HTTP-based channels: SMS, Telegram, webhooks.
     async fn call(&self, o: &Outbound) -> Outcome {
-        let text = |k: &str| o.data.get(k).and_then(Value::as_str).map(str::to_string);
-        match o.channel.as_str() {
-            "sms" => {
+        let body = o.data.body.clone().unwrap_or_default();
+        match o.channel {
+            Channel::Sms => {
                 let Some(sms) = &self.sms else {
                     return Err(SendError::Permanent("no SMS provider configured".into()));
                 };
-                sms.send_from(text("from").as_deref(), &o.to, &text("body").unwrap_or_default()).await.map(Some)
+                sms.send_from(o.data.from.as_deref(), &o.to, &body).await.map(Some)
             }
-            "chat" => {
+            Channel::Chat => {
                 let Some(tg) = &self.telegram else {
                     return Err(SendError::Permanent("no Telegram bot configured".into()));
                 };
-                tg.send(&o.to, &text("body").unwrap_or_default()).await.map(|()| None)
+                tg.send(&o.to, &body).await.map(|()| None)
             }
-            _ => {
-                let w = &o.data["webhook"];
-                let url = w["url"].as_str().unwrap_or_default();
-                let secret = w["secret"].as_str().unwrap_or_default();
-                let ts = w["timestamp"].as_i64().unwrap_or_default();
+            Channel::Webhook | Channel::Email => {
+                let Some(w) = &o.data.webhook else {
+                    return Err(SendError::Permanent("a webhook message without its call".into()));
+                };
                 self.webhook
-                    .post(url, secret, &o.message_id, &w["body"], ts)
+                    .post(&w.url, w.secret.as_deref().unwrap_or_default(), &o.message_id, &w.body, w.timestamp)
                     .await
                     .map(|status| Some(status.to_string()))
             }
@@ -344,30 +345,43 @@ pub(crate) fn connect(
     (rx, d.withdrawn.clone())
 }
 
-pub(crate) fn push_history(data: &mut Value, status: &str, now: Timestamp, reason: Option<&str>) {
-    if !data.is_object() {
-        *data = json!({});
+/// A message row's data; a row that cannot be read (damaged) reads as empty, and is logged.
+pub(crate) fn message_data(m: &StoredMessage) -> MessageData {
+    MessageData::parse(&m.data).unwrap_or_else(|| {
+        tracing::warn!(message = %m.id, "a message's data cannot be read; it is treated as empty");
+        MessageData::default()
+    })
+}
+
+/// The properties of an event about a message (`Message Sent`, `Email Opened`...): the message and where it
+/// came from.
+pub(crate) fn message_props(id: &str, data: &MessageData) -> JsonMap {
+    let mut props = JsonMap::new();
+    props.insert("message_id".into(), json!(id));
+    for (k, v) in [("flow_id", &data.flow_id), ("step_id", &data.step_id), ("campaign_id", &data.campaign_id)] {
+        if let Some(v) = v {
+            props.insert(k.into(), json!(v));
+        }
     }
-    let entry = json!({"status": status, "at": now.to_string(), "reason": reason});
-    match data.get_mut("history").and_then(Value::as_array_mut) {
-        Some(list) => list.push(entry),
-        None => data["history"] = json!([entry]),
+    if let Some(c) = data.channel {
+        props.insert("channel".into(), json!(c.as_str()));
     }
+    props
 }
 
 impl State {
     /// Queues a committed message for its transport (called in the transaction that wrote it); `data` is
     /// the row's data as written.
-    pub(crate) fn queue_outbound(&mut self, m: &StoredMessage, data: &Value, at: Option<Timestamp>) {
+    pub(crate) fn queue_outbound(&mut self, m: &StoredMessage, data: &MessageData, at: Option<Timestamp>) {
         let o = Outbound {
             message_id: m.id.clone(),
             workspace: m.workspace,
             contact: m.contact,
-            channel: m.channel.clone(),
+            channel: m.channel,
             to: m.to.clone().unwrap_or_default(),
             // Rows written before this flag existed passed the marketing check when they were queued.
-            transactional: data["transactional"].as_bool().unwrap_or(true),
-            attempt: data["attempts"].as_u64().unwrap_or(0) as u32,
+            transactional: data.transactional.unwrap_or(true),
+            attempt: data.attempts as u32,
             data: data.clone(),
         };
         self.dispatch.queue(o, at);
@@ -382,48 +396,50 @@ impl State {
             Report::Withdrawn => return self.recheck_withdrawn(o, now),
         };
         let Some(m) = self.w.message(&o.message_id)? else { return Ok(()) };
-        if m.status != "queued" && m.status != "retrying" {
+        if !m.status.awaiting_transport() {
             return Ok(()); // already settled (a duplicate report)
         }
-        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
-        let attempts = data["attempts"].as_u64().unwrap_or(0) + 1;
-        data["attempts"] = json!(attempts);
+        let mut data = message_data(&m);
+        data.attempts += 1;
+        let attempts = data.attempts;
         let (status, reason, retry_at) = match &outcome {
             Ok(provider_id) => {
                 if let Some(id) = provider_id {
-                    data["provider_id"] = json!(id);
-                    if m.channel == "sms" {
+                    data.provider_id = Some(id.clone());
+                    if m.channel == Channel::Sms {
                         self.w.set_provider_id(id, &m.id)?;
                     }
                 }
-                ("sent", None, None)
+                (MessageStatus::Sent, None, None)
             }
             Err(SendError::Transient(why)) if (attempts as usize) <= BACKOFF_SECS.len() => {
                 let wait = Duration::from_secs(BACKOFF_SECS[attempts as usize - 1]);
-                ("retrying", Some(why.clone()), Some(now.saturating_add(wait)))
+                (MessageStatus::Retrying, Some(why.clone()), Some(now.saturating_add(wait)))
             }
             Err(SendError::Transient(why)) => {
-                ("failed", Some(format!("gave up after {attempts} attempts: {why}")), None)
+                (MessageStatus::Failed, Some(format!("gave up after {attempts} attempts: {why}")), None)
             }
-            Err(SendError::Permanent(why)) if m.channel == "email" => ("bounced", Some(why.clone()), None),
-            Err(SendError::Permanent(why)) => ("failed", Some(why.clone()), None),
+            Err(SendError::Permanent(why)) if m.channel == Channel::Email => {
+                (MessageStatus::Bounced, Some(why.clone()), None)
+            }
+            Err(SendError::Permanent(why)) => (MessageStatus::Failed, Some(why.clone()), None),
         };
-        data["reason"] = json!(reason);
-        data["deliver_at"] = json!(retry_at.map(|t| t.to_string()));
-        push_history(&mut data, status, now, reason.as_deref());
-        self.w.update_message(&m.id, status, &data.to_string())?;
-        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref())
-            && status != "retrying"
+        data.reason = reason.clone();
+        data.deliver_at = retry_at;
+        data.push_history(status, now, reason.as_deref());
+        self.w.update_message(&m.id, status, &data.to_json())?;
+        if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref())
+            && status != MessageStatus::Retrying
         {
-            self.w.count_step(flow_row, step, status)?;
+            self.w.count_step(flow_row, step, status.as_str())?;
         }
         match status {
-            "retrying" => self.queue_outbound(&m, &data, retry_at),
-            "sent" => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
-            "bounced" => {
+            MessageStatus::Retrying => self.queue_outbound(&m, &data, retry_at),
+            MessageStatus::Sent => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
+            MessageStatus::Bounced => {
                 tracing::info!(message = %m.id, "hard bounce: the address is suppressed");
                 if let Some(to) = &m.to {
-                    self.suppress(m.workspace, &m.channel, to, "hard_bounce", now)?;
+                    self.suppress(m.workspace, m.channel, to, "hard_bounce", now)?;
                 }
             }
             _ => {}
@@ -437,17 +453,10 @@ impl State {
         ws: WorkspaceId,
         contact: ContactId,
         id: &str,
-        data: &Value,
+        data: &MessageData,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let mut props = JsonMap::new();
-        props.insert("message_id".into(), json!(id));
-        for k in ["flow_id", "step_id", "campaign_id", "channel"] {
-            if let Some(v) = data.get(k).filter(|v| !v.is_null()) {
-                props.insert(k.into(), v.clone());
-            }
-        }
-        let ev = Event::system("Message Sent", format!("kairos-{id}"), props, now);
+        let ev = Event::emitted(SystemEvent::MessageSent, format!("kairos-{id}"), message_props(id, data), now);
         self.write_system_event(ws, self.follow(contact), &ev, now)
     }
 }

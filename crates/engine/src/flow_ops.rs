@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_domain::{FlowStatus, Timestamp, WorkspaceId};
 use kairos_flow::{Catalog, FlowDef, StepKind};
 use kairos_store::StoredFlow;
 use kairos_template::TemplateParts;
@@ -123,7 +123,7 @@ impl State {
             public_id: kairos_store::keys::random_token("flow_", 8),
             workspace: ws,
             name: def.name,
-            status: "draft".into(),
+            status: FlowStatus::Draft,
             version: 1,
             definition: definition.to_string(),
             created_at: now,
@@ -194,17 +194,17 @@ impl State {
         &mut self,
         ws: WorkspaceId,
         id: &str,
-        status: &str,
+        status: FlowStatus,
         now: Timestamp,
     ) -> Result<StoredFlow, EngineError> {
         let mut f = self.existing_flow(ws, id)?;
-        if status == "active" {
+        if status == FlowStatus::Active {
             // Templates or segments may have been deleted since the last save: check again.
             let v: Value = serde_json::from_str(&f.definition)
                 .map_err(|e| kairos_store::StoreError::Corrupt(format!("flow {id}: {e}")))?;
             self.check_flow(ws, &v)?;
         }
-        f.status = status.to_string();
+        f.status = status;
         f.updated_at = now;
         self.w.save_flow(&f)?;
         self.refresh_flow(&f, now)?;

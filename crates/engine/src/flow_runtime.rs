@@ -7,9 +7,12 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use kairos_domain::Duration;
-use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{
+    Channel, ConsentStatus, Contact, ContactId, Event, FlowStatus, JsonMap, MessageData, MessageStatus, RunStatus,
+    SkipReason, Timestamp, WebhookCall, WorkspaceId,
+};
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
-use kairos_flow::{Channel, FlowDef, Reentry, SendPolicy, StepKind, Trigger};
+use kairos_flow::{FlowDef, Reentry, SendPolicy, StepKind, Trigger};
 
 use crate::sending::{Decision, SendLog, decide};
 use kairos_segment::Expr;
@@ -20,6 +23,9 @@ use serde_json::{Value, json};
 use crate::EngineError;
 use crate::segments::{Change, FlowView, Segments, View};
 use crate::state::State;
+
+/// The step name under which a flow's own counters (conversions) are kept.
+pub const FLOW_COUNTER_STEP: &str = "$flow";
 
 /// A flow version ready to run: its definition and compiled conditions (split conditions and wait_for filters
 /// by step id, `exit_when` under `EXIT_KEY`).
@@ -60,30 +66,7 @@ pub(crate) struct Flows {
 }
 
 /// A send waiting for the sending discipline (stored in the message row, so it survives restarts).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct PendingSend {
-    pub(crate) message_id: String,
-    pub(crate) workspace: i64,
-    pub(crate) contact: i64,
-    /// 0 for a campaign message.
-    pub(crate) flow_row: i64,
-    pub(crate) flow_id: String,
-    pub(crate) run_id: i64,
-    pub(crate) step: String,
-    pub(crate) channel: String,
-    pub(crate) template: String,
-    pub(crate) transactional: bool,
-    pub(crate) skip_when_blocked: bool,
-    pub(crate) smart_sending: Option<Option<i64>>,
-    #[serde(default)]
-    pub(crate) best_hour: bool,
-    pub(crate) trigger: JsonMap,
-    #[serde(default)]
-    pub(crate) campaign_id: Option<String>,
-    /// The A/B variant of a campaign message.
-    #[serde(default)]
-    pub(crate) variant: Option<i64>,
-}
+pub(crate) type PendingSend = kairos_domain::DeferredSend;
 
 struct FlowCtx<'a> {
     now: Timestamp,
@@ -129,15 +112,6 @@ impl Ctx for FlowCtx<'_> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.run_id, step).hash(&mut h);
         h.finish() % total.max(1)
-    }
-}
-
-fn channel_of(name: &str) -> Channel {
-    match name {
-        "email" => Channel::Email,
-        "sms" => Channel::Sms,
-        "chat" => Channel::Chat,
-        _ => Channel::Webhook,
     }
 }
 
@@ -227,7 +201,7 @@ impl State {
                     public_id: String::new(),
                     workspace: stored.workspace,
                     name: String::new(),
-                    status: String::new(),
+                    status: FlowStatus::Active,
                     version: stored.version,
                     definition: def.clone(),
                     created_at: stored.entered_at,
@@ -268,7 +242,7 @@ impl State {
             list.retain(|x| x.row != f.row);
         }
         self.flows.active_rows.remove(&f.row);
-        if f.status == "active" {
+        if f.status == FlowStatus::Active {
             self.flows.active_rows.insert(f.row);
             // Runs held while the flow was paused go on at the next tick.
             for id in self.flows.parked.remove(&f.row).unwrap_or_default() {
@@ -499,7 +473,7 @@ impl State {
             key,
             step: None,
             due_at: None,
-            status: "active".into(),
+            status: RunStatus::Active,
             end_reason: None,
             entered_at: entered,
             updated_at: now,
@@ -561,7 +535,8 @@ impl State {
                 };
                 let counter = if issued.is_some() { "issued" } else { "unavailable" };
                 if let Some(c) = issued {
-                    rec.trigger.insert("coupon".into(), c);
+                    let value = serde_json::to_value(&c).unwrap_or_default();
+                    rec.trigger.insert(crate::coupons::RUN_COUPON_KEY.into(), value);
                     rec.stored.trigger = Value::Object(rec.trigger.clone()).to_string();
                 }
                 self.w.count_step(flow.row, step, counter)?;
@@ -580,10 +555,10 @@ impl State {
         rec.stored.due_at = rec.run.due_at;
         rec.stored.updated_at = now;
         if let Some(end) = rec.run.ended {
-            rec.stored.status = "ended".into();
-            rec.stored.end_reason = Some(end.as_str().to_string());
+            rec.stored.status = RunStatus::Ended;
+            rec.stored.end_reason = Some(end);
             if end == End::Goal {
-                self.w.count_step(flow.row, "$flow", "converted")?;
+                self.w.count_step(flow.row, FLOW_COUNTER_STEP, MessageStatus::Converted.as_str())?;
             }
             self.w.save_run(&rec.stored)?;
             if let Some(list) = self.flows.by_contact.get_mut(&contact_id) {
@@ -707,27 +682,38 @@ impl State {
         // Generated at the first call, so that the settings show it; the call itself is signed with the value
         // stored when it is handed to its transport (`handoff`), never copied into the message row.
         crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, ws, now)?;
-        let data = json!({
-            "webhook": {"url": url, "method": method, "body": body, "timestamp": now.as_micros() / 1_000_000},
-            "flow_row": flow.row, "flow_id": flow.public_id, "step_id": step, "channel": "webhook",
-            "run_id": rec.stored.id, "history": [{"status": "queued", "at": now.to_string(), "reason": null}],
-        });
+        let mut data = MessageData {
+            webhook: Some(WebhookCall {
+                url: url.clone(),
+                method: method.clone(),
+                body,
+                secret: None,
+                timestamp: now.as_micros() / 1_000_000,
+            }),
+            flow_row: Some(flow.row),
+            flow_id: Some(flow.public_id.clone()),
+            step_id: Some(step.to_string()),
+            channel: Some(Channel::Webhook),
+            run_id: Some(rec.stored.id),
+            ..MessageData::default()
+        };
+        data.push_history(MessageStatus::Queued, now, None);
         let m = StoredMessage {
             id: id.clone(),
             workspace: ws,
             contact: contact_id,
-            channel: "webhook".into(),
+            channel: Channel::Webhook,
             to: Some(url.clone()),
             flow_id: Some(flow.public_id.clone()),
             campaign_id: None,
             step_id: Some(step.to_string()),
-            status: "queued".into(),
-            data: data.to_string(),
+            status: MessageStatus::Queued,
+            data: data.to_json(),
             created_at: now,
             variant: None,
         };
         if self.w.insert_message(&m)? {
-            self.w.count_step(flow.row, step, "queued")?;
+            self.w.count_step(flow.row, step, MessageStatus::Queued.as_str())?;
             self.queue_outbound(&m, &data, None);
         }
         Ok(())
@@ -743,12 +729,12 @@ impl State {
         };
         let p = PendingSend {
             message_id: self.flow_message_id(rec.stored.id, step),
-            workspace: rec.stored.workspace.0,
-            contact: rec.stored.contact.0,
+            workspace: rec.stored.workspace,
+            contact: rec.stored.contact,
             flow_row: flow.row,
             flow_id: flow.public_id.clone(),
             step: step.to_string(),
-            channel: channel.as_str().to_string(),
+            channel: *channel,
             template: template.clone(),
             transactional: *transactional,
             skip_when_blocked: *on_blocked == SendPolicy::Skip,
@@ -765,9 +751,9 @@ impl State {
     /// Decides and records one attempt of a send. Consent, address and the discipline are checked now, at
     /// send time, also for a message deferred earlier.
     pub(crate) fn deliver(&mut self, p: PendingSend, first: bool, now: Timestamp) -> Result<(), EngineError> {
-        let ws = WorkspaceId(p.workspace);
-        let contact_id = self.follow(ContactId(p.contact));
-        let channel = channel_of(&p.channel);
+        let ws = p.workspace;
+        let contact_id = self.follow(p.contact);
+        let channel = p.channel;
         let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
         let (to, consent) = match channel {
             Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
@@ -783,25 +769,23 @@ impl State {
             ),
         };
         let suppressed = match &to {
-            Some(addr) if matches!(channel, Channel::Email | Channel::Sms) => {
-                self.w.is_suppressed(ws, &p.channel, addr)?
-            }
+            Some(addr) if channel.needs_consent() => self.w.is_suppressed(ws, channel, addr)?,
             _ => false,
         };
         let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
-        let mut outcome: (&str, Option<&str>, Option<Timestamp>) = if to.is_none() {
-            ("skipped", Some("no_address"), None)
+        let mut outcome: (MessageStatus, Option<SkipReason>, Option<Timestamp>) = if to.is_none() {
+            (MessageStatus::Skipped, Some(SkipReason::NoAddress), None)
         } else if suppressed {
             // Hard bounces and complaints: never again, not even transactional mail.
-            ("skipped", Some("suppressed"), None)
+            (MessageStatus::Skipped, Some(SkipReason::Suppressed), None)
         } else if consent == ConsentStatus::Unsubscribed
             || (!p.transactional && !self.settings.of(ws).marketing_allowed(consent))
         {
-            ("skipped", Some("no_consent"), None)
+            (MessageStatus::Skipped, Some(SkipReason::NoConsent), None)
         } else {
-            ("sent", None, None)
+            (MessageStatus::Sent, None, None)
         };
-        if outcome.0 == "sent" && !p.transactional && first && p.best_hour {
+        if outcome.0 == MessageStatus::Sent && !p.transactional && first && p.best_hour {
             // Send-time optimisation: wait (at most a day) for the contact's best local hour.
             let hour = c
                 .traits
@@ -813,10 +797,10 @@ impl State {
             let zone = jiff::tz::db().get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
             if now.to_jiff().to_zoned_datetime(zone).hour() as u8 != hour {
                 let at = crate::sending::next_local_slot(now, Some(tz), u32::from(hour) * 60, &[]);
-                outcome = ("deferred", Some("send_time"), Some(at));
+                outcome = (MessageStatus::Deferred, Some(SkipReason::SendTime), Some(at));
             }
         }
-        if outcome.0 == "sent" && !p.transactional {
+        if outcome.0 == MessageStatus::Sent && !p.transactional {
             let smart = p.smart_sending.map(|o| o.map(Duration));
             if let Decision::Blocked { until, reason } = {
                 let settings = self.settings.of(ws);
@@ -824,23 +808,23 @@ impl State {
                 decide(&settings.rules, &self.flows.send_log, contact_id, Some(tz), channel, smart, now)
             } {
                 outcome = if p.skip_when_blocked {
-                    ("skipped", Some(reason), None)
+                    (MessageStatus::Skipped, Some(reason), None)
                 } else {
-                    ("deferred", Some(reason), Some(until))
+                    (MessageStatus::Deferred, Some(reason), Some(until))
                 };
             }
         }
         // Rendered at send time: stock, prices and consent are what they are now (a deferred message renders
         // again when it goes out).
-        let (mut status, mut reason, until) = outcome;
-        let reason_owned;
-        if matches!(status, "sent" | "deferred")
+        let (mut status, skip, until) = outcome;
+        let mut reason: Option<String> = skip.map(|r| r.as_str().to_string());
+        if matches!(status, MessageStatus::Sent | MessageStatus::Deferred)
             && let Some(coupon) = crate::coupons::run_coupon(&p.trigger)
-            && let Some(problem) = self.coupon_problem(ws, coupon, contact_id, now)?
+            && let Some(problem) = self.coupon_problem(ws, &coupon, contact_id, now)?
         {
             // Fresh at send time: never promote a coupon that expired or was used meanwhile.
-            status = "skipped";
-            reason = Some(problem);
+            status = MessageStatus::Skipped;
+            reason = Some(problem.as_str().to_string());
         }
         let (version, parts, links, warnings) =
             match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
@@ -848,76 +832,84 @@ impl State {
                     (version, parts, links, warnings)
                 }
                 crate::messages::Composed::Skip { version, reason: why } => {
-                    if status != "skipped" {
-                        status = "skipped";
-                        reason_owned = why;
-                        reason = Some(reason_owned.as_str());
+                    if status != MessageStatus::Skipped {
+                        status = MessageStatus::Skipped;
+                        reason = Some(why);
                     }
                     (version, kairos_template::Rendered::default(), Vec::new(), Vec::new())
                 }
             };
-        let until = if status == "deferred" { until } else { None };
+        let until = if status == MessageStatus::Deferred { until } else { None };
         // A channel with a transport is `queued` for the dispatcher; a captured one is `sent` into the outbox.
-        let real = status == "sent" && self.dispatch.real.has(&p.channel);
-        if real {
-            status = "queued";
+        if status == MessageStatus::Sent && self.dispatch.real.has(channel) {
+            status = MessageStatus::Queued;
         }
-        let mut data = json!({
-            "subject": parts.subject, "html": parts.html, "text": parts.text, "links": links,
-            "body": parts.body, "template_id": p.template, "template_version": version,
-            "unsubscribe_url": (p.channel == "email").then(|| self.unsubscribe_link(&p.message_id, now)),
-            "from": if p.channel == "sms" { self.settings.of(ws).sms_from.clone() } else { None }, "warnings": warnings,
-            "reason": reason, "run_id": p.run_id, "deliver_at": until.map(|t| t.to_string()),
-            "pending": if status == "deferred" { serde_json::to_value(&p).unwrap_or(Value::Null) } else { Value::Null },
-            "flow_row": (p.flow_row != 0).then_some(p.flow_row), "flow_id": (!p.flow_id.is_empty()).then_some(&p.flow_id),
-            "step_id": (!p.step.is_empty()).then_some(&p.step), "campaign_id": p.campaign_id, "variant": p.variant, "channel": p.channel,
-            "transactional": p.transactional,
-            "history": [{"status": status, "at": now.to_string(), "reason": reason}],
-        });
+        let mut data = MessageData {
+            subject: parts.subject,
+            html: parts.html,
+            text: parts.text,
+            body: parts.body,
+            links,
+            template_id: Some(p.template.clone()),
+            template_version: Some(version),
+            unsubscribe_url: (channel == Channel::Email).then(|| self.unsubscribe_link(&p.message_id, now)),
+            from: if channel == Channel::Sms { self.settings.of(ws).sms_from.clone() } else { None },
+            warnings,
+            reason: reason.clone(),
+            run_id: Some(p.run_id),
+            deliver_at: until,
+            pending: (status == MessageStatus::Deferred).then(|| p.clone()),
+            flow_row: (p.flow_row != 0).then_some(p.flow_row),
+            flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
+            step_id: (!p.step.is_empty()).then(|| p.step.clone()),
+            campaign_id: p.campaign_id.clone(),
+            variant: p.variant,
+            channel: Some(channel),
+            transactional: Some(p.transactional),
+            ..MessageData::default()
+        };
         let m = StoredMessage {
             id: p.message_id.clone(),
             workspace: ws,
             contact: contact_id,
-            channel: p.channel.clone(),
+            channel,
             to: to.clone(),
-            flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
+            flow_id: data.flow_id.clone(),
             campaign_id: p.campaign_id.clone(),
-            step_id: (!p.step.is_empty()).then(|| p.step.clone()),
-            status: status.to_string(),
-            data: data.to_string(),
+            step_id: data.step_id.clone(),
+            status,
+            data: String::new(),
             created_at: now,
             variant: p.variant,
         };
         if first {
-            if !self.w.insert_message(&m)? {
+            data.push_history(status, now, reason.as_deref());
+            if !self.w.insert_message(&StoredMessage { data: data.to_json(), ..m.clone() })? {
                 return Ok(()); // this very step was already carried out by an earlier attempt
             }
         } else {
             // A deferred message going out: its history so far, then this attempt.
             if let Some(old) = self.w.message(&p.message_id)? {
-                let old: Value = serde_json::from_str(&old.data).unwrap_or(Value::Null);
-                if let Some(mut h) = old["history"].as_array().cloned() {
-                    h.extend(data["history"].as_array().cloned().unwrap_or_default());
-                    data["history"] = Value::Array(h);
-                }
+                data.history = crate::dispatch::message_data(&old).history;
             }
-            self.w.update_message(&p.message_id, status, &data.to_string())?;
+            data.push_history(status, now, reason.as_deref());
+            self.w.update_message(&p.message_id, status, &data.to_json())?;
         }
-        if (status != "deferred" || first) && p.flow_row != 0 {
-            self.w.count_step(p.flow_row, &p.step, status)?;
+        if (status != MessageStatus::Deferred || first) && p.flow_row != 0 {
+            self.w.count_step(p.flow_row, &p.step, status.as_str())?;
         }
-        if let (Some(t), "deferred") = (until, status) {
+        if let (Some(t), MessageStatus::Deferred) = (until, status) {
             self.flows.deferred.push(Reverse((t.as_micros(), p.message_id.clone())));
             self.flows.pending.insert(p.message_id.clone(), (t, p));
             return Ok(());
         }
         self.flows.pending.remove(&p.message_id);
-        if (status == "sent" || status == "queued") && !p.transactional {
+        if matches!(status, MessageStatus::Sent | MessageStatus::Queued) && !p.transactional {
             self.flows.send_log.record(contact_id, channel, now);
         }
-        if status == "sent" {
+        if status == MessageStatus::Sent {
             self.message_sent_event(ws, contact_id, &p.message_id, &data, now)?;
-        } else if status == "queued" {
+        } else if status == MessageStatus::Queued {
             self.queue_outbound(&m, &data, None);
         }
         Ok(())
@@ -947,24 +939,24 @@ impl State {
         self.w
             .pending_and_recent_messages(now.saturating_sub(crate::sending::SEND_LOG_WINDOW), &mut |m| rows.push(m))?;
         for m in rows {
-            let data: Value = serde_json::from_str(&m.data).unwrap_or(Value::Null);
-            if m.status == "deferred" {
-                if let Ok(p) = serde_json::from_value::<PendingSend>(data["pending"].clone()) {
-                    let due = data["deliver_at"].as_str().and_then(Timestamp::parse).unwrap_or(now);
+            let data = crate::dispatch::message_data(&m);
+            if m.status == MessageStatus::Deferred {
+                if let Some(p) = data.pending.clone() {
+                    let due = data.deliver_at.unwrap_or(now);
                     self.flows.deferred.push(Reverse((due.as_micros(), m.id.clone())));
                     self.flows.pending.insert(m.id.clone(), (due, p));
                 }
                 continue;
             }
-            if m.status == "queued" || m.status == "retrying" {
+            if m.status.awaiting_transport() {
                 // Not yet handed off, or handed off by a process that stopped before recording the outcome.
-                let at = data["deliver_at"].as_str().and_then(Timestamp::parse).filter(|_| m.status == "retrying");
+                let at = data.deliver_at.filter(|_| m.status == MessageStatus::Retrying);
                 if !self.dispatch.is_in_flight(&m.id) {
                     self.queue_outbound(&m, &data, at);
                 }
             }
-            if data["pending"].is_null() {
-                self.flows.send_log.record(m.contact, channel_of(&m.channel), m.created_at);
+            if data.pending.is_none() {
+                self.flows.send_log.record(m.contact, m.channel, m.created_at);
             }
         }
         Ok(())

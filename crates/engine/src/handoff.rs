@@ -15,11 +15,10 @@
 //! unsubscribe (or a suppression) is answered, no message to that recipient is in a transport conversation
 //! and none will be started.
 
-use kairos_domain::{ConsentStatus, ContactId, Timestamp, WorkspaceId};
-use serde_json::{Value, json};
+use kairos_domain::{Channel, ConsentStatus, ContactId, MessageStatus, SkipReason, Timestamp, WorkspaceId};
 
 use crate::EngineError;
-use crate::dispatch::{HANDOFF_IN_FLIGHT_MAX, Outbound, push_history};
+use crate::dispatch::{HANDOFF_IN_FLIGHT_MAX, Outbound, message_data};
 use crate::state::State;
 
 /// What a recipient's right to a message depends on: the channel's consent (status and when it last
@@ -37,7 +36,7 @@ impl State {
     pub(crate) fn suppress(
         &mut self,
         ws: WorkspaceId,
-        channel: &str,
+        channel: Channel,
         address: &str,
         reason: &str,
         now: Timestamp,
@@ -48,12 +47,12 @@ impl State {
     }
 
     /// The recipient's consent mark for a channel that needs consent (email, SMS); `None` for the others.
-    fn mark(&self, contact: ContactId, channel: &str) -> Option<Mark> {
+    fn mark(&self, contact: ContactId, channel: Channel) -> Option<Mark> {
         let c = self.contacts.get(&self.follow(contact))?;
         let consent = match channel {
-            "email" => &c.consent.email,
-            "sms" => &c.consent.sms,
-            _ => return None,
+            Channel::Email => &c.consent.email,
+            Channel::Sms => &c.consent.sms,
+            Channel::Webhook | Channel::Chat => return None,
         };
         Some(Mark { consent: consent.status, changed: consent.updated_at, suppressions: self.suppressions })
     }
@@ -64,22 +63,22 @@ impl State {
         &mut self,
         ws: WorkspaceId,
         contact: ContactId,
-        channel: &str,
+        channel: Channel,
         to: &str,
         transactional: bool,
-    ) -> Result<Option<&'static str>, EngineError> {
-        if channel != "email" && channel != "sms" {
+    ) -> Result<Option<SkipReason>, EngineError> {
+        if !channel.needs_consent() {
             return Ok(None);
         }
-        let Some(mark) = self.mark(contact, channel) else { return Ok(Some("no_contact")) };
+        let Some(mark) = self.mark(contact, channel) else { return Ok(Some(SkipReason::NoContact)) };
         if self.w.is_suppressed(ws, channel, to)? {
-            return Ok(Some("suppressed"));
+            return Ok(Some(SkipReason::Suppressed));
         }
         if mark.consent == ConsentStatus::Unsubscribed {
-            return Ok(Some("unsubscribed"));
+            return Ok(Some(SkipReason::Unsubscribed));
         }
         if !transactional && !self.settings.of(ws).marketing_allowed(mark.consent) {
-            return Ok(Some("no_consent"));
+            return Ok(Some(SkipReason::NoConsent));
         }
         Ok(None)
     }
@@ -92,19 +91,17 @@ impl State {
         }
         while self.dispatch.claimed() < HANDOFF_IN_FLIGHT_MAX {
             let Some(o) = self.dispatch.pending.pop_front() else { break };
-            match self.withheld(o.workspace, o.contact, &o.channel, &o.to, o.transactional)? {
+            match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional)? {
                 Some(reason) => self.skip_withheld(&o.message_id, reason, now)?,
                 None => {
                     let mut o = o;
-                    if o.channel == "webhook"
-                        && let Some(call) = o.data.get_mut("webhook").and_then(Value::as_object_mut)
-                    {
+                    if let Some(call) = o.data.webhook.as_mut() {
                         // Signed with the workspace's secret as stored now (kept out of the message row).
                         let secret =
                             crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, o.workspace, now)?;
-                        call.insert("secret".into(), Value::String(secret));
+                        call.secret = Some(secret);
                     }
-                    let mark = self.mark(o.contact, &o.channel);
+                    let mark = self.mark(o.contact, o.channel);
                     self.dispatch.claim(o, mark);
                 }
             }
@@ -124,7 +121,7 @@ impl State {
             .in_flight
             .iter()
             .filter_map(|(id, f)| {
-                let mark = self.mark(f.contact, &f.channel);
+                let mark = self.mark(f.contact, f.channel);
                 (mark != f.mark).then(|| (id.clone(), mark))
             })
             .collect();
@@ -133,7 +130,7 @@ impl State {
             let Some(f) = self.dispatch.in_flight.get_mut(&id) else { continue };
             f.mark = mark;
             let f = f.clone();
-            if self.withheld(f.workspace, f.contact, &f.channel, &f.to, f.transactional)?.is_some() {
+            if self.withheld(f.workspace, f.contact, f.channel, &f.to, f.transactional)?.is_some() {
                 self.dispatch.withdraw(&id);
                 out.push(id);
             }
@@ -144,7 +141,7 @@ impl State {
     /// A message the dispatcher did not start because it was withdrawn: skipped, or (consent given back
     /// meanwhile) queued again at the front.
     pub(crate) fn recheck_withdrawn(&mut self, o: Outbound, now: Timestamp) -> Result<(), EngineError> {
-        match self.withheld(o.workspace, o.contact, &o.channel, &o.to, o.transactional)? {
+        match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional)? {
             Some(reason) => self.skip_withheld(&o.message_id, reason, now),
             None => {
                 self.dispatch.pending.push_front(o);
@@ -154,19 +151,19 @@ impl State {
     }
 
     /// Records a queued message as `skipped` at hand-off.
-    fn skip_withheld(&mut self, id: &str, reason: &str, now: Timestamp) -> Result<(), EngineError> {
+    fn skip_withheld(&mut self, id: &str, reason: SkipReason, now: Timestamp) -> Result<(), EngineError> {
         let Some(m) = self.w.message(id)? else { return Ok(()) };
-        if m.status != "queued" && m.status != "retrying" {
+        if !m.status.awaiting_transport() {
             return Ok(());
         }
-        tracing::debug!(message = %m.id, reason, "withheld at hand-off");
-        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
-        data["reason"] = json!(reason);
-        data["deliver_at"] = Value::Null;
-        push_history(&mut data, "skipped", now, Some(reason));
-        self.w.update_message(&m.id, "skipped", &data.to_string())?;
-        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
-            self.w.count_step(flow_row, step, "skipped")?;
+        tracing::debug!(message = %m.id, reason = reason.as_str(), "withheld at hand-off");
+        let mut data = message_data(&m);
+        data.reason = Some(reason.as_str().to_string());
+        data.deliver_at = None;
+        data.push_history(MessageStatus::Skipped, now, Some(reason.as_str()));
+        self.w.update_message(&m.id, MessageStatus::Skipped, &data.to_json())?;
+        if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
+            self.w.count_step(flow_row, step, MessageStatus::Skipped.as_str())?;
         }
         Ok(())
     }

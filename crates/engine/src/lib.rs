@@ -1,10 +1,10 @@
 //! The runtime: the committer thread that owns all writes (group commit), identity resolution, profile
 //! aggregates, and the clock. HTTP handlers talk to it through [`Engine`].
 
-mod campaigns;
+pub mod campaigns;
 mod clock;
 mod committer;
-mod coupons;
+pub mod coupons;
 mod dedupe;
 pub mod dispatch;
 mod flow_ops;
@@ -20,7 +20,7 @@ mod segment_ops;
 pub mod segments;
 pub mod sending;
 pub mod settings;
-mod simulate;
+pub mod simulate;
 mod state;
 pub mod tracking;
 
@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
 pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
+pub use flow_runtime::FLOW_COUNTER_STEP;
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;
@@ -148,7 +149,7 @@ pub(crate) enum Op {
     Consent {
         ws: WorkspaceId,
         who: ContactRef,
-        channel: &'static str,
+        channel: kairos_domain::Channel,
         status: ConsentStatus,
         source: String,
         reply: oneshot::Sender<Result<Contact, EngineError>>,
@@ -390,7 +391,7 @@ impl Engine {
     pub fn install_and_activate_blocking(&self, ws: WorkspaceId, key: &'static str) -> Result<(), EngineError> {
         let job: Job = Box::new(move |s, now| {
             let f = s.install_library_flow(ws, key, now)?;
-            s.set_flow_status(ws, &f.public_id, "active", now)?;
+            s.set_flow_status(ws, &f.public_id, kairos_domain::FlowStatus::Active, now)?;
             Ok(Box::new(()) as Box<dyn std::any::Any + Send>)
         });
         let (reply, rx) = oneshot::channel();
@@ -415,7 +416,7 @@ impl Engine {
         ws: WorkspaceId,
         definition: serde_json::Value,
         since: kairos_domain::Duration,
-    ) -> Result<serde_json::Value, EngineError> {
+    ) -> Result<simulate::Simulation, EngineError> {
         self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
     }
 
@@ -438,7 +439,7 @@ impl Engine {
         template: String,
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
-    ) -> Result<serde_json::Value, EngineError> {
+    ) -> Result<messages::Preview, EngineError> {
         self.run(move |s, now| s.preview(ws, &template, contact, event, now)).await
     }
 
@@ -449,7 +450,7 @@ impl Engine {
         draft: serde_json::Value,
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
-    ) -> Result<serde_json::Value, EngineError> {
+    ) -> Result<messages::Preview, EngineError> {
         self.run(move |s, now| s.preview_draft(ws, &draft, contact, event, now)).await
     }
 
@@ -472,14 +473,14 @@ impl Engine {
         self.run(move |s, now| s.save_preferences(&message, email, sms, now)).await
     }
 
-    /// A bounce or complaint report: `kind` is `hard`, `soft` or `complaint`.
+    /// A bounce or complaint report.
     pub async fn bounce(
         &self,
         ws: WorkspaceId,
         address: String,
-        kind: &'static str,
+        kind: messages::BounceKind,
         message: Option<String>,
-    ) -> Result<serde_json::Value, EngineError> {
+    ) -> Result<messages::Bounced, EngineError> {
         self.run(move |s, now| s.bounce(ws, &address, kind, message.as_deref(), now)).await
     }
 
@@ -490,7 +491,7 @@ impl Engine {
         to: String,
         from: String,
         body: String,
-    ) -> Result<Option<&'static str>, EngineError> {
+    ) -> Result<Option<kairos_channels::SmsKeyword>, EngineError> {
         self.run(move |s, now| s.sms_inbound(&to, &from, &body, now)).await
     }
 
@@ -509,16 +510,16 @@ impl Engine {
     pub async fn set_suppressed(
         &self,
         ws: WorkspaceId,
-        channel: String,
+        channel: kairos_domain::Channel,
         address: String,
         on: bool,
     ) -> Result<bool, EngineError> {
         self.run(move |s, now| {
             if on {
-                s.suppress(ws, &channel, &address, "manual", now)?;
+                s.suppress(ws, channel, &address, "manual", now)?;
                 Ok(true)
             } else {
-                Ok(s.w.unsuppress(ws, &channel, &address)?)
+                Ok(s.w.unsuppress(ws, channel, &address)?)
             }
         })
         .await
@@ -543,7 +544,7 @@ impl Engine {
     }
 
     /// Progress and A/B numbers of a campaign.
-    pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<serde_json::Value, EngineError> {
+    pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<campaigns::CampaignReport, EngineError> {
         self.run(move |s, _| s.campaign_report(ws, &id)).await
     }
 
@@ -551,14 +552,18 @@ impl Engine {
     pub async fn save_coupon_pool(
         &self,
         ws: WorkspaceId,
-        pool: serde_json::Value,
-    ) -> Result<serde_json::Value, EngineError> {
+        pool: coupons::Pool,
+    ) -> Result<coupons::PoolInfo, EngineError> {
         self.run(move |s, now| s.save_pool(ws, pool, now)).await
     }
 
-    /// The workspace's coupon pools, or one of them.
-    pub async fn coupon_pools(&self, ws: WorkspaceId, id: Option<String>) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, now| s.pools_json(ws, id.as_deref(), now)).await
+    /// The workspace's coupon pools by id, or the one named (not found when it does not exist).
+    pub async fn coupon_pools(
+        &self,
+        ws: WorkspaceId,
+        id: Option<String>,
+    ) -> Result<Vec<coupons::PoolInfo>, EngineError> {
+        self.run(move |s, now| s.pools(ws, id.as_deref(), now)).await
     }
 
     /// Whether a coupon code can be used now (by a contact when given).
@@ -567,7 +572,7 @@ impl Engine {
         ws: WorkspaceId,
         code: String,
         who: Option<ContactRef>,
-    ) -> Result<serde_json::Value, EngineError> {
+    ) -> Result<coupons::CouponCheck, EngineError> {
         self.run(move |s, now| {
             let contact = match who {
                 Some(w) => Some(s.resolve_existing(ws, w)?),
@@ -597,7 +602,7 @@ impl Engine {
         &self,
         ws: WorkspaceId,
         id: String,
-        status: &'static str,
+        status: kairos_domain::FlowStatus,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
         self.run(move |s, now| s.set_flow_status(ws, &id, status, now)).await
     }
@@ -623,7 +628,7 @@ impl Engine {
         &self,
         ws: WorkspaceId,
         who: ContactRef,
-        channel: &'static str,
+        channel: kairos_domain::Channel,
         status: ConsentStatus,
         source: String,
     ) -> Result<Contact, EngineError> {

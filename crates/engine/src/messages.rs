@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{
+    Channel, ConsentStatus, Contact, ContactId, Event, JsonMap, MessageStatus, SkipReason, SystemEvent, Timestamp,
+    WorkspaceId,
+};
 use kairos_template::{Globals, Renderer, Template, TemplateParts};
 use serde_json::{Value, json};
 
@@ -14,6 +17,7 @@ use crate::EngineError;
 use crate::links::{Link, LinkKey};
 use crate::state::State;
 use crate::tracking::track_html;
+pub use kairos_channels::BounceKind;
 
 /// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
 #[derive(Default)]
@@ -39,6 +43,42 @@ pub struct LinkConfig {
     pub public_url: String,
 }
 
+/// How an unsaved template is named in logs while it renders for a preview.
+const DRAFT_NAME: &str = "(draft)";
+
+/// A template rendered for a contact without storing anything: the editor's preview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The saved template and its version (None for a draft).
+    pub template: Option<(String, i64)>,
+    pub contact: ContactId,
+    /// The parts and the links left untracked, or why nothing would be sent (`nothing_promotable`...).
+    pub outcome: Result<Rendered, String>,
+}
+
+/// The rendered parts of a preview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub body: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Preview {
+    fn of(template: Option<&str>, contact: ContactId, composed: Composed) -> Preview {
+        let (version, outcome) = match composed {
+            Composed::Ready { version, parts, warnings, .. } => (
+                version,
+                Ok(Rendered { subject: parts.subject, html: parts.html, text: parts.text, body: parts.body, warnings }),
+            ),
+            Composed::Skip { version, reason } => (version, Err(reason)),
+        };
+        Preview { template: template.map(|t| (t.to_string(), version)), contact, outcome }
+    }
+}
+
 /// A rendered message, or why it cannot be sent.
 pub(crate) enum Composed {
     /// `links`: the click-tracked destinations by index; `warnings`: links left untracked or dropped.
@@ -53,6 +93,9 @@ pub(crate) enum Composed {
         reason: String,
     },
 }
+
+/// An open or click this soon after sending comes from a scanner or a privacy proxy, not a person.
+const MACHINE_REACTION_MICROS: i64 = 2_000_000;
 
 fn invalid(e: kairos_template::TemplateError) -> EngineError {
     EngineError::Invalid { message: e.to_string(), field: Some(e.field().to_string()) }
@@ -283,7 +326,7 @@ impl State {
             .unsubscribe_url(&unsubscribe)
             .preferences_url(&preferences)
             .timezone(Some(&tz));
-        if let Some(coupon) = crate::coupons::run_coupon(trigger) {
+        if let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object()) {
             g = g.coupon(coupon.clone());
         }
         for (name, v) in extra {
@@ -305,7 +348,7 @@ impl State {
         track: bool,
     ) -> Result<Composed, EngineError> {
         let Some(compiled) = self.compiled(ws, template)? else {
-            return Ok(Composed::Skip { version: 0, reason: "template_missing".into() });
+            return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
         };
         self.render_compiled(ws, template, &compiled, contact, trigger, message_id, now, track)
     }
@@ -325,7 +368,7 @@ impl State {
     ) -> Result<Composed, EngineError> {
         let (version, t) = (compiled.version, compiled.template.clone());
         let Some(c) = self.contacts.get(&contact).cloned() else {
-            return Ok(Composed::Skip { version, reason: "no_contact".into() });
+            return Ok(Composed::Skip { version, reason: SkipReason::NoContact.as_str().into() });
         };
         let mut extra = Vec::new();
         if compiled.uses_recommendations {
@@ -367,21 +410,13 @@ impl State {
         contact: ContactId,
         event: JsonMap,
         now: Timestamp,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Preview, EngineError> {
         let contact = self.contact_of(ws, contact)?;
         if self.w.template_data(ws, template)?.is_none() {
             return Err(EngineError::NotFound(format!("template {template:?} not found")));
         }
-        Ok(match self.compose(ws, template, contact, &event, "preview", now, false)? {
-            Composed::Ready { version, parts, warnings, .. } => json!({
-                "template_id": template, "template_version": version, "contact_id": contact.0,
-                "subject": parts.subject, "html": parts.html, "text": parts.text, "body": parts.body,
-                "skipped": null, "warnings": warnings,
-            }),
-            Composed::Skip { version, reason } => json!({
-                "template_id": template, "template_version": version, "contact_id": contact.0, "skipped": reason,
-            }),
-        })
+        let composed = self.compose(ws, template, contact, &event, "preview", now, false)?;
+        Ok(Preview::of(Some(template), contact, composed))
     }
 
     /// The live contact `id` of workspace `ws` (following merges), or not found.
@@ -401,7 +436,7 @@ impl State {
         contact: ContactId,
         event: JsonMap,
         now: Timestamp,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Preview, EngineError> {
         let contact = self.contact_of(ws, contact)?;
         let parts: TemplateParts = serde_json::from_value(draft.clone())
             .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
@@ -412,13 +447,8 @@ impl State {
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
         };
-        Ok(match self.render_compiled(ws, "draft", &compiled, contact, &event, "preview", now, false)? {
-            Composed::Ready { parts, warnings, .. } => json!({
-                "contact_id": contact.0, "subject": parts.subject, "html": parts.html, "text": parts.text,
-                "body": parts.body, "skipped": null, "warnings": warnings,
-            }),
-            Composed::Skip { reason, .. } => json!({"contact_id": contact.0, "skipped": reason}),
-        })
+        let composed = self.render_compiled(ws, DRAFT_NAME, &compiled, contact, &event, "preview", now, false)?;
+        Ok(Preview::of(None, contact, composed))
     }
 
     /// A recipient followed a signed link. Answers the click's destination, or the page to show.
@@ -440,82 +470,63 @@ impl State {
         {
             return Ok(LinkOutcome::Expired);
         }
-        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
+        let mut data = crate::dispatch::message_data(&m);
         let contact = self.follow(m.contact);
         // Opens and clicks within seconds of sending come from scanners and privacy proxies, not people.
         let ua = user_agent.unwrap_or_default().to_ascii_lowercase();
         let scanner = ["bot", "scanner", "proofpoint", "mimecast", "barracuda", "safelinks", "urldefense"]
             .iter()
             .any(|s| ua.contains(s));
-        // Sent at: the last `sent`/`queued` entry of the history (a deferred message goes out after it is created).
-        let sent_at = data["history"]
-            .as_array()
-            .and_then(|h| {
-                h.iter().rev().find(|e| matches!(e["status"].as_str(), Some("sent" | "queued")))?["at"].as_str()
-            })
-            .and_then(Timestamp::parse)
-            .unwrap_or(m.created_at);
-        let machine = scanner || now.as_micros() - sent_at.as_micros() < 2_000_000;
-        let mut props = JsonMap::new();
-        props.insert("message_id".into(), json!(m.id));
-        for k in ["flow_id", "step_id", "campaign_id", "channel"] {
-            if let Some(v) = data.get(k).filter(|v| !v.is_null()) {
-                props.insert(k.into(), v.clone());
-            }
-        }
+        let sent_at = data.sent_at().unwrap_or(m.created_at);
+        let machine = scanner || now.as_micros() - sent_at.as_micros() < MACHINE_REACTION_MICROS;
+        let mut props = crate::dispatch::message_props(&m.id, &data);
         props.insert("machine".into(), json!(machine));
         let (event, status, outcome) = match link {
-            Link::Open { .. } => ("Email Opened", "opened", LinkOutcome::Pixel),
+            Link::Open { .. } => (SystemEvent::EmailOpened, MessageStatus::Opened, LinkOutcome::Pixel),
             Link::Click { index, .. } => {
-                let Some(url) = data["links"].get(index).and_then(Value::as_str).map(str::to_string) else {
+                let Some(url) = data.links.get(index).cloned() else {
                     return Ok(LinkOutcome::Gone);
                 };
                 props.insert("url".into(), json!(url));
-                ("Email Clicked", "clicked", LinkOutcome::Redirect(url))
+                (SystemEvent::EmailClicked, MessageStatus::Clicked, LinkOutcome::Redirect(url))
             }
             Link::Unsubscribe { .. } => {
-                self.unsubscribe(contact, &m.channel, "unsubscribe_link", now)?;
-                ("Unsubscribed", "unsubscribed", LinkOutcome::Unsubscribed)
+                self.unsubscribe(contact, m.channel, "unsubscribe_link", now)?;
+                (SystemEvent::Unsubscribed, MessageStatus::Unsubscribed, LinkOutcome::Unsubscribed)
             }
             Link::Preferences { .. } => {
                 let c = self.contacts.get(&contact);
-                let consent = |ch: &str| {
-                    c.map_or("never_subscribed", |c| {
-                        if ch == "sms" { c.consent.sms.status.as_str() } else { c.consent.email.status.as_str() }
-                    })
-                };
+                let consent =
+                    |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
                 return Ok(LinkOutcome::Preferences {
-                    email: consent("email").to_string(),
-                    sms: consent("sms").to_string(),
+                    email: consent(Channel::Email).as_str().to_string(),
+                    sms: consent(Channel::Sms).as_str().to_string(),
                     store: self.settings.of(m.workspace).store.name.clone(),
                 });
             }
         };
         // Machine opens/clicks are recorded (flagged) but do not move the message's status.
-        let rank = |s: &str| ["sent", "delivered", "opened", "clicked", "unsubscribed"].iter().position(|x| *x == s);
-        if !machine || status == "unsubscribed" {
-            let n = data["counts"][status].as_u64().unwrap_or(0) + 1;
-            if !data["counts"].is_object() {
-                data["counts"] = json!({});
+        if !machine || status == MessageStatus::Unsubscribed {
+            if let Some(n) = data.counts.of_mut(status) {
+                *n += 1;
             }
-            data["counts"][status] = json!(n);
             match status {
-                "opened" => self.w.count_reaction(&m.id, kairos_store::Reaction::Open)?,
-                "clicked" => self.w.count_reaction(&m.id, kairos_store::Reaction::Click)?,
+                MessageStatus::Opened => self.w.count_reaction(&m.id, kairos_store::Reaction::Open)?,
+                MessageStatus::Clicked => self.w.count_reaction(&m.id, kairos_store::Reaction::Click)?,
                 _ => {}
             }
-            let first = rank(status) > rank(&m.status) && rank(&m.status).is_some();
+            let first = m.status.progress().is_some_and(|now_at| status.progress() > Some(now_at));
             if first {
-                crate::dispatch::push_history(&mut data, status, now, None);
-                self.w.update_message(&m.id, status, &data.to_string())?;
-                if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
-                    self.w.count_step(flow_row, step, status)?;
+                data.push_history(status, now, None);
+                self.w.update_message(&m.id, status, &data.to_json())?;
+                if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
+                    self.w.count_step(flow_row, step, status.as_str())?;
                 }
             } else {
-                self.w.update_message(&m.id, &m.status, &data.to_string())?;
+                self.w.update_message(&m.id, m.status, &data.to_json())?;
             }
         }
-        let ev = Event::system(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
+        let ev = Event::emitted(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
         self.write_system_event(m.workspace, contact, &ev, now)?;
         Ok(outcome)
     }
@@ -524,18 +535,11 @@ impl State {
     /// times were recorded: when the message went out) predates the contact subscribing again on the message's
     /// channel. Replaying such a link must not undo that choice; a repeated "subscribed" does not count.
     fn unsubscribe_stale(&self, m: &kairos_store::StoredMessage, issued: Option<i64>) -> bool {
-        let issued = issued.unwrap_or_else(|| {
-            let data: Value = serde_json::from_str(&m.data).unwrap_or_default();
-            data["history"]
-                .as_array()
-                .and_then(|h| h.iter().find(|e| matches!(e["status"].as_str(), Some("sent" | "queued"))))
-                .and_then(|e| e["at"].as_str())
-                .and_then(Timestamp::parse)
-                .unwrap_or(m.created_at)
-                .as_micros()
-        });
+        let issued = issued
+            .unwrap_or_else(|| crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros());
         let Some(c) = self.contacts.get(&self.follow(m.contact)) else { return false };
-        let consent = if m.channel == "sms" { &c.consent.sms } else { &c.consent.email };
+        let channel = if m.channel == Channel::Sms { Channel::Sms } else { Channel::Email };
+        let Some(consent) = c.consent.of(channel) else { return false };
         consent.status == ConsentStatus::Subscribed && consent.subscribed_at.is_some_and(|t| t.as_micros() > issued)
     }
 
@@ -548,15 +552,16 @@ impl State {
         })
     }
 
-    /// Sets a channel's consent to unsubscribed (the preference centre and one-click links).
+    /// Sets a channel's consent to unsubscribed (the preference centre and one-click links); a message on
+    /// another channel (chat, a webhook) unsubscribes from email.
     pub(crate) fn unsubscribe(
         &mut self,
         contact: ContactId,
-        channel: &str,
+        channel: Channel,
         source: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let ch = if channel == "sms" { "sms" } else { "email" };
+        let ch = if channel == Channel::Sms { Channel::Sms } else { Channel::Email };
         if self.contacts.contains_key(&contact) {
             self.change_consent(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
         }
@@ -573,7 +578,7 @@ impl State {
     ) -> Result<bool, EngineError> {
         let Some(m) = self.w.message(message)? else { return Ok(false) };
         let contact = self.follow(m.contact);
-        for (ch, on) in [("email", email), ("sms", sms)] {
+        for (ch, on) in [(Channel::Email, email), (Channel::Sms, sms)] {
             if let Some(on) = on {
                 let status = if on { ConsentStatus::Subscribed } else { ConsentStatus::Unsubscribed };
                 self.change_consent(contact, ch, status, "preference_centre", now)?;
@@ -590,48 +595,54 @@ impl State {
         &mut self,
         ws: WorkspaceId,
         address: &str,
-        kind: &str,
+        kind: BounceKind,
         message: Option<&str>,
         now: Timestamp,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Bounced, EngineError> {
         let address = address.trim().to_ascii_lowercase();
         let msg = match message {
             Some(id) => self.w.message(id)?.filter(|m| {
                 m.workspace == ws
-                    && m.channel == "email"
+                    && m.channel == Channel::Email
                     && m.to.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&address))
             }),
             None => None,
         };
-        if kind != "soft" {
-            let reason = if kind == "complaint" { "complaint" } else { "hard_bounce" };
-            self.suppress(ws, "email", &address, reason, now)?;
+        if kind != BounceKind::Soft {
+            let reason = if kind == BounceKind::Complaint { "complaint" } else { "hard_bounce" };
+            self.suppress(ws, Channel::Email, &address, reason, now)?;
         }
         if let Some(c) = self.lookup(ws, kairos_store::IdentityKind::Email, &address)? {
-            if kind == "complaint" {
-                self.change_consent(c, "email", ConsentStatus::Unsubscribed, "complaint", now)?;
+            if kind == BounceKind::Complaint {
+                self.change_consent(c, Channel::Email, ConsentStatus::Unsubscribed, "complaint", now)?;
             }
             let mut props = JsonMap::new();
-            props.insert("kind".into(), json!(kind));
+            props.insert("kind".into(), json!(kind.as_str()));
             if let Some(m) = &msg {
                 props.insert("message_id".into(), json!(m.id));
             }
-            let name = if kind == "complaint" { "Email Marked as Spam" } else { "Email Bounced" };
-            let ev = Event::system(name, format!("kairos-bounce-{address}-{kind}-{}", now.as_micros()), props, now);
+            let name =
+                if kind == BounceKind::Complaint { SystemEvent::EmailMarkedAsSpam } else { SystemEvent::EmailBounced };
+            let ev = Event::emitted(
+                name,
+                format!("kairos-bounce-{address}-{}-{}", kind.as_str(), now.as_micros()),
+                props,
+                now,
+            );
             self.write_system_event(ws, c, &ev, now)?;
         }
         let matched = msg.as_ref().map(|m| m.id.clone());
         if let Some(m) = msg {
             let status = match kind {
-                "complaint" => "complained",
-                "soft" => "soft_bounced",
-                _ => "bounced",
+                BounceKind::Complaint => MessageStatus::Complained,
+                BounceKind::Soft => MessageStatus::SoftBounced,
+                BounceKind::Hard => MessageStatus::Bounced,
             };
-            let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
-            crate::dispatch::push_history(&mut data, status, now, None);
-            self.w.update_message(&m.id, status, &data.to_string())?;
+            let mut data = crate::dispatch::message_data(&m);
+            data.push_history(status, now, None);
+            self.w.update_message(&m.id, status, &data.to_json())?;
         }
-        Ok(json!({"address": address, "kind": kind, "message_id": matched}))
+        Ok(Bounced { address, kind, message_id: matched })
     }
 
     /// An inbound SMS (the provider's webhook) from `from` to our number `to`: STOP / START keywords change
@@ -643,7 +654,7 @@ impl State {
         from: &str,
         body: &str,
         now: Timestamp,
-    ) -> Result<Option<&'static str>, EngineError> {
+    ) -> Result<Option<kairos_channels::SmsKeyword>, EngineError> {
         let keyword = kairos_channels::sms_keyword(body);
         let status = match keyword {
             Some(kairos_channels::SmsKeyword::Stop) => Some(ConsentStatus::Unsubscribed),
@@ -663,14 +674,10 @@ impl State {
             .collect();
         if let Some(status) = status {
             for id in ids {
-                self.change_consent(id, "sms", status, "sms_keyword", now)?;
+                self.change_consent(id, Channel::Sms, status, "sms_keyword", now)?;
             }
         }
-        Ok(keyword.map(|k| match k {
-            kairos_channels::SmsKeyword::Stop => "stop",
-            kairos_channels::SmsKeyword::Start => "start",
-            kairos_channels::SmsKeyword::Help => "help",
-        }))
+        Ok(keyword)
     }
 }
 
@@ -678,23 +685,36 @@ impl State {
     /// A provider's status callback: `delivered`, `undelivered` / `failed` (Twilio's `MessageStatus`).
     pub(crate) fn sms_status(&mut self, provider_id: &str, status: &str, now: Timestamp) -> Result<bool, EngineError> {
         let Some(id) = self.w.message_by_provider_id(provider_id)? else { return Ok(false) };
-        let Some(m) = self.w.message(&id)?.filter(|m| m.channel == "sms") else { return Ok(false) };
-        let new = match status {
-            "delivered" => "delivered",
-            "undelivered" | "failed" => "failed",
-            _ => return Ok(true), // queued / sending / sent: nothing new
+        let Some(m) = self.w.message(&id)?.filter(|m| m.channel == Channel::Sms) else { return Ok(false) };
+        let (new, event) = match kairos_channels::SmsDelivery::parse(status) {
+            kairos_channels::SmsDelivery::Delivered => (MessageStatus::Delivered, SystemEvent::SmsDelivered),
+            kairos_channels::SmsDelivery::Failed => (MessageStatus::Failed, SystemEvent::SmsFailed),
+            kairos_channels::SmsDelivery::Pending => return Ok(true), // nothing new
         };
-        if m.status != "sent" && m.status != "queued" {
+        if m.status != MessageStatus::Sent && m.status != MessageStatus::Queued {
             return Ok(true);
         }
-        let mut data: Value = serde_json::from_str(&m.data).unwrap_or_else(|_| json!({}));
-        crate::dispatch::push_history(&mut data, new, now, Some(status));
-        self.w.update_message(&m.id, new, &data.to_string())?;
-        if let (Some(flow_row), Some(step)) = (data["flow_row"].as_i64(), m.step_id.as_deref()) {
-            self.w.count_step(flow_row, step, new)?;
+        let mut data = crate::dispatch::message_data(&m);
+        data.push_history(new, now, Some(status));
+        self.w.update_message(&m.id, new, &data.to_json())?;
+        if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
+            self.w.count_step(flow_row, step, new.as_str())?;
         }
+        let mut props = crate::dispatch::message_props(&m.id, &data);
+        props.insert("provider_status".into(), json!(status));
+        let ev = Event::emitted(event, format!("kairos-{}-{}", m.id, new), props, now);
+        self.write_system_event(m.workspace, self.follow(m.contact), &ev, now)?;
         Ok(true)
     }
+}
+
+/// What a bounce report changed: the address as recorded, and the message it named when that message is one
+/// of the workspace's sent to the address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounced {
+    pub address: String,
+    pub kind: BounceKind,
+    pub message_id: Option<String>,
 }
 
 /// What a followed link leads to.

@@ -1,7 +1,7 @@
 //! The committer's segment work: loading, evaluating contacts after events and timers, announcing
 //! membership changes as `Segment Entered` / `Segment Exited` events, and segment definitions CRUD.
 
-use kairos_domain::{Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{Contact, ContactId, Event, JsonMap, SystemEvent, Timestamp, WorkspaceId};
 use kairos_segment::Expr;
 use kairos_segment::eval::SegIdx;
 use kairos_store::StoredSegment;
@@ -141,11 +141,11 @@ impl State {
         let (row, public_id, name) = (def.row, def.public_id.clone(), def.name.clone());
         self.w.set_member(row, ch.contact, ch.entered, now)?;
         let seq = self.next_seq;
-        let verb = if ch.entered { "Segment Entered" } else { "Segment Exited" };
+        let verb = if ch.entered { SystemEvent::SegmentEntered } else { SystemEvent::SegmentExited };
         let mut props = JsonMap::new();
         props.insert("segment_id".into(), json!(public_id));
         props.insert("segment_name".into(), json!(name));
-        let ev = Event::system(verb, format!("kairos-segment-{public_id}-{}-{seq}", ch.contact), props, now);
+        let ev = Event::emitted(verb, format!("kairos-segment-{public_id}-{}-{seq}", ch.contact), props, now);
         self.write_system_event(ws, ch.contact, &ev, now)?;
         self.emitted.push((ws, ch));
         self.flows_on_segment(ws, ch, now)
@@ -254,7 +254,7 @@ impl State {
         names.dedup();
         let mut warnings = Vec::new();
         for n in names {
-            if !kairos_domain::event::SYSTEM_EVENTS.contains(&n.as_str()) && !self.w.has_event_named(ws, &n)? {
+            if kairos_domain::SystemEvent::named(&n).is_none() && !self.w.has_event_named(ws, &n)? {
                 warnings.push(format!("no event named {n:?} has been received in this workspace yet"));
             }
         }

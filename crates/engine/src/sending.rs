@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Duration, Timestamp};
-use kairos_flow::Channel;
+use kairos_domain::Channel;
+use kairos_domain::{ContactId, Duration, SkipReason, Timestamp};
 
 /// Workspace rules. Defaults follow SPEC 16 (`[sending]`): smart sending 16 h (per channel, as Klaviyo does),
 /// SMS quiet hours 21:00–09:00.
@@ -42,7 +42,7 @@ pub enum Decision {
     /// Not before `until`; `reason` names the rule.
     Blocked {
         until: Timestamp,
-        reason: &'static str,
+        reason: SkipReason,
     },
 }
 
@@ -92,8 +92,8 @@ pub fn decide(
     smart: Option<Option<Duration>>,
     now: Timestamp,
 ) -> Decision {
-    let mut until: Option<(Timestamp, &'static str)> = None;
-    fn later(until: &mut Option<(Timestamp, &'static str)>, t: Timestamp, reason: &'static str) {
+    let mut until: Option<(Timestamp, SkipReason)> = None;
+    fn later(until: &mut Option<(Timestamp, SkipReason)>, t: Timestamp, reason: SkipReason) {
         if until.is_none_or(|(u, _)| t > u) {
             *until = Some((t, reason));
         }
@@ -107,9 +107,11 @@ pub fn decide(
             .filter(|t| *t > now.saturating_sub(window))
             .max()
     {
-        later(&mut until, last.saturating_add(window), "smart_sending");
+        later(&mut until, last.saturating_add(window), SkipReason::SmartSending);
     }
-    for (caps, span, reason) in [(&rules.daily_cap, DAY, "frequency_cap"), (&rules.weekly_cap, WEEK, "weekly_cap")] {
+    for (caps, span, reason) in
+        [(&rules.daily_cap, DAY, SkipReason::FrequencyCap), (&rules.weekly_cap, WEEK, SkipReason::WeeklyCap)]
+    {
         if let Some(&cap) = caps.get(&channel) {
             let mut recent: Vec<Timestamp> =
                 sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(span)).map(|(_, t)| *t).collect();
@@ -125,7 +127,7 @@ pub fn decide(
         // Quiet hours apply at the moment the other rules allow, not only now.
         let at = until.map_or(now, |(t, _)| t);
         if let Some(t) = after_quiet(at, &zone, window) {
-            later(&mut until, t, "quiet_hours");
+            later(&mut until, t, SkipReason::QuietHours);
         }
     }
     match until {
@@ -171,7 +173,7 @@ mod tests {
         let c = ContactId(1);
         log.record(c, Channel::Email, at("2026-11-23T10:00:00Z"));
         let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T12:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T02:00:00Z"), reason: "smart_sending" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T02:00:00Z"), reason: SkipReason::SmartSending });
         assert_eq!(
             decide(&rules, &log, c, None, Channel::Email, Some(None), at("2026-11-23T12:00:00Z")),
             Decision::Send
@@ -186,16 +188,16 @@ mod tests {
         let c = ContactId(1);
         // 22:30 in Helsinki (UTC+2 in winter) waits for 09:00 local = 07:00 UTC next day.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T20:30:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T07:00:00Z"), reason: "quiet_hours" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T07:00:00Z"), reason: SkipReason::QuietHours });
         // The night the clocks go forward (2026-03-29 in the EU): 09:00 local is then UTC+3.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-03-28T22:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-03-29T06:00:00Z"), reason: "quiet_hours" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-03-29T06:00:00Z"), reason: SkipReason::QuietHours });
         // And back (2026-10-25): 09:00 local is UTC+2 again.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-10-24T22:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-10-25T07:00:00Z"), reason: "quiet_hours" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-10-25T07:00:00Z"), reason: SkipReason::QuietHours });
         // Early morning before 09:00 waits for the same day; daytime sends; email has no quiet hours.
         let d = decide(&rules, &log, c, Some("America/New_York"), Channel::Sms, None, at("2026-11-23T11:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-23T14:00:00Z"), reason: "quiet_hours" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-23T14:00:00Z"), reason: SkipReason::QuietHours });
         assert_eq!(
             decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T10:00:00Z")),
             Decision::Send
@@ -219,10 +221,10 @@ mod tests {
         log.record(c, Channel::Email, at("2026-11-23T08:00:00Z"));
         log.record(c, Channel::Email, at("2026-11-23T09:00:00Z"));
         let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T10:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T08:00:00Z"), reason: "frequency_cap" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T08:00:00Z"), reason: SkipReason::FrequencyCap });
         assert_eq!(decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z")), Decision::Send);
         log.record(c, Channel::Sms, at("2026-11-20T10:00:00Z"));
         let d = decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-27T10:00:00Z"), reason: "weekly_cap" });
+        assert_eq!(d, Decision::Blocked { until: at("2026-11-27T10:00:00Z"), reason: SkipReason::WeeklyCap });
     }
 }

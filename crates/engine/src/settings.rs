@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
+use kairos_domain::Channel;
 use kairos_domain::Duration;
-use kairos_flow::Channel;
 use serde_json::{Map, Value, json};
 
 use crate::sending::Rules;

@@ -7,12 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kairos_domain::{ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, Duration, Event, JsonMap, RunEnd, Timestamp, WorkspaceId};
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, Input, Run, advance};
 use kairos_flow::{FlowDef, Reentry, StepKind, Trigger};
 use kairos_segment::Expr;
 use kairos_segment::eval::{self, Node};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::EngineError;
 use crate::segments::{FlowView, Segments, View};
@@ -22,6 +22,43 @@ use crate::state::State;
 pub const SIMULATION_EVENTS_MAX: usize = 2_000_000;
 /// Contacts listed in the report's sample.
 const SAMPLE_MAX: usize = 20;
+
+/// What a simulation says besides its numbers.
+const SIMULATION_NOTES: [&str; 2] =
+    ["profile fields in conditions are evaluated with their current values", "nothing was sent or stored"];
+
+/// What a flow would have done over the stored history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulation {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub events_replayed: u64,
+    /// Runs started.
+    pub entered: u64,
+    /// Runs still waiting at `to`.
+    pub active: u64,
+    /// Runs ended, by why.
+    pub exited: BTreeMap<RunEnd, u64>,
+    /// Runs that reached the flow's goal (`exit_when`).
+    pub converted: u64,
+    /// Per step: how many runs entered it and what it would have done (`would_send`, `would_run`...).
+    pub steps: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// A few runs, ended ones first.
+    pub sample: Vec<SimulatedRun>,
+    pub notes: Vec<&'static str>,
+}
+
+/// One simulated run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedRun {
+    pub contact: ContactId,
+    pub entered_at: Timestamp,
+    /// The steps it went through.
+    pub path: Vec<String>,
+    pub ended: Option<RunEnd>,
+    /// The step it waits at.
+    pub waiting_at: Option<String>,
+}
 
 struct SimRun {
     contact: ContactId,
@@ -73,7 +110,7 @@ struct Sim<'a> {
     nodes: &'a HashMap<String, Node>,
     filters: &'a HashMap<String, Node>,
     steps: BTreeMap<String, BTreeMap<&'static str, u64>>,
-    ended: BTreeMap<&'static str, u64>,
+    ended: BTreeMap<RunEnd, u64>,
 }
 
 impl Sim<'_> {
@@ -131,7 +168,7 @@ impl Sim<'_> {
                 *self.steps.entry(step).or_default().entry(what).or_default() += 1;
             }
             if let Some(end) = r.run.ended {
-                *self.ended.entry(end.as_str()).or_default() += 1;
+                *self.ended.entry(end).or_default() += 1;
                 finished.push(runs.swap_remove(i));
             } else {
                 i += 1;
@@ -147,7 +184,7 @@ impl State {
         definition: &Value,
         since: Duration,
         now: Timestamp,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Simulation, EngineError> {
         let def: FlowDef = kairos_flow::parse_flow(definition)
             .map_err(|e| EngineError::Invalid { message: e.message, field: Some(e.field) })?;
         let Trigger::Event { event: trigger_event, filter } = &def.trigger else {
@@ -288,28 +325,29 @@ impl State {
             now,
         );
         let (steps, ended) = (sim.steps, sim.ended);
-
-        let sample: Vec<Value> = finished
+        let sample = finished
             .iter()
             .chain(runs.iter())
             .take(SAMPLE_MAX)
-            .map(|r| {
-                json!({"contact_id": r.contact.0, "entered_at": r.entered_at.to_string(), "path": r.path,
-                       "ended": r.run.ended.map(|e| e.as_str()), "waiting_at": r.run.step})
+            .map(|r| SimulatedRun {
+                contact: r.contact,
+                entered_at: r.entered_at,
+                path: r.path.clone(),
+                ended: r.run.ended,
+                waiting_at: r.run.step.clone(),
             })
             .collect();
-        let converted = ended.get("goal").copied().unwrap_or(0);
-        Ok(json!({
-            "from": start.to_string(),
-            "to": now.to_string(),
-            "events_replayed": history.len(),
-            "entered": entered,
-            "active": runs.len(),
-            "exited": ended,
-            "converted": converted,
-            "steps": steps,
-            "sample": sample,
-            "notes": ["profile fields in conditions are evaluated with their current values", "nothing was sent or stored"],
-        }))
+        Ok(Simulation {
+            from: start,
+            to: now,
+            events_replayed: history.len() as u64,
+            entered,
+            active: runs.len() as u64,
+            converted: ended.get(&RunEnd::Goal).copied().unwrap_or(0),
+            exited: ended,
+            steps,
+            sample,
+            notes: SIMULATION_NOTES.to_vec(),
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use kairos_domain::event::EventKind;
 use kairos_domain::{
-    Computed, ConsentStatus, Contact, ContactId, Email, Event, Phone, Product, Timestamp, WorkspaceId,
+    Channel, Computed, ConsentStatus, Contact, ContactId, Email, Event, Phone, Product, Timestamp, WorkspaceId,
 };
 use kairos_store::{IdentityKind, StoreError, Writer};
 use serde_json::Value;
@@ -521,7 +521,7 @@ impl State {
         &mut self,
         ws: WorkspaceId,
         who: ContactRef,
-        channel: &str,
+        channel: Channel,
         status: ConsentStatus,
         source: &str,
         now: Timestamp,
@@ -574,13 +574,13 @@ impl State {
     pub(crate) fn change_consent(
         &mut self,
         id: ContactId,
-        channel: &str,
+        channel: Channel,
         status: ConsentStatus,
         source: &str,
         now: Timestamp,
     ) -> Result<Contact, EngineError> {
         let c = self.contact_mut(id)?;
-        c.set_consent(channel, status, now, source);
+        c.set_consent(channel.as_str(), status, now, source);
         c.updated_at = now;
         let ws = c.workspace;
         self.mark_dirty(id);

@@ -1,6 +1,7 @@
 //! The typed flow definition and its reader from JSON.
 
 use kairos_domain::Duration;
+use kairos_domain::system_event::canonical;
 use kairos_segment::Expr;
 use serde_json::{Map, Value};
 
@@ -46,24 +47,16 @@ pub struct Entry {
     pub require_consent: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    Email,
-    Sms,
-    Webhook,
-    Chat,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Webhook => "webhook",
-            Channel::Chat => "chat",
-        }
+/// An event name as a definition gives it, with SPEC 2's generic names read as the events Kairos emits.
+fn event_name(name: String) -> String {
+    match canonical(&name) {
+        c if c == name => name,
+        c => c.to_string(),
     }
 }
+
+/// The channels of send steps are the domain's.
+pub use kairos_domain::Channel;
 
 /// What a marketing send does when smart sending, a frequency cap or quiet hours block it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,7 +318,9 @@ fn parse_trigger(v: &Value) -> Result<Trigger, FlowError> {
     let mut o = Obj::new("trigger", v)?;
     let kind = o.required("type")?;
     let t = match kind.as_str() {
-        "event" => Trigger::Event { event: o.required("event")?, filter: o.expr("where")? },
+        // SPEC 2's generic message event names are read as the events Kairos emits (`Message Clicked`: `Email
+        // Clicked`), here and in `wait_for`.
+        "event" => Trigger::Event { event: event_name(o.required("event")?), filter: o.expr("where")? },
         "segment_entered" => Trigger::SegmentEntered { segment: o.required("segment")? },
         "segment_exited" => Trigger::SegmentExited { segment: o.required("segment")? },
         "date" => {
@@ -453,7 +448,7 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
             StepKind::Delay { delay, next }
         }
         "wait_for" => StepKind::WaitFor {
-            event: o.required("event")?,
+            event: event_name(o.required("event")?),
             filter: o.expr("where")?,
             timeout: o
                 .duration("timeout")?
@@ -501,20 +496,19 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
             StepKind::AbSplit { variants }
         }
         "send" => {
-            let channel = match o.required("channel")?.as_str() {
-                "email" => Channel::Email,
-                "sms" => Channel::Sms,
-                "chat" => Channel::Chat,
-                "webhook" => {
+            let channel_name = o.required("channel")?;
+            let channel = match Channel::parse(&channel_name) {
+                Some(c @ (Channel::Email | Channel::Sms | Channel::Chat)) => c,
+                Some(Channel::Webhook) => {
                     return Err(FlowError::new(
                         format!("{path}.channel"),
                         "a webhook is its own step: use {\"type\": \"webhook\", \"url\": ...}",
                     ));
                 }
-                other => {
+                None => {
                     return Err(FlowError::new(
                         format!("{path}.channel"),
-                        format!("unknown channel {other:?}: use email, sms or chat"),
+                        format!("unknown channel {channel_name:?}: use email, sms or chat"),
                     ));
                 }
             };

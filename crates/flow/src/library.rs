@@ -1,6 +1,7 @@
 //! The built-in flow library (SPEC 16): the classic e-commerce journeys as editable definitions, with the
 //! templates and segments they need.
 
+use kairos_domain::SystemEvent;
 use serde_json::{Value, json};
 
 pub struct LibraryFlow {
@@ -174,7 +175,7 @@ pub const LIBRARY: &[LibraryFlow] = &[
             "entry": {"reentry": "once_per 180d"},
             "steps": [
                 {"id": "last_call", "type": "send", "channel": "email", "template": "lib-reengage", "next": "wait"},
-                {"id": "wait", "type": "wait_for", "event": "Message Clicked", "timeout": "14d", "next": "stay", "timeout_next": "sunset"},
+                {"id": "wait", "type": "wait_for", "event": SystemEvent::EmailClicked.as_str(), "timeout": "14d", "next": "stay", "timeout_next": "sunset"},
                 {"id": "stay", "type": "tag", "add": ["re-engaged"]},
                 {"id": "sunset", "type": "update_profile", "set": {"email_consent": "unsubscribed"}}
             ]})

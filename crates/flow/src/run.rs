@@ -22,34 +22,8 @@ pub struct Run {
     pub ended: Option<End>,
 }
 
-/// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// Reached a step without `next`.
-    Completed,
-    /// An `exit` step.
-    ExitStep,
-    /// `exit_when` held: counts as a conversion.
-    Goal,
-}
-
-impl End {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            End::Completed => "completed",
-            End::ExitStep => "exit_step",
-            End::Goal => "goal",
-        }
-    }
-    pub fn parse(s: &str) -> Option<End> {
-        match s {
-            "completed" => Some(End::Completed),
-            "exit_step" => Some(End::ExitStep),
-            "goal" => Some(End::Goal),
-            _ => None,
-        }
-    }
-}
+/// Why a run ended (the domain's closed set).
+pub use kairos_domain::RunEnd as End;
 
 /// What woke the run up.
 #[derive(Debug, Clone, Copy, PartialEq)]

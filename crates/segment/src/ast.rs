@@ -157,6 +157,7 @@ pub enum Window {
     SinceEntry,
 }
 
+/// A channel that takes consent (`subscribed email`): the subset of [`kairos_domain::Channel`] the language names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Email,
@@ -175,6 +176,16 @@ impl Channel {
             "email" => Some(Channel::Email),
             "sms" => Some(Channel::Sms),
             _ => None,
+        }
+    }
+}
+
+/// The segment language's consent channels are the domain's channels that take consent.
+impl From<Channel> for kairos_domain::Channel {
+    fn from(c: Channel) -> Self {
+        match c {
+            Channel::Email => kairos_domain::Channel::Email,
+            Channel::Sms => kairos_domain::Channel::Sms,
         }
     }
 }

@@ -193,7 +193,7 @@ impl Reader {
             "field" => self.field(obj, path, f),
             "did" | "count" => {
                 self.leaf(path, f, false)?;
-                let event = string(body, &at)?.to_string();
+                let event = kairos_domain::system_event::canonical(string(body, &at)?).to_string();
                 if event.is_empty() {
                     return Err(err(&at, "the event name cannot be empty"));
                 }

@@ -470,7 +470,8 @@ impl<'a> Parser<'a> {
         match &t.kind {
             Kind::Str(s) if s.is_empty() => Err(self.err(t.start, "the event name cannot be empty")),
             Kind::Str(s) => {
-                let s = s.clone();
+                // SPEC 2's generic names (`Message Clicked`) mean the events Kairos emits (`Email Clicked`).
+                let s = kairos_domain::system_event::canonical(s).to_string();
                 self.bump();
                 Ok(s)
             }
@@ -955,6 +956,17 @@ pub(crate) mod tests {
         for (text, want) in cases {
             assert_eq!(ok(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn generic_message_events_mean_the_emitted_ones() {
+        let text = parse(r#"did "Message Clicked" within 14d"#).unwrap();
+        let json = from_json(&serde_json::json!({"did": "Message Opened"})).unwrap();
+        assert!(matches!(text, Expr::Did { ref event, .. } if event == "Email Clicked"), "{text:?}");
+        assert!(matches!(json, Expr::Did { ref event, .. } if event == "Email Opened"), "{json:?}");
+        assert!(
+            matches!(parse(r#"did "Order Completed""#).unwrap(), Expr::Did { ref event, .. } if event == "Order Completed")
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Campaigns, their recipients, and the numbers of their A/B variants.
 
-use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, MessageStatus, Timestamp, WorkspaceId};
 use kairos_store::read::CampaignReads;
 use kairos_store::write::CampaignWrites;
 use kairos_store::{Recipient, Result, StoredCampaign, VariantResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::rows::{CAMPAIGN_SELECT, campaign_row};
+use crate::rows::{CAMPAIGN_SELECT, campaign_row, wire};
 use crate::{Db, SqliteReader, SqliteWriter};
 
 /// Orders this long after a campaign message count as its revenue (A/B revenue metric): 5 days in µs.
@@ -28,7 +28,7 @@ impl CampaignWrites for SqliteWriter {
                     c.public_id,
                     c.workspace.0,
                     c.name,
-                    c.status,
+                    c.status.as_str(),
                     c.definition,
                     c.state,
                     c.created_at.as_micros(),
@@ -194,12 +194,14 @@ impl CampaignReads for SqliteReader<'_> {
         campaign(&self.conn, ws, public_id)
     }
 
-    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(String, u64)>> {
+    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(MessageStatus, u64)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ?1 GROUP BY status")
             .db()?;
-        let rows = stmt.query_map([public_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).db()?;
+        let rows = stmt
+            .query_map([public_id], |r| Ok((wire(r, 0, MessageStatus::parse)?, r.get::<_, i64>(1)? as u64)))
+            .db()?;
         rows.collect::<Result<Vec<_>, _>>().db()
     }
 

@@ -1,6 +1,6 @@
 //! Flows, flow versions, runs, per-step counters and team tasks.
 
-use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, RunEnd, RunStatus, Timestamp, WorkspaceId};
 use kairos_store::read::FlowReads;
 use kairos_store::write::FlowWrites;
 use kairos_store::{FlowStats, Result, StoredFlow, StoredRun, Task};
@@ -29,7 +29,7 @@ impl FlowWrites for SqliteWriter {
                     f.public_id,
                     f.workspace.0,
                     f.name,
-                    f.status,
+                    f.status.as_str(),
                     f.version,
                     f.definition,
                     f.created_at.as_micros(),
@@ -96,8 +96,8 @@ impl FlowWrites for SqliteWriter {
                 r.key,
                 r.step,
                 r.due_at.map(Timestamp::as_micros),
-                r.status,
-                r.end_reason,
+                r.status.as_str(),
+                r.end_reason.map(|e| e.as_str()),
                 r.entered_at.as_micros(),
                 r.updated_at.as_micros(),
                 r.trigger
@@ -195,11 +195,11 @@ impl FlowReads for SqliteReader<'_> {
         for row in rows {
             let (status, reason, n) = row.db()?;
             out.entered += n as u64;
-            if status == "active" {
+            if RunStatus::parse(&status) == Some(RunStatus::Active) {
                 out.active += n as u64;
             } else {
                 *out.exited.entry(reason.clone()).or_default() += n as u64;
-                if reason == "goal" {
+                if RunEnd::parse(&reason) == Some(RunEnd::Goal) {
                     out.converted += n as u64;
                 }
             }

@@ -1,7 +1,7 @@
 //! Messages (with the statuses they have had and their human opens and clicks as columns), provider ids and
 //! the suppression list.
 
-use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_domain::{Channel, MessageStatus, Timestamp, WorkspaceId};
 use kairos_store::read::MessageReads;
 use kairos_store::write::MessageWrites;
 use kairos_store::{MessageFilter, Page, Reaction, Result, StoredMessage, Suppression};
@@ -26,12 +26,12 @@ impl MessageWrites for SqliteWriter {
                 m.id,
                 m.workspace.0,
                 m.contact.0,
-                m.channel,
+                m.channel.as_str(),
                 m.to,
                 m.flow_id,
                 m.campaign_id,
                 m.step_id,
-                m.status,
+                m.status.as_str(),
                 m.data,
                 m.created_at.as_micros(),
                 m.variant,
@@ -40,7 +40,7 @@ impl MessageWrites for SqliteWriter {
         Ok(n == 1)
     }
 
-    fn update_message(&mut self, id: &str, status: &str, data: &str) -> Result<()> {
+    fn update_message(&mut self, id: &str, status: MessageStatus, data: &str) -> Result<()> {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET status = ?2, data = ?3,
@@ -48,7 +48,7 @@ impl MessageWrites for SqliteWriter {
                  WHERE id = ?1",
             )
             .db()?
-            .execute(params![id, status, data])
+            .execute(params![id, status.as_str(), data])
             .db()?;
         Ok(())
     }
@@ -97,34 +97,41 @@ impl MessageWrites for SqliteWriter {
         Ok(())
     }
 
-    fn suppress(&mut self, ws: WorkspaceId, channel: &str, address: &str, reason: &str, at: Timestamp) -> Result<()> {
+    fn suppress(
+        &mut self,
+        ws: WorkspaceId,
+        channel: Channel,
+        address: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO suppressions (workspace_id, channel, address, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT DO NOTHING",
             )
             .db()?
-            .execute(params![ws.0, channel, address, reason, at.as_micros()])
+            .execute(params![ws.0, channel.as_str(), address, reason, at.as_micros()])
             .db()?;
         Ok(())
     }
 
-    fn unsuppress(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool> {
+    fn unsuppress(&mut self, ws: WorkspaceId, channel: Channel, address: &str) -> Result<bool> {
         let n = self
             .conn
             .prepare_cached("DELETE FROM suppressions WHERE workspace_id = ?1 AND channel = ?2 AND address = ?3")
             .db()?
-            .execute(params![ws.0, channel, address])
+            .execute(params![ws.0, channel.as_str(), address])
             .db()?;
         Ok(n > 0)
     }
 
-    fn is_suppressed(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool> {
+    fn is_suppressed(&mut self, ws: WorkspaceId, channel: Channel, address: &str) -> Result<bool> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM suppressions WHERE workspace_id = ?1 AND channel = ?2 AND address = ?3")
             .db()?;
-        Ok(stmt.query_row(params![ws.0, channel, address], |_| Ok(())).optional().db()?.is_some())
+        Ok(stmt.query_row(params![ws.0, channel.as_str(), address], |_| Ok(())).optional().db()?.is_some())
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use kairos_domain::{ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, Duration, JsonMap, SystemEvent, Timestamp, WorkspaceId};
 use kairos_store::Result;
 use kairos_store::read::ReportReads;
 use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRef, MessageRow, OrderRow};
@@ -89,7 +89,7 @@ impl ReportReads for SqliteReader<'_> {
     fn message_event_rows(
         &self,
         ws: WorkspaceId,
-        name: &str,
+        event: SystemEvent,
         from: Timestamp,
         to: Timestamp,
         sms_only: bool,
@@ -107,12 +107,12 @@ impl ReportReads for SqliteReader<'_> {
             )
             .db()?;
         let rows = stmt
-            .query_map(params![ws.0, name, first, from.as_micros(), to.as_micros(), sms_only], |r| {
+            .query_map(params![ws.0, event.as_str(), first, from.as_micros(), to.as_micros(), sms_only], |r| {
                 Ok(MessageEventRow {
                     seq: r.get(0)?,
                     contact: ContactId(r.get(1)?),
                     at: Timestamp::from_micros(r.get(2)?),
-                    name: name.to_string(),
+                    name: event.as_str().to_string(),
                     message: MessageRef {
                         message_id: r.get(3)?,
                         flow_id: r.get(4)?,

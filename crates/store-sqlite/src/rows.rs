@@ -1,6 +1,8 @@
 //! Mapping result rows to the stored types, and the SELECT lists they expect.
 
-use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
+use kairos_domain::{
+    CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
+};
 use kairos_store::{StoredCampaign, StoredEvent, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
 use rusqlite::Row;
 
@@ -13,6 +15,14 @@ pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
 
 /// A stored event, or None (reported) for a row that cannot be read back: one damaged row must not make a whole
 /// timeline, a recomputation or a group commit fail.
+/// Column `i` read as one of the domain's closed values (a status, a channel): stored as its wire name.
+pub(crate) fn wire<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unknown value {s:?}").into())
+    })
+}
+
 pub(crate) fn readable_event(seq: i64, data: &str) -> Option<Event> {
     match serde_json::from_str(data) {
         Ok(e) => Some(e),
@@ -64,7 +74,7 @@ pub(crate) fn campaign_row(r: &Row<'_>) -> rusqlite::Result<StoredCampaign> {
         public_id: r.get(1)?,
         workspace: WorkspaceId(r.get(2)?),
         name: r.get(3)?,
-        status: r.get(4)?,
+        status: wire(r, 4, CampaignStatus::parse)?,
         definition: r.get(5)?,
         state: r.get(6)?,
         created_at: Timestamp::from_micros(r.get(7)?),
@@ -81,12 +91,12 @@ pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         id: r.get(0)?,
         workspace: WorkspaceId(r.get(1)?),
         contact: ContactId(r.get(2)?),
-        channel: r.get(3)?,
+        channel: wire(r, 3, Channel::parse)?,
         to: r.get(4)?,
         flow_id: r.get(5)?,
         campaign_id: r.get(6)?,
         step_id: r.get(7)?,
-        status: r.get(8)?,
+        status: wire(r, 8, MessageStatus::parse)?,
         data: r.get(9)?,
         created_at: Timestamp::from_micros(r.get(10)?),
         variant: r.get(11)?,
@@ -106,8 +116,8 @@ pub(crate) fn run_row(r: &Row<'_>) -> rusqlite::Result<StoredRun> {
         key: r.get(5)?,
         step: r.get(6)?,
         due_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_micros),
-        status: r.get(8)?,
-        end_reason: r.get(9)?,
+        status: wire(r, 8, RunStatus::parse)?,
+        end_reason: r.get::<_, Option<String>>(9)?.as_deref().and_then(RunEnd::parse),
         entered_at: Timestamp::from_micros(r.get(10)?),
         updated_at: Timestamp::from_micros(r.get(11)?),
         trigger: r.get(12)?,
@@ -123,7 +133,7 @@ pub(crate) fn flow_row(r: &Row<'_>) -> rusqlite::Result<StoredFlow> {
         public_id: r.get(1)?,
         workspace: WorkspaceId(r.get(2)?),
         name: r.get(3)?,
-        status: r.get(4)?,
+        status: wire(r, 4, FlowStatus::parse)?,
         version: r.get(5)?,
         definition: r.get(6)?,
         created_at: Timestamp::from_micros(r.get(7)?),

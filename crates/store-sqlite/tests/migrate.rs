@@ -7,7 +7,7 @@
     reason = "this test writes rows the way an older build did"
 )]
 
-use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, SystemEvent, Timestamp, WorkspaceId};
 use kairos_store::Store;
 use kairos_store::reports::{Cohort, ConsentChange};
 use kairos_store_sqlite::{DB_FILE_NAME, SCHEMA_VERSION, SqliteStore};
@@ -147,16 +147,16 @@ fn a_database_of_the_previous_schema_is_migrated_with_its_data() {
     // Events: Kairos's own are not activity; the message each event refers to is found.
     assert_eq!(r.active_contacts(ws, at(0), at(1_000)).unwrap(), [ContactId(1)]);
     assert!(r.active_contacts(ws, at(90), at(99)).unwrap().is_empty(), "only system events then");
-    let sent = r.message_event_rows(ws, "Message Sent", at(0), at(1_000), true).unwrap();
+    let sent = r.message_event_rows(ws, SystemEvent::MessageSent, at(0), at(1_000), true).unwrap();
     assert_eq!(
         (sent[0].message.message_id.as_deref(), sent[0].message.flow_id.as_deref(), sent[0].message.step_id.as_deref()),
         (Some("m1"), Some("flow_a"), Some("s1"))
     );
-    let opened = r.message_event_rows(ws, "Email Opened", at(0), at(1_000), false).unwrap();
+    let opened = r.message_event_rows(ws, SystemEvent::EmailOpened, at(0), at(1_000), false).unwrap();
     assert!(opened[0].message.machine);
-    let clicked = r.message_event_rows(ws, "Email Clicked", at(0), at(1_000), false).unwrap();
+    let clicked = r.message_event_rows(ws, SystemEvent::EmailClicked, at(0), at(1_000), false).unwrap();
     assert_eq!((clicked[0].message.campaign_id.as_deref(), clicked[0].message.machine), (Some("cmp_a"), false));
-    assert!(r.message_event_rows(ws, "Segment Entered", at(0), at(1_000), false).unwrap().is_empty());
+    assert!(r.message_event_rows(ws, SystemEvent::SegmentEntered, at(0), at(1_000), false).unwrap().is_empty());
     assert_eq!(r.order_rows(ws, at(0), at(1_000)).unwrap()[0].properties.get("order_id"), Some(&json!("A-1")));
 
     // Messages: every status of the history, the variant, and the counted opens and clicks.
@@ -179,7 +179,7 @@ fn a_database_of_the_previous_schema_is_migrated_with_its_data() {
     // New writes after the migration fill the columns as usual.
     let mut w = store.writer().unwrap();
     w.begin().unwrap();
-    w.update_message("m3", "opened", "{}").unwrap();
+    w.update_message("m3", kairos_domain::MessageStatus::Opened, "{}").unwrap();
     w.commit().unwrap();
     let results = store.reader().unwrap().variant_results("cmp_a").unwrap();
     assert_eq!((results[0].variant, results[0].opened), (0, 1));

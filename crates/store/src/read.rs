@@ -2,7 +2,7 @@
 //! writer. Listings page with opaque cursors: a cursor this listing did not hand out is
 //! [`StoreError::InvalidCursor`](crate::StoreError::InvalidCursor).
 
-use kairos_domain::{Contact, ContactId, Product, Timestamp, WorkspaceId};
+use kairos_domain::{Contact, ContactId, MessageStatus, Product, SystemEvent, Timestamp, WorkspaceId};
 
 use crate::reports::{Cohort, ConsentChange, MessageEventRow, MessageRow, OrderRow};
 use crate::users::Session;
@@ -108,7 +108,7 @@ pub trait CampaignReads {
     fn campaigns(&self, ws: WorkspaceId) -> Result<Vec<StoredCampaign>>;
     fn campaign(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredCampaign>>;
     /// Message counts by status of a campaign.
-    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(String, u64)>>;
+    fn campaign_message_counts(&self, public_id: &str) -> Result<Vec<(MessageStatus, u64)>>;
     /// (pending, waiting for a winner, done) recipients of a campaign (by row id).
     fn recipient_counts(&self, campaign: i64) -> Result<(u64, u64, u64)>;
     /// Per A/B variant, by variant: what its messages did.
@@ -157,12 +157,12 @@ pub trait UserReads {
 pub trait ReportReads {
     /// `Order Completed` events timestamped in `[from, to)`, in log order.
     fn order_rows(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>>;
-    /// Events named `name` (one of [`crate::reports::MESSAGE_EVENTS`]) timestamped in `[from, to)`, in log order;
+    /// Events `event` (one of [`crate::reports::MESSAGE_EVENTS`]) timestamped in `[from, to)`, in log order;
     /// with `sms_only`, those whose message's channel is `sms`.
     fn message_event_rows(
         &self,
         ws: WorkspaceId,
-        name: &str,
+        event: SystemEvent,
         from: Timestamp,
         to: Timestamp,
         sms_only: bool,

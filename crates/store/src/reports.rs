@@ -1,12 +1,18 @@
 //! The rows reports read ([`crate::read::ReportReads`]); the numbers are computed from them by the pure
 //! `kairos-analytics` crate. Instants are microseconds; ranges are half-open `[from, to)`.
 
-use kairos_domain::{ContactId, Event, JsonMap, Timestamp};
+use kairos_domain::{ContactId, Event, JsonMap, SystemEvent, Timestamp};
 
 /// Events about one message (Kairos writes them; a client's events of these names are read the same way).
 /// Reports find them through their message, so a backend stores [`MessageRef::of`] beside each of them.
-pub const MESSAGE_EVENTS: [&str; 6] =
-    ["Message Sent", "Email Opened", "Email Clicked", "Unsubscribed", "Email Bounced", "Email Marked as Spam"];
+pub const MESSAGE_EVENTS: [SystemEvent; 6] = [
+    SystemEvent::MessageSent,
+    SystemEvent::EmailOpened,
+    SystemEvent::EmailClicked,
+    SystemEvent::Unsubscribed,
+    SystemEvent::EmailBounced,
+    SystemEvent::EmailMarkedAsSpam,
+];
 
 /// What reports need of an event about a message: the message and where it came from. Filled on write, so a
 /// report never reads the serialized event.
@@ -26,7 +32,7 @@ impl MessageRef {
     /// counts as absent).
     pub fn of(e: &Event) -> Option<MessageRef> {
         let name = e.name.as_deref()?;
-        if !MESSAGE_EVENTS.contains(&name) {
+        if !MESSAGE_EVENTS.iter().any(|e| e.as_str() == name) {
             return None;
         }
         let text = |k: &str| e.properties.get(k).and_then(|v| v.as_str()).map(str::to_string);

@@ -1,6 +1,8 @@
 //! The rows the storage traits exchange: plain data, no behaviour beyond small helpers.
 
-use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
+use kairos_domain::{
+    CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
+};
 
 /// The kinds of identity a contact can be found by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,14 +50,14 @@ pub struct StoredTemplate {
     pub updated_at: Timestamp,
 }
 
-/// A saved flow: its current version's definition (JSON text) and status (`draft`, `active`, `paused`).
+/// A saved flow: its current version's definition (JSON text) and status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFlow {
     pub row: i64,
     pub public_id: String,
     pub workspace: WorkspaceId,
     pub name: String,
-    pub status: String,
+    pub status: FlowStatus,
     pub version: i64,
     pub definition: String,
     pub created_at: Timestamp,
@@ -74,9 +76,8 @@ pub struct StoredRun {
     pub key: String,
     pub step: Option<String>,
     pub due_at: Option<Timestamp>,
-    /// `active` or `ended`.
-    pub status: String,
-    pub end_reason: Option<String>,
+    pub status: RunStatus,
+    pub end_reason: Option<RunEnd>,
     pub entered_at: Timestamp,
     pub updated_at: Timestamp,
     pub trigger: String,
@@ -89,12 +90,13 @@ pub struct StoredMessage {
     pub id: String,
     pub workspace: WorkspaceId,
     pub contact: ContactId,
-    pub channel: String,
+    pub channel: Channel,
     pub to: Option<String>,
     pub flow_id: Option<String>,
     pub campaign_id: Option<String>,
     pub step_id: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
+    /// The message's [`kairos_domain::MessageData`] as JSON.
     pub data: String,
     pub created_at: Timestamp,
     /// The A/B variant (index of the template) of a campaign message that is part of a test.
@@ -132,8 +134,7 @@ pub struct StoredCampaign {
     pub public_id: String,
     pub workspace: WorkspaceId,
     pub name: String,
-    /// `draft`, `scheduled`, `sending`, `sent`, `cancelled`.
-    pub status: String,
+    pub status: CampaignStatus,
     pub definition: String,
     pub state: String,
     pub created_at: Timestamp,

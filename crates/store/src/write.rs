@@ -4,7 +4,7 @@
 //! uncommitted writes: a contact created earlier in the group, a message inserted a step ago). Reads that only
 //! answer queries belong on the read side ([`crate::read`]).
 
-use kairos_domain::{Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
+use kairos_domain::{Channel, Contact, ContactId, Event, MessageStatus, Product, Timestamp, WorkspaceId};
 
 use crate::{
     IdentityKind, IssuedCode, Reaction, Recipient, Result, StoredCampaign, StoredFlow, StoredMessage, StoredRun,
@@ -111,7 +111,7 @@ pub trait MessageWrites {
     /// Inserts unless a message with this id exists (idempotent sends); true when inserted.
     fn insert_message(&mut self, m: &StoredMessage) -> Result<bool>;
     /// Changes a message's status and data; the store remembers every status a message has had.
-    fn update_message(&mut self, id: &str, status: &str, data: &str) -> Result<()>;
+    fn update_message(&mut self, id: &str, status: MessageStatus, data: &str) -> Result<()>;
     /// Counts a human open or click of a message (what A/B results and reports read).
     fn count_reaction(&mut self, id: &str, reaction: Reaction) -> Result<()>;
     fn message(&mut self, id: &str) -> Result<Option<StoredMessage>>;
@@ -122,10 +122,11 @@ pub trait MessageWrites {
     fn pending_and_recent_messages(&mut self, since: Timestamp, f: &mut dyn FnMut(StoredMessage)) -> Result<()>;
     /// Adds an address to the workspace's suppression list (hard bounce, complaint, manual); idempotent (the
     /// first reason stays).
-    fn suppress(&mut self, ws: WorkspaceId, channel: &str, address: &str, reason: &str, at: Timestamp) -> Result<()>;
+    fn suppress(&mut self, ws: WorkspaceId, channel: Channel, address: &str, reason: &str, at: Timestamp)
+    -> Result<()>;
     /// Lifts a suppression; false when the address was not suppressed.
-    fn unsuppress(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool>;
-    fn is_suppressed(&mut self, ws: WorkspaceId, channel: &str, address: &str) -> Result<bool>;
+    fn unsuppress(&mut self, ws: WorkspaceId, channel: Channel, address: &str) -> Result<bool>;
+    fn is_suppressed(&mut self, ws: WorkspaceId, channel: Channel, address: &str) -> Result<bool>;
 }
 
 /// Campaigns and their recipients.

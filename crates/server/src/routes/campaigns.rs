@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use kairos_domain::MessageStatus;
+use kairos_engine::campaigns::{CampaignReport, CampaignState};
 use kairos_store::StoredCampaign;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -80,15 +82,12 @@ pub struct CampaignStats {
     pub by_status: BTreeMap<String, u64>,
     /// Recipients not processed yet (single campaign only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u64>)]
-    pub pending: Option<Value>,
+    pub pending: Option<u64>,
     /// Recipients held for an A/B winner (single campaign only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u64>)]
-    pub waiting_for_winner: Option<Value>,
+    pub waiting_for_winner: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u64>)]
-    pub processed: Option<Value>,
+    pub processed: Option<u64>,
 }
 
 /// A campaign: its definition's fields, with its status and numbers.
@@ -105,59 +104,103 @@ pub struct CampaignBody {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub scheduled_at: Value,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub finished_at: Value,
+    #[schema(format = DateTime)]
+    pub scheduled_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub finished_at: Option<String>,
     /// The audience taken when it was scheduled.
-    #[schema(value_type = Option<u64>)]
-    pub recipients: Value,
+    pub recipients: Option<u64>,
     pub stats: CampaignStats,
-    /// A/B variants with their scores and a confidence figure against the leader (single campaign only).
+    /// A/B variants with their scores and a confidence figure against the leader (single campaign only; null
+    /// without a test).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub ab_results: Option<Value>,
+    #[schema(value_type = Option<AbResults>)]
+    pub ab_results: Option<Option<AbResults>>,
+}
+
+/// An A/B test's variants and winner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AbResults {
+    /// `opens`, `clicks` or `revenue`.
+    pub metric: String,
+    pub test_share: f64,
+    pub variants: Vec<VariantResult>,
+    /// The winning variant's index, once decided.
+    pub winner: Option<i64>,
+    #[schema(format = DateTime)]
+    pub test_ends_at: Option<String>,
+}
+
+/// One variant: recipients sent, its score (rate, or revenue per recipient), and the confidence that the leader
+/// beats it (null for the leader).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantResult {
+    pub template: String,
+    pub sent: u64,
+    pub score: f64,
+    pub confidence_leader_better: Option<f64>,
+}
+
+impl From<kairos_engine::campaigns::AbReport> for AbResults {
+    fn from(ab: kairos_engine::campaigns::AbReport) -> Self {
+        AbResults {
+            metric: ab.metric.as_str().to_string(),
+            test_share: ab.test_share,
+            variants: ab
+                .variants
+                .into_iter()
+                .map(|v| VariantResult {
+                    template: v.template,
+                    sent: v.sent,
+                    score: v.score,
+                    confidence_leader_better: v.confidence_leader_better,
+                })
+                .collect(),
+            winner: ab.winner,
+            test_ends_at: ab.test_ends_at.map(|t| t.to_string()),
+        }
+    }
 }
 
 impl CampaignBody {
-    fn new(c: &StoredCampaign, counts: &[(String, u64)], report: Option<Value>) -> Self {
+    fn new(c: &StoredCampaign, counts: &[(MessageStatus, u64)], report: Option<CampaignReport>) -> Self {
         let definition = match serde_json::from_str(&c.definition) {
             Ok(Value::Object(o)) => o,
             _ => Map::new(),
         };
-        let state: Value = serde_json::from_str(&c.state).unwrap_or_default();
+        let state = CampaignState::parse(&c.state);
         let count =
-            |names: &[&str]| counts.iter().filter(|(s, _)| names.contains(&s.as_str())).map(|(_, n)| n).sum::<u64>();
+            |names: &[MessageStatus]| counts.iter().filter(|(s, _)| names.contains(s)).map(|(_, n)| n).sum::<u64>();
+        use MessageStatus::{
+            Bounced, Clicked, Complained, Deferred, Delivered, Failed, Opened, Queued, Sent, Skipped, Unsubscribed,
+        };
         let (pending, waiting_for_winner, processed, ab_results) = match report {
-            Some(r) => (
-                Some(r["pending"].clone()),
-                Some(r["waiting_for_winner"].clone()),
-                Some(r["processed"].clone()),
-                Some(r["ab"].clone()),
-            ),
+            Some(r) => {
+                (Some(r.pending), Some(r.waiting_for_winner), Some(r.processed), Some(r.ab.map(AbResults::from)))
+            }
             None => (None, None, None, None),
         };
         CampaignBody {
             definition,
             id: c.public_id.clone(),
             name: c.name.clone(),
-            status: c.status.clone(),
+            status: c.status.as_str().to_string(),
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
-            scheduled_at: state["scheduled_at"].clone(),
-            finished_at: state["finished_at"].clone(),
-            recipients: state["recipients"].clone(),
+            scheduled_at: state.scheduled_at.map(|t| t.to_string()),
+            finished_at: state.finished_at.map(|t| t.to_string()),
+            recipients: state.recipients,
             stats: CampaignStats {
                 messages: counts.iter().map(|(_, n)| n).sum(),
-                sent: count(&["sent", "queued", "delivered", "opened", "clicked", "unsubscribed", "complained"]),
-                delivered: count(&["delivered", "opened", "clicked"]),
-                opened: count(&["opened", "clicked"]),
-                clicked: count(&["clicked"]),
-                skipped: count(&["skipped"]),
-                deferred: count(&["deferred"]),
-                failed: count(&["failed", "bounced"]),
-                unsubscribed: count(&["unsubscribed"]),
-                by_status: counts.iter().cloned().collect(),
+                sent: count(&[Sent, Queued, Delivered, Opened, Clicked, Unsubscribed, Complained]),
+                delivered: count(&[Delivered, Opened, Clicked]),
+                opened: count(&[Opened, Clicked]),
+                clicked: count(&[Clicked]),
+                skipped: count(&[Skipped]),
+                deferred: count(&[Deferred]),
+                failed: count(&[Failed, Bounced]),
+                unsubscribed: count(&[Unsubscribed]),
+                by_status: counts.iter().map(|(s, n)| (s.as_str().to_string(), *n)).collect(),
                 pending,
                 waiting_for_winner,
                 processed,

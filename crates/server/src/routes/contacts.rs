@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use kairos_domain::{ConsentStatus, ContactId, Email, Phone};
+use kairos_domain::{Channel, ConsentStatus, ContactId, Email, Phone};
 use kairos_store::IdentityKind;
 use serde::Deserialize;
 use serde_json::Value;
@@ -188,9 +188,8 @@ pub async fn set_consent(
     let req: ConsentRequest = object_body(&headers, body).await?;
     let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
     let who = req.who.contact()?;
-    let channel = match text(&req.channel).as_deref() {
-        Some("email") => "email",
-        Some("sms") => "sms",
+    let channel = match text(&req.channel).as_deref().and_then(Channel::parse) {
+        Some(c @ (Channel::Email | Channel::Sms)) => c,
         _ => return Err(ApiError::invalid_value("channel", "channel must be \"email\" or \"sms\"")),
     };
     let status = match text(&req.status).as_deref().and_then(ConsentStatus::parse) {

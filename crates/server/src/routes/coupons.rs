@@ -1,18 +1,18 @@
 //! `/api/v1/coupons` (SPEC 9): coupon pools, and `POST /api/v1/coupons/validate` for the store's checkout.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use serde_json::Value;
+use kairos_engine::coupons::{CouponCheck, PoolInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::api::{ContactSelector, json_body, present, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::Page;
+use crate::wire::{Page, Reply, created};
 
 /// Longest coupon code checked, in bytes.
 const CODE_BYTES_MAX: usize = 100;
@@ -45,14 +45,25 @@ pub struct CouponPool {
     pub max_codes: Option<u64>,
 }
 
-/// A pool as stored, with how many codes it gave.
-#[derive(Debug, ToSchema)]
+/// A pool as it was given, with how many codes it gave.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CouponPoolBody {
     #[serde(flatten)]
-    pub pool: CouponPool,
+    #[schema(value_type = CouponPool)]
+    pub pool: Map<String, Value>,
     pub issued: u64,
     /// Not expired and not exhausted.
     pub active: bool,
+}
+
+impl From<PoolInfo> for CouponPoolBody {
+    fn from(p: PoolInfo) -> Self {
+        CouponPoolBody {
+            pool: p.pool.document().as_object().cloned().unwrap_or_default(),
+            issued: p.issued,
+            active: p.active,
+        }
+    }
 }
 
 /// Creates (or replaces) a pool.
@@ -72,9 +83,10 @@ pub async fn save(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Reply<CouponPoolBody>), ApiError> {
     let v = json_body(&headers, body).await?;
-    Ok((StatusCode::CREATED, Json(app.engine.save_coupon_pool(ws, v).await?)))
+    let pool = kairos_engine::coupons::parse_pool(&v)?;
+    Ok(created(CouponPoolBody::from(app.engine.save_coupon_pool(ws, pool).await?)))
 }
 
 /// The pools with how many codes each issued.
@@ -87,8 +99,12 @@ pub async fn save(
         (status = 200, description = "Every pool, by id (one page)", body = Page<CouponPoolBody>)
     )
 )]
-pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.engine.coupon_pools(ws, None).await?))
+pub async fn list(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+) -> Result<Reply<Page<CouponPoolBody>>, ApiError> {
+    let pools = app.engine.coupon_pools(ws, None).await?;
+    Ok(Reply(Page::new(pools.into_iter().map(CouponPoolBody::from).collect(), None)))
 }
 
 #[utoipa::path(
@@ -106,8 +122,9 @@ pub async fn get(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.engine.coupon_pools(ws, Some(id)).await?))
+) -> Result<Reply<CouponPoolBody>, ApiError> {
+    let pool = app.engine.coupon_pools(ws, Some(id)).await?.into_iter().next();
+    Ok(Reply(CouponPoolBody::from(pool.ok_or_else(|| ApiError::not_found("no such coupon pool"))?)))
 }
 
 /// A code to check, and optionally the contact using it (like [`ContactSelector`]).
@@ -123,14 +140,43 @@ pub struct ValidateRequest {
 
 /// Whether the code can be used now: `reason` is `unknown_code`, `expired`, `already_redeemed` or
 /// `not_issued_to_contact` when it cannot.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CouponValidity {
     pub code: String,
     pub valid: bool,
     pub reason: Option<String>,
-    /// `{"code", "pool", "value_type", "value", "expires_at"}` when the code exists.
-    #[schema(value_type = Option<Object>)]
-    pub coupon: Option<Value>,
+    /// The coupon, when the code exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<CouponBody>,
+}
+
+/// A coupon code with its pool and value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponBody {
+    pub code: String,
+    pub pool: String,
+    /// `percent`, `fixed` or `free_shipping`.
+    pub value_type: String,
+    pub value: f64,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+}
+
+impl From<CouponCheck> for CouponValidity {
+    fn from(c: CouponCheck) -> Self {
+        CouponValidity {
+            code: c.code,
+            valid: c.invalid.is_none(),
+            reason: c.invalid.map(|r| r.as_str().to_string()),
+            coupon: c.coupon.map(|c| CouponBody {
+                code: c.code,
+                pool: c.pool,
+                value_type: c.value_type,
+                value: c.value,
+                expires_at: c.expires_at.map(|t| t.to_string()),
+            }),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -150,12 +196,12 @@ pub async fn validate(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Reply<CouponValidity>, ApiError> {
     let req: ValidateRequest = request(json_body(&headers, body).await?)?;
     let code = match req.code.as_ref().and_then(Value::as_str) {
         Some(c) if !c.trim().is_empty() && c.len() <= CODE_BYTES_MAX => c.trim().to_string(),
         _ => return Err(ApiError::missing_field("code", "code is required")),
     };
     let who = if req.who.is_given() { Some(req.who.contact()?) } else { None };
-    Ok(Json(app.engine.validate_coupon(ws, code, who).await?))
+    Ok(Reply(CouponValidity::from(app.engine.validate_coupon(ws, code, who).await?)))
 }

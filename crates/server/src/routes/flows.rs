@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use kairos_domain::{FlowStatus, MessageStatus};
 use kairos_store::StoredFlow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -161,7 +161,7 @@ impl From<&StoredFlow> for FlowBody {
         FlowBody {
             id: f.public_id.clone(),
             name: f.name.clone(),
-            status: f.status.clone(),
+            status: f.status.as_str().to_string(),
             version: f.version,
             definition: serde_json::from_str::<Value>(&f.definition).unwrap_or(Value::Null),
             created_at: f.created_at.to_string(),
@@ -278,7 +278,7 @@ pub async fn activate(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Reply<FlowBody>, ApiError> {
-    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, "active").await?)))
+    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, FlowStatus::Active).await?)))
 }
 
 /// Stops new entries and holds runs in progress where they are.
@@ -298,7 +298,7 @@ pub async fn pause(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Reply<FlowBody>, ApiError> {
-    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, "paused").await?)))
+    Ok(Reply(FlowBody::from(&app.engine.set_flow_status(ws, id, FlowStatus::Paused).await?)))
 }
 
 /// SPEC 16: counts of runs.
@@ -333,7 +333,10 @@ pub async fn stats(
     let row = f.row;
     let stats = read(&app, move |r| r.flow_stats(row)).await?;
     let mut steps = stats.steps.clone();
-    let converted = steps.remove("$flow").and_then(|m| m.get("converted").copied()).unwrap_or(0);
+    let converted = steps
+        .remove(kairos_engine::FLOW_COUNTER_STEP)
+        .and_then(|m| m.get(MessageStatus::Converted.as_str()).copied())
+        .unwrap_or(0);
     Ok(Reply(FlowStats {
         entered: stats.entered,
         active: stats.active,
@@ -451,7 +454,7 @@ pub struct SimulateRequest {
 }
 
 /// What the flow would have done over the stored history.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Simulation {
     #[schema(format = DateTime)]
     pub from: String,
@@ -460,13 +463,59 @@ pub struct Simulation {
     pub events_replayed: u64,
     pub entered: u64,
     pub active: u64,
+    /// Ended runs by why: `completed`, `exit_step`, `goal`.
     pub exited: BTreeMap<String, u64>,
     pub converted: u64,
+    /// Per step: `entered`, `would_send`, `would_create_task`, `would_run`.
     pub steps: BTreeMap<String, BTreeMap<String, u64>>,
-    /// A few runs: `{"contact_id", "entered_at", "path", "ended", "waiting_at"}`.
-    #[schema(value_type = Vec<Object>)]
-    pub sample: Vec<Value>,
+    /// A few runs, ended ones first.
+    pub sample: Vec<SimulatedRun>,
     pub notes: Vec<String>,
+}
+
+/// One simulated run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimulatedRun {
+    pub contact_id: i64,
+    #[schema(format = DateTime)]
+    pub entered_at: String,
+    /// The steps it went through.
+    pub path: Vec<String>,
+    /// Why it ended, if it did.
+    pub ended: Option<String>,
+    /// The step it waits at.
+    pub waiting_at: Option<String>,
+}
+
+impl From<kairos_engine::simulate::Simulation> for Simulation {
+    fn from(s: kairos_engine::simulate::Simulation) -> Self {
+        Simulation {
+            from: s.from.to_string(),
+            to: s.to.to_string(),
+            events_replayed: s.events_replayed,
+            entered: s.entered,
+            active: s.active,
+            exited: s.exited.into_iter().map(|(e, n)| (e.as_str().to_string(), n)).collect(),
+            converted: s.converted,
+            steps: s
+                .steps
+                .into_iter()
+                .map(|(step, what)| (step, what.into_iter().map(|(k, n)| (k.to_string(), n)).collect()))
+                .collect(),
+            sample: s
+                .sample
+                .into_iter()
+                .map(|r| SimulatedRun {
+                    contact_id: r.contact.0,
+                    entered_at: r.entered_at.to_string(),
+                    path: r.path,
+                    ended: r.ended.map(|e| e.as_str().to_string()),
+                    waiting_at: r.waiting_at,
+                })
+                .collect(),
+            notes: s.notes.into_iter().map(str::to_string).collect(),
+        }
+    }
 }
 
 /// Replays the workspace's history through the flow without sending or storing anything (SPEC 6).
@@ -489,7 +538,7 @@ pub async fn simulate(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Reply<Simulation>, ApiError> {
     // The body is optional: anything unreadable counts as none.
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
     let req: SimulateRequest = lenient(v).unwrap_or_default();
@@ -506,7 +555,7 @@ pub async fn simulate(
             .and_then(kairos_domain::Duration::parse)
             .ok_or_else(|| ApiError::invalid_value("since", "since must be a duration like 30d"))?,
     };
-    Ok(Json(app.engine.simulate_flow(ws, definition, since).await?))
+    Ok(Reply(Simulation::from(app.engine.simulate_flow(ws, definition, since).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

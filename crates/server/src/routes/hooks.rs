@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use kairos_channels::SmsKeyword;
+
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::links::form_fields;
@@ -49,10 +51,10 @@ pub async fn sms_inbound(State(app): State<AppState>, headers: HeaderMap, body: 
         Err(r) => return r,
     };
     match app.engine.sms_inbound(field("To"), field("From"), field("Body")).await {
-        Ok(Some("stop")) => {
+        Ok(Some(SmsKeyword::Stop)) => {
             twiml(Some("You are unsubscribed and will receive no more messages. Reply START to resume."))
         }
-        Ok(Some("start")) => twiml(Some("You are subscribed again. Reply STOP to unsubscribe.")),
+        Ok(Some(SmsKeyword::Start)) => twiml(Some("You are subscribed again. Reply STOP to unsubscribe.")),
         Ok(Some(_)) => twiml(Some("Reply STOP to unsubscribe, START to subscribe again.")),
         Ok(None) => twiml(None),
         Err(e) => ApiError::from(e).into_response(),

@@ -3,7 +3,8 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use kairos_domain::ContactId;
+use kairos_channels::BounceKind;
+use kairos_domain::{Channel, ContactId};
 use kairos_store::{MessageFilter, StoredMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,13 +66,13 @@ impl From<&StoredMessage> for MessageBody {
         let d: Value = serde_json::from_str(&m.data).unwrap_or(Value::Null);
         MessageBody {
             id: m.id.clone(),
-            channel: m.channel.clone(),
+            channel: m.channel.as_str().to_string(),
             to: m.to.clone(),
             contact_id: m.contact.0,
             flow_id: m.flow_id.clone(),
             campaign_id: m.campaign_id.clone(),
             step_id: m.step_id.clone(),
-            status: m.status.clone(),
+            status: m.status.as_str().to_string(),
             reason: d["reason"].clone(),
             subject: d["subject"].clone(),
             html: d["html"].clone(),
@@ -200,7 +201,7 @@ impl From<&StoredMessage> for OutboxItem {
         let d: Value = serde_json::from_str(&m.data).unwrap_or(Value::Null);
         OutboxItem {
             id: m.id.clone(),
-            channel: m.channel.clone(),
+            channel: m.channel.as_str().to_string(),
             to: m.to.clone(),
             subject: d["subject"].clone(),
             html: d["html"].clone(),
@@ -210,7 +211,7 @@ impl From<&StoredMessage> for OutboxItem {
             campaign_id: m.campaign_id.clone(),
             step_id: m.step_id.clone(),
             contact_id: m.contact.0,
-            status: m.status.clone(),
+            status: m.status.as_str().to_string(),
             reason: d["reason"].clone(),
             template_id: d["template_id"].clone(),
             template_version: d["template_version"].clone(),
@@ -242,9 +243,9 @@ pub async fn outbox(
     Ok(Reply(Page::new(page.items.iter().map(OutboxItem::from).collect(), page.next_cursor)))
 }
 
-fn channel_param(v: Option<&str>) -> Result<String, ApiError> {
-    match v {
-        Some(c @ ("email" | "sms")) => Ok(c.to_string()),
+fn channel_param(v: Option<&str>) -> Result<Channel, ApiError> {
+    match v.and_then(Channel::parse) {
+        Some(c @ (Channel::Email | Channel::Sms)) => Ok(c),
         _ => Err(ApiError::invalid_value("channel", "channel must be \"email\" or \"sms\"")),
     }
 }
@@ -321,9 +322,9 @@ pub async fn suppress(
 ) -> Result<(StatusCode, Reply<Suppressed>), ApiError> {
     let req: SuppressRequest = crate::api::lenient(json_body(&headers, body).await?)?;
     let channel = channel_param(req.channel.as_str())?;
-    let address = normalise(&channel, req.address.as_str())?;
-    app.engine.set_suppressed(ws, channel.clone(), address.clone(), true).await?;
-    Ok(created(Suppressed { channel, address, reason: "manual" }))
+    let address = normalise(channel, req.address.as_str())?;
+    app.engine.set_suppressed(ws, channel, address.clone(), true).await?;
+    Ok(created(Suppressed { channel: channel.as_str().to_string(), address, reason: "manual" }))
 }
 
 /// Lifts a suppression (the address may be sent to again, consent permitting).
@@ -348,7 +349,7 @@ pub async fn unsuppress(
     Path((channel, address)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let channel = channel_param(Some(&channel))?;
-    let address = normalise(&channel, Some(&address))?;
+    let address = normalise(channel, Some(&address))?;
     if app.engine.set_suppressed(ws, channel, address, false).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -356,9 +357,9 @@ pub async fn unsuppress(
     }
 }
 
-fn normalise(channel: &str, address: Option<&str>) -> Result<String, ApiError> {
+fn normalise(channel: Channel, address: Option<&str>) -> Result<String, ApiError> {
     let a = address.unwrap_or_default();
-    let parsed = if channel == "email" {
+    let parsed = if channel == Channel::Email {
         kairos_domain::Email::parse(a).map(|e| e.as_str().to_string())
     } else {
         kairos_domain::Phone::parse(a).map(|p| p.as_str().to_string())
@@ -386,7 +387,7 @@ pub struct BounceBatch {
 }
 
 /// What a report changed.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BounceOutcome {
     pub address: String,
     pub kind: String,
@@ -404,8 +405,7 @@ pub enum BounceJson {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BounceResults {
-    #[schema(value_type = Vec<BounceOutcome>)]
-    pub items: Vec<Value>,
+    pub items: Vec<BounceOutcome>,
 }
 
 /// `POST /api/v1/bounces`: a provider webhook (`{"email", "type": "hard"|"soft"|"complaint", "message_id"}` or
@@ -433,7 +433,7 @@ pub async fn bounces(
     body: Body,
 ) -> Result<Reply<BounceResults>, ApiError> {
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let mut reports: Vec<(String, &'static str, Option<String>)> = Vec::new();
+    let mut reports: Vec<(String, BounceKind, Option<String>)> = Vec::new();
     if ctype.starts_with("application/json") {
         let v = json_body(&headers, body).await?;
         let list = match v.get("events").and_then(Value::as_array) {
@@ -447,9 +447,9 @@ pub async fn bounces(
                 return Err(ApiError::invalid_value(&at("email"), "email must be an email address"));
             };
             let kind = match e["type"].as_str() {
-                Some("hard" | "bounce" | "hard_bounce") => "hard",
-                Some("soft" | "soft_bounce" | "deferred") => "soft",
-                Some("complaint" | "spam" | "spamreport") => "complaint",
+                Some("hard" | "bounce" | "hard_bounce") => BounceKind::Hard,
+                Some("soft" | "soft_bounce" | "deferred") => BounceKind::Soft,
+                Some("complaint" | "spam" | "spamreport") => BounceKind::Complaint,
                 _ => {
                     return Err(ApiError::invalid_value(
                         &at("type"),
@@ -462,11 +462,7 @@ pub async fn bounces(
     } else {
         let raw = crate::api::read_body(&headers, body, BOUNCE_REPORT_BYTES_MAX).await?;
         for b in kairos_channels::parse_dsn(&raw) {
-            let kind = match b.kind {
-                kairos_channels::BounceKind::Hard => "hard",
-                kairos_channels::BounceKind::Soft => "soft",
-                kairos_channels::BounceKind::Complaint => "complaint",
-            };
+            let kind = b.kind;
             // The original's `Message-ID: <id@domain>` leads back to the send.
             let message = b.message_id.as_deref().and_then(|m| m.trim_matches(['<', '>']).split('@').next());
             reports.push((b.recipient.to_ascii_lowercase(), kind, message.map(str::to_string)));
@@ -481,7 +477,8 @@ pub async fn bounces(
     }
     let mut out = Vec::new();
     for (address, kind, message) in reports {
-        out.push(app.engine.bounce(ws, address, kind, message).await?);
+        let b = app.engine.bounce(ws, address, kind, message).await?;
+        out.push(BounceOutcome { address: b.address, kind: b.kind.as_str().to_string(), message_id: b.message_id });
     }
     Ok(Reply(BounceResults { items: out }))
 }

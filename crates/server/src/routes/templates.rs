@@ -1,6 +1,5 @@
 //! `/api/v1/templates`: validated, versioned message templates, and their previews for a contact.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -301,19 +300,57 @@ pub struct DraftPreviewRequest {
 
 /// A template rendered for a contact (nothing is stored or sent). `skipped` names why nothing would be sent
 /// (`nothing_promotable`: every product of the event is out of stock), and then the parts are absent.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
     /// For a saved template.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template_version: Option<i64>,
     pub contact_id: i64,
-    pub subject: Option<String>,
-    pub html: Option<String>,
-    pub text: Option<String>,
-    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub subject: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub html: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub text: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub body: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
     pub skipped: Option<String>,
     /// Links left untracked, with their host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+}
+
+impl From<kairos_engine::messages::Preview> for Preview {
+    fn from(p: kairos_engine::messages::Preview) -> Self {
+        let (template_id, template_version) = p.template.map_or((None, None), |(id, v)| (Some(id), Some(v)));
+        let mut out = Preview {
+            template_id,
+            template_version,
+            contact_id: p.contact.0,
+            subject: None,
+            html: None,
+            text: None,
+            body: None,
+            skipped: None,
+            warnings: None,
+        };
+        match p.outcome {
+            Ok(r) => {
+                (out.subject, out.html, out.text, out.body) =
+                    (Some(r.subject), Some(r.html), Some(r.text), Some(r.body));
+                out.warnings = Some(r.warnings);
+            }
+            Err(reason) => out.skipped = Some(reason),
+        }
+        out
+    }
 }
 
 fn event_of(v: Option<Value>) -> Result<Map<String, Value>, ApiError> {
@@ -345,13 +382,13 @@ pub async fn preview(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<PreviewQuery>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Reply<Preview>, ApiError> {
     let contact = q.contact()?;
     // The body is optional: anything unreadable counts as none.
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
     let req: PreviewRequest = crate::api::lenient(v).unwrap_or_default();
     let event = event_of(req.event)?;
-    Ok(Json(app.engine.preview_template(ws, id, contact, event).await?))
+    Ok(Reply(Preview::from(app.engine.preview_template(ws, id, contact, event).await?)))
 }
 
 /// Renders unsaved template parts for a contact (the editor's live preview).
@@ -374,7 +411,7 @@ pub async fn preview_draft(
     headers: HeaderMap,
     QueryParams(q): QueryParams<PreviewQuery>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Reply<Preview>, ApiError> {
     let contact = q.contact()?;
     let req: DraftPreviewRequest = crate::api::lenient(json_body(&headers, body).await?)?;
     let draft = match req.template {
@@ -384,5 +421,5 @@ pub async fn preview_draft(
         }
     };
     let event = event_of(req.event)?;
-    Ok(Json(app.engine.preview_draft(ws, draft, contact, event).await?))
+    Ok(Reply(Preview::from(app.engine.preview_draft(ws, draft, contact, event).await?)))
 }

@@ -1,6 +1,6 @@
 //! Campaigns: recipients (due times, A/B winners) and the numbers of their variants.
 
-use kairos_domain::{ContactId, WorkspaceId};
+use kairos_domain::{CampaignStatus, ContactId, MessageStatus, WorkspaceId};
 use serde_json::json;
 
 use super::messages::message;
@@ -13,7 +13,7 @@ fn campaign(public_id: &str, ws: WorkspaceId, status: &str, t: i64) -> StoredCam
         public_id: public_id.into(),
         workspace: ws,
         name: format!("Campaign {public_id}"),
-        status: status.into(),
+        status: CampaignStatus::parse(status).expect("a campaign status"),
         definition: "{}".into(),
         state: "{}".into(),
         created_at: at(1),
@@ -34,7 +34,7 @@ pub fn campaign_recipients_and_variants(store: &dyn Store) {
         assert_eq!(w.save_campaign(&campaign("cmp_spring", ws, "scheduled", 2))?, spring, "saved by public id");
         w.save_campaign(&campaign("cmp_done", ws, "sent", 3))?;
         w.save_campaign(&campaign("cmp_theirs", other, "sending", 4))?;
-        assert_eq!(w.campaign_by_id(ws, "cmp_spring")?.map(|c| c.status), Some("scheduled".into()));
+        assert_eq!(w.campaign_by_id(ws, "cmp_spring")?.map(|c| c.status), Some(CampaignStatus::Scheduled));
         assert_eq!(w.campaign_by_id(other, "cmp_spring")?, None);
         let running: Vec<String> = w.running_campaigns()?.into_iter().map(|c| c.public_id).collect();
         assert_eq!(running, ["cmp_spring", "cmp_theirs"]);
@@ -72,10 +72,10 @@ pub fn campaign_recipients_and_variants(store: &dyn Store) {
         sent("b1", 2, 1, "sent")?;
         sent("b2", 4, 1, "bounced")?;
         sent("b3", 5, 1, "sent")?;
-        w.update_message("a1", "opened", "{}")?;
+        w.update_message("a1", MessageStatus::Opened, "{}")?;
         w.count_reaction("b1", Reaction::Open)?; // an open that did not move the status (e.g. after an unsubscribe)
         w.count_reaction("b3", Reaction::Click)?;
-        w.update_message("b3", "unsubscribed", "{}")?;
+        w.update_message("b3", MessageStatus::Unsubscribed, "{}")?;
         let order = |id: &str, contact: i64, at_s: i64, total: f64| {
             (ContactId(contact), track(id, "Order Completed", at_s, at_s, json!({"total": total})))
         };
@@ -111,11 +111,11 @@ pub fn campaign_recipients_and_variants(store: &dyn Store) {
     assert_eq!(
         counts,
         [
-            ("bounced".to_string(), 1),
-            ("opened".into(), 1),
-            ("sent".into(), 1),
-            ("skipped".into(), 1),
-            ("unsubscribed".into(), 1)
+            (MessageStatus::Sent, 1),
+            (MessageStatus::Opened, 1),
+            (MessageStatus::Unsubscribed, 1),
+            (MessageStatus::Bounced, 1),
+            (MessageStatus::Skipped, 1)
         ]
     );
 }

@@ -1,6 +1,6 @@
 //! Templates with their versions, flows with theirs, runs, step counters and tasks.
 
-use kairos_domain::{ContactId, WorkspaceId};
+use kairos_domain::{ContactId, FlowStatus, RunEnd, RunStatus, WorkspaceId};
 
 use super::{at, workspace, write};
 use crate::{Store, StoredFlow, StoredRun};
@@ -41,7 +41,7 @@ fn flow(public_id: &str, ws: WorkspaceId, status: &str, version: i64, definition
         public_id: public_id.into(),
         workspace: ws,
         name: format!("Flow {public_id}"),
-        status: status.into(),
+        status: FlowStatus::parse(status).expect("a flow status"),
         version,
         definition: definition.into(),
         created_at: at(1),
@@ -59,7 +59,7 @@ fn run(flow_row: i64, ws: WorkspaceId, contact: i64, key: &str, entered: i64) ->
         key: key.into(),
         step: Some("s1".into()),
         due_at: Some(at(entered + 60)),
-        status: "active".into(),
+        status: RunStatus::Active,
         end_reason: None,
         entered_at: at(entered),
         updated_at: at(entered),
@@ -103,15 +103,15 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
         // Run a ends at the goal, run b is exited; the update keeps the id.
         let mut done = run(welcome, ws, 1, "", 10);
         done.id = a;
-        done.status = "ended".into();
-        done.end_reason = Some("goal".into());
+        done.status = RunStatus::Ended;
+        done.end_reason = Some(RunEnd::Goal);
         done.step = None;
         done.due_at = None;
         assert_eq!(w.save_run(&done)?, a);
         let mut exited = run(welcome, ws, 2, "", 20);
         exited.id = b;
-        exited.status = "ended".into();
-        exited.end_reason = Some("exit_condition".into());
+        exited.status = RunStatus::Ended;
+        exited.end_reason = Some(RunEnd::ExitStep);
         w.save_run(&exited)?;
         assert_eq!(w.last_entry(welcome, ContactId(1), "")?, Some(at(30)));
         assert_eq!(w.last_entry(winback, ContactId(1), "order-7")?, Some(at(40)));
@@ -138,7 +138,7 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
     let stats = r.flow_stats(welcome).unwrap();
     assert_eq!((stats.entered, stats.active, stats.converted), (3, 1, 1));
     assert_eq!(stats.exited.get("goal"), Some(&1));
-    assert_eq!(stats.exited.get("exit_condition"), Some(&1));
+    assert_eq!(stats.exited.get("exit_step"), Some(&1));
     assert_eq!(stats.steps["s1"].get("sent"), Some(&2));
     assert_eq!(stats.steps["s1"].get("skipped"), Some(&1));
     assert_eq!(stats.steps["s2"].get("sent"), Some(&1));

@@ -1,6 +1,6 @@
 //! Messages (idempotent sends, filters, cursors, provider ids) and the suppression list.
 
-use kairos_domain::{ContactId, WorkspaceId};
+use kairos_domain::{Channel, ContactId, MessageStatus, WorkspaceId};
 
 use super::{all_pages, at, refuses, workspace, write};
 use crate::{MessageFilter, Store, StoredMessage};
@@ -10,12 +10,12 @@ pub(crate) fn message(id: &str, ws: WorkspaceId, contact: i64, status: &str, t: 
         id: id.into(),
         workspace: ws,
         contact: ContactId(contact),
-        channel: "email".into(),
+        channel: Channel::Email,
         to: Some(format!("c{contact}@shop.example")),
         flow_id: Some("flow_a".into()),
         campaign_id: None,
         step_id: Some("s1".into()),
-        status: status.into(),
+        status: MessageStatus::parse(status).expect("a message status"),
         data: format!("{{\"n\":\"{id}\"}}"),
         created_at: at(t),
         variant: None,
@@ -31,18 +31,18 @@ pub fn sends_are_idempotent_and_messages_filtered(store: &dyn Store) {
         let mut retry = message("m1", ws, 1, "queued", 2);
         retry.data = "{\"second\":true}".into();
         assert!(!w.insert_message(&retry)?, "a second insert of the same id is refused");
-        assert_eq!(w.message("m1")?.map(|m| (m.status, m.data)), Some(("sent".into(), "{\"n\":\"m1\"}".into())));
+        assert_eq!(w.message("m1")?.map(|m| (m.status, m.data)), Some((MessageStatus::Sent, "{\"n\":\"m1\"}".into())));
         w.insert_message(&message("m2", ws, 2, "deferred", 2))?;
         w.insert_message(&message("m3", ws, 1, "queued", 3))?;
         let mut sms = message("m4", ws, 2, "retrying", 4);
-        (sms.channel, sms.to, sms.flow_id) = ("sms".into(), Some("+358401234567".into()), Some("flow_b".into()));
+        (sms.channel, sms.to, sms.flow_id) = (Channel::Sms, Some("+358401234567".into()), Some("flow_b".into()));
         w.insert_message(&sms)?;
         w.insert_message(&message("m5", ws, 3, "sent", 5))?;
         w.insert_message(&message("m6", ws, 3, "failed", 6))?;
         w.insert_message(&message("theirs", other, 1, "sent", 7))?;
-        w.update_message("m3", "sent", "{\"n\":\"m3\",\"sent\":true}")?;
-        w.update_message("m1", "opened", "{\"opened\":1}")?;
-        assert_eq!(w.message("m3")?.map(|m| m.status), Some("sent".into()));
+        w.update_message("m3", MessageStatus::Sent, "{\"n\":\"m3\",\"sent\":true}")?;
+        w.update_message("m1", MessageStatus::Opened, "{\"opened\":1}")?;
+        assert_eq!(w.message("m3")?.map(|m| m.status), Some(MessageStatus::Sent));
         assert_eq!(w.message("nope")?, None);
         w.set_provider_id("SM123", "m4")?;
         w.set_provider_id("SM124", "m4")?;
@@ -77,7 +77,7 @@ pub fn sends_are_idempotent_and_messages_filtered(store: &dyn Store) {
     let outbox: Vec<String> =
         all_pages(|c| r.outbox(ws, Some("c1@shop.example"), Some("flow_a"), c, 1)).into_iter().map(|m| m.id).collect();
     assert_eq!(outbox, ["m3", "m1"]);
-    assert_eq!(r.message_of(ws, "m1").unwrap().map(|m| m.status), Some("opened".into()));
+    assert_eq!(r.message_of(ws, "m1").unwrap().map(|m| m.status), Some(MessageStatus::Opened));
     assert_eq!(r.message_of(ws, "theirs").unwrap(), None, "another workspace's message");
     assert_eq!(r.message_of(other, "theirs").unwrap().map(|m| m.contact), Some(ContactId(1)));
 }
@@ -87,12 +87,12 @@ pub fn suppression_per_workspace_and_channel(store: &dyn Store) {
     let ws = workspace(store, "Shop");
     let other = workspace(store, "Other");
     write(store, |w| {
-        w.suppress(ws, "email", "ann@shop.example", "hard_bounce", at(1))?;
-        w.suppress(ws, "email", "ann@shop.example", "complaint", at(2))?; // already suppressed: kept as it was
-        w.suppress(ws, "sms", "+358401234567", "manual", at(3))?;
-        assert!(w.is_suppressed(ws, "email", "ann@shop.example")?);
-        assert!(!w.is_suppressed(ws, "sms", "ann@shop.example")?, "per channel");
-        assert!(!w.is_suppressed(other, "email", "ann@shop.example")?, "per workspace");
+        w.suppress(ws, Channel::Email, "ann@shop.example", "hard_bounce", at(1))?;
+        w.suppress(ws, Channel::Email, "ann@shop.example", "complaint", at(2))?; // already suppressed: kept as it was
+        w.suppress(ws, Channel::Sms, "+358401234567", "manual", at(3))?;
+        assert!(w.is_suppressed(ws, Channel::Email, "ann@shop.example")?);
+        assert!(!w.is_suppressed(ws, Channel::Sms, "ann@shop.example")?, "per channel");
+        assert!(!w.is_suppressed(other, Channel::Email, "ann@shop.example")?, "per workspace");
         Ok(())
     });
     let r = store.reader().unwrap();
@@ -105,9 +105,9 @@ pub fn suppression_per_workspace_and_channel(store: &dyn Store) {
     assert!(r.suppressions(other, 10).unwrap().is_empty());
     drop(r);
     write(store, |w| {
-        assert!(w.unsuppress(ws, "email", "ann@shop.example")?);
-        assert!(!w.unsuppress(ws, "email", "ann@shop.example")?, "already lifted");
-        assert!(!w.is_suppressed(ws, "email", "ann@shop.example")?);
+        assert!(w.unsuppress(ws, Channel::Email, "ann@shop.example")?);
+        assert!(!w.unsuppress(ws, Channel::Email, "ann@shop.example")?, "already lifted");
+        assert!(!w.is_suppressed(ws, Channel::Email, "ann@shop.example")?);
         Ok(())
     });
 }

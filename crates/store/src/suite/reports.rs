@@ -1,6 +1,6 @@
 //! The rows reports are computed from.
 
-use kairos_domain::{ConsentStatus, ContactId, Event, JsonMap, Timestamp};
+use kairos_domain::{Channel, ConsentStatus, ContactId, Event, JsonMap, MessageStatus, SystemEvent, Timestamp};
 use serde_json::json;
 
 use super::messages::message;
@@ -65,13 +65,13 @@ pub fn report_rows(store: &dyn Store) {
 
         // Messages: flows, a campaign with a variant, a webhook call (not a message to a person).
         w.insert_message(&message("m1", ws, 1, "queued", 80))?;
-        w.update_message("m1", "sent", "{}")?;
-        w.update_message("m1", "opened", "{}")?;
+        w.update_message("m1", MessageStatus::Sent, "{}")?;
+        w.update_message("m1", MessageStatus::Opened, "{}")?;
         let mut m2 = message("m2", ws, 2, "sent", 85);
         (m2.flow_id, m2.campaign_id, m2.variant) = (None, Some("cmp_a".into()), Some(1));
         w.insert_message(&m2)?;
         let mut hook = message("h1", ws, 1, "sent", 86);
-        hook.channel = "webhook".into();
+        hook.channel = Channel::Webhook;
         w.insert_message(&hook)?;
         let mut m3 = message("m3", ws, 3, "sent", 87);
         m3.flow_id = Some("flow_b".into());
@@ -86,7 +86,7 @@ pub fn report_rows(store: &dyn Store) {
     assert_eq!(orders[0].properties.get("order_id"), Some(&json!("A-1")));
     assert_eq!(r.order_rows(ws, at(0), at(1_000)).unwrap().len(), 3);
 
-    let sent = r.message_event_rows(ws, "Message Sent", at(0), at(1_000), true).unwrap();
+    let sent = r.message_event_rows(ws, SystemEvent::MessageSent, at(0), at(1_000), true).unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].seq, sent[0].contact, sent[0].at, sent[0].name.as_str()), (6, ann, at(90), "Message Sent"));
     let m1 = MessageRef {
@@ -98,14 +98,14 @@ pub fn report_rows(store: &dyn Store) {
         machine: false,
     };
     assert_eq!(sent[0].message, m1);
-    let opens = r.message_event_rows(ws, "Email Opened", at(0), at(1_000), false).unwrap();
+    let opens = r.message_event_rows(ws, SystemEvent::EmailOpened, at(0), at(1_000), false).unwrap();
     let got: Vec<(Option<&str>, bool)> =
         opens.iter().map(|e| (e.message.message_id.as_deref(), e.message.machine)).collect();
     assert_eq!(got, [(Some("m2"), true), (None, false)]);
-    assert!(r.message_event_rows(ws, "Email Opened", at(0), at(1_000), true).unwrap().is_empty(), "sms only");
-    let clicks = r.message_event_rows(ws, "Email Clicked", at(96), at(97), false).unwrap();
+    assert!(r.message_event_rows(ws, SystemEvent::EmailOpened, at(0), at(1_000), true).unwrap().is_empty(), "sms only");
+    let clicks = r.message_event_rows(ws, SystemEvent::EmailClicked, at(96), at(97), false).unwrap();
     assert_eq!(clicks[0].message.campaign_id.as_deref(), Some("cmp_a"));
-    assert!(r.message_event_rows(ws, "Email Clicked", at(97), at(1_000), false).unwrap().is_empty());
+    assert!(r.message_event_rows(ws, SystemEvent::EmailClicked, at(97), at(1_000), false).unwrap().is_empty());
 
     assert_eq!(r.event_times(ws, "Checkout Started", at(0), at(1_000)).unwrap(), [(cai, at(110))]);
     assert!(r.event_times(ws, "Checkout Started", at(111), at(1_000)).unwrap().is_empty());
