@@ -13,8 +13,6 @@ wire_enum! {
         /// The contact entered a segment (`segment_id`, `segment_name`).
         SegmentEntered = "Segment Entered",
         SegmentExited = "Segment Exited",
-        /// The contact started a run of a flow (`flow_id`).
-        FlowEntered = "Flow Entered",
         /// A message went out (`message_id`, `channel`, `flow_id` / `campaign_id`, `step_id`).
         MessageSent = "Message Sent",
         /// The open pixel was fetched (`machine`: a scanner or a proxy, within 2 s of sending).
@@ -31,9 +29,9 @@ wire_enum! {
         SmsDelivered = "SMS Delivered",
         /// The SMS provider reported the text undelivered or failed.
         SmsFailed = "SMS Failed",
-        /// A flow gave the contact a coupon code (`pool`, `code`).
+        /// The contact was given a coupon code (`pool`, `code`, `expires_at`), by a flow or a campaign.
         CouponIssued = "Coupon Issued",
-        /// A flow opened a task for the team (`flow_id`).
+        /// A flow opened a task for the team (`flow_id`, `step_id`, `task`: the rendered text).
         TaskCreated = "Task Created",
         /// A form was submitted (SPEC 12; emitted once forms exist).
         FormSubmitted = "Form Submitted",

@@ -218,6 +218,9 @@ fn apply_group(
                 }
                 Op::Shutdown => {}
             }
+            // What the operation emitted (opens, clicks, segment changes, ...) reaches profiles, segments and
+            // flows before the next operation, in this transaction (`crate::work`).
+            state.drain(now)?;
             // Did this operation unsubscribe (or suppress) the recipient of a message in flight?
             let withdrawn = state.withdrawn_by_last_op()?;
             if !withdrawn.is_empty() {
@@ -229,6 +232,7 @@ fn apply_group(
         }
         // Campaign waves top up as the previous ones go out; then claim what transports can take.
         *more_due |= state.campaign_waves(now)?;
+        state.drain(now)?;
         state.hand_off(now)?;
         let applied = started.elapsed();
         state.commit(now)?;

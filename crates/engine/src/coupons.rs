@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Duration, Event, JsonMap, SkipReason, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, Duration, Event, JsonMap, SkipReason, SystemEvent, Timestamp, WorkspaceId};
 use serde_json::Value;
 
 use crate::EngineError;
@@ -307,7 +307,14 @@ impl State {
         };
         self.w.issue_code(ws, pool, &code, contact, now)?;
         *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;
-        Ok(Some(self.coupon_value(&p, &code, now)))
+        let coupon = self.coupon_value(&p, &code, now);
+        let mut props = JsonMap::new();
+        props.insert("pool".into(), Value::from(pool));
+        props.insert("code".into(), Value::from(code.as_str()));
+        props.insert("expires_at".into(), coupon.expires_at.map_or(Value::Null, |t| Value::from(t.to_string())));
+        let ev = Event::emitted(SystemEvent::CouponIssued, format!("kairos-coupon-{code}"), props, now);
+        self.emit(ws, contact, ev, crate::work::Reach::Everything);
+        Ok(Some(coupon))
     }
 
     /// Why a coupon a message carries can no longer be promoted (at send time), if it cannot.

@@ -457,6 +457,7 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let ev = Event::emitted(SystemEvent::MessageSent, format!("kairos-{id}"), message_props(id, data), now);
-        self.write_system_event(ws, self.follow(contact), &ev, now)
+        self.emit(ws, self.follow(contact), ev, crate::work::Reach::Everything);
+        Ok(())
     }
 }

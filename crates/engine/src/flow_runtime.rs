@@ -9,7 +9,7 @@ use std::sync::Arc;
 use kairos_domain::Duration;
 use kairos_domain::{
     Channel, ConsentStatus, Contact, ContactId, Event, FlowStatus, JsonMap, MessageData, MessageStatus, RunStatus,
-    SkipReason, Timestamp, WebhookCall, WorkspaceId,
+    SkipReason, SystemEvent, Timestamp, WebhookCall, WorkspaceId,
 };
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
 use kairos_flow::{FlowDef, Reentry, SendPolicy, StepKind, Trigger};
@@ -587,6 +587,13 @@ impl State {
                 let text = self.render_text(rec.stored.workspace, message, contact, &rec.trigger, now)?;
                 self.w.insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
                 self.w.count_step(flow.row, step, "tasks")?;
+                let mut props = JsonMap::new();
+                props.insert("flow_id".into(), Value::from(flow.public_id.as_str()));
+                props.insert("step_id".into(), Value::from(step.as_str()));
+                props.insert("task".into(), Value::from(text));
+                let key = format!("kairos-task-{}-{step}-{}", rec.stored.id, now.as_micros());
+                let ev = Event::emitted(SystemEvent::TaskCreated, key, props, now);
+                self.emit(rec.stored.workspace, contact, ev, crate::work::Reach::Everything);
             }
             Effect::Send { step } => self.send(flow, rec, step, now)?,
             Effect::UpdateProfile { step } => {

@@ -23,6 +23,7 @@ pub mod settings;
 pub mod simulate;
 mod state;
 pub mod tracking;
+mod work;
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;

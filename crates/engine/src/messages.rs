@@ -17,6 +17,7 @@ use crate::EngineError;
 use crate::links::{Link, LinkKey};
 use crate::state::State;
 use crate::tracking::track_html;
+use crate::work::Reach;
 pub use kairos_channels::BounceKind;
 
 /// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
@@ -527,7 +528,9 @@ impl State {
             }
         }
         let ev = Event::emitted(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
-        self.write_system_event(m.workspace, contact, &ev, now)?;
+        // A scanner's open or click is on record, but it moves no flow: no person showed interest.
+        let reach = if machine { Reach::NoFlows } else { Reach::Everything };
+        self.emit(m.workspace, contact, ev, reach);
         Ok(outcome)
     }
 
@@ -629,7 +632,7 @@ impl State {
                 props,
                 now,
             );
-            self.write_system_event(ws, c, &ev, now)?;
+            self.emit(ws, c, ev, Reach::Everything);
         }
         let matched = msg.as_ref().map(|m| m.id.clone());
         if let Some(m) = msg {
@@ -703,7 +706,7 @@ impl State {
         let mut props = crate::dispatch::message_props(&m.id, &data);
         props.insert("provider_status".into(), json!(status));
         let ev = Event::emitted(event, format!("kairos-{}-{}", m.id, new), props, now);
-        self.write_system_event(m.workspace, self.follow(m.contact), &ev, now)?;
+        self.emit(m.workspace, self.follow(m.contact), ev, Reach::Everything);
         Ok(true)
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::segments::{Change, SegDef};
 use crate::state::State;
+use crate::work::Reach;
 use crate::{EngineError, SegmentInfo};
 
 /// Rounds of re-evaluation after announced changes (a `Segment Entered` event can itself move the contact
@@ -146,25 +147,9 @@ impl State {
         props.insert("segment_id".into(), json!(public_id));
         props.insert("segment_name".into(), json!(name));
         let ev = Event::emitted(verb, format!("kairos-segment-{public_id}-{}-{seq}", ch.contact), props, now);
-        self.write_system_event(ws, ch.contact, &ev, now)?;
+        self.emit(ws, ch.contact, ev, Reach::Everything);
         self.emitted.push((ws, ch));
         self.flows_on_segment(ws, ch, now)
-    }
-
-    /// Writes an event Kairos emits into the contact's timeline and feeds it to segment conditions.
-    pub(crate) fn write_system_event(
-        &mut self,
-        ws: WorkspaceId,
-        contact: ContactId,
-        ev: &Event,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let data = serde_json::to_string(ev).unwrap_or_else(|_| "{}".into());
-        self.w.insert_event(ws, contact, seq, ev, &data)?;
-        self.segments.record(ws, contact, ev, now);
-        Ok(())
     }
 
     /// After a merge: the loser's memberships end silently (it no longer exists) and the survivor's event

@@ -37,6 +37,8 @@ pub struct State {
     pub(crate) triggers: crate::flow_triggers::Triggers,
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
+    /// Events waiting to reach profiles, segments and flows (`crate::work`).
+    pub(crate) work: crate::work::WorkQueue,
     pub(crate) settings: crate::settings::WorkspaceSettings,
     pub(crate) dispatch: crate::dispatch::Dispatch,
     pub(crate) templates: crate::messages::TemplateCache,
@@ -114,6 +116,7 @@ impl State {
             flows: Default::default(),
             triggers: Default::default(),
             emitted: Vec::new(),
+            work: Default::default(),
             settings: crate::settings::WorkspaceSettings { defaults, overrides: HashMap::new() },
             dispatch,
             templates: Default::default(),
@@ -186,7 +189,8 @@ impl State {
     ) -> Result<IngestOutcome, EngineError> {
         let mut out = IngestOutcome::default();
         for p in events {
-            if self.ingest_event(ws, trusted, &p.event, &p.data, now)? {
+            if self.dedupe.insert(digest(ws, p.event.message_id.as_str()), p.event.received_at) {
+                self.ingest_one(ws, trusted, p.event, p.data, now)?;
                 out.stored += 1;
             } else {
                 out.duplicates += 1;
@@ -195,22 +199,28 @@ impl State {
         Ok(out)
     }
 
-    fn ingest_event(
+    /// Appends an event to the contact's timeline.
+    pub(crate) fn store_event(
         &mut self,
         ws: WorkspaceId,
-        trusted: bool,
+        id: ContactId,
         ev: &Event,
         data: &str,
-        now: Timestamp,
-    ) -> Result<bool, EngineError> {
-        if !self.dedupe.insert(digest(ws, ev.message_id.as_str()), ev.received_at) {
-            return Ok(false);
-        }
-        let id = self.resolve(ws, ev, now)?;
+    ) -> Result<(), EngineError> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.w.insert_event(ws, id, seq, ev, data)?;
-        self.learn_products(ws, ev, now)?;
+        Ok(())
+    }
+
+    /// The profile's traits (from a trusted source or the contact's own) and its e-commerce aggregates.
+    pub(crate) fn update_profile(
+        &mut self,
+        id: ContactId,
+        ev: &Event,
+        trusted: bool,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let contact = self.contact_mut(id)?;
         contact.apply_profile(ev, trusted);
         contact.updated_at = now;
@@ -222,15 +232,7 @@ impl State {
             contact.computed.apply(ev);
         }
         self.mark_dirty(id);
-        self.segments.record(ws, id, ev, now);
-        self.evaluate_contact(ws, id, now)?;
-        self.redeem_from_order(ws, id, ev, now)?;
-        self.flows_on_event(ws, id, ev, now)?;
-        self.note_interest(ws, id, ev);
-        if ev.kind == EventKind::Identify {
-            self.schedule_dates(ws, id, now);
-        }
-        Ok(true)
+        Ok(())
     }
 
     pub(crate) fn mark_dirty(&mut self, id: ContactId) {
@@ -293,7 +295,12 @@ impl State {
     }
 
     /// Finds (or creates) the contact an event belongs to, merging contacts the event proves are one person.
-    fn resolve(&mut self, ws: WorkspaceId, ev: &Event, now: Timestamp) -> Result<ContactId, EngineError> {
+    pub(crate) fn resolve_event(
+        &mut self,
+        ws: WorkspaceId,
+        ev: &Event,
+        now: Timestamp,
+    ) -> Result<ContactId, EngineError> {
         let mut claims: Vec<Claim> = Vec::with_capacity(4);
         let mut claim =
             |kind, value: &str, force| claims.push(Claim { kind, value: value.to_string(), found: None, force });
@@ -449,7 +456,7 @@ impl State {
     }
 
     /// Events that mention products create catalog entries the catalog does not have yet.
-    fn learn_products(&mut self, ws: WorkspaceId, ev: &Event, now: Timestamp) -> Result<(), EngineError> {
+    pub(crate) fn learn_products(&mut self, ws: WorkspaceId, ev: &Event, now: Timestamp) -> Result<(), EngineError> {
         if ev.kind != EventKind::Track {
             return Ok(());
         }
