@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kairos_domain::{Contact, Timestamp};
-use tokio::sync::{mpsc, oneshot};
+use kairos_domain::Timestamp;
+use tokio::sync::mpsc;
 
 use crate::state::State;
 /// Most flow runs the background ticker advances in one transaction.
@@ -16,72 +16,13 @@ const TICK_RUNS_MAX: usize = 5_000;
 /// SMTP 30 s, HTTP 15 s); past it the reply goes anyway and a warning is logged.
 pub const HELD_REPLY_WAIT_MAX: Duration = Duration::from_secs(60);
 
-use crate::{Clock, EngineError, GROUP_EVENTS_MAX, IngestOutcome, Op, SegmentChange, SegmentCmd, SegmentReply};
-use kairos_domain::WorkspaceId;
+use crate::command::Pending;
+use crate::{Clock, EngineError, GROUP_EVENTS_MAX, Op, SegmentChange};
 use tokio::sync::broadcast;
-
-fn segment_cmd(
-    state: &mut State,
-    ws: WorkspaceId,
-    cmd: SegmentCmd,
-    now: Timestamp,
-) -> Result<SegmentReply, EngineError> {
-    Ok(match cmd {
-        SegmentCmd::Create { name, expr } => SegmentReply::Info(state.create_segment(ws, name, expr, now)?),
-        SegmentCmd::Update { id, name, expr } => SegmentReply::Info(state.update_segment(ws, &id, name, expr, now)?),
-        SegmentCmd::Delete { id } => {
-            state.delete_segment(ws, &id)?;
-            SegmentReply::Deleted
-        }
-        SegmentCmd::Get { id } => SegmentReply::Info(state.segment_info(ws, &id)?),
-        SegmentCmd::List => SegmentReply::List(state.segment_list(ws)),
-        SegmentCmd::Preview { expr, sample } => {
-            let (count, sample, warnings) = state.preview_segment(ws, &expr, sample, now)?;
-            SegmentReply::Preview { count, sample, warnings }
-        }
-    })
-}
-
-enum Reply {
-    Ingest(oneshot::Sender<Result<IngestOutcome, EngineError>>, Result<IngestOutcome, EngineError>),
-    Products(oneshot::Sender<Result<(), EngineError>>, Result<(), EngineError>),
-    Consent(oneshot::Sender<Result<Contact, EngineError>>, Box<Result<Contact, EngineError>>),
-    Segment(oneshot::Sender<Result<SegmentReply, EngineError>>, Box<Result<SegmentReply, EngineError>>),
-    Tick(oneshot::Sender<Result<(), EngineError>>),
-    Call(
-        oneshot::Sender<Result<Box<dyn std::any::Any + Send>, EngineError>>,
-        Result<Box<dyn std::any::Any + Send>, EngineError>,
-    ),
-}
-
-impl Reply {
-    fn send(self) {
-        // A requester that went away (client disconnected) is no error: its data is committed anyway.
-        match self {
-            Reply::Ingest(tx, r) => drop(tx.send(r)),
-            Reply::Products(tx, r) => drop(tx.send(r)),
-            Reply::Consent(tx, r) => drop(tx.send(*r)),
-            Reply::Segment(tx, r) => drop(tx.send(*r)),
-            Reply::Tick(tx) => drop(tx.send(Ok(()))),
-            Reply::Call(tx, r) => drop(tx.send(r)),
-        }
-    }
-
-    fn fail(self) {
-        match self {
-            Reply::Ingest(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
-            Reply::Products(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
-            Reply::Consent(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
-            Reply::Segment(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
-            Reply::Tick(tx) => drop(tx.send(Err(EngineError::Unavailable))),
-            Reply::Call(tx, _) => drop(tx.send(Err(EngineError::Unavailable))),
-        }
-    }
-}
 
 /// A committed request's reply, held until the messages in flight to the recipient it unsubscribed settle.
 struct Held {
-    reply: Reply,
+    reply: Pending,
     messages: Vec<String>,
     since: Instant,
 }
@@ -158,7 +99,7 @@ fn apply_group(
     held: &mut Vec<Held>,
 ) -> State {
     // Each reply with the messages in flight its operation withdrew (usually none).
-    let mut replies: Vec<(Reply, Vec<String>)> = Vec::with_capacity(ops.len());
+    let mut replies: Vec<(Pending, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
     let weight: usize = ops.iter().map(Op::weight).sum();
     // A panic while applying the group (a bug; inputs are validated before they are queued) must not kill the
@@ -168,34 +109,9 @@ fn apply_group(
         for op in ops.drain(..) {
             let before = replies.len();
             match op {
-                Op::Ingest { ws, trusted, events, reply } => {
-                    let r = state.ingest(ws, trusted, events, now);
-                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push((Reply::Ingest(reply, r), Vec::new()));
-                    if fatal {
-                        return Err(EngineError::Unavailable);
-                    }
-                }
-                Op::Products { ws, products, reply } => {
-                    let r = state.upsert_products(ws, products, now);
-                    let fatal = r.is_err();
-                    replies.push((Reply::Products(reply, r), Vec::new()));
-                    if fatal {
-                        return Err(EngineError::Unavailable);
-                    }
-                }
-                Op::Consent { ws, who, channel, status, source, reply } => {
-                    let r = state.set_consent(ws, who, channel, status, &source, now);
-                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push((Reply::Consent(reply, Box::new(r)), Vec::new()));
-                    if fatal {
-                        return Err(EngineError::Unavailable);
-                    }
-                }
-                Op::Segment { ws, cmd, reply } => {
-                    let r = segment_cmd(&mut state, ws, cmd, now);
-                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push((Reply::Segment(reply, Box::new(r)), Vec::new()));
+                Op::Command(cmd) => {
+                    let (reply, fatal) = cmd.apply(&mut state, now);
+                    replies.push((reply, Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -203,7 +119,7 @@ fn apply_group(
                 Op::Call { job, reply } => {
                     let r = job(&mut state, now);
                     let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push((Reply::Call(reply, r), Vec::new()));
+                    replies.push((Pending::new(reply, r), Vec::new()));
                     if fatal {
                         return Err(EngineError::Unavailable);
                     }
@@ -213,7 +129,7 @@ fn apply_group(
                     let limit = if reply.is_some() { None } else { Some(TICK_RUNS_MAX) };
                     *more_due = state.tick(now, limit)?;
                     if let Some(reply) = reply {
-                        replies.push((Reply::Tick(reply), Vec::new()));
+                        replies.push((Pending::new(reply, Ok(())), Vec::new()));
                     }
                 }
                 Op::Shutdown => {}

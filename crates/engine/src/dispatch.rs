@@ -132,7 +132,7 @@ impl Pending {
 #[derive(Default)]
 pub(crate) struct Dispatch {
     pub(crate) real: Real,
-    tx: Option<mpsc::UnboundedSender<Outbound>>,
+    tx: Option<mpsc::Sender<Outbound>>,
     /// Committed (or being committed) `queued` messages waiting to be claimed.
     pub(crate) pending: Pending,
     /// Claimed in the current transaction; handed off once it commits.
@@ -169,8 +169,17 @@ impl Dispatch {
                 mark,
             };
             self.in_flight.insert(o.message_id.clone(), flight);
-            if tx.send(o).is_err() {
-                tracing::warn!("the dispatcher stopped; queued messages are sent at the next start");
+            match tx.try_send(o) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(o)) => {
+                    // Cannot happen while claims stay under HANDOFF_IN_FLIGHT_MAX; if it does, claim it again later.
+                    tracing::error!(message = %o.message_id, "the dispatcher's queue is full; the message waits");
+                    self.in_flight.remove(&o.message_id);
+                    self.pending.push_back(o);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    tracing::warn!("the dispatcher stopped; queued messages are sent at the next start")
+                }
             }
         }
     }
@@ -307,7 +316,7 @@ impl Transports {
 /// outcome to the committer. Ends when the engine stops.
 pub(crate) async fn run(
     transports: Arc<Transports>,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    mut rx: mpsc::Receiver<Outbound>,
     ops: mpsc::Sender<crate::Op>,
     withdrawn: Arc<Mutex<HashSet<String>>>,
 ) {
@@ -321,24 +330,24 @@ pub(crate) async fn run(
                 || withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
             let report = t.deliver(&o, is_withdrawn).await;
             drop(permit);
-            let job: crate::Job = Box::new(move |s, now| {
-                s.record_delivery(o, report, now).map(|()| Box::new(()) as Box<dyn std::any::Any + Send>)
-            });
-            let (reply, _done) = tokio::sync::oneshot::channel();
-            if ops.send(crate::Op::Call { job, reply }).await.is_err() {
+            let delivered = crate::command::Command::Delivered { outbound: Box::new(o), report };
+            if ops.send(crate::Op::Command(delivered)).await.is_err() {
                 tracing::debug!("engine stopped before a delivery was recorded; it is sent again at start");
             }
         });
     }
 }
 
+/// The dispatcher's end of the channel and the shared set of withdrawn messages.
+pub(crate) type Connection = (mpsc::Receiver<Outbound>, Arc<Mutex<HashSet<String>>>);
+
+/// Messages the channel to the dispatcher holds. No more than [`HANDOFF_IN_FLIGHT_MAX`] are ever claimed and
+/// unsettled, so the committer's `try_send` never finds it full.
+const DISPATCH_QUEUE_MAX: usize = HANDOFF_IN_FLIGHT_MAX;
+
 /// Attaches a dispatcher: answers its end of the channel and the shared set of withdrawn messages.
-pub(crate) fn connect(
-    d: &mut Dispatch,
-    real: Real,
-    outbound: Arc<OutboundPolicy>,
-) -> (mpsc::UnboundedReceiver<Outbound>, Arc<Mutex<HashSet<String>>>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+pub(crate) fn connect(d: &mut Dispatch, real: Real, outbound: Arc<OutboundPolicy>) -> Connection {
+    let (tx, rx) = mpsc::channel(DISPATCH_QUEUE_MAX);
     d.real = real;
     d.tx = Some(tx);
     d.outbound = outbound;

@@ -3,6 +3,7 @@
 
 pub mod campaigns;
 mod clock;
+mod command;
 mod committer;
 pub mod coupons;
 mod dedupe;
@@ -31,6 +32,8 @@ use std::thread::JoinHandle;
 use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
 use kairos_store::{Background, Reads, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
+
+use command::Command;
 
 pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
@@ -136,31 +139,9 @@ pub(crate) type Job = Box<
 >;
 
 pub(crate) enum Op {
-    Ingest {
-        ws: WorkspaceId,
-        trusted: bool,
-        events: Vec<Prepared>,
-        reply: oneshot::Sender<Result<IngestOutcome, EngineError>>,
-    },
-    Products {
-        ws: WorkspaceId,
-        products: Vec<Product>,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    Consent {
-        ws: WorkspaceId,
-        who: ContactRef,
-        channel: kairos_domain::Channel,
-        status: ConsentStatus,
-        source: String,
-        reply: oneshot::Sender<Result<Contact, EngineError>>,
-    },
-    Segment {
-        ws: WorkspaceId,
-        cmd: SegmentCmd,
-        reply: oneshot::Sender<Result<SegmentReply, EngineError>>,
-    },
-    /// Any other committer work (templates, flows), as a closure over the state.
+    /// A typed command (`crate::command`).
+    Command(Command),
+    /// Read-only work not yet moved onto read connections, as a closure over the state.
     Call {
         job: Job,
         reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, EngineError>>,
@@ -175,8 +156,7 @@ pub(crate) enum Op {
 impl Op {
     fn weight(&self) -> usize {
         match self {
-            Op::Ingest { events, .. } => events.len().max(1),
-            Op::Products { products, .. } => products.len().max(1),
+            Op::Command(c) => c.weight(),
             _ => 1,
         }
     }
@@ -291,6 +271,17 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
+    async fn command<T>(&self, make: impl FnOnce(command::Reply<T>) -> Command) -> Result<T, EngineError> {
+        self.call(|reply| Op::Command(make(reply))).await
+    }
+
+    /// [`Engine::command`] for callers outside an async runtime (demo generation).
+    fn command_blocking<T>(&self, make: impl FnOnce(command::Reply<T>) -> Command) -> Result<T, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.ops.blocking_send(Op::Command(make(reply))).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+    }
+
     /// Stores events (de-duplicated by message id) and updates profiles; returns once committed to disk.
     pub async fn ingest(
         &self,
@@ -299,7 +290,7 @@ impl Engine {
         events: Vec<Event>,
     ) -> Result<IngestOutcome, EngineError> {
         let events = prepare(events);
-        self.call(|reply| Op::Ingest { ws, trusted, events, reply }).await
+        self.command(|reply| Command::Ingest { ws, trusted, events, reply }).await
     }
 
     /// Same as [`Engine::ingest`] for callers outside an async runtime (demo generation).
@@ -309,14 +300,12 @@ impl Engine {
         trusted: bool,
         events: Vec<Event>,
     ) -> Result<IngestOutcome, EngineError> {
-        let (reply, rx) = oneshot::channel();
         let events = prepare(events);
-        self.ops.blocking_send(Op::Ingest { ws, trusted, events, reply }).map_err(|_| EngineError::Unavailable)?;
-        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+        self.command_blocking(|reply| Command::Ingest { ws, trusted, events, reply })
     }
 
     pub async fn upsert_products(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
-        self.call(|reply| Op::Products { ws, products, reply }).await
+        self.command(|reply| Command::Products { ws, products, reply }).await
     }
 
     /// Merges a checked patch into a stored product, inside the committer so that concurrent patches compose,
@@ -328,17 +317,15 @@ impl Engine {
         id: String,
         patch: kairos_domain::ProductFields,
     ) -> Result<Product, EngineError> {
-        self.run(move |s, now| s.patch_product(ws, &id, &patch, now)).await
+        self.command(|reply| Command::PatchProduct { ws, id, patch: Box::new(patch), reply }).await
     }
 
     pub fn upsert_products_blocking(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.ops.blocking_send(Op::Products { ws, products, reply }).map_err(|_| EngineError::Unavailable)?;
-        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+        self.command_blocking(|reply| Command::Products { ws, products, reply })
     }
 
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
-        self.call(|reply| Op::Segment { ws, cmd, reply }).await
+        self.command(|reply| Command::Segment { ws, cmd, reply }).await
     }
 
     async fn run<T: Send + 'static>(
@@ -357,7 +344,7 @@ impl Engine {
         id: String,
         data: serde_json::Value,
     ) -> Result<i64, EngineError> {
-        self.run(move |s, now| s.save_template(ws, &id, &data, now)).await
+        self.command(|reply| Command::SaveTemplate { ws, id, data, reply }).await
     }
 
     /// Validates and stores a new flow as a draft.
@@ -366,7 +353,7 @@ impl Engine {
         ws: WorkspaceId,
         definition: serde_json::Value,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.run(move |s, now| s.create_flow(ws, definition, now)).await
+        self.command(|reply| Command::CreateFlow { ws, definition, reply }).await
     }
 
     /// Validates and stores a new version of a flow.
@@ -376,7 +363,7 @@ impl Engine {
         id: String,
         definition: serde_json::Value,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.run(move |s, now| s.update_flow(ws, &id, definition, now)).await
+        self.command(|reply| Command::UpdateFlow { ws, id, definition, reply }).await
     }
 
     /// Installs a flow of the built-in library (with its templates and segments) as a draft.
@@ -385,19 +372,13 @@ impl Engine {
         ws: WorkspaceId,
         key: String,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.run(move |s, now| s.install_library_flow(ws, &key, now)).await
+        self.command(|reply| Command::InstallLibraryFlow { ws, key, activate: false, reply }).await
     }
 
     /// Blocking variant for the demo generator: installs and activates a library flow.
     pub fn install_and_activate_blocking(&self, ws: WorkspaceId, key: &'static str) -> Result<(), EngineError> {
-        let job: Job = Box::new(move |s, now| {
-            let f = s.install_library_flow(ws, key, now)?;
-            s.set_flow_status(ws, &f.public_id, kairos_domain::FlowStatus::Active, now)?;
-            Ok(Box::new(()) as Box<dyn std::any::Any + Send>)
-        });
-        let (reply, rx) = oneshot::channel();
-        self.ops.blocking_send(Op::Call { job, reply }).map_err(|_| EngineError::Unavailable)?;
-        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?.map(|_| ())
+        let key = key.to_string();
+        self.command_blocking(|reply| Command::InstallLibraryFlow { ws, key, activate: true, reply }).map(|_| ())
     }
 
     /// Enters a contact into an active API-triggered flow; returns whether a run started.
@@ -408,7 +389,7 @@ impl Engine {
         who: ContactRef,
         properties: kairos_domain::JsonMap,
     ) -> Result<bool, EngineError> {
-        self.run(move |s, now| s.api_trigger(ws, &flow_id, who, properties, now)).await
+        self.command(|reply| Command::TriggerFlow { ws, flow: flow_id, who, properties, reply }).await
     }
 
     /// Replays the workspace's history (the last `since`) through a definition; nothing is written.
@@ -428,7 +409,7 @@ impl Engine {
         let transports = Arc::new(transports);
         let real = transports.real();
         let policy = transports.webhook.policy();
-        let (rx, withdrawn) = self.run(move |s, _| Ok(dispatch::connect(&mut s.dispatch, real, policy))).await?;
+        let (rx, withdrawn) = self.command(|reply| Command::ConnectDispatcher { real, policy, reply }).await?;
         tokio::spawn(dispatch::run(transports, rx, self.ops.clone(), withdrawn));
         Ok(())
     }
@@ -461,7 +442,7 @@ impl Engine {
         link: links::Link,
         user_agent: Option<String>,
     ) -> Result<messages::LinkOutcome, EngineError> {
-        self.run(move |s, now| s.link_followed(link, user_agent.as_deref(), now)).await
+        self.command(|reply| Command::LinkFollowed { link, user_agent, reply }).await
     }
 
     /// The preference centre form of the contact a message went to; false when the message is unknown.
@@ -471,7 +452,7 @@ impl Engine {
         email: Option<bool>,
         sms: Option<bool>,
     ) -> Result<bool, EngineError> {
-        self.run(move |s, now| s.save_preferences(&message, email, sms, now)).await
+        self.command(|reply| Command::SavePreferences { message, email, sms, reply }).await
     }
 
     /// A bounce or complaint report.
@@ -482,7 +463,8 @@ impl Engine {
         kind: messages::BounceKind,
         message: Option<String>,
     ) -> Result<messages::Bounced, EngineError> {
-        self.run(move |s, now| s.bounce(ws, &address, kind, message.as_deref(), now)).await
+        let report = Box::new(command::BounceReport { ws, address, kind, message });
+        self.command(|reply| Command::Bounce(report, reply)).await
     }
 
     /// An inbound SMS to our number `to`: STOP/START change consent in the workspaces texting from `to`;
@@ -493,7 +475,7 @@ impl Engine {
         from: String,
         body: String,
     ) -> Result<Option<kairos_channels::SmsKeyword>, EngineError> {
-        self.run(move |s, now| s.sms_inbound(&to, &from, &body, now)).await
+        self.command(|reply| Command::SmsInbound { to, from, body, reply }).await
     }
 
     /// Whether an unsubscribe link still acts (`Confirm`), is stale (`Expired`) or names no message (`Gone`).
@@ -504,7 +486,7 @@ impl Engine {
 
     /// A provider's delivery report for an SMS (by the provider's message id).
     pub async fn sms_status(&self, provider_id: String, status: String) -> Result<bool, EngineError> {
-        self.run(move |s, now| s.sms_status(&provider_id, &status, now)).await
+        self.command(|reply| Command::SmsStatus { provider_id, status, reply }).await
     }
 
     /// Adds or removes an address on the workspace's suppression list.
@@ -515,15 +497,7 @@ impl Engine {
         address: String,
         on: bool,
     ) -> Result<bool, EngineError> {
-        self.run(move |s, now| {
-            if on {
-                s.suppress(ws, channel, &address, "manual", now)?;
-                Ok(true)
-            } else {
-                Ok(s.w.unsuppress(ws, channel, &address)?)
-            }
-        })
-        .await
+        self.command(|reply| Command::SetSuppressed { ws, channel, address, on, reply }).await
     }
 
     /// Validates and stores a campaign as a draft.
@@ -532,7 +506,7 @@ impl Engine {
         ws: WorkspaceId,
         definition: serde_json::Value,
     ) -> Result<kairos_store::StoredCampaign, EngineError> {
-        self.run(move |s, now| s.create_campaign(ws, definition, now)).await
+        self.command(|reply| Command::CreateCampaign { ws, definition, reply }).await
     }
 
     /// Schedules a draft campaign: its audience is taken now, each contact due per the schedule.
@@ -541,7 +515,7 @@ impl Engine {
         ws: WorkspaceId,
         id: String,
     ) -> Result<kairos_store::StoredCampaign, EngineError> {
-        self.run(move |s, now| s.schedule_campaign(ws, &id, now)).await
+        self.command(|reply| Command::ScheduleCampaign { ws, id, reply }).await
     }
 
     /// Progress and A/B numbers of a campaign.
@@ -555,7 +529,7 @@ impl Engine {
         ws: WorkspaceId,
         pool: coupons::Pool,
     ) -> Result<coupons::PoolInfo, EngineError> {
-        self.run(move |s, now| s.save_pool(ws, pool, now)).await
+        self.command(|reply| Command::SaveCouponPool { ws, pool: Box::new(pool), reply }).await
     }
 
     /// The workspace's coupon pools by id, or the one named (not found when it does not exist).
@@ -574,14 +548,7 @@ impl Engine {
         code: String,
         who: Option<ContactRef>,
     ) -> Result<coupons::CouponCheck, EngineError> {
-        self.run(move |s, now| {
-            let contact = match who {
-                Some(w) => Some(s.resolve_existing(ws, w)?),
-                None => None,
-            };
-            s.validate_coupon(ws, &code, contact, now)
-        })
-        .await
+        self.command(|reply| Command::ValidateCoupon { ws, code, who, reply }).await
     }
 
     /// The workspace's effective settings.
@@ -595,7 +562,7 @@ impl Engine {
         ws: WorkspaceId,
         patch: serde_json::Value,
     ) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, now| s.update_settings(ws, &patch, now)).await
+        self.command(|reply| Command::UpdateSettings { ws, patch, reply }).await
     }
 
     /// `active` (validated again) or `paused`.
@@ -605,14 +572,12 @@ impl Engine {
         id: String,
         status: kairos_domain::FlowStatus,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.run(move |s, now| s.set_flow_status(ws, &id, status, now)).await
+        self.command(|reply| Command::SetFlowStatus { ws, id, status, reply }).await
     }
 
     /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).
     pub fn segment_blocking(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.ops.blocking_send(Op::Segment { ws, cmd, reply }).map_err(|_| EngineError::Unavailable)?;
-        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+        self.command_blocking(|reply| Command::Segment { ws, cmd, reply })
     }
 
     /// Applies every time-driven change due now and returns once it is committed.
@@ -633,7 +598,8 @@ impl Engine {
         status: ConsentStatus,
         source: String,
     ) -> Result<Contact, EngineError> {
-        self.call(|reply| Op::Consent { ws, who, channel, status, source, reply }).await
+        let change = Box::new(command::ConsentChange { ws, who, channel, status, source });
+        self.command(|reply| Command::Consent(change, reply)).await
     }
 
     /// Commits everything queued before this call, then stops the committer. Idempotent.

@@ -1,0 +1,297 @@
+//! What the committer can be asked to do: a closed set of commands, each carrying the channel of its typed
+//! reply. The committer applies a command inside the current transaction and holds its reply ([`Pending`])
+//! until the transaction commits; if it does not, the reply becomes `Unavailable` (nothing of it was stored).
+
+use kairos_domain::{Contact, JsonMap, Product, ProductFields, Timestamp, WorkspaceId};
+use kairos_store::{StoredCampaign, StoredFlow};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::dispatch::{Outbound, Report};
+use crate::state::State;
+use crate::{ContactRef, EngineError, IngestOutcome, Prepared, SegmentCmd, SegmentReply};
+use crate::{coupons, links, messages};
+
+/// The channel a command's answer goes back on.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+/// A command to the committer.
+pub(crate) enum Command {
+    Ingest {
+        ws: WorkspaceId,
+        trusted: bool,
+        events: Vec<Prepared>,
+        reply: Reply<IngestOutcome>,
+    },
+    Products {
+        ws: WorkspaceId,
+        products: Vec<Product>,
+        reply: Reply<()>,
+    },
+    PatchProduct {
+        ws: WorkspaceId,
+        id: String,
+        patch: Box<ProductFields>,
+        reply: Reply<Product>,
+    },
+    Consent(Box<ConsentChange>, Reply<Contact>),
+    Segment {
+        ws: WorkspaceId,
+        cmd: SegmentCmd,
+        reply: Reply<SegmentReply>,
+    },
+    SaveTemplate {
+        ws: WorkspaceId,
+        id: String,
+        data: Value,
+        reply: Reply<i64>,
+    },
+    CreateFlow {
+        ws: WorkspaceId,
+        definition: Value,
+        reply: Reply<StoredFlow>,
+    },
+    UpdateFlow {
+        ws: WorkspaceId,
+        id: String,
+        definition: Value,
+        reply: Reply<StoredFlow>,
+    },
+    /// Installs a library flow as a draft, or (the demo) installs and activates it.
+    InstallLibraryFlow {
+        ws: WorkspaceId,
+        key: String,
+        activate: bool,
+        reply: Reply<StoredFlow>,
+    },
+    SetFlowStatus {
+        ws: WorkspaceId,
+        id: String,
+        status: kairos_domain::FlowStatus,
+        reply: Reply<StoredFlow>,
+    },
+    TriggerFlow {
+        ws: WorkspaceId,
+        flow: String,
+        who: ContactRef,
+        properties: JsonMap,
+        reply: Reply<bool>,
+    },
+    LinkFollowed {
+        link: links::Link,
+        user_agent: Option<String>,
+        reply: Reply<messages::LinkOutcome>,
+    },
+    SavePreferences {
+        message: String,
+        email: Option<bool>,
+        sms: Option<bool>,
+        reply: Reply<bool>,
+    },
+    Bounce(Box<BounceReport>, Reply<messages::Bounced>),
+    SmsInbound {
+        to: String,
+        from: String,
+        body: String,
+        reply: Reply<Option<kairos_channels::SmsKeyword>>,
+    },
+    SmsStatus {
+        provider_id: String,
+        status: String,
+        reply: Reply<bool>,
+    },
+    SetSuppressed {
+        ws: WorkspaceId,
+        channel: kairos_domain::Channel,
+        address: String,
+        on: bool,
+        reply: Reply<bool>,
+    },
+    CreateCampaign {
+        ws: WorkspaceId,
+        definition: Value,
+        reply: Reply<StoredCampaign>,
+    },
+    ScheduleCampaign {
+        ws: WorkspaceId,
+        id: String,
+        reply: Reply<StoredCampaign>,
+    },
+    SaveCouponPool {
+        ws: WorkspaceId,
+        pool: Box<coupons::Pool>,
+        reply: Reply<coupons::PoolInfo>,
+    },
+    ValidateCoupon {
+        ws: WorkspaceId,
+        code: String,
+        who: Option<ContactRef>,
+        reply: Reply<coupons::CouponCheck>,
+    },
+    UpdateSettings {
+        ws: WorkspaceId,
+        patch: Value,
+        reply: Reply<Value>,
+    },
+    /// Connects the dispatcher (once, at start).
+    ConnectDispatcher {
+        real: crate::dispatch::Real,
+        policy: std::sync::Arc<kairos_channels::OutboundPolicy>,
+        reply: Reply<crate::dispatch::Connection>,
+    },
+    /// A transport's outcome for a claimed message (no one waits for it).
+    Delivered {
+        outbound: Box<Outbound>,
+        report: Report,
+    },
+}
+
+/// `POST /api/v1/contacts/consent`.
+pub(crate) struct ConsentChange {
+    pub ws: WorkspaceId,
+    pub who: ContactRef,
+    pub channel: kairos_domain::Channel,
+    pub status: kairos_domain::ConsentStatus,
+    pub source: String,
+}
+
+/// A bounce or complaint report.
+pub(crate) struct BounceReport {
+    pub ws: WorkspaceId,
+    pub address: String,
+    pub kind: messages::BounceKind,
+    pub message: Option<String>,
+}
+
+/// A reply computed in the transaction, sent once the transaction's fate is known.
+pub(crate) struct Pending(Option<Box<dyn FnOnce(bool) + Send>>);
+
+impl Pending {
+    pub(crate) fn new<T: Send + 'static>(reply: Reply<T>, r: Result<T, EngineError>) -> Pending {
+        // A requester that went away (client disconnected) is no error: its data is committed anyway.
+        Pending(Some(Box::new(move |committed| {
+            drop(reply.send(if committed { r } else { Err(EngineError::Unavailable) }))
+        })))
+    }
+
+    pub(crate) fn none() -> Pending {
+        Pending(None)
+    }
+
+    /// The transaction committed: the computed answer goes.
+    pub(crate) fn send(self) {
+        if let Some(f) = self.0 {
+            f(true)
+        }
+    }
+
+    /// The transaction failed: the requester learns that nothing was stored.
+    pub(crate) fn fail(self) {
+        if let Some(f) = self.0 {
+            f(false)
+        }
+    }
+}
+
+/// The pending reply, and whether the failure (a storage error) dooms the whole transaction.
+fn done<T: Send + 'static>(reply: Reply<T>, r: Result<T, EngineError>) -> (Pending, bool) {
+    let fatal = matches!(r, Err(EngineError::Store(_)));
+    (Pending::new(reply, r), fatal)
+}
+
+impl Command {
+    /// How much of a group this command takes (events and products count one each).
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Command::Ingest { events, .. } => events.len().max(1),
+            Command::Products { products, .. } => products.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// Applies the command to the state inside the current transaction.
+    pub(crate) fn apply(self, s: &mut State, now: Timestamp) -> (Pending, bool) {
+        match self {
+            Command::Ingest { ws, trusted, events, reply } => done(reply, s.ingest(ws, trusted, events, now)),
+            Command::Products { ws, products, reply } => {
+                let r = s.upsert_products(ws, products, now);
+                let fatal = r.is_err(); // validated before queueing: any error is the store's
+                (Pending::new(reply, r), fatal)
+            }
+            Command::PatchProduct { ws, id, patch, reply } => done(reply, s.patch_product(ws, &id, &patch, now)),
+            Command::Consent(c, reply) => {
+                let ConsentChange { ws, who, channel, status, source } = *c;
+                done(reply, s.set_consent(ws, who, channel, status, &source, now))
+            }
+            Command::Segment { ws, cmd, reply } => done(reply, segment_cmd(s, ws, cmd, now)),
+            Command::SaveTemplate { ws, id, data, reply } => done(reply, s.save_template(ws, &id, &data, now)),
+            Command::CreateFlow { ws, definition, reply } => done(reply, s.create_flow(ws, definition, now)),
+            Command::UpdateFlow { ws, id, definition, reply } => done(reply, s.update_flow(ws, &id, definition, now)),
+            Command::InstallLibraryFlow { ws, key, activate, reply } => {
+                let r = s.install_library_flow(ws, &key, now).and_then(|f| match activate {
+                    true => s.set_flow_status(ws, &f.public_id, kairos_domain::FlowStatus::Active, now),
+                    false => Ok(f),
+                });
+                done(reply, r)
+            }
+            Command::SetFlowStatus { ws, id, status, reply } => done(reply, s.set_flow_status(ws, &id, status, now)),
+            Command::TriggerFlow { ws, flow, who, properties, reply } => {
+                done(reply, s.api_trigger(ws, &flow, who, properties, now))
+            }
+            Command::LinkFollowed { link, user_agent, reply } => {
+                done(reply, s.link_followed(link, user_agent.as_deref(), now))
+            }
+            Command::SavePreferences { message, email, sms, reply } => {
+                done(reply, s.save_preferences(&message, email, sms, now))
+            }
+            Command::Bounce(b, reply) => done(reply, s.bounce(b.ws, &b.address, b.kind, b.message.as_deref(), now)),
+            Command::SmsInbound { to, from, body, reply } => done(reply, s.sms_inbound(&to, &from, &body, now)),
+            Command::SmsStatus { provider_id, status, reply } => done(reply, s.sms_status(&provider_id, &status, now)),
+            Command::SetSuppressed { ws, channel, address, on, reply } => {
+                let r = match on {
+                    true => s.suppress(ws, channel, &address, "manual", now).map(|()| true),
+                    false => s.w.unsuppress(ws, channel, &address).map_err(EngineError::from),
+                };
+                done(reply, r)
+            }
+            Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, definition, now)),
+            Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
+            Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
+            Command::ValidateCoupon { ws, code, who, reply } => {
+                let r = who.map(|w| s.resolve_existing(ws, w)).transpose();
+                done(reply, r.and_then(|contact| s.validate_coupon(ws, &code, contact, now)))
+            }
+            Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
+            Command::ConnectDispatcher { real, policy, reply } => {
+                done(reply, Ok(crate::dispatch::connect(&mut s.dispatch, real, policy)))
+            }
+            Command::Delivered { outbound, report } => {
+                let r = s.record_delivery(*outbound, report, now);
+                let fatal = matches!(r, Err(EngineError::Store(_)));
+                if let Err(e) = &r
+                    && !fatal
+                {
+                    tracing::warn!(error = %e, "a delivery outcome could not be recorded");
+                }
+                (Pending::none(), fatal)
+            }
+        }
+    }
+}
+
+fn segment_cmd(s: &mut State, ws: WorkspaceId, cmd: SegmentCmd, now: Timestamp) -> Result<SegmentReply, EngineError> {
+    Ok(match cmd {
+        SegmentCmd::Create { name, expr } => SegmentReply::Info(s.create_segment(ws, name, expr, now)?),
+        SegmentCmd::Update { id, name, expr } => SegmentReply::Info(s.update_segment(ws, &id, name, expr, now)?),
+        SegmentCmd::Delete { id } => {
+            s.delete_segment(ws, &id)?;
+            SegmentReply::Deleted
+        }
+        SegmentCmd::Get { id } => SegmentReply::Info(s.segment_info(ws, &id)?),
+        SegmentCmd::List => SegmentReply::List(s.segment_list(ws)),
+        SegmentCmd::Preview { expr, sample } => {
+            let (count, sample, warnings) = s.preview_segment(ws, &expr, sample, now)?;
+            SegmentReply::Preview { count, sample, warnings }
+        }
+    })
+}
