@@ -406,6 +406,7 @@ impl State {
         let include: Vec<_> = def.segments.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
         let exclude: Vec<_> = def.exclude.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
         let mut audience: Vec<ContactId> = self
+            .identity
             .contacts
             .values()
             .filter(|ct| ct.workspace == ws)
@@ -421,7 +422,7 @@ impl State {
         let mut recipients = Vec::with_capacity(audience.len());
         let mut test_start: Option<Timestamp> = None;
         for contact in audience {
-            let Some(ct) = self.contacts.get(&contact) else { continue };
+            let Some(ct) = self.identity.contacts.get(&contact) else { continue };
             let tz = ct.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
             let local = |date: jiff::civil::Date, minutes: u32| -> Timestamp {
                 let zone = jiff::tz::db().get(&tz).unwrap_or(jiff::tz::TimeZone::UTC);

@@ -446,7 +446,7 @@ impl State {
                 }
             }
         }
-        let Some(c) = self.contacts.get(&contact) else { return Ok(false) };
+        let Some(c) = self.identity.contacts.get(&contact) else { return Ok(false) };
         if let Some(entry) = &f.entry {
             let view = View { contact: c, seg: self.segments.contact_state(contact) };
             if !eval::eval(entry, &FlowView { view, event: &trigger, entered_at: None }, now) {
@@ -506,7 +506,7 @@ impl State {
         }
         let contact_id = self.follow(rec.stored.contact);
         rec.stored.contact = contact_id;
-        let Some(contact) = self.contacts.get(&contact_id) else { return Ok(()) };
+        let Some(contact) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
         let before = (rec.run.step.clone(), rec.run.due_at);
         let effects = {
             let mut ctx = FlowCtx {
@@ -598,7 +598,7 @@ impl State {
             Effect::Send { step } => self.send(flow, rec, step, now)?,
             Effect::UpdateProfile { step } => {
                 if let Some(StepKind::UpdateProfile { set, increment, .. }) = step_of(step)
-                    && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
+                    && let Some(c) = self.identity.contacts.get_mut(&rec.stored.contact)
                 {
                     for (k, v) in set {
                         // Consent keys change consent (the re-engagement sunset), everything else is a trait.
@@ -628,7 +628,7 @@ impl State {
             }
             Effect::Tag { step } => {
                 if let Some(StepKind::Tag { add, remove, .. }) = step_of(step)
-                    && let Some(c) = self.contacts.get_mut(&rec.stored.contact)
+                    && let Some(c) = self.identity.contacts.get_mut(&rec.stored.contact)
                 {
                     let mut tags: Vec<String> = c
                         .traits
@@ -677,7 +677,7 @@ impl State {
         let body = match body {
             Some(b) => self.render_json(ws, b, contact_id, &rec.trigger, now)?,
             None => {
-                let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
+                let Some(c) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
                 json!({
                 "type": "flow.webhook", "message_id": id, "flow_id": flow.public_id, "step_id": step,
                 "contact": {"id": contact_id.0, "email": c.email.as_ref().map(|e| e.as_str()),
@@ -761,7 +761,7 @@ impl State {
         let ws = p.workspace;
         let contact_id = self.follow(p.contact);
         let channel = p.channel;
-        let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
+        let Some(c) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
         let (to, consent) = match channel {
             Channel::Email => (c.email.as_ref().map(|e| e.as_str().to_string()), c.consent.email.status),
             Channel::Sms => (c.phone.as_ref().map(|p| p.as_str().to_string()), c.consent.sms.status),
@@ -779,7 +779,7 @@ impl State {
             Some(addr) if channel.needs_consent() => self.w.is_suppressed(ws, channel, addr)?,
             _ => false,
         };
-        let Some(c) = self.contacts.get(&contact_id) else { return Ok(()) };
+        let Some(c) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
         let mut outcome: (MessageStatus, Option<SkipReason>, Option<Timestamp>) = if to.is_none() {
             (MessageStatus::Skipped, Some(SkipReason::NoAddress), None)
         } else if suppressed {

@@ -163,7 +163,7 @@ impl State {
 
     /// Schedules date triggers of every contact of a workspace (a date flow was just activated).
     pub(crate) fn schedule_all_dates(&mut self, ws: WorkspaceId, now: Timestamp) {
-        let ids: Vec<ContactId> = self.contacts.values().filter(|c| c.workspace == ws).map(|c| c.id).collect();
+        let ids: Vec<ContactId> = self.identity.contacts.values().filter(|c| c.workspace == ws).map(|c| c.id).collect();
         for id in ids {
             self.schedule_dates(ws, id, now);
         }
@@ -177,12 +177,13 @@ impl State {
             }
             self.triggers.dates.pop();
             let contact = self.follow(contact);
-            let Some(ws) = self.contacts.get(&contact).map(|c| c.workspace) else { continue };
+            let Some(ws) = self.identity.contacts.get(&contact).map(|c| c.workspace) else { continue };
             let Some(f) = self.active_flows_of(ws).into_iter().find(|f| f.row() == flow_row) else { continue };
             let mut props = JsonMap::new();
             if let Trigger::Date { trait_name, .. } = f.trigger() {
                 props.insert("trait".into(), json!(trait_name));
-                let value = self.contacts.get(&contact).and_then(|c| c.traits.get(trait_name.as_str()).cloned());
+                let value =
+                    self.identity.contacts.get(&contact).and_then(|c| c.traits.get(trait_name.as_str()).cloned());
                 props.insert("date".into(), value.unwrap_or(Value::Null));
             }
             self.enter(ws, &f, contact, props, now)?;
@@ -195,7 +196,7 @@ impl State {
     /// Schedules the next occurrence after `after` of one date flow for one contact (if it has the trait).
     fn schedule_one(&mut self, contact: ContactId, f: &Arc<CompiledFlow>, after: Timestamp) {
         if let Trigger::Date { trait_name, days_before } = f.trigger()
-            && let Some(c) = self.contacts.get(&contact)
+            && let Some(c) = self.identity.contacts.get(&contact)
             && let Some(Value::String(date)) = c.traits.get(trait_name.as_str())
         {
             let tz = c.timezone.as_deref().and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);

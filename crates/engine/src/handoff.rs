@@ -48,7 +48,7 @@ impl State {
 
     /// The recipient's consent mark for a channel that needs consent (email, SMS); `None` for the others.
     fn mark(&self, contact: ContactId, channel: Channel) -> Option<Mark> {
-        let c = self.contacts.get(&self.follow(contact))?;
+        let c = self.identity.contacts.get(&self.follow(contact))?;
         let consent = match channel {
             Channel::Email => &c.consent.email,
             Channel::Sms => &c.consent.sms,

@@ -12,6 +12,7 @@ mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
 mod handoff;
+mod identity;
 pub mod links;
 mod message_ids;
 pub mod messages;

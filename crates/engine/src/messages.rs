@@ -227,7 +227,7 @@ impl State {
         if !source.contains("{{") && !source.contains("{%") {
             return Ok(source.to_string());
         }
-        let Some(c) = self.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
+        let Some(c) = self.identity.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
         let renderer = self.renderer(ws)?;
         let Ok(globals) = self.globals(ws, &c, trigger, "task", now, Vec::new())? else {
             return Ok(source.to_string());
@@ -368,7 +368,7 @@ impl State {
         track: bool,
     ) -> Result<Composed, EngineError> {
         let (version, t) = (compiled.version, compiled.template.clone());
-        let Some(c) = self.contacts.get(&contact).cloned() else {
+        let Some(c) = self.identity.contacts.get(&contact).cloned() else {
             return Ok(Composed::Skip { version, reason: SkipReason::NoContact.as_str().into() });
         };
         let mut extra = Vec::new();
@@ -423,7 +423,7 @@ impl State {
     /// The live contact `id` of workspace `ws` (following merges), or not found.
     fn contact_of(&self, ws: WorkspaceId, id: ContactId) -> Result<ContactId, EngineError> {
         let contact = self.follow(id);
-        match self.contacts.get(&contact) {
+        match self.identity.contacts.get(&contact) {
             Some(c) if c.workspace == ws => Ok(contact),
             _ => Err(EngineError::NotFound(format!("contact {contact} not found"))),
         }
@@ -496,7 +496,7 @@ impl State {
                 (SystemEvent::Unsubscribed, MessageStatus::Unsubscribed, LinkOutcome::Unsubscribed)
             }
             Link::Preferences { .. } => {
-                let c = self.contacts.get(&contact);
+                let c = self.identity.contacts.get(&contact);
                 let consent =
                     |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
                 return Ok(LinkOutcome::Preferences {
@@ -540,7 +540,7 @@ impl State {
     fn unsubscribe_stale(&self, m: &kairos_store::StoredMessage, issued: Option<i64>) -> bool {
         let issued = issued
             .unwrap_or_else(|| crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros());
-        let Some(c) = self.contacts.get(&self.follow(m.contact)) else { return false };
+        let Some(c) = self.identity.contacts.get(&self.follow(m.contact)) else { return false };
         let channel = if m.channel == Channel::Sms { Channel::Sms } else { Channel::Email };
         let Some(consent) = c.consent.of(channel) else { return false };
         consent.status == ConsentStatus::Subscribed && consent.subscribed_at.is_some_and(|t| t.as_micros() > issued)
@@ -565,7 +565,7 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let ch = if channel == Channel::Sms { Channel::Sms } else { Channel::Email };
-        if self.contacts.contains_key(&contact) {
+        if self.identity.contacts.contains_key(&contact) {
             self.change_consent(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
         }
         Ok(())
@@ -670,6 +670,7 @@ impl State {
         let owns = |ws: WorkspaceId| !to.is_empty() && self.settings.of(ws).sms_from.as_deref() == Some(to.as_str());
         let phone = kairos_domain::Phone::parse(from);
         let ids: Vec<ContactId> = self
+            .identity
             .contacts
             .values()
             .filter(|c| phone.is_some() && c.phone == phone && owns(c.workspace))

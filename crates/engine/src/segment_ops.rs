@@ -80,7 +80,7 @@ impl State {
             pending = rest;
         }
         self.backfill_pending()?;
-        let ids: Vec<(WorkspaceId, ContactId)> = self.contacts.values().map(|c| (c.workspace, c.id)).collect();
+        let ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.values().map(|c| (c.workspace, c.id)).collect();
         for (ws, id) in ids {
             self.evaluate_contact(ws, id, now)?;
         }
@@ -122,7 +122,7 @@ impl State {
         }
         for _ in 0..ANNOUNCE_ROUNDS_MAX {
             let mut changes = Vec::new();
-            match self.contacts.get(&id) {
+            match self.identity.contacts.get(&id) {
                 Some(c) => self.segments.evaluate(ws, c, now, &mut changes),
                 None => return Ok(()),
             }
@@ -183,7 +183,7 @@ impl State {
         let due = self.segments.due(now);
         for id in due {
             let id = self.follow(id);
-            if let Some(ws) = self.contacts.get(&id).map(|c| c.workspace) {
+            if let Some(ws) = self.identity.contacts.get(&id).map(|c| c.workspace) {
                 self.evaluate_contact(ws, id, now)?;
             }
         }
@@ -250,7 +250,7 @@ impl State {
     fn populate(&mut self, i: SegIdx, now: Timestamp) -> Result<(), EngineError> {
         self.backfill_pending()?;
         let started = std::time::Instant::now();
-        let changes = self.segments.full_evaluation(i, self.contacts.values(), now);
+        let changes = self.segments.full_evaluation(i, self.identity.contacts.values(), now);
         let row = self.segments.def(i).map_or(0, |d| d.row);
         for (contact, member) in &changes {
             self.w.set_member(row, *contact, *member, now)?;
@@ -371,8 +371,8 @@ impl State {
         let (node, _) = self.segments.compile(ws, expr, None).map_err(invalid)?;
         let warnings = self.unknown_events(ws, expr)?;
         self.backfill_pending()?;
-        let (count, ids) = self.segments.preview(&node, self.contacts.values(), ws, now, sample);
-        let contacts = ids.iter().filter_map(|id| self.contacts.get(id).cloned()).collect();
+        let (count, ids) = self.segments.preview(&node, self.identity.contacts.values(), ws, now, sample);
+        let contacts = ids.iter().filter_map(|id| self.identity.contacts.get(id).cloned()).collect();
         Ok((count, contacts, warnings))
     }
 

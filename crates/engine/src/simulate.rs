@@ -243,7 +243,7 @@ impl State {
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.contacts,
+                &self.identity.contacts,
                 &|r| r.run.due_at.filter(|d| *d <= t).map(|_| Wake::Timer),
                 None,
                 t,
@@ -255,7 +255,7 @@ impl State {
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.contacts,
+                &self.identity.contacts,
                 &|r| (r.contact == contact).then_some(Wake::Event),
                 Some((name, &ev.properties)),
                 t,
@@ -279,7 +279,7 @@ impl State {
                 (Reentry::Once, Some(_)) => false,
                 (Reentry::OncePer(d), Some(prev)) => *prev <= t.saturating_sub(d),
             };
-            let Some(c) = self.contacts.get(&contact) else { continue };
+            let Some(c) = self.identity.contacts.get(&contact) else { continue };
             let passes = entry.as_ref().is_none_or(|n| {
                 eval::eval(
                     n,
@@ -308,7 +308,7 @@ impl State {
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.contacts,
+                &self.identity.contacts,
                 &|r| (r.path.is_empty() && r.run.ended.is_none()).then_some(Wake::Enter),
                 None,
                 t,
@@ -319,7 +319,7 @@ impl State {
             &mut runs,
             &mut finished,
             &reg,
-            &self.contacts,
+            &self.identity.contacts,
             &|r| r.run.due_at.filter(|d| *d <= now).map(|_| Wake::Timer),
             None,
             now,

@@ -1,37 +1,29 @@
-//! What the committer thread owns: the writer, id counters, caches of contacts, identities and known
-//! products, and the de-duplication window. Only the committer thread touches it, so no locks.
+//! What the committer thread owns: the writer and each subsystem's state (identity, segments, flows, messaging,
+//! campaigns, coupons, settings), plus the event log's counter, the catalog keys seen and the de-duplication
+//! window. Only the committer thread touches it, so no locks.
 
 use std::collections::{HashMap, HashSet};
 
 use kairos_domain::event::EventKind;
-use kairos_domain::{
-    Channel, Computed, ConsentStatus, Contact, ContactId, Email, Event, Phone, Product, Timestamp, WorkspaceId,
-};
-use kairos_store::{IdentityKind, StoreError, Writer};
+use kairos_domain::{Channel, Computed, ConsentStatus, Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
+use kairos_store::{IdentityKind, Writer};
 use serde_json::Value;
 
 use crate::dedupe::{Dedupe, digest};
+use crate::identity::Identity;
 use crate::segments::Segments;
 use crate::{ContactRef, DEDUPE_WINDOW, EngineError, IngestOutcome};
 
-/// Cached identity and product keys are dropped once there are more than this many.
+/// Cached product keys are dropped once there are more than this many.
 const KEY_CACHE_MAX: usize = 1_000_000;
-/// Anonymous ids listed on a profile; more are still resolvable, just not listed.
-const ANONYMOUS_IDS_LISTED_MAX: usize = 50;
-
-type IdentKey = (WorkspaceId, IdentityKind, Box<str>);
 
 pub struct State {
     pub(crate) w: Box<dyn Writer>,
-    next_contact: i64,
     pub(crate) next_seq: i64,
-    /// Every live contact: segments evaluate against them in memory.
-    pub(crate) contacts: HashMap<ContactId, Contact>,
-    identities: HashMap<IdentKey, ContactId>,
-    redirects: HashMap<ContactId, ContactId>,
+    /// Contacts and the identities they are found by.
+    pub(crate) identity: Identity,
     products: HashSet<(WorkspaceId, Box<str>)>,
     dedupe: Dedupe,
-    pub(crate) dirty: Vec<ContactId>,
     pub(crate) segments: Segments,
     pub(crate) flows: crate::flow_runtime::Flows,
     pub(crate) triggers: crate::flow_triggers::Triggers,
@@ -50,15 +42,6 @@ pub struct State {
     pub(crate) coupons: crate::coupons::Coupons,
     /// Suppressions added since start: a change tells the committer to check messages in flight again.
     pub(crate) suppressions: u64,
-}
-
-/// One identity an event claims for its contact.
-struct Claim {
-    kind: IdentityKind,
-    value: String,
-    found: Option<ContactId>,
-    /// `alias` merges even two known users: that is what it is for.
-    force: bool,
 }
 
 impl State {
@@ -80,38 +63,26 @@ impl State {
         secrets: kairos_store::SecretBox,
         dispatch: crate::dispatch::Dispatch,
     ) -> Result<State, EngineError> {
-        let (max_contact, max_seq) = (w.max_contact_id()?, w.max_event_seq()?);
+        let max_seq = w.max_event_seq()?;
         let mut recent = Vec::new();
         w.recent_message_ids(now.saturating_sub(DEDUPE_WINDOW), &mut |ws, id, at| recent.push((digest(ws, id), at)))?;
         let mut dedupe = Dedupe::default();
         for (key, at) in recent.into_iter().rev() {
             dedupe.insert(key, at);
         }
-        let mut contacts = HashMap::new();
-        w.all_contacts(&mut |c| {
-            contacts.insert(c.id, c);
-        })?;
-        let mut redirects = HashMap::new();
-        w.merged_contacts(&mut |loser, survivor| {
-            redirects.insert(loser, survivor);
-        })?;
+        let identity = Identity::load(&mut *w)?;
         tracing::info!(
-            contacts.live = contacts.len(),
-            contacts.max_id = max_contact,
+            contacts.live = identity.contacts.len(),
             events.max_seq = max_seq,
             dedupe.ids = dedupe.len(),
             "state loaded"
         );
         let mut state = State {
             w,
-            next_contact: max_contact + 1,
             next_seq: max_seq + 1,
-            contacts,
-            identities: HashMap::new(),
-            redirects,
+            identity,
             products: HashSet::new(),
             dedupe,
-            dirty: Vec::new(),
             segments: Segments::default(),
             flows: Default::default(),
             triggers: Default::default(),
@@ -155,12 +126,7 @@ impl State {
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
-        let dirty = self.dirty.len();
-        for id in std::mem::take(&mut self.dirty) {
-            if let Some(c) = self.contacts.get(&id) {
-                self.w.upsert_contact(c)?;
-            }
-        }
+        let dirty = self.identity.flush(&mut *self.w)?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
         self.w.commit()?;
@@ -171,9 +137,7 @@ impl State {
             "commit"
         );
         self.dedupe.expire(now, DEDUPE_WINDOW);
-        if self.identities.len() > KEY_CACHE_MAX {
-            self.identities.clear();
-        }
+        self.identity.trim();
         if self.products.len() > KEY_CACHE_MAX {
             self.products.clear();
         }
@@ -197,6 +161,44 @@ impl State {
             }
         }
         Ok(out)
+    }
+
+    /// The contact an ingested event is about (created, or merged as its identities prove); a merge rebuilds
+    /// the survivor's segment state from its combined history.
+    pub(crate) fn resolve_event(
+        &mut self,
+        ws: WorkspaceId,
+        ev: &Event,
+        now: Timestamp,
+    ) -> Result<ContactId, EngineError> {
+        let mut merged = Vec::new();
+        let id = self.identity.resolve(&mut *self.w, ws, ev, now, &mut merged)?;
+        for m in merged {
+            self.merge_segments(m.ws, m.loser, m.survivor, &m.history, now)?;
+        }
+        Ok(id)
+    }
+
+    /// Where a (possibly merged-away) contact lives now.
+    pub(crate) fn follow(&self, id: ContactId) -> ContactId {
+        self.identity.follow(id)
+    }
+
+    pub(crate) fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, EngineError> {
+        self.identity.contact_mut(&mut *self.w, id)
+    }
+
+    pub(crate) fn mark_dirty(&mut self, id: ContactId) {
+        self.identity.mark_dirty(id)
+    }
+
+    pub(crate) fn lookup(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<ContactId>, EngineError> {
+        self.identity.lookup(&mut *self.w, ws, kind, value)
     }
 
     /// Appends an event to the contact's timeline.
@@ -232,226 +234,6 @@ impl State {
             contact.computed.apply(ev);
         }
         self.mark_dirty(id);
-        Ok(())
-    }
-
-    pub(crate) fn mark_dirty(&mut self, id: ContactId) {
-        if !self.dirty.contains(&id) {
-            self.dirty.push(id);
-        }
-    }
-
-    pub(crate) fn follow(&self, mut id: ContactId) -> ContactId {
-        for _ in 0..64 {
-            match self.redirects.get(&id) {
-                Some(&next) => id = next,
-                None => break,
-            }
-        }
-        id
-    }
-
-    pub(crate) fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, EngineError> {
-        let id = self.follow(id);
-        if !self.contacts.contains_key(&id) {
-            let c = self
-                .w
-                .load_contact(id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("contact {id} is referenced but missing")))?;
-            self.contacts.insert(id, c);
-        }
-        Ok(self.contacts.get_mut(&id).expect("inserted above"))
-    }
-
-    pub(crate) fn lookup(
-        &mut self,
-        ws: WorkspaceId,
-        kind: IdentityKind,
-        value: &str,
-    ) -> Result<Option<ContactId>, EngineError> {
-        let key: IdentKey = (ws, kind, value.into());
-        if let Some(&id) = self.identities.get(&key) {
-            return Ok(Some(self.follow(id)));
-        }
-        let found = self.w.lookup_identity(ws, kind, value)?;
-        if let Some(id) = found {
-            self.identities.insert(key, id);
-        }
-        Ok(found.map(|id| self.follow(id)))
-    }
-
-    fn bind(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, id: ContactId) -> Result<(), EngineError> {
-        self.w.set_identity(ws, kind, value, id)?;
-        self.identities.insert((ws, kind, value.into()), id);
-        Ok(())
-    }
-
-    fn create_contact(&mut self, ws: WorkspaceId, now: Timestamp) -> ContactId {
-        let id = ContactId(self.next_contact);
-        self.next_contact += 1;
-        self.contacts.insert(id, Contact::new(id, ws, now));
-        self.mark_dirty(id);
-        id
-    }
-
-    /// Finds (or creates) the contact an event belongs to, merging contacts the event proves are one person.
-    pub(crate) fn resolve_event(
-        &mut self,
-        ws: WorkspaceId,
-        ev: &Event,
-        now: Timestamp,
-    ) -> Result<ContactId, EngineError> {
-        let mut claims: Vec<Claim> = Vec::with_capacity(4);
-        let mut claim =
-            |kind, value: &str, force| claims.push(Claim { kind, value: value.to_string(), found: None, force });
-        if let Some(u) = &ev.user_id {
-            claim(IdentityKind::UserId, u, false);
-        }
-        if ev.kind == EventKind::Alias
-            && let Some(prev) = &ev.previous_id
-        {
-            claim(IdentityKind::UserId, prev, true);
-            claim(IdentityKind::AnonymousId, prev, true);
-        }
-        if let Some(a) = &ev.anonymous_id {
-            claim(IdentityKind::AnonymousId, a, false);
-        }
-        if ev.kind == EventKind::Identify {
-            let traits = &ev.traits;
-            if let Some(e) = traits.get("email").and_then(Value::as_str).and_then(Email::parse) {
-                claim(IdentityKind::Email, e.as_str(), false);
-            }
-            if let Some(p) = traits.get("phone").and_then(Value::as_str).and_then(Phone::parse) {
-                claim(IdentityKind::Phone, p.as_str(), false);
-            }
-        }
-        for c in &mut claims {
-            c.found = self.lookup(ws, c.kind, &c.value)?;
-        }
-        // An alias's previous id is a user id or an anonymous id, not both: keep the one that exists.
-        if ev.kind == EventKind::Alias {
-            let prev_user_found = claims.iter().any(|c| c.force && c.kind == IdentityKind::UserId && c.found.is_some());
-            // Keep the previous-id claim of the kind that exists (user id if found, else anonymous id).
-            claims.retain(|c| !c.force || (c.kind == IdentityKind::UserId) == prev_user_found);
-        }
-
-        let user = ev.user_id.as_deref();
-        let mut primary = claims.iter().find(|c| c.kind == IdentityKind::UserId && !c.force).and_then(|c| c.found);
-        if primary.is_none() {
-            for c in &claims {
-                if let Some(id) = c.found
-                    && (c.force || self.user_compatible(id, user)?)
-                {
-                    primary = Some(id);
-                    break;
-                }
-            }
-        }
-        let primary = match primary {
-            Some(p) => p,
-            None => self.create_contact(ws, now),
-        };
-
-        for claim in &claims {
-            let Some(other) = claim.found.map(|id| self.follow(id)) else { continue };
-            if other == primary {
-                continue;
-            }
-            // Merge only when the two people cannot be different customers: their user ids (the primary's,
-            // or the one this event is about to give it) must not differ.
-            let their_user = self.contact_mut(other)?.user_id.clone();
-            let our_user = self.contact_mut(primary)?.user_id.clone().or_else(|| ev.user_id.clone());
-            let compatible = match (&our_user, &their_user) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            if claim.force || compatible {
-                self.merge(other, primary, now)?;
-            }
-        }
-
-        for c in &claims {
-            let owner = c.found.map(|id| self.follow(id));
-            if owner.is_some_and(|o| o != primary) {
-                continue; // belongs to someone this event could not merge with
-            }
-            self.attach(ws, primary, c, owner.is_none())?;
-        }
-        Ok(primary)
-    }
-
-    /// Whether contact `id` may take user id `user` (it has none, or the same one).
-    fn user_compatible(&mut self, id: ContactId, user: Option<&str>) -> Result<bool, EngineError> {
-        let Some(user) = user else { return Ok(true) };
-        Ok(self.contact_mut(id)?.user_id.as_deref().is_none_or(|u| u == user))
-    }
-
-    fn attach(&mut self, ws: WorkspaceId, id: ContactId, c: &Claim, unbound: bool) -> Result<(), EngineError> {
-        let contact = self.contact_mut(id)?;
-        let mut bind = unbound;
-        let mut unbind: Option<(IdentityKind, String)> = None;
-        match c.kind {
-            IdentityKind::UserId if c.force => {
-                // alias: the previous user id keeps resolving here through the merge.
-            }
-            IdentityKind::UserId => {
-                if contact.user_id.is_none() {
-                    contact.user_id = Some(c.value.clone());
-                } else if contact.user_id.as_deref() != Some(c.value.as_str()) {
-                    bind = false;
-                }
-            }
-            IdentityKind::AnonymousId => {
-                if !contact.anonymous_ids.contains(&c.value) && contact.anonymous_ids.len() < ANONYMOUS_IDS_LISTED_MAX {
-                    contact.anonymous_ids.push(c.value.clone());
-                }
-            }
-            IdentityKind::Email => {
-                if contact.email.as_ref().is_some_and(|e| e.as_str() != c.value) {
-                    unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
-                }
-                contact.email = Email::parse(&c.value);
-                bind = true;
-            }
-            IdentityKind::Phone => {
-                if contact.phone.as_ref().is_some_and(|p| p.as_str() != c.value) {
-                    unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
-                }
-                contact.phone = Phone::parse(&c.value);
-                bind = true;
-            }
-        }
-        self.mark_dirty(id);
-        if let Some((kind, old)) = unbind {
-            // The address changed: the old one no longer finds this contact.
-            self.w.remove_identity(ws, kind, &old)?;
-            self.identities.remove(&(ws, kind, old.into_boxed_str()));
-        }
-        if bind {
-            self.bind(ws, c.kind, &c.value, id)?;
-        }
-        Ok(())
-    }
-
-    /// Folds `loser` into `survivor`: profile, identities (through the merge pointer) and the whole event
-    /// history, then recomputes the survivor's aggregates from the combined history.
-    fn merge(&mut self, loser: ContactId, survivor: ContactId, now: Timestamp) -> Result<(), EngineError> {
-        let lost = self.contact_mut(loser)?.clone();
-        self.contacts.remove(&loser);
-        self.w.upsert_contact(&lost)?; // the row may not exist yet if created in this transaction
-        self.w.mark_merged(loser, survivor, now)?;
-        self.w.reassign_events(loser, survivor)?;
-        self.dirty.retain(|d| *d != loser);
-        self.redirects.insert(loser, survivor);
-        tracing::debug!(contact.loser = loser.0, contact.survivor = survivor.0, "contacts merged");
-        let history = self.w.contact_events_ordered(survivor)?;
-        let s = self.contact_mut(survivor)?;
-        s.absorb(lost);
-        s.computed = Computed::recompute(&history);
-        s.updated_at = now;
-        let ws = s.workspace;
-        self.mark_dirty(survivor);
-        self.merge_segments(ws, loser, survivor, &history, now)?;
         Ok(())
     }
 
@@ -553,11 +335,7 @@ impl State {
         };
         Ok(match self.lookup(ws, kind, &value)? {
             Some(id) => id,
-            None => {
-                let id = self.create_contact(ws, now);
-                self.attach(ws, id, &Claim { kind, value, found: None, force: false }, true)?;
-                id
-            }
+            None => self.identity.create_with(&mut *self.w, ws, kind, value, now)?,
         })
     }
 
@@ -566,7 +344,7 @@ impl State {
         let (kind, value) = match who {
             ContactRef::Id(id) => {
                 let id = self.follow(id);
-                return match self.contacts.get(&id) {
+                return match self.identity.contacts.get(&id) {
                     Some(c) if c.workspace == ws => Ok(id),
                     _ => Err(EngineError::NotFound(format!("contact {id} not found"))),
                 };

@@ -79,7 +79,7 @@ impl State {
                 Work::System { ws, contact, event, reach, chain } => {
                     self.work.chain = chain;
                     let contact = self.follow(contact);
-                    if !self.contacts.contains_key(&contact) {
+                    if !self.identity.contacts.contains_key(&contact) {
                         continue; // erased since: nothing to record it on
                     }
                     let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());

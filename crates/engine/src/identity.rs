@@ -1,0 +1,357 @@
+//! Identity: who an event is about. It owns the live contacts (segments evaluate against them in memory), the
+//! identities they are found by (user id, anonymous ids, email, phone), the merge pointers, and the contacts
+//! changed in the current transaction; it reads and writes through the contact and event traits only.
+//!
+//! A merge is returned to the caller ([`Merged`]) rather than followed here: segments and flows re-read the
+//! survivor's history (`State::resolve_event`).
+
+use std::collections::HashMap;
+
+use kairos_domain::event::EventKind;
+use kairos_domain::{Computed, Contact, ContactId, Email, Event, Phone, Timestamp, WorkspaceId};
+use kairos_store::write::{ContactWrites, EventWrites};
+use kairos_store::{IdentityKind, StoreError};
+use serde_json::Value;
+
+use crate::EngineError;
+
+/// Cached identity keys are dropped once there are more than this many.
+const KEY_CACHE_MAX: usize = 1_000_000;
+/// Anonymous ids listed on a profile; more are still resolvable, just not listed.
+const ANONYMOUS_IDS_LISTED_MAX: usize = 50;
+/// Merge pointers followed before giving up (a chain this long is a bug, not a customer).
+const REDIRECT_HOPS_MAX: usize = 64;
+
+type IdentKey = (WorkspaceId, IdentityKind, Box<str>);
+
+/// The storage identity needs: contacts and identities, and the event log a merge moves.
+pub(crate) trait IdentityStore: ContactWrites + EventWrites {}
+impl<T: ContactWrites + EventWrites + ?Sized> IdentityStore for T {}
+
+/// A merge `resolve` made: `loser` was folded into `survivor`, whose whole history is `history`.
+pub(crate) struct Merged {
+    pub ws: WorkspaceId,
+    pub loser: ContactId,
+    pub survivor: ContactId,
+    pub history: Vec<Event>,
+}
+
+/// One identity an event claims for its contact.
+struct Claim {
+    kind: IdentityKind,
+    value: String,
+    found: Option<ContactId>,
+    /// `alias` merges even two known users: that is what it is for.
+    force: bool,
+}
+
+/// The identity subsystem's state.
+pub(crate) struct Identity {
+    next_contact: i64,
+    /// Every live contact.
+    pub(crate) contacts: HashMap<ContactId, Contact>,
+    identities: HashMap<IdentKey, ContactId>,
+    redirects: HashMap<ContactId, ContactId>,
+    /// Contacts changed in the current transaction, written at commit.
+    pub(crate) dirty: Vec<ContactId>,
+}
+
+impl Identity {
+    /// Loads every live contact and the merge pointers.
+    pub(crate) fn load<W: IdentityStore + ?Sized>(w: &mut W) -> Result<Identity, EngineError> {
+        let next_contact = w.max_contact_id()? + 1;
+        let mut contacts = HashMap::new();
+        w.all_contacts(&mut |c| {
+            contacts.insert(c.id, c);
+        })?;
+        let mut redirects = HashMap::new();
+        w.merged_contacts(&mut |loser, survivor| {
+            redirects.insert(loser, survivor);
+        })?;
+        Ok(Identity { next_contact, contacts, identities: HashMap::new(), redirects, dirty: Vec::new() })
+    }
+
+    /// Writes the contacts changed in this transaction.
+    pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W) -> Result<usize, EngineError> {
+        let n = self.dirty.len();
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(c) = self.contacts.get(&id) {
+                w.upsert_contact(c)?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// A new contact found by one identity (a subscribe call naming someone unknown).
+    pub(crate) fn create_with<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: String,
+        now: Timestamp,
+    ) -> Result<ContactId, EngineError> {
+        let id = self.create_contact(ws, now);
+        self.attach(w, ws, id, &Claim { kind, value, found: None, force: false }, true)?;
+        Ok(id)
+    }
+
+    /// After a commit: bounds the identity cache.
+    pub(crate) fn trim(&mut self) {
+        if self.identities.len() > KEY_CACHE_MAX {
+            self.identities.clear();
+        }
+    }
+
+    pub(crate) fn mark_dirty(&mut self, id: ContactId) {
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+    }
+
+    pub(crate) fn follow(&self, mut id: ContactId) -> ContactId {
+        for _ in 0..REDIRECT_HOPS_MAX {
+            match self.redirects.get(&id) {
+                Some(&next) => id = next,
+                None => break,
+            }
+        }
+        id
+    }
+
+    pub(crate) fn contact_mut<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        id: ContactId,
+    ) -> Result<&mut Contact, EngineError> {
+        let id = self.follow(id);
+        match self.contacts.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let c = w
+                    .load_contact(id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("contact {id} is referenced but missing")))?;
+                Ok(e.insert(c))
+            }
+        }
+    }
+
+    pub(crate) fn lookup<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<ContactId>, EngineError> {
+        let key: IdentKey = (ws, kind, value.into());
+        if let Some(&id) = self.identities.get(&key) {
+            return Ok(Some(self.follow(id)));
+        }
+        let found = w.lookup_identity(ws, kind, value)?;
+        if let Some(id) = found {
+            self.identities.insert(key, id);
+        }
+        Ok(found.map(|id| self.follow(id)))
+    }
+
+    fn bind<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+        id: ContactId,
+    ) -> Result<(), EngineError> {
+        w.set_identity(ws, kind, value, id)?;
+        self.identities.insert((ws, kind, value.into()), id);
+        Ok(())
+    }
+
+    fn create_contact(&mut self, ws: WorkspaceId, now: Timestamp) -> ContactId {
+        let id = ContactId(self.next_contact);
+        self.next_contact += 1;
+        self.contacts.insert(id, Contact::new(id, ws, now));
+        self.mark_dirty(id);
+        id
+    }
+
+    /// Finds (or creates) the contact an event belongs to, merging contacts the event proves are one person.
+    pub(crate) fn resolve<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        ev: &Event,
+        now: Timestamp,
+        merged: &mut Vec<Merged>,
+    ) -> Result<ContactId, EngineError> {
+        let mut claims: Vec<Claim> = Vec::with_capacity(4);
+        let mut claim =
+            |kind, value: &str, force| claims.push(Claim { kind, value: value.to_string(), found: None, force });
+        if let Some(u) = &ev.user_id {
+            claim(IdentityKind::UserId, u, false);
+        }
+        if ev.kind == EventKind::Alias
+            && let Some(prev) = &ev.previous_id
+        {
+            claim(IdentityKind::UserId, prev, true);
+            claim(IdentityKind::AnonymousId, prev, true);
+        }
+        if let Some(a) = &ev.anonymous_id {
+            claim(IdentityKind::AnonymousId, a, false);
+        }
+        if ev.kind == EventKind::Identify {
+            let traits = &ev.traits;
+            if let Some(e) = traits.get("email").and_then(Value::as_str).and_then(Email::parse) {
+                claim(IdentityKind::Email, e.as_str(), false);
+            }
+            if let Some(p) = traits.get("phone").and_then(Value::as_str).and_then(Phone::parse) {
+                claim(IdentityKind::Phone, p.as_str(), false);
+            }
+        }
+        for c in &mut claims {
+            c.found = self.lookup(w, ws, c.kind, &c.value)?;
+        }
+        // An alias's previous id is a user id or an anonymous id, not both: keep the one that exists.
+        if ev.kind == EventKind::Alias {
+            let prev_user_found = claims.iter().any(|c| c.force && c.kind == IdentityKind::UserId && c.found.is_some());
+            // Keep the previous-id claim of the kind that exists (user id if found, else anonymous id).
+            claims.retain(|c| !c.force || (c.kind == IdentityKind::UserId) == prev_user_found);
+        }
+
+        let user = ev.user_id.as_deref();
+        let mut primary = claims.iter().find(|c| c.kind == IdentityKind::UserId && !c.force).and_then(|c| c.found);
+        if primary.is_none() {
+            for c in &claims {
+                if let Some(id) = c.found
+                    && (c.force || self.user_compatible(w, id, user)?)
+                {
+                    primary = Some(id);
+                    break;
+                }
+            }
+        }
+        let primary = match primary {
+            Some(p) => p,
+            None => self.create_contact(ws, now),
+        };
+
+        for claim in &claims {
+            let Some(other) = claim.found.map(|id| self.follow(id)) else { continue };
+            if other == primary {
+                continue;
+            }
+            // Merge only when the two people cannot be different customers: their user ids (the primary's,
+            // or the one this event is about to give it) must not differ.
+            let their_user = self.contact_mut(w, other)?.user_id.clone();
+            let our_user = self.contact_mut(w, primary)?.user_id.clone().or_else(|| ev.user_id.clone());
+            let compatible = match (&our_user, &their_user) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if claim.force || compatible {
+                merged.push(self.merge(w, other, primary, now)?);
+            }
+        }
+
+        for c in &claims {
+            let owner = c.found.map(|id| self.follow(id));
+            if owner.is_some_and(|o| o != primary) {
+                continue; // belongs to someone this event could not merge with
+            }
+            self.attach(w, ws, primary, c, owner.is_none())?;
+        }
+        Ok(primary)
+    }
+
+    /// Whether contact `id` may take user id `user` (it has none, or the same one).
+    fn user_compatible<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        id: ContactId,
+        user: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let Some(user) = user else { return Ok(true) };
+        Ok(self.contact_mut(w, id)?.user_id.as_deref().is_none_or(|u| u == user))
+    }
+
+    fn attach<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        id: ContactId,
+        c: &Claim,
+        unbound: bool,
+    ) -> Result<(), EngineError> {
+        let contact = self.contact_mut(w, id)?;
+        let mut bind = unbound;
+        let mut unbind: Option<(IdentityKind, String)> = None;
+        match c.kind {
+            IdentityKind::UserId if c.force => {
+                // alias: the previous user id keeps resolving here through the merge.
+            }
+            IdentityKind::UserId => {
+                if contact.user_id.is_none() {
+                    contact.user_id = Some(c.value.clone());
+                } else if contact.user_id.as_deref() != Some(c.value.as_str()) {
+                    bind = false;
+                }
+            }
+            IdentityKind::AnonymousId => {
+                if !contact.anonymous_ids.contains(&c.value) && contact.anonymous_ids.len() < ANONYMOUS_IDS_LISTED_MAX {
+                    contact.anonymous_ids.push(c.value.clone());
+                }
+            }
+            IdentityKind::Email => {
+                if contact.email.as_ref().is_some_and(|e| e.as_str() != c.value) {
+                    unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
+                }
+                contact.email = Email::parse(&c.value);
+                bind = true;
+            }
+            IdentityKind::Phone => {
+                if contact.phone.as_ref().is_some_and(|p| p.as_str() != c.value) {
+                    unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
+                }
+                contact.phone = Phone::parse(&c.value);
+                bind = true;
+            }
+        }
+        self.mark_dirty(id);
+        if let Some((kind, old)) = unbind {
+            // The address changed: the old one no longer finds this contact.
+            w.remove_identity(ws, kind, &old)?;
+            self.identities.remove(&(ws, kind, old.into_boxed_str()));
+        }
+        if bind {
+            self.bind(w, ws, c.kind, &c.value, id)?;
+        }
+        Ok(())
+    }
+
+    /// Folds `loser` into `survivor`: profile, identities (through the merge pointer) and the whole event
+    /// history, then recomputes the survivor's aggregates from the combined history.
+    fn merge<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        loser: ContactId,
+        survivor: ContactId,
+        now: Timestamp,
+    ) -> Result<Merged, EngineError> {
+        let lost = self.contact_mut(w, loser)?.clone();
+        self.contacts.remove(&loser);
+        w.upsert_contact(&lost)?; // the row may not exist yet if created in this transaction
+        w.mark_merged(loser, survivor, now)?;
+        w.reassign_events(loser, survivor)?;
+        self.dirty.retain(|d| *d != loser);
+        self.redirects.insert(loser, survivor);
+        tracing::debug!(contact.loser = loser.0, contact.survivor = survivor.0, "contacts merged");
+        let history = w.contact_events_ordered(survivor)?;
+        let s = self.contact_mut(w, survivor)?;
+        s.absorb(lost);
+        s.computed = Computed::recompute(&history);
+        s.updated_at = now;
+        let ws = s.workspace;
+        self.mark_dirty(survivor);
+        Ok(Merged { ws, loser, survivor, history })
+    }
+}
