@@ -3,6 +3,7 @@
 //! until the transaction commits; if it does not, the reply becomes `Unavailable` (nothing of it was stored).
 
 use kairos_domain::{Contact, JsonMap, Product, ProductFields, Timestamp, WorkspaceId};
+use kairos_flow::FlowDocument;
 use kairos_store::{StoredCampaign, StoredFlow};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -48,13 +49,13 @@ pub(crate) enum Command {
     },
     CreateFlow {
         ws: WorkspaceId,
-        definition: Value,
+        definition: Box<FlowDocument>,
         reply: Reply<StoredFlow>,
     },
     UpdateFlow {
         ws: WorkspaceId,
         id: String,
-        definition: Value,
+        definition: Box<FlowDocument>,
         reply: Reply<StoredFlow>,
     },
     /// Installs a library flow as a draft, or (the demo) installs and activates it.
@@ -225,8 +226,8 @@ impl Command {
             }
             Command::Segment { ws, cmd, reply } => done(reply, segment_cmd(s, ws, cmd, now)),
             Command::SaveTemplate { ws, id, data, reply } => done(reply, s.save_template(ws, &id, &data, now)),
-            Command::CreateFlow { ws, definition, reply } => done(reply, s.create_flow(ws, definition, now)),
-            Command::UpdateFlow { ws, id, definition, reply } => done(reply, s.update_flow(ws, &id, definition, now)),
+            Command::CreateFlow { ws, definition, reply } => done(reply, s.create_flow(ws, &definition, now)),
+            Command::UpdateFlow { ws, id, definition, reply } => done(reply, s.update_flow(ws, &id, &definition, now)),
             Command::InstallLibraryFlow { ws, key, activate, reply } => {
                 let r = s.install_library_flow(ws, &key, now).and_then(|f| match activate {
                     true => s.set_flow_status(ws, &f.public_id, kairos_domain::FlowStatus::Active, now),

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use kairos_domain::{FlowStatus, Timestamp, WorkspaceId};
-use kairos_flow::{Catalog, FlowDef, StepKind};
+use kairos_flow::{Catalog, FlowDef, FlowDocument, StepKind};
 use kairos_store::StoredFlow;
 use kairos_template::TemplateParts;
 use serde_json::Value;
@@ -49,9 +49,8 @@ impl State {
         Ok(version)
     }
 
-    /// Parses and validates a definition against this workspace's templates and segments.
-    fn check_flow(&mut self, ws: WorkspaceId, definition: &Value) -> Result<FlowDef, EngineError> {
-        let def = kairos_flow::parse_flow(definition).map_err(flow_error)?;
+    /// Validates a definition against this workspace's templates and segments.
+    fn check_flow(&mut self, ws: WorkspaceId, def: &FlowDef) -> Result<(), EngineError> {
         let mut templates = HashSet::new();
         for s in &def.steps {
             if let StepKind::Send { template, .. } = &s.kind
@@ -60,7 +59,7 @@ impl State {
                 templates.insert(template.clone());
             }
         }
-        kairos_flow::validate(&def, &Known { templates, state: self, ws }).map_err(flow_error)?;
+        kairos_flow::validate(def, &Known { templates, state: self, ws }).map_err(flow_error)?;
         // Webhooks to an internal address written as such are refused now; names are checked at each call.
         for (i, s) in def.steps.iter().enumerate() {
             if let StepKind::Webhook { url, .. } = &s.kind
@@ -69,8 +68,8 @@ impl State {
                 return Err(EngineError::Invalid { message: refused.0, field: Some(format!("steps[{i}].url")) });
             }
         }
-        self.check_step_liquid(ws, &def)?;
-        Ok(def)
+        self.check_step_liquid(ws, def)?;
+        Ok(())
     }
 
     /// Liquid in task messages and webhook bodies is checked as a template's is (syntax, filters, nesting and
@@ -114,18 +113,18 @@ impl State {
     pub(crate) fn create_flow(
         &mut self,
         ws: WorkspaceId,
-        definition: Value,
+        doc: &FlowDocument,
         now: Timestamp,
     ) -> Result<StoredFlow, EngineError> {
-        let def = self.check_flow(ws, &definition)?;
+        self.check_flow(ws, doc.def())?;
         let mut f = StoredFlow {
             row: 0,
             public_id: kairos_store::keys::random_token("flow_", 8),
             workspace: ws,
-            name: def.name,
+            name: doc.def().name.clone(),
             status: FlowStatus::Draft,
             version: 1,
-            definition: definition.to_string(),
+            definition: doc.source().to_string(),
             created_at: now,
             updated_at: now,
         };
@@ -143,14 +142,14 @@ impl State {
         &mut self,
         ws: WorkspaceId,
         id: &str,
-        definition: Value,
+        doc: &FlowDocument,
         now: Timestamp,
     ) -> Result<StoredFlow, EngineError> {
         let mut f = self.existing_flow(ws, id)?;
-        let def = self.check_flow(ws, &definition)?;
-        f.name = def.name;
+        self.check_flow(ws, doc.def())?;
+        f.name = doc.def().name.clone();
         f.version += 1;
-        f.definition = definition.to_string();
+        f.definition = doc.source().to_string();
         f.updated_at = now;
         self.w.save_flow(&f)?;
         self.refresh_flow(&f, now)?;
@@ -187,7 +186,8 @@ impl State {
         }
         // The workspace's `high_value_cart` at install time goes into the routing condition (editable after).
         let high_value_cart = self.settings.of(ws).high_value_cart;
-        self.create_flow(ws, (lib.flow)(high_value_cart), now)
+        let doc = FlowDocument::parse((lib.flow)(high_value_cart)).map_err(flow_error)?;
+        self.create_flow(ws, &doc, now)
     }
 
     pub(crate) fn set_flow_status(
@@ -202,7 +202,8 @@ impl State {
             // Templates or segments may have been deleted since the last save: check again.
             let v: Value = serde_json::from_str(&f.definition)
                 .map_err(|e| kairos_store::StoreError::Corrupt(format!("flow {id}: {e}")))?;
-            self.check_flow(ws, &v)?;
+            let def = kairos_flow::parse_flow(&v).map_err(flow_error)?;
+            self.check_flow(ws, &def)?;
         }
         f.status = status;
         f.updated_at = now;

@@ -24,6 +24,7 @@ pub mod sending;
 pub mod settings;
 pub mod simulate;
 mod state;
+pub mod templates;
 pub mod tracking;
 mod work;
 
@@ -338,13 +339,15 @@ impl Engine {
         out.downcast::<T>().map(|b| *b).map_err(|_| EngineError::Unavailable)
     }
 
-    /// Stores a new version of a template (already validated); returns its version number.
+    /// Stores a new version of a template (its Liquid is checked against the workspace's partials and
+    /// layouts); returns its version number.
     pub async fn save_template(
         &self,
         ws: WorkspaceId,
         id: String,
-        data: serde_json::Value,
+        source: templates::TemplateSource,
     ) -> Result<i64, EngineError> {
+        let data = source.to_json();
         self.command(|reply| Command::SaveTemplate { ws, id, data, reply }).await
     }
 
@@ -352,9 +355,9 @@ impl Engine {
     pub async fn create_flow(
         &self,
         ws: WorkspaceId,
-        definition: serde_json::Value,
+        definition: kairos_flow::FlowDocument,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.command(|reply| Command::CreateFlow { ws, definition, reply }).await
+        self.command(|reply| Command::CreateFlow { ws, definition: Box::new(definition), reply }).await
     }
 
     /// Validates and stores a new version of a flow.
@@ -362,9 +365,9 @@ impl Engine {
         &self,
         ws: WorkspaceId,
         id: String,
-        definition: serde_json::Value,
+        definition: kairos_flow::FlowDocument,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
-        self.command(|reply| Command::UpdateFlow { ws, id, definition, reply }).await
+        self.command(|reply| Command::UpdateFlow { ws, id, definition: Box::new(definition), reply }).await
     }
 
     /// Installs a flow of the built-in library (with its templates and segments) as a draft.

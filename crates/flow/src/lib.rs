@@ -3,11 +3,13 @@
 //! asked through [`Catalog`].
 
 mod def;
+mod document;
 pub mod library;
 pub mod run;
 mod validate;
 
 pub use def::{AbVariant, Channel, Delay, Entry, FlowDef, Reentry, SendPolicy, Step, StepKind, Trigger, parse_flow};
+pub use document::FlowDocument;
 pub use validate::{Catalog, validate};
 
 /// A definition that cannot be saved: the JSON path of the problem and what is wrong.

@@ -7,6 +7,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::{FlowStatus, MessageStatus};
+use kairos_engine::EngineError;
+use kairos_flow::FlowDocument;
 use kairos_store::StoredFlow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -176,6 +178,13 @@ async fn find_flow(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> 
     flows.into_iter().find(|f| f.public_id == id).ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))
 }
 
+/// A flow definition body, read (the error names the JSON path of the problem).
+async fn flow_document(headers: &HeaderMap, body: Body) -> Result<FlowDocument, ApiError> {
+    let v = json_body(headers, body).await?;
+    FlowDocument::parse(v)
+        .map_err(|e| ApiError::from(EngineError::Invalid { message: e.message, field: Some(e.field) }))
+}
+
 /// Saves a draft (activate it to start it).
 #[utoipa::path(
     post,
@@ -194,8 +203,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Reply<FlowBody>), ApiError> {
-    let v = json_body(&headers, body).await?;
-    let f = app.engine.create_flow(ws, v).await?;
+    let f = app.engine.create_flow(ws, flow_document(&headers, body).await?).await?;
     Ok(created(FlowBody::from(&f)))
 }
 
@@ -220,8 +228,8 @@ pub async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Reply<FlowBody>, ApiError> {
-    let v = json_body(&headers, body).await?;
-    Ok(Reply(FlowBody::from(&app.engine.update_flow(ws, id, v).await?)))
+    let doc = flow_document(&headers, body).await?;
+    Ok(Reply(FlowBody::from(&app.engine.update_flow(ws, id, doc).await?)))
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::ContactId;
+use kairos_engine::templates::{TemplateKind, TemplateSource};
 use kairos_store::StoredTemplate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -150,8 +151,18 @@ async fn save_template(
     id: String,
     parts: TemplateParts,
 ) -> Result<TemplateBody, ApiError> {
-    let data = serde_json::to_value(parts).map_err(|e| ApiError::internal(e.to_string()))?;
-    app.engine.save_template(ws, id.clone(), data).await?;
+    let kind = TemplateKind::parse(&parts.channel).ok_or_else(|| {
+        ApiError::invalid_value("channel", "channel must be email, sms, chat, webhook, partial or layout")
+    })?;
+    let liquid = kairos_template::TemplateParts {
+        subject: parts.subject,
+        html: parts.html,
+        text: parts.text,
+        body: parts.body,
+        layout: parts.layout,
+    };
+    let source = TemplateSource { name: parts.name, kind, parts: liquid };
+    app.engine.save_template(ws, id.clone(), source).await?;
     let t = read(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
     Ok(TemplateBody::from(&t))
 }
