@@ -18,7 +18,7 @@ use kairos_store::{Recipient, StoredCampaign};
 use serde_json::{Value, json};
 
 use crate::EngineError;
-use crate::flow_runtime::PendingSend;
+use crate::flows::PendingSend;
 use crate::state::State;
 
 /// Most recipients one tick hands to the send path per campaign (ticks repeat while more are due).

@@ -16,20 +16,16 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use kairos_channels::{OutboundPolicy, SendError};
-use kairos_domain::{
-    Channel, ContactId, Duration, Event, JsonMap, MessageData, MessageStatus, SystemEvent, Timestamp, WorkspaceId,
-};
+use kairos_domain::ConsentStatus;
+use kairos_domain::{Channel, ContactId, JsonMap, MessageData, Timestamp, WorkspaceId};
 use kairos_store::StoredMessage;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::EngineError;
-use crate::state::State;
-
 /// Waits before the 2nd, 3rd... attempt of a transient failure; after the last the message has `failed`.
-const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 3600, 6 * 3600];
+pub(crate) const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 3600, 6 * 3600];
 /// Deliveries in flight at once (SMTP pools and per-domain limits bound each transport further).
-const CONCURRENCY: usize = 64;
+pub(crate) const CONCURRENCY: usize = 64;
 /// Most messages claimed for transports and not yet settled: what an unsubscribe may have to wait for.
 pub const HANDOFF_IN_FLIGHT_MAX: usize = CONCURRENCY;
 
@@ -84,7 +80,7 @@ pub(crate) struct Flight {
     pub(crate) channel: Channel,
     pub(crate) to: String,
     pub(crate) transactional: bool,
-    pub(crate) mark: Option<crate::handoff::Mark>,
+    pub(crate) mark: Option<Mark>,
 }
 
 /// What the dispatcher reports for a message.
@@ -129,6 +125,15 @@ impl Pending {
     }
 }
 
+/// What a recipient's right to a message depends on: the channel's consent (status and when it last
+/// changed) and the suppression list's generation. A message in flight is checked again when it changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Mark {
+    pub(crate) consent: ConsentStatus,
+    pub(crate) changed: Option<Timestamp>,
+    pub(crate) suppressions: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct Dispatch {
     pub(crate) real: Real,
@@ -136,7 +141,7 @@ pub(crate) struct Dispatch {
     /// Committed (or being committed) `queued` messages waiting to be claimed.
     pub(crate) pending: Pending,
     /// Claimed in the current transaction; handed off once it commits.
-    ready: Vec<(Outbound, Option<crate::handoff::Mark>)>,
+    ready: Vec<(Outbound, Option<Mark>)>,
     retries: BinaryHeap<Reverse<(i64, String)>>,
     waiting: HashMap<String, Outbound>,
     pub(crate) in_flight: HashMap<String, Flight>,
@@ -203,7 +208,7 @@ impl Dispatch {
         self.pending.len() + self.claimed()
     }
 
-    pub(crate) fn claim(&mut self, o: Outbound, mark: Option<crate::handoff::Mark>) {
+    pub(crate) fn claim(&mut self, o: Outbound, mark: Option<Mark>) {
         self.ready.push((o, mark));
     }
 
@@ -213,7 +218,7 @@ impl Dispatch {
     }
 
     /// A claimed message was settled: it is no longer in flight.
-    fn settled(&mut self, id: &str) {
+    pub(crate) fn settled(&mut self, id: &str) {
         self.in_flight.remove(id);
         self.withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
@@ -312,32 +317,6 @@ impl Transports {
     }
 }
 
-/// Runs the dispatcher: hands each message to its transport (at most `CONCURRENCY` at once) and reports the
-/// outcome to the committer. Ends when the engine stops.
-pub(crate) async fn run(
-    transports: Arc<Transports>,
-    mut rx: mpsc::Receiver<Outbound>,
-    ops: mpsc::Sender<crate::Op>,
-    withdrawn: Arc<Mutex<HashSet<String>>>,
-) {
-    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    while let Some(o) = rx.recv().await {
-        let Ok(permit) = limit.clone().acquire_owned().await else { break };
-        let (t, ops, withdrawn) = (transports.clone(), ops.clone(), withdrawn.clone());
-        tokio::spawn(async move {
-            // Withdrawn before its transport started (its recipient unsubscribed meanwhile): not sent.
-            let is_withdrawn =
-                || withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
-            let report = t.deliver(&o, is_withdrawn).await;
-            drop(permit);
-            let delivered = crate::command::Command::Delivered { outbound: Box::new(o), report };
-            if ops.send(crate::Op::Command(delivered)).await.is_err() {
-                tracing::debug!("engine stopped before a delivery was recorded; it is sent again at start");
-            }
-        });
-    }
-}
-
 /// The dispatcher's end of the channel and the shared set of withdrawn messages.
 pub(crate) type Connection = (mpsc::Receiver<Outbound>, Arc<Mutex<HashSet<String>>>);
 
@@ -376,97 +355,4 @@ pub(crate) fn message_props(id: &str, data: &MessageData) -> JsonMap {
         props.insert("channel".into(), json!(c.as_str()));
     }
     props
-}
-
-impl State {
-    /// Queues a committed message for its transport (called in the transaction that wrote it); `data` is
-    /// the row's data as written.
-    pub(crate) fn queue_outbound(&mut self, m: &StoredMessage, data: &MessageData, at: Option<Timestamp>) {
-        let o = Outbound {
-            message_id: m.id.clone(),
-            workspace: m.workspace,
-            contact: m.contact,
-            channel: m.channel,
-            to: m.to.clone().unwrap_or_default(),
-            // Rows written before this flag existed passed the marketing check when they were queued.
-            transactional: data.transactional.unwrap_or(true),
-            attempt: data.attempts as u32,
-            data: data.clone(),
-        };
-        self.dispatch.queue(o, at);
-    }
-
-    /// Records what the dispatcher reported: sent, a retry with backoff, a final failure, or a withdrawn
-    /// message checked again.
-    pub(crate) fn record_delivery(&mut self, o: Outbound, report: Report, now: Timestamp) -> Result<(), EngineError> {
-        self.dispatch.settled(&o.message_id);
-        let outcome = match report {
-            Report::Done(outcome) => outcome,
-            Report::Withdrawn => return self.recheck_withdrawn(o, now),
-        };
-        let Some(m) = self.w.message(&o.message_id)? else { return Ok(()) };
-        if !m.status.awaiting_transport() {
-            return Ok(()); // already settled (a duplicate report)
-        }
-        let mut data = message_data(&m);
-        data.attempts += 1;
-        let attempts = data.attempts;
-        let (status, reason, retry_at) = match &outcome {
-            Ok(provider_id) => {
-                if let Some(id) = provider_id {
-                    data.provider_id = Some(id.clone());
-                    if m.channel == Channel::Sms {
-                        self.w.set_provider_id(id, &m.id)?;
-                    }
-                }
-                (MessageStatus::Sent, None, None)
-            }
-            Err(SendError::Transient(why)) if (attempts as usize) <= BACKOFF_SECS.len() => {
-                let wait = Duration::from_secs(BACKOFF_SECS[attempts as usize - 1]);
-                (MessageStatus::Retrying, Some(why.clone()), Some(now.saturating_add(wait)))
-            }
-            Err(SendError::Transient(why)) => {
-                (MessageStatus::Failed, Some(format!("gave up after {attempts} attempts: {why}")), None)
-            }
-            Err(SendError::Permanent(why)) if m.channel == Channel::Email => {
-                (MessageStatus::Bounced, Some(why.clone()), None)
-            }
-            Err(SendError::Permanent(why)) => (MessageStatus::Failed, Some(why.clone()), None),
-        };
-        data.reason = reason.clone();
-        data.deliver_at = retry_at;
-        data.push_history(status, now, reason.as_deref());
-        self.w.update_message(&m.id, status, &data.to_json())?;
-        if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref())
-            && status != MessageStatus::Retrying
-        {
-            self.w.count_step(flow_row, step, status.as_str())?;
-        }
-        match status {
-            MessageStatus::Retrying => self.queue_outbound(&m, &data, retry_at),
-            MessageStatus::Sent => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
-            MessageStatus::Bounced => {
-                tracing::info!(message = %m.id, "hard bounce: the address is suppressed");
-                if let Some(to) = &m.to {
-                    self.suppress(m.workspace, m.channel, to, "hard_bounce", now)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// The `Message Sent` event in the contact's timeline.
-    pub(crate) fn message_sent_event(
-        &mut self,
-        ws: WorkspaceId,
-        contact: ContactId,
-        id: &str,
-        data: &MessageData,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let ev = Event::emitted(SystemEvent::MessageSent, format!("kairos-{id}"), message_props(id, data), now);
-        self.emit(ws, self.follow(contact), ev, crate::work::Reach::Everything);
-        Ok(())
-    }
 }

@@ -3,7 +3,7 @@
 //! never loses or repeats a step: a send is a message row keyed by (run, step).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kairos_domain::Duration;
@@ -12,61 +12,18 @@ use kairos_domain::{
     SkipReason, SystemEvent, Timestamp, WebhookCall, WorkspaceId,
 };
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
-use kairos_flow::{FlowDef, Reentry, SendPolicy, StepKind, Trigger};
+use kairos_flow::{Reentry, SendPolicy, StepKind, Trigger};
 
-use crate::sending::{Decision, SendLog, decide};
+use crate::sending::{Decision, decide};
 use kairos_segment::Expr;
-use kairos_segment::eval::{self, Node};
+use kairos_segment::eval::{self};
 use kairos_store::{StoredFlow, StoredMessage, StoredRun};
 use serde_json::{Value, json};
 
 use crate::EngineError;
+use crate::flows::{CompiledFlow, FLOW_COUNTER_STEP, PendingSend, RunRec, trigger_value};
 use crate::segments::{Change, FlowView, Segments, View};
 use crate::state::State;
-
-/// The step name under which a flow's own counters (conversions) are kept.
-pub const FLOW_COUNTER_STEP: &str = "$flow";
-
-/// A flow version ready to run: its definition and compiled conditions (split conditions and wait_for filters
-/// by step id, `exit_when` under `EXIT_KEY`).
-pub(crate) struct CompiledFlow {
-    row: i64,
-    public_id: String,
-    version: i64,
-    def: FlowDef,
-    trigger_filter: Option<Node>,
-    entry: Option<Node>,
-    conditions: HashMap<String, Node>,
-    filters: HashMap<String, Node>,
-    marketing_channels: Vec<Channel>,
-}
-
-struct RunRec {
-    stored: StoredRun,
-    run: Run,
-    /// The trigger event's properties, parsed from `stored.trigger` only while the run steps: a million waiting
-    /// runs keep the compact JSON text, not a parsed map each.
-    trigger: JsonMap,
-}
-
-#[derive(Default)]
-pub(crate) struct Flows {
-    active: HashMap<WorkspaceId, Vec<Arc<CompiledFlow>>>,
-    versions: HashMap<(i64, i64), Arc<CompiledFlow>>,
-    runs: HashMap<i64, RunRec>,
-    by_contact: HashMap<ContactId, Vec<i64>>,
-    timers: BinaryHeap<Reverse<(i64, i64)>>,
-    send_log: SendLog,
-    deferred: BinaryHeap<Reverse<(i64, String)>>,
-    /// Rows of active flows; runs of other (paused) flows hold where they are until the flow is activated.
-    active_rows: std::collections::HashSet<i64>,
-    /// Due runs of paused flows, by flow row.
-    parked: HashMap<i64, Vec<i64>>,
-    pending: HashMap<String, (Timestamp, PendingSend)>,
-}
-
-/// A send waiting for the sending discipline (stored in the message row, so it survives restarts).
-pub(crate) type PendingSend = kairos_domain::DeferredSend;
 
 struct FlowCtx<'a> {
     now: Timestamp,
@@ -78,15 +35,6 @@ struct FlowCtx<'a> {
     run_id: i64,
     ws: WorkspaceId,
     coupons: &'a crate::coupons::Coupons,
-}
-
-impl CompiledFlow {
-    pub(crate) fn trigger(&self) -> &Trigger {
-        &self.def.trigger
-    }
-    pub(crate) fn row(&self) -> i64 {
-        self.row
-    }
 }
 
 impl Ctx for FlowCtx<'_> {
@@ -112,20 +60,6 @@ impl Ctx for FlowCtx<'_> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.run_id, step).hash(&mut h);
         h.finish() % total.max(1)
-    }
-}
-
-/// The value of a `key` path (`event.order_id`) in the trigger event's properties, as text.
-pub(crate) fn trigger_value(props: &JsonMap, key: &str) -> Option<String> {
-    let mut parts = key.strip_prefix("event.")?.split('.');
-    let mut v = props.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
     }
 }
 

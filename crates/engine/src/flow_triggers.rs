@@ -2,7 +2,6 @@
 //! and yearly dates (birthdays) at 09:00 in the contact's time zone.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use kairos_domain::{ContactId, Duration, Event, JsonMap, Product, Timestamp, WorkspaceId};
@@ -10,7 +9,7 @@ use kairos_flow::Trigger;
 use serde_json::{Value, json};
 
 use crate::EngineError;
-use crate::flow_runtime::CompiledFlow;
+use crate::flows::CompiledFlow;
 use crate::state::State;
 
 /// How long viewing or carting a product counts as interest in it.
@@ -19,14 +18,6 @@ pub const INTEREST_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 const DATE_TRIGGER_HOUR: i8 = 9;
 /// Event names that show interest in a product (`Back In Stock Requested` is the "notify me" button).
 const INTEREST_EVENTS: &[&str] = &["Product Viewed", "Product Added", "Back In Stock Requested"];
-
-#[derive(Default)]
-pub(crate) struct Triggers {
-    /// (workspace, product) -> contacts with the time of their latest interest.
-    interest: HashMap<(WorkspaceId, String), HashMap<ContactId, Timestamp>>,
-    /// (due, contact, flow row): the next date trigger of a contact for a flow.
-    dates: BinaryHeap<Reverse<(i64, ContactId, i64)>>,
-}
 
 /// The next 09:00 local on `month-day` minus `days_before`, strictly after `now`.
 fn next_date(birthday: &str, days_before: i64, tz: &jiff::tz::TimeZone, now: Timestamp) -> Option<Timestamp> {

@@ -18,17 +18,9 @@
 use kairos_domain::{Channel, ConsentStatus, ContactId, MessageStatus, SkipReason, Timestamp, WorkspaceId};
 
 use crate::EngineError;
+use crate::dispatch::Mark;
 use crate::dispatch::{HANDOFF_IN_FLIGHT_MAX, Outbound, message_data};
 use crate::state::State;
-
-/// What a recipient's right to a message depends on: the channel's consent (status and when it last
-/// changed) and the suppression list's generation. A message in flight is checked again when it changes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Mark {
-    consent: ConsentStatus,
-    changed: Option<Timestamp>,
-    suppressions: u64,
-}
 
 impl State {
     /// Adds an address to the suppression list (every suppression goes through here, so messages in flight

@@ -7,10 +7,13 @@ mod command;
 mod committer;
 pub mod coupons;
 mod dedupe;
+mod delivery;
 pub mod dispatch;
+mod event_path;
 mod flow_ops;
 mod flow_runtime;
 mod flow_triggers;
+mod flows;
 mod handoff;
 mod identity;
 pub mod links;
@@ -40,7 +43,7 @@ use command::Command;
 pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
 pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
-pub use flow_runtime::FLOW_COUNTER_STEP;
+pub use flows::FLOW_COUNTER_STEP;
 
 /// Requests queued for the committer before producers wait (back-pressure).
 pub const QUEUE_OPS_MAX: usize = 4_096;
@@ -414,7 +417,7 @@ impl Engine {
         let real = transports.real();
         let policy = transports.webhook.policy();
         let (rx, withdrawn) = self.command(|reply| Command::ConnectDispatcher { real, policy, reply }).await?;
-        tokio::spawn(dispatch::run(transports, rx, self.ops.clone(), withdrawn));
+        tokio::spawn(delivery::run(transports, rx, self.ops.clone(), withdrawn));
         Ok(())
     }
 

@@ -265,7 +265,7 @@ impl State {
                 continue;
             }
             let key = match &def.key {
-                Some(k) => match crate::flow_runtime::trigger_value(&ev.properties, k) {
+                Some(k) => match crate::flows::trigger_value(&ev.properties, k) {
                     Some(v) => v,
                     None => continue,
                 },

@@ -25,8 +25,8 @@ pub struct State {
     products: HashSet<(WorkspaceId, Box<str>)>,
     dedupe: Dedupe,
     pub(crate) segments: Segments,
-    pub(crate) flows: crate::flow_runtime::Flows,
-    pub(crate) triggers: crate::flow_triggers::Triggers,
+    pub(crate) flows: crate::flows::Flows,
+    pub(crate) triggers: crate::flows::Triggers,
     /// Membership changes announced in the current transaction, published after it commits.
     pub(crate) emitted: Vec<(WorkspaceId, crate::segments::Change)>,
     /// Events waiting to reach profiles, segments and flows (`crate::work`).
