@@ -167,6 +167,21 @@ fn strings(v: &Value, field: &str) -> Result<Vec<String>, EngineError> {
     }
 }
 
+/// A campaign definition as the API receives it: read and checked ([`CampaignDocument::parse`]), kept with the
+/// document as written (stored verbatim). Whether its template and segments exist is checked by the engine.
+#[derive(Debug, Clone)]
+pub struct CampaignDocument {
+    def: CampaignDef,
+    source: Value,
+}
+
+impl CampaignDocument {
+    /// Reads a definition; the error names the field.
+    pub fn parse(source: Value) -> Result<CampaignDocument, EngineError> {
+        Ok(CampaignDocument { def: parse(&source)?, source })
+    }
+}
+
 /// Reads and checks a campaign definition (SPEC 16); references are checked by the caller.
 pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
     let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
@@ -368,18 +383,18 @@ impl State {
     pub(crate) fn create_campaign(
         &mut self,
         ws: WorkspaceId,
-        v: Value,
+        doc: &CampaignDocument,
         now: Timestamp,
     ) -> Result<StoredCampaign, EngineError> {
-        let def = parse(&v)?;
-        self.check_campaign_refs(ws, &def)?;
+        let def = &doc.def;
+        self.check_campaign_refs(ws, def)?;
         let mut c = StoredCampaign {
             row: 0,
             public_id: kairos_store::keys::random_token("cmp_", 8),
             workspace: ws,
             name: def.name.clone(),
             status: CampaignStatus::Draft,
-            definition: v.to_string(),
+            definition: doc.source.to_string(),
             state: CampaignState::default().to_json(),
             created_at: now,
             updated_at: now,

@@ -110,7 +110,7 @@ pub(crate) enum Command {
     },
     CreateCampaign {
         ws: WorkspaceId,
-        definition: Value,
+        definition: Box<crate::campaigns::CampaignDocument>,
         reply: Reply<StoredCampaign>,
     },
     ScheduleCampaign {
@@ -255,7 +255,7 @@ impl Command {
                 };
                 done(reply, r)
             }
-            Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, definition, now)),
+            Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, &definition, now)),
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
             Command::ValidateCoupon { ws, code, who, reply } => {

@@ -511,9 +511,9 @@ impl Engine {
     pub async fn create_campaign(
         &self,
         ws: WorkspaceId,
-        definition: serde_json::Value,
+        definition: campaigns::CampaignDocument,
     ) -> Result<kairos_store::StoredCampaign, EngineError> {
-        self.command(|reply| Command::CreateCampaign { ws, definition, reply }).await
+        self.command(|reply| Command::CreateCampaign { ws, definition: Box::new(definition), reply }).await
     }
 
     /// Schedules a draft campaign: its audience is taken now, each contact due per the schedule.

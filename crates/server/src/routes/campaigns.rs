@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use kairos_domain::MessageStatus;
+use kairos_engine::campaigns::CampaignDocument;
 use kairos_engine::campaigns::{CampaignReport, CampaignState};
 use kairos_store::StoredCampaign;
 use serde::Serialize;
@@ -235,8 +236,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Reply<CampaignBody>), ApiError> {
-    let v = json_body(&headers, body).await?;
-    let c = app.engine.create_campaign(ws, v).await?;
+    let doc = CampaignDocument::parse(json_body(&headers, body).await?)?;
+    let c = app.engine.create_campaign(ws, doc).await?;
     Ok(created(full(&app, ws, c).await?))
 }
 
