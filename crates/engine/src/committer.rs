@@ -33,8 +33,10 @@ fn segment_cmd(
             state.delete_segment(ws, &id)?;
             SegmentReply::Deleted
         }
-        SegmentCmd::Get { id } => SegmentReply::Info(state.segment_info(ws, &id)?),
-        SegmentCmd::List => SegmentReply::List(state.segment_list(ws)),
+        // Answered on read views (`Engine::segment`), never here.
+        SegmentCmd::Get { .. } | SegmentCmd::List => {
+            return Err(EngineError::Invalid { message: "segments are read from a read view".into(), field: None });
+        }
         SegmentCmd::Preview { expr, sample } => {
             let (count, sample, warnings) = state.preview_segment(ws, &expr, sample, now)?;
             SegmentReply::Preview { count, sample, warnings }

@@ -14,7 +14,9 @@ mod handoff;
 pub mod links;
 mod message_ids;
 pub mod messages;
+mod reads;
 mod recommend;
+mod render;
 mod secrets;
 mod segment_ops;
 pub mod segments;
@@ -27,7 +29,7 @@ pub mod tracking;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
+use kairos_domain::{ConsentStatus, Contact, Event, Product, Timestamp, WorkspaceId};
 use kairos_store::{Background, Reads, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -191,6 +193,8 @@ pub struct Engine {
     background: Mutex<Option<Background>>,
     changes: tokio::sync::broadcast::Sender<SegmentChange>,
     link_key: links::LinkKey,
+    /// Queries run on read views with this, off the committer.
+    reads: Arc<reads::ReadSide>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -226,7 +230,15 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let links = messages::LinkConfig { key: key.clone(), public_url: public_url.trim_end_matches('/').to_string() };
         let writer = store.writer()?;
-        let state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
+        let read_side = reads::ReadSide {
+            store: store.clone(),
+            defaults: defaults.clone(),
+            links: links.clone(),
+            secrets: secrets.clone(),
+            recs: Arc::default(),
+        };
+        let mut state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
+        state.recs = read_side.recs.clone();
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -257,6 +269,7 @@ impl Engine {
             background: Mutex::new(Some(background)),
             changes,
             link_key: key,
+            reads: Arc::new(read_side),
         })
     }
 
@@ -275,6 +288,20 @@ impl Engine {
     /// Runs `f` on a read view of committed data (blocking: call it off async threads).
     pub fn read<T>(&self, f: impl FnOnce(&dyn Reads) -> kairos_store::Result<T>) -> kairos_store::Result<T> {
         self.store.read(f)
+    }
+
+    /// Runs `f` on a read view of committed data, on a blocking thread: a query never waits for the committer
+    /// and never holds it up.
+    async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&reads::ReadSide, &dyn Reads, Timestamp) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let side = self.reads.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || side.run(|r| f(&side, r, now))).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a query panicked");
+            Err(EngineError::Unavailable)
+        })
     }
 
     async fn call<T>(
@@ -337,7 +364,13 @@ impl Engine {
     }
 
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
-        self.call(|reply| Op::Segment { ws, cmd, reply }).await
+        match cmd {
+            SegmentCmd::Get { id } => {
+                self.query(move |_, r, _| reads::segment_info(r, ws, &id).map(SegmentReply::Info)).await
+            }
+            SegmentCmd::List => self.query(move |_, r, _| reads::segment_list(r, ws).map(SegmentReply::List)).await,
+            cmd => self.call(|reply| Op::Segment { ws, cmd, reply }).await,
+        }
     }
 
     async fn run<T: Send + 'static>(
@@ -417,7 +450,7 @@ impl Engine {
         definition: serde_json::Value,
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
-        self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
+        self.query(move |_, r, now| simulate::simulate_flow(r, ws, &definition, since, now)).await
     }
 
     /// Connects the configured transports: messages of their channels are `queued` and handed to them after
@@ -440,7 +473,7 @@ impl Engine {
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
     ) -> Result<messages::Preview, EngineError> {
-        self.run(move |s, now| s.preview(ws, &template, contact, event, now)).await
+        self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, now)).await
     }
 
     /// Renders unsaved template parts for a contact (live preview while editing).
@@ -451,7 +484,7 @@ impl Engine {
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
     ) -> Result<messages::Preview, EngineError> {
-        self.run(move |s, now| s.preview_draft(ws, &draft, contact, event, now)).await
+        self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, now)).await
     }
 
     /// A recipient followed a signed link (open pixel, click, unsubscribe, preference centre).
@@ -498,7 +531,7 @@ impl Engine {
     /// Whether an unsubscribe link still acts (`Confirm`), is stale (`Expired`) or names no message (`Gone`).
     pub async fn unsubscribe_check(&self, link: links::Link) -> Result<messages::LinkOutcome, EngineError> {
         let links::Link::Unsubscribe { message, issued } = link else { return Ok(messages::LinkOutcome::Gone) };
-        self.run(move |s, _| s.unsubscribe_check(&message, issued)).await
+        self.query(move |_, r, _| reads::unsubscribe_check(r, &message, issued)).await
     }
 
     /// A provider's delivery report for an SMS (by the provider's message id).
@@ -545,7 +578,7 @@ impl Engine {
 
     /// Progress and A/B numbers of a campaign.
     pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<campaigns::CampaignReport, EngineError> {
-        self.run(move |s, _| s.campaign_report(ws, &id)).await
+        self.query(move |_, r, _| campaigns::campaign_report(r, ws, &id)).await
     }
 
     /// Creates or replaces a coupon pool.
@@ -563,7 +596,7 @@ impl Engine {
         ws: WorkspaceId,
         id: Option<String>,
     ) -> Result<Vec<coupons::PoolInfo>, EngineError> {
-        self.run(move |s, now| s.pools(ws, id.as_deref(), now)).await
+        self.query(move |_, r, now| coupons::pools(r, ws, id.as_deref(), now)).await
     }
 
     /// Whether a coupon code can be used now (by a contact when given).
@@ -573,19 +606,16 @@ impl Engine {
         code: String,
         who: Option<ContactRef>,
     ) -> Result<coupons::CouponCheck, EngineError> {
-        self.run(move |s, now| {
-            let contact = match who {
-                Some(w) => Some(s.resolve_existing(ws, w)?),
-                None => None,
-            };
-            s.validate_coupon(ws, &code, contact, now)
+        self.query(move |_, r, now| {
+            let contact = who.map(|w| reads::resolve(r, ws, w)).transpose()?;
+            coupons::validate(r, ws, &code, contact, now)
         })
         .await
     }
 
     /// The workspace's effective settings.
     pub async fn settings(&self, ws: WorkspaceId) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, _| s.settings_json(ws)).await
+        self.query(move |side, r, _| side.settings_json(r, ws)).await
     }
 
     /// Applies a partial settings update; answers the effective settings.
@@ -609,6 +639,13 @@ impl Engine {
 
     /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).
     pub fn segment_blocking(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
+        let cmd = match cmd {
+            SegmentCmd::Get { id } => {
+                return self.reads.run(|r| reads::segment_info(r, ws, &id).map(SegmentReply::Info));
+            }
+            SegmentCmd::List => return self.reads.run(|r| reads::segment_list(r, ws).map(SegmentReply::List)),
+            cmd => cmd,
+        };
         let (reply, rx) = oneshot::channel();
         self.ops.blocking_send(Op::Segment { ws, cmd, reply }).map_err(|_| EngineError::Unavailable)?;
         rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
