@@ -7,6 +7,7 @@ mod flows;
 mod render;
 mod segments;
 mod send;
+mod simulate;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,8 @@ pub enum BenchWhat {
     Render,
     /// SMTP hand-off through the real transport to a local sink.
     Send,
+    /// Ingest latency while a flow simulation replays a large history (issue 11: reads off the writer).
+    SimulateUnderLoad,
     All,
 }
 
@@ -80,6 +83,9 @@ pub struct BenchArgs {
     /// Messages for the send benchmark (and renders for the render benchmark: 200 000).
     #[arg(long)]
     pub messages: Option<usize>,
+    /// Events of history for the simulate-under-load benchmark (default 1 000 000).
+    #[arg(long)]
+    pub events: Option<usize>,
     /// Sign the send benchmark's mail with DKIM (RSA-2048, the committed test-only key).
     #[arg(long)]
     pub dkim: bool,
@@ -116,6 +122,17 @@ pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
             let key = args.dkim.then(|| TEST_DKIM_KEY.to_string());
             return crate::send::run(args.messages.unwrap_or(20_000), 64, 16, key);
         }
+        BenchWhat::SimulateUnderLoad => {
+            let (dir, remove) = match &args.data_dir {
+                Some(d) => (d.clone(), false),
+                None => (std::env::temp_dir().join(format!("kairos-bench-simulate-{}", std::process::id())), true),
+            };
+            let r = crate::simulate::run(args.events.unwrap_or(crate::simulate::HISTORY_EVENTS_DEFAULT), &dir, start);
+            if remove {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return r;
+        }
     }
     ingest_run(&args, &start)
 }
@@ -145,15 +162,20 @@ const ID_MARK: &str = "bench-000000000000-";
 const TIME_MARK: &str = "2000-01-01T00:00:00.000Z";
 
 fn templates(args: &BenchArgs, count: usize) -> Vec<Template> {
+    templates_of(args.batch_size, args.shoppers, count)
+}
+
+/// `count` request bodies of `batch_size` events each from `shoppers` shoppers (see [`patch`]).
+fn templates_of(batch_size: usize, shoppers: usize, count: usize) -> Vec<Template> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let catalog = sample::catalog(&mut rng);
-    let mut shoppers: Vec<sample::Shopper> = (0..args.shoppers).map(|i| sample::shopper(i, &mut rng)).collect();
+    let mut shoppers: Vec<sample::Shopper> = (0..shoppers).map(|i| sample::shopper(i, &mut rng)).collect();
     let start: jiff::Timestamp = TIME_MARK.parse().expect("valid");
     let mut out = Vec::with_capacity(count);
     let mut n = 0usize;
     for _ in 0..count {
-        let mut events = Vec::with_capacity(args.batch_size);
-        while events.len() < args.batch_size {
+        let mut events = Vec::with_capacity(batch_size);
+        while events.len() < batch_size {
             let idx = rand::RngExt::random_range(&mut rng, 0..shoppers.len());
             let mut next_id = || {
                 n += 1;
@@ -161,7 +183,7 @@ fn templates(args: &BenchArgs, count: usize) -> Vec<Template> {
             };
             events.extend(sample::session(&mut shoppers[idx], &catalog, start, &mut rng, &mut next_id));
         }
-        events.truncate(args.batch_size);
+        events.truncate(batch_size);
         for e in &mut events {
             e["timestamp"] = serde_json::json!(TIME_MARK);
         }

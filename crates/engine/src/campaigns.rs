@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use kairos_domain::{CampaignStatus, Channel, ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
-use kairos_store::{Recipient, StoredCampaign};
+use kairos_store::{Reads, Recipient, StoredCampaign};
 use serde_json::{Value, json};
 
 use crate::EngineError;
@@ -651,62 +651,70 @@ impl State {
     /// Per variant: (recipients sent, metric value, successes for rate metrics).
     fn ab_results(&mut self, public_id: &str, ab: &Ab) -> Result<Vec<(u64, f64, u64)>, EngineError> {
         let rows = self.w.variant_results(public_id)?;
-        let mut out = vec![(0u64, 0.0f64, 0u64); ab.variants.len()];
-        for kairos_store::VariantResult { variant, sent, opened, clicked } in rows {
-            let Some(slot) = usize::try_from(variant).ok().and_then(|v| out.get_mut(v)) else { continue };
-            let hits = match ab.metric {
-                Metric::Opens => opened,
-                _ => clicked,
-            };
-            *slot = (sent, if sent == 0 { 0.0 } else { hits as f64 / sent as f64 }, hits);
-        }
-        if ab.metric == Metric::Revenue {
-            // Revenue per recipient: orders by the variant's recipients after their message.
-            let revenue = self.w.campaign_revenue(public_id)?;
-            for (v, total) in revenue {
-                if let Some(slot) = usize::try_from(v).ok().and_then(|v| out.get_mut(v)) {
-                    slot.1 = if slot.0 == 0 { 0.0 } else { total / slot.0 as f64 };
-                }
+        let revenue = if ab.metric == Metric::Revenue { self.w.campaign_revenue(public_id)? } else { Vec::new() };
+        Ok(ab_scores(ab, rows, revenue))
+    }
+}
+
+/// Per variant: (recipients sent, metric value, successes for rate metrics), from what the variants' messages
+/// did and (revenue metric) the revenue of each variant's recipients after their message.
+fn ab_scores(ab: &Ab, rows: Vec<kairos_store::VariantResult>, revenue: Vec<(i64, f64)>) -> Vec<(u64, f64, u64)> {
+    let mut out = vec![(0u64, 0.0f64, 0u64); ab.variants.len()];
+    for kairos_store::VariantResult { variant, sent, opened, clicked } in rows {
+        let Some(slot) = usize::try_from(variant).ok().and_then(|v| out.get_mut(v)) else { continue };
+        let hits = match ab.metric {
+            Metric::Opens => opened,
+            _ => clicked,
+        };
+        *slot = (sent, if sent == 0 { 0.0 } else { hits as f64 / sent as f64 }, hits);
+    }
+    if ab.metric == Metric::Revenue {
+        // Revenue per recipient: orders by the variant's recipients after their message.
+        for (v, total) in revenue {
+            if let Some(slot) = usize::try_from(v).ok().and_then(|v| out.get_mut(v)) {
+                slot.1 = if slot.0 == 0 { 0.0 } else { total / slot.0 as f64 };
             }
         }
-        Ok(out)
     }
+    out
+}
 
-    /// The numbers of a campaign: recipients, progress, A/B variants with confidence.
-    pub(crate) fn campaign_report(&mut self, ws: WorkspaceId, id: &str) -> Result<CampaignReport, EngineError> {
-        let c = self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
-        let (pending, waiting_for_winner, processed) = self.w.recipient_counts(c.row)?;
-        let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
-        let mut ab_report = None;
-        if let Ok(def) = parse(&v)
-            && let Some(ab) = &def.ab
-        {
-            let results = self.ab_results(&c.public_id, ab)?;
-            let best = results.iter().map(|r| r.1).fold(f64::MIN, f64::max);
-            let leader = results.iter().position(|r| r.1 == best).unwrap_or(0);
-            let variants = results
-                .iter()
-                .enumerate()
-                .map(|(i, (n, score, hits))| {
-                    // Confidence that the leader beats this variant (rate metrics).
-                    let (ln, lh) = (results[leader].0, results[leader].2);
-                    VariantReport {
-                        template: ab.variants[i].clone(),
-                        sent: *n,
-                        score: *score,
-                        confidence_leader_better: (i != leader).then(|| confidence(lh, ln, *hits, *n)),
-                    }
-                })
-                .collect();
-            let state = CampaignState::parse(&c.state);
-            ab_report = Some(AbReport {
-                metric: ab.metric,
-                test_share: ab.test_share,
-                variants,
-                winner: state.winner,
-                test_ends_at: state.test_ends_at,
-            });
-        }
-        Ok(CampaignReport { pending, waiting_for_winner, processed, ab: ab_report })
+/// The numbers of a campaign, from a read view: recipients, progress, A/B variants with confidence.
+pub(crate) fn campaign_report(r: &dyn Reads, ws: WorkspaceId, id: &str) -> Result<CampaignReport, EngineError> {
+    let c = r.campaign(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
+    let (pending, waiting_for_winner, processed) = r.recipient_counts(c.row)?;
+    let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
+    let mut ab_report = None;
+    if let Ok(def) = parse(&v)
+        && let Some(ab) = &def.ab
+    {
+        let rows = r.variant_results(&c.public_id)?;
+        let revenue = if ab.metric == Metric::Revenue { r.campaign_revenue(&c.public_id)? } else { Vec::new() };
+        let results = ab_scores(ab, rows, revenue);
+        let best = results.iter().map(|r| r.1).fold(f64::MIN, f64::max);
+        let leader = results.iter().position(|r| r.1 == best).unwrap_or(0);
+        let variants = results
+            .iter()
+            .enumerate()
+            .map(|(i, (n, score, hits))| {
+                // Confidence that the leader beats this variant (rate metrics).
+                let (ln, lh) = (results[leader].0, results[leader].2);
+                VariantReport {
+                    template: ab.variants[i].clone(),
+                    sent: *n,
+                    score: *score,
+                    confidence_leader_better: (i != leader).then(|| confidence(lh, ln, *hits, *n)),
+                }
+            })
+            .collect();
+        let state = CampaignState::parse(&c.state);
+        ab_report = Some(AbReport {
+            metric: ab.metric,
+            test_share: ab.test_share,
+            variants,
+            winner: state.winner,
+            test_ends_at: state.test_ends_at,
+        });
     }
+    Ok(CampaignReport { pending, waiting_for_winner, processed, ab: ab_report })
 }

@@ -123,12 +123,6 @@ pub(crate) enum Command {
         pool: Box<coupons::Pool>,
         reply: Reply<coupons::PoolInfo>,
     },
-    ValidateCoupon {
-        ws: WorkspaceId,
-        code: String,
-        who: Option<ContactRef>,
-        reply: Reply<coupons::CouponCheck>,
-    },
     UpdateSettings {
         ws: WorkspaceId,
         patch: Value,
@@ -140,6 +134,9 @@ pub(crate) enum Command {
         policy: std::sync::Arc<kairos_channels::OutboundPolicy>,
         reply: Reply<crate::dispatch::Connection>,
     },
+    /// A bug (tests only): the committer must survive a panic.
+    #[cfg(test)]
+    Panic { reply: Reply<()> },
     /// A transport's outcome for a claimed message (no one waits for it).
     Delivered {
         outbound: Box<Outbound>,
@@ -258,13 +255,14 @@ impl Command {
             Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, &definition, now)),
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
-            Command::ValidateCoupon { ws, code, who, reply } => {
-                let r = who.map(|w| s.resolve_existing(ws, w)).transpose();
-                done(reply, r.and_then(|contact| s.validate_coupon(ws, &code, contact, now)))
-            }
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::ConnectDispatcher { real, policy, reply } => {
                 done(reply, Ok(crate::dispatch::connect(&mut s.dispatch, real, policy)))
+            }
+            #[cfg(test)]
+            Command::Panic { reply } => {
+                drop(reply);
+                panic!("a bug")
             }
             Command::Delivered { outbound, report } => {
                 let r = s.record_delivery(*outbound, report, now);
@@ -288,8 +286,10 @@ fn segment_cmd(s: &mut State, ws: WorkspaceId, cmd: SegmentCmd, now: Timestamp) 
             s.delete_segment(ws, &id)?;
             SegmentReply::Deleted
         }
-        SegmentCmd::Get { id } => SegmentReply::Info(s.segment_info(ws, &id)?),
-        SegmentCmd::List => SegmentReply::List(s.segment_list(ws)),
+        // Answered on read views (`Engine::segment`), never here.
+        SegmentCmd::Get { .. } | SegmentCmd::List => {
+            return Err(EngineError::Invalid { message: "segments are read from a read view".into(), field: None });
+        }
         SegmentCmd::Preview { expr, sample } => {
             let (count, sample, warnings) = s.preview_segment(ws, &expr, sample, now)?;
             SegmentReply::Preview { count, sample, warnings }

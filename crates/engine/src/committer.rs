@@ -116,14 +116,6 @@ fn apply_group(
                         return Err(EngineError::Unavailable);
                     }
                 }
-                Op::Call { job, reply } => {
-                    let r = job(&mut state, now);
-                    let fatal = r.as_ref().is_err_and(|e| matches!(e, EngineError::Store(_)));
-                    replies.push((Pending::new(reply, r), Vec::new()));
-                    if fatal {
-                        return Err(EngineError::Unavailable);
-                    }
-                }
                 Op::Tick { reply } => {
                     // An explicit tick (dev clock) applies everything; the ticker's is bounded per group.
                     let limit = if reply.is_some() { None } else { Some(TICK_RUNS_MAX) };

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::EngineError;
 use crate::state::State;
+use kairos_store::Reads;
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -47,6 +48,21 @@ impl Pool {
     /// Whether the pool can give a code at `now` after `issued` codes.
     pub fn active(&self, issued: u64, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|t| t > now) && self.max_codes.is_none_or(|m| issued < m)
+    }
+
+    /// Code `code` of this pool as given at `issued_at`.
+    fn coupon(&self, code: &str, issued_at: Timestamp) -> Coupon {
+        let expires = match (self.expires_at, self.valid_for.map(|d| issued_at.saturating_add(d))) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Coupon {
+            code: code.to_string(),
+            pool: self.id.clone(),
+            value_type: self.value_type.clone(),
+            value: self.value,
+            expires_at: expires,
+        }
     }
 }
 
@@ -237,44 +253,6 @@ impl State {
         Ok(PoolInfo { active: p.active(issued, now), pool: p, issued })
     }
 
-    /// The workspace's pools by id (or the one named).
-    pub(crate) fn pools(
-        &self,
-        ws: WorkspaceId,
-        id: Option<&str>,
-        now: Timestamp,
-    ) -> Result<Vec<PoolInfo>, EngineError> {
-        let mut items: Vec<PoolInfo> = self
-            .coupons
-            .pools
-            .iter()
-            .filter(|((w, pid), _)| *w == ws && id.is_none_or(|i| i == pid))
-            .map(|((w, pid), p)| {
-                let issued = self.coupons.issued.get(&(*w, pid.clone())).copied().unwrap_or(0);
-                PoolInfo { pool: p.clone(), issued, active: p.active(issued, now) }
-            })
-            .collect();
-        items.sort_by(|a, b| a.pool.id.cmp(&b.pool.id));
-        match id {
-            Some(i) if items.is_empty() => Err(EngineError::NotFound(format!("no coupon pool {i:?}"))),
-            _ => Ok(items),
-        }
-    }
-
-    fn coupon_value(&self, p: &Pool, code: &str, issued_at: Timestamp) -> Coupon {
-        let expires = match (p.expires_at, p.valid_for.map(|d| issued_at.saturating_add(d))) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        Coupon {
-            code: code.to_string(),
-            pool: p.id.clone(),
-            value_type: p.value_type.clone(),
-            value: p.value,
-            expires_at: expires,
-        }
-    }
-
     /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
     pub(crate) fn issue_coupon(
         &mut self,
@@ -285,7 +263,7 @@ impl State {
     ) -> Result<Option<Coupon>, EngineError> {
         let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
         if let Some((code, at)) = self.w.issued_code(ws, pool, contact)? {
-            return Ok(Some(self.coupon_value(&p, &code, at)));
+            return Ok(Some(p.coupon(&code, at)));
         }
         if !self.coupons.available(ws, pool, now) {
             return Ok(None);
@@ -307,7 +285,7 @@ impl State {
         };
         self.w.issue_code(ws, pool, &code, contact, now)?;
         *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;
-        let coupon = self.coupon_value(&p, &code, now);
+        let coupon = p.coupon(&code, now);
         let mut props = JsonMap::new();
         props.insert("pool".into(), Value::from(pool));
         props.insert("code".into(), Value::from(code.as_str()));
@@ -332,46 +310,6 @@ impl State {
             Some(c) if c.redeemed_at.is_some() => Ok(Some(SkipReason::CouponRedeemed)),
             _ => Ok(None),
         }
-    }
-
-    /// `POST /api/v1/coupons/validate`: whether `code` can be used now (by `contact` when given).
-    pub(crate) fn validate_coupon(
-        &mut self,
-        ws: WorkspaceId,
-        code: &str,
-        contact: Option<ContactId>,
-        now: Timestamp,
-    ) -> Result<CouponCheck, EngineError> {
-        let contact = contact.map(|c| self.follow(c));
-        let issued = self.w.coupon_code(ws, code, contact)?;
-        let shared = self
-            .coupons
-            .pools
-            .iter()
-            .find(|((w, _), p)| *w == ws && matches!(&p.kind, Kind::Shared { code: c } if c == code))
-            .map(|(_, p)| p.clone());
-        // A unique code issued to someone else still names its pool.
-        let anyone = if issued.is_none() && contact.is_some() { self.w.coupon_code(ws, code, None)? } else { None };
-        let pool = match (&issued, &shared, &anyone) {
-            (Some(i), _, _) | (None, None, Some(i)) => self.coupons.pools.get(&(ws, i.pool.clone())).cloned(),
-            (None, Some(p), _) => Some(p.clone()),
-            (None, None, None) => None,
-        };
-        let Some(p) = pool else {
-            return Ok(CouponCheck { code: code.to_string(), invalid: Some(Invalid::UnknownCode), coupon: None });
-        };
-        let issued_at = issued.as_ref().map_or(now, |i| i.issued_at);
-        let coupon = self.coupon_value(&p, code, issued_at);
-        let invalid = if coupon.expires_at.is_some_and(|t| t <= now) {
-            Some(Invalid::Expired)
-        } else if issued.as_ref().is_some_and(|i| i.redeemed_at.is_some()) {
-            Some(Invalid::AlreadyRedeemed)
-        } else if matches!(p.kind, Kind::Unique { .. }) && issued.is_none() {
-            Some(Invalid::NotIssuedToContact)
-        } else {
-            None
-        };
-        Ok(CouponCheck { code: code.to_string(), invalid, coupon: Some(coupon) })
     }
 
     /// `Order Completed` with a `coupon` property: the contact's code is redeemed (once).
@@ -414,4 +352,65 @@ pub(crate) const RUN_COUPON_KEY: &str = "coupon";
 /// The coupon a run carries (set by its `issue_coupon` step).
 pub(crate) fn run_coupon(trigger: &JsonMap) -> Option<Coupon> {
     trigger.get(RUN_COUPON_KEY).filter(|c| c.is_object()).and_then(|c| serde_json::from_value(c.clone()).ok())
+}
+
+/// The workspace's stored pools that read back, by id (the committer skips the others too).
+fn stored_pools(r: &dyn Reads, ws: WorkspaceId) -> Result<Vec<Pool>, EngineError> {
+    Ok(r.coupon_pools(ws)?
+        .into_iter()
+        .filter_map(|(_, data)| parse_pool(&serde_json::from_str(&data).unwrap_or_default()).ok())
+        .collect())
+}
+
+/// The workspace's pools by id, or the one named (not found when it does not exist), from a read view.
+pub(crate) fn pools(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    id: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<PoolInfo>, EngineError> {
+    let mut items = Vec::new();
+    for pool in stored_pools(r, ws)?.into_iter().filter(|p| id.is_none_or(|i| i == p.id)) {
+        let issued = r.pool_issued(ws, &pool.id)?;
+        items.push(PoolInfo { active: pool.active(issued, now), pool, issued });
+    }
+    match id {
+        Some(i) if items.is_empty() => Err(EngineError::NotFound(format!("no coupon pool {i:?}"))),
+        _ => Ok(items),
+    }
+}
+
+/// `POST /api/v1/coupons/validate`: whether `code` can be used now (by `contact` when given), from a read view.
+pub(crate) fn validate(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    code: &str,
+    contact: Option<ContactId>,
+    now: Timestamp,
+) -> Result<CouponCheck, EngineError> {
+    let issued = r.coupon_code(ws, code, contact)?;
+    let pools = stored_pools(r, ws)?;
+    let shared = pools.iter().find(|p| matches!(&p.kind, Kind::Shared { code: c } if c == code));
+    // A unique code issued to someone else still names its pool.
+    let anyone = if issued.is_none() && contact.is_some() { r.coupon_code(ws, code, None)? } else { None };
+    let pool = match (&issued, shared, &anyone) {
+        (Some(i), _, _) | (None, None, Some(i)) => pools.iter().find(|p| p.id == i.pool),
+        (None, Some(p), _) => Some(p),
+        (None, None, None) => None,
+    };
+    let Some(p) = pool else {
+        return Ok(CouponCheck { code: code.to_string(), invalid: Some(Invalid::UnknownCode), coupon: None });
+    };
+    let issued_at = issued.as_ref().map_or(now, |i| i.issued_at);
+    let coupon = p.coupon(code, issued_at);
+    let invalid = if coupon.expires_at.is_some_and(|t| t <= now) {
+        Some(Invalid::Expired)
+    } else if issued.as_ref().is_some_and(|i| i.redeemed_at.is_some()) {
+        Some(Invalid::AlreadyRedeemed)
+    } else if matches!(p.kind, Kind::Unique { .. }) && issued.is_none() {
+        Some(Invalid::NotIssuedToContact)
+    } else {
+        None
+    };
+    Ok(CouponCheck { code: code.to_string(), invalid, coupon: Some(coupon) })
 }

@@ -19,7 +19,9 @@ mod identity;
 pub mod links;
 mod message_ids;
 pub mod messages;
+mod reads;
 mod recommend;
+mod render;
 mod secrets;
 mod segment_ops;
 pub mod segments;
@@ -34,7 +36,7 @@ mod work;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use kairos_domain::{ConsentStatus, Contact, Event, Product, WorkspaceId};
+use kairos_domain::{ConsentStatus, Contact, Event, Product, Timestamp, WorkspaceId};
 use kairos_store::{Background, Reads, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -138,19 +140,9 @@ fn prepare(events: Vec<Event>) -> Vec<Prepared> {
         .collect()
 }
 
-pub(crate) type Job = Box<
-    dyn FnOnce(&mut state::State, kairos_domain::Timestamp) -> Result<Box<dyn std::any::Any + Send>, EngineError>
-        + Send,
->;
-
 pub(crate) enum Op {
     /// A typed command (`crate::command`).
     Command(Command),
-    /// Read-only work not yet moved onto read connections, as a closure over the state.
-    Call {
-        job: Job,
-        reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, EngineError>>,
-    },
     /// Re-evaluate whatever time alone has changed (segment windows sliding).
     Tick {
         reply: Option<oneshot::Sender<Result<(), EngineError>>>,
@@ -177,6 +169,8 @@ pub struct Engine {
     background: Mutex<Option<Background>>,
     changes: tokio::sync::broadcast::Sender<SegmentChange>,
     link_key: links::LinkKey,
+    /// Queries run on read views with this, off the committer.
+    reads: Arc<reads::ReadSide>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -212,7 +206,15 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let links = messages::LinkConfig { key: key.clone(), public_url: public_url.trim_end_matches('/').to_string() };
         let writer = store.writer()?;
-        let state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
+        let read_side = reads::ReadSide {
+            store: store.clone(),
+            defaults: defaults.clone(),
+            links: links.clone(),
+            secrets: secrets.clone(),
+            recs: Arc::default(),
+        };
+        let mut state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
+        state.recs = read_side.recs.clone();
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
@@ -243,6 +245,7 @@ impl Engine {
             background: Mutex::new(Some(background)),
             changes,
             link_key: key,
+            reads: Arc::new(read_side),
         })
     }
 
@@ -261,6 +264,20 @@ impl Engine {
     /// Runs `f` on a read view of committed data (blocking: call it off async threads).
     pub fn read<T>(&self, f: impl FnOnce(&dyn Reads) -> kairos_store::Result<T>) -> kairos_store::Result<T> {
         self.store.read(f)
+    }
+
+    /// Runs `f` on a read view of committed data, on a blocking thread: a query never waits for the committer
+    /// and never holds it up.
+    async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&reads::ReadSide, &dyn Reads, Timestamp) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let side = self.reads.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || side.run(|r| f(&side, r, now))).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a query panicked");
+            Err(EngineError::Unavailable)
+        })
     }
 
     async fn call<T>(
@@ -330,16 +347,13 @@ impl Engine {
     }
 
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
-        self.command(|reply| Command::Segment { ws, cmd, reply }).await
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut state::State, kairos_domain::Timestamp) -> Result<T, EngineError> + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let job: Job = Box::new(move |s, now| f(s, now).map(|v| Box::new(v) as Box<dyn std::any::Any + Send>));
-        let out = self.call(|reply| Op::Call { job, reply }).await?;
-        out.downcast::<T>().map(|b| *b).map_err(|_| EngineError::Unavailable)
+        match cmd {
+            SegmentCmd::Get { id } => {
+                self.query(move |_, r, _| reads::segment_info(r, ws, &id).map(SegmentReply::Info)).await
+            }
+            SegmentCmd::List => self.query(move |_, r, _| reads::segment_list(r, ws).map(SegmentReply::List)).await,
+            cmd => self.command(|reply| Command::Segment { ws, cmd, reply }).await,
+        }
     }
 
     /// Stores a new version of a template (its Liquid is checked against the workspace's partials and
@@ -406,7 +420,7 @@ impl Engine {
         definition: serde_json::Value,
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
-        self.run(move |s, now| s.simulate_flow(ws, &definition, since, now)).await
+        self.query(move |_, r, now| simulate::simulate_flow(r, ws, &definition, since, now)).await
     }
 
     /// Connects the configured transports: messages of their channels are `queued` and handed to them after
@@ -429,7 +443,7 @@ impl Engine {
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
     ) -> Result<messages::Preview, EngineError> {
-        self.run(move |s, now| s.preview(ws, &template, contact, event, now)).await
+        self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, now)).await
     }
 
     /// Renders unsaved template parts for a contact (live preview while editing).
@@ -440,7 +454,7 @@ impl Engine {
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
     ) -> Result<messages::Preview, EngineError> {
-        self.run(move |s, now| s.preview_draft(ws, &draft, contact, event, now)).await
+        self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, now)).await
     }
 
     /// A recipient followed a signed link (open pixel, click, unsubscribe, preference centre).
@@ -488,7 +502,7 @@ impl Engine {
     /// Whether an unsubscribe link still acts (`Confirm`), is stale (`Expired`) or names no message (`Gone`).
     pub async fn unsubscribe_check(&self, link: links::Link) -> Result<messages::LinkOutcome, EngineError> {
         let links::Link::Unsubscribe { message, issued } = link else { return Ok(messages::LinkOutcome::Gone) };
-        self.run(move |s, _| s.unsubscribe_check(&message, issued)).await
+        self.query(move |_, r, _| reads::unsubscribe_check(r, &message, issued)).await
     }
 
     /// A provider's delivery report for an SMS (by the provider's message id).
@@ -527,7 +541,7 @@ impl Engine {
 
     /// Progress and A/B numbers of a campaign.
     pub async fn campaign_report(&self, ws: WorkspaceId, id: String) -> Result<campaigns::CampaignReport, EngineError> {
-        self.run(move |s, _| s.campaign_report(ws, &id)).await
+        self.query(move |_, r, _| campaigns::campaign_report(r, ws, &id)).await
     }
 
     /// Creates or replaces a coupon pool.
@@ -545,7 +559,7 @@ impl Engine {
         ws: WorkspaceId,
         id: Option<String>,
     ) -> Result<Vec<coupons::PoolInfo>, EngineError> {
-        self.run(move |s, now| s.pools(ws, id.as_deref(), now)).await
+        self.query(move |_, r, now| coupons::pools(r, ws, id.as_deref(), now)).await
     }
 
     /// Whether a coupon code can be used now (by a contact when given).
@@ -555,12 +569,16 @@ impl Engine {
         code: String,
         who: Option<ContactRef>,
     ) -> Result<coupons::CouponCheck, EngineError> {
-        self.command(|reply| Command::ValidateCoupon { ws, code, who, reply }).await
+        self.query(move |_, r, now| {
+            let contact = who.map(|w| reads::resolve(r, ws, w)).transpose()?;
+            coupons::validate(r, ws, &code, contact, now)
+        })
+        .await
     }
 
     /// The workspace's effective settings.
     pub async fn settings(&self, ws: WorkspaceId) -> Result<serde_json::Value, EngineError> {
-        self.run(move |s, _| s.settings_json(ws)).await
+        self.query(move |side, r, _| side.settings_json(r, ws)).await
     }
 
     /// Applies a partial settings update; answers the effective settings.
@@ -584,6 +602,13 @@ impl Engine {
 
     /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).
     pub fn segment_blocking(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
+        let cmd = match cmd {
+            SegmentCmd::Get { id } => {
+                return self.reads.run(|r| reads::segment_info(r, ws, &id).map(SegmentReply::Info));
+            }
+            SegmentCmd::List => return self.reads.run(|r| reads::segment_list(r, ws).map(SegmentReply::List)),
+            cmd => cmd,
+        };
         self.command_blocking(|reply| Command::Segment { ws, cmd, reply })
     }
 
@@ -641,9 +666,10 @@ mod committer_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
         let engine = Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap();
-        let panicked = engine.run(|_, _| -> Result<(), EngineError> { panic!("a bug") }).await;
+        let panicked = engine.command(|reply| Command::Panic { reply }).await;
         assert!(matches!(panicked, Err(EngineError::Unavailable)), "{panicked:?}");
-        assert_eq!(engine.run(|_, _| Ok(7)).await.unwrap(), 7, "the committer still answers");
+        let outcome = engine.ingest(WorkspaceId(1), true, Vec::new()).await.unwrap();
+        assert_eq!(outcome, IngestOutcome::default(), "the committer still answers");
         tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
     }
 }

@@ -1,51 +1,24 @@
-//! Personalised messages: Liquid templates compiled once per version (with the workspace's partials and
-//! layouts), rendered per contact with the trigger event, the cart, the store and signed links; product blocks
-//! lose items now out of stock, and a send with nothing promotable left is skipped with a reason. Also the
-//! reactions to messages: opens, clicks, one-click unsubscribes, the preference centre, bounces and SMS keywords.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! Personalised messages: composing a send with its template (rendering itself is `crate::render`), the
+//! editor's previews, and the reactions to messages: opens, clicks, one-click unsubscribes, the preference
+//! centre, bounces and SMS keywords.
 
 use kairos_domain::{
     Channel, ConsentStatus, Contact, ContactId, Event, JsonMap, MessageStatus, SkipReason, SystemEvent, Timestamp,
     WorkspaceId,
 };
-use kairos_template::{Globals, Renderer, Template, TemplateParts};
+use kairos_template::TemplateParts;
 use serde_json::{Value, json};
 
 use crate::EngineError;
-use crate::links::{Link, LinkKey};
+use crate::links::Link;
+pub use crate::render::LinkConfig;
+use crate::render::{Render, invalid};
 use crate::state::State;
-use crate::tracking::track_html;
 use crate::work::Reach;
 pub use kairos_channels::BounceKind;
 
-/// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
-#[derive(Default)]
-pub(crate) struct TemplateCache {
-    renderers: HashMap<WorkspaceId, Arc<Renderer>>,
-    compiled: HashMap<(WorkspaceId, String), Compiled>,
-}
-
-/// A compiled template version and which costly variables it reads.
-#[derive(Clone)]
-pub(crate) struct Compiled {
-    version: i64,
-    template: Arc<Template>,
-    uses_recommendations: bool,
-    uses_products: bool,
-}
-
-/// Where signed links point, and the key that signs them.
-#[derive(Debug, Clone)]
-pub struct LinkConfig {
-    pub key: LinkKey,
-    /// Base URL of the server as recipients reach it (`[email] public_url`).
-    pub public_url: String,
-}
-
 /// How an unsaved template is named in logs while it renders for a preview.
-const DRAFT_NAME: &str = "(draft)";
+pub(crate) const DRAFT_NAME: &str = "(draft)";
 
 /// A template rendered for a contact without storing anything: the editor's preview.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +41,7 @@ pub struct Rendered {
 }
 
 impl Preview {
-    fn of(template: Option<&str>, contact: ContactId, composed: Composed) -> Preview {
+    pub(crate) fn of(template: Option<&str>, contact: ContactId, composed: Composed) -> Preview {
         let (version, outcome) = match composed {
             Composed::Ready { version, parts, warnings, .. } => (
                 version,
@@ -98,60 +71,23 @@ pub(crate) enum Composed {
 /// An open or click this soon after sending comes from a scanner or a privacy proxy, not a person.
 const MACHINE_REACTION_MICROS: i64 = 2_000_000;
 
-fn invalid(e: kairos_template::TemplateError) -> EngineError {
-    EngineError::Invalid { message: e.to_string(), field: Some(e.field().to_string()) }
-}
-
-/// The `contact` variable: traits, identity and computed fields (amounts in major units).
-pub(crate) fn contact_json(c: &Contact) -> Value {
-    let mut o = c.traits.clone();
-    o.insert("id".into(), json!(c.id.0));
-    o.insert("email".into(), json!(c.email.as_ref().map(|e| e.as_str())));
-    o.insert("phone".into(), json!(c.phone.as_ref().map(|p| p.as_str())));
-    o.insert("user_id".into(), json!(c.user_id));
-    o.insert("timezone".into(), json!(c.timezone));
-    let orders = &c.computed.orders;
-    o.insert(
-        "orders".into(),
-        json!({"count": orders.count, "total_spent": orders.total_spent.as_major(),
-               "average_value": orders.average_value().as_major(),
-               "last_order_at": orders.last_at.map(|t| t.to_string())}),
-    );
-    Value::Object(o)
-}
-
 impl State {
-    /// A renderer with the workspace's partials and layouts; `replace` stands in for one of them (being saved).
-    fn build_renderer(
-        &mut self,
-        ws: WorkspaceId,
-        replace: Option<(&str, &str, &str)>,
-    ) -> Result<Renderer, kairos_template::TemplateError> {
-        let mut b = Renderer::builder();
-        for kind in ["partial", "layout"] {
-            let rows = self.w.templates_of_channel(ws, kind).unwrap_or_default();
-            for (id, data) in rows {
-                if replace.is_some_and(|(rid, _, _)| rid == id) {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(&data).unwrap_or_default();
-                let source = v["html"].as_str().or(v["body"].as_str()).unwrap_or_default();
-                b = if kind == "partial" { b.partial(&id, source) } else { b.layout(&id, source) };
-            }
+    /// Rendering for workspace `ws` inside the committer's transaction (reads see its own writes).
+    pub(crate) fn render(&mut self, ws: WorkspaceId) -> Render<'_> {
+        Render {
+            src: &mut self.w,
+            settings: self.settings.of(ws),
+            links: &self.links,
+            templates: &mut self.templates,
+            recs: &self.recs,
         }
-        if let Some((id, kind, source)) = replace {
-            b = if kind == "partial" { b.partial(id, source) } else { b.layout(id, source) };
-        }
-        b.build()
     }
 
-    pub(crate) fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
-        if let Some(r) = self.templates.renderers.get(&ws) {
-            return Ok(r.clone());
-        }
-        let r = Arc::new(self.build_renderer(ws, None).map_err(invalid)?);
-        self.templates.renderers.insert(ws, r.clone());
-        Ok(r)
+    pub(crate) fn renderer(
+        &mut self,
+        ws: WorkspaceId,
+    ) -> Result<std::sync::Arc<kairos_template::Renderer>, EngineError> {
+        self.render(ws).renderer(ws)
     }
 
     /// Validates a template before it is stored: its Liquid parses with known filters, its layout and partials
@@ -160,7 +96,7 @@ impl State {
         let channel = data["channel"].as_str().unwrap_or_default();
         if channel == "partial" || channel == "layout" {
             let source = data["html"].as_str().or(data["body"].as_str()).unwrap_or_default();
-            self.build_renderer(ws, Some((id, channel, source))).map_err(|e| EngineError::Invalid {
+            self.render(ws).build_renderer(ws, Some((id, channel, source))).map_err(|e| EngineError::Invalid {
                 message: e.to_string(),
                 field: Some(if data["html"].is_string() { "html" } else { "body" }.into()),
             })?;
@@ -180,40 +116,6 @@ impl State {
         }
     }
 
-    fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Compiled>, EngineError> {
-        // Every save goes through `template_saved`, which drops the entry: a hit is the current version.
-        if let Some(c) = self.templates.compiled.get(&(ws, id.to_string())) {
-            return Ok(Some(c.clone()));
-        }
-        let Some((version, data)) = self.w.template_data(ws, id)? else { return Ok(None) };
-        let parts: TemplateParts = serde_json::from_str(&data).unwrap_or_default();
-        let template = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
-        // Partials and layouts could read them too: look at every source of the workspace's renderer as well.
-        let partials: String = ["partial", "layout"]
-            .iter()
-            .flat_map(|k| self.w.templates_of_channel(ws, k).unwrap_or_default())
-            .map(|(_, d)| d)
-            .collect();
-        let c = Compiled {
-            version,
-            template,
-            uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
-            uses_products: data.contains("products") || partials.contains("products"),
-        };
-        self.templates.compiled.insert((ws, id.to_string()), c.clone());
-        Ok(Some(c))
-    }
-
-    fn link(&self, link: Link) -> String {
-        let path = match &link {
-            Link::Open { .. } => "o",
-            Link::Click { .. } => "c",
-            Link::Unsubscribe { .. } => "u",
-            Link::Preferences { .. } => "preferences",
-        };
-        format!("{}/{path}/{}", self.links.public_url, self.links.key.token(&link))
-    }
-
     /// Renders a short text (a task message, a webhook body string) for a contact; on an error the source is
     /// kept as it is (these texts were validated with their flow).
     pub(crate) fn render_text(
@@ -228,16 +130,7 @@ impl State {
             return Ok(source.to_string());
         }
         let Some(c) = self.identity.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
-        let renderer = self.renderer(ws)?;
-        let Ok(globals) = self.globals(ws, &c, trigger, "task", now, Vec::new())? else {
-            return Ok(source.to_string());
-        };
-        Ok(renderer
-            .compile(&TemplateParts::message(source))
-            .and_then(|t| t.render(&globals))
-            .ok()
-            .and_then(|r| r.body)
-            .unwrap_or_else(|| source.to_string()))
+        self.render(ws).render_text(ws, source, &c, trigger, now)
     }
 
     /// Renders every string of a JSON value (a webhook step's body).
@@ -265,75 +158,7 @@ impl State {
 
     /// The one-click unsubscribe URL of a message (`List-Unsubscribe`), issued `now`.
     pub(crate) fn unsubscribe_link(&self, message: &str, now: Timestamp) -> String {
-        self.link(Link::Unsubscribe { message: message.into(), issued: Some(now.as_micros()) })
-    }
-
-    /// The variables of one message. Product lists of the trigger event and the cart keep only items in stock;
-    /// `Err(reason)` when a non-empty list has nothing promotable left.
-    pub(crate) fn globals(
-        &mut self,
-        ws: WorkspaceId,
-        c: &Contact,
-        trigger: &JsonMap,
-        message_id: &str,
-        now: Timestamp,
-        extra: Vec<(&str, Value)>,
-    ) -> Result<Result<Globals, &'static str>, EngineError> {
-        let mut event = trigger.clone();
-        let mut cart = kairos_template::cart_json(&c.computed.cart, self.settings.of(ws).store.free_shipping_threshold);
-        // Stock of every product the blocks mention, read once.
-        let mut stock: HashMap<String, bool> = HashMap::new();
-        let lists: Vec<Vec<Value>> = ["items", "products"]
-            .iter()
-            .filter_map(|k| event.get(*k).and_then(Value::as_array).cloned())
-            .chain(cart["items"].as_array().cloned())
-            .collect();
-        for item in lists.iter().flatten() {
-            if let Some(id) = item.as_object().and_then(kairos_domain::contact::product_id)
-                && !stock.contains_key(&id)
-                && let Some(p) = self.w.load_product(ws, &id)?
-            {
-                stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
-            }
-        }
-        let in_stock = |id: &str| stock.get(id).copied();
-        for k in ["items", "products"] {
-            if let Some(list) = event.get(k).and_then(Value::as_array) {
-                match kairos_template::promotable_or_skip(list, in_stock) {
-                    Ok(kept) => {
-                        event.insert(k.into(), Value::Array(kept));
-                    }
-                    Err(reason) => return Ok(Err(reason)),
-                }
-            }
-        }
-        if let Some(list) = cart["items"].as_array() {
-            let kept = kairos_template::promotable_items(list, in_stock);
-            cart["items"] = Value::Array(kept);
-        }
-        let settings = self.settings.of(ws);
-        let store = json!({
-            "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
-            "free_shipping_threshold": settings.store.free_shipping_threshold,
-        });
-        let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
-        let unsubscribe = self.unsubscribe_link(message_id, now);
-        let preferences = self.link(Link::Preferences { message: message_id.into() });
-        let mut g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
-            .contact(contact_json(c))
-            .event(Value::Object(event))
-            .cart(cart)
-            .store(&store)
-            .unsubscribe_url(&unsubscribe)
-            .preferences_url(&preferences)
-            .timezone(Some(&tz));
-        if let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object()) {
-            g = g.coupon(coupon.clone());
-        }
-        for (name, v) in extra {
-            g = g.var(name, v);
-        }
-        Ok(Ok(g.build()))
+        self.links.unsubscribe_url(message, now)
     }
 
     /// Renders template `id` for contact `contact` as message `message_id` (`track`: signed links and pixel).
@@ -348,108 +173,13 @@ impl State {
         now: Timestamp,
         track: bool,
     ) -> Result<Composed, EngineError> {
-        let Some(compiled) = self.compiled(ws, template)? else {
+        let Some(compiled) = self.render(ws).compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
         };
-        self.render_compiled(ws, template, &compiled, contact, trigger, message_id, now, track)
-    }
-
-    /// Renders a compiled template for a contact (see [`State::compose`]).
-    #[allow(clippy::too_many_arguments)]
-    fn render_compiled(
-        &mut self,
-        ws: WorkspaceId,
-        template: &str,
-        compiled: &Compiled,
-        contact: ContactId,
-        trigger: &JsonMap,
-        message_id: &str,
-        now: Timestamp,
-        track: bool,
-    ) -> Result<Composed, EngineError> {
-        let (version, t) = (compiled.version, compiled.template.clone());
         let Some(c) = self.identity.contacts.get(&contact).cloned() else {
-            return Ok(Composed::Skip { version, reason: SkipReason::NoContact.as_str().into() });
+            return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
         };
-        let mut extra = Vec::new();
-        if compiled.uses_recommendations {
-            extra.push(("recommendations", self.recommendations(ws, contact, trigger, now)?));
-        }
-        if compiled.uses_products {
-            extra.push(("products", self.trigger_products(ws, trigger)?));
-        }
-        let globals = match self.globals(ws, &c, trigger, message_id, now, extra)? {
-            Ok(g) => g,
-            Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
-        };
-        let mut parts = match t.render(&globals) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(template, message = message_id, "render failed: {e}");
-                return Ok(Composed::Skip { version, reason: format!("render_error: {e}") });
-            }
-        };
-        let (mut links, mut warnings) = (Vec::new(), Vec::new());
-        if let Some(html) = &parts.html {
-            // A preview applies the same rules without signing anything, so the editor shows the warnings.
-            let key = track.then_some(&self.links.key);
-            let domains = self.settings.of(ws).tracked_domains();
-            let t = track_html(html, key, &self.links.public_url, message_id, &domains);
-            for w in &t.warnings {
-                tracing::warn!(template, message = message_id, "{w}");
-            }
-            (parts.html, links, warnings) = (Some(t.html), t.links, t.warnings);
-        }
-        Ok(Composed::Ready { version, parts, links, warnings })
-    }
-
-    /// Renders a template for the preview endpoint (nothing is stored).
-    pub(crate) fn preview(
-        &mut self,
-        ws: WorkspaceId,
-        template: &str,
-        contact: ContactId,
-        event: JsonMap,
-        now: Timestamp,
-    ) -> Result<Preview, EngineError> {
-        let contact = self.contact_of(ws, contact)?;
-        if self.w.template_data(ws, template)?.is_none() {
-            return Err(EngineError::NotFound(format!("template {template:?} not found")));
-        }
-        let composed = self.compose(ws, template, contact, &event, "preview", now, false)?;
-        Ok(Preview::of(Some(template), contact, composed))
-    }
-
-    /// The live contact `id` of workspace `ws` (following merges), or not found.
-    fn contact_of(&self, ws: WorkspaceId, id: ContactId) -> Result<ContactId, EngineError> {
-        let contact = self.follow(id);
-        match self.identity.contacts.get(&contact) {
-            Some(c) if c.workspace == ws => Ok(contact),
-            _ => Err(EngineError::NotFound(format!("contact {contact} not found"))),
-        }
-    }
-
-    /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
-    pub(crate) fn preview_draft(
-        &mut self,
-        ws: WorkspaceId,
-        draft: &Value,
-        contact: ContactId,
-        event: JsonMap,
-        now: Timestamp,
-    ) -> Result<Preview, EngineError> {
-        let contact = self.contact_of(ws, contact)?;
-        let parts: TemplateParts = serde_json::from_value(draft.clone())
-            .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
-        let source = draft.to_string();
-        let compiled = Compiled {
-            version: 0,
-            template: Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?),
-            uses_recommendations: source.contains("recommendations"),
-            uses_products: source.contains("products"),
-        };
-        let composed = self.render_compiled(ws, DRAFT_NAME, &compiled, contact, &event, "preview", now, false)?;
-        Ok(Preview::of(None, contact, composed))
+        self.render(ws).render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track)
     }
 
     /// A recipient followed a signed link. Answers the click's destination, or the page to show.
@@ -467,7 +197,7 @@ impl State {
         };
         let Some(m) = self.w.message(&id)? else { return Ok(LinkOutcome::Gone) };
         if let Link::Unsubscribe { issued, .. } = link
-            && self.unsubscribe_stale(&m, issued)
+            && unsubscribe_stale(&m, self.identity.contacts.get(&self.follow(m.contact)), issued)
         {
             return Ok(LinkOutcome::Expired);
         }
@@ -532,27 +262,6 @@ impl State {
         let reach = if machine { Reach::NoFlows } else { Reach::Everything };
         self.emit(m.workspace, contact, ev, reach);
         Ok(outcome)
-    }
-
-    /// Whether an unsubscribe link of message `m` issued at `issued` (microseconds; links from before issue
-    /// times were recorded: when the message went out) predates the contact subscribing again on the message's
-    /// channel. Replaying such a link must not undo that choice; a repeated "subscribed" does not count.
-    fn unsubscribe_stale(&self, m: &kairos_store::StoredMessage, issued: Option<i64>) -> bool {
-        let issued = issued
-            .unwrap_or_else(|| crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros());
-        let Some(c) = self.identity.contacts.get(&self.follow(m.contact)) else { return false };
-        let channel = if m.channel == Channel::Sms { Channel::Sms } else { Channel::Email };
-        let Some(consent) = c.consent.of(channel) else { return false };
-        consent.status == ConsentStatus::Subscribed && consent.subscribed_at.is_some_and(|t| t.as_micros() > issued)
-    }
-
-    /// What `GET /u/{token}` shows: the confirmation button (`Confirm`), or that the link is stale or unknown.
-    pub(crate) fn unsubscribe_check(&mut self, message: &str, issued: Option<i64>) -> Result<LinkOutcome, EngineError> {
-        Ok(match self.w.message(message)? {
-            None => LinkOutcome::Gone,
-            Some(m) if self.unsubscribe_stale(&m, issued) => LinkOutcome::Expired,
-            Some(_) => LinkOutcome::Confirm,
-        })
     }
 
     /// Sets a channel's consent to unsubscribed (the preference centre and one-click links); a message on
@@ -710,6 +419,22 @@ impl State {
         self.emit(m.workspace, self.follow(m.contact), ev, Reach::Everything);
         Ok(true)
     }
+}
+
+/// Whether an unsubscribe link of message `m` issued at `issued` (microseconds; links from before issue times
+/// were recorded: when the message went out) predates its recipient `contact` subscribing again on the message's
+/// channel. Replaying such a link must not undo that choice; a repeated "subscribed" does not count.
+pub(crate) fn unsubscribe_stale(
+    m: &kairos_store::StoredMessage,
+    contact: Option<&Contact>,
+    issued: Option<i64>,
+) -> bool {
+    let issued =
+        issued.unwrap_or_else(|| crate::dispatch::message_data(m).first_sent_at().unwrap_or(m.created_at).as_micros());
+    let Some(c) = contact else { return false };
+    let channel = if m.channel == Channel::Sms { Channel::Sms } else { Channel::Email };
+    let Some(consent) = c.consent.of(channel) else { return false };
+    consent.status == ConsentStatus::Subscribed && consent.subscribed_at.is_some_and(|t| t.as_micros() > issued)
 }
 
 /// What a bounce report changed: the address as recorded, and the message it named when that message is one

@@ -5,13 +5,13 @@
 //! are ever offered.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kairos_domain::{ContactId, Duration, Event, JsonMap, Product, Timestamp, WorkspaceId};
 use serde_json::{Value, json};
 
 use crate::EngineError;
-use crate::state::State;
+use crate::render::Render;
 
 const WINDOW: Duration = Duration::from_secs(30 * 86_400);
 const TRENDING_WINDOW: Duration = Duration::from_secs(7 * 86_400);
@@ -28,9 +28,22 @@ pub(crate) struct WsStats {
     also_viewed: HashMap<String, Vec<String>>,
 }
 
+/// Each workspace's statistics with when they were computed. Shared by the committer (sends) and the read
+/// side (previews): both compute from committed history and either may refresh them.
 #[derive(Default)]
 pub(crate) struct RecCache {
-    per_ws: HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>,
+    per_ws: Mutex<HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>>,
+}
+
+impl RecCache {
+    fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
+        let cache = self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(&ws).filter(|(at, _)| now.saturating_sub(REFRESH) < *at).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, ws: WorkspaceId, now: Timestamp, stats: Arc<WsStats>) {
+        self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(ws, (now, stats));
+    }
 }
 
 fn products_of(props: &JsonMap) -> Vec<String> {
@@ -78,18 +91,17 @@ fn in_stock(p: &Product) -> bool {
     p.available && p.inventory_quantity.is_none_or(|q| q > 0)
 }
 
-impl State {
+impl Render<'_> {
     fn ws_stats(&mut self, ws: WorkspaceId, now: Timestamp) -> Result<Arc<WsStats>, EngineError> {
-        if let Some((at, s)) = self.recs.per_ws.get(&ws)
-            && now.saturating_sub(REFRESH) < *at
-        {
-            return Ok(s.clone());
+        // Computed without the lock held: two computing at once only repeat the work.
+        if let Some(s) = self.recs.fresh(ws, now) {
+            return Ok(s);
         }
         let mut views: HashMap<String, f64> = HashMap::new();
         let mut baskets: Vec<Vec<String>> = Vec::new();
         let mut viewed: HashMap<ContactId, Vec<String>> = HashMap::new();
         let trending_since = now.saturating_sub(TRENDING_WINDOW);
-        self.w.events_since(ws, now.saturating_sub(WINDOW), &mut |contact, data| {
+        self.src.events_since(ws, now.saturating_sub(WINDOW), &mut |contact, data| {
             let Ok(ev) = serde_json::from_str::<Event>(data) else { return };
             let recent = ev.timestamp >= trending_since;
             match ev.name.as_deref() {
@@ -119,7 +131,7 @@ impl State {
         let viewed: Vec<Vec<String>> = viewed.into_values().collect();
         let stats =
             Arc::new(WsStats { trending: top(views, 50), also_bought: pairs(&baskets), also_viewed: pairs(&viewed) });
-        self.recs.per_ws.insert(ws, (now, stats.clone()));
+        self.recs.put(ws, now, stats.clone());
         Ok(stats)
     }
 
@@ -139,7 +151,7 @@ impl State {
             if exclude.contains(&id) || !seen.insert(id.clone()) {
                 continue;
             }
-            if let Some(p) = self.w.load_product(ws, &id)?
+            if let Some(p) = self.src.product(ws, &id)?
                 && in_stock(&p)
             {
                 out.push(product_json(&p));
@@ -159,7 +171,7 @@ impl State {
         let stats = self.ws_stats(ws, now)?;
         let mut recently_viewed: Vec<String> = Vec::new();
         let mut purchased: HashSet<String> = HashSet::new();
-        for ev in self.w.contact_events_ordered(contact)?.iter().rev() {
+        for ev in self.src.contact_history(contact)?.iter().rev() {
             match ev.name.as_deref() {
                 Some("Product Viewed") => {
                     for id in products_of(&ev.properties) {
@@ -187,7 +199,7 @@ impl State {
         // Based on history: trending products in the categories the contact viewed or bought.
         let mut categories: HashSet<String> = HashSet::new();
         for id in recently_viewed.iter().take(10).chain(purchased.iter()) {
-            if let Some(p) = self.w.load_product(ws, id)? {
+            if let Some(p) = self.src.product(ws, id)? {
                 categories.extend(p.categories);
             }
         }
@@ -196,7 +208,7 @@ impl State {
             if history.len() >= LIST_MAX * 3 {
                 break;
             }
-            if let Some(p) = self.w.load_product(ws, id)?
+            if let Some(p) = self.src.product(ws, id)?
                 && p.categories.iter().any(|c| categories.contains(c))
             {
                 history.push(id.clone());

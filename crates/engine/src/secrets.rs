@@ -3,6 +3,7 @@
 //! cached, so every node sharing the database signs with the value stored now.
 
 use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_store::read::SecretReads;
 use kairos_store::secrets::{SecretBox, names};
 use kairos_store::write::SecretWrites;
 use kairos_store::{SecretError, StoreError};
@@ -24,6 +25,19 @@ pub(crate) fn webhook_secret(
 ) -> Result<Option<String>, EngineError> {
     let name = names::webhook(ws);
     match sealer.get(tx, &name).map_err(store_error)? {
+        Some(bytes) => Ok(Some(text(&name, bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// The workspace's committed webhook secret, from a read view.
+pub(crate) fn webhook_secret_committed(
+    r: &dyn SecretReads,
+    sealer: &SecretBox,
+    ws: WorkspaceId,
+) -> Result<Option<String>, EngineError> {
+    let name = names::webhook(ws);
+    match sealer.read(r, &name).map_err(store_error)? {
         Some(bytes) => Ok(Some(text(&name, bytes)?)),
         None => Ok(None),
     }

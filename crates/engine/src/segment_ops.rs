@@ -375,16 +375,4 @@ impl State {
         let contacts = ids.iter().filter_map(|id| self.identity.contacts.get(id).cloned()).collect();
         Ok((count, contacts, warnings))
     }
-
-    pub(crate) fn segment_list(&self, ws: WorkspaceId) -> Vec<SegmentInfo> {
-        let mut out: Vec<SegmentInfo> =
-            self.segments.workspace_segments(ws).iter().filter_map(|&i| self.info(i, Vec::new())).collect();
-        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-        out
-    }
-
-    pub(crate) fn segment_info(&self, ws: WorkspaceId, id: &str) -> Result<SegmentInfo, EngineError> {
-        let i = self.find(ws, id)?;
-        self.info(i, Vec::new()).ok_or_else(|| EngineError::NotFound(format!("segment {id:?} not found")))
-    }
 }

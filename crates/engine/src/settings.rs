@@ -400,26 +400,38 @@ impl WorkspaceSettings {
     }
 }
 
+/// A workspace's stored overrides (JSON) over `defaults`: the overrides kept and the effective settings. Stored
+/// overrides stay readable when a rule gets stricter (or a default leaves kairos.toml): the key a check refuses
+/// is dropped (and passed to `dropped`), the workspace's other settings are kept.
+pub(crate) fn effective(
+    defaults: &Settings,
+    stored: &str,
+    dropped: &mut dyn FnMut(&SettingsError),
+) -> (Value, Settings) {
+    let mut overrides: Value = serde_json::from_str(stored).unwrap_or_else(|_| json!({}));
+    let settings = loop {
+        match defaults.apply(&overrides) {
+            Ok(s) => break s,
+            Err(e) => {
+                dropped(&e);
+                if !remove_path(&mut overrides, &e.field) {
+                    break defaults.clone();
+                }
+            }
+        }
+    };
+    (overrides, settings)
+}
+
 impl crate::state::State {
     /// Reads every workspace's overrides (at start).
     pub(crate) fn load_settings(&mut self) -> Result<(), crate::EngineError> {
         let mut rows = Vec::new();
         self.w.workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
         for (ws, data) in rows {
-            let mut overrides: Value = serde_json::from_str(&data).unwrap_or_else(|_| json!({}));
-            // Stored overrides stay readable when a rule gets stricter (or a default leaves kairos.toml): the key a
-            // check refuses is dropped, the workspace's other settings are kept.
-            let settings = loop {
-                match self.settings.defaults.apply(&overrides) {
-                    Ok(s) => break s,
-                    Err(e) => {
-                        tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
-                        if !remove_path(&mut overrides, &e.field) {
-                            break self.settings.defaults.clone();
-                        }
-                    }
-                }
-            };
+            let (overrides, settings) = effective(&self.settings.defaults, &data, &mut |e| {
+                tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
+            });
             self.settings.overrides.insert(ws, (overrides, settings));
         }
         Ok(())

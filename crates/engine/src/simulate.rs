@@ -7,19 +7,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kairos_domain::{ContactId, Duration, Event, JsonMap, RunEnd, Timestamp, WorkspaceId};
+use kairos_domain::{Contact, ContactId, Duration, JsonMap, RunEnd, Timestamp, WorkspaceId};
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, Input, Run, advance};
 use kairos_flow::{FlowDef, Reentry, StepKind, Trigger};
 use kairos_segment::Expr;
 use kairos_segment::eval::{self, Node};
+use kairos_store::Reads;
 use serde_json::Value;
 
 use crate::EngineError;
 use crate::segments::{FlowView, Segments, View};
-use crate::state::State;
 
 /// Most events one simulation replays (newest history is kept).
 pub const SIMULATION_EVENTS_MAX: usize = 2_000_000;
+/// Events read from the store at a time: what a simulation holds of the history at once.
+const SIMULATION_PAGE_EVENTS: usize = 2_000;
 /// Contacts listed in the report's sample.
 const SAMPLE_MAX: usize = 20;
 
@@ -121,14 +123,14 @@ impl Sim<'_> {
         runs: &mut Vec<SimRun>,
         finished: &mut Vec<SimRun>,
         reg: &Segments,
-        contacts: &HashMap<ContactId, kairos_domain::Contact>,
+        contacts: &Profiles,
         pick: &dyn Fn(&SimRun) -> Option<Wake>,
         event: Option<(&str, &JsonMap)>,
         now: Timestamp,
     ) {
         let mut i = 0;
         while i < runs.len() {
-            let (Some(wake), Some(contact)) = (pick(&runs[i]), contacts.get(&runs[i].contact)) else {
+            let (Some(wake), Some(contact)) = (pick(&runs[i]), contacts.held(runs[i].contact)) else {
                 i += 1;
                 continue;
             };
@@ -177,89 +179,136 @@ impl Sim<'_> {
     }
 }
 
-impl State {
-    pub(crate) fn simulate_flow(
-        &mut self,
-        ws: WorkspaceId,
-        definition: &Value,
-        since: Duration,
-        now: Timestamp,
-    ) -> Result<Simulation, EngineError> {
-        let def: FlowDef = kairos_flow::parse_flow(definition)
-            .map_err(|e| EngineError::Invalid { message: e.message, field: Some(e.field) })?;
-        let Trigger::Event { event: trigger_event, filter } = &def.trigger else {
-            return Err(EngineError::Invalid {
-                message: "simulation replays events: only flows with an event trigger can be simulated".into(),
-                field: Some("trigger".into()),
-            });
-        };
-        // A private registry: the live segment state is not touched.
-        let mut reg = Segments::default();
-        let invalid = |e: kairos_segment::SegmentError| EngineError::Invalid { message: e.to_string(), field: None };
-        let trigger_filter = filter.as_ref().map(eval::compile_filter).transpose().map_err(invalid)?;
-        let entry =
-            def.entry.filter.as_ref().map(|e| reg.compile_flow_condition(ws, e)).transpose().map_err(invalid)?;
-        let mut nodes = HashMap::new();
-        let mut filters = HashMap::new();
-        if let Some(e) = &def.exit_when {
-            nodes.insert(EXIT_KEY.to_string(), reg.compile_flow_condition(ws, e).map_err(invalid)?);
+/// The profiles of the contacts with runs, read from the store when their run starts and dropped when their last
+/// run ends, so a simulation holds the profiles of its active runs only.
+struct Profiles<'r> {
+    r: &'r dyn Reads,
+    ws: WorkspaceId,
+    /// Each profile with how many active runs it has (0 while an entry is being decided).
+    held: HashMap<ContactId, (Contact, usize)>,
+}
+
+impl Profiles<'_> {
+    fn held(&self, id: ContactId) -> Option<&Contact> {
+        self.held.get(&id).map(|(c, _)| c)
+    }
+
+    /// The contact's profile, read when not held (None for a contact that no longer exists).
+    fn load(&mut self, id: ContactId) -> Result<Option<&Contact>, EngineError> {
+        if !self.held.contains_key(&id) {
+            let Some(c) = self.r.contact(self.ws, id)? else { return Ok(None) };
+            self.held.insert(id, (c, 0));
         }
-        for s in &def.steps {
-            match &s.kind {
-                StepKind::Split { condition, .. } => {
-                    nodes.insert(s.id.clone(), reg.compile_flow_condition(ws, condition).map_err(invalid)?);
-                }
-                StepKind::WaitFor { filter: Some(f), .. } => {
-                    filters.insert(s.id.clone(), eval::compile_filter(f).map_err(invalid)?);
-                }
-                _ => {}
+        Ok(self.held(id))
+    }
+
+    /// A run of the contact started (its profile is loaded).
+    fn retain(&mut self, id: ContactId) {
+        if let Some((_, runs)) = self.held.get_mut(&id) {
+            *runs += 1;
+        }
+    }
+
+    /// A run of the contact ended, or (`runs` 0) no run started: the profile goes when no run needs it.
+    fn release(&mut self, id: ContactId, ended: bool) {
+        if let Some((_, runs)) = self.held.get_mut(&id) {
+            *runs = runs.saturating_sub(usize::from(ended));
+            if *runs == 0 {
+                self.held.remove(&id);
             }
         }
-        let _ = reg.take_pending_backfill(); // occurrences are fed in event order below
+    }
+}
 
-        let start = now.saturating_sub(since);
-        let mut history: Vec<(ContactId, Event)> = Vec::new();
-        self.w.events_since(ws, start, &mut |contact, data| {
-            if history.len() < SIMULATION_EVENTS_MAX
-                && let Ok(ev) = serde_json::from_str::<Event>(data)
-            {
-                history.push((contact, ev));
+/// Replays the workspace's events of the last `since` (read a page at a time from a read view of committed
+/// data, in time order) through a flow definition; nothing is written.
+pub(crate) fn simulate_flow(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    definition: &Value,
+    since: Duration,
+    now: Timestamp,
+) -> Result<Simulation, EngineError> {
+    let def: FlowDef = kairos_flow::parse_flow(definition)
+        .map_err(|e| EngineError::Invalid { message: e.message, field: Some(e.field) })?;
+    let Trigger::Event { event: trigger_event, filter } = &def.trigger else {
+        return Err(EngineError::Invalid {
+            message: "simulation replays events: only flows with an event trigger can be simulated".into(),
+            field: Some("trigger".into()),
+        });
+    };
+    // A private registry: the live segment state is not touched.
+    let mut reg = Segments::default();
+    let invalid = |e: kairos_segment::SegmentError| EngineError::Invalid { message: e.to_string(), field: None };
+    let trigger_filter = filter.as_ref().map(eval::compile_filter).transpose().map_err(invalid)?;
+    let entry = def.entry.filter.as_ref().map(|e| reg.compile_flow_condition(ws, e)).transpose().map_err(invalid)?;
+    let mut nodes = HashMap::new();
+    let mut filters = HashMap::new();
+    if let Some(e) = &def.exit_when {
+        nodes.insert(EXIT_KEY.to_string(), reg.compile_flow_condition(ws, e).map_err(invalid)?);
+    }
+    for s in &def.steps {
+        match &s.kind {
+            StepKind::Split { condition, .. } => {
+                nodes.insert(s.id.clone(), reg.compile_flow_condition(ws, condition).map_err(invalid)?);
             }
-        })?;
-        history.sort_by_key(|(_, e)| e.timestamp);
+            StepKind::WaitFor { filter: Some(f), .. } => {
+                filters.insert(s.id.clone(), eval::compile_filter(f).map_err(invalid)?);
+            }
+            _ => {}
+        }
+    }
+    let _ = reg.take_pending_backfill(); // occurrences are fed in event order below
 
-        let mut runs: Vec<SimRun> = Vec::new();
-        let mut last_entry: HashMap<(ContactId, String), Timestamp> = HashMap::new();
-        let mut finished: Vec<SimRun> = Vec::new();
-        let mut entered = 0u64;
+    let start = now.saturating_sub(since);
+    // The log as committed now: pages read later do not take in events committed meanwhile.
+    let until = r.last_event_seq()?;
+    let mut cursor = r.newest_events_cursor(ws, start, until, SIMULATION_EVENTS_MAX)?;
+    let mut profiles = Profiles { r, ws, held: HashMap::new() };
+    let mut runs: Vec<SimRun> = Vec::new();
+    let mut last_entry: HashMap<(ContactId, String), Timestamp> = HashMap::new();
+    let mut finished: Vec<SimRun> = Vec::new();
+    let (mut entered, mut replayed) = (0u64, 0u64);
 
-        let mut sim =
-            Sim { def: &def, nodes: &nodes, filters: &filters, steps: BTreeMap::new(), ended: BTreeMap::new() };
-        for (contact, ev) in &history {
-            let contact = self.follow(*contact);
+    let mut sim = Sim { def: &def, nodes: &nodes, filters: &filters, steps: BTreeMap::new(), ended: BTreeMap::new() };
+    // Ended runs no longer need their contact's profile.
+    let release = |profiles: &mut Profiles, finished: &[SimRun], from: usize| {
+        for r in &finished[from..] {
+            profiles.release(r.contact, true);
+        }
+    };
+    loop {
+        let page = r.events_by_time(ws, start, until, cursor.as_deref(), SIMULATION_PAGE_EVENTS)?;
+        for stored in &page.items {
+            let (contact, ev) = (stored.contact_id, &stored.event);
+            replayed += 1;
             let t = ev.timestamp;
             // Timers that fell due before this event.
+            let before = finished.len();
             sim.step(
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.identity.contacts,
+                &profiles,
                 &|r| r.run.due_at.filter(|d| *d <= t).map(|_| Wake::Timer),
                 None,
                 t,
             );
+            release(&mut profiles, &finished, before);
             reg.record(ws, contact, ev, t);
             let Some(name) = ev.name.as_deref() else { continue };
             // Runs of this contact see the event (wait_for, exit_when).
+            let before = finished.len();
             sim.step(
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.identity.contacts,
+                &profiles,
                 &|r| (r.contact == contact).then_some(Wake::Event),
                 Some((name, &ev.properties)),
                 t,
             );
+            release(&mut profiles, &finished, before);
             if name != trigger_event || !trigger_filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties))
             {
                 continue;
@@ -279,7 +328,10 @@ impl State {
                 (Reentry::Once, Some(_)) => false,
                 (Reentry::OncePer(d), Some(prev)) => *prev <= t.saturating_sub(d),
             };
-            let Some(c) = self.identity.contacts.get(&contact) else { continue };
+            if !allowed {
+                continue;
+            }
+            let Some(c) = profiles.load(contact)? else { continue };
             let passes = entry.as_ref().is_none_or(|n| {
                 eval::eval(
                     n,
@@ -291,9 +343,11 @@ impl State {
                     t,
                 )
             });
-            if !allowed || !passes {
+            if !passes {
+                profiles.release(contact, false);
                 continue;
             }
+            profiles.retain(contact);
             last_entry.insert((contact, key.clone()), t);
             entered += 1;
             runs.push(SimRun {
@@ -304,50 +358,56 @@ impl State {
                 run: Run::default(),
                 path: Vec::new(),
             });
+            let before = finished.len();
             sim.step(
                 &mut runs,
                 &mut finished,
                 &reg,
-                &self.identity.contacts,
+                &profiles,
                 &|r| (r.path.is_empty() && r.run.ended.is_none()).then_some(Wake::Enter),
                 None,
                 t,
             );
+            release(&mut profiles, &finished, before);
         }
-        // Let time run up to now.
-        sim.step(
-            &mut runs,
-            &mut finished,
-            &reg,
-            &self.identity.contacts,
-            &|r| r.run.due_at.filter(|d| *d <= now).map(|_| Wake::Timer),
-            None,
-            now,
-        );
-        let (steps, ended) = (sim.steps, sim.ended);
-        let sample = finished
-            .iter()
-            .chain(runs.iter())
-            .take(SAMPLE_MAX)
-            .map(|r| SimulatedRun {
-                contact: r.contact,
-                entered_at: r.entered_at,
-                path: r.path.clone(),
-                ended: r.run.ended,
-                waiting_at: r.run.step.clone(),
-            })
-            .collect();
-        Ok(Simulation {
-            from: start,
-            to: now,
-            events_replayed: history.len() as u64,
-            entered,
-            active: runs.len() as u64,
-            converted: ended.get(&RunEnd::Goal).copied().unwrap_or(0),
-            exited: ended,
-            steps,
-            sample,
-            notes: SIMULATION_NOTES.to_vec(),
-        })
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
     }
+    // Let time run up to now.
+    sim.step(
+        &mut runs,
+        &mut finished,
+        &reg,
+        &profiles,
+        &|r| r.run.due_at.filter(|d| *d <= now).map(|_| Wake::Timer),
+        None,
+        now,
+    );
+    let (steps, ended) = (sim.steps, sim.ended);
+    let sample = finished
+        .iter()
+        .chain(runs.iter())
+        .take(SAMPLE_MAX)
+        .map(|r| SimulatedRun {
+            contact: r.contact,
+            entered_at: r.entered_at,
+            path: r.path.clone(),
+            ended: r.run.ended,
+            waiting_at: r.run.step.clone(),
+        })
+        .collect();
+    Ok(Simulation {
+        from: start,
+        to: now,
+        events_replayed: replayed,
+        entered,
+        active: runs.len() as u64,
+        converted: ended.get(&RunEnd::Goal).copied().unwrap_or(0),
+        exited: ended,
+        steps,
+        sample,
+        notes: SIMULATION_NOTES.to_vec(),
+    })
 }

@@ -33,12 +33,13 @@ pub struct State {
     pub(crate) work: crate::work::WorkQueue,
     pub(crate) settings: crate::settings::WorkspaceSettings,
     pub(crate) dispatch: crate::dispatch::Dispatch,
-    pub(crate) templates: crate::messages::TemplateCache,
+    pub(crate) templates: crate::render::TemplateCache,
     pub(crate) links: crate::messages::LinkConfig,
     /// Opens the secrets the committer reads from the store (webhook secrets).
     pub(crate) secrets: kairos_store::SecretBox,
     pub(crate) campaigns: crate::campaigns::Campaigns,
-    pub(crate) recs: crate::recommend::RecCache,
+    /// Recommendation statistics, shared with the read side (previews).
+    pub(crate) recs: std::sync::Arc<crate::recommend::RecCache>,
     pub(crate) coupons: crate::coupons::Coupons,
     /// Suppressions added since start: a change tells the committer to check messages in flight again.
     pub(crate) suppressions: u64,
@@ -116,7 +117,10 @@ impl State {
         let mut dispatch = crate::dispatch::Dispatch::default();
         let mut old = self.dispatch;
         dispatch.carry_over(&mut old);
-        State::load_with(w, now, self.settings.defaults, self.links, self.secrets, dispatch)
+        let recs = self.recs;
+        let mut state = State::load_with(w, now, self.settings.defaults, self.links, self.secrets, dispatch)?;
+        state.recs = recs; // still the read side's
+        Ok(state)
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {

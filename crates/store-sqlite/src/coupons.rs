@@ -137,4 +137,11 @@ impl CouponReads for SqliteReader<'_> {
     fn pool_issued(&self, ws: WorkspaceId, pool: &str) -> Result<u64> {
         pool_issued(&self.conn, ws, pool)
     }
+
+    fn coupon_pools(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, data FROM coupon_pools WHERE workspace_id = ?1 ORDER BY id").db()?;
+        let rows = stmt.query_map([ws.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
 }

@@ -129,13 +129,7 @@ fn scan_since(
 
 impl EventReads for SqliteReader<'_> {
     fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
-        let (ts, seq) = match cursor {
-            None => (i64::MAX, i64::MAX),
-            Some(c) => {
-                let (a, b) = c.split_once('_').ok_or_else(StoreError::bad_cursor)?;
-                (a.parse().map_err(|_| StoreError::bad_cursor())?, b.parse().map_err(|_| StoreError::bad_cursor())?)
-            }
-        };
+        let (ts, seq) = time_cursor(cursor, (i64::MAX, i64::MAX))?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -181,4 +175,72 @@ impl EventReads for SqliteReader<'_> {
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
         scan_since(&self.conn, ws, since, f)
     }
+
+    fn last_event_seq(&self) -> Result<i64> {
+        self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()
+    }
+
+    fn events_by_time(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        until_seq: i64,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredEvent>> {
+        let (after_ts, after_seq) = time_cursor(cursor, (i64::MIN, i64::MIN))?;
+        // `events_by_time` (workspace_id, ts) holds the rowid (seq) last, so it gives (ts, seq) order unsorted.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, contact_id, data, ts FROM events
+                 WHERE workspace_id = ?1 AND ts >= ?2 AND (ts > ?3 OR seq > ?4) AND seq <= ?5
+                 ORDER BY ts, seq LIMIT ?6",
+            )
+            .db()?;
+        let from = since.as_micros().max(after_ts);
+        let mut rows = stmt
+            .query_map(params![ws.0, from, after_ts, after_seq, until_seq, (limit + 1) as i64], event_row)
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        // The cursor comes from the rows, not the readable events, so a skipped row never ends the listing early.
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(seq, _, _, ts)| format!("{ts}_{seq}"))
+        });
+        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+    }
+
+    fn newest_events_cursor(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        until_seq: i64,
+        n: usize,
+    ) -> Result<Option<String>> {
+        // The event just before the newest `n` (read from the index alone); the listing starts after it.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ts, seq FROM events WHERE workspace_id = ?1 AND ts >= ?2 AND seq <= ?3
+                 ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?4",
+            )
+            .db()?;
+        let offset = i64::try_from(n).unwrap_or(i64::MAX);
+        let row = stmt
+            .query_row(params![ws.0, since.as_micros(), until_seq, offset], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+            .db()?;
+        Ok(row.map(|(ts, seq)| format!("{ts}_{seq}")))
+    }
+}
+
+/// A `{ts}_{seq}` cursor of a listing in time order; `none` without one.
+fn time_cursor(cursor: Option<&str>, none: (i64, i64)) -> Result<(i64, i64)> {
+    let Some(c) = cursor else { return Ok(none) };
+    let (a, b) = c.split_once('_').ok_or_else(StoreError::bad_cursor)?;
+    Ok((a.parse().map_err(|_| StoreError::bad_cursor())?, b.parse().map_err(|_| StoreError::bad_cursor())?))
 }

@@ -176,6 +176,12 @@ impl MessageReads for SqliteReader<'_> {
         Ok(Page { items: rows.into_iter().take(limit).map(|(m, _)| m).collect(), next_cursor })
     }
 
+    fn message(&self, id: &str) -> Result<Option<StoredMessage>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1")).db()?;
+        stmt.query_row([id], message_row).optional().db()
+    }
+
     fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>> {
         let mut stmt = self
             .conn

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -336,6 +336,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;
     UPDATE messages SET data = json_remove(data, '$.webhook.secret')
         WHERE channel = 'webhook' AND json_valid(data) AND json_type(data, '$.webhook.secret') IS NOT NULL;",
+    ),
+    (
+        11,
+        // Flow simulation replays a workspace's events in time order from a read connection, a page at a time
+        // (issue 11: reads off the writer); without this index every page would scan and sort the log.
+        "CREATE INDEX events_by_time ON events (workspace_id, ts);",
     ),
 ];
 

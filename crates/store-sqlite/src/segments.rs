@@ -103,6 +103,17 @@ impl SegmentReads for SqliteReader<'_> {
         rows.collect::<Result<Vec<_>, _>>().db()
     }
 
+    fn segment(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<(StoredSegment, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SEGMENT_COLUMNS}, (SELECT COUNT(*) FROM segment_members m WHERE m.segment_id = s.id)
+                 FROM segments s WHERE workspace_id = ?1 AND public_id = ?2 AND deleted = 0"
+            ))
+            .db()?;
+        stmt.query_row(params![ws.0, public_id], |r| Ok((segment_row(r)?, r.get::<_, i64>(7)? as u64))).optional().db()
+    }
+
     fn segment_row(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<i64>> {
         let mut stmt = self
             .conn

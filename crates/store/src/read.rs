@@ -36,14 +36,39 @@ pub trait EventReads {
     /// All events of a workspace, most recently received first.
     fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>>;
     /// Events of a workspace with a timestamp at or after `since`, in no particular order: (contact, JSON).
-    /// Flow simulation replays these.
+    /// Recommendations read these.
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
+    /// The sequence of the newest committed event (0 when the log is empty). A replay that reads many pages
+    /// bounds them with it, so it sees the log as it was when it began.
+    fn last_event_seq(&self) -> Result<i64>;
+    /// A page of the events of a workspace timestamped at or after `since` with a sequence up to `until_seq`,
+    /// oldest first by (timestamp, sequence); unreadable rows are skipped. Flow simulation replays these, a page
+    /// at a time, so memory stays bounded whatever the history.
+    fn events_by_time(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        until_seq: i64,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredEvent>>;
+    /// A cursor for [`EventReads::events_by_time`] (same `ws`, `since`, `until_seq`) that starts the listing at
+    /// its newest `n` events; None when there are no more than `n`.
+    fn newest_events_cursor(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        until_seq: i64,
+        n: usize,
+    ) -> Result<Option<String>>;
 }
 
 /// Segments.
 pub trait SegmentReads {
     /// Live segments of a workspace with their current sizes, by row id.
     fn segments(&self, ws: WorkspaceId) -> Result<Vec<(StoredSegment, u64)>>;
+    /// A live segment of the workspace with its current size.
+    fn segment(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<(StoredSegment, u64)>>;
     /// Row id of a live segment of the workspace.
     fn segment_row(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<i64>>;
     /// Members of a segment (by row id), by ascending contact id.
@@ -96,6 +121,8 @@ pub trait MessageReads {
             MessageFilter { to: to.map(str::to_string), flow_id: flow_id.map(str::to_string), ..Default::default() };
         self.messages(ws, &filter, cursor, limit)
     }
+    /// A message by its id, whatever its workspace: for signed links, whose signature is the authority.
+    fn message(&self, id: &str) -> Result<Option<StoredMessage>>;
     /// A message of the workspace (None for another workspace's).
     fn message_of(&self, ws: WorkspaceId, id: &str) -> Result<Option<StoredMessage>>;
     /// Suppressed addresses, newest first.
@@ -123,6 +150,8 @@ pub trait CouponReads {
     fn coupon_code(&self, ws: WorkspaceId, code: &str, contact: Option<ContactId>) -> Result<Option<IssuedCode>>;
     /// How many codes of a pool were handed out.
     fn pool_issued(&self, ws: WorkspaceId, pool: &str) -> Result<u64>;
+    /// The workspace's coupon pools: (id, definition JSON), by id.
+    fn coupon_pools(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>>;
 }
 
 /// Per-workspace setting overrides.

@@ -51,6 +51,11 @@ pub fn coupons_are_issued_and_redeemed_once(store: &dyn Store) {
     assert_eq!(r.coupon_code(ws, "SPRING", Some(bo)).unwrap().map(|c| c.redeemed_at), Some(None));
     assert_eq!(r.coupon_code(other, "SPRING", None).unwrap(), None);
     assert_eq!(r.pool_issued(ws, "static").unwrap(), 2);
+    write(store, |w| w.save_pool(ws, "autumn", "{\"v\":3}", at(30)));
+    let pools = r.coupon_pools(ws).unwrap();
+    assert_eq!(pools, [("autumn".to_string(), "{\"v\":3}".to_string()), ("welcome10".into(), "{\"v\":2}".into())]);
+    assert_eq!(r.coupon_pools(other).unwrap(), [("welcome10".to_string(), "{\"theirs\":1}".to_string())]);
+    assert!(r.coupon_pools(WorkspaceId(999)).unwrap().is_empty());
 }
 
 fn product(id: &str, title: &str, cents: i64, t: i64) -> Product {

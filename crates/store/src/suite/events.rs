@@ -75,6 +75,65 @@ pub fn events_keep_time_order_and_page_with_cursors(store: &dyn Store) {
     assert!(!w.has_event_named(WorkspaceId(999), "Order Completed").unwrap());
 }
 
+/// A replay reads a workspace's events oldest first by (timestamp, sequence), a page at a time, up to the
+/// newest sequence committed when it began; it can start at the newest `n`.
+pub fn events_replay_in_time_order_up_to_a_bound(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    let r = store.reader().unwrap();
+    assert_eq!(r.last_event_seq().unwrap(), 0, "an empty log");
+    assert!(r.events_by_time(ws, at(0), i64::MAX, None, 10).unwrap().items.is_empty());
+    assert_eq!(r.newest_events_cursor(ws, at(0), i64::MAX, 0).unwrap(), None);
+    // (seq, contact, timestamp): late events (seq 4 and 8) and ties on a timestamp (seq 2, 5, 7 at 60).
+    let rows: [(i64, i64, i64); 8] =
+        [(1, 1, 50), (2, 1, 60), (3, 2, 55), (4, 1, 10), (5, 2, 60), (6, 1, 70), (7, 1, 60), (8, 2, 58)];
+    write(store, |w| {
+        for (seq, who, ts) in rows {
+            let e = track(&format!("m{seq}"), "Product Viewed", ts, 100 + seq, json!({}));
+            w.insert_event(ws, ContactId(who), seq, &e, &json(&e))?;
+        }
+        let e = track("t9", "Product Viewed", 20, 109, json!({}));
+        w.insert_event(other, ContactId(9), 9, &e, &json(&e))?;
+        // A row that cannot be read back takes its place in a page but is not listed.
+        w.insert_event(ws, ContactId(1), 10, &track("m10", "Product Viewed", 65, 110, json!({})), "{not json")?;
+        Ok(())
+    });
+    assert_eq!(r.last_event_seq().unwrap(), 10);
+    let replay = |since: i64, until: i64, start: Option<String>, size: usize| -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let mut cursor = start;
+        for _ in 0..100 {
+            let p = r.events_by_time(ws, at(since), until, cursor.as_deref(), size).expect("page");
+            out.extend(p.items.iter().map(|e| (e.seq, e.contact_id.0)));
+            assert!(p.items.iter().all(|e| e.event.message_id.as_str() == format!("m{}", e.seq)));
+            match p.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+        panic!("the replay's cursors never end");
+    };
+    let ordered = [(4, 1), (1, 1), (3, 2), (8, 2), (2, 1), (5, 2), (7, 1), (6, 1)];
+    for size in [1, 2, 3, 100] {
+        assert_eq!(replay(0, i64::MAX, None, size), ordered, "page size {size}");
+    }
+    assert_eq!(replay(58, i64::MAX, None, 2), [(8, 2), (2, 1), (5, 2), (7, 1), (6, 1)], "timestamped at or after");
+    assert_eq!(replay(0, 6, None, 2), [(4, 1), (1, 1), (3, 2), (2, 1), (5, 2), (6, 1)], "up to sequence 6");
+    assert!(replay(71, i64::MAX, None, 2).is_empty());
+    for bad in ["x", "12", "a_b", "1_b"] {
+        assert!(refuses(r.events_by_time(ws, at(0), i64::MAX, Some(bad), 2)), "cursor {bad:?}");
+    }
+    // The newest n (the unreadable row counts: it is in the log), within the same bounds.
+    let newest = |n: usize, until: i64| r.newest_events_cursor(ws, at(0), until, n).unwrap();
+    assert_eq!(replay(0, i64::MAX, newest(3, i64::MAX), 2), [(7, 1), (6, 1)], "m7, the unreadable m10, m6");
+    assert_eq!(replay(0, 6, newest(2, 6), 1), [(5, 2), (6, 1)]);
+    assert_eq!(newest(9, i64::MAX), None, "no more than 9");
+    assert_eq!(newest(20, i64::MAX), None);
+    assert!(replay(0, i64::MAX, newest(0, i64::MAX), 2).is_empty(), "the newest none");
+    assert!(r.newest_events_cursor(other, at(0), i64::MAX, 0).unwrap().is_some());
+    assert_eq!(r.newest_events_cursor(WorkspaceId(999), at(0), i64::MAX, 0).unwrap(), None);
+}
+
 /// The de-duplication window is rebuilt by walking the log backwards until the first event received before it.
 pub fn dedupe_window_is_rebuilt_from_the_log(store: &dyn Store) {
     let ws = workspace(store, "Shop");

@@ -80,6 +80,10 @@ pub fn sends_are_idempotent_and_messages_filtered(store: &dyn Store) {
     assert_eq!(r.message_of(ws, "m1").unwrap().map(|m| m.status), Some(MessageStatus::Opened));
     assert_eq!(r.message_of(ws, "theirs").unwrap(), None, "another workspace's message");
     assert_eq!(r.message_of(other, "theirs").unwrap().map(|m| m.contact), Some(ContactId(1)));
+    // By id alone (signed links): any workspace's message, as stored.
+    assert_eq!(r.message("theirs").unwrap().map(|m| m.workspace), Some(other));
+    assert_eq!(r.message("m1").unwrap(), r.message_of(ws, "m1").unwrap());
+    assert_eq!(r.message("nope").unwrap(), None);
 }
 
 /// Suppression is per workspace and channel, idempotent, and lifted explicitly.

@@ -63,6 +63,7 @@ macro_rules! store_suite {
             workspaces_and_api_keys,
             users_log_in_and_sessions_expire,
             events_keep_time_order_and_page_with_cursors,
+            events_replay_in_time_order_up_to_a_bound,
             dedupe_window_is_rebuilt_from_the_log,
             merges_follow_survivors,
             contacts_page_and_search,

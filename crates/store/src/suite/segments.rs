@@ -58,6 +58,11 @@ pub fn segments_members_and_sizes(store: &dyn Store) {
     assert_eq!(listed, [("seg_vip".to_string(), 4), ("seg_lapsed".to_string(), 1)]);
     assert_eq!(r.segment_row(ws, "seg_vip").unwrap(), Some(vip));
     assert_eq!(r.segment_row(other, "seg_vip").unwrap(), None, "another workspace's segment");
+    let (one, size) = r.segment(ws, "seg_vip").unwrap().expect("a live segment");
+    assert_eq!((one.row, one.name.as_str(), one.definition.as_str(), size), (vip, "VIPs", "{\"a\":2}", 4));
+    assert_eq!((one.created_at, one.updated_at), (at(1), at(5)));
+    assert_eq!(r.segment(other, "seg_vip").unwrap(), None, "another workspace's segment");
+    assert_eq!(r.segment(ws, "seg_nope").unwrap(), None);
     for size in [1, 3, 10] {
         let page: Vec<i64> = all_pages(|c| r.segment_member_page(vip, c, size)).iter().map(|k| k.id.0).collect();
         assert_eq!(page, [1, 2, 3, 5], "page size {size}");
@@ -74,5 +79,6 @@ pub fn segments_members_and_sizes(store: &dyn Store) {
     assert_eq!(left, 0, "a deleted segment's members are gone");
     let r = store.reader().unwrap();
     assert_eq!(r.segment_row(ws, "seg_vip").unwrap(), None);
+    assert_eq!(r.segment(ws, "seg_vip").unwrap(), None, "a deleted segment");
     assert_eq!(r.segments(ws).unwrap().len(), 1);
 }

@@ -1,0 +1,162 @@
+//! Queries answered on read views of committed data, never inside the committer (issue 11): flow simulation
+//! (`crate::simulate`), campaign reports (`crate::campaigns`), coupon pools and checks (`crate::coupons`),
+//! template previews, settings, unsubscribe-link checks and segment listings. A read never waits for the
+//! committer, and ingestion never waits for a read.
+//!
+//! What the committer keeps in memory only to go faster (settings per workspace, compiled templates, coupon
+//! pools) is rebuilt here from the store for each query; see ARCHITECTURE.md, "Decisions".
+
+use std::sync::Arc;
+
+use kairos_domain::{ContactId, JsonMap, Timestamp, WorkspaceId};
+use kairos_store::{IdentityKind, Reads, SecretBox, Store, StoredSegment};
+use serde_json::{Value, json};
+
+use crate::messages::{Composed, DRAFT_NAME, LinkConfig, LinkOutcome, Preview};
+use crate::recommend::RecCache;
+use crate::render::{Render, TemplateCache, ViewReads};
+use crate::settings::Settings;
+use crate::{ContactRef, EngineError, SegmentInfo};
+
+/// What queries need besides a read view: the store, and the committer's configuration.
+pub(crate) struct ReadSide {
+    pub(crate) store: Arc<dyn Store>,
+    /// The server-wide settings (`kairos.toml`) a workspace's stored overrides apply to.
+    pub(crate) defaults: Settings,
+    pub(crate) links: LinkConfig,
+    pub(crate) secrets: SecretBox,
+    /// Recommendation statistics, shared with the committer.
+    pub(crate) recs: Arc<RecCache>,
+}
+
+impl ReadSide {
+    /// Runs `f` on a read view (blocking).
+    pub(crate) fn run<T>(&self, f: impl FnOnce(&dyn Reads) -> Result<T, EngineError>) -> Result<T, EngineError> {
+        let r = self.store.reader()?;
+        f(&*r)
+    }
+
+    /// A workspace's effective settings: its committed overrides over the defaults.
+    pub(crate) fn settings(&self, r: &dyn Reads, ws: WorkspaceId) -> Result<Settings, EngineError> {
+        Ok(match r.settings_of(ws)? {
+            // The committer warned about a refused key when it loaded them.
+            Some(stored) => crate::settings::effective(&self.defaults, &stored, &mut |_| {}).1,
+            None => self.defaults.clone(),
+        })
+    }
+
+    /// The effective settings of a workspace, as JSON, with its webhook secret.
+    pub(crate) fn settings_json(&self, r: &dyn Reads, ws: WorkspaceId) -> Result<Value, EngineError> {
+        let mut out = self.settings(r, ws)?.to_json();
+        out["webhook_secret"] = json!(crate::secrets::webhook_secret_committed(r, &self.secrets, ws)?);
+        Ok(out)
+    }
+
+    /// Renders template `template` for a contact (nothing is stored); `event` stands in for the trigger event.
+    pub(crate) fn preview(
+        &self,
+        r: &dyn Reads,
+        ws: WorkspaceId,
+        template: &str,
+        contact: ContactId,
+        event: JsonMap,
+        now: Timestamp,
+    ) -> Result<Preview, EngineError> {
+        let c = r.contact(ws, contact)?.ok_or_else(|| not_found(contact))?;
+        let settings = self.settings(r, ws)?;
+        let (mut src, mut templates) = (ViewReads(r), TemplateCache::default());
+        let mut render = self.render(&mut src, &settings, &mut templates);
+        let Some(compiled) = render.compiled(ws, template)? else {
+            return Err(EngineError::NotFound(format!("template {template:?} not found")));
+        };
+        let composed = render.render_compiled(ws, template, &compiled, &c, &event, "preview", now, false)?;
+        Ok(Preview::of(Some(template), c.id, composed))
+    }
+
+    /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
+    pub(crate) fn preview_draft(
+        &self,
+        r: &dyn Reads,
+        ws: WorkspaceId,
+        draft: &Value,
+        contact: ContactId,
+        event: JsonMap,
+        now: Timestamp,
+    ) -> Result<Preview, EngineError> {
+        let c = r.contact(ws, contact)?.ok_or_else(|| not_found(contact))?;
+        let settings = self.settings(r, ws)?;
+        let (mut src, mut templates) = (ViewReads(r), TemplateCache::default());
+        let mut render = self.render(&mut src, &settings, &mut templates);
+        let compiled = render.compile_draft(ws, draft)?;
+        let composed: Composed =
+            render.render_compiled(ws, DRAFT_NAME, &compiled, &c, &event, "preview", now, false)?;
+        Ok(Preview::of(None, c.id, composed))
+    }
+
+    fn render<'a>(
+        &'a self,
+        src: &'a mut ViewReads<'_>,
+        settings: &'a Settings,
+        templates: &'a mut TemplateCache,
+    ) -> Render<'a> {
+        Render { src, settings, links: &self.links, templates, recs: &self.recs }
+    }
+}
+
+fn not_found(contact: ContactId) -> EngineError {
+    EngineError::NotFound(format!("contact {contact} not found"))
+}
+
+/// The live contact a reference names in workspace `ws` (following merges), or not found.
+pub(crate) fn resolve(r: &dyn Reads, ws: WorkspaceId, who: ContactRef) -> Result<ContactId, EngineError> {
+    let (kind, value) = match who {
+        ContactRef::Id(id) => return r.contact(ws, id)?.map(|c| c.id).ok_or_else(|| not_found(id)),
+        ContactRef::UserId(u) => (IdentityKind::UserId, u),
+        ContactRef::Email(e) => (IdentityKind::Email, e.as_str().to_string()),
+        ContactRef::Phone(p) => (IdentityKind::Phone, p.as_str().to_string()),
+    };
+    r.contact_by_identity(ws, kind, &value)?
+        .map(|c| c.id)
+        .ok_or_else(|| EngineError::NotFound("no such contact".into()))
+}
+
+/// What `GET /u/{token}` shows: the confirmation button (`Confirm`), or that the link is stale or unknown.
+pub(crate) fn unsubscribe_check(r: &dyn Reads, message: &str, issued: Option<i64>) -> Result<LinkOutcome, EngineError> {
+    let Some(m) = r.message(message)? else { return Ok(LinkOutcome::Gone) };
+    let contact = r.contact(m.workspace, m.contact)?;
+    Ok(if crate::messages::unsubscribe_stale(&m, contact.as_ref(), issued) {
+        LinkOutcome::Expired
+    } else {
+        LinkOutcome::Confirm
+    })
+}
+
+/// A stored segment as the API shows it; None when its definition no longer reads (the committer skips those).
+fn segment_info_of(s: StoredSegment, size: u64) -> Option<SegmentInfo> {
+    let v: Value = serde_json::from_str(&s.definition).ok()?;
+    let expr = kairos_segment::json::from_json(&v).ok()?;
+    Some(SegmentInfo {
+        id: s.public_id,
+        name: s.name,
+        expr,
+        size,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        warnings: Vec::new(),
+    })
+}
+
+/// The workspace's segments with their committed sizes, oldest first.
+pub(crate) fn segment_list(r: &dyn Reads, ws: WorkspaceId) -> Result<Vec<SegmentInfo>, EngineError> {
+    let mut out: Vec<SegmentInfo> =
+        r.segments(ws)?.into_iter().filter_map(|(s, size)| segment_info_of(s, size)).collect();
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// One segment of the workspace with its committed size.
+pub(crate) fn segment_info(r: &dyn Reads, ws: WorkspaceId, id: &str) -> Result<SegmentInfo, EngineError> {
+    r.segment(ws, id)?
+        .and_then(|(s, size)| segment_info_of(s, size))
+        .ok_or_else(|| EngineError::NotFound(format!("segment {id:?} not found")))
+}

@@ -1,0 +1,387 @@
+//! Rendering a template for a contact: the workspace's renderer (partials and layouts), compiled templates, the
+//! variables of one message (contact, trigger event and cart without items now out of stock, store, signed links,
+//! coupon, recommendations) and click tracking of html parts.
+//!
+//! The committer renders sends inside its transaction; previews render on a read view of committed data, off
+//! the committer (issue 11). Both go through [`Render`], over [`RenderReads`]: the few reads rendering needs,
+//! answered by either side.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kairos_domain::{Contact, ContactId, Event, JsonMap, Product, Timestamp, WorkspaceId};
+use kairos_store::{Reads, Writer};
+use kairos_template::{Globals, Renderer, Template, TemplateParts};
+use serde_json::{Value, json};
+
+use crate::EngineError;
+use crate::links::{Link, LinkKey};
+use crate::messages::Composed;
+use crate::recommend::RecCache;
+use crate::settings::Settings;
+use crate::tracking::track_html;
+
+/// Events of a contact read per page when a read view gathers its history (recommendations).
+const HISTORY_PAGE_EVENTS: usize = 1_000;
+
+/// What rendering reads from the store.
+pub(crate) trait RenderReads {
+    /// (version, JSON) of a template's current version.
+    fn template_data(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<(i64, String)>>;
+    /// (id, JSON) of the workspace's templates of `channel` (partials, layouts), by id.
+    fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> kairos_store::Result<Vec<(String, String)>>;
+    fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>>;
+    /// A contact's readable events, oldest first by (timestamp, sequence).
+    fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>>;
+    /// Events of a workspace timestamped at or after `since`, in no particular order: (contact, JSON).
+    fn events_since(
+        &mut self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        f: &mut dyn FnMut(ContactId, &str),
+    ) -> kairos_store::Result<()>;
+}
+
+/// The committer's writer: reads see its open transaction.
+impl RenderReads for Box<dyn Writer> {
+    fn template_data(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<(i64, String)>> {
+        kairos_store::write::TemplateWrites::template_data(&mut **self, ws, id)
+    }
+    fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> kairos_store::Result<Vec<(String, String)>> {
+        kairos_store::write::TemplateWrites::templates_of_channel(&mut **self, ws, channel)
+    }
+    fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
+        self.load_product(ws, id)
+    }
+    fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
+        self.contact_events_ordered(contact)
+    }
+    fn events_since(
+        &mut self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        f: &mut dyn FnMut(ContactId, &str),
+    ) -> kairos_store::Result<()> {
+        kairos_store::write::EventWrites::events_since(&mut **self, ws, since, f)
+    }
+}
+
+/// A read view of committed data (previews).
+pub(crate) struct ViewReads<'a>(pub(crate) &'a dyn Reads);
+
+impl RenderReads for ViewReads<'_> {
+    fn template_data(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<(i64, String)>> {
+        self.0.template_data(ws, id)
+    }
+    fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> kairos_store::Result<Vec<(String, String)>> {
+        self.0.templates_of_channel(ws, channel)
+    }
+    fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
+        self.0.product(ws, id)
+    }
+    fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
+        let mut newest_first = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.0.contact_events(contact, cursor.as_deref(), HISTORY_PAGE_EVENTS)?;
+            newest_first.extend(page.items.into_iter().map(|e| e.event));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+    fn events_since(
+        &mut self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        f: &mut dyn FnMut(ContactId, &str),
+    ) -> kairos_store::Result<()> {
+        self.0.events_since(ws, since, f)
+    }
+}
+
+/// Compiled templates and per-workspace renderers (partials and layouts), rebuilt when one of them changes.
+#[derive(Default)]
+pub(crate) struct TemplateCache {
+    pub(crate) renderers: HashMap<WorkspaceId, Arc<Renderer>>,
+    pub(crate) compiled: HashMap<(WorkspaceId, String), Compiled>,
+}
+
+/// A compiled template version and which costly variables it reads.
+#[derive(Clone)]
+pub(crate) struct Compiled {
+    pub(crate) version: i64,
+    template: Arc<Template>,
+    uses_recommendations: bool,
+    uses_products: bool,
+}
+
+/// Where signed links point, and the key that signs them.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub key: LinkKey,
+    /// Base URL of the server as recipients reach it (`[email] public_url`).
+    pub public_url: String,
+}
+
+impl LinkConfig {
+    /// The signed URL of a link.
+    pub(crate) fn url(&self, link: Link) -> String {
+        let path = match &link {
+            Link::Open { .. } => "o",
+            Link::Click { .. } => "c",
+            Link::Unsubscribe { .. } => "u",
+            Link::Preferences { .. } => "preferences",
+        };
+        format!("{}/{path}/{}", self.public_url, self.key.token(&link))
+    }
+
+    /// The one-click unsubscribe URL of a message (`List-Unsubscribe`), issued `now`.
+    pub(crate) fn unsubscribe_url(&self, message: &str, now: Timestamp) -> String {
+        self.url(Link::Unsubscribe { message: message.into(), issued: Some(now.as_micros()) })
+    }
+}
+
+pub(crate) fn invalid(e: kairos_template::TemplateError) -> EngineError {
+    EngineError::Invalid { message: e.to_string(), field: Some(e.field().to_string()) }
+}
+
+/// The `contact` variable: traits, identity and computed fields (amounts in major units).
+pub(crate) fn contact_json(c: &Contact) -> Value {
+    let mut o = c.traits.clone();
+    o.insert("id".into(), json!(c.id.0));
+    o.insert("email".into(), json!(c.email.as_ref().map(|e| e.as_str())));
+    o.insert("phone".into(), json!(c.phone.as_ref().map(|p| p.as_str())));
+    o.insert("user_id".into(), json!(c.user_id));
+    o.insert("timezone".into(), json!(c.timezone));
+    let orders = &c.computed.orders;
+    o.insert(
+        "orders".into(),
+        json!({"count": orders.count, "total_spent": orders.total_spent.as_major(),
+               "average_value": orders.average_value().as_major(),
+               "last_order_at": orders.last_at.map(|t| t.to_string())}),
+    );
+    Value::Object(o)
+}
+
+/// Rendering for one workspace: where it reads, the workspace's settings, the link key and the caches.
+pub(crate) struct Render<'a> {
+    pub(crate) src: &'a mut dyn RenderReads,
+    /// The workspace's effective settings.
+    pub(crate) settings: &'a Settings,
+    pub(crate) links: &'a LinkConfig,
+    pub(crate) templates: &'a mut TemplateCache,
+    pub(crate) recs: &'a RecCache,
+}
+
+impl Render<'_> {
+    /// A renderer with the workspace's partials and layouts; `replace` stands in for one of them (being saved).
+    pub(crate) fn build_renderer(
+        &mut self,
+        ws: WorkspaceId,
+        replace: Option<(&str, &str, &str)>,
+    ) -> Result<Renderer, kairos_template::TemplateError> {
+        let mut b = Renderer::builder();
+        for kind in ["partial", "layout"] {
+            let rows = self.src.templates_of_channel(ws, kind).unwrap_or_default();
+            for (id, data) in rows {
+                if replace.is_some_and(|(rid, _, _)| rid == id) {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(&data).unwrap_or_default();
+                let source = v["html"].as_str().or(v["body"].as_str()).unwrap_or_default();
+                b = if kind == "partial" { b.partial(&id, source) } else { b.layout(&id, source) };
+            }
+        }
+        if let Some((id, kind, source)) = replace {
+            b = if kind == "partial" { b.partial(id, source) } else { b.layout(id, source) };
+        }
+        b.build()
+    }
+
+    pub(crate) fn renderer(&mut self, ws: WorkspaceId) -> Result<Arc<Renderer>, EngineError> {
+        if let Some(r) = self.templates.renderers.get(&ws) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(self.build_renderer(ws, None).map_err(invalid)?);
+        self.templates.renderers.insert(ws, r.clone());
+        Ok(r)
+    }
+
+    /// The current version of template `id`, compiled (None when there is no such template).
+    pub(crate) fn compiled(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Compiled>, EngineError> {
+        // Every save goes through `State::template_saved`, which drops the entry: a hit is the current version.
+        if let Some(c) = self.templates.compiled.get(&(ws, id.to_string())) {
+            return Ok(Some(c.clone()));
+        }
+        let Some((version, data)) = self.src.template_data(ws, id)? else { return Ok(None) };
+        let parts: TemplateParts = serde_json::from_str(&data).unwrap_or_default();
+        let template = Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?);
+        // Partials and layouts could read them too: look at every source of the workspace's renderer as well.
+        let partials: String = ["partial", "layout"]
+            .iter()
+            .flat_map(|k| self.src.templates_of_channel(ws, k).unwrap_or_default())
+            .map(|(_, d)| d)
+            .collect();
+        let c = Compiled {
+            version,
+            template,
+            uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
+            uses_products: data.contains("products") || partials.contains("products"),
+        };
+        self.templates.compiled.insert((ws, id.to_string()), c.clone());
+        Ok(Some(c))
+    }
+
+    /// Unsaved template parts (the editor's live preview), compiled as version 0.
+    pub(crate) fn compile_draft(&mut self, ws: WorkspaceId, draft: &Value) -> Result<Compiled, EngineError> {
+        let parts: TemplateParts = serde_json::from_value(draft.clone())
+            .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
+        let source = draft.to_string();
+        Ok(Compiled {
+            version: 0,
+            template: Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?),
+            uses_recommendations: source.contains("recommendations"),
+            uses_products: source.contains("products"),
+        })
+    }
+
+    /// Renders a compiled template for contact `c` as message `message_id` (`track`: signed links and pixel).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn render_compiled(
+        &mut self,
+        ws: WorkspaceId,
+        template: &str,
+        compiled: &Compiled,
+        c: &Contact,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+        track: bool,
+    ) -> Result<Composed, EngineError> {
+        let (version, t) = (compiled.version, compiled.template.clone());
+        let mut extra = Vec::new();
+        if compiled.uses_recommendations {
+            extra.push(("recommendations", self.recommendations(ws, c.id, trigger, now)?));
+        }
+        if compiled.uses_products {
+            extra.push(("products", self.trigger_products(ws, trigger)?));
+        }
+        let globals = match self.globals(ws, c, trigger, message_id, now, extra)? {
+            Ok(g) => g,
+            Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
+        };
+        let mut parts = match t.render(&globals) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(template, message = message_id, "render failed: {e}");
+                return Ok(Composed::Skip { version, reason: format!("render_error: {e}") });
+            }
+        };
+        let (mut links, mut warnings) = (Vec::new(), Vec::new());
+        if let Some(html) = &parts.html {
+            // A preview applies the same rules without signing anything, so the editor shows the warnings.
+            let key = track.then_some(&self.links.key);
+            let domains = self.settings.tracked_domains();
+            let t = track_html(html, key, &self.links.public_url, message_id, &domains);
+            for w in &t.warnings {
+                tracing::warn!(template, message = message_id, "{w}");
+            }
+            (parts.html, links, warnings) = (Some(t.html), t.links, t.warnings);
+        }
+        Ok(Composed::Ready { version, parts, links, warnings })
+    }
+
+    /// Renders a short text (a task message, a webhook body string) for contact `c`; on an error the source is
+    /// kept as it is (these texts were validated with their flow).
+    pub(crate) fn render_text(
+        &mut self,
+        ws: WorkspaceId,
+        source: &str,
+        c: &Contact,
+        trigger: &JsonMap,
+        now: Timestamp,
+    ) -> Result<String, EngineError> {
+        let renderer = self.renderer(ws)?;
+        let Ok(globals) = self.globals(ws, c, trigger, "task", now, Vec::new())? else {
+            return Ok(source.to_string());
+        };
+        Ok(renderer
+            .compile(&TemplateParts::message(source))
+            .and_then(|t| t.render(&globals))
+            .ok()
+            .and_then(|r| r.body)
+            .unwrap_or_else(|| source.to_string()))
+    }
+
+    /// The variables of one message. Product lists of the trigger event and the cart keep only items in stock;
+    /// `Err(reason)` when a non-empty list has nothing promotable left.
+    pub(crate) fn globals(
+        &mut self,
+        ws: WorkspaceId,
+        c: &Contact,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+        extra: Vec<(&str, Value)>,
+    ) -> Result<Result<Globals, &'static str>, EngineError> {
+        let mut event = trigger.clone();
+        let settings = self.settings;
+        let mut cart = kairos_template::cart_json(&c.computed.cart, settings.store.free_shipping_threshold);
+        // Stock of every product the blocks mention, read once.
+        let mut stock: HashMap<String, bool> = HashMap::new();
+        let lists: Vec<Vec<Value>> = ["items", "products"]
+            .iter()
+            .filter_map(|k| event.get(*k).and_then(Value::as_array).cloned())
+            .chain(cart["items"].as_array().cloned())
+            .collect();
+        for item in lists.iter().flatten() {
+            if let Some(id) = item.as_object().and_then(kairos_domain::contact::product_id)
+                && !stock.contains_key(&id)
+                && let Some(p) = self.src.product(ws, &id)?
+            {
+                stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
+            }
+        }
+        let in_stock = |id: &str| stock.get(id).copied();
+        for k in ["items", "products"] {
+            if let Some(list) = event.get(k).and_then(Value::as_array) {
+                match kairos_template::promotable_or_skip(list, in_stock) {
+                    Ok(kept) => {
+                        event.insert(k.into(), Value::Array(kept));
+                    }
+                    Err(reason) => return Ok(Err(reason)),
+                }
+            }
+        }
+        if let Some(list) = cart["items"].as_array() {
+            let kept = kairos_template::promotable_items(list, in_stock);
+            cart["items"] = Value::Array(kept);
+        }
+        let store = json!({
+            "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
+            "free_shipping_threshold": settings.store.free_shipping_threshold,
+        });
+        let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
+        let unsubscribe = self.links.unsubscribe_url(message_id, now);
+        let preferences = self.links.url(Link::Preferences { message: message_id.into() });
+        let mut g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
+            .contact(contact_json(c))
+            .event(Value::Object(event))
+            .cart(cart)
+            .store(&store)
+            .unsubscribe_url(&unsubscribe)
+            .preferences_url(&preferences)
+            .timezone(Some(&tz));
+        if let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object()) {
+            g = g.coupon(coupon.clone());
+        }
+        for (name, v) in extra {
+            g = g.var(name, v);
+        }
+        Ok(Ok(g.build()))
+    }
+}
