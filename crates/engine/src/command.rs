@@ -136,7 +136,9 @@ pub(crate) enum Command {
     },
     /// A bug (tests only): the committer must survive a panic.
     #[cfg(test)]
-    Panic { reply: Reply<()> },
+    Panic {
+        reply: Reply<()>,
+    },
     /// A transport's outcome for a claimed message (no one waits for it).
     Delivered {
         outbound: Box<Outbound>,

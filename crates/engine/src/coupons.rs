@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Duration, Event, JsonMap, SkipReason, SystemEvent, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, Duration, JsonMap, Timestamp, WorkspaceId};
 use serde_json::Value;
 
 use crate::EngineError;
-use crate::state::State;
 use kairos_store::Reads;
 
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+pub(crate) const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
@@ -25,14 +24,14 @@ pub(crate) enum Kind {
 /// given (with `issued` and `active` added).
 #[derive(Debug, Clone)]
 pub struct Pool {
-    id: String,
-    kind: Kind,
-    value_type: String,
-    value: f64,
-    expires_at: Option<Timestamp>,
-    valid_for: Option<Duration>,
-    max_codes: Option<u64>,
-    json: Value,
+    pub(crate) id: String,
+    pub(crate) kind: Kind,
+    pub(crate) value_type: String,
+    pub(crate) value: f64,
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) valid_for: Option<Duration>,
+    pub(crate) max_codes: Option<u64>,
+    pub(crate) json: Value,
 }
 
 impl Pool {
@@ -51,7 +50,7 @@ impl Pool {
     }
 
     /// Code `code` of this pool as given at `issued_at`.
-    fn coupon(&self, code: &str, issued_at: Timestamp) -> Coupon {
+    pub(crate) fn coupon(&self, code: &str, issued_at: Timestamp) -> Coupon {
         let expires = match (self.expires_at, self.valid_for.map(|d| issued_at.saturating_add(d))) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -118,11 +117,11 @@ pub struct CouponCheck {
 
 #[derive(Default)]
 pub(crate) struct Coupons {
-    pools: HashMap<(WorkspaceId, String), Pool>,
-    issued: HashMap<(WorkspaceId, String), u64>,
+    pub(crate) pools: HashMap<(WorkspaceId, String), Pool>,
+    pub(crate) issued: HashMap<(WorkspaceId, String), u64>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> EngineError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> EngineError {
     EngineError::Invalid { message: message.into(), field: Some(field.into()) }
 }
 
@@ -228,124 +227,6 @@ impl Coupons {
     }
 }
 
-impl State {
-    /// Pools and their issued counts (at start).
-    pub(crate) fn load_coupons(&mut self) -> Result<(), EngineError> {
-        let mut rows = Vec::new();
-        self.w.pools(&mut |ws, id, data| rows.push((ws, id, data)))?;
-        for (ws, id, data) in rows {
-            let v: Value = serde_json::from_str(&data).unwrap_or_default();
-            if let Ok(p) = parse_pool(&v) {
-                let n = self.w.pool_issued(ws, &id)?;
-                self.coupons.issued.insert((ws, id.clone()), n);
-                self.coupons.pools.insert((ws, id), p);
-            }
-        }
-        Ok(())
-    }
-
-    /// `POST /api/v1/coupons` (create or replace a pool).
-    pub(crate) fn save_pool(&mut self, ws: WorkspaceId, p: Pool, now: Timestamp) -> Result<PoolInfo, EngineError> {
-        self.w.save_pool(ws, &p.id, &p.json.to_string(), now)?;
-        let issued = self.w.pool_issued(ws, &p.id)?;
-        self.coupons.issued.insert((ws, p.id.clone()), issued);
-        self.coupons.pools.insert((ws, p.id.clone()), p.clone());
-        Ok(PoolInfo { active: p.active(issued, now), pool: p, issued })
-    }
-
-    /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
-    pub(crate) fn issue_coupon(
-        &mut self,
-        ws: WorkspaceId,
-        pool: &str,
-        contact: ContactId,
-        now: Timestamp,
-    ) -> Result<Option<Coupon>, EngineError> {
-        let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
-        if let Some((code, at)) = self.w.issued_code(ws, pool, contact)? {
-            return Ok(Some(p.coupon(&code, at)));
-        }
-        if !self.coupons.available(ws, pool, now) {
-            return Ok(None);
-        }
-        let code = match &p.kind {
-            Kind::Shared { code } => code.clone(),
-            Kind::Unique { pattern, length } => {
-                use rand::RngExt as _;
-                let mut rng = rand::rng();
-                loop {
-                    let body: String =
-                        (0..*length).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
-                    let code = pattern.replace("{CODE}", &body);
-                    if !self.w.code_used(ws, &code)? {
-                        break code;
-                    }
-                }
-            }
-        };
-        self.w.issue_code(ws, pool, &code, contact, now)?;
-        *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;
-        let coupon = p.coupon(&code, now);
-        let mut props = JsonMap::new();
-        props.insert("pool".into(), Value::from(pool));
-        props.insert("code".into(), Value::from(code.as_str()));
-        props.insert("expires_at".into(), coupon.expires_at.map_or(Value::Null, |t| Value::from(t.to_string())));
-        let ev = Event::emitted(SystemEvent::CouponIssued, format!("kairos-coupon-{code}"), props, now);
-        self.emit(ws, contact, ev, crate::work::Reach::Everything);
-        Ok(Some(coupon))
-    }
-
-    /// Why a coupon a message carries can no longer be promoted (at send time), if it cannot.
-    pub(crate) fn coupon_problem(
-        &mut self,
-        ws: WorkspaceId,
-        coupon: &Coupon,
-        contact: ContactId,
-        now: Timestamp,
-    ) -> Result<Option<SkipReason>, EngineError> {
-        if coupon.expires_at.is_some_and(|t| t <= now) {
-            return Ok(Some(SkipReason::CouponExpired));
-        }
-        match self.w.coupon_code(ws, &coupon.code, Some(contact))? {
-            Some(c) if c.redeemed_at.is_some() => Ok(Some(SkipReason::CouponRedeemed)),
-            _ => Ok(None),
-        }
-    }
-
-    /// `Order Completed` with a `coupon` property: the contact's code is redeemed (once).
-    pub(crate) fn redeem_from_order(
-        &mut self,
-        ws: WorkspaceId,
-        contact: ContactId,
-        ev: &Event,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        if ev.name.as_deref() != Some("Order Completed") || self.coupons.pools.keys().all(|(w, _)| *w != ws) {
-            return Ok(());
-        }
-        let Some(code) = ev.properties.get("coupon").and_then(Value::as_str) else { return Ok(()) };
-        let order = ev.properties.get("order_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-        let issued = self.w.coupon_code(ws, code, Some(contact))?;
-        if issued.is_none() {
-            // A shared code used by someone it was not sent to: recorded as theirs, redeemed.
-            let shared = self
-                .coupons
-                .pools
-                .iter()
-                .find(|((w, _), p)| *w == ws && matches!(&p.kind, Kind::Shared { code: c } if c == code))
-                .map(|((_, id), _)| id.clone());
-            match shared {
-                Some(pool) => {
-                    self.w.issue_code(ws, &pool, code, contact, now)?;
-                }
-                None => return Ok(()),
-            }
-        }
-        self.w.redeem_code(ws, code, contact, order.as_deref().unwrap_or(""), now)?;
-        Ok(())
-    }
-}
-
 /// The run data key its `issue_coupon` step's code is kept under (templates read `coupon`).
 pub(crate) const RUN_COUPON_KEY: &str = "coupon";
 
@@ -355,7 +236,7 @@ pub(crate) fn run_coupon(trigger: &JsonMap) -> Option<Coupon> {
 }
 
 /// The workspace's stored pools that read back, by id (the committer skips the others too).
-fn stored_pools(r: &dyn Reads, ws: WorkspaceId) -> Result<Vec<Pool>, EngineError> {
+pub(crate) fn stored_pools(r: &dyn Reads, ws: WorkspaceId) -> Result<Vec<Pool>, EngineError> {
     Ok(r.coupon_pools(ws)?
         .into_iter()
         .filter_map(|(_, data)| parse_pool(&serde_json::from_str(&data).unwrap_or_default()).ok())

@@ -1,10 +1,12 @@
 //! The runtime: the committer thread that owns all writes (group commit), identity resolution, profile
 //! aggregates, and the clock. HTTP handlers talk to it through [`Engine`].
 
+mod campaign_ops;
 pub mod campaigns;
 mod clock;
 mod command;
 mod committer;
+mod coupon_ops;
 pub mod coupons;
 mod dedupe;
 mod delivery;
@@ -18,8 +20,10 @@ mod handoff;
 mod identity;
 pub mod links;
 mod message_ids;
+mod message_ops;
 pub mod messages;
 mod reads;
+mod rec_cache;
 mod recommend;
 mod render;
 mod secrets;
@@ -27,6 +31,7 @@ mod segment_ops;
 pub mod segments;
 pub mod sending;
 pub mod settings;
+mod settings_ops;
 pub mod simulate;
 mod state;
 pub mod templates;

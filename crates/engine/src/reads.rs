@@ -13,7 +13,7 @@ use kairos_store::{IdentityKind, Reads, SecretBox, Store, StoredSegment};
 use serde_json::{Value, json};
 
 use crate::messages::{Composed, DRAFT_NAME, LinkConfig, LinkOutcome, Preview};
-use crate::recommend::RecCache;
+use crate::rec_cache::RecCache;
 use crate::render::{Render, TemplateCache, ViewReads};
 use crate::settings::Settings;
 use crate::{ContactRef, EngineError, SegmentInfo};

@@ -5,46 +5,21 @@
 //! are ever offered.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use kairos_domain::{ContactId, Duration, Event, JsonMap, Product, Timestamp, WorkspaceId};
 use serde_json::{Value, json};
 
 use crate::EngineError;
+use crate::rec_cache::WsStats;
 use crate::render::Render;
 
 const WINDOW: Duration = Duration::from_secs(30 * 86_400);
 const TRENDING_WINDOW: Duration = Duration::from_secs(7 * 86_400);
-const REFRESH: Duration = Duration::from_secs(3_600);
 /// Items per recommendation list.
 const LIST_MAX: usize = 6;
 /// Viewed products per contact considered for co-views (bounds the pair count).
 const VIEWED_MAX: usize = 20;
-
-#[derive(Default)]
-pub(crate) struct WsStats {
-    trending: Vec<String>,
-    also_bought: HashMap<String, Vec<String>>,
-    also_viewed: HashMap<String, Vec<String>>,
-}
-
-/// Each workspace's statistics with when they were computed. Shared by the committer (sends) and the read
-/// side (previews): both compute from committed history and either may refresh them.
-#[derive(Default)]
-pub(crate) struct RecCache {
-    per_ws: Mutex<HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>>,
-}
-
-impl RecCache {
-    fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
-        let cache = self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.get(&ws).filter(|(at, _)| now.saturating_sub(REFRESH) < *at).map(|(_, s)| s.clone())
-    }
-
-    fn put(&self, ws: WorkspaceId, now: Timestamp, stats: Arc<WsStats>) {
-        self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(ws, (now, stats));
-    }
-}
 
 fn products_of(props: &JsonMap) -> Vec<String> {
     if let Some(id) = kairos_domain::contact::product_id(props) {

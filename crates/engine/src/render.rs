@@ -16,8 +16,7 @@ use serde_json::{Value, json};
 
 use crate::EngineError;
 use crate::links::{Link, LinkKey};
-use crate::messages::Composed;
-use crate::recommend::RecCache;
+use crate::rec_cache::RecCache;
 use crate::settings::Settings;
 use crate::tracking::track_html;
 
@@ -384,4 +383,19 @@ impl Render<'_> {
         }
         Ok(Ok(g.build()))
     }
+}
+
+/// A rendered message, or why it cannot be sent.
+pub(crate) enum Composed {
+    /// `links`: the click-tracked destinations by index; `warnings`: links left untracked or dropped.
+    Ready {
+        version: i64,
+        parts: kairos_template::Rendered,
+        links: Vec<String>,
+        warnings: Vec<String>,
+    },
+    Skip {
+        version: i64,
+        reason: String,
+    },
 }

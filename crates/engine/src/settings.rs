@@ -51,7 +51,7 @@ pub struct Settings {
 /// Most entries of `tracking.allowed_domains`.
 pub const TRACKING_DOMAINS_MAX: usize = 100;
 /// Longest host name (RFC 1035), in bytes.
-const HOST_BYTES_MAX: usize = 253;
+pub(crate) const HOST_BYTES_MAX: usize = 253;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -82,11 +82,11 @@ pub struct SettingsError {
     pub message: String,
 }
 
-fn err(field: &str, message: impl Into<String>) -> SettingsError {
+pub(crate) fn err(field: &str, message: impl Into<String>) -> SettingsError {
     SettingsError { field: field.to_string(), message: message.into() }
 }
 
-const CHANNELS: [(Channel, &str); 2] = [(Channel::Email, "email"), (Channel::Sms, "sms")];
+pub(crate) const CHANNELS: [(Channel, &str); 2] = [(Channel::Email, "email"), (Channel::Sms, "sms")];
 
 /// `21:00-09:00` as minutes after midnight.
 pub fn parse_window(s: &str) -> Option<(u32, u32)> {
@@ -99,11 +99,11 @@ pub fn parse_window(s: &str) -> Option<(u32, u32)> {
     Some((parse(a)?, parse(b)?))
 }
 
-fn show_window((a, b): (u32, u32)) -> String {
+pub(crate) fn show_window((a, b): (u32, u32)) -> String {
     format!("{:02}:{:02}-{:02}:{:02}", a / 60, a % 60, b / 60, b % 60)
 }
 
-fn duration_or_off(v: &Value, field: &str) -> Result<Option<Duration>, SettingsError> {
+pub(crate) fn duration_or_off(v: &Value, field: &str) -> Result<Option<Duration>, SettingsError> {
     match v {
         Value::Null | Value::Bool(false) => Ok(None),
         Value::String(s) if s == "off" => Ok(None),
@@ -114,18 +114,18 @@ fn duration_or_off(v: &Value, field: &str) -> Result<Option<Duration>, SettingsE
     }
 }
 
-fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, SettingsError> {
+pub(crate) fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, SettingsError> {
     v.as_object().ok_or_else(|| err(field, "expected an object"))
 }
 
-fn number(v: &Value, field: &str, min: f64, max: f64) -> Result<f64, SettingsError> {
+pub(crate) fn number(v: &Value, field: &str, min: f64, max: f64) -> Result<f64, SettingsError> {
     v.as_f64()
         .filter(|n| n.is_finite() && *n >= min && *n <= max)
         .ok_or_else(|| err(field, format!("expected a number from {min} to {max}")))
 }
 
 /// A lowercase host name: letters, digits and hyphens in dot-separated labels (no scheme, port or path).
-fn domain(v: &Value, field: &str) -> Result<String, SettingsError> {
+pub(crate) fn domain(v: &Value, field: &str) -> Result<String, SettingsError> {
     let d = v.as_str().unwrap_or_default().trim().trim_end_matches('.').to_ascii_lowercase();
     let label_ok = |l: &str| {
         (1..=63).contains(&l.len())
@@ -140,7 +140,7 @@ fn domain(v: &Value, field: &str) -> Result<String, SettingsError> {
 }
 
 /// An SMS sender: an E.164 number, or an alphanumeric sender id (1-11 letters, digits or spaces, one letter).
-fn sms_sender(v: &Value, field: &str) -> Result<String, SettingsError> {
+pub(crate) fn sms_sender(v: &Value, field: &str) -> Result<String, SettingsError> {
     let s = v.as_str().unwrap_or_default().trim();
     if let Some(p) = kairos_domain::Phone::parse(s) {
         return Ok(p.as_str().to_string());
@@ -155,7 +155,7 @@ fn sms_sender(v: &Value, field: &str) -> Result<String, SettingsError> {
 }
 
 /// The store's address: an absolute http(s) URL with a host (its domain is click-tracked).
-fn store_url(v: &Value, field: &str) -> Result<String, SettingsError> {
+pub(crate) fn store_url(v: &Value, field: &str) -> Result<String, SettingsError> {
     let s = text(v, field, 2000)?;
     match url::Url::parse(&s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(s),
@@ -163,7 +163,7 @@ fn store_url(v: &Value, field: &str) -> Result<String, SettingsError> {
     }
 }
 
-fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
+pub(crate) fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
     match v.as_str() {
         Some(s) if !s.trim().is_empty() && s.len() <= max => Ok(s.trim().to_string()),
         _ => Err(err(field, format!("expected a non-empty string of at most {max} bytes"))),
@@ -171,7 +171,7 @@ fn text(v: &Value, field: &str, max: usize) -> Result<String, SettingsError> {
 }
 
 /// The webhook secret a `PUT` sets: a text of 16 to 200 bytes, or null (back to a generated one).
-fn webhook_secret(v: &Value) -> Result<Option<String>, SettingsError> {
+pub(crate) fn webhook_secret(v: &Value) -> Result<Option<String>, SettingsError> {
     if v.is_null() {
         return Ok(None);
     }
@@ -373,7 +373,7 @@ pub fn merge(base: &mut Value, patch: &Value) {
 
 /// Removes the key a settings error names (`store.url`, `tracking.allowed_domains[1]`: the whole list) from
 /// `v`; false when there is nothing to remove.
-fn remove_path(v: &mut Value, field: &str) -> bool {
+pub(crate) fn remove_path(v: &mut Value, field: &str) -> bool {
     let field = field.split('[').next().unwrap_or(field);
     let mut parts: Vec<&str> = field.split('.').collect();
     let Some(last) = parts.pop() else { return false };
@@ -421,57 +421,6 @@ pub(crate) fn effective(
         }
     };
     (overrides, settings)
-}
-
-impl crate::state::State {
-    /// Reads every workspace's overrides (at start).
-    pub(crate) fn load_settings(&mut self) -> Result<(), crate::EngineError> {
-        let mut rows = Vec::new();
-        self.w.workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
-        for (ws, data) in rows {
-            let (overrides, settings) = effective(&self.settings.defaults, &data, &mut |e| {
-                tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
-            });
-            self.settings.overrides.insert(ws, (overrides, settings));
-        }
-        Ok(())
-    }
-
-    /// The effective settings of a workspace, as JSON, with its webhook secret.
-    pub(crate) fn settings_json(&mut self, ws: kairos_domain::WorkspaceId) -> Result<Value, crate::EngineError> {
-        let mut out = self.settings.of(ws).to_json();
-        out["webhook_secret"] = json!(crate::secrets::webhook_secret(&mut *self.w, &self.secrets, ws)?);
-        Ok(out)
-    }
-
-    /// Applies a partial update (validated as a whole first) and stores the workspace's overrides; a
-    /// `webhook_secret` goes to the store's secrets instead.
-    pub(crate) fn update_settings(
-        &mut self,
-        ws: kairos_domain::WorkspaceId,
-        patch: &Value,
-        now: kairos_domain::Timestamp,
-    ) -> Result<Value, crate::EngineError> {
-        let invalid = |e: SettingsError| crate::EngineError::Invalid {
-            message: format!("{}: {}", e.field, e.message),
-            field: Some(e.field),
-        };
-        self.settings.of(ws).apply(patch).map_err(invalid)?;
-        let mut patch = patch.clone();
-        let secret = match patch.as_object_mut().and_then(|o| o.remove("webhook_secret")) {
-            Some(v) => Some(webhook_secret(&v).map_err(invalid)?),
-            None => None,
-        };
-        let mut overrides = self.settings.overrides.get(&ws).map_or_else(|| json!({}), |(o, _)| o.clone());
-        merge(&mut overrides, &patch);
-        let settings = self.settings.defaults.apply(&overrides).map_err(invalid)?;
-        if let Some(secret) = secret {
-            crate::secrets::set_webhook_secret(&mut *self.w, &self.secrets, ws, secret.as_deref(), now)?;
-        }
-        self.w.save_workspace_settings(ws, &overrides.to_string())?;
-        self.settings.overrides.insert(ws, (overrides, settings));
-        self.settings_json(ws)
-    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub struct State {
     pub(crate) secrets: kairos_store::SecretBox,
     pub(crate) campaigns: crate::campaigns::Campaigns,
     /// Recommendation statistics, shared with the read side (previews).
-    pub(crate) recs: std::sync::Arc<crate::recommend::RecCache>,
+    pub(crate) recs: std::sync::Arc<crate::rec_cache::RecCache>,
     pub(crate) coupons: crate::coupons::Coupons,
     /// Suppressions added since start: a change tells the committer to check messages in flight again.
     pub(crate) suppressions: u64,

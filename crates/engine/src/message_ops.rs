@@ -1,0 +1,363 @@
+//! Messages as the committer composes them and hears back: rendering for a contact, tracked links, opens, clicks, unsubscribes, the preference centre, bounces and complaints, SMS keywords and status reports.
+
+use crate::EngineError;
+use crate::links::Link;
+use crate::messages::*;
+use crate::render::{Render, invalid};
+use crate::state::State;
+use crate::work::Reach;
+use kairos_domain::{
+    Channel, ConsentStatus, ContactId, Event, JsonMap, MessageStatus, SkipReason, SystemEvent, Timestamp, WorkspaceId,
+};
+use kairos_template::TemplateParts;
+use serde_json::{Value, json};
+
+impl State {
+    /// Rendering for workspace `ws` inside the committer's transaction (reads see its own writes).
+    pub(crate) fn render(&mut self, ws: WorkspaceId) -> Render<'_> {
+        Render {
+            src: &mut self.w,
+            settings: self.settings.of(ws),
+            links: &self.links,
+            templates: &mut self.templates,
+            recs: &self.recs,
+        }
+    }
+
+    pub(crate) fn renderer(
+        &mut self,
+        ws: WorkspaceId,
+    ) -> Result<std::sync::Arc<kairos_template::Renderer>, EngineError> {
+        self.render(ws).renderer(ws)
+    }
+
+    /// Validates a template before it is stored: its Liquid parses with known filters, its layout and partials
+    /// exist; a new partial or layout must itself be valid. Errors name the part (`html`, `subject`, ...).
+    pub(crate) fn check_template(&mut self, ws: WorkspaceId, id: &str, data: &Value) -> Result<(), EngineError> {
+        let channel = data["channel"].as_str().unwrap_or_default();
+        if channel == "partial" || channel == "layout" {
+            let source = data["html"].as_str().or(data["body"].as_str()).unwrap_or_default();
+            self.render(ws).build_renderer(ws, Some((id, channel, source))).map_err(|e| EngineError::Invalid {
+                message: e.to_string(),
+                field: Some(if data["html"].is_string() { "html" } else { "body" }.into()),
+            })?;
+            return Ok(());
+        }
+        let parts: TemplateParts = serde_json::from_value(data.clone()).unwrap_or_default();
+        self.renderer(ws)?.validate(&parts).map_err(invalid)
+    }
+
+    /// Forgets compiled templates after a template of `ws` changed (a partial or layout affects them all).
+    pub(crate) fn template_saved(&mut self, ws: WorkspaceId, id: &str, data: &Value) {
+        if matches!(data["channel"].as_str(), Some("partial" | "layout")) {
+            self.templates.renderers.remove(&ws);
+            self.templates.compiled.retain(|(w, _), _| *w != ws);
+        } else {
+            self.templates.compiled.remove(&(ws, id.to_string()));
+        }
+    }
+
+    /// Renders a short text (a task message, a webhook body string) for a contact; on an error the source is
+    /// kept as it is (these texts were validated with their flow).
+    pub(crate) fn render_text(
+        &mut self,
+        ws: WorkspaceId,
+        source: &str,
+        contact: ContactId,
+        trigger: &JsonMap,
+        now: Timestamp,
+    ) -> Result<String, EngineError> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(source.to_string());
+        }
+        let Some(c) = self.identity.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
+        self.render(ws).render_text(ws, source, &c, trigger, now)
+    }
+
+    /// Renders every string of a JSON value (a webhook step's body).
+    pub(crate) fn render_json(
+        &mut self,
+        ws: WorkspaceId,
+        v: &Value,
+        contact: ContactId,
+        trigger: &JsonMap,
+        now: Timestamp,
+    ) -> Result<Value, EngineError> {
+        Ok(match v {
+            Value::String(s) => Value::String(self.render_text(ws, s, contact, trigger, now)?),
+            Value::Array(a) => Value::Array(
+                a.iter().map(|x| self.render_json(ws, x, contact, trigger, now)).collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.render_json(ws, x, contact, trigger, now)?)))
+                    .collect::<Result<_, EngineError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// The one-click unsubscribe URL of a message (`List-Unsubscribe`), issued `now`.
+    pub(crate) fn unsubscribe_link(&self, message: &str, now: Timestamp) -> String {
+        self.links.unsubscribe_url(message, now)
+    }
+
+    /// Renders template `id` for contact `contact` as message `message_id` (`track`: signed links and pixel).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compose(
+        &mut self,
+        ws: WorkspaceId,
+        template: &str,
+        contact: ContactId,
+        trigger: &JsonMap,
+        message_id: &str,
+        now: Timestamp,
+        track: bool,
+    ) -> Result<Composed, EngineError> {
+        let Some(compiled) = self.render(ws).compiled(ws, template)? else {
+            return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
+        };
+        let Some(c) = self.identity.contacts.get(&contact).cloned() else {
+            return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
+        };
+        self.render(ws).render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track)
+    }
+
+    /// A recipient followed a signed link. Answers the click's destination, or the page to show.
+    pub(crate) fn link_followed(
+        &mut self,
+        link: Link,
+        user_agent: Option<&str>,
+        now: Timestamp,
+    ) -> Result<LinkOutcome, EngineError> {
+        let id = match &link {
+            Link::Open { message }
+            | Link::Click { message, .. }
+            | Link::Unsubscribe { message, .. }
+            | Link::Preferences { message } => message.clone(),
+        };
+        let Some(m) = self.w.message(&id)? else { return Ok(LinkOutcome::Gone) };
+        if let Link::Unsubscribe { issued, .. } = link
+            && unsubscribe_stale(&m, self.identity.contacts.get(&self.follow(m.contact)), issued)
+        {
+            return Ok(LinkOutcome::Expired);
+        }
+        let mut data = crate::dispatch::message_data(&m);
+        let contact = self.follow(m.contact);
+        // Opens and clicks within seconds of sending come from scanners and privacy proxies, not people.
+        let ua = user_agent.unwrap_or_default().to_ascii_lowercase();
+        let scanner = ["bot", "scanner", "proofpoint", "mimecast", "barracuda", "safelinks", "urldefense"]
+            .iter()
+            .any(|s| ua.contains(s));
+        let sent_at = data.sent_at().unwrap_or(m.created_at);
+        let machine = scanner || now.as_micros() - sent_at.as_micros() < MACHINE_REACTION_MICROS;
+        let mut props = crate::dispatch::message_props(&m.id, &data);
+        props.insert("machine".into(), json!(machine));
+        let (event, status, outcome) = match link {
+            Link::Open { .. } => (SystemEvent::EmailOpened, MessageStatus::Opened, LinkOutcome::Pixel),
+            Link::Click { index, .. } => {
+                let Some(url) = data.links.get(index).cloned() else {
+                    return Ok(LinkOutcome::Gone);
+                };
+                props.insert("url".into(), json!(url));
+                (SystemEvent::EmailClicked, MessageStatus::Clicked, LinkOutcome::Redirect(url))
+            }
+            Link::Unsubscribe { .. } => {
+                self.unsubscribe(contact, m.channel, "unsubscribe_link", now)?;
+                (SystemEvent::Unsubscribed, MessageStatus::Unsubscribed, LinkOutcome::Unsubscribed)
+            }
+            Link::Preferences { .. } => {
+                let c = self.identity.contacts.get(&contact);
+                let consent =
+                    |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
+                return Ok(LinkOutcome::Preferences {
+                    email: consent(Channel::Email).as_str().to_string(),
+                    sms: consent(Channel::Sms).as_str().to_string(),
+                    store: self.settings.of(m.workspace).store.name.clone(),
+                });
+            }
+        };
+        // Machine opens/clicks are recorded (flagged) but do not move the message's status.
+        if !machine || status == MessageStatus::Unsubscribed {
+            if let Some(n) = data.counts.of_mut(status) {
+                *n += 1;
+            }
+            match status {
+                MessageStatus::Opened => self.w.count_reaction(&m.id, kairos_store::Reaction::Open)?,
+                MessageStatus::Clicked => self.w.count_reaction(&m.id, kairos_store::Reaction::Click)?,
+                _ => {}
+            }
+            let first = m.status.progress().is_some_and(|now_at| status.progress() > Some(now_at));
+            if first {
+                data.push_history(status, now, None);
+                self.w.update_message(&m.id, status, &data.to_json())?;
+                if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
+                    self.w.count_step(flow_row, step, status.as_str())?;
+                }
+            } else {
+                self.w.update_message(&m.id, m.status, &data.to_json())?;
+            }
+        }
+        let ev = Event::emitted(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
+        // A scanner's open or click is on record, but it moves no flow: no person showed interest.
+        let reach = if machine { Reach::NoFlows } else { Reach::Everything };
+        self.emit(m.workspace, contact, ev, reach);
+        Ok(outcome)
+    }
+
+    /// Sets a channel's consent to unsubscribed (the preference centre and one-click links); a message on
+    /// another channel (chat, a webhook) unsubscribes from email.
+    pub(crate) fn unsubscribe(
+        &mut self,
+        contact: ContactId,
+        channel: Channel,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let ch = if channel == Channel::Sms { Channel::Sms } else { Channel::Email };
+        if self.identity.contacts.contains_key(&contact) {
+            self.change_consent(contact, ch, ConsentStatus::Unsubscribed, source, now)?;
+        }
+        Ok(())
+    }
+
+    /// The preference centre's form: the consent of each channel, for the contact of a signed message.
+    pub(crate) fn save_preferences(
+        &mut self,
+        message: &str,
+        email: Option<bool>,
+        sms: Option<bool>,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let Some(m) = self.w.message(message)? else { return Ok(false) };
+        let contact = self.follow(m.contact);
+        for (ch, on) in [(Channel::Email, email), (Channel::Sms, sms)] {
+            if let Some(on) = on {
+                let status = if on { ConsentStatus::Subscribed } else { ConsentStatus::Unsubscribed };
+                self.change_consent(contact, ch, status, "preference_centre", now)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// A bounce or complaint for `address` reported to workspace `ws` (a DSN, a provider webhook): a hard bounce
+    /// or complaint suppresses the address, a complaint also unsubscribes, a soft bounce is recorded only.
+    /// `message` marks that message too when it is one of `ws`'s sent to `address`; any other id (another
+    /// workspace's, a guess) is treated as unknown, so a report never touches another workspace's rows.
+    pub(crate) fn bounce(
+        &mut self,
+        ws: WorkspaceId,
+        address: &str,
+        kind: BounceKind,
+        message: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Bounced, EngineError> {
+        let address = address.trim().to_ascii_lowercase();
+        let msg = match message {
+            Some(id) => self.w.message(id)?.filter(|m| {
+                m.workspace == ws
+                    && m.channel == Channel::Email
+                    && m.to.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&address))
+            }),
+            None => None,
+        };
+        if kind != BounceKind::Soft {
+            let reason = if kind == BounceKind::Complaint { "complaint" } else { "hard_bounce" };
+            self.suppress(ws, Channel::Email, &address, reason, now)?;
+        }
+        if let Some(c) = self.lookup(ws, kairos_store::IdentityKind::Email, &address)? {
+            if kind == BounceKind::Complaint {
+                self.change_consent(c, Channel::Email, ConsentStatus::Unsubscribed, "complaint", now)?;
+            }
+            let mut props = JsonMap::new();
+            props.insert("kind".into(), json!(kind.as_str()));
+            if let Some(m) = &msg {
+                props.insert("message_id".into(), json!(m.id));
+            }
+            let name =
+                if kind == BounceKind::Complaint { SystemEvent::EmailMarkedAsSpam } else { SystemEvent::EmailBounced };
+            let ev = Event::emitted(
+                name,
+                format!("kairos-bounce-{address}-{}-{}", kind.as_str(), now.as_micros()),
+                props,
+                now,
+            );
+            self.emit(ws, c, ev, Reach::Everything);
+        }
+        let matched = msg.as_ref().map(|m| m.id.clone());
+        if let Some(m) = msg {
+            let status = match kind {
+                BounceKind::Complaint => MessageStatus::Complained,
+                BounceKind::Soft => MessageStatus::SoftBounced,
+                BounceKind::Hard => MessageStatus::Bounced,
+            };
+            let mut data = crate::dispatch::message_data(&m);
+            data.push_history(status, now, None);
+            self.w.update_message(&m.id, status, &data.to_json())?;
+        }
+        Ok(Bounced { address, kind, message_id: matched })
+    }
+
+    /// An inbound SMS (the provider's webhook) from `from` to our number `to`: STOP / START keywords change
+    /// the SMS consent of the contacts with that phone number in the workspaces that text from `to` (their
+    /// `sms.from` setting), and nowhere else. Answers the keyword seen.
+    pub(crate) fn sms_inbound(
+        &mut self,
+        to: &str,
+        from: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<Option<kairos_channels::SmsKeyword>, EngineError> {
+        let keyword = kairos_channels::sms_keyword(body);
+        let status = match keyword {
+            Some(kairos_channels::SmsKeyword::Stop) => Some(ConsentStatus::Unsubscribed),
+            Some(kairos_channels::SmsKeyword::Start) => Some(ConsentStatus::Subscribed),
+            _ => None,
+        };
+        let sender =
+            |s: &str| kairos_domain::Phone::parse(s).map_or_else(|| s.trim().to_string(), |p| p.as_str().to_string());
+        let to = sender(to);
+        let owns = |ws: WorkspaceId| !to.is_empty() && self.settings.of(ws).sms_from.as_deref() == Some(to.as_str());
+        let phone = kairos_domain::Phone::parse(from);
+        let ids: Vec<ContactId> = self
+            .identity
+            .contacts
+            .values()
+            .filter(|c| phone.is_some() && c.phone == phone && owns(c.workspace))
+            .map(|c| c.id)
+            .collect();
+        if let Some(status) = status {
+            for id in ids {
+                self.change_consent(id, Channel::Sms, status, "sms_keyword", now)?;
+            }
+        }
+        Ok(keyword)
+    }
+}
+
+impl State {
+    /// A provider's status callback: `delivered`, `undelivered` / `failed` (Twilio's `MessageStatus`).
+    pub(crate) fn sms_status(&mut self, provider_id: &str, status: &str, now: Timestamp) -> Result<bool, EngineError> {
+        let Some(id) = self.w.message_by_provider_id(provider_id)? else { return Ok(false) };
+        let Some(m) = self.w.message(&id)?.filter(|m| m.channel == Channel::Sms) else { return Ok(false) };
+        let (new, event) = match kairos_channels::SmsDelivery::parse(status) {
+            kairos_channels::SmsDelivery::Delivered => (MessageStatus::Delivered, SystemEvent::SmsDelivered),
+            kairos_channels::SmsDelivery::Failed => (MessageStatus::Failed, SystemEvent::SmsFailed),
+            kairos_channels::SmsDelivery::Pending => return Ok(true), // nothing new
+        };
+        if m.status != MessageStatus::Sent && m.status != MessageStatus::Queued {
+            return Ok(true);
+        }
+        let mut data = crate::dispatch::message_data(&m);
+        data.push_history(new, now, Some(status));
+        self.w.update_message(&m.id, new, &data.to_json())?;
+        if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
+            self.w.count_step(flow_row, step, new.as_str())?;
+        }
+        let mut props = crate::dispatch::message_props(&m.id, &data);
+        props.insert("provider_status".into(), json!(status));
+        let ev = Event::emitted(event, format!("kairos-{}-{}", m.id, new), props, now);
+        self.emit(m.workspace, self.follow(m.contact), ev, Reach::Everything);
+        Ok(true)
+    }
+}

@@ -1,0 +1,35 @@
+//! Each workspace's recommendation statistics (trending, co-purchases, co-views), computed by `recommend` at most
+//! once an hour and shared by the committer and the read side.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kairos_domain::{Duration, Timestamp, WorkspaceId};
+
+/// How long computed statistics stay fresh.
+pub(crate) const REFRESH: Duration = Duration::from_secs(3_600);
+
+#[derive(Default)]
+pub(crate) struct WsStats {
+    pub(crate) trending: Vec<String>,
+    pub(crate) also_bought: HashMap<String, Vec<String>>,
+    pub(crate) also_viewed: HashMap<String, Vec<String>>,
+}
+
+/// Each workspace's statistics with when they were computed. Shared by the committer (sends) and the read
+/// side (previews): both compute from committed history and either may refresh them.
+#[derive(Default)]
+pub(crate) struct RecCache {
+    per_ws: Mutex<HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>>,
+}
+
+impl RecCache {
+    pub(crate) fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
+        let cache = self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(&ws).filter(|(at, _)| now.saturating_sub(REFRESH) < *at).map(|(_, s)| s.clone())
+    }
+
+    pub(crate) fn put(&self, ws: WorkspaceId, now: Timestamp, stats: Arc<WsStats>) {
+        self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(ws, (now, stats));
+    }
+}
