@@ -44,6 +44,9 @@ pub const QUEUE_OPS_MAX: usize = 4_096;
 pub const QUEUE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most events written in one transaction; a larger backlog is split into several commits.
 pub const GROUP_EVENTS_MAX: usize = 10_000;
+/// Flow simulations running at once; more wait their turn. Each keeps a core busy for seconds (1 M events: about
+/// 8 s), and the committer needs the other: in the committer they ran one at a time too.
+pub const SIMULATIONS_RUNNING_MAX: usize = 1;
 /// How long the committer remembers message ids for de-duplication (Segment uses about a day).
 pub const DEDUPE_WINDOW: kairos_domain::Duration = kairos_domain::Duration::from_secs(7 * 86_400);
 
@@ -195,6 +198,9 @@ pub struct Engine {
     link_key: links::LinkKey,
     /// Queries run on read views with this, off the committer.
     reads: Arc<reads::ReadSide>,
+    /// Turns of [`SIMULATIONS_RUNNING_MAX`]; a turn is held by the blocking work, which runs to its end even
+    /// when the client goes away.
+    simulations: Arc<tokio::sync::Semaphore>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -270,6 +276,7 @@ impl Engine {
             changes,
             link_key: key,
             reads: Arc::new(read_side),
+            simulations: Arc::new(tokio::sync::Semaphore::new(SIMULATIONS_RUNNING_MAX)),
         })
     }
 
@@ -450,7 +457,12 @@ impl Engine {
         definition: serde_json::Value,
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
-        self.query(move |_, r, now| simulate::simulate_flow(r, ws, &definition, since, now)).await
+        let turn = self.simulations.clone().acquire_owned().await.map_err(|_| EngineError::Unavailable)?;
+        self.query(move |_, r, now| {
+            let _turn = turn;
+            simulate::simulate_flow(r, ws, &definition, since, now)
+        })
+        .await
     }
 
     /// Connects the configured transports: messages of their channels are `queued` and handed to them after
