@@ -721,4 +721,62 @@ mod committer_tests {
         assert_eq!(engine.run(|_, _| Ok(7)).await.unwrap(), 7, "the committer still answers");
         tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
     }
+
+    /// `f`'s answer, which must come while the committer is held (within seconds).
+    async fn answers<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+        let quick = std::time::Duration::from_secs(5);
+        tokio::time::timeout(quick, f).await.unwrap_or_else(|_| panic!("{what} waited for the committer"))
+    }
+
+    /// Queries run on read views: every one of them answers while the committer is held by a long job (in the
+    /// committer, each would have waited for it).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn queries_answer_while_the_committer_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        store.create_workspace("Shop", SystemClock.now()).unwrap();
+        let ws = store.workspaces().unwrap()[0].0;
+        let engine = Arc::new(Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap());
+        let (started_tx, started) = oneshot::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let busy = engine.clone();
+        let job = tokio::spawn(async move {
+            busy.run(move |_, _| {
+                let _ = started_tx.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        started.await.unwrap();
+
+        let flow = serde_json::json!({"name": "F", "trigger": {"type": "event", "event": "Checkout Started"},
+            "steps": [{"id": "wait", "type": "delay", "duration": "1h"}]});
+        let day = kairos_domain::Duration::from_secs(86_400);
+        assert_eq!(answers("simulate", engine.simulate_flow(ws, flow, day)).await.unwrap().events_replayed, 0);
+        assert!(answers("settings", engine.settings(ws)).await.unwrap()["store"].is_object());
+        let list = answers("segment list", engine.segment(ws, SegmentCmd::List)).await;
+        assert!(matches!(list, Ok(SegmentReply::List(l)) if l.is_empty()));
+        let got = answers("segment", engine.segment(ws, SegmentCmd::Get { id: "seg_x".into() })).await;
+        assert!(matches!(got, Err(EngineError::NotFound(_))));
+        assert!(answers("pools", engine.coupon_pools(ws, None)).await.unwrap().is_empty());
+        let check = answers("coupon check", engine.validate_coupon(ws, "NOPE".into(), None)).await.unwrap();
+        assert_eq!(check.invalid, Some(coupons::Invalid::UnknownCode));
+        let report = answers("campaign report", engine.campaign_report(ws, "cmp_x".into())).await;
+        assert!(matches!(report, Err(EngineError::NotFound(_))));
+        let link = links::Link::Unsubscribe { message: "msg_x".into(), issued: None };
+        let page = answers("unsubscribe page", engine.unsubscribe_check(link)).await.unwrap();
+        assert_eq!(page, messages::LinkOutcome::Gone);
+        let contact = kairos_domain::ContactId(1);
+        let draft = serde_json::json!({"channel": "email", "subject": "Hi", "text": "t"});
+        let preview = answers("draft preview", engine.preview_draft(ws, draft, contact, Default::default())).await;
+        assert!(matches!(preview, Err(EngineError::NotFound(_))));
+        let preview = answers("preview", engine.preview_template(ws, "t".into(), contact, Default::default())).await;
+        assert!(matches!(preview, Err(EngineError::NotFound(_))));
+
+        release.send(()).unwrap();
+        job.await.unwrap().unwrap();
+        let engine = Arc::try_unwrap(engine).ok().expect("the only handle");
+        tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
+    }
 }
