@@ -139,6 +139,13 @@ pub(crate) enum Command {
     Panic {
         reply: Reply<()>,
     },
+    /// Holds the committer until `release` (tests only: queries must not wait for it).
+    #[cfg(test)]
+    Hold {
+        started: oneshot::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+        reply: Reply<()>,
+    },
     /// A transport's outcome for a claimed message (no one waits for it).
     Delivered {
         outbound: Box<Outbound>,
@@ -260,6 +267,12 @@ impl Command {
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::ConnectDispatcher { real, policy, reply } => {
                 done(reply, Ok(crate::dispatch::connect(&mut s.dispatch, real, policy)))
+            }
+            #[cfg(test)]
+            Command::Hold { started, release, reply } => {
+                let _ = started.send(());
+                let _ = release.recv();
+                done(reply, Ok(()))
             }
             #[cfg(test)]
             Command::Panic { reply } => {

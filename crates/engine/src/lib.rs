@@ -58,6 +58,9 @@ pub const QUEUE_OPS_MAX: usize = 4_096;
 pub const QUEUE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most events written in one transaction; a larger backlog is split into several commits.
 pub const GROUP_EVENTS_MAX: usize = 10_000;
+/// Flow simulations running at once; more wait their turn. Each keeps a core busy for seconds (1 M events: about
+/// 8 s), and the committer needs the other: in the committer they ran one at a time too.
+pub const SIMULATIONS_RUNNING_MAX: usize = 1;
 /// How long the committer remembers message ids for de-duplication (Segment uses about a day).
 pub const DEDUPE_WINDOW: kairos_domain::Duration = kairos_domain::Duration::from_secs(7 * 86_400);
 
@@ -176,6 +179,9 @@ pub struct Engine {
     link_key: links::LinkKey,
     /// Queries run on read views with this, off the committer.
     reads: Arc<reads::ReadSide>,
+    /// Turns of [`SIMULATIONS_RUNNING_MAX`]; a turn is held by the blocking work, which runs to its end even
+    /// when the client goes away.
+    simulations: Arc<tokio::sync::Semaphore>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -251,6 +257,7 @@ impl Engine {
             changes,
             link_key: key,
             reads: Arc::new(read_side),
+            simulations: Arc::new(tokio::sync::Semaphore::new(SIMULATIONS_RUNNING_MAX)),
         })
     }
 
@@ -425,7 +432,12 @@ impl Engine {
         definition: serde_json::Value,
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
-        self.query(move |_, r, now| simulate::simulate_flow(r, ws, &definition, since, now)).await
+        let turn = self.simulations.clone().acquire_owned().await.map_err(|_| EngineError::Unavailable)?;
+        self.query(move |_, r, now| {
+            let _turn = turn;
+            simulate::simulate_flow(r, ws, &definition, since, now)
+        })
+        .await
     }
 
     /// Connects the configured transports: messages of their channels are `queued` and handed to them after
@@ -675,6 +687,59 @@ mod committer_tests {
         assert!(matches!(panicked, Err(EngineError::Unavailable)), "{panicked:?}");
         let outcome = engine.ingest(WorkspaceId(1), true, Vec::new()).await.unwrap();
         assert_eq!(outcome, IngestOutcome::default(), "the committer still answers");
+        tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
+    }
+
+    /// `f`'s answer, which must come while the committer is held (within seconds).
+    async fn answers<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+        let quick = std::time::Duration::from_secs(5);
+        tokio::time::timeout(quick, f).await.unwrap_or_else(|_| panic!("{what} waited for the committer"))
+    }
+
+    /// Queries run on read views: every one of them answers while the committer is held by a long job (in the
+    /// committer, each would have waited for it).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn queries_answer_while_the_committer_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        store.create_workspace("Shop", SystemClock.now()).unwrap();
+        let ws = store.workspaces().unwrap()[0].0;
+        let engine = Arc::new(Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap());
+        let (started_tx, started) = oneshot::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let busy = engine.clone();
+        let job = tokio::spawn(async move {
+            busy.command(|reply| Command::Hold { started: started_tx, release: released, reply }).await
+        });
+        started.await.unwrap();
+
+        let flow = serde_json::json!({"name": "F", "trigger": {"type": "event", "event": "Checkout Started"},
+            "steps": [{"id": "wait", "type": "delay", "duration": "1h"}]});
+        let day = kairos_domain::Duration::from_secs(86_400);
+        assert_eq!(answers("simulate", engine.simulate_flow(ws, flow, day)).await.unwrap().events_replayed, 0);
+        assert!(answers("settings", engine.settings(ws)).await.unwrap()["store"].is_object());
+        let list = answers("segment list", engine.segment(ws, SegmentCmd::List)).await;
+        assert!(matches!(list, Ok(SegmentReply::List(l)) if l.is_empty()));
+        let got = answers("segment", engine.segment(ws, SegmentCmd::Get { id: "seg_x".into() })).await;
+        assert!(matches!(got, Err(EngineError::NotFound(_))));
+        assert!(answers("pools", engine.coupon_pools(ws, None)).await.unwrap().is_empty());
+        let check = answers("coupon check", engine.validate_coupon(ws, "NOPE".into(), None)).await.unwrap();
+        assert_eq!(check.invalid, Some(coupons::Invalid::UnknownCode));
+        let report = answers("campaign report", engine.campaign_report(ws, "cmp_x".into())).await;
+        assert!(matches!(report, Err(EngineError::NotFound(_))));
+        let link = links::Link::Unsubscribe { message: "msg_x".into(), issued: None };
+        let page = answers("unsubscribe page", engine.unsubscribe_check(link)).await.unwrap();
+        assert_eq!(page, messages::LinkOutcome::Gone);
+        let contact = kairos_domain::ContactId(1);
+        let draft = serde_json::json!({"channel": "email", "subject": "Hi", "text": "t"});
+        let preview = answers("draft preview", engine.preview_draft(ws, draft, contact, Default::default())).await;
+        assert!(matches!(preview, Err(EngineError::NotFound(_))));
+        let preview = answers("preview", engine.preview_template(ws, "t".into(), contact, Default::default())).await;
+        assert!(matches!(preview, Err(EngineError::NotFound(_))));
+
+        release.send(()).unwrap();
+        job.await.unwrap().unwrap();
+        let engine = Arc::try_unwrap(engine).ok().expect("the only handle");
         tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
     }
 }
