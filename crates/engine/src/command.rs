@@ -125,8 +125,8 @@ pub(crate) enum Command {
     },
     UpdateSettings {
         ws: WorkspaceId,
-        patch: Value,
-        reply: Reply<Value>,
+        patch: Box<crate::settings::SettingsPatch>,
+        reply: Reply<crate::settings::SettingsView>,
     },
     /// Connects the dispatcher (once, at start).
     ConnectDispatcher {

@@ -429,13 +429,13 @@ impl Engine {
     pub async fn simulate_flow(
         &self,
         ws: WorkspaceId,
-        definition: serde_json::Value,
+        definition: kairos_flow::FlowDocument,
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
         let turn = self.simulations.clone().acquire_owned().await.map_err(|_| EngineError::Unavailable)?;
         self.query(move |_, r, now| {
             let _turn = turn;
-            simulate::simulate_flow(r, ws, &definition, since, now)
+            simulate::simulate_flow(r, ws, definition.def(), since, now)
         })
         .await
     }
@@ -467,7 +467,7 @@ impl Engine {
     pub async fn preview_draft(
         &self,
         ws: WorkspaceId,
-        draft: serde_json::Value,
+        draft: kairos_template::TemplateParts,
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
     ) -> Result<messages::Preview, EngineError> {
@@ -594,17 +594,17 @@ impl Engine {
     }
 
     /// The workspace's effective settings.
-    pub async fn settings(&self, ws: WorkspaceId) -> Result<serde_json::Value, EngineError> {
-        self.query(move |side, r, _| side.settings_json(r, ws)).await
+    pub async fn settings(&self, ws: WorkspaceId) -> Result<settings::SettingsView, EngineError> {
+        self.query(move |side, r, _| side.settings_view(r, ws)).await
     }
 
     /// Applies a partial settings update; answers the effective settings.
     pub async fn update_settings(
         &self,
         ws: WorkspaceId,
-        patch: serde_json::Value,
-    ) -> Result<serde_json::Value, EngineError> {
-        self.command(|reply| Command::UpdateSettings { ws, patch, reply }).await
+        patch: settings::SettingsPatch,
+    ) -> Result<settings::SettingsView, EngineError> {
+        self.command(|reply| Command::UpdateSettings { ws, patch: Box::new(patch), reply }).await
     }
 
     /// `active` (validated again) or `paused`.
@@ -716,8 +716,14 @@ mod committer_tests {
         let flow = serde_json::json!({"name": "F", "trigger": {"type": "event", "event": "Checkout Started"},
             "steps": [{"id": "wait", "type": "delay", "duration": "1h"}]});
         let day = kairos_domain::Duration::from_secs(86_400);
-        assert_eq!(answers("simulate", engine.simulate_flow(ws, flow, day)).await.unwrap().events_replayed, 0);
-        assert!(answers("settings", engine.settings(ws)).await.unwrap()["store"].is_object());
+        assert_eq!(
+            answers("simulate", engine.simulate_flow(ws, kairos_flow::FlowDocument::parse(flow).unwrap(), day))
+                .await
+                .unwrap()
+                .events_replayed,
+            0
+        );
+        assert_eq!(answers("settings", engine.settings(ws)).await.unwrap().settings.timezone, "UTC");
         let list = answers("segment list", engine.segment(ws, SegmentCmd::List)).await;
         assert!(matches!(list, Ok(SegmentReply::List(l)) if l.is_empty()));
         let got = answers("segment", engine.segment(ws, SegmentCmd::Get { id: "seg_x".into() })).await;
@@ -731,7 +737,8 @@ mod committer_tests {
         let page = answers("unsubscribe page", engine.unsubscribe_check(link)).await.unwrap();
         assert_eq!(page, messages::LinkOutcome::Gone);
         let contact = kairos_domain::ContactId(1);
-        let draft = serde_json::json!({"channel": "email", "subject": "Hi", "text": "t"});
+        let draft =
+            kairos_template::TemplateParts { subject: Some("Hi".into()), text: Some("t".into()), ..Default::default() };
         let preview = answers("draft preview", engine.preview_draft(ws, draft, contact, Default::default())).await;
         assert!(matches!(preview, Err(EngineError::NotFound(_))));
         let preview = answers("preview", engine.preview_template(ws, "t".into(), contact, Default::default())).await;

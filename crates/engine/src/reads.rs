@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use kairos_domain::{ContactId, JsonMap, Timestamp, WorkspaceId};
 use kairos_store::{IdentityKind, Reads, SecretBox, Store, StoredSegment};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::messages::{Composed, DRAFT_NAME, LinkConfig, LinkOutcome, Preview};
 use crate::rec_cache::RecCache;
 use crate::render::{Render, TemplateCache, ViewReads};
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsView};
 use crate::{ContactRef, EngineError, SegmentInfo};
 
 /// What queries need besides a read view: the store, and the committer's configuration.
@@ -45,11 +45,10 @@ impl ReadSide {
         })
     }
 
-    /// The effective settings of a workspace, as JSON, with its webhook secret.
-    pub(crate) fn settings_json(&self, r: &dyn Reads, ws: WorkspaceId) -> Result<Value, EngineError> {
-        let mut out = self.settings(r, ws)?.to_json();
-        out["webhook_secret"] = json!(crate::secrets::webhook_secret_committed(r, &self.secrets, ws)?);
-        Ok(out)
+    /// The effective settings of a workspace with its webhook secret.
+    pub(crate) fn settings_view(&self, r: &dyn Reads, ws: WorkspaceId) -> Result<SettingsView, EngineError> {
+        let webhook_secret = crate::secrets::webhook_secret_committed(r, &self.secrets, ws)?;
+        Ok(SettingsView { settings: self.settings(r, ws)?, webhook_secret })
     }
 
     /// Renders template `template` for a contact (nothing is stored); `event` stands in for the trigger event.
@@ -78,7 +77,7 @@ impl ReadSide {
         &self,
         r: &dyn Reads,
         ws: WorkspaceId,
-        draft: &Value,
+        draft: &kairos_template::TemplateParts,
         contact: ContactId,
         event: JsonMap,
         now: Timestamp,

@@ -236,13 +236,12 @@ impl Render<'_> {
     }
 
     /// Unsaved template parts (the editor's live preview), compiled as version 0.
-    pub(crate) fn compile_draft(&mut self, ws: WorkspaceId, draft: &Value) -> Result<Compiled, EngineError> {
-        let parts: TemplateParts = serde_json::from_value(draft.clone())
-            .map_err(|e| EngineError::Invalid { message: format!("template: {e}"), field: Some("template".into()) })?;
-        let source = draft.to_string();
+    pub(crate) fn compile_draft(&mut self, ws: WorkspaceId, parts: &TemplateParts) -> Result<Compiled, EngineError> {
+        let source: String =
+            [&parts.subject, &parts.html, &parts.text, &parts.body].into_iter().flatten().map(String::as_str).collect();
         Ok(Compiled {
             version: 0,
-            template: Arc::new(self.renderer(ws)?.compile(&parts).map_err(invalid)?),
+            template: Arc::new(self.renderer(ws)?.compile(parts).map_err(invalid)?),
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
         })

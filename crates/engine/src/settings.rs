@@ -48,6 +48,47 @@ pub struct Settings {
     pub sms_from: Option<String>,
 }
 
+impl From<SettingsError> for crate::EngineError {
+    fn from(e: SettingsError) -> Self {
+        crate::EngineError::Invalid { message: format!("{}: {}", e.field, e.message), field: Some(e.field) }
+    }
+}
+
+/// A checked partial update of a workspace's settings (`PUT /api/v1/settings`: only the keys given change).
+#[derive(Debug, Clone)]
+pub struct SettingsPatch {
+    pub(crate) patch: Value,
+    /// `Some(None)` removes the webhook secret (a new one is generated at the next call).
+    pub(crate) webhook_secret: Option<Option<String>>,
+}
+
+impl SettingsPatch {
+    /// Reads a patch; the error names the key (`quiet_hours.email`).
+    pub fn parse(mut patch: Value) -> Result<SettingsPatch, SettingsError> {
+        let secret = match patch.as_object_mut().and_then(|o| o.remove("webhook_secret")) {
+            Some(v) => Some(webhook_secret(&v)?),
+            None => None,
+        };
+        Settings::default().apply(&patch)?;
+        Ok(SettingsPatch { patch, webhook_secret: secret })
+    }
+}
+
+/// A workspace's effective settings with its webhook secret, as `GET /api/v1/settings` shows them.
+#[derive(Debug, Clone)]
+pub struct SettingsView {
+    pub settings: Settings,
+    pub webhook_secret: Option<String>,
+}
+
+impl SettingsView {
+    pub fn to_json(&self) -> Value {
+        let mut out = self.settings.to_json();
+        out["webhook_secret"] = json!(self.webhook_secret);
+        out
+    }
+}
+
 /// Most entries of `tracking.allowed_domains`.
 pub const TRACKING_DOMAINS_MAX: usize = 100;
 /// Longest host name (RFC 1035), in bytes.

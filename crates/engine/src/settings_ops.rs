@@ -1,7 +1,7 @@
 //! Per-workspace settings as the committer keeps them: loaded at start, a partial update validated whole, stored, and the webhook secret kept sealed.
 
 use crate::settings::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 impl crate::state::State {
     /// Reads every workspace's overrides (at start).
@@ -17,11 +17,10 @@ impl crate::state::State {
         Ok(())
     }
 
-    /// The effective settings of a workspace, as JSON, with its webhook secret.
-    pub(crate) fn settings_json(&mut self, ws: kairos_domain::WorkspaceId) -> Result<Value, crate::EngineError> {
-        let mut out = self.settings.of(ws).to_json();
-        out["webhook_secret"] = json!(crate::secrets::webhook_secret(&mut *self.w, &self.secrets, ws)?);
-        Ok(out)
+    /// The effective settings of a workspace with its webhook secret.
+    pub(crate) fn settings_view(&mut self, ws: kairos_domain::WorkspaceId) -> Result<SettingsView, crate::EngineError> {
+        let webhook_secret = crate::secrets::webhook_secret(&mut *self.w, &self.secrets, ws)?;
+        Ok(SettingsView { settings: self.settings.of(ws).clone(), webhook_secret })
     }
 
     /// Applies a partial update (validated as a whole first) and stores the workspace's overrides; a
@@ -29,27 +28,23 @@ impl crate::state::State {
     pub(crate) fn update_settings(
         &mut self,
         ws: kairos_domain::WorkspaceId,
-        patch: &Value,
+        patch: &SettingsPatch,
         now: kairos_domain::Timestamp,
-    ) -> Result<Value, crate::EngineError> {
+    ) -> Result<SettingsView, crate::EngineError> {
         let invalid = |e: SettingsError| crate::EngineError::Invalid {
             message: format!("{}: {}", e.field, e.message),
             field: Some(e.field),
         };
-        self.settings.of(ws).apply(patch).map_err(invalid)?;
-        let mut patch = patch.clone();
-        let secret = match patch.as_object_mut().and_then(|o| o.remove("webhook_secret")) {
-            Some(v) => Some(webhook_secret(&v).map_err(invalid)?),
-            None => None,
-        };
+        self.settings.of(ws).apply(&patch.patch).map_err(invalid)?;
+        let secret = patch.webhook_secret.clone();
         let mut overrides = self.settings.overrides.get(&ws).map_or_else(|| json!({}), |(o, _)| o.clone());
-        merge(&mut overrides, &patch);
+        merge(&mut overrides, &patch.patch);
         let settings = self.settings.defaults.apply(&overrides).map_err(invalid)?;
         if let Some(secret) = secret {
             crate::secrets::set_webhook_secret(&mut *self.w, &self.secrets, ws, secret.as_deref(), now)?;
         }
         self.w.save_workspace_settings(ws, &overrides.to_string())?;
         self.settings.overrides.insert(ws, (overrides, settings));
-        self.settings_json(ws)
+        self.settings_view(ws)
     }
 }

@@ -13,7 +13,6 @@ use kairos_flow::{FlowDef, Reentry, StepKind, Trigger};
 use kairos_segment::Expr;
 use kairos_segment::eval::{self, Node};
 use kairos_store::Reads;
-use serde_json::Value;
 
 use crate::EngineError;
 use crate::segments::{FlowView, Segments, View};
@@ -232,12 +231,10 @@ impl Profiles<'_> {
 pub(crate) fn simulate_flow(
     r: &dyn Reads,
     ws: WorkspaceId,
-    definition: &Value,
+    def: &FlowDef,
     since: Duration,
     now: Timestamp,
 ) -> Result<Simulation, EngineError> {
-    let def: FlowDef = kairos_flow::parse_flow(definition)
-        .map_err(|e| EngineError::Invalid { message: e.message, field: Some(e.field) })?;
     let Trigger::Event { event: trigger_event, filter } = &def.trigger else {
         return Err(EngineError::Invalid {
             message: "simulation replays events: only flows with an event trigger can be simulated".into(),
@@ -278,7 +275,7 @@ pub(crate) fn simulate_flow(
     let (mut entered, mut replayed) = (0u64, 0u64);
 
     let mut sim = Sim {
-        def: &def,
+        def,
         nodes: &nodes,
         filters: &filters,
         steps: BTreeMap::new(),

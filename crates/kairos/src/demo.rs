@@ -178,7 +178,9 @@ fn generate(store: &Arc<SqliteStore>, args: &DemoArgs) -> anyhow::Result<NewWork
         .map_err(|e| anyhow::anyhow!("sample product: {e}"))?;
     engine.upsert_products_blocking(ws, products)?;
     // The sample store's links go to its own domain: the one click tracking accepts.
-    let store_url = serde_json::json!({"store": {"url": sample::STORE_URL}});
+    let store_url =
+        kairos_engine::settings::SettingsPatch::parse(serde_json::json!({"store": {"url": sample::STORE_URL}}))
+            .map_err(|e| anyhow::anyhow!("sample settings: {e:?}"))?;
     crate::serve::runtime()?.block_on(engine.update_settings(ws, store_url))?;
 
     let mut shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();

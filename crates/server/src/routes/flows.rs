@@ -181,8 +181,12 @@ async fn find_flow(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> 
 /// A flow definition body, read (the error names the JSON path of the problem).
 async fn flow_document(headers: &HeaderMap, body: Body) -> Result<FlowDocument, ApiError> {
     let v = json_body(headers, body).await?;
-    FlowDocument::parse(v)
-        .map_err(|e| ApiError::from(EngineError::Invalid { message: e.message, field: Some(e.field) }))
+    FlowDocument::parse(v).map_err(flow_invalid)
+}
+
+/// A definition that does not read: 400 naming its JSON path.
+fn flow_invalid(e: kairos_flow::FlowError) -> ApiError {
+    ApiError::from(EngineError::Invalid { message: e.message, field: Some(e.field) })
 }
 
 /// Saves a draft (activate it to start it).
@@ -563,6 +567,7 @@ pub async fn simulate(
             .and_then(kairos_domain::Duration::parse)
             .ok_or_else(|| ApiError::invalid_value("since", "since must be a duration like 30d"))?,
     };
+    let definition = FlowDocument::parse(definition).map_err(flow_invalid)?;
     Ok(Reply(Simulation::from(app.engine.simulate_flow(ws, definition, since).await?)))
 }
 

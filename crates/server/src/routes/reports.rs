@@ -85,13 +85,9 @@ struct Ctx {
 async fn context(app: &AppState, ws: WorkspaceId, q: &ReportQuery) -> Result<Ctx, ApiError> {
     let now = app.engine.clock().now();
     let (from, to) = range(q, now)?;
-    let settings = app.engine.settings(ws).await?;
-    let window = |channel: &str, default: Duration| {
-        settings["attribution_window"][channel].as_str().and_then(Duration::parse).unwrap_or(default)
-    };
-    let d = Windows::default();
-    let windows = Windows { email: window("email", d.email), sms: window("sms", d.sms) };
-    let timezone = settings["timezone"].as_str().unwrap_or("UTC").to_string();
+    let settings = app.engine.settings(ws).await?.settings;
+    let windows = Windows { email: settings.attribution_email, sms: settings.attribution_sms };
+    let timezone = settings.timezone;
     Ok(Ctx { from, to, now, windows, timezone })
 }
 

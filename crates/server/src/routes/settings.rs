@@ -13,6 +13,8 @@ use crate::AppState;
 use crate::api::json_body;
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
+use kairos_engine::EngineError;
+use kairos_engine::settings::SettingsPatch;
 
 /// The effective settings (the engine writes them; every key is shown, defaults included). A `PUT` takes any
 /// subset of the same keys (nested objects merge; `null` returns a key to its default).
@@ -65,7 +67,7 @@ pub struct StoreSettings {
     )
 )]
 pub async fn get(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.engine.settings(ws).await?))
+    Ok(Json(app.engine.settings(ws).await?.to_json()))
 }
 
 /// A partial update (only the keys given change); answers the effective settings.
@@ -90,5 +92,6 @@ pub async fn put(
     if !v.is_object() {
         return Err(ApiError::invalid_type("body", "the body must be a JSON object"));
     }
-    Ok(Json(app.engine.update_settings(ws, v).await?))
+    let patch = SettingsPatch::parse(v).map_err(|e| ApiError::from(EngineError::from(e)))?;
+    Ok(Json(app.engine.update_settings(ws, patch).await?.to_json()))
 }

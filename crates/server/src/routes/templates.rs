@@ -425,8 +425,13 @@ pub async fn preview_draft(
 ) -> Result<Reply<Preview>, ApiError> {
     let contact = q.contact()?;
     let req: DraftPreviewRequest = crate::api::lenient(json_body(&headers, body).await?)?;
-    let draft = match req.template {
-        Some(t @ Value::Object(_)) => t,
+    let draft: kairos_template::TemplateParts = match req.template {
+        Some(t @ Value::Object(_)) => serde_json::from_value(t).map_err(|e| {
+            ApiError::from(kairos_engine::EngineError::Invalid {
+                message: format!("template: {e}"),
+                field: Some("template".into()),
+            })
+        })?,
         _ => {
             return Err(ApiError::missing_field("template", "template must be an object with its parts"));
         }
