@@ -274,14 +274,8 @@ pub(crate) fn simulate_flow(
     let mut finished: Vec<SimRun> = Vec::new();
     let (mut entered, mut replayed) = (0u64, 0u64);
 
-    let mut sim = Sim {
-        def,
-        nodes: &nodes,
-        filters: &filters,
-        steps: BTreeMap::new(),
-        ended: BTreeMap::new(),
-        next_due: None,
-    };
+    let mut sim =
+        Sim { def, nodes: &nodes, filters: &filters, steps: BTreeMap::new(), ended: BTreeMap::new(), next_due: None };
     // Ended runs no longer need their contact's profile.
     let release = |profiles: &mut Profiles, finished: &[SimRun], from: usize| {
         for r in &finished[from..] {
