@@ -154,3 +154,23 @@ async fn the_library_sunset_spares_a_subscriber_who_clicks_the_last_call() {
     assert_eq!(keeper["consent"]["email"]["status"], "subscribed", "the click spared them: {keeper}");
     assert_eq!(keeper["traits"]["tags"], json!(["re-engaged"]), "{keeper}");
 }
+
+#[tokio::test]
+async fn a_flow_feeding_itself_stops_after_a_bounded_chain_of_emitted_events() {
+    // A flow triggered by the event its own step emits (`Task Created`), re-entering every time: each task queues
+    // another `Task Created`. The chain is bounded (EMITTED_CHAIN_MAX = 8 emitted events may still move flows),
+    // so the request is answered and the committer goes on.
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    let flow = json!({"name": "Echo", "trigger": {"type": "event", "event": "Task Created"},
+        "entry": {"reentry": "always"}, "steps": [{"id": "again", "type": "task", "message": "again"}]});
+    let id = c.post_json("/api/v1/flows", sk, &flow).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    assert_eq!(c.post_json(&format!("/api/v1/flows/{id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    let ev = json!({"userId": "loop", "event": "Task Created"});
+    assert_eq!(c.post_json("/v1/track", wk, &ev).await.unwrap().status, 200);
+    let tasks = common::all_items(&mut c, sk, "/api/v1/tasks").await;
+    assert_eq!(tasks.len(), 9, "the ingested event and 8 emitted ones started a run each: {tasks:?}");
+    let ev = json!({"userId": "other", "event": "Signed Up"});
+    assert_eq!(c.post_json("/v1/track", wk, &ev).await.unwrap().status, 200, "the committer goes on");
+}
