@@ -20,7 +20,7 @@ impl State {
             }
         }
         for (field, t) in templates {
-            let Some((_, data)) = self.w.template_data(ws, &t)? else {
+            let Some((_, data)) = self.w.template_tx().template_data(ws, &t)? else {
                 return Err(invalid(field, format!("no template {t:?} in this workspace")));
             };
             let channel =
@@ -59,7 +59,7 @@ impl State {
             created_at: now,
             updated_at: now,
         };
-        c.row = self.w.save_campaign(&c)?;
+        c.row = self.w.campaign_tx().save_campaign(&c)?;
         Ok(c)
     }
 
@@ -70,8 +70,11 @@ impl State {
         id: &str,
         now: Timestamp,
     ) -> Result<StoredCampaign, EngineError> {
-        let mut c =
-            self.w.campaign_by_id(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
+        let mut c = self
+            .w
+            .campaign_tx()
+            .campaign_by_id(ws, id)?
+            .ok_or_else(|| EngineError::NotFound(format!("no campaign {id:?}")))?;
         if c.status != CampaignStatus::Draft {
             return Err(EngineError::Conflict(format!("the campaign is already {}", c.status)));
         }
@@ -133,7 +136,7 @@ impl State {
             };
             recipients.push(Recipient { contact, due_at: due, variant });
         }
-        self.w.insert_recipients(c.row, &recipients)?;
+        self.w.campaign_tx().insert_recipients(c.row, &recipients)?;
         let mut state = CampaignState {
             scheduled_at: Some(now),
             recipients: Some(recipients.len() as u64),
@@ -143,14 +146,14 @@ impl State {
             state.test_ends_at = Some(test_start.unwrap_or(now).saturating_add(ab.wait));
             if test_start.is_none() {
                 // Nobody drawn for the test: the first variant goes to everyone.
-                self.w.assign_winner(c.row, 0, now)?;
+                self.w.campaign_tx().assign_winner(c.row, 0, now)?;
                 state.winner = Some(0);
             }
         }
         c.status = CampaignStatus::Scheduled;
         c.state = state.to_json();
         c.updated_at = now;
-        self.w.save_campaign(&c)?;
+        self.w.campaign_tx().save_campaign(&c)?;
         self.track_campaign(&c, def, now);
         Ok(c)
     }
@@ -164,7 +167,7 @@ impl State {
 
     /// Campaigns being sent (at start).
     pub(crate) fn load_campaigns(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        for c in self.w.running_campaigns()? {
+        for c in self.w.campaign_tx().running_campaigns()? {
             let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
             if let Ok(def) = parse(&v) {
                 self.track_campaign(&c, def, now);
@@ -208,7 +211,7 @@ impl State {
                 TICK_BATCH
             };
             let limit = allowance.min(room);
-            let due = if limit == 0 { Vec::new() } else { self.w.due_recipients(row, now, limit)? };
+            let due = if limit == 0 { Vec::new() } else { self.w.campaign_tx().due_recipients(row, now, limit)? };
             more |= due.len() == TICK_BATCH;
             if room < allowance && due.len() == limit {
                 self.campaigns.held = true;
@@ -241,7 +244,7 @@ impl State {
                     variant: def.ab.as_ref().map(|_| rec.variant),
                 };
                 self.deliver(p, true, now)?;
-                self.w.recipient_done(row, rec.contact)?;
+                self.w.campaign_tx().recipient_done(row, rec.contact)?;
             }
             if let Some(r) = self.campaigns.running.get_mut(&row)
                 && r.def.throttle_per_minute.is_some()
@@ -250,13 +253,13 @@ impl State {
             }
             // Counting is a scan of the campaign's recipients: only when this tick may have reached the end.
             let (pending, waiting) = if due.len() < limit {
-                let (pending, waiting, _) = self.w.recipient_counts(row)?;
+                let (pending, waiting, _) = self.w.campaign_tx().recipient_counts(row)?;
                 (pending, waiting)
             } else {
                 (1, 0)
             };
             if !due.is_empty() || (pending == 0 && waiting == 0) {
-                if let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? {
+                if let Some(mut c) = self.w.campaign_tx().campaign_by_id(ws, &public_id)? {
                     let status =
                         if pending == 0 && waiting == 0 { CampaignStatus::Sent } else { CampaignStatus::Sending };
                     if c.status != status {
@@ -267,7 +270,7 @@ impl State {
                             state.finished_at = Some(now);
                             c.state = state.to_json();
                         }
-                        self.w.save_campaign(&c)?;
+                        self.w.campaign_tx().save_campaign(&c)?;
                     }
                 }
                 if pending == 0 && waiting == 0 {
@@ -283,7 +286,7 @@ impl State {
         let Some(r) = self.campaigns.running.get(&row) else { return Ok(()) };
         let Some(ab) = r.def.ab.clone() else { return Ok(()) };
         let (ws, public_id) = (r.ws, r.public_id.clone());
-        let Some(mut c) = self.w.campaign_by_id(ws, &public_id)? else { return Ok(()) };
+        let Some(mut c) = self.w.campaign_tx().campaign_by_id(ws, &public_id)? else { return Ok(()) };
         let mut state = CampaignState::parse(&c.state);
         if state.winner.is_some() {
             return Ok(());
@@ -298,20 +301,21 @@ impl State {
             .enumerate()
             .max_by(|a, b| a.1.1.partial_cmp(&b.1.1).unwrap_or(std::cmp::Ordering::Equal).then(b.0.cmp(&a.0)))
             .map_or(0, |(i, _)| i);
-        self.w.assign_winner(row, best as i64, now)?;
+        self.w.campaign_tx().assign_winner(row, best as i64, now)?;
         state.winner = Some(best as i64);
         state.winner_decided_at = Some(now);
         state.ab_results = Some(results.iter().map(|(n, score, _)| AbScore { sent: *n, score: *score }).collect());
         c.state = state.to_json();
         c.updated_at = now;
-        self.w.save_campaign(&c)?;
+        self.w.campaign_tx().save_campaign(&c)?;
         Ok(())
     }
 
     /// Per variant: (recipients sent, metric value, successes for rate metrics).
     fn ab_results(&mut self, public_id: &str, ab: &Ab) -> Result<Vec<(u64, f64, u64)>, EngineError> {
-        let rows = self.w.variant_results(public_id)?;
-        let revenue = if ab.metric == Metric::Revenue { self.w.campaign_revenue(public_id)? } else { Vec::new() };
+        let rows = self.w.campaign_tx().variant_results(public_id)?;
+        let revenue =
+            if ab.metric == Metric::Revenue { self.w.campaign_tx().campaign_revenue(public_id)? } else { Vec::new() };
         Ok(ab_scores(ab, rows, revenue))
     }
 }

@@ -257,7 +257,7 @@ impl Command {
             Command::SetSuppressed { ws, channel, address, on, reply } => {
                 let r = match on {
                     true => s.suppress(ws, channel, &address, "manual", now).map(|()| true),
-                    false => s.w.unsuppress(ws, channel, &address).map_err(EngineError::from),
+                    false => s.w.message_tx().unsuppress(ws, channel, &address).map_err(EngineError::from),
                 };
                 done(reply, r)
             }

@@ -10,11 +10,11 @@ impl State {
     /// Pools and their issued counts (at start).
     pub(crate) fn load_coupons(&mut self) -> Result<(), EngineError> {
         let mut rows = Vec::new();
-        self.w.pools(&mut |ws, id, data| rows.push((ws, id, data)))?;
+        self.w.coupon_tx().pools(&mut |ws, id, data| rows.push((ws, id, data)))?;
         for (ws, id, data) in rows {
             let v: Value = serde_json::from_str(&data).unwrap_or_default();
             if let Ok(p) = parse_pool(&v) {
-                let n = self.w.pool_issued(ws, &id)?;
+                let n = self.w.coupon_tx().pool_issued(ws, &id)?;
                 self.coupons.issued.insert((ws, id.clone()), n);
                 self.coupons.pools.insert((ws, id), p);
             }
@@ -24,8 +24,8 @@ impl State {
 
     /// `POST /api/v1/coupons` (create or replace a pool).
     pub(crate) fn save_pool(&mut self, ws: WorkspaceId, p: Pool, now: Timestamp) -> Result<PoolInfo, EngineError> {
-        self.w.save_pool(ws, &p.id, &p.json.to_string(), now)?;
-        let issued = self.w.pool_issued(ws, &p.id)?;
+        self.w.coupon_tx().save_pool(ws, &p.id, &p.json.to_string(), now)?;
+        let issued = self.w.coupon_tx().pool_issued(ws, &p.id)?;
         self.coupons.issued.insert((ws, p.id.clone()), issued);
         self.coupons.pools.insert((ws, p.id.clone()), p.clone());
         Ok(PoolInfo { active: p.active(issued, now), pool: p, issued })
@@ -40,7 +40,7 @@ impl State {
         now: Timestamp,
     ) -> Result<Option<Coupon>, EngineError> {
         let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
-        if let Some((code, at)) = self.w.issued_code(ws, pool, contact)? {
+        if let Some((code, at)) = self.w.coupon_tx().issued_code(ws, pool, contact)? {
             return Ok(Some(p.coupon(&code, at)));
         }
         if !self.coupons.available(ws, pool, now) {
@@ -55,13 +55,13 @@ impl State {
                     let body: String =
                         (0..*length).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
                     let code = pattern.replace("{CODE}", &body);
-                    if !self.w.code_used(ws, &code)? {
+                    if !self.w.coupon_tx().code_used(ws, &code)? {
                         break code;
                     }
                 }
             }
         };
-        self.w.issue_code(ws, pool, &code, contact, now)?;
+        self.w.coupon_tx().issue_code(ws, pool, &code, contact, now)?;
         *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;
         let coupon = p.coupon(&code, now);
         let mut props = JsonMap::new();
@@ -84,7 +84,7 @@ impl State {
         if coupon.expires_at.is_some_and(|t| t <= now) {
             return Ok(Some(SkipReason::CouponExpired));
         }
-        match self.w.coupon_code(ws, &coupon.code, Some(contact))? {
+        match self.w.coupon_tx().coupon_code(ws, &coupon.code, Some(contact))? {
             Some(c) if c.redeemed_at.is_some() => Ok(Some(SkipReason::CouponRedeemed)),
             _ => Ok(None),
         }
@@ -103,7 +103,7 @@ impl State {
         }
         let Some(code) = ev.properties.get("coupon").and_then(Value::as_str) else { return Ok(()) };
         let order = ev.properties.get("order_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-        let issued = self.w.coupon_code(ws, code, Some(contact))?;
+        let issued = self.w.coupon_tx().coupon_code(ws, code, Some(contact))?;
         if issued.is_none() {
             // A shared code used by someone it was not sent to: recorded as theirs, redeemed.
             let shared = self
@@ -114,12 +114,12 @@ impl State {
                 .map(|((_, id), _)| id.clone());
             match shared {
                 Some(pool) => {
-                    self.w.issue_code(ws, &pool, code, contact, now)?;
+                    self.w.coupon_tx().issue_code(ws, &pool, code, contact, now)?;
                 }
                 None => return Ok(()),
             }
         }
-        self.w.redeem_code(ws, code, contact, order.as_deref().unwrap_or(""), now)?;
+        self.w.coupon_tx().redeem_code(ws, code, contact, order.as_deref().unwrap_or(""), now)?;
         Ok(())
     }
 }

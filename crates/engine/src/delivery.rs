@@ -67,7 +67,7 @@ impl State {
             Report::Done(outcome) => outcome,
             Report::Withdrawn => return self.recheck_withdrawn(o, now),
         };
-        let Some(m) = self.w.message(&o.message_id)? else { return Ok(()) };
+        let Some(m) = self.w.message_tx().message(&o.message_id)? else { return Ok(()) };
         if !m.status.awaiting_transport() {
             return Ok(()); // already settled (a duplicate report)
         }
@@ -79,7 +79,7 @@ impl State {
                 if let Some(id) = provider_id {
                     data.provider_id = Some(id.clone());
                     if m.channel == Channel::Sms {
-                        self.w.set_provider_id(id, &m.id)?;
+                        self.w.message_tx().set_provider_id(id, &m.id)?;
                     }
                 }
                 (MessageStatus::Sent, None, None)
@@ -99,11 +99,11 @@ impl State {
         data.reason = reason.clone();
         data.deliver_at = retry_at;
         data.push_history(status, now, reason.as_deref());
-        self.w.update_message(&m.id, status, &data.to_json())?;
+        self.w.message_tx().update_message(&m.id, status, &data.to_json())?;
         if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref())
             && status != MessageStatus::Retrying
         {
-            self.w.count_step(flow_row, step, status.as_str())?;
+            self.w.flow_tx().count_step(flow_row, step, status.as_str())?;
         }
         match status {
             MessageStatus::Retrying => self.queue_outbound(&m, &data, retry_at),

@@ -44,7 +44,7 @@ impl State {
     ) -> Result<i64, EngineError> {
         self.check_template(ws, id, data)?;
         let channel = data["channel"].as_str().unwrap_or_default();
-        let version = self.w.save_template(ws, id, channel, &data.to_string(), now)?;
+        let version = self.w.template_tx().save_template(ws, id, channel, &data.to_string(), now)?;
         self.template_saved(ws, id, data);
         Ok(version)
     }
@@ -54,7 +54,7 @@ impl State {
         let mut templates = HashSet::new();
         for s in &def.steps {
             if let StepKind::Send { template, .. } = &s.kind
-                && self.w.template_exists(ws, template)?
+                && self.w.template_tx().template_exists(ws, template)?
             {
                 templates.insert(template.clone());
             }
@@ -128,13 +128,13 @@ impl State {
             created_at: now,
             updated_at: now,
         };
-        f.row = self.w.save_flow(&f)?;
+        f.row = self.w.flow_tx().save_flow(&f)?;
         self.refresh_flow(&f, now)?;
         Ok(f)
     }
 
     fn existing_flow(&mut self, ws: WorkspaceId, id: &str) -> Result<StoredFlow, EngineError> {
-        self.w.flow(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("flow {id:?} not found")))
+        self.w.flow_tx().flow(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("flow {id:?} not found")))
     }
 
     /// A new version of the definition; runs in progress keep the version they started on.
@@ -151,7 +151,7 @@ impl State {
         f.version += 1;
         f.definition = doc.source().to_string();
         f.updated_at = now;
-        self.w.save_flow(&f)?;
+        self.w.flow_tx().save_flow(&f)?;
         self.refresh_flow(&f, now)?;
         Ok(f)
     }
@@ -167,13 +167,13 @@ impl State {
             kairos_flow::library::find(key).ok_or_else(|| EngineError::NotFound(format!("no library flow {key:?}")))?;
         for t in (lib.templates)() {
             let id = t["id"].as_str().unwrap_or_default().to_string();
-            if !self.w.template_exists(ws, &id)? {
+            if !self.w.template_tx().template_exists(ws, &id)? {
                 let mut data = t.clone();
                 if let Some(o) = data.as_object_mut() {
                     o.remove("id");
                 }
                 let channel = data["channel"].as_str().unwrap_or_default();
-                self.w.save_template(ws, &id, channel, &data.to_string(), now)?;
+                self.w.template_tx().save_template(ws, &id, channel, &data.to_string(), now)?;
                 self.template_saved(ws, &id, &data);
             }
         }
@@ -207,7 +207,7 @@ impl State {
         }
         f.status = status;
         f.updated_at = now;
-        self.w.save_flow(&f)?;
+        self.w.flow_tx().save_flow(&f)?;
         self.refresh_flow(&f, now)?;
         Ok(f)
     }

@@ -119,17 +119,17 @@ impl State {
 
     /// Loads active flows and the runs in progress (at start).
     pub(crate) fn load_flows(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        for f in self.w.active_flows()? {
+        for f in self.w.flow_tx().active_flows()? {
             let compiled = self.compile_flow(f.workspace, &f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
             self.flows.active.entry(f.workspace).or_default().push(compiled);
             self.flows.active_rows.insert(f.row);
         }
         let mut runs = Vec::new();
-        self.w.active_runs(&mut |r| runs.push(r))?;
+        self.w.flow_tx().active_runs(&mut |r| runs.push(r))?;
         for stored in runs {
             if !self.flows.versions.contains_key(&(stored.flow_row, stored.version)) {
-                let Some(def) = self.w.flow_version(stored.flow_row, stored.version)? else { continue };
+                let Some(def) = self.w.flow_tx().flow_version(stored.flow_row, stored.version)? else { continue };
                 let meta = StoredFlow {
                     row: stored.flow_row,
                     public_id: String::new(),
@@ -141,7 +141,7 @@ impl State {
                     created_at: stored.entered_at,
                     updated_at: stored.entered_at,
                 };
-                let public_id = self.w.flow_public_id(stored.flow_row)?.unwrap_or_default();
+                let public_id = self.w.flow_tx().flow_public_id(stored.flow_row)?.unwrap_or_default();
                 let compiled =
                     self.compile_flow(stored.workspace, &StoredFlow { public_id, ..meta }, stored.version, &def)?;
                 self.flows.versions.insert((stored.flow_row, stored.version), compiled);
@@ -370,12 +370,12 @@ impl State {
         match f.def.entry.reentry {
             Reentry::Always => {}
             Reentry::Once => {
-                if self.w.last_entry(f.row, contact, &key)?.is_some() {
+                if self.w.flow_tx().last_entry(f.row, contact, &key)?.is_some() {
                     return Ok(false);
                 }
             }
             Reentry::OncePer(d) => {
-                if self.w.last_entry(f.row, contact, &key)?.is_some_and(|t| t > now.saturating_sub(d)) {
+                if self.w.flow_tx().last_entry(f.row, contact, &key)?.is_some_and(|t| t > now.saturating_sub(d)) {
                     return Ok(false);
                 }
             }
@@ -413,7 +413,7 @@ impl State {
             updated_at: now,
             trigger: Value::Object(trigger.clone()).to_string(),
         };
-        stored.id = self.w.save_run(&stored)?;
+        stored.id = self.w.flow_tx().save_run(&stored)?;
         let id = stored.id;
         self.flows.runs.insert(id, RunRec { stored, run: Run::default(), trigger });
         self.flows.by_contact.entry(contact).or_default().push(id);
@@ -473,7 +473,7 @@ impl State {
                     rec.trigger.insert(crate::coupons::RUN_COUPON_KEY.into(), value);
                     rec.stored.trigger = Value::Object(rec.trigger.clone()).to_string();
                 }
-                self.w.count_step(flow.row, step, counter)?;
+                self.w.flow_tx().count_step(flow.row, step, counter)?;
                 continue;
             }
             self.apply_effect(&flow, &rec, e, now)?;
@@ -492,14 +492,14 @@ impl State {
             rec.stored.status = RunStatus::Ended;
             rec.stored.end_reason = Some(end);
             if end == End::Goal {
-                self.w.count_step(flow.row, FLOW_COUNTER_STEP, MessageStatus::Converted.as_str())?;
+                self.w.flow_tx().count_step(flow.row, FLOW_COUNTER_STEP, MessageStatus::Converted.as_str())?;
             }
-            self.w.save_run(&rec.stored)?;
+            self.w.flow_tx().save_run(&rec.stored)?;
             if let Some(list) = self.flows.by_contact.get_mut(&contact_id) {
                 list.retain(|x| *x != id);
             }
         } else {
-            self.w.save_run(&rec.stored)?;
+            self.w.flow_tx().save_run(&rec.stored)?;
             self.track_run(rec);
         }
         Ok(())
@@ -514,13 +514,15 @@ impl State {
     ) -> Result<(), EngineError> {
         let step_of = |id: &str| flow.def.steps.iter().find(|s| s.id == id).map(|s| &s.kind);
         match e {
-            Effect::Entered { step } => self.w.count_step(flow.row, step, "entered")?,
-            Effect::Variant { step, variant } => self.w.count_step(flow.row, step, &format!("variant:{variant}"))?,
+            Effect::Entered { step } => self.w.flow_tx().count_step(flow.row, step, "entered")?,
+            Effect::Variant { step, variant } => {
+                self.w.flow_tx().count_step(flow.row, step, &format!("variant:{variant}"))?
+            }
             Effect::Task { step, message } => {
                 let contact = self.follow(rec.stored.contact);
                 let text = self.render_text(rec.stored.workspace, message, contact, &rec.trigger, now)?;
-                self.w.insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
-                self.w.count_step(flow.row, step, "tasks")?;
+                self.w.flow_tx().insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
+                self.w.flow_tx().count_step(flow.row, step, "tasks")?;
                 let mut props = JsonMap::new();
                 props.insert("flow_id".into(), Value::from(flow.public_id.as_str()));
                 props.insert("step_id".into(), Value::from(step.as_str()));
@@ -557,7 +559,7 @@ impl State {
                     c.updated_at = now;
                     let id = c.id;
                     self.mark_dirty(id);
-                    self.w.count_step(flow.row, step, "updated")?;
+                    self.w.flow_tx().count_step(flow.row, step, "updated")?;
                 }
             }
             Effect::Tag { step } => {
@@ -580,12 +582,12 @@ impl State {
                     c.updated_at = now;
                     let id = c.id;
                     self.mark_dirty(id);
-                    self.w.count_step(flow.row, step, "tagged")?;
+                    self.w.flow_tx().count_step(flow.row, step, "tagged")?;
                 }
             }
             Effect::Webhook { step } => self.webhook_step(flow, rec, step, now)?,
             Effect::IssueCoupon { .. } => {} // carried out in `step_run`, which holds the run mutably
-            Effect::CouponUnavailable { step } => self.w.count_step(flow.row, step, "unavailable")?,
+            Effect::CouponUnavailable { step } => self.w.flow_tx().count_step(flow.row, step, "unavailable")?,
         }
         Ok(())
     }
@@ -622,7 +624,7 @@ impl State {
         };
         // Generated at the first call, so that the settings show it; the call itself is signed with the value
         // stored when it is handed to its transport (`handoff`), never copied into the message row.
-        crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, ws, now)?;
+        crate::secrets::webhook_secret_or_new(self.w.secret_tx(), &self.secrets, ws, now)?;
         let mut data = MessageData {
             webhook: Some(WebhookCall {
                 url: url.clone(),
@@ -653,8 +655,8 @@ impl State {
             created_at: now,
             variant: None,
         };
-        if self.w.insert_message(&m)? {
-            self.w.count_step(flow.row, step, MessageStatus::Queued.as_str())?;
+        if self.w.message_tx().insert_message(&m)? {
+            self.w.flow_tx().count_step(flow.row, step, MessageStatus::Queued.as_str())?;
             self.queue_outbound(&m, &data, None);
         }
         Ok(())
@@ -710,7 +712,7 @@ impl State {
             ),
         };
         let suppressed = match &to {
-            Some(addr) if channel.needs_consent() => self.w.is_suppressed(ws, channel, addr)?,
+            Some(addr) if channel.needs_consent() => self.w.message_tx().is_suppressed(ws, channel, addr)?,
             _ => false,
         };
         let Some(c) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
@@ -825,19 +827,19 @@ impl State {
         };
         if first {
             data.push_history(status, now, reason.as_deref());
-            if !self.w.insert_message(&StoredMessage { data: data.to_json(), ..m.clone() })? {
+            if !self.w.message_tx().insert_message(&StoredMessage { data: data.to_json(), ..m.clone() })? {
                 return Ok(()); // this very step was already carried out by an earlier attempt
             }
         } else {
             // A deferred message going out: its history so far, then this attempt.
-            if let Some(old) = self.w.message(&p.message_id)? {
+            if let Some(old) = self.w.message_tx().message(&p.message_id)? {
                 data.history = crate::dispatch::message_data(&old).history;
             }
             data.push_history(status, now, reason.as_deref());
-            self.w.update_message(&p.message_id, status, &data.to_json())?;
+            self.w.message_tx().update_message(&p.message_id, status, &data.to_json())?;
         }
         if (status != MessageStatus::Deferred || first) && p.flow_row != 0 {
-            self.w.count_step(p.flow_row, &p.step, status.as_str())?;
+            self.w.flow_tx().count_step(p.flow_row, &p.step, status.as_str())?;
         }
         if let (Some(t), MessageStatus::Deferred) = (until, status) {
             self.flows.deferred.push(Reverse((t.as_micros(), p.message_id.clone())));
@@ -878,6 +880,7 @@ impl State {
     pub(crate) fn load_sends(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let mut rows = Vec::new();
         self.w
+            .message_tx()
             .pending_and_recent_messages(now.saturating_sub(crate::sending::SEND_LOG_WINDOW), &mut |m| rows.push(m))?;
         for m in rows {
             let data = crate::dispatch::message_data(&m);

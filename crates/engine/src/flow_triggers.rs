@@ -70,7 +70,7 @@ impl State {
             self.triggers.interest.retain(|(w, _), _| *w != ws);
             for name in INTEREST_EVENTS {
                 let mut seen = Vec::new();
-                self.w.events_named(ws, name, &mut |contact, data| {
+                self.w.event_tx().events_named(ws, name, &mut |contact, data| {
                     if let Ok(ev) = serde_json::from_str::<Event>(data)
                         && ev.timestamp > now.saturating_sub(INTEREST_WINDOW)
                     {

@@ -33,7 +33,7 @@ impl State {
         reason: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        self.w.suppress(ws, channel, address, reason, now)?;
+        self.w.message_tx().suppress(ws, channel, address, reason, now)?;
         self.suppressions += 1;
         Ok(())
     }
@@ -63,7 +63,7 @@ impl State {
             return Ok(None);
         }
         let Some(mark) = self.mark(contact, channel) else { return Ok(Some(SkipReason::NoContact)) };
-        if self.w.is_suppressed(ws, channel, to)? {
+        if self.w.message_tx().is_suppressed(ws, channel, to)? {
             return Ok(Some(SkipReason::Suppressed));
         }
         if mark.consent == ConsentStatus::Unsubscribed {
@@ -90,7 +90,7 @@ impl State {
                     if let Some(call) = o.data.webhook.as_mut() {
                         // Signed with the workspace's secret as stored now (kept out of the message row).
                         let secret =
-                            crate::secrets::webhook_secret_or_new(&mut *self.w, &self.secrets, o.workspace, now)?;
+                            crate::secrets::webhook_secret_or_new(self.w.secret_tx(), &self.secrets, o.workspace, now)?;
                         call.secret = Some(secret);
                     }
                     let mark = self.mark(o.contact, o.channel);
@@ -144,7 +144,7 @@ impl State {
 
     /// Records a queued message as `skipped` at hand-off.
     fn skip_withheld(&mut self, id: &str, reason: SkipReason, now: Timestamp) -> Result<(), EngineError> {
-        let Some(m) = self.w.message(id)? else { return Ok(()) };
+        let Some(m) = self.w.message_tx().message(id)? else { return Ok(()) };
         if !m.status.awaiting_transport() {
             return Ok(());
         }
@@ -153,9 +153,9 @@ impl State {
         data.reason = Some(reason.as_str().to_string());
         data.deliver_at = None;
         data.push_history(MessageStatus::Skipped, now, Some(reason.as_str()));
-        self.w.update_message(&m.id, MessageStatus::Skipped, &data.to_json())?;
+        self.w.message_tx().update_message(&m.id, MessageStatus::Skipped, &data.to_json())?;
         if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
-            self.w.count_step(flow_row, step, MessageStatus::Skipped.as_str())?;
+            self.w.flow_tx().count_step(flow_row, step, MessageStatus::Skipped.as_str())?;
         }
         Ok(())
     }

@@ -34,6 +34,7 @@ pub mod settings;
 mod settings_ops;
 pub mod simulate;
 mod state;
+mod stores;
 pub mod templates;
 pub mod tracking;
 mod work;

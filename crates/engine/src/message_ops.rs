@@ -136,7 +136,7 @@ impl State {
             | Link::Unsubscribe { message, .. }
             | Link::Preferences { message } => message.clone(),
         };
-        let Some(m) = self.w.message(&id)? else { return Ok(LinkOutcome::Gone) };
+        let Some(m) = self.w.message_tx().message(&id)? else { return Ok(LinkOutcome::Gone) };
         if let Link::Unsubscribe { issued, .. } = link
             && unsubscribe_stale(&m, self.identity.contacts.get(&self.follow(m.contact)), issued)
         {
@@ -183,19 +183,19 @@ impl State {
                 *n += 1;
             }
             match status {
-                MessageStatus::Opened => self.w.count_reaction(&m.id, kairos_store::Reaction::Open)?,
-                MessageStatus::Clicked => self.w.count_reaction(&m.id, kairos_store::Reaction::Click)?,
+                MessageStatus::Opened => self.w.message_tx().count_reaction(&m.id, kairos_store::Reaction::Open)?,
+                MessageStatus::Clicked => self.w.message_tx().count_reaction(&m.id, kairos_store::Reaction::Click)?,
                 _ => {}
             }
             let first = m.status.progress().is_some_and(|now_at| status.progress() > Some(now_at));
             if first {
                 data.push_history(status, now, None);
-                self.w.update_message(&m.id, status, &data.to_json())?;
+                self.w.message_tx().update_message(&m.id, status, &data.to_json())?;
                 if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
-                    self.w.count_step(flow_row, step, status.as_str())?;
+                    self.w.flow_tx().count_step(flow_row, step, status.as_str())?;
                 }
             } else {
-                self.w.update_message(&m.id, m.status, &data.to_json())?;
+                self.w.message_tx().update_message(&m.id, m.status, &data.to_json())?;
             }
         }
         let ev = Event::emitted(event, format!("kairos-{}-{}-{}", m.id, status, now.as_micros()), props, now);
@@ -229,7 +229,7 @@ impl State {
         sms: Option<bool>,
         now: Timestamp,
     ) -> Result<bool, EngineError> {
-        let Some(m) = self.w.message(message)? else { return Ok(false) };
+        let Some(m) = self.w.message_tx().message(message)? else { return Ok(false) };
         let contact = self.follow(m.contact);
         for (ch, on) in [(Channel::Email, email), (Channel::Sms, sms)] {
             if let Some(on) = on {
@@ -254,7 +254,7 @@ impl State {
     ) -> Result<Bounced, EngineError> {
         let address = address.trim().to_ascii_lowercase();
         let msg = match message {
-            Some(id) => self.w.message(id)?.filter(|m| {
+            Some(id) => self.w.message_tx().message(id)?.filter(|m| {
                 m.workspace == ws
                     && m.channel == Channel::Email
                     && m.to.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&address))
@@ -293,7 +293,7 @@ impl State {
             };
             let mut data = crate::dispatch::message_data(&m);
             data.push_history(status, now, None);
-            self.w.update_message(&m.id, status, &data.to_json())?;
+            self.w.message_tx().update_message(&m.id, status, &data.to_json())?;
         }
         Ok(Bounced { address, kind, message_id: matched })
     }
@@ -338,8 +338,8 @@ impl State {
 impl State {
     /// A provider's status callback: `delivered`, `undelivered` / `failed` (Twilio's `MessageStatus`).
     pub(crate) fn sms_status(&mut self, provider_id: &str, status: &str, now: Timestamp) -> Result<bool, EngineError> {
-        let Some(id) = self.w.message_by_provider_id(provider_id)? else { return Ok(false) };
-        let Some(m) = self.w.message(&id)?.filter(|m| m.channel == Channel::Sms) else { return Ok(false) };
+        let Some(id) = self.w.message_tx().message_by_provider_id(provider_id)? else { return Ok(false) };
+        let Some(m) = self.w.message_tx().message(&id)?.filter(|m| m.channel == Channel::Sms) else { return Ok(false) };
         let (new, event) = match kairos_channels::SmsDelivery::parse(status) {
             kairos_channels::SmsDelivery::Delivered => (MessageStatus::Delivered, SystemEvent::SmsDelivered),
             kairos_channels::SmsDelivery::Failed => (MessageStatus::Failed, SystemEvent::SmsFailed),
@@ -350,9 +350,9 @@ impl State {
         }
         let mut data = crate::dispatch::message_data(&m);
         data.push_history(new, now, Some(status));
-        self.w.update_message(&m.id, new, &data.to_json())?;
+        self.w.message_tx().update_message(&m.id, new, &data.to_json())?;
         if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
-            self.w.count_step(flow_row, step, new.as_str())?;
+            self.w.flow_tx().count_step(flow_row, step, new.as_str())?;
         }
         let mut props = crate::dispatch::message_props(&m.id, &data);
         props.insert("provider_status".into(), json!(status));

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kairos_domain::{Contact, ContactId, Event, JsonMap, Product, Timestamp, WorkspaceId};
-use kairos_store::{Reads, Writer};
+use kairos_store::Reads;
 use kairos_template::{Globals, Renderer, Template, TemplateParts};
 use serde_json::{Value, json};
 
@@ -42,18 +42,18 @@ pub(crate) trait RenderReads {
 }
 
 /// The committer's writer: reads see its open transaction.
-impl RenderReads for Box<dyn Writer> {
+impl RenderReads for crate::stores::Stores {
     fn template_data(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<(i64, String)>> {
-        kairos_store::write::TemplateWrites::template_data(&mut **self, ws, id)
+        self.template_tx().template_data(ws, id)
     }
     fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> kairos_store::Result<Vec<(String, String)>> {
-        kairos_store::write::TemplateWrites::templates_of_channel(&mut **self, ws, channel)
+        self.template_tx().templates_of_channel(ws, channel)
     }
     fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
-        self.load_product(ws, id)
+        self.product_tx().load_product(ws, id)
     }
     fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
-        self.contact_events_ordered(contact)
+        self.event_tx().contact_events_ordered(contact)
     }
     fn events_since(
         &mut self,
@@ -61,7 +61,7 @@ impl RenderReads for Box<dyn Writer> {
         since: Timestamp,
         f: &mut dyn FnMut(ContactId, &str),
     ) -> kairos_store::Result<()> {
-        kairos_store::write::EventWrites::events_since(&mut **self, ws, since, f)
+        self.event_tx().events_since(ws, since, f)
     }
 }
 

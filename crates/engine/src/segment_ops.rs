@@ -28,7 +28,7 @@ impl State {
     /// At start: compile saved definitions, rebuild event occurrences from history, load memberships, then
     /// re-evaluate everyone at `now` (time passed while the server was down) and announce the differences.
     pub(crate) fn load_segments(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        let stored = self.w.segments()?;
+        let stored = self.w.segment_tx().segments()?;
         // Install in an order where referenced segments come first; retry the rest until no progress.
         let mut pending: Vec<(StoredSegment, Expr)> = Vec::new();
         for s in stored {
@@ -63,7 +63,7 @@ impl State {
                         );
                         let row = self.segments.def(idx).map_or(0, |d| d.row);
                         let mut members = Vec::new();
-                        self.w.segment_members(row, &mut |c| members.push(c))?;
+                        self.w.segment_tx().segment_members(row, &mut |c| members.push(c))?;
                         for c in members {
                             self.segments.load_member(idx, c);
                         }
@@ -92,7 +92,7 @@ impl State {
         for (ws, pred, event) in self.segments.take_pending_backfill() {
             let mut seen: Vec<(ContactId, Event)> = Vec::new();
             let started = std::time::Instant::now();
-            self.w.events_named(ws, &event, &mut |contact, data| {
+            self.w.event_tx().events_named(ws, &event, &mut |contact, data| {
                 if let Ok(ev) = serde_json::from_str::<Event>(data) {
                     seen.push((contact, ev));
                     if seen.len().is_multiple_of(BACKFILL_PROGRESS_EVERY) {
@@ -140,7 +140,7 @@ impl State {
     fn announce(&mut self, ws: WorkspaceId, ch: Change, now: Timestamp) -> Result<(), EngineError> {
         let Some(def) = self.segments.def(ch.segment) else { return Ok(()) };
         let (row, public_id, name) = (def.row, def.public_id.clone(), def.name.clone());
-        self.w.set_member(row, ch.contact, ch.entered, now)?;
+        self.w.segment_tx().set_member(row, ch.contact, ch.entered, now)?;
         let seq = self.next_seq;
         let verb = if ch.entered { SystemEvent::SegmentEntered } else { SystemEvent::SegmentExited };
         let mut props = JsonMap::new();
@@ -164,7 +164,7 @@ impl State {
     ) -> Result<(), EngineError> {
         for s in self.segments.forget(loser) {
             if let Some(row) = self.segments.def(s).map(|d| d.row) {
-                self.w.set_member(row, loser, false, now)?;
+                self.w.segment_tx().set_member(row, loser, false, now)?;
             }
         }
         self.segments.reset_occurrences(survivor);
@@ -197,7 +197,7 @@ impl State {
         let bucket = Timestamp::from_micros(now.as_micros() - now.as_micros().rem_euclid(SIZE_BUCKET_MICROS));
         for s in std::mem::take(&mut self.segments.sizes_changed) {
             if let Some(row) = self.segments.def(s).map(|d| d.row) {
-                self.w.record_size(row, bucket, self.segments.size(s))?;
+                self.w.segment_tx().record_size(row, bucket, self.segments.size(s))?;
             }
         }
         Ok(())
@@ -239,7 +239,7 @@ impl State {
         names.dedup();
         let mut warnings = Vec::new();
         for n in names {
-            if kairos_domain::SystemEvent::named(&n).is_none() && !self.w.has_event_named(ws, &n)? {
+            if kairos_domain::SystemEvent::named(&n).is_none() && !self.w.event_tx().has_event_named(ws, &n)? {
                 warnings.push(format!("no event named {n:?} has been received in this workspace yet"));
             }
         }
@@ -253,7 +253,7 @@ impl State {
         let changes = self.segments.full_evaluation(i, self.identity.contacts.values(), now);
         let row = self.segments.def(i).map_or(0, |d| d.row);
         for (contact, member) in &changes {
-            self.w.set_member(row, *contact, *member, now)?;
+            self.w.segment_tx().set_member(row, *contact, *member, now)?;
         }
         tracing::info!(
             segment.row = row,
@@ -284,7 +284,7 @@ impl State {
             created_at: now,
             updated_at: now,
         };
-        stored.row = self.w.save_segment(&stored)?;
+        stored.row = self.w.segment_tx().save_segment(&stored)?;
         let i = self.segments.install(
             SegDef {
                 row: stored.row,
@@ -335,7 +335,7 @@ impl State {
             created_at,
             updated_at: now,
         };
-        self.w.save_segment(&stored)?;
+        self.w.segment_tx().save_segment(&stored)?;
         self.segments
             .install(SegDef { row, public_id, ws, name, expr, node, refs, created_at, updated_at: now }, Some(i));
         self.populate(i, now)?;
@@ -356,7 +356,7 @@ impl State {
             return Err(EngineError::Conflict(format!("segment is used by other segments: {}", users.join(", "))));
         }
         let row = self.segments.def(i).map_or(0, |d| d.row);
-        self.w.delete_segment(row)?;
+        self.w.segment_tx().delete_segment(row)?;
         self.segments.remove(i);
         Ok(())
     }

@@ -7,7 +7,7 @@ impl crate::state::State {
     /// Reads every workspace's overrides (at start).
     pub(crate) fn load_settings(&mut self) -> Result<(), crate::EngineError> {
         let mut rows = Vec::new();
-        self.w.workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
+        self.w.settings_tx().workspace_settings(&mut |ws, data| rows.push((ws, data)))?;
         for (ws, data) in rows {
             let (overrides, settings) = effective(&self.settings.defaults, &data, &mut |e| {
                 tracing::warn!(workspace = ws.0, field = %e.field, "ignoring a stored setting: {}", e.message);
@@ -19,7 +19,7 @@ impl crate::state::State {
 
     /// The effective settings of a workspace with its webhook secret.
     pub(crate) fn settings_view(&mut self, ws: kairos_domain::WorkspaceId) -> Result<SettingsView, crate::EngineError> {
-        let webhook_secret = crate::secrets::webhook_secret(&mut *self.w, &self.secrets, ws)?;
+        let webhook_secret = crate::secrets::webhook_secret(self.w.secret_tx(), &self.secrets, ws)?;
         Ok(SettingsView { settings: self.settings.of(ws).clone(), webhook_secret })
     }
 
@@ -41,9 +41,9 @@ impl crate::state::State {
         merge(&mut overrides, &patch.patch);
         let settings = self.settings.defaults.apply(&overrides).map_err(invalid)?;
         if let Some(secret) = secret {
-            crate::secrets::set_webhook_secret(&mut *self.w, &self.secrets, ws, secret.as_deref(), now)?;
+            crate::secrets::set_webhook_secret(self.w.secret_tx(), &self.secrets, ws, secret.as_deref(), now)?;
         }
-        self.w.save_workspace_settings(ws, &overrides.to_string())?;
+        self.w.settings_tx().save_workspace_settings(ws, &overrides.to_string())?;
         self.settings.overrides.insert(ws, (overrides, settings));
         self.settings_view(ws)
     }

@@ -18,7 +18,8 @@ use crate::{ContactRef, DEDUPE_WINDOW, EngineError, IngestOutcome};
 const KEY_CACHE_MAX: usize = 1_000_000;
 
 pub struct State {
-    pub(crate) w: Box<dyn Writer>,
+    /// The write transaction, handed out per aggregate (`crate::stores`).
+    pub(crate) w: crate::stores::Stores,
     pub(crate) next_seq: i64,
     /// Contacts and the identities they are found by.
     pub(crate) identity: Identity,
@@ -79,7 +80,7 @@ impl State {
             "state loaded"
         );
         let mut state = State {
-            w,
+            w: crate::stores::Stores::new(w),
             next_seq: max_seq + 1,
             identity,
             products: HashSet::new(),
@@ -112,7 +113,7 @@ impl State {
 
     /// After a failed transaction the caches may hold uncommitted changes: start again from the store.
     pub fn reload(self, now: Timestamp) -> Result<State, EngineError> {
-        let mut w = self.w;
+        let mut w = self.w.into_writer();
         w.rollback()?;
         let mut dispatch = crate::dispatch::Dispatch::default();
         let mut old = self.dispatch;
@@ -124,16 +125,16 @@ impl State {
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {
-        self.w.begin()?;
+        self.w.writer().begin()?;
         Ok(())
     }
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
-        let dirty = self.identity.flush(&mut *self.w)?;
+        let dirty = self.identity.flush(self.w.writer())?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
-        self.w.commit()?;
+        self.w.writer().commit()?;
         tracing::trace!(
             contacts = dirty,
             upsert_us = upserted.as_micros() as u64,
@@ -176,7 +177,7 @@ impl State {
         now: Timestamp,
     ) -> Result<ContactId, EngineError> {
         let mut merged = Vec::new();
-        let id = self.identity.resolve(&mut *self.w, ws, ev, now, &mut merged)?;
+        let id = self.identity.resolve(self.w.writer(), ws, ev, now, &mut merged)?;
         for m in merged {
             self.merge_segments(m.ws, m.loser, m.survivor, &m.history, now)?;
         }
@@ -189,7 +190,7 @@ impl State {
     }
 
     pub(crate) fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, EngineError> {
-        self.identity.contact_mut(&mut *self.w, id)
+        self.identity.contact_mut(self.w.writer(), id)
     }
 
     pub(crate) fn mark_dirty(&mut self, id: ContactId) {
@@ -202,7 +203,7 @@ impl State {
         kind: IdentityKind,
         value: &str,
     ) -> Result<Option<ContactId>, EngineError> {
-        self.identity.lookup(&mut *self.w, ws, kind, value)
+        self.identity.lookup(self.w.writer(), ws, kind, value)
     }
 
     /// Appends an event to the contact's timeline.
@@ -215,7 +216,7 @@ impl State {
     ) -> Result<(), EngineError> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.w.insert_event(ws, id, seq, ev, data)?;
+        self.w.writer().insert_event(ws, id, seq, ev, data)?;
         Ok(())
     }
 
@@ -232,7 +233,7 @@ impl State {
         contact.updated_at = now;
         if contact.computed.is_late(ev) {
             // A cart event older than the cart's state: fold the whole history again, in timestamp order.
-            let history = self.w.contact_events_ordered(id)?;
+            let history = self.w.writer().contact_events_ordered(id)?;
             self.contact_mut(id)?.computed = Computed::recompute(&history);
         } else {
             contact.computed.apply(ev);
@@ -269,10 +270,10 @@ impl State {
         if self.products.contains(&key) {
             return Ok(());
         }
-        if !self.w.product_exists(ws, &key.1)?
+        if !self.w.product_tx().product_exists(ws, &key.1)?
             && let Some(product) = Product::from_event_properties(props, now)
         {
-            self.w.upsert_product(ws, &product)?;
+            self.w.product_tx().upsert_product(ws, &product)?;
         }
         self.products.insert(key);
         Ok(())
@@ -285,8 +286,8 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         for p in products {
-            let before = self.w.load_product(ws, &p.id)?;
-            self.w.upsert_product(ws, &p)?;
+            let before = self.w.product_tx().load_product(ws, &p.id)?;
+            self.w.product_tx().upsert_product(ws, &p)?;
             self.products.insert((ws, p.id.as_str().into()));
             if let Some(before) = before {
                 self.flows_on_catalog(ws, &before, &p, now)?;
@@ -303,8 +304,11 @@ impl State {
         patch: &kairos_domain::ProductFields,
         now: Timestamp,
     ) -> Result<Product, EngineError> {
-        let before =
-            self.w.load_product(ws, id)?.ok_or_else(|| EngineError::NotFound(format!("product {id:?} not found")))?;
+        let before = self
+            .w
+            .product_tx()
+            .load_product(ws, id)?
+            .ok_or_else(|| EngineError::NotFound(format!("product {id:?} not found")))?;
         let after = before.patched(patch, now);
         self.upsert_products(ws, vec![after.clone()], now)?;
         Ok(after)
@@ -339,7 +343,7 @@ impl State {
         };
         Ok(match self.lookup(ws, kind, &value)? {
             Some(id) => id,
-            None => self.identity.create_with(&mut *self.w, ws, kind, value, now)?,
+            None => self.identity.create_with(self.w.writer(), ws, kind, value, now)?,
         })
     }
 

@@ -163,6 +163,32 @@ fn engine_modules_import_each_other_without_a_circle() {
     assert!(found.is_empty(), "engine modules that import each other in a circle: {found:?}\n{graph:#?}");
 }
 
+/// `module: line` for each use of the whole writer outside `state.rs` (subsystems get their own trait).
+fn whole_writer_uses(modules: &BTreeMap<String, String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, code) in modules.iter().filter(|(n, _)| !["state", "stores"].contains(&n.as_str())) {
+        for (i, line) in code.lines().enumerate() {
+            if line.contains(".writer()") || line.contains("dyn Writer") {
+                found.push(format!("{name}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn subsystems_reach_the_store_through_their_own_trait() {
+    let modules = engine_modules(&sources(&root()));
+    let found = whole_writer_uses(&modules);
+    assert!(
+        found.is_empty(),
+        "the whole writer outside state.rs (use the aggregate's accessor in stores.rs):\n{}",
+        found.join("\n")
+    );
+    let narrow = modules.values().filter(|c| c.contains("self.w.segment_tx()")).count();
+    assert!(narrow >= 1, "subsystems use the narrow accessors");
+}
+
 #[test]
 fn planted_violations_are_found() {
     let manifests = vec![
@@ -187,6 +213,20 @@ fn planted_violations_are_found() {
     .iter()
     .map(|(p, t)| (p.to_string(), t.to_string()))
     .collect();
-    let graph = imports(&engine_modules(&files));
+    let modules = engine_modules(&files);
+    let graph = imports(&modules);
     assert_eq!(circles(&graph), [vec!["a".to_string(), "b".to_string(), "c".to_string()]]);
+
+    let files: Vec<(String, String)> = [
+        ("crates/engine/src/segment_ops.rs", "fn f(s: &mut State) { s.w.writer().set_member(1) }\n"),
+        ("crates/engine/src/state.rs", "fn g(&mut self) { self.w.writer().commit() }\n"),
+        ("crates/engine/src/x.rs", "// self.w.writer() in a comment\nfn h(w: &mut dyn Writer) {}\n"),
+    ]
+    .iter()
+    .map(|(p, t)| (p.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(
+        whole_writer_uses(&engine_modules(&files)),
+        ["segment_ops:1: fn f(s: &mut State) { s.w.writer().set_member(1) }", "x:2: fn h(w: &mut dyn Writer) {}"]
+    );
 }
