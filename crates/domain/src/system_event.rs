@@ -13,6 +13,8 @@ wire_enum! {
         /// The contact entered a segment (`segment_id`, `segment_name`).
         SegmentEntered = "Segment Entered",
         SegmentExited = "Segment Exited",
+        /// The contact started a run of a flow (`flow_id`, `flow_name`).
+        FlowEntered = "Flow Entered",
         /// A message went out (`message_id`, `channel`, `flow_id` / `campaign_id`, `step_id`).
         MessageSent = "Message Sent",
         /// The open pixel was fetched (`machine`: a scanner or a proxy, within 2 s of sending).

@@ -417,6 +417,11 @@ impl State {
         let id = stored.id;
         self.flows.runs.insert(id, RunRec { stored, run: Run::default(), trigger });
         self.flows.by_contact.entry(contact).or_default().push(id);
+        let mut props = JsonMap::new();
+        props.insert("flow_id".into(), Value::from(f.public_id.as_str()));
+        props.insert("flow_name".into(), Value::from(f.def.name.as_str()));
+        let ev = Event::emitted(SystemEvent::FlowEntered, format!("kairos-run-{id}"), props, now);
+        self.emit(ws, contact, ev, crate::work::Reach::Everything);
         self.step_run(id, Input::Enter, now)?;
         Ok(true)
     }

@@ -126,6 +126,7 @@ async fn a_flow_waiting_for_a_click_goes_on_when_a_person_clicks_a_real_email() 
     let events = events.unwrap().json();
     let names: Vec<&str> = events["items"].as_array().unwrap().iter().filter_map(|e| e["event"].as_str()).collect();
     assert!(names.contains(&"Email Clicked"), "the click is in ann's timeline: {names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "Flow Entered").count(), 1, "entering the flow is too: {names:?}");
 }
 
 #[tokio::test]
