@@ -61,15 +61,7 @@ impl ReadSide {
         event: JsonMap,
         now: Timestamp,
     ) -> Result<Preview, EngineError> {
-        let c = r.contact(ws, contact)?.ok_or_else(|| not_found(contact))?;
-        let settings = self.settings(r, ws)?;
-        let (mut src, mut templates) = (ViewReads(r), TemplateCache::default());
-        let mut render = self.render(&mut src, &settings, &mut templates);
-        let Some(compiled) = render.compiled(ws, template)? else {
-            return Err(EngineError::NotFound(format!("template {template:?} not found")));
-        };
-        let composed = render.render_compiled(ws, template, &compiled, &c, &event, "preview", now, false)?;
-        Ok(Preview::of(Some(template), c.id, composed))
+        self.render_preview(r, ws, PreviewOf::Saved(template), contact, &event, now)
     }
 
     /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
@@ -82,14 +74,32 @@ impl ReadSide {
         event: JsonMap,
         now: Timestamp,
     ) -> Result<Preview, EngineError> {
+        self.render_preview(r, ws, PreviewOf::Draft(draft), contact, &event, now)
+    }
+
+    fn render_preview(
+        &self,
+        r: &dyn Reads,
+        ws: WorkspaceId,
+        of: PreviewOf<'_>,
+        contact: ContactId,
+        event: &JsonMap,
+        now: Timestamp,
+    ) -> Result<Preview, EngineError> {
         let c = r.contact(ws, contact)?.ok_or_else(|| not_found(contact))?;
         let settings = self.settings(r, ws)?;
         let (mut src, mut templates) = (ViewReads(r), TemplateCache::default());
         let mut render = self.render(&mut src, &settings, &mut templates);
-        let compiled = render.compile_draft(ws, draft)?;
+        let (name, compiled) = match of {
+            PreviewOf::Saved(template) => match render.compiled(ws, template)? {
+                Some(compiled) => (Some(template), compiled),
+                None => return Err(EngineError::NotFound(format!("template {template:?} not found"))),
+            },
+            PreviewOf::Draft(draft) => (None, render.compile_draft(ws, draft)?),
+        };
         let composed: Composed =
-            render.render_compiled(ws, DRAFT_NAME, &compiled, &c, &event, "preview", now, false)?;
-        Ok(Preview::of(None, c.id, composed))
+            render.render_compiled(ws, name.unwrap_or(DRAFT_NAME), &compiled, &c, event, "preview", now, false)?;
+        Ok(Preview::of(name, c.id, composed))
     }
 
     fn render<'a>(
@@ -158,4 +168,10 @@ pub(crate) fn segment_info(r: &dyn Reads, ws: WorkspaceId, id: &str) -> Result<S
     r.segment(ws, id)?
         .and_then(|(s, size)| segment_info_of(s, size))
         .ok_or_else(|| EngineError::NotFound(format!("segment {id:?} not found")))
+}
+
+/// What a preview renders: a saved template by id, or unsaved parts.
+enum PreviewOf<'a> {
+    Saved(&'a str),
+    Draft(&'a kairos_template::TemplateParts),
 }
