@@ -2,8 +2,9 @@
 //! N events (1 M by default: browsing sessions of the sample store's shoppers, spread over the last 29 days,
 //! through `POST /v1/batch`), then simulates an abandoned-checkout flow over it through
 //! `POST /api/v1/flows/{id}/simulate` while small batches keep arriving at a steady rate. It prints the ingest
-//! latency before and during the simulation and the simulation's duration, and fails when the p99 during the
-//! simulation reaches [`INGEST_P99_MAX_MS`].
+//! latency before and during the simulation and the simulation's duration; then previews a segment over every
+//! shopper (`POST /api/v1/segments/preview`) the same way. It fails when the p99 during either reaches
+//! [`INGEST_P99_MAX_MS`].
 //!
 //! Latency is measured from when each request was due (a fixed schedule per connection), not from when it could
 //! be sent, so a stall shows in full rather than as one slow request (no coordinated omission).
@@ -21,6 +22,8 @@ use serde_json::{Value, json};
 use crate::client::HttpClient;
 use kairos_sample as sample;
 
+/// The segment the preview counts: shoppers who browsed in the last week and started a checkout at least once.
+const PREVIEW_DEFINITION: &str = r#"did "Product Viewed" within 7d and count("Checkout Started") >= 1"#;
 /// The issue's bound: ingestion's p99 while a simulation runs.
 pub const INGEST_P99_MAX_MS: f64 = 50.0;
 /// Events of history loaded before the simulation.
@@ -213,16 +216,26 @@ async fn bench(events: usize, dir: &std::path::Path, start: crate::Starter) -> a
     let sim_started = Instant::now();
     eprintln!("simulating the flow over the history while ingesting...");
     let r = c.post_json(&format!("/api/v1/flows/{flow_id}/simulate"), &sk, &json!({"since": "30d"})).await?;
-    let sim_took = sim_started.elapsed();
+    let sim_ended = Instant::now();
+    let sim_took = sim_ended - sim_started;
+    anyhow::ensure!(r.status == 200, "simulation: {} {:?}", r.status, r.json());
+    // Then a segment preview over every shopper (also a read: it must not hold ingestion up either).
+    eprintln!("previewing a segment over every shopper while ingesting...");
+    let preview_started = Instant::now();
+    let p =
+        c.post_json("/api/v1/segments/preview", &sk, &json!({"definition": PREVIEW_DEFINITION, "sample": 5})).await?;
+    let preview_ended = Instant::now();
+    anyhow::ensure!(p.status == 200, "segment preview: {} {:?}", p.status, p.json());
     let _ = stop.set(Instant::now());
     let timed = ingest.await??;
-    anyhow::ensure!(r.status == 200, "simulation: {} {:?}", r.status, r.json());
     let report = r.json();
     let _ = stop_tx.send(());
     server.await??;
 
     let before = figures(timed.iter().filter(|(due, _)| *due < sim_started).map(|t| t.1).collect());
-    let during = figures(timed.iter().filter(|(due, _)| *due >= sim_started).map(|t| t.1).collect());
+    let during = figures(timed.iter().filter(|(due, _)| (sim_started..sim_ended).contains(due)).map(|t| t.1).collect());
+    let previewing =
+        figures(timed.iter().filter(|(due, _)| (preview_started..preview_ended).contains(due)).map(|t| t.1).collect());
     let rate = STEADY_CONNECTIONS as f64 * STEADY_EVENTS as f64 / STEADY_PERIOD.as_secs_f64();
     println!("kairos bench simulate-under-load: {events} events of history from {HISTORY_SHOPPERS} shoppers");
     println!(
@@ -248,9 +261,18 @@ async fn bench(events: usize, dir: &std::path::Path, start: crate::Starter) -> a
         "    during the simulation: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         during.0, during.1, during.2, during.3
     );
+    println!(
+        "  segment preview ({PREVIEW_DEFINITION}): {:.2} s, {} contacts match",
+        (preview_ended - preview_started).as_secs_f64(),
+        p.json()["count"]
+    );
+    println!(
+        "    ingest during the preview: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        previewing.0, previewing.1, previewing.2, previewing.3
+    );
     let mut slowest: Vec<(f64, f64)> = timed
         .iter()
-        .filter(|(due, _)| *due >= sim_started)
+        .filter(|(due, _)| (sim_started..sim_ended).contains(due))
         .map(|(due, ms)| (due.duration_since(sim_started).as_secs_f64(), *ms))
         .collect();
     slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -260,6 +282,11 @@ async fn bench(events: usize, dir: &std::path::Path, start: crate::Starter) -> a
         during.2 < INGEST_P99_MAX_MS,
         "ingest p99 during the simulation is {:.1} ms, the bound is {INGEST_P99_MAX_MS} ms",
         during.2
+    );
+    anyhow::ensure!(
+        previewing.2 < INGEST_P99_MAX_MS,
+        "ingest p99 during the segment preview is {:.1} ms, the bound is {INGEST_P99_MAX_MS} ms",
+        previewing.2
     );
     Ok(())
 }

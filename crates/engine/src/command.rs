@@ -302,12 +302,8 @@ fn segment_cmd(s: &mut State, ws: WorkspaceId, cmd: SegmentCmd, now: Timestamp) 
             SegmentReply::Deleted
         }
         // Answered on read views (`Engine::segment`), never here.
-        SegmentCmd::Get { .. } | SegmentCmd::List => {
+        SegmentCmd::Get { .. } | SegmentCmd::List | SegmentCmd::Preview { .. } => {
             return Err(EngineError::Invalid { message: "segments are read from a read view".into(), field: None });
-        }
-        SegmentCmd::Preview { expr, sample } => {
-            let (count, sample, warnings) = s.preview_segment(ws, &expr, sample, now)?;
-            SegmentReply::Preview { count, sample, warnings }
         }
     })
 }

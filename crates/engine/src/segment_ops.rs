@@ -1,12 +1,13 @@
 //! The committer's segment work: loading, evaluating contacts after events and timers, announcing
 //! membership changes as `Segment Entered` / `Segment Exited` events, and segment definitions CRUD.
 
-use kairos_domain::{Contact, ContactId, Event, JsonMap, SystemEvent, Timestamp, WorkspaceId};
+use kairos_domain::{ContactId, Event, JsonMap, SystemEvent, Timestamp, WorkspaceId};
 use kairos_segment::Expr;
 use kairos_segment::eval::SegIdx;
 use kairos_store::StoredSegment;
 use serde_json::json;
 
+use crate::segment_preview::invalid;
 use crate::segments::{Change, SegDef};
 use crate::state::State;
 use crate::work::Reach;
@@ -19,10 +20,6 @@ const ANNOUNCE_ROUNDS_MAX: usize = 4;
 const BACKFILL_PROGRESS_EVERY: usize = 500_000;
 /// Size history resolution.
 const SIZE_BUCKET_MICROS: i64 = 3_600_000_000;
-
-fn invalid(e: kairos_segment::SegmentError) -> EngineError {
-    EngineError::Invalid { message: e.to_string(), field: Some("definition".into()) }
-}
 
 impl State {
     /// At start: compile saved definitions, rebuild event occurrences from history, load memberships, then
@@ -229,21 +226,8 @@ impl State {
     }
 
     fn unknown_events(&mut self, ws: WorkspaceId, expr: &Expr) -> Result<Vec<String>, EngineError> {
-        let mut names = Vec::new();
-        expr.walk(&mut |e| {
-            if let Expr::Did { event, .. } | Expr::Count { event, .. } = e {
-                names.push(event.clone());
-            }
-        });
-        names.sort();
-        names.dedup();
-        let mut warnings = Vec::new();
-        for n in names {
-            if kairos_domain::SystemEvent::named(&n).is_none() && !self.w.event_tx().has_event_named(ws, &n)? {
-                warnings.push(format!("no event named {n:?} has been received in this workspace yet"));
-            }
-        }
-        Ok(warnings)
+        let events = self.w.event_tx();
+        crate::segment_preview::unknown_events(expr, &mut |name| Ok(events.has_event_named(ws, name)?))
     }
 
     /// Evaluates a (new or edited) segment over every contact of its workspace and stores the memberships.
@@ -359,20 +343,5 @@ impl State {
         self.w.segment_tx().delete_segment(row)?;
         self.segments.remove(i);
         Ok(())
-    }
-
-    pub(crate) fn preview_segment(
-        &mut self,
-        ws: WorkspaceId,
-        expr: &Expr,
-        sample: usize,
-        now: Timestamp,
-    ) -> Result<(u64, Vec<Contact>, Vec<String>), EngineError> {
-        let (node, _) = self.segments.compile(ws, expr, None).map_err(invalid)?;
-        let warnings = self.unknown_events(ws, expr)?;
-        self.backfill_pending()?;
-        let (count, ids) = self.segments.preview(&node, self.identity.contacts.values(), ws, now, sample);
-        let contacts = ids.iter().filter_map(|id| self.identity.contacts.get(id).cloned()).collect();
-        Ok((count, contacts, warnings))
     }
 }

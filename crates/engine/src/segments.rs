@@ -487,28 +487,6 @@ impl Segments {
         changed
     }
 
-    /// Counts the members of an unsaved definition and returns a sample, without changing anything.
-    pub fn preview<'a>(
-        &self,
-        node: &Node,
-        contacts: impl Iterator<Item = &'a Contact>,
-        ws: WorkspaceId,
-        now: Timestamp,
-        sample: usize,
-    ) -> (u64, Vec<ContactId>) {
-        let mut count = 0;
-        let mut ids = Vec::new();
-        for c in contacts.filter(|c| c.workspace == ws) {
-            if eval::eval(node, &View { contact: c, seg: self.contacts.get(&c.id) }, now) {
-                count += 1;
-                if ids.len() < sample {
-                    ids.push(c.id);
-                }
-            }
-        }
-        (count, ids)
-    }
-
     /// Contacts whose time-driven evaluation is due at `now`.
     pub fn due(&mut self, now: Timestamp) -> Vec<ContactId> {
         let mut out = Vec::new();

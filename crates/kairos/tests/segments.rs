@@ -222,3 +222,68 @@ async fn references_preview_update_and_delete() {
     assert_eq!(get(&mut c, sk, &format!("/api/v1/segments/{big}")).await.0, 404);
     assert_eq!(get(&mut c, sk, &format!("/api/v1/segments/{big}/members")).await.0, 404);
 }
+
+/// A preview (answered on a read view, not by the live registry) counts exactly the contacts the same
+/// definition holds once saved, over windows, counts, filters, references, consent and a merged profile.
+#[tokio::test]
+async fn a_preview_counts_what_the_saved_segment_holds() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    let ago = |days: i64| kairos_domain::Timestamp::from_micros(now - days * 86_400_000_000).to_string();
+    let mut events = Vec::new();
+    for (i, user) in ["ann", "bob", "cid", "dan", "eve", "fay"].iter().enumerate() {
+        let days = i as i64 * 4; // ann today ... fay 20 days ago
+        let category = if i % 2 == 0 { "bikes" } else { "parts" };
+        events.push(json!({"type": "track", "userId": user, "event": "Product Viewed", "timestamp": ago(days),
+            "properties": {"category": category}}));
+        for n in 0..i {
+            events
+                .push(json!({"type": "track", "userId": user, "event": "Order Completed", "timestamp": ago(n as i64),
+                "properties": {"order_id": format!("{user}-{n}"), "total": 30 * (n + 1)}}));
+        }
+    }
+    // An anonymous visitor who viewed bikes, then signed in as "gus": one profile once merged.
+    events.push(json!({"type": "identify", "userId": "gus", "traits": {"email": "gus@example.com"}}));
+    events.push(json!({"type": "track", "anonymousId": "anon-gus", "event": "Product Viewed", "timestamp": ago(1),
+        "properties": {"category": "bikes"}}));
+    events.push(json!({"type": "identify", "userId": "gus", "anonymousId": "anon-gus"}));
+    for e in events {
+        let r = c.post_json("/v1/batch", wk, &json!({"batch": [e]})).await.unwrap();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let (_, big) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Big", "definition": "orders.total_spent >= 150"})).await;
+    assert_eq!(big["size"], 3, "{big}");
+    // (definition, members): ann viewed bikes today, bob parts 4 days ago, ... fay parts 20 days ago; the i-th
+    // shopper has i orders (one today, one yesterday, ...); gus viewed bikes yesterday before signing in.
+    let definitions = [
+        (r#"did "Product Viewed" where category = "bikes" within 7d"#, 2),
+        (r#"did "Product Viewed" within 10d and not did "Order Completed" within 2d"#, 2),
+        (r#"count("Order Completed") >= 3"#, 3),
+        (r#"count("Order Completed", within 2d) >= 2 or did "Product Viewed" before 15d ago"#, 4),
+        (r#"in segment "Big" and did "Product Viewed" where category = "parts""#, 2),
+        (r#"not in segment "Big" and orders.count >= 1"#, 2),
+        (r#"did "Page Viewed""#, 0),
+    ];
+    for (n, (definition, members)) in definitions.iter().enumerate() {
+        let (status, p) =
+            post(&mut c, sk, "/api/v1/segments/preview", json!({"definition": definition, "sample": 100})).await;
+        assert_eq!(status, 200, "{definition}: {p}");
+        assert_eq!(p["count"], *members, "{definition}: {p}");
+        let (status, saved) =
+            post(&mut c, sk, "/api/v1/segments", json!({"name": format!("S{n}"), "definition": definition})).await;
+        assert_eq!(status, 201, "{definition}: {saved}");
+        assert_eq!(p["count"], saved["size"], "{definition}: preview {p} saved {saved}");
+        let mut sampled: Vec<String> =
+            p["sample"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap_or("?").to_string()).collect();
+        sampled.sort();
+        assert_eq!(sampled, member_ids(&mut c, sk, saved["id"].as_str().unwrap()).await, "{definition}");
+        assert_eq!(p["warnings"].as_array().map_or(0, Vec::len), usize::from(definition.contains("Page Viewed")));
+    }
+    // A reference to a segment that does not exist is the same clear error as on save.
+    let (status, p) = post(&mut c, sk, "/api/v1/segments/preview", json!({"definition": "in segment \"Nope\""})).await;
+    assert_eq!(status, 400, "{p}");
+    assert_eq!(p["error"]["field"], "definition", "{p}");
+}

@@ -89,16 +89,7 @@ impl EventWrites for SqliteWriter {
     }
 
     fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY seq")
-            .db()?;
-        let mut rows = stmt.query(params![ws.0, name]).db()?;
-        while let Some(r) = rows.next().db()? {
-            let data: String = r.get(1).db()?;
-            f(ContactId(r.get(0).db()?), &data);
-        }
-        Ok(())
+        scan_named(&self.conn, ws, name, f)
     }
 
     fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
@@ -106,10 +97,30 @@ impl EventWrites for SqliteWriter {
     }
 
     fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1").db()?;
-        Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional().db()?.is_some())
+        any_named(&self.conn, ws, name)
     }
+}
+
+fn scan_named(
+    conn: &rusqlite::Connection,
+    ws: WorkspaceId,
+    name: &str,
+    f: &mut dyn FnMut(ContactId, &str),
+) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY seq")
+        .db()?;
+    let mut rows = stmt.query(params![ws.0, name]).db()?;
+    while let Some(r) = rows.next().db()? {
+        let data: String = r.get(1).db()?;
+        f(ContactId(r.get(0).db()?), &data);
+    }
+    Ok(())
+}
+
+fn any_named(conn: &rusqlite::Connection, ws: WorkspaceId, name: &str) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1").db()?;
+    Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional().db()?.is_some())
 }
 
 fn scan_since(
@@ -174,6 +185,14 @@ impl EventReads for SqliteReader<'_> {
 
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
         scan_since(&self.conn, ws, since, f)
+    }
+
+    fn events_named(&self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        scan_named(&self.conn, ws, name, f)
+    }
+
+    fn has_event_named(&self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        any_named(&self.conn, ws, name)
     }
 
     fn last_event_seq(&self) -> Result<i64> {

@@ -38,6 +38,10 @@ pub trait EventReads {
     /// Events of a workspace with a timestamp at or after `since`, in no particular order: (contact, JSON).
     /// Recommendations read these.
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
+    /// Events of a workspace with a given name, in log order: (contact, stored JSON). Segment previews read these.
+    fn events_named(&self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()>;
+    /// Whether any event with this name was stored in the workspace.
+    fn has_event_named(&self, ws: WorkspaceId, name: &str) -> Result<bool>;
     /// The sequence of the newest committed event (0 when the log is empty). A replay that reads many pages
     /// bounds them with it, so it sees the log as it was when it began.
     fn last_event_seq(&self) -> Result<i64>;

@@ -16,10 +16,10 @@ use crate::api::{PageQuery, QueryParams, json_body, lenient, limit, present, rea
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{self, ContactBody, Page, Reply, created};
+use kairos_engine::SEGMENT_PREVIEW_SAMPLE_MAX as PREVIEW_SAMPLE_MAX;
 
 /// Contacts returned by a preview.
 const PREVIEW_SAMPLE_DEFAULT: usize = 10;
-const PREVIEW_SAMPLE_MAX: usize = 100;
 const NAME_CHARS_MAX: usize = 200;
 /// The size history shown without `window`.
 const HISTORY_WINDOW_DEFAULT_SECS: i64 = 90 * 86_400;

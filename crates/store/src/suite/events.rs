@@ -73,6 +73,13 @@ pub fn events_keep_time_order_and_page_with_cursors(store: &dyn Store) {
     assert!(w.has_event_named(ws, "Order Completed").unwrap());
     assert!(!w.has_event_named(ws, "Checkout Started").unwrap());
     assert!(!w.has_event_named(WorkspaceId(999), "Order Completed").unwrap());
+    // The same scans on a read view see what is committed.
+    let mut read_named = Vec::new();
+    r.events_named(ws, "Order Completed", &mut |c, data| read_named.push((c, data.contains("\"m")))).unwrap();
+    assert_eq!(read_named, named);
+    assert!(r.has_event_named(ws, "Order Completed").unwrap());
+    assert!(!r.has_event_named(ws, "Checkout Started").unwrap());
+    assert!(!r.has_event_named(WorkspaceId(999), "Order Completed").unwrap());
 }
 
 /// A replay reads a workspace's events oldest first by (timestamp, sequence), a page at a time, up to the
