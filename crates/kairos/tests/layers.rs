@@ -23,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("analytics", &["domain", "store"]),
     ("store", &["domain"]),
     ("store-sqlite", &["domain", "store"]),
+    ("store-postgres", &["domain", "store"]),
     ("channels", &["domain"]),
     ("engine", &["domain", "store", "segment", "flow", "template", "channels"]),
     ("server", &["domain", "store", "analytics", "engine", "segment", "flow", "channels", "template"]),

@@ -5,10 +5,12 @@ use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
 use kairos_store::read::EventReads;
 use kairos_store::reports::MessageRef;
 use kairos_store::write::EventWrites;
-use kairos_store::{Page, Result, StoreError, StoredEvent};
+use kairos_store::{Page, Result, StoredEvent};
 use rusqlite::{OptionalExtension, params};
 
 use crate::rows::{event_row, readable_event, to_stored};
+use kairos_store::codec::time_cursor;
+
 use crate::{Db, SqliteReader, SqliteWriter, cursor_number};
 
 impl EventWrites for SqliteWriter {
@@ -255,11 +257,4 @@ impl EventReads for SqliteReader<'_> {
             .db()?;
         Ok(row.map(|(ts, seq)| format!("{ts}_{seq}")))
     }
-}
-
-/// A `{ts}_{seq}` cursor of a listing in time order; `none` without one.
-fn time_cursor(cursor: Option<&str>, none: (i64, i64)) -> Result<(i64, i64)> {
-    let Some(c) = cursor else { return Ok(none) };
-    let (a, b) = c.split_once('_').ok_or_else(StoreError::bad_cursor)?;
-    Ok((a.parse().map_err(|_| StoreError::bad_cursor())?, b.parse().map_err(|_| StoreError::bad_cursor())?))
 }

@@ -210,18 +210,7 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::corrupt(what, e)
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
-    // Serializing our own plain structs cannot fail (no maps with non-string keys).
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-/// A page's cursor as a number (the row key the next page continues before or after).
-pub(crate) fn cursor_number(cursor: Option<&str>, default: i64) -> Result<i64> {
-    match cursor {
-        None => Ok(default),
-        Some(c) => c.parse().map_err(|_| StoreError::bad_cursor()),
-    }
-}
+pub(crate) use kairos_store::codec::{cursor_number, to_json};
 
 #[cfg(test)]
 mod tests {

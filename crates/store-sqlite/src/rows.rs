@@ -1,7 +1,7 @@
 //! Mapping result rows to the stored types, and the SELECT lists they expect.
 
 use kairos_domain::{
-    CampaignStatus, Channel, ContactId, Event, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
+    CampaignStatus, Channel, ContactId, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
 };
 use kairos_store::{StoredCampaign, StoredEvent, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
 use rusqlite::Row;
@@ -13,8 +13,6 @@ pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-/// A stored event, or None (reported) for a row that cannot be read back: one damaged row must not make a whole
-/// timeline, a recomputation or a group commit fail.
 /// Column `i` read as one of the domain's closed values (a status, a channel): stored as its wire name.
 pub(crate) fn wire<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
@@ -23,15 +21,7 @@ pub(crate) fn wire<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> ru
     })
 }
 
-pub(crate) fn readable_event(seq: i64, data: &str) -> Option<Event> {
-    match serde_json::from_str(data) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            tracing::warn!(event.seq = seq, error = %e, "skipping a stored event that cannot be read");
-            None
-        }
-    }
-}
+pub(crate) use kairos_store::codec::readable_event;
 
 pub(crate) fn to_stored(rows: Vec<EventRow>) -> Vec<StoredEvent> {
     rows.into_iter()

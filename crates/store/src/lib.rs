@@ -21,6 +21,7 @@
 //! Nothing here names a backend: SQL lives in `kairos-store-sqlite` (a CI test and clippy's
 //! `disallowed-types` keep it there).
 
+pub mod codec;
 pub mod error;
 pub mod keys;
 pub mod read;

@@ -1,0 +1,163 @@
+//! One PostgreSQL connection with its prepared statements, and the pool of read connections.
+//!
+//! The store's traits are synchronous (the committer is a plain thread; reads run on blocking threads), so the
+//! connection is `postgres::Client`, the blocking façade of `tokio-postgres` by the same maintainers. Statements
+//! written as `&'static str` are prepared once per connection and kept (one round trip per call after the
+//! first); statements built at run time go through the `_dyn` methods, prepared each time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kairos_store::{Result, StoreError};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+
+use crate::pg_error;
+
+/// Parameters of a statement.
+pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// A connection and the statements prepared on it.
+pub(crate) struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+#[allow(dead_code)] // the aggregates being ported use the rest
+impl Conn {
+    pub(crate) fn connect(config: &postgres::Config) -> Result<Conn> {
+        let client = config.connect(NoTls).map_err(connect_error)?;
+        Ok(Conn { client, prepared: HashMap::new() })
+    }
+
+    /// Whether the connection is gone (a pool drops those rather than lending them again).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    fn prepare(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(pg_error)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn query(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>> {
+        let s = self.prepare(sql)?;
+        self.client.query(&s, params).map_err(pg_error)
+    }
+
+    pub(crate) fn query_opt(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Option<Row>> {
+        let s = self.prepare(sql)?;
+        self.client.query_opt(&s, params).map_err(pg_error)
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Row> {
+        let s = self.prepare(sql)?;
+        self.client.query_one(&s, params).map_err(pg_error)
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub(crate) fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64> {
+        let s = self.prepare(sql)?;
+        self.client.execute(&s, params).map_err(pg_error)
+    }
+
+    /// Streams the rows of a query to `f` without holding them all (large scans: events by name, history).
+    pub(crate) fn for_each(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+        f: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        let s = self.prepare(sql)?;
+        let mut rows = self.client.query_raw(&s, params.iter().copied()).map_err(pg_error)?;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows).map_err(pg_error)? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn query_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
+        self.client.query(sql, params).map_err(pg_error)
+    }
+
+    pub(crate) fn query_one_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
+        self.client.query_one(sql, params).map_err(pg_error)
+    }
+
+    pub(crate) fn execute_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
+        self.client.execute(sql, params).map_err(pg_error)
+    }
+
+    /// Runs statements separated by `;`, without parameters (transactions, schema).
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(pg_error)
+    }
+}
+
+/// Errors while connecting name the problem: a wrong URL, a refused connection, a wrong password.
+fn connect_error(e: postgres::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+}
+
+/// Read connections kept open for queries; a reader returns its connection when dropped.
+pub struct ReadPool {
+    config: postgres::Config,
+    conns: Mutex<Vec<Conn>>,
+}
+
+impl std::fmt::Debug for ReadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadPool").finish_non_exhaustive()
+    }
+}
+
+impl ReadPool {
+    pub(crate) fn new(config: postgres::Config) -> ReadPool {
+        ReadPool { config, conns: Mutex::new(Vec::new()) }
+    }
+
+    /// A pooled connection (a new one when all are busy).
+    pub(crate) fn get(&self) -> Result<Pooled<'_>> {
+        let conn = self.conns.lock().map_err(|_| StoreError::corrupt("read pool", "poisoned"))?.pop();
+        let conn = match conn {
+            Some(c) if !c.is_closed() => c,
+            _ => Conn::connect(&self.config)?,
+        };
+        Ok(Pooled { conn: Some(conn), pool: self })
+    }
+}
+
+/// A connection on loan from the pool.
+pub(crate) struct Pooled<'a> {
+    /// Always Some until dropped.
+    conn: Option<Conn>,
+    pool: &'a ReadPool,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("a pooled connection is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("a pooled connection is present until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take().filter(|c| !c.is_closed())
+            && let Ok(mut pool) = self.pool.conns.lock()
+            && pool.len() < crate::READ_POOL_CONNECTIONS_KEPT
+        {
+            pool.push(conn);
+        }
+    }
+}

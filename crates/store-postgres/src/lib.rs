@@ -1,0 +1,180 @@
+//! The PostgreSQL backend of `kairos-store` (`--database-url postgres://...`): a server database that several
+//! Kairos nodes can share.
+//!
+//! Every SQL statement and migration of the PostgreSQL store is in this crate, one file per aggregate
+//! (`events.rs`, `contacts.rs`, ...: the writer's and the readers' statements side by side), plus the schema
+//! (`migrations.rs`) and the connections (`conn.rs`). It passes the shared store suite of `kairos-store`
+//! (`tests/suite.rs`), the same cases the SQLite backend passes.
+#![expect(
+    clippy::disallowed_types,
+    reason = "the one crate that may name the PostgreSQL driver: the workspace clippy.toml disallows it everywhere \
+              else, and crates/kairos/tests/boundaries.rs checks the sources"
+)]
+
+mod campaigns;
+mod conn;
+mod contacts;
+mod coupons;
+mod events;
+mod flows;
+mod messages;
+mod migrations;
+mod products;
+mod reports;
+mod rows;
+mod secrets;
+mod segments;
+mod settings;
+mod templates;
+pub mod testing;
+mod users;
+mod workspaces;
+
+use std::cell::{RefCell, RefMut};
+use std::path::PathBuf;
+
+use kairos_store::{Background, NewWorkspace, Reads, Result, Store, StoreError, Writer};
+
+use conn::{Conn, Pooled, ReadPool};
+pub use migrations::SCHEMA_VERSION;
+
+/// Read connections the pool keeps open between queries (more are opened while all are busy).
+const READ_POOL_CONNECTIONS_KEPT: usize = 8;
+/// How long connecting may take before the start fails with a clear error.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A PostgreSQL database: where the committer's connection and the read connections come from.
+pub struct PgStore {
+    config: postgres::Config,
+    reads: ReadPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config holds the password: never printed.
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), applies pending migrations, and
+    /// checks that the database answers. Errors name the problem (bad URL, unreachable server, refused login,
+    /// missing privileges, a schema from a newer build) and leave the database as it was.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("the database url is not a valid PostgreSQL url: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("kairos");
+        let mut conn = Conn::connect(&config)?;
+        migrations::migrate(&mut conn)?;
+        Ok(PgStore { reads: ReadPool::new(config.clone()), config })
+    }
+
+    /// The committer's connection.
+    pub fn pg_writer(&self) -> Result<PgWriter> {
+        Ok(PgWriter { conn: Conn::connect(&self.config)?, open: false })
+    }
+
+    /// A connection beside the committer (workspaces, users): each statement commits on its own.
+    pub(crate) fn side(&self) -> Result<Pooled<'_>> {
+        self.reads.get()
+    }
+}
+
+impl Store for PgStore {
+    fn writer(&self) -> Result<Box<dyn Writer>> {
+        Ok(Box::new(self.pg_writer()?))
+    }
+    fn reader(&self) -> Result<Box<dyn Reads + '_>> {
+        Ok(Box::new(PgReader { conn: RefCell::new(self.reads.get()?) }))
+    }
+    fn create_workspace(&self, name: &str, now: kairos_domain::Timestamp) -> Result<NewWorkspace> {
+        workspaces::create(self, name, now)
+    }
+    fn workspaces(&self) -> Result<Vec<(kairos_domain::WorkspaceId, String, String)>> {
+        workspaces::list(self)
+    }
+    fn start_background(&self) -> Result<Background> {
+        // PostgreSQL checkpoints and vacuums on its own.
+        Ok(Box::new(()))
+    }
+    fn local_dir(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// The connection owned by the committer thread.
+pub struct PgWriter {
+    pub(crate) conn: Conn,
+    open: bool,
+}
+
+impl Writer for PgWriter {
+    fn begin(&mut self) -> Result<()> {
+        self.conn.batch("BEGIN")?;
+        self.open = true;
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.open = false;
+        self.conn.batch("COMMIT")
+    }
+    fn rollback(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            self.conn.batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+}
+
+/// A read view over one pooled connection (implements every read trait of `kairos-store`).
+pub struct PgReader<'a> {
+    conn: RefCell<Pooled<'a>>,
+}
+
+impl<'a> PgReader<'a> {
+    /// The connection (read traits take `&self`; the client needs `&mut`). Never held across two calls.
+    pub(crate) fn conn(&self) -> RefMut<'_, Pooled<'a>> {
+        self.conn.borrow_mut()
+    }
+}
+
+/// Unique violations are conflicts; a lost connection or a server shutting down is worth a retry; the rest is
+/// the backend's.
+pub(crate) fn pg_error(e: postgres::Error) -> StoreError {
+    use postgres::error::SqlState;
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        if code.code().starts_with("08")
+            || code.code().starts_with("57P")
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
+            return StoreError::Unavailable(format!("database error: {e}"));
+        }
+        return StoreError::backend(format!("{}: {}", db.code().code(), db.message()));
+    }
+    if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
+        return StoreError::Unavailable(format!("the database connection was lost: {e}"));
+    }
+    StoreError::backend(e)
+}
+
+/// Column `i` of a row, as `T`; a type mismatch is corrupt data rather than a panic.
+pub(crate) fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a postgres::Row, i: usize) -> Result<T> {
+    row.try_get(i).map_err(|e| StoreError::corrupt("row", e))
+}
+
+#[allow(unused_imports)] // used by the aggregates as they are ported
+pub(crate) use kairos_store::codec::{cursor_number, to_json};
+
+/// What a method not ported to PostgreSQL yet answers.
+pub(crate) fn not_yet<E: From<StoreError>>() -> E {
+    E::from(StoreError::backend("not implemented on PostgreSQL yet"))
+}
