@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, fuzzing of every parser, and every unit, property and integration
-# test.
-# Integration tests start the real `kairos` binary on 127.0.0.1:0 with temporary data directories.
+# test, on both storage backends.
+# Integration tests start the real `kairos` binary on 127.0.0.1:0 with temporary data directories. A throwaway
+# PostgreSQL cluster (scripts/pg.sh: installed from Debian's packages when missing, run by an unprivileged user
+# on a free port in a temporary directory) serves the PostgreSQL runs and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,4 +21,13 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every parser of outside input under libFuzzer for a bounded time (KAIROS_FUZZ_SECONDS each, default 30).
 scripts/fuzz.sh
-cargo nextest run --workspace --locked --no-fail-fast
+
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop "$KAIROS_PG_DIR"' EXIT
+status=0
+# Everything on SQLite, plus the store suite on PostgreSQL.
+cargo nextest run --workspace --locked --no-fail-fast || status=1
+# The HTTP integration suite again with every server on PostgreSQL (tests of SQLite's own files excluded:
+# their names say sqlite).
+KAIROS_TEST_BACKEND=postgres cargo nextest run -p kairos --locked --no-fail-fast -E 'not test(/sqlite/)' || status=1
+exit $status

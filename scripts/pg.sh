@@ -6,6 +6,8 @@
 #                               refuses to run as root), starts it on a free port of 127.0.0.1 and prints
 #                               `export KAIROS_TEST_DATABASE_URL=postgres://...` and `export KAIROS_PG_DIR=...`
 #   scripts/pg.sh stop DIR      stops that cluster and removes DIR
+#   scripts/pg.sh down DIR      stops the server but keeps the cluster (a database outage, for tests)
+#   scripts/pg.sh up DIR        starts it again on the same port
 #
 # KAIROS_PG_DURABLE=1 keeps PostgreSQL's durable defaults (fsync, synchronous_commit: for benchmarks); otherwise
 # the cluster trades durability for speed (fsync off), which only a throwaway test cluster may do.
@@ -55,6 +57,7 @@ start() {
   if [ "${KAIROS_PG_DURABLE:-0}" != 1 ]; then
     opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   fi
+  echo "$opts" > "$dir/options"
   as_owner "$bin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/log" -w start >/dev/null
   echo "export KAIROS_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
   echo "export KAIROS_PG_DIR=$dir"
@@ -70,8 +73,20 @@ stop() {
   rm -rf "$dir"
 }
 
+down() {
+  local dir=${1:?usage: scripts/pg.sh down DIR}
+  as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+}
+
+up() {
+  local dir=${1:?usage: scripts/pg.sh up DIR}
+  as_owner "$(bindir)/pg_ctl" -D "$dir/data" -o "$(cat "$dir/options")" -l "$dir/log" -w start >/dev/null
+}
+
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) echo "usage: scripts/pg.sh start [DIR] | stop DIR" >&2; exit 2 ;;
+  down) shift; down "$@" ;;
+  up) shift; up "$@" ;;
+  *) echo "usage: scripts/pg.sh start [DIR] | stop DIR | down DIR | up DIR" >&2; exit 2 ;;
 esac

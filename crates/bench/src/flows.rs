@@ -35,7 +35,7 @@ async fn bench(contacts: usize, dir: &std::path::Path, start: crate::Starter) ->
         "bench",
         kairos_engine::Clock::now(&kairos_engine::SystemClock),
     )?;
-    let (state, listener) = start(store.clone(), true).await?;
+    let (state, listener) = start(store.clone(), dir.to_path_buf(), true).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kairos_server::serve(listener, state, async move {
@@ -122,7 +122,7 @@ async fn bench(contacts: usize, dir: &std::path::Path, start: crate::Starter) ->
     let _ = stop_tx.send(());
     server.await??;
     let started = Instant::now();
-    let (state, listener) = start(store, true).await?;
+    let (state, listener) = start(store, dir.to_path_buf(), true).await?;
     let resume = started.elapsed();
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

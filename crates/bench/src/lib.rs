@@ -23,10 +23,12 @@ use kairos_sample as sample;
 
 /// A server started on a store the way `kairos serve` starts it: the state and the bound listener.
 pub type Started = anyhow::Result<(kairos_server::AppState, tokio::net::TcpListener)>;
-/// The binary's start-up path (`serve::start` on 127.0.0.1:0), with the dev clock or not.
+/// The binary's start-up path (`serve::start` on 127.0.0.1:0) on a store, with the node's data directory and the
+/// dev clock or not.
 pub type Starter = std::sync::Arc<
     dyn Fn(
-            Arc<kairos_store_sqlite::SqliteStore>,
+            Arc<dyn kairos_store::Store>,
+            std::path::PathBuf,
             bool,
         ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Started> + Send>>
         + Send
@@ -230,7 +232,7 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> any
         "bench",
         kairos_engine::Clock::now(&kairos_engine::SystemClock),
     )?;
-    let (state, listener) = start(store, false).await?;
+    let (state, listener) = start(store, dir.to_path_buf(), false).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kairos_server::serve(listener, state, async move {

@@ -177,7 +177,7 @@ async fn bench(events: usize, dir: &std::path::Path, start: crate::Starter) -> a
         "bench",
         kairos_engine::Clock::now(&kairos_engine::SystemClock),
     )?;
-    let (state, listener) = start(store, false).await?;
+    let (state, listener) = start(store, dir.to_path_buf(), false).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kairos_server::serve(listener, state, async move {

@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 use kairos_domain::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::state::State;
+use crate::state::{Seed, State};
 /// Most flow runs the background ticker advances in one transaction.
 const TICK_RUNS_MAX: usize = 5_000;
 /// Longest a reply waits for messages in flight to the person it unsubscribed (transports time out sooner:
 /// SMTP 30 s, HTTP 15 s); past it the reply goes anyway and a warning is logged.
 pub const HELD_REPLY_WAIT_MAX: Duration = Duration::from_secs(60);
+/// How often the committer tries to load its state again while the database is away.
+const RELOAD_RETRY_EVERY: Duration = Duration::from_secs(1);
+/// How long the committer sleeps between looks at the queue while the database is away.
+const AWAY_POLL_EVERY: Duration = Duration::from_millis(50);
 
 use crate::command::Pending;
 use crate::{Clock, EngineError, GROUP_EVENTS_MAX, Op, SegmentChange};
@@ -79,7 +83,16 @@ pub fn run(
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
         more_due = false;
-        state = apply_group(state, &mut ops, clock.now(), &publish, &mut more_due, &mut held);
+        state = match apply_group(state, &mut ops, clock.now(), &publish, &mut more_due, &mut held) {
+            Ok(state) => state,
+            Err(seed) => match recover(seed, &mut rx, &*clock) {
+                Some(state) => state,
+                None => {
+                    tracing::info!("committer stopped while the database was away");
+                    return;
+                }
+            },
+        };
         if stop {
             break;
         }
@@ -97,7 +110,7 @@ fn apply_group(
     publish: &broadcast::Sender<SegmentChange>,
     more_due: &mut bool,
     held: &mut Vec<Held>,
-) -> State {
+) -> Result<State, Box<Seed>> {
     // Each reply with the messages in flight its operation withdrew (usually none).
     let mut replies: Vec<(Pending, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
@@ -184,19 +197,50 @@ fn apply_group(
                     });
                 }
             }
-            state
+            Ok(state)
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; nothing of this group was stored");
             ops.clear();
             replies.into_iter().for_each(|(reply, _)| reply.fail());
-            match state.reload(now) {
-                Ok(s) => s,
-                Err(e) => {
-                    // Without a usable store the process cannot keep its promises: stop loudly.
-                    tracing::error!(error = %e, "cannot reload state after a failed commit");
-                    std::process::exit(70);
+            match state.into_seed().load(now) {
+                Ok(s) => Ok(s),
+                Err((e, seed)) => {
+                    tracing::error!(error = %e, "cannot reload state after a failed commit; retrying");
+                    Err(seed)
                 }
+            }
+        }
+    }
+}
+
+/// The database is away: every request waiting or arriving is refused (its reply is dropped, which answers
+/// 503 with `Retry-After`; nothing of it was stored) while the state is loaded again every
+/// [`RELOAD_RETRY_EVERY`], until it loads (the node goes on by itself) or the engine shuts down (None).
+fn recover(mut seed: Box<Seed>, rx: &mut mpsc::Receiver<Op>, clock: &dyn Clock) -> Option<State> {
+    let mut attempts: u64 = 0;
+    loop {
+        let until = Instant::now() + RELOAD_RETRY_EVERY;
+        while Instant::now() < until {
+            while let Ok(op) = rx.try_recv() {
+                if matches!(op, Op::Shutdown) {
+                    return None;
+                }
+                drop(op);
+            }
+            std::thread::sleep(AWAY_POLL_EVERY);
+        }
+        attempts += 1;
+        match seed.load(clock.now()) {
+            Ok(state) => {
+                tracing::info!(attempts, "the database is back: state reloaded, accepting requests again");
+                return Some(state);
+            }
+            Err((e, back)) => {
+                if attempts == 1 || attempts.is_multiple_of(60) {
+                    tracing::error!(error = %e, attempts, "the database is still away; refusing requests");
+                }
+                seed = back;
             }
         }
     }

@@ -46,33 +46,42 @@ pub struct State {
     pub(crate) suppressions: u64,
 }
 
-impl State {
-    pub fn load(
-        w: Box<dyn Writer>,
-        now: Timestamp,
-        defaults: crate::settings::Settings,
-        links: crate::messages::LinkConfig,
-        secrets: kairos_store::SecretBox,
-    ) -> Result<State, EngineError> {
-        Self::load_with(w, now, defaults, links, secrets, crate::dispatch::Dispatch::default())
-    }
+/// What the committer's state is built from: the writer and the configuration. Kept when a load fails (the
+/// database is away), so the committer can try again without losing the writer.
+pub struct Seed {
+    w: Box<dyn Writer>,
+    defaults: crate::settings::Settings,
+    links: crate::messages::LinkConfig,
+    secrets: kairos_store::SecretBox,
+    dispatch: crate::dispatch::Dispatch,
+    /// Recommendation statistics, shared with the read side.
+    recs: std::sync::Arc<crate::rec_cache::RecCache>,
+}
 
-    fn load_with(
-        mut w: Box<dyn Writer>,
-        now: Timestamp,
-        defaults: crate::settings::Settings,
-        links: crate::messages::LinkConfig,
-        secrets: kairos_store::SecretBox,
-        dispatch: crate::dispatch::Dispatch,
-    ) -> Result<State, EngineError> {
-        let max_seq = w.max_event_seq()?;
-        let mut recent = Vec::new();
-        w.recent_message_ids(now.saturating_sub(DEDUPE_WINDOW), &mut |ws, id, at| recent.push((digest(ws, id), at)))?;
+impl Seed {
+    /// Loads the state from the store; on failure, the error and this seed to try again with.
+    pub fn load(self: Box<Self>, now: Timestamp) -> Result<State, (EngineError, Box<Seed>)> {
+        let Seed { mut w, defaults, links, secrets, dispatch, recs } = *self;
+        let read = (|| -> Result<_, EngineError> {
+            let max_seq = w.max_event_seq()?;
+            let mut recent = Vec::new();
+            w.recent_message_ids(now.saturating_sub(DEDUPE_WINDOW), &mut |ws, id, at| {
+                recent.push((digest(ws, id), at))
+            })?;
+            let identity = Identity::load(&mut *w)?;
+            Ok((max_seq, recent, identity))
+        })();
+        let (max_seq, recent, identity) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = w.rollback();
+                return Err((e, Box::new(Seed { w, defaults, links, secrets, dispatch, recs })));
+            }
+        };
         let mut dedupe = Dedupe::default();
         for (key, at) in recent.into_iter().rev() {
             dedupe.insert(key, at);
         }
-        let identity = Identity::load(&mut *w)?;
         tracing::info!(
             contacts.live = identity.contacts.len(),
             events.max_seq = max_seq,
@@ -96,32 +105,61 @@ impl State {
             links,
             secrets,
             campaigns: Default::default(),
-            recs: Default::default(),
+            recs,
             coupons: Default::default(),
             suppressions: 0,
         };
-        state.load_settings()?;
-        state.load_coupons()?;
-        state.begin()?;
-        state.load_segments(now)?;
-        state.load_flows(now)?;
-        state.load_sends(now)?;
-        state.load_campaigns(now)?;
-        state.commit(now)?;
-        Ok(state)
+        match state.load_rest(now) {
+            Ok(()) => Ok(state),
+            Err(e) => Err((e, state.into_seed())),
+        }
+    }
+}
+
+impl State {
+    pub fn load(
+        w: Box<dyn Writer>,
+        now: Timestamp,
+        defaults: crate::settings::Settings,
+        links: crate::messages::LinkConfig,
+        secrets: kairos_store::SecretBox,
+    ) -> Result<State, EngineError> {
+        let seed =
+            Box::new(Seed { w, defaults, links, secrets, dispatch: Default::default(), recs: Default::default() });
+        seed.load(now).map_err(|(e, _)| e)
     }
 
-    /// After a failed transaction the caches may hold uncommitted changes: start again from the store.
-    pub fn reload(self, now: Timestamp) -> Result<State, EngineError> {
+    /// After a failed transaction the caches may hold uncommitted changes: what to start again from the store
+    /// with (the open transaction rolled back; the dispatcher's connection and recommendations kept).
+    pub fn into_seed(self) -> Box<Seed> {
         let mut w = self.w.into_writer();
-        w.rollback()?;
+        if let Err(e) = w.rollback() {
+            // A lost connection has nothing left to roll back; the next `begin` reconnects.
+            tracing::warn!(error = %e, "rolling back the failed transaction failed");
+        }
         let mut dispatch = crate::dispatch::Dispatch::default();
         let mut old = self.dispatch;
         dispatch.carry_over(&mut old);
-        let recs = self.recs;
-        let mut state = State::load_with(w, now, self.settings.defaults, self.links, self.secrets, dispatch)?;
-        state.recs = recs; // still the read side's
-        Ok(state)
+        Box::new(Seed {
+            w,
+            defaults: self.settings.defaults,
+            links: self.links,
+            secrets: self.secrets,
+            dispatch,
+            recs: self.recs,
+        })
+    }
+
+    /// Loads everything but identity and the event log (which `Seed::load` reads before the state exists).
+    fn load_rest(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        self.load_settings()?;
+        self.load_coupons()?;
+        self.begin()?;
+        self.load_segments(now)?;
+        self.load_flows(now)?;
+        self.load_sends(now)?;
+        self.load_campaigns(now)?;
+        self.commit(now)
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {

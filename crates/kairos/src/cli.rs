@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use kairos_store::Store;
+use kairos_store_postgres::PgStore;
 use kairos_store_sqlite::SqliteStore;
 
 /// Kairos: self-hostable e-commerce marketing automation.
@@ -39,19 +40,28 @@ pub struct StorageArgs {
     /// Data directory (database, kairos.toml, and the master key file when no other key is given).
     #[arg(long, env = "KAIROS_DATA_DIR", default_value = "./kairos-data")]
     pub data_dir: PathBuf,
-    /// Database URL; defaults to SQLite in the data directory. `sqlite:PATH` is accepted.
+    /// Database URL: `postgres://user:password@host:port/database` runs on PostgreSQL; `sqlite:PATH` names a
+    /// SQLite file; without it, SQLite in the data directory.
     #[arg(long, env = "KAIROS_DATABASE_URL")]
     pub database_url: Option<String>,
 }
 
 impl StorageArgs {
     /// Opens the database: the one place the binary chooses the backend.
-    pub fn open(&self) -> anyhow::Result<Arc<SqliteStore>> {
-        Ok(Arc::new(match &self.database_url {
-            Some(url) => SqliteStore::open_url(url)?,
-            None => SqliteStore::open(&self.data_dir)?,
-        }))
+    pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        open_database(self.database_url.as_deref(), &self.data_dir)
     }
+}
+
+/// The backend a `--database-url` names (SQLite in `data_dir` without one).
+pub fn open_database(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(PgStore::open(url)?)
+        }
+        Some(url) => Arc::new(SqliteStore::open_url(url)?),
+        None => Arc::new(SqliteStore::open(data_dir)?),
+    })
 }
 
 #[derive(Args, Clone)]
@@ -73,6 +83,9 @@ pub struct DemoArgs {
     /// Data directory of the demo store (created and filled on first run, reused after).
     #[arg(long, env = "KAIROS_DATA_DIR", default_value = "./kairos-demo")]
     pub data_dir: PathBuf,
+    /// Database URL (`postgres://...`); without it, SQLite in the data directory.
+    #[arg(long, env = "KAIROS_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "KAIROS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -185,7 +198,6 @@ fn create_user(
     password: &str,
     update: bool,
 ) -> anyhow::Result<()> {
-    use kairos_store::Users;
     use kairos_store::users::UserError;
     let store = storage.open()?;
     let now = kairos_engine::Clock::now(&kairos_engine::SystemClock);

@@ -8,8 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use kairos_domain::{Event, Product, WorkspaceId};
 use kairos_engine::{Clock, Engine, SystemClock};
-use kairos_store::{NewWorkspace, Store, Users};
-use kairos_store_sqlite::SqliteStore;
+use kairos_store::{NewWorkspace, Store};
 use rand::{RngExt, SeedableRng};
 
 use crate::cli::DemoArgs;
@@ -38,7 +37,8 @@ const DEMO_SEGMENTS: &[(&str, &str)] = &[
 const GENERATE_CHUNK_EVENTS: usize = 2_000;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let store = Arc::new(SqliteStore::open(&args.data_dir)?);
+    std::fs::create_dir_all(&args.data_dir)?;
+    let store = crate::cli::open_database(args.database_url.as_deref(), &args.data_dir)?;
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);
     let fresh = !creds_path.exists();
     let creds: NewWorkspace = if creds_path.exists() {
@@ -54,12 +54,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::write(&creds_path, serde_json::to_string_pretty(&creds)?)?;
         creds
     };
-    let login = demo_login(&store, &creds.id, &args.data_dir).context("creating the demo login")?;
+    let login = demo_login(&*store, &creds.id, &args.data_dir).context("creating the demo login")?;
     if args.no_serve {
         print_credentials(&creds, None, &args.data_dir, &login);
         return Ok(());
     }
-    let ws = workspace_id(&store, &creds.id)?;
+    let ws = workspace_id(&*store, &creds.id)?;
     crate::serve::runtime()?.block_on(async move {
         let (state, listener) =
             crate::serve::start_node(store, &args.data_dir, &args.secrets, &args.listen, false).await?;
@@ -76,7 +76,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The demo's UI login: created with a random password on first run (or when its file is missing), then reused.
-fn demo_login(store: &SqliteStore, workspace: &str, dir: &Path) -> anyhow::Result<(String, String)> {
+fn demo_login(store: &dyn Store, workspace: &str, dir: &Path) -> anyhow::Result<(String, String)> {
     let path = dir.join(LOGIN_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let v: serde_json::Value = serde_json::from_str(&text)?;
@@ -123,7 +123,7 @@ fn print_credentials(c: &NewWorkspace, addr: Option<std::net::SocketAddr>, dir: 
     }
 }
 
-fn workspace_id(store: &SqliteStore, public_id: &str) -> anyhow::Result<WorkspaceId> {
+fn workspace_id(store: &dyn Store, public_id: &str) -> anyhow::Result<WorkspaceId> {
     store
         .workspaces()?
         .into_iter()
@@ -153,11 +153,11 @@ fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
         .map_err(|e| anyhow::anyhow!("sample event: {e}"))
 }
 
-fn generate(store: &Arc<SqliteStore>, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
+fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
     let clock = SystemClock;
     let now = clock.now();
     let creds = store.create_workspace(DEMO_NAME, now)?;
-    let ws = workspace_id(store, &creds.id)?;
+    let ws = workspace_id(&**store, &creds.id)?;
     // The keys the server will use: message ids derive from the link key, so they must not change after this.
     let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, None, now)?;
     let engine = Engine::start_with(

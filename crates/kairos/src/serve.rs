@@ -1,10 +1,11 @@
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use kairos_engine::{Clock, DevClock, Engine, SystemClock};
 use kairos_server::AppState;
+use kairos_store::Store;
 
 use crate::cli::ServeArgs;
 use crate::secrets::SecretArgs;
@@ -36,27 +37,27 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Starts the engine and binds the listener on a store whose directory is also the data directory, with the
-/// master key from the environment or that directory (benches); returns the state and listener.
+/// Starts the engine and binds the listener on `store` with `data_dir` as the node's directory and the master
+/// key from the environment or that directory (benches); returns the state and listener.
 pub async fn start(
-    store: Arc<kairos_store_sqlite::SqliteStore>,
+    store: Arc<dyn Store>,
+    data_dir: PathBuf,
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
-    let dir = store.dir();
-    start_node(store, &dir, &SecretArgs::default(), listen, dev_clock).await
+    start_node(store, &data_dir, &SecretArgs::default(), listen, dev_clock).await
 }
 
 /// Starts the engine and binds the listener: `kairos.toml` from `data_dir`, the secrets from the store under
 /// the master key `secrets` names (see `crate::secrets`).
 pub async fn start_node(
-    store: Arc<kairos_store_sqlite::SqliteStore>,
+    store: Arc<dyn Store>,
     data_dir: &Path,
     secrets: &SecretArgs,
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
-    let dev = dev_clock.then(|| Arc::new(DevClock::persistent(store.dir().join("dev-clock"))));
+    let dev = dev_clock.then(|| Arc::new(DevClock::persistent(data_dir.join("dev-clock"))));
     let clock: Arc<dyn Clock> = match &dev {
         Some(d) => d.clone(),
         None => Arc::new(SystemClock),
@@ -85,7 +86,7 @@ pub async fn start_node(
 
 /// The start-up path above, on 127.0.0.1:0, for `kairos bench` (the benchmarks measure the server as it runs).
 pub fn bench_starter() -> kairos_bench::Starter {
-    Arc::new(|store, dev_clock| Box::pin(async move { start(store, "127.0.0.1:0", dev_clock).await }))
+    Arc::new(|store, dir, dev_clock| Box::pin(async move { start(store, dir, "127.0.0.1:0", dev_clock).await }))
 }
 
 pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::SocketAddr> {

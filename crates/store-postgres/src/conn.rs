@@ -26,7 +26,7 @@ pub(crate) struct Conn {
 #[allow(dead_code)] // the aggregates being ported use the rest
 impl Conn {
     pub(crate) fn connect(config: &postgres::Config) -> Result<Conn> {
-        let client = config.connect(NoTls).map_err(connect_error)?;
+        let client = config.connect(NoTls).map_err(|e| connect_error(config, &e))?;
         Ok(Conn { client, prepared: HashMap::new() })
     }
 
@@ -98,9 +98,30 @@ impl Conn {
     }
 }
 
-/// Errors while connecting name the problem: a wrong URL, a refused connection, a wrong password.
-fn connect_error(e: postgres::Error) -> StoreError {
-    StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+/// Errors while connecting name the server and the problem (a wrong host, a refused connection, a wrong
+/// password, a missing database), never the password.
+fn connect_error(config: &postgres::Config, e: &postgres::Error) -> StoreError {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(h, port)| match h {
+            postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    StoreError::Unavailable(format!(
+        "cannot connect to PostgreSQL at {} (database {:?}, user {:?}): {cause}",
+        if hosts.is_empty() { "localhost".to_string() } else { hosts.join(", ") },
+        config.get_dbname().unwrap_or("(default)"),
+        config.get_user().unwrap_or("(default)"),
+    ))
 }
 
 /// Read connections kept open for queries; a reader returns its connection when dropped.

@@ -75,7 +75,7 @@ impl PgStore {
 
     /// The committer's connection.
     pub fn pg_writer(&self) -> Result<PgWriter> {
-        Ok(PgWriter { conn: Conn::connect(&self.config)?, open: false })
+        Ok(PgWriter { conn: Conn::connect(&self.config)?, config: self.config.clone(), open: false })
     }
 
     /// A connection beside the committer (workspaces, users): each statement commits on its own.
@@ -109,11 +109,17 @@ impl Store for PgStore {
 /// The connection owned by the committer thread.
 pub struct PgWriter {
     pub(crate) conn: Conn,
+    /// To connect again after the connection was lost (the database restarted or the network failed).
+    config: postgres::Config,
     open: bool,
 }
 
 impl Writer for PgWriter {
     fn begin(&mut self) -> Result<()> {
+        if self.conn.is_closed() {
+            self.conn = Conn::connect(&self.config)?;
+            tracing::info!("the committer's database connection was lost and is open again");
+        }
         self.conn.batch("BEGIN")?;
         self.open = true;
         Ok(())
@@ -123,7 +129,8 @@ impl Writer for PgWriter {
         self.conn.batch("COMMIT")
     }
     fn rollback(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.open) {
+        // A lost connection took its transaction with it: nothing to roll back.
+        if std::mem::take(&mut self.open) && !self.conn.is_closed() {
             self.conn.batch("ROLLBACK")?;
         }
         Ok(())

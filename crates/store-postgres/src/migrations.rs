@@ -282,11 +282,19 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 pub(crate) fn migrate(conn: &mut Conn) -> Result<()> {
     conn.batch("BEGIN")?;
     let applied = apply(conn);
-    match applied {
-        Ok(()) => conn.batch("COMMIT"),
-        Err(e) => {
+    match applied.and_then(|()| conn.batch("COMMIT")) {
+        Ok(()) => Ok(()),
+        Err(e @ StoreError::Unavailable(_)) => {
             let _ = conn.batch("ROLLBACK");
             Err(e)
+        }
+        // Missing privileges (42501) and the like: say what was being done, and that nothing changed.
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(StoreError::Unavailable(format!(
+                "cannot apply the database schema (nothing was changed; the user needs the right to create tables \
+                 in the database): {e}"
+            )))
         }
     }
 }

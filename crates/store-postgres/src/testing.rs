@@ -41,6 +41,15 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Keeps the database after this handle goes (it lives as long as the test cluster); returns its URL.
+    pub fn keep(self) -> String {
+        let url = self.url.clone();
+        std::mem::forget(self);
+        url
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Ok(mut c) = Conn::connect(&self.admin) {

@@ -65,12 +65,12 @@ impl SqliteStore {
         Self::open_file(data_dir.join(DB_FILE_NAME))
     }
 
-    /// Chooses the backend from a `--database-url`. Only SQLite is built in so far.
+    /// Opens the SQLite file a `--database-url` names (the binary sends `postgres://` URLs to PostgreSQL).
     /// `sqlite:PATH` / `sqlite://PATH` name the database file (its folder is created if needed).
     pub fn open_url(url: &str) -> Result<Self> {
         let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
             return Err(StoreError::Unavailable(format!(
-                "unsupported database url {url:?}: this build supports sqlite only"
+                "unsupported database url {url:?}: use postgres://user:password@host:port/database or sqlite:PATH"
             )));
         };
         let file = Path::new(path);
@@ -235,6 +235,6 @@ mod tests {
         assert_eq!(r.key(&ws.secret_key).unwrap().unwrap(), (id, KeyKind::Secret));
         assert!(r.key("wk_nope").unwrap().is_none());
         let err = SqliteStore::open_url("postgres://x").unwrap_err();
-        assert!(err.to_string().contains("supports sqlite only"), "{err}");
+        assert!(err.to_string().contains("unsupported database url"), "{err}");
     }
 }

@@ -19,11 +19,48 @@ pub struct Keys {
     pub secret_key: String,
 }
 
+/// Whether the suite runs on PostgreSQL (`KAIROS_TEST_BACKEND=postgres`, with the server
+/// `KAIROS_TEST_DATABASE_URL` names); otherwise on SQLite in each data directory. `./test.sh` runs it both ways.
+pub fn postgres_mode() -> bool {
+    std::env::var("KAIROS_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Marks where a data directory's PostgreSQL database is recorded.
+const DATABASE_URL_FILE: &str = ".test-database-url";
+
+/// The environment every `kairos` command of a test on data directory `dir` runs with: on PostgreSQL, the URL
+/// of a database of its own (created on first use and kept until the test cluster goes) and a master key file
+/// (a shared database never makes one up).
+pub fn backend_env(dir: &Path) -> Vec<(String, String)> {
+    if !postgres_mode() {
+        return Vec::new();
+    }
+    let marker = dir.join(DATABASE_URL_FILE);
+    let url = match std::fs::read_to_string(&marker) {
+        Ok(url) => url,
+        Err(_) => {
+            let server = kairos_store_postgres::testing::test_server_url().expect("KAIROS_TEST_DATABASE_URL is set");
+            let url = kairos_store_postgres::testing::TestDatabase::create(&server).expect("test database").keep();
+            std::fs::create_dir_all(dir).expect("data directory");
+            std::fs::write(&marker, &url).expect("record the test database");
+            let key: [u8; 32] = rand::random();
+            let key_file = dir.join("secret-key");
+            if !key_file.exists() {
+                use base64::Engine as _;
+                std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode(key)).expect("key file");
+            }
+            url
+        }
+    };
+    vec![("KAIROS_DATABASE_URL".to_string(), url)]
+}
+
 /// `kairos workspace create --json` against a data directory.
 pub fn create_workspace(dir: &Path, name: &str) -> Keys {
     let out = Command::new(BIN)
         .args(["workspace", "create", "--name", name, "--json", "--data-dir"])
         .arg(dir)
+        .envs(backend_env(dir))
         .output()
         .expect("run kairos workspace create");
     assert!(out.status.success(), "workspace create failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -42,6 +79,7 @@ pub fn create_user(dir: &Path, workspace: &str, email: &str, password: &str) {
         .arg("--data-dir")
         .arg(dir)
         .env("KAIROS_LOG", "warn")
+        .envs(backend_env(dir))
         .output()
         .expect("run kairos user create");
     assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -155,6 +193,7 @@ fn spawn_with(dir: &Path, args: &[String], env: &[(String, String)]) -> (Child, 
         .env("KAIROS_LOG", "warn")
         .env_remove("KAIROS_SECRET_KEY")
         .env_remove("KAIROS_SECRET_KEY_FILE")
+        .envs(backend_env(dir))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -183,6 +222,7 @@ pub fn serve_refused(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String 
         .env("KAIROS_LOG", "warn")
         .env_remove("KAIROS_SECRET_KEY")
         .env_remove("KAIROS_SECRET_KEY_FILE")
+        .envs(backend_env(dir))
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
