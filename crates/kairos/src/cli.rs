@@ -33,6 +33,8 @@ enum Command {
     },
     /// Measure throughput and latency.
     Bench(kairos_bench::BenchArgs),
+    /// Copy a whole store to another database (e.g. SQLite to PostgreSQL) and verify it.
+    Migrate(crate::migrate::MigrateArgs),
 }
 
 #[derive(Args, Clone)]
@@ -167,6 +169,7 @@ pub fn main() -> ExitCode {
             create_user(&storage, &workspace, &email, &password, update)
         }
         Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter()),
+        Command::Migrate(args) => crate::migrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

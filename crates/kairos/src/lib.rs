@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod migrate;
 pub mod secrets;
 pub mod serve;

@@ -221,6 +221,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidCursor(m) => ApiError::field(ErrorCode::InvalidCursor, "cursor", m),
+            // The database is away or busy: worth a retry (503 with Retry-After), not a server error.
+            StoreError::Unavailable(m) => {
+                tracing::warn!(error = %m, "the database is unavailable");
+                ApiError::new(ErrorCode::Unavailable, "the database is unavailable; nothing was stored, retry later")
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal("the server could not complete the request")

@@ -14,6 +14,7 @@
 mod campaigns;
 mod conn;
 mod contacts;
+mod copy;
 mod coupons;
 mod events;
 mod flows;
@@ -103,6 +104,9 @@ impl Store for PgStore {
     }
     fn local_dir(&self) -> Option<PathBuf> {
         None
+    }
+    fn copier(&self) -> Result<Box<dyn kairos_store::copy::RowCopy + '_>> {
+        Ok(Box::new(self.copy_session()?))
     }
 }
 

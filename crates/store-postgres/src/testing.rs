@@ -74,3 +74,14 @@ pub fn with_database(url: &str, name: &str) -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+/// (table, column, type) of every column of the database at `url` but the migrations' own table.
+pub fn columns(url: &str) -> Result<Vec<(String, String, String)>> {
+    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError::Unavailable(e.to_string()))?;
+    let rows = Conn::connect(&config)?.query_dyn(
+        "SELECT table_name::TEXT, column_name::TEXT, data_type::TEXT FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name != 'schema_migrations'",
+        &[],
+    )?;
+    rows.iter().map(|r| Ok((crate::get(r, 0)?, crate::get(r, 1)?, crate::get(r, 2)?))).collect()
+}

@@ -15,3 +15,31 @@ fn open() -> Opened {
 }
 
 kairos_store::store_suite!(open);
+
+/// The logical schema of `kairos_store::copy` is this database's: same tables, columns and types.
+#[test]
+fn the_database_matches_the_logical_schema() {
+    let server = test_server_url().unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set"));
+    let db = TestDatabase::create(&server).expect("create a test database");
+    PgStore::open(&db.url).expect("open the store");
+    let got = kairos_store_postgres::testing::columns(&db.url).expect("read the catalog");
+    let want: Vec<(String, String, String)> = kairos_store::copy::TABLES
+        .iter()
+        .flat_map(|t| {
+            t.columns.iter().map(|(c, ty)| {
+                let sql = match ty {
+                    kairos_store::copy::ColType::Int => "bigint",
+                    kairos_store::copy::ColType::Text => "text",
+                    kairos_store::copy::ColType::Bytes => "bytea",
+                    kairos_store::copy::ColType::Bool => "boolean",
+                };
+                (t.name.to_string(), c.to_string(), sql.to_string())
+            })
+        })
+        .collect();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    assert_eq!(got_sorted, want_sorted);
+}

@@ -13,6 +13,7 @@
 mod campaigns;
 mod checkpoint;
 mod contacts;
+mod copy;
 mod coupons;
 mod events;
 mod flows;
@@ -135,6 +136,9 @@ impl Store for SqliteStore {
     }
     fn local_dir(&self) -> Option<PathBuf> {
         Some(self.dir())
+    }
+    fn copier(&self) -> Result<Box<dyn kairos_store::copy::RowCopy + '_>> {
+        Ok(Box::new(self.copy_session()?))
     }
 }
 

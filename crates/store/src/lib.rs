@@ -22,6 +22,7 @@
 //! `disallowed-types` keep it there).
 
 pub mod codec;
+pub mod copy;
 pub mod error;
 pub mod keys;
 pub mod read;
@@ -72,6 +73,8 @@ pub trait Store: Users + Send + Sync {
     /// fall back to a master key file the binary creates itself (a server database is shared by nodes, which
     /// must all be given the same key).
     fn local_dir(&self) -> Option<PathBuf>;
+    /// Whole tables in key order, for copying a store to another backend (`kairos migrate`).
+    fn copier(&self) -> Result<Box<dyn copy::RowCopy + '_>>;
 }
 
 impl<'a> dyn Store + 'a {
