@@ -40,13 +40,7 @@ impl ContactWrites for PgWriter {
         Err(not_yet())
     }
     fn upsert_contact(&mut self, contact: &Contact) -> Result<()> {
-        // SCRATCH (reverted): only what the segment case needs.
-        self.conn.execute(
-            "INSERT INTO contacts (id, workspace_id, data, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
-            &[&contact.id.0, &contact.workspace.0, &crate::to_json(contact), &contact.updated_at.as_micros()],
-        )?;
-        Ok(())
+        Err(not_yet())
     }
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
         Err(not_yet())

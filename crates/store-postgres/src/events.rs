@@ -65,14 +65,7 @@ impl EventWrites for PgWriter {
         Err(not_yet())
     }
     fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, event: &Event, data: &str) -> Result<()> {
-        // SCRATCH (reverted): only what the campaign case needs.
-        self.conn.execute(
-            "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[&seq, &ws.0, &contact.0, &event.message_id.as_str(), &event.kind.as_str(), &event.name,
-              &event.timestamp.as_micros(), &event.received_at.as_micros(), &data],
-        )?;
-        Ok(())
+        Err(not_yet())
     }
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
         Err(not_yet())
