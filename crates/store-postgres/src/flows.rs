@@ -1,65 +1,182 @@
-//! `flows` (PostgreSQL).
-#![allow(unused_variables)] // stubs (not implemented yet) until this aggregate is ported
+//! Flows, flow versions, runs, per-step counters and team tasks.
 
-#[allow(unused_imports)]
-use kairos_domain::{
-    Channel, Contact, ContactId, Email, Event, MessageStatus, Product, SystemEvent, Timestamp, WorkspaceId,
-};
-#[allow(unused_imports)]
-use kairos_store::prelude::*;
-#[allow(unused_imports)]
-use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRow, OrderRow};
-#[allow(unused_imports)]
-use kairos_store::users::{Session, StoredSession, User, UserError};
-#[allow(unused_imports)]
-use kairos_store::*;
+use kairos_domain::{ContactId, FlowStatus, RunEnd, RunStatus, Timestamp, WorkspaceId};
+use kairos_store::read::FlowReads;
+use kairos_store::write::FlowWrites;
+use kairos_store::{FlowStats, Result, StoredFlow, StoredRun, Task};
+use postgres::Row;
 
-#[allow(unused_imports)]
-use crate::{PgReader, PgStore, PgWriter, not_yet};
+use crate::conn::Conn;
+use crate::rows::wire;
+use crate::{PgReader, PgWriter, get};
 
-impl FlowReads for PgReader<'_> {
-    fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>> {
-        Err(not_yet())
-    }
-    fn flow(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
-        Err(not_yet())
-    }
-    fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
-        Err(not_yet())
-    }
-    fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>> {
-        Err(not_yet())
-    }
+/// Tasks listed at most.
+const TASKS_LISTED_MAX: i64 = 1_000;
+
+/// The columns [`flow_row`] reads.
+macro_rules! flow_columns {
+    () => {
+        "id, public_id, workspace_id, name, status, version, definition, created_at, updated_at"
+    };
+}
+
+fn flow_row(r: &Row) -> Result<StoredFlow> {
+    Ok(StoredFlow {
+        row: get(r, 0)?,
+        public_id: get(r, 1)?,
+        workspace: WorkspaceId(get(r, 2)?),
+        name: get(r, 3)?,
+        status: wire(r, 4, FlowStatus::parse)?,
+        version: get(r, 5)?,
+        definition: get(r, 6)?,
+        created_at: Timestamp::from_micros(get(r, 7)?),
+        updated_at: Timestamp::from_micros(get(r, 8)?),
+    })
+}
+
+/// The columns [`run_row`] reads.
+macro_rules! run_columns {
+    () => {
+        "id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status, end_reason, entered_at, \
+         updated_at, trigger"
+    };
+}
+
+fn run_row(r: &Row) -> Result<StoredRun> {
+    Ok(StoredRun {
+        id: get(r, 0)?,
+        flow_row: get(r, 1)?,
+        version: get(r, 2)?,
+        workspace: WorkspaceId(get(r, 3)?),
+        contact: ContactId(get(r, 4)?),
+        key: get(r, 5)?,
+        step: get(r, 6)?,
+        due_at: get::<Option<i64>>(r, 7)?.map(Timestamp::from_micros),
+        status: wire(r, 8, RunStatus::parse)?,
+        end_reason: get::<Option<&str>>(r, 9)?.and_then(RunEnd::parse),
+        entered_at: Timestamp::from_micros(get(r, 10)?),
+        updated_at: Timestamp::from_micros(get(r, 11)?),
+        trigger: get(r, 12)?,
+    })
 }
 
 impl FlowWrites for PgWriter {
     fn save_flow(&mut self, f: &StoredFlow) -> Result<i64> {
-        Err(not_yet())
+        let row: i64 = get(
+            &self.conn.query_one(
+                "INSERT INTO flows (public_id, workspace_id, name, status, version, definition, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (public_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+                     version = excluded.version, definition = excluded.definition, updated_at = excluded.updated_at
+                 RETURNING id",
+                &[
+                    &f.public_id,
+                    &f.workspace.0,
+                    &f.name,
+                    &f.status.as_str(),
+                    &f.version,
+                    &f.definition,
+                    &f.created_at.as_micros(),
+                    &f.updated_at.as_micros(),
+                ],
+            )?,
+            0,
+        )?;
+        // A version, once saved, keeps its definition (runs started on it continue on it).
+        self.conn.execute(
+            "INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&row, &f.version, &f.definition, &f.updated_at.as_micros()],
+        )?;
+        Ok(row)
     }
+
     fn flow(&mut self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
-        Err(not_yet())
+        flow(&mut self.conn, ws, public_id)
     }
+
     fn flow_version(&mut self, flow_row: i64, version: i64) -> Result<Option<String>> {
-        Err(not_yet())
+        let row = self.conn.query_opt(
+            "SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2",
+            &[&flow_row, &version],
+        )?;
+        row.map(|r| get(&r, 0)).transpose()
     }
+
     fn flow_public_id(&mut self, flow_row: i64) -> Result<Option<String>> {
-        Err(not_yet())
+        let row = self.conn.query_opt("SELECT public_id FROM flows WHERE id = $1", &[&flow_row])?;
+        row.map(|r| get(&r, 0)).transpose()
     }
+
     fn active_flows(&mut self) -> Result<Vec<StoredFlow>> {
-        Err(not_yet())
+        let rows = self
+            .conn
+            .query(concat!("SELECT ", flow_columns!(), " FROM flows WHERE status = 'active' ORDER BY id"), &[])?;
+        rows.iter().map(flow_row).collect()
     }
+
     fn save_run(&mut self, r: &StoredRun) -> Result<i64> {
-        Err(not_yet())
+        // Id 0 inserts a new run with the next generated id (an identity column takes no NULL, so the id is drawn
+        // from its sequence here); another id updates that run, as the SQLite store's upsert does.
+        let row = self.conn.query_one(
+            "INSERT INTO flow_runs (id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status,
+                 end_reason, entered_at, updated_at, trigger)
+             VALUES (COALESCE(NULLIF($1::BIGINT, 0), nextval(pg_get_serial_sequence('flow_runs', 'id'))),
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
+                 due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
+                 updated_at = excluded.updated_at, trigger = excluded.trigger
+             RETURNING id",
+            &[
+                &r.id,
+                &r.flow_row,
+                &r.version,
+                &r.workspace.0,
+                &r.contact.0,
+                &r.key,
+                &r.step,
+                &r.due_at.map(Timestamp::as_micros),
+                &r.status.as_str(),
+                &r.end_reason.map(|e| e.as_str()),
+                &r.entered_at.as_micros(),
+                &r.updated_at.as_micros(),
+                &r.trigger,
+            ],
+        )?;
+        get(&row, 0)
     }
+
     fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()> {
-        Err(not_yet())
+        // The committer loads every active run and keeps the due ones in memory. When several nodes share the
+        // database, this is where a node claims the runs it will process: a plain single-table scan, so it can
+        // take `FOR UPDATE SKIP LOCKED` (and a due bound) as it is.
+        self.conn.for_each(
+            concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE status = 'active'"),
+            &[],
+            &mut |r| {
+                f(run_row(r)?);
+                Ok(())
+            },
+        )
     }
+
     fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>> {
-        Err(not_yet())
+        let row = self.conn.query_one(
+            "SELECT MAX(entered_at) FROM flow_runs WHERE flow_id = $1 AND contact_id = $2 AND run_key = $3",
+            &[&flow_row, &contact.0, &key],
+        )?;
+        Ok(get::<Option<i64>>(&row, 0)?.map(Timestamp::from_micros))
     }
+
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()> {
-        Err(not_yet())
+        self.conn.execute(
+            "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = flow_step_counts.n + 1",
+            &[&flow_row, &step, &counter],
+        )?;
+        Ok(())
     }
+
     fn insert_task(
         &mut self,
         ws: WorkspaceId,
@@ -68,6 +185,79 @@ impl FlowWrites for PgWriter {
         message: &str,
         at: Timestamp,
     ) -> Result<()> {
-        Err(not_yet())
+        self.conn.execute(
+            "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
+             VALUES ($1, $2, $3, $4, 'open', $5)",
+            &[&ws.0, &contact.0, &flow_id, &message, &at.as_micros()],
+        )?;
+        Ok(())
+    }
+}
+
+fn flow(conn: &mut Conn, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+    let row = conn.query_opt(
+        concat!("SELECT ", flow_columns!(), " FROM flows WHERE workspace_id = $1 AND public_id = $2"),
+        &[&ws.0, &public_id],
+    )?;
+    row.as_ref().map(flow_row).transpose()
+}
+
+impl FlowReads for PgReader<'_> {
+    fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>> {
+        let rows = self
+            .conn()
+            .query(concat!("SELECT ", flow_columns!(), " FROM flows WHERE workspace_id = $1 ORDER BY id"), &[&ws.0])?;
+        rows.iter().map(flow_row).collect()
+    }
+
+    fn flow(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
+        flow(&mut self.conn(), ws, public_id)
+    }
+
+    fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
+        let mut out = FlowStats::default();
+        let runs = self.conn().query(
+            "SELECT status, COALESCE(end_reason, ''), COUNT(*) FROM flow_runs WHERE flow_id = $1 GROUP BY 1, 2",
+            &[&flow_row],
+        )?;
+        for r in &runs {
+            let (status, reason, n): (&str, String, i64) = (get(r, 0)?, get(r, 1)?, get(r, 2)?);
+            out.entered += n as u64;
+            if RunStatus::parse(status) == Some(RunStatus::Active) {
+                out.active += n as u64;
+            } else {
+                if RunEnd::parse(&reason) == Some(RunEnd::Goal) {
+                    out.converted += n as u64;
+                }
+                *out.exited.entry(reason).or_default() += n as u64;
+            }
+        }
+        let steps =
+            self.conn().query("SELECT step, counter, n FROM flow_step_counts WHERE flow_id = $1", &[&flow_row])?;
+        for r in &steps {
+            let (step, counter, n): (String, String, i64) = (get(r, 0)?, get(r, 1)?, get(r, 2)?);
+            out.steps.entry(step).or_default().insert(counter, n as u64);
+        }
+        Ok(out)
+    }
+
+    fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>> {
+        let rows = self.conn().query(
+            "SELECT id, contact_id, flow_id, message, status, created_at FROM tasks
+             WHERE workspace_id = $1 AND ($2::TEXT IS NULL OR status = $2) ORDER BY id DESC LIMIT $3",
+            &[&ws.0, &status, &TASKS_LISTED_MAX],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, 0)?,
+                    ContactId(get(r, 1)?),
+                    get(r, 2)?,
+                    get(r, 3)?,
+                    get(r, 4)?,
+                    Timestamp::from_micros(get(r, 5)?),
+                ))
+            })
+            .collect()
     }
 }
