@@ -8,7 +8,8 @@
 //!
 //! Types: times are microseconds since the epoch (`BIGINT`, as the SQLite store keeps them); stored structs are
 //! JSON text (`TEXT`: the store hands them over as serialized strings and reads them back the same way); flags
-//! are `BOOLEAN`; hashes and sealed secrets `BYTEA`.
+//! are `BOOLEAN`; hashes and sealed secrets `BYTEA`. Text keys that listings order by sort byte by byte
+//! (`COLLATE "C"`), as SQLite's do, whatever collation the database was created with.
 
 use kairos_store::{Result, StoreError};
 
@@ -85,7 +86,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     );
     CREATE TABLE products (
         workspace_id BIGINT NOT NULL,
-        id TEXT NOT NULL,
+        id TEXT COLLATE \"C\" NOT NULL,
         data TEXT NOT NULL,
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (workspace_id, id)
@@ -271,7 +272,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     );
     CREATE INDEX coupon_codes_by_contact ON coupon_codes (workspace_id, pool_id, contact_id);
     CREATE TABLE secrets (
-        name TEXT PRIMARY KEY,
+        name TEXT COLLATE \"C\" PRIMARY KEY,
         sealed BYTEA NOT NULL,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
