@@ -1,5 +1,9 @@
 //! The event log: `events` (append-only apart from merges re-pointing `contact_id`) and `event_messages`, the
 //! message each event about a message refers to (what reports join on instead of reading the event's JSON).
+//!
+//! Inserted events are buffered in the writer and written together, one statement per table, when the
+//! transaction commits or before the writer reads events ([`PendingEvents`]): ingestion writes thousands per
+//! transaction, and one round trip per event would cap it far below what the committer needs.
 
 use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
 use kairos_store::codec::{EventRow, event_page, page_rows, readable_event, time_cursor, time_cursor_at};
@@ -14,13 +18,124 @@ use crate::{PgReader, PgWriter, cursor_number, get};
 
 /// Rows the de-duplication window reads per round trip while walking the log backwards.
 const WINDOW_BATCH_ROWS: i64 = 1_000;
+/// Events a transaction buffers before writing them (one statement per this many rows at most).
+const EVENTS_BUFFERED_MAX: usize = 10_000;
+
+/// Events inserted in the open transaction and not written yet, column by column as the one statement that
+/// writes them takes them (`UNNEST` of one array per column: one round trip and one prepared statement for any
+/// number of rows). Written when the transaction commits and before any statement of the writer reads events
+/// ([`PgWriter::flush_events`]); dropped when it rolls back.
+#[derive(Default)]
+pub(crate) struct PendingEvents {
+    seq: Vec<i64>,
+    workspace: Vec<i64>,
+    contact: Vec<i64>,
+    message_id: Vec<String>,
+    kind: Vec<&'static str>,
+    name: Vec<Option<String>>,
+    ts: Vec<i64>,
+    received_at: Vec<i64>,
+    data: Vec<String>,
+    system: Vec<Option<bool>>,
+    /// `event_messages` rows of the events above that are about a message.
+    messages: PendingMessageRefs,
+}
+
+#[derive(Default)]
+struct PendingMessageRefs {
+    seq: Vec<i64>,
+    message_id: Vec<Option<String>>,
+    flow_id: Vec<Option<String>>,
+    step_id: Vec<Option<String>>,
+    campaign_id: Vec<Option<String>>,
+    channel: Vec<Option<String>>,
+    machine: Vec<bool>,
+}
+
+impl PendingEvents {
+    fn push(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, e: &Event, data: &str) {
+        self.seq.push(seq);
+        self.workspace.push(ws.0);
+        self.contact.push(contact.0);
+        self.message_id.push(e.message_id.as_str().to_string());
+        self.kind.push(e.kind.as_str());
+        self.name.push(e.name.clone());
+        self.ts.push(e.timestamp.as_micros());
+        self.received_at.push(e.received_at.as_micros());
+        self.data.push(data.to_string());
+        // NULL rather than false, as in the SQLite store (reports filter on `system IS NULL`).
+        self.system.push(e.system.then_some(true));
+        if let Some(m) = MessageRef::of(e) {
+            let refs = &mut self.messages;
+            refs.seq.push(seq);
+            refs.message_id.push(m.message_id);
+            refs.flow_id.push(m.flow_id);
+            refs.step_id.push(m.step_id);
+            refs.campaign_id.push(m.campaign_id);
+            refs.channel.push(m.channel);
+            refs.machine.push(m.machine);
+        }
+    }
+
+    /// Forgets the buffered events (written, or their transaction rolled back).
+    pub(crate) fn clear(&mut self) {
+        *self = PendingEvents::default();
+    }
+}
+
+impl PgWriter {
+    /// Writes the events `insert_event` buffered in this transaction. Every statement of the writer that reads
+    /// `events` or `event_messages` calls this first, and so does the commit.
+    pub(crate) fn flush_events(&mut self) -> Result<()> {
+        if self.pending_events.seq.is_empty() {
+            return Ok(());
+        }
+        // Cleared whether written or not: a failed statement aborts the transaction they belong to.
+        let written = self.write_pending_events();
+        self.pending_events.clear();
+        written
+    }
+
+    fn write_pending_events(&mut self) -> Result<()> {
+        let p = &self.pending_events;
+        self.conn.execute(
+            "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+                 $7::BIGINT[], $8::BIGINT[], $9::TEXT[], $10::BOOLEAN[])",
+            &[
+                &p.seq,
+                &p.workspace,
+                &p.contact,
+                &p.message_id,
+                &p.kind,
+                &p.name,
+                &p.ts,
+                &p.received_at,
+                &p.data,
+                &p.system,
+            ],
+        )?;
+        let m = &p.messages;
+        if !m.seq.is_empty() {
+            self.conn.execute(
+                "INSERT INTO event_messages (seq, message_id, flow_id, step_id, campaign_id, channel, machine)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+                     $7::BOOLEAN[])",
+                &[&m.seq, &m.message_id, &m.flow_id, &m.step_id, &m.campaign_id, &m.channel, &m.machine],
+            )?;
+        }
+        Ok(())
+    }
+}
 
 impl EventWrites for PgWriter {
     fn max_event_seq(&mut self) -> Result<i64> {
+        self.flush_events()?;
         last_seq(&mut self.conn)
     }
 
     fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
+        self.flush_events()?;
         // Walk the log backwards by sequence (the primary key) and stop at the first older event: sequence order
         // is receive order. In batches, so the walk stops without reading (or the server sending) the rest.
         let mut before = i64::MAX;
@@ -46,34 +161,16 @@ impl EventWrites for PgWriter {
     }
 
     fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, e: &Event, data: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &seq,
-                &ws.0,
-                &contact.0,
-                &e.message_id.as_str(),
-                &e.kind.as_str(),
-                &e.name,
-                &e.timestamp.as_micros(),
-                &e.received_at.as_micros(),
-                &data,
-                // NULL rather than false, as in the SQLite store (reports filter on `system IS NULL`).
-                &e.system.then_some(true),
-            ],
-        )?;
-        if let Some(m) = MessageRef::of(e) {
-            self.conn.execute(
-                "INSERT INTO event_messages (seq, message_id, flow_id, step_id, campaign_id, channel, machine)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&seq, &m.message_id, &m.flow_id, &m.step_id, &m.campaign_id, &m.channel, &m.machine],
-            )?;
+        self.pending_events.push(ws, contact, seq, e, data);
+        // Outside a transaction each statement commits on its own: nothing waits for a commit.
+        if !self.open || self.pending_events.seq.len() >= EVENTS_BUFFERED_MAX {
+            self.flush_events()?;
         }
         Ok(())
     }
 
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
+        self.flush_events()?;
         let mut out = Vec::new();
         self.conn.for_each(
             "SELECT seq, data FROM events WHERE contact_id = $1 ORDER BY ts, seq",
@@ -87,19 +184,23 @@ impl EventWrites for PgWriter {
     }
 
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
+        self.flush_events()?;
         self.conn.execute("UPDATE events SET contact_id = $2 WHERE contact_id = $1", &[&from.0, &to.0])?;
         Ok(())
     }
 
     fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        self.flush_events()?;
         scan_named(&mut self.conn, ws, name, f)
     }
 
     fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
+        self.flush_events()?;
         scan_since(&mut self.conn, ws, since, f)
     }
 
     fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        self.flush_events()?;
         any_named(&mut self.conn, ws, name)
     }
 }

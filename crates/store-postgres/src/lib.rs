@@ -75,7 +75,7 @@ impl PgStore {
 
     /// The committer's connection.
     pub fn pg_writer(&self) -> Result<PgWriter> {
-        Ok(PgWriter { conn: Conn::connect(&self.config)?, open: false })
+        Ok(PgWriter { conn: Conn::connect(&self.config)?, open: false, pending_events: Default::default() })
     }
 
     /// A connection beside the committer (workspaces, users): each statement commits on its own.
@@ -110,6 +110,8 @@ impl Store for PgStore {
 pub struct PgWriter {
     pub(crate) conn: Conn,
     open: bool,
+    /// Events inserted in the open transaction, written at commit (see `events::PendingEvents`).
+    pub(crate) pending_events: events::PendingEvents,
 }
 
 impl Writer for PgWriter {
@@ -119,10 +121,16 @@ impl Writer for PgWriter {
         Ok(())
     }
     fn commit(&mut self) -> Result<()> {
+        // The buffered events are written first; when they cannot be, nothing of the transaction commits.
+        if let Err(e) = self.flush_events() {
+            let _ = self.rollback();
+            return Err(e);
+        }
         self.open = false;
         self.conn.batch("COMMIT")
     }
     fn rollback(&mut self) -> Result<()> {
+        self.pending_events.clear();
         if std::mem::take(&mut self.open) {
             self.conn.batch("ROLLBACK")?;
         }
