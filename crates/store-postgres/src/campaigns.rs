@@ -133,6 +133,8 @@ impl CampaignWrites for PgWriter {
     }
 
     fn campaign_revenue(&mut self, campaign_public_id: &str) -> Result<Vec<(i64, f64)>> {
+        // It reads `events`: the ones buffered in this transaction are written first.
+        self.flush_events()?;
         campaign_revenue(&mut self.conn, campaign_public_id)
     }
 }

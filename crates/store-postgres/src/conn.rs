@@ -23,7 +23,6 @@ pub(crate) struct Conn {
     prepared: HashMap<&'static str, Statement>,
 }
 
-#[allow(dead_code)] // the aggregates being ported use the rest
 impl Conn {
     pub(crate) fn connect(config: &postgres::Config) -> Result<Conn> {
         let client = config.connect(NoTls).map_err(|e| connect_error(config, &e))?;

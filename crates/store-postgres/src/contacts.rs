@@ -1,63 +1,178 @@
-//! `contacts` (PostgreSQL).
-#![allow(unused_variables)] // stubs (not implemented yet) until this aggregate is ported
+//! Contacts (the profile as JSON, plus the fields reports filter on as columns) and identities.
 
-#[allow(unused_imports)]
-use kairos_domain::{
-    Channel, Contact, ContactId, Email, Event, MessageStatus, Product, SystemEvent, Timestamp, WorkspaceId,
-};
-#[allow(unused_imports)]
-use kairos_store::prelude::*;
-#[allow(unused_imports)]
-use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRow, OrderRow};
-#[allow(unused_imports)]
-use kairos_store::users::{Session, StoredSession, User, UserError};
-#[allow(unused_imports)]
-use kairos_store::*;
+use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
+use kairos_store::codec::{MERGE_HOPS_MAX, SEARCH_ROWS_MAX, from_json, matches_search, page_rows, search_pattern};
+use kairos_store::read::ContactReads;
+use kairos_store::write::ContactWrites;
+use kairos_store::{IdentityKind, Page, Result, StoreError};
 
-#[allow(unused_imports)]
-use crate::{PgReader, PgStore, PgWriter, not_yet};
-
-impl ContactReads for PgReader<'_> {
-    fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
-        Err(not_yet())
-    }
-    fn contacts(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>> {
-        Err(not_yet())
-    }
-    fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {
-        Err(not_yet())
-    }
-    fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
-        Err(not_yet())
-    }
-}
+use crate::{PgReader, PgWriter, cursor_number, get, to_json};
 
 impl ContactWrites for PgWriter {
     fn max_contact_id(&mut self) -> Result<i64> {
-        Err(not_yet())
+        get(&self.conn.query_one("SELECT COALESCE(MAX(id), 0) FROM contacts", &[])?, 0)
     }
+
     fn load_contact(&mut self, id: ContactId) -> Result<Option<Contact>> {
-        Err(not_yet())
+        let row = self.conn.query_opt("SELECT data FROM contacts WHERE id = $1 AND merged_into IS NULL", &[&id.0])?;
+        row.map(|r| from_json("contact", get(&r, 0)?)).transpose()
     }
-    fn upsert_contact(&mut self, contact: &Contact) -> Result<()> {
-        Err(not_yet())
+
+    fn upsert_contact(&mut self, c: &Contact) -> Result<()> {
+        // A status without a change time is the default (`never_subscribed`): stored as NULL, as in the SQLite
+        // store.
+        let consent = |c: &kairos_domain::Consent| {
+            (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
+        };
+        let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
+        self.conn.execute(
+            "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
+                 email_consent_at, sms_consent, sms_consent_at)
+             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at,
+                 first_order_at = EXCLUDED.first_order_at, email_consent = EXCLUDED.email_consent,
+                 email_consent_at = EXCLUDED.email_consent_at, sms_consent = EXCLUDED.sms_consent,
+                 sms_consent_at = EXCLUDED.sms_consent_at",
+            &[
+                &c.id.0,
+                &c.workspace.0,
+                &to_json(c),
+                &c.updated_at.as_micros(),
+                &c.computed.orders.first_at.map(Timestamp::as_micros),
+                &email,
+                &email_at,
+                &sms,
+                &sms_at,
+            ],
+        )?;
+        Ok(())
     }
+
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
-        Err(not_yet())
+        self.conn.execute(
+            "UPDATE contacts SET merged_into = $2, data = '{}', updated_at = $3 WHERE id = $1",
+            &[&loser.0, &survivor.0, &at.as_micros()],
+        )?;
+        // Contacts that were merged into the loser earlier now point at the survivor directly.
+        self.conn.execute("UPDATE contacts SET merged_into = $2 WHERE merged_into = $1", &[&loser.0, &survivor.0])?;
+        Ok(())
     }
+
     fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
-        Err(not_yet())
+        self.conn.for_each("SELECT data FROM contacts WHERE merged_into IS NULL", &[], &mut |r| {
+            f(from_json("contact", get(r, 0)?)?);
+            Ok(())
+        })
     }
+
     fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()> {
-        Err(not_yet())
+        self.conn.for_each("SELECT id, merged_into FROM contacts WHERE merged_into IS NOT NULL", &[], &mut |r| {
+            f(ContactId(get(r, 0)?), ContactId(get(r, 1)?));
+            Ok(())
+        })
     }
+
     fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>> {
-        Err(not_yet())
+        // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
+        let row = self.conn.query_opt(
+            "SELECT COALESCE(c.merged_into, i.contact_id) FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id
+             WHERE i.workspace_id = $1 AND i.kind = $2 AND i.value = $3",
+            &[&ws.0, &kind.code(), &value],
+        )?;
+        row.map(|r| Ok(ContactId(get(&r, 0)?))).transpose()
     }
+
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
-        Err(not_yet())
+        self.conn.execute(
+            "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = EXCLUDED.contact_id",
+            &[&ws.0, &kind.code(), &value, &contact.0],
+        )?;
+        Ok(())
     }
+
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()> {
-        Err(not_yet())
+        self.conn.execute(
+            "DELETE FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
+            &[&ws.0, &kind.code(), &value],
+        )?;
+        Ok(())
+    }
+}
+
+/// A contact row: its workspace, the survivor it was merged into, and its JSON.
+type ContactRow = (i64, Option<i64>, String);
+
+impl PgReader<'_> {
+    fn resolve_merged(&self, id: ContactId) -> Result<Option<ContactRow>> {
+        let row =
+            self.conn().query_opt("SELECT workspace_id, merged_into, data FROM contacts WHERE id = $1", &[&id.0])?;
+        row.map(|r| Ok((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?))).transpose()
+    }
+}
+
+impl ContactReads for PgReader<'_> {
+    fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
+        let mut id = id;
+        for _ in 0..MERGE_HOPS_MAX {
+            match self.resolve_merged(id)? {
+                Some((row_ws, _, _)) if row_ws != ws.0 => return Ok(None),
+                Some((_, Some(survivor), _)) => id = ContactId(survivor),
+                Some((_, None, data)) => return Ok(Some(from_json("contact", &data)?)),
+                None => return Ok(None),
+            }
+        }
+        Err(StoreError::corrupt("contact", "merge chain too long"))
+    }
+
+    fn contacts(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>> {
+        let before = cursor_number(cursor, i64::MAX)?;
+        let rows = self.conn().query(
+            "SELECT data FROM contacts WHERE workspace_id = $1 AND id < $2 AND merged_into IS NULL
+             ORDER BY id DESC LIMIT $3",
+            &[&ws.0, &before, &page_rows(limit)],
+        )?;
+        let mut items = rows.iter().map(|r| from_json("contact", get(r, 0)?)).collect::<Result<Vec<Contact>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.id.0.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {
+        let (needle, pattern) = search_pattern(q);
+        // ILIKE narrows the rows (case-insensitive over the stored JSON, as SQLite's LIKE is for ASCII); the
+        // fields are checked after.
+        let rows = self.conn().query(
+            "SELECT data FROM contacts
+             WHERE workspace_id = $1 AND merged_into IS NULL AND data ILIKE $2 ESCAPE '!'
+             ORDER BY id DESC LIMIT $3",
+            &[&ws.0, &pattern, &SEARCH_ROWS_MAX],
+        )?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let c: Contact = from_json("contact", get(r, 0)?)?;
+            if matches_search(&c, &needle) {
+                out.push(c);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
+        let row = self.conn().query_opt(
+            "SELECT contact_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
+            &[&ws.0, &kind.code(), &value],
+        )?;
+        match row {
+            Some(r) => self.contact(ws, ContactId(get(&r, 0)?)),
+            None => Ok(None),
+        }
     }
 }

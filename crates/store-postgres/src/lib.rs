@@ -76,7 +76,12 @@ impl PgStore {
 
     /// The committer's connection.
     pub fn pg_writer(&self) -> Result<PgWriter> {
-        Ok(PgWriter { conn: Conn::connect(&self.config)?, config: self.config.clone(), open: false })
+        Ok(PgWriter {
+            conn: Conn::connect(&self.config)?,
+            config: self.config.clone(),
+            open: false,
+            pending_events: Default::default(),
+        })
     }
 
     /// A connection beside the committer (workspaces, users): each statement commits on its own.
@@ -116,6 +121,8 @@ pub struct PgWriter {
     /// To connect again after the connection was lost (the database restarted or the network failed).
     config: postgres::Config,
     open: bool,
+    /// Events inserted in the open transaction, written at commit (see `events::PendingEvents`).
+    pub(crate) pending_events: events::PendingEvents,
 }
 
 impl Writer for PgWriter {
@@ -129,10 +136,16 @@ impl Writer for PgWriter {
         Ok(())
     }
     fn commit(&mut self) -> Result<()> {
+        // The buffered events are written first; when they cannot be, nothing of the transaction commits.
+        if let Err(e) = self.flush_events() {
+            let _ = self.rollback();
+            return Err(e);
+        }
         self.open = false;
         self.conn.batch("COMMIT")
     }
     fn rollback(&mut self) -> Result<()> {
+        self.pending_events.clear();
         // A lost connection took its transaction with it: nothing to roll back.
         if std::mem::take(&mut self.open) && !self.conn.is_closed() {
             self.conn.batch("ROLLBACK")?;
@@ -182,10 +195,4 @@ pub(crate) fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a postgres::Row, i
     row.try_get(i).map_err(|e| StoreError::corrupt("row", e))
 }
 
-#[allow(unused_imports)] // used by the aggregates as they are ported
 pub(crate) use kairos_store::codec::{cursor_number, to_json};
-
-/// What a method not ported to PostgreSQL yet answers.
-pub(crate) fn not_yet<E: From<StoreError>>() -> E {
-    E::from(StoreError::backend("not implemented on PostgreSQL yet"))
-}

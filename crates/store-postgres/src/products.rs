@@ -1,39 +1,58 @@
-//! `products` (PostgreSQL).
-#![allow(unused_variables)] // stubs (not implemented yet) until this aggregate is ported
+//! The product catalog (one JSON row per product and workspace).
 
-#[allow(unused_imports)]
-use kairos_domain::{
-    Channel, Contact, ContactId, Email, Event, MessageStatus, Product, SystemEvent, Timestamp, WorkspaceId,
-};
-#[allow(unused_imports)]
-use kairos_store::prelude::*;
-#[allow(unused_imports)]
-use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRow, OrderRow};
-#[allow(unused_imports)]
-use kairos_store::users::{Session, StoredSession, User, UserError};
-#[allow(unused_imports)]
-use kairos_store::*;
+use kairos_domain::{Product, WorkspaceId};
+use kairos_store::codec::{from_json, page_rows};
+use kairos_store::read::ProductReads;
+use kairos_store::write::ProductWrites;
+use kairos_store::{Page, Result};
 
-#[allow(unused_imports)]
-use crate::{PgReader, PgStore, PgWriter, not_yet};
-
-impl ProductReads for PgReader<'_> {
-    fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
-        Err(not_yet())
-    }
-    fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>> {
-        Err(not_yet())
-    }
-}
+use crate::conn::Conn;
+use crate::{PgReader, PgWriter, get, to_json};
 
 impl ProductWrites for PgWriter {
     fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
-        Err(not_yet())
+        product(&mut self.conn, ws, id)
     }
-    fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()> {
-        Err(not_yet())
+
+    fn upsert_product(&mut self, ws: WorkspaceId, p: &Product) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO products (workspace_id, id, data, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id, id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at",
+            &[&ws.0, &p.id, &to_json(p), &p.updated_at.as_micros()],
+        )?;
+        Ok(())
     }
+
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool> {
-        Err(not_yet())
+        let row = self.conn.query_opt("SELECT 1 FROM products WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])?;
+        Ok(row.is_some())
+    }
+}
+
+fn product(conn: &mut Conn, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
+    let row = conn.query_opt("SELECT data FROM products WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])?;
+    row.map(|r| from_json("product", get(&r, 0)?)).transpose()
+}
+
+impl ProductReads for PgReader<'_> {
+    fn product(&self, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
+        product(&mut self.conn(), ws, id)
+    }
+
+    fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>> {
+        // `id` sorts byte by byte (`COLLATE "C"` in the schema), as in the SQLite store, whatever the database's
+        // collation.
+        let rows = self.conn().query(
+            "SELECT data FROM products WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            &[&ws.0, &cursor.unwrap_or(""), &page_rows(limit)],
+        )?;
+        let mut items = rows.iter().map(|r| from_json("product", get(r, 0)?)).collect::<Result<Vec<Product>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|p| p.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 }

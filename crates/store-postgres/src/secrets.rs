@@ -1,45 +1,64 @@
-//! `secrets` (PostgreSQL).
-#![allow(unused_variables)] // stubs (not implemented yet) until this aggregate is ported
+//! Sealed secrets by name (`kairos_store::secrets`): the table holds only the bytes `SecretBox` sealed.
 
-#[allow(unused_imports)]
-use kairos_domain::{
-    Channel, Contact, ContactId, Email, Event, MessageStatus, Product, SystemEvent, Timestamp, WorkspaceId,
-};
-#[allow(unused_imports)]
-use kairos_store::prelude::*;
-#[allow(unused_imports)]
-use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRow, OrderRow};
-#[allow(unused_imports)]
-use kairos_store::users::{Session, StoredSession, User, UserError};
-#[allow(unused_imports)]
-use kairos_store::*;
+use kairos_domain::Timestamp;
+use kairos_store::read::SecretReads;
+use kairos_store::write::SecretWrites;
+use kairos_store::{Result, StoreError};
 
-#[allow(unused_imports)]
-use crate::{PgReader, PgStore, PgWriter, not_yet};
+use crate::conn::Conn;
+use crate::{PgReader, PgWriter, get};
 
-impl SecretReads for PgReader<'_> {
-    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        Err(not_yet())
-    }
-    fn secret_names(&self) -> Result<Vec<String>> {
-        Err(not_yet())
-    }
+fn sealed(conn: &mut Conn, name: &str) -> Result<Option<Vec<u8>>> {
+    let row = conn.query_opt("SELECT sealed FROM secrets WHERE name = $1", &[&name])?;
+    row.map(|r| get(&r, 0)).transpose()
+}
+
+fn names(conn: &mut Conn) -> Result<Vec<String>> {
+    // `name` sorts byte by byte (`COLLATE "C"` in the schema), as in the SQLite store.
+    conn.query("SELECT name FROM secrets ORDER BY name", &[])?.iter().map(|r| get(r, 0)).collect()
 }
 
 impl SecretWrites for PgWriter {
     fn secret(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
-        Err(not_yet())
+        sealed(&mut self.conn, name)
     }
-    fn insert_secret(&mut self, name: &str, sealed: &[u8], at: Timestamp) -> Result<Vec<u8>> {
-        Err(not_yet())
+
+    fn insert_secret(&mut self, name: &str, value: &[u8], at: Timestamp) -> Result<Vec<u8>> {
+        // Another writer inserting the same name waits here until it commits (then nothing is inserted), and
+        // the read below, a statement of its own, sees its committed value (READ COMMITTED).
+        self.conn.execute(
+            "INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (name) DO NOTHING",
+            &[&name, &value, &at.as_micros()],
+        )?;
+        sealed(&mut self.conn, name)?
+            .ok_or_else(|| StoreError::corrupt("secrets", format!("{name:?} vanished after insert")))
     }
-    fn put_secret(&mut self, name: &str, sealed: &[u8], at: Timestamp) -> Result<()> {
-        Err(not_yet())
+
+    fn put_secret(&mut self, name: &str, value: &[u8], at: Timestamp) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at",
+            &[&name, &value, &at.as_micros()],
+        )?;
+        Ok(())
     }
+
     fn delete_secret(&mut self, name: &str) -> Result<bool> {
-        Err(not_yet())
+        Ok(self.conn.execute("DELETE FROM secrets WHERE name = $1", &[&name])? > 0)
     }
+
     fn secret_names(&mut self) -> Result<Vec<String>> {
-        Err(not_yet())
+        names(&mut self.conn)
+    }
+}
+
+impl SecretReads for PgReader<'_> {
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        sealed(&mut self.conn(), name)
+    }
+
+    fn secret_names(&self) -> Result<Vec<String>> {
+        names(&mut self.conn())
     }
 }

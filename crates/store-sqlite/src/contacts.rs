@@ -6,12 +6,9 @@ use kairos_store::write::ContactWrites;
 use kairos_store::{IdentityKind, Page, Result};
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Db, SqliteReader, SqliteWriter, corrupt, cursor_number, to_json};
+use kairos_store::codec::{MERGE_HOPS_MAX, SEARCH_ROWS_MAX, matches_search, search_pattern};
 
-/// Merge chains are flattened on write, so one hop suffices; the bound guards against corrupt data.
-const MERGE_HOPS_MAX: usize = 4;
-/// Rows a contact search reads at most (newest first) before checking fields.
-const SEARCH_ROWS_MAX: i64 = 5_000;
+use crate::{Db, SqliteReader, SqliteWriter, corrupt, cursor_number, to_json};
 
 impl ContactWrites for SqliteWriter {
     fn max_contact_id(&mut self) -> Result<i64> {
@@ -180,10 +177,7 @@ impl ContactReads for SqliteReader<'_> {
     }
 
     fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {
-        let needle = q.trim().to_lowercase();
-        // The longest word narrows the rows ("ann lindqvist" is not one substring of the stored JSON).
-        let word = needle.split_whitespace().max_by_key(|w| w.len()).unwrap_or("");
-        let pattern = format!("%{}%", word.replace('!', "!!").replace('%', "!%").replace('_', "!_"));
+        let (needle, pattern) = search_pattern(q);
         // LIKE narrows the rows (ASCII case-insensitive over the stored JSON); the fields are checked after.
         let mut stmt = self
             .conn
@@ -217,20 +211,4 @@ impl ContactReads for SqliteReader<'_> {
             None => Ok(None),
         }
     }
-}
-
-/// Whether the contact's email, phone, user id or name contains `needle` (lowercase).
-fn matches_search(c: &Contact, needle: &str) -> bool {
-    let text = |v: Option<&str>| v.is_some_and(|s| s.to_lowercase().contains(needle));
-    let trait_text = |k: &str| text(c.traits.get(k).and_then(|v| v.as_str()));
-    let full_name = format!(
-        "{} {}",
-        c.traits.get("first_name").and_then(|v| v.as_str()).unwrap_or(""),
-        c.traits.get("last_name").and_then(|v| v.as_str()).unwrap_or("")
-    );
-    text(c.email.as_ref().map(|e| e.as_str()))
-        || text(c.phone.as_ref().map(|p| p.as_str()))
-        || text(c.user_id.as_deref())
-        || text(Some(&full_name))
-        || ["name", "first_name", "last_name"].iter().any(|k| trait_text(k))
 }

@@ -8,8 +8,8 @@ use kairos_store::write::EventWrites;
 use kairos_store::{Page, Result, StoredEvent};
 use rusqlite::{OptionalExtension, params};
 
-use crate::rows::{event_row, readable_event, to_stored};
-use kairos_store::codec::time_cursor;
+use crate::rows::{event_row, readable_event};
+use kairos_store::codec::{EventRow, event_page, page_rows, time_cursor, time_cursor_at};
 
 use crate::{Db, SqliteReader, SqliteWriter, cursor_number};
 
@@ -140,6 +140,11 @@ fn scan_since(
     Ok(())
 }
 
+/// The cursor of the time-ordered listings.
+fn by_time(&(seq, _, _, ts): &EventRow) -> String {
+    time_cursor_at(ts, seq)
+}
+
 impl EventReads for SqliteReader<'_> {
     fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
         let (ts, seq) = time_cursor(cursor, (i64::MAX, i64::MAX))?;
@@ -151,17 +156,12 @@ impl EventReads for SqliteReader<'_> {
                  ORDER BY ts DESC, seq DESC LIMIT ?4",
             )
             .db()?;
-        let mut rows = stmt
-            .query_map(params![contact.0, ts, seq, (limit + 1) as i64], event_row)
+        let rows = stmt
+            .query_map(params![contact.0, ts, seq, page_rows(limit)], event_row)
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        // The cursor comes from the rows, not the readable events, so a skipped row never ends the listing early.
-        let next_cursor = (rows.len() > limit).then(|| {
-            rows.truncate(limit);
-            rows.last().map(|(seq, _, _, ts)| format!("{ts}_{seq}"))
-        });
-        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+        Ok(event_page(rows, limit, by_time))
     }
 
     fn workspace_events(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
@@ -173,16 +173,12 @@ impl EventReads for SqliteReader<'_> {
                  ORDER BY seq DESC LIMIT ?3",
             )
             .db()?;
-        let mut rows = stmt
-            .query_map(params![ws.0, before, (limit + 1) as i64], event_row)
+        let rows = stmt
+            .query_map(params![ws.0, before, page_rows(limit)], event_row)
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        let next_cursor = (rows.len() > limit).then(|| {
-            rows.truncate(limit);
-            rows.last().map(|(seq, ..)| seq.to_string())
-        });
-        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+        Ok(event_page(rows, limit, |(seq, ..)| seq.to_string()))
     }
 
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
@@ -220,17 +216,12 @@ impl EventReads for SqliteReader<'_> {
             )
             .db()?;
         let from = since.as_micros().max(after_ts);
-        let mut rows = stmt
-            .query_map(params![ws.0, from, after_ts, after_seq, until_seq, (limit + 1) as i64], event_row)
+        let rows = stmt
+            .query_map(params![ws.0, from, after_ts, after_seq, until_seq, page_rows(limit)], event_row)
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        // The cursor comes from the rows, not the readable events, so a skipped row never ends the listing early.
-        let next_cursor = (rows.len() > limit).then(|| {
-            rows.truncate(limit);
-            rows.last().map(|(seq, _, _, ts)| format!("{ts}_{seq}"))
-        });
-        Ok(Page { items: to_stored(rows), next_cursor: next_cursor.flatten() })
+        Ok(event_page(rows, limit, by_time))
     }
 
     fn newest_events_cursor(
@@ -255,6 +246,6 @@ impl EventReads for SqliteReader<'_> {
             })
             .optional()
             .db()?;
-        Ok(row.map(|(ts, seq)| format!("{ts}_{seq}")))
+        Ok(row.map(|(ts, seq)| time_cursor_at(ts, seq)))
     }
 }

@@ -3,11 +3,10 @@
 use kairos_domain::{
     CampaignStatus, Channel, ContactId, FlowStatus, MessageStatus, RunEnd, RunStatus, Timestamp, WorkspaceId,
 };
-use kairos_store::{StoredCampaign, StoredEvent, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
+use kairos_store::{StoredCampaign, StoredFlow, StoredMessage, StoredRun, StoredSegment, StoredTemplate};
 use rusqlite::Row;
 
-/// `(seq, contact_id, data, ts)` of an events row.
-pub(crate) type EventRow = (i64, i64, String, i64);
+pub(crate) use kairos_store::codec::EventRow;
 
 pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -22,14 +21,6 @@ pub(crate) fn wire<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> ru
 }
 
 pub(crate) use kairos_store::codec::readable_event;
-
-pub(crate) fn to_stored(rows: Vec<EventRow>) -> Vec<StoredEvent> {
-    rows.into_iter()
-        .filter_map(|(seq, contact, data, _)| {
-            Some(StoredEvent { seq, contact_id: ContactId(contact), event: readable_event(seq, &data)? })
-        })
-        .collect()
-}
 
 pub(crate) const SEGMENT_COLUMNS: &str = "id, public_id, workspace_id, name, definition, created_at, updated_at";
 
