@@ -19,7 +19,9 @@ const RECOVERY_MAX: Duration = Duration::from_secs(20);
 
 fn pg(args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
-    let out = Command::new("bash").arg(script).args(args).output().expect("run scripts/pg.sh");
+    // Durable (fsync, synchronous_commit): an immediate stop must lose nothing that was committed.
+    let out =
+        Command::new("bash").arg(script).args(args).env("KAIROS_PG_DURABLE", "1").output().expect("run scripts/pg.sh");
     assert!(out.status.success(), "pg.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()
 }

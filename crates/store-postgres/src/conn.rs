@@ -14,6 +14,11 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use crate::pg_error;
 
+/// A pooled connection idle this long is checked (an empty query) before it is lent again.
+const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long that check may take.
+const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Parameters of a statement.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -21,17 +26,26 @@ pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 pub(crate) struct Conn {
     client: Client,
     prepared: HashMap<&'static str, Statement>,
+    /// When it last went back to the pool (a connection idle a while is checked before it is lent again).
+    idle_since: std::time::Instant,
 }
 
 impl Conn {
     pub(crate) fn connect(config: &postgres::Config) -> Result<Conn> {
         let client = config.connect(NoTls).map_err(|e| connect_error(config, &e))?;
-        Ok(Conn { client, prepared: HashMap::new() })
+        Ok(Conn { client, prepared: HashMap::new(), idle_since: std::time::Instant::now() })
     }
 
     /// Whether the connection is gone (a pool drops those rather than lending them again).
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+
+    /// Whether the server still answers on it. The blocking client only notices a server that went away when
+    /// it next talks to it, so an idle connection is checked before it is lent (after a database restart, the
+    /// first query on a stale connection would fail otherwise).
+    fn answers(&mut self) -> bool {
+        self.client.is_valid(IDLE_CHECK_TIMEOUT).is_ok()
     }
 
     fn prepare(&mut self, sql: &'static str) -> Result<Statement> {
@@ -142,10 +156,19 @@ impl ReadPool {
 
     /// A pooled connection (a new one when all are busy).
     pub(crate) fn get(&self) -> Result<Pooled<'_>> {
-        let conn = self.conns.lock().map_err(|_| StoreError::corrupt("read pool", "poisoned"))?.pop();
-        let conn = match conn {
-            Some(c) if !c.is_closed() => c,
-            _ => Conn::connect(&self.config)?,
+        let pooled = self.conns.lock().map_err(|_| StoreError::corrupt("read pool", "poisoned"))?.pop();
+        let fresh = |c: &mut Conn| !c.is_closed() && (c.idle_since.elapsed() < IDLE_CHECK_AFTER || c.answers());
+        let conn = match pooled {
+            Some(mut c) => {
+                if fresh(&mut c) {
+                    c
+                } else {
+                    // One stale connection means the server restarted: the others are stale too.
+                    self.conns.lock().map_err(|_| StoreError::corrupt("read pool", "poisoned"))?.clear();
+                    Conn::connect(&self.config)?
+                }
+            }
+            None => Conn::connect(&self.config)?,
         };
         Ok(Pooled { conn: Some(conn), pool: self })
     }
@@ -173,10 +196,11 @@ impl std::ops::DerefMut for Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take().filter(|c| !c.is_closed())
+        if let Some(mut conn) = self.conn.take().filter(|c| !c.is_closed())
             && let Ok(mut pool) = self.pool.conns.lock()
             && pool.len() < crate::READ_POOL_CONNECTIONS_KEPT
         {
+            conn.idle_since = std::time::Instant::now();
             pool.push(conn);
         }
     }

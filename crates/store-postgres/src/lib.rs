@@ -62,6 +62,10 @@ impl PgStore {
     /// checks that the database answers. Errors name the problem (bad URL, unreachable server, refused login,
     /// missing privileges, a schema from a newer build) and leave the database as it was.
     pub fn open(url: &str) -> Result<PgStore> {
+        off_runtime(|| Self::open_here(url))
+    }
+
+    fn open_here(url: &str) -> Result<PgStore> {
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("the database url is not a valid PostgreSQL url: {e}")))?;
@@ -146,8 +150,17 @@ impl Writer for PgWriter {
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending_events.clear();
-        // A lost connection took its transaction with it: nothing to roll back.
-        if std::mem::take(&mut self.open) && !self.conn.is_closed() {
+        if self.conn.is_closed() {
+            // A lost connection took its transaction with it: nothing to roll back. Connect again now (the
+            // committer reloads its state right after a rollback); if the database is still away, later.
+            self.open = false;
+            if let Ok(conn) = Conn::connect(&self.config) {
+                self.conn = conn;
+                tracing::info!("the committer's database connection was lost and is open again");
+            }
+            return Ok(());
+        }
+        if std::mem::take(&mut self.open) {
             self.conn.batch("ROLLBACK")?;
         }
         Ok(())
@@ -188,6 +201,16 @@ pub(crate) fn pg_error(e: postgres::Error) -> StoreError {
         return StoreError::Unavailable(format!("the database connection was lost: {e}"));
     }
     StoreError::backend(e)
+}
+
+/// Runs `f` where the blocking client may block: on this thread, or, when called from inside an async runtime
+/// (where the client's own `block_on` would panic), on a short-lived thread of its own. For rare calls (opening
+/// the store, test databases); queries run on the committer thread or blocking threads already.
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
 }
 
 /// Column `i` of a row, as `T`; a type mismatch is corrupt data rather than a panic.

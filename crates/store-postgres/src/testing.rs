@@ -35,7 +35,7 @@ impl TestDatabase {
             NEXT.fetch_add(1, Ordering::Relaxed),
             rand::random::<u32>()
         );
-        Conn::connect(&admin)?.batch(&format!("CREATE DATABASE {name}"))?;
+        crate::off_runtime(|| Conn::connect(&admin)?.batch(&format!("CREATE DATABASE {name}")))?;
         let url = with_database(server_url, &name);
         Ok(TestDatabase { admin, name, url })
     }
@@ -52,9 +52,11 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Ok(mut c) = Conn::connect(&self.admin) {
-            let _ = c.batch(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
+        crate::off_runtime(|| {
+            if let Ok(mut c) = Conn::connect(&self.admin) {
+                let _ = c.batch(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            }
+        });
     }
 }
 
@@ -78,10 +80,12 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// (table, column, type) of every column of the database at `url` but the migrations' own table.
 pub fn columns(url: &str) -> Result<Vec<(String, String, String)>> {
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError::Unavailable(e.to_string()))?;
-    let rows = Conn::connect(&config)?.query_dyn(
-        "SELECT table_name::TEXT, column_name::TEXT, data_type::TEXT FROM information_schema.columns
+    let rows = crate::off_runtime(|| {
+        Conn::connect(&config)?.query_dyn(
+            "SELECT table_name::TEXT, column_name::TEXT, data_type::TEXT FROM information_schema.columns
          WHERE table_schema = 'public' AND table_name != 'schema_migrations'",
-        &[],
-    )?;
+            &[],
+        )
+    })?;
     rows.iter().map(|r| Ok((crate::get(r, 0)?, crate::get(r, 1)?, crate::get(r, 2)?))).collect()
 }
