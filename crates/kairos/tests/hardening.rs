@@ -96,7 +96,7 @@ async fn poison_events_are_refused_and_never_stall_other_workspaces() {
 /// A row that was stored before the limits existed (or damaged on disk) is skipped and reported, never a 500 for
 /// the whole timeline, and never a failed group commit for whoever shares the group.
 #[tokio::test]
-async fn an_unreadable_stored_event_is_skipped() {
+async fn an_unreadable_stored_event_in_a_sqlite_file_is_skipped() {
     let mut s = TestServer::start();
     let other = create_workspace(&s.dir, "Other Shop");
     let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());

@@ -95,7 +95,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// settings) keeps signing with the same keys once they move into the store: a link signed by the old key still
 /// redirects after a restart, and neither secret is left in plain text in the directory or the database.
 #[tokio::test]
-async fn an_older_data_directory_moves_its_secrets_into_the_store_and_its_links_keep_working() {
+async fn an_older_sqlite_data_directory_moves_its_secrets_into_the_store_and_its_links_keep_working() {
     let hook = Recorder::start(|_, _| (200, "{}".into())).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
@@ -166,7 +166,7 @@ async fn an_older_data_directory_moves_its_secrets_into_the_store_and_its_links_
 /// Two nodes on one database with the same master key (from the environment): the second verifies the first's
 /// links and signs webhook calls with the secret the first generated; each reads its own `kairos.toml`.
 #[tokio::test]
-async fn a_second_node_with_the_same_master_key_shares_links_and_webhook_secrets() {
+async fn a_second_node_on_one_sqlite_file_with_the_same_master_key_shares_links_and_webhook_secrets() {
     let hook = Recorder::start(|_, _| (200, "{}".into())).await;
     let (tmp_a, tmp_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (dir_a, dir_b) = (tmp_a.path().to_path_buf(), tmp_b.path().to_path_buf());
@@ -211,7 +211,7 @@ async fn a_second_node_with_the_same_master_key_shares_links_and_webhook_secrets
 /// A master key that does not open the stored secrets stops the server with a message naming the key, and so
 /// does a missing key once secrets exist: it never makes new secrets that would invalidate links already sent.
 #[tokio::test]
-async fn a_wrong_or_missing_master_key_stops_the_server() {
+async fn a_wrong_or_missing_master_key_stops_a_sqlite_server() {
     let mut s = TestServer::start();
     let mut c = s.client().await;
     let wk = s.keys.write_key.clone();
@@ -243,7 +243,7 @@ async fn a_wrong_or_missing_master_key_stops_the_server() {
 
 /// The DKIM key named in kairos.toml is stored (encrypted) at start; a node without the file signs with it.
 #[tokio::test]
-async fn a_node_without_the_dkim_file_signs_with_the_stored_key() {
+async fn a_node_without_the_dkim_file_signs_with_the_key_stored_in_sqlite() {
     let sink = support::SmtpSink::start(support::SinkOptions::default());
     let port = sink.port;
     let (pem, txt) = support::dkim_test_key();

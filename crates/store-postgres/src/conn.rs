@@ -24,7 +24,8 @@ pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// A connection and the statements prepared on it.
 pub(crate) struct Conn {
-    client: Client,
+    /// Always Some until dropped (see `Drop`).
+    client: Option<Client>,
     prepared: HashMap<&'static str, Statement>,
     /// When it last went back to the pool (a connection idle a while is checked before it is lent again).
     idle_since: std::time::Instant,
@@ -33,49 +34,53 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn connect(config: &postgres::Config) -> Result<Conn> {
         let client = config.connect(NoTls).map_err(|e| connect_error(config, &e))?;
-        Ok(Conn { client, prepared: HashMap::new(), idle_since: std::time::Instant::now() })
+        Ok(Conn { client: Some(client), prepared: HashMap::new(), idle_since: std::time::Instant::now() })
     }
 
     /// Whether the connection is gone (a pool drops those rather than lending them again).
     pub(crate) fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.as_ref().is_none_or(Client::is_closed)
     }
 
     /// Whether the server still answers on it. The blocking client only notices a server that went away when
     /// it next talks to it, so an idle connection is checked before it is lent (after a database restart, the
     /// first query on a stale connection would fail otherwise).
     fn answers(&mut self) -> bool {
-        self.client.is_valid(IDLE_CHECK_TIMEOUT).is_ok()
+        self.client().is_valid(IDLE_CHECK_TIMEOUT).is_ok()
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a connection has its client until dropped")
     }
 
     fn prepare(&mut self, sql: &'static str) -> Result<Statement> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql).map_err(pg_error)?;
+        let s = self.client().prepare(sql).map_err(pg_error)?;
         self.prepared.insert(sql, s.clone());
         Ok(s)
     }
 
     pub(crate) fn query(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>> {
         let s = self.prepare(sql)?;
-        self.client.query(&s, params).map_err(pg_error)
+        self.client().query(&s, params).map_err(pg_error)
     }
 
     pub(crate) fn query_opt(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Option<Row>> {
         let s = self.prepare(sql)?;
-        self.client.query_opt(&s, params).map_err(pg_error)
+        self.client().query_opt(&s, params).map_err(pg_error)
     }
 
     pub(crate) fn query_one(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Row> {
         let s = self.prepare(sql)?;
-        self.client.query_one(&s, params).map_err(pg_error)
+        self.client().query_one(&s, params).map_err(pg_error)
     }
 
     /// Runs a statement; returns the rows it changed.
     pub(crate) fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64> {
         let s = self.prepare(sql)?;
-        self.client.execute(&s, params).map_err(pg_error)
+        self.client().execute(&s, params).map_err(pg_error)
     }
 
     /// Streams the rows of a query to `f` without holding them all (large scans: events by name, history).
@@ -86,7 +91,7 @@ impl Conn {
         f: &mut dyn FnMut(&Row) -> Result<()>,
     ) -> Result<()> {
         let s = self.prepare(sql)?;
-        let mut rows = self.client.query_raw(&s, params.iter().copied()).map_err(pg_error)?;
+        let mut rows = self.client().query_raw(&s, params.iter().copied()).map_err(pg_error)?;
         while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows).map_err(pg_error)? {
             f(&row)?;
         }
@@ -94,20 +99,30 @@ impl Conn {
     }
 
     pub(crate) fn query_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
-        self.client.query(sql, params).map_err(pg_error)
+        self.client().query(sql, params).map_err(pg_error)
     }
 
     pub(crate) fn query_one_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
-        self.client.query_one(sql, params).map_err(pg_error)
+        self.client().query_one(sql, params).map_err(pg_error)
     }
 
     pub(crate) fn execute_dyn(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        self.client.execute(sql, params).map_err(pg_error)
+        self.client().execute(sql, params).map_err(pg_error)
     }
 
     /// Runs statements separated by `;`, without parameters (transactions, schema).
     pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(pg_error)
+        self.client().batch_execute(sql).map_err(pg_error)
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Closing a blocking client blocks on its own runtime, which panics inside an async one (a store
+        // dropped at the end of `block_on`, a read connection dropped on an async thread): close it elsewhere.
+        if let Some(client) = self.client.take() {
+            crate::off_runtime(move || drop(client));
+        }
     }
 }
 
