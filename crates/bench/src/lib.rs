@@ -94,6 +94,10 @@ pub struct BenchArgs {
     /// Data directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Database for the ingest benchmark: `postgres://...` measures Kairos on PostgreSQL (the benchmark adds a
+    /// workspace to it); without it, SQLite in the data directory.
+    #[arg(long, env = "KAIROS_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
@@ -226,12 +230,23 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size >= 1 && args.concurrency >= 1, "batch size and concurrency must be at least 1");
-    let store = Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
-    let ws = kairos_store::Store::create_workspace(
-        &*store,
-        "bench",
-        kairos_engine::Clock::now(&kairos_engine::SystemClock),
-    )?;
+    let url = args.database_url.clone();
+    let dir_owned = dir.to_path_buf();
+    // Opening and the first writes block (a server database's client may not block an async thread).
+    let (store, ws) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&dir_owned)?;
+        let store: Arc<dyn kairos_store::Store> = match url.as_deref() {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Arc::new(kairos_store_postgres::PgStore::open(u)?)
+            }
+            Some(u) => Arc::new(kairos_store_sqlite::SqliteStore::open_url(u)?),
+            None => Arc::new(kairos_store_sqlite::SqliteStore::open(&dir_owned)?),
+        };
+        let ws = store.create_workspace("bench", kairos_engine::Clock::now(&kairos_engine::SystemClock))?;
+        Ok((store, ws))
+    })
+    .await??;
+    eprintln!("backend: {}", if store.local_dir().is_some() { "SQLite (embedded)" } else { "PostgreSQL" });
     let (state, listener) = start(store, dir.to_path_buf(), false).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -74,11 +74,9 @@ impl Identity {
     /// Writes the contacts changed in this transaction.
     pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W) -> Result<usize, EngineError> {
         let n = self.dirty.len();
-        for id in std::mem::take(&mut self.dirty) {
-            if let Some(c) = self.contacts.get(&id) {
-                w.upsert_contact(c)?;
-            }
-        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let changed: Vec<&Contact> = dirty.iter().filter_map(|id| self.contacts.get(id)).collect();
+        w.upsert_contacts(&changed)?;
         Ok(n)
     }
 

@@ -8,6 +8,104 @@ use kairos_store::{IdentityKind, Page, Result, StoreError};
 
 use crate::{PgReader, PgWriter, cursor_number, get, to_json};
 
+/// Identity changes of the open transaction, written together (the committer sets an identity for most events:
+/// one round trip each was most of a group's time). The last change of a key wins, as it would have in order.
+#[derive(Default)]
+pub(crate) struct PendingIdentities {
+    /// (workspace, kind, value) -> the contact it now names, or None when removed.
+    ops: std::collections::HashMap<(i64, i64, String), Option<i64>>,
+}
+
+impl PendingIdentities {
+    pub(crate) fn clear(&mut self) {
+        self.ops.clear();
+    }
+}
+
+impl PgWriter {
+    /// Without an open transaction each statement commits on its own: nothing is held back.
+    fn flush_identities_outside_a_transaction(&mut self) -> Result<()> {
+        if self.open { Ok(()) } else { self.flush_identities() }
+    }
+
+    /// Writes the identity changes buffered in this transaction; `lookup_identity` and the commit call it first.
+    pub(crate) fn flush_identities(&mut self) -> Result<()> {
+        if self.pending_identities.ops.is_empty() {
+            return Ok(());
+        }
+        let (mut set, mut gone): ((Vec<i64>, Vec<i64>, Vec<String>, Vec<i64>), (Vec<i64>, Vec<i64>, Vec<String>)) =
+            Default::default();
+        for ((ws, kind, value), contact) in std::mem::take(&mut self.pending_identities.ops) {
+            match contact {
+                Some(c) => {
+                    set.0.push(ws);
+                    set.1.push(kind);
+                    set.2.push(value);
+                    set.3.push(c);
+                }
+                None => {
+                    gone.0.push(ws);
+                    gone.1.push(kind);
+                    gone.2.push(value);
+                }
+            }
+        }
+        if !gone.0.is_empty() {
+            self.conn.execute(
+                "DELETE FROM identities WHERE (workspace_id, kind, value) IN
+                     (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[]))",
+                &[&gone.0, &gone.1, &gone.2],
+            )?;
+        }
+        if !set.0.is_empty() {
+            self.conn.execute(
+                "INSERT INTO identities (workspace_id, kind, value, contact_id)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[])
+                 ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = EXCLUDED.contact_id",
+                &[&set.0, &set.1, &set.2, &set.3],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Contacts written by one statement.
+const UPSERT_CONTACTS_MAX: usize = 5_000;
+
+/// The columns of contacts to upsert, one array per column (`UNNEST`).
+#[derive(Default)]
+struct ContactColumns {
+    id: Vec<i64>,
+    ws: Vec<i64>,
+    data: Vec<String>,
+    updated_at: Vec<i64>,
+    first_order_at: Vec<Option<i64>>,
+    email: Vec<Option<&'static str>>,
+    email_at: Vec<Option<i64>>,
+    sms: Vec<Option<&'static str>>,
+    sms_at: Vec<Option<i64>>,
+}
+
+impl ContactColumns {
+    fn push(&mut self, c: &Contact) {
+        // A status without a change time is the default (`never_subscribed`): stored as NULL, as in the SQLite
+        // store.
+        let consent = |c: &kairos_domain::Consent| {
+            (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
+        };
+        let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
+        self.id.push(c.id.0);
+        self.ws.push(c.workspace.0);
+        self.data.push(to_json(c));
+        self.updated_at.push(c.updated_at.as_micros());
+        self.first_order_at.push(c.computed.orders.first_at.map(Timestamp::as_micros));
+        self.email.push(email);
+        self.email_at.push(email_at);
+        self.sms.push(sms);
+        self.sms_at.push(sms_at);
+    }
+}
+
 impl ContactWrites for PgWriter {
     fn max_contact_id(&mut self) -> Result<i64> {
         get(&self.conn.query_one("SELECT COALESCE(MAX(id), 0) FROM contacts", &[])?, 0)
@@ -19,32 +117,40 @@ impl ContactWrites for PgWriter {
     }
 
     fn upsert_contact(&mut self, c: &Contact) -> Result<()> {
-        // A status without a change time is the default (`never_subscribed`): stored as NULL, as in the SQLite
-        // store.
-        let consent = |c: &kairos_domain::Consent| {
-            (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
-        };
-        let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
-        self.conn.execute(
-            "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
-                 email_consent_at, sms_consent, sms_consent_at)
-             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at,
-                 first_order_at = EXCLUDED.first_order_at, email_consent = EXCLUDED.email_consent,
-                 email_consent_at = EXCLUDED.email_consent_at, sms_consent = EXCLUDED.sms_consent,
-                 sms_consent_at = EXCLUDED.sms_consent_at",
-            &[
-                &c.id.0,
-                &c.workspace.0,
-                &to_json(c),
-                &c.updated_at.as_micros(),
-                &c.computed.orders.first_at.map(Timestamp::as_micros),
-                &email,
-                &email_at,
-                &sms,
-                &sms_at,
-            ],
-        )?;
+        self.upsert_contacts(&[c])
+    }
+
+    fn upsert_contacts(&mut self, contacts: &[&Contact]) -> Result<()> {
+        // One statement per chunk (a group commit changes hundreds of profiles: one round trip, not hundreds).
+        for chunk in contacts.chunks(UPSERT_CONTACTS_MAX) {
+            let mut cols = ContactColumns::default();
+            for c in chunk {
+                cols.push(c);
+            }
+            self.conn.execute(
+                "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
+                     email_consent_at, sms_consent, sms_consent_at)
+                 SELECT id, ws, NULL, data, updated_at, first_order_at, email, email_at, sms, sms_at
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[],
+                     $7::BIGINT[], $8::TEXT[], $9::BIGINT[])
+                     AS u (id, ws, data, updated_at, first_order_at, email, email_at, sms, sms_at)
+                 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at,
+                     first_order_at = EXCLUDED.first_order_at, email_consent = EXCLUDED.email_consent,
+                     email_consent_at = EXCLUDED.email_consent_at, sms_consent = EXCLUDED.sms_consent,
+                     sms_consent_at = EXCLUDED.sms_consent_at",
+                &[
+                    &cols.id,
+                    &cols.ws,
+                    &cols.data,
+                    &cols.updated_at,
+                    &cols.first_order_at,
+                    &cols.email,
+                    &cols.email_at,
+                    &cols.sms,
+                    &cols.sms_at,
+                ],
+            )?;
+        }
         Ok(())
     }
 
@@ -73,6 +179,7 @@ impl ContactWrites for PgWriter {
     }
 
     fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>> {
+        self.flush_identities()?;
         // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
         let row = self.conn.query_opt(
             "SELECT COALESCE(c.merged_into, i.contact_id) FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id
@@ -83,20 +190,13 @@ impl ContactWrites for PgWriter {
     }
 
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = EXCLUDED.contact_id",
-            &[&ws.0, &kind.code(), &value, &contact.0],
-        )?;
-        Ok(())
+        self.pending_identities.ops.insert((ws.0, kind.code(), value.to_string()), Some(contact.0));
+        self.flush_identities_outside_a_transaction()
     }
 
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
-            &[&ws.0, &kind.code(), &value],
-        )?;
-        Ok(())
+        self.pending_identities.ops.insert((ws.0, kind.code(), value.to_string()), None);
+        self.flush_identities_outside_a_transaction()
     }
 }
 

@@ -85,6 +85,7 @@ impl PgStore {
             config: self.config.clone(),
             open: false,
             pending_events: Default::default(),
+            pending_identities: Default::default(),
         })
     }
 
@@ -127,6 +128,8 @@ pub struct PgWriter {
     open: bool,
     /// Events inserted in the open transaction, written at commit (see `events::PendingEvents`).
     pub(crate) pending_events: events::PendingEvents,
+    /// Identity changes of the open transaction, written at commit (see `contacts::PendingIdentities`).
+    pub(crate) pending_identities: contacts::PendingIdentities,
 }
 
 impl Writer for PgWriter {
@@ -141,7 +144,7 @@ impl Writer for PgWriter {
     }
     fn commit(&mut self) -> Result<()> {
         // The buffered events are written first; when they cannot be, nothing of the transaction commits.
-        if let Err(e) = self.flush_events() {
+        if let Err(e) = self.flush_events().and_then(|()| self.flush_identities()) {
             let _ = self.rollback();
             return Err(e);
         }
@@ -150,6 +153,7 @@ impl Writer for PgWriter {
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending_events.clear();
+        self.pending_identities.clear();
         if self.conn.is_closed() {
             // A lost connection took its transaction with it: nothing to roll back. Connect again now (the
             // committer reloads its state right after a rollback); if the database is still away, later.

@@ -75,7 +75,6 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     CREATE INDEX events_by_name ON events (workspace_id, name, seq);
     CREATE INDEX events_by_time ON events (workspace_id, ts, seq);
     CREATE INDEX events_by_workspace ON events (workspace_id, seq);
-    CREATE INDEX events_by_received ON events (received_at);
     CREATE TABLE event_messages (
         seq BIGINT PRIMARY KEY,
         message_id TEXT COLLATE "C",

@@ -38,6 +38,11 @@ pub trait ContactWrites {
     /// A live contact (None once merged away).
     fn load_contact(&mut self, id: ContactId) -> Result<Option<Contact>>;
     fn upsert_contact(&mut self, contact: &Contact) -> Result<()>;
+    /// Several contacts at once (the committer's changed profiles at commit); a server database writes them in
+    /// one statement.
+    fn upsert_contacts(&mut self, contacts: &[&Contact]) -> Result<()> {
+        contacts.iter().try_for_each(|c| self.upsert_contact(c))
+    }
     /// Marks `loser` merged into `survivor`; contacts merged into `loser` before now point at `survivor`.
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()>;
     /// Every live (not merged) contact, for the in-memory state segments evaluate against.
