@@ -16,6 +16,15 @@ pub(crate) struct PendingIdentities {
     ops: std::collections::HashMap<(i64, i64, String), Option<i64>>,
 }
 
+/// Identity keys (and, for changes that set one, the contact), one array per column (`UNNEST`).
+#[derive(Default)]
+struct IdentityColumns {
+    ws: Vec<i64>,
+    kind: Vec<i64>,
+    value: Vec<String>,
+    contact: Vec<i64>,
+}
+
 impl PendingIdentities {
     pub(crate) fn clear(&mut self) {
         self.ops.clear();
@@ -33,36 +42,27 @@ impl PgWriter {
         if self.pending_identities.ops.is_empty() {
             return Ok(());
         }
-        let (mut set, mut gone): ((Vec<i64>, Vec<i64>, Vec<String>, Vec<i64>), (Vec<i64>, Vec<i64>, Vec<String>)) =
-            Default::default();
+        let (mut set, mut gone) = (IdentityColumns::default(), IdentityColumns::default());
         for ((ws, kind, value), contact) in std::mem::take(&mut self.pending_identities.ops) {
-            match contact {
-                Some(c) => {
-                    set.0.push(ws);
-                    set.1.push(kind);
-                    set.2.push(value);
-                    set.3.push(c);
-                }
-                None => {
-                    gone.0.push(ws);
-                    gone.1.push(kind);
-                    gone.2.push(value);
-                }
-            }
+            let to = if contact.is_some() { &mut set } else { &mut gone };
+            to.ws.push(ws);
+            to.kind.push(kind);
+            to.value.push(value);
+            to.contact.extend(contact);
         }
-        if !gone.0.is_empty() {
+        if !gone.ws.is_empty() {
             self.conn.execute(
                 "DELETE FROM identities WHERE (workspace_id, kind, value) IN
                      (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[]))",
-                &[&gone.0, &gone.1, &gone.2],
+                &[&gone.ws, &gone.kind, &gone.value],
             )?;
         }
-        if !set.0.is_empty() {
+        if !set.ws.is_empty() {
             self.conn.execute(
                 "INSERT INTO identities (workspace_id, kind, value, contact_id)
                  SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[])
                  ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = EXCLUDED.contact_id",
-                &[&set.0, &set.1, &set.2, &set.3],
+                &[&set.ws, &set.kind, &set.value, &set.contact],
             )?;
         }
         Ok(())
