@@ -7,7 +7,10 @@ mod common;
 use std::process::{Command, Output};
 
 use common::BIN;
-use kairos_store_postgres::testing::{TestDatabase, test_server_url, with_database};
+use kairos_store_postgres::testing::{
+    TestDatabase, create_plain_role, drop_role, migrations_applied, record_schema_version, table_names,
+    test_server_url, with_database, workspace_count,
+};
 
 fn workspace_create(url: &str) -> Output {
     Command::new(BIN)
@@ -22,24 +25,6 @@ fn err(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-/// Runs SQL on the test server as its superuser.
-fn admin(url: &str, sql: &str) {
-    let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().expect("run psql");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn tables(url: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            url,
-            "-Atc",
-            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
-        ])
-        .output()
-        .expect("run psql");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn postgres_start_errors_name_the_problem_and_change_nothing() {
     let server = test_server_url().expect("KAIROS_TEST_DATABASE_URL is set");
@@ -51,20 +36,20 @@ fn postgres_start_errors_name_the_problem_and_change_nothing() {
     // A user without the right to create tables: nothing is created.
     let db = TestDatabase::create(&server).unwrap();
     let role = format!("kairos_weak_{}", std::process::id());
-    admin(&server, &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"));
+    create_plain_role(&server, &role).unwrap();
     let weak = db.url.replacen("://postgres@", &format!("://{role}@"), 1);
     assert_ne!(weak, db.url, "the test server's URL names the user postgres");
     let e = err(&workspace_create(&weak));
     assert!(e.contains("cannot apply the database schema (nothing was changed"), "{e}");
     assert!(e.contains("permission denied"), "{e}");
-    assert_eq!(tables(&db.url), "", "no table was left behind");
+    assert_eq!(table_names(&db.url).unwrap(), Vec::<String>::new(), "no table was left behind");
 
     // A schema written by a newer build is refused, untouched.
     assert!(workspace_create(&db.url).status.success());
-    admin(&db.url, "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");
+    record_schema_version(&db.url, 999).unwrap();
     let e = err(&workspace_create(&db.url));
     assert!(e.contains("schema version 999, written by a newer Kairos"), "{e}");
-    admin(&db.url, &format!("DROP ROLE IF EXISTS {role}"));
+    drop_role(&server, &role).unwrap();
 }
 
 #[test]
@@ -86,11 +71,6 @@ fn nodes_starting_together_migrate_once() {
         let out = r.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = Command::new("psql")
-        .args([&db.url, "-Atc", "SELECT count(*), max(version) FROM schema_migrations"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("1|{}", kairos_store_postgres::SCHEMA_VERSION));
-    let out = Command::new("psql").args([&db.url, "-Atc", "SELECT count(*) FROM workspaces"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
+    assert_eq!(migrations_applied(&db.url).unwrap(), (1, kairos_store_postgres::SCHEMA_VERSION));
+    assert_eq!(workspace_count(&db.url).unwrap(), 4);
 }

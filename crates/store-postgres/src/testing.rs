@@ -89,3 +89,50 @@ pub fn columns(url: &str) -> Result<Vec<(String, String, String)>> {
     })?;
     rows.iter().map(|r| Ok((crate::get(r, 0)?, crate::get(r, 1)?, crate::get(r, 2)?))).collect()
 }
+
+fn connect(url: &str) -> Result<Conn> {
+    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError::Unavailable(e.to_string()))?;
+    Conn::connect(&config)
+}
+
+/// The tables of the database at `url`, sorted.
+pub fn table_names(url: &str) -> Result<Vec<String>> {
+    crate::off_runtime(|| {
+        let rows = connect(url)?
+            .query_dyn("SELECT tablename::TEXT FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", &[])?;
+        rows.iter().map(|r| crate::get(r, 0)).collect()
+    })
+}
+
+/// (how many migrations are recorded, the highest version) in the database at `url`.
+pub fn migrations_applied(url: &str) -> Result<(i64, i64)> {
+    crate::off_runtime(|| {
+        let r =
+            connect(url)?.query_one_dyn("SELECT count(*), COALESCE(max(version), 0) FROM schema_migrations", &[])?;
+        Ok((crate::get(&r, 0)?, crate::get(&r, 1)?))
+    })
+}
+
+/// Records a schema version as applied (as a newer build would have).
+pub fn record_schema_version(url: &str, version: i64) -> Result<()> {
+    crate::off_runtime(|| {
+        connect(url)?
+            .execute_dyn("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)", &[&version])
+            .map(|_| ())
+    })
+}
+
+/// How many workspaces the database at `url` holds.
+pub fn workspace_count(url: &str) -> Result<i64> {
+    crate::off_runtime(|| crate::get(&connect(url)?.query_one_dyn("SELECT count(*) FROM workspaces", &[])?, 0))
+}
+
+/// A login role with no privileges beyond connecting (created anew), on the server at `server_url`.
+pub fn create_plain_role(server_url: &str, name: &str) -> Result<()> {
+    crate::off_runtime(|| connect(server_url)?.batch(&format!("DROP ROLE IF EXISTS {name}; CREATE ROLE {name} LOGIN")))
+}
+
+/// Drops a role made by [`create_plain_role`].
+pub fn drop_role(server_url: &str, name: &str) -> Result<()> {
+    crate::off_runtime(|| connect(server_url)?.batch(&format!("DROP ROLE IF EXISTS {name}")))
+}
