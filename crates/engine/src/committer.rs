@@ -50,6 +50,7 @@ pub fn run(
     mut rx: mpsc::Receiver<Op>,
     clock: Arc<dyn Clock>,
     publish: broadcast::Sender<SegmentChange>,
+    healthy: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut ops: Vec<Op> = Vec::new();
     let mut more_due = false;
@@ -85,7 +86,7 @@ pub fn run(
         more_due = false;
         state = match apply_group(state, &mut ops, clock.now(), &publish, &mut more_due, &mut held) {
             Ok(state) => state,
-            Err(seed) => match recover(seed, &mut rx, &*clock) {
+            Err(seed) => match recover(seed, &mut rx, &*clock, &healthy) {
                 Some(state) => state,
                 None => {
                     tracing::info!("committer stopped while the database was away");
@@ -217,7 +218,14 @@ fn apply_group(
 /// The database is away: every request waiting or arriving is refused (its reply is dropped, which answers
 /// 503 with `Retry-After`; nothing of it was stored) while the state is loaded again every
 /// [`RELOAD_RETRY_EVERY`], until it loads (the node goes on by itself) or the engine shuts down (None).
-fn recover(mut seed: Box<Seed>, rx: &mut mpsc::Receiver<Op>, clock: &dyn Clock) -> Option<State> {
+fn recover(
+    mut seed: Box<Seed>,
+    rx: &mut mpsc::Receiver<Op>,
+    clock: &dyn Clock,
+    healthy: &std::sync::atomic::AtomicBool,
+) -> Option<State> {
+    use std::sync::atomic::Ordering::Relaxed;
+    healthy.store(false, Relaxed);
     let mut attempts: u64 = 0;
     loop {
         let until = Instant::now() + RELOAD_RETRY_EVERY;
@@ -233,6 +241,7 @@ fn recover(mut seed: Box<Seed>, rx: &mut mpsc::Receiver<Op>, clock: &dyn Clock) 
         attempts += 1;
         match seed.load(clock.now()) {
             Ok(state) => {
+                healthy.store(true, Relaxed);
                 tracing::info!(attempts, "the database is back: state reloaded, accepting requests again");
                 return Some(state);
             }

@@ -190,6 +190,8 @@ pub struct Engine {
     simulations: Arc<tokio::sync::Semaphore>,
     /// Turns of [`SEGMENT_PREVIEWS_RUNNING_MAX`], held the same way.
     previews: Arc<tokio::sync::Semaphore>,
+    /// False while the committer cannot reach the database (it refuses requests until it can again).
+    healthy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -236,12 +238,14 @@ impl Engine {
         state.recs = read_side.recs.clone();
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let thread_healthy = healthy.clone();
         let (changes, _) = tokio::sync::broadcast::channel(16_384);
         let publish = changes.clone();
         let committer = std::thread::Builder::new()
             .name("kairos-committer".into())
             .stack_size(COMMITTER_STACK_BYTES)
-            .spawn(move || committer::run(state, rx, thread_clock, publish))
+            .spawn(move || committer::run(state, rx, thread_clock, publish, thread_healthy))
             .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("cannot start committer: {e}"))))?;
         let ticks = tx.clone();
         // Detached: it ends by itself within one tick of the committer stopping.
@@ -267,7 +271,14 @@ impl Engine {
             reads: Arc::new(read_side),
             simulations: Arc::new(tokio::sync::Semaphore::new(SIMULATIONS_RUNNING_MAX)),
             previews: Arc::new(tokio::sync::Semaphore::new(SEGMENT_PREVIEWS_RUNNING_MAX)),
+            healthy,
         })
+    }
+
+    /// Whether the node can take writes: false while the database is away (`GET /healthz` answers 503, so a
+    /// load balancer sends traffic elsewhere).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Verifies signed links.

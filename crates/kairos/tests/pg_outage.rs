@@ -1,5 +1,5 @@
-//! A node on PostgreSQL survives the database going away (issue 12): while it is down, requests answer 503 with
-//! `Retry-After` and nothing is acknowledged; once it is back the node goes on by itself, and every event it
+//! A node on PostgreSQL survives the database going away (issue 12): while it is down, requests (and
+//! `GET /healthz`) answer 503 with `Retry-After` and nothing is acknowledged; once it is back the node goes on by itself, and every event it
 //! acknowledged before, during and after the outage is stored exactly once.
 //!
 //! The test runs its own throwaway cluster (`scripts/pg.sh`), since it stops the server.
@@ -103,6 +103,9 @@ async fn a_node_answers_503_while_postgres_is_away_and_recovers_by_itself() {
         }
     }
     assert!(refused >= 9, "requests are refused while the database is away ({refused} of 10)");
+    // The health check says so too (a load balancer sends traffic elsewhere).
+    let health = s.client().await.get("/healthz", "").await.unwrap();
+    assert_eq!((health.status, health.header("retry-after")), (503, Some("1")), "{:?}", health.json());
 
     // It comes back: the node accepts writes again without a restart.
     pg(&["up", cluster_dir.to_str().unwrap()]);
@@ -119,6 +122,7 @@ async fn a_node_answers_503_while_postgres_is_away_and_recovers_by_itself() {
         n += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(s.client().await.get("/healthz", "").await.unwrap().status, 200, "healthy again");
     for i in 0..20 {
         let id = format!("later-{i}");
         assert_eq!(track(&mut s.client().await, wk, &id).await.0, 200);

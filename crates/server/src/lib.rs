@@ -19,7 +19,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::IntoResponse;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kairos_engine::{DevClock, Engine};
 
@@ -120,12 +122,25 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     ApiError::new(code, message).with_status(status).into_response()
 }
 
+/// 200 when the node takes requests; 503 (with `Retry-After`) while its database is away, so a load balancer
+/// routes around it.
+async fn healthz(State(app): State<AppState>) -> Response {
+    if app.engine.is_healthy() {
+        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        let body = serde_json::json!({"status": "unavailable", "reason": "the database cannot be reached"});
+        let mut resp = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        resp
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let dev_clock = state.dev_clock.is_some();
     let api = routes::router(routes::API, |r| dev_clock || r.path != "/dev/clock");
     let ingest = routes::router(routes::INGEST, |_| true);
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/healthz", get(healthz))
         .merge(routes::public())
         .nest("/v1", ingest)
         .nest("/api/v1", api)
