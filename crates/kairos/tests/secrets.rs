@@ -272,3 +272,32 @@ async fn a_node_without_the_dkim_file_signs_with_the_key_stored_in_sqlite() {
     let mail = &sink.wait_for(1)[0];
     assert!(support::dkim_verify(&mail.path, &txt), "signed with the stored key");
 }
+
+/// On PostgreSQL (a shared database) the master key must be given: none, or one that does not open the stored
+/// secrets, stops the server with a message saying so; the right key serves the same data. (Skipped on SQLite,
+/// where `a_wrong_or_missing_master_key_stops_a_sqlite_server` covers the embedded key file.)
+#[tokio::test]
+async fn a_shared_database_needs_the_right_master_key() {
+    if !common::postgres_mode() {
+        eprintln!("on SQLite, a_wrong_or_missing_master_key_stops_a_sqlite_server covers this");
+        return;
+    }
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let wk = s.keys.write_key.clone();
+    c.post_json("/v1/identify", &wk, &json!({"userId": "u1", "traits": {"email": "u1@example.com"}})).await.unwrap();
+    s.terminate();
+    let dir = s.dir.clone();
+    // The harness keeps this node's key in the data directory; without it nothing else names one.
+    let kept = dir.join("kept-elsewhere.key");
+    std::fs::rename(dir.join("secret-key"), &kept).unwrap();
+    let err = serve_refused(&dir, &[], &[]);
+    assert!(err.contains("a shared database needs a master key"), "{err}");
+    assert!(!dir.join("secret-key").exists(), "a shared database never gets a key made up");
+    let err = serve_refused(&dir, &[], &[("KAIROS_SECRET_KEY", &base64_key(7))]);
+    assert!(err.contains("wrong master key: KAIROS_SECRET_KEY does not decrypt"), "{err}");
+    s.restart_with(&["--secret-key-file", kept.to_str().unwrap()], &[]);
+    let mut c = s.client().await;
+    let r = c.get("/api/v1/contacts?limit=5", &s.keys.secret_key).await.unwrap();
+    assert_eq!(r.json()["items"].as_array().map(Vec::len), Some(1));
+}

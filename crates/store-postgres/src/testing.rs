@@ -136,3 +136,24 @@ pub fn create_plain_role(server_url: &str, name: &str) -> Result<()> {
 pub fn drop_role(server_url: &str, name: &str) -> Result<()> {
     crate::off_runtime(|| connect(server_url)?.batch(&format!("DROP ROLE IF EXISTS {name}")))
 }
+
+/// Writes a stored event whose JSON is `data` (e.g. unreadable) into the database at `url`, for the same
+/// workspace, contact, kind and name as the first stored event and 1 ms before it, with message id `poison` and
+/// the next sequence (as `kairos_store_sqlite::testing::insert_raw_event_beside_first` does). The server must be
+/// stopped.
+pub fn insert_raw_event_beside_first(url: &str, data: &str) -> Result<()> {
+    crate::off_runtime(|| {
+        connect(url)?
+            .execute_dyn(
+                "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
+                 SELECT (SELECT MAX(seq) + 1 FROM events), workspace_id, contact_id, 'poison', kind, name, ts - 1000,
+                     received_at, $1, system
+                 FROM events ORDER BY seq LIMIT 1",
+                &[&data],
+            )
+            .and_then(|n| match n {
+                1 => Ok(()),
+                _ => Err(StoreError::corrupt("events", "there is no stored event to put the raw one beside")),
+            })
+    })
+}

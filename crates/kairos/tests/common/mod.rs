@@ -55,6 +55,17 @@ pub fn backend_env(dir: &Path) -> Vec<(String, String)> {
     vec![("KAIROS_DATABASE_URL".to_string(), url)]
 }
 
+/// Writes an unreadable (or any) stored event beside the first one, in whichever backend holds `dir`'s data.
+/// The server must be stopped.
+pub fn insert_raw_event_beside_first(dir: &Path, data: &str) {
+    if postgres_mode() {
+        let url = std::fs::read_to_string(dir.join(DATABASE_URL_FILE)).expect("the data directory's database");
+        kairos_store_postgres::testing::insert_raw_event_beside_first(&url, data).expect("insert the raw event");
+    } else {
+        kairos_store_sqlite::testing::insert_raw_event_beside_first(dir, data).expect("insert the raw event");
+    }
+}
+
 /// `kairos workspace create --json` against a data directory.
 pub fn create_workspace(dir: &Path, name: &str) -> Keys {
     let out = Command::new(BIN)
