@@ -48,6 +48,12 @@ pub fn backend_env(dir: &Path) -> Vec<(String, String)> {
             if !key_file.exists() {
                 use base64::Engine as _;
                 std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode(key)).expect("key file");
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let private = std::fs::Permissions::from_mode(0o600);
+                    std::fs::set_permissions(&key_file, private).expect("a private key file");
+                }
             }
             url
         }
