@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// Make the clock controllable through POST /api/v1/dev/clock (tests and demos only).
     #[arg(long)]
     pub dev_clock: bool,
+    /// On a shared PostgreSQL database: the URL the other nodes reach this one at (`http://10.0.0.5:8080`);
+    /// by default `http://` and the address it listens on.
+    #[arg(long, env = "KAIROS_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     #[command(flatten)]
     pub secrets: crate::secrets::SecretArgs,
 }

@@ -2,6 +2,7 @@
 //! store in `kairos-sample`).
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod migrate;

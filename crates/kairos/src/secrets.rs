@@ -192,6 +192,14 @@ fn master_key(
     }
 }
 
+/// The token the nodes sharing a server database mark forwarded requests with (`kairos_server::cluster`),
+/// derived from the master key every node is given.
+pub fn forwarding_token(data_dir: &Path, args: &SecretArgs) -> anyhow::Result<String> {
+    let env_key = std::env::var(SECRET_KEY_ENV).ok().filter(|k| !k.trim().is_empty());
+    let (key, _) = master_key(args, env_key, data_dir, false, true)?;
+    Ok(key.derive("kairos node forwarding v1").iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Resolves the master key, checks it opens every stored secret, and makes sure the link key (and the DKIM
 /// key `kairos.toml` names) are in the store, moving what older builds kept in plain text. One transaction.
 pub fn open(

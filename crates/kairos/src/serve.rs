@@ -57,16 +57,32 @@ pub async fn start_node(
     listen: &str,
     dev_clock: bool,
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
+    // Bind first: a busy address is reported before any state is loaded.
+    let listener = bind(listen).await?;
+    let state = start_engine(store, data_dir, secrets, listener.local_addr().ok(), dev_clock).await?;
+    Ok((state, listener))
+}
+
+pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))
+}
+
+/// Loads the state and starts the engine of a node listening on `local` (the default public URL's address).
+pub async fn start_engine(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    secrets: &SecretArgs,
+    local: Option<std::net::SocketAddr>,
+    dev_clock: bool,
+) -> anyhow::Result<AppState> {
     let dev = dev_clock.then(|| Arc::new(DevClock::persistent(data_dir.join("dev-clock"))));
     let clock: Arc<dyn Clock> = match &dev {
         Some(d) => d.clone(),
         None => Arc::new(SystemClock),
     };
-    // Bind first: a busy address is reported before any state is loaded.
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let config = crate::config::Config::load(data_dir)?;
     let defaults = config.settings()?;
-    let public_url = config.public_url(listener.local_addr().ok());
+    let public_url = config.public_url(local);
     let (opened, dir, args, dkim, now) =
         (store.clone(), data_dir.to_path_buf(), secrets.clone(), config.dkim_key(), clock.now());
     let keys =
@@ -81,7 +97,7 @@ pub async fn start_node(
     let mut state = AppState::new(Arc::new(engine), dev);
     state.public_url = public_url;
     state.sms = config.sms.as_ref().map(|s| Arc::new(kairos_server::SmsHooks { auth_token: s.auth_token.clone() }));
-    Ok((state, listener))
+    Ok(state)
 }
 
 /// The start-up path above, on 127.0.0.1:0, for `kairos bench` (the benchmarks measure the server as it runs).
@@ -99,6 +115,10 @@ pub fn announce(listener: &tokio::net::TcpListener) -> anyhow::Result<std::net::
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.storage.open()?;
+    if let Some(leases) = store.leases() {
+        // A server database may be shared by several nodes: the engine runs under the committer lease.
+        return runtime()?.block_on(crate::cluster::run(store, leases, args));
+    }
     runtime()?.block_on(async move {
         let (state, listener) =
             start_node(store, &args.storage.data_dir, &args.secrets, &args.listen, args.dev_clock).await?;

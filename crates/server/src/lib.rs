@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
 pub mod error;
 pub mod listener;
 pub mod openapi;

@@ -18,6 +18,7 @@ mod copy;
 mod coupons;
 mod events;
 mod flows;
+mod leases;
 mod messages;
 mod migrations;
 mod products;
@@ -33,11 +34,12 @@ mod workspaces;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use kairos_store::{Background, NewWorkspace, Reads, Result, Store, StoreError, Writer};
 
 use conn::{Conn, Pooled, ReadPool};
-pub use migrations::SCHEMA_VERSION;
+pub use migrations::{RUNTIME_TABLES, SCHEMA_VERSION};
 
 /// Read connections the pool keeps open between queries (more are opened while all are busy).
 const READ_POOL_CONNECTIONS_KEPT: usize = 8;
@@ -48,6 +50,9 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct PgStore {
     config: postgres::Config,
     reads: ReadPool,
+    /// The lease writers fence their transactions with, once this node holds one (`kairos_store::lease`).
+    fence: Arc<RwLock<Option<kairos_store::Lease>>>,
+    leases: Arc<leases::PgLeases>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -75,7 +80,9 @@ impl PgStore {
         config.application_name("kairos");
         let mut conn = Conn::connect(&config)?;
         migrations::migrate(&mut conn)?;
-        Ok(PgStore { reads: ReadPool::new(config.clone()), config })
+        let fence = Arc::new(RwLock::new(None));
+        let leases = Arc::new(leases::PgLeases::new(config.clone(), fence.clone()));
+        Ok(PgStore { reads: ReadPool::new(config.clone()), config, fence, leases })
     }
 
     /// The committer's connection.
@@ -86,6 +93,7 @@ impl PgStore {
             open: false,
             pending_events: Default::default(),
             pending_identities: Default::default(),
+            fence: self.fence.read().unwrap_or_else(|p| p.into_inner()).clone(),
         })
     }
 
@@ -118,6 +126,9 @@ impl Store for PgStore {
     fn copier(&self) -> Result<Box<dyn kairos_store::copy::RowCopy + '_>> {
         Ok(Box::new(self.copy_session()?))
     }
+    fn leases(&self) -> Option<Arc<dyn kairos_store::Leases>> {
+        Some(self.leases.clone())
+    }
 }
 
 /// The connection owned by the committer thread.
@@ -130,6 +141,8 @@ pub struct PgWriter {
     pub(crate) pending_events: events::PendingEvents,
     /// Identity changes of the open transaction, written at commit (see `contacts::PendingIdentities`).
     pub(crate) pending_identities: contacts::PendingIdentities,
+    /// The lease every transaction checks first, when this node runs under one.
+    fence: Option<kairos_store::Lease>,
 }
 
 impl Writer for PgWriter {
@@ -140,6 +153,12 @@ impl Writer for PgWriter {
         }
         self.conn.batch("BEGIN")?;
         self.open = true;
+        if let Some(lease) = &self.fence
+            && let Err(e) = leases::check_fence(&mut self.conn, lease)
+        {
+            let _ = self.rollback();
+            return Err(e);
+        }
         Ok(())
     }
     fn commit(&mut self) -> Result<()> {

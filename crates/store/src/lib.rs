@@ -25,6 +25,7 @@ pub mod codec;
 pub mod copy;
 pub mod error;
 pub mod keys;
+pub mod lease;
 pub mod read;
 pub mod reports;
 pub mod rows;
@@ -40,6 +41,7 @@ use kairos_domain::{Timestamp, WorkspaceId};
 
 pub use error::{Result, StoreError};
 pub use keys::{KeyKind, NewWorkspace};
+pub use lease::{Lease, LeaseHolder, Leases};
 pub use read::Reads;
 pub use rows::*;
 pub use secrets::{MasterKey, SecretBox, SecretError};
@@ -75,6 +77,10 @@ pub trait Store: Users + Send + Sync {
     fn local_dir(&self) -> Option<PathBuf>;
     /// Whole tables in key order, for copying a store to another backend (`kairos migrate`).
     fn copier(&self) -> Result<Box<dyn copy::RowCopy + '_>>;
+    /// The leases of a database several nodes share (`crate::lease`); None for an embedded one.
+    fn leases(&self) -> Option<std::sync::Arc<dyn Leases>> {
+        None
+    }
 }
 
 impl<'a> dyn Store + 'a {

@@ -69,6 +69,16 @@ impl MasterKey {
     pub fn as_bytes(&self) -> &[u8; MASTER_KEY_BYTES] {
         &self.0
     }
+
+    /// A key for `purpose` derived from this one (HMAC-SHA256): every node given the same master key derives
+    /// the same, and it tells nothing about the master key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0);
+        let tag = ring::hmac::sign(&key, purpose.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
 }
 
 /// Why a secret could not be read.
