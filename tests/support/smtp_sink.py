@@ -15,6 +15,10 @@ and the .eml is renamed into place, so an existing .eml is always complete.
   --auth USER:PASS   advertise AUTH PLAIN/LOGIN (without TLS), require it, accept only USER:PASS
   --delay-ms N       wait N ms after the DATA content before accepting it (a slow receiving server)
 
+Like an MTA (Postfix and Exim queue a message once its content ended, then reply), a message whose final dot
+arrived is kept even when the client goes away before the reply (RFC 5321 section 6.1; RFC 1047 describes the
+duplicates a client that then sends it again causes).
+
 Exits on SIGTERM/SIGINT, and when stdin is a pipe that gets closed (so a test that drops the child's
 stdin, or dies, takes the sink down with it).
 """
@@ -48,6 +52,10 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # Shielded: a client that disconnects while it waits for the reply does not cancel the acceptance.
+        return await asyncio.shield(self.accept(session, envelope))
+
+    async def accept(self, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         self.count += 1

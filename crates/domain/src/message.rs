@@ -51,6 +51,10 @@ pub struct MessageData {
     /// When a deferred or retrying message is due.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_option")]
     pub deliver_at: Option<Timestamp>,
+    /// When the transport's point of no return was committed (SMTP: the message content is about to go, after
+    /// DATA): a node that stops after it never sends the message again (see `kairos_engine::dispatch`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_option")]
+    pub handed_at: Option<Timestamp>,
     /// A deferred send, as it will be attempted again (it survives restarts in the row).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<DeferredSend>,

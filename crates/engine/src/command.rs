@@ -146,6 +146,11 @@ pub(crate) enum Command {
         release: std::sync::mpsc::Receiver<()>,
         reply: Reply<()>,
     },
+    /// A claimed message's transport reached its point of no return: true (once committed) lets it go.
+    Handing {
+        message_id: String,
+        reply: Reply<bool>,
+    },
     /// A transport's outcome for a claimed message (no one waits for it).
     Delivered {
         outbound: Box<Outbound>,
@@ -279,6 +284,7 @@ impl Command {
                 drop(reply);
                 panic!("a bug")
             }
+            Command::Handing { message_id, reply } => done(reply, s.mark_handed(&message_id, now)),
             Command::Delivered { outbound, report } => {
                 let r = s.record_delivery(*outbound, report, now);
                 let fatal = matches!(r, Err(EngineError::Store(_)));

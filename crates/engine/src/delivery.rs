@@ -15,6 +15,11 @@ use crate::EngineError;
 use crate::dispatch::{BACKOFF_SECS, CONCURRENCY, Outbound, Report, Transports, message_data, message_props};
 use crate::state::State;
 
+/// Why a message is `sent` without its server's answer: the process sending it stopped past its point of no
+/// return (`crate::dispatch`). The server most likely has it; it is not sent again.
+pub const UNCONFIRMED_REASON: &str =
+    "unconfirmed: the node sending it stopped after handing it to the server, before the answer; not sent again";
+
 /// Runs the dispatcher: hands each message to its transport (at most `CONCURRENCY` at once) and reports the
 /// outcome to the committer. Ends when the engine stops.
 pub(crate) async fn run(
@@ -31,7 +36,15 @@ pub(crate) async fn run(
             // Withdrawn before its transport started (its recipient unsubscribed meanwhile): not sent.
             let is_withdrawn =
                 || withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&o.message_id);
-            let report = t.deliver(&o, is_withdrawn).await;
+            let commit = {
+                let (ops, id) = (ops.clone(), o.message_id.clone());
+                move || async move {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let handing = crate::command::Command::Handing { message_id: id, reply };
+                    ops.send(crate::Op::Command(handing)).await.is_ok() && matches!(answer.await, Ok(Ok(true)))
+                }
+            };
+            let report = t.deliver(&o, is_withdrawn, commit).await;
             drop(permit);
             let delivered = crate::command::Command::Delivered { outbound: Box::new(o), report };
             if ops.send(crate::Op::Command(delivered)).await.is_err() {
@@ -45,7 +58,13 @@ impl State {
     /// Queues a committed message for its transport (called in the transaction that wrote it); `data` is
     /// the row's data as written.
     pub(crate) fn queue_outbound(&mut self, m: &StoredMessage, data: &MessageData, at: Option<Timestamp>) {
-        let o = Outbound {
+        let o = self.outbound(m, data);
+        self.dispatch.queue(o, at);
+    }
+
+    /// The hand-off of a stored message.
+    pub(crate) fn outbound(&self, m: &StoredMessage, data: &MessageData) -> Outbound {
+        Outbound {
             message_id: m.id.clone(),
             workspace: m.workspace,
             contact: m.contact,
@@ -55,8 +74,41 @@ impl State {
             transactional: data.transactional.unwrap_or(true),
             attempt: data.attempts as u32,
             data: data.clone(),
-        };
-        self.dispatch.queue(o, at);
+        }
+    }
+
+    /// The point of no return of a claimed message (`crate::dispatch`): recorded, to commit before its content
+    /// goes, unless the message was withdrawn or settled meanwhile (then false: it is not sent).
+    pub(crate) fn mark_handed(&mut self, id: &str, now: Timestamp) -> Result<bool, EngineError> {
+        if self.dispatch.is_withdrawn(id) {
+            return Ok(false);
+        }
+        let Some(m) = self.w.message_tx().message(id)? else { return Ok(false) };
+        if !m.status.awaiting_transport() {
+            return Ok(false);
+        }
+        let mut data = message_data(&m);
+        data.handed_at = Some(now);
+        self.w.message_tx().update_message(&m.id, m.status, &data.to_json())?;
+        Ok(true)
+    }
+
+    /// Records as `sent`, with [`UNCONFIRMED_REASON`], a message a stopped process handed to its server
+    /// without reading the answer (`crate::dispatch`: never sent twice).
+    pub(crate) fn settle_unconfirmed(
+        &mut self,
+        m: &StoredMessage,
+        data: &MessageData,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let o = self.outbound(m, data);
+        self.record_delivery(o, Report::Done(Ok(None)), now)?;
+        if let Some(m) = self.w.message_tx().message(&m.id)? {
+            let mut data = message_data(&m);
+            data.reason = Some(UNCONFIRMED_REASON.to_string());
+            self.w.message_tx().update_message(&m.id, m.status, &data.to_json())?;
+        }
+        Ok(())
     }
 
     /// Records what the dispatcher reported: sent, a retry with backoff, a final failure, or a withdrawn
@@ -73,6 +125,7 @@ impl State {
         }
         let mut data = message_data(&m);
         data.attempts += 1;
+        data.handed_at = None;
         let attempts = data.attempts;
         let (status, reason, retry_at) = match &outcome {
             Ok(provider_id) => {

@@ -8,7 +8,16 @@
 //! it to its transport and reports the outcome back to the committer: `sent`, `retrying` (a transient failure,
 //! with backoff), `failed` or `bounced`. A crash between hand-off and report leaves the row `queued`: it is
 //! claimed again at start (consent re-checked) and sent with the same Message-ID / Idempotency-Key, so
-//! receivers can de-duplicate (SPEC 18). Channels without a configured transport are captured: their messages
+//! receivers can de-duplicate (SPEC 18).
+//!
+//! Email has a point of no return: the SMTP server delivers once it has the content's final dot. Just before
+//! the content goes (the server accepted DATA), the dispatcher asks the committer to record `handed_at` on
+//! the row (`Command::Handing`, committed like any command, refused when the message was withdrawn meanwhile)
+//! and sends the content only once that committed. After a crash, a row still awaiting its transport with
+//! `handed_at` is recorded `sent` and never sent again; one without it was never delivered (no dot went out)
+//! and is sent again. So a crash sends no email twice; the price is that one whose content was cut off in
+//! the milliseconds between that commit and the dot is lost (SMTP offers nothing better: the server may have
+//! delivered any transaction whose reply was not read). Channels without a configured transport are captured: their messages
 //! are `sent` into the outbox at once.
 
 use std::cmp::Reverse;
@@ -217,6 +226,10 @@ impl Dispatch {
         self.withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string());
     }
 
+    pub(crate) fn is_withdrawn(&self, id: &str) -> bool {
+        self.withdrawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(id)
+    }
+
     /// A claimed message was settled: it is no longer in flight.
     pub(crate) fn settled(&mut self, id: &str) {
         self.in_flight.remove(id);
@@ -252,12 +265,20 @@ pub type Outcome = Result<Option<String>, SendError>;
 impl Transports {
     /// Hands one message to its transport (`Some(id)` is the provider's id for it), unless `withdrawn` says
     /// before the transport starts (for email: once the domain's limits let it go) that it is no longer wanted.
-    pub(crate) async fn deliver(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Report {
+    ///
+    /// Email goes through SMTP with `commit` awaited at its point of no return (see the module documentation):
+    /// when it answers false, nothing was delivered and the message is reported `Withdrawn`.
+    pub(crate) async fn deliver<F: Future<Output = bool>>(
+        &self,
+        o: &Outbound,
+        withdrawn: impl Fn() -> bool,
+        commit: impl FnOnce() -> F,
+    ) -> Report {
         if withdrawn() {
             return Report::Withdrawn;
         }
         if o.channel == Channel::Email {
-            return match self.email(o, withdrawn).await {
+            return match self.email(o, withdrawn, commit).await {
                 Ok(true) => Report::Done(Ok(None)),
                 Ok(false) => Report::Withdrawn,
                 Err(e) => Report::Done(Err(e)),
@@ -266,7 +287,12 @@ impl Transports {
         Report::Done(self.call(o).await)
     }
 
-    async fn email(&self, o: &Outbound, withdrawn: impl Fn() -> bool) -> Result<bool, SendError> {
+    async fn email<F: Future<Output = bool>>(
+        &self,
+        o: &Outbound,
+        withdrawn: impl Fn() -> bool,
+        commit: impl FnOnce() -> F,
+    ) -> Result<bool, SendError> {
         let Some(smtp) = &self.smtp else {
             return Err(SendError::Permanent("no SMTP server configured".into()));
         };
@@ -281,7 +307,7 @@ impl Transports {
             list_unsubscribe_url: d.unsubscribe_url.clone(),
             headers: vec![("X-Kairos-Message".into(), o.message_id.clone())],
         };
-        smtp.send_unless(&m, withdrawn).await
+        smtp.send_committing(&m, withdrawn, commit).await
     }
 
     /// The HTTP-based channels: SMS, Telegram, webhooks.

@@ -884,6 +884,7 @@ impl State {
     /// Rebuilds the send log and the deferred queue from the messages table (at start).
     pub(crate) fn load_sends(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let mut rows = Vec::new();
+        let mut handed = Vec::new();
         self.w
             .message_tx()
             .pending_and_recent_messages(now.saturating_sub(crate::sending::SEND_LOG_WINDOW), &mut |m| rows.push(m))?;
@@ -897,6 +898,12 @@ impl State {
                 }
                 continue;
             }
+            if m.status.awaiting_transport() && data.handed_at.is_some() {
+                // Past its point of no return in a process that stopped before recording the outcome: the
+                // server had it (or the content was cut off): never sent twice (`crate::dispatch`).
+                handed.push((m, data));
+                continue;
+            }
             if m.status.awaiting_transport() {
                 // Not yet handed off, or handed off by a process that stopped before recording the outcome.
                 let at = data.deliver_at.filter(|_| m.status == MessageStatus::Retrying);
@@ -907,6 +914,11 @@ impl State {
             if data.pending.is_none() {
                 self.flows.send_log.record(m.contact, m.channel, m.created_at);
             }
+        }
+        for (m, data) in handed {
+            tracing::info!(message = %m.id, "recorded as sent: it was past its point of no return when the node stopped");
+            self.flows.send_log.record(m.contact, m.channel, m.created_at);
+            self.settle_unconfirmed(&m, &data, now)?;
         }
         Ok(())
     }

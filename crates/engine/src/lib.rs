@@ -51,6 +51,7 @@ use command::Command;
 
 pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
+pub use delivery::UNCONFIRMED_REASON;
 pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
 pub use flows::FLOW_COUNTER_STEP;
 pub use segment_preview::PREVIEW_SAMPLE_MAX as SEGMENT_PREVIEW_SAMPLE_MAX;

@@ -52,10 +52,12 @@ impl Leases for PgLeases {
                 )?;
                 c.batch("BEGIN")?;
                 // A holder inside a transaction has the row share-locked: it is alive, so skip it, never wait.
+                // A holder that advertised the address this node now listens on is gone (a restart).
                 let free = c.query_opt(
-                    "SELECT epoch FROM leases WHERE name = $1 AND (expires_at < clock_timestamp() OR holder = '') \
+                    "SELECT epoch FROM leases WHERE name = $1 \
+                     AND (expires_at < clock_timestamp() OR holder = '' OR address = $2) \
                      FOR UPDATE SKIP LOCKED",
-                    &[&name],
+                    &[&name, &address],
                 )?;
                 let Some(row) = free else {
                     c.batch("COMMIT")?;

@@ -91,3 +91,14 @@ fn a_released_lease_is_taken_at_once() {
     let taken = acquire(&b, "b", LONG).expect("a released lease is free");
     assert_eq!(taken.epoch, lease.epoch + 1);
 }
+
+#[test]
+fn a_node_restarted_on_the_holders_address_takes_the_lease_back_at_once() {
+    let (a, b, _db) = two_nodes();
+    let before = acquire(&a, "a", LONG).unwrap();
+    assert_eq!(acquire(&b, "b", LONG), None, "another address waits for the expiry");
+    let again = b.leases().unwrap().try_acquire("committer", "a-restarted", "http://a.local:8080", LONG).unwrap();
+    let again = again.expect("the holder's address is this node's now: the holder is gone");
+    assert_eq!(again.epoch, before.epoch + 1);
+    assert!(!a.leases().unwrap().renew(&before, LONG).unwrap(), "the old process is fenced off");
+}

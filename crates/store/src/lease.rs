@@ -38,8 +38,10 @@ pub struct LeaseHolder {
 }
 
 pub trait Leases: Send + Sync {
-    /// Takes lease `name` for `holder` (reachable at `address`) for `ttl`, if nobody holds it or its holder let
-    /// it expire; None while another node holds it.
+    /// Takes lease `name` for `holder` (reachable at `address`) for `ttl`, if nobody holds it, its holder let it
+    /// expire, or its holder advertised `address` (this node listens there now, so that holder is gone: a
+    /// restarted node takes its lease back at once; every node must advertise an address of its own); None
+    /// while another node holds it.
     fn try_acquire(&self, name: &str, holder: &str, address: &str, ttl: Duration) -> Result<Option<Lease>>;
     /// Extends a held lease by `ttl` from now; false when it was taken by another node (stop at once).
     fn renew(&self, lease: &Lease, ttl: Duration) -> Result<bool>;

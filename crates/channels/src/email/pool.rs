@@ -25,6 +25,8 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) enum PoolError {
     Session(Error),
     Transaction(Error),
+    /// Refused before the transaction: the message needs an extension the server lacks (SMTPUTF8, 8BITMIME).
+    Unsupported(&'static str),
 }
 
 pub(crate) enum Security {
@@ -48,19 +50,29 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// One mail transaction on a pooled (or new) session. Cancel-safe: a session in use is never shared.
-    pub(crate) async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), PoolError> {
+    ///
+    /// `commit` is awaited once the server accepted DATA, just before the content and the final dot, the point
+    /// after which the server delivers: when it answers false the session is dropped without the dot (the
+    /// server discards the transaction) and the result is `Ok(false)`.
+    pub(crate) async fn send<F: Future<Output = bool>>(
+        &self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        commit: impl FnOnce() -> F,
+    ) -> Result<bool, PoolError> {
         let Ok(_slot) = self.sessions.acquire().await else {
             unreachable!("the session semaphore is never closed");
         };
         let mut conn = self.checkout().await.map_err(PoolError::Session)?;
-        let result = conn.send(envelope, bytes).await.map_err(PoolError::Transaction);
-        if conn.has_broken() {
-            // lettre has already sent QUIT and closed it (a failed command marks the session broken).
+        let result = transaction(&mut conn, envelope, bytes, commit).await;
+        if conn.has_broken() || matches!(result, Ok(false)) {
+            // lettre has already sent QUIT and closed a broken one (a failed command marks it); one left inside
+            // DATA is closed without the final dot.
             drop(conn);
         } else {
             self.checkin(conn);
         }
-        result.map(|_response| ())
+        result
     }
 
     async fn checkout(&self) -> Result<AsyncSmtpConnection, Error> {
@@ -123,4 +135,48 @@ fn retire(mut conn: AsyncSmtpConnection) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
     });
+}
+
+/// MAIL, RCPT, DATA, then (once `commit` allows) the content and the final dot: lettre's `send`, with the point
+/// of no return made visible. A failed command ends the session as lettre's does (`abort`).
+async fn transaction<F: Future<Output = bool>>(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    bytes: &[u8],
+    commit: impl FnOnce() -> F,
+) -> Result<bool, PoolError> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let mut options = Vec::new();
+    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
+    let non_ascii = envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
+    if non_ascii {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            return Err(PoolError::Unsupported("the address is not ASCII and the server does not support SMTPUTF8"));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            return Err(PoolError::Unsupported("the message is not ASCII and the server does not support 8BITMIME"));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let mut commands = vec![Mail::new(envelope.from().cloned(), options).to_string()];
+    commands.extend(envelope.to().iter().map(|to| Rcpt::new(to.clone(), Vec::new()).to_string()));
+    commands.push(Data.to_string());
+    for command in commands {
+        if let Err(e) = conn.command(command).await {
+            conn.abort().await;
+            return Err(PoolError::Transaction(e));
+        }
+    }
+    if !commit().await {
+        return Ok(false);
+    }
+    if let Err(e) = conn.message(bytes).await {
+        conn.abort().await;
+        return Err(PoolError::Transaction(e));
+    }
+    Ok(true)
 }

@@ -108,6 +108,19 @@ impl Smtp {
     /// [`Smtp::send`], asking `withdrawn` once the domain's limits let the message go, just before the SMTP
     /// conversation starts: when it answers true nothing is sent and the result is `Ok(false)`.
     pub async fn send_unless(&self, m: &EmailMessage, withdrawn: impl Fn() -> bool) -> Result<bool, SendError> {
+        self.send_committing(m, withdrawn, || async { true }).await
+    }
+
+    /// [`Smtp::send_unless`], awaiting `commit` at the point of no return (the server accepted DATA; the
+    /// content and the final dot, after which it delivers, are next). When `commit` answers false the
+    /// transaction is abandoned before the dot (nothing is delivered) and the result is `Ok(false)`. The
+    /// sender records there that the message is as good as sent, so that a crash after it never sends it twice.
+    pub async fn send_committing<F: Future<Output = bool>>(
+        &self,
+        m: &EmailMessage,
+        withdrawn: impl Fn() -> bool,
+        commit: impl FnOnce() -> F,
+    ) -> Result<bool, SendError> {
         let message = compose(m, self.inner.signer.as_ref()).map_err(|e| SendError::Permanent(e.to_string()))?;
         let envelope = message.envelope().clone();
         let domain = envelope.to().first().map(|a| a.domain().to_ascii_lowercase()).unwrap_or_default();
@@ -117,17 +130,18 @@ impl Smtp {
         if withdrawn() {
             return Ok(false);
         }
-        let sent = tokio::time::timeout(self.inner.timeout, self.inner.pool.send(&envelope, &bytes)).await;
+        let sent = tokio::time::timeout(self.inner.timeout, self.inner.pool.send(&envelope, &bytes, commit)).await;
         let result = match sent {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(sent)) => Ok(sent),
             Ok(Err(e)) => Err(classify(&e)),
             Err(_elapsed) => Err(SendError::Transient(format!("SMTP send timed out after {:?}", self.inner.timeout))),
         };
         match &result {
-            Ok(()) => tracing::debug!(email.domain = %domain, "smtp accepted"),
+            Ok(true) => tracing::debug!(email.domain = %domain, "smtp accepted"),
+            Ok(false) => tracing::debug!(email.domain = %domain, "smtp transaction abandoned before the content"),
             Err(e) => tracing::debug!(email.domain = %domain, error = %e, "smtp send failed"),
         }
-        result.map(|()| true)
+        result
     }
 }
 
@@ -135,6 +149,7 @@ fn classify(e: &PoolError) -> SendError {
     match e {
         // Connection, greeting, STARTTLS and AUTH problems concern our server or configuration, whatever the code.
         PoolError::Session(e) => SendError::Transient(redact_addresses(&error_chain(e))),
+        PoolError::Unsupported(why) => SendError::Permanent((*why).to_string()),
         PoolError::Transaction(e) => {
             let message = redact_addresses(&error_chain(e));
             let code = e.status().map(u16::from);

@@ -155,12 +155,17 @@ impl TestServer {
         self.restart();
     }
 
-    /// Starts the server again on the same data directory (after `kill` or `terminate`).
+    /// Starts the server again on the same data directory (after `kill` or `terminate`). On PostgreSQL a node
+    /// killed on another port left its lease behind: the new one forwards until it takes the lease over (a few
+    /// seconds), so this waits until the engine answers.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
         let (child, addr) = spawn_with(&self.dir, &self.args, &self.env);
         self.child = Some(child);
         self.addr = addr;
+        if postgres_mode() {
+            wait_until_healthy(addr);
+        }
     }
 
     pub async fn client(&self) -> HttpClient {
@@ -228,6 +233,24 @@ fn spawn_with(dir: &Path, args: &[String], env: &[(String, String)]) -> (Child, 
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server printed its address");
     (child, addr)
+}
+
+/// Waits (up to 30 s) until `GET /healthz` on `addr` answers 200: the node's engine (or the one it forwards to)
+/// runs.
+pub fn wait_until_healthy(addr: SocketAddr) {
+    use std::io::{Read, Write};
+    for _ in 0..300 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server on {addr} never became healthy");
 }
 
 /// Runs `kairos serve` on `dir` expecting it to refuse to start (within 30 s): its stderr.

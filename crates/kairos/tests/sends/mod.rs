@@ -19,7 +19,7 @@ pub fn smtp_config(dir: &std::path::Path, port: u16) {
         dir.join("kairos.toml"),
         format!(
             "[email]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
-             from = \"Velo Shop <shop@velo.example>\"\npool_size = 8\nper_domain_concurrency = 2\n\
+             from = \"Velo Shop <shop@velo.example>\"\npool_size = {SMTP_SESSIONS}\nper_domain_concurrency = 2\n\
              [sending]\nsmart_sending = \"off\"\n"
         ),
     )
@@ -208,5 +208,26 @@ pub fn distinct_duplicates(mails: &HashMap<String, Vec<(String, SystemTime)>>) -
             let ids: HashSet<&String> = list.iter().map(|(id, _)| id).collect();
             (ids.len() > 1).then(|| (to.clone(), ids.into_iter().cloned().collect()))
         })
+        .collect()
+}
+
+/// How many times the server received a Message-ID it already had: a send repeated after a crash. Email has a
+/// point of no return recorded before its content goes, so there must be none.
+pub fn repeats(mails: &HashMap<String, Vec<(String, SystemTime)>>) -> usize {
+    mails.values().map(|l| l.len() - l.iter().map(|(id, _)| id).collect::<HashSet<_>>().len()).sum()
+}
+
+/// Most messages one SMTP pool of `smtp_config` has in its server's hands at once: at most this many can be
+/// recorded sent unconfirmed by one kill.
+pub const SMTP_SESSIONS: usize = 8;
+
+/// Recipients of the messages listed at `path` that were recorded sent without the server's answer (their node
+/// was killed past the point of no return: the server may or may not have them; they are not sent again).
+pub async fn unconfirmed(c: &mut HttpClient, sk: &str, path: &str) -> HashSet<String> {
+    crate::common::all_items(c, sk, path)
+        .await
+        .iter()
+        .filter(|m| m["reason"].as_str() == Some(kairos_engine::UNCONFIRMED_REASON))
+        .map(|m| m["to"].as_str().unwrap_or_default().to_string())
         .collect()
 }
