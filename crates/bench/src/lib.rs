@@ -98,6 +98,10 @@ pub struct BenchArgs {
     /// workspace to it); without it, SQLite in the data directory.
     #[arg(long, env = "KAIROS_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Kairos nodes for the ingest benchmark on PostgreSQL: this process runs the engine and `nodes - 1` more
+    /// `kairos serve` processes join it; client connections are spread over all of them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }
 
 pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
@@ -220,6 +224,42 @@ fn patch(t: &Template, counter: u64) -> Bytes {
     Bytes::from(body)
 }
 
+/// Starts `args.nodes - 1` more `kairos serve` processes on the benchmark's PostgreSQL database (this process
+/// runs the engine; they forward to it): the children, and the address of every node, this one first.
+fn join_nodes(
+    args: &BenchArgs,
+    dir: &std::path::Path,
+    first: std::net::SocketAddr,
+) -> anyhow::Result<(Vec<std::process::Child>, Vec<std::net::SocketAddr>)> {
+    use std::io::BufRead;
+    let mut children = Vec::new();
+    let mut addrs = vec![first];
+    if args.nodes <= 1 {
+        return Ok((children, addrs));
+    }
+    let url = args.database_url.as_deref().filter(|u| u.starts_with("postgres"));
+    let url = url.ok_or_else(|| anyhow::anyhow!("--nodes needs --database-url postgres://..."))?;
+    let exe = std::env::current_exe()?;
+    for k in 1..args.nodes {
+        let node_dir = dir.join(format!("node{k}"));
+        std::fs::create_dir_all(&node_dir)?;
+        let mut child = std::process::Command::new(&exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--data-dir"])
+            .arg(&node_dir)
+            .env("KAIROS_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line.trim().strip_prefix("listening on http://").and_then(|a| a.parse().ok());
+        children.push(child);
+        addrs.push(addr.ok_or_else(|| anyhow::anyhow!("node {k} did not start: {line:?}"))?);
+    }
+    eprintln!("{} nodes: {addrs:?} (the first runs the engine)", addrs.len());
+    Ok((children, addrs))
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -266,6 +306,7 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> any
         "did \"Product Added\" within 1h",
         "orders.count = 0 and did \"Product Viewed\" within 7d",
     ];
+    let (mut others, addrs) = join_nodes(args, dir, addr)?;
     let mut admin = HttpClient::connect(addr).await?;
     for (i, d) in definitions.iter().cycle().take(args.segments).enumerate() {
         let body = serde_json::json!({"name": format!("bench segment {i}"), "definition": d});
@@ -286,8 +327,9 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> any
         let sent_events = sent_events.clone();
         let key = ws.write_key.clone();
         let batch = args.batch_size as u64;
+        let node = addrs[w % addrs.len()];
         workers.push(tokio::spawn(async move {
-            let mut client = HttpClient::connect(addr).await?;
+            let mut client = HttpClient::connect(node).await?;
             let mut latencies: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             let mut i = w;
@@ -328,13 +370,18 @@ async fn ingest(args: &BenchArgs, dir: &std::path::Path, start: &Starter) -> any
     bar.finish_and_clear();
     latencies.sort_unstable();
     let events = sent_events.load(Ordering::Relaxed);
+    for child in &mut others {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let _ = stop_tx.send(());
     server.await??;
     let db_bytes = std::fs::metadata(dir.join(kairos_store_sqlite::DB_FILE_NAME)).map(|m| m.len()).unwrap_or(0);
 
     println!(
-        "kairos bench ingest: {} s, {} connections, batches of {} events (~{} KB each), {} shoppers, {} live segments",
+        "kairos bench ingest: {} s, {} node(s), {} connections, batches of {} events (~{} KB each), {} shoppers, {} live segments",
         args.duration,
+        addrs.len(),
         args.concurrency,
         args.batch_size,
         avg_bytes / 1024,

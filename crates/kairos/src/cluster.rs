@@ -47,7 +47,7 @@ pub async fn run(store: Arc<dyn Store>, leases: Arc<dyn Leases>, args: ServeArgs
     let local = listener.local_addr()?;
     let address = advertised(args.advertise_url.as_deref(), local)?;
     let token = crate::secrets::forwarding_token(&args.storage.data_dir, &args.secrets)?;
-    let node_id = format!("{}-{}-{:016x}", hostname(), std::process::id(), rand::random::<u64>());
+    let node_id = node_id();
     let find = {
         let leases = leases.clone();
         Arc::new(move || leases.holder(LEASE)) as kairos_server::cluster::FindHolder
@@ -85,6 +85,46 @@ pub async fn run(store: Arc<dyn Store>, leases: Arc<dyn Leases>, args: ServeArgs
         }
     }
     Ok(())
+}
+
+/// The lease [`hold_alone`] took for this process, if any.
+static HELD_ALONE: std::sync::Mutex<Option<Lease>> = std::sync::Mutex::new(None);
+
+/// For a process that runs the engine without joining a cluster (`kairos demo`, `kairos bench`): takes the lease
+/// once per process (keeps it renewed from a thread of its own and fences this process's writers), or refuses to
+/// start while another node holds it. Blocking.
+pub fn hold_alone(leases: Arc<dyn Leases>, address: &str) -> anyhow::Result<()> {
+    let mut held = HELD_ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    if held.is_some() {
+        return Ok(());
+    }
+    let Some(lease) = leases.try_acquire(LEASE, &node_id(), address, LEASE_TTL)? else {
+        let at = leases.holder(LEASE)?.map(|h| h.address).unwrap_or_default();
+        anyhow::bail!(
+            "another Kairos node runs the engine on this database (at {at}): stop it first, or start this one with \
+             `kairos serve` to join it"
+        );
+    };
+    leases.fence_writers(&lease);
+    *held = Some(lease.clone());
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(HEARTBEAT_EVERY);
+            match leases.renew(&lease, LEASE_TTL) {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!("another node took the committer lease over; this process stops");
+                    std::process::exit(EXIT_LEASE_LOST);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot renew the committer lease"),
+            }
+        }
+    });
+    Ok(())
+}
+
+fn node_id() -> String {
+    format!("{}-{}-{:016x}", hostname(), std::process::id(), rand::random::<u64>())
 }
 
 impl Candidate {

@@ -39,6 +39,10 @@ const GENERATE_CHUNK_EVENTS: usize = 2_000;
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)?;
     let store = crate::cli::open_database(args.database_url.as_deref(), &args.data_dir)?;
+    if let Some(leases) = store.leases() {
+        // Generating runs an engine: only while no other node runs one on this database.
+        crate::cluster::hold_alone(leases, &format!("http://{}", args.listen))?;
+    }
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);
     let fresh = !creds_path.exists();
     let creds: NewWorkspace = if creds_path.exists() {

@@ -254,7 +254,7 @@ fn check_key(tx: &mut dyn WriteTx, sealer: &SecretBox, source: &Source) -> anyho
         return Ok(());
     }
     let which = if refused.len() == names.len() {
-        "none of the secrets stored in this database".to_string()
+        "any of the secrets stored in this database".to_string()
     } else {
         format!("{} of the {} secrets stored in this database ({})", refused.len(), names.len(), refused.join(", "))
     };

@@ -59,7 +59,13 @@ pub async fn start_node(
 ) -> anyhow::Result<(AppState, tokio::net::TcpListener)> {
     // Bind first: a busy address is reported before any state is loaded.
     let listener = bind(listen).await?;
-    let state = start_engine(store, data_dir, secrets, listener.local_addr().ok(), dev_clock).await?;
+    let local = listener.local_addr()?;
+    if let Some(leases) = store.leases() {
+        // A shared database: this process runs the engine only if no other node does (`crate::cluster`).
+        let address = format!("http://{local}");
+        tokio::task::spawn_blocking(move || crate::cluster::hold_alone(leases, &address)).await??;
+    }
+    let state = start_engine(store, data_dir, secrets, Some(local), dev_clock).await?;
     Ok((state, listener))
 }
 

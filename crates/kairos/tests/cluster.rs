@@ -356,3 +356,24 @@ async fn sigkill_the_engine_node_during_a_campaign_mails_everyone_once() {
     assert_eq!(stats["messages"].as_u64(), Some(CAMPAIGN_USERS as u64), "one message per recipient: {v}");
     assert_eq!(stats["sent"].as_u64(), Some(CAMPAIGN_USERS as u64), "{v}");
 }
+
+/// `kairos demo` runs an engine of its own: never beside a node that runs one on the same database.
+#[tokio::test]
+async fn demo_refuses_a_database_whose_engine_runs_elsewhere() {
+    if !common::postgres_mode() {
+        return;
+    }
+    let node = TestServer::start();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(elsewhere.path())
+        .envs(common::backend_env(&node.dir))
+        .env("KAIROS_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the demo started beside a running node");
+    assert!(stderr.contains("another Kairos node runs the engine"), "{stderr}");
+    assert!(stderr.contains(&node.addr.to_string()), "names where it runs: {stderr}");
+}
