@@ -110,6 +110,21 @@ impl Conn {
         self.client().execute(sql, params).map_err(pg_error)
     }
 
+    /// Streams rows into `sql` (a `COPY ... FROM STDIN (FORMAT binary)` of columns of `types`), each written by
+    /// `write`: PostgreSQL's bulk path, with no statement to parse and no arrays to unpack. A failure inside
+    /// `write` abandons the COPY (and with it the transaction it is part of).
+    pub(crate) fn copy_in_binary(
+        &mut self,
+        sql: &str,
+        types: &[postgres::types::Type],
+        write: impl FnOnce(&mut postgres::binary_copy::BinaryCopyInWriter<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let sink = self.client().copy_in(sql).map_err(pg_error)?;
+        let mut writer = postgres::binary_copy::BinaryCopyInWriter::new(sink, types);
+        write(&mut writer)?;
+        writer.finish().map_err(pg_error)
+    }
+
     /// Runs statements separated by `;`, without parameters (transactions, schema).
     pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
         self.client().batch_execute(sql).map_err(pg_error)

@@ -21,9 +21,8 @@ const WINDOW_BATCH_ROWS: i64 = 1_000;
 /// Events a transaction buffers before writing them (one statement per this many rows at most).
 const EVENTS_BUFFERED_MAX: usize = 10_000;
 
-/// Events inserted in the open transaction and not written yet, column by column as the one statement that
-/// writes them takes them (`UNNEST` of one array per column: one round trip and one prepared statement for any
-/// number of rows). Written when the transaction commits and before any statement of the writer reads events
+/// Events inserted in the open transaction and not written yet, column by column (the rows of one binary
+/// `COPY`; their `event_messages` rows go in one `UNNEST` insert). Written when the transaction commits and before any statement of the writer reads events
 /// ([`PgWriter::flush_events`]); dropped when it rolls back.
 #[derive(Default)]
 pub(crate) struct PendingEvents {
@@ -97,23 +96,42 @@ impl PgWriter {
     }
 
     fn write_pending_events(&mut self) -> Result<()> {
+        use postgres::types::Type;
         let p = &self.pending_events;
-        self.conn.execute(
-            "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
-                 $7::BIGINT[], $8::BIGINT[], $9::TEXT[], $10::BOOLEAN[])",
-            &[
-                &p.seq,
-                &p.workspace,
-                &p.contact,
-                &p.message_id,
-                &p.kind,
-                &p.name,
-                &p.ts,
-                &p.received_at,
-                &p.data,
-                &p.system,
-            ],
+        let types = [
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::BOOL,
+        ];
+        self.conn.copy_in_binary(
+            "COPY events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
+             FROM STDIN (FORMAT binary)",
+            &types,
+            |w| {
+                for i in 0..p.seq.len() {
+                    w.write(&[
+                        &p.seq[i],
+                        &p.workspace[i],
+                        &p.contact[i],
+                        &p.message_id[i],
+                        &p.kind[i],
+                        &p.name[i],
+                        &p.ts[i],
+                        &p.received_at[i],
+                        &p.data[i],
+                        &p.system[i],
+                    ])
+                    .map_err(crate::pg_error)?;
+                }
+                Ok(())
+            },
         )?;
         let m = &p.messages;
         if !m.seq.is_empty() {

@@ -163,12 +163,20 @@ impl Writer for PgWriter {
     }
     fn commit(&mut self) -> Result<()> {
         // The buffered events are written first; when they cannot be, nothing of the transaction commits.
+        let started = std::time::Instant::now();
         if let Err(e) = self.flush_events().and_then(|()| self.flush_identities()) {
             let _ = self.rollback();
             return Err(e);
         }
+        let flushed = started.elapsed();
         self.open = false;
-        self.conn.batch("COMMIT")
+        let committed = self.conn.batch("COMMIT");
+        tracing::trace!(
+            flush_us = flushed.as_micros() as u64,
+            commit_us = (started.elapsed() - flushed).as_micros() as u64,
+            "postgres commit"
+        );
+        committed
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending_events.clear();
