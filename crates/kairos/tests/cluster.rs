@@ -377,3 +377,46 @@ async fn demo_refuses_a_database_whose_engine_runs_elsewhere() {
     assert!(stderr.contains("another Kairos node runs the engine"), "{stderr}");
     assert!(stderr.contains(&node.addr.to_string()), "names where it runs: {stderr}");
 }
+
+/// A holder that stops answering (SIGSTOP: a long pause, a machine cut off) loses its lease to a survivor; when it
+/// resumes, nothing it still had queued commits (its writers are fenced) and it exits with status 75 for its
+/// supervisor to restart it as a follower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_engine_node_is_fenced_off_and_exits_when_it_resumes() {
+    let Some(mut cluster) = Cluster::start(|_| {}) else { return };
+    let (keys, addrs) = (cluster.keys(), cluster.addrs());
+    let signal = |sig: &str, pid: u32| {
+        assert!(std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    };
+    let pid = cluster.nodes[0].pid();
+    signal("-STOP", pid);
+    // A request to the paused node waits in its listen queue.
+    let wk = keys.write_key.clone();
+    let stale = tokio::spawn(async move {
+        let mut c = HttpClient::connect(addrs[0]).await.ok()?;
+        let body =
+            json!({"batch": [{"type": "track", "messageId": "to-the-paused-node", "userId": "ann", "event": "X"}]});
+        c.post_json("/v1/batch", &wk, &body).await.ok().map(|r| r.status)
+    });
+    // The survivors take over and accept writes.
+    let body = json!({"batch": [{"type": "track", "messageId": "after-takeover", "userId": "bob", "event": "X"}]});
+    let took_over = post_anywhere(&cluster.addrs()[1..], 0, "/v1/batch", &keys.write_key, &body).await;
+    assert!(took_over.is_some(), "no survivor took over");
+
+    signal("-CONT", pid);
+    let status = tokio::task::spawn_blocking(move || {
+        let exited = cluster.nodes[0].wait_exit(Duration::from_secs(10));
+        (exited, cluster)
+    })
+    .await
+    .unwrap();
+    let (exited, cluster) = status;
+    assert_eq!(exited.and_then(|s| s.code()), Some(75), "the deposed node exits with EX_TEMPFAIL");
+    let answer = stale.await.unwrap();
+    assert_ne!(answer, Some(200), "the deposed node acknowledged a write");
+    let mut c = client_of(cluster.nodes[1].addr).await;
+    let events = common::all_items(&mut c, &keys.secret_key, "/api/v1/events?limit=100").await;
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["message_id"].as_str()).collect();
+    assert!(ids.contains(&"after-takeover"), "{ids:?}");
+    assert!(!ids.contains(&"to-the-paused-node"), "a write of the deposed node was stored: {ids:?}");
+}

@@ -47,12 +47,15 @@ pub struct Node {
     token: HeaderValue,
     find: FindHolder,
     holder: Mutex<Option<(String, Instant)>>,
+    /// Held while the lease is read, so that requests arriving together read it once.
+    lookup: tokio::sync::Mutex<()>,
 }
 
 impl Node {
     pub fn new(own_address: String, token: &str, find: FindHolder) -> Node {
         let token = HeaderValue::from_str(token).expect("the forwarding token is hex");
-        Node { serving: OnceLock::new(), own_address, token, find, holder: Mutex::new(None) }
+        let (holder, lookup) = (Mutex::new(None), tokio::sync::Mutex::new(()));
+        Node { serving: OnceLock::new(), own_address, token, find, holder, lookup }
     }
 
     /// This node holds the lease and its engine is running: from now on it serves every request itself.
@@ -69,9 +72,11 @@ impl Node {
 
     /// The holder's address, from the cache or the lease.
     async fn holder_address(&self) -> Option<String> {
-        if let Some((address, at)) = self.holder.lock().ok()?.clone()
-            && at.elapsed() < HOLDER_CACHE_TTL
-        {
+        if let Some(address) = self.cached_holder() {
+            return Some(address);
+        }
+        let _reading = self.lookup.lock().await;
+        if let Some(address) = self.cached_holder() {
             return Some(address);
         }
         let find = self.find.clone();
@@ -88,6 +93,22 @@ impl Node {
             *cache = address.clone().map(|a| (a, Instant::now()));
         }
         address
+    }
+
+    fn cached_holder(&self) -> Option<String> {
+        let cached = self.holder.lock().ok()?.clone();
+        cached.filter(|(_, at)| at.elapsed() < HOLDER_CACHE_TTL).map(|(address, _)| address)
+    }
+
+    /// Resolves once `address` no longer holds a live lease (it stopped renewing it, or another node took it):
+    /// an answer from it is not worth waiting for any more.
+    async fn holder_gone(&self, address: &str) {
+        loop {
+            tokio::time::sleep(HOLDER_CACHE_TTL).await;
+            if self.holder_address().await.as_deref() != Some(address) {
+                return;
+            }
+        }
     }
 
     fn forget_holder(&self) {
@@ -148,7 +169,13 @@ async fn handle(State(node): State<Arc<Node>>, mut req: Request) -> Response {
         return unavailable("this node is starting its engine; retry");
     }
     let client = req.extensions().get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
-    match forward(&address, req, client, &node.token).await {
+    // A holder that is paused or cut off keeps the connection open without answering: give up on it once its
+    // lease lapses (the request may still be applied by it, which its fenced writers refuse once the lease moved).
+    let forwarded = tokio::select! {
+        r = forward(&address, req, client, &node.token) => r,
+        () = node.holder_gone(&address) => Err("the node running the engine stopped renewing its lease".to_string()),
+    };
+    match forwarded {
         Ok(resp) => resp,
         Err(e) => {
             tracing::warn!(holder = %address, error = %e, "cannot forward a request to the lease holder");
