@@ -43,14 +43,7 @@ async fn sigkill_while_a_flow_mails_each_event_loses_nothing_and_repeats_nothing
     let mut server = TestServer::start_with(|dir| sends::smtp_config(dir, port));
     let sk = server.keys.secret_key.clone();
     let mut c = server.client().await;
-    let tpl = json!({"id": "receipt", "channel": "email", "subject": "Order {{ event.order }}", "text": "Thanks"});
-    assert_eq!(c.post_json("/api/v1/templates", &sk, &tpl).await.unwrap().status, 201);
-    let flow = json!({"name": "Receipt", "trigger": {"type": "event", "event": "Order Completed"},
-        "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "receipt", "transactional": true}]});
-    let r = c.post_json("/api/v1/flows", &sk, &flow).await.unwrap();
-    assert_eq!(r.status, 201, "{:?}", r.json());
-    let flow_id = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(c.post_json(&format!("/api/v1/flows/{flow_id}/activate"), &sk, &json!({})).await.unwrap().status, 200);
+    let flow_id = sends::receipt_flow(&mut c, &sk).await;
     sends::subscribed_contacts(&mut c, &sk, 0..FLOW_USERS).await;
 
     // Writers send one order per user, paced so that ingestion is still going when the server is killed.

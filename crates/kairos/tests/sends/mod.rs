@@ -61,6 +61,19 @@ pub fn mails_by_recipient(sink: &SmtpSink) -> HashMap<String, Vec<(String, Syste
     out
 }
 
+/// An active flow that mails a transactional receipt for each `Order Completed`; answers its id.
+pub async fn receipt_flow(c: &mut HttpClient, sk: &str) -> String {
+    let tpl = json!({"id": "receipt", "channel": "email", "subject": "Order {{ event.order }}", "text": "Thanks"});
+    assert_eq!(c.post_json("/api/v1/templates", sk, &tpl).await.unwrap().status, 201);
+    let flow = json!({"name": "Receipt", "trigger": {"type": "event", "event": "Order Completed"},
+        "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "receipt", "transactional": true}]});
+    let r = c.post_json("/api/v1/flows", sk, &flow).await.unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let flow_id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(c.post_json(&format!("/api/v1/flows/{flow_id}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    flow_id
+}
+
 /// Users `u{from}..u{to}` with their email, subscribed (identify with the secret key sets consent).
 pub async fn subscribed_contacts(c: &mut HttpClient, sk: &str, users: std::ops::Range<usize>) {
     for chunk in users.collect::<Vec<_>>().chunks(400) {
