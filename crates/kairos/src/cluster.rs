@@ -107,19 +107,7 @@ pub fn hold_alone(leases: Arc<dyn Leases>, address: &str) -> anyhow::Result<()> 
     };
     leases.fence_writers(&lease);
     *held = Some(lease.clone());
-    std::thread::spawn(move || {
-        loop {
-            std::thread::sleep(HEARTBEAT_EVERY);
-            match leases.renew(&lease, LEASE_TTL) {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::error!("another node took the committer lease over; this process stops");
-                    std::process::exit(EXIT_LEASE_LOST);
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot renew the committer lease"),
-            }
-        }
-    });
+    heartbeat(leases, lease);
     Ok(())
 }
 
@@ -157,7 +145,7 @@ impl Candidate {
         if let Ok(mut held) = self.held.lock() {
             *held = Some(lease.clone());
         }
-        tokio::spawn(heartbeat(self.leases.clone(), lease.clone()));
+        heartbeat(self.leases.clone(), lease.clone());
         let a = &self.args;
         let started =
             start_engine(self.store.clone(), &a.storage.data_dir, &a.secrets, Some(self.local), a.dev_clock).await;
@@ -177,31 +165,33 @@ impl Candidate {
 }
 
 /// Renews `lease` until the process ends; exits at once when another node took it.
-async fn heartbeat(leases: Arc<dyn Leases>, lease: Lease) {
-    let mut failing = false;
-    loop {
-        tokio::time::sleep(HEARTBEAT_EVERY).await;
-        let (l, held) = (leases.clone(), lease.clone());
-        match tokio::task::spawn_blocking(move || l.renew(&held, LEASE_TTL)).await {
-            Ok(Ok(true)) => {
-                if std::mem::take(&mut failing) {
-                    tracing::info!("renewing the committer lease again");
+fn heartbeat(leases: Arc<dyn Leases>, lease: Lease) {
+    // A thread of its own: it renews whatever the async runtime is doing, and survives the short-lived runtimes
+    // `kairos demo` generates its store with.
+    std::thread::spawn(move || {
+        let mut failing = false;
+        loop {
+            std::thread::sleep(HEARTBEAT_EVERY);
+            match leases.renew(&lease, LEASE_TTL) {
+                Ok(true) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("renewing the committer lease again");
+                    }
+                }
+                Ok(false) => {
+                    tracing::error!(epoch = lease.epoch, "another node took the committer lease over; this node stops");
+                    std::process::exit(EXIT_LEASE_LOST);
+                }
+                Err(e) => {
+                    // The database is away: nothing commits here meanwhile, and the fence refuses every
+                    // transaction once another node holds the lease. Keep trying.
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "cannot renew the committer lease");
+                    }
                 }
             }
-            Ok(Ok(false)) => {
-                tracing::error!(epoch = lease.epoch, "another node took the committer lease over; this node stops");
-                std::process::exit(EXIT_LEASE_LOST);
-            }
-            Ok(Err(e)) => {
-                // The database is away: nothing commits here meanwhile, and the fence refuses every transaction
-                // once another node holds the lease. Keep trying.
-                if !std::mem::replace(&mut failing, true) {
-                    tracing::warn!(error = %e, "cannot renew the committer lease");
-                }
-            }
-            Err(_) => return,
         }
-    }
+    });
 }
 
 /// The URL the other nodes forward to: the one given, or `http://` and the listening address (loopback for an

@@ -212,12 +212,7 @@ async fn a_second_node_on_one_sqlite_file_with_the_same_master_key_shares_links_
 /// does a missing key once secrets exist: it never makes new secrets that would invalidate links already sent.
 #[tokio::test]
 async fn a_wrong_or_missing_master_key_stops_a_sqlite_server() {
-    let mut s = TestServer::start();
-    let mut c = s.client().await;
-    let wk = s.keys.write_key.clone();
-    c.post_json("/v1/identify", &wk, &json!({"userId": "u1", "traits": {"email": "u1@example.com"}})).await.unwrap();
-    s.terminate();
-    let dir = s.dir.clone();
+    let (mut s, dir) = stopped_server_with_a_contact().await;
 
     let err = serve_refused(&dir, &[], &[("KAIROS_SECRET_KEY", &base64_key(7))]);
     assert!(err.contains("wrong master key: KAIROS_SECRET_KEY does not decrypt"), "{err}");
@@ -282,12 +277,7 @@ async fn a_shared_database_needs_the_right_master_key() {
         eprintln!("on SQLite, a_wrong_or_missing_master_key_stops_a_sqlite_server covers this");
         return;
     }
-    let mut s = TestServer::start();
-    let mut c = s.client().await;
-    let wk = s.keys.write_key.clone();
-    c.post_json("/v1/identify", &wk, &json!({"userId": "u1", "traits": {"email": "u1@example.com"}})).await.unwrap();
-    s.terminate();
-    let dir = s.dir.clone();
+    let (mut s, dir) = stopped_server_with_a_contact().await;
     // The harness keeps this node's key in the data directory; without it nothing else names one.
     let kept = dir.join("kept-elsewhere.key");
     std::fs::rename(dir.join("secret-key"), &kept).unwrap();
@@ -300,4 +290,15 @@ async fn a_shared_database_needs_the_right_master_key() {
     let mut c = s.client().await;
     let r = c.get("/api/v1/contacts?limit=5", &s.keys.secret_key).await.unwrap();
     assert_eq!(r.json()["items"].as_array().map(Vec::len), Some(1));
+}
+
+/// A server that stored a contact (and with it its secrets), stopped: its data directory.
+async fn stopped_server_with_a_contact() -> (TestServer, std::path::PathBuf) {
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let wk = s.keys.write_key.clone();
+    c.post_json("/v1/identify", &wk, &json!({"userId": "u1", "traits": {"email": "u1@example.com"}})).await.unwrap();
+    s.terminate();
+    let dir = s.dir.clone();
+    (s, dir)
 }

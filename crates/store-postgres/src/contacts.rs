@@ -232,14 +232,8 @@ impl ContactReads for PgReader<'_> {
              ORDER BY id DESC LIMIT $3",
             &[&ws.0, &before, &page_rows(limit)],
         )?;
-        let mut items = rows.iter().map(|r| from_json("contact", get(r, 0)?)).collect::<Result<Vec<Contact>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| c.id.0.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(|r| from_json("contact", get(r, 0)?)).collect::<Result<Vec<Contact>>>()?;
+        Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
     fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {

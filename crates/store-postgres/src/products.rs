@@ -46,13 +46,7 @@ impl ProductReads for PgReader<'_> {
             "SELECT data FROM products WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             &[&ws.0, &cursor.unwrap_or(""), &page_rows(limit)],
         )?;
-        let mut items = rows.iter().map(|r| from_json("product", get(r, 0)?)).collect::<Result<Vec<Product>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|p| p.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(|r| from_json("product", get(r, 0)?)).collect::<Result<Vec<Product>>>()?;
+        Ok(Page::from_rows(items, limit, |p| p.id.clone()))
     }
 }

@@ -141,17 +141,11 @@ impl SegmentReads for PgReader<'_> {
              WHERE m.segment_id = $1 AND m.contact_id > $2 ORDER BY m.contact_id LIMIT $3",
             &[&row, &after, &sql_limit(limit).saturating_add(1)],
         )?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|r| serde_json::from_str(get(r, 1)?).map_err(|e| StoreError::corrupt("contact", e)))
             .collect::<Result<Vec<Contact>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| c.id.0.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>> {

@@ -24,6 +24,14 @@ pub fn test_server_url() -> Option<String> {
 }
 
 impl TestDatabase {
+    /// A new empty database on the test cluster [`TEST_URL_VAR`] names (panics, saying how to start one, when
+    /// it is not set).
+    pub fn fresh() -> TestDatabase {
+        let server = test_server_url()
+            .unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set: run `eval \"$(scripts/pg.sh start)\"` first"));
+        TestDatabase::create(&server).expect("create a test database")
+    }
+
     /// Creates an empty database named after this process and a counter on the server at `server_url`.
     pub fn create(server_url: &str) -> Result<TestDatabase> {
         static NEXT: AtomicU64 = AtomicU64::new(0);

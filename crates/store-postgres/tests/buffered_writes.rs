@@ -5,12 +5,10 @@
 use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
 use kairos_store::{IdentityKind, Store};
 use kairos_store_postgres::PgStore;
-use kairos_store_postgres::testing::{TEST_URL_VAR, TestDatabase, test_server_url};
+use kairos_store_postgres::testing::TestDatabase;
 
 fn open() -> (Box<dyn Store>, TestDatabase) {
-    let server = test_server_url()
-        .unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set: run `eval \"$(scripts/pg.sh start)\"` first"));
-    let db = TestDatabase::create(&server).expect("create a test database");
+    let db = TestDatabase::fresh();
     let store = PgStore::open(&db.url).expect("open the store");
     (Box::new(store), db)
 }

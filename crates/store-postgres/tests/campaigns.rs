@@ -5,15 +5,13 @@
 use kairos_domain::{ContactId, Event, JsonMap, MessageStatus, Timestamp, WorkspaceId};
 use kairos_store::{Recipient, Store, StoredMessage, WriteTx};
 use kairos_store_postgres::PgStore;
-use kairos_store_postgres::testing::{TEST_URL_VAR, TestDatabase, test_server_url};
+use kairos_store_postgres::testing::TestDatabase;
 use serde_json::json;
 
 const SEC: i64 = 1_000_000;
 
 fn open() -> (PgStore, TestDatabase) {
-    let server = test_server_url()
-        .unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set: run `eval \"$(scripts/pg.sh start)\"` first"));
-    let db = TestDatabase::create(&server).expect("create a test database");
+    let db = TestDatabase::fresh();
     (PgStore::open(&db.url).expect("open the store"), db)
 }
 

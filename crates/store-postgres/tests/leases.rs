@@ -7,16 +7,14 @@ use std::time::Duration;
 use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
 use kairos_store::{Lease, Store};
 use kairos_store_postgres::PgStore;
-use kairos_store_postgres::testing::{TEST_URL_VAR, TestDatabase, test_server_url};
+use kairos_store_postgres::testing::TestDatabase;
 
 const SHORT: Duration = Duration::from_millis(300);
 const LONG: Duration = Duration::from_secs(60);
 
 /// Two nodes' stores on one fresh database.
 fn two_nodes() -> (PgStore, PgStore, TestDatabase) {
-    let server = test_server_url()
-        .unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set: run `eval \"$(scripts/pg.sh start)\"` first"));
-    let db = TestDatabase::create(&server).expect("create a test database");
+    let db = TestDatabase::fresh();
     let a = PgStore::open(&db.url).expect("open the store");
     let b = PgStore::open(&db.url).expect("open the store again");
     (a, b, db)

@@ -4,12 +4,10 @@
 
 use kairos_store::suite::Opened;
 use kairos_store_postgres::PgStore;
-use kairos_store_postgres::testing::{TEST_URL_VAR, TestDatabase, test_server_url};
+use kairos_store_postgres::testing::TestDatabase;
 
 fn open() -> Opened {
-    let server = test_server_url()
-        .unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set: run `eval \"$(scripts/pg.sh start)\"` first"));
-    let db = TestDatabase::create(&server).expect("create a test database");
+    let db = TestDatabase::fresh();
     let store = PgStore::open(&db.url).expect("open the store");
     Opened::new(Box::new(store), Box::new(db))
 }
@@ -19,8 +17,7 @@ kairos_store::store_suite!(open);
 /// The logical schema of `kairos_store::copy` is this database's: same tables, columns and types.
 #[test]
 fn the_database_matches_the_logical_schema() {
-    let server = test_server_url().unwrap_or_else(|| panic!("{TEST_URL_VAR} is not set"));
-    let db = TestDatabase::create(&server).expect("create a test database");
+    let db = TestDatabase::fresh();
     PgStore::open(&db.url).expect("open the store");
     let got: Vec<_> = kairos_store_postgres::testing::columns(&db.url)
         .expect("read the catalog")

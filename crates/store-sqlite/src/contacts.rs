@@ -166,14 +166,8 @@ impl ContactReads for SqliteReader<'_> {
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        let mut items = parse_contacts(&rows)?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| c.id.0.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = parse_contacts(&rows)?;
+        Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
     fn search_contacts(&self, ws: WorkspaceId, q: &str, limit: usize) -> Result<Vec<Contact>> {

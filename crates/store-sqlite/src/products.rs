@@ -54,16 +54,10 @@ impl ProductReads for SqliteReader<'_> {
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(|(_, d)| serde_json::from_str(&d).map_err(|e| corrupt("product", e)))
             .collect::<Result<Vec<Product>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|p| p.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_rows(items, limit, |p| p.id.clone()))
     }
 }

@@ -136,17 +136,11 @@ impl SegmentReads for SqliteReader<'_> {
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|(_, d)| serde_json::from_str(d).map_err(|e| corrupt("contact", e)))
             .collect::<Result<Vec<Contact>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| c.id.0.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>> {

@@ -49,14 +49,9 @@ pub fn to_stored(rows: Vec<EventRow>) -> Vec<StoredEvent> {
 /// A page of events from the rows a listing read ([`page_rows`] of them), its cursor made by `cursor` from the
 /// last row kept. The cursor comes from the rows, not the readable events, so a skipped row never ends the
 /// listing early.
-pub fn event_page(mut rows: Vec<EventRow>, limit: usize, cursor: fn(&EventRow) -> String) -> Page<StoredEvent> {
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(cursor)
-    } else {
-        None
-    };
-    Page { items: to_stored(rows), next_cursor }
+pub fn event_page(rows: Vec<EventRow>, limit: usize, cursor: fn(&EventRow) -> String) -> Page<StoredEvent> {
+    let Page { items, next_cursor } = Page::from_rows(rows, limit, cursor);
+    Page { items: to_stored(items), next_cursor }
 }
 
 /// What a contact search looks for: the lowercase needle, and a `LIKE` pattern (escape character `!`) over the

@@ -184,3 +184,17 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+impl<T> Page<T> {
+    /// A page from the rows a listing read (one more than `limit`, to know whether more follow): the first
+    /// `limit`, and when there were more, the cursor `cursor` makes from the last one kept.
+    pub fn from_rows(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> String) -> Page<T> {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
