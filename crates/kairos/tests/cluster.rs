@@ -413,3 +413,38 @@ async fn a_paused_engine_node_is_fenced_off_and_exits_when_it_resumes() {
     assert!(ids.contains(&"after-takeover"), "{ids:?}");
     assert!(!ids.contains(&"to-the-paused-node"), "a write of the deposed node was stored: {ids:?}");
 }
+
+/// Login throttling counts the real client through a forwarding node (the engine's node trusts the address a node
+/// forwards), and no client can pick its address by sending the forwarding headers itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_throttling_sees_the_real_client_and_ignores_forged_forwarding_headers() {
+    let Some(cluster) = Cluster::start(|_| {}) else { return };
+    let keys = cluster.keys();
+    for user in ["ann@shop.example", "bob@shop.example"] {
+        common::create_user(&cluster.nodes[0].dir, &keys.id, user, "correct horse battery");
+    }
+    let (engine, follower) = (cluster.nodes[0].addr, cluster.nodes[1].addr);
+    let right = "correct horse battery";
+
+    // An attacker at 127.0.0.3, through a forwarding node: throttled after five failures (six stay under the
+    // account's own limit of ten) ...
+    let mut throttled = false;
+    for _ in 0..7 {
+        throttled |= common::login_from(follower, [127, 0, 0, 3], "ann@shop.example", "wrong", &[]).await.0 == 429;
+    }
+    assert!(throttled, "failures through a forwarding node are throttled");
+    // ... while the real user at 127.0.0.2, through the same node, is not (both reach the engine's node from
+    // the forwarding node's own address).
+    assert_eq!(common::login_from(follower, [127, 0, 0, 2], "ann@shop.example", right, &[]).await.0, 200);
+
+    // Forged headers sent straight to the engine's node change nothing: still the attacker's own address.
+    let forged = [("x-kairos-forwarded", "0123456789abcdef"), ("x-forwarded-for", "10.9.9.9")];
+    let mut throttled = false;
+    for _ in 0..7 {
+        throttled |= common::login_from(engine, [127, 0, 0, 4], "bob@shop.example", "wrong", &forged).await.0 == 429;
+    }
+    assert!(throttled);
+    let other = [("x-kairos-forwarded", "0123456789abcdef"), ("x-forwarded-for", "10.1.1.1")];
+    let (status, _) = common::login_from(engine, [127, 0, 0, 4], "bob@shop.example", right, &other).await;
+    assert_eq!(status, 429, "a forged X-Forwarded-For let a throttled client in");
+}

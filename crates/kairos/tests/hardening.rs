@@ -235,24 +235,6 @@ async fn the_dev_clock_never_moves_backwards() {
     assert!(after > start && after.starts_with("20"), "{start} -> {after}");
 }
 
-async fn login_from(addr: std::net::SocketAddr, from: [u8; 4], email: &str, password: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(std::net::SocketAddr::from((from, 0))).unwrap();
-    let mut sock = sock.connect(addr).await.unwrap();
-    let body = json!({"email": email, "password": password}).to_string();
-    let req = format!(
-        "POST /ui/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    sock.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    sock.read_to_string(&mut out).await.unwrap();
-    let status = out.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, out.to_ascii_lowercase())
-}
-
 #[tokio::test]
 async fn logins_are_throttled_per_account_and_address() {
     let s = TestServer::start();
@@ -260,7 +242,7 @@ async fn logins_are_throttled_per_account_and_address() {
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for _ in 0..12 {
-        let (status, head) = login_from(s.addr, [127, 0, 0, 1], "ann@shop.example", "wrong").await;
+        let (status, head) = common::login_from(s.addr, [127, 0, 0, 1], "ann@shop.example", "wrong", &[]).await;
         statuses.push(status);
         if status == 429 {
             retry_after = head.lines().find_map(|l| l.strip_prefix("retry-after: ")).map(str::to_string);
@@ -272,7 +254,13 @@ async fn logins_are_throttled_per_account_and_address() {
     let secs: u64 = retry_after.expect("Retry-After on 429").trim().parse().unwrap();
     assert!((1..=900).contains(&secs), "{secs}");
     // Throttled: even the right password waits (an attacker learns nothing from a 429).
-    assert_eq!(login_from(s.addr, [127, 0, 0, 1], "ann@shop.example", "correct horse battery").await.0, 429);
+    assert_eq!(
+        common::login_from(s.addr, [127, 0, 0, 1], "ann@shop.example", "correct horse battery", &[]).await.0,
+        429
+    );
     // The real user, from their own address, is not locked out by the attacker's failures.
-    assert_eq!(login_from(s.addr, [127, 0, 0, 2], "ann@shop.example", "correct horse battery").await.0, 200);
+    assert_eq!(
+        common::login_from(s.addr, [127, 0, 0, 2], "ann@shop.example", "correct horse battery", &[]).await.0,
+        200
+    );
 }

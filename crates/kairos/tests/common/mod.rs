@@ -476,3 +476,30 @@ pub async fn count_after(c: &mut HttpClient, sk: &str, path: &str, n: usize, set
     tokio::time::sleep(settle).await;
     all_items(c, sk, path).await.len()
 }
+
+/// `POST /ui/login` (JSON) to `addr` from the local address `from` (any 127.x.y.z), with extra header lines:
+/// the status and the whole answer, lowercased.
+pub async fn login_from(
+    addr: SocketAddr,
+    from: [u8; 4],
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::from((from, 0))).unwrap();
+    let mut sock = sock.connect(addr).await.unwrap();
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let req = format!(
+        "POST /ui/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         {extra}connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    sock.read_to_string(&mut out).await.unwrap();
+    let status = out.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, out.to_ascii_lowercase())
+}
