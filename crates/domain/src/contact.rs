@@ -12,6 +12,8 @@ pub const CART_ITEMS_MAX: usize = 200;
 pub const CONTACT_TRAIT_KEYS_MAX: usize = 500;
 /// Most bytes of traits (keys and JSON values) kept on one profile.
 pub const CONTACT_TRAITS_BYTES_MAX: usize = 64 * 1024;
+/// Longest consent source an identify may name (`consent_source` trait), in bytes.
+pub const CONSENT_SOURCE_CHARS_MAX: usize = 40;
 /// Largest quantity read from one event.
 pub const QUANTITY_MAX: i64 = 100_000;
 
@@ -313,6 +315,10 @@ pub struct Contact {
     pub phone: Option<Phone>,
     pub anonymous_ids: Vec<String>,
     pub traits: JsonMap,
+    /// Time of the latest identify whose traits were applied: an older one arriving later (a platform's
+    /// webhooks out of order) only fills traits the profile lacks, never overwrites newer values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traits_at: Option<Timestamp>,
     pub timezone: Option<String>,
     pub locale: Option<String>,
     pub consent: ConsentSet,
@@ -331,6 +337,7 @@ impl Contact {
             phone: None,
             anonymous_ids: Vec::new(),
             traits: JsonMap::new(),
+            traits_at: None,
             timezone: None,
             locale: None,
             consent: ConsentSet::default(),
@@ -344,7 +351,7 @@ impl Contact {
     /// [`CONTACT_TRAITS_BYTES_MAX`] bytes: every identify may add keys, so without a bound a public write key could
     /// grow one profile (held in memory and rewritten on each change) without end. A trait that does not fit is
     /// not kept on the profile; the event that carried it stays in the timeline.
-    fn merge_traits(&mut self, incoming: &JsonMap) {
+    fn merge_traits(&mut self, incoming: &JsonMap, overwrite: bool) {
         // As serialized: `"key":value,` (keys have no characters to escape in practice; close enough for a bound).
         let size = |k: &str, v: &Value| k.len() + 4 + serde_json::to_string(v).map_or(0, |s| s.len());
         let mut bytes: usize = self.traits.iter().map(|(k, v)| size(k, v)).sum();
@@ -352,7 +359,7 @@ impl Contact {
             let old = self.traits.get(k).map_or(0, |o| size(k, o));
             let new = size(k, v);
             let keys_ok = old > 0 || self.traits.len() < CONTACT_TRAIT_KEYS_MAX;
-            if keys_ok && bytes - old + new <= CONTACT_TRAITS_BYTES_MAX {
+            if (overwrite || old == 0) && keys_ok && bytes - old + new <= CONTACT_TRAITS_BYTES_MAX {
                 bytes = bytes - old + new;
                 self.traits.insert(k.clone(), v.clone());
             }
@@ -360,10 +367,15 @@ impl Contact {
     }
 
     /// Applies what an event says about the person: traits (identify), time zone and locale, and consent
-    /// traits when `trusted` (sent with a secret key; a public write key cannot change consent).
+    /// traits when `trusted` (sent with a secret key or a verified platform webhook; a public write key cannot
+    /// change consent). An identify older than the latest applied only fills traits the profile lacks.
     pub fn apply_profile(&mut self, ev: &Event, trusted: bool) {
         if ev.kind == EventKind::Identify {
-            self.merge_traits(&ev.traits);
+            let newest = self.traits_at.is_none_or(|at| ev.timestamp >= at);
+            self.merge_traits(&ev.traits, newest);
+            if newest {
+                self.traits_at = Some(ev.timestamp);
+            }
         }
         let traits = ev.identify_traits();
         // The first valid zone wins: traits (set by the person) before context (the browser's zone).
@@ -385,9 +397,23 @@ impl Contact {
             self.locale = Some(locale.to_string());
         }
         if trusted && ev.kind == EventKind::Identify {
+            // Where the consent came from (`shopify`, a form...) and when it was given, when the sender knows.
+            let source = ev
+                .traits
+                .get("consent_source")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty() && s.len() <= CONSENT_SOURCE_CHARS_MAX && s.is_ascii())
+                .unwrap_or("identify");
             for (key, channel) in [("email_consent", "email"), ("sms_consent", "sms")] {
                 if let Some(status) = ev.traits.get(key).and_then(Value::as_str).and_then(ConsentStatus::parse) {
-                    self.set_consent(channel, status, ev.timestamp, "identify");
+                    let at = ev
+                        .traits
+                        .get(&format!("{key}_at"))
+                        .and_then(Value::as_str)
+                        .and_then(Timestamp::parse)
+                        .filter(|at| *at <= ev.timestamp)
+                        .unwrap_or(ev.timestamp);
+                    self.set_consent(channel, status, at, source);
                 }
             }
         }
@@ -428,6 +454,7 @@ impl Contact {
         for (k, v) in other.traits {
             self.traits.entry(k).or_insert(v);
         }
+        self.traits_at = self.traits_at.max(other.traits_at);
         if self.timezone.is_none() {
             self.timezone = other.timezone;
         }
@@ -467,6 +494,43 @@ mod tests {
             received_at: Timestamp::from_secs(ts),
             system: false,
         }
+    }
+
+    fn identify(traits: Value, ts: i64) -> Event {
+        let mut e = track("", json!({}), ts);
+        (e.kind, e.name, e.traits) = (EventKind::Identify, None, traits.as_object().cloned().unwrap_or_default());
+        e
+    }
+
+    #[test]
+    fn an_older_identify_only_fills_missing_traits() {
+        let mut c = Contact::new(ContactId(1), WorkspaceId(1), Timestamp(0));
+        c.apply_profile(&identify(json!({"first_name": "Ann", "city": "Lyon"}), 20), false);
+        c.apply_profile(&identify(json!({"first_name": "Anne", "plan": "gold"}), 10), false);
+        assert_eq!(c.traits.get("first_name"), Some(&json!("Ann")), "an older identify never overwrites");
+        assert_eq!(c.traits.get("plan"), Some(&json!("gold")), "but fills what is missing");
+        c.apply_profile(&identify(json!({"first_name": "Annie"}), 30), false);
+        assert_eq!(c.traits.get("first_name"), Some(&json!("Annie")));
+        assert_eq!(c.traits_at, Some(Timestamp::from_secs(30)));
+    }
+
+    #[test]
+    fn consent_from_identify_keeps_its_source_and_time() {
+        let mut c = Contact::new(ContactId(1), WorkspaceId(1), Timestamp(0));
+        let given = "1970-01-01T00:00:40Z";
+        let t = json!({"email_consent": "subscribed", "email_consent_at": given, "consent_source": "shopify"});
+        c.apply_profile(&identify(t.clone(), 50), false);
+        assert_eq!(c.consent.email.status, ConsentStatus::NeverSubscribed, "untrusted senders cannot set consent");
+        c.apply_profile(&identify(t, 50), true);
+        assert_eq!(c.consent.email.updated_at, Some(Timestamp::from_secs(40)));
+        assert_eq!(c.consent.email.source.as_deref(), Some("shopify"));
+        // A time after the identify's own, or a source too long, is not believed.
+        let t = json!({"sms_consent": "subscribed", "sms_consent_at": "2100-01-01T00:00:00Z", "consent_source": "x".repeat(41)});
+        c.apply_profile(&identify(t, 60), true);
+        assert_eq!(
+            (c.consent.sms.updated_at, c.consent.sms.source.as_deref()),
+            (Some(Timestamp::from_secs(60)), Some("identify"))
+        );
     }
 
     #[test]

@@ -59,6 +59,15 @@ macro_rules! wire_enum {
 pub(crate) use wire_enum;
 
 wire_enum! {
+    /// A store platform Kairos connects to (`/api/v1/integrations/{platform}`, `/hooks/{platform}/...`).
+    pub enum Platform {
+        Shopify = "shopify",
+        Woocommerce = "woocommerce",
+        Magento = "magento",
+    }
+}
+
+wire_enum! {
     /// How a message reaches its recipient.
     pub enum Channel {
         Email = "email",

@@ -27,6 +27,16 @@ pub(crate) enum Command {
     Products {
         ws: WorkspaceId,
         products: Vec<Product>,
+        /// A platform's copy (webhooks): kept only when newer than the stored product (`updated_at`), so an
+        /// update delivered late never overwrites a later one.
+        newer_only: bool,
+        reply: Reply<()>,
+    },
+    /// Stores (or, with None, removes) a workspace's connection to a store platform, sealed.
+    SetIntegration {
+        ws: WorkspaceId,
+        platform: kairos_domain::vocab::Platform,
+        config: Option<String>,
         reply: Reply<()>,
     },
     PatchProduct {
@@ -225,8 +235,8 @@ impl Command {
     pub(crate) fn apply(self, s: &mut State, now: Timestamp) -> (Pending, bool) {
         match self {
             Command::Ingest { ws, trusted, events, reply } => done(reply, s.ingest(ws, trusted, events, now)),
-            Command::Products { ws, products, reply } => {
-                let r = s.upsert_products(ws, products, now);
+            Command::Products { ws, products, newer_only, reply } => {
+                let r = s.upsert_products_from(ws, products, newer_only, now);
                 let fatal = r.is_err(); // validated before queueing: any error is the store's
                 (Pending::new(reply, r), fatal)
             }
@@ -270,6 +280,9 @@ impl Command {
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
+            Command::SetIntegration { ws, platform, config, reply } => {
+                done(reply, s.set_integration(ws, platform, config.as_deref(), now))
+            }
             Command::ConnectDispatcher { real, policy, reply } => {
                 done(reply, Ok(crate::dispatch::connect(&mut s.dispatch, real, policy)))
             }

@@ -18,6 +18,7 @@ mod flow_triggers;
 mod flows;
 mod handoff;
 mod identity;
+pub mod integrations;
 pub mod links;
 mod message_ids;
 mod message_ops;
@@ -193,6 +194,8 @@ pub struct Engine {
     previews: Arc<tokio::sync::Semaphore>,
     /// False while the committer cannot reach the database (it refuses requests until it can again).
     healthy: Arc<std::sync::atomic::AtomicBool>,
+    /// Store platforms' webhook health (`crate::integrations`).
+    hooks: integrations::Health,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -273,6 +276,7 @@ impl Engine {
             simulations: Arc::new(tokio::sync::Semaphore::new(SIMULATIONS_RUNNING_MAX)),
             previews: Arc::new(tokio::sync::Semaphore::new(SEGMENT_PREVIEWS_RUNNING_MAX)),
             healthy,
+            hooks: Default::default(),
         })
     }
 
@@ -360,7 +364,7 @@ impl Engine {
     }
 
     pub async fn upsert_products(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
-        self.command(|reply| Command::Products { ws, products, reply }).await
+        self.command(|reply| Command::Products { ws, products, newer_only: false, reply }).await
     }
 
     /// Merges a checked patch into a stored product, inside the committer so that concurrent patches compose,
@@ -376,7 +380,7 @@ impl Engine {
     }
 
     pub fn upsert_products_blocking(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
-        self.command_blocking(|reply| Command::Products { ws, products, reply })
+        self.command_blocking(|reply| Command::Products { ws, products, newer_only: false, reply })
     }
 
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {

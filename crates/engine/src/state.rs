@@ -323,8 +323,22 @@ impl State {
         products: Vec<Product>,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        self.upsert_products_from(ws, products, false, now)
+    }
+
+    /// Upserts products; with `newer_only`, one older than the stored copy (`updated_at`) is skipped.
+    pub fn upsert_products_from(
+        &mut self,
+        ws: WorkspaceId,
+        products: Vec<Product>,
+        newer_only: bool,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         for p in products {
             let before = self.w.product_tx().load_product(ws, &p.id)?;
+            if newer_only && before.as_ref().is_some_and(|b| b.updated_at > p.updated_at) {
+                continue;
+            }
             self.w.product_tx().upsert_product(ws, &p)?;
             self.products.insert((ws, p.id.as_str().into()));
             if let Some(before) = before {

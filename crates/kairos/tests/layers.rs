@@ -25,14 +25,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store-sqlite", &["domain", "store"]),
     ("store-postgres", &["domain", "store"]),
     ("channels", &["domain"]),
+    // Platforms' payloads mapped onto events and products, and their signatures (pure).
+    ("integrations", &["domain"]),
     ("engine", &["domain", "store", "segment", "flow", "template", "channels"]),
-    ("server", &["domain", "store", "analytics", "engine", "segment", "flow", "channels", "template"]),
+    ("server", &["domain", "store", "analytics", "engine", "segment", "flow", "channels", "template", "integrations"]),
     ("sample", &[]),
 ];
 
 /// Crates the pure crates must not use: I/O, async runtimes, clocks and randomness come from the caller.
 const IMPURE: &[&str] = &["tokio", "hyper", "axum", "lettre", "reqwest", "rand", "tracing", "ring", "mio"];
-const PURE: &[&str] = &["domain", "segment", "flow", "template", "analytics"];
+const PURE: &[&str] = &["domain", "segment", "flow", "template", "analytics", "integrations"];
 
 /// `[dependencies]` names of a Cargo.toml (not dev-, not build-).
 fn dependencies(toml: &str) -> Vec<String> {

@@ -98,6 +98,9 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::reports::attribution,
         routes::settings::get,
         routes::settings::put,
+        routes::integrations::list,
+        routes::integrations::put,
+        routes::integrations::delete,
         routes::dev::clock,
         spec,
     ),
@@ -115,6 +118,7 @@ pub const SECRET_KEY: &str = "secret_key";
         (name = "campaigns", description = "One-off sends."),
         (name = "reports", description = "Attribution and numbers."),
         (name = "settings", description = "Workspace settings."),
+        (name = "integrations", description = "Connections to store platforms (Shopify, WooCommerce, Magento)."),
         (name = "dev", description = "Only with `serve --dev-clock`."),
         (name = "meta", description = "This description."),
     )

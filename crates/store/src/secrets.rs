@@ -36,6 +36,12 @@ pub mod names {
         format!("workspace/{}/webhook_secret", ws.0)
     }
 
+    /// A workspace's connection to a store platform (`shopify`, `woocommerce`, `magento`): its JSON, tokens
+    /// and webhook secret included.
+    pub fn integration(ws: WorkspaceId, platform: &str) -> String {
+        format!("workspace/{}/integration/{platform}", ws.0)
+    }
+
     /// A DKIM private key (PEM text) for a signing domain and selector.
     pub fn dkim(domain: &str, selector: &str) -> String {
         format!("dkim/{}/{}", domain.trim().to_ascii_lowercase(), selector.trim())

@@ -14,6 +14,7 @@ pub mod events;
 pub mod flows;
 pub mod hooks;
 pub mod ingest;
+pub mod integrations;
 pub mod links;
 pub mod messages;
 pub mod products;
@@ -111,6 +112,9 @@ pub const API: &[Route] = &[
     secret("GET", "/outbox", || get(messages::outbox)),
     secret("GET", "/tasks", || get(flows::tasks)),
     secret("GET", "/settings", || get(settings::get)),
+    secret("GET", "/integrations", || get(integrations::list)),
+    secret("PUT", "/integrations/{platform}", || put(integrations::put)),
+    secret("DELETE", "/integrations/{platform}", || delete(integrations::delete)),
     secret("PUT", "/settings", || put(settings::put)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),
@@ -149,8 +153,8 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
     by_path.into_iter().fold(Router::new(), |router, (path, m)| router.route(path, m))
 }
 
-/// The public endpoints outside `/v1` and `/api/v1`: links in messages (their signature is the credential) and the
-/// SMS provider's webhooks (its signature).
+/// The public endpoints outside `/v1` and `/api/v1`: links in messages (their signature is the credential), the
+/// SMS provider's and the store platforms' webhooks (their signatures).
 pub fn public() -> Router<AppState> {
     Router::new()
         .route("/o/{token}", get(links::open))
@@ -159,4 +163,5 @@ pub fn public() -> Router<AppState> {
         .route("/preferences/{token}", get(links::preferences_page).post(links::save_preferences))
         .route("/hooks/sms/inbound", post(hooks::sms_inbound))
         .route("/hooks/sms/status", post(hooks::sms_status))
+        .route("/hooks/shopify/{workspace_id}", post(integrations::shopify_hook))
 }

@@ -1,0 +1,118 @@
+//! A workspace's connections to store platforms (Shopify, WooCommerce, Magento): stored sealed in the store's
+//! secrets (tokens and webhook secrets are never in settings or logs), read from committed data on each
+//! webhook (every node sees the connection stored now), and the health of their webhooks.
+//!
+//! Webhook health (last received, counts, last failure) is kept in memory on the node that runs the engine
+//! (every node forwards requests to it): it restarts at zero after a restart.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_store::secrets::names;
+use kairos_store::{SecretError, StoreError};
+
+use crate::command::Command;
+use crate::state::State;
+use crate::{Engine, EngineError};
+
+pub use kairos_domain::vocab::Platform;
+
+/// How a platform's webhooks have fared since this node started.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WebhookHealth {
+    pub last_received_at: Option<Timestamp>,
+    /// Verified webhooks taken in.
+    pub received: u64,
+    /// Webhooks refused (bad signature, malformed payload).
+    pub rejected: u64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+}
+
+/// Health per (workspace, platform).
+#[derive(Default)]
+pub(crate) struct Health(Mutex<HashMap<(WorkspaceId, Platform), WebhookHealth>>);
+
+fn sealed(e: SecretError) -> EngineError {
+    EngineError::Store(StoreError::from(e))
+}
+
+impl State {
+    /// Stores a connection's JSON sealed, or removes it.
+    pub(crate) fn set_integration(
+        &mut self,
+        ws: WorkspaceId,
+        platform: Platform,
+        config: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let name = names::integration(ws, platform.as_str());
+        match config {
+            Some(c) => self.secrets.put(self.w.secret_tx(), &name, c.as_bytes(), now).map_err(sealed),
+            None => self.w.secret_tx().delete_secret(&name).map(|_| ()).map_err(EngineError::Store),
+        }
+    }
+}
+
+impl Engine {
+    /// Stores a workspace's connection to `platform` (its JSON, validated by the caller), sealed.
+    pub async fn set_integration(
+        &self,
+        ws: WorkspaceId,
+        platform: Platform,
+        config: Option<serde_json::Value>,
+    ) -> Result<(), EngineError> {
+        let config = config.map(|c| c.to_string());
+        self.command(|reply| Command::SetIntegration { ws, platform, config, reply }).await
+    }
+
+    /// The connection stored now (committed), if any.
+    pub async fn integration(
+        &self,
+        ws: WorkspaceId,
+        platform: Platform,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        self.query(move |side, r, _| {
+            let name = names::integration(ws, platform.as_str());
+            let Some(bytes) = side.secrets.read(r, &name).map_err(sealed)? else { return Ok(None) };
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| EngineError::Store(StoreError::corrupt("integration", e)))
+        })
+        .await
+    }
+
+    /// Records a webhook taken in (`Ok`) or refused (`Err(why)`).
+    pub fn record_webhook(&self, ws: WorkspaceId, platform: Platform, outcome: Result<(), String>) {
+        let now = self.clock().now();
+        let mut all = self.hooks.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let h = all.entry((ws, platform)).or_default();
+        match outcome {
+            Ok(()) => {
+                h.received += 1;
+                h.last_received_at = Some(now);
+            }
+            Err(why) => {
+                h.rejected += 1;
+                h.last_error = Some(why);
+                h.last_error_at = Some(now);
+            }
+        }
+    }
+
+    /// How a platform's webhooks have fared for a workspace.
+    pub fn webhook_health(&self, ws: WorkspaceId, platform: Platform) -> WebhookHealth {
+        let all = self.hooks.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.get(&(ws, platform)).cloned().unwrap_or_default()
+    }
+
+    /// Upserts a platform's products, each only if newer than the stored copy.
+    pub async fn upsert_platform_products(
+        &self,
+        ws: WorkspaceId,
+        products: Vec<kairos_domain::Product>,
+    ) -> Result<(), EngineError> {
+        self.command(|reply| Command::Products { ws, products, newer_only: true, reply }).await
+    }
+}

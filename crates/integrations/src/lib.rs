@@ -1,0 +1,54 @@
+//! Store platforms' webhook payloads mapped onto what Kairos speaks: Segment e-commerce events (as Segment
+//! messages, which the caller validates like any ingested message), catalog products, and privacy requests;
+//! and the platforms' webhook signatures. Pure: no I/O, and `now` comes from the caller.
+
+pub mod shopify;
+pub mod signature;
+
+use kairos_domain::Product;
+use serde_json::Value;
+
+/// Largest webhook body read, in bytes (a Shopify order with hundreds of line items stays well under).
+pub const WEBHOOK_BYTES_MAX: usize = 5 * 1024 * 1024;
+/// Most line items of one order or checkout carried onto its event (keeps it under the 32 KB an event may take).
+pub const LINE_ITEMS_MAX: usize = 100;
+
+/// What one webhook says, in Kairos's terms.
+#[derive(Debug, Default, PartialEq)]
+pub struct Mapped {
+    /// Segment messages (`track`, `identify`), each with a `messageId` derived from the platform's ids, so a
+    /// redelivered webhook is recognised as a duplicate.
+    pub messages: Vec<Value>,
+    /// Catalog products to upsert (unless the stored one was updated later).
+    pub products: Vec<Product>,
+    /// Products the platform deleted: no longer available.
+    pub deleted_products: Vec<String>,
+    /// A privacy request (Shopify's mandatory webhooks).
+    pub privacy: Option<Privacy>,
+}
+
+/// A platform's privacy request about a person or the whole shop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Privacy {
+    /// The person asked for their data (`customers/data_request`).
+    DataRequest { email: Option<String>, phone: Option<String> },
+    /// Erase the person (`customers/redact`).
+    Redact { email: Option<String>, phone: Option<String> },
+    /// The shop uninstalled the app 48 hours ago: erase the shop's customers' data (`shop/redact`).
+    ShopRedact,
+}
+
+/// A payload that does not have the shape its topic documents.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct MapError {
+    /// The offending field, as a path into the payload (`line_items[0].quantity`).
+    pub field: String,
+    pub message: String,
+}
+
+impl MapError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> MapError {
+        MapError { field: field.into(), message: message.into() }
+    }
+}

@@ -1,0 +1,239 @@
+//! SPEC 16 "Integrations", Shopify: a connection stored through the API (secrets never answered back), and
+//! webhooks at `/hooks/shopify/{workspace_id}` verified on the raw body (401 and nothing stored without the
+//! right `X-Shopify-Hmac-Sha256`), mapped onto events, profiles with consent and the catalog, de-duplicated
+//! on redelivery, with an older update never overwriting a newer one. Payloads in Shopify's documented shapes
+//! (`crates/integrations/tests/fixtures/shopify/`).
+
+mod common;
+
+use common::{TestServer, body};
+use kairos_bench::client::HttpClient;
+use kairos_integrations::signature::hmac_sha256_base64;
+use serde_json::{Value, json};
+
+const SECRET: &str = "shpss_test_webhook_secret";
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../integrations/tests/fixtures/shopify/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn connect(c: &mut HttpClient, sk: &str) -> Value {
+    let v = json!({"shop_domain": "velo.myshopify.com", "access_token": "shpat_0123456789", "webhook_secret": SECRET});
+    let r = c.send("PUT", "/api/v1/integrations/shopify", Some(sk), body(&v)).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    r.json()
+}
+
+/// Posts a webhook as Shopify does: the raw body, its signature under `secret`, Shopify's headers.
+async fn hook(
+    c: &mut HttpClient,
+    ws: &str,
+    topic: &str,
+    raw: &[u8],
+    secret: Option<&str>,
+    event_id: &str,
+) -> (u16, Value) {
+    let sig = secret.map(|s| hmac_sha256_base64(s.as_bytes(), raw));
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("x-shopify-topic", topic),
+        ("x-shopify-shop-domain", "velo.myshopify.com"),
+        ("x-shopify-api-version", "2025-01"),
+        ("x-shopify-webhook-id", event_id),
+        ("x-shopify-event-id", event_id),
+        ("x-shopify-triggered-at", "2026-12-01T00:00:00.000Z"),
+    ];
+    if let Some(s) = &sig {
+        headers.push(("x-shopify-hmac-sha256", s));
+    }
+    let r =
+        c.request("POST", &format!("/hooks/shopify/{ws}"), &headers, bytes::Bytes::copy_from_slice(raw)).await.unwrap();
+    (r.status, r.json())
+}
+
+async fn contact_by_email(c: &mut HttpClient, sk: &str, email: &str) -> Option<Value> {
+    let r = c.get(&format!("/api/v1/contacts?email={email}"), sk).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    r.json()["items"].as_array().and_then(|a| a.first().cloned())
+}
+
+async fn event_names(c: &mut HttpClient, sk: &str) -> Vec<String> {
+    let items = common::all_items(c, sk, "/api/v1/events").await;
+    let mut names: Vec<String> =
+        items.iter().filter_map(|e| e["event"].as_str().or(e["name"].as_str()).map(str::to_string)).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_connection_is_checked_and_its_secrets_never_answered() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let bad = [
+        (json!({"access_token": "t", "webhook_secret": "w"}), "shop_domain"),
+        (json!({"shop_domain": "velo.example.com", "access_token": "t", "webhook_secret": "w"}), "shop_domain"),
+        (json!({"shop_domain": "velo.myshopify.com", "webhook_secret": "w"}), "access_token"),
+        (json!({"shop_domain": "velo.myshopify.com", "access_token": "", "webhook_secret": "w"}), "access_token"),
+        (json!({"shop_domain": "velo.myshopify.com", "access_token": 7, "webhook_secret": "w"}), "access_token"),
+        (
+            json!({"shop_domain": "velo.myshopify.com", "access_token": "t", "webhook_secret": "w", "api_url": "ftp://x"}),
+            "api_url",
+        ),
+        (
+            json!({"shop_domain": "velo.myshopify.com", "access_token": "t", "webhook_secret": "w", "colour": "red"}),
+            "colour",
+        ),
+    ];
+    for (v, field) in bad {
+        let r = c.send("PUT", "/api/v1/integrations/shopify", Some(sk), body(&v)).await.unwrap();
+        assert_eq!(r.status, 400, "{v} -> {:?}", r.json());
+        assert_eq!(r.json()["error"]["field"], json!(field), "{v} -> {:?}", r.json());
+    }
+    let r = c.send("PUT", "/api/v1/integrations/bigcartel", Some(sk), body(&json!({}))).await.unwrap();
+    assert_eq!(r.status, 404);
+
+    let answered = connect(&mut c, sk).await;
+    let text = answered.to_string();
+    assert!(!text.contains("shpat_0123456789") && !text.contains(SECRET), "secrets answered: {text}");
+    assert_eq!(answered["access_token_set"], json!(true));
+    assert_eq!(answered["shop_domain"], json!("velo.myshopify.com"));
+    let url = answered["webhook_url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/hooks/shopify/{}", s.keys.id)), "{url}");
+
+    let all = c.get("/api/v1/integrations", sk).await.unwrap().json();
+    let platforms: Vec<(&str, bool)> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["platform"].as_str().unwrap(), i["connected"] == json!(true)))
+        .collect();
+    assert_eq!(platforms, [("shopify", true), ("woocommerce", false), ("magento", false)]);
+    assert!(!all.to_string().contains(SECRET));
+    // A write key cannot read or change connections.
+    let r = c.get("/api/v1/integrations", &s.keys.write_key).await.unwrap();
+    assert!(r.status == 401 || r.status == 403, "{}", r.status);
+}
+
+#[tokio::test]
+async fn only_signed_webhooks_are_taken_in() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let ws = s.keys.id.clone();
+    let raw = serde_json::to_vec(&fixture("orders_create")).unwrap();
+    // No connection yet: nothing to verify against.
+    assert_eq!(hook(&mut c, &ws, "orders/create", &raw, Some(SECRET), "e1").await.0, 404);
+    connect(&mut c, sk).await;
+
+    assert_eq!(hook(&mut c, &ws, "orders/create", &raw, None, "e1").await.0, 401, "unsigned");
+    assert_eq!(hook(&mut c, &ws, "orders/create", &raw, Some("another secret"), "e1").await.0, 401, "wrong secret");
+    // Signed, then one byte changed (re-serialized with spaces): the signature no longer matches.
+    let sig = hmac_sha256_base64(SECRET.as_bytes(), &raw);
+    let altered = serde_json::to_vec_pretty(&fixture("orders_create")).unwrap();
+    let headers = [("x-shopify-topic", "orders/create"), ("x-shopify-hmac-sha256", sig.as_str())];
+    let r = c.request("POST", &format!("/hooks/shopify/{ws}"), &headers, altered.into()).await.unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], json!("unauthorized"));
+    assert!(event_names(&mut c, sk).await.is_empty(), "nothing stored from refused webhooks");
+    assert!(contact_by_email(&mut c, sk, "jon@example.com").await.is_none());
+
+    // Malformed JSON with a valid signature: 400, nothing stored.
+    let (status, v) = hook(&mut c, &ws, "orders/create", b"{\"id\": ", Some(SECRET), "e2").await;
+    assert_eq!((status, v["error"]["code"].clone()), (400, json!("invalid_json")));
+    // An unknown topic is acknowledged and ignored.
+    let (status, v) = hook(&mut c, &ws, "app/uninstalled", b"{}", Some(SECRET), "e3").await;
+    assert_eq!((status, v["ignored"].clone()), (200, json!(true)));
+    assert!(event_names(&mut c, sk).await.is_empty());
+
+    let health = c.get("/api/v1/integrations", sk).await.unwrap().json()["items"][0]["webhooks"].clone();
+    assert_eq!((health["received"].clone(), health["rejected"].clone()), (json!(1), json!(4)), "{health}");
+    assert!(health["last_error"].is_string());
+}
+
+#[tokio::test]
+async fn orders_profiles_and_consent_arrive_once() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let ws = s.keys.id.clone();
+    connect(&mut c, sk).await;
+    let raw = serde_json::to_vec(&fixture("orders_create")).unwrap();
+    let (status, v) = hook(&mut c, &ws, "orders/create", &raw, Some(SECRET), "e1").await;
+    assert_eq!(status, 200, "{v}");
+    // Shopify redelivers (same event id), and orders/paid says the same order is placed.
+    assert_eq!(hook(&mut c, &ws, "orders/create", &raw, Some(SECRET), "e1").await.0, 200);
+    assert_eq!(hook(&mut c, &ws, "orders/paid", &raw, Some(SECRET), "e4").await.0, 200);
+
+    let jon = contact_by_email(&mut c, sk, "jon@example.com").await.expect("the customer's profile");
+    let text = jon.to_string();
+    assert!(text.contains("\"count\":1"), "one order, not three: {text}");
+    assert!(text.contains("403"), "the order's total is spent: {text}");
+    assert_eq!(jon["consent"]["email"]["status"], json!("subscribed"), "{jon}");
+    assert_eq!(jon["consent"]["email"]["source"], json!("shopify"), "{jon}");
+    assert_eq!(jon["traits"]["first_name"], json!("Jon"));
+    assert_eq!(event_names(&mut c, sk).await.iter().filter(|n| *n == "Order Completed").count(), 1);
+
+    // A refund, whose payload names only the order, reaches the same person.
+    let refund = serde_json::to_vec(&fixture("refunds_create")).unwrap();
+    assert_eq!(hook(&mut c, &ws, "refunds/create", &refund, Some(SECRET), "e5").await.0, 200);
+    let delivered = serde_json::to_vec(&fixture("fulfillments_update")).unwrap();
+    assert_eq!(hook(&mut c, &ws, "fulfillments/update", &delivered, Some(SECRET), "e6").await.0, 200);
+    let id = jon["id"].clone();
+    let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+    let timeline = common::all_items(&mut c, sk, &format!("/api/v1/contacts/{id}/events")).await;
+    let names: Vec<&str> = timeline.iter().filter_map(|e| e["event"].as_str()).collect();
+    for expected in ["Order Completed", "Order Refunded", "Order Fulfilled", "Order Delivered"] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_older_update_never_overwrites_a_newer_one() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let ws = s.keys.id.clone();
+    connect(&mut c, sk).await;
+    let newer = fixture("customers_update");
+    let mut older = newer.clone();
+    older["updated_at"] = json!("2026-11-20T10:00:00-05:00");
+    older["first_name"] = json!("Robert");
+    older["email_marketing_consent"] =
+        json!({"state": "unsubscribed", "opt_in_level": null, "consent_updated_at": "2026-11-20T09:00:00-05:00"});
+    for (v, id) in [(&newer, "c1"), (&older, "c2")] {
+        let (status, r) =
+            hook(&mut c, &ws, "customers/update", &serde_json::to_vec(v).unwrap(), Some(SECRET), id).await;
+        assert_eq!(status, 200, "{r}");
+    }
+    let bob = contact_by_email(&mut c, sk, "bob@biller.com").await.unwrap();
+    assert_eq!(bob["traits"]["first_name"], json!("Bob"), "{bob}");
+    assert_eq!(bob["consent"]["email"]["status"], json!("subscribed"), "{bob}");
+    assert_eq!(bob["consent"]["sms"]["status"], json!("unsubscribed"), "{bob}");
+
+    let product = fixture("products_update");
+    let mut stale = product.clone();
+    stale["updated_at"] = json!("2026-11-01T00:00:00-05:00");
+    stale["title"] = json!("Old T-Shirt");
+    for (v, id) in [(&product, "p1"), (&stale, "p2")] {
+        assert_eq!(
+            hook(&mut c, &ws, "products/update", &serde_json::to_vec(v).unwrap(), Some(SECRET), id).await.0,
+            200
+        );
+    }
+    let r = c.get("/api/v1/products/788032119674292922", sk).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let p = r.json();
+    assert_eq!(p["title"], json!("Example T-Shirt"), "{p}");
+    assert_eq!(p["url"], json!("https://velo.myshopify.com/products/example-t-shirt"));
+    assert_eq!(p["price"], json!(19.99));
+
+    let gone = json!({"id": 788032119674292922u64});
+    assert_eq!(
+        hook(&mut c, &ws, "products/delete", &serde_json::to_vec(&gone).unwrap(), Some(SECRET), "p3").await.0,
+        200
+    );
+    let p = c.get("/api/v1/products/788032119674292922", sk).await.unwrap().json();
+    assert_eq!(p["available"], json!(false), "{p}");
+}
