@@ -1,9 +1,11 @@
-//! Store platforms' webhook payloads mapped onto what Kairos speaks: Segment e-commerce events (as Segment
+//! Store platforms' webhook payloads (`shopify`, `woocommerce`) mapped onto what Kairos speaks: Segment e-commerce events (as Segment
 //! messages, which the caller validates like any ingested message), catalog products, and privacy requests;
 //! and the platforms' webhook signatures. Pure: no I/O, and `now` comes from the caller.
 
+mod common;
 pub mod shopify;
 pub mod signature;
+pub mod woocommerce;
 
 use kairos_domain::Product;
 use serde_json::Value;

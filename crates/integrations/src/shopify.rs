@@ -14,7 +14,8 @@
 use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
-use crate::{LINE_ITEMS_MAX, MapError, Mapped, Privacy};
+use crate::common::{Who, amount, id, is_token, iso, link, object, opt_id, products, text, track};
+use crate::{MapError, Mapped, Privacy};
 
 /// What the mapping needs besides the payload.
 pub struct Context<'a> {
@@ -70,44 +71,6 @@ pub fn map(topic: &str, payload: &Value, cx: &Context) -> Result<Option<Mapped>,
     Ok(Some(mapped))
 }
 
-/// A Shopify id (an integer, or a string in some payloads) as text.
-fn id(p: &Map<String, Value>, field: &str) -> Result<String, MapError> {
-    match p.get(field) {
-        Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
-        Some(Value::String(s)) if is_token(s) => Ok(s.clone()),
-        Some(_) => Err(MapError::new(field, format!("{field} must be a Shopify id"))),
-        None => Err(MapError::new(field, format!("{field} is required"))),
-    }
-}
-
-/// Text that can name an object (it becomes part of identities and message ids): 1 to 128 printable
-/// characters, no spaces.
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && !s.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
-fn opt_id(p: &Map<String, Value>, field: &str) -> Option<String> {
-    id(p, field).ok()
-}
-
-fn text<'a>(p: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
-    p.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn object<'a>(p: &'a Map<String, Value>, field: &str) -> Option<&'a Map<String, Value>> {
-    p.get(field).and_then(Value::as_object)
-}
-
-/// A decimal amount (`"19.99"`, or a number) as a JSON number.
-fn amount(v: Option<&Value>) -> Option<Value> {
-    let x = match v? {
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        Value::Number(n) => n.as_f64()?,
-        _ => return None,
-    };
-    serde_json::Number::from_f64(x).map(Value::Number)
-}
-
 /// `total_shipping_price_set.shop_money.amount` and the like.
 fn money_set(p: &Map<String, Value>, field: &str) -> Option<Value> {
     amount(object(p, field).and_then(|s| object(s, "shop_money")).and_then(|m| m.get("amount")))
@@ -118,12 +81,8 @@ fn time(p: &Map<String, Value>, field: &str, cx: &Context) -> Timestamp {
     text(p, field).and_then(Timestamp::parse).unwrap_or(cx.now)
 }
 
-fn iso(t: Timestamp) -> String {
-    t.to_jiff().to_string()
-}
-
 /// The person a payload names: identity traits and the anonymous id of the Shopify object.
-fn person(p: &Map<String, Value>, anonymous_id: String) -> (String, Map<String, Value>) {
+fn person(p: &Map<String, Value>, anonymous_id: String) -> Who {
     let customer = object(p, "customer");
     let mut traits = Map::new();
     let pick = |field: &str| text(p, field).or_else(|| customer.and_then(|c| text(c, field)));
@@ -140,59 +99,6 @@ fn person(p: &Map<String, Value>, anonymous_id: String) -> (String, Map<String, 
         }
     }
     (anonymous_id, traits)
-}
-
-/// Links the anonymous id to the person's email and phone (identity resolution links identities through
-/// identify calls), before the events that name only the anonymous id. None without either.
-fn link(who: &(String, Map<String, Value>), at: Timestamp, message_id: String) -> Option<Value> {
-    let traits: Map<String, Value> =
-        who.1.iter().filter(|(k, _)| *k == "email" || *k == "phone").map(|(k, v)| (k.clone(), v.clone())).collect();
-    (!traits.is_empty()).then(|| {
-        json!({
-            "type": "identify",
-            "messageId": message_id,
-            "anonymousId": who.0,
-            "timestamp": iso(at),
-            "traits": traits,
-        })
-    })
-}
-
-fn track(event: &str, message_id: String, who: (String, Map<String, Value>), at: Timestamp, props: Value) -> Value {
-    json!({
-        "type": "track",
-        "event": event,
-        "messageId": message_id,
-        "anonymousId": who.0,
-        "timestamp": iso(at),
-        "properties": props,
-        "context": {"traits": who.1},
-    })
-}
-
-/// Line items as Segment's `products` array.
-fn products(p: &Map<String, Value>, field: &str) -> Result<Vec<Value>, MapError> {
-    let Some(items) = p.get(field) else { return Ok(Vec::new()) };
-    let items = items.as_array().ok_or_else(|| MapError::new(field, format!("{field} must be an array")))?;
-    items
-        .iter()
-        .take(LINE_ITEMS_MAX)
-        .enumerate()
-        .map(|(i, item)| {
-            let item = item.as_object().ok_or_else(|| MapError::new(format!("{field}[{i}]"), "must be an object"))?;
-            let quantity = item.get("quantity").and_then(Value::as_i64).unwrap_or(1);
-            let mut out = Map::new();
-            let product_id = opt_id(item, "product_id").or_else(|| opt_id(item, "variant_id"));
-            out.insert("product_id".into(), json!(product_id));
-            out.insert("variant".into(), json!(opt_id(item, "variant_id")));
-            out.insert("sku".into(), json!(text(item, "sku")));
-            out.insert("name".into(), json!(text(item, "title").or_else(|| text(item, "name"))));
-            out.insert("price".into(), amount(item.get("price")).unwrap_or(Value::Null));
-            out.insert("quantity".into(), json!(quantity));
-            out.retain(|_, v| !v.is_null());
-            Ok(Value::Object(out))
-        })
-        .collect()
 }
 
 /// `orders/*`: the order as `Order Completed` (or Cancelled, Fulfilled), with Segment's order properties.
@@ -228,7 +134,7 @@ fn order(p: &Map<String, Value>, event: &str, what: &str, cx: &Context) -> Resul
     if what == "cancelled" {
         props.insert("reason".into(), json!(text(p, "cancel_reason")));
     }
-    props.insert("products".into(), Value::Array(products(p, "line_items")?));
+    props.insert("products".into(), Value::Array(products(p, "line_items", "variant_id")?));
     props.retain(|_, v| !v.is_null());
     let mut messages = Vec::new();
     // What the order says about the customer (profile and consent), as of the customer's own update time.
@@ -254,7 +160,7 @@ fn fulfillment(p: &Map<String, Value>, cx: &Context) -> Result<Mapped, MapError>
         "tracking_company": text(p, "tracking_company"),
         "tracking_number": text(p, "tracking_number"),
         "tracking_url": text(p, "tracking_url"),
-        "products": products(p, "line_items")?,
+        "products": products(p, "line_items", "variant_id")?,
     });
     let who = || person(p, format!("shopify-order:{order_id}"));
     let mut messages: Vec<Value> =
@@ -327,7 +233,7 @@ fn checkout(p: &Map<String, Value>, cx: &Context) -> Result<Mapped, MapError> {
     props.insert("revenue".into(), amount(p.get("subtotal_price")).unwrap_or(Value::Null));
     props.insert("currency".into(), json!(text(p, "currency").or_else(|| text(p, "presentment_currency"))));
     props.insert("coupon".into(), json!(codes.first()));
-    props.insert("products".into(), Value::Array(products(p, "line_items")?));
+    props.insert("products".into(), Value::Array(products(p, "line_items", "variant_id")?));
     props.retain(|_, v| !v.is_null());
     let who = person(p, format!("shopify-checkout:{token}"));
     let mut messages: Vec<Value> = link(&who, at, format!("shopify-checkout-{token}-link")).into_iter().collect();

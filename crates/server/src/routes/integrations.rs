@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kairos_domain::{Event, WorkspaceId};
 use kairos_engine::integrations::Platform;
-use kairos_integrations::{Mapped, shopify, signature};
+use kairos_integrations::{Mapped, shopify, signature, woocommerce};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -271,56 +271,111 @@ pub async fn shopify_hook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let p = Platform::Shopify;
-    let Some(ws) = workspace_named(&app, workspace).await else {
+    let hook = Hook { platform: Platform::Shopify, signature: "x-shopify-hmac-sha256", topic: "x-shopify-topic" };
+    receive(&app, workspace, &headers, body, hook, |topic, payload, config, now| {
+        let shop = config.get("shop_domain").and_then(Value::as_str).unwrap_or_default();
+        shopify::map(topic, payload, &shopify::Context { store_url: &format!("https://{shop}"), now })
+    })
+    .await
+}
+
+/// `POST /hooks/woocommerce/{workspace_id}`: a WooCommerce webhook, signed the same way in
+/// `X-WC-Webhook-Signature`, its topic in `X-WC-Webhook-Topic` (`order.updated`). The unsigned ping
+/// WooCommerce sends when a webhook is saved (`webhook_id=<id>`) is acknowledged and stores nothing.
+pub async fn woocommerce_hook(
+    State(app): State<AppState>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let hook =
+        Hook { platform: Platform::Woocommerce, signature: "x-wc-webhook-signature", topic: "x-wc-webhook-topic" };
+    receive(&app, workspace, &headers, body, hook, |topic, payload, _, now| woocommerce::map(topic, payload, now)).await
+}
+
+/// A platform's webhook headers.
+struct Hook {
+    platform: Platform,
+    /// The header with the base64 HMAC-SHA256 of the raw body.
+    signature: &'static str,
+    topic: &'static str,
+}
+
+/// What every platform's webhook goes through: the workspace and its connection, the raw body within
+/// [`kairos_integrations::WEBHOOK_BYTES_MAX`], the signature (before anything is parsed), the topic, the
+/// mapping, and the commit. Refusals are recorded in the connection's health.
+async fn receive(
+    app: &AppState,
+    workspace: String,
+    headers: &HeaderMap,
+    body: Body,
+    hook: Hook,
+    map: impl FnOnce(
+        &str,
+        &Value,
+        &Value,
+        kairos_domain::Timestamp,
+    ) -> Result<Option<Mapped>, kairos_integrations::MapError>,
+) -> Response {
+    let p = hook.platform;
+    let Some(ws) = workspace_named(app, workspace).await else {
         return ApiError::not_found("no such workspace").into_response();
     };
     let config = match app.engine.integration(ws, p).await {
         Ok(Some(c)) => c,
-        Ok(None) => return ApiError::not_found("this workspace has no Shopify connection").into_response(),
+        Ok(None) => return ApiError::not_found(format!("this workspace has no {p} connection")).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let raw = match read_body(&headers, body, kairos_integrations::WEBHOOK_BYTES_MAX).await {
+    let raw = match read_body(headers, body, kairos_integrations::WEBHOOK_BYTES_MAX).await {
         Ok(raw) => raw,
-        Err(e) => return refuse(&app, ws, p, e),
+        Err(e) => return refuse(app, ws, p, e),
     };
-    let secret = config.get("webhook_secret").and_then(Value::as_str).unwrap_or("");
-    let signed = header(&headers, "x-shopify-hmac-sha256")
-        .is_some_and(|sig| signature::verify_hmac_sha256_base64(secret.as_bytes(), &raw, sig));
-    if !signed {
-        return refuse(&app, ws, p, ApiError::unauthorized("invalid X-Shopify-Hmac-Sha256"));
+    let signature = header(headers, hook.signature);
+    if p == Platform::Woocommerce && signature.is_none() && woocommerce::is_ping(&raw) {
+        return Json(json!({ "ok": true, "ping": true })).into_response();
     }
-    let Some(topic) = header(&headers, "x-shopify-topic") else {
-        return refuse(
-            &app,
-            ws,
-            p,
-            ApiError::missing_field("X-Shopify-Topic", "the X-Shopify-Topic header is required"),
-        );
+    let secret = config.get("webhook_secret").and_then(Value::as_str).unwrap_or("");
+    if !signature.is_some_and(|sig| signature::verify_hmac_sha256_base64(secret.as_bytes(), &raw, sig)) {
+        return refuse(app, ws, p, ApiError::unauthorized(format!("invalid {}", canonical(hook.signature))));
+    }
+    let Some(topic) = header(headers, hook.topic) else {
+        let name = canonical(hook.topic);
+        return refuse(app, ws, p, ApiError::missing_field(&name, format!("the {name} header is required")));
     };
     let payload = match parse(&raw) {
         Ok(v) => v,
-        Err(e) => return refuse(&app, ws, p, e),
+        Err(e) => return refuse(app, ws, p, e),
     };
-    let shop = config.get("shop_domain").and_then(Value::as_str).unwrap_or_default();
-    let cx = shopify::Context { store_url: &format!("https://{shop}"), now: app.engine.clock().now() };
-    let mapped = match shopify::map(topic, &payload, &cx) {
+    let mapped = match map(topic, &payload, &config, app.engine.clock().now()) {
         Ok(Some(m)) => m,
         Ok(None) => {
             log_unknown_topic(p, topic);
             app.engine.record_webhook(ws, p, Ok(()));
             return Json(json!({ "ok": true, "ignored": true })).into_response();
         }
-        Err(e) => return refuse(&app, ws, p, ApiError::invalid_value(&e.field, e.message)),
+        Err(e) => return refuse(app, ws, p, ApiError::invalid_value(&e.field, e.message)),
     };
-    match apply(&app, ws, p, mapped).await {
+    match apply(app, ws, p, mapped).await {
         Ok(events) => {
             app.engine.record_webhook(ws, p, Ok(()));
             Json(json!({ "ok": true, "events": events })).into_response()
         }
-        Err(e) if e.status.is_client_error() => refuse(&app, ws, p, e),
+        Err(e) if e.status.is_client_error() => refuse(app, ws, p, e),
         Err(e) => e.into_response(),
     }
+}
+
+/// A header's name as the platform documents it (`X-WC-Webhook-Signature`).
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|w| match w {
+            "wc" => "WC".to_string(),
+            "hmac" => "Hmac".to_string(),
+            "sha256" => "Sha256".to_string(),
+            _ => w[..1].to_uppercase() + &w[1..],
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The payload as JSON, within the nesting every stored value keeps.

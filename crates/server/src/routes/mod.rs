@@ -164,4 +164,5 @@ pub fn public() -> Router<AppState> {
         .route("/hooks/sms/inbound", post(hooks::sms_inbound))
         .route("/hooks/sms/status", post(hooks::sms_status))
         .route("/hooks/shopify/{workspace_id}", post(integrations::shopify_hook))
+        .route("/hooks/woocommerce/{workspace_id}", post(integrations::woocommerce_hook))
 }
