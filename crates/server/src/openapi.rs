@@ -98,6 +98,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::reports::attribution,
         routes::settings::get,
         routes::settings::put,
+        routes::data_rights::export,
         routes::integrations::list,
         routes::integrations::put,
         routes::integrations::delete,

@@ -18,7 +18,7 @@ use crate::wire::{self, ContactBody, EventBody, Page, Reply};
 /// Longest `q` search text, in bytes.
 const SEARCH_BYTES_MAX: usize = 200;
 
-fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
+pub(crate) fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
     raw.parse::<i64>().map(ContactId).map_err(|_| ApiError::not_found(format!("contact {raw:?} not found")))
 }
 

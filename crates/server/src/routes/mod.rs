@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 pub mod campaigns;
 pub mod contacts;
 pub mod coupons;
+pub mod data_rights;
 pub mod dev;
 pub mod events;
 pub mod flows;
@@ -78,6 +79,7 @@ pub const API: &[Route] = &[
     secret("POST", "/contacts/consent", || post(contacts::set_consent)),
     secret("GET", "/contacts/{id}", || get(contacts::get)),
     secret("GET", "/contacts/{id}/events", || get(contacts::events)),
+    secret("GET", "/contacts/{id}/export", || get(data_rights::export)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
