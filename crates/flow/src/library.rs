@@ -17,10 +17,15 @@ pub struct LibraryFlow {
 }
 
 fn email(id: &str, subject: &str, body: &str) -> Value {
+    email_parts(id, subject, body, body)
+}
+
+/// An email whose HTML and text bodies differ (a link is a tag in one, an address in the other).
+fn email_parts(id: &str, subject: &str, html: &str, text: &str) -> Value {
     json!({"id": id, "channel": "email", "name": subject, "subject": subject,
-           "html": format!("<html><body><p>Hi {{{{ contact.first_name | default: \"there\" }}}},</p><p>{body}</p>\
+           "html": format!("<html><body><p>Hi {{{{ contact.first_name | default: \"there\" }}}},</p><p>{html}</p>\
                             <p><a href=\"{{{{ store.url }}}}\">Visit the store</a></p></body></html>"),
-           "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{body}\n")})
+           "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{text}\n")})
 }
 
 fn sms(id: &str, body: &str) -> Value {
@@ -78,10 +83,14 @@ pub const LIBRARY: &[LibraryFlow] = &[
         },
         templates: || {
             vec![
-                email(
+                // The platform's recovery link (Shopify's `abandoned_checkout_url`) restores the cart when known.
+                email_parts(
                     "lib-cart-email",
                     "You left something in your cart",
-                    "Your cart worth {{ event.value | money }} is waiting for you.",
+                    "Your cart worth {{ event.value | money }} is waiting for you.{% if event.checkout_url %} \
+                     <a href=\"{{ event.checkout_url }}\">Return to your cart</a>{% endif %}",
+                    "Your cart worth {{ event.value | money }} is waiting for you.{% if event.checkout_url %} \
+                     Return to your cart: {{ event.checkout_url }}{% endif %}",
                 ),
                 sms(
                     "lib-cart-sms",

@@ -39,13 +39,20 @@ pub(crate) fn object<'a>(p: &'a Map<String, Value>, field: &str) -> Option<&'a M
 }
 
 /// A decimal amount (`"19.99"`, or a number) as a JSON number.
+/// Amounts are never negative on events (a refund is its own event with a positive amount): a negative or
+/// non-numeric one is left out rather than refused.
 pub(crate) fn amount(v: Option<&Value>) -> Option<Value> {
+    signed(v).filter(|x| *x >= 0.0).and_then(serde_json::Number::from_f64).map(Value::Number)
+}
+
+/// A decimal amount with its sign (WooCommerce writes refunds as negative totals).
+pub(crate) fn signed(v: Option<&Value>) -> Option<f64> {
     let x = match v? {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         Value::Number(n) => n.as_f64()?,
         _ => return None,
     };
-    serde_json::Number::from_f64(x).map(Value::Number)
+    x.is_finite().then_some(x)
 }
 
 pub(crate) fn iso(t: Timestamp) -> String {
@@ -90,7 +97,8 @@ pub(crate) fn products(p: &Map<String, Value>, field: &str, variant_field: &str)
         .enumerate()
         .map(|(i, item)| {
             let item = item.as_object().ok_or_else(|| MapError::new(format!("{field}[{i}]"), "must be an object"))?;
-            let quantity = item.get("quantity").and_then(Value::as_i64).unwrap_or(1);
+            // A negative quantity (an edited order) is no quantity: Segment's products carry positive ones.
+            let quantity = item.get("quantity").and_then(Value::as_i64).unwrap_or(1).max(0);
             let mut out = Map::new();
             // A variant id of 0 is WooCommerce's "no variation".
             let variant = opt_id(item, variant_field).filter(|v| v != "0");

@@ -228,6 +228,8 @@ fn checkout(p: &Map<String, Value>, cx: &Context) -> Result<Mapped, MapError> {
     props.insert("checkout_id".into(), json!(token));
     props.insert("cart_id".into(), json!(text(p, "cart_token").filter(|t| is_token(t)).unwrap_or(&token)));
     props.insert("checkout_url".into(), json!(text(p, "abandoned_checkout_url")));
+    // Segment's Checkout Started carries the cart's `value` (what the abandoned-cart flow routes on).
+    props.insert("value".into(), amount(p.get("total_price")).unwrap_or(Value::Null));
     props.insert("total".into(), amount(p.get("total_price")).unwrap_or(Value::Null));
     props.insert("subtotal".into(), amount(p.get("subtotal_price")).unwrap_or(Value::Null));
     props.insert("revenue".into(), amount(p.get("subtotal_price")).unwrap_or(Value::Null));

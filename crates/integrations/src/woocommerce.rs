@@ -11,7 +11,7 @@
 use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Who, amount, id, link, object, opt_id, products, text, track};
+use crate::common::{Who, amount, id, link, object, opt_id, products, signed, text, track};
 use crate::{MapError, Mapped};
 
 /// Topics Kairos acts on or acknowledges on purpose.
@@ -114,7 +114,7 @@ fn order(p: &Map<String, Value>, now: Timestamp) -> Result<Mapped, MapError> {
     for r in &refunds {
         let Some(refund_id) = opt_id(r, "id") else { continue };
         // WooCommerce writes a refund's total as a negative amount.
-        let total = amount(r.get("total")).and_then(|v| v.as_f64()).map(f64::abs).unwrap_or(0.0);
+        let total = signed(r.get("total")).map(f64::abs).unwrap_or(0.0);
         let refund = json!({"order_id": order_id, "refund_id": refund_id, "total": total,
                             "currency": text(p, "currency"), "reason": text(r, "reason")});
         let message_id = format!("woocommerce-refund-{refund_id}");
