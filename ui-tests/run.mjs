@@ -287,6 +287,24 @@ try {
     await shot('settings');
   });
 
+  await step('integrations: connect Shopify and see its webhook address, secrets never shown back', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Integrations' }).waitFor();
+    await page.getByLabel('Shop domain').fill('velo.myshopify.com');
+    await page.getByLabel('Admin API access token').fill('shpat_ui_test_token');
+    await page.getByLabel('Webhook signing secret').fill('ui-test-secret');
+    await page.getByRole('button', { name: 'Connect Shopify' }).click();
+    await page.locator('#toast').getByText('Shopify connected').waitFor();
+    const shop = page.locator('[data-platform="shopify"]');
+    await shop.getByText('/hooks/shopify/').waitFor();
+    await shop.getByText('connected', { exact: true }).waitFor();
+    const all = await admin('GET', '/integrations');
+    expect(all.items[0].connected === true && all.items[0].shop_domain === 'velo.myshopify.com', `connected: ${JSON.stringify(all.items[0])}`);
+    const html = await page.content();
+    expect(!html.includes('shpat_ui_test_token') && !html.includes('ui-test-secret'), 'secrets are not shown back');
+    await shot('integrations');
+  });
+
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`${BASE}/ui/login`);
@@ -313,6 +331,11 @@ try {
     const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow2 <= 1, `contacts fit the phone (${overflow2}px too wide)`);
     await shot('contacts-phone');
+    await page.goto(`${BASE}/ui/integrations`);
+    await page.getByRole('heading', { level: 1, name: 'Integrations' }).waitFor();
+    const overflow3 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow3 <= 1, `integrations fit the phone (${overflow3}px too wide)`);
+    await shot('integrations-phone');
     await phone.close();
   });
 

@@ -150,11 +150,21 @@ fn facts(mut events: Vec<StoredEvent>) -> Facts {
     events.retain(|e| !e.event.system);
     events.sort_by_key(|e| e.seq);
     let mut city = None;
+    // Traits: the identify with the latest timestamp wins (ties: the later one); an older identify arriving
+    // later only fills a trait the profile lacks.
+    let mut traits_at: Option<i64> = None;
     let mut consent = (ConsentStatus::NeverSubscribed, i64::MIN);
     for e in &events {
         if e.event.kind == EventKind::Identify {
-            if let Some(c) = e.event.traits.get("city").and_then(Value::as_str) {
+            let t = e.event.timestamp.as_micros();
+            let newest = traits_at.is_none_or(|at| t >= at);
+            if let Some(c) = e.event.traits.get("city").and_then(Value::as_str)
+                && (newest || city.is_none())
+            {
                 city = Some(c.to_string());
+            }
+            if newest {
+                traits_at = Some(t);
             }
             if let Some(s) = e.event.traits.get("email_consent").and_then(Value::as_str) {
                 let t = e.event.timestamp.as_micros();

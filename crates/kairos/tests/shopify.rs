@@ -102,6 +102,12 @@ async fn a_connection_is_checked_and_its_secrets_never_answered() {
     let url = answered["webhook_url"].as_str().unwrap();
     assert!(url.ends_with(&format!("/hooks/shopify/{}", s.keys.id)), "{url}");
 
+    // Changing the domain alone keeps the stored secrets.
+    let moved = json!({"shop_domain": "velo-2.myshopify.com"});
+    let r = c.send("PUT", "/api/v1/integrations/shopify", Some(sk), body(&moved)).await.unwrap();
+    assert_eq!((r.status, r.json()["webhook_secret_set"].clone()), (200, json!(true)), "{:?}", r.json());
+    connect(&mut c, sk).await;
+
     let all = c.get("/api/v1/integrations", sk).await.unwrap().json();
     let platforms: Vec<(&str, bool)> = all["items"]
         .as_array()

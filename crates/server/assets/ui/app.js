@@ -9,6 +9,7 @@ import * as templates from './pages/templates.js';
 import * as catalog from './pages/catalog.js';
 import * as outbox from './pages/outbox.js';
 import * as settings from './pages/settings.js';
+import * as integrations from './pages/integrations.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^\/ui\/templates\/([^/]+)$/, templates.edit, 'templates'],
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
   [/^\/ui\/outbox\/?$/, outbox.render, 'outbox'],
+  [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],
   [/^\/ui\/settings\/?$/, settings.render, 'settings'],
 ];
 

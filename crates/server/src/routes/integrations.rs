@@ -188,7 +188,8 @@ pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppSta
 
 /// Connects (or reconnects) a platform: Shopify `{"shop_domain", "access_token", "webhook_secret", "api_url"?}`,
 /// WooCommerce `{"site_url", "consumer_key", "consumer_secret", "webhook_secret"}`, Magento
-/// `{"base_url", "access_token"}`. Stored encrypted; answers the connection without its secrets.
+/// `{"base_url", "access_token"}`. Stored encrypted; answers the connection without its secrets. A secret left
+/// out of a later `PUT` keeps the one stored.
 #[utoipa::path(
     put,
     path = "/api/v1/integrations/{platform}",
@@ -210,7 +211,19 @@ pub async fn put(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let p = platform(&name)?;
-    let config = check(p, &json_body(&headers, body).await?)?;
+    let mut body = json_body(&headers, body).await?;
+    // A secret left out keeps the one stored (the API never answers secrets, so a form cannot resend them).
+    if let (Some(Value::Object(stored)), Some(given)) = (app.engine.integration(ws, p).await?, body.as_object_mut()) {
+        for (field, kind, _) in fields(p) {
+            if *kind == Kind::Secret
+                && !given.contains_key(*field)
+                && let Some(v) = stored.get(*field)
+            {
+                given.insert((*field).to_string(), v.clone());
+            }
+        }
+    }
+    let config = check(p, &body)?;
     app.engine.set_integration(ws, p, Some(config)).await?;
     let public = public_id(&app, ws).await?;
     Ok(Json(view(&app, ws, &public, p).await?))
