@@ -114,3 +114,11 @@ pub(crate) fn products(p: &Map<String, Value>, field: &str, variant_field: &str)
         })
         .collect()
 }
+
+/// The codes of an order's discounts (`discount_codes[].code`, `coupon_lines[].code`).
+pub(crate) fn codes<'a>(p: &'a Map<String, Value>, field: &str) -> Vec<&'a str> {
+    p.get(field)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|d| d.get("code").and_then(Value::as_str)).collect())
+        .unwrap_or_default()
+}

@@ -14,7 +14,7 @@
 use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Who, amount, id, is_token, iso, link, object, opt_id, products, text, track};
+use crate::common::{Who, amount, codes, id, is_token, iso, link, object, opt_id, products, text, track};
 use crate::{MapError, Mapped, Privacy};
 
 /// What the mapping needs besides the payload.
@@ -109,11 +109,7 @@ fn order(p: &Map<String, Value>, event: &str, what: &str, cx: &Context) -> Resul
         "completed" => time(p, "created_at", cx),
         _ => time(p, "updated_at", cx),
     };
-    let codes: Vec<&str> = p
-        .get("discount_codes")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|d| d.get("code").and_then(Value::as_str)).collect())
-        .unwrap_or_default();
+    let codes = codes(p, "discount_codes");
     let mut props = Map::new();
     props.insert("order_id".into(), json!(order_id));
     props.insert("order_number".into(), json!(text(p, "name")));
@@ -219,11 +215,7 @@ fn checkout(p: &Map<String, Value>, cx: &Context) -> Result<Mapped, MapError> {
         return Ok(Mapped::default());
     }
     let at = time(p, "updated_at", cx);
-    let codes: Vec<&str> = p
-        .get("discount_codes")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|d| d.get("code").and_then(Value::as_str)).collect())
-        .unwrap_or_default();
+    let codes = codes(p, "discount_codes");
     let mut props = Map::new();
     props.insert("checkout_id".into(), json!(token));
     props.insert("cart_id".into(), json!(text(p, "cart_token").filter(|t| is_token(t)).unwrap_or(&token)));

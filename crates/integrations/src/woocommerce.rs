@@ -11,7 +11,7 @@
 use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Who, amount, id, link, object, opt_id, products, signed, text, track};
+use crate::common::{Who, amount, codes, id, link, object, opt_id, products, signed, text, track};
 use crate::{MapError, Mapped};
 
 /// Topics Kairos acts on or acknowledges on purpose.
@@ -74,11 +74,7 @@ fn order(p: &Map<String, Value>, now: Timestamp) -> Result<Mapped, MapError> {
     let order_id = id(p, "id")?;
     let status = text(p, "status").unwrap_or_default();
     let created = time(p, "date_created", now);
-    let codes: Vec<&str> = p
-        .get("coupon_lines")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|c| c.get("code").and_then(Value::as_str)).collect())
-        .unwrap_or_default();
+    let codes = codes(p, "coupon_lines");
     let mut props = Map::new();
     props.insert("order_id".into(), json!(order_id));
     props.insert("order_number".into(), json!(text(p, "number")));
