@@ -243,3 +243,40 @@ async fn an_older_update_never_overwrites_a_newer_one() {
     let p = c.get("/api/v1/products/788032119674292922", sk).await.unwrap().json();
     assert_eq!(p["available"], json!(false), "{p}");
 }
+
+/// A Shopify checkout left unfinished gets the library's abandoned-cart email, whose link is the checkout's own
+/// recovery URL (Shopify's `abandoned_checkout_url`), and nothing once the order arrives.
+#[tokio::test]
+async fn an_abandoned_shopify_checkout_gets_its_recovery_link() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let ws = s.keys.id.clone();
+    connect(&mut c, sk).await;
+    assert_eq!(
+        c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-01T00:00:00Z"})).await.unwrap().status,
+        200
+    );
+    let r = c.post_json("/api/v1/flows/library/abandoned_cart/install", sk, &json!({})).await.unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let flow = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(c.post_json(&format!("/api/v1/flows/{flow}/activate"), sk, &json!({})).await.unwrap().status, 200);
+    let consent = json!({"email": "jon@example.com", "channel": "email", "status": "subscribed", "source": "checkout"});
+    assert_eq!(c.post_json("/api/v1/contacts/consent", sk, &consent).await.unwrap().status, 200);
+
+    let mut checkout = fixture("checkouts_update");
+    checkout["updated_at"] = json!("2029-12-31T18:59:00-05:00");
+    let checkout = serde_json::to_vec(&checkout).unwrap();
+    let (status, v) = hook(&mut c, &ws, "checkouts/update", &checkout, Some(SECRET), "k1").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "5h"})).await.unwrap().status, 200);
+
+    let sent = common::all_items(&mut c, sk, "/api/v1/outbox?to=jon%40example.com&limit=100").await;
+    let email = sent.iter().find(|m| m["subject"] == json!("You left something in your cart")).expect("the cart email");
+    let id = email["id"].as_str().unwrap();
+    let m = c.get(&format!("/api/v1/messages/{id}"), sk).await.unwrap().json();
+    let recovery = "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token";
+    assert!(m["text"].as_str().unwrap_or_default().contains(recovery), "the text part links the recovery URL: {m}");
+    assert!(m["html"].as_str().unwrap_or_default().contains("Return to your cart"), "{m}");
+    assert!(m["text"].as_str().unwrap_or_default().contains("$398.00") || m["text"].to_string().contains("398"), "{m}");
+}
