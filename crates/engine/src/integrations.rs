@@ -28,6 +28,9 @@ pub struct WebhookHealth {
     pub rejected: u64,
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
+    /// The last connection test (a call to the platform's API): when, and why it failed (None: it worked).
+    pub tested_at: Option<Timestamp>,
+    pub test_error: Option<String>,
 }
 
 /// Health per (workspace, platform).
@@ -99,6 +102,15 @@ impl Engine {
                 h.last_error_at = Some(now);
             }
         }
+    }
+
+    /// Records a connection test's outcome.
+    pub fn record_test(&self, ws: WorkspaceId, platform: Platform, outcome: Result<(), String>) {
+        let now = self.clock().now();
+        let mut all = self.hooks.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let h = all.entry((ws, platform)).or_default();
+        h.tested_at = Some(now);
+        h.test_error = outcome.err();
     }
 
     /// How a platform's webhooks have fared for a workspace.

@@ -103,6 +103,8 @@ pub async fn start_engine(
     let mut state = AppState::new(Arc::new(engine), dev);
     state.public_url = public_url;
     state.sms = config.sms.as_ref().map(|s| Arc::new(kairos_server::SmsHooks { auth_token: s.auth_token.clone() }));
+    state.platforms =
+        kairos_channels::HttpClient::guarded(kairos_server::PLATFORM_CALL_TIMEOUT, config.outbound_policy()?.into());
     Ok(state)
 }
 

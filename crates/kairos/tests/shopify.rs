@@ -280,3 +280,57 @@ async fn an_abandoned_shopify_checkout_gets_its_recovery_link() {
     assert!(m["html"].as_str().unwrap_or_default().contains("Return to your cart"), "{m}");
     assert!(m["text"].as_str().unwrap_or_default().contains("$398.00") || m["text"].to_string().contains("398"), "{m}");
 }
+
+/// A connection test calls Shopify's Admin API (here a local fake, allowed by `[network] outbound_allow`) with
+/// the stored token: a working token says ok, a refused one says so in words, and the outcome shows in the
+/// connection's health.
+#[tokio::test]
+async fn a_connection_test_reports_a_refused_token_in_words() {
+    let s = TestServer::start_with(|dir| {
+        std::fs::write(dir.join("kairos.toml"), "[network]\noutbound_allow = [\"127.0.0.1\"]\n").unwrap();
+    });
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    // The fake shop accepts the first call and refuses the second (a token revoked meanwhile).
+    let shop = common::Recorder::start(|_, n| match n {
+        0 => (200, r#"{"shop": {"id": 548380009, "name": "Velo"}}"#.into()),
+        _ => (
+            401,
+            r#"{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}"#.into(),
+        ),
+    })
+    .await;
+    let v = json!({"shop_domain": "velo.myshopify.com", "access_token": "shpat_fake", "webhook_secret": SECRET,
+                   "api_url": format!("http://{}", shop.addr)});
+    assert_eq!(c.send("PUT", "/api/v1/integrations/shopify", Some(sk), body(&v)).await.unwrap().status, 200);
+
+    let ok = c.post_json("/api/v1/integrations/shopify/test", sk, &json!({})).await.unwrap().json();
+    assert_eq!((ok["ok"].clone(), ok["error"].clone()), (json!(true), Value::Null), "{ok}");
+    let seen = shop.received();
+    assert_eq!(seen[0].path, "/admin/api/2026-01/shop.json");
+    assert_eq!(seen[0].header("x-shopify-access-token"), Some("shpat_fake"));
+
+    let refused = c.post_json("/api/v1/integrations/shopify/test", sk, &json!({})).await.unwrap().json();
+    assert_eq!(refused["ok"], json!(false), "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("refused the credentials"), "{refused}");
+    let all = c.get("/api/v1/integrations", sk).await.unwrap().json();
+    assert!(all["items"][0]["webhooks"]["test_error"].as_str().unwrap().contains("401"), "{all}");
+
+    // Without a connection there is nothing to test.
+    let r = c.post_json("/api/v1/integrations/magento/test", sk, &json!({})).await.unwrap();
+    assert_eq!(r.status, 404);
+}
+
+/// By default a connection test may not reach internal addresses (a workspace chooses the address).
+#[tokio::test]
+async fn a_connection_test_refuses_internal_addresses_by_default() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let v = json!({"shop_domain": "velo.myshopify.com", "access_token": "t", "webhook_secret": SECRET,
+                   "api_url": "http://127.0.0.1:9"});
+    assert_eq!(c.send("PUT", "/api/v1/integrations/shopify", Some(sk), body(&v)).await.unwrap().status, 200);
+    let r = c.post_json("/api/v1/integrations/shopify/test", sk, &json!({})).await.unwrap().json();
+    assert_eq!(r["ok"], json!(false), "{r}");
+    assert!(r["error"].as_str().unwrap().contains("could not reach"), "{r}");
+}

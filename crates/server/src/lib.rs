@@ -40,7 +40,13 @@ pub struct AppState {
     pub sms: Option<Arc<SmsHooks>>,
     /// Failed UI logins, per account and client address.
     pub login_throttle: Arc<ui::LoginThrottle>,
+    /// Calls to store platforms' APIs (connection tests): only where `[network] outbound_allow` lets
+    /// workspace-chosen addresses go (public ones by default).
+    pub platforms: kairos_channels::HttpClient,
 }
+
+/// How long a call to a store platform's API may take.
+pub const PLATFORM_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What the SMS webhooks need to verify Twilio's signature.
 #[derive(Debug, Clone)]
@@ -57,6 +63,10 @@ impl AppState {
             public_url: String::new(),
             sms: None,
             login_throttle: Arc::default(),
+            platforms: kairos_channels::HttpClient::guarded(
+                PLATFORM_CALL_TIMEOUT,
+                Arc::new(kairos_channels::OutboundPolicy::new::<&str>(&[]).expect("no exceptions is a valid policy")),
+            ),
         }
     }
 }

@@ -102,6 +102,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::integrations::list,
         routes::integrations::put,
         routes::integrations::delete,
+        routes::integrations::test,
         routes::dev::clock,
         spec,
     ),

@@ -438,3 +438,80 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
     }
     Ok(count)
 }
+
+/// The Admin API version Kairos calls Shopify with.
+const SHOPIFY_API_VERSION: &str = "2026-01";
+
+/// The read-only call that proves a connection works: (URL, header name, header value).
+fn probe(p: Platform, c: &serde_json::Map<String, Value>) -> (String, &'static str, String) {
+    use base64::Engine as _;
+    let get = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    match p {
+        Platform::Shopify => {
+            let base = c.get("api_url").and_then(Value::as_str).map(str::to_string);
+            let base = base.unwrap_or_else(|| format!("https://{}", get("shop_domain")));
+            (format!("{base}/admin/api/{SHOPIFY_API_VERSION}/shop.json"), "x-shopify-access-token", get("access_token"))
+        }
+        Platform::Woocommerce => {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                get("consumer_key"),
+                get("consumer_secret")
+            ));
+            (
+                format!("{}/wp-json/wc/v3/products?per_page=1", get("site_url")),
+                "authorization",
+                format!("Basic {basic}"),
+            )
+        }
+        Platform::Magento => (
+            format!("{}/rest/V1/store/storeConfigs", get("base_url")),
+            "authorization",
+            format!("Bearer {}", get("access_token")),
+        ),
+    }
+}
+
+/// Tests a connection with one read-only call to the platform's API using the stored credentials; answers
+/// `{"ok": true}` or `{"ok": false, "error": "..."}` in words (a refused token says so), and keeps the outcome
+/// in the connection's health.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{platform}/test",
+    operation_id = "integrations_test",
+    tag = "integrations",
+    params(("platform" = String, Path, description = "shopify, woocommerce or magento")),
+    responses(
+        (status = 200, description = "`{\"ok\": bool, \"error\": string|null}`", body = Object),
+        (status = 404, description = "An unknown platform, or none connected", body = ErrorBody)
+    )
+)]
+pub async fn test(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = platform(&name)?;
+    let Some(Value::Object(c)) = app.engine.integration(ws, p).await? else {
+        return Err(ApiError::not_found(format!("no {p} connection")));
+    };
+    let (url, header, value) = probe(p, &c);
+    let request = axum::http::Request::get(&url)
+        .header(header, value)
+        .header("accept", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::new()));
+    let shown = url.split('?').next().unwrap_or_default().to_string();
+    let outcome = match request {
+        Err(e) => Err(format!("the connection's address is not usable: {e}")),
+        Ok(request) => match app.platforms.send(request).await {
+            Ok(r) if (200..300).contains(&r.status) => Ok(()),
+            Ok(r) if r.status == 401 || r.status == 403 => {
+                Err(format!("{p} refused the credentials (HTTP {}): check the access token or keys", r.status))
+            }
+            Ok(r) => Err(format!("{p} answered HTTP {} at {shown}", r.status)),
+            Err(e) => Err(format!("could not reach {shown}: {e}")),
+        },
+    };
+    app.engine.record_test(ws, p, outcome.clone());
+    Ok(Json(json!({ "ok": outcome.is_ok(), "error": outcome.err(), "checked": shown })))
+}

@@ -117,6 +117,7 @@ pub const API: &[Route] = &[
     secret("GET", "/integrations", || get(integrations::list)),
     secret("PUT", "/integrations/{platform}", || put(integrations::put)),
     secret("DELETE", "/integrations/{platform}", || delete(integrations::delete)),
+    secret("POST", "/integrations/{platform}/test", || post(integrations::test)),
     secret("PUT", "/settings", || put(settings::put)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),

@@ -38,6 +38,7 @@ function health(c) {
   const last = w.last_received_at ? `last received ${dateTime(w.last_received_at)}` : 'none received yet';
   const lines = [`${plural(w.received ?? 0, 'webhook')} taken in since the server started, ${last}.`];
   if (w.rejected) lines.push(`${plural(w.rejected, 'webhook')} refused; the last: “${w.last_error}” (${dateTime(w.last_error_at)}).`);
+  if (w.tested_at) lines.push(w.test_error ? `Last test (${dateTime(w.tested_at)}) failed: ${w.test_error}` : `Last test (${dateTime(w.tested_at)}) worked.`);
   return h('div', {}, lines.map((t) => h('p', { text: t })));
 }
 
@@ -79,7 +80,16 @@ function connection(c, ctx) {
         ctx.navigate('/ui/integrations', { replace: true });
       }, errors),
     );
-    parts.push(disconnect);
+    const test = h('button', { type: 'button', class: 'secondary', text: `Test the ${p.name} connection` });
+    const result = h('p', { 'aria-live': 'polite' });
+    test.addEventListener('click', () =>
+      busy(test, async () => {
+        const r = await api(`/integrations/${c.platform}/test`, { method: 'POST', body: {} });
+        result.replaceChildren(r.ok ? badge('working', 'good') : h('span', { class: 'form-error', text: r.error }));
+        if (r.ok) result.append(` ${p.name} answered with the saved credentials.`);
+      }, errors),
+    );
+    parts.push(h('div', { class: 'actions' }, test, disconnect), result);
   }
   if (c.webhook_url) {
     parts.push(kv([['Webhook address', h('code', { text: c.webhook_url })]]));
