@@ -99,6 +99,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::settings::get,
         routes::settings::put,
         routes::data_rights::export,
+        routes::contacts_export::export,
         routes::integrations::list,
         routes::integrations::put,
         routes::integrations::delete,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 pub mod campaigns;
 pub mod contacts;
+pub mod contacts_export;
 pub mod coupons;
 pub mod data_rights;
 pub mod dev;
@@ -76,6 +77,7 @@ pub const INGEST: &[Route] = &[
 /// `/api/v1`: the admin API. `/dev/clock` exists only with `serve --dev-clock`.
 pub const API: &[Route] = &[
     secret("GET", "/contacts", || get(contacts::list)),
+    secret("GET", "/contacts/export", || get(contacts_export::export)),
     secret("POST", "/contacts/consent", || post(contacts::set_consent)),
     secret("GET", "/contacts/{id}", || get(contacts::get)),
     secret("GET", "/contacts/{id}/events", || get(contacts::events)),
