@@ -33,7 +33,7 @@ async fn contacts_and_segment_members_export_as_csv() {
     let r = c.get("/api/v1/contacts/export", sk).await.unwrap();
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/csv"));
-    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    let text = std::str::from_utf8(&r.body).unwrap().to_string();
     assert!(text.starts_with("id,email,phone,user_id,first_name,last_name,email_consent"), "{}", &text[..80]);
     let all = rows(&text);
     assert_eq!(all.len(), 2_301, "every contact, once, across pages");
@@ -48,7 +48,7 @@ async fn contacts_and_segment_members_export_as_csv() {
     let id = seg.json()["id"].as_str().unwrap().to_string();
     let r = c.get(&format!("/api/v1/contacts/export?segment={id}"), sk).await.unwrap();
     assert_eq!(r.status, 200);
-    let gold = rows(&String::from_utf8(r.body.to_vec()).unwrap());
+    let gold = rows(std::str::from_utf8(&r.body).unwrap());
     assert_eq!(gold.len(), 230);
     assert!(gold.iter().all(|r| r[1].starts_with('p')));
     assert_eq!(c.get("/api/v1/contacts/export?segment=seg_nope", sk).await.unwrap().status, 404);
