@@ -38,6 +38,7 @@ const COLUMNS: [&str; 14] = [
 ];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// A segment's id: export its members instead of every contact.
     pub segment: Option<String>,
