@@ -148,14 +148,28 @@ async fn only_signed_webhooks_are_taken_in() {
     // Malformed JSON with a valid signature: 400, nothing stored.
     let (status, v) = hook(&mut c, &ws, "orders/create", b"{\"id\": ", Some(SECRET), "e2").await;
     assert_eq!((status, v["error"]["code"].clone()), (400, json!("invalid_json")));
+    // Deeply nested and oversized bodies, even signed, are refused before anything is stored.
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let (status, _) = hook(&mut c, &ws, "orders/create", deep.as_bytes(), Some(SECRET), "e7").await;
+    assert_eq!(status, 400, "a payload nested 10 000 deep");
+    // Over the limit: 413 from the declared length, before the body is read (the server may close the
+    // connection while the client still writes it).
+    let huge = bytes::Bytes::from(vec![b' '; kairos_integrations::WEBHOOK_BYTES_MAX + 1]);
+    let headers = [("x-shopify-topic", "orders/create"), ("x-shopify-hmac-sha256", "x")];
+    let mut fresh = s.client().await;
+    match fresh.request("POST", &format!("/hooks/shopify/{ws}"), &headers, huge).await {
+        Ok(r) => assert_eq!(r.status, 413),
+        Err(e) => assert!(e.to_string().contains("body") || e.to_string().contains("pipe"), "{e}"),
+    }
     // An unknown topic is acknowledged and ignored.
     let (status, v) = hook(&mut c, &ws, "app/uninstalled", b"{}", Some(SECRET), "e3").await;
     assert_eq!((status, v["ignored"].clone()), (200, json!(true)));
     assert!(event_names(&mut c, sk).await.is_empty());
 
     let health = c.get("/api/v1/integrations", sk).await.unwrap().json()["items"][0]["webhooks"].clone();
-    assert_eq!((health["received"].clone(), health["rejected"].clone()), (json!(1), json!(4)), "{health}");
+    assert_eq!((health["received"].clone(), health["rejected"].clone()), (json!(1), json!(6)), "{health}");
     assert!(health["last_error"].is_string());
+    assert!(health["last_error_at"].as_str().is_some_and(|t| t.ends_with('Z')), "times in RFC 3339: {health}");
 }
 
 #[tokio::test]

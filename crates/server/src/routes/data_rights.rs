@@ -46,15 +46,13 @@ fn export_of(
     let (events, events_truncated) = collect(|c| r.contact_events(contact.id, c, EXPORT_PAGE_ROWS))?;
     let filter = MessageFilter { contact: Some(contact.id), ..Default::default() };
     let (messages, messages_truncated) = collect(|c| r.messages(ws, &filter, c, EXPORT_PAGE_ROWS))?;
-    let events = wire::events(&events);
     let consent_events = [SystemEvent::Unsubscribed.as_str(), "Email Subscribed", "SMS Subscribed", "SMS Unsubscribed"];
-    let consent_history: Vec<&wire::EventBody> = events
+    let consent_history: Vec<_> = events
         .iter()
-        .filter(|e| {
-            let name = serde_json::to_value(e).ok().and_then(|v| v["event"].as_str().map(str::to_string));
-            name.is_some_and(|n| consent_events.contains(&n.as_str()))
-        })
+        .filter(|e| e.event.name.as_deref().is_some_and(|n| consent_events.contains(&n)))
+        .cloned()
         .collect();
+    let (events, consent_history) = (wire::events(&events), wire::events(&consent_history));
     let profile = serde_json::to_value(ContactBody::from(&contact)).unwrap_or(Value::Null);
     Ok(Some(json!({
         "consent": profile["consent"].clone(),

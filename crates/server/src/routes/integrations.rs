@@ -2,7 +2,7 @@
 //! never answered back), and `/hooks/{platform}/{workspace_id}`: the platforms' webhooks, verified on the raw
 //! body before anything is read from it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
 use axum::Json;
@@ -139,11 +139,19 @@ async fn public_id(app: &AppState, ws: WorkspaceId) -> Result<String, ApiError> 
         .ok_or_else(|| ApiError::not_found("no such workspace"))
 }
 
-/// The workspace a webhook URL names.
+/// The workspace a webhook URL names. Public ids never change, so a found one is remembered: a webhook does
+/// not list every workspace. Only ids found in the store are kept (an attacker's guesses are not).
 async fn workspace_named(app: &AppState, public: String) -> Option<WorkspaceId> {
+    static KNOWN: OnceLock<Mutex<HashMap<String, WorkspaceId>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(ws) = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&public) {
+        return Some(*ws);
+    }
     let store = app.engine.store().clone();
     let all = tokio::task::spawn_blocking(move || store.workspaces()).await.ok()?.ok()?;
-    all.into_iter().find(|(_, p, _)| *p == public).map(|(id, _, _)| id)
+    let ws = all.into_iter().find(|(_, p, _)| *p == public).map(|(id, _, _)| id)?;
+    known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(public, ws);
+    Some(ws)
 }
 
 /// A connection as answered: what is not secret, where the platform posts webhooks, and their health.
@@ -164,8 +172,16 @@ async fn view(app: &AppState, ws: WorkspaceId, public: &str, p: Platform) -> Res
     if p != Platform::Magento {
         out.insert("webhook_url".into(), json!(format!("{}/hooks/{}/{public}", app.public_url, p.as_str())));
     }
-    let health = app.engine.webhook_health(ws, p);
-    out.insert("webhooks".into(), serde_json::to_value(health).unwrap_or(Value::Null));
+    let w = app.engine.webhook_health(ws, p);
+    let ts = crate::wire::ts;
+    out.insert(
+        "webhooks".into(),
+        json!({
+            "last_received_at": ts(w.last_received_at), "received": w.received, "rejected": w.rejected,
+            "last_error": w.last_error, "last_error_at": ts(w.last_error_at),
+            "tested_at": ts(w.tested_at), "test_error": w.test_error,
+        }),
+    );
     Ok(Value::Object(out))
 }
 
