@@ -11,6 +11,7 @@ pub mod coupons;
 mod dedupe;
 mod delivery;
 pub mod dispatch;
+pub mod erasure;
 mod event_path;
 mod flow_ops;
 mod flow_runtime;
@@ -54,6 +55,7 @@ pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
 pub use delivery::UNCONFIRMED_REASON;
 pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
+pub use erasure::Imported;
 pub use flows::FLOW_COUNTER_STEP;
 pub use segment_preview::PREVIEW_SAMPLE_MAX as SEGMENT_PREVIEW_SAMPLE_MAX;
 
