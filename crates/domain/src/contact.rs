@@ -325,6 +325,35 @@ pub struct Contact {
     pub computed: Computed,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the person's data was erased (`Contact::erase`): the profile is an anonymous shell kept for the
+    /// store's figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
+}
+
+impl Event {
+    /// The consent an identify call states, per channel: (channel, status, when it was given: the
+    /// `{channel}_consent_at` trait when the sender knows it and it is not after the call, else the call's time).
+    /// Only trusted senders' claims are applied.
+    pub fn consent_claims(&self) -> Vec<(&'static str, ConsentStatus, Timestamp)> {
+        if self.kind != EventKind::Identify {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (key, channel) in [("email_consent", "email"), ("sms_consent", "sms")] {
+            if let Some(status) = self.traits.get(key).and_then(Value::as_str).and_then(ConsentStatus::parse) {
+                let at = self
+                    .traits
+                    .get(&format!("{key}_at"))
+                    .and_then(Value::as_str)
+                    .and_then(Timestamp::parse)
+                    .filter(|at| *at <= self.timestamp)
+                    .unwrap_or(self.timestamp);
+                out.push((channel, status, at));
+            }
+        }
+        out
+    }
 }
 
 impl Contact {
@@ -344,6 +373,7 @@ impl Contact {
             computed: Computed::default(),
             created_at: now,
             updated_at: now,
+            erased_at: None,
         }
     }
 
@@ -404,17 +434,8 @@ impl Contact {
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty() && s.len() <= CONSENT_SOURCE_CHARS_MAX && s.is_ascii())
                 .unwrap_or("identify");
-            for (key, channel) in [("email_consent", "email"), ("sms_consent", "sms")] {
-                if let Some(status) = ev.traits.get(key).and_then(Value::as_str).and_then(ConsentStatus::parse) {
-                    let at = ev
-                        .traits
-                        .get(&format!("{key}_at"))
-                        .and_then(Value::as_str)
-                        .and_then(Timestamp::parse)
-                        .filter(|at| *at <= ev.timestamp)
-                        .unwrap_or(ev.timestamp);
-                    self.set_consent(channel, status, at, source);
-                }
+            for (channel, status, at) in ev.consent_claims() {
+                self.set_consent(channel, status, at, source);
             }
         }
     }

@@ -4,6 +4,7 @@
 //! Time and generated ids are passed in by the caller, which keeps every rule here deterministic.
 
 pub mod contact;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod ids;

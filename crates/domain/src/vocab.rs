@@ -154,6 +154,8 @@ wire_enum! {
         ExitStep = "exit_step",
         /// `exit_when` held: counts as a conversion.
         Goal = "goal",
+        /// The contact's data was erased (SPEC 16 "Data rights").
+        Erased = "erased",
     }
 }
 

@@ -24,6 +24,23 @@ pub(crate) enum Command {
         events: Vec<Prepared>,
         reply: Reply<IngestOutcome>,
     },
+    /// Platform and import records, each left out whole when it names an erased person (`crate::erasure`).
+    IngestRecords {
+        ws: WorkspaceId,
+        records: Vec<Vec<Prepared>>,
+        reply: Reply<crate::erasure::Imported>,
+    },
+    Erase {
+        ws: WorkspaceId,
+        contact: kairos_domain::ContactId,
+        /// Who asked (the audit log's actor).
+        actor: String,
+        reply: Reply<crate::erasure::Erasure>,
+    },
+    Audit {
+        entry: Box<kairos_store::AuditEntry>,
+        reply: Reply<()>,
+    },
     Products {
         ws: WorkspaceId,
         products: Vec<Product>,
@@ -226,6 +243,7 @@ impl Command {
     pub(crate) fn weight(&self) -> usize {
         match self {
             Command::Ingest { events, .. } => events.len().max(1),
+            Command::IngestRecords { records, .. } => records.iter().map(Vec::len).sum::<usize>().max(1),
             Command::Products { products, .. } => products.len().max(1),
             _ => 1,
         }
@@ -235,6 +253,9 @@ impl Command {
     pub(crate) fn apply(self, s: &mut State, now: Timestamp) -> (Pending, bool) {
         match self {
             Command::Ingest { ws, trusted, events, reply } => done(reply, s.ingest(ws, trusted, events, now)),
+            Command::IngestRecords { ws, records, reply } => done(reply, s.ingest_records(ws, records, now)),
+            Command::Erase { ws, contact, actor, reply } => done(reply, s.erase_contact(ws, contact, &actor, now)),
+            Command::Audit { entry, reply } => done(reply, s.audit(*entry)),
             Command::Products { ws, products, newer_only, reply } => {
                 let r = s.upsert_products_from(ws, products, newer_only, now);
                 let fatal = r.is_err(); // validated before queueing: any error is the store's

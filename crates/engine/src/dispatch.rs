@@ -132,6 +132,17 @@ impl Pending {
     pub(crate) fn len(&self) -> usize {
         self.0.iter().map(VecDeque::len).sum()
     }
+
+    /// Takes the queued messages `pred` picks out, keeping the others in their order.
+    pub(crate) fn take_where(&mut self, pred: impl Fn(&Outbound) -> bool) -> Vec<Outbound> {
+        let mut taken = Vec::new();
+        for q in &mut self.0 {
+            let (out, keep): (VecDeque<_>, VecDeque<_>) = q.drain(..).partition(|o| pred(o));
+            *q = keep;
+            taken.extend(out);
+        }
+        taken
+    }
 }
 
 /// What a recipient's right to a message depends on: the channel's consent (status and when it last

@@ -143,7 +143,7 @@ impl State {
     }
 
     /// Records a queued message as `skipped` at hand-off.
-    fn skip_withheld(&mut self, id: &str, reason: SkipReason, now: Timestamp) -> Result<(), EngineError> {
+    pub(crate) fn skip_withheld(&mut self, id: &str, reason: SkipReason, now: Timestamp) -> Result<(), EngineError> {
         let Some(m) = self.w.message_tx().message(id)? else { return Ok(()) };
         if !m.status.awaiting_transport() {
             return Ok(());

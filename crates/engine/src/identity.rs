@@ -71,6 +71,11 @@ impl Identity {
         Ok(Identity { next_contact, contacts, identities: HashMap::new(), redirects, dirty: Vec::new() })
     }
 
+    /// Forgets the cached identities of `ids` (erased: the store no longer has them).
+    pub(crate) fn forget_identities_of(&mut self, ids: &[ContactId]) {
+        self.identities.retain(|_, c| !ids.contains(c));
+    }
+
     /// Writes the contacts changed in this transaction.
     pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W) -> Result<usize, EngineError> {
         let n = self.dirty.len();

@@ -33,11 +33,23 @@ pub struct Mapped {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Privacy {
     /// The person asked for their data (`customers/data_request`).
-    DataRequest { email: Option<String>, phone: Option<String> },
+    DataRequest(Person),
     /// Erase the person (`customers/redact`).
-    Redact { email: Option<String>, phone: Option<String> },
+    Redact(Person),
     /// The shop uninstalled the app 48 hours ago: erase the shop's customers' data (`shop/redact`).
     ShopRedact,
+}
+
+/// Who a privacy request names: the ways Kairos may know them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Person {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The anonymous ids the platform's records were ingested under (`shopify-customer:{id}`,
+    /// `shopify-order:{id}` for each order named).
+    pub anonymous_ids: Vec<String>,
+    /// The platform's reference for the request (Shopify's `data_request.id`), for the audit log.
+    pub reference: Option<String>,
 }
 
 /// A payload that does not have the shape its topic documents.

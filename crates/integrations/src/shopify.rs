@@ -15,7 +15,10 @@ use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
 use crate::common::{Who, amount, codes, id, is_token, iso, link, object, opt_id, products, text, track};
-use crate::{MapError, Mapped, Privacy};
+use crate::{MapError, Mapped, Person, Privacy};
+
+/// Most orders of one privacy request looked up (Shopify lists a customer's orders; a longer list is cut).
+const PRIVACY_ORDERS_MAX: usize = 1_000;
 
 /// What the mapping needs besides the payload.
 pub struct Context<'a> {
@@ -355,13 +358,33 @@ fn product(p: &Map<String, Value>, cx: &Context) -> Result<Product, MapError> {
         .map_err(|e| MapError::new(format!("product.{}", e.field.as_deref().unwrap_or("body")), e.message))
 }
 
-/// `customers/data_request` and `customers/redact`: who is named (by email and phone).
+/// `customers/data_request` and `customers/redact`: who is named (email, phone, the customer and the orders).
 fn privacy(topic: &str, p: &Map<String, Value>) -> Result<Mapped, MapError> {
     let c = object(p, "customer").ok_or_else(|| MapError::new("customer", "customer is required"))?;
-    let (email, phone) = (text(c, "email").map(str::to_string), text(c, "phone").map(str::to_string));
+    let mut person = Person {
+        email: text(c, "email").map(str::to_string),
+        phone: text(c, "phone").map(str::to_string),
+        ..Person::default()
+    };
+    if c.get("id").is_some_and(|v| !v.is_null()) {
+        let customer = id(c, "id").map_err(|e| MapError::new("customer.id", e.message))?;
+        person.anonymous_ids.push(format!("shopify-customer:{customer}"));
+    }
+    let orders = if topic == "customers/redact" { "orders_to_redact" } else { "orders_requested" };
+    if let Some(Value::Array(list)) = p.get(orders) {
+        for (i, o) in list.iter().take(PRIVACY_ORDERS_MAX).enumerate() {
+            let order = match o {
+                Value::Number(n) if n.is_u64() => n.to_string(),
+                Value::String(s) if is_token(s) => s.clone(),
+                _ => return Err(MapError::new(format!("{orders}[{i}]"), "must be an order id")),
+            };
+            person.anonymous_ids.push(format!("shopify-order:{order}"));
+        }
+    }
+    person.reference = object(p, "data_request").and_then(|d| d.get("id")).map(|v| v.to_string());
     let request = match topic {
-        "customers/redact" => Privacy::Redact { email, phone },
-        _ => Privacy::DataRequest { email, phone },
+        "customers/redact" => Privacy::Redact(person),
+        _ => Privacy::DataRequest(person),
     };
     Ok(Mapped { privacy: Some(request), ..Mapped::default() })
 }

@@ -4,7 +4,7 @@
 
 use kairos_domain::{Event, EventKind, Timestamp};
 use kairos_integrations::shopify::{Context, map};
-use kairos_integrations::{Mapped, Privacy};
+use kairos_integrations::{Mapped, Person, Privacy};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -161,10 +161,30 @@ fn a_product_update_becomes_the_catalog_entry() {
 #[test]
 fn privacy_requests_name_the_person() {
     let m = mapped("customers/redact", &fixture("customers_redact"));
-    assert_eq!(
-        m.privacy,
-        Some(Privacy::Redact { email: Some("john@example.com".into()), phone: Some("555-625-1199".into()) })
-    );
+    let person = Person {
+        email: Some("john@example.com".into()),
+        phone: Some("555-625-1199".into()),
+        anonymous_ids: [
+            "shopify-customer:191167",
+            "shopify-order:299938",
+            "shopify-order:280263",
+            "shopify-order:220458",
+        ]
+        .map(String::from)
+        .to_vec(),
+        reference: None,
+    };
+    assert_eq!(m.privacy, Some(Privacy::Redact(person)));
+    let request = json!({"shop_id": 954889, "shop_domain": "velo.myshopify.com", "orders_requested": [299938],
+        "customer": {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
+        "data_request": {"id": 9999}});
+    let Some(Privacy::DataRequest(p)) = mapped("customers/data_request", &request).privacy else {
+        panic!("a data request")
+    };
+    assert_eq!(p.anonymous_ids, ["shopify-customer:191167", "shopify-order:299938"]);
+    assert_eq!(p.reference.as_deref(), Some("9999"));
+    let bad = json!({"customer": {"id": 1}, "orders_to_redact": [{"id": 2}]});
+    assert_eq!(map("customers/redact", &bad, &cx()).unwrap_err().field, "orders_to_redact[0]");
     let m = mapped("shop/redact", &json!({"shop_id": 954889, "shop_domain": "velo.myshopify.com"}));
     assert_eq!(m.privacy, Some(Privacy::ShopRedact));
 }

@@ -101,6 +101,32 @@ impl FromRequestParts<AppState> for SecretWorkspace {
     }
 }
 
+/// Like [`SecretWorkspace`], with who is calling, for the audit log: `user:EMAIL` for a UI session, or
+/// `key:…` and the key's last four characters (never the whole key).
+#[derive(Debug, Clone)]
+pub struct SecretActor(pub WorkspaceId, pub String);
+
+impl FromRequestParts<AppState> for SecretActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let caller = require_secret(app, &parts.headers).await?;
+        let actor = match presented_key(&parts.headers) {
+            Some(key) => {
+                let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+                format!("key:…{tail}")
+            }
+            None => match session_token(&parts.headers) {
+                Some(token) => {
+                    session(app, &token).await?.map_or_else(|| "user".into(), |s| format!("user:{}", s.email))
+                }
+                None => "unknown".into(),
+            },
+        };
+        Ok(SecretActor(caller.workspace, actor))
+    }
+}
+
 /// Like [`authenticate`], and the key must be a secret key (write keys may only ingest). Without an
 /// `Authorization` header, a UI session cookie with its CSRF token counts as a secret key of its workspace.
 async fn require_secret(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {

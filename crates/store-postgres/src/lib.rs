@@ -16,6 +16,7 @@ mod conn;
 mod contacts;
 mod copy;
 mod coupons;
+mod erasure;
 mod events;
 mod flows;
 mod leases;

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -342,6 +342,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         // Flow simulation replays a workspace's events in time order from a read connection, a page at a time
         // (issue 11: reads off the writer); without this index every page would scan and sort the log.
         "CREATE INDEX events_by_time ON events (workspace_id, ts);",
+    ),
+    (
+        12,
+        // Data rights (issue 13): keyed hashes of erased addresses, so a backfill or an import does not bring
+        // an erased person back, and the audit log of exports and erasures. Erasure finds a person's messages,
+        // runs and tasks by contact.
+        "CREATE TABLE erasures (
+        workspace_id INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        erased_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, hash)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_workspace ON audit_log (workspace_id, id);
+    CREATE INDEX flow_runs_by_contact ON flow_runs (contact_id);
+    CREATE INDEX tasks_by_contact ON tasks (contact_id);",
     ),
 ];
 

@@ -91,6 +91,26 @@ pub const TABLES: &[Table] = &[
         generated: None,
     },
     Table {
+        name: "erasures",
+        columns: &[("workspace_id", Int), ("hash", Bytes), ("erased_at", Int)],
+        key: &["workspace_id", "hash"],
+        generated: None,
+    },
+    Table {
+        name: "audit_log",
+        columns: &[
+            ("id", Int),
+            ("workspace_id", Int),
+            ("at", Int),
+            ("actor", Text),
+            ("action", Text),
+            ("subject", Text),
+            ("detail", Text),
+        ],
+        key: &["id"],
+        generated: Some("id"),
+    },
+    Table {
         name: "contacts",
         columns: &[
             ("id", Int),

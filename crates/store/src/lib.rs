@@ -23,6 +23,7 @@
 
 pub mod codec;
 pub mod copy;
+pub mod erasure;
 pub mod error;
 pub mod keys;
 pub mod lease;
@@ -39,6 +40,7 @@ use std::path::PathBuf;
 
 use kairos_domain::{Timestamp, WorkspaceId};
 
+pub use erasure::{AuditEntry, PersonalRows};
 pub use error::{Result, StoreError};
 pub use keys::{KeyKind, NewWorkspace};
 pub use lease::{Lease, LeaseHolder, Leases};
@@ -51,6 +53,7 @@ pub use write::{Transaction, WriteTx, Writer};
 /// Every trait of the boundary, for `use kairos_store::prelude::*`.
 pub mod prelude {
     pub use crate::Store;
+    pub use crate::erasure::{ErasureReads, ErasureWrites};
     pub use crate::read::*;
     pub use crate::users::Users;
     pub use crate::write::*;

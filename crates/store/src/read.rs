@@ -235,6 +235,7 @@ pub trait Reads:
     + ProductReads
     + UserReads
     + ReportReads
+    + crate::erasure::ErasureReads
 {
 }
 
@@ -253,6 +254,7 @@ impl<T> Reads for T where
         + ProductReads
         + UserReads
         + ReportReads
+        + crate::erasure::ErasureReads
         + ?Sized
 {
 }

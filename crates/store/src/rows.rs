@@ -17,6 +17,12 @@ impl IdentityKind {
     pub fn code(self) -> i64 {
         self as i64
     }
+
+    pub fn from_code(code: i64) -> Option<IdentityKind> {
+        [IdentityKind::UserId, IdentityKind::Email, IdentityKind::Phone, IdentityKind::AnonymousId]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
 }
 
 /// An event as stored: its place in the log and the contact it belongs to.

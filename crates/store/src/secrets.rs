@@ -31,6 +31,9 @@ pub mod names {
     /// The key that signs links in messages and derives message ids (32 bytes).
     pub const LINK_KEY: &str = "link_key";
 
+    /// The key of the keyed hashes erasure keeps of erased addresses (32 bytes).
+    pub const ERASURE_KEY: &str = "erasure_key";
+
     /// A workspace's webhook signing secret (`whsec_...`, text).
     pub fn webhook(ws: WorkspaceId) -> String {
         format!("workspace/{}/webhook_secret", ws.0)

@@ -232,6 +232,7 @@ pub trait WriteTx:
     + SettingsWrites
     + SecretWrites
     + ProductWrites
+    + crate::erasure::ErasureWrites
     + Send
 {
 }
@@ -248,6 +249,7 @@ impl<T> WriteTx for T where
         + SettingsWrites
         + SecretWrites
         + ProductWrites
+        + crate::erasure::ErasureWrites
         + Send
         + ?Sized
 {

@@ -10,6 +10,8 @@ use std::time::Duration;
 use kairos_bench::client::HttpClient;
 use serde_json::Value;
 
+pub mod shopify;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_kairos");
 
 #[derive(Debug, Clone)]

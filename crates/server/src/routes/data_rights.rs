@@ -1,16 +1,18 @@
 //! SPEC 16 "Data rights": `GET /api/v1/contacts/{id}/export` answers everything Kairos holds about a person
 //! (the profile with its consent, every event of their timeline, every message to them, and the consent
-//! changes among those events) as one JSON document, for a subject access request.
+//! changes among those events) as one JSON document, for a subject access request; `DELETE
+//! /api/v1/contacts/{id}` erases the person (`kairos_engine::erasure`). Both are written to the audit log
+//! (`GET /api/v1/audit-log`) with who asked and when.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use kairos_domain::{ContactId, SystemEvent};
-use kairos_store::{MessageFilter, Reads};
+use kairos_domain::{ContactId, SystemEvent, WorkspaceId};
+use kairos_store::{AuditEntry, MessageFilter, Reads};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::api::read;
-use crate::auth::SecretWorkspace;
+use crate::auth::{SecretActor, SecretWorkspace};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::messages::MessageBody;
 use crate::wire::{self, ContactBody};
@@ -78,7 +80,7 @@ fn export_of(
     )
 )]
 pub async fn export(
-    SecretWorkspace(ws): SecretWorkspace,
+    SecretActor(ws, actor): SecretActor,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -86,6 +88,96 @@ pub async fn export(
     let now = app.engine.clock().now();
     let found = read(&app, move |r| export_of(r, ws, cid, now)).await?;
     let doc = found.ok_or_else(|| ApiError::not_found(format!("contact {id} not found")))?;
-    tracing::info!(workspace = ws.0, contact = cid.0, "contact data exported");
+    let subject = format!("contact:{}", doc["contact"]["id"].as_i64().unwrap_or(cid.0));
+    audit(&app, ws, actor, "contact.export", subject, "Exported everything held about the person".into()).await?;
     Ok(Json(doc))
+}
+
+/// Adds a line to the audit log (at the engine's clock).
+pub(crate) async fn audit(
+    app: &AppState,
+    ws: WorkspaceId,
+    actor: String,
+    action: &str,
+    subject: String,
+    detail: String,
+) -> Result<(), ApiError> {
+    let at = app.engine.clock().now();
+    let entry = AuditEntry { workspace: ws, at, actor, action: action.into(), subject, detail };
+    app.engine.audit(entry).await?;
+    Ok(())
+}
+
+/// Erases the person: their profile keeps only its aggregates (orders, revenue) and loses every identity; their
+/// events, messages, flow runs and tasks are rewritten without personal data; an address they had is not
+/// brought back by a platform webhook, a backfill or a CSV import unless they consent again.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/contacts/{id}",
+    operation_id = "contacts_erase",
+    tag = "contacts",
+    params(("id" = i64, Path, description = "The contact's id")),
+    responses(
+        (status = 200, description = "`{\"erased\": true, \"contact\", \"events\", \"messages\", \"flow_runs\"}`: what was rewritten", body = Object),
+        (status = 404, description = "No such contact in the workspace", body = ErrorBody)
+    )
+)]
+pub async fn erase(
+    SecretActor(ws, actor): SecretActor,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let cid = crate::routes::contacts::contact_id(&id)?;
+    let done = app.engine.erase_contact(ws, cid, actor).await?;
+    Ok(Json(json!({
+        "erased": true,
+        "contact": done.contact.0,
+        "events": done.events,
+        "messages": done.messages,
+        "flow_runs": done.flow_runs,
+    })))
+}
+
+/// Most audit lines one listing answers.
+const AUDIT_LINES_MAX: usize = 1_000;
+/// Audit lines answered when `limit` is not given.
+const AUDIT_LINES_DEFAULT: usize = 100;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Most lines to answer (1 to 1000, default 100).
+    limit: Option<usize>,
+}
+
+/// The workspace's audit log, newest first: exports, erasures and platforms' privacy requests.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit-log",
+    operation_id = "audit_log",
+    tag = "contacts",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "`{\"entries\": [{\"at\", \"actor\", \"action\", \"subject\", \"detail\"}]}`", body = Object),
+        (status = 400, description = "`limit` out of range", body = ErrorBody)
+    )
+)]
+pub async fn audit_log(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(AUDIT_LINES_DEFAULT);
+    if !(1..=AUDIT_LINES_MAX).contains(&limit) {
+        return Err(ApiError::invalid_value("limit", format!("limit must be between 1 and {AUDIT_LINES_MAX}")));
+    }
+    let entries = app.engine.audit_log(ws, limit).await?;
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({"at": wire::ts(Some(e.at)), "actor": e.actor, "action": e.action, "subject": e.subject,
+                "detail": e.detail})
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries })))
 }

@@ -430,8 +430,12 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
     }
     let count = events.len();
     if !events.is_empty() {
-        // A verified platform webhook is trusted like a secret key: it may set consent.
-        app.engine.ingest(ws, true, events).await?;
+        // A verified platform webhook is trusted like a secret key (it may set consent); its events are one
+        // record, left out whole when it names an erased person who has not consented again.
+        let done = app.engine.ingest_records(ws, vec![events]).await?;
+        if done.erased > 0 {
+            tracing::info!(%p, "a webhook about an erased person was left out");
+        }
     }
     if !m.products.is_empty() {
         app.engine.upsert_platform_products(ws, m.products).await?;
@@ -444,13 +448,7 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
         }
     }
     if let Some(request) = m.privacy {
-        // Never the person's address in the log: only what was asked.
-        let asked = match request {
-            kairos_integrations::Privacy::DataRequest { .. } => "data request",
-            kairos_integrations::Privacy::Redact { .. } => "customer redact",
-            kairos_integrations::Privacy::ShopRedact => "shop redact",
-        };
-        tracing::warn!(%p, asked, "privacy request received: erasure and export are not built yet");
+        crate::routes::privacy::handle(app, ws, p, request).await?;
     }
     Ok(count)
 }

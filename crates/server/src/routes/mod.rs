@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod integrations;
 pub mod links;
 pub mod messages;
+pub mod privacy;
 pub mod products;
 pub mod reports;
 pub mod segments;
@@ -82,6 +83,8 @@ pub const API: &[Route] = &[
     secret("GET", "/contacts/{id}", || get(contacts::get)),
     secret("GET", "/contacts/{id}/events", || get(contacts::events)),
     secret("GET", "/contacts/{id}/export", || get(data_rights::export)),
+    secret("DELETE", "/contacts/{id}", || delete(data_rights::erase)),
+    secret("GET", "/audit-log", || get(data_rights::audit_log)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),

@@ -22,6 +22,7 @@ use crate::{Page, Store, StoreError, WriteTx};
 mod campaigns;
 mod contacts;
 mod coupons;
+mod erasure;
 mod events;
 mod flows;
 mod messages;
@@ -33,6 +34,7 @@ mod users;
 pub use campaigns::*;
 pub use contacts::*;
 pub use coupons::*;
+pub use erasure::*;
 pub use events::*;
 pub use flows::*;
 pub use messages::*;
@@ -78,6 +80,7 @@ macro_rules! store_suite {
             report_rows,
             secrets_insert_once_and_round_trip,
             secrets_created_once_across_writers,
+            erasure_rewrites_a_persons_rows,
         );
     };
     (@tests [$open:expr] $($case:ident,)*) => {

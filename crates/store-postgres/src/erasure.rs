@@ -1,0 +1,167 @@
+//! Erasure and the audit log (`kairos_store::erasure`).
+
+use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
+use kairos_store::{IdentityKind, Result};
+
+use crate::conn::Conn;
+use crate::{PgReader, PgWriter, get};
+
+/// Rewrites rows keyed by a BIGINT: (select a contact's rows, update one row).
+fn rewrite_by_number(
+    conn: &mut Conn,
+    (select, update): (&'static str, &'static str),
+    contacts: &[ContactId],
+    f: &mut dyn FnMut(&str) -> String,
+) -> Result<u64> {
+    let mut n = 0;
+    for c in contacts {
+        let rows = conn.query(select, &[&c.0])?;
+        for r in rows {
+            let (key, text): (i64, String) = (get(&r, 0)?, get(&r, 1)?);
+            conn.execute(update, &[&key, &f(&text)])?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+impl ErasureWrites for PgWriter {
+    fn merged_into(&mut self, survivor: ContactId) -> Result<Vec<ContactId>> {
+        let rows = self.conn.query("SELECT id FROM contacts WHERE merged_into = $1", &[&survivor.0])?;
+        rows.iter().map(|r| get(r, 0).map(ContactId)).collect()
+    }
+
+    fn rewrite_personal(
+        &mut self,
+        rows: PersonalRows,
+        contacts: &[ContactId],
+        f: &mut dyn FnMut(&str) -> String,
+    ) -> Result<u64> {
+        match rows {
+            PersonalRows::Events => {
+                // Events inserted earlier in this transaction are still buffered: written first, so they are
+                // rewritten too.
+                self.flush_events()?;
+                let sql = (
+                    "SELECT seq, data FROM events WHERE contact_id = $1",
+                    "UPDATE events SET data = $2 WHERE seq = $1",
+                );
+                rewrite_by_number(&mut self.conn, sql, contacts, f)
+            }
+            PersonalRows::RunTriggers => {
+                let sql = (
+                    "SELECT id, trigger FROM flow_runs WHERE contact_id = $1",
+                    "UPDATE flow_runs SET trigger = $2 WHERE id = $1",
+                );
+                rewrite_by_number(&mut self.conn, sql, contacts, f)
+            }
+            PersonalRows::Tasks => {
+                let sql = (
+                    "SELECT id, message FROM tasks WHERE contact_id = $1",
+                    "UPDATE tasks SET message = $2 WHERE id = $1",
+                );
+                rewrite_by_number(&mut self.conn, sql, contacts, f)
+            }
+            PersonalRows::Messages => {
+                let mut n = 0;
+                for c in contacts {
+                    let rows = self.conn.query("SELECT id, data FROM messages WHERE contact_id = $1", &[&c.0])?;
+                    for r in rows {
+                        let (id, text): (String, String) = (get(&r, 0)?, get(&r, 1)?);
+                        self.conn.execute(
+                            "UPDATE messages SET data = $2, to_addr = NULL WHERE id = $1",
+                            &[&id, &f(&text)],
+                        )?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    fn remove_identities_of(&mut self, ws: WorkspaceId, contacts: &[ContactId]) -> Result<Vec<(IdentityKind, String)>> {
+        self.flush_identities()?;
+        let mut out = Vec::new();
+        for c in contacts {
+            let rows = self.conn.query(
+                "DELETE FROM identities WHERE workspace_id = $1 AND contact_id = $2 RETURNING kind, value",
+                &[&ws.0, &c.0],
+            )?;
+            for r in rows {
+                let (kind, value): (i64, String) = (get(&r, 0)?, get(&r, 1)?);
+                out.extend(IdentityKind::from_code(kind).map(|k| (k, value)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn erasure_time(&mut self, ws: WorkspaceId, hash: &[u8]) -> Result<Option<Timestamp>> {
+        let row = self
+            .conn
+            .query_opt("SELECT erased_at FROM erasures WHERE workspace_id = $1 AND hash = $2", &[&ws.0, &hash])?;
+        row.map(|r| get(&r, 0).map(Timestamp)).transpose()
+    }
+
+    fn record_erasure(&mut self, ws: WorkspaceId, hash: &[u8], at: Timestamp) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO erasures (workspace_id, hash, erased_at) VALUES ($1, $2, $3)
+             ON CONFLICT (workspace_id, hash) DO UPDATE SET erased_at = GREATEST(erasures.erased_at, EXCLUDED.erased_at)",
+            &[&ws.0, &hash, &at.as_micros()],
+        )?;
+        Ok(())
+    }
+
+    fn forget_erasure(&mut self, ws: WorkspaceId, hash: &[u8]) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM erasures WHERE workspace_id = $1 AND hash = $2", &[&ws.0, &hash])? > 0)
+    }
+
+    fn record_audit(&mut self, e: &AuditEntry) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit_log (workspace_id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&e.workspace.0, &e.at.as_micros(), &e.actor, &e.action, &e.subject, &e.detail],
+        )?;
+        Ok(())
+    }
+}
+
+impl ErasureReads for PgReader<'_> {
+    fn erased_at(&self, ws: WorkspaceId, hash: &[u8]) -> Result<Option<Timestamp>> {
+        let row = self
+            .conn()
+            .query_opt("SELECT erased_at FROM erasures WHERE workspace_id = $1 AND hash = $2", &[&ws.0, &hash])?;
+        row.map(|r| get(&r, 0).map(Timestamp)).transpose()
+    }
+
+    fn contacts_with_anonymous_prefix(&self, ws: WorkspaceId, prefix: &str, limit: usize) -> Result<Vec<ContactId>> {
+        // `value` sorts byte by byte (COLLATE "C"): the prefix is a range on the primary key.
+        let rows = self.conn().query(
+            "SELECT DISTINCT contact_id FROM identities
+             WHERE workspace_id = $1 AND kind = $2 AND value >= $3 AND left(value, length($3)) = $3
+             ORDER BY contact_id LIMIT $4",
+            &[&ws.0, &IdentityKind::AnonymousId.code(), &prefix, &(limit as i64)],
+        )?;
+        rows.iter().map(|r| get(r, 0).map(ContactId)).collect()
+    }
+
+    fn audit_log(&self, ws: WorkspaceId, limit: usize) -> Result<Vec<AuditEntry>> {
+        let rows = self.conn().query(
+            "SELECT at, actor, action, subject, detail FROM audit_log WHERE workspace_id = $1
+             ORDER BY id DESC LIMIT $2",
+            &[&ws.0, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    workspace: ws,
+                    at: Timestamp(get(r, 0)?),
+                    actor: get(r, 1)?,
+                    action: get(r, 2)?,
+                    subject: get(r, 3)?,
+                    detail: get(r, 4)?,
+                })
+            })
+            .collect()
+    }
+}

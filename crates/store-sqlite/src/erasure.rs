@@ -1,0 +1,161 @@
+//! Erasure and the audit log (`kairos_store::erasure`).
+
+use kairos_domain::{ContactId, Timestamp, WorkspaceId};
+use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
+use kairos_store::{IdentityKind, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{Db, SqliteReader, SqliteWriter};
+
+/// (select the rows of a contact, update one row) for each kind of personal rows.
+fn statements(rows: PersonalRows) -> (&'static str, &'static str) {
+    match rows {
+        PersonalRows::Events => {
+            ("SELECT seq, data FROM events WHERE contact_id = ?1", "UPDATE events SET data = ?2 WHERE seq = ?1")
+        }
+        PersonalRows::Messages => (
+            "SELECT rowid, data FROM messages WHERE contact_id = ?1",
+            "UPDATE messages SET data = ?2, to_addr = NULL WHERE rowid = ?1",
+        ),
+        PersonalRows::RunTriggers => (
+            "SELECT id, trigger FROM flow_runs WHERE contact_id = ?1",
+            "UPDATE flow_runs SET trigger = ?2 WHERE id = ?1",
+        ),
+        PersonalRows::Tasks => {
+            ("SELECT id, message FROM tasks WHERE contact_id = ?1", "UPDATE tasks SET message = ?2 WHERE id = ?1")
+        }
+    }
+}
+
+impl ErasureWrites for SqliteWriter {
+    fn merged_into(&mut self, survivor: ContactId) -> Result<Vec<ContactId>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM contacts WHERE merged_into = ?1").db()?;
+        let rows = stmt.query_map([survivor.0], |r| r.get(0).map(ContactId)).db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    }
+
+    fn rewrite_personal(
+        &mut self,
+        rows: PersonalRows,
+        contacts: &[ContactId],
+        f: &mut dyn FnMut(&str) -> String,
+    ) -> Result<u64> {
+        let (select, update) = statements(rows);
+        let mut n = 0;
+        for c in contacts {
+            let found: Vec<(i64, String)> = {
+                let mut stmt = self.conn.prepare_cached(select).db()?;
+                let rows = stmt.query_map([c.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+                rows.collect::<rusqlite::Result<_>>().db()?
+            };
+            let mut stmt = self.conn.prepare_cached(update).db()?;
+            for (key, text) in found {
+                stmt.execute(params![key, f(&text)]).db()?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn remove_identities_of(&mut self, ws: WorkspaceId, contacts: &[ContactId]) -> Result<Vec<(IdentityKind, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM identities WHERE workspace_id = ?1 AND contact_id = ?2 RETURNING kind, value")
+            .db()?;
+        let mut out = Vec::new();
+        for c in contacts {
+            let rows =
+                stmt.query_map(params![ws.0, c.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).db()?;
+            for row in rows {
+                let (kind, value) = row.db()?;
+                out.extend(IdentityKind::from_code(kind).map(|k| (k, value)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn erasure_time(&mut self, ws: WorkspaceId, hash: &[u8]) -> Result<Option<Timestamp>> {
+        erased_at(&self.conn, ws, hash)
+    }
+
+    fn record_erasure(&mut self, ws: WorkspaceId, hash: &[u8], at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO erasures (workspace_id, hash, erased_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workspace_id, hash) DO UPDATE SET erased_at = MAX(erased_at, excluded.erased_at)",
+            )
+            .db()?
+            .execute(params![ws.0, hash, at.as_micros()])
+            .db()?;
+        Ok(())
+    }
+
+    fn forget_erasure(&mut self, ws: WorkspaceId, hash: &[u8]) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached("DELETE FROM erasures WHERE workspace_id = ?1 AND hash = ?2").db()?;
+        Ok(stmt.execute(params![ws.0, hash]).db()? > 0)
+    }
+
+    fn record_audit(&mut self, e: &AuditEntry) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit_log (workspace_id, at, actor, action, subject, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db()?
+            .execute(params![e.workspace.0, e.at.as_micros(), e.actor, e.action, e.subject, e.detail])
+            .db()?;
+        Ok(())
+    }
+}
+
+fn erased_at(conn: &Connection, ws: WorkspaceId, hash: &[u8]) -> Result<Option<Timestamp>> {
+    let mut stmt = conn.prepare_cached("SELECT erased_at FROM erasures WHERE workspace_id = ?1 AND hash = ?2").db()?;
+    stmt.query_row(params![ws.0, hash], |r| r.get(0).map(Timestamp)).optional().db()
+}
+
+impl ErasureReads for SqliteReader<'_> {
+    fn erased_at(&self, ws: WorkspaceId, hash: &[u8]) -> Result<Option<Timestamp>> {
+        erased_at(&self.conn, ws, hash)
+    }
+
+    fn contacts_with_anonymous_prefix(&self, ws: WorkspaceId, prefix: &str, limit: usize) -> Result<Vec<ContactId>> {
+        // A range on the primary key (workspace, kind, value): `substr` keeps the comparison exact.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT contact_id FROM identities
+                 WHERE workspace_id = ?1 AND kind = ?2 AND value >= ?3 AND substr(value, 1, length(?3)) = ?3
+                 ORDER BY contact_id LIMIT ?4",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws.0, IdentityKind::AnonymousId.code(), prefix, limit as i64], |r| {
+                r.get(0).map(ContactId)
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    }
+
+    fn audit_log(&self, ws: WorkspaceId, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, actor, action, subject, detail FROM audit_log WHERE workspace_id = ?1
+                 ORDER BY id DESC LIMIT ?2",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws.0, limit as i64], |r| {
+                Ok(AuditEntry {
+                    workspace: ws,
+                    at: Timestamp(r.get(0)?),
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    }
+}
