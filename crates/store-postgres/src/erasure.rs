@@ -1,7 +1,8 @@
-//! Erasure and the audit log (`kairos_store::erasure`).
+//! Erasure and the audit log (`kairos_store::erasure`), and the state of platform syncs (`kairos_store::sync`).
 
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
+use kairos_store::sync::{SyncReads, SyncWrites};
 use kairos_store::{IdentityKind, Result};
 
 use crate::conn::Conn;
@@ -163,5 +164,35 @@ impl ErasureReads for PgReader<'_> {
                 })
             })
             .collect()
+    }
+}
+
+fn sync_state(conn: &mut Conn, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+    let row = conn.query_opt("SELECT value FROM sync_state WHERE workspace_id = $1 AND name = $2", &[&ws.0, &name])?;
+    row.map(|r| get(&r, 0)).transpose()
+}
+
+impl SyncWrites for PgWriter {
+    fn sync_state(&mut self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+        sync_state(&mut self.conn, ws, name)
+    }
+
+    fn put_sync_state(&mut self, ws: WorkspaceId, name: &str, value: &str, at: Timestamp) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sync_state (workspace_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id, name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+            &[&ws.0, &name, &value, &at.as_micros()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_sync_state(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM sync_state WHERE workspace_id = $1 AND name = $2", &[&ws.0, &name])? > 0)
+    }
+}
+
+impl SyncReads for PgReader<'_> {
+    fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+        sync_state(&mut self.conn(), ws, name)
     }
 }

@@ -40,8 +40,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
             expires_at TIMESTAMPTZ NOT NULL
         );"#,
     ),
-    // Data rights (issue 13): keyed hashes of erased addresses and the audit log; erasure finds a person's runs
-    // and tasks by contact.
+    // Issue 13: keyed hashes of erased addresses and the audit log (data rights; erasure finds a person's runs
+    // and tasks by contact), and the state of store platforms' syncs.
     (
         3,
         r#"CREATE TABLE erasures (
@@ -61,7 +61,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         );
         CREATE INDEX audit_log_by_workspace ON audit_log (workspace_id, id);
         CREATE INDEX flow_runs_by_contact ON flow_runs (contact_id);
-        CREATE INDEX tasks_by_contact ON tasks (contact_id);"#,
+        CREATE INDEX tasks_by_contact ON tasks (contact_id);
+        CREATE TABLE sync_state (
+            workspace_id BIGINT NOT NULL,
+            name TEXT COLLATE "C" NOT NULL,
+            value TEXT COLLATE "C" NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, name)
+        );"#,
     ),
 ];
 

@@ -1,7 +1,8 @@
-//! Erasure and the audit log (`kairos_store::erasure`).
+//! Erasure and the audit log (`kairos_store::erasure`), and the state of platform syncs (`kairos_store::sync`).
 
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
+use kairos_store::sync::{SyncReads, SyncWrites};
 use kairos_store::{IdentityKind, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -157,5 +158,39 @@ impl ErasureReads for SqliteReader<'_> {
             })
             .db()?;
         rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    }
+}
+
+fn sync_state(conn: &Connection, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM sync_state WHERE workspace_id = ?1 AND name = ?2").db()?;
+    stmt.query_row(params![ws.0, name], |r| r.get(0)).optional().db()
+}
+
+impl SyncWrites for SqliteWriter {
+    fn sync_state(&mut self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+        sync_state(&self.conn, ws, name)
+    }
+
+    fn put_sync_state(&mut self, ws: WorkspaceId, name: &str, value: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sync_state (workspace_id, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (workspace_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .db()?
+            .execute(params![ws.0, name, value, at.as_micros()])
+            .db()?;
+        Ok(())
+    }
+
+    fn delete_sync_state(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached("DELETE FROM sync_state WHERE workspace_id = ?1 AND name = ?2").db()?;
+        Ok(stmt.execute(params![ws.0, name]).db()? > 0)
+    }
+}
+
+impl SyncReads for SqliteReader<'_> {
+    fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
+        sync_state(&self.conn, ws, name)
     }
 }

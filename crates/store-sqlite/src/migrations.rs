@@ -345,9 +345,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         12,
-        // Data rights (issue 13): keyed hashes of erased addresses, so a backfill or an import does not bring
-        // an erased person back, and the audit log of exports and erasures. Erasure finds a person's messages,
-        // runs and tasks by contact.
+        // Issue 13. Data rights: keyed hashes of erased addresses, so a backfill or an import does not bring
+        // an erased person back, and the audit log of exports and erasures; erasure finds a person's messages,
+        // runs and tasks by contact. Store platforms: the state of their syncs (`kairos_store::sync`).
         "CREATE TABLE erasures (
         workspace_id INTEGER NOT NULL,
         hash BLOB NOT NULL,
@@ -365,7 +365,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX audit_log_by_workspace ON audit_log (workspace_id, id);
     CREATE INDEX flow_runs_by_contact ON flow_runs (contact_id);
-    CREATE INDEX tasks_by_contact ON tasks (contact_id);",
+    CREATE INDEX tasks_by_contact ON tasks (contact_id);
+    CREATE TABLE sync_state (
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, name)
+    ) WITHOUT ROWID;",
     ),
 ];
 

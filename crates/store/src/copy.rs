@@ -97,6 +97,12 @@ pub const TABLES: &[Table] = &[
         generated: None,
     },
     Table {
+        name: "sync_state",
+        columns: &[("workspace_id", Int), ("name", Text), ("value", Text), ("updated_at", Int)],
+        key: &["workspace_id", "name"],
+        generated: None,
+    },
+    Table {
         name: "audit_log",
         columns: &[
             ("id", Int),

@@ -33,6 +33,7 @@ pub mod rows;
 pub mod secrets;
 #[cfg(feature = "suite")]
 pub mod suite;
+pub mod sync;
 pub mod users;
 pub mod write;
 
@@ -55,6 +56,7 @@ pub mod prelude {
     pub use crate::Store;
     pub use crate::erasure::{ErasureReads, ErasureWrites};
     pub use crate::read::*;
+    pub use crate::sync::{SyncReads, SyncWrites};
     pub use crate::users::Users;
     pub use crate::write::*;
 }

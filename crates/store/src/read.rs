@@ -236,6 +236,7 @@ pub trait Reads:
     + UserReads
     + ReportReads
     + crate::erasure::ErasureReads
+    + crate::sync::SyncReads
 {
 }
 
@@ -255,6 +256,7 @@ impl<T> Reads for T where
         + UserReads
         + ReportReads
         + crate::erasure::ErasureReads
+        + crate::sync::SyncReads
         + ?Sized
 {
 }

@@ -233,6 +233,7 @@ pub trait WriteTx:
     + SecretWrites
     + ProductWrites
     + crate::erasure::ErasureWrites
+    + crate::sync::SyncWrites
     + Send
 {
 }
@@ -250,6 +251,7 @@ impl<T> WriteTx for T where
         + SecretWrites
         + ProductWrites
         + crate::erasure::ErasureWrites
+        + crate::sync::SyncWrites
         + Send
         + ?Sized
 {

@@ -93,3 +93,27 @@ pub fn erasure_rewrites_a_persons_rows(store: &dyn Store) {
     });
     assert_eq!(store.reader().expect("reader").erased_at(ws, b"hash-ann").expect("read"), None);
 }
+
+/// Sync state is per workspace and name; the latest value wins.
+pub fn sync_state_per_workspace(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    write(store, |w| {
+        assert_eq!(w.sync_state(ws, "backfill/shopify")?, None);
+        w.put_sync_state(ws, "backfill/shopify", "{\"page\":1}", at(1))?;
+        w.put_sync_state(ws, "backfill/shopify", "{\"page\":2}", at(2))?;
+        w.put_sync_state(other, "backfill/shopify", "theirs", at(2))?;
+        assert_eq!(w.sync_state(ws, "backfill/shopify")?.as_deref(), Some("{\"page\":2}"));
+        Ok(())
+    });
+    let r = store.reader().expect("reader");
+    assert_eq!(r.sync_state(ws, "backfill/shopify").expect("read").as_deref(), Some("{\"page\":2}"));
+    assert_eq!(r.sync_state(other, "backfill/shopify").expect("read").as_deref(), Some("theirs"));
+    drop(r);
+    write(store, |w| {
+        assert!(w.delete_sync_state(ws, "backfill/shopify")?);
+        assert!(!w.delete_sync_state(ws, "backfill/shopify")?);
+        Ok(())
+    });
+    assert_eq!(store.reader().expect("reader").sync_state(ws, "backfill/shopify").expect("read"), None);
+}

@@ -81,6 +81,7 @@ macro_rules! store_suite {
             secrets_insert_once_and_round_trip,
             secrets_created_once_across_writers,
             erasure_rewrites_a_persons_rows,
+            sync_state_per_workspace,
         );
     };
     (@tests [$open:expr] $($case:ident,)*) => {
