@@ -56,6 +56,13 @@ pub(crate) enum Command {
         config: Option<String>,
         reply: Reply<()>,
     },
+    /// Stores (or, with None, removes) a workspace's sync state (`kairos_store::sync`).
+    SyncState {
+        ws: WorkspaceId,
+        name: String,
+        value: Option<String>,
+        reply: Reply<()>,
+    },
     PatchProduct {
         ws: WorkspaceId,
         id: String,
@@ -301,6 +308,7 @@ impl Command {
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
+            Command::SyncState { ws, name, value, reply } => done(reply, s.set_sync_state(ws, &name, value, now)),
             Command::SetIntegration { ws, platform, config, reply } => {
                 done(reply, s.set_integration(ws, platform, config.as_deref(), now))
             }

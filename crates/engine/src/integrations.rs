@@ -58,7 +58,44 @@ impl State {
     }
 }
 
+impl State {
+    pub(crate) fn set_sync_state(
+        &mut self,
+        ws: WorkspaceId,
+        name: &str,
+        value: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let w = self.w.writer();
+        match value {
+            Some(v) => w.put_sync_state(ws, name, &v, now)?,
+            None => {
+                w.delete_sync_state(ws, name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Engine {
+    /// Stores (or, with None, removes) a workspace's sync state: a name of at most
+    /// [`kairos_store::sync::SYNC_NAME_BYTES_MAX`] bytes and a value of at most
+    /// [`kairos_store::sync::SYNC_VALUE_BYTES_MAX`].
+    pub async fn set_sync_state(&self, ws: WorkspaceId, name: &str, value: Option<String>) -> Result<(), EngineError> {
+        use kairos_store::sync::{SYNC_NAME_BYTES_MAX, SYNC_VALUE_BYTES_MAX};
+        if name.len() > SYNC_NAME_BYTES_MAX || value.as_ref().is_some_and(|v| v.len() > SYNC_VALUE_BYTES_MAX) {
+            return Err(EngineError::Invalid { message: "sync state too large".into(), field: None });
+        }
+        let name = name.to_string();
+        self.command(|reply| Command::SyncState { ws, name, value, reply }).await
+    }
+
+    /// A workspace's sync state, as committed.
+    pub async fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>, EngineError> {
+        let name = name.to_string();
+        self.query(move |_, r, _| Ok(r.sync_state(ws, &name)?)).await
+    }
+
     /// Stores a workspace's connection to `platform` (its JSON, validated by the caller), sealed.
     pub async fn set_integration(
         &self,

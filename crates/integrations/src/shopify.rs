@@ -358,6 +358,37 @@ fn product(p: &Map<String, Value>, cx: &Context) -> Result<Product, MapError> {
         .map_err(|e| MapError::new(format!("product.{}", e.field.as_deref().unwrap_or("body")), e.message))
 }
 
+/// An order read from the Admin API (a backfill): what its webhooks would have said, with the same message ids
+/// (so a backfill and the live webhooks never count an order twice): placed, then cancelled, fulfilled, each
+/// fulfillment and each refund it lists.
+pub fn backfilled_order(payload: &Value, cx: &Context) -> Result<Mapped, MapError> {
+    let p = payload.as_object().ok_or_else(|| MapError::new("order", "an order must be a JSON object"))?;
+    let mut m = order(p, "Order Completed", "completed", cx)?;
+    if p.get("cancelled_at").is_some_and(|v| !v.is_null()) {
+        m.messages.extend(order(p, "Order Cancelled", "cancelled", cx)?.messages);
+    }
+    if text(p, "fulfillment_status") == Some("fulfilled") {
+        m.messages.extend(order(p, "Order Fulfilled", "fulfilled", cx)?.messages);
+    }
+    let order_id = id(p, "id")?;
+    for (list, map) in [("fulfillments", fulfillment as fn(&Map<String, Value>, &Context) -> _), ("refunds", refund)] {
+        for (i, item) in p.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let Some(item) = item.as_object() else { continue };
+            let mut item = item.clone();
+            // The order's own copies may leave out what their webhooks carry about it.
+            item.entry("order_id").or_insert_with(|| json!(order_id));
+            for key in ["email", "customer"] {
+                if let (false, Some(v)) = (item.contains_key(key), p.get(key)) {
+                    item.insert(key.into(), v.clone());
+                }
+            }
+            let mapped = map(&item, cx).map_err(|e| MapError::new(format!("{list}[{i}].{}", e.field), e.message))?;
+            m.messages.extend(mapped.messages);
+        }
+    }
+    Ok(m)
+}
+
 /// `customers/data_request` and `customers/redact`: who is named (email, phone, the customer and the orders).
 fn privacy(topic: &str, p: &Map<String, Value>) -> Result<Mapped, MapError> {
     let c = object(p, "customer").ok_or_else(|| MapError::new("customer", "customer is required"))?;

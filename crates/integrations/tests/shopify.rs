@@ -212,3 +212,38 @@ fn unknown_topics_are_none_and_malformed_payloads_name_the_field() {
     assert!(order.properties.get("total").is_none());
     assert_eq!(order.properties["products"][0], json!({"product_id": "2", "quantity": 0}));
 }
+
+/// Message ids of a mapping's track events.
+fn track_ids(m: &Mapped) -> Vec<String> {
+    m.messages.iter().filter(|v| v["type"] == "track").map(|v| v["messageId"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_backfilled_order_says_what_its_webhooks_said_with_the_same_ids() {
+    let mut order = fixture("orders_create");
+    order["cancelled_at"] = json!("2026-12-02T10:00:00-05:00");
+    order["fulfillment_status"] = json!("fulfilled");
+    let mut refund = fixture("refunds_create");
+    refund.as_object_mut().unwrap().remove("order_id");
+    order["refunds"] = json!([refund]);
+    order["fulfillments"] = json!([fixture("fulfillments_update")]);
+    let back = kairos_integrations::shopify::backfilled_order(&order, &cx()).expect("maps");
+    let ids = track_ids(&back);
+    let mut live = Vec::new();
+    for (topic, payload) in [
+        ("orders/create", &order),
+        ("orders/cancelled", &order),
+        ("orders/fulfilled", &order),
+        ("refunds/create", &fixture("refunds_create")),
+        ("fulfillments/update", &fixture("fulfillments_update")),
+    ] {
+        live.extend(track_ids(&mapped(topic, payload)));
+    }
+    for id in &live {
+        assert!(ids.contains(id), "{id} missing from the backfill's {ids:?}");
+    }
+    assert!(events(&back).iter().any(|e| e.name.as_deref() == Some("Order Delivered")));
+    let bad = json!({"id": 1, "refunds": [{"id": "no spaces allowed"}]});
+    let err = kairos_integrations::shopify::backfilled_order(&bad, &cx()).unwrap_err();
+    assert_eq!(err.field, "refunds[0].id");
+}

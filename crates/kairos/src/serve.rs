@@ -105,6 +105,8 @@ pub async fn start_engine(
     state.sms = config.sms.as_ref().map(|s| Arc::new(kairos_server::SmsHooks { auth_token: s.auth_token.clone() }));
     state.platforms =
         kairos_channels::HttpClient::guarded(kairos_server::PLATFORM_CALL_TIMEOUT, config.outbound_policy()?.into());
+    // Backfills a stopped process left running continue from their last committed page.
+    tokio::spawn(kairos_server::backfill::resume_interrupted(state.engine.clone(), state.platforms.clone()));
     Ok(state)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backfill;
 pub mod cluster;
 pub mod error;
 pub mod listener;

@@ -99,6 +99,8 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::settings::get,
         routes::settings::put,
         routes::data_rights::export,
+        routes::backfill::start,
+        routes::backfill::progress,
         routes::data_rights::erase,
         routes::data_rights::audit_log,
         routes::contacts_export::export,

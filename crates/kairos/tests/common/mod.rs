@@ -357,8 +357,22 @@ pub struct Recorder {
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
 }
 
+/// A recorder's answer: status, extra headers, JSON body.
+pub type Answer = (u16, Vec<(String, String)>, String);
+/// What answers a recorder's requests: (path with its query, how many requests that path had before).
+pub type Answering = std::sync::Arc<dyn Fn(&str, usize) -> Answer + Send + Sync>;
+
 impl Recorder {
     pub async fn start(answer: fn(&str, usize) -> (u16, String)) -> Recorder {
+        Recorder::start_with_headers(std::sync::Arc::new(move |path: &str, n: usize| {
+            let (status, body) = answer(path, n);
+            (status, Vec::new(), body)
+        }))
+        .await
+    }
+
+    /// Like [`Recorder::start`], answering with headers too (a paginating API's `Link`, a `Retry-After`).
+    pub async fn start_with_headers(answer: Answering) -> Recorder {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind recorder");
         let addr = listener.local_addr().unwrap();
@@ -368,6 +382,7 @@ impl Recorder {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else { break };
                 let log = log.clone();
+                let answer = answer.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     loop {
@@ -407,14 +422,15 @@ impl Recorder {
                         }
                         let body = buf[head_end + 4..head_end + 4 + len].to_vec();
                         buf.drain(..head_end + 4 + len);
-                        let (status, reply) = {
+                        let (status, extra, reply) = {
                             let mut log = log.lock().unwrap();
                             let n = log.iter().filter(|r| r.path == path).count();
                             log.push(Recorded { method, path: path.clone(), headers, body });
                             answer(&path, n)
                         };
+                        let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
                         let resp = format!(
-                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}\r\n{reply}",
                             reply.len()
                         );
                         if sock.write_all(resp.as_bytes()).await.is_err() {

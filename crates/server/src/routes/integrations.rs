@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use kairos_domain::{Event, WorkspaceId};
+use kairos_domain::WorkspaceId;
 use kairos_engine::integrations::Platform;
 use kairos_integrations::{Mapped, shopify, signature, woocommerce};
 use serde_json::{Map, Value, json};
@@ -55,7 +55,7 @@ fn fields(platform: Platform) -> &'static [(&'static str, Kind, bool)] {
     }
 }
 
-fn platform(name: &str) -> Result<Platform, ApiError> {
+pub(crate) fn platform(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or_else(|| {
         ApiError::not_found(format!("no platform {name:?}: Kairos connects shopify, woocommerce and magento"))
     })
@@ -182,6 +182,9 @@ async fn view(app: &AppState, ws: WorkspaceId, public: &str, p: Platform) -> Res
             "tested_at": ts(w.tested_at), "test_error": w.test_error,
         }),
     );
+    let backfill = crate::backfill::progress(&app.engine, ws, p).await.ok().flatten();
+    let running = crate::backfill::is_running_here(ws, p);
+    out.insert("backfill".into(), crate::routes::backfill::view(backfill.as_ref(), running));
     Ok(Value::Object(out))
 }
 
@@ -420,14 +423,8 @@ fn parse(raw: &[u8]) -> Result<Value, ApiError> {
 /// how many events it carried.
 async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Result<usize, ApiError> {
     let now = app.engine.clock().now();
-    let mut events = Vec::with_capacity(m.messages.len());
-    for (i, message) in m.messages.into_iter().enumerate() {
-        let e =
-            Event::from_segment(message, None, now, &mut || format!("{p}-{}-{i}", now.as_micros())).map_err(|e| {
-                ApiError::invalid_value(&format!("event {i}: {}", e.field.as_deref().unwrap_or("body")), e.message)
-            })?;
-        events.push(e);
-    }
+    let events = crate::backfill::events_of(p, m.messages, now)
+        .map_err(|(field, message)| ApiError::invalid_value(&field, message))?;
     let count = events.len();
     if !events.is_empty() {
         // A verified platform webhook is trusted like a secret key (it may set consent); its events are one
@@ -453,8 +450,7 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
     Ok(count)
 }
 
-/// The Admin API version Kairos calls Shopify with.
-const SHOPIFY_API_VERSION: &str = "2026-01";
+use crate::backfill::sources::SHOPIFY_API_VERSION;
 
 /// The read-only call that proves a connection works: (URL, header name, header value).
 fn probe(p: Platform, c: &serde_json::Map<String, Value>) -> (String, &'static str, String) {

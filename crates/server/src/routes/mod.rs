@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod backfill;
 pub mod campaigns;
 pub mod contacts;
 pub mod contacts_export;
@@ -123,6 +124,8 @@ pub const API: &[Route] = &[
     secret("PUT", "/integrations/{platform}", || put(integrations::put)),
     secret("DELETE", "/integrations/{platform}", || delete(integrations::delete)),
     secret("POST", "/integrations/{platform}/test", || post(integrations::test)),
+    secret("POST", "/integrations/{platform}/backfill", || post(backfill::start)),
+    secret("GET", "/integrations/{platform}/backfill", || get(backfill::progress)),
     secret("PUT", "/settings", || put(settings::put)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),
