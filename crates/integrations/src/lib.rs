@@ -27,6 +27,20 @@ pub struct Mapped {
     pub deleted_products: Vec<String>,
     /// A privacy request (Shopify's mandatory webhooks).
     pub privacy: Option<Privacy>,
+    /// Shopify inventory items and the product each belongs to (one per variant), so that a later inventory
+    /// level names its product: (inventory item id, product id, how many items the product has).
+    pub inventory_items: Vec<(String, String, usize)>,
+    /// Inventory levels reported (`inventory_levels/update`).
+    pub inventory_levels: Vec<InventoryLevel>,
+}
+
+/// What one location has available of one inventory item, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryLevel {
+    pub item: String,
+    /// None when the item is not tracked.
+    pub available: Option<i64>,
+    pub updated_at: kairos_domain::Timestamp,
 }
 
 /// A platform's privacy request about a person or the whole shop.

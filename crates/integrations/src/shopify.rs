@@ -15,7 +15,10 @@ use kairos_domain::{Product, Timestamp};
 use serde_json::{Map, Value, json};
 
 use crate::common::{Who, amount, codes, id, is_token, iso, link, object, opt_id, products, text, track};
-use crate::{MapError, Mapped, Person, Privacy};
+use crate::{InventoryLevel, MapError, Mapped, Person, Privacy};
+
+/// Most variants of one product whose inventory items are remembered (Shopify allows 2 048).
+const VARIANTS_MAX: usize = 2_048;
 
 /// Most orders of one privacy request looked up (Shopify lists a customer's orders; a longer list is cut).
 const PRIVACY_ORDERS_MAX: usize = 1_000;
@@ -63,10 +66,11 @@ pub fn map(topic: &str, payload: &Value, cx: &Context) -> Result<Option<Mapped>,
         "customers/create" | "customers/update" => {
             Mapped { messages: vec![customer_identify(p, cx)?], ..Mapped::default() }
         }
-        "products/create" | "products/update" => Mapped { products: vec![product(p, cx)?], ..Mapped::default() },
+        "products/create" | "products/update" => {
+            Mapped { products: vec![product(p, cx)?], inventory_items: inventory_items(p)?, ..Mapped::default() }
+        }
         "products/delete" => Mapped { deleted_products: vec![id(p, "id")?], ..Mapped::default() },
-        // Levels name an inventory item, not a product; products/update carries the variants' quantities.
-        "inventory_levels/update" => Mapped::default(),
+        "inventory_levels/update" => Mapped { inventory_levels: vec![inventory_level(p, cx)?], ..Mapped::default() },
         "customers/data_request" | "customers/redact" => privacy(topic, p)?,
         "shop/redact" => Mapped { privacy: Some(Privacy::ShopRedact), ..Mapped::default() },
         _ => return Ok(None),
@@ -356,6 +360,30 @@ fn product(p: &Map<String, Value>, cx: &Context) -> Result<Product, MapError> {
     }
     Product::from_api(&body, None, time(p, "updated_at", cx))
         .map_err(|e| MapError::new(format!("product.{}", e.field.as_deref().unwrap_or("body")), e.message))
+}
+
+/// The inventory items of a product's variants, each with the product's id and the product's item count.
+fn inventory_items(p: &Map<String, Value>) -> Result<Vec<(String, String, usize)>, MapError> {
+    let product = id(p, "id")?;
+    let items: Vec<String> = p
+        .get("variants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(VARIANTS_MAX)
+        .filter_map(|v| v.as_object().and_then(|v| opt_id(v, "inventory_item_id")))
+        .collect();
+    let n = items.len();
+    Ok(items.into_iter().map(|i| (i, product.clone(), n)).collect())
+}
+
+/// `inventory_levels/update`: what one location has of one inventory item (a variant).
+fn inventory_level(p: &Map<String, Value>, cx: &Context) -> Result<InventoryLevel, MapError> {
+    let available = match p.get("available") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| MapError::new("available", "available must be an integer"))?),
+    };
+    Ok(InventoryLevel { item: id(p, "inventory_item_id")?, available, updated_at: time(p, "updated_at", cx) })
 }
 
 /// An order read from the Admin API (a backfill): what its webhooks would have said, with the same message ids

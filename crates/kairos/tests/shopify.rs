@@ -302,3 +302,53 @@ async fn a_connection_test_refuses_internal_addresses_by_default() {
     assert_eq!(r["ok"], json!(false), "{r}");
     assert!(r["error"].as_str().unwrap().contains("could not reach"), "{r}");
 }
+
+/// `inventory_levels/update` names an inventory item: the product webhook told which product it belongs to. An
+/// item back in stock makes its product available again; a sold-out item of a one-variant product makes it
+/// unavailable; an older level never undoes a newer product update.
+#[tokio::test]
+async fn inventory_levels_reach_the_product_their_item_belongs_to() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let ws = s.keys.id.clone();
+    connect(&mut c, sk).await;
+    let mut product = fixture("products_update");
+    let variants = product["variants"].as_array_mut().unwrap();
+    variants.truncate(1);
+    variants[0]["inventory_item_id"] = json!(271878346596884015u64);
+    variants[0]["inventory_quantity"] = json!(0);
+    product["updated_at"] = json!("2026-12-01T10:00:00Z");
+    let raw = serde_json::to_vec(&product).unwrap();
+    assert_eq!(hook(&mut c, &ws, "products/update", &raw, Some(SECRET), "p1").await.0, 200);
+    let path = "/api/v1/products/788032119674292922";
+    assert_eq!(c.get(path, sk).await.unwrap().json()["available"], json!(false));
+
+    let level = |available: i64, at: &str| {
+        serde_json::to_vec(&json!({"inventory_item_id": 271878346596884015u64, "location_id": 24826418,
+            "available": available, "updated_at": at,
+            "admin_graphql_api_id": "gid://shopify/InventoryLevel/24826418?inventory_item_id=271878346596884015"}))
+        .unwrap()
+    };
+    let (status, v) =
+        hook(&mut c, &ws, "inventory_levels/update", &level(6, "2026-12-02T10:00:00Z"), Some(SECRET), "l1").await;
+    assert_eq!(status, 200, "{v}");
+    let p = c.get(path, sk).await.unwrap().json();
+    assert_eq!((p["available"].clone(), p["inventory_quantity"].clone()), (json!(true), json!(6)), "{p}");
+    // Sold out again at a later time; then a level older than that arrives late and changes nothing.
+    assert_eq!(
+        hook(&mut c, &ws, "inventory_levels/update", &level(0, "2026-12-03T10:00:00Z"), Some(SECRET), "l2").await.0,
+        200
+    );
+    assert_eq!(c.get(path, sk).await.unwrap().json()["available"], json!(false));
+    assert_eq!(
+        hook(&mut c, &ws, "inventory_levels/update", &level(4, "2026-12-02T12:00:00Z"), Some(SECRET), "l3").await.0,
+        200
+    );
+    assert_eq!(c.get(path, sk).await.unwrap().json()["available"], json!(false), "a late level is older");
+    // A level for an item no product named is acknowledged and changes nothing.
+    let unknown = serde_json::to_vec(&json!({"inventory_item_id": 1, "location_id": 2, "available": 3})).unwrap();
+    assert_eq!(hook(&mut c, &ws, "inventory_levels/update", &unknown, Some(SECRET), "l4").await.0, 200);
+    let bad = serde_json::to_vec(&json!({"inventory_item_id": 1, "available": "lots"})).unwrap();
+    assert_eq!(hook(&mut c, &ws, "inventory_levels/update", &bad, Some(SECRET), "l5").await.0, 400);
+}

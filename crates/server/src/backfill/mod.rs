@@ -245,14 +245,15 @@ async fn take_in(
     progress: &mut Progress,
 ) -> Result<(), BackfillError> {
     let now = engine.clock().now();
-    let (mut events, mut products, mut taken) = (Vec::new(), Vec::new(), 0u64);
+    let (mut events, mut products, mut items, mut taken) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
     for (i, record) in records.iter().enumerate() {
         let mapped = source.map(resource, record, now).map_err(|e| (e.field, e.message)).and_then(|m| {
             let evs = events_of(p, m.messages, now)?;
-            Ok((evs, m.products))
+            Ok((evs, m.products, m.inventory_items))
         });
         match mapped {
-            Ok((evs, prods)) => {
+            Ok((evs, prods, its)) => {
+                items.extend(its);
                 if !evs.is_empty() {
                     events.push(evs);
                 }
@@ -268,6 +269,7 @@ async fn take_in(
     if !products.is_empty() {
         engine.upsert_platform_products(ws, products).await?;
     }
+    crate::routes::inventory::remember_items(engine, ws, items).await?;
     let done = engine.ingest_records(ws, events).await?;
     progress.erased += done.erased as u64;
     progress.counts.entry(resource.into()).or_default().imported += taken - done.erased as u64;

@@ -444,6 +444,8 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
             Err(e) => return Err(e.into()),
         }
     }
+    crate::routes::inventory::remember_items(&app.engine, ws, m.inventory_items).await?;
+    crate::routes::inventory::apply_levels(app, ws, m.inventory_levels).await?;
     if let Some(request) = m.privacy {
         crate::routes::privacy::handle(app, ws, p, request).await?;
     }

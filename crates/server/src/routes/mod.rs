@@ -18,6 +18,7 @@ pub mod flows;
 pub mod hooks;
 pub mod ingest;
 pub mod integrations;
+pub mod inventory;
 pub mod links;
 pub mod messages;
 pub mod privacy;
