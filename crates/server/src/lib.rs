@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod cluster;
+pub mod csv_import;
 pub mod error;
 pub mod listener;
 pub mod openapi;
