@@ -15,6 +15,7 @@ pub mod dev;
 pub mod events;
 pub mod flows;
 pub mod hooks;
+pub mod imports;
 pub mod ingest;
 pub mod integrations;
 pub mod links;
@@ -121,6 +122,8 @@ pub const API: &[Route] = &[
     secret("DELETE", "/integrations/{platform}", || delete(integrations::delete)),
     secret("POST", "/integrations/{platform}/test", || post(integrations::test)),
     secret("PUT", "/settings", || put(settings::put)),
+    secret("POST", "/imports/csv/preview", || post(imports::preview)),
+    secret("POST", "/imports/csv", || post(imports::upload)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),
     secret("GET", "/suppressions", || get(messages::suppressions)),
