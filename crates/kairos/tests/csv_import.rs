@@ -77,7 +77,8 @@ async fn contact(c: &mut HttpClient, sk: &str, email: &str) -> Value {
 }
 
 async fn shopify_order(c: &mut HttpClient, keys: &Keys) {
-    let connection = json!({"shop_domain": "velo.myshopify.com", "access_token": "shpat_0", "webhook_secret": SHOPIFY_SECRET});
+    let connection =
+        json!({"shop_domain": "velo.myshopify.com", "access_token": "shpat_0", "webhook_secret": SHOPIFY_SECRET});
     let r = c.send("PUT", "/api/v1/integrations/shopify", Some(&keys.secret_key), body(&connection)).await.unwrap();
     assert_eq!(r.status, 200, "{:?}", r.json());
     let path = format!("{}/../integrations/tests/fixtures/shopify/orders_create.json", env!("CARGO_MANIFEST_DIR"));
@@ -147,12 +148,22 @@ async fn the_cli_imports_contacts_orders_and_products_once() {
     assert_eq!(ann["consent"]["email"]["source"], "checkout", "{ann}");
     assert!(ann["consent"]["email"]["updated_at"].as_str().unwrap().starts_with("2026-01-15T09:30:00"), "{ann}");
     assert_eq!(ann["consent"]["sms"]["status"], "subscribed", "{ann}");
-    assert_eq!((ann["traits"]["consent_ip"].clone(), ann["traits"]["loyalty_tier"].clone()), (json!("203.0.113.7"), json!("gold")));
+    assert_eq!(
+        (ann["traits"]["consent_ip"].clone(), ann["traits"]["loyalty_tier"].clone()),
+        (json!("203.0.113.7"), json!("gold"))
+    );
     assert_eq!(ann["phone"], "+358401234567");
     let bob = contact(&mut c, sk, "bob@example.com").await;
-    assert_eq!((bob["consent"]["email"]["status"].clone(), bob["consent"]["email"]["source"].clone()), (json!("unsubscribed"), json!("csv_import")));
+    assert_eq!(
+        (bob["consent"]["email"]["status"].clone(), bob["consent"]["email"]["source"].clone()),
+        (json!("unsubscribed"), json!("csv_import"))
+    );
     let product = c.get("/api/v1/products/city-bike", sk).await.unwrap().json();
-    assert_eq!((product["title"].clone(), product["price"].clone(), product["compare_at_price"].clone()), (json!("City Bike"), json!(479.0), json!(549.0)), "{product}");
+    assert_eq!(
+        (product["title"].clone(), product["price"].clone(), product["compare_at_price"].clone()),
+        (json!("City Bike"), json!(479.0), json!(549.0)),
+        "{product}"
+    );
     assert_eq!(product["inventory_quantity"], 3, "{product}");
     assert_eq!(c.get("/api/v1/products/lamp", sk).await.unwrap().status, 404, "a rejected product is not half-stored");
     assert_eq!(orders_completed(&mut c, sk).await, 1, "one order, imported twice");
@@ -205,9 +216,16 @@ async fn an_upload_is_previewed_then_imported() {
     assert_eq!(r.status, 200, "{:?}", r.json());
     let v = r.json();
     assert_eq!((v["imported"].clone(), v["rejected"].clone()), (json!(2), json!(1)), "{v}");
-    assert_eq!(v["rejected_rows"], json!([{"line": 4, "column": "Lineitem price", "reason": "-10 is negative; amounts are never negative"}]));
+    assert_eq!(
+        v["rejected_rows"],
+        json!([{"line": 4, "column": "Lineitem price", "reason": "-10 is negative; amounts are never negative"}])
+    );
     let jon = contact(&mut c, sk, "jon@example.com").await;
-    assert_eq!((jon["orders"]["count"].clone(), jon["orders"]["total_spent"].clone()), (json!(1), json!(403.0)), "{jon}");
+    assert_eq!(
+        (jon["orders"]["count"].clone(), jon["orders"]["total_spent"].clone()),
+        (json!(1), json!(403.0)),
+        "{jon}"
+    );
     let again = c.send("POST", &post("?kind=orders"), Some(sk), Some(csv(ORDERS))).await.unwrap().json();
     assert_eq!((again["imported"].clone(), again["events_stored"].clone()), (json!(2), json!(0)), "{again}");
     let r = c.send("POST", &post("?kind=contacts"), Some(&s.keys.write_key), Some(csv(CONTACTS))).await.unwrap();
@@ -267,4 +285,26 @@ fn a_large_file_is_streamed_in_bounded_memory() {
     // An import of a 2 000-row file peaks near 60 MB (the runtime, the engine, SQLite); holding this file would
     // add its whole size.
     assert!(peak < size * 3 / 4, "peak {peak} bytes for a file of {size}: the file is not streamed");
+}
+
+/// The README's "Import a CSV" example: its file is `examples/contacts.csv` word for word, and the command prints
+/// and writes what the README shows.
+#[test]
+fn the_readme_example_runs_as_shown() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/contacts.csv")).unwrap();
+    assert!(readme.contains(&format!("```csv\n{example}```")), "the README shows examples/contacts.csv as it is");
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = create_workspace(tmp.path(), "Readme Shop");
+    let file = write(tmp.path(), "contacts.csv", &example);
+    let (ok, out, err) = import(tmp.path(), &keys.id, "contacts", &file);
+    assert!(ok, "{err}");
+    let shown = out.replace(&file.display().to_string(), "examples/contacts.csv");
+    assert!(readme.contains(&shown), "the README shows the output:\n{shown}");
+    let report = std::fs::read_to_string(format!("{}.rejected.csv", file.display())).unwrap();
+    assert!(
+        readme.contains(&format!("$ cat examples/contacts.csv.rejected.csv\n{report}```")),
+        "and the report:\n{report}"
+    );
 }

@@ -44,10 +44,7 @@ pub(crate) fn amount(cell: &str) -> Result<f64, String> {
 pub(crate) fn quantity(cell: &str) -> Result<i64, String> {
     let q: f64 = cell.trim().parse().map_err(|_| format!("{cell:?} is not a quantity"))?;
     if !q.is_finite() || q.fract() != 0.0 || q < 1.0 || q > kairos_domain::contact::QUANTITY_MAX as f64 {
-        return Err(format!(
-            "{cell} is not a whole quantity from 1 to {}",
-            kairos_domain::contact::QUANTITY_MAX
-        ));
+        return Err(format!("{cell} is not a whole quantity from 1 to {}", kairos_domain::contact::QUANTITY_MAX));
     }
     Ok(q as i64)
 }
@@ -67,9 +64,9 @@ pub(crate) fn time(cell: &str, now: Timestamp) -> Result<Timestamp, String> {
     let s = cell.trim();
     let t = Timestamp::parse(s)
         .or_else(|| {
-            ["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S%z"].iter().find_map(|f| {
-                jiff::Timestamp::strptime(f, s).ok().map(|t| Timestamp::from_micros(t.as_microsecond()))
-            })
+            ["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S%z"]
+                .iter()
+                .find_map(|f| jiff::Timestamp::strptime(f, s).ok().map(|t| Timestamp::from_micros(t.as_microsecond())))
         })
         .ok_or_else(|| format!("{s:?} is not a date; write it as 2026-03-01 or 2026-03-01T10:00:00Z"))?;
     if t > now.saturating_add(FUTURE_SKEW_MAX) {

@@ -36,9 +36,8 @@ pub fn contact_events(m: &Mapping, row: &[&str], cx: &RowContext) -> Result<Vec<
     check_row(m, row)?;
     let email = read(m, row, "email", |c| Email::parse(c).ok_or_else(|| format!("{c:?} is not an email address")))?;
     let phone = read(m, row, "phone", |c| Phone::parse(c).ok_or_else(|| format!("{c:?} is not a phone number")))?;
-    let user_id = read(m, row, "user_id", |c| {
-        kairos_domain::ids::parse_identifier(c, "user_id").map_err(|e| e.message)
-    })?;
+    let user_id =
+        read(m, row, "user_id", |c| kairos_domain::ids::parse_identifier(c, "user_id").map_err(|e| e.message))?;
     if email.is_none() && phone.is_none() && user_id.is_none() {
         let column = ["email", "phone", "user_id"].iter().find(|f| m.has(f)).map_or(String::new(), |f| m.column(f));
         return Err(Rejection::new(column, "the row has no email, phone or customer id"));

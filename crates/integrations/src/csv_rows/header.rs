@@ -247,7 +247,9 @@ fn table(kind: Kind) -> &'static [(&'static str, &'static str)] {
 /// Recognises a header row. The first column naming a field wins; a later one is ignored.
 pub fn map_header(kind: Kind, header: &[&str]) -> Result<Mapping, HeaderError> {
     if header.len() > CSV_COLUMNS_MAX {
-        return Err(HeaderError { message: format!("the file has {} columns; at most {CSV_COLUMNS_MAX}", header.len()) });
+        return Err(HeaderError {
+            message: format!("the file has {} columns; at most {CSV_COLUMNS_MAX}", header.len()),
+        });
     }
     let mut fields: HashMap<&'static str, usize> = HashMap::new();
     let mut traits = 0usize;
@@ -346,8 +348,9 @@ mod tests {
 
     #[test]
     fn headers_are_recognised_whatever_their_spelling() {
-        let m = map_header(Kind::Contacts, &["E-mail", "First Name", "PHONE", "Accepts Email Marketing", "Loyalty Tier"])
-            .unwrap();
+        let m =
+            map_header(Kind::Contacts, &["E-mail", "First Name", "PHONE", "Accepts Email Marketing", "Loyalty Tier"])
+                .unwrap();
         assert_eq!(m.targets[0], Target::Field("email"));
         assert_eq!(m.targets[1], Target::Field("first_name"));
         assert_eq!(m.targets[2], Target::Field("phone"));
@@ -391,19 +394,24 @@ mod tests {
         assert_eq!(d["Tags"], "tags");
 
         let orders = ["Name", "Email", "Financial Status", "Currency", "Subtotal", "Shipping", "Taxes", "Total"];
-        let lines = ["Discount Code", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku"];
+        let lines =
+            ["Discount Code", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku"];
         let header: Vec<&str> = orders.iter().chain(lines.iter()).copied().chain(["Id"]).collect();
         let m = map_header(Kind::Orders, &header).unwrap();
         for f in ["order_number", "order_id", "total", "tax", "coupon", "created_at", "item_quantity", "item_sku"] {
             assert!(m.has(f), "{f}");
         }
 
-        let woo = ["ID", "Type", "SKU", "Name", "In stock?", "Stock", "Sale price", "Regular price", "Categories", "Images"];
+        let woo =
+            ["ID", "Type", "SKU", "Name", "In stock?", "Stock", "Sale price", "Regular price", "Categories", "Images"];
         let m = map_header(Kind::Products, &woo).unwrap();
-        for f in ["id", "sku", "title", "available", "inventory", "sale_price", "regular_price", "category", "image_url"] {
+        for f in
+            ["id", "sku", "title", "available", "inventory", "sale_price", "regular_price", "category", "image_url"]
+        {
             assert!(m.has(f), "{f}");
         }
-        let shopify_products = ["Handle", "Title", "Type", "Tags", "Variant SKU", "Variant Price", "Variant Compare At Price"];
+        let shopify_products =
+            ["Handle", "Title", "Type", "Tags", "Variant SKU", "Variant Price", "Variant Compare At Price"];
         let m = map_header(Kind::Products, &shopify_products).unwrap();
         assert_eq!(m.column("id"), "Handle");
         assert_eq!(m.column("compare_at_price"), "Variant Compare At Price");

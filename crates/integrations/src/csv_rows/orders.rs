@@ -48,9 +48,9 @@ pub fn order_line(m: &Mapping, row: &[&str], cx: &RowContext) -> Result<OrderLin
     })? {
         who.insert("email".into(), json!(e.as_str()));
     }
-    if let Some(p) = read(m, row, "phone", |c| {
-        kairos_domain::Phone::parse(c).ok_or_else(|| format!("{c:?} is not a phone number"))
-    })? {
+    if let Some(p) =
+        read(m, row, "phone", |c| kairos_domain::Phone::parse(c).ok_or_else(|| format!("{c:?} is not a phone number")))?
+    {
         who.insert("phone".into(), json!(p.as_str()));
     }
     for field in ["first_name", "last_name"] {
@@ -58,7 +58,8 @@ pub fn order_line(m: &Mapping, row: &[&str], cx: &RowContext) -> Result<OrderLin
             who.insert(field.into(), json!(v));
         }
     }
-    let user_id = read(m, row, "user_id", |c| kairos_domain::ids::parse_identifier(c, "user_id").map_err(|e| e.message))?;
+    let user_id =
+        read(m, row, "user_id", |c| kairos_domain::ids::parse_identifier(c, "user_id").map_err(|e| e.message))?;
     let currency = read(m, row, "currency", |c| {
         let c = c.trim();
         (c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
@@ -139,7 +140,10 @@ pub fn order_events(lines: &[OrderLine], column: &str, cx: &RowContext) -> Resul
     props.insert("coupon".into(), json!(coupon));
     props.insert("currency".into(), json!(pick(&|l| l.currency.as_ref())));
     props.insert("financial_status".into(), json!(pick(&|l| l.financial_status.as_ref())));
-    props.insert("products".into(), Value::Array(lines.iter().filter_map(|l| l.item.clone().map(Value::Object)).collect()));
+    props.insert(
+        "products".into(),
+        Value::Array(lines.iter().filter_map(|l| l.item.clone().map(Value::Object)).collect()),
+    );
     props.retain(|_, v| !v.is_null());
     let who = (format!("csv-order:{order_id}"), who);
     let mut messages: Vec<Value> = link(&who, at, format!("csv-order-{order_id}-link")).into_iter().collect();
@@ -186,7 +190,19 @@ mod tests {
     fn consecutive_rows_make_one_order_with_segment_properties() {
         let m = map_header(Kind::Orders, HEADER).unwrap();
         let rows = [
-            ["#1001", "ann@example.com", "2026-03-01 10:00:00 +0000", "EUR", "129.90", "119.90", "SPRING", "Helmet", "H-1", "59.95", "2"],
+            [
+                "#1001",
+                "ann@example.com",
+                "2026-03-01 10:00:00 +0000",
+                "EUR",
+                "129.90",
+                "119.90",
+                "SPRING",
+                "Helmet",
+                "H-1",
+                "59.95",
+                "2",
+            ],
             ["#1001", "ann@example.com", "", "", "", "", "", "Light", "L-1", "0", "1"],
         ];
         let lines: Vec<OrderLine> = rows.iter().map(|r| order_line(&m, r, &cx()).unwrap()).collect();
@@ -198,7 +214,10 @@ mod tests {
         assert_eq!(order.message_id.as_str(), "csv-order-#1001-completed");
         assert_eq!(order.timestamp, Timestamp::parse("2026-03-01T10:00:00Z").unwrap());
         let p = &order.properties;
-        assert_eq!((p["order_id"].clone(), p["total"].clone(), p["revenue"].clone()), (json!("#1001"), json!(129.9), json!(119.9)));
+        assert_eq!(
+            (p["order_id"].clone(), p["total"].clone(), p["revenue"].clone()),
+            (json!("#1001"), json!(129.9), json!(119.9))
+        );
         assert_eq!(p["currency"], "EUR");
         assert_eq!(p["coupon"], "SPRING");
         assert_eq!(

@@ -128,7 +128,16 @@ mod tests {
 
     #[test]
     fn shopify_variant_rows_make_one_product() {
-        let header = ["Handle", "Title", "Type", "Variant SKU", "Variant Price", "Variant Compare At Price", "Variant Inventory Qty", "Status"];
+        let header = [
+            "Handle",
+            "Title",
+            "Type",
+            "Variant SKU",
+            "Variant Price",
+            "Variant Compare At Price",
+            "Variant Inventory Qty",
+            "Status",
+        ];
         let m = map_header(Kind::Products, &header).unwrap();
         let rows = [
             ["city-bike", "City Bike", "Bikes", "CB-M", "499.00", "599.00", "0", "active"],
@@ -149,7 +158,9 @@ mod tests {
     fn woocommerce_sale_prices_and_rejections() {
         let header = ["ID", "Name", "In stock?", "Sale price", "Regular price", "Images"];
         let m = map_header(Kind::Products, &header).unwrap();
-        let line = product_line(&m, &["42", "Lamp", "1", "15", "20", "https://x.example/a.jpg, https://x.example/b.jpg"]).unwrap();
+        let line =
+            product_line(&m, &["42", "Lamp", "1", "15", "20", "https://x.example/a.jpg, https://x.example/b.jpg"])
+                .unwrap();
         let p = product(&[line], "ID", &cx()).unwrap().unwrap();
         assert_eq!((p.price, p.compare_at_price), (Money::from_major(15.0), Money::from_major(20.0)));
         assert_eq!(p.image_url.as_deref(), Some("https://x.example/a.jpg"));

@@ -70,7 +70,8 @@ pub fn run(args: CsvArgs) -> anyhow::Result<()> {
         _ => {}
     }
     let runtime = crate::serve::runtime()?;
-    let state = runtime.block_on(crate::serve::start_engine(store, &args.storage.data_dir, &args.secrets, None, false))?;
+    let state =
+        runtime.block_on(crate::serve::start_engine(store, &args.storage.data_dir, &args.secrets, None, false))?;
     let bar = ProgressBar::new(meta.len());
     bar.set_style(
         ProgressStyle::with_template("importing {bar:40} {bytes}/{total_bytes} {msg}")

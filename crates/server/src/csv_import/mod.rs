@@ -211,7 +211,8 @@ impl<'a> Run<'a> {
             return self.reject(&[(line, cells)], &r.column, &r.reason);
         };
         let column = self.key_column();
-        let group = self.orders.get_or_insert_with(|| Group { key, rows: Vec::new(), lines: Vec::new(), poisoned: None });
+        let group =
+            self.orders.get_or_insert_with(|| Group { key, rows: Vec::new(), lines: Vec::new(), poisoned: None });
         for (row, r) in add(group, (line, cells), parsed, LINE_ITEMS_MAX, &column) {
             self.reject(&[row], &r.column, &r.reason)?;
         }
@@ -359,7 +360,8 @@ fn add<L>(
         (None, Err(r)) => r,
     };
     g.lines.clear();
-    let mut out: Vec<(Row, Rejection)> = std::mem::take(&mut g.rows).into_iter().map(|h| (h, others(row.0, &bad))).collect();
+    let mut out: Vec<(Row, Rejection)> =
+        std::mem::take(&mut g.rows).into_iter().map(|h| (h, others(row.0, &bad))).collect();
     g.poisoned = Some((row.0, bad.clone()));
     out.push((row, bad));
     out

@@ -57,7 +57,9 @@ impl Sink for EngineSink {
             .read(|r| {
                 let mut known = HashSet::new();
                 r.events_named(ws, "Order Completed", &mut |_, data| {
-                    if let Ok(StoredOrder { properties: OrderProps { order_id: Some(id) } }) = serde_json::from_str(data) {
+                    if let Ok(StoredOrder { properties: OrderProps { order_id: Some(id) } }) =
+                        serde_json::from_str(data)
+                    {
                         let id = match id {
                             serde_json::Value::String(s) => s,
                             other => other.to_string(),

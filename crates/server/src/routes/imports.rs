@@ -57,7 +57,10 @@ pub struct ImportResult {
 }
 
 fn kind(q: &ImportQuery) -> Result<Kind, ApiError> {
-    let k = q.kind.as_deref().ok_or_else(|| ApiError::missing_field("kind", "kind is required: contacts, orders or products"))?;
+    let k = q
+        .kind
+        .as_deref()
+        .ok_or_else(|| ApiError::missing_field("kind", "kind is required: contacts, orders or products"))?;
     Kind::parse(k).ok_or_else(|| ApiError::invalid_value("kind", "kind must be contacts, orders or products"))
 }
 
@@ -107,13 +110,16 @@ pub async fn preview(
 
 fn preview_of(kind: Kind, bytes: &[u8], cx: RowContext) -> Result<Value, ApiError> {
     let mut input = std::io::BufReader::new(bytes);
-    let delimiter = csv_import::sniff_delimiter(&mut input).map_err(|e| ApiError::invalid_value("body", e.to_string()))?;
+    let delimiter =
+        csv_import::sniff_delimiter(&mut input).map_err(|e| ApiError::invalid_value("body", e.to_string()))?;
     let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
     let mut records = csv.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
         Some(Err(e)) => return Err(ApiError::invalid_value("line 1", e.to_string())),
-        None => return Err(ApiError::invalid_value("columns", "the file is empty: the first line must name the columns")),
+        None => {
+            return Err(ApiError::invalid_value("columns", "the file is empty: the first line must name the columns"));
+        }
     };
     let names: Vec<&str> = header.iter().collect();
     let m = csv_rows::map_header(kind, &names).map_err(|e| ApiError::invalid_value("columns", e.message))?;
