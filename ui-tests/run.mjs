@@ -5,7 +5,7 @@
 //
 // Run by hand against any server: BASE_URL=http://127.0.0.1:8080 EMAIL=... PASSWORD=... WRITE_KEY=wk_...
 // SECRET_KEY=sk_... SCREENSHOT_DIR=/tmp/shots node ui-tests/run.mjs
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -305,6 +305,41 @@ try {
     await shot('integrations');
   });
 
+  await step('import: preview the mapping of a contacts CSV, upload it, see the refused row; export contacts and segment members', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Import' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Import' }).waitFor();
+    const csv = [
+      'E-mail,First Name,Email Consent,Consent Source,Loyalty Tier',
+      'csv.ann@example.com,Ann,yes,popup,gold',
+      'csv.bob@example.com,Bob,no,,silver',
+      'not-an-email,Cid,yes,,',
+    ].join('\n');
+    await page.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'contacts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    const preview = page.locator('[data-testid="import-preview"]');
+    await preview.getByRole('cell', { name: 'Profile field “loyalty_tier”', exact: true }).waitFor();
+    await preview.getByText('Refused: E-mail').waitFor();
+    await shot('import-preview');
+    await page.getByRole('button', { name: 'Import the file' }).click();
+    const result = page.locator('[data-testid="import-result"]');
+    await result.getByText('Imported 2 rows, refused 1 row.').waitFor();
+    await result.getByText('is not an email address').waitFor();
+    const ann = await admin('GET', '/contacts?email=csv.ann%40example.com');
+    expect(ann.items[0]?.consent?.email?.status === 'subscribed' && ann.items[0].consent.email.source === 'popup', `consent imported: ${JSON.stringify(ann.items[0]?.consent)}`);
+    await shot('import-result');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
+    const [all] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const allText = readFileSync(await all.path(), 'utf8');
+    expect(allText.startsWith('id,email,') && allText.includes('csv.ann@example.com') && allText.includes('csv.bob@example.com'), `contacts export: ${allText.slice(0, 300)}`);
+    const seg = await admin('POST', '/segments', { name: 'Gold members', definition: 'trait.loyalty_tier = "gold"' });
+    await page.goto(`${BASE}/ui/segments/${encodeURIComponent(seg.id)}`);
+    await page.getByRole('heading', { level: 1, name: 'Gold members' }).waitFor();
+    const [members] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export members' }).click()]);
+    const memberText = readFileSync(await members.path(), 'utf8');
+    expect(memberText.includes('csv.ann@example.com') && !memberText.includes('csv.bob@example.com'), `segment export: ${memberText.slice(0, 300)}`);
+  });
+
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`${BASE}/ui/login`);
@@ -336,6 +371,11 @@ try {
     const overflow3 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow3 <= 1, `integrations fit the phone (${overflow3}px too wide)`);
     await shot('integrations-phone');
+    await page.goto(`${BASE}/ui/import`);
+    await page.getByRole('heading', { level: 1, name: 'Import' }).waitFor();
+    const overflow4 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow4 <= 1, `the import page fits the phone (${overflow4}px too wide)`);
+    await shot('import-phone');
     await phone.close();
   });
 

@@ -3,6 +3,7 @@
 //! and the platforms' webhook signatures. Pure: no I/O, and `now` comes from the caller.
 
 mod common;
+pub mod csv_rows;
 pub mod shopify;
 pub mod signature;
 pub mod woocommerce;

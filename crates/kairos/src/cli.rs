@@ -33,6 +33,11 @@ enum Command {
     },
     /// Measure throughput and latency.
     Bench(kairos_bench::BenchArgs),
+    /// Import a store's data (a CSV file of contacts, orders or products).
+    Import {
+        #[command(subcommand)]
+        command: crate::import::ImportCommand,
+    },
     /// Copy a whole store to another database (e.g. SQLite to PostgreSQL) and verify it.
     Migrate(crate::migrate::MigrateArgs),
 }
@@ -173,6 +178,7 @@ pub fn main() -> ExitCode {
             create_user(&storage, &workspace, &email, &password, update)
         }
         Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter()),
+        Command::Import { command } => crate::import::run(command),
         Command::Migrate(args) => crate::migrate::run(args),
     };
     match result {

@@ -111,6 +111,18 @@ pub fn hold_alone(leases: Arc<dyn Leases>, address: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Gives up the lease [`hold_alone`] took (`kairos import`, once its engine stopped), so a server started next
+/// need not wait for it to expire. Blocking.
+pub fn release_alone(leases: &dyn Leases) {
+    let held = HELD_ALONE.lock().unwrap_or_else(|p| p.into_inner()).take();
+    ALONE_RELEASED.store(held.is_some(), std::sync::atomic::Ordering::SeqCst);
+    if let Some(lease) = held
+        && let Err(e) = leases.release(&lease)
+    {
+        tracing::warn!(error = %e, "cannot give the committer lease up; it expires by itself");
+    }
+}
+
 fn node_id() -> String {
     format!("{}-{}-{:016x}", hostname(), std::process::id(), rand::random::<u64>())
 }
@@ -178,6 +190,7 @@ fn heartbeat(leases: Arc<dyn Leases>, lease: Lease) {
                         tracing::info!("renewing the committer lease again");
                     }
                 }
+                Ok(false) if released(&lease) => return,
                 Ok(false) => {
                     tracing::error!(epoch = lease.epoch, "another node took the committer lease over; this node stops");
                     std::process::exit(EXIT_LEASE_LOST);
@@ -193,6 +206,15 @@ fn heartbeat(leases: Arc<dyn Leases>, lease: Lease) {
         }
     });
 }
+
+/// Whether `lease` was one [`hold_alone`] took and [`release_alone`] gave up.
+fn released(lease: &Lease) -> bool {
+    let held = HELD_ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    held.is_none() && lease.name == LEASE && ALONE_RELEASED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Set once this process gave up the lease it held alone.
+static ALONE_RELEASED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The URL the other nodes forward to: the one given, or `http://` and the listening address (loopback for an
 /// unspecified one, with a warning: other machines cannot reach that).

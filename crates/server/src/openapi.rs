@@ -108,6 +108,8 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::integrations::put,
         routes::integrations::delete,
         routes::integrations::test,
+        routes::imports::preview,
+        routes::imports::upload,
         routes::dev::clock,
         spec,
     ),
@@ -126,6 +128,7 @@ pub const SECRET_KEY: &str = "secret_key";
         (name = "reports", description = "Attribution and numbers."),
         (name = "settings", description = "Workspace settings."),
         (name = "integrations", description = "Connections to store platforms (Shopify, WooCommerce, Magento)."),
+        (name = "imports", description = "CSV import of contacts, orders and products (the export is `GET /api/v1/contacts/export`)."),
         (name = "dev", description = "Only with `serve --dev-clock`."),
         (name = "meta", description = "This description."),
     )

@@ -10,6 +10,7 @@ import * as catalog from './pages/catalog.js';
 import * as outbox from './pages/outbox.js';
 import * as settings from './pages/settings.js';
 import * as integrations from './pages/integrations.js';
+import * as imports from './pages/imports.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
   [/^\/ui\/outbox\/?$/, outbox.render, 'outbox'],
   [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],
+  [/^\/ui\/import\/?$/, imports.render, 'import'],
   [/^\/ui\/settings\/?$/, settings.render, 'settings'],
 ];
 

@@ -23,7 +23,8 @@ export class ApiError extends Error {
 }
 
 /** Calls `/api/v1{path}` with the session cookie and CSRF token; answers the JSON body or throws ApiError. */
-export async function api(path, { method = 'GET', body, query } = {}) {
+/** `raw`: a text body sent as CSV instead of `body` as JSON. */
+export async function api(path, { method = 'GET', body, query, raw } = {}) {
   let url = '/api/v1' + path;
   if (query) {
     const q = new URLSearchParams();
@@ -36,6 +37,9 @@ export async function api(path, { method = 'GET', body, query } = {}) {
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
+  } else if (raw !== undefined) {
+    headers['Content-Type'] = 'text/csv';
+    init.body = raw;
   }
   let res;
   try {
@@ -57,6 +61,29 @@ export async function api(path, { method = 'GET', body, query } = {}) {
   }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
+}
+
+/**
+ * Downloads `/api/v1{path}` as the file `name`: the API wants the CSRF header, which a plain link cannot send, so
+ * the file is fetched and handed to the browser.
+ */
+export async function download(path, name) {
+  const res = await fetch('/api/v1' + path, { headers: { 'X-CSRF-Token': CSRF }, credentials: 'same-origin' });
+  if (!res.ok) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiError(res.status, data);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** Like api(), but null when the endpoint does not exist on this server (404/405): features of later releases. */

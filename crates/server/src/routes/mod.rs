@@ -16,6 +16,7 @@ pub mod dev;
 pub mod events;
 pub mod flows;
 pub mod hooks;
+pub mod imports;
 pub mod ingest;
 pub mod integrations;
 pub mod inventory;
@@ -128,6 +129,8 @@ pub const API: &[Route] = &[
     secret("POST", "/integrations/{platform}/backfill", || post(backfill::start)),
     secret("GET", "/integrations/{platform}/backfill", || get(backfill::progress)),
     secret("PUT", "/settings", || put(settings::put)),
+    secret("POST", "/imports/csv/preview", || post(imports::preview)),
+    secret("POST", "/imports/csv", || post(imports::upload)),
     secret("GET", "/messages", || get(messages::list)),
     secret("GET", "/messages/{id}", || get(messages::get)),
     secret("GET", "/suppressions", || get(messages::suppressions)),

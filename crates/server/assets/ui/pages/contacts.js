@@ -1,5 +1,5 @@
 // Contacts: search, and a profile with computed fields, consent, cart, traits, timeline and messages.
-import { api, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast } from '../lib.js';
+import { api, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast } from '../lib.js';
 import { messageView } from '../preview.js';
 
 function contactRow(currency) {
@@ -58,7 +58,9 @@ export async function list(ctx) {
       );
     }
   }
-  return h('div', {}, pageHead('Contacts'), panel(null, form), panel(null, body));
+  const exportButton = h('button', { type: 'button', class: 'secondary', text: 'Export CSV' });
+  exportButton.addEventListener('click', () => busy(exportButton, () => download('/contacts/export', 'contacts.csv')));
+  return h('div', {}, pageHead('Contacts', exportButton), panel(null, form), panel(null, body));
 }
 
 function eventTitle(e) {

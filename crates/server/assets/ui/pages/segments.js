@@ -1,5 +1,5 @@
 // Segments: list with sizes; a text editor with a condition builder and a live count; size over time; members.
-import { api, h, pageHead, panel, table, num, plural, dateTime, contactName, field, select, debounce, busy, errorBox, toast, nextId, serverNow } from '../lib.js';
+import { api, download, h, pageHead, panel, table, num, plural, dateTime, contactName, field, select, debounce, busy, errorBox, toast, nextId, serverNow } from '../lib.js';
 import { lineChart } from '../charts.js';
 
 const NUMBER_FIELDS = [
@@ -290,10 +290,14 @@ export async function detail(ctx) {
     { empty: 'No members right now.' },
   );
 
+  const exportButton = h('button', { type: 'button', class: 'secondary', text: 'Export members' });
+  exportButton.addEventListener('click', () =>
+    busy(exportButton, () => download(`/contacts/export?segment=${encodeURIComponent(seg.id)}`, 'segment-members.csv')),
+  );
   return h(
     'div',
     {},
-    pageHead(seg.name, h('span', { class: 'badge accent', 'data-testid': 'segment-size', 'data-size': String(seg.size), text: plural(seg.size, 'contact') }), h('a', { href: '/ui/segments', class: 'button secondary', text: 'All segments' })),
+    pageHead(seg.name, h('span', { class: 'badge accent', 'data-testid': 'segment-size', 'data-size': String(seg.size), text: plural(seg.size, 'contact') }), exportButton, h('a', { href: '/ui/segments', class: 'button secondary', text: 'All segments' })),
     (seg.warnings || []).length ? h('div', {}, seg.warnings.map((w) => errorBox(typeof w === 'string' ? w : JSON.stringify(w)))) : null,
     h('div', { class: 'grid two' }, panel('Size over time', chart), panel('Members (first 20)', memberTable)),
     panel('Definition', form),
