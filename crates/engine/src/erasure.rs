@@ -32,7 +32,7 @@ const ERASED_IDENTITIES_MAX: usize = 1_000;
 const ERASED_TASK_TEXT: &str = "(erased person)";
 
 /// What ingesting imported records did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imported {
     /// Events stored.
     pub stored: usize,
@@ -40,6 +40,8 @@ pub struct Imported {
     pub duplicates: usize,
     /// Records left out because they name an erased person who has not consented again.
     pub erased: usize,
+    /// Which records (their positions in the list given) were left out.
+    pub erased_records: Vec<usize>,
 }
 
 /// What an erasure rewrote.
@@ -257,8 +259,14 @@ impl State {
             }
         }
         let Some(latest) = erased.iter().map(|(_, at)| *at).max() else { return Ok(Verdict::Keep) };
+        // Only a consent that says when it was given counts: a row or a record without that time (an old
+        // export imported today) is dated by its arrival, which says nothing about the person's choice.
         let consented = record.iter().any(|p| {
-            p.event.consent_claims().iter().any(|(_, status, at)| *status == ConsentStatus::Subscribed && *at > latest)
+            p.event.consent_claims().iter().any(|(channel, status, at)| {
+                *status == ConsentStatus::Subscribed
+                    && *at > latest
+                    && p.event.traits.contains_key(&format!("{channel}_consent_at"))
+            })
         });
         Ok(if consented { Verdict::Consented(erased.into_iter().map(|(h, _)| h).collect()) } else { Verdict::Erased })
     }
@@ -272,12 +280,13 @@ impl State {
     ) -> Result<Imported, EngineError> {
         let key = self.erasure_key(false, now)?;
         let mut out = Imported::default();
-        for record in records {
+        for (i, record) in records.into_iter().enumerate() {
             if let Some(key) = &key {
                 match self.verdict(ws, key, &record)? {
                     Verdict::Keep => {}
                     Verdict::Erased => {
                         out.erased += 1;
+                        out.erased_records.push(i);
                         continue;
                     }
                     Verdict::Consented(hashes) => {

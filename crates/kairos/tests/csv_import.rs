@@ -308,3 +308,38 @@ fn the_readme_example_runs_as_shown() {
         "and the report:\n{report}"
     );
 }
+
+/// An erased person is not brought back by a CSV: their row is rejected with the reason, the others go in;
+/// a row that gives consent after the erasure brings them back.
+#[tokio::test]
+async fn a_csv_does_not_bring_back_an_erased_person() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = &s.keys.secret_key;
+    let post = "/api/v1/imports/csv?kind=contacts";
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-01-07T10:00:00Z"})).await.unwrap();
+    let r = c.send("POST", post, Some(sk), Some(bytes::Bytes::from(CONTACTS))).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let ann = contact(&mut c, sk, "ann@example.com").await;
+    let id = ann["id"].as_str().map(str::to_string).unwrap_or_else(|| ann["id"].to_string());
+    assert_eq!(c.send("DELETE", &format!("/api/v1/contacts/{id}"), Some(sk), None).await.unwrap().status, 200);
+
+    let v = c.send("POST", post, Some(sk), Some(bytes::Bytes::from(CONTACTS))).await.unwrap().json();
+    let rejected = v["rejected_rows"].as_array().unwrap();
+    assert!(
+        rejected.iter().any(|r| r["line"] == 2 && r["reason"] == "erased person (no new consent)"),
+        "Ann's row is refused: {v}"
+    );
+    let items = c.get("/api/v1/contacts?email=ann@example.com", sk).await.unwrap().json();
+    assert_eq!(items["items"], json!([]), "{items}");
+    assert!(!contact(&mut c, sk, "bob@example.com").await.is_null(), "the other rows went in");
+
+    // A consent dated after the erasure brings the person back (one without a date does not: Ann's row above
+    // says SMS subscribed, undated).
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "2h"})).await.unwrap();
+    let csv = "Email,Email Consent,Email Consent At\nann@example.com,yes,2030-01-07T11:00:00Z\n";
+    let v = c.send("POST", post, Some(sk), Some(bytes::Bytes::from(csv))).await.unwrap().json();
+    assert_eq!(v["rejected"], json!(0), "{v}");
+    let back = contact(&mut c, sk, "ann@example.com").await;
+    assert_eq!(back["consent"]["email"]["status"], json!("subscribed"), "{back}");
+}

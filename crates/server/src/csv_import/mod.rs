@@ -297,8 +297,7 @@ impl<'a> Run<'a> {
         if self.batch_rows >= CSV_BATCH_ROWS { self.flush() } else { Ok(()) }
     }
 
-    /// Hands the batch to the sink; records it left out as naming an erased person are found one by one (each
-    /// sent again alone: the others are duplicates by then) and rejected.
+    /// Hands the batch to the sink; the records it left out as naming an erased person are rejected.
     fn flush(&mut self) -> Result<(), ImportError> {
         self.batch_rows = 0;
         let products = std::mem::take(&mut self.products);
@@ -315,12 +314,8 @@ impl<'a> Run<'a> {
         let done = self.sink.records(records)?;
         self.summary.events_stored += done.stored as u64;
         self.summary.already_stored += done.duplicates as u64;
-        if done.erased == 0 {
-            self.summary.imported += batch.iter().map(|p| p.rows.len() as u64).sum::<u64>();
-            return Ok(());
-        }
-        for p in batch {
-            if self.sink.records(vec![p.events])?.erased > 0 {
+        for (i, p) in batch.into_iter().enumerate() {
+            if done.erased_records.contains(&i) {
                 self.reject(&p.rows, "", CSV_ERASED_REASON)?;
             } else {
                 self.summary.imported += p.rows.len() as u64;

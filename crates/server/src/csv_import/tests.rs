@@ -18,10 +18,11 @@ impl Sink for Fake {
         self.calls += 1;
         self.largest_call = self.largest_call.max(records.len());
         let mut out = Imported::default();
-        for r in records {
+        for (i, r) in records.into_iter().enumerate() {
             let named = |e: &Event| e.traits.get("email").and_then(|v| v.as_str()).map(str::to_string);
             if self.erased.is_some() && r.iter().any(|e| named(e) == self.erased) {
                 out.erased += 1;
+                out.erased_records.push(i);
                 continue;
             }
             for e in r {
