@@ -1,9 +1,12 @@
-//! Store platforms' webhook payloads (`shopify`, `woocommerce`) mapped onto what Kairos speaks: Segment e-commerce events (as Segment
-//! messages, which the caller validates like any ingested message), catalog products, and privacy requests;
-//! and the platforms' webhook signatures. Pure: no I/O, and `now` comes from the caller.
+//! Store platforms' webhook payloads (`shopify`, `woocommerce`) and polled API records (`magento`: Magento 2 /
+//! Adobe Commerce REST search results, with the query strings that page through them) mapped onto what Kairos
+//! speaks: Segment e-commerce events (as Segment messages, which the caller validates like any ingested message),
+//! catalog products, and privacy requests; and the platforms' webhook signatures. Pure: no I/O, and `now` comes
+//! from the caller.
 
 mod common;
 pub mod csv_rows;
+pub mod magento;
 pub mod shopify;
 pub mod signature;
 pub mod woocommerce;
