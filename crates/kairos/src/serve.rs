@@ -107,6 +107,7 @@ pub async fn start_engine(
         kairos_channels::HttpClient::guarded(kairos_server::PLATFORM_CALL_TIMEOUT, config.outbound_policy()?.into());
     // Backfills a stopped process left running continue from their last committed page.
     tokio::spawn(kairos_server::backfill::resume_interrupted(state.engine.clone(), state.platforms.clone()));
+    tokio::spawn(kairos_server::backfill::sync_magento_forever(state.engine.clone(), state.platforms.clone()));
     Ok(state)
 }
 

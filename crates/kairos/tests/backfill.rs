@@ -226,3 +226,94 @@ async fn a_woocommerce_backfill_reads_every_page() {
     let auth = seen[0].header("authorization").unwrap();
     assert!(auth.starts_with("Basic "), "consumer key and secret as Basic authentication: {auth}");
 }
+
+fn magento_fixture(name: &str) -> Value {
+    let path = format!("{}/../integrations/tests/fixtures/magento/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The `updated_at` filter value of a Magento search query, if any.
+fn magento_after(path: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "searchCriteria[filter_groups][0][filters][0][value]")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A later order of Magento's fixture customer, updated at `at`.
+fn magento_order(id: u64, at: &str) -> Value {
+    let mut o = magento_fixture("orders_page")["items"][0].clone();
+    o["entity_id"] = json!(id);
+    o["increment_id"] = json!(format!("0000000{id}"));
+    o["created_at"] = json!(at);
+    o["updated_at"] = json!(at);
+    o
+}
+
+fn magento_page(items: Vec<Value>) -> String {
+    let n = items.len();
+    json!({"items": items, "search_criteria": {"page_size": 100, "current_page": 1}, "total_count": n}).to_string()
+}
+
+/// Magento has no webhooks: its lists are read by `updated_at` (pages moving the cursor up), and a later sync
+/// reads only what changed since the newest record it saw.
+#[tokio::test]
+async fn magento_is_read_by_update_time_and_synced_incrementally() {
+    let s = TestServer::start_with(allow_local);
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.as_str();
+    let answer = Arc::new(|path: &str, _n: usize| -> common::Answer {
+        let ok = |body: String| (200, Vec::new(), body);
+        let after = magento_after(path);
+        let list = path.split('?').next().unwrap_or_default();
+        match (list, after.as_deref()) {
+            ("/rest/V1/products", _) => ok(magento_fixture("products_page").to_string()),
+            ("/rest/V1/customers/search", _) => ok(magento_fixture("customers_page").to_string()),
+            // The fixture's first page says there are 3 orders, 2 per page: the next page is asked for by time.
+            ("/rest/V1/orders", None) => ok(magento_fixture("orders_page").to_string()),
+            ("/rest/V1/orders", Some("2026-12-02 10:00:00")) => {
+                ok(magento_page(vec![magento_order(44, "2026-12-03 08:00:00")]))
+            }
+            ("/rest/V1/orders", Some("2026-12-03 08:00:00")) => {
+                ok(magento_page(vec![magento_order(45, "2026-12-04 09:00:00")]))
+            }
+            ("/rest/V1/creditmemos", _) => ok(magento_fixture("creditmemos_page").to_string()),
+            _ => (404, Vec::new(), json!({"message": format!("no route {path}")}).to_string()),
+        }
+    });
+    let shop = Recorder::start_with_headers(answer).await;
+    let v = json!({"base_url": format!("http://{}", shop.addr), "access_token": "magento-token"});
+    assert_eq!(c.send("PUT", "/api/v1/integrations/magento", Some(sk), body(&v)).await.unwrap().status, 200);
+    assert_eq!(c.post_json("/api/v1/integrations/magento/backfill", sk, &json!({})).await.unwrap().status, 202);
+    let p = settled(&mut c, sk, "magento").await;
+    assert_eq!(p["status"], json!("done"), "{p}");
+    let seen = shop.received();
+    assert_eq!(seen[0].header("authorization"), Some("Bearer magento-token"));
+    let order_calls: Vec<Option<String>> =
+        seen.iter().filter(|r| r.path.starts_with("/rest/V1/orders")).map(|r| magento_after(&r.path)).collect();
+    assert_eq!(
+        order_calls,
+        [None, Some("2026-12-02 10:00:00".to_string())],
+        "the cursor moved to the page's last time"
+    );
+    let veronica = contact_by_email(&mut c, sk, "veronica.costello@example.com").await.expect("the customer");
+    let orders = veronica["orders"]["count"].as_u64().unwrap();
+    assert!(orders >= 2, "orders 42 and 44 (and the credit memo on 42): {veronica}");
+    assert!(veronica["orders"]["refunded_total"].as_f64().unwrap() > 0.0, "the credit memo is a refund: {veronica}");
+    assert_eq!(c.get("/api/v1/products/14", sk).await.unwrap().status, 200, "products by Magento's id");
+
+    // A second sync asks only for what changed since the newest order it saw, and takes in the new order.
+    assert_eq!(c.post_json("/api/v1/integrations/magento/backfill", sk, &json!({})).await.unwrap().status, 202);
+    let p = settled(&mut c, sk, "magento").await;
+    assert_eq!(p["status"], json!("done"), "{p}");
+    let latest: Vec<Option<String>> = shop
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/rest/V1/orders"))
+        .map(|r| magento_after(&r.path))
+        .skip(2)
+        .collect();
+    assert_eq!(latest, [Some("2026-12-03 08:00:00".to_string())], "only changes since the last sync");
+    let veronica = contact_by_email(&mut c, sk, "veronica.costello@example.com").await.unwrap();
+    assert_eq!(veronica["orders"]["count"].as_u64().unwrap(), orders + 1, "order 45: {veronica}");
+}

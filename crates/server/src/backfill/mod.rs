@@ -1,7 +1,10 @@
 //! Backfills: a connected store's products, customers and orders read through its API (Shopify Admin API
-//! with cursor pagination, WooCommerce REST API v3 by page) and taken in as the platform's webhooks would have
-//! been (the same mappers, the same message ids, so a backfill and live webhooks never count anything twice;
-//! records naming an erased person are left out, `kairos_engine::erasure`).
+//! with cursor pagination, WooCommerce REST API v3 by page, Magento 2 REST search lists by `updated_at`) and
+//! taken in as the platform's webhooks would have been (the same mappers, the same message ids, so a backfill
+//! and live webhooks never count anything twice; records naming an erased person are left out,
+//! `kairos_engine::erasure`). Magento sends no webhooks: a finished Magento backfill keeps each list's newest
+//! update time, and the next run (every [`MAGENTO_SYNC_INTERVAL`], or started by hand) reads only what changed
+//! since.
 //!
 //! Progress is committed after every page under the sync state `backfill/{platform}`: a backfill stopped by
 //! a crash continues from the page it was on (`kairos import` run again, or the server at start). Throttled
@@ -21,7 +24,7 @@ use kairos_engine::{Engine, EngineError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use sources::{RESOURCES, Source};
+use sources::Source;
 
 /// Attempts at one API call before the backfill stops (throttling and server errors are retried).
 pub const CALL_ATTEMPTS_MAX: u32 = 8;
@@ -61,6 +64,10 @@ pub struct Progress {
     pub counts: BTreeMap<String, Count>,
     /// Records left out because they name an erased person.
     pub erased: u64,
+    /// Per resource, the newest record's update time seen (RFC 3339): where an incremental sync (Magento)
+    /// starts next time.
+    #[serde(default)]
+    pub marks: BTreeMap<String, String>,
     /// Records that did not have the documented shape (skipped; the first reason is kept).
     pub rejected: u64,
     pub first_rejection: Option<String>,
@@ -84,7 +91,7 @@ impl Progress {
     /// Records taken in and records in all (when every total is known).
     pub fn totals(&self) -> (u64, Option<u64>) {
         let imported = self.counts.values().map(|c| c.imported).sum();
-        let total = RESOURCES.iter().map(|r| self.counts.get(*r).and_then(|c| c.total)).sum();
+        let total = self.counts.values().map(|c| c.total).sum();
         (imported, total)
     }
 }
@@ -163,7 +170,11 @@ pub async fn run(
     let now = engine.clock().now();
     let mut progress = match progress(engine, ws, p).await? {
         Some(old) if old.status != "done" => old,
-        _ => Progress { started_at: Some(now), resource: RESOURCES[0].into(), ..Progress::default() },
+        // A new run; an incremental source keeps its high-water marks and reads only what changed since.
+        old => {
+            let marks = old.filter(|_| source.incremental()).map(|o| o.marks).unwrap_or_default();
+            Progress { started_at: Some(now), resource: source.resources()[0].into(), marks, ..Progress::default() }
+        }
     };
     progress.status = "running".into();
     progress.error = None;
@@ -199,13 +210,19 @@ async fn pages(
     progress: &mut Progress,
     report: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<(), BackfillError> {
-    let start = RESOURCES.iter().position(|r| *r == progress.resource).unwrap_or(0);
-    for resource in &RESOURCES[start..] {
+    let resources = source.resources();
+    let start = resources.iter().position(|r| *r == progress.resource).unwrap_or(0);
+    for resource in &resources[start..] {
         if progress.resource != *resource {
             // Committed before anything is read: a restart continues here, not at the resource before.
             progress.resource = (*resource).into();
             progress.cursor = None;
             save(engine, ws, p, progress).await?;
+        }
+        if progress.cursor.is_none()
+            && let Some(mark) = progress.marks.get(*resource).and_then(|m| Timestamp::parse(m))
+        {
+            progress.cursor = Some(sources::MagentoCursor { after: Some(mark), page: 1 }.text());
         }
         if progress.cursor.is_none()
             && let Some(url) = source.count_url(resource)
@@ -220,6 +237,12 @@ async fn pages(
             let count = progress.counts.entry((*resource).into()).or_default();
             if page.total.is_some() {
                 count.total = page.total;
+            }
+            if let Some(newest) = source.newest(&page.records) {
+                let mark = progress.marks.entry((*resource).into()).or_default();
+                if Timestamp::parse(mark).is_none_or(|m| newest > m) {
+                    *mark = newest.to_string();
+                }
             }
             take_in(engine, ws, p, source, resource, page.records, progress).await?;
             progress.cursor = page.next;
@@ -347,6 +370,28 @@ pub async fn resume_interrupted(engine: Arc<Engine>, http: HttpClient) {
             {
                 tracing::info!(%p, workspace = ws.0, "continuing an interrupted backfill");
                 spawn(engine.clone(), http.clone(), ws, *p);
+            }
+        }
+    }
+}
+
+/// How often a connected Magento store is read for what changed (Magento sends no webhooks).
+pub const MAGENTO_SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Every [`MAGENTO_SYNC_INTERVAL`]: an incremental sync of each workspace connected to Magento (from the
+/// newest update time the last one saw), unless one is running.
+pub async fn sync_magento_forever(engine: Arc<Engine>, http: HttpClient) {
+    loop {
+        tokio::time::sleep(MAGENTO_SYNC_INTERVAL).await;
+        let store = engine.store().clone();
+        let Ok(Ok(workspaces)) = tokio::task::spawn_blocking(move || store.workspaces()).await else { continue };
+        for (ws, ..) in workspaces {
+            let connected = matches!(engine.integration(ws, Platform::Magento).await, Ok(Some(_)));
+            if !connected || is_running_here(ws, Platform::Magento) {
+                continue;
+            }
+            if let Err(e) = run(&engine, &http, ws, Platform::Magento, &|_| {}).await {
+                tracing::warn!(workspace = ws.0, error = %e, "the Magento sync stopped");
             }
         }
     }

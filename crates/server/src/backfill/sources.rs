@@ -5,7 +5,7 @@
 use axum::http::HeaderMap;
 use kairos_domain::Timestamp;
 use kairos_engine::integrations::Platform;
-use kairos_integrations::{MapError, Mapped, shopify, woocommerce};
+use kairos_integrations::{MapError, Mapped, magento, shopify, woocommerce};
 use serde_json::{Map, Value};
 
 use super::BackfillError;
@@ -20,11 +20,33 @@ const WOOCOMMERCE_PAGE_RECORDS: u32 = 100;
 /// What a backfill reads, in order: the catalog first, then the people, then their orders (which then reach
 /// profiles that already have their traits and consent).
 pub const RESOURCES: &[&str] = &["products", "customers", "orders"];
+/// Magento's lists: refunds are credit memos, a list of their own.
+pub const MAGENTO_RESOURCES: &[&str] = &["products", "customers", "orders", "creditmemos"];
+/// Records per Magento page.
+const MAGENTO_PAGE_RECORDS: u32 = 100;
+
+/// Where a Magento list continues: records updated at or after `after`, page `page` of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct MagentoCursor {
+    #[serde(default, with = "kairos_domain::time::rfc3339_option")]
+    pub after: Option<Timestamp>,
+    pub page: u32,
+}
+
+impl MagentoCursor {
+    pub fn parse(text: Option<&str>) -> MagentoCursor {
+        text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(MagentoCursor { after: None, page: 1 })
+    }
+    pub fn text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
 
 /// A connected platform's API, as a backfill reads it.
 pub enum Source {
     Shopify { base: String, token: String, store_url: String },
     Woocommerce { site: String, authorization: String },
+    Magento { base: String, authorization: String },
 }
 
 /// One page of records, and where the next one is.
@@ -67,8 +89,25 @@ impl Source {
                 let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
                 Ok(Source::Woocommerce { site: text(c, "site_url").trim_end_matches('/').into(), authorization })
             }
-            Platform::Magento => Err(BackfillError::Unsupported(p)),
+            Platform::Magento => Ok(Source::Magento {
+                base: text(c, "base_url").trim_end_matches('/').into(),
+                authorization: format!("Bearer {}", text(c, "access_token")),
+            }),
         }
+    }
+
+    /// The resources read, in order.
+    pub fn resources(&self) -> &'static [&'static str] {
+        match self {
+            Source::Magento { .. } => MAGENTO_RESOURCES,
+            _ => RESOURCES,
+        }
+    }
+
+    /// Whether a finished backfill continues from its high-water marks next time (an incremental sync) rather
+    /// than from the beginning.
+    pub fn incremental(&self) -> bool {
+        matches!(self, Source::Magento { .. })
     }
 
     /// The URL of a resource's page at `cursor` (None: its first page).
@@ -90,6 +129,11 @@ impl Source {
                     "{site}/wp-json/wc/v3/{resource}?per_page={WOOCOMMERCE_PAGE_RECORDS}&page={page}&orderby=id&order=asc{role}"
                 )
             }
+            Source::Magento { base, .. } => {
+                let c = MagentoCursor::parse(cursor);
+                let list = if resource == "customers" { "customers/search" } else { resource };
+                format!("{base}/rest/V1/{list}?{}", magento::search_query(c.after, c.page, MAGENTO_PAGE_RECORDS))
+            }
         }
     }
 
@@ -100,7 +144,7 @@ impl Source {
                 let status = if resource == "orders" { "?status=any" } else { "" };
                 Some(format!("{base}/admin/api/{SHOPIFY_API_VERSION}/{resource}/count.json{status}"))
             }
-            Source::Woocommerce { .. } => None,
+            Source::Woocommerce { .. } | Source::Magento { .. } => None,
         }
     }
 
@@ -108,7 +152,9 @@ impl Source {
     pub fn auth(&self) -> (&'static str, &str) {
         match self {
             Source::Shopify { token, .. } => ("x-shopify-access-token", token),
-            Source::Woocommerce { authorization, .. } => ("authorization", authorization),
+            Source::Woocommerce { authorization, .. } | Source::Magento { authorization, .. } => {
+                ("authorization", authorization)
+            }
         }
     }
 
@@ -118,6 +164,7 @@ impl Source {
         let base = match self {
             Source::Shopify { base, .. } => base,
             Source::Woocommerce { site, .. } => site,
+            Source::Magento { base, .. } => base,
         };
         url.strip_prefix(base.as_str()).is_some_and(|rest| rest.starts_with('/'))
     }
@@ -149,6 +196,35 @@ impl Source {
                 let next = (page < pages && !records.is_empty()).then(|| (page + 1).to_string());
                 Ok(Page { records: records.clone(), next, total })
             }
+            Source::Magento { .. } => {
+                let (items, next) = magento::page(body).map_err(|e| malformed(&e.to_string()))?;
+                let records: Vec<Value> = items.into_iter().cloned().collect();
+                let c = MagentoCursor::parse(cursor);
+                // Only the first page of a whole list counts it.
+                let total = (c.after.is_none() && c.page <= 1)
+                    .then(|| body.get("total_count").and_then(Value::as_u64))
+                    .flatten();
+                let next = next.map(|_| {
+                    // Move the cursor up to the last record's time and start again at page 1, so records
+                    // updated meanwhile (which move to the end of the list) shift no page; a page whose records
+                    // all share the cursor's second moves on by page instead.
+                    let last = records.last().and_then(magento::updated_at);
+                    match last {
+                        Some(t) if c.after.is_none_or(|a| t > a) => MagentoCursor { after: Some(t), page: 1 },
+                        _ => MagentoCursor { after: c.after, page: c.page + 1 },
+                    }
+                    .text()
+                });
+                Ok(Page { records, next, total })
+            }
+        }
+    }
+
+    /// The newest update time among records (a Magento list's high-water mark for the next sync).
+    pub fn newest(&self, records: &[Value]) -> Option<Timestamp> {
+        match self {
+            Source::Magento { .. } => records.iter().filter_map(magento::updated_at).max(),
+            _ => None,
         }
     }
 
@@ -179,6 +255,13 @@ impl Source {
                 };
                 woocommerce::map(topic, record, now)?.ok_or_else(none)
             }
+            Source::Magento { base, .. } => match resource {
+                "orders" => magento::order(record, now),
+                "creditmemos" => magento::credit_memo(record, now),
+                "customers" => magento::customer(record, now),
+                "products" => magento::product(record, base, now),
+                _ => Err(none()),
+            },
         }
     }
 }
