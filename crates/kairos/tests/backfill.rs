@@ -317,3 +317,47 @@ async fn magento_is_read_by_update_time_and_synced_incrementally() {
     let veronica = contact_by_email(&mut c, sk, "veronica.costello@example.com").await.unwrap();
     assert_eq!(veronica["orders"]["count"].as_u64().unwrap(), orders + 1, "order 45: {veronica}");
 }
+
+/// `kairos import shopify`: the same backfill from the command line (the server stopped), with its summary.
+#[tokio::test]
+async fn kairos_import_shopify_backfills_from_the_command_line() {
+    let mut s = TestServer::start_with(allow_local);
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.clone();
+    let shop = Shop::start(2).await;
+    connect(&mut c, &sk, &shop).await;
+    drop(c);
+    s.terminate();
+    let (ws, dir) = (s.keys.id.clone(), s.dir.clone());
+    // Off the test's runtime: the fake shop answers on it while the command runs.
+    let run = async |platform: &'static str| {
+        let (ws, dir) = (ws.clone(), dir.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(common::BIN)
+                .args(["import", platform, "--workspace", &ws, "--data-dir"])
+                .arg(&dir)
+                .env("KAIROS_LOG", "warn")
+                .envs(common::backend_env(&dir))
+                .output()
+                .expect("run kairos import")
+        })
+        .await
+        .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, stdout, stderr) = run("shopify").await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().last(), Some("imported 4, left out 0 (erased people), rejected 0"), "{stdout}");
+    let (ok, _, stderr) = run("woocommerce").await;
+    assert!(!ok, "no WooCommerce connection");
+    assert!(stderr.contains("no woocommerce connection"), "{stderr}");
+    s.restart();
+    let mut c = s.client().await;
+    assert!(contact_by_email(&mut c, &sk, "jon@example.com").await.is_some());
+    let p = c.get("/api/v1/integrations/shopify/backfill", &sk).await.unwrap().json();
+    assert_eq!(p["status"], json!("done"), "{p}");
+}

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use kairos_domain::{Timestamp, WorkspaceId};
+use kairos_domain::Timestamp;
 use kairos_engine::Clock;
 use kairos_integrations::csv_rows::{Kind, RowContext};
 use kairos_server::csv_import::{self, EngineSink, ImportError, Report};
-use kairos_store::Store;
 
 use crate::cli::StorageArgs;
 use crate::secrets::SecretArgs;
@@ -56,38 +55,25 @@ pub fn run(args: CsvArgs) -> anyhow::Result<()> {
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(now, |d| Timestamp::from_micros(d.as_micros().min(i64::MAX as u128) as i64))
         .min(now);
-    let store = args.storage.open()?;
-    let ws = workspace(&*store, &args.workspace)?;
-    let leases = store.leases();
-    if let Some(leases) = &leases {
-        // On a shared database the engine runs on one process at a time: refuse while a server runs it.
-        crate::cluster::hold_alone(leases.clone(), &format!("kairos-import-{}", std::process::id()))?;
-    }
     let report_path = rejected_path(&args.file);
-    // A report left by an earlier run would describe another import.
-    match std::fs::remove_file(&report_path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-        _ => {}
-    }
-    let runtime = crate::serve::runtime()?;
-    let state =
-        runtime.block_on(crate::serve::start_engine(store, &args.storage.data_dir, &args.secrets, None, false))?;
     let bar = ProgressBar::new(meta.len());
     bar.set_style(
         ProgressStyle::with_template("importing {bar:40} {bytes}/{total_bytes} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut report = RejectedFile { path: report_path.clone(), writer: None, header: Vec::new(), bar: bar.clone() };
-    let mut sink = EngineSink { engine: state.engine.clone(), handle: runtime.handle().clone(), ws };
-    let outcome = csv_import::import(kind, file, RowContext { as_of, now }, &mut sink, &mut report);
+    // A report left by an earlier run would describe another import.
+    let clear_report = || match std::fs::remove_file(&report_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    };
+    let outcome =
+        super::with_engine(&args.storage, &args.secrets, &args.workspace, clear_report, |runtime, state, ws| {
+            let mut sink = EngineSink { engine: state.engine.clone(), handle: runtime.handle().clone(), ws };
+            csv_import::import(kind, file, RowContext { as_of, now }, &mut sink, &mut report)
+        })?;
     bar.finish_and_clear();
     let flushed = report.finish();
-    // Everything queued is committed before the process ends.
-    state.engine.shutdown();
-    drop(runtime);
-    if let Some(leases) = &leases {
-        crate::cluster::release_alone(&**leases);
-    }
     let summary = outcome.map_err(|e| match e {
         ImportError::Header(m) => anyhow::anyhow!("{}: {m}", args.file.display()),
         other => anyhow::Error::new(other),
@@ -106,16 +92,6 @@ fn rejected_path(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".rejected.csv");
     file.with_file_name(name)
-}
-
-/// A workspace by its public id (`ws_...`).
-fn workspace(store: &dyn Store, public_id: &str) -> anyhow::Result<WorkspaceId> {
-    store
-        .workspaces()?
-        .into_iter()
-        .find(|(_, p, _)| p == public_id)
-        .map(|(id, _, _)| id)
-        .with_context(|| format!("no workspace {public_id} in this database (`kairos workspace create` prints the id)"))
 }
 
 /// The rejected rows' report, created at the first rejected row.
