@@ -152,6 +152,13 @@ pub(crate) enum Command {
         id: String,
         reply: Reply<StoredCampaign>,
     },
+    /// Codes a shop created for a backed pool, into its stock.
+    StockCoupons {
+        ws: WorkspaceId,
+        pool: String,
+        codes: Vec<String>,
+        reply: Reply<usize>,
+    },
     SaveCouponPool {
         ws: WorkspaceId,
         pool: Box<coupons::Pool>,
@@ -307,6 +314,7 @@ impl Command {
             Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, &definition, now)),
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
+            Command::StockCoupons { ws, pool, codes, reply } => done(reply, s.stock_coupons(ws, &pool, codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, name, value, reply } => done(reply, s.set_sync_state(ws, &name, value, now)),
             Command::SetIntegration { ws, platform, config, reply } => {

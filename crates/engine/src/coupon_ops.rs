@@ -16,10 +16,53 @@ impl State {
             if let Ok(p) = parse_pool(&v) {
                 let n = self.w.coupon_tx().pool_issued(ws, &id)?;
                 self.coupons.issued.insert((ws, id.clone()), n);
+                self.load_stock(ws, &p)?;
                 self.coupons.pools.insert((ws, id), p);
             }
         }
         Ok(())
+    }
+
+    /// A backed pool's stock of codes created in the shop.
+    fn load_stock(&mut self, ws: WorkspaceId, p: &Pool) -> Result<(), EngineError> {
+        if p.backing().is_some() {
+            let stored = self.w.writer().sync_state(ws, &stock_state(p.id()))?;
+            self.coupons.stock.insert((ws, p.id().to_string()), parse_stock(stored.as_deref()));
+        }
+        Ok(())
+    }
+
+    fn save_stock(&mut self, ws: WorkspaceId, pool: &str, now: Timestamp) -> Result<(), EngineError> {
+        let codes = self.coupons.stock.get(&(ws, pool.to_string())).cloned().unwrap_or_default();
+        let text = serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into());
+        self.w.writer().put_sync_state(ws, &stock_state(pool), &text, now)?;
+        Ok(())
+    }
+
+    /// Adds codes the shop created to a backed pool's stock (unused ones, up to [`COUPON_STOCK_MAX`]); answers
+    /// the stock's size.
+    pub(crate) fn stock_coupons(
+        &mut self,
+        ws: WorkspaceId,
+        pool: &str,
+        codes: Vec<String>,
+        now: Timestamp,
+    ) -> Result<usize, EngineError> {
+        let key = (ws, pool.to_string());
+        if self.coupons.pools.get(&key).is_none_or(|p| p.backing().is_none()) {
+            return Err(EngineError::NotFound(format!("no coupon pool {pool:?} whose codes a shop creates")));
+        }
+        for code in codes {
+            let stock = self.coupons.stock.entry(key.clone()).or_default();
+            if stock.len() >= COUPON_STOCK_MAX || stock.contains(&code) {
+                continue;
+            }
+            if !self.w.coupon_tx().code_used(ws, &code)? {
+                self.coupons.stock.entry(key.clone()).or_default().push(code);
+            }
+        }
+        self.save_stock(ws, pool, now)?;
+        Ok(self.coupons.stock.get(&key).map_or(0, Vec::len))
     }
 
     /// `POST /api/v1/coupons` (create or replace a pool).
@@ -27,8 +70,11 @@ impl State {
         self.w.coupon_tx().save_pool(ws, &p.id, &p.json.to_string(), now)?;
         let issued = self.w.coupon_tx().pool_issued(ws, &p.id)?;
         self.coupons.issued.insert((ws, p.id.clone()), issued);
+        self.load_stock(ws, &p)?;
         self.coupons.pools.insert((ws, p.id.clone()), p.clone());
-        Ok(PoolInfo { active: p.active(issued, now), pool: p, issued })
+        let stock = p.backing().map(|_| self.coupons.stock.get(&(ws, p.id.clone())).map_or(0, Vec::len));
+        let active = p.active(issued, now) && stock.is_none_or(|n| n > 0);
+        Ok(PoolInfo { active, pool: p, issued, stock })
     }
 
     /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
@@ -48,18 +94,20 @@ impl State {
         }
         let code = match &p.kind {
             Kind::Shared { code } => code.clone(),
-            Kind::Unique { pattern, length } => {
-                use rand::RngExt as _;
-                let mut rng = rand::rng();
-                loop {
-                    let body: String =
-                        (0..*length).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
-                    let code = pattern.replace("{CODE}", &body);
-                    if !self.w.coupon_tx().code_used(ws, &code)? {
-                        break code;
-                    }
-                }
+            // A code the shop created, from the stock (`available` said there is one).
+            Kind::Unique { .. } if p.backing().is_some() => {
+                let Some(code) = self.coupons.stock.get_mut(&(ws, pool.to_string())).and_then(|s| s.pop()) else {
+                    return Ok(None);
+                };
+                self.save_stock(ws, pool, now)?;
+                code
             }
+            Kind::Unique { .. } => loop {
+                let code = p.new_codes(1).pop().expect("a unique pool makes codes");
+                if !self.w.coupon_tx().code_used(ws, &code)? {
+                    break code;
+                }
+            },
         };
         self.w.coupon_tx().issue_code(ws, pool, &code, contact, now)?;
         *self.coupons.issued.entry((ws, pool.to_string())).or_default() += 1;

@@ -3,6 +3,12 @@
 //! contact a code (the same one again if it already holds one from the pool) that later templates read as
 //! `{{ coupon.code }}`; an expired or exhausted pool takes the step's `fallback_next`. Sends re-check the coupon:
 //! an expired or redeemed one skips the message. `Order Completed` with a `coupon` property redeems it.
+//!
+//! A unique pool can be backed by a store platform (`"platform": "shopify"` with the `price_rule_id` its codes
+//! belong to, or `"woocommerce"`), so the shop's checkout accepts its codes: the codes are created in the shop
+//! ahead of need, in batches, by the server (`kairos_server::coupon_stock`) and kept as the pool's stock (the
+//! sync state `coupons/stock/{pool}`); the committer hands out only codes from the stock, and with none left
+//! (the shop refused, or cannot keep up) the step takes its fallback branch.
 
 use std::collections::HashMap;
 
@@ -22,6 +28,22 @@ pub(crate) enum Kind {
 
 /// A checked coupon pool definition. It keeps the document it was read from: the API answers a pool as it was
 /// given (with `issued` and `active` added).
+/// A store platform that creates a pool's codes in the shop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backing {
+    pub platform: crate::integrations::Platform,
+    /// Shopify: the price rule (the discount) the codes are created under.
+    pub price_rule_id: Option<String>,
+}
+
+/// Most codes a backed pool keeps in stock.
+pub const COUPON_STOCK_MAX: usize = 200;
+
+/// The sync-state name of a backed pool's stock of codes created in the shop (a JSON array).
+pub fn stock_state(pool: &str) -> String {
+    format!("coupons/stock/{pool}")
+}
+
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub(crate) id: String,
@@ -31,12 +53,42 @@ pub struct Pool {
     pub(crate) expires_at: Option<Timestamp>,
     pub(crate) valid_for: Option<Duration>,
     pub(crate) max_codes: Option<u64>,
+    pub(crate) backing: Option<Backing>,
     pub(crate) json: Value,
 }
 
 impl Pool {
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The platform that creates the pool's codes in the shop, if any.
+    pub fn backing(&self) -> Option<&Backing> {
+        self.backing.as_ref()
+    }
+
+    /// `percent`, `fixed` or `free_shipping`, and the value.
+    pub fn value(&self) -> (&str, f64) {
+        (&self.value_type, self.value)
+    }
+
+    /// When the pool stops giving codes, if it does.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+
+    /// `n` new random codes of a unique pool (none for a shared one); the caller checks they are unused.
+    pub fn new_codes(&self, n: usize) -> Vec<String> {
+        let Kind::Unique { pattern, length } = &self.kind else { return Vec::new() };
+        use rand::RngExt as _;
+        let mut rng = rand::rng();
+        (0..n)
+            .map(|_| {
+                let body: String =
+                    (0..*length).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect();
+                pattern.replace("{CODE}", &body)
+            })
+            .collect()
     }
 
     /// The definition as given.
@@ -72,6 +124,8 @@ pub struct PoolInfo {
     pub issued: u64,
     /// Not expired and not exhausted.
     pub active: bool,
+    /// A backed pool's codes created in the shop and not handed out yet.
+    pub stock: Option<usize>,
 }
 
 /// A code as a contact holds it (what templates read as `coupon`, kept in the run's data).
@@ -119,6 +173,8 @@ pub struct CouponCheck {
 pub(crate) struct Coupons {
     pub(crate) pools: HashMap<(WorkspaceId, String), Pool>,
     pub(crate) issued: HashMap<(WorkspaceId, String), u64>,
+    /// Backed pools' codes created in the shop, not handed out yet (persisted under [`stock_state`]).
+    pub(crate) stock: HashMap<(WorkspaceId, String), Vec<String>>,
 }
 
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> EngineError {
@@ -128,7 +184,9 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> EngineError {
 /// Reads and checks a pool definition (errors name the field).
 pub fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
     let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 13] = [
+        "platform",
+        "price_rule_id",
         "id",
         "name",
         "type",
@@ -212,19 +270,59 @@ pub fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
             v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid("max_codes", "max_codes must be a positive number"))?,
         ),
     };
-    Ok(Pool { id, kind, value_type, value, expires_at, valid_for, max_codes, json: v.clone() })
+    let backing = parse_backing(o, &kind)?;
+    Ok(Pool { id, kind, value_type, value, expires_at, valid_for, max_codes, backing, json: v.clone() })
+}
+
+/// `platform` (and Shopify's `price_rule_id`): who creates a unique pool's codes in the shop.
+fn parse_backing(o: &serde_json::Map<String, Value>, kind: &Kind) -> Result<Option<Backing>, EngineError> {
+    use crate::integrations::Platform;
+    let platform = match o.get("platform") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(p)) => Platform::parse(p)
+            .filter(|p| *p != Platform::Magento)
+            .ok_or_else(|| invalid("platform", "platform must be shopify or woocommerce"))?,
+        Some(_) => return Err(invalid("platform", "platform must be shopify or woocommerce")),
+    };
+    if !matches!(kind, Kind::Unique { .. }) {
+        return Err(invalid("platform", "only a unique pool's codes are created in the shop"));
+    }
+    let price_rule_id = match (platform, o.get("price_rule_id")) {
+        (Platform::Shopify, Some(Value::Number(n))) if n.is_u64() => Some(n.to_string()),
+        (Platform::Shopify, Some(Value::String(s)))
+            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(s.clone())
+        }
+        (Platform::Shopify, _) => {
+            return Err(invalid(
+                "price_rule_id",
+                "a Shopify pool needs the id of the price rule (discount) its codes belong to",
+            ));
+        }
+        (_, None | Some(Value::Null)) => None,
+        (_, Some(_)) => return Err(invalid("price_rule_id", "only a Shopify pool has a price rule")),
+    };
+    Ok(Some(Backing { platform, price_rule_id }))
 }
 
 impl Coupons {
     /// Whether `pool` can give a code now.
     pub(crate) fn available(&self, ws: WorkspaceId, pool: &str, now: Timestamp) -> bool {
-        let Some(p) = self.pools.get(&(ws, pool.to_string())) else { return false };
-        p.active(self.issued.get(&(ws, pool.to_string())).copied().unwrap_or(0), now)
+        let key = (ws, pool.to_string());
+        let Some(p) = self.pools.get(&key) else { return false };
+        let stocked = p.backing.is_none() || self.stock.get(&key).is_some_and(|s| !s.is_empty());
+        stocked && p.active(self.issued.get(&key).copied().unwrap_or(0), now)
     }
 
     pub(crate) fn exists(&self, ws: WorkspaceId, pool: &str) -> bool {
         self.pools.contains_key(&(ws, pool.to_string()))
     }
+}
+
+/// A stored stock of codes (a JSON array of strings; anything else reads as empty).
+pub(crate) fn parse_stock(text: Option<&str>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 /// The run data key its `issue_coupon` step's code is kept under (templates read `coupon`).
@@ -253,7 +351,12 @@ pub(crate) fn pools(
     let mut items = Vec::new();
     for pool in stored_pools(r, ws)?.into_iter().filter(|p| id.is_none_or(|i| i == p.id)) {
         let issued = r.pool_issued(ws, &pool.id)?;
-        items.push(PoolInfo { active: pool.active(issued, now), pool, issued });
+        let stock = match pool.backing {
+            Some(_) => Some(parse_stock(r.sync_state(ws, &stock_state(&pool.id))?.as_deref()).len()),
+            None => None,
+        };
+        let active = pool.active(issued, now) && stock.is_none_or(|n| n > 0);
+        items.push(PoolInfo { active, pool, issued, stock });
     }
     match id {
         Some(i) if items.is_empty() => Err(EngineError::NotFound(format!("no coupon pool {i:?}"))),

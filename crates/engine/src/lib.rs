@@ -605,6 +605,11 @@ impl Engine {
         self.command(|reply| Command::SaveCouponPool { ws, pool: Box::new(pool), reply }).await
     }
 
+    /// Adds codes a shop created to a backed pool's stock; answers the stock's size.
+    pub async fn stock_coupons(&self, ws: WorkspaceId, pool: String, codes: Vec<String>) -> Result<usize, EngineError> {
+        self.command(|reply| Command::StockCoupons { ws, pool, codes, reply }).await
+    }
+
     /// The workspace's coupon pools by id, or the one named (not found when it does not exist).
     pub async fn coupon_pools(
         &self,

@@ -108,6 +108,7 @@ pub async fn start_engine(
     // Backfills a stopped process left running continue from their last committed page.
     tokio::spawn(kairos_server::backfill::resume_interrupted(state.engine.clone(), state.platforms.clone()));
     tokio::spawn(kairos_server::backfill::sync_magento_forever(state.engine.clone(), state.platforms.clone()));
+    tokio::spawn(kairos_server::coupon_stock::stock_forever(state.engine.clone(), state.platforms.clone()));
     Ok(state)
 }
 

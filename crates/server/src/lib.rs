@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod backfill;
 pub mod cluster;
+pub mod coupon_stock;
 pub mod csv_import;
 pub mod error;
 pub mod listener;

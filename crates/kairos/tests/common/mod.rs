@@ -361,6 +361,8 @@ pub struct Recorder {
 pub type Answer = (u16, Vec<(String, String)>, String);
 /// What answers a recorder's requests: (path with its query, how many requests that path had before).
 pub type Answering = std::sync::Arc<dyn Fn(&str, usize) -> Answer + Send + Sync>;
+/// Like [`Answering`], with the request's body (a fake API that echoes what it created).
+pub type AnsweringBodies = std::sync::Arc<dyn Fn(&str, usize, &[u8]) -> Answer + Send + Sync>;
 
 impl Recorder {
     pub async fn start(answer: fn(&str, usize) -> (u16, String)) -> Recorder {
@@ -373,6 +375,11 @@ impl Recorder {
 
     /// Like [`Recorder::start`], answering with headers too (a paginating API's `Link`, a `Retry-After`).
     pub async fn start_with_headers(answer: Answering) -> Recorder {
+        Recorder::start_with_bodies(std::sync::Arc::new(move |path: &str, n: usize, _: &[u8]| answer(path, n))).await
+    }
+
+    /// Like [`Recorder::start_with_headers`], the answer seeing the request's body.
+    pub async fn start_with_bodies(answer: AnsweringBodies) -> Recorder {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind recorder");
         let addr = listener.local_addr().unwrap();
@@ -425,8 +432,9 @@ impl Recorder {
                         let (status, extra, reply) = {
                             let mut log = log.lock().unwrap();
                             let n = log.iter().filter(|r| r.path == path).count();
+                            let reply = answer(&path, n, &body);
                             log.push(Recorded { method, path: path.clone(), headers, body });
-                            answer(&path, n)
+                            reply
                         };
                         let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
                         let resp = format!(

@@ -148,6 +148,15 @@ impl Source {
         }
     }
 
+    /// The shop's API address (no trailing slash).
+    pub fn base(&self) -> &str {
+        match self {
+            Source::Shopify { base, .. } => base,
+            Source::Woocommerce { site, .. } => site,
+            Source::Magento { base, .. } => base,
+        }
+    }
+
     /// The authentication header every call carries.
     pub fn auth(&self) -> (&'static str, &str) {
         match self {
@@ -161,12 +170,7 @@ impl Source {
     /// Whether a URL belongs to the platform (a `Link` header naming another host is not followed: the token
     /// would go with it).
     fn owns(&self, url: &str) -> bool {
-        let base = match self {
-            Source::Shopify { base, .. } => base,
-            Source::Woocommerce { site, .. } => site,
-            Source::Magento { base, .. } => base,
-        };
-        url.strip_prefix(base.as_str()).is_some_and(|rest| rest.starts_with('/'))
+        url.strip_prefix(self.base()).is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// Reads a page's records and the cursor of the next page.

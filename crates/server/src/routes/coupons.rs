@@ -43,6 +43,10 @@ pub struct CouponPool {
     pub valid_for: Option<String>,
     /// Most codes the pool gives.
     pub max_codes: Option<u64>,
+    /// `unique` only: `shopify` or `woocommerce` creates each code in the shop (so its checkout accepts it).
+    pub platform: Option<String>,
+    /// `platform: shopify`: the price rule (discount) the codes are created under.
+    pub price_rule_id: Option<String>,
 }
 
 /// A pool as it was given, with how many codes it gave.
@@ -52,8 +56,11 @@ pub struct CouponPoolBody {
     #[schema(value_type = CouponPool)]
     pub pool: Map<String, Value>,
     pub issued: u64,
-    /// Not expired and not exhausted.
+    /// Not expired and not exhausted (and, for a pool whose codes the shop creates, with codes in stock).
     pub active: bool,
+    /// A pool whose codes the shop creates (`platform`): codes created there and not handed out yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<usize>,
 }
 
 impl From<PoolInfo> for CouponPoolBody {
@@ -62,6 +69,7 @@ impl From<PoolInfo> for CouponPoolBody {
             pool: p.pool.document().as_object().cloned().unwrap_or_default(),
             issued: p.issued,
             active: p.active,
+            stock: p.stock,
         }
     }
 }
@@ -86,7 +94,12 @@ pub async fn save(
 ) -> Result<(StatusCode, Reply<CouponPoolBody>), ApiError> {
     let v = json_body(&headers, body).await?;
     let pool = kairos_engine::coupons::parse_pool(&v)?;
-    Ok(created(CouponPoolBody::from(app.engine.save_coupon_pool(ws, pool).await?)))
+    let saved = app.engine.save_coupon_pool(ws, pool).await?;
+    if saved.pool.backing().is_some() {
+        // Its codes are created in the shop now, not at the next round (`crate::coupon_stock`).
+        crate::coupon_stock::spawn(app.engine.clone(), app.platforms.clone(), ws, saved.pool.id().to_string());
+    }
+    Ok(created(CouponPoolBody::from(saved)))
 }
 
 /// The pools with how many codes each issued.
