@@ -259,9 +259,11 @@ pub fn customer(record: &Value, now: Timestamp) -> Result<Mapped, MapError> {
         }
     }
     traits.insert("magento_customer_id".into(), json!(customer_id));
+    // Only `true` says something: `false` is also the state of someone never asked, and would undo a
+    // subscription made elsewhere (a Kairos form) at the customer's next edit in Magento.
     let subscribed = object(c, "extension_attributes").and_then(|e| e.get("is_subscribed")).and_then(Value::as_bool);
-    if let Some(subscribed) = subscribed {
-        traits.insert("email_consent".into(), json!(if subscribed { "subscribed" } else { "unsubscribed" }));
+    if subscribed == Some(true) {
+        traits.insert("email_consent".into(), json!("subscribed"));
         traits.insert("consent_source".into(), json!("magento"));
     }
     let message = json!({
