@@ -159,6 +159,12 @@ pub(crate) enum Command {
         codes: Vec<String>,
         reply: Reply<usize>,
     },
+    /// Codes the shop no longer accepts, out of every stock.
+    WithdrawCoupons {
+        ws: WorkspaceId,
+        codes: Vec<String>,
+        reply: Reply<usize>,
+    },
     SaveCouponPool {
         ws: WorkspaceId,
         pool: Box<coupons::Pool>,
@@ -315,6 +321,7 @@ impl Command {
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
             Command::StockCoupons { ws, pool, codes, reply } => done(reply, s.stock_coupons(ws, &pool, codes, now)),
+            Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, name, value, reply } => done(reply, s.set_sync_state(ws, &name, value, now)),
             Command::SetIntegration { ws, platform, config, reply } => {

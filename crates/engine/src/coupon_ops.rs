@@ -39,6 +39,29 @@ impl State {
         Ok(())
     }
 
+    /// Removes codes the shop no longer accepts from every backed pool's stock of the workspace; answers how many.
+    pub(crate) fn withdraw_coupons(
+        &mut self,
+        ws: WorkspaceId,
+        codes: &[String],
+        now: Timestamp,
+    ) -> Result<usize, EngineError> {
+        let mut touched = Vec::new();
+        let mut n = 0;
+        for ((w, pool), stock) in self.coupons.stock.iter_mut().filter(|((w, _), _)| *w == ws) {
+            let before = stock.len();
+            stock.retain(|c| !codes.iter().any(|x| x.eq_ignore_ascii_case(c)));
+            if stock.len() != before {
+                n += before - stock.len();
+                touched.push((*w, pool.clone()));
+            }
+        }
+        for (w, pool) in touched {
+            self.save_stock(w, &pool, now)?;
+        }
+        Ok(n)
+    }
+
     /// Adds codes the shop created to a backed pool's stock (unused ones, up to [`COUPON_STOCK_MAX`]); answers
     /// the stock's size.
     pub(crate) fn stock_coupons(

@@ -610,6 +610,11 @@ impl Engine {
         self.command(|reply| Command::StockCoupons { ws, pool, codes, reply }).await
     }
 
+    /// Takes codes the shop no longer accepts out of every stock; answers how many were there.
+    pub async fn withdraw_coupons(&self, ws: WorkspaceId, codes: Vec<String>) -> Result<usize, EngineError> {
+        self.command(|reply| Command::WithdrawCoupons { ws, codes, reply }).await
+    }
+
     /// The workspace's coupon pools by id, or the one named (not found when it does not exist).
     pub async fn coupon_pools(
         &self,

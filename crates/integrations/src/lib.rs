@@ -36,6 +36,8 @@ pub struct Mapped {
     pub inventory_items: Vec<(String, String, usize)>,
     /// Inventory levels reported (`inventory_levels/update`).
     pub inventory_levels: Vec<InventoryLevel>,
+    /// Coupon codes the shop deleted, expired or used up (WooCommerce `coupon.*`): no longer handed out.
+    pub withdrawn_codes: Vec<String>,
 }
 
 /// What one location has available of one inventory item, and since when.

@@ -45,11 +45,32 @@ pub fn map(topic: &str, payload: &Value, now: Timestamp) -> Result<Option<Mapped
             Mapped { products: vec![product(p, now)?], ..Mapped::default() }
         }
         "product.deleted" => Mapped { deleted_products: vec![id(p, "id")?], ..Mapped::default() },
-        // Coupons Kairos issues are created through the REST API; the store's own need nothing here.
-        "coupon.created" | "coupon.updated" | "coupon.deleted" => Mapped::default(),
+        // A coupon deleted, expired or used up in the shop can no longer be handed out (a pool's stock of codes
+        // created in the shop drops it); a live one needs nothing here.
+        "coupon.deleted" => Mapped { withdrawn_codes: vec![coupon_code(p)?], ..Mapped::default() },
+        "coupon.created" | "coupon.updated" => {
+            let expired = time_opt(p, "date_expires").is_some_and(|t| t <= now);
+            let used_up = matches!((p.get("usage_count").and_then(Value::as_u64), p.get("usage_limit").and_then(Value::as_u64)),
+                (Some(n), Some(limit)) if n >= limit);
+            let withdrawn = if expired || used_up { vec![coupon_code(p)?] } else { Vec::new() };
+            Mapped { withdrawn_codes: withdrawn, ..Mapped::default() }
+        }
         _ => return Ok(None),
     };
     Ok(Some(mapped))
+}
+
+/// A coupon payload's `code`.
+fn coupon_code(p: &Map<String, Value>) -> Result<String, MapError> {
+    match text(p, "code") {
+        Some(c) if !c.is_empty() && c.len() <= 64 => Ok(c.to_string()),
+        _ => Err(MapError::new("code", "code must be the coupon's code")),
+    }
+}
+
+/// A `*_gmt` time when one is given (null otherwise).
+fn time_opt(p: &Map<String, Value>, field: &str) -> Option<Timestamp> {
+    text(p, &format!("{field}_gmt")).or_else(|| text(p, field)).and_then(Timestamp::parse)
 }
 
 /// A `*_gmt` time (UTC, written without an offset), else the local one, else now.

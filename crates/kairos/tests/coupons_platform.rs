@@ -104,6 +104,23 @@ async fn codes_are_created_in_the_shop_before_a_flow_hands_them_out() {
         (json!("percent"), json!("15.00"), json!(1))
     );
     let created: Vec<String> = coupons.iter().map(|c| c["code"].as_str().unwrap().to_string()).collect();
+    // The shop owner deletes one of them in WooCommerce: its webhook takes it out of the stock.
+    let deleted = json!({"id": 700, "code": created[0], "amount": "15.00", "discount_type": "percent"});
+    let raw = serde_json::to_vec(&deleted).unwrap();
+    let sig = kairos_integrations::signature::hmac_sha256_base64(b"whsec", &raw);
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-wc-webhook-topic", "coupon.deleted"),
+        ("x-wc-webhook-signature", sig.as_str()),
+        ("x-wc-webhook-id", "3"),
+        ("x-wc-webhook-delivery-id", "d1"),
+    ];
+    let r = c
+        .request("POST", &format!("/hooks/woocommerce/{}", s.keys.id), &headers, bytes::Bytes::from(raw))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(c.get("/api/v1/coupons/vip", sk).await.unwrap().json()["stock"], json!(19));
     // The Shopify pool's codes are refused: once Shopify has answered, the pool has none to hand out.
     pool_until(&mut c, sk, "gift", |_| shop.received().iter().any(|r| r.path.contains("price_rules"))).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -127,8 +144,9 @@ async fn codes_are_created_in_the_shop_before_a_flow_hands_them_out() {
     let text = m[0]["text"].as_str().unwrap_or_default().to_string();
     let code = text.trim_start_matches("Use ").trim().to_string();
     assert!(created.contains(&code), "the code handed out is one the shop created: {code:?} of {created:?}");
+    assert_ne!(code, created[0], "never the code deleted in the shop");
     let after = c.get("/api/v1/coupons/vip", sk).await.unwrap().json();
-    assert_eq!((after["stock"].clone(), after["issued"].clone()), (json!(19), json!(1)), "{after}");
+    assert_eq!((after["stock"].clone(), after["issued"].clone()), (json!(18), json!(1)), "{after}");
     // An order in the shop with that code redeems it.
     let order = json!({"userId": "ann", "event": "Order Completed", "properties": {"order_id": "w1", "total": 40, "coupon": code}});
     c.post_json("/v1/track", wk, &order).await.unwrap();

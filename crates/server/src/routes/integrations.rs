@@ -444,6 +444,9 @@ async fn apply(app: &AppState, ws: WorkspaceId, p: Platform, m: Mapped) -> Resul
             Err(e) => return Err(e.into()),
         }
     }
+    if !m.withdrawn_codes.is_empty() {
+        app.engine.withdraw_coupons(ws, m.withdrawn_codes).await?;
+    }
     crate::routes::inventory::remember_items(&app.engine, ws, m.inventory_items).await?;
     crate::routes::inventory::apply_levels(app, ws, m.inventory_levels).await?;
     if let Some(request) = m.privacy {
