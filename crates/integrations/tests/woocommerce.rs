@@ -93,3 +93,20 @@ fn the_ping_unknown_topics_and_bad_payloads() {
     assert_eq!(map("order.updated", &json!({"status": "processing"}), now()).unwrap_err().field, "id");
     assert_eq!(map("coupon.created", &json!({"id": 5, "code": "x"}), now()), Ok(Some(Mapped::default())));
 }
+
+#[test]
+fn coupons_gone_from_the_shop_are_withdrawn() {
+    let now = Timestamp::parse("2026-12-04T00:00:00Z").unwrap();
+    let m = |topic: &str, v: serde_json::Value| map(topic, &v, now).unwrap().unwrap().withdrawn_codes;
+    assert_eq!(m("coupon.deleted", json!({"id": 1, "code": "vip-abc"})), ["vip-abc"]);
+    assert_eq!(
+        m("coupon.updated", json!({"id": 1, "code": "vip-abc", "usage_count": 1, "usage_limit": 1})),
+        ["vip-abc"]
+    );
+    assert_eq!(
+        m("coupon.updated", json!({"id": 1, "code": "old", "date_expires_gmt": "2026-01-01T00:00:00"})),
+        ["old"]
+    );
+    assert!(m("coupon.updated", json!({"id": 1, "code": "live", "usage_count": 0, "usage_limit": 1})).is_empty());
+    assert_eq!(map("coupon.deleted", &json!({"id": 1}), now).unwrap_err().field, "code");
+}
