@@ -136,14 +136,8 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::csv_rows::{Kind, map_header};
-    use kairos_domain::Timestamp;
 
-    fn cx() -> RowContext {
-        RowContext {
-            as_of: Timestamp::parse("2026-05-01T00:00:00Z").unwrap(),
-            now: Timestamp::parse("2026-06-01T00:00:00Z").unwrap(),
-        }
-    }
+    use crate::csv_rows::test_cx as cx;
 
     const HEADER: &[&str] = &[
         "Email",

@@ -95,3 +95,12 @@ pub struct RowContext {
     /// Now: events are received now; no time may lie further ahead than a day.
     pub now: Timestamp,
 }
+
+/// The context the row mappings' unit tests share: rows dated May 2026, read in June.
+#[cfg(test)]
+pub(crate) fn test_cx() -> RowContext {
+    RowContext {
+        as_of: Timestamp::parse("2026-05-01T00:00:00Z").expect("a time"),
+        now: Timestamp::parse("2026-06-01T00:00:00Z").expect("a time"),
+    }
+}

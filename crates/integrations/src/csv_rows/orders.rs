@@ -165,12 +165,7 @@ mod tests {
     use super::*;
     use crate::csv_rows::{Kind, map_header};
 
-    fn cx() -> RowContext {
-        RowContext {
-            as_of: Timestamp::parse("2026-05-01T00:00:00Z").unwrap(),
-            now: Timestamp::parse("2026-06-01T00:00:00Z").unwrap(),
-        }
-    }
+    use crate::csv_rows::test_cx as cx;
 
     const HEADER: &[&str] = &[
         "Name",
