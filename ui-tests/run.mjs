@@ -5,8 +5,11 @@
 //
 // Run by hand against any server: BASE_URL=http://127.0.0.1:8080 EMAIL=... PASSWORD=... WRITE_KEY=wk_...
 // SECRET_KEY=sk_... SCREENSHOT_DIR=/tmp/shots node ui-tests/run.mjs
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const env = (k) => {
@@ -85,6 +88,76 @@ function watch(p, errors) {
   p.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|SyntaxError|TypeError|ReferenceError/.test(m.text())) errors.push(m.text());
   });
+}
+
+const SHOPIFY_FIXTURES = fileURLToPath(new URL('../crates/integrations/tests/fixtures/shopify/', import.meta.url));
+const fixture = (name) => JSON.parse(readFileSync(join(SHOPIFY_FIXTURES, `${name}.json`), 'utf8'));
+const SHOP_TOKEN = 'shpat_ui_test_token';
+const SHOP_SECRET = 'ui-test-secret';
+
+/**
+ * A fake Shopify Admin API on 127.0.0.1 for the server's backfill (the paths of crates/kairos/tests/backfill.rs,
+ * the payloads of the integration fixtures). Its orders page is held until `releaseOrders()` (or 8 s, within the
+ * server's 15 s call timeout), so the test sees the import running.
+ */
+async function fakeShop() {
+  let releaseOrders;
+  const ordersHeld = new Promise((resolve) => {
+    releaseOrders = resolve;
+  });
+  setTimeout(() => releaseOrders(), 8_000).unref();
+  const second = {
+    id: 207119551, email: 'ann@example.com', first_name: 'Ann', last_name: 'Lee',
+    updated_at: '2026-11-20T10:00:00-05:00', created_at: '2026-11-01T10:00:00-05:00',
+    email_marketing_consent: { state: 'subscribed', opt_in_level: 'single_opt_in', consent_updated_at: '2026-11-20T09:00:00-05:00' },
+  };
+  const routes = {
+    '/products/count.json': () => ({ count: 1 }),
+    '/products.json?limit=250': () => ({ products: [fixture('products_update')] }),
+    '/customers/count.json': () => ({ count: 2 }),
+    '/customers.json?limit=250': () => ({ customers: [fixture('customers_update'), second] }),
+    '/orders/count.json?status=any': () => ({ count: 1 }),
+    '/orders.json?limit=250&status=any': async () => {
+      await ordersHeld;
+      return { orders: [fixture('orders_create')] };
+    },
+  };
+  const server = createServer(async (req, res) => {
+    const route = routes[req.url.replace(/^\/admin\/api\/2026-01/, '')];
+    let status = 200;
+    let body;
+    if (!route) [status, body] = [404, { errors: 'Not Found' }];
+    else if (req.headers['x-shopify-access-token'] !== SHOP_TOKEN) [status, body] = [401, { errors: '[API] Invalid API key or access token' }];
+    else body = await route();
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, releaseOrders, close: () => server.close() };
+}
+
+/** Posts a Shopify webhook as Shopify does: the raw body signed with the connection's secret. */
+async function shopifyHook(topic, raw) {
+  const all = await admin('GET', '/integrations');
+  const path = new URL(all.items.find((i) => i.platform === 'shopify').webhook_url).pathname;
+  const res = await fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Shopify-Topic': topic,
+      'X-Shopify-Shop-Domain': 'velo.myshopify.com',
+      'X-Shopify-Webhook-Id': `ui-${topic}`,
+      'X-Shopify-Hmac-Sha256': createHmac('sha256', SHOP_SECRET).update(raw).digest('base64'),
+    },
+    body: raw,
+  });
+  expect(res.ok, `${topic} webhook answered ${res.status}: ${await res.text()}`);
+}
+
+/** The page is no wider than its window (no sideways scrolling). */
+async function fits(p, what) {
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow <= 1, `${what} fits the phone (${overflow}px too wide)`);
 }
 
 async function login(p, email, password) {
@@ -339,6 +412,124 @@ try {
     const memberText = readFileSync(await members.path(), 'utf8');
     expect(memberText.includes('csv.ann@example.com') && !memberText.includes('csv.bob@example.com'), `segment export: ${memberText.slice(0, 300)}`);
   });
+
+  const shop = await fakeShop();
+  await step('integrations: import the Shopify history and watch its progress, also on a phone', async () => {
+    const connect = (token) => admin('PUT', '/integrations/shopify', { shop_domain: 'velo.myshopify.com', access_token: token, webhook_secret: SHOP_SECRET, api_url: shop.url });
+    await connect('shpat_wrong_token');
+    await page.goto(`${BASE}/ui/integrations`);
+    const backfill = page.locator('[data-platform="shopify"] [data-testid="backfill"]');
+    const status = backfill.getByRole('status');
+    await status.getByText('Never run', { exact: true }).waitFor();
+    // A refused token stops it, saying why; with the right one it continues.
+    await backfill.getByRole('button', { name: 'Import history' }).click();
+    await status.getByText(/^Stopped: the platform refused the credentials \(HTTP 401\)/).waitFor();
+    await connect(SHOP_TOKEN);
+    await page.goto(`${BASE}/ui/integrations`);
+    await backfill.getByRole('button', { name: 'Continue' }).click();
+    // The orders page is held: the import shows where it is, an indeterminate bar (the orders are not counted
+    // yet) and what it read so far.
+    await status.getByText('Running: reading orders…', { exact: true }).waitFor();
+    await backfill.getByText('3 records so far').waitFor();
+    const bar = backfill.locator('progress');
+    expect((await bar.getAttribute('value')) === null, 'the bar is indeterminate while the total is unknown');
+    await backfill.locator('dd').filter({ hasText: '2 of 2' }).waitFor();
+    expect(await backfill.getByRole('button', { name: 'Import history' }).isDisabled(), 'no second start while running');
+    await shot('integrations-backfill-running');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await fits(page, 'the running import');
+    await shot('integrations-backfill-running-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    shop.releaseOrders();
+    await status.getByText('Done', { exact: true }).waitFor();
+    await backfill.getByText('4 of 4 records').waitFor();
+    expect((await bar.getAttribute('value')) === '4' && (await bar.getAttribute('max')) === '4', 'the bar is full');
+    await backfill.locator('dd').filter({ hasText: /^1 of 1$/ }).first().waitFor();
+    await backfill.getByText('Started').waitFor();
+    await page.locator('#toast').getByText('Shopify history imported').waitFor();
+    expect(await backfill.getByRole('button', { name: 'Import history' }).isEnabled(), 'it can run again');
+    const jon = await admin('GET', '/contacts?email=jon%40example.com');
+    expect(jon.items.length === 1 && jon.items[0].orders.count === 1, `the order came in: ${JSON.stringify(jon.items)}`);
+    await shot('integrations-backfill-done');
+  });
+
+  await step('privacy: a Shopify data request is listed with what to do, and its download holds the person', async () => {
+    await shopifyHook('customers/data_request', '{"shop_id": 954889, "shop_domain": "velo.myshopify.com", "orders_requested": [820982911946154508], "customer": {"id": 115310627314723954, "email": "jon@example.com", "phone": null}, "data_request": {"id": 9999}}');
+    await page.goto(`${BASE}/ui/integrations`);
+    await page.getByRole('link', { name: 'Privacy requests and audit log' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Privacy requests and audit log' }).waitFor();
+    const request = page.locator('tr[data-action="privacy.data_request"]');
+    await request.getByText('Shopify data request', { exact: true }).waitFor();
+    await request.getByRole('cell', { name: 'Shopify', exact: true }).waitFor();
+    await request.getByText('Download this person’s data and send it to the store owner.').waitFor();
+    const [file] = await Promise.all([page.waitForEvent('download'), request.getByRole('button', { name: 'Download the data of Jon Smith' }).click()]);
+    const doc = JSON.parse(readFileSync(await file.path(), 'utf8'));
+    expect(doc.contact.email === 'jon@example.com' && doc.events.length >= 1, `the export: ${JSON.stringify(doc).slice(0, 300)}`);
+    await shot('privacy-data-request');
+    await request.getByRole('link', { name: 'Jon Smith' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Jon Smith' }).waitFor();
+  });
+
+  await step('contacts: erase a person through the confirmation dialog and see the erased profile', async () => {
+    const data = page.getByRole('region', { name: 'Data rights' });
+    const [file] = await Promise.all([page.waitForEvent('download'), data.getByRole('button', { name: 'Export data' }).click()]);
+    expect(JSON.parse(readFileSync(await file.path(), 'utf8')).contact.email === 'jon@example.com', 'the export names the person');
+    const erase = data.getByRole('button', { name: 'Erase this person' });
+    await erase.click();
+    const dialog = page.getByRole('dialog', { name: 'Erase Jon Smith?' });
+    await dialog.getByText('This cannot be undone.').waitFor();
+    await dialog.getByText('unless they give their consent again').waitFor();
+    // Escape cancels and gives the focus back.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await erase.evaluate((b) => b === document.activeElement), 'the focus is back on the button');
+    await erase.click();
+    const input = dialog.getByLabel('Type their email, jon@example.com, to confirm');
+    expect(await input.evaluate((i) => i === document.activeElement), 'the dialog focuses its field');
+    const confirm = dialog.getByRole('button', { name: 'Erase permanently' });
+    await input.fill('jon@example.org');
+    expect(await confirm.isDisabled(), 'a wrong email does not confirm');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await fits(page, 'the erasure dialog');
+    await shot('contact-erase-dialog-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await input.fill('jon@example.com');
+    await confirm.click();
+    await page.getByRole('heading', { level: 1, name: 'Erased person' }).waitFor();
+    await page.locator('[data-testid="erased"]').getByText('data was erased on').waitFor();
+    await page.locator('#toast').getByText('Erased:').waitFor();
+    const html = await page.content();
+    expect(!html.includes('jon@example.com') && !html.includes('Smith'), 'nothing names the person any more');
+    const gone = await admin('GET', '/contacts?email=jon%40example.com');
+    expect(gone.items.length === 0, `the address is gone: ${JSON.stringify(gone.items)}`);
+    await shot('contact-erased');
+  });
+
+  await step('privacy: the audit log tells the erasure and the export in words', async () => {
+    const erasedUrl = page.url();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('link', { name: 'Privacy requests and audit log' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Privacy requests and audit log' }).waitFor();
+    const erasure = page.locator('tr[data-action="contact.erase"]');
+    await erasure.getByText('Erased a person', { exact: true }).waitFor();
+    await erasure.getByRole('cell', { name: EMAIL, exact: true }).waitFor();
+    await erasure.getByRole('link', { name: /^Contact #\d+ \(erased\)$/ }).waitFor();
+    await erasure.getByText(/Erased: \d+ events? and \d+ messages? rewritten/).waitFor();
+    const exported = page.locator('tr[data-action="contact.export"]');
+    await exported.first().getByText('Exported a person’s data', { exact: true }).waitFor();
+    await page.locator('tr[data-action="privacy.data_request"]').getByText('This person was erased since').waitFor();
+    const text = await page.locator('main').innerText();
+    expect(!/\b(key|user):/.test(text) && !/contact:\d/.test(text), `no raw actor or subject ids: ${text}`);
+    await shot('privacy');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await fits(page, 'the audit log');
+    await shot('privacy-phone');
+    await page.goto(erasedUrl);
+    await page.getByRole('heading', { level: 1, name: 'Erased person' }).waitFor();
+    await fits(page, 'the erased profile');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+  shop.close();
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

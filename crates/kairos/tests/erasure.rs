@@ -63,6 +63,7 @@ async fn an_erased_person_leaves_their_figures_and_nothing_that_names_them() {
     common::wait_status(&mut c, sk, "jon@example.com", "sent").await;
     let jon = contact_by_email(&mut c, sk, "jon@example.com").await.expect("the customer");
     let id = id_of(&jon);
+    assert_eq!(jon["erased_at"], Value::Null, "{jon}");
     assert!(everything(&mut c, sk).await.contains("jon@example.com"), "the test must see the address first");
 
     assert!(
@@ -78,6 +79,9 @@ async fn an_erased_person_leaves_their_figures_and_nothing_that_names_them() {
     assert!(!text.contains("jon@") && !text.contains("Jon") && !text.contains("Smith"), "{text}");
     assert!(text.contains("\"count\":1") && text.contains("403"), "the order's figures stay: {text}");
     assert_eq!(after["consent"]["email"]["status"], json!("unsubscribed"), "{text}");
+    let erased_at = after["erased_at"].as_str().unwrap_or_default();
+    assert!(erased_at.starts_with("2030-01-07T10:00"), "the profile says when it was erased: {text}");
+    assert_eq!(after["erased_at"], after["consent"]["email"]["updated_at"], "{text}");
     assert!(contact_by_email(&mut c, sk, "jon@example.com").await.is_none());
     let all = everything(&mut c, sk).await;
     for pii in ["jon@example.com", "Jon", "Smith", "123 Elm", "A-1"] {

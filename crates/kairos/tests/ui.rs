@@ -2,8 +2,9 @@
 //! with `kairos user create`, then `node ui-tests/run.mjs` (playwright-core driving Debian's `/usr/bin/chromium`):
 //! login (a wrong password, then the keyboard only), the dashboard, finding a contact and its timeline, a segment
 //! with its live count, installing and activating a library flow, triggering it through the ingestion API and
-//! reading the message in the outbox, the dashboard changing after an order, the other pages, logout, and a
-//! phone-sized viewport. Screenshots of the main pages go to `<target dir>/ui-screenshots/`.
+//! reading the message in the outbox, the dashboard changing after an order, the other pages, importing a
+//! Shopify shop's history from a fake Admin API with its progress, a Shopify data request, erasing a person
+//! through the confirmation dialog, the privacy audit log, logout, and a phone-sized viewport. Screenshots of the main pages go to `<target dir>/ui-screenshots/`.
 //!
 //! `scripts/ui-test-deps.sh` installs what it needs (Chromium with apt-get, playwright-core with npm) and is quick
 //! once done. Set `KAIROS_SKIP_UI_TESTS=1` to skip this test on a machine that cannot install them.
@@ -40,7 +41,10 @@ fn web_ui_end_to_end_in_chromium() {
     assert!(deps.success(), "scripts/ui-test-deps.sh failed: Chromium or playwright-core could not be installed");
     eprintln!("browser dependencies ready in {:.1} s", t.elapsed().as_secs_f64());
 
-    let server = common::TestServer::start();
+    // The backfill step's fake Shopify API listens on 127.0.0.1, which the server may call only when allowed.
+    let server = common::TestServer::start_with(|dir| {
+        std::fs::write(dir.join("kairos.toml"), "[network]\noutbound_allow = [\"127.0.0.1\"]\n").expect("kairos.toml");
+    });
     common::create_user(&server.dir, &server.keys.id, EMAIL, PASSWORD);
 
     let shots = screenshot_dir();

@@ -149,6 +149,10 @@ pub struct ContactBody {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// When the person's data was erased (`DELETE /api/v1/contacts/{id}`): the profile is then an anonymous
+    /// shell kept for the store's figures. Null for everyone else.
+    #[schema(format = DateTime)]
+    pub erased_at: Option<String>,
 }
 
 impl From<&Contact> for ContactBody {
@@ -194,6 +198,7 @@ impl From<&Contact> for ContactBody {
             last_seen_at: ts(c.computed.last_seen_at),
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
+            erased_at: ts(c.erased_at),
         }
     }
 }

@@ -11,6 +11,7 @@ import * as outbox from './pages/outbox.js';
 import * as settings from './pages/settings.js';
 import * as integrations from './pages/integrations.js';
 import * as imports from './pages/imports.js';
+import * as privacy from './pages/privacy.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -32,6 +33,7 @@ const ROUTES = [
   [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],
   [/^\/ui\/import\/?$/, imports.render, 'import'],
   [/^\/ui\/settings\/?$/, settings.render, 'settings'],
+  [/^\/ui\/privacy\/?$/, privacy.render, 'settings'],
 ];
 
 let generation = 0;

@@ -20,7 +20,7 @@ export function lineChart(points, { label, yFormat = String, xFormat, height = 2
   const avail = (window.innerWidth || 1280) > 760 && half ? ((window.innerWidth || 1280) - 320) / 2 : (window.innerWidth || 800) - 80;
   const W = Math.round(Math.max(320, Math.min(720, avail)));
   const H = W < 500 ? Math.round(height * 0.9) : height;
-  const fmtX = xFormat || ((x) => new Date(x).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' }));
+  const fmtX = xFormat || ((x) => new Date(x).toLocaleDateString(undefined, { day: 'numeric', month: 'short' }));
   const wrap = h('figure', { class: 'chart' });
   if (!points.length) {
     wrap.append(h('p', { class: 'muted', text: 'No data for this period yet.' }));

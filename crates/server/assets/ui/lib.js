@@ -346,8 +346,9 @@ export function pct(x) {
   return `${num(v, 1)}%`;
 }
 
-const dtf = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
-const df = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium' });
+// Times and dates in the browser's own language and conventions (its locale).
+const dtf = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const df = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 export function dateTime(iso) {
   if (!iso) return '—';
   const t = new Date(iso);
@@ -359,8 +360,17 @@ export function date(iso) {
   return Number.isNaN(t.getTime()) ? String(iso) : df.format(t);
 }
 
-/** A contact's display name. */
+/** dateTime() as a <time> element (its machine-readable value in `datetime`). */
+export function localTime(iso) {
+  return iso ? h('time', { datetime: iso, text: dateTime(iso) }) : '—';
+}
+
+/** The store platforms' names. */
+export const PLATFORM_NAMES = { shopify: 'Shopify', woocommerce: 'WooCommerce', magento: 'Magento' };
+
+/** A contact's display name ("Erased person" once their data was erased). */
 export function contactName(c) {
+  if (c?.erased_at) return 'Erased person';
   const t = c?.traits || {};
   const full = [t.first_name || t.firstName, t.last_name || t.lastName].filter(Boolean).join(' ');
   return full || t.name || c?.email || c?.user_id || c?.phone || `Contact ${c?.id ?? ''}`.trim();

@@ -1,5 +1,5 @@
 // Contacts: search, and a profile with computed fields, consent, cart, traits, timeline and messages.
-import { api, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast } from '../lib.js';
+import { api, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast, nextId, localTime } from '../lib.js';
 import { messageView } from '../preview.js';
 
 function contactRow(currency) {
@@ -97,6 +97,10 @@ function timelineItems(events) {
 function consentPanel(contact, rerender) {
   const rows = ['email', 'sms'].map((channel) => {
     const c = contact.consent?.[channel] || {};
+    // An erased person is never subscribed again from here: only their own new consent brings them back.
+    if (contact.erased_at) {
+      return h('div', { class: 'row' }, h('div', { class: 'field' }, h('span', { class: 'label-text', text: channel === 'sms' ? 'SMS' : 'Email' }), h('div', {}, statusBadge(c.status || 'never_subscribed'))));
+    }
     const next = c.status === 'subscribed' ? 'unsubscribed' : 'subscribed';
     const btn = h('button', {
       type: 'button',
@@ -121,7 +125,100 @@ function consentPanel(contact, rerender) {
   return panel('Consent', rows);
 }
 
-const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'created_at', 'updated_at']);
+const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'created_at', 'updated_at', 'erased_at']);
+
+/** What erasing a person does, in words (crates/engine/src/erasure.rs, crates/domain/src/erasure.rs). */
+const ERASURE_EFFECTS = [
+  'their email address, phone number, names, user ids and every other profile detail;',
+  'the personal details in their events (the events stay as anonymous activity);',
+  'the messages sent to them and their tasks;',
+  'their place in flows: nothing more is sent to them.',
+];
+
+/**
+ * The confirmation before an erasure: a modal <dialog> (focus stays inside, Escape cancels) that says what
+ * happens and asks for the person's email (or ERASE when they have none) to be typed.
+ */
+function eraseDialog(contact, opener, onErased) {
+  const phrase = contact.email || 'ERASE';
+  const titleId = nextId('dlg');
+  const descId = nextId('dlg');
+  const input = h('input', { type: 'text', name: 'confirm', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
+  const confirm = h('button', { type: 'submit', class: 'danger-solid', text: 'Erase permanently', disabled: true });
+  const cancel = h('button', { type: 'button', class: 'secondary', text: 'Cancel' });
+  const errors = h('div', { 'aria-live': 'polite' });
+  const matches = () => input.value.trim().toLowerCase() === phrase.toLowerCase();
+  input.addEventListener('input', () => {
+    confirm.disabled = !matches();
+  });
+  const form = h(
+    'form',
+    {},
+    h('h2', { id: titleId, text: `Erase ${contactName(contact)}?` }),
+    h(
+      'div',
+      { id: descId },
+      h('p', { text: 'Kairos removes everything that identifies this person:' }),
+      h('ul', {}, ERASURE_EFFECTS.map((t) => h('li', { text: t }))),
+      h('p', { text: 'Their orders and revenue stay in your figures, anonymously.' }),
+      h('p', { text: 'They will not come back from Shopify, WooCommerce, Magento or a CSV import unless they give their consent again.' }),
+      h('p', {}, h('strong', { text: 'This cannot be undone.' }), ' If they asked for their data too, export it first.'),
+    ),
+    field(contact.email ? `Type their email, ${phrase}, to confirm` : 'Type ERASE to confirm', input),
+    errors,
+    h('div', { class: 'actions' }, confirm, cancel),
+  );
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, 'aria-describedby': descId }, form);
+  cancel.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener.isConnected) opener.focus();
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!matches()) return;
+    cancel.disabled = true;
+    busy(
+      confirm,
+      async () => {
+        const r = await api(`/contacts/${contact.id}`, { method: 'DELETE' });
+        dialog.close();
+        toast(`Erased: ${plural(r.events ?? 0, 'event')} and ${plural(r.messages ?? 0, 'message')} cleared, ${plural(r.flow_runs ?? 0, 'flow run')} ended`);
+        onErased();
+      },
+      errors,
+    ).finally(() => {
+      cancel.disabled = false;
+      confirm.disabled = !matches();
+    });
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  input.focus();
+}
+
+/** Export (a subject access request) and erasure; for an erased person, when it happened. */
+function dataRightsPanel(contact, ctx) {
+  if (contact.erased_at) {
+    return panel('Data rights', h('p', {}, 'Erased on ', localTime(contact.erased_at), '. There is nothing left to export or erase.'));
+  }
+  const errors = h('div', { 'aria-live': 'polite' });
+  const exportButton = h('button', { type: 'button', class: 'secondary', text: 'Export data' });
+  exportButton.addEventListener('click', () =>
+    busy(exportButton, async () => {
+      await download(`/contacts/${contact.id}/export`, `kairos-contact-${contact.id}.json`);
+      toast('Data exported');
+    }, errors),
+  );
+  const eraseButton = h('button', { type: 'button', class: 'danger', text: 'Erase this person' });
+  eraseButton.addEventListener('click', () => eraseDialog(contact, eraseButton, () => ctx.navigate(`/ui/contacts/${contact.id}`, { replace: true })));
+  return panel(
+    'Data rights',
+    h('p', { class: 'muted small', text: 'When a person asks to see or delete their data: the export is one JSON file with their profile, consent history, events and messages. Both are written to the privacy audit log.' }),
+    errors,
+    h('div', { class: 'actions' }, exportButton, eraseButton),
+  );
+}
 
 function computedPanel(c, currency) {
   const o = c.orders || {};
@@ -217,7 +314,10 @@ export async function profile(ctx) {
     'div',
     {},
     pageHead(contactName(contact), contact.email && contactName(contact) !== contact.email ? badge(contact.email) : null, h('a', { href: '/ui/contacts', class: 'button secondary', text: 'All contacts' })),
-    h('div', { class: 'grid two' }, h('div', {}, identity, computedPanel(contact, currency)), h('div', {}, consentSlot, cartPanel, traitsPanel)),
+    contact.erased_at
+      ? h('p', { class: 'notice erased-note', role: 'note', 'data-testid': 'erased' }, 'This person’s data was erased on ', localTime(contact.erased_at), '. The profile stays as an anonymous record so that order and revenue figures still add up; nothing is sent to it.')
+      : null,
+    h('div', { class: 'grid two' }, h('div', {}, identity, computedPanel(contact, currency)), h('div', {}, consentSlot, dataRightsPanel(contact, ctx), cartPanel, traitsPanel)),
     timelinePanel,
     messagesPanel,
   );

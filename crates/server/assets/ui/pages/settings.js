@@ -128,6 +128,10 @@ export async function render(ctx) {
         h('p', {}, 'Email (SMTP or capture, DKIM, tracking links) and the SMS provider are configured in ', code('kairos.toml'), ' in the data directory; messages captured instead of sent are in the ', h('a', { href: '/ui/outbox', text: 'outbox' }), '.'),
         h('p', {}, 'Add a login for a colleague with ', code(`kairos user create --workspace ${WORKSPACE_ID} --email EMAIL --password PASSWORD`), '.'),
       ),
+      panel(
+        'Privacy',
+        h('p', {}, 'Exports and erasures of people’s data, and your store platform’s privacy requests, are listed under ', h('a', { href: '/ui/privacy', text: 'Privacy requests and audit log' }), '. To export or erase a person, open their profile.'),
+      ),
     ),
   );
 }
