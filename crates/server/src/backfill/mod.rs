@@ -64,6 +64,10 @@ pub struct Progress {
     pub counts: BTreeMap<String, Count>,
     /// Records left out because they name an erased person.
     pub erased: u64,
+    /// Orders left out because Kairos already counted them (a webhook, an earlier backfill or import brought
+    /// them): beyond the engine's message-id window they would count twice.
+    #[serde(default)]
+    pub known: u64,
     /// Per resource, the newest record's update time seen (RFC 3339): where an incremental sync (Magento)
     /// starts next time.
     #[serde(default)]
@@ -212,7 +216,11 @@ async fn pages(
 ) -> Result<(), BackfillError> {
     let resources = source.resources();
     let start = resources.iter().position(|r| *r == progress.resource).unwrap_or(0);
+    let mut known = None;
     for resource in &resources[start..] {
+        if *resource == "orders" {
+            known = Some(known_orders_of(engine, ws).await?);
+        }
         if progress.resource != *resource {
             // Committed before anything is read: a restart continues here, not at the resource before.
             progress.resource = (*resource).into();
@@ -244,7 +252,7 @@ async fn pages(
                     *mark = newest.to_string();
                 }
             }
-            take_in(engine, ws, p, source, resource, page.records, progress).await?;
+            take_in(engine, ws, p, source, resource, page.records, known.as_ref(), progress).await?;
             progress.cursor = page.next;
             progress.updated_at = Some(engine.clock().now());
             save(engine, ws, p, progress).await?;
@@ -257,7 +265,28 @@ async fn pages(
     Ok(())
 }
 
-/// Maps a page's records and commits them: products, then each record's events (one record each).
+/// The order ids Kairos already counted (`crate::csv_import::known_orders`), read off the async threads.
+async fn known_orders_of(engine: &Engine, ws: WorkspaceId) -> Result<HashSet<u64>, BackfillError> {
+    let started = std::time::Instant::now();
+    let known = tokio::task::block_in_place(|| crate::csv_import::known_orders(engine, ws))?;
+    tracing::debug!(orders = known.len(), ms = started.elapsed().as_millis() as u64, "known orders read");
+    Ok(known)
+}
+
+/// Whether a record's `Order Completed` names an order Kairos already counted.
+fn already_counted(events: &[Event], known: Option<&HashSet<u64>>) -> bool {
+    let Some(known) = known else { return false };
+    events.iter().any(|e| {
+        e.name.as_deref() == Some("Order Completed")
+            && e.properties.get("order_id").is_some_and(|id| {
+                known.contains(&crate::csv_import::order_key(&crate::csv_import::order_text(id.clone())))
+            })
+    })
+}
+
+/// Maps a page's records and commits them: products, then each record's events (one record each). An order
+/// Kairos already counted is left out whole (`known`).
+#[allow(clippy::too_many_arguments)]
 async fn take_in(
     engine: &Engine,
     ws: WorkspaceId,
@@ -265,6 +294,7 @@ async fn take_in(
     source: &Source,
     resource: &str,
     records: Vec<Value>,
+    known: Option<&HashSet<u64>>,
     progress: &mut Progress,
 ) -> Result<(), BackfillError> {
     let now = engine.clock().now();
@@ -275,6 +305,7 @@ async fn take_in(
             Ok((evs, m.products, m.inventory_items))
         });
         match mapped {
+            Ok((evs, _, _)) if already_counted(&evs, known) => progress.known += 1,
             Ok((evs, prods, its)) => {
                 items.extend(its);
                 if !evs.is_empty() {

@@ -16,7 +16,7 @@ use kairos_domain::{Event, Product};
 use kairos_integrations::csv_rows::{self, Kind, Mapping, OrderLine, ProductLine, Rejection, RowContext};
 
 pub use reader::{CSV_ROW_BYTES_MAX, Counting, sniff_delimiter};
-pub use sink::{EngineSink, order_key};
+pub use sink::{EngineSink, known_orders, order_key, order_text};
 
 /// Rows mapped before their records are handed to the sink in one call.
 pub const CSV_BATCH_ROWS: usize = 1_000;

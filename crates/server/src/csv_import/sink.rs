@@ -47,29 +47,31 @@ impl Sink for EngineSink {
         Ok(self.handle.block_on(self.engine.upsert_platform_products(self.ws, products))?)
     }
 
-    /// Every stored `Order Completed`'s order id, whichever way it came (a CSV, a webhook, the API): the
-    /// engine's message-id window is days, a re-import may come months later, and an order counted twice
-    /// would double the customer's spend.
     fn known_orders(&mut self) -> Result<HashSet<u64>, ImportError> {
-        let ws = self.ws;
-        let known = self
-            .engine
-            .read(|r| {
-                let mut known = HashSet::new();
-                r.events_named(ws, "Order Completed", &mut |_, data| {
-                    if let Ok(StoredOrder { properties: OrderProps { order_id: Some(id) } }) =
-                        serde_json::from_str(data)
-                    {
-                        let id = match id {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        known.insert(order_key(&id));
-                    }
-                })?;
-                Ok(known)
-            })
-            .map_err(kairos_engine::EngineError::from)?;
+        Ok(known_orders(&self.engine, self.ws)?)
+    }
+}
+
+/// Every stored `Order Completed`'s order id ([`order_key`]), whichever way it came (a CSV, a webhook, a
+/// backfill, the API): the engine's message-id window is days, a re-import may come months later, and an order
+/// counted twice would double the customer's spend. Blocking (a scan of the workspace's orders).
+pub fn known_orders(engine: &Engine, ws: WorkspaceId) -> Result<HashSet<u64>, kairos_engine::EngineError> {
+    let known = engine.read(|r| {
+        let mut known = HashSet::new();
+        r.events_named(ws, "Order Completed", &mut |_, data| {
+            if let Ok(StoredOrder { properties: OrderProps { order_id: Some(id) } }) = serde_json::from_str(data) {
+                known.insert(order_key(&order_text(id)));
+            }
+        })?;
         Ok(known)
+    })?;
+    Ok(known)
+}
+
+/// An order id as text (platforms send numbers or strings).
+pub fn order_text(id: serde_json::Value) -> String {
+    match id {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
     }
 }

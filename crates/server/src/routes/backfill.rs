@@ -24,6 +24,7 @@ pub(crate) fn view(p: Option<&Progress>, running_here: bool) -> Value {
         "imported": imported,
         "total": total,
         "erased": p.erased,
+        "known": p.known,
         "rejected": p.rejected,
         "first_rejection": p.first_rejection,
         "started_at": crate::wire::ts(p.started_at),
