@@ -28,14 +28,14 @@ pub(crate) enum Command {
     IngestRecords {
         ws: WorkspaceId,
         records: Vec<Vec<Prepared>>,
-        reply: Reply<crate::erasure::Imported>,
+        reply: Reply<crate::Imported>,
     },
     Erase {
         ws: WorkspaceId,
         contact: kairos_domain::ContactId,
         /// Who asked (the audit log's actor).
         actor: String,
-        reply: Reply<crate::erasure::Erasure>,
+        reply: Reply<crate::Erasure>,
     },
     Audit {
         entry: Box<kairos_store::AuditEntry>,

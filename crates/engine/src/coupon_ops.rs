@@ -26,7 +26,7 @@ impl State {
     /// A backed pool's stock of codes created in the shop.
     fn load_stock(&mut self, ws: WorkspaceId, p: &Pool) -> Result<(), EngineError> {
         if p.backing().is_some() {
-            let stored = self.w.writer().sync_state(ws, &stock_state(p.id()))?;
+            let stored = self.w.sync_tx().sync_state(ws, &stock_state(p.id()))?;
             self.coupons.stock.insert((ws, p.id().to_string()), parse_stock(stored.as_deref()));
         }
         Ok(())
@@ -35,7 +35,7 @@ impl State {
     fn save_stock(&mut self, ws: WorkspaceId, pool: &str, now: Timestamp) -> Result<(), EngineError> {
         let codes = self.coupons.stock.get(&(ws, pool.to_string())).cloned().unwrap_or_default();
         let text = serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into());
-        self.w.writer().put_sync_state(ws, &stock_state(pool), &text, now)?;
+        self.w.sync_tx().put_sync_state(ws, &stock_state(pool), &text, now)?;
         Ok(())
     }
 

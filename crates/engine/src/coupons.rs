@@ -31,7 +31,7 @@ pub(crate) enum Kind {
 /// A store platform that creates a pool's codes in the shop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backing {
-    pub platform: crate::integrations::Platform,
+    pub platform: kairos_domain::vocab::Platform,
     /// Shopify: the price rule (the discount) the codes are created under.
     pub price_rule_id: Option<String>,
 }
@@ -276,7 +276,7 @@ pub fn parse_pool(v: &Value) -> Result<Pool, EngineError> {
 
 /// `platform` (and Shopify's `price_rule_id`): who creates a unique pool's codes in the shop.
 fn parse_backing(o: &serde_json::Map<String, Value>, kind: &Kind) -> Result<Option<Backing>, EngineError> {
-    use crate::integrations::Platform;
+    use kairos_domain::vocab::Platform;
     let platform = match o.get("platform") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(p)) => Platform::parse(p)

@@ -21,7 +21,7 @@ use sha2::Sha256;
 
 use crate::command::Command;
 use crate::state::State;
-use crate::{ContactRef, Engine, EngineError, Prepared};
+use crate::{ContactRef, Engine, EngineError, Erasure, Imported, Prepared};
 
 /// Bytes of the key erased identities are hashed with.
 const ERASURE_KEY_BYTES: usize = 32;
@@ -30,28 +30,6 @@ const ERASURE_KEY_BYTES: usize = 32;
 const ERASED_IDENTITIES_MAX: usize = 1_000;
 /// The text an erased team task keeps.
 const ERASED_TASK_TEXT: &str = "(erased person)";
-
-/// What ingesting imported records did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Imported {
-    /// Events stored.
-    pub stored: usize,
-    /// Events already stored (same message id).
-    pub duplicates: usize,
-    /// Records left out because they name an erased person who has not consented again.
-    pub erased: usize,
-    /// Which records (their positions in the list given) were left out.
-    pub erased_records: Vec<usize>,
-}
-
-/// What an erasure rewrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Erasure {
-    pub contact: ContactId,
-    pub events: u64,
-    pub messages: u64,
-    pub flow_runs: u64,
-}
 
 /// What to do with an imported record.
 enum Verdict {
@@ -138,7 +116,7 @@ impl State {
     ) -> Result<Erasure, EngineError> {
         let id = self.resolve_existing(ws, ContactRef::Id(id))?;
         let mut people = vec![id];
-        people.extend(self.w.writer().merged_into(id)?);
+        people.extend(self.w.erasure_tx().merged_into(id)?);
         let flow_runs = self.end_runs_of(&people, now)?;
         self.skip_messages_of(&people, now)?;
         let c = self.contact_mut(id)?;
@@ -152,7 +130,7 @@ impl State {
         c.erase(now);
         self.mark_dirty(id);
         self.evaluate_contact(ws, id, now)?;
-        let mut identities = self.w.writer().remove_identities_of(ws, &people)?;
+        let mut identities = self.w.erasure_tx().remove_identities_of(ws, &people)?;
         self.identity.forget_identities_of(&people);
         for (channel, address) in &addresses {
             self.w.message_tx().unsuppress(ws, *channel, address)?;
@@ -169,9 +147,9 @@ impl State {
         identities.dedup();
         let key = self.erasure_key(true, now)?.expect("created when missing");
         for (kind, value) in identities.iter().take(ERASED_IDENTITIES_MAX) {
-            self.w.writer().record_erasure(ws, &identity_hash(&key, ws, *kind, value), now)?;
+            self.w.erasure_tx().record_erasure(ws, &identity_hash(&key, ws, *kind, value), now)?;
         }
-        let w = self.w.writer();
+        let w = self.w.erasure_tx();
         let events = w.rewrite_personal(PersonalRows::Events, &people, &mut erase_event_text)?;
         let messages = w.rewrite_personal(PersonalRows::Messages, &people, &mut erase_message_text)?;
         w.rewrite_personal(PersonalRows::RunTriggers, &people, &mut |_| "{}".into())?;
@@ -240,7 +218,7 @@ impl State {
     }
 
     pub(crate) fn audit(&mut self, entry: AuditEntry) -> Result<(), EngineError> {
-        self.w.writer().record_audit(&entry)?;
+        self.w.erasure_tx().record_audit(&entry)?;
         Ok(())
     }
 
@@ -253,7 +231,7 @@ impl State {
                 if erased.iter().any(|(h, _)| *h == hash) {
                     continue;
                 }
-                if let Some(at) = self.w.writer().erasure_time(ws, &hash)? {
+                if let Some(at) = self.w.erasure_tx().erasure_time(ws, &hash)? {
                     erased.push((hash, at));
                 }
             }
@@ -291,7 +269,7 @@ impl State {
                     }
                     Verdict::Consented(hashes) => {
                         for h in hashes {
-                            self.w.writer().forget_erasure(ws, &h)?;
+                            self.w.erasure_tx().forget_erasure(ws, &h)?;
                         }
                     }
                 }

@@ -66,7 +66,7 @@ impl State {
         value: Option<String>,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let w = self.w.writer();
+        let w = self.w.sync_tx();
         match value {
             Some(v) => w.put_sync_state(ws, name, &v, now)?,
             None => {

@@ -55,7 +55,6 @@ pub use campaigns::CAMPAIGN_WAVE_RECIPIENTS_MAX;
 pub use clock::{Clock, DevClock, DevClockError, ManualClock, SystemClock};
 pub use delivery::UNCONFIRMED_REASON;
 pub use dispatch::HANDOFF_IN_FLIGHT_MAX;
-pub use erasure::Imported;
 pub use flows::FLOW_COUNTER_STEP;
 pub use segment_preview::PREVIEW_SAMPLE_MAX as SEGMENT_PREVIEW_SAMPLE_MAX;
 
@@ -131,6 +130,28 @@ pub enum SegmentReply {
 pub struct IngestOutcome {
     pub stored: usize,
     pub duplicates: usize,
+}
+
+/// What ingesting imported records did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// Events stored.
+    pub stored: usize,
+    /// Events already stored (same message id).
+    pub duplicates: usize,
+    /// Records left out because they name an erased person who has not consented again.
+    pub erased: usize,
+    /// Which records (their positions in the list given) were left out.
+    pub erased_records: Vec<usize>,
+}
+
+/// What an erasure rewrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    pub contact: kairos_domain::ContactId,
+    pub events: u64,
+    pub messages: u64,
+    pub flow_runs: u64,
 }
 
 /// Who a consent change is about.

@@ -55,4 +55,10 @@ impl Stores {
     pub(crate) fn product_tx(&mut self) -> &mut dyn ProductWrites {
         &mut *self.0
     }
+    pub(crate) fn erasure_tx(&mut self) -> &mut dyn kairos_store::erasure::ErasureWrites {
+        &mut *self.0
+    }
+    pub(crate) fn sync_tx(&mut self) -> &mut dyn kairos_store::sync::SyncWrites {
+        &mut *self.0
+    }
 }

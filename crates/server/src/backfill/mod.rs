@@ -54,8 +54,7 @@ pub enum BackfillError {
 /// Where a backfill is, as stored after each page and shown in the UI.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Progress {
-    /// `running`, `done` or `failed`.
-    pub status: String,
+    pub status: Status,
     /// The resource being read (`products`, `customers`, `orders`), or the last one.
     pub resource: String,
     /// Where the resource continues (a next-page URL or page number); None at its first page.
@@ -82,6 +81,16 @@ pub struct Progress {
     pub error: Option<String>,
 }
 
+/// Where a backfill is: reading, finished, or stopped by an error (it continues from there when started again).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Running,
+    Done,
+    Failed,
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Count {
     pub imported: u64,
@@ -90,7 +99,7 @@ pub struct Count {
 
 impl Progress {
     pub fn is_running(&self) -> bool {
-        self.status == "running"
+        self.status == Status::Running
     }
     /// Records taken in and records in all (when every total is known).
     pub fn totals(&self) -> (u64, Option<u64>) {
@@ -173,28 +182,28 @@ pub async fn run(
     let source = Source::of(p, &config)?;
     let now = engine.clock().now();
     let mut progress = match progress(engine, ws, p).await? {
-        Some(old) if old.status != "done" => old,
+        Some(old) if old.status != Status::Done => old,
         // A new run; an incremental source keeps its high-water marks and reads only what changed since.
         old => {
             let marks = old.filter(|_| source.incremental()).map(|o| o.marks).unwrap_or_default();
             Progress { started_at: Some(now), resource: source.resources()[0].into(), marks, ..Progress::default() }
         }
     };
-    progress.status = "running".into();
+    progress.status = Status::Running;
     progress.error = None;
     save(engine, ws, p, &progress).await?;
     let outcome = pages(engine, http, ws, p, &source, &mut progress, report).await;
     progress.updated_at = Some(engine.clock().now());
     match outcome {
         Ok(()) => {
-            progress.status = "done".into();
+            progress.status = Status::Done;
             progress.cursor = None;
             save(engine, ws, p, &progress).await?;
             report(&progress);
             Ok(progress)
         }
         Err(e) => {
-            progress.status = "failed".into();
+            progress.status = Status::Failed;
             progress.error = Some(e.to_string());
             // Best effort: the failure is also the answer.
             let _ = save(engine, ws, p, &progress).await;
