@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { trackerSteps } from './tracker.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -530,6 +531,8 @@ try {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
   shop.close();
+
+  await trackerSteps({ browser, step, expect, admin, BASE, WRITE_KEY });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -27,6 +27,7 @@ pub mod products;
 pub mod reports;
 pub mod segments;
 pub mod settings;
+pub mod site;
 pub mod templates;
 
 use axum::Router;
@@ -169,9 +170,10 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
 }
 
 /// The public endpoints outside `/v1` and `/api/v1`: links in messages (their signature is the credential), the
-/// SMS provider's and the store platforms' webhooks (their signatures).
+/// SMS provider's and the store platforms' webhooks (their signatures), and the tracker stores load.
 pub fn public() -> Router<AppState> {
     Router::new()
+        .route("/js/kairos.js", get(site::tracker))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))
