@@ -13,9 +13,6 @@ use kairos_engine::Clock;
 use kairos_integrations::csv_rows::{Kind, RowContext};
 use kairos_server::csv_import::{self, EngineSink, ImportError, Report};
 
-use crate::cli::StorageArgs;
-use crate::secrets::SecretArgs;
-
 #[derive(Clone, Copy, ValueEnum)]
 pub enum KindArg {
     Contacts,
@@ -30,13 +27,8 @@ pub struct CsvArgs {
     pub kind: KindArg,
     /// The CSV file (UTF-8; comma, semicolon or tab separated; the first line names the columns).
     pub file: PathBuf,
-    /// Workspace id, as `kairos workspace create` prints it (ws_...).
-    #[arg(long)]
-    pub workspace: String,
     #[command(flatten)]
-    pub storage: StorageArgs,
-    #[command(flatten)]
-    pub secrets: SecretArgs,
+    pub target: super::PlatformArgs,
 }
 
 pub fn run(args: CsvArgs) -> anyhow::Result<()> {
@@ -67,11 +59,10 @@ pub fn run(args: CsvArgs) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),
     };
-    let outcome =
-        super::with_engine(&args.storage, &args.secrets, &args.workspace, clear_report, |runtime, state, ws| {
-            let mut sink = EngineSink { engine: state.engine.clone(), handle: runtime.handle().clone(), ws };
-            csv_import::import(kind, file, RowContext { as_of, now }, &mut sink, &mut report)
-        })?;
+    let outcome = super::with_engine(&args.target, clear_report, |runtime, state, ws| {
+        let mut sink = EngineSink { engine: state.engine.clone(), handle: runtime.handle().clone(), ws };
+        csv_import::import(kind, file, RowContext { as_of, now }, &mut sink, &mut report)
+    })?;
     bar.finish_and_clear();
     let flushed = report.finish();
     let summary = outcome.map_err(|e| match e {

@@ -10,9 +10,6 @@ use kairos_domain::WorkspaceId;
 use kairos_server::AppState;
 use kairos_store::Store;
 
-use crate::cli::StorageArgs;
-use crate::secrets::SecretArgs;
-
 pub use csv::CsvArgs;
 pub use platform::PlatformArgs;
 
@@ -54,12 +51,11 @@ fn workspace(store: &dyn Store, public_id: &str) -> anyhow::Result<WorkspaceId> 
 /// Runs `work` with an engine started on the store as a server starts one (alone on a shared database: it
 /// refuses while a server runs the engine there), then commits everything queued and gives the engine up.
 fn with_engine<T>(
-    storage: &StorageArgs,
-    secrets: &SecretArgs,
-    public_id: &str,
+    target: &PlatformArgs,
     before: impl FnOnce() -> anyhow::Result<()>,
     work: impl FnOnce(&tokio::runtime::Runtime, &AppState, WorkspaceId) -> T,
 ) -> anyhow::Result<T> {
+    let PlatformArgs { workspace: public_id, storage, secrets } = target;
     let store = storage.open()?;
     let ws = workspace(&*store, public_id)?;
     let leases = store.leases();

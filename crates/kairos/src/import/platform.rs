@@ -10,6 +10,7 @@ use kairos_server::backfill::{self, Progress};
 use crate::cli::StorageArgs;
 use crate::secrets::SecretArgs;
 
+/// Where an import goes: the workspace, and the store with its secrets.
 #[derive(Args)]
 pub struct PlatformArgs {
     /// Workspace id, as `kairos workspace create` prints it (ws_...).
@@ -42,9 +43,7 @@ pub fn run(args: PlatformArgs, p: Platform) -> anyhow::Result<()> {
         bar.set_message(describe(progress));
     };
     let outcome = super::with_engine(
-        &args.storage,
-        &args.secrets,
-        &args.workspace,
+        &args,
         || Ok(()),
         |runtime, state, ws| runtime.block_on(backfill::run(&state.engine, &state.platforms, ws, p, &report)),
     )?;
