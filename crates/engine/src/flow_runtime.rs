@@ -252,7 +252,7 @@ impl State {
             .get(&ws)
             .map(|l| {
                 l.iter()
-                    .filter(|f| matches!(&f.def.trigger, Trigger::Event { event, .. } if event == name))
+                    .filter(|f| entered_by(&f.def.trigger, name, &ev.properties))
                     .filter(|f| f.trigger_filter.as_ref().is_none_or(|n| eval::matches_filter(n, &ev.properties)))
                     .cloned()
                     .collect()
@@ -921,5 +921,18 @@ impl State {
             self.settle_unconfirmed(&m, &data, now)?;
         }
         Ok(())
+    }
+}
+
+/// Whether an event named `name` enters a flow with this trigger: its event, or (`form_submitted`) a `Form
+/// Submitted` of the form the trigger names (any form when it names none).
+fn entered_by(trigger: &Trigger, name: &str, properties: &JsonMap) -> bool {
+    match trigger {
+        Trigger::Event { event, .. } => event == name,
+        Trigger::FormSubmitted { form } => {
+            name == kairos_domain::SystemEvent::FormSubmitted.as_str()
+                && form.as_deref().is_none_or(|id| properties.get("form_id").and_then(Value::as_str) == Some(id))
+        }
+        _ => false,
     }
 }
