@@ -56,6 +56,13 @@ pub(crate) enum Command {
         config: Option<String>,
         reply: Reply<()>,
     },
+    /// Stores a signup form (its id unique across workspaces).
+    SaveForm {
+        ws: WorkspaceId,
+        id: String,
+        data: String,
+        reply: Reply<bool>,
+    },
     /// Stores (or, with None, removes) a workspace's sync state (`kairos_store::sync`).
     SyncState {
         ws: WorkspaceId,
@@ -324,6 +331,9 @@ impl Command {
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, name, value, reply } => done(reply, s.set_sync_state(ws, &name, value, now)),
+            Command::SaveForm { ws, id, data, reply } => {
+                done(reply, s.w.form_tx().save_form(ws, &id, &data, now).map_err(EngineError::from))
+            }
             Command::SetIntegration { ws, platform, config, reply } => {
                 done(reply, s.set_integration(ws, platform, config.as_deref(), now))
             }

@@ -90,6 +90,25 @@ impl Engine {
         self.command(|reply| Command::SyncState { ws, name, value, reply }).await
     }
 
+    /// Stores a signup form (JSON checked by the caller); false when another workspace holds the id.
+    pub async fn save_form(&self, ws: WorkspaceId, id: String, data: serde_json::Value) -> Result<bool, EngineError> {
+        let data = data.to_string();
+        self.command(|reply| Command::SaveForm { ws, id, data, reply }).await
+    }
+
+    /// A form by id with its workspace, as committed.
+    pub async fn form(&self, id: &str) -> Result<Option<(WorkspaceId, serde_json::Value)>, EngineError> {
+        let id = id.to_string();
+        let found = self.query(move |_, r, _| Ok(r.form(&id)?)).await?;
+        Ok(found.and_then(|(ws, data)| serde_json::from_str(&data).ok().map(|v| (ws, v))))
+    }
+
+    /// The workspace's forms, by id.
+    pub async fn forms(&self, ws: WorkspaceId) -> Result<Vec<serde_json::Value>, EngineError> {
+        let rows = self.query(move |_, r, _| Ok(r.forms(ws)?)).await?;
+        Ok(rows.into_iter().filter_map(|(_, data)| serde_json::from_str(&data).ok()).collect())
+    }
+
     /// A workspace's sync state, as committed.
     pub async fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>, EngineError> {
         let name = name.to_string();

@@ -61,4 +61,7 @@ impl Stores {
     pub(crate) fn sync_tx(&mut self) -> &mut dyn kairos_store::sync::SyncWrites {
         &mut *self.0
     }
+    pub(crate) fn form_tx(&mut self) -> &mut dyn kairos_store::forms::FormWrites {
+        &mut *self.0
+    }
 }

@@ -90,7 +90,7 @@ error_codes! {
     CsrfTokenInvalid = "csrf_token_invalid", FORBIDDEN, "A request with a UI session lacks the session's X-CSRF-Token.";
     CrossSiteRequest = "cross_site_request", FORBIDDEN, "A login or logout form was posted from another site.";
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS,
-        "Too many failed logins; retry after Retry-After seconds.";
+        "Too many failed logins, or sign-ups from one address; retry after Retry-After seconds (or a minute).";
     // The state of things.
     NotFound = "not_found", NOT_FOUND, "No such object in the caller's workspace, or no such endpoint.";
     Conflict = "conflict", CONFLICT, "The change conflicts with what is stored (a taken id or name, an object in use).";

@@ -1,4 +1,4 @@
-//! Erasure and the audit log (`kairos_store::erasure`), and the state of platform syncs (`kairos_store::sync`).
+//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and signup forms (`kairos_store::forms`).
 
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
@@ -194,5 +194,29 @@ impl SyncWrites for PgWriter {
 impl SyncReads for PgReader<'_> {
     fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
         sync_state(&mut self.conn(), ws, name)
+    }
+}
+
+impl kairos_store::forms::FormWrites for PgWriter {
+    fn save_form(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT INTO forms (id, workspace_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+             WHERE forms.workspace_id = EXCLUDED.workspace_id",
+            &[&id, &ws.0, &data, &at.as_micros()],
+        )?;
+        Ok(n > 0)
+    }
+}
+
+impl kairos_store::forms::FormReads for PgReader<'_> {
+    fn form(&self, id: &str) -> Result<Option<(WorkspaceId, String)>> {
+        let row = self.conn().query_opt("SELECT workspace_id, data FROM forms WHERE id = $1", &[&id])?;
+        row.map(|r| Ok((WorkspaceId(get(&r, 0)?), get(&r, 1)?))).transpose()
+    }
+
+    fn forms(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>> {
+        let rows = self.conn().query("SELECT id, data FROM forms WHERE workspace_id = $1 ORDER BY id", &[&ws.0])?;
+        rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
     }
 }

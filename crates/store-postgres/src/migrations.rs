@@ -68,7 +68,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
             value TEXT COLLATE "C" NOT NULL,
             updated_at BIGINT NOT NULL,
             PRIMARY KEY (workspace_id, name)
-        );"#,
+        );
+        CREATE TABLE forms (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            data TEXT COLLATE "C" NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX forms_by_workspace ON forms (workspace_id, id);"#,
     ),
 ];
 

@@ -1,4 +1,4 @@
-//! Erasure and the audit log (`kairos_store::erasure`), and the state of platform syncs (`kairos_store::sync`).
+//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and signup forms (`kairos_store::forms`).
 
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
@@ -192,5 +192,35 @@ impl SyncWrites for SqliteWriter {
 impl SyncReads for SqliteReader<'_> {
     fn sync_state(&self, ws: WorkspaceId, name: &str) -> Result<Option<String>> {
         sync_state(&self.conn, ws, name)
+    }
+}
+
+impl kairos_store::forms::FormWrites for SqliteWriter {
+    fn save_form(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO forms (id, workspace_id, data, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+                 WHERE forms.workspace_id = excluded.workspace_id",
+            )
+            .db()?
+            .execute(params![id, ws.0, data, at.as_micros()])
+            .db()?;
+        Ok(n > 0)
+    }
+}
+
+impl kairos_store::forms::FormReads for SqliteReader<'_> {
+    fn form(&self, id: &str) -> Result<Option<(WorkspaceId, String)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT workspace_id, data FROM forms WHERE id = ?1").db()?;
+        stmt.query_row([id], |r| Ok((WorkspaceId(r.get(0)?), r.get(1)?))).optional().db()
+    }
+
+    fn forms(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, data FROM forms WHERE workspace_id = ?1 ORDER BY id").db()?;
+        let rows = stmt.query_map([ws.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 }

@@ -372,7 +372,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         value TEXT NOT NULL,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (workspace_id, name)
-    ) WITHOUT ROWID;",
+    ) WITHOUT ROWID;
+    CREATE TABLE forms (
+        id TEXT PRIMARY KEY,
+        workspace_id INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX forms_by_workspace ON forms (workspace_id, id);",
     ),
 ];
 

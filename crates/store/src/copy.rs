@@ -103,6 +103,12 @@ pub const TABLES: &[Table] = &[
         generated: None,
     },
     Table {
+        name: "forms",
+        columns: &[("id", Text), ("workspace_id", Int), ("data", Text), ("created_at", Int), ("updated_at", Int)],
+        key: &["id"],
+        generated: None,
+    },
+    Table {
         name: "audit_log",
         columns: &[
             ("id", Int),

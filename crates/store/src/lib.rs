@@ -25,6 +25,7 @@ pub mod codec;
 pub mod copy;
 pub mod erasure;
 pub mod error;
+pub mod forms;
 pub mod keys;
 pub mod lease;
 pub mod read;
@@ -55,6 +56,7 @@ pub use write::{Transaction, WriteTx, Writer};
 pub mod prelude {
     pub use crate::Store;
     pub use crate::erasure::{ErasureReads, ErasureWrites};
+    pub use crate::forms::{FormReads, FormWrites};
     pub use crate::read::*;
     pub use crate::sync::{SyncReads, SyncWrites};
     pub use crate::users::Users;

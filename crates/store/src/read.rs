@@ -237,6 +237,7 @@ pub trait Reads:
     + ReportReads
     + crate::erasure::ErasureReads
     + crate::sync::SyncReads
+    + crate::forms::FormReads
 {
 }
 
@@ -257,6 +258,7 @@ impl<T> Reads for T where
         + ReportReads
         + crate::erasure::ErasureReads
         + crate::sync::SyncReads
+        + crate::forms::FormReads
         + ?Sized
 {
 }

@@ -234,6 +234,7 @@ pub trait WriteTx:
     + ProductWrites
     + crate::erasure::ErasureWrites
     + crate::sync::SyncWrites
+    + crate::forms::FormWrites
     + Send
 {
 }
@@ -252,6 +253,7 @@ impl<T> WriteTx for T where
         + ProductWrites
         + crate::erasure::ErasureWrites
         + crate::sync::SyncWrites
+        + crate::forms::FormWrites
         + Send
         + ?Sized
 {

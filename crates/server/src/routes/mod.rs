@@ -15,6 +15,7 @@ pub mod data_rights;
 pub mod dev;
 pub mod events;
 pub mod flows;
+pub mod forms;
 pub mod hooks;
 pub mod imports;
 pub mod ingest;
@@ -89,6 +90,9 @@ pub const API: &[Route] = &[
     secret("GET", "/contacts/{id}/export", || get(data_rights::export)),
     secret("DELETE", "/contacts/{id}", || delete(data_rights::erase)),
     secret("GET", "/audit-log", || get(data_rights::audit_log)),
+    secret("POST", "/forms", || post(forms::save)),
+    secret("GET", "/forms", || get(forms::list)),
+    secret("GET", "/forms/{id}", || get(forms::get)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
@@ -174,6 +178,7 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
 pub fn public() -> Router<AppState> {
     Router::new()
         .route("/js/kairos.js", get(site::tracker))
+        .route("/f/{id}", get(forms::hosted).post(forms::submit))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))

@@ -117,3 +117,20 @@ pub fn sync_state_per_workspace(store: &dyn Store) {
     });
     assert_eq!(store.reader().expect("reader").sync_state(ws, "backfill/shopify").expect("read"), None);
 }
+
+/// Forms: ids are unique across workspaces (the hosted form's address names no workspace).
+pub fn forms_are_found_by_id_across_workspaces(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    write(store, |w| {
+        assert!(w.save_form(ws, "frm_a", "{\"v\":1}", at(1))?);
+        assert!(w.save_form(ws, "frm_a", "{\"v\":2}", at(2))?, "its own workspace replaces it");
+        assert!(!w.save_form(other, "frm_a", "{\"theirs\":true}", at(3))?, "another workspace cannot take the id");
+        assert!(w.save_form(other, "frm_b", "{}", at(3))?);
+        Ok(())
+    });
+    let r = store.reader().expect("reader");
+    assert_eq!(r.form("frm_a").expect("read"), Some((ws, "{\"v\":2}".to_string())));
+    assert_eq!(r.form("frm_zz").expect("read"), None);
+    assert_eq!(r.forms(ws).expect("list"), vec![("frm_a".to_string(), "{\"v\":2}".to_string())]);
+}
