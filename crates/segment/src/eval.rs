@@ -617,10 +617,12 @@ pub fn next_change(n: &Node, s: &dyn Subject, now: Timestamp) -> Option<Timestam
                     occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
                 }
                 Some(Window::BeforeAgo(d)) => {
-                    // The next occurrence to become older than D.
+                    // The next occurrence to become older than D: the window holds t < now − D (its upper
+                    // bound is exclusive), so t is in from t + D + 1 on, not at t + D (where a change planned
+                    // for t + D found nothing new and planned nothing more: the contact never entered).
                     let lo = now.as_micros().saturating_sub(d.as_micros());
                     let i = occ.times.partition_point(|&t| t < lo);
-                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros())))
+                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
                 }
                 _ => None,
             };
