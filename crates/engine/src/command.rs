@@ -66,8 +66,8 @@ pub(crate) enum Command {
     /// Stores (or, with None, removes) a workspace's sync state (`kairos_store::sync`).
     SyncState {
         ws: WorkspaceId,
-        name: String,
-        value: Option<String>,
+        /// (name, value or None to remove), in one transaction.
+        entries: Vec<(String, Option<String>)>,
         reply: Reply<()>,
     },
     PatchProduct {
@@ -330,7 +330,7 @@ impl Command {
             Command::StockCoupons { ws, pool, codes, reply } => done(reply, s.stock_coupons(ws, &pool, codes, now)),
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
-            Command::SyncState { ws, name, value, reply } => done(reply, s.set_sync_state(ws, &name, value, now)),
+            Command::SyncState { ws, entries, reply } => done(reply, s.set_sync_state(ws, entries, now)),
             Command::SaveForm { ws, id, data, reply } => {
                 done(reply, s.w.form_tx().save_form(ws, &id, &data, now).map_err(EngineError::from))
             }

@@ -87,8 +87,12 @@ fn erase_message_text(text: &str) -> String {
 impl State {
     /// The erasure key: created at the first erasure; None while nothing was ever erased.
     fn erasure_key(&mut self, create: bool, now: Timestamp) -> Result<Option<Vec<u8>>, EngineError> {
-        if let Some(k) = &self.erasure_key {
-            return Ok(Some(k.clone()));
+        // Read once per committer state: every platform webhook and import batch asks, and only this
+        // committer's erasure creates the key (a rolled-back one rebuilds the state, cache included).
+        match &self.erasure_key {
+            Some(Some(k)) => return Ok(Some(k.clone())),
+            Some(None) if !create => return Ok(None),
+            _ => {}
         }
         let key = if create {
             let generate = || {
@@ -102,7 +106,7 @@ impl State {
         } else {
             self.secrets.get(self.w.secret_tx(), names::ERASURE_KEY).map_err(key_error)?
         };
-        self.erasure_key.clone_from(&key);
+        self.erasure_key = Some(key.clone());
         Ok(key)
     }
 

@@ -62,15 +62,16 @@ impl State {
     pub(crate) fn set_sync_state(
         &mut self,
         ws: WorkspaceId,
-        name: &str,
-        value: Option<String>,
+        entries: Vec<(String, Option<String>)>,
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let w = self.w.sync_tx();
-        match value {
-            Some(v) => w.put_sync_state(ws, name, &v, now)?,
-            None => {
-                w.delete_sync_state(ws, name)?;
+        for (name, value) in entries {
+            match value {
+                Some(v) => w.put_sync_state(ws, &name, &v, now)?,
+                None => {
+                    w.delete_sync_state(ws, &name)?;
+                }
             }
         }
         Ok(())
@@ -82,12 +83,26 @@ impl Engine {
     /// [`kairos_store::sync::SYNC_NAME_BYTES_MAX`] bytes and a value of at most
     /// [`kairos_store::sync::SYNC_VALUE_BYTES_MAX`].
     pub async fn set_sync_state(&self, ws: WorkspaceId, name: &str, value: Option<String>) -> Result<(), EngineError> {
+        self.set_sync_states(ws, vec![(name.to_string(), value)]).await
+    }
+
+    /// Several sync-state values in one commit (a page of a backfill's inventory items).
+    pub async fn set_sync_states(
+        &self,
+        ws: WorkspaceId,
+        entries: Vec<(String, Option<String>)>,
+    ) -> Result<(), EngineError> {
         use kairos_store::sync::{SYNC_NAME_BYTES_MAX, SYNC_VALUE_BYTES_MAX};
-        if name.len() > SYNC_NAME_BYTES_MAX || value.as_ref().is_some_and(|v| v.len() > SYNC_VALUE_BYTES_MAX) {
+        let too_large = |(n, v): &(String, Option<String>)| {
+            n.len() > SYNC_NAME_BYTES_MAX || v.as_ref().is_some_and(|v| v.len() > SYNC_VALUE_BYTES_MAX)
+        };
+        if entries.iter().any(too_large) {
             return Err(EngineError::Invalid { message: "sync state too large".into(), field: None });
         }
-        let name = name.to_string();
-        self.command(|reply| Command::SyncState { ws, name, value, reply }).await
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.command(|reply| Command::SyncState { ws, entries, reply }).await
     }
 
     /// Stores a signup form (JSON checked by the caller); false when another workspace holds the id.

@@ -44,8 +44,9 @@ pub struct State {
     pub(crate) coupons: crate::coupons::Coupons,
     /// Suppressions added since start: a change tells the committer to check messages in flight again.
     pub(crate) suppressions: u64,
-    /// The key erased identities are hashed with, once read or created (`crate::erasure`).
-    pub(crate) erasure_key: Option<Vec<u8>>,
+    /// The key erased identities are hashed with, once read (`Some(None)`: none exists yet) or created
+    /// (`crate::erasure`).
+    pub(crate) erasure_key: Option<Option<Vec<u8>>>,
 }
 
 /// What the committer's state is built from: the writer and the configuration. Kept when a load fails (the

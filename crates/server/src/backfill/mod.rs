@@ -157,10 +157,14 @@ pub fn is_running_here(ws: WorkspaceId, p: Platform) -> bool {
 }
 
 /// A platform's messages validated as any ingested message would be: the events of one record.
-pub(crate) fn events_of(p: Platform, messages: Vec<Value>, now: Timestamp) -> Result<Vec<Event>, (String, String)> {
+pub(crate) fn events_of(
+    source: impl std::fmt::Display,
+    messages: Vec<Value>,
+    now: Timestamp,
+) -> Result<Vec<Event>, (String, String)> {
     let mut events = Vec::with_capacity(messages.len());
     for (i, message) in messages.into_iter().enumerate() {
-        let e = Event::from_segment(message, None, now, &mut || format!("{p}-{}-{i}", now.as_micros()))
+        let e = Event::from_segment(message, None, now, &mut || format!("{source}-{}-{i}", now.as_micros()))
             .map_err(|e| (format!("event {i}: {}", e.field.as_deref().unwrap_or("body")), e.message))?;
         events.push(e);
     }

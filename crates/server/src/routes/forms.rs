@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use kairos_domain::{Email, Event, Phone, Timestamp};
+use kairos_domain::{Email, Phone, Timestamp};
 use kairos_template::html_escape;
 use serde_json::{Map, Value, json};
 
@@ -477,13 +477,11 @@ pub async fn submit(
             format!("form-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
         });
     let now = app.engine.clock().now();
-    let mut events = Vec::new();
-    for (i, m) in messages(&form, traits, consented, ip, &page_url, anonymous_id, now).into_iter().enumerate() {
-        match Event::from_segment(m, None, now, &mut || format!("form-{id}-{}-{i}", now.as_micros())) {
-            Ok(e) => events.push(e),
-            Err(e) => return bad(e.field.as_deref().unwrap_or("body"), e.message).into_response(),
-        }
-    }
+    let made = messages(&form, traits, consented, ip, &page_url, anonymous_id, now);
+    let events = match crate::backfill::events_of(format_args!("form-{id}"), made, now) {
+        Ok(events) => events,
+        Err((field, message)) => return bad(&field, message).into_response(),
+    };
     // Trusted: the consent is Kairos's own record of what the visitor ticked, with its evidence.
     if let Err(e) = app.engine.ingest(ws, true, events).await {
         return ApiError::from(e).into_response();

@@ -23,11 +23,14 @@ pub(crate) async fn remember_items(
     ws: WorkspaceId,
     items: Vec<(String, String, usize)>,
 ) -> Result<(), kairos_engine::EngineError> {
-    for (item, product, count) in items {
-        let value = json!({"product": product, "items": count}).to_string();
-        engine.set_sync_state(ws, &item_state(&item), Some(value)).await?;
-    }
-    Ok(())
+    // One commit for all of them: a backfill page names hundreds of variants.
+    let entries = items
+        .into_iter()
+        .map(|(item, product, count)| {
+            (item_state(&item), Some(json!({"product": product, "items": count}).to_string()))
+        })
+        .collect();
+    engine.set_sync_states(ws, entries).await
 }
 
 /// Applies inventory levels to the products their items belong to.
