@@ -59,6 +59,16 @@ macro_rules! wire_enum {
 pub(crate) use wire_enum;
 
 wire_enum! {
+    /// What a workspace puts on the store's website (issue 14), each a JSON document under an id unique across
+    /// workspaces, since its public address (`/f/{id}`, `/q/{id}`, `/p/{id}`) names no workspace.
+    pub enum SiteKind {
+        Form = "form",
+        Quiz = "quiz",
+        Page = "page",
+    }
+}
+
+wire_enum! {
     /// A store platform Kairos connects to (`/api/v1/integrations/{platform}`, `/hooks/{platform}/...`).
     pub enum Platform {
         Shopify = "shopify",

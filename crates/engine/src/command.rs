@@ -57,10 +57,12 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     /// Stores a signup form (its id unique across workspaces).
-    SaveForm {
+    /// Stores (`data`) or removes (None) a site item: a form, a quiz or a landing page.
+    SaveSiteItem {
         ws: WorkspaceId,
+        kind: kairos_domain::vocab::SiteKind,
         id: String,
-        data: String,
+        data: Option<String>,
         reply: Reply<bool>,
     },
     /// Stores (or, with None, removes) a workspace's sync state (`kairos_store::sync`).
@@ -331,8 +333,13 @@ impl Command {
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, entries, reply } => done(reply, s.set_sync_state(ws, entries, now)),
-            Command::SaveForm { ws, id, data, reply } => {
-                done(reply, s.w.form_tx().save_form(ws, &id, &data, now).map_err(EngineError::from))
+            Command::SaveSiteItem { ws, kind, id, data, reply } => {
+                let tx = s.w.site_tx();
+                let saved = match data {
+                    Some(data) => tx.save_site_item(ws, kind, &id, &data, now),
+                    None => tx.delete_site_item(ws, kind, &id),
+                };
+                done(reply, saved.map_err(EngineError::from))
             }
             Command::SetIntegration { ws, platform, config, reply } => {
                 done(reply, s.set_integration(ws, platform, config.as_deref(), now))

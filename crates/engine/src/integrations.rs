@@ -16,7 +16,7 @@ use crate::command::Command;
 use crate::state::State;
 use crate::{Engine, EngineError};
 
-pub use kairos_domain::vocab::Platform;
+pub use kairos_domain::vocab::{Platform, SiteKind};
 
 /// How a platform's webhooks have fared since this node started.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -105,22 +105,38 @@ impl Engine {
         self.command(|reply| Command::SyncState { ws, entries, reply }).await
     }
 
-    /// Stores a signup form (JSON checked by the caller); false when another workspace holds the id.
-    pub async fn save_form(&self, ws: WorkspaceId, id: String, data: serde_json::Value) -> Result<bool, EngineError> {
-        let data = data.to_string();
-        self.command(|reply| Command::SaveForm { ws, id, data, reply }).await
+    /// Stores a site item (a form, quiz or landing page; JSON checked by the caller); false when another
+    /// workspace (or another kind) holds the id.
+    pub async fn save_site_item(
+        &self,
+        ws: WorkspaceId,
+        kind: SiteKind,
+        id: String,
+        data: serde_json::Value,
+    ) -> Result<bool, EngineError> {
+        let data = Some(data.to_string());
+        self.command(|reply| Command::SaveSiteItem { ws, kind, id, data, reply }).await
     }
 
-    /// A form by id with its workspace, as committed.
-    pub async fn form(&self, id: &str) -> Result<Option<(WorkspaceId, serde_json::Value)>, EngineError> {
+    /// Removes a site item of the workspace; false when it has none with that id.
+    pub async fn delete_site_item(&self, ws: WorkspaceId, kind: SiteKind, id: String) -> Result<bool, EngineError> {
+        self.command(|reply| Command::SaveSiteItem { ws, kind, id, data: None, reply }).await
+    }
+
+    /// A site item by id with its workspace, as committed.
+    pub async fn site_item(
+        &self,
+        kind: SiteKind,
+        id: &str,
+    ) -> Result<Option<(WorkspaceId, serde_json::Value)>, EngineError> {
         let id = id.to_string();
-        let found = self.query(move |_, r, _| Ok(r.form(&id)?)).await?;
+        let found = self.query(move |_, r, _| Ok(r.site_item(kind, &id)?)).await?;
         Ok(found.and_then(|(ws, data)| serde_json::from_str(&data).ok().map(|v| (ws, v))))
     }
 
-    /// The workspace's forms, by id.
-    pub async fn forms(&self, ws: WorkspaceId) -> Result<Vec<serde_json::Value>, EngineError> {
-        let rows = self.query(move |_, r, _| Ok(r.forms(ws)?)).await?;
+    /// The workspace's site items of a kind, by id.
+    pub async fn site_items(&self, ws: WorkspaceId, kind: SiteKind) -> Result<Vec<serde_json::Value>, EngineError> {
+        let rows = self.query(move |_, r, _| Ok(r.site_items(ws, kind)?)).await?;
         Ok(rows.into_iter().filter_map(|(_, data)| serde_json::from_str(&data).ok()).collect())
     }
 

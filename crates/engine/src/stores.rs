@@ -61,7 +61,7 @@ impl Stores {
     pub(crate) fn sync_tx(&mut self) -> &mut dyn kairos_store::sync::SyncWrites {
         &mut *self.0
     }
-    pub(crate) fn form_tx(&mut self) -> &mut dyn kairos_store::forms::FormWrites {
+    pub(crate) fn site_tx(&mut self) -> &mut dyn kairos_store::forms::SiteWrites {
         &mut *self.0
     }
 }

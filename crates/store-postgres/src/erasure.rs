@@ -1,5 +1,6 @@
-//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and signup forms (`kairos_store::forms`).
+//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and site items: forms, quizzes, landing pages (`kairos_store::forms`).
 
+use kairos_domain::vocab::SiteKind;
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
 use kairos_store::sync::{SyncReads, SyncWrites};
@@ -197,26 +198,41 @@ impl SyncReads for PgReader<'_> {
     }
 }
 
-impl kairos_store::forms::FormWrites for PgWriter {
-    fn save_form(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<bool> {
+impl kairos_store::forms::SiteWrites for PgWriter {
+    fn save_site_item(&mut self, ws: WorkspaceId, kind: SiteKind, id: &str, data: &str, at: Timestamp) -> Result<bool> {
         let n = self.conn.execute(
-            "INSERT INTO forms (id, workspace_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+            "INSERT INTO site_items (id, workspace_id, kind, data, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
              ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-             WHERE forms.workspace_id = EXCLUDED.workspace_id",
-            &[&id, &ws.0, &data, &at.as_micros()],
+             WHERE site_items.workspace_id = EXCLUDED.workspace_id AND site_items.kind = EXCLUDED.kind",
+            &[&id, &ws.0, &kind.as_str(), &data, &at.as_micros()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn delete_site_item(&mut self, ws: WorkspaceId, kind: SiteKind, id: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM site_items WHERE id = $1 AND workspace_id = $2 AND kind = $3",
+            &[&id, &ws.0, &kind.as_str()],
         )?;
         Ok(n > 0)
     }
 }
 
-impl kairos_store::forms::FormReads for PgReader<'_> {
-    fn form(&self, id: &str) -> Result<Option<(WorkspaceId, String)>> {
-        let row = self.conn().query_opt("SELECT workspace_id, data FROM forms WHERE id = $1", &[&id])?;
+impl kairos_store::forms::SiteReads for PgReader<'_> {
+    fn site_item(&self, kind: SiteKind, id: &str) -> Result<Option<(WorkspaceId, String)>> {
+        let row = self.conn().query_opt(
+            "SELECT workspace_id, data FROM site_items WHERE id = $1 AND kind = $2",
+            &[&id, &kind.as_str()],
+        )?;
         row.map(|r| Ok((WorkspaceId(get(&r, 0)?), get(&r, 1)?))).transpose()
     }
 
-    fn forms(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>> {
-        let rows = self.conn().query("SELECT id, data FROM forms WHERE workspace_id = $1 ORDER BY id", &[&ws.0])?;
+    fn site_items(&self, ws: WorkspaceId, kind: SiteKind) -> Result<Vec<(String, String)>> {
+        let rows = self.conn().query(
+            "SELECT id, data FROM site_items WHERE workspace_id = $1 AND kind = $2 ORDER BY id",
+            &[&ws.0, &kind.as_str()],
+        )?;
         rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
     }
 }

@@ -78,6 +78,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         );
         CREATE INDEX forms_by_workspace ON forms (workspace_id, id);"#,
     ),
+    // Issue 14: forms, quizzes and landing pages share one table of site items, told apart by kind.
+    (
+        4,
+        r#"ALTER TABLE forms RENAME TO site_items;
+        ALTER TABLE site_items ADD COLUMN kind TEXT COLLATE "C" NOT NULL DEFAULT 'form';
+        DROP INDEX forms_by_workspace;
+        CREATE INDEX site_items_by_workspace ON site_items (workspace_id, kind, id);"#,
+    ),
 ];
 
 /// The first schema: every table of the data.

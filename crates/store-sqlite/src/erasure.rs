@@ -1,5 +1,6 @@
-//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and signup forms (`kairos_store::forms`).
+//! Erasure and the audit log (`kairos_store::erasure`), the state of platform syncs (`kairos_store::sync`) and site items: forms, quizzes, landing pages (`kairos_store::forms`).
 
+use kairos_domain::vocab::SiteKind;
 use kairos_domain::{ContactId, Timestamp, WorkspaceId};
 use kairos_store::erasure::{AuditEntry, ErasureReads, ErasureWrites, PersonalRows};
 use kairos_store::sync::{SyncReads, SyncWrites};
@@ -195,32 +196,46 @@ impl SyncReads for SqliteReader<'_> {
     }
 }
 
-impl kairos_store::forms::FormWrites for SqliteWriter {
-    fn save_form(&mut self, ws: WorkspaceId, id: &str, data: &str, at: Timestamp) -> Result<bool> {
+impl kairos_store::forms::SiteWrites for SqliteWriter {
+    fn save_site_item(&mut self, ws: WorkspaceId, kind: SiteKind, id: &str, data: &str, at: Timestamp) -> Result<bool> {
         let n = self
             .conn
             .prepare_cached(
-                "INSERT INTO forms (id, workspace_id, data, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO site_items (id, workspace_id, kind, data, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
-                 WHERE forms.workspace_id = excluded.workspace_id",
+                 WHERE site_items.workspace_id = excluded.workspace_id AND site_items.kind = excluded.kind",
             )
             .db()?
-            .execute(params![id, ws.0, data, at.as_micros()])
+            .execute(params![id, ws.0, kind.as_str(), data, at.as_micros()])
+            .db()?;
+        Ok(n > 0)
+    }
+
+    fn delete_site_item(&mut self, ws: WorkspaceId, kind: SiteKind, id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM site_items WHERE id = ?1 AND workspace_id = ?2 AND kind = ?3")
+            .db()?
+            .execute(params![id, ws.0, kind.as_str()])
             .db()?;
         Ok(n > 0)
     }
 }
 
-impl kairos_store::forms::FormReads for SqliteReader<'_> {
-    fn form(&self, id: &str) -> Result<Option<(WorkspaceId, String)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT workspace_id, data FROM forms WHERE id = ?1").db()?;
-        stmt.query_row([id], |r| Ok((WorkspaceId(r.get(0)?), r.get(1)?))).optional().db()
+impl kairos_store::forms::SiteReads for SqliteReader<'_> {
+    fn site_item(&self, kind: SiteKind, id: &str) -> Result<Option<(WorkspaceId, String)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT workspace_id, data FROM site_items WHERE id = ?1 AND kind = ?2").db()?;
+        stmt.query_row(params![id, kind.as_str()], |r| Ok((WorkspaceId(r.get(0)?), r.get(1)?))).optional().db()
     }
 
-    fn forms(&self, ws: WorkspaceId) -> Result<Vec<(String, String)>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id, data FROM forms WHERE workspace_id = ?1 ORDER BY id").db()?;
-        let rows = stmt.query_map([ws.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+    fn site_items(&self, ws: WorkspaceId, kind: SiteKind) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, data FROM site_items WHERE workspace_id = ?1 AND kind = ?2 ORDER BY id")
+            .db()?;
+        let rows = stmt.query_map(params![ws.0, kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
         rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 }

@@ -382,6 +382,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;
     CREATE INDEX forms_by_workspace ON forms (workspace_id, id);",
     ),
+    (
+        13,
+        // Issue 14: forms, quizzes and landing pages share one table of site items, told apart by kind.
+        "ALTER TABLE forms RENAME TO site_items;
+    ALTER TABLE site_items ADD COLUMN kind TEXT NOT NULL DEFAULT 'form';
+    DROP INDEX forms_by_workspace;
+    CREATE INDEX site_items_by_workspace ON site_items (workspace_id, kind, id);",
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

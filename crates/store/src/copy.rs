@@ -103,8 +103,15 @@ pub const TABLES: &[Table] = &[
         generated: None,
     },
     Table {
-        name: "forms",
-        columns: &[("id", Text), ("workspace_id", Int), ("data", Text), ("created_at", Int), ("updated_at", Int)],
+        name: "site_items",
+        columns: &[
+            ("id", Text),
+            ("workspace_id", Int),
+            ("kind", Text),
+            ("data", Text),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
         key: &["id"],
         generated: None,
     },

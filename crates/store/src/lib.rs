@@ -56,7 +56,7 @@ pub use write::{Transaction, WriteTx, Writer};
 pub mod prelude {
     pub use crate::Store;
     pub use crate::erasure::{ErasureReads, ErasureWrites};
-    pub use crate::forms::{FormReads, FormWrites};
+    pub use crate::forms::{SiteReads, SiteWrites};
     pub use crate::read::*;
     pub use crate::sync::{SyncReads, SyncWrites};
     pub use crate::users::Users;

@@ -237,7 +237,7 @@ pub trait Reads:
     + ReportReads
     + crate::erasure::ErasureReads
     + crate::sync::SyncReads
-    + crate::forms::FormReads
+    + crate::forms::SiteReads
 {
 }
 
@@ -258,7 +258,7 @@ impl<T> Reads for T where
         + ReportReads
         + crate::erasure::ErasureReads
         + crate::sync::SyncReads
-        + crate::forms::FormReads
+        + crate::forms::SiteReads
         + ?Sized
 {
 }

@@ -234,7 +234,7 @@ pub trait WriteTx:
     + ProductWrites
     + crate::erasure::ErasureWrites
     + crate::sync::SyncWrites
-    + crate::forms::FormWrites
+    + crate::forms::SiteWrites
     + Send
 {
 }
@@ -253,7 +253,7 @@ impl<T> WriteTx for T where
         + ProductWrites
         + crate::erasure::ErasureWrites
         + crate::sync::SyncWrites
-        + crate::forms::FormWrites
+        + crate::forms::SiteWrites
         + Send
         + ?Sized
 {

@@ -16,6 +16,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use kairos_domain::vocab::SiteKind;
 use kairos_domain::{Email, Phone, Timestamp};
 use kairos_template::html_escape;
 use serde_json::{Map, Value, json};
@@ -169,7 +170,7 @@ pub async fn save(
         Some(_) => return Err(bad("id", "id is 1 to 64 letters, digits, - or _")),
     };
     let form = checked(&v, id.clone())?;
-    if !app.engine.save_form(ws, id, form.clone()).await? {
+    if !app.engine.save_site_item(ws, SiteKind::Form, id, form.clone()).await? {
         return Err(ApiError::conflict("that form id is taken"));
     }
     Ok((StatusCode::CREATED, Json(answered(&app, form))))
@@ -179,7 +180,8 @@ pub async fn save(
 #[utoipa::path(get, path = "/api/v1/forms", operation_id = "forms_list", tag = "forms",
     responses((status = 200, description = "`{\"items\": [form]}`", body = Object)))]
 pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = app.engine.forms(ws).await?.into_iter().map(|f| answered(&app, f)).collect();
+    let items: Vec<Value> =
+        app.engine.site_items(ws, SiteKind::Form).await?.into_iter().map(|f| answered(&app, f)).collect();
     Ok(Json(json!({ "items": items })))
 }
 
@@ -192,7 +194,7 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match app.engine.form(&id).await? {
+    match app.engine.site_item(SiteKind::Form, &id).await? {
         Some((owner, form)) if owner == ws => Ok(Json(answered(&app, form))),
         _ => Err(ApiError::not_found(format!("form {id} not found"))),
     }
@@ -251,7 +253,7 @@ label{{display:block;margin-bottom:.25rem}}input[type=email],input[type=tel],inp
 
 /// `GET /f/{id}`: the hosted form.
 pub async fn hosted(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    match app.engine.form(&id).await {
+    match app.engine.site_item(SiteKind::Form, &id).await {
         Ok(Some((_, form))) => Html(page(&form, &[], &HashMap::new())).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
@@ -410,7 +412,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Ok(Some((ws, form))) = app.engine.form(&id).await else {
+    let Ok(Some((ws, form))) = app.engine.site_item(SiteKind::Form, &id).await else {
         return ApiError::not_found("this form does not exist").into_response();
     };
     let raw = match read_body(&headers, body, FORM_SUBMISSION_BYTES_MAX).await {

@@ -118,19 +118,31 @@ pub fn sync_state_per_workspace(store: &dyn Store) {
     assert_eq!(store.reader().expect("reader").sync_state(ws, "backfill/shopify").expect("read"), None);
 }
 
-/// Forms: ids are unique across workspaces (the hosted form's address names no workspace).
-pub fn forms_are_found_by_id_across_workspaces(store: &dyn Store) {
+/// Site items: ids are unique across workspaces and kinds (a public address names no workspace).
+pub fn site_items_are_found_by_id_across_workspaces(store: &dyn Store) {
+    use kairos_domain::vocab::SiteKind::{Form, Quiz};
     let ws = workspace(store, "Shop");
     let other = workspace(store, "Other");
     write(store, |w| {
-        assert!(w.save_form(ws, "frm_a", "{\"v\":1}", at(1))?);
-        assert!(w.save_form(ws, "frm_a", "{\"v\":2}", at(2))?, "its own workspace replaces it");
-        assert!(!w.save_form(other, "frm_a", "{\"theirs\":true}", at(3))?, "another workspace cannot take the id");
-        assert!(w.save_form(other, "frm_b", "{}", at(3))?);
+        assert!(w.save_site_item(ws, Form, "frm_a", "{\"v\":1}", at(1))?);
+        assert!(w.save_site_item(ws, Form, "frm_a", "{\"v\":2}", at(2))?, "its own workspace replaces it");
+        assert!(!w.save_site_item(other, Form, "frm_a", "{\"theirs\":true}", at(3))?, "another workspace's id");
+        assert!(!w.save_site_item(ws, Quiz, "frm_a", "{}", at(3))?, "an id of another kind");
+        assert!(w.save_site_item(other, Form, "frm_b", "{}", at(3))?);
+        assert!(w.save_site_item(ws, Quiz, "quiz_a", "{}", at(3))?);
+        assert!(!w.delete_site_item(other, Quiz, "quiz_a")?, "another workspace cannot delete it");
         Ok(())
     });
     let r = store.reader().expect("reader");
-    assert_eq!(r.form("frm_a").expect("read"), Some((ws, "{\"v\":2}".to_string())));
-    assert_eq!(r.form("frm_zz").expect("read"), None);
-    assert_eq!(r.forms(ws).expect("list"), vec![("frm_a".to_string(), "{\"v\":2}".to_string())]);
+    assert_eq!(r.site_item(Form, "frm_a").expect("read"), Some((ws, "{\"v\":2}".to_string())));
+    assert_eq!(r.site_item(Quiz, "frm_a").expect("read"), None, "found only as its own kind");
+    assert_eq!(r.site_item(Form, "frm_zz").expect("read"), None);
+    assert_eq!(r.site_items(ws, Form).expect("list"), vec![("frm_a".to_string(), "{\"v\":2}".to_string())]);
+    assert_eq!(r.site_items(ws, Quiz).expect("list").len(), 1);
+    drop(r);
+    write(store, |w| {
+        assert!(w.delete_site_item(ws, Quiz, "quiz_a")?);
+        Ok(())
+    });
+    assert_eq!(store.reader().expect("reader").site_items(ws, Quiz).expect("list"), vec![]);
 }

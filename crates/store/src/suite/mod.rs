@@ -82,7 +82,7 @@ macro_rules! store_suite {
             secrets_created_once_across_writers,
             erasure_rewrites_a_persons_rows,
             sync_state_per_workspace,
-            forms_are_found_by_id_across_workspaces,
+            site_items_are_found_by_id_across_workspaces,
         );
     };
     (@tests [$open:expr] $($case:ident,)*) => {
