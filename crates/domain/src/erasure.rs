@@ -103,6 +103,7 @@ impl MessageData {
             warnings: Vec::new(),
             pending: None,
             webhook: None,
+            consent_request: None,
             provider_id: None,
             other: JsonMap::new(),
             ..self.clone()

@@ -20,7 +20,7 @@ pub use contact::{Cart, CartItem, Computed, Consent, ConsentStatus, Contact, Ord
 pub use error::ValidationError;
 pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};
 pub use ids::{ContactId, Email, MessageId, Phone, WorkspaceId};
-pub use message::{Counts, DeferredSend, HistoryEntry, MessageData, WebhookCall};
+pub use message::{ConsentRequest, Counts, DeferredSend, HistoryEntry, MessageData, WebhookCall};
 pub use money::Money;
 pub use product::{Product, ProductFields};
 pub use system_event::SystemEvent;

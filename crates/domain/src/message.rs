@@ -78,6 +78,9 @@ pub struct MessageData {
     /// A webhook step's call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookCall>,
+    /// The sign-up a double opt-in confirmation email asks to confirm, with its evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_request: Option<ConsentRequest>,
     /// Attempts at the transport so far.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u64,
@@ -180,6 +183,23 @@ impl Counts {
     }
 }
 
+/// A sign-up waiting for confirmation (double opt-in): what was asked, where and when, kept with the confirmation
+/// message so that confirming records the evidence of the request as well as of the confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// `email` (only email is confirmed by a link).
+    pub channel: Channel,
+    pub form_id: String,
+    pub form_name: String,
+    /// The page the form was submitted on.
+    pub page: String,
+    /// The address the submission came from.
+    pub ip: String,
+    /// The exact consent text the visitor was shown.
+    pub text: String,
+    pub at: Timestamp,
+}
+
 /// A send waiting for the sending discipline (stored with its message, so it survives restarts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeferredSend {
@@ -206,6 +226,9 @@ pub struct DeferredSend {
     /// The A/B variant of a campaign message.
     #[serde(default)]
     pub variant: Option<i64>,
+    /// The sign-up a confirmation message confirms (double opt-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_request: Option<ConsentRequest>,
 }
 
 #[cfg(test)]
@@ -255,6 +278,7 @@ mod tests {
             trigger: JsonMap::new(),
             campaign_id: Some("cmp_a".into()),
             variant: None,
+            consent_request: None,
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!((v["workspace"].clone(), v["channel"].clone()), (json!(1), json!("sms")));

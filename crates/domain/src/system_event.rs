@@ -35,8 +35,13 @@ wire_enum! {
         CouponIssued = "Coupon Issued",
         /// A flow opened a task for the team (`flow_id`, `step_id`, `task`: the rendered text).
         TaskCreated = "Task Created",
-        /// A form was submitted (SPEC 12; emitted once forms exist).
+        /// A form was submitted (`form_id`, `form_name`, `page`, `consent`).
         FormSubmitted = "Form Submitted",
+        /// The contact's email consent became subscribed, from any source (`source`: form, api, shopify,
+        /// double_opt_in, ...; `form_id` when a form): what the library's welcome series waits for (SPEC 16 "Site").
+        EmailSubscribed = "Email Subscribed",
+        /// The contact's SMS consent became subscribed (`source`).
+        SmsSubscribed = "SMS Subscribed",
     }
 }
 

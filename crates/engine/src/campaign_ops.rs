@@ -242,6 +242,7 @@ impl State {
                     trigger,
                     campaign_id: Some(public_id.clone()),
                     variant: def.ab.as_ref().map(|_| rec.variant),
+                    consent_request: None,
                 };
                 self.deliver(p, true, now)?;
                 self.w.campaign_tx().recipient_done(row, rec.contact)?;

@@ -57,6 +57,20 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     /// Stores a signup form (its id unique across workspaces).
+    /// A double opt-in sign-up: sends its confirmation email.
+    RequestConfirmation {
+        ws: WorkspaceId,
+        email: kairos_domain::Email,
+        request: Box<kairos_domain::ConsentRequest>,
+        template: Option<String>,
+        reply: Reply<crate::subscriptions::ConfirmationRequest>,
+    },
+    /// A confirmation link came back.
+    ConfirmSubscription {
+        message: String,
+        ip: String,
+        reply: Reply<crate::subscriptions::Confirmation>,
+    },
     /// Stores (`data`) or removes (None) a site item: a form, a quiz or a landing page.
     SaveSiteItem {
         ws: WorkspaceId,
@@ -333,6 +347,12 @@ impl Command {
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, entries, reply } => done(reply, s.set_sync_state(ws, entries, now)),
+            Command::RequestConfirmation { ws, email, request, template, reply } => {
+                done(reply, s.request_confirmation(ws, &email, *request, template, now))
+            }
+            Command::ConfirmSubscription { message, ip, reply } => {
+                done(reply, s.confirm_subscription(&message, &ip, now))
+            }
             Command::SaveSiteItem { ws, kind, id, data, reply } => {
                 let tx = s.w.site_tx();
                 let saved = match data {

@@ -541,6 +541,7 @@ impl State {
                 if let Some(StepKind::UpdateProfile { set, increment, .. }) = step_of(step)
                     && let Some(c) = self.identity.contacts.get_mut(&rec.stored.contact)
                 {
+                    let before = crate::subscriptions::consent_statuses(c);
                     for (k, v) in set {
                         // Consent keys change consent (the re-engagement sunset), everything else is a trait.
                         let channel = match k.as_str() {
@@ -562,8 +563,9 @@ impl State {
                         c.traits.insert(k.clone(), json!(old + by.as_f64().unwrap_or(0.0)));
                     }
                     c.updated_at = now;
-                    let id = c.id;
+                    let (id, ws) = (c.id, c.workspace);
                     self.mark_dirty(id);
+                    self.announce_subscriptions(ws, id, before, now);
                     self.w.flow_tx().count_step(flow.row, step, "updated")?;
                 }
             }
@@ -692,6 +694,7 @@ impl State {
             run_id: rec.stored.id,
             campaign_id: None,
             variant: None,
+            consent_request: None,
         };
         self.deliver(p, true, now)
     }
@@ -814,6 +817,7 @@ impl State {
             variant: p.variant,
             channel: Some(channel),
             transactional: Some(p.transactional),
+            consent_request: p.consent_request.clone(),
             ..MessageData::default()
         };
         let m = StoredMessage {

@@ -38,6 +38,7 @@ mod settings_ops;
 pub mod simulate;
 mod state;
 mod stores;
+pub mod subscriptions;
 pub mod templates;
 pub mod tracking;
 mod work;

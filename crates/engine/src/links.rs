@@ -1,5 +1,5 @@
-//! Signed links in messages (SPEC 8, 18): open pixel, click redirects, one-click unsubscribe and the
-//! preference centre. A link carries only a token — what it acts on (a message, a link index) and an
+//! Signed links in messages (SPEC 8, 18): open pixel, click redirects, one-click unsubscribe, the preference
+//! centre and double opt-in confirmation. A link carries only a token — what it acts on (a message, a link index) and an
 //! HMAC-SHA256 tag under the server's link key — so a tampered token is rejected and a click can only lead to
 //! a destination stored with the message: Kairos is never an open redirect. The same key derives message ids
 //! (deterministic per send, but not guessable from row numbers). Which destinations get a click link at all is
@@ -27,6 +27,10 @@ pub enum Link {
         issued: Option<i64>,
     },
     Preferences {
+        message: String,
+    },
+    /// A double opt-in confirmation: `message` is the confirmation email, which holds the request's evidence.
+    Confirm {
         message: String,
     },
 }
@@ -65,6 +69,7 @@ impl LinkKey {
             Link::Unsubscribe { message, issued: Some(t) } => format!("u|{message}|{t}"),
             Link::Unsubscribe { message, issued: None } => format!("u|{message}"),
             Link::Preferences { message } => format!("p|{message}"),
+            Link::Confirm { message } => format!("k|{message}"),
         };
         format!("{}.{}", B64.encode(payload.as_bytes()), B64.encode(self.tag(&payload)))
     }
@@ -94,6 +99,7 @@ impl LinkKey {
                 },
             },
             "p" => Link::Preferences { message },
+            "k" => Link::Confirm { message },
             _ => return None,
         };
         parts.next().is_none().then_some(link)
@@ -113,6 +119,7 @@ mod tests {
             Link::Unsubscribe { message: "cmp_9_12".into(), issued: None },
             Link::Unsubscribe { message: "cmp_9_12".into(), issued: Some(1_900_000_000_000_000) },
             Link::Preferences { message: "m".into() },
+            Link::Confirm { message: "m".into() },
         ] {
             let t = key.token(&link);
             assert_eq!(key.verify(&t), Some(link.clone()));

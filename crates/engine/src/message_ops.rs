@@ -135,6 +135,8 @@ impl State {
             | Link::Click { message, .. }
             | Link::Unsubscribe { message, .. }
             | Link::Preferences { message } => message.clone(),
+            // Confirmation has its own command (`confirm_subscription`).
+            Link::Confirm { message } => message.clone(),
         };
         let Some(m) = self.w.message_tx().message(&id)? else { return Ok(LinkOutcome::Gone) };
         if let Link::Unsubscribe { issued, .. } = link
@@ -176,6 +178,7 @@ impl State {
                     store: self.settings.of(m.workspace).store.name.clone(),
                 });
             }
+            Link::Confirm { .. } => return Ok(LinkOutcome::Gone),
         };
         // Machine opens/clicks are recorded (flagged) but do not move the message's status.
         if !machine || status == MessageStatus::Unsubscribed {

@@ -134,6 +134,7 @@ impl LinkConfig {
             Link::Click { .. } => "c",
             Link::Unsubscribe { .. } => "u",
             Link::Preferences { .. } => "preferences",
+            Link::Confirm { .. } => "confirm",
         };
         format!("{}/{path}/{}", self.public_url, self.key.token(&link))
     }

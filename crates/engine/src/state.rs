@@ -271,8 +271,12 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let contact = self.contact_mut(id)?;
+        let before = crate::subscriptions::consent_statuses(contact);
         contact.apply_profile(ev, trusted);
         contact.updated_at = now;
+        let ws = contact.workspace;
+        self.announce_subscriptions(ws, id, before, now);
+        let contact = self.contact_mut(id)?;
         if contact.computed.is_late(ev) {
             // A cart event older than the cart's state: fold the whole history again, in timestamp order.
             let history = self.w.writer().contact_events_ordered(id)?;
@@ -429,10 +433,12 @@ impl State {
         now: Timestamp,
     ) -> Result<Contact, EngineError> {
         let c = self.contact_mut(id)?;
+        let before = crate::subscriptions::consent_statuses(c);
         c.set_consent(channel.as_str(), status, now, source);
         c.updated_at = now;
         let ws = c.workspace;
         self.mark_dirty(id);
+        self.announce_subscriptions(ws, id, before, now);
         self.evaluate_contact(ws, id, now)?;
         Ok(self.contact_mut(id)?.clone())
     }

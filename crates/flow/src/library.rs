@@ -28,6 +28,18 @@ fn email_parts(id: &str, subject: &str, html: &str, text: &str) -> Value {
            "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{text}\n")})
 }
 
+/// The double opt-in confirmation email (a transactional message: the person has not consented yet, so it
+/// promotes nothing). `event.confirm_url` is the signed link; `event.form_name` the form signed up on.
+pub fn confirmation_template() -> Value {
+    json!({"channel": "email", "name": "Confirm your subscription",
+        "subject": "Please confirm your subscription to {{ store.name | default: \"our newsletter\" }}",
+        "html": "<html><body><p>Hi {{ contact.first_name | default: \"there\" }},</p>\
+<p>Please confirm that you want to receive emails from {{ store.name | default: \"us\" }}.</p>\
+<p><a href=\"{{ event.confirm_url }}\" style=\"display:inline-block;padding:12px 20px;background:#1a56db;color:#fff;text-decoration:none;border-radius:4px\">Yes, subscribe me</a></p>\
+<p>The link works for {{ event.expires_in_days }} days. If you did not sign up, ignore this email: you will not hear from us.</p></body></html>",
+        "text": "Hi {{ contact.first_name | default: \"there\" }},\n\nPlease confirm that you want to receive emails from {{ store.name | default: \"us\" }}:\n\n{{ event.confirm_url }}\n\nThe link works for {{ event.expires_in_days }} days. If you did not sign up, ignore this email: you will not hear from us.\n"})
+}
+
 fn sms(id: &str, body: &str) -> Value {
     json!({"id": id, "channel": "sms", "name": body, "body": body})
 }
@@ -39,7 +51,7 @@ pub const LIBRARY: &[LibraryFlow] = &[
         description: "Three emails over a week for new subscribers: welcome, our story, a first-order reward for those who have not bought yet.",
         flow: |_| {
             json!({"name": "Welcome series",
-            "trigger": {"type": "event", "event": "Signed Up"},
+            "trigger": {"type": "event", "event": "Email Subscribed"},
             "entry": {"reentry": "once"},
             "steps": [
                 {"id": "welcome", "type": "send", "channel": "email", "template": "lib-welcome-1", "next": "wait1"},

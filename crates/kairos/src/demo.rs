@@ -139,8 +139,8 @@ fn workspace_id(store: &dyn Store, public_id: &str) -> anyhow::Result<WorkspaceI
 /// New subscribers who sign up once the server is up.
 const DEMO_LIVE_SIGNUPS: usize = 12;
 
-/// A few sign-ups arriving once the server runs (so links point at its address): the welcome series greets
-/// them, and the outbox and the flow numbers show something from the first minute.
+/// A few sign-ups arriving once the server runs (so links point at its address): their consent emits
+/// `Email Subscribed` and the welcome series greets them, and the outbox and the flow numbers show something from the first minute.
 fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
     let mut live = Vec::new();
     for i in 0..DEMO_LIVE_SIGNUPS {
@@ -148,8 +148,6 @@ fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
         live.push(serde_json::json!({"type": "identify", "userId": user, "messageId": format!("demo-live-id-{i}"),
             "traits": {"email": format!("new.shopper{i}@example.com"),
                        "first_name": sample::FIRST_NAMES[i % sample::FIRST_NAMES.len()], "email_consent": "subscribed"}}));
-        live.push(serde_json::json!({"type": "track", "userId": user, "event": "Signed Up",
-            "messageId": format!("demo-live-signup-{i}"), "properties": {"source": "footer form"}}));
     }
     live.into_iter()
         .map(|v| Event::from_segment(v, None, now, &mut || unreachable_id()))

@@ -48,7 +48,12 @@ fn export_of(
     let (events, events_truncated) = collect(|c| r.contact_events(contact.id, c, EXPORT_PAGE_ROWS))?;
     let filter = MessageFilter { contact: Some(contact.id), ..Default::default() };
     let (messages, messages_truncated) = collect(|c| r.messages(ws, &filter, c, EXPORT_PAGE_ROWS))?;
-    let consent_events = [SystemEvent::Unsubscribed.as_str(), "Email Subscribed", "SMS Subscribed", "SMS Unsubscribed"];
+    let consent_events = [
+        SystemEvent::Unsubscribed.as_str(),
+        SystemEvent::EmailSubscribed.as_str(),
+        SystemEvent::SmsSubscribed.as_str(),
+        "SMS Unsubscribed",
+    ];
     let consent_history: Vec<_> = events
         .iter()
         .filter(|e| e.event.name.as_deref().is_some_and(|n| consent_events.contains(&n)))

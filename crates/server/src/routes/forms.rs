@@ -2,8 +2,9 @@
 //! form and `POST /f/{id}` takes submissions (form-encoded or JSON). A submission is an identify with the fields as
 //! traits, `Form Submitted` (`form_id`, `form_name`, `page`: what the `form_submitted` flow trigger waits for) and,
 //! when the visitor ticked the consent box of a single opt-in form, the subscription with its evidence (the time,
-//! the address it came from, the form, the page and the exact text shown) and `Email Subscribed` /
-//! `SMS Subscribed` with `source: form`. A filled honeypot is answered as a success and stores nothing; each
+//! the address it came from, the form, the page and the exact text shown), from which the engine emits
+//! `Email Subscribed` / `SMS Subscribed` with `source: form`. A double opt-in form subscribes nobody yet: it sends
+//! the confirmation email (`kairos_engine::subscriptions`), and the link in it subscribes. A filled honeypot is answered as a success and stores nothing; each
 //! address may submit [`FORM_SUBMISSIONS_PER_MINUTE`] times a minute to a form.
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use kairos_domain::vocab::SiteKind;
-use kairos_domain::{Email, Phone, Timestamp};
+use kairos_domain::{ConsentRequest, Email, Phone, Timestamp};
 use kairos_template::html_escape;
 use serde_json::{Map, Value, json};
 
@@ -110,6 +111,14 @@ fn checked(v: &Value, id: String) -> Result<Value, ApiError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("double_opt_in", "double_opt_in must be true or false")),
     };
+    if double_opt_in && consent["channel"] != "email" {
+        return Err(bad("double_opt_in", "double opt-in confirms an email address: it needs consent to email"));
+    }
+    let confirmation_template = match o.get("confirmation_template") {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(t)) if is_template_id(t) => json!(t),
+        Some(_) => return Err(bad("confirmation_template", "confirmation_template is a template's id")),
+    };
     let redirect = text_of(o, "redirect_url", "redirect_url")?;
     if let Some(r) = redirect
         && !(r.starts_with("https://") || r.starts_with("http://"))
@@ -122,9 +131,18 @@ fn checked(v: &Value, id: String) -> Result<Value, ApiError> {
         "fields": fields,
         "consent": consent,
         "double_opt_in": double_opt_in,
-        "success_message": text_of(o, "success_message", "success_message")?.unwrap_or("Thank you for signing up!"),
+        "confirmation_template": confirmation_template,
+        "success_message": text_of(o, "success_message", "success_message")?.unwrap_or(if double_opt_in {
+            "Almost done: check your inbox and confirm your subscription."
+        } else {
+            "Thank you for signing up!"
+        }),
         "redirect_url": redirect,
     }))
+}
+
+fn is_template_id(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn new_id() -> String {
@@ -392,16 +410,20 @@ fn messages(
         m["timestamp"] = json!(at);
         m
     };
-    let mut out = vec![
+    // `Email Subscribed` follows from the consent traits: the engine emits it for every source.
+    vec![
         who(json!({"type": "identify", "traits": traits})),
         who(json!({"type": "track", "event": kairos_domain::SystemEvent::FormSubmitted.as_str(),
-            "properties": {"form_id": id, "form_name": form["name"], "page": page, "consent": consented}})),
-    ];
-    if subscribe {
-        let event = if channel == "sms" { "SMS Subscribed" } else { "Email Subscribed" };
-        out.push(who(json!({"type": "track", "event": event, "properties": {"source": "form", "form_id": id}})));
-    }
-    out
+            "properties": {"form_id": id, "form_name": form["name"], "page": page, "consent": consented,
+                "double_opt_in": form["double_opt_in"] == true}})),
+    ]
+}
+
+/// The address a request came from.
+pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<crate::listener::PeerAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip())
 }
 
 /// `POST /f/{id}`: a submission (form-encoded from the hosted page or an embed, or JSON).
@@ -423,9 +445,7 @@ pub async fn submit(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let ip = extensions
-        .get::<axum::extract::ConnectInfo<crate::listener::PeerAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+    let ip = peer_ip(&extensions);
     if !within_rate(&id, ip, Instant::now()) {
         let e = ApiError::new(
             crate::error::ErrorCode::TooManyAttempts,
@@ -479,6 +499,9 @@ pub async fn submit(
             format!("form-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
         });
     let now = app.engine.clock().now();
+    let confirm_to = (consented && form["double_opt_in"] == true)
+        .then(|| traits.get("email").and_then(Value::as_str).and_then(Email::parse))
+        .flatten();
     let made = messages(&form, traits, consented, ip, &page_url, anonymous_id, now);
     let events = match crate::backfill::events_of(format_args!("form-{id}"), made, now) {
         Ok(events) => events,
@@ -487,6 +510,21 @@ pub async fn submit(
     // Trusted: the consent is Kairos's own record of what the visitor ticked, with its evidence.
     if let Err(e) = app.engine.ingest(ws, true, events).await {
         return ApiError::from(e).into_response();
+    }
+    if let Some(email) = confirm_to {
+        let request = ConsentRequest {
+            channel: kairos_domain::Channel::Email,
+            form_id: id.clone(),
+            form_name: form["name"].as_str().unwrap_or_default().to_string(),
+            page: page_url,
+            ip: ip.to_string(),
+            text: form["consent"]["text"].as_str().unwrap_or_default().to_string(),
+            at: now,
+        };
+        let template = form["confirmation_template"].as_str().map(str::to_string);
+        if let Err(e) = app.engine.request_confirmation(ws, email, request, template).await {
+            return ApiError::from(e).into_response();
+        }
     }
     done(&form)
 }

@@ -1,5 +1,6 @@
 //! The public endpoints behind signed links in messages: the open pixel `/o`, the click redirect `/c`, one-click
-//! unsubscribe `/u` and the preference centre `/preferences`. No key: the signature is the credential.
+//! unsubscribe `/u`, the preference centre `/preferences` and double opt-in confirmation `/confirm`. No key: the
+//! signature is the credential.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -119,6 +120,33 @@ pub async fn preferences_page(State(app): State<AppState>, Path(token): Path<Str
             .into_response()
         }
         _ => gone(),
+    }
+}
+
+/// `GET /confirm/{token}`: confirms a double opt-in sign-up (the link of the confirmation email). Like the
+/// confirmation links of Mailchimp and Klaviyo, following it is the confirmation; a second visit says so.
+pub async fn confirm(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    extensions: axum::http::Extensions,
+) -> Response {
+    let Some(Link::Confirm { message }) = verify(&app, &token) else { return gone() };
+    let ip = super::forms::peer_ip(&extensions).to_string();
+    use kairos_engine::subscriptions::Confirmation;
+    match app.engine.confirm_subscription(message, ip).await {
+        Ok(Confirmation::Confirmed) => {
+            Html(page("Subscription confirmed", "<p role=\"status\">Thank you: you are subscribed.</p>"))
+                .into_response()
+        }
+        Ok(Confirmation::AlreadyConfirmed) => {
+            Html(page("Already confirmed", "<p role=\"status\">You are already subscribed.</p>")).into_response()
+        }
+        Ok(Confirmation::Expired) => {
+            let body = "<p>This confirmation link has expired. Sign up again and we will send you a new one.</p>";
+            (StatusCode::GONE, Html(page("Link expired", body))).into_response()
+        }
+        Ok(Confirmation::Unknown) => gone(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

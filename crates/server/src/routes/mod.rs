@@ -183,6 +183,7 @@ pub fn public() -> Router<AppState> {
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))
         .route("/preferences/{token}", get(links::preferences_page).post(links::save_preferences))
+        .route("/confirm/{token}", get(links::confirm))
         .route("/hooks/sms/inbound", post(hooks::sms_inbound))
         .route("/hooks/sms/status", post(hooks::sms_status))
         .route("/hooks/shopify/{workspace_id}", post(integrations::shopify_hook))
