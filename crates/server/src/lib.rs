@@ -78,7 +78,8 @@ impl AppState {
 /// allows any origin. The admin API gets no CORS headers, so browsers cannot call it from other sites.
 async fn cors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::http::{HeaderValue, Method, StatusCode, header};
-    if !req.uri().path().starts_with("/v1/") {
+    // On-site forms post to `/f/{id}` from the store's pages too.
+    if !req.uri().path().starts_with("/v1/") && !req.uri().path().starts_with("/f/") {
         return next.run(req).await;
     }
     let preflight = req.method() == Method::OPTIONS;
@@ -86,7 +87,7 @@ async fn cors(req: axum::extract::Request, next: axum::middleware::Next) -> axum
     let h = resp.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if preflight {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     }

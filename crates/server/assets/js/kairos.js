@@ -190,8 +190,27 @@
     flush: flush
   };
 
+  // On-site forms (popups, flyouts, inline embeds): fetched once per page; their script loads only when there are
+  // some. A known subscriber is not offered forms that hide from subscribers.
+  function forms() {
+    if (config.forms === false || data.forms === 'false' || !writeKey || !w.fetch) return;
+    var q = '?writeKey=' + encodeURIComponent(writeKey);
+    if (allowed()) q += '&anonymousId=' + encodeURIComponent(anonymousId) + (userId ? '&userId=' + encodeURIComponent(userId) : '');
+    w.fetch(origin + '/v1/site/forms' + q, { credentials: 'omit' })
+      .then(function (r) { return r.ok ? r.json() : { forms: [] }; })
+      .then(function (j) {
+        if (!j.forms || !j.forms.length) return;
+        api._forms = j.forms;
+        var s = d.createElement('script');
+        s.async = true;
+        s.src = origin + '/js/kairos-forms.js?v=' + VERSION;
+        (d.head || d.body).appendChild(s);
+      }, function () { /* no forms this time */ });
+  }
+
   w.kairos = api;
   // Calls made before the script loaded (the snippet's stub), in order.
   if (stub && stub.length) stub.slice().forEach(function (c) { if (api[c[0]]) api[c[0]].apply(api, c.slice(1)); });
   if (queue.length && allowed()) timer = w.setTimeout(flush, 0);
+  forms();
 })(window, document);

@@ -132,6 +132,7 @@ fn checked(v: &Value, id: String) -> Result<Value, ApiError> {
         "consent": consent,
         "double_opt_in": double_opt_in,
         "confirmation_template": confirmation_template,
+        "display": super::onsite::display_checked(o.get("display"))?,
         "success_message": text_of(o, "success_message", "success_message")?.unwrap_or(if double_opt_in {
             "Almost done: check your inbox and confirm your subscription."
         } else {
@@ -441,10 +442,14 @@ pub async fn submit(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let (values, is_json) = match submitted(&headers, &raw) {
+    let (values, body_json) = match submitted(&headers, &raw) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
+    // On-site forms post form-encoded (no CORS preflight) and read JSON answers.
+    let accepts_json =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
+    let is_json = body_json || accepts_json;
     let ip = peer_ip(&extensions);
     if !within_rate(&id, ip, Instant::now()) {
         let e = ApiError::new(

@@ -23,6 +23,7 @@ pub mod integrations;
 pub mod inventory;
 pub mod links;
 pub mod messages;
+pub mod onsite;
 pub mod privacy;
 pub mod products;
 pub mod reports;
@@ -178,6 +179,8 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
 pub fn public() -> Router<AppState> {
     Router::new()
         .route("/js/kairos.js", get(site::tracker))
+        .route("/js/kairos-forms.js", get(onsite::forms_script))
+        .route("/v1/site/forms", get(onsite::forms))
         .route("/f/{id}", get(forms::hosted).post(forms::submit))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))

@@ -15,7 +15,12 @@ const TRACKER_CACHE_SECONDS: u32 = 300;
 
 /// `GET /js/kairos.js`: the tracker, cacheable, for any site to load with a `<script>` tag.
 pub async fn tracker() -> Response {
-    let mut r = TRACKER_JS.into_response();
+    script(TRACKER_JS)
+}
+
+/// A script of ours, cacheable, for any site to load.
+pub(crate) fn script(source: &'static str) -> Response {
+    let mut r = source.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={TRACKER_CACHE_SECONDS}")) {
