@@ -78,10 +78,13 @@
     return wrap;
   }
 
-  // The form itself; `done` runs after a successful sign-up.
+  // The form under its title (which stays, naming the dialog, when the thanks replace the form); `done` runs
+  // after a successful sign-up.
   function build(form, n, done) {
-    var node = el('form', { class: 'kf-form', novalidate: '', 'aria-labelledby': 'kf-title-' + form.id + '-' + n });
-    node.appendChild(el('h2', { id: 'kf-title-' + form.id + '-' + n }, form.name));
+    var wrap = el('div', { class: 'kf-form' });
+    wrap.appendChild(el('h2', { id: 'kf-title-' + form.id + '-' + n }, form.name));
+    var node = el('form', { novalidate: '', 'aria-labelledby': 'kf-title-' + form.id + '-' + n });
+    wrap.appendChild(node);
     form.fields.forEach(function (f) { node.appendChild(field(form, f, n)); });
     if (form.consent_text) {
       var c = el('p', { class: 'kf-consent' });
@@ -100,7 +103,7 @@
       e.preventDefault();
       send(form, node, status, done);
     });
-    return node;
+    return wrap;
   }
 
   function send(form, node, status, done) {

@@ -115,7 +115,8 @@ pub(crate) fn display_checked(v: Option<&Value>) -> Result<Value, ApiError> {
         "show_on": patterns(o, "show_on")?,
         "hide_on": patterns(o, "hide_on")?,
         "frequency_days": number(o, "frequency_days", DISPLAY_FREQUENCY_DAYS_MAX, DEFAULT_FREQUENCY_DAYS)?,
-        "hide_for_subscribers": flag(o, "hide_for_subscribers", true)?,
+        // Popups and flyouts interrupt: by default not for people who already subscribed (an embed stays).
+        "hide_for_subscribers": flag(o, "hide_for_subscribers", kind == "popup" || kind == "flyout")?,
         "devices": devices,
     }))
 }
