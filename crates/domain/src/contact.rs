@@ -63,6 +63,13 @@ pub struct ConsentSet {
     pub email: Consent,
     #[serde(default)]
     pub sms: Consent,
+    /// Topics (the workspace's lists) the person opted out of in the preference centre: a flow or campaign
+    /// about one of them skips the person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics_out: Vec<String>,
+    /// How often the person wants marketing email (None: not chosen, as `all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<crate::vocab::EmailFrequency>,
 }
 
 impl ConsentSet {
@@ -90,6 +97,13 @@ impl ConsentSet {
                 *mine = theirs;
             }
         }
+        // An opt-out of either profile stands; a frequency chosen on either applies.
+        for t in other.topics_out {
+            if !self.topics_out.contains(&t) {
+                self.topics_out.push(t);
+            }
+        }
+        self.frequency = self.frequency.or(other.frequency);
     }
 }
 

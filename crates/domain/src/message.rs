@@ -229,6 +229,9 @@ pub struct DeferredSend {
     /// The sign-up a confirmation message confirms (double opt-in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_request: Option<ConsentRequest>,
+    /// The topic (list) the flow or campaign writes about: skipped for people who opted out of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 #[cfg(test)]
@@ -279,6 +282,7 @@ mod tests {
             campaign_id: Some("cmp_a".into()),
             variant: None,
             consent_request: None,
+            topic: None,
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!((v["workspace"].clone(), v["channel"].clone()), (json!(1), json!("sms")));

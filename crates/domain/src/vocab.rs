@@ -214,6 +214,40 @@ wire_enum! {
         QuietHours = "quiet_hours",
         FrequencyCap = "frequency_cap",
         WeeklyCap = "weekly_cap",
+        /// The contact opted out of the topic (list) the flow or campaign writes about.
+        TopicUnsubscribed = "topic_unsubscribed",
+        /// Deferred: the contact chose to hear from the store less often (preference centre).
+        ChosenFrequency = "chosen_frequency",
+    }
+}
+
+wire_enum! {
+    /// How often a person wants marketing email, chosen in the preference centre.
+    pub enum EmailFrequency {
+        /// Whatever the store sends (within its own caps).
+        All = "all",
+        TwiceWeekly = "twice_weekly",
+        Weekly = "weekly",
+    }
+}
+
+impl EmailFrequency {
+    /// Most marketing emails in any 7 days (None: no limit of the person's own).
+    pub fn per_week(self) -> Option<usize> {
+        match self {
+            EmailFrequency::All => None,
+            EmailFrequency::TwiceWeekly => Some(2),
+            EmailFrequency::Weekly => Some(1),
+        }
+    }
+
+    /// The choice in words, for the preference centre.
+    pub fn label(self) -> &'static str {
+        match self {
+            EmailFrequency::All => "Everything you send",
+            EmailFrequency::TwiceWeekly => "Up to twice a week",
+            EmailFrequency::Weekly => "Once a week at most",
+        }
     }
 }
 

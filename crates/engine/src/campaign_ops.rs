@@ -29,6 +29,9 @@ impl State {
                 return Err(invalid(field, format!("template {t:?} is not a {} template", def.channel)));
             }
         }
+        if let Some(t) = &def.topic {
+            self.settings.of(ws).topic_known(t).map_err(crate::EngineError::from)?;
+        }
         for (field, list) in [("segments", &def.segments), ("exclude_segments", &def.exclude)] {
             for (i, s) in list.iter().enumerate() {
                 if self.segments.lookup(ws, s).is_none() {
@@ -243,6 +246,7 @@ impl State {
                     campaign_id: Some(public_id.clone()),
                     variant: def.ab.as_ref().map(|_| rec.variant),
                     consent_request: None,
+                    topic: def.topic.clone(),
                 };
                 self.deliver(p, true, now)?;
                 self.w.campaign_tx().recipient_done(row, rec.contact)?;

@@ -145,6 +145,8 @@ pub(crate) struct CampaignDef {
     pub(crate) throttle_per_minute: Option<f64>,
     pub(crate) smart_sending: bool,
     pub(crate) ab: Option<Ab>,
+    /// The topic (list) it is about: people who opted out of it are skipped.
+    pub(crate) topic: Option<String>,
 }
 
 pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> EngineError {
@@ -183,7 +185,8 @@ impl CampaignDocument {
 /// Reads and checks a campaign definition (SPEC 16); references are checked by the caller.
 pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
     let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 11] = [
+        "topic",
         "name",
         "channel",
         "template",
@@ -297,7 +300,23 @@ pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
     if template.is_none() && ab.is_none() {
         return Err(invalid("template", "a campaign needs a template (or A/B variants)"));
     }
-    Ok(CampaignDef { name, channel, template, segments, exclude, schedule, throttle_per_minute, smart_sending, ab })
+    let topic = match o.get("topic") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if kairos_flow::is_topic_id(t) => Some(t.clone()),
+        Some(_) => return Err(invalid("topic", "topic is a topic's id: lower-case letters, digits, - or _")),
+    };
+    Ok(CampaignDef {
+        name,
+        channel,
+        template,
+        segments,
+        exclude,
+        schedule,
+        throttle_per_minute,
+        smart_sending,
+        ab,
+        topic,
+    })
 }
 
 /// A campaign being sent, in memory.

@@ -57,6 +57,14 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     /// Stores a signup form (its id unique across workspaces).
+    /// A contact's topic opt-outs and chosen frequency.
+    SetPreferences {
+        ws: WorkspaceId,
+        who: crate::ContactRef,
+        topics_out: Option<Vec<String>>,
+        frequency: Option<kairos_domain::vocab::EmailFrequency>,
+        reply: Reply<kairos_domain::Contact>,
+    },
     /// A double opt-in sign-up: sends its confirmation email.
     RequestConfirmation {
         ws: WorkspaceId,
@@ -142,8 +150,7 @@ pub(crate) enum Command {
     },
     SavePreferences {
         message: String,
-        email: Option<bool>,
-        sms: Option<bool>,
+        choice: Box<messages::PreferenceChoice>,
         reply: Reply<bool>,
     },
     Bounce(Box<BounceReport>, Reply<messages::Bounced>),
@@ -327,8 +334,8 @@ impl Command {
             Command::LinkFollowed { link, user_agent, reply } => {
                 done(reply, s.link_followed(link, user_agent.as_deref(), now))
             }
-            Command::SavePreferences { message, email, sms, reply } => {
-                done(reply, s.save_preferences(&message, email, sms, now))
+            Command::SavePreferences { message, choice, reply } => {
+                done(reply, s.save_preferences(&message, *choice, now))
             }
             Command::Bounce(b, reply) => done(reply, s.bounce(b.ws, &b.address, b.kind, b.message.as_deref(), now)),
             Command::SmsInbound { to, from, body, reply } => done(reply, s.sms_inbound(&to, &from, &body, now)),
@@ -347,6 +354,9 @@ impl Command {
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),
             Command::SyncState { ws, entries, reply } => done(reply, s.set_sync_state(ws, entries, now)),
+            Command::SetPreferences { ws, who, topics_out, frequency, reply } => {
+                done(reply, s.set_contact_preferences(ws, who, topics_out, frequency, now))
+            }
             Command::RequestConfirmation { ws, email, request, template, reply } => {
                 done(reply, s.request_confirmation(ws, &email, *request, template, now))
             }

@@ -60,6 +60,9 @@ impl State {
             }
         }
         kairos_flow::validate(def, &Known { templates, state: self, ws }).map_err(flow_error)?;
+        if let Some(t) = &def.topic {
+            self.settings.of(ws).topic_known(t)?;
+        }
         // Webhooks to an internal address written as such are refused now; names are checked at each call.
         for (i, s) in def.steps.iter().enumerate() {
             if let StepKind::Webhook { url, .. } = &s.kind

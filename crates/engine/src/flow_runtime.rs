@@ -14,7 +14,7 @@ use kairos_domain::{
 use kairos_flow::run::{Ctx, EXIT_KEY, Effect, End, Input, Run, advance};
 use kairos_flow::{Reentry, SendPolicy, StepKind, Trigger};
 
-use crate::sending::{Decision, decide};
+use crate::sending::Decision;
 use kairos_segment::Expr;
 use kairos_segment::eval::{self};
 use kairos_store::{StoredFlow, StoredMessage, StoredRun};
@@ -695,6 +695,7 @@ impl State {
             campaign_id: None,
             variant: None,
             consent_request: None,
+            topic: flow.def.topic.clone(),
         };
         self.deliver(p, true, now)
     }
@@ -733,6 +734,8 @@ impl State {
             || (!p.transactional && !self.settings.of(ws).marketing_allowed(consent))
         {
             (MessageStatus::Skipped, Some(SkipReason::NoConsent), None)
+        } else if !p.transactional && p.topic.as_ref().is_some_and(|t| c.consent.topics_out.contains(t)) {
+            (MessageStatus::Skipped, Some(SkipReason::TopicUnsubscribed), None)
         } else {
             (MessageStatus::Sent, None, None)
         };
@@ -756,7 +759,10 @@ impl State {
             if let Decision::Blocked { until, reason } = {
                 let settings = self.settings.of(ws);
                 let tz = c.timezone.as_deref().unwrap_or(&settings.timezone);
-                decide(&settings.rules, &self.flows.send_log, contact_id, Some(tz), channel, smart, now)
+                // The person's own choice of how often (preference centre) counts their marketing email.
+                let chosen = c.consent.frequency.filter(|_| channel == Channel::Email).and_then(|f| f.per_week());
+                let log = &self.flows.send_log;
+                crate::sending::decide_for(&settings.rules, log, contact_id, Some(tz), channel, smart, chosen, now)
             } {
                 outcome = if p.skip_when_blocked {
                     (MessageStatus::Skipped, Some(reason), None)

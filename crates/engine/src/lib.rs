@@ -40,6 +40,7 @@ mod state;
 mod stores;
 pub mod subscriptions;
 pub mod templates;
+pub mod topics;
 pub mod tracking;
 mod work;
 
@@ -544,10 +545,9 @@ impl Engine {
     pub async fn save_preferences(
         &self,
         message: String,
-        email: Option<bool>,
-        sms: Option<bool>,
+        choice: messages::PreferenceChoice,
     ) -> Result<bool, EngineError> {
-        self.command(|reply| Command::SavePreferences { message, email, sms, reply }).await
+        self.command(|reply| Command::SavePreferences { message, choice: Box::new(choice), reply }).await
     }
 
     /// A bounce or complaint report.

@@ -168,16 +168,7 @@ impl State {
                 self.unsubscribe(contact, m.channel, "unsubscribe_link", now)?;
                 (SystemEvent::Unsubscribed, MessageStatus::Unsubscribed, LinkOutcome::Unsubscribed)
             }
-            Link::Preferences { .. } => {
-                let c = self.identity.contacts.get(&contact);
-                let consent =
-                    |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
-                return Ok(LinkOutcome::Preferences {
-                    email: consent(Channel::Email).as_str().to_string(),
-                    sms: consent(Channel::Sms).as_str().to_string(),
-                    store: self.settings.of(m.workspace).store.name.clone(),
-                });
-            }
+            Link::Preferences { .. } => return Ok(LinkOutcome::Preferences(Box::new(self.preference_view(contact)))),
             Link::Confirm { .. } => return Ok(LinkOutcome::Gone),
         };
         // Machine opens/clicks are recorded (flagged) but do not move the message's status.
@@ -224,22 +215,53 @@ impl State {
         Ok(())
     }
 
-    /// The preference centre's form: the consent of each channel, for the contact of a signed message.
+    /// What the preference centre shows for `contact`.
+    fn preference_view(&self, contact: ContactId) -> crate::messages::PreferenceView {
+        let c = self.identity.contacts.get(&contact);
+        let ws = c.map(|c| c.workspace);
+        let consent =
+            |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
+        let settings = ws.map(|ws| self.settings.of(ws));
+        let out = c.map(|c| c.consent.topics_out.as_slice()).unwrap_or_default();
+        crate::messages::PreferenceView {
+            email: consent(Channel::Email).as_str().to_string(),
+            sms: consent(Channel::Sms).as_str().to_string(),
+            store: settings.map(|s| s.store.name.clone()).unwrap_or_default(),
+            topics: settings
+                .map_or_else(Vec::new, |s| s.topics.iter().map(|t| (t.clone(), !out.contains(&t.id))).collect()),
+            frequency: c.and_then(|c| c.consent.frequency).unwrap_or(kairos_domain::vocab::EmailFrequency::All),
+        }
+    }
+
+    /// The preference centre's form for the contact of a signed message: each channel's consent, the topics kept
+    /// and how often. False when the message is unknown.
     pub(crate) fn save_preferences(
         &mut self,
         message: &str,
-        email: Option<bool>,
-        sms: Option<bool>,
+        choice: crate::messages::PreferenceChoice,
         now: Timestamp,
     ) -> Result<bool, EngineError> {
         let Some(m) = self.w.message_tx().message(message)? else { return Ok(false) };
         let contact = self.follow(m.contact);
-        for (ch, on) in [(Channel::Email, email), (Channel::Sms, sms)] {
+        if !self.identity.contacts.contains_key(&contact) {
+            return Ok(false);
+        }
+        for (ch, on) in [(Channel::Email, choice.email), (Channel::Sms, choice.sms)] {
             if let Some(on) = on {
                 let status = if on { ConsentStatus::Subscribed } else { ConsentStatus::Unsubscribed };
                 self.change_consent(contact, ch, status, "preference_centre", now)?;
             }
         }
+        let topics: Vec<String> = self.settings.of(m.workspace).topics.iter().map(|t| t.id.clone()).collect();
+        let c = self.contact_mut(contact)?;
+        if let Some(kept) = choice.topics {
+            c.consent.topics_out = topics.into_iter().filter(|t| !kept.contains(t)).collect();
+        }
+        if let Some(f) = choice.frequency {
+            c.consent.frequency = (f != kairos_domain::vocab::EmailFrequency::All).then_some(f);
+        }
+        c.updated_at = now;
+        self.mark_dirty(contact);
         Ok(true)
     }
 

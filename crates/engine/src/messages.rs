@@ -72,17 +72,34 @@ pub struct Bounced {
     pub message_id: Option<String>,
 }
 
+/// What the preference centre shows: each channel's consent, the workspace's topics with whether the person
+/// gets them, and how often they want marketing email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreferenceView {
+    pub email: String,
+    pub sms: String,
+    pub store: String,
+    pub topics: Vec<(crate::topics::Topic, bool)>,
+    pub frequency: kairos_domain::vocab::EmailFrequency,
+}
+
+/// What the preference centre's form chose (None: left as it is).
+#[derive(Debug, Clone, Default)]
+pub struct PreferenceChoice {
+    pub email: Option<bool>,
+    pub sms: Option<bool>,
+    /// The topics the person keeps; every other topic of the workspace is opted out of.
+    pub topics: Option<Vec<String>>,
+    pub frequency: Option<kairos_domain::vocab::EmailFrequency>,
+}
+
 /// What a followed link leads to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkOutcome {
     Pixel,
     Redirect(String),
     Unsubscribed,
-    Preferences {
-        email: String,
-        sms: String,
-        store: String,
-    },
+    Preferences(Box<PreferenceView>),
     /// A valid unsubscribe link: ask before acting (`GET /u/`).
     Confirm,
     /// An unsubscribe link issued before the contact subscribed again.

@@ -92,6 +92,22 @@ pub fn decide(
     smart: Option<Option<Duration>>,
     now: Timestamp,
 ) -> Decision {
+    decide_for(rules, log, contact, tz, channel, smart, None, now)
+}
+
+/// [`decide`] for a person who chose to get at most `chosen_per_week` marketing messages on `channel` in any
+/// 7 days (the preference centre's frequency): one more waits until the oldest of them is a week old.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_for(
+    rules: &Rules,
+    log: &SendLog,
+    contact: ContactId,
+    tz: Option<&str>,
+    channel: Channel,
+    smart: Option<Option<Duration>>,
+    chosen_per_week: Option<usize>,
+    now: Timestamp,
+) -> Decision {
     let mut until: Option<(Timestamp, SkipReason)> = None;
     fn later(until: &mut Option<(Timestamp, SkipReason)>, t: Timestamp, reason: SkipReason) {
         if until.is_none_or(|(u, _)| t > u) {
@@ -109,10 +125,13 @@ pub fn decide(
     {
         later(&mut until, last.saturating_add(window), SkipReason::SmartSending);
     }
-    for (caps, span, reason) in
-        [(&rules.daily_cap, DAY, SkipReason::FrequencyCap), (&rules.weekly_cap, WEEK, SkipReason::WeeklyCap)]
-    {
-        if let Some(&cap) = caps.get(&channel) {
+    let caps = [
+        (rules.daily_cap.get(&channel).copied(), DAY, SkipReason::FrequencyCap),
+        (rules.weekly_cap.get(&channel).copied(), WEEK, SkipReason::WeeklyCap),
+        (chosen_per_week, WEEK, SkipReason::ChosenFrequency),
+    ];
+    for (cap, span, reason) in caps {
+        if let Some(cap) = cap {
             let mut recent: Vec<Timestamp> =
                 sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(span)).map(|(_, t)| *t).collect();
             if recent.len() >= cap {

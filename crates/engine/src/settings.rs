@@ -46,6 +46,8 @@ pub struct Settings {
     /// The number (or sender id) this workspace's SMS go out from; `[sms] from` by default. Inbound keywords
     /// sent to it change the consent of this workspace's contacts only.
     pub sms_from: Option<String>,
+    /// The lists people may opt out of one by one (`crate::topics`).
+    pub topics: Vec<crate::topics::Topic>,
 }
 
 impl From<SettingsError> for crate::EngineError {
@@ -112,6 +114,7 @@ impl Default for Settings {
             },
             tracking_domains: Vec::new(),
             sms_from: None,
+            topics: Vec::new(),
         }
     }
 }
@@ -247,6 +250,7 @@ impl Settings {
             },
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
+            "topics": self.topics.iter().map(crate::topics::Topic::to_json).collect::<Vec<_>>(),
         })
     }
 
@@ -375,6 +379,7 @@ impl Settings {
                         }
                     }
                 }
+                "topics" => s.topics = crate::topics::parse(v)?,
                 // Checked here with the rest of the patch; stored as a secret, not with the settings.
                 "webhook_secret" => {
                     webhook_secret(v)?;

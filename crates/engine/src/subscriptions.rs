@@ -145,6 +145,7 @@ impl State {
             campaign_id: None,
             variant: None,
             consent_request: Some(request),
+            topic: None,
         };
         self.deliver(send, true, now)?;
         Ok(ConfirmationRequest::Sent)

@@ -16,6 +16,9 @@ pub struct FlowDef {
     pub exit_when: Option<Expr>,
     /// `event.cart_id`: one run per value of this trigger-event property (keyed runs).
     pub key: Option<String>,
+    /// The topic (one of the workspace's lists) the flow's marketing is about: people who opted out of it in
+    /// the preference centre are skipped.
+    pub topic: Option<String>,
     pub start: String,
     pub steps: Vec<Step>,
 }
@@ -293,6 +296,12 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
     {
         return Err(FlowError::new("key", "key must name a trigger event property, like \"event.cart_id\""));
     }
+    let topic = o.string("topic")?;
+    if let Some(t) = &topic
+        && !crate::is_topic_id(t)
+    {
+        return Err(FlowError::new("topic", "topic is a topic's id: lower-case letters, digits, - or _"));
+    }
     let steps_v = match o.get("steps") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => return Err(FlowError::new("steps", "steps must be a non-empty array")),
@@ -311,7 +320,7 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
     let _ = o.get("settings");
     let _ = o.get("description");
     o.finish()?;
-    Ok(FlowDef { name, trigger, entry, exit_when, key, start, steps })
+    Ok(FlowDef { name, trigger, entry, exit_when, key, topic, start, steps })
 }
 
 fn parse_trigger(v: &Value) -> Result<Trigger, FlowError> {

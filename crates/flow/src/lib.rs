@@ -32,3 +32,14 @@ pub const STEPS_MAX: usize = 200;
 pub const VARIANTS_MAX: usize = 10;
 /// Longest step id.
 pub const STEP_ID_CHARS_MAX: usize = 64;
+
+/// Longest topic id, in bytes.
+pub const TOPIC_ID_BYTES_MAX: usize = 40;
+
+/// Whether `s` can be a topic's id (`newsletter`, `new-arrivals`): what flows, campaigns and the preference
+/// centre name topics by.
+pub fn is_topic_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= TOPIC_ID_BYTES_MAX
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

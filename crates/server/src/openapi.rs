@@ -44,6 +44,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::contacts::get,
         routes::contacts::events,
         routes::contacts::set_consent,
+        routes::contacts::set_preferences,
         routes::events::list,
         routes::products::list,
         routes::products::get,

@@ -90,6 +90,11 @@ impl From<&Consent> for ConsentState {
 pub struct ContactConsent {
     pub email: ConsentState,
     pub sms: ConsentState,
+    /// Topics (the workspace's lists, `settings.topics`) the person opted out of.
+    pub topics_out: Vec<String>,
+    /// How often the person wants marketing email: `all`, `twice_weekly` or `weekly`.
+    #[schema(example = "all")]
+    pub frequency: &'static str,
 }
 
 /// Computed from the contact's `Order Completed`, `Order Refunded` and `Order Cancelled` events (SPEC 4).
@@ -168,7 +173,12 @@ impl From<&Contact> for ContactBody {
             traits: c.traits.clone(),
             timezone: c.timezone.clone(),
             locale: c.locale.clone(),
-            consent: ContactConsent { email: (&c.consent.email).into(), sms: (&c.consent.sms).into() },
+            consent: ContactConsent {
+                email: (&c.consent.email).into(),
+                sms: (&c.consent.sms).into(),
+                topics_out: c.consent.topics_out.clone(),
+                frequency: c.consent.frequency.unwrap_or(kairos_domain::vocab::EmailFrequency::All).as_str(),
+            },
             orders: OrderTotals {
                 count: o.count,
                 total_spent: o.total_spent.as_major(),

@@ -208,3 +208,67 @@ pub async fn set_consent(
     let contact = app.engine.set_consent(ws, who, channel, status, source).await?;
     Ok(Reply(ContactBody::from(&contact)))
 }
+
+/// `POST /api/v1/contacts/preferences`: names the contact like [`ContactSelector`] (which must exist).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ann@example.com", "topics_out": ["offers"], "frequency": "weekly"}))]
+pub struct PreferencesRequest {
+    #[serde(flatten)]
+    pub who: ContactSelector,
+    /// The topics (ids from `settings.topics`) the person opted out of; replaces the list.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub topics_out: Option<Value>,
+    /// `all`, `twice_weekly` or `weekly`: at most that many marketing emails in any 7 days.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "weekly")]
+    pub frequency: Option<Value>,
+}
+
+/// Sets what a contact chose in the preference centre on their behalf: topics opted out of and how often.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/preferences",
+    operation_id = "contacts_set_preferences",
+    tag = "contacts",
+    request_body = PreferencesRequest,
+    responses(
+        (status = 200, description = "The contact with its new preferences", body = ContactBody),
+        (status = 400, description = "A bad field", body = ErrorBody),
+        (status = 404, description = "No such contact", body = ErrorBody)
+    )
+)]
+pub async fn set_preferences(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply<ContactBody>, ApiError> {
+    let req: PreferencesRequest = object_body(&headers, body).await?;
+    let who = req.who.contact()?;
+    let topics_out = match req.topics_out {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) if list.len() <= kairos_engine::topics::TOPICS_MAX => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    t.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| ApiError::invalid_value(&format!("topics_out[{i}]"), "a topic's id"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(ApiError::invalid_value("topics_out", "topics_out is a list of topic ids")),
+    };
+    let frequency = match req.frequency {
+        None | Some(Value::Null) => None,
+        Some(Value::String(f)) if kairos_domain::vocab::EmailFrequency::parse(&f).is_some() => {
+            kairos_domain::vocab::EmailFrequency::parse(&f)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_value("frequency", "frequency must be all, twice_weekly or weekly"));
+        }
+    };
+    let contact = app.engine.set_preferences(ws, who, topics_out, frequency).await?;
+    Ok(Reply(ContactBody::from(&contact)))
+}

@@ -99,26 +99,99 @@ pub async fn unsubscribe(State(app): State<AppState>, headers: HeaderMap, Path(t
     }
 }
 
+/// The preference centre's form: channels, topics (each with its description) and how often, all escaped.
+fn preference_form(token: &str, v: &kairos_engine::messages::PreferenceView) -> String {
+    use kairos_domain::vocab::EmailFrequency;
+    let e = |t: &str| kairos_template::html_escape(t).into_owned();
+    let checked = |on: bool| if on { " checked" } else { "" };
+    let mut topics = String::new();
+    for (t, on) in &v.topics {
+        let id = e(&t.id);
+        let about =
+            if t.description.is_empty() { String::new() } else { format!(" <small>{}</small>", e(&t.description)) };
+        topics.push_str(&format!(
+            "<label><input type=\"checkbox\" name=\"topic\" value=\"{id}\"{}> {}{about}</label>",
+            checked(*on),
+            e(&t.name)
+        ));
+    }
+    if !topics.is_empty() {
+        topics = format!("<fieldset><legend>Topics</legend>{topics}</fieldset>");
+    }
+    let mut often = String::new();
+    for f in EmailFrequency::ALL {
+        often.push_str(&format!(
+            "<label><input type=\"radio\" name=\"frequency\" value=\"{}\"{}> {}</label>",
+            f.as_str(),
+            checked(*f == v.frequency),
+            f.label()
+        ));
+    }
+    format!(
+        "<p>Choose what {store} may send you.</p><form method=\"post\" action=\"/preferences/{token}\">\
+         <fieldset><legend>Channels</legend>\
+         <label><input type=\"checkbox\" name=\"email\" value=\"on\"{}> Marketing email</label>\
+         <label><input type=\"checkbox\" name=\"sms\" value=\"on\"{}> Text messages (SMS)</label></fieldset>\
+         {topics}<fieldset><legend>How often may we email you?</legend>{often}</fieldset>\
+         <input type=\"hidden\" name=\"submitted\" value=\"1\">\
+         <p><button type=\"submit\" name=\"action\" value=\"save\">Save my choices</button></p>\
+         <p><button type=\"submit\" name=\"action\" value=\"unsubscribe_all\">Unsubscribe from everything</button></p></form>",
+        checked(v.email == "subscribed"),
+        checked(v.sms == "subscribed"),
+        store = e(&v.store),
+    )
+}
+
 /// `GET /preferences/{token}`: the preference centre.
 pub async fn preferences_page(State(app): State<AppState>, Path(token): Path<String>) -> Response {
     let Some(link @ Link::Preferences { .. }) = verify(&app, &token) else { return gone() };
     match app.engine.link_followed(link, None).await {
-        Ok(LinkOutcome::Preferences { email, sms, store }) => {
-            let checked = |s: &str| if s == "subscribed" { " checked" } else { "" };
-            let store = kairos_template::html_escape(&store);
-            Html(page(
-                "Email preferences",
-                &format!(
-                    "<p>Choose what {store} may send you.</p><form method=\"post\" action=\"/preferences/{token}\">\
-                     <label><input type=\"checkbox\" name=\"email\" value=\"on\"{}> Marketing email</label>\
-                     <label><input type=\"checkbox\" name=\"sms\" value=\"on\"{}> Text messages (SMS)</label>\
-                     <input type=\"hidden\" name=\"submitted\" value=\"1\"><button type=\"submit\">Save</button></form>",
-                    checked(&email),
-                    checked(&sms)
-                ),
-            ))
-            .into_response()
+        Ok(LinkOutcome::Preferences(view)) => {
+            Html(page("Email preferences", &preference_form(&token, &view))).into_response()
         }
+        _ => gone(),
+    }
+}
+
+/// Largest preference form read, in bytes.
+const PREFERENCES_FORM_BYTES_MAX: usize = 16 * 1024;
+
+/// `POST /preferences/{token}` (form): saves the channels' consent, the topics kept and how often, or
+/// unsubscribes from everything. Only the page's own form counts (it carries `submitted=1`): an unchecked box
+/// is absent from a form, so without the marker an empty or partial POST would read as "unsubscribe from
+/// everything".
+pub async fn save_preferences(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use kairos_engine::messages::PreferenceChoice;
+    let Some(Link::Preferences { message }) = verify(&app, &token) else { return gone() };
+    let Ok(raw) = crate::api::read_body(&headers, body, PREFERENCES_FORM_BYTES_MAX).await else { return gone() };
+    let form = form_fields(&raw);
+    let has = |k: &str, v: &str| form.iter().any(|(f, x)| f == k && x == v);
+    if !has("submitted", "1") {
+        let body = "<p>Nothing was changed: please use the form on the preferences page.</p>";
+        return (StatusCode::BAD_REQUEST, Html(page("Preferences not saved", body))).into_response();
+    }
+    let choice = if has("action", "unsubscribe_all") {
+        PreferenceChoice { email: Some(false), sms: Some(false), ..PreferenceChoice::default() }
+    } else {
+        let frequency = form.iter().find(|(f, _)| f == "frequency").map(|(_, v)| v.as_str());
+        PreferenceChoice {
+            email: Some(has("email", "on")),
+            sms: Some(has("sms", "on")),
+            topics: Some(form.iter().filter(|(f, _)| f == "topic").map(|(_, v)| v.clone()).collect()),
+            frequency: frequency.and_then(kairos_domain::vocab::EmailFrequency::parse),
+        }
+    };
+    let everything = choice.email == Some(false) && choice.sms == Some(false) && choice.topics.is_none();
+    match app.engine.save_preferences(message, choice).await {
+        Ok(true) if everything => {
+            Html(page("Unsubscribed", "<p>You will get no more marketing from us.</p>")).into_response()
+        }
+        Ok(true) => Html(page("Preferences saved", "<p>Your choices are saved.</p>")).into_response(),
         _ => gone(),
     }
 }
@@ -130,9 +203,9 @@ pub async fn confirm(
     Path(token): Path<String>,
     extensions: axum::http::Extensions,
 ) -> Response {
+    use kairos_engine::subscriptions::Confirmation;
     let Some(Link::Confirm { message }) = verify(&app, &token) else { return gone() };
     let ip = super::forms::peer_ip(&extensions).to_string();
-    use kairos_engine::subscriptions::Confirmation;
     match app.engine.confirm_subscription(message, ip).await {
         Ok(Confirmation::Confirmed) => {
             Html(page("Subscription confirmed", "<p role=\"status\">Thank you: you are subscribed.</p>"))
@@ -147,32 +220,6 @@ pub async fn confirm(
         }
         Ok(Confirmation::Unknown) => gone(),
         Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// Largest preference form read, in bytes.
-const PREFERENCES_FORM_BYTES_MAX: usize = 16 * 1024;
-
-/// `POST /preferences/{token}` (form): saves both channels' consent. Only the page's own form counts (it
-/// carries `submitted=1`): an unchecked box is absent from a form, so without the marker an empty or partial
-/// POST would read as "unsubscribe from everything".
-pub async fn save_preferences(
-    State(app): State<AppState>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let Some(Link::Preferences { message }) = verify(&app, &token) else { return gone() };
-    let Ok(raw) = crate::api::read_body(&headers, body, PREFERENCES_FORM_BYTES_MAX).await else { return gone() };
-    let form = form_fields(&raw);
-    let has = |k: &str, v: &str| form.iter().any(|(f, x)| f == k && x == v);
-    if !has("submitted", "1") {
-        let body = "<p>Nothing was changed: please use the form on the preferences page.</p>";
-        return (StatusCode::BAD_REQUEST, Html(page("Preferences not saved", body))).into_response();
-    }
-    match app.engine.save_preferences(message, Some(has("email", "on")), Some(has("sms", "on"))).await {
-        Ok(true) => Html(page("Preferences saved", "<p>Your choices are saved.</p>")).into_response(),
-        _ => gone(),
     }
 }
 

@@ -86,6 +86,7 @@ pub const API: &[Route] = &[
     secret("GET", "/contacts", || get(contacts::list)),
     secret("GET", "/contacts/export", || get(contacts_export::export)),
     secret("POST", "/contacts/consent", || post(contacts::set_consent)),
+    secret("POST", "/contacts/preferences", || post(contacts::set_preferences)),
     secret("GET", "/contacts/{id}", || get(contacts::get)),
     secret("GET", "/contacts/{id}/events", || get(contacts::events)),
     secret("GET", "/contacts/{id}/export", || get(data_rights::export)),
