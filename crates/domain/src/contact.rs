@@ -73,6 +73,11 @@ pub struct ConsentSet {
 }
 
 impl ConsentSet {
+    /// Each consent channel's status (email, SMS), to compare before and after a change.
+    pub fn statuses(&self) -> [ConsentStatus; 2] {
+        [self.email.status, self.sms.status]
+    }
+
     /// The consent of a channel that takes consent (email, SMS).
     pub fn of(&self, channel: crate::Channel) -> Option<&Consent> {
         match channel {

@@ -71,13 +71,13 @@ pub(crate) enum Command {
         email: kairos_domain::Email,
         request: Box<kairos_domain::ConsentRequest>,
         template: Option<String>,
-        reply: Reply<crate::subscriptions::ConfirmationRequest>,
+        reply: Reply<crate::messages::ConfirmationRequest>,
     },
     /// A confirmation link came back.
     ConfirmSubscription {
         message: String,
         ip: String,
-        reply: Reply<crate::subscriptions::Confirmation>,
+        reply: Reply<crate::messages::Confirmation>,
     },
     /// Stores (`data`) or removes (None) a site item: a form, a quiz or a landing page.
     SaveSiteItem {

@@ -541,7 +541,7 @@ impl State {
                 if let Some(StepKind::UpdateProfile { set, increment, .. }) = step_of(step)
                     && let Some(c) = self.identity.contacts.get_mut(&rec.stored.contact)
                 {
-                    let before = crate::subscriptions::consent_statuses(c);
+                    let before = c.consent.statuses();
                     for (k, v) in set {
                         // Consent keys change consent (the re-engagement sunset), everything else is a trait.
                         let channel = match k.as_str() {

@@ -72,6 +72,30 @@ pub struct Bounced {
     pub message_id: Option<String>,
 }
 
+/// What a double opt-in sign-up led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmationRequest {
+    /// The confirmation email was queued.
+    Sent,
+    /// One was sent moments ago: not another.
+    AlreadySent,
+    /// The address is already subscribed: nothing to confirm.
+    AlreadySubscribed,
+}
+
+/// What following a confirmation link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Subscribed now.
+    Confirmed,
+    /// The address was already subscribed (a second click).
+    AlreadyConfirmed,
+    /// The link is older than `CONFIRMATION_LINK_TTL_DAYS`: sign up again.
+    Expired,
+    /// No such request (erased, another address since, or not a confirmation).
+    Unknown,
+}
+
 /// What the preference centre shows: each channel's consent, the workspace's topics with whether the person
 /// gets them, and how often they want marketing email.
 #[derive(Debug, Clone, PartialEq)]

@@ -379,7 +379,7 @@ impl Settings {
                         }
                     }
                 }
-                "topics" => s.topics = crate::topics::parse(v)?,
+                "topics" => s.topics = crate::topics::parse(v).map_err(|(field, message)| err(&field, message))?,
                 // Checked here with the rest of the patch; stored as a secret, not with the settings.
                 "webhook_secret" => {
                     webhook_secret(v)?;
@@ -388,6 +388,14 @@ impl Settings {
             }
         }
         Ok(s)
+    }
+
+    /// Whether a flow or campaign may name topic `id`.
+    pub fn topic_known(&self, id: &str) -> Result<(), SettingsError> {
+        if self.topics.iter().any(|t| t.id == id) {
+            return Ok(());
+        }
+        Err(err("topic", format!("no topic {id:?} in this workspace's settings (settings.topics)")))
     }
 
     /// The consent a marketing send needs.

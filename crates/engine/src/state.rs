@@ -271,7 +271,7 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let contact = self.contact_mut(id)?;
-        let before = crate::subscriptions::consent_statuses(contact);
+        let before = contact.consent.statuses();
         contact.apply_profile(ev, trusted);
         contact.updated_at = now;
         let ws = contact.workspace;
@@ -433,7 +433,7 @@ impl State {
         now: Timestamp,
     ) -> Result<Contact, EngineError> {
         let c = self.contact_mut(id)?;
-        let before = crate::subscriptions::consent_statuses(c);
+        let before = c.consent.statuses();
         c.set_consent(channel.as_str(), status, now, source);
         c.updated_at = now;
         let ws = c.workspace;

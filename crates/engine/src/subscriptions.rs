@@ -8,6 +8,7 @@
 //! shown). [`State::confirm_subscription`] subscribes the contact when the link comes back within
 //! [`CONFIRMATION_LINK_TTL_DAYS`] to the address it was sent to, recording the evidence of both steps.
 
+use kairos_domain::vocab::EmailFrequency;
 use kairos_domain::{
     Channel, ConsentRequest, ConsentStatus, Contact, ContactId, DeferredSend, Email, Event, SystemEvent, Timestamp,
     WorkspaceId,
@@ -16,9 +17,10 @@ use serde_json::{Map, Value, json};
 
 use crate::command::Command;
 use crate::links::Link;
+use crate::messages::{Confirmation, ConfirmationRequest};
 use crate::state::State;
 use crate::work::Reach;
-use crate::{Engine, EngineError};
+use crate::{ContactRef, Engine, EngineError};
 
 /// How long a confirmation link works, in days; an unconfirmed request expires with it.
 pub const CONFIRMATION_LINK_TTL_DAYS: i64 = 7;
@@ -28,35 +30,6 @@ pub const CONFIRMATION_RESEND_MINUTES: i64 = 10;
 pub const CONFIRMATION_TEMPLATE_ID: &str = "kairos-confirm-subscription";
 
 const MICROS_PER_MINUTE: i64 = 60_000_000;
-
-/// The consent of each channel that has one (email, SMS), to compare before and after a change.
-pub(crate) fn consent_statuses(c: &Contact) -> [ConsentStatus; 2] {
-    [c.consent.email.status, c.consent.sms.status]
-}
-
-/// What a double opt-in sign-up led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfirmationRequest {
-    /// The confirmation email was queued.
-    Sent,
-    /// One was sent moments ago: not another.
-    AlreadySent,
-    /// The address is already subscribed: nothing to confirm.
-    AlreadySubscribed,
-}
-
-/// What following a confirmation link did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirmation {
-    /// Subscribed now.
-    Confirmed,
-    /// The address was already subscribed (a second click).
-    AlreadyConfirmed,
-    /// The link is older than [`CONFIRMATION_LINK_TTL_DAYS`]: sign up again.
-    Expired,
-    /// No such request (erased, another address since, or not a confirmation).
-    Unknown,
-}
 
 impl State {
     /// Emits `Email Subscribed` / `SMS Subscribed` for each channel of `id` that became subscribed since
@@ -69,7 +42,7 @@ impl State {
         now: Timestamp,
     ) {
         let Some(c) = self.identity.contacts.get(&id) else { return };
-        let after = consent_statuses(c);
+        let after = c.consent.statuses();
         let mut events = Vec::new();
         for (i, (event, consent)) in
             [(SystemEvent::EmailSubscribed, &c.consent.email), (SystemEvent::SmsSubscribed, &c.consent.sms)]
@@ -174,7 +147,7 @@ impl State {
         if now.as_micros() - m.created_at.as_micros() > CONFIRMATION_LINK_TTL_DAYS * 24 * 60 * MICROS_PER_MINUTE {
             return Ok(Confirmation::Expired);
         }
-        let before = consent_statuses(c);
+        let before = c.consent.statuses();
         let ws = m.workspace;
         let c = self.contact_mut(id)?;
         if !c.set_consent(Channel::Email.as_str(), ConsentStatus::Subscribed, now, "form") {
@@ -217,5 +190,52 @@ impl Engine {
     /// Follows a confirmation link (already verified as [`Link::Confirm`]).
     pub async fn confirm_subscription(&self, message: String, ip: String) -> Result<Confirmation, EngineError> {
         self.command(|reply| Command::ConfirmSubscription { message, ip, reply }).await
+    }
+}
+
+impl State {
+    /// Sets a contact's topic opt-outs and chosen frequency (None: unchanged). Topics must be the workspace's.
+    pub(crate) fn set_contact_preferences(
+        &mut self,
+        ws: WorkspaceId,
+        who: ContactRef,
+        topics_out: Option<Vec<String>>,
+        frequency: Option<EmailFrequency>,
+        now: Timestamp,
+    ) -> Result<Contact, EngineError> {
+        if let Some(list) = &topics_out {
+            for (i, t) in list.iter().enumerate() {
+                self.settings.of(ws).topic_known(t).map_err(|e| EngineError::Invalid {
+                    message: e.message,
+                    field: Some(format!("topics_out[{i}]")),
+                })?;
+            }
+        }
+        let id = self.resolve_existing(ws, who)?;
+        let c = self.contact_mut(id)?;
+        if let Some(mut list) = topics_out {
+            list.dedup();
+            c.consent.topics_out = list;
+        }
+        if let Some(f) = frequency {
+            c.consent.frequency = (f != EmailFrequency::All).then_some(f);
+        }
+        c.updated_at = now;
+        let contact = c.clone();
+        self.mark_dirty(id);
+        Ok(contact)
+    }
+}
+
+impl Engine {
+    /// Sets what a contact chose in the preference centre, on their behalf (an import, a support request).
+    pub async fn set_preferences(
+        &self,
+        ws: WorkspaceId,
+        who: ContactRef,
+        topics_out: Option<Vec<String>>,
+        frequency: Option<EmailFrequency>,
+    ) -> Result<Contact, EngineError> {
+        self.command(|reply| Command::SetPreferences { ws, who, topics_out, frequency, reply }).await
     }
 }

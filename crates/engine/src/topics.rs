@@ -2,14 +2,7 @@
 //! (`settings.topics`: `[{"id": "newsletter", "name": "Newsletter", "description": "..."}]`). A flow or campaign
 //! names the topic it is about (`"topic": "newsletter"`); its sends skip the people who opted out of it.
 
-use kairos_domain::vocab::EmailFrequency;
-use kairos_domain::{Contact, Timestamp, WorkspaceId};
 use serde_json::{Value, json};
-
-use crate::command::Command;
-use crate::settings::{Settings, SettingsError, err};
-use crate::state::State;
-use crate::{ContactRef, Engine, EngineError};
 
 /// Most topics a workspace has.
 pub const TOPICS_MAX: usize = 20;
@@ -17,6 +10,13 @@ pub const TOPICS_MAX: usize = 20;
 const TOPIC_NAME_CHARS_MAX: usize = 100;
 /// Longest topic description, in characters.
 const TOPIC_DESCRIPTION_CHARS_MAX: usize = 300;
+
+/// A rejected topic list: the JSON path and what is wrong.
+pub(crate) type TopicError = (String, String);
+
+fn err(field: &str, message: impl Into<String>) -> TopicError {
+    (field.to_string(), message.into())
+}
 
 /// One of the workspace's topics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Topic {
     }
 }
 
-fn text(v: Option<&Value>, field: &str, max: usize, required: bool) -> Result<String, SettingsError> {
+fn text(v: Option<&Value>, field: &str, max: usize, required: bool) -> Result<String, TopicError> {
     match v {
         None | Some(Value::Null) if !required => Ok(String::new()),
         Some(Value::String(s)) if s.chars().count() <= max && (!required || !s.trim().is_empty()) => {
@@ -43,7 +43,7 @@ fn text(v: Option<&Value>, field: &str, max: usize, required: bool) -> Result<St
 }
 
 /// `settings.topics` checked entry by entry (the list replaces the previous one).
-pub(crate) fn parse(v: &Value) -> Result<Vec<Topic>, SettingsError> {
+pub(crate) fn parse(v: &Value) -> Result<Vec<Topic>, TopicError> {
     let list = v.as_array().ok_or_else(|| err("topics", "expected a list of topics"))?;
     if list.len() > TOPICS_MAX {
         return Err(err("topics", format!("at most {TOPICS_MAX} topics")));
@@ -64,61 +64,4 @@ pub(crate) fn parse(v: &Value) -> Result<Vec<Topic>, SettingsError> {
         });
     }
     Ok(topics)
-}
-
-impl Settings {
-    /// Whether a flow or campaign may name topic `id`.
-    pub fn topic_known(&self, id: &str) -> Result<(), SettingsError> {
-        if self.topics.iter().any(|t| t.id == id) {
-            return Ok(());
-        }
-        Err(err("topic", format!("no topic {id:?} in this workspace's settings (settings.topics)")))
-    }
-}
-
-impl State {
-    /// Sets a contact's topic opt-outs and chosen frequency (None: unchanged). Topics must be the workspace's.
-    pub(crate) fn set_contact_preferences(
-        &mut self,
-        ws: WorkspaceId,
-        who: ContactRef,
-        topics_out: Option<Vec<String>>,
-        frequency: Option<EmailFrequency>,
-        now: Timestamp,
-    ) -> Result<Contact, EngineError> {
-        if let Some(list) = &topics_out {
-            for (i, t) in list.iter().enumerate() {
-                self.settings.of(ws).topic_known(t).map_err(|e| EngineError::Invalid {
-                    message: e.message,
-                    field: Some(format!("topics_out[{i}]")),
-                })?;
-            }
-        }
-        let id = self.resolve_existing(ws, who)?;
-        let c = self.contact_mut(id)?;
-        if let Some(mut list) = topics_out {
-            list.dedup();
-            c.consent.topics_out = list;
-        }
-        if let Some(f) = frequency {
-            c.consent.frequency = (f != EmailFrequency::All).then_some(f);
-        }
-        c.updated_at = now;
-        let contact = c.clone();
-        self.mark_dirty(id);
-        Ok(contact)
-    }
-}
-
-impl Engine {
-    /// Sets what a contact chose in the preference centre, on their behalf (an import, a support request).
-    pub async fn set_preferences(
-        &self,
-        ws: WorkspaceId,
-        who: ContactRef,
-        topics_out: Option<Vec<String>>,
-        frequency: Option<EmailFrequency>,
-    ) -> Result<Contact, EngineError> {
-        self.command(|reply| Command::SetPreferences { ws, who, topics_out, frequency, reply }).await
-    }
 }

@@ -51,7 +51,7 @@ pub const LIBRARY: &[LibraryFlow] = &[
         description: "Three emails over a week for new subscribers: welcome, our story, a first-order reward for those who have not bought yet.",
         flow: |_| {
             json!({"name": "Welcome series",
-            "trigger": {"type": "event", "event": "Email Subscribed"},
+            "trigger": {"type": "event", "event": kairos_domain::SystemEvent::EmailSubscribed.as_str()},
             "entry": {"reentry": "once"},
             "steps": [
                 {"id": "welcome", "type": "send", "channel": "email", "template": "lib-welcome-1", "next": "wait1"},

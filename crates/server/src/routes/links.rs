@@ -203,7 +203,7 @@ pub async fn confirm(
     Path(token): Path<String>,
     extensions: axum::http::Extensions,
 ) -> Response {
-    use kairos_engine::subscriptions::Confirmation;
+    use kairos_engine::messages::Confirmation;
     let Some(Link::Confirm { message }) = verify(&app, &token) else { return gone() };
     let ip = super::forms::peer_ip(&extensions).to_string();
     match app.engine.confirm_subscription(message, ip).await {
