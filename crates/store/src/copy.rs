@@ -107,10 +107,10 @@ pub const TABLES: &[Table] = &[
         columns: &[
             ("id", Text),
             ("workspace_id", Int),
-            ("kind", Text),
             ("data", Text),
             ("created_at", Int),
             ("updated_at", Int),
+            ("kind", Text),
         ],
         key: &["id"],
         generated: None,
