@@ -360,6 +360,31 @@ try {
     await shot('settings');
   });
 
+  await step('topics: add two with a live preview of the preference page, save, and flows can name them', async () => {
+    await page.goto(`${BASE}/ui/settings`);
+    await page.getByRole('link', { name: 'Topics', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Topics' }).waitFor();
+    const preview = page.locator('.preference-preview');
+    for (const [i, name, about] of [[1, 'Newsletter', 'Once a month'], [2, 'Offers & <sales>', '']]) {
+      await page.getByRole('button', { name: 'Add a topic' }).click();
+      await page.getByLabel(`Topic ${i} name`).fill(name);
+      if (about) await page.getByLabel(`Topic ${i} description`).fill(about);
+      await preview.getByText(name, { exact: false }).waitFor();
+    }
+    await page.getByRole('button', { name: 'Save topics' }).click();
+    await page.getByText('Topics saved').waitFor();
+    const st = await admin('GET', '/settings');
+    const ids = st.topics.map((t) => t.id).join(',');
+    expect(ids === 'newsletter,offers-sales', `topics named from their names: ${ids}`);
+    expect(st.topics[1].name === 'Offers & <sales>', 'stored as typed, shown as text');
+    await page.getByText('Flows and campaigns name it “offers-sales”').waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(wide <= 390, `no horizontal scroll at 390 px (${wide})`);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await shot('topics');
+  });
+
   await step('integrations: connect Shopify and see its webhook address, secrets never shown back', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
     await page.getByRole('heading', { level: 1, name: 'Integrations' }).waitFor();

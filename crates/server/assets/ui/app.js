@@ -12,6 +12,7 @@ import * as settings from './pages/settings.js';
 import * as integrations from './pages/integrations.js';
 import * as imports from './pages/imports.js';
 import * as privacy from './pages/privacy.js';
+import * as topics from './pages/topics.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -34,6 +35,7 @@ const ROUTES = [
   [/^\/ui\/import\/?$/, imports.render, 'import'],
   [/^\/ui\/settings\/?$/, settings.render, 'settings'],
   [/^\/ui\/privacy\/?$/, privacy.render, 'settings'],
+  [/^\/ui\/topics\/?$/, topics.render, 'settings'],
 ];
 
 let generation = 0;

@@ -129,6 +129,10 @@ export async function render(ctx) {
         h('p', {}, 'Add a login for a colleague with ', code(`kairos user create --workspace ${WORKSPACE_ID} --email EMAIL --password PASSWORD`), '.'),
       ),
       panel(
+        'Topics and preferences',
+        h('p', {}, 'The lists subscribers can leave one by one, and what the preference page shows: ', h('a', { href: '/ui/topics', text: 'Topics' }), '.'),
+      ),
+      panel(
         'Privacy',
         h('p', {}, 'Exports and erasures of people’s data, and your store platform’s privacy requests, are listed under ', h('a', { href: '/ui/privacy', text: 'Privacy requests and audit log' }), '. To export or erase a person, open their profile.'),
       ),
