@@ -1,5 +1,5 @@
 // Campaigns: the list, composing one (segments, exclusions, schedule, throttle, A/B test) and its progress.
-import { api, apiOptional, h, pageHead, panel, table, num, pct, dateTime, statusBadge, field, select, busy, toast, kv, notice, brief, nextId } from '../lib.js';
+import { api, apiOptional, h, pageHead, panel, table, num, pct, dateTime, statusBadge, field, select, busy, toast, kv, notice, brief, nextId, workspaceSettings } from '../lib.js';
 
 const UNAVAILABLE = 'Campaigns are not available on this server yet.';
 
@@ -46,7 +46,9 @@ function checkboxes(legend, name, segments) {
 export async function compose(ctx) {
   const probe = await apiOptional('/campaigns');
   if (!probe) return h('div', {}, pageHead('New campaign'), notice(UNAVAILABLE));
-  const [segments, templates] = await Promise.all([api('/segments'), api('/templates')]);
+  const [segments, templates, settings] = await Promise.all([api('/segments'), api('/templates'), api('/settings')]);
+  // A topic: people who left it on the preference page are skipped.
+  const topic = select([['', 'None: everyone subscribed'], ...(settings.topics || []).map((t) => [t.id, t.name])], '', { name: 'topic' });
   const segs = segments.items || [];
   const tpls = (templates.items || []).filter((t) => ['email', 'sms'].includes(t.channel));
   const name = h('input', { type: 'text', name: 'name', required: true });
@@ -111,6 +113,7 @@ export async function compose(ctx) {
             : { type: 'best_hour', date: day.value };
     const b = { name: name.value, channel: channel.value, template: template.value, segments: include.values(), exclude_segments: exclude.values(), schedule: sched, smart_sending: smart.checked };
     if (throttle.value) b.throttle_per_minute = Number(throttle.value);
+    if (topic.value) b.topic = topic.value;
     if (abOn.checked) b.ab = { variants: [{ template: template.value }, { template: templateB.value }], test_share: Number(share.value), metric: metric.value, wait: wait.value.trim() };
     return b;
   };
@@ -121,7 +124,7 @@ export async function compose(ctx) {
     'form',
     { class: 'panel' },
     h('div', { class: 'grid two' }, field('Name', name), field('Channel', channel)),
-    field('Template', template),
+    h('div', { class: 'grid two' }, field('Template', template), field('Topic', topic, 'People who left this topic on their preference page are skipped.')),
     h('div', { class: 'grid two' }, include.set, exclude.set),
     schedule,
     h('div', { class: 'grid two' }, field('Throttle (messages per minute)', throttle), h('div', { class: 'field' }, h('span', { class: 'label-text', text: 'Sending discipline' }), h('label', { class: 'check' }, smart, 'Smart sending (skip contacts messaged recently)'))),
@@ -165,6 +168,7 @@ export async function detail(ctx) {
   const id = ctx.params[0];
   const c = await apiOptional(`/campaigns/${encodeURIComponent(id)}`);
   if (!c) return h('div', {}, pageHead('Campaign'), notice('No such campaign (or campaigns are not available on this server).'));
+  const topicNames = Object.fromEntries(((await workspaceSettings()).topics || []).map((t) => [t.id, t.name]));
   const errors = h('div');
   const actions = [];
   if (c.status === 'draft') {
@@ -213,6 +217,7 @@ export async function detail(ctx) {
         ['Schedule', describeSchedule(c.schedule)],
         ['Throttle', c.throttle_per_minute ? `${num(c.throttle_per_minute)} per minute` : 'none'],
         ['Smart sending', c.smart_sending === false ? 'off' : 'on'],
+        ['Topic', c.topic ? (topicNames[c.topic] || c.topic) : 'none'],
         ['Scheduled at', dateTime(c.scheduled_at)],
         ['Finished at', dateTime(c.finished_at)],
       ]),
