@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { trackerSteps } from './tracker.mjs';
+import { quizSteps } from './quiz.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -557,6 +558,7 @@ try {
   shop.close();
 
   await trackerSteps({ browser, step, expect, admin, BASE, WRITE_KEY });
+  await quizSteps({ browser, step, expect, admin, BASE, EMAIL, PASSWORD, login, fits, shot, watch, errors });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

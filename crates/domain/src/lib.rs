@@ -12,6 +12,7 @@ pub mod json;
 pub mod message;
 pub mod money;
 pub mod product;
+pub mod quiz;
 pub mod system_event;
 pub mod time;
 pub mod vocab;

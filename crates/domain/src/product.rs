@@ -132,6 +132,11 @@ fn check_title(title: &Field<String>) -> Result<(), ValidationError> {
 }
 
 impl Product {
+    /// Whether the product may be offered: available, and not counted out of stock.
+    pub fn in_stock(&self) -> bool {
+        self.available && self.inventory_quantity.is_none_or(|q| q > 0)
+    }
+
     /// Validates a catalog entry from the admin API (a bulk upsert item, leniently: only `id` is required).
     /// `id` comes from the URL when given there.
     pub fn from_api(v: &Value, id: Option<&str>, now: Timestamp) -> Result<Product, ValidationError> {

@@ -63,7 +63,7 @@ pub(crate) fn product_json(p: &Product) -> Value {
 }
 
 fn in_stock(p: &Product) -> bool {
-    p.available && p.inventory_quantity.is_none_or(|q| q > 0)
+    p.in_stock()
 }
 
 impl Render<'_> {

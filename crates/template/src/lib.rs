@@ -55,6 +55,7 @@ mod text;
 
 pub use error::TemplateError;
 pub use escape::{html_escape, html_unescape};
+pub use filters::money::money_text;
 pub use globals::{Data, Globals, GlobalsBuilder};
 pub use products::{NOTHING_PROMOTABLE, cart_json, promotable_items, promotable_or_skip};
 pub use renderer::{

@@ -13,6 +13,7 @@ import * as integrations from './pages/integrations.js';
 import * as imports from './pages/imports.js';
 import * as privacy from './pages/privacy.js';
 import * as topics from './pages/topics.js';
+import * as quizzes from './pages/quizzes.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -30,6 +31,9 @@ const ROUTES = [
   [/^\/ui\/templates\/new$/, templates.create, 'templates'],
   [/^\/ui\/templates\/([^/]+)$/, templates.edit, 'templates'],
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
+  [/^\/ui\/quizzes\/?$/, quizzes.list, 'quizzes'],
+  [/^\/ui\/quizzes\/new$/, quizzes.create, 'quizzes'],
+  [/^\/ui\/quizzes\/([^/]+)$/, quizzes.edit, 'quizzes'],
   [/^\/ui\/outbox\/?$/, outbox.render, 'outbox'],
   [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],
   [/^\/ui\/import\/?$/, imports.render, 'import'],

@@ -26,6 +26,7 @@ pub mod messages;
 pub mod onsite;
 pub mod privacy;
 pub mod products;
+pub mod quizzes;
 pub mod reports;
 pub mod segments;
 pub mod settings;
@@ -95,6 +96,11 @@ pub const API: &[Route] = &[
     secret("POST", "/forms", || post(forms::save)),
     secret("GET", "/forms", || get(forms::list)),
     secret("GET", "/forms/{id}", || get(forms::get)),
+    secret("POST", "/quizzes", || post(quizzes::save)),
+    secret("GET", "/quizzes", || get(quizzes::list)),
+    secret("POST", "/quizzes/preview", || post(quizzes::preview)),
+    secret("GET", "/quizzes/{id}", || get(quizzes::get)),
+    secret("DELETE", "/quizzes/{id}", || delete(quizzes::delete)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
@@ -157,6 +163,7 @@ pub const API: &[Route] = &[
     secret("GET", "/reports/flows/{id}", || get(reports::flow)),
     secret("GET", "/reports/campaigns", || get(reports::campaigns)),
     secret("GET", "/reports/attribution", || get(reports::attribution)),
+    secret("GET", "/reports/quizzes/{id}", || get(quizzes::quiz_report)),
     secret("POST", "/dev/clock", || post(dev::clock)),
     no_key("GET", "/openapi.json", || get(crate::openapi::spec)),
 ];
@@ -183,6 +190,7 @@ pub fn public() -> Router<AppState> {
         .route("/js/kairos-forms.js", get(onsite::forms_script))
         .route("/v1/site/forms", get(onsite::forms))
         .route("/f/{id}", get(forms::hosted).post(forms::submit))
+        .route("/q/{id}", get(quizzes::hosted::show).post(quizzes::hosted::step))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))

@@ -4,7 +4,7 @@
 mod comment;
 mod date;
 mod html;
-mod money;
+pub(crate) mod money;
 
 use liquid_core::parser::{Language, ParseBlock, ParseFilter, ParseTag};
 use liquid_lib::stdlib;

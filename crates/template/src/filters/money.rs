@@ -67,6 +67,15 @@ fn amount_digits(input: &dyn ValueView) -> Option<String> {
     Some(x.to_string())
 }
 
+/// An amount in major units as the `money` filter writes it (`"€49.90"`), for pages Kairos renders without a
+/// template (a quiz's result).
+pub fn money_text(amount_major: f64, currency: &str) -> String {
+    if !amount_major.is_finite() || amount_major.abs() > AMOUNT_MAJOR_MAX {
+        return String::new();
+    }
+    format_money(&amount_major.to_string(), Currency::parse(currency))
+}
+
 /// Formats a plain decimal string with grouping, rounding and the currency's symbol.
 pub(crate) fn format_money(digits: &str, currency: Option<Currency>) -> String {
     let (symbol, suffix, decimals) = currency.map_or(("", None, 2), style);
