@@ -10,6 +10,7 @@ pub mod error;
 pub mod listener;
 pub mod openapi;
 pub mod routes;
+mod site_rate;
 pub mod ui;
 pub mod wire;
 

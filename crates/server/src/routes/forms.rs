@@ -9,8 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
@@ -283,26 +282,8 @@ pub async fn hosted(State(app): State<AppState>, Path(id): Path<String>) -> Resp
     }
 }
 
-/// When each (form, address) submitted in the last minute.
-type Recent = HashMap<(String, IpAddr), Vec<Instant>>;
-/// Submissions per (form, address) in the current minute.
-static RECENT: Mutex<Option<Recent>> = Mutex::new(None);
-
-/// Whether `ip` may submit `form` now (and counts it).
-fn within_rate(form: &str, ip: IpAddr, now: Instant) -> bool {
-    let mut all = RECENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let all = all.get_or_insert_with(HashMap::new);
-    if all.len() > 100_000 {
-        all.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < Duration::from_secs(60)));
-    }
-    let seen = all.entry((form.to_string(), ip)).or_default();
-    seen.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-    if seen.len() >= FORM_SUBMISSIONS_PER_MINUTE {
-        return false;
-    }
-    seen.push(now);
-    true
-}
+/// Submissions per (form, address) in the last minute.
+static RECENT: crate::site_rate::PerMinute = crate::site_rate::PerMinute::new(FORM_SUBMISSIONS_PER_MINUTE);
 
 /// What a submission says, field by field.
 fn submitted(headers: &HeaderMap, raw: &[u8]) -> Result<(HashMap<String, String>, bool), ApiError> {
@@ -451,7 +432,7 @@ pub async fn submit(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
     let is_json = body_json || accepts_json;
     let ip = peer_ip(&extensions);
-    if !within_rate(&id, ip, Instant::now()) {
+    if !RECENT.allow(&id, ip, Instant::now()) {
         let e = ApiError::new(
             crate::error::ErrorCode::TooManyAttempts,
             "too many sign-ups from this address: try again in a minute",

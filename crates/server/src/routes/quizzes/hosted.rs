@@ -12,8 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
@@ -160,26 +159,8 @@ pub async fn show(
     respond(&app, StatusCode::OK, html::intro(&quiz, &hidden(&visit)), Some(&visit))
 }
 
-/// When each (quiz, address) posted a step in the last minute.
-type Recent = HashMap<(String, IpAddr), Vec<Instant>>;
-static RECENT: Mutex<Option<Recent>> = Mutex::new(None);
-
-/// Whether `ip` may post a step of `quiz` now (and counts it).
-fn within_rate(quiz: &str, ip: IpAddr, now: Instant) -> bool {
-    let minute = Duration::from_secs(60);
-    let mut all = RECENT.lock().unwrap_or_else(PoisonError::into_inner);
-    let all = all.get_or_insert_with(HashMap::new);
-    if all.len() > 100_000 {
-        all.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < minute));
-    }
-    let seen = all.entry((quiz.to_string(), ip)).or_default();
-    seen.retain(|t| now.duration_since(*t) < minute);
-    if seen.len() >= QUIZ_STEPS_PER_MINUTE {
-        return false;
-    }
-    seen.push(now);
-    true
-}
+/// Steps per (quiz, address) in the last minute.
+static RECENT: crate::site_rate::PerMinute = crate::site_rate::PerMinute::new(QUIZ_STEPS_PER_MINUTE);
 
 /// What one step posted.
 #[derive(Default)]
@@ -270,10 +251,8 @@ pub async fn step(
         Ok(None) => return not_found(&app),
         Err(e) => return e.into_response(),
     };
-    let ip = extensions
-        .get::<axum::extract::ConnectInfo<crate::listener::PeerAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
-    if !within_rate(&id, ip, Instant::now()) {
+    let ip = crate::routes::forms::peer_ip(&extensions);
+    if !RECENT.allow(&id, ip, Instant::now()) {
         let e = ApiError::new(ErrorCode::TooManyAttempts, "too many answers from this address: try again in a minute");
         let is_json =
             headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
