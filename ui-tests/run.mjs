@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { trackerSteps } from './tracker.mjs';
+import { formsSteps } from './forms.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -532,6 +533,8 @@ try {
   shop.close();
 
   await trackerSteps({ browser, step, expect, admin, BASE, WRITE_KEY });
+  // After the tracker's steps: while it exists, the popup designed here would open on their store page.
+  await formsSteps({ page, step, expect, admin, BASE, shot: (name) => shot(name), fits });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -105,6 +105,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::forms::save,
         routes::forms::list,
         routes::forms::get,
+        routes::forms::delete,
         routes::data_rights::audit_log,
         routes::contacts_export::export,
         routes::integrations::list,

@@ -94,6 +94,7 @@ pub const API: &[Route] = &[
     secret("POST", "/forms", || post(forms::save)),
     secret("GET", "/forms", || get(forms::list)),
     secret("GET", "/forms/{id}", || get(forms::get)),
+    secret("DELETE", "/forms/{id}", || delete(forms::delete)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
