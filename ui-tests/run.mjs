@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { trackerSteps } from './tracker.mjs';
 import { quizSteps } from './quiz.mjs';
+import { formsSteps } from './forms.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -559,6 +560,8 @@ try {
 
   await trackerSteps({ browser, step, expect, admin, BASE, WRITE_KEY });
   await quizSteps({ browser, step, expect, admin, BASE, EMAIL, PASSWORD, login, fits, shot, watch, errors });
+  // After the tracker's steps: while it exists, the popup designed here would open on their store page.
+  await formsSteps({ page, step, expect, admin, BASE, shot: (name) => shot(name), fits });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -134,3 +134,36 @@ async fn a_hosted_form_subscribes_with_evidence_and_refuses_bots_and_bad_input()
     let r = c.get("/api/v1/contacts?email=spam6%40example.com", sk).await.unwrap().json();
     assert_eq!(r["items"], json!([]));
 }
+
+/// `DELETE /api/v1/forms/{id}` (the UI's "Delete form"): only the workspace's own form goes; its hosted page and
+/// its on-site listing go with it, and a second delete is a 404.
+#[tokio::test]
+async fn a_deleted_form_stops_answering_and_only_its_workspace_may_delete_it() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    let form = json!({"name": "Popup", "fields": [{"name": "email", "type": "email", "required": true}],
+        "display": {"type": "popup"}});
+    let r = c.post_json("/api/v1/forms", sk, &form).await.unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let onsite = format!("/v1/site/forms?writeKey={wk}");
+    let listed = |r: kairos_bench::client::Response| r.json()["forms"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed(c.request("GET", &onsite, &[], bytes::Bytes::new()).await.unwrap()), 1);
+
+    let other = common::create_workspace(&s.dir, "Other");
+    let r = c.send("DELETE", &format!("/api/v1/forms/{id}"), Some(&other.secret_key), None).await.unwrap();
+    assert_eq!(r.status, 404, "another workspace cannot delete it: {:?}", r.json());
+    assert_eq!(c.get(&format!("/api/v1/forms/{id}"), sk).await.unwrap().status, 200, "still there");
+
+    let r = c.send("DELETE", &format!("/api/v1/forms/{id}"), Some(sk), None).await.unwrap();
+    assert_eq!((r.status, r.json()), (200, json!({"id": id, "deleted": true})));
+    assert_eq!(c.get(&format!("/api/v1/forms/{id}"), sk).await.unwrap().status, 404);
+    assert_eq!(c.get("/api/v1/forms", sk).await.unwrap().json()["items"], json!([]));
+    let page = c.request("GET", &format!("/f/{id}"), &[], bytes::Bytes::new()).await.unwrap();
+    assert_eq!(page.status, 404, "the hosted page is gone");
+    let r = c.request("GET", &onsite, &[], bytes::Bytes::new()).await.unwrap();
+    assert_eq!(listed(r), 0, "the tracker no longer draws it");
+    let r = c.send("DELETE", &format!("/api/v1/forms/{id}"), Some(sk), None).await.unwrap();
+    assert_eq!(r.status, 404, "deleted once");
+}

@@ -4,7 +4,8 @@
 //! with its live count, installing and activating a library flow, triggering it through the ingestion API and
 //! reading the message in the outbox, the dashboard changing after an order, the other pages, importing a
 //! Shopify shop's history from a fake Admin API with its progress, a Shopify data request, erasing a person
-//! through the confirmation dialog, the privacy audit log, logout, and a phone-sized viewport. Screenshots of the main pages go to `<target dir>/ui-screenshots/`.
+//! through the confirmation dialog, the privacy audit log, designing a signup form with its live preview
+//! (`ui-tests/forms.mjs`), logout, and a phone-sized viewport. Screenshots of the main pages go to `<target dir>/ui-screenshots/`.
 //!
 //! `scripts/ui-test-deps.sh` installs what it needs (Chromium with apt-get, playwright-core with npm) and is quick
 //! once done. Set `KAIROS_SKIP_UI_TESTS=1` to skip this test on a machine that cannot install them.

@@ -112,6 +112,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::quizzes::get,
         routes::quizzes::delete,
         routes::quizzes::quiz_report,
+        routes::forms::delete,
         routes::data_rights::audit_log,
         routes::contacts_export::export,
         routes::integrations::list,

@@ -14,6 +14,7 @@ import * as imports from './pages/imports.js';
 import * as privacy from './pages/privacy.js';
 import * as topics from './pages/topics.js';
 import * as quizzes from './pages/quizzes.js';
+import * as forms from './pages/forms.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -30,6 +31,9 @@ const ROUTES = [
   [/^\/ui\/templates\/?$/, templates.list, 'templates'],
   [/^\/ui\/templates\/new$/, templates.create, 'templates'],
   [/^\/ui\/templates\/([^/]+)$/, templates.edit, 'templates'],
+  [/^\/ui\/forms\/?$/, forms.list, 'forms'],
+  [/^\/ui\/forms\/new$/, forms.edit, 'forms'],
+  [/^\/ui\/forms\/([^/]+)$/, forms.edit, 'forms'],
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
   [/^\/ui\/quizzes\/?$/, quizzes.list, 'quizzes'],
   [/^\/ui\/quizzes\/new$/, quizzes.create, 'quizzes'],

@@ -218,6 +218,22 @@ pub async fn get(
     }
 }
 
+/// Removes one of the workspace's forms: its hosted page and embeds stop answering; what it collected stays.
+#[utoipa::path(delete, path = "/api/v1/forms/{id}", operation_id = "forms_delete", tag = "forms",
+    params(("id" = String, Path, description = "The form's id")),
+    responses((status = 200, description = "`{\"id\": ..., \"deleted\": true}`", body = Object),
+        (status = 404, description = "No such form in the workspace", body = ErrorBody)))]
+pub async fn delete(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !app.engine.delete_site_item(ws, SiteKind::Form, id.clone()).await? {
+        return Err(ApiError::not_found(format!("form {id} not found")));
+    }
+    Ok(Json(json!({ "id": id, "deleted": true })))
+}
+
 /// The hosted form's page: every text escaped, the consent box with the exact text, the honeypot hidden.
 fn page(form: &Value, errors: &[(String, String)], values: &HashMap<String, String>) -> String {
     let e = |s: &str| html_escape(s).into_owned();

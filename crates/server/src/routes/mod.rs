@@ -101,6 +101,7 @@ pub const API: &[Route] = &[
     secret("POST", "/quizzes/preview", || post(quizzes::preview)),
     secret("GET", "/quizzes/{id}", || get(quizzes::get)),
     secret("DELETE", "/quizzes/{id}", || delete(quizzes::delete)),
+    secret("DELETE", "/forms/{id}", || delete(forms::delete)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),

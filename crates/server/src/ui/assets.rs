@@ -41,6 +41,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/privacy.js", "text/javascript; charset=utf-8"),
     asset!("pages/topics.js", "text/javascript; charset=utf-8"),
     asset!("pages/quizzes.js", "text/javascript; charset=utf-8"),
+    asset!("pages/forms.js", "text/javascript; charset=utf-8"),
+    asset!("pages/forms-fields.js", "text/javascript; charset=utf-8"),
+    asset!("pages/forms-preview.js", "text/javascript; charset=utf-8"),
 ];
 
 /// FNV-1a: a stable fingerprint of the embedded files, for ETags and cache-busting URLs.
