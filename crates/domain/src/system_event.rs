@@ -37,6 +37,8 @@ wire_enum! {
         TaskCreated = "Task Created",
         /// A form was submitted (SPEC 12; emitted once forms exist).
         FormSubmitted = "Form Submitted",
+        /// The contact's lifecycle stage changed (`from`: the stage before or null, `to`: the new stage or null).
+        LifecycleStageChanged = "Lifecycle Stage Changed",
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Settings {
     /// The number (or sender id) this workspace's SMS go out from; `[sms] from` by default. Inbound keywords
     /// sent to it change the consent of this workspace's contacts only.
     pub sms_from: Option<String>,
+    /// Lead-scoring rules and lifecycle thresholds (`lead_scoring`, `lifecycle`; `crate::lead_ops`).
+    pub lead: kairos_segment::lead::LeadSettings,
 }
 
 impl From<SettingsError> for crate::EngineError {
@@ -112,6 +114,7 @@ impl Default for Settings {
             },
             tracking_domains: Vec::new(),
             sms_from: None,
+            lead: Default::default(),
         }
     }
 }
@@ -247,6 +250,8 @@ impl Settings {
             },
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
+            "lead_scoring": self.lead.scoring.to_json(),
+            "lifecycle": self.lead.lifecycle.to_json(),
         })
     }
 
@@ -374,6 +379,9 @@ impl Settings {
                             _ => return Err(err(&field, "unknown sms setting")),
                         }
                     }
+                }
+                "lead_scoring" | "lifecycle" => {
+                    s.lead = s.lead.apply(f, v).map_err(|e| err(&e.field, e.message))?;
                 }
                 // Checked here with the rest of the patch; stored as a secret, not with the settings.
                 "webhook_secret" => {
