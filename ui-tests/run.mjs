@@ -52,6 +52,8 @@ async function step(name, fn) {
   } catch (e) {
     failed += 1;
     console.log(`FAIL  ${name} (${Date.now() - t} ms)\n${e.stack || e}`);
+    // The page's own errors usually say why a step timed out.
+    if (errors.length) console.log(`script errors so far:\n${errors.join('\n')}`);
     await shot(`failure-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
     throw e;
   }
@@ -258,6 +260,10 @@ try {
     await timeline.getByText('Product Added', { exact: true }).waitFor();
     await timeline.getByText('Product Viewed', { exact: true }).waitFor();
     await page.getByText('Computed fields').waitFor();
+    // Lead scoring: the score and the stage are shown in words beside the other computed fields.
+    const leadScore = await page.locator('dt', { hasText: 'Lead score' }).locator('xpath=following-sibling::dd[1]').innerText();
+    expect(/^-?\d+$/.test(leadScore.trim()), `lead score shown: ${leadScore}`);
+    await page.locator('dt', { hasText: 'Lifecycle stage' }).waitFor();
     await shot('contact');
   });
 
@@ -276,6 +282,13 @@ try {
     await page.locator('[data-testid="live-count"][data-count="1"]').waitFor();
     await definition.fill('trait.city = "Nowhere"');
     await page.locator('[data-testid="live-count"][data-count="0"]').waitFor();
+    // Lifecycle stages are picked in words and written as the segment language names them.
+    await definition.fill('');
+    await page.getByLabel('Kind of condition').selectOption('stage');
+    await page.getByLabel('Stage', { exact: true }).selectOption({ label: 'At risk' });
+    await page.getByRole('button', { name: 'Add condition' }).click();
+    const stageText = await definition.inputValue();
+    expect(stageText === 'lifecycle.stage = "at_risk"', `builder text: ${stageText}`);
     await definition.fill(text);
     await page.locator('[data-testid="live-count"][data-count="1"]').waitFor();
     await shot('segment-new');

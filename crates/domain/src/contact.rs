@@ -342,6 +342,9 @@ pub struct Contact {
     pub locale: Option<String>,
     pub consent: ConsentSet,
     pub computed: Computed,
+    /// Lead scoring and lifecycle stage (`crate::lead`).
+    #[serde(default, skip_serializing_if = "crate::Lead::is_empty")]
+    pub lead: crate::Lead,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// When the person's data was erased (`Contact::erase`): the profile is an anonymous shell kept for the
@@ -390,6 +393,7 @@ impl Contact {
             locale: None,
             consent: ConsentSet::default(),
             computed: Computed::default(),
+            lead: crate::Lead::default(),
             created_at: now,
             updated_at: now,
             erased_at: None,

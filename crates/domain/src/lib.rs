@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod json;
+pub mod lead;
 pub mod message;
 pub mod money;
 pub mod product;
@@ -21,6 +22,7 @@ pub use contact::{Cart, CartItem, Computed, Consent, ConsentStatus, Contact, Ord
 pub use error::ValidationError;
 pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};
 pub use ids::{ContactId, Email, MessageId, Phone, WorkspaceId};
+pub use lead::{Lead, LifecycleStage};
 pub use message::{ConsentRequest, Counts, DeferredSend, HistoryEntry, MessageData, WebhookCall};
 pub use money::Money;
 pub use product::{Product, ProductFields};

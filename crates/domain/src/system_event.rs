@@ -42,6 +42,8 @@ wire_enum! {
         EmailSubscribed = "Email Subscribed",
         /// The contact's SMS consent became subscribed (`source`).
         SmsSubscribed = "SMS Subscribed",
+        /// The contact's lifecycle stage changed (`from`: the stage before or null, `to`: the new stage or null).
+        LifecycleStageChanged = "Lifecycle Stage Changed",
     }
 }
 

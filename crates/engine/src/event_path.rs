@@ -78,6 +78,7 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         self.update_profile(id, ev, trusted, now)?;
+        self.score_event(ws, id, ev, now)?;
         self.segments.record(ws, id, ev, now);
         self.evaluate_contact(ws, id, now)?;
         self.redeem_from_order(ws, id, ev, now)?;

@@ -54,6 +54,8 @@ pub(crate) struct Identity {
     redirects: HashMap<ContactId, ContactId>,
     /// Contacts changed in the current transaction, written at commit.
     pub(crate) dirty: Vec<ContactId>,
+    /// The same, to check membership in constant time (a settings change can touch every contact of a workspace).
+    dirty_set: std::collections::HashSet<ContactId>,
 }
 
 impl Identity {
@@ -68,7 +70,14 @@ impl Identity {
         w.merged_contacts(&mut |loser, survivor| {
             redirects.insert(loser, survivor);
         })?;
-        Ok(Identity { next_contact, contacts, identities: HashMap::new(), redirects, dirty: Vec::new() })
+        Ok(Identity {
+            next_contact,
+            contacts,
+            identities: HashMap::new(),
+            redirects,
+            dirty: Vec::new(),
+            dirty_set: Default::default(),
+        })
     }
 
     /// Forgets the cached identities of `ids` (erased: the store no longer has them).
@@ -80,6 +89,7 @@ impl Identity {
     pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W) -> Result<usize, EngineError> {
         let n = self.dirty.len();
         let dirty = std::mem::take(&mut self.dirty);
+        self.dirty_set.clear();
         let changed: Vec<&Contact> = dirty.iter().filter_map(|id| self.contacts.get(id)).collect();
         w.upsert_contacts(&changed)?;
         Ok(n)
@@ -107,7 +117,7 @@ impl Identity {
     }
 
     pub(crate) fn mark_dirty(&mut self, id: ContactId) {
-        if !self.dirty.contains(&id) {
+        if self.dirty_set.insert(id) {
             self.dirty.push(id);
         }
     }
@@ -346,6 +356,7 @@ impl Identity {
         w.mark_merged(loser, survivor, now)?;
         w.reassign_events(loser, survivor)?;
         self.dirty.retain(|d| *d != loser);
+        self.dirty_set.remove(&loser);
         self.redirects.insert(loser, survivor);
         tracing::debug!(contact.loser = loser.0, contact.survivor = survivor.0, "contacts merged");
         let history = w.contact_events_ordered(survivor)?;

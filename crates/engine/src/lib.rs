@@ -20,6 +20,8 @@ mod flows;
 mod handoff;
 mod identity;
 pub mod integrations;
+mod lead;
+mod lead_ops;
 pub mod links;
 mod message_ids;
 mod message_ops;

@@ -164,6 +164,8 @@ pub(crate) fn contact_json(c: &Contact) -> Value {
                "average_value": orders.average_value().as_major(),
                "last_order_at": orders.last_at.map(|t| t.to_string())}),
     );
+    o.insert("lead".into(), json!({"score": c.lead.score}));
+    o.insert("lifecycle".into(), json!({"stage": c.lead.stage, "since": c.lead.stage_at.map(|t| t.to_string())}));
     Value::Object(o)
 }
 

@@ -114,6 +114,7 @@ impl State {
         id: ContactId,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        self.refresh_lead(ws, id, now)?;
         if self.segments.workspace_segments(ws).is_empty() {
             return Ok(());
         }
@@ -164,6 +165,7 @@ impl State {
                 self.w.segment_tx().set_member(row, loser, false, now)?;
             }
         }
+        self.rescore_lead(ws, survivor, history, now);
         self.segments.reset_occurrences(survivor);
         for ev in history {
             self.segments.record(ws, survivor, ev, now);
@@ -177,6 +179,7 @@ impl State {
     pub(crate) fn tick(&mut self, now: Timestamp, limit: Option<usize>) -> Result<bool, EngineError> {
         let more = self.flows_tick(now, limit)?;
         let more = self.campaigns_tick(now)? || more;
+        self.lead_tick(now)?;
         let due = self.segments.due(now);
         for id in due {
             let id = self.follow(id);

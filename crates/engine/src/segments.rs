@@ -156,7 +156,10 @@ impl Subject for View<'_> {
             Known::UserId => c.user_id.as_deref().map_or(Val::Missing, Val::Str),
             Known::Timezone => c.timezone.as_deref().map_or(Val::Missing, Val::Str),
             Known::Locale => c.locale.as_deref().map_or(Val::Missing, Val::Str),
-            // Not computed yet (engagement, lifecycle, RFM, predictions): missing until they are.
+            // Kept current on the profile by `crate::lead_ops` (events, and a timer for what time changes).
+            Known::LeadScore => Val::Num(c.lead.score as f64),
+            Known::LifecycleStage => c.lead.stage.map_or(Val::Missing, |s| Val::Str(s.as_str())),
+            // Not computed yet (engagement, RFM, predictions): missing until they are.
             _ => Val::Missing,
         }
     }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub sms_from: Option<String>,
     /// The lists people may opt out of one by one (`crate::topics`).
     pub topics: Vec<crate::topics::Topic>,
+    /// Lead-scoring rules and lifecycle thresholds (`lead_scoring`, `lifecycle`; `crate::lead_ops`).
+    pub lead: kairos_segment::lead::LeadSettings,
 }
 
 impl From<SettingsError> for crate::EngineError {
@@ -115,6 +117,7 @@ impl Default for Settings {
             tracking_domains: Vec::new(),
             sms_from: None,
             topics: Vec::new(),
+            lead: Default::default(),
         }
     }
 }
@@ -251,6 +254,8 @@ impl Settings {
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
             "topics": self.topics.iter().map(crate::topics::Topic::to_json).collect::<Vec<_>>(),
+            "lead_scoring": self.lead.scoring.to_json(),
+            "lifecycle": self.lead.lifecycle.to_json(),
         })
     }
 
@@ -380,6 +385,9 @@ impl Settings {
                     }
                 }
                 "topics" => s.topics = crate::topics::parse(v).map_err(|(field, message)| err(&field, message))?,
+                "lead_scoring" | "lifecycle" => {
+                    s.lead = s.lead.apply(f, v).map_err(|e| err(&e.field, e.message))?;
+                }
                 // Checked here with the rest of the patch; stored as a secret, not with the settings.
                 "webhook_secret" => {
                     webhook_secret(v)?;

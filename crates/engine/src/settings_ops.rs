@@ -44,7 +44,11 @@ impl crate::state::State {
             crate::secrets::set_webhook_secret(self.w.secret_tx(), &self.secrets, ws, secret.as_deref(), now)?;
         }
         self.w.settings_tx().save_workspace_settings(ws, &overrides.to_string())?;
+        let lead_before = self.settings.of(ws).lead.clone();
         self.settings.overrides.insert(ws, (overrides, settings));
+        if self.settings.of(ws).lead != lead_before {
+            self.lead_settings_changed(ws, now)?;
+        }
         self.settings_view(ws)
     }
 }

@@ -47,6 +47,8 @@ pub struct State {
     /// The key erased identities are hashed with, once read (`Some(None)`: none exists yet) or created
     /// (`crate::erasure`).
     pub(crate) erasure_key: Option<Option<Vec<u8>>>,
+    /// When each contact's lead score or lifecycle stage next changes by time alone (`crate::lead_ops`).
+    pub(crate) lead: crate::lead::LeadTimers,
 }
 
 /// What the committer's state is built from: the writer and the configuration. Kept when a load fails (the
@@ -112,6 +114,7 @@ impl Seed {
             coupons: Default::default(),
             suppressions: 0,
             erasure_key: None,
+            lead: Default::default(),
         };
         match state.load_rest(now) {
             Ok(()) => Ok(state),

@@ -93,7 +93,8 @@ async fn alias_merges_and_distinct_users_never_merge() {
     ])).await;
     let u = lookup(&mut c, sk, "user_id=u-7").await.unwrap();
     assert_eq!(lookup(&mut c, sk, "anonymous_id=visitor-7").await.unwrap()["id"], u["id"]);
-    assert_eq!(timeline(&mut c, sk, &u["id"]).await.len(), 3);
+    // The three events, and the order making them a first-time customer (`Lifecycle Stage Changed`).
+    assert_eq!(timeline(&mut c, sk, &u["id"]).await.len(), 4);
     // Two customers who share a family email stay two contacts.
     batch(
         &mut c,

@@ -709,7 +709,8 @@ async fn simulation_off_the_committer_reports_what_it_did_inside() {
     }
     assert_eq!(
         report,
-        json!({"active": 0, "converted": 9, "entered": 42, "events_replayed": 185,
+        // 201 events: the history and what it caused (segment changes, lifecycle stage changes).
+        json!({"active": 0, "converted": 9, "entered": 42, "events_replayed": 201,
             "exited": {"completed": 33, "goal": 9},
             "notes": ["profile fields in conditions are evaluated with their current values", "nothing was sent or stored"],
             "steps": {"email": {"entered": 14, "would_send": 14}, "route": {"entered": 36},

@@ -109,11 +109,12 @@ async fn workspaces_never_see_each_others_contacts_and_events() {
     // Timelines and the workspace event list hold only own events.
     let ta = list(&mut c, &a.secret_key, &format!("/api/v1/contacts/{}/events", ca["id"])).await;
     let tb = list(&mut c, &b.secret_key, &format!("/api/v1/contacts/{}/events", cb["id"])).await;
-    assert_eq!(names(&ta), ["Order Completed", "identify"]);
+    // The order made a first-time customer: Kairos wrote that into the same timeline.
+    assert_eq!(names(&ta), ["Lifecycle Stage Changed", "Order Completed", "identify"]);
     assert_eq!(names(&tb), ["Product Viewed", "identify"]);
     let ea = list(&mut c, &a.secret_key, "/api/v1/events?limit=1000").await;
     let eb = list(&mut c, &b.secret_key, "/api/v1/events?limit=1000").await;
-    assert_eq!(names(&ea), ["Order Completed", "identify"]);
+    assert_eq!(names(&ea), ["Lifecycle Stage Changed", "Order Completed", "identify"]);
     assert_eq!(names(&eb), ["Product Viewed", "identify"]);
     assert!(ea.iter().all(|e| e["contact_id"] == ca["id"]), "{ea:?}");
     assert!(eb.iter().all(|e| e["contact_id"] == cb["id"]), "{eb:?}");

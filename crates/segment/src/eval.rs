@@ -290,10 +290,19 @@ fn resolve_field(f: &FieldPath, in_filter: bool) -> Result<Field, String> {
 }
 
 fn check_type(f: &Field, path: &FieldPath, op: CompareOp, v: &Literal) -> Result<(), String> {
-    let Field::Known(_, kind) = f else { return Ok(()) };
+    let Field::Known(known, kind) = f else { return Ok(()) };
     let lit = Lit::new(v.clone());
     match (kind, &lit.raw) {
         (_, Literal::Null) => Ok(()),
+        // A misspelt stage would match nobody, silently.
+        (Kind::Text, Literal::Str(s))
+            if *known == Known::LifecycleStage
+                && matches!(op, CompareOp::Eq | CompareOp::Ne)
+                && kairos_domain::LifecycleStage::parse(s).is_none() =>
+        {
+            let stages: Vec<&str> = kairos_domain::LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
+            Err(format!("{} is one of {}; not {s:?}", path.0, stages.join(", ")))
+        }
         (Kind::Number, _) if lit.num.is_none() => Err(format!("{} is a number; {} is not", path.0, show(v))),
         (Kind::Number, _) if matches!(op, CompareOp::Contains | CompareOp::StartsWith) => {
             Err(format!("{} is a number: {} does not apply", path.0, op.as_str()))
@@ -735,10 +744,12 @@ mod tests {
         for bad in [
             cmp("orders.count", CompareOp::Eq, Literal::Str("abc".into())),
             cmp("nope", CompareOp::Eq, Literal::Num(1.0)),
+            cmp("lifecycle.stage", CompareOp::Eq, Literal::Str("VIP".into())),
         ] {
             assert!(compile(&bad, &mut r).is_err(), "{bad:?}");
         }
         assert!(compile(&Expr::InSegment("Other".into()), &mut r).is_err());
+        assert!(compile(&cmp("lifecycle.stage", CompareOp::Eq, Literal::Str("at_risk".into())), &mut r).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod ast;
 pub mod error;
 pub mod eval;
 pub mod json;
+pub mod lead;
 pub mod parse;
 pub mod print;
 

@@ -131,6 +131,25 @@ pub struct CartState {
     pub updated_at: Option<String>,
 }
 
+/// Lead scoring (SPEC 12): the workspace's `lead_scoring` rules applied to the contact's events and traits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadState {
+    /// Event points (fading with the rules' half-life) plus trait points, rounded; kept current as time passes.
+    pub score: i64,
+}
+
+/// Where the contact stands with the store (SPEC 12), from the workspace's `lifecycle` thresholds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifecycleState {
+    /// `subscriber`, `lead`, `first_time_customer`, `repeat_customer`, `vip`, `at_risk` or `lapsed`; null for
+    /// a contact with no order, no subscription and a score below the lead threshold.
+    #[schema(example = "vip")]
+    pub stage: Option<&'static str>,
+    /// When the stage last changed.
+    #[schema(format = DateTime)]
+    pub since: Option<String>,
+}
+
 /// A contact's profile (`GET /api/v1/contacts/{id}`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactBody {
@@ -150,6 +169,8 @@ pub struct ContactBody {
     pub cart: CartState,
     #[schema(format = DateTime)]
     pub last_seen_at: Option<String>,
+    pub lead: LeadState,
+    pub lifecycle: LifecycleState,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -206,6 +227,8 @@ impl From<&Contact> for ContactBody {
                 updated_at: ts(cart.updated_at),
             },
             last_seen_at: ts(c.computed.last_seen_at),
+            lead: LeadState { score: c.lead.score },
+            lifecycle: LifecycleState { stage: c.lead.stage.map(|s| s.as_str()), since: ts(c.lead.stage_at) },
             created_at: c.created_at.to_string(),
             updated_at: c.updated_at.to_string(),
             erased_at: ts(c.erased_at),

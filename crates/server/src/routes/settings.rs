@@ -47,6 +47,15 @@ pub struct Settings {
     /// `{"from": "+15005550006"}`: the number this workspace texts from.
     #[schema(value_type = Object)]
     pub sms: BTreeMap<String, Option<String>>,
+    /// Lead scoring: `{"half_life": "30d" | "off", "events": [{"event", "where", "points", "max_times"}],
+    /// "traits": [{"trait", "exists": true | "equals": value, "points"}]}` (README "Lead scoring and lifecycle
+    /// stages").
+    #[schema(value_type = Object)]
+    pub lead_scoring: Value,
+    /// Lifecycle stage thresholds: `{"lead_score": 50, "vip_lifetime_value": 1000, "vip_orders": 5 | "off",
+    /// "at_risk_after": "90d", "lapsed_after": "180d"}`.
+    #[schema(value_type = Object)]
+    pub lifecycle: Value,
 }
 
 #[derive(Debug, ToSchema)]

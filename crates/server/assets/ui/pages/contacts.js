@@ -1,6 +1,7 @@
 // Contacts: search, and a profile with computed fields, consent, cart, traits, timeline and messages.
 import { api, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast, nextId, localTime } from '../lib.js';
 import { messageView } from '../preview.js';
+import { STAGES } from './segments.js';
 
 function contactRow(currency) {
   return [
@@ -125,7 +126,10 @@ function consentPanel(contact, rerender) {
   return panel('Consent', rows);
 }
 
-const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'created_at', 'updated_at', 'erased_at']);
+const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'lead', 'lifecycle', 'created_at', 'updated_at', 'erased_at']);
+
+/** A lifecycle stage in words (`at_risk` → At risk). */
+const stageName = (s) => (STAGES.find(([v]) => v === s) || [s, s])[1];
 
 /** What erasing a person does, in words (crates/engine/src/erasure.rs, crates/domain/src/erasure.rs). */
 const ERASURE_EFFECTS = [
@@ -233,6 +237,8 @@ function computedPanel(c, currency) {
     ['Cart items', num((c.cart?.items || []).reduce((a, i) => a + (Number(i.quantity) || 0), 0))],
     ['Cart updated', dateTime(c.cart?.updated_at)],
     ['Last seen', dateTime(c.last_seen_at)],
+    ['Lead score', num(c.lead?.score ?? 0)],
+    ['Lifecycle stage', c.lifecycle?.stage ? h('span', {}, badge(stageName(c.lifecycle.stage)), c.lifecycle.since ? h('span', { class: 'muted small', text: ` since ${dateTime(c.lifecycle.since)}` }) : null) : 'None yet'],
   ];
   // Computed fields later releases add (lifecycle, scores, RFM, predictions) are shown as they come.
   for (const [k, v] of Object.entries(c)) {

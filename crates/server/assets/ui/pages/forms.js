@@ -314,7 +314,8 @@ export async function edit(ctx) {
     h('p', { class: 'small muted', text: 'As visitors see it; nothing here is sent.' }),
   );
   previewPanel.addEventListener('change', redraw);
-  redraw();
+  // Drawn once the frame is in the page: a srcdoc given to a detached frame may be dropped by the first load.
+  setTimeout(redraw, 0);
   return h(
     'div',
     {},

@@ -30,6 +30,17 @@ const EVENTS = [
   'Message Opened',
   'Message Clicked',
   'Coupon Issued',
+  'Lifecycle Stage Changed',
+];
+/** `lifecycle.stage` values (README "Lead scoring and lifecycle stages"), with their names in words. */
+export const STAGES = [
+  ['subscriber', 'Subscriber'],
+  ['lead', 'Lead'],
+  ['first_time_customer', 'First-time customer'],
+  ['repeat_customer', 'Repeat customer'],
+  ['vip', 'VIP'],
+  ['at_risk', 'At risk'],
+  ['lapsed', 'Lapsed'],
 ];
 
 const quote = (s) => `"${String(s).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
@@ -94,6 +105,7 @@ export function definitionEditor(initial, segments = []) {
       ['did', 'Did an event'],
       ['count', 'Did an event N times'],
       ['consent', 'Consent'],
+      ['stage', 'Lifecycle stage'],
       ['segment', 'In another segment'],
     ],
     'field',
@@ -115,6 +127,8 @@ export function definitionEditor(initial, segments = []) {
   const countValue = h('input', { type: 'number', value: '2', min: '0', step: '1' });
   const consentStatus = select(['subscribed', 'unsubscribed'], 'subscribed');
   const consentChannel = select(['email', 'sms'], 'email');
+  const stageOp = select([['=', 'is'], ['!=', 'is not']], '=');
+  const stagePick = select(STAGES, 'vip');
   const segmentPick = select(segments.length ? segments.map((s) => [s.name, s.name]) : [['', 'No other segments']], '');
   const join = select([['and', 'and'], ['or', 'or']], 'and');
   const add = h('button', { type: 'button', class: 'secondary', text: 'Add condition' });
@@ -127,6 +141,7 @@ export function definitionEditor(initial, segments = []) {
     did: () => [field('Event', eventName), field('Within', eventWithin, 'empty = ever'), h('div', { class: 'field push' }, h('label', { class: 'check' }, negate, 'did not'))],
     count: () => [field('Event', eventName), field('Within', eventWithin, 'empty = ever'), field('Operator', countOp), field('Times', countValue)],
     consent: () => [field('Status', consentStatus), field('Channel', consentChannel)],
+    stage: () => [field('Operator', stageOp), field('Stage', stagePick)],
     segment: () => [field('Segment', segmentPick)],
   };
   const slot = h('div', { class: 'contents' });
@@ -157,6 +172,8 @@ export function definitionEditor(initial, segments = []) {
       }
       case 'consent':
         return `${consentStatus.value} ${consentChannel.value}`;
+      case 'stage':
+        return `lifecycle.stage ${stageOp.value} ${quote(stagePick.value)}`;
       case 'segment':
         return segmentPick.value ? `in segment ${quote(segmentPick.value)}` : '';
       default:
