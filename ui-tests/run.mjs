@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { trackerSteps } from './tracker.mjs';
+import { landingSteps } from './landing.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -533,6 +534,7 @@ try {
   shop.close();
 
   await trackerSteps({ browser, step, expect, admin, BASE, WRITE_KEY });
+  await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -12,6 +12,7 @@ import * as settings from './pages/settings.js';
 import * as integrations from './pages/integrations.js';
 import * as imports from './pages/imports.js';
 import * as privacy from './pages/privacy.js';
+import * as landing from './pages/landing.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -28,6 +29,9 @@ const ROUTES = [
   [/^\/ui\/templates\/?$/, templates.list, 'templates'],
   [/^\/ui\/templates\/new$/, templates.create, 'templates'],
   [/^\/ui\/templates\/([^/]+)$/, templates.edit, 'templates'],
+  [/^\/ui\/landing-pages\/?$/, landing.list, 'landing-pages'],
+  [/^\/ui\/landing-pages\/new$/, landing.edit, 'landing-pages'],
+  [/^\/ui\/landing-pages\/([^/]+)$/, landing.edit, 'landing-pages'],
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
   [/^\/ui\/outbox\/?$/, outbox.render, 'outbox'],
   [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],

@@ -21,6 +21,7 @@ pub mod imports;
 pub mod ingest;
 pub mod integrations;
 pub mod inventory;
+pub mod landing;
 pub mod links;
 pub mod messages;
 pub mod privacy;
@@ -93,6 +94,12 @@ pub const API: &[Route] = &[
     secret("POST", "/forms", || post(forms::save)),
     secret("GET", "/forms", || get(forms::list)),
     secret("GET", "/forms/{id}", || get(forms::get)),
+    secret("POST", "/landing-pages", || post(landing::save)),
+    secret("GET", "/landing-pages", || get(landing::list)),
+    secret("POST", "/landing-pages/preview", || post(landing::preview)),
+    secret("GET", "/landing-pages/{id}", || get(landing::get)),
+    secret("DELETE", "/landing-pages/{id}", || delete(landing::delete)),
+    secret("GET", "/reports/landing-pages/{id}", || get(landing::report::report)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
@@ -179,6 +186,8 @@ pub fn public() -> Router<AppState> {
     Router::new()
         .route("/js/kairos.js", get(site::tracker))
         .route("/f/{id}", get(forms::hosted).post(forms::submit))
+        .route("/p/{id}", get(landing::hosted::hosted))
+        .route("/p/{id}/coupon", post(landing::hosted::reveal))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))

@@ -39,6 +39,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/integrations.js", "text/javascript; charset=utf-8"),
     asset!("pages/imports.js", "text/javascript; charset=utf-8"),
     asset!("pages/privacy.js", "text/javascript; charset=utf-8"),
+    asset!("pages/landing.js", "text/javascript; charset=utf-8"),
 ];
 
 /// FNV-1a: a stable fingerprint of the embedded files, for ETags and cache-busting URLs.
