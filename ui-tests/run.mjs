@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { trackerSteps } from './tracker.mjs';
 import { quizSteps } from './quiz.mjs';
 import { formsSteps } from './forms.mjs';
+import { landingSteps } from './landing.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -575,6 +576,7 @@ try {
   await quizSteps({ browser, step, expect, admin, BASE, EMAIL, PASSWORD, login, fits, shot, watch, errors });
   // After the tracker's steps: while it exists, the popup designed here would open on their store page.
   await formsSteps({ page, step, expect, admin, BASE, shot: (name) => shot(name), fits });
+  await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -7,12 +7,14 @@
 
 mod attribution;
 mod kpis;
+mod landing;
 mod messages;
 
 use kairos_domain::{ContactId, Duration, MessageStatus, Money, SystemEvent, Timestamp};
 
 pub use attribution::{attribute, attribute_orders, orders, touch_range, touches};
 pub use kpis::{DayPoint, KpiRows, Kpis, daily_series, kpis, order_horizon};
+pub use landing::{LandingNumbers, Visit, landing_numbers};
 pub use messages::{
     CampaignReport, FlowReport, MessageFacts, MessageNumbers, campaign_reports, flow_reports, message_facts,
 };

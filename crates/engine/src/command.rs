@@ -200,6 +200,13 @@ pub(crate) enum Command {
         pool: Box<coupons::Pool>,
         reply: Reply<coupons::PoolInfo>,
     },
+    /// Gives a contact (created when unknown) a code of a pool: a landing page's coupon block.
+    IssueCoupon {
+        ws: WorkspaceId,
+        pool: String,
+        who: ContactRef,
+        reply: Reply<Option<coupons::Coupon>>,
+    },
     UpdateSettings {
         ws: WorkspaceId,
         patch: Box<crate::settings::SettingsPatch>,
@@ -350,6 +357,10 @@ impl Command {
             Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, &definition, now)),
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
+            Command::IssueCoupon { ws, pool, who, reply } => {
+                let r = s.resolve_ref(ws, who, now).and_then(|c| s.issue_coupon(ws, &pool, c, now));
+                done(reply, r)
+            }
             Command::StockCoupons { ws, pool, codes, reply } => done(reply, s.stock_coupons(ws, &pool, codes, now)),
             Command::WithdrawCoupons { ws, codes, reply } => done(reply, s.withdraw_coupons(ws, &codes, now)),
             Command::UpdateSettings { ws, patch, reply } => done(reply, s.update_settings(ws, &patch, now)),

@@ -38,6 +38,7 @@ pub mod sending;
 pub mod settings;
 mod settings_ops;
 pub mod simulate;
+pub mod site_products;
 mod state;
 mod stores;
 pub mod subscriptions;
@@ -627,6 +628,17 @@ impl Engine {
         pool: coupons::Pool,
     ) -> Result<coupons::PoolInfo, EngineError> {
         self.command(|reply| Command::SaveCouponPool { ws, pool: Box::new(pool), reply }).await
+    }
+
+    /// Gives the contact `who` names (created when unknown) a code of `pool`: the one it holds, else a new one
+    /// (`Coupon Issued` on its timeline); None when the pool has no code to give.
+    pub async fn issue_coupon(
+        &self,
+        ws: WorkspaceId,
+        pool: String,
+        who: ContactRef,
+    ) -> Result<Option<coupons::Coupon>, EngineError> {
+        self.command(|reply| Command::IssueCoupon { ws, pool, who, reply }).await
     }
 
     /// Adds codes a shop created to a backed pool's stock; answers the stock's size.

@@ -66,13 +66,17 @@ fn properties_of(data: &str) -> JsonMap {
 
 impl ReportReads for PgReader<'_> {
     fn order_rows(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
+        self.event_rows(ws, ORDER_EVENT, from, to)
+    }
+
+    fn event_rows(&self, ws: WorkspaceId, name: &str, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
         let first = self.first_seq_for(from)?;
         let mut out = Vec::new();
         self.conn().for_each(
             "SELECT seq, contact_id, ts, data FROM events
              WHERE workspace_id = $1 AND name = $2 AND seq >= $3 AND ts >= $4 AND ts < $5
              ORDER BY seq",
-            &[&ws.0, &ORDER_EVENT, &first, &from.as_micros(), &to.as_micros()],
+            &[&ws.0, &name, &first, &from.as_micros(), &to.as_micros()],
             &mut |r| {
                 out.push(OrderRow {
                     seq: get(r, 0)?,

@@ -59,6 +59,10 @@ impl SqliteReader<'_> {
 
 impl ReportReads for SqliteReader<'_> {
     fn order_rows(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
+        self.event_rows(ws, ORDER_EVENT, from, to)
+    }
+
+    fn event_rows(&self, ws: WorkspaceId, name: &str, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
         let first = self.first_seq_for(from)?;
         // The order's properties are the client's own free-form data (Segment's e-commerce spec: `total`,
         // `revenue`, `products`...), not a serialized structure of ours: reading them from the stored event is
@@ -71,7 +75,7 @@ impl ReportReads for SqliteReader<'_> {
                  ORDER BY seq",
             )
             .db()?;
-        let mut rows = stmt.query(params![ws.0, ORDER_EVENT, first, from.as_micros(), to.as_micros()]).db()?;
+        let mut rows = stmt.query(params![ws.0, name, first, from.as_micros(), to.as_micros()]).db()?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().db()? {
             let raw: Option<String> = r.get(3).db()?;

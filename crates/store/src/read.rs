@@ -190,6 +190,9 @@ pub trait UserReads {
 pub trait ReportReads {
     /// `Order Completed` events timestamped in `[from, to)`, in log order.
     fn order_rows(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>>;
+    /// Events named `name` timestamped in `[from, to)`, in log order, each with its properties (as an
+    /// [`OrderRow`]): the landing pages' visits and signups.
+    fn event_rows(&self, ws: WorkspaceId, name: &str, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>>;
     /// Events `event` (one of [`crate::reports::MESSAGE_EVENTS`]) timestamped in `[from, to)`, in log order;
     /// with `sms_only`, those whose message's channel is `sms`.
     fn message_event_rows(

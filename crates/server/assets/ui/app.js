@@ -15,6 +15,7 @@ import * as privacy from './pages/privacy.js';
 import * as topics from './pages/topics.js';
 import * as quizzes from './pages/quizzes.js';
 import * as forms from './pages/forms.js';
+import * as landing from './pages/landing.js';
 
 const ROUTES = [
   [/^\/ui\/?$/, dashboard.render, 'dashboard'],
@@ -34,6 +35,9 @@ const ROUTES = [
   [/^\/ui\/forms\/?$/, forms.list, 'forms'],
   [/^\/ui\/forms\/new$/, forms.edit, 'forms'],
   [/^\/ui\/forms\/([^/]+)$/, forms.edit, 'forms'],
+  [/^\/ui\/landing-pages\/?$/, landing.list, 'landing-pages'],
+  [/^\/ui\/landing-pages\/new$/, landing.edit, 'landing-pages'],
+  [/^\/ui\/landing-pages\/([^/]+)$/, landing.edit, 'landing-pages'],
   [/^\/ui\/catalog\/?$/, catalog.render, 'catalog'],
   [/^\/ui\/quizzes\/?$/, quizzes.list, 'quizzes'],
   [/^\/ui\/quizzes\/new$/, quizzes.create, 'quizzes'],

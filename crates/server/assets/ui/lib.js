@@ -288,6 +288,32 @@ export function toast(text, bad = false) {
   setTimeout(() => item.remove(), 4000);
 }
 
+/**
+ * A preview frame's document setter: one load at a time. A srcdoc set while the previous one still loads can be
+ * lost (Chromium kept the first), and typing fast would reload the frame per keystroke; the latest document waits
+ * for the load event. Unchanged documents are not loaded again.
+ */
+export function frameWriter(frame) {
+  let loading = false;
+  let waiting = null;
+  const show = (doc) => {
+    if (loading) {
+      waiting = doc;
+      return;
+    }
+    if (frame.srcdoc === doc) return;
+    loading = true;
+    frame.srcdoc = doc;
+  };
+  frame.addEventListener('load', () => {
+    loading = false;
+    const next = waiting;
+    waiting = null;
+    if (next !== null) show(next);
+  });
+  return show;
+}
+
 export function debounce(fn, ms) {
   let t;
   return (...args) => {

@@ -21,6 +21,7 @@ pub mod imports;
 pub mod ingest;
 pub mod integrations;
 pub mod inventory;
+pub mod landing;
 pub mod links;
 pub mod messages;
 pub mod onsite;
@@ -102,6 +103,12 @@ pub const API: &[Route] = &[
     secret("GET", "/quizzes/{id}", || get(quizzes::get)),
     secret("DELETE", "/quizzes/{id}", || delete(quizzes::delete)),
     secret("DELETE", "/forms/{id}", || delete(forms::delete)),
+    secret("POST", "/landing-pages", || post(landing::save)),
+    secret("GET", "/landing-pages", || get(landing::list)),
+    secret("POST", "/landing-pages/preview", || post(landing::preview)),
+    secret("GET", "/landing-pages/{id}", || get(landing::get)),
+    secret("DELETE", "/landing-pages/{id}", || delete(landing::delete)),
+    secret("GET", "/reports/landing-pages/{id}", || get(landing::report::report)),
     secret("GET", "/events", || get(events::list)),
     secret("GET", "/products", || get(products::list)),
     secret("POST", "/products/bulk", || post(products::bulk)),
@@ -192,6 +199,8 @@ pub fn public() -> Router<AppState> {
         .route("/v1/site/forms", get(onsite::forms))
         .route("/f/{id}", get(forms::hosted).post(forms::submit))
         .route("/q/{id}", get(quizzes::hosted::show).post(quizzes::hosted::step))
+        .route("/p/{id}", get(landing::hosted::hosted))
+        .route("/p/{id}/coupon", post(landing::hosted::reveal))
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
         .route("/u/{token}", get(links::unsubscribe_page).post(links::unsubscribe))

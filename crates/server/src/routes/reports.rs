@@ -49,7 +49,7 @@ const DEFAULT_DAYS: i64 = 30;
 
 /// `from` / `to` of the query: ISO-8601 instants (a bare date is midnight UTC), `from` before `to`, at most
 /// [`SERIES_DAYS_MAX`] days apart. Missing `to` is now; missing `from` is 30 days before `to`.
-fn range(q: &ReportQuery, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
+pub(crate) fn range(q: &ReportQuery, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
     let parse = |field: &str, value: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
         match value {
             None => Ok(None),

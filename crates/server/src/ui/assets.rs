@@ -44,6 +44,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/forms.js", "text/javascript; charset=utf-8"),
     asset!("pages/forms-fields.js", "text/javascript; charset=utf-8"),
     asset!("pages/forms-preview.js", "text/javascript; charset=utf-8"),
+    asset!("pages/landing.js", "text/javascript; charset=utf-8"),
 ];
 
 /// FNV-1a: a stable fingerprint of the embedded files, for ETags and cache-busting URLs.

@@ -108,6 +108,11 @@ pub fn report_rows(store: &dyn Store) {
     assert!(r.message_event_rows(ws, SystemEvent::EmailClicked, at(97), at(1_000), false).unwrap().is_empty());
 
     assert_eq!(r.event_times(ws, "Checkout Started", at(0), at(1_000)).unwrap(), [(cai, at(110))]);
+    let named = r.event_rows(ws, "Email Opened", at(95), at(1_000)).unwrap();
+    let got: Vec<(i64, ContactId, Option<&serde_json::Value>)> =
+        named.iter().map(|e| (e.seq, e.contact, e.properties.get("channel"))).collect();
+    assert_eq!(got, [(7, bo, Some(&json!("email"))), (11, cai, Some(&json!("email")))], "any name, with properties");
+    assert!(r.event_rows(ws, "Email Opened", at(131), at(1_000)).unwrap().is_empty());
     assert!(r.event_times(ws, "Checkout Started", at(111), at(1_000)).unwrap().is_empty());
     let mut active = r.active_contacts(ws, at(0), at(1_000)).unwrap();
     active.sort();

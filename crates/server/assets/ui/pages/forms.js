@@ -1,7 +1,7 @@
 // Signup forms: the workspace's forms in words, and an editor (fields mapped to profile fields, the consent box
 // with its exact text, double opt-in, what follows a sign-up, how and when it shows on the store's pages) beside a
 // live preview and the embed code. Saved through POST /api/v1/forms; a refused field is shown next to its control.
-import { api, h, pageHead, panel, table, field, select, busy, toast, errorBox, nextId } from '../lib.js';
+import { api, h, pageHead, panel, table, field, select, busy, toast, errorBox, nextId, frameWriter } from '../lib.js';
 import { previewDocument, trackerSnippet, inlineSlot, describeDisplay, describeOptIn, copyText, SUCCESS_DEFAULT, SUCCESS_DOUBLE_OPT_IN } from './forms-preview.js';
 import { fieldsEditor } from './forms-fields.js';
 
@@ -218,6 +218,7 @@ export async function edit(ctx) {
   const look = select([['hosted', 'Its hosted page']], 'hosted', { name: 'preview_look' });
   const afterSignUp = h('input', { type: 'checkbox', name: 'preview_after' });
   const frame = h('iframe', { sandbox: '', title: 'Preview of the form', class: 'form-preview', referrerpolicy: 'no-referrer' });
+  const showInFrame = frameWriter(frame);
   const embed = h('div', { 'data-testid': 'embed' });
   let saved = id ? form : null;
 
@@ -269,9 +270,7 @@ export async function edit(ctx) {
     redirectWrap.hidden = !goToPage.checked;
     message.placeholder = f.double_opt_in ? SUCCESS_DOUBLE_OPT_IN : SUCCESS_DEFAULT;
     syncLooks();
-    // Set only when it changed: a new srcdoc reloads the frame (an input and its change event draw the same).
-    const doc = previewDocument(f, look.value, afterSignUp.checked);
-    if (frame.srcdoc !== doc) frame.srcdoc = doc;
+    showInFrame(previewDocument(f, look.value, afterSignUp.checked));
     drawEmbed();
   };
 

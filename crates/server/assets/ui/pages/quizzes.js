@@ -1,7 +1,7 @@
 // Quizzes: the list; an editor for questions, their answers and where each answer leads, the email step and the
 // result, with a live preview of the hosted quiz as a visitor sees it; and the report (completion and where people
 // leave) in words.
-import { api, apiOptional, h, pageHead, panel, table, field, select, busy, toast, notice, debounce, nextId, num, pct, plural } from '../lib.js';
+import { api, apiOptional, h, pageHead, panel, table, field, select, busy, toast, notice, debounce, nextId, frameWriter, num, pct, plural } from '../lib.js';
 
 const END = 'end';
 
@@ -286,6 +286,7 @@ function editor(ctx, draft, saved) {
   const stepPick = h('select', { id: nextId('step') });
   const frame = h('iframe', { sandbox: '', title: 'Preview of the hosted quiz', referrerpolicy: 'no-referrer', style: 'height:560px' });
   const previewNote = h('div', { 'aria-live': 'polite' });
+  const showInFrame = frameWriter(frame);
   let seq = 0;
   const preview = async () => {
     const mine = ++seq;
@@ -293,7 +294,7 @@ function editor(ctx, draft, saved) {
       const r = await api('/quizzes/preview', { method: 'POST', body: { quiz: draft, step: stepPick.value || 'intro' } });
       if (mine !== seq) return;
       previewNote.replaceChildren();
-      frame.srcdoc = r.html;
+      showInFrame(r.html);
     } catch (e) {
       if (mine !== seq) return;
       previewNote.replaceChildren(notice(`The preview shows once the quiz is complete: ${e.message}`));
