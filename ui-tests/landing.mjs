@@ -92,4 +92,14 @@ export async function landingSteps({ browser, page, step, expect, admin, shot, f
     const list = await admin('GET', '/landing-pages');
     expect(list.items.length === 1 && list.items[0].published, JSON.stringify(list.items));
   });
+
+  await step('contacts: the profile shows the sign-up evidence and preference choices in words', async () => {
+    const contact = (await admin('GET', '/contacts?email=spring%40example.com')).items[0];
+    await page.goto(`${BASE}/ui/contacts/${encodeURIComponent(contact.id)}`);
+    const evidence = page.locator('[data-testid="consent-evidence"]');
+    await evidence.getByText('“Send me news and offers”').waitFor();
+    await evidence.getByText('Join the club', { exact: true }).waitFor();
+    await evidence.getByText('Every marketing email').waitFor();
+    expect((await evidence.innerText()).includes('/p/spring-sale'), 'the page it happened on');
+  });
 }

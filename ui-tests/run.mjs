@@ -399,6 +399,15 @@ try {
     expect(wide <= 390, `no horizontal scroll at 390 px (${wide})`);
     await page.setViewportSize({ width: 1280, height: 800 });
     await shot('topics');
+    // The welcome series is about the newsletter: picked by name on the flow's page.
+    await page.goto(flowUrl);
+    await page.getByLabel('Topic', { exact: true }).selectOption({ label: 'Newsletter' });
+    await page.getByRole('button', { name: 'Save topic' }).click();
+    await page.getByText(/^Topic saved/).waitFor();
+    const flowId = decodeURIComponent(flowUrl.split('/').pop());
+    const flow = await admin('GET', `/flows/${encodeURIComponent(flowId)}`);
+    expect(flow.definition.topic === 'newsletter', `the flow's topic: ${flow.definition.topic}`);
+    expect((await page.getByLabel('Topic', { exact: true }).inputValue()) === 'newsletter', 'the page shows the saved topic');
   });
 
   await step('integrations: connect Shopify and see its webhook address, secrets never shown back', async () => {

@@ -95,7 +95,29 @@ function timelineItems(events) {
   );
 }
 
-function consentPanel(contact, rerender) {
+const FREQUENCY = { all: 'Every marketing email', twice_weekly: 'At most twice a week', weekly: 'At most once a week' };
+
+/** What the person chose on their preference page, and the evidence of their sign-up (stored as traits). */
+function choicesAndEvidence(contact, topics, formNames) {
+  const t = contact.traits || {};
+  const names = Object.fromEntries(topics.map((x) => [x.id, x.name]));
+  const out = contact.consent?.topics_out || [];
+  const pairs = [
+    ['How often', FREQUENCY[contact.consent?.frequency] || FREQUENCY.all],
+    ['Topics left', out.length ? out.map((id) => names[id] || `${id} (no longer a topic)`).join(', ') : 'None'],
+  ];
+  if (t.consent_text) {
+    pairs.push(['Agreed to', `“${t.consent_text}”`]);
+    if (t.consent_form) pairs.push(['Form', formNames[t.consent_form] || 'A form that no longer exists']);
+    if (t.consent_page) pairs.push(['Page', String(t.consent_page)]);
+    if (t.consent_requested_at) pairs.push(['Signed up', dateTime(t.consent_requested_at)]);
+    if (t.consent_ip) pairs.push(['From address', String(t.consent_ip)]);
+    if (t.consent_confirmed_at) pairs.push(['Confirmed by email', `${dateTime(t.consent_confirmed_at)}${t.consent_confirmed_ip ? ` from ${t.consent_confirmed_ip}` : ''}`]);
+  }
+  return h('div', { 'data-testid': 'consent-evidence' }, h('h3', { text: 'Choices and evidence' }), kv(pairs));
+}
+
+function consentPanel(contact, rerender, topics = [], formNames = {}) {
   const rows = ['email', 'sms'].map((channel) => {
     const c = contact.consent?.[channel] || {};
     // An erased person is never subscribed again from here: only their own new consent brings them back.
@@ -123,7 +145,7 @@ function consentPanel(contact, rerender) {
       h('div', { class: 'field shrink' }, btn),
     );
   });
-  return panel('Consent', rows);
+  return panel('Consent', rows, contact.erased_at ? null : choicesAndEvidence(contact, topics, formNames));
 }
 
 const KNOWN_KEYS = new Set(['id', 'user_id', 'email', 'phone', 'anonymous_ids', 'traits', 'timezone', 'locale', 'consent', 'orders', 'cart', 'last_seen_at', 'lead', 'lifecycle', 'created_at', 'updated_at', 'erased_at']);
@@ -255,13 +277,15 @@ export async function profile(ctx) {
   const settings = await workspaceSettings();
   const currency = settings?.store?.currency || 'USD';
   const contact = await api(`/contacts/${encodeURIComponent(id)}`);
-  const [events, messages] = await Promise.all([
+  const [events, messages, forms] = await Promise.all([
     api(`/contacts/${contact.id}/events`, { query: { limit: 50 } }),
     api('/messages', { query: { contact_id: contact.id, limit: 20 } }).catch(() => ({ items: [] })),
+    contact.traits?.consent_form ? api('/forms').catch(() => ({ items: [] })) : { items: [] },
   ]);
+  const formNames = Object.fromEntries((forms.items || []).map((f) => [f.id, f.name]));
 
   const consentSlot = h('div');
-  const drawConsent = (c) => consentSlot.replaceChildren(consentPanel(c, drawConsent));
+  const drawConsent = (c) => consentSlot.replaceChildren(consentPanel(c, drawConsent, settings?.topics || [], formNames));
   drawConsent(contact);
 
   const identity = panel(

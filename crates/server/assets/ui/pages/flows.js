@@ -1,6 +1,6 @@
 // Flows: the list, the library of ready-made flows, and a canvas of a flow's steps with each step's numbers,
 // where a step's timing or template can be edited and the flow activated or paused.
-import { api, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId } from '../lib.js';
+import { api, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings } from '../lib.js';
 
 const BOX_W = 210;
 const BOX_H = 116;
@@ -243,6 +243,39 @@ function stepEditor(flow, step, templates, ctx) {
   return form;
 }
 
+/** The flow's topic: people who left it on their preference page get none of its marketing. */
+function topicForm(flow, topics, ctx) {
+  const current = flow.definition.topic || '';
+  const options = [['', 'None: everyone subscribed'], ...topics.map((t) => [t.id, t.name])];
+  if (current && !topics.some((t) => t.id === current)) options.push([current, 'A topic that no longer exists']);
+  const pick = select(options, current, { name: 'topic' });
+  const errors = h('div', { 'aria-live': 'polite' });
+  const save = h('button', { type: 'submit', class: 'secondary', text: 'Save topic' });
+  const form = h(
+    'form',
+    { class: 'row', 'aria-label': 'Topic of this flow' },
+    field('Topic', pick, topics.length ? 'People who left this topic on their preference page are skipped.' : 'Add topics in Settings → Topics first.'),
+    h('div', { class: 'field shrink' }, save),
+    errors,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(
+      save,
+      async () => {
+        const def = structuredClone(flow.definition);
+        if (pick.value) def.topic = pick.value;
+        else delete def.topic;
+        const f = await api(`/flows/${encodeURIComponent(flow.id)}`, { method: 'PUT', body: def });
+        toast(pick.value ? `Topic saved: version ${f.version}` : `No topic: version ${f.version}`);
+        ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}`, { replace: true });
+      },
+      errors,
+    );
+  });
+  return form;
+}
+
 export async function list(ctx) {
   const [flows, library] = await Promise.all([api('/flows'), api('/flows/library')]);
   const items = flows.items || [];
@@ -286,10 +319,11 @@ export async function list(ctx) {
 
 export async function detail(ctx) {
   const id = ctx.params[0];
-  const [flow, stats, templates] = await Promise.all([
+  const [flow, stats, templates, settings] = await Promise.all([
     api(`/flows/${encodeURIComponent(id)}`),
     api(`/flows/${encodeURIComponent(id)}/stats`).catch(() => ({})),
     api('/templates').catch(() => ({ items: [] })),
+    workspaceSettings(true).catch(() => ({})),
   ]);
   const def = flow.definition || {};
   const errors = h('div');
@@ -345,6 +379,7 @@ export async function detail(ctx) {
         ['Version', String(flow.version)],
         ['Updated', dateTime(flow.updated_at)],
       ]),
+      topicForm(flow, settings.topics || [], ctx),
     ),
     panel('Steps', h('p', { class: 'muted small', text: 'Select a step to see its numbers and change its timing or template.' }), board),
     editorSlot,
