@@ -92,6 +92,18 @@ async fn display_rules_are_checked_and_the_tracker_gets_the_onsite_forms() {
     assert_eq!(ids, [&inline["id"]], "{body}");
     let (_, body) = site_forms(&mut c, &format!("writeKey={wk}&anonymousId=someone-else")).await;
     assert_eq!(body["forms"].as_array().unwrap().len(), 2);
+
+    // The node keeps the answer for page views, yet its own edits show at the next one.
+    let (_, flyout) = save(&mut c, sk, form("Flyout", json!({"type": "flyout", "delay_seconds": 3}))).await;
+    let (_, body) = site_forms(&mut c, &format!("writeKey={wk}")).await;
+    assert_eq!(body["forms"].as_array().unwrap().len(), 3, "a new form at once: {body}");
+    let path = format!("/api/v1/forms/{}", inline["id"].as_str().unwrap());
+    let r = c.send("DELETE", &path, Some(sk), None).await.unwrap();
+    assert_eq!(r.status, 200);
+    let (_, body) = site_forms(&mut c, &format!("writeKey={wk}")).await;
+    let ids: Vec<&Value> = body["forms"].as_array().unwrap().iter().map(|f| &f["id"]).collect();
+    assert_eq!(ids.len(), 2, "a deleted form is gone at once: {body}");
+    assert!(ids.contains(&&flyout["id"]) && !ids.contains(&&inline["id"]));
 }
 
 #[tokio::test]

@@ -47,6 +47,8 @@ pub struct AppState {
     /// Calls to store platforms' APIs (connection tests): only where `[network] outbound_allow` lets
     /// workspace-chosen addresses go (public ones by default).
     pub platforms: kairos_channels::HttpClient,
+    /// Each workspace's on-site forms as the tracker asks for them on every page view (`routes::onsite`).
+    pub site_forms: Arc<routes::onsite::SiteFormsCache>,
 }
 
 /// How long a call to a store platform's API may take.
@@ -67,6 +69,7 @@ impl AppState {
             public_url: String::new(),
             sms: None,
             login_throttle: Arc::default(),
+            site_forms: Arc::default(),
             platforms: kairos_channels::HttpClient::guarded(
                 PLATFORM_CALL_TIMEOUT,
                 Arc::new(kairos_channels::OutboundPolicy::new::<&str>(&[]).expect("no exceptions is a valid policy")),

@@ -188,7 +188,10 @@ pub async fn save(
         Some(_) => return Err(bad("id", "id is 1 to 64 letters, digits, - or _")),
     };
     let form = checked(&v, id.clone())?;
-    if !app.engine.save_site_item(ws, SiteKind::Form, id, form.clone()).await? {
+    let saved = app.engine.save_site_item(ws, SiteKind::Form, id, form.clone()).await;
+    // After the commit, so the next page view reads the new form (a read racing it may keep the old for seconds).
+    app.site_forms.forget(ws);
+    if !saved? {
         return Err(ApiError::conflict("that form id is taken"));
     }
     Ok((StatusCode::CREATED, Json(answered(&app, form))))
@@ -228,7 +231,9 @@ pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !app.engine.delete_site_item(ws, SiteKind::Form, id.clone()).await? {
+    let deleted = app.engine.delete_site_item(ws, SiteKind::Form, id.clone()).await;
+    app.site_forms.forget(ws);
+    if !deleted? {
         return Err(ApiError::not_found(format!("form {id} not found")));
     }
     Ok(Json(json!({ "id": id, "deleted": true })))

@@ -7,6 +7,10 @@
 //! them (what the hosted page shows anyway); a known subscriber (by anonymous or user id) does not get the forms
 //! that hide from subscribers.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
@@ -160,23 +164,63 @@ async fn is_subscriber(app: &AppState, ws: WorkspaceId, q: &SiteQuery) -> Result
     Ok(false)
 }
 
+/// How long a node answers the tracker from its copy of a workspace's on-site forms, in seconds: every page view of
+/// a store asks, and a form saved on another node shows within this (this node's own edits show at once).
+pub const SITE_FORMS_CACHE_SECONDS: u64 = 5;
+/// Most workspaces whose forms a node keeps at once (the copy is dropped whole beyond).
+const SITE_FORMS_CACHE_WORKSPACES_MAX: usize = 10_000;
+
+/// A workspace's on-site forms as the public sees them, each with whether it hides from subscribers.
+type OnSite = Arc<Vec<(bool, Value)>>;
+
+/// Each workspace's on-site forms, read at most every [`SITE_FORMS_CACHE_SECONDS`] per node.
+#[derive(Default)]
+pub struct SiteFormsCache(Mutex<HashMap<WorkspaceId, (Instant, OnSite)>>);
+
+impl SiteFormsCache {
+    fn fresh(&self, ws: WorkspaceId) -> Option<OnSite> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, forms) = map.get(&ws)?;
+        (at.elapsed() < Duration::from_secs(SITE_FORMS_CACHE_SECONDS)).then(|| forms.clone())
+    }
+
+    fn keep(&self, ws: WorkspaceId, forms: OnSite) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= SITE_FORMS_CACHE_WORKSPACES_MAX {
+            map.clear();
+        }
+        map.insert(ws, (Instant::now(), forms));
+    }
+
+    /// Drops the workspace's copy (its forms changed on this node).
+    pub fn forget(&self, ws: WorkspaceId) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&ws);
+    }
+}
+
+/// The workspace's inline, popup and flyout forms, from this node's copy when fresh.
+async fn onsite_forms(app: &AppState, ws: WorkspaceId) -> Result<OnSite, ApiError> {
+    if let Some(forms) = app.site_forms.fresh(ws) {
+        return Ok(forms);
+    }
+    let all = app.engine.site_items(ws, SiteKind::Form).await?;
+    let forms: OnSite = Arc::new(
+        all.iter()
+            .filter(|f| f["display"]["type"].as_str().is_some_and(|t| t != "hosted"))
+            .map(|f| (f["display"]["hide_for_subscribers"] == true, public(app, f)))
+            .collect(),
+    );
+    app.site_forms.keep(ws, forms.clone());
+    Ok(forms)
+}
+
 /// `GET /v1/site/forms`: the workspace's inline, popup and flyout forms for the tracker.
 pub async fn forms(State(app): State<AppState>, Query(q): Query<SiteQuery>) -> Result<Response, ApiError> {
     let caller = crate::auth::resolve(&app, q.write_key.clone()).await?;
     let ws = caller.workspace;
-    let all = app.engine.site_items(ws, SiteKind::Form).await?;
-    let onsite: Vec<&Value> =
-        all.iter().filter(|f| f["display"]["type"].as_str().is_some_and(|t| t != "hosted")).collect();
-    let subscriber = if onsite.iter().any(|f| f["display"]["hide_for_subscribers"] == true) {
-        is_subscriber(&app, ws, &q).await?
-    } else {
-        false
-    };
-    let items: Vec<Value> = onsite
-        .into_iter()
-        .filter(|f| !(subscriber && f["display"]["hide_for_subscribers"] == true))
-        .map(|f| public(&app, f))
-        .collect();
+    let onsite = onsite_forms(&app, ws).await?;
+    let subscriber = if onsite.iter().any(|(hides, _)| *hides) { is_subscriber(&app, ws, &q).await? } else { false };
+    let items: Vec<&Value> = onsite.iter().filter(|(hides, _)| !(subscriber && *hides)).map(|(_, f)| f).collect();
     let mut r = Json(json!({ "forms": items })).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
