@@ -42,6 +42,9 @@ wire_enum! {
         EmailSubscribed = "Email Subscribed",
         /// The contact's SMS consent became subscribed (`source`).
         SmsSubscribed = "SMS Subscribed",
+        /// A landing page revealed a coupon code for the contact's email (`landing_page_id`, `page`, `pool`, `code`):
+        /// a signup on the page.
+        CouponRevealed = "Coupon Revealed",
         /// The contact's lifecycle stage changed (`from`: the stage before or null, `to`: the new stage or null).
         LifecycleStageChanged = "Lifecycle Stage Changed",
     }

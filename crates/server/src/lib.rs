@@ -11,6 +11,7 @@ pub mod listener;
 pub mod openapi;
 pub mod routes;
 mod site_rate;
+pub mod ttl_cache;
 pub mod ui;
 pub mod wire;
 

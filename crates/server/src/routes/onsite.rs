@@ -7,9 +7,8 @@
 //! them (what the hosted page shows anyway); a known subscriber (by anonymous or user id) does not get the forms
 //! that hide from subscribers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -23,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::ttl_cache::TtlCache;
 
 /// The companion script that draws on-site forms, embedded in the binary.
 pub const FORMS_JS: &str = include_str!("../../assets/js/kairos-forms.js");
@@ -167,40 +167,31 @@ async fn is_subscriber(app: &AppState, ws: WorkspaceId, q: &SiteQuery) -> Result
 /// How long a node answers the tracker from its copy of a workspace's on-site forms, in seconds: every page view of
 /// a store asks, and a form saved on another node shows within this (this node's own edits show at once).
 pub const SITE_FORMS_CACHE_SECONDS: u64 = 5;
-/// Most workspaces whose forms a node keeps at once (the copy is dropped whole beyond).
+/// Most workspaces whose forms a node keeps at once.
 const SITE_FORMS_CACHE_WORKSPACES_MAX: usize = 10_000;
 
 /// A workspace's on-site forms as the public sees them, each with whether it hides from subscribers.
 type OnSite = Arc<Vec<(bool, Value)>>;
 
 /// Each workspace's on-site forms, read at most every [`SITE_FORMS_CACHE_SECONDS`] per node.
-#[derive(Default)]
-pub struct SiteFormsCache(Mutex<HashMap<WorkspaceId, (Instant, OnSite)>>);
+pub struct SiteFormsCache(TtlCache<WorkspaceId, OnSite>);
+
+impl Default for SiteFormsCache {
+    fn default() -> Self {
+        SiteFormsCache(TtlCache::new(Duration::from_secs(SITE_FORMS_CACHE_SECONDS), SITE_FORMS_CACHE_WORKSPACES_MAX))
+    }
+}
 
 impl SiteFormsCache {
-    fn fresh(&self, ws: WorkspaceId) -> Option<OnSite> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, forms) = map.get(&ws)?;
-        (at.elapsed() < Duration::from_secs(SITE_FORMS_CACHE_SECONDS)).then(|| forms.clone())
-    }
-
-    fn keep(&self, ws: WorkspaceId, forms: OnSite) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= SITE_FORMS_CACHE_WORKSPACES_MAX {
-            map.clear();
-        }
-        map.insert(ws, (Instant::now(), forms));
-    }
-
     /// Drops the workspace's copy (its forms changed on this node).
     pub fn forget(&self, ws: WorkspaceId) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&ws);
+        self.0.forget(&ws);
     }
 }
 
 /// The workspace's inline, popup and flyout forms, from this node's copy when fresh.
 async fn onsite_forms(app: &AppState, ws: WorkspaceId) -> Result<OnSite, ApiError> {
-    if let Some(forms) = app.site_forms.fresh(ws) {
+    if let Some(forms) = app.site_forms.0.fresh(&ws) {
         return Ok(forms);
     }
     let all = app.engine.site_items(ws, SiteKind::Form).await?;
@@ -210,7 +201,7 @@ async fn onsite_forms(app: &AppState, ws: WorkspaceId) -> Result<OnSite, ApiErro
             .map(|f| (f["display"]["hide_for_subscribers"] == true, public(app, f)))
             .collect(),
     );
-    app.site_forms.keep(ws, forms.clone());
+    app.site_forms.0.keep(ws, forms.clone());
     Ok(forms)
 }
 

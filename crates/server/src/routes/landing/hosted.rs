@@ -7,9 +7,7 @@
 //! but not recorded. Unpublished pages answer 404 to the public.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -25,6 +23,8 @@ use super::products::view_of;
 use super::render::{CouponState, HONEYPOT, View, page_html};
 use crate::AppState;
 use crate::api::read_body;
+use crate::routes::forms::peer_ip;
+use crate::site_rate::PerMinute;
 
 /// The tracker's anonymous-id cookie (`assets/js/kairos.js`), shared so a visitor is one person on both.
 pub const VISITOR_COOKIE: &str = "kairos_aid";
@@ -65,37 +65,10 @@ const BOT_MARKERS: [&str; 10] = [
 pub fn visit_name(id: &str) -> String {
     format!("Landing page: {id}")
 }
-/// The event a coupon revealed for an email address is (a signup on the page).
-pub const COUPON_REVEALED: &str = "Coupon Revealed";
 
-/// Recent hits per (page, address), for the per-minute limits.
-type Hits = HashMap<(String, IpAddr), Vec<Instant>>;
-static VIEWS: Mutex<Option<Hits>> = Mutex::new(None);
-static COUPONS: Mutex<Option<Hits>> = Mutex::new(None);
-
-/// Whether `ip` may do one more of what `hits` counts on `page` this minute (and counts it).
-fn within(hits: &Mutex<Option<Hits>>, page: &str, ip: IpAddr, limit: usize) -> bool {
-    let now = Instant::now();
-    let minute = Duration::from_secs(60);
-    let mut all = hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let all = all.get_or_insert_with(HashMap::new);
-    if all.len() > 100_000 {
-        all.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < minute));
-    }
-    let seen = all.entry((page.to_string(), ip)).or_default();
-    seen.retain(|t| now.duration_since(*t) < minute);
-    if seen.len() >= limit {
-        return false;
-    }
-    seen.push(now);
-    true
-}
-
-fn peer(extensions: &axum::http::Extensions) -> IpAddr {
-    extensions
-        .get::<axum::extract::ConnectInfo<crate::listener::PeerAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip())
-}
+/// Views recorded and coupon requests, per (page, address) and minute.
+static VIEWS: PerMinute = PerMinute::new(PAGE_VIEWS_PER_MINUTE);
+static COUPONS: PerMinute = PerMinute::new(COUPON_REQUESTS_PER_MINUTE);
 
 fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> &str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
@@ -250,7 +223,7 @@ pub async fn hosted(
     let Some((ws, page)) = published(&app, &id).await else { return not_found() };
     let (aid, new_visitor) = visitor(&headers);
     let url = page_url(&app, &id);
-    if is_a_view(&method, &headers) && within(&VIEWS, &id, peer(&extensions), PAGE_VIEWS_PER_MINUTE) {
+    if is_a_view(&method, &headers) && VIEWS.allow(&id, peer_ip(&extensions), Instant::now()) {
         let message = visit_message(&page, &url, query.as_deref().unwrap_or_default(), &headers, &aid);
         ingest(&app, ws, &id, vec![message]).await;
     }
@@ -300,7 +273,7 @@ pub async fn reveal(
             page_html(&page, &view_of(&app, ws, &page, Some(&aid), page_url(&app, &id)).await),
         );
     };
-    if !within(&COUPONS, &id, peer(&extensions), COUPON_REQUESTS_PER_MINUTE) {
+    if !COUPONS.allow(&id, peer_ip(&extensions), Instant::now()) {
         let told = CouponState::Told("Too many tries from this address: try again in a minute.".into());
         return reply(StatusCode::TOO_MANY_REQUESTS, with_coupon(&app, ws, &page, &aid, block, told).await);
     }
@@ -339,7 +312,7 @@ async fn held(app: &AppState, ws: WorkspaceId, email: &Email, aid: &str, pool: &
         let issued =
             events.iter().any(|e| e.event.name.as_deref() == Some(SystemEvent::CouponIssued.as_str()) && of_pool(e));
         let here = events.iter().any(|e| {
-            e.event.name.as_deref() == Some(COUPON_REVEALED)
+            e.event.name.as_deref() == Some(SystemEvent::CouponRevealed.as_str())
                 && e.event.anonymous_id.as_deref() == Some(&aid)
                 && of_pool(e)
         });
@@ -377,7 +350,7 @@ async fn coupon_for(app: &AppState, ws: WorkspaceId, page: &Value, aid: &str, po
             return trouble();
         }
     };
-    let revealed = json!({"type": "track", "anonymousId": aid, "event": COUPON_REVEALED, "properties": {
+    let revealed = json!({"type": "track", "anonymousId": aid, "event": SystemEvent::CouponRevealed.as_str(), "properties": {
         "landing_page_id": id, "landing_page_name": page["name"], "page": page_url(app, id), "pool": pool,
         "code": coupon.code}});
     ingest(app, ws, id, vec![revealed]).await;

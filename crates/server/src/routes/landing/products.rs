@@ -7,8 +7,8 @@
 //! every 15 s per workspace and category ([`CATEGORY_CACHE`]); stock is read at every view.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use kairos_domain::vocab::SiteKind;
 use kairos_domain::{ContactId, Money, Product, WorkspaceId};
@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::render::{Card, View};
 use crate::AppState;
+use crate::ttl_cache::TtlCache;
 
 /// How long a category's product ids are kept (a product added to the catalog shows within this).
 const CATEGORY_CACHE: Duration = Duration::from_secs(15);
@@ -35,9 +36,10 @@ enum Pick {
 }
 
 type Listing = Arc<Vec<String>>;
-/// A category's product ids by (workspace, lower-case category), with when they were read.
-type Listings = HashMap<(WorkspaceId, String), (Instant, Listing)>;
-static CATEGORIES: Mutex<Option<Listings>> = Mutex::new(None);
+/// Most (workspace, category) listings a node keeps.
+const CATEGORY_CACHE_LISTINGS_MAX: usize = 10_000;
+/// A category's product ids by (workspace, lower-case category).
+static CATEGORIES: TtlCache<(WorkspaceId, String), Listing> = TtlCache::new(CATEGORY_CACHE, CATEGORY_CACHE_LISTINGS_MAX);
 /// The visitor's contact, each `products` block's (index, pick, count), and the forms by block index.
 type Picks = (Option<ContactId>, Vec<(usize, Pick, usize)>, HashMap<usize, Value>);
 
@@ -100,14 +102,8 @@ fn picks(r: &dyn Reads, ws: WorkspaceId, page: &Value, visitor: Option<&str>) ->
 /// Ids of the catalog's products in `category` (case-insensitive; "" for all), by id.
 async fn category_ids(app: &AppState, ws: WorkspaceId, category: &str) -> Listing {
     let key = (ws, category.to_lowercase());
-    let now = Instant::now();
-    {
-        let cache = CATEGORIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, ids)) = cache.as_ref().and_then(|c| c.get(&key))
-            && now.duration_since(*at) < CATEGORY_CACHE
-        {
-            return ids.clone();
-        }
+    if let Some(ids) = CATEGORIES.fresh(&key) {
+        return ids;
     }
     let wanted = key.1.clone();
     let scanned = crate::api::read(app, move |r| {
@@ -129,14 +125,15 @@ async fn category_ids(app: &AppState, ws: WorkspaceId, category: &str) -> Listin
         Ok(out)
     })
     .await;
-    let ids = Arc::new(scanned.unwrap_or_default());
-    let mut cache = CATEGORIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if cache.len() > 10_000 {
-        cache.clear();
+    match scanned {
+        Ok(ids) => {
+            let ids = Arc::new(ids);
+            CATEGORIES.keep(key, ids.clone());
+            ids
+        }
+        // Not kept: the next view reads again.
+        Err(_) => Arc::default(),
     }
-    cache.insert(key, (now, ids.clone()));
-    ids
 }
 
 /// A price as visitors read it.

@@ -15,7 +15,7 @@ use kairos_domain::{ContactId, SystemEvent};
 use kairos_store::reports::OrderRow;
 use serde_json::{Value, json};
 
-use super::hosted::{COUPON_REVEALED, visit_name};
+use super::hosted::visit_name;
 use crate::AppState;
 use crate::api::{QueryParams, read};
 use crate::auth::SecretWorkspace;
@@ -79,7 +79,7 @@ pub async fn report(
         // Visits from one window before the range: an order early in the range may follow one of them.
         let visits = r.event_rows(ws, &name, from.saturating_sub(window), to)?;
         let forms = r.event_rows(ws, SystemEvent::FormSubmitted.as_str(), from, to)?;
-        let coupons = r.event_rows(ws, COUPON_REVEALED, from, to)?;
+        let coupons = r.event_rows(ws, SystemEvent::CouponRevealed.as_str(), from, to)?;
         Ok((visits, forms, coupons, r.order_rows(ws, from, to)?))
     })
     .await?;
