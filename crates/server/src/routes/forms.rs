@@ -215,10 +215,7 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match app.engine.site_item(SiteKind::Form, &id).await? {
-        Some((owner, form)) if owner == ws => Ok(Json(answered(&app, form))),
-        _ => Err(ApiError::not_found(format!("form {id} not found"))),
-    }
+    Ok(Json(answered(&app, super::site_items::owned(&app, ws, SiteKind::Form, &id).await?)))
 }
 
 /// Removes one of the workspace's forms: its hosted page and embeds stop answering; what it collected stays.
@@ -231,12 +228,9 @@ pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let deleted = app.engine.delete_site_item(ws, SiteKind::Form, id.clone()).await;
+    let deleted = super::site_items::delete(&app, ws, SiteKind::Form, id).await;
     app.site_forms.forget(ws);
-    if !deleted? {
-        return Err(ApiError::not_found(format!("form {id} not found")));
-    }
-    Ok(Json(json!({ "id": id, "deleted": true })))
+    deleted
 }
 
 /// The hosted form's page: every text escaped, the consent box with the exact text, the honeypot hidden.

@@ -32,6 +32,7 @@ pub mod reports;
 pub mod segments;
 pub mod settings;
 pub mod site;
+pub mod site_items;
 pub mod templates;
 
 use axum::Router;

@@ -133,10 +133,7 @@ pub async fn list(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppSta
 
 /// The workspace's page `id`.
 async fn own(app: &AppState, ws: WorkspaceId, id: &str) -> Result<Value, ApiError> {
-    match app.engine.site_item(SiteKind::Page, id).await? {
-        Some((owner, page)) if owner == ws => Ok(page),
-        _ => Err(ApiError::not_found(format!("landing page {id} not found"))),
-    }
+    super::site_items::owned(app, ws, SiteKind::Page, id).await
 }
 
 /// One page of the workspace.
@@ -155,17 +152,14 @@ pub async fn get(
 /// Deletes a page (its address answers 404 from then on; its visits stay in the timelines).
 #[utoipa::path(delete, path = "/api/v1/landing-pages/{id}", operation_id = "landing_pages_delete", tag = "landing pages",
     params(("id" = String, Path, description = "The page's id")),
-    responses((status = 200, description = "`{\"deleted\": true}`", body = Object),
+    responses((status = 200, description = "`{\"id\", \"deleted\": true}`", body = Object),
                (status = 404, description = "No such page in the workspace", body = ErrorBody)))]
 pub async fn delete(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !app.engine.delete_site_item(ws, SiteKind::Page, id.clone()).await? {
-        return Err(ApiError::not_found(format!("landing page {id} not found")));
-    }
-    Ok(Json(json!({"deleted": true})))
+    super::site_items::delete(&app, ws, SiteKind::Page, id).await
 }
 
 /// A draft page rendered as a visitor nobody knows would see it (published or not; nothing is recorded).

@@ -39,7 +39,8 @@ type Listing = Arc<Vec<String>>;
 /// Most (workspace, category) listings a node keeps.
 const CATEGORY_CACHE_LISTINGS_MAX: usize = 10_000;
 /// A category's product ids by (workspace, lower-case category).
-static CATEGORIES: TtlCache<(WorkspaceId, String), Listing> = TtlCache::new(CATEGORY_CACHE, CATEGORY_CACHE_LISTINGS_MAX);
+static CATEGORIES: TtlCache<(WorkspaceId, String), Listing> =
+    TtlCache::new(CATEGORY_CACHE, CATEGORY_CACHE_LISTINGS_MAX);
 /// The visitor's contact, each `products` block's (index, pick, count), and the forms by block index.
 type Picks = (Option<ContactId>, Vec<(usize, Pick, usize)>, HashMap<usize, Value>);
 

@@ -53,12 +53,8 @@ fn answered(app: &AppState, quiz: &Quiz) -> Value {
 
 /// A quiz of the workspace, as stored.
 async fn owned(app: &AppState, ws: WorkspaceId, id: &str) -> Result<Quiz, ApiError> {
-    match app.engine.site_item(SiteKind::Quiz, id).await? {
-        Some((owner, v)) if owner == ws => {
-            serde_json::from_value(v).map_err(|_| ApiError::internal(format!("quiz {id} could not be read")))
-        }
-        _ => Err(ApiError::not_found(format!("quiz {id} not found"))),
-    }
+    let v = super::site_items::owned(app, ws, SiteKind::Quiz, id).await?;
+    serde_json::from_value(v).map_err(|_| ApiError::internal(format!("quiz {id} could not be read")))
 }
 
 /// What a saved quiz points at that the catalog does not hold (yet): product ids and categories no product has.
@@ -157,10 +153,7 @@ pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !app.engine.delete_site_item(ws, SiteKind::Quiz, id.clone()).await? {
-        return Err(ApiError::not_found(format!("quiz {id} not found")));
-    }
-    Ok(Json(json!({"id": id, "deleted": true})))
+    super::site_items::delete(&app, ws, SiteKind::Quiz, id).await
 }
 
 /// Completion and drop-off per question, from the quiz's events.
