@@ -402,12 +402,34 @@ try {
     // The welcome series is about the newsletter: picked by name on the flow's page.
     await page.goto(flowUrl);
     await page.getByLabel('Topic', { exact: true }).selectOption({ label: 'Newsletter' });
-    await page.getByRole('button', { name: 'Save topic' }).click();
-    await page.getByText(/^Topic saved/).waitFor();
+    await page.getByLabel('Priority', { exact: true }).fill('70');
+    await page.getByRole('button', { name: 'Save sending settings' }).click();
+    await page.getByText(/^Saved: version \d+, priority 70/).waitFor();
     const flowId = decodeURIComponent(flowUrl.split('/').pop());
     const flow = await admin('GET', `/flows/${encodeURIComponent(flowId)}`);
-    expect(flow.definition.topic === 'newsletter', `the flow's topic: ${flow.definition.topic}`);
+    expect(flow.definition.topic === 'newsletter' && flow.priority === 70, `the flow's topic and priority: ${flow.definition.topic}, ${flow.priority}`);
     expect((await page.getByLabel('Topic', { exact: true }).inputValue()) === 'newsletter', 'the page shows the saved topic');
+  });
+
+  await step('priorities: a message that waited names the higher-priority message it waited for', async () => {
+    await admin('POST', '/templates', { id: 'ui-nudge', channel: 'email', subject: 'Your checkout is waiting', html: '<p>Come back</p>', text: 'Come back' });
+    await admin('POST', '/templates', { id: 'ui-survey', channel: 'email', subject: 'Tell us more', html: '<p>Survey</p>', text: 'Survey' });
+    for (const [name, event, template, priority] of [['Checkout nudge', 'Checkout Started', 'ui-nudge', undefined], ['Survey', 'UI Survey Due', 'ui-survey', 10]]) {
+      const def = { name, trigger: { type: 'event', event }, entry: { reentry: 'always' }, steps: [{ id: 'mail', type: 'send', channel: 'email', template }] };
+      if (priority !== undefined) def.priority = priority;
+      const f = await admin('POST', '/flows', def);
+      await admin('POST', `/flows/${encodeURIComponent(f.id)}/activate`, {});
+    }
+    await ingest('identify', { userId: 'ui-dana', traits: { email: 'dana@example.com', first_name: 'Dana' } });
+    await admin('POST', '/contacts/consent', { user_id: 'ui-dana', channel: 'email', status: 'subscribed' });
+    await ingest('track', { userId: 'ui-dana', event: 'Checkout Started' });
+    await ingest('track', { userId: 'ui-dana', event: 'UI Survey Due' });
+    const dana = (await admin('GET', '/contacts?email=dana%40example.com')).items[0];
+    await page.goto(`${BASE}/ui/contacts/${encodeURIComponent(dana.id)}`);
+    const waiting = page.locator('details').filter({ hasText: 'Tell us more' }).first();
+    await waiting.locator('summary').click();
+    await waiting.getByText(/behind “Your checkout is waiting” \(flow, priority 80/).waitFor();
+    await waiting.getByText(/smart sending/).first().waitFor();
   });
 
   await step('integrations: connect Shopify and see its webhook address, secrets never shown back', async () => {

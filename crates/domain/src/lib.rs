@@ -12,6 +12,7 @@ pub mod json;
 pub mod lead;
 pub mod message;
 pub mod money;
+pub mod priority;
 pub mod product;
 pub mod quiz;
 pub mod system_event;

@@ -75,6 +75,9 @@ pub struct MessageData {
     /// check when they were queued, so they count as transactional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional: Option<bool>,
+    /// Its flow's or campaign's priority (`crate::priority`): the send log ranks sends by it after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
     /// A webhook step's call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookCall>,
@@ -112,7 +115,17 @@ impl MessageData {
 
     /// Appends a status change to the history.
     pub fn push_history(&mut self, status: MessageStatus, at: Timestamp, reason: Option<&str>) {
-        self.history.push(HistoryEntry { status, at, reason: reason.map(str::to_string) });
+        self.history.push(HistoryEntry { status, at, reason: reason.map(str::to_string), behind: None });
+    }
+
+    /// A history entry of a message that waits for `behind` (an earlier send to the same person).
+    pub fn push_waiting(&mut self, at: Timestamp, reason: &str, behind: String) {
+        self.history.push(HistoryEntry {
+            status: crate::MessageStatus::Deferred,
+            at,
+            reason: Some(reason.to_string()),
+            behind: Some(behind),
+        });
     }
 
     /// When it went out: the last `sent` or `queued` entry of its history (a deferred message goes out after it
@@ -140,6 +153,9 @@ pub struct HistoryEntry {
     /// Written as `null` when there is none (the API shows entries as stored).
     #[serde(default)]
     pub reason: Option<String>,
+    /// The message it waited for (smart sending or a cap: an earlier send of at least its priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<String>,
 }
 
 /// A webhook step's signed call.
@@ -232,6 +248,13 @@ pub struct DeferredSend {
     /// The topic (list) the flow or campaign writes about: skipped for people who opted out of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Its flow's or campaign's priority (`crate::priority`); rows from before priorities read as a flow's.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+}
+
+fn default_priority() -> u8 {
+    crate::priority::PRIORITY_FLOW
 }
 
 #[cfg(test)]
@@ -283,9 +306,13 @@ mod tests {
             variant: None,
             consent_request: None,
             topic: None,
+            priority: 20,
         };
-        let v = serde_json::to_value(&d).unwrap();
+        let mut v = serde_json::to_value(&d).unwrap();
         assert_eq!((v["workspace"].clone(), v["channel"].clone()), (json!(1), json!("sms")));
-        assert_eq!(serde_json::from_value::<DeferredSend>(v).unwrap(), d);
+        assert_eq!(serde_json::from_value::<DeferredSend>(v.clone()).unwrap(), d);
+        v.as_object_mut().unwrap().remove("priority");
+        let old = serde_json::from_value::<DeferredSend>(v).unwrap();
+        assert_eq!(old.priority, crate::priority::PRIORITY_FLOW, "rows from before priorities");
     }
 }

@@ -247,6 +247,7 @@ impl State {
                     variant: def.ab.as_ref().map(|_| rec.variant),
                     consent_request: None,
                     topic: def.topic.clone(),
+                    priority: def.priority,
                 };
                 self.deliver(p, true, now)?;
                 self.w.campaign_tx().recipient_done(row, rec.contact)?;

@@ -147,6 +147,8 @@ pub(crate) struct CampaignDef {
     pub(crate) ab: Option<Ab>,
     /// The topic (list) it is about: people who opted out of it are skipped.
     pub(crate) topic: Option<String>,
+    /// `priority` 0..100 (SPEC 16), promotional by default.
+    pub(crate) priority: u8,
 }
 
 pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> EngineError {
@@ -185,7 +187,8 @@ impl CampaignDocument {
 /// Reads and checks a campaign definition (SPEC 16); references are checked by the caller.
 pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
     let o = v.as_object().ok_or_else(|| invalid("body", "the body must be a JSON object"))?;
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 12] = [
+        "priority",
         "topic",
         "name",
         "channel",
@@ -305,7 +308,11 @@ pub(crate) fn parse(v: &Value) -> Result<CampaignDef, EngineError> {
         Some(Value::String(t)) if kairos_flow::is_topic_id(t) => Some(t.clone()),
         Some(_) => return Err(invalid("topic", "topic is a topic's id: lower-case letters, digits, - or _")),
     };
+    let priority = kairos_domain::priority::parse(o.get("priority"))
+        .map_err(|m| invalid("priority", m))?
+        .unwrap_or(kairos_domain::priority::PRIORITY_CAMPAIGN);
     Ok(CampaignDef {
+        priority,
         name,
         channel,
         template,

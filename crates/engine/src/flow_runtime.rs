@@ -696,6 +696,11 @@ impl State {
             variant: None,
             consent_request: None,
             topic: flow.def.topic.clone(),
+            priority: if *transactional {
+                kairos_domain::priority::PRIORITY_TRANSACTIONAL
+            } else {
+                flow.def.priority()
+            },
         };
         self.deliver(p, true, now)
     }
@@ -754,16 +759,27 @@ impl State {
                 outcome = (MessageStatus::Deferred, Some(SkipReason::SendTime), Some(at));
             }
         }
+        let mut waited_for: Option<String> = None;
         if outcome.0 == MessageStatus::Sent && !p.transactional {
             let smart = p.smart_sending.map(|o| o.map(Duration));
-            if let Decision::Blocked { until, reason } = {
+            if let Decision::Blocked { until, reason, behind } = {
                 let settings = self.settings.of(ws);
                 let tz = c.timezone.as_deref().unwrap_or(&settings.timezone);
                 // The person's own choice of how often (preference centre) counts their marketing email.
-                let chosen = c.consent.frequency.filter(|_| channel == Channel::Email).and_then(|f| f.per_week());
-                let log = &self.flows.send_log;
-                crate::sending::decide_for(&settings.rules, log, contact_id, Some(tz), channel, smart, chosen, now)
+                let chosen_per_week =
+                    c.consent.frequency.filter(|_| channel == Channel::Email).and_then(|f| f.per_week());
+                let ask = crate::sending::Ask {
+                    contact: contact_id,
+                    tz: Some(tz),
+                    channel,
+                    smart,
+                    chosen_per_week,
+                    priority: p.priority,
+                    now,
+                };
+                crate::sending::decide_for(&settings.rules, &self.flows.send_log, &ask)
             } {
+                waited_for = behind;
                 outcome = if p.skip_when_blocked {
                     (MessageStatus::Skipped, Some(reason), None)
                 } else {
@@ -824,6 +840,7 @@ impl State {
             channel: Some(channel),
             transactional: Some(p.transactional),
             consent_request: p.consent_request.clone(),
+            priority: Some(p.priority),
             ..MessageData::default()
         };
         let m = StoredMessage {
@@ -840,8 +857,12 @@ impl State {
             created_at: now,
             variant: p.variant,
         };
+        let push_history = |data: &mut MessageData| match (&waited_for, status, reason.as_deref()) {
+            (Some(behind), MessageStatus::Deferred, Some(why)) => data.push_waiting(now, why, behind.clone()),
+            _ => data.push_history(status, now, reason.as_deref()),
+        };
         if first {
-            data.push_history(status, now, reason.as_deref());
+            push_history(&mut data);
             if !self.w.message_tx().insert_message(&StoredMessage { data: data.to_json(), ..m.clone() })? {
                 return Ok(()); // this very step was already carried out by an earlier attempt
             }
@@ -850,20 +871,20 @@ impl State {
             if let Some(old) = self.w.message_tx().message(&p.message_id)? {
                 data.history = crate::dispatch::message_data(&old).history;
             }
-            data.push_history(status, now, reason.as_deref());
+            push_history(&mut data);
             self.w.message_tx().update_message(&p.message_id, status, &data.to_json())?;
         }
         if (status != MessageStatus::Deferred || first) && p.flow_row != 0 {
             self.w.flow_tx().count_step(p.flow_row, &p.step, status.as_str())?;
         }
         if let (Some(t), MessageStatus::Deferred) = (until, status) {
-            self.flows.deferred.push(Reverse((t.as_micros(), p.message_id.clone())));
+            self.flows.deferred.push(Reverse((t.as_micros(), u8::MAX - p.priority, p.message_id.clone())));
             self.flows.pending.insert(p.message_id.clone(), (t, p));
             return Ok(());
         }
         self.flows.pending.remove(&p.message_id);
         if matches!(status, MessageStatus::Sent | MessageStatus::Queued) && !p.transactional {
-            self.flows.send_log.record(contact_id, channel, now);
+            self.flows.send_log.record(contact_id, channel, now, p.priority, &p.message_id);
         }
         if status == MessageStatus::Sent {
             self.message_sent_event(ws, contact_id, &p.message_id, &data, now)?;
@@ -875,7 +896,7 @@ impl State {
 
     /// Retries deferred sends whose time has come.
     fn deliver_deferred(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        while let Some(Reverse((t, id))) = self.flows.deferred.peek().cloned() {
+        while let Some(Reverse((t, _, id))) = self.flows.deferred.peek().cloned() {
             if t > now.as_micros() {
                 break;
             }
@@ -891,6 +912,17 @@ impl State {
         Ok(())
     }
 
+    /// Remembers a stored message's send for smart sending and caps (at start), at the time it went out.
+    fn log_send(&mut self, m: &StoredMessage, data: &MessageData) {
+        use kairos_domain::priority::{PRIORITY_CAMPAIGN, PRIORITY_FLOW};
+        if data.transactional == Some(true) {
+            return; // as when it was sent: transactional mail counts for no rule
+        }
+        let priority = data.priority.unwrap_or(if m.campaign_id.is_some() { PRIORITY_CAMPAIGN } else { PRIORITY_FLOW });
+        let at = data.sent_at().unwrap_or(m.created_at);
+        self.flows.send_log.record(m.contact, m.channel, at, priority, &m.id);
+    }
+
     /// Rebuilds the send log and the deferred queue from the messages table (at start).
     pub(crate) fn load_sends(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let mut rows = Vec::new();
@@ -903,7 +935,7 @@ impl State {
             if m.status == MessageStatus::Deferred {
                 if let Some(p) = data.pending.clone() {
                     let due = data.deliver_at.unwrap_or(now);
-                    self.flows.deferred.push(Reverse((due.as_micros(), m.id.clone())));
+                    self.flows.deferred.push(Reverse((due.as_micros(), u8::MAX - p.priority, m.id.clone())));
                     self.flows.pending.insert(m.id.clone(), (due, p));
                 }
                 continue;
@@ -922,12 +954,12 @@ impl State {
                 }
             }
             if data.pending.is_none() {
-                self.flows.send_log.record(m.contact, m.channel, m.created_at);
+                self.log_send(&m, &data);
             }
         }
         for (m, data) in handed {
             tracing::info!(message = %m.id, "recorded as sent: it was past its point of no return when the node stopped");
-            self.flows.send_log.record(m.contact, m.channel, m.created_at);
+            self.log_send(&m, &data);
             self.settle_unconfirmed(&m, &data, now)?;
         }
         Ok(())

@@ -48,7 +48,9 @@ pub(crate) struct Flows {
     pub(crate) by_contact: HashMap<ContactId, Vec<i64>>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, i64)>>,
     pub(crate) send_log: SendLog,
-    pub(crate) deferred: BinaryHeap<Reverse<(i64, String)>>,
+    /// By due time, then highest priority first (`u8::MAX - priority`): two sends to one person due at once go
+    /// in priority order, so the lower one is the one smart sending defers again.
+    pub(crate) deferred: BinaryHeap<Reverse<(i64, u8, String)>>,
     /// Rows of active flows; runs of other (paused) flows hold where they are until the flow is activated.
     pub(crate) active_rows: std::collections::HashSet<i64>,
     /// Due runs of paused flows, by flow row.

@@ -36,30 +36,40 @@ pub const SEND_LOG_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DAY: Duration = Duration::from_secs(86_400);
 const WEEK: Duration = Duration::from_secs(7 * 86_400);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Send,
-    /// Not before `until`; `reason` names the rule.
+    /// Not before `until`; `reason` names the rule, `behind` the earlier send it waits for (smart sending, caps).
     Blocked {
         until: Timestamp,
         reason: SkipReason,
+        behind: Option<String>,
     },
 }
 
-/// Recent marketing sends per contact and channel.
+/// One remembered marketing send.
+#[derive(Debug, Clone)]
+struct Sent {
+    channel: Channel,
+    at: Timestamp,
+    priority: u8,
+    message: String,
+}
+
+/// Recent marketing sends per contact and channel, with their priorities.
 #[derive(Default)]
 pub struct SendLog {
-    sends: HashMap<ContactId, Vec<(Channel, Timestamp)>>,
+    sends: HashMap<ContactId, Vec<Sent>>,
 }
 
 impl SendLog {
-    pub fn record(&mut self, contact: ContactId, channel: Channel, at: Timestamp) {
+    pub fn record(&mut self, contact: ContactId, channel: Channel, at: Timestamp, priority: u8, message: &str) {
         let list = self.sends.entry(contact).or_default();
-        list.retain(|(_, t)| *t > at.saturating_sub(SEND_LOG_WINDOW));
-        list.push((channel, at));
+        list.retain(|s| s.at > at.saturating_sub(SEND_LOG_WINDOW));
+        list.push(Sent { channel, at, priority, message: message.to_string() });
     }
 
-    fn of(&self, contact: ContactId) -> &[(Channel, Timestamp)] {
+    fn of(&self, contact: ContactId) -> &[Sent] {
         self.sends.get(&contact).map_or(&[], Vec::as_slice)
     }
 }
@@ -82,75 +92,77 @@ fn after_quiet(now: Timestamp, tz: &jiff::tz::TimeZone, (start, end): (u32, u32)
     Some(kairos_domain::Timestamp::from_micros(end_at.as_microsecond()))
 }
 
-/// Decides a marketing send now. `smart` overrides the workspace window for this step (`Some(None)` = off).
-pub fn decide(
-    rules: &Rules,
-    log: &SendLog,
-    contact: ContactId,
-    tz: Option<&str>,
-    channel: Channel,
-    smart: Option<Option<Duration>>,
-    now: Timestamp,
-) -> Decision {
-    decide_for(rules, log, contact, tz, channel, smart, None, now)
+/// A marketing send to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub contact: ContactId,
+    pub tz: Option<&'a str>,
+    pub channel: Channel,
+    /// The step's smart-sending window (`Some(None)`: off; None: the workspace's).
+    pub smart: Option<Option<Duration>>,
+    /// The person chose at most this many marketing messages on the channel in any 7 days (preference centre).
+    pub chosen_per_week: Option<usize>,
+    /// The flow's or campaign's priority: only sends of at least this priority make it wait.
+    pub priority: u8,
+    pub now: Timestamp,
 }
 
-/// [`decide`] for a person who chose to get at most `chosen_per_week` marketing messages on `channel` in any
-/// 7 days (the preference centre's frequency): one more waits until the oldest of them is a week old.
-#[allow(clippy::too_many_arguments)]
-pub fn decide_for(
-    rules: &Rules,
-    log: &SendLog,
-    contact: ContactId,
-    tz: Option<&str>,
-    channel: Channel,
-    smart: Option<Option<Duration>>,
-    chosen_per_week: Option<usize>,
-    now: Timestamp,
-) -> Decision {
-    let mut until: Option<(Timestamp, SkipReason)> = None;
-    fn later(until: &mut Option<(Timestamp, SkipReason)>, t: Timestamp, reason: SkipReason) {
-        if until.is_none_or(|(u, _)| t > u) {
-            *until = Some((t, reason));
+/// Decides a marketing send now. Smart sending and the workspace's caps count only earlier sends of at least
+/// the same priority, so a higher priority never waits behind a lower one (SPEC 16 "Priority"); the person's own
+/// frequency choice counts every marketing send (it is theirs, not the store's ranking).
+pub fn decide_for(rules: &Rules, log: &SendLog, ask: &Ask) -> Decision {
+    let (channel, now) = (ask.channel, ask.now);
+    let mut until: Option<(Timestamp, SkipReason, Option<&str>)> = None;
+    fn later<'a>(
+        until: &mut Option<(Timestamp, SkipReason, Option<&'a str>)>,
+        t: Timestamp,
+        reason: SkipReason,
+        behind: Option<&'a str>,
+    ) {
+        if until.is_none_or(|(u, _, _)| t > u) {
+            *until = Some((t, reason, behind));
         }
     }
-    let sent = log.of(contact);
-    if let Some(window) = smart.unwrap_or(rules.smart_sending)
-        && let Some(last) = sent
-            .iter()
-            .filter(|(c, _)| *c == channel)
-            .map(|(_, t)| *t)
-            .filter(|t| *t > now.saturating_sub(window))
-            .max()
+    let sent = log.of(ask.contact);
+    let ranked = |s: &&Sent| s.channel == channel && s.priority >= ask.priority;
+    if let Some(window) = ask.smart.unwrap_or(rules.smart_sending)
+        && let Some(last) =
+            sent.iter().filter(ranked).filter(|s| s.at > now.saturating_sub(window)).max_by_key(|s| s.at)
     {
-        later(&mut until, last.saturating_add(window), SkipReason::SmartSending);
+        later(&mut until, last.at.saturating_add(window), SkipReason::SmartSending, Some(&last.message));
     }
     let caps = [
-        (rules.daily_cap.get(&channel).copied(), DAY, SkipReason::FrequencyCap),
-        (rules.weekly_cap.get(&channel).copied(), WEEK, SkipReason::WeeklyCap),
-        (chosen_per_week, WEEK, SkipReason::ChosenFrequency),
+        (rules.daily_cap.get(&channel).copied(), DAY, SkipReason::FrequencyCap, true),
+        (rules.weekly_cap.get(&channel).copied(), WEEK, SkipReason::WeeklyCap, true),
+        (ask.chosen_per_week, WEEK, SkipReason::ChosenFrequency, false),
     ];
-    for (cap, span, reason) in caps {
+    for (cap, span, reason, by_priority) in caps {
         if let Some(cap) = cap {
-            let mut recent: Vec<Timestamp> =
-                sent.iter().filter(|(c, t)| *c == channel && *t > now.saturating_sub(span)).map(|(_, t)| *t).collect();
+            let mut recent: Vec<&Sent> = sent
+                .iter()
+                .filter(|s| s.channel == channel && (!by_priority || s.priority >= ask.priority))
+                .filter(|s| s.at > now.saturating_sub(span))
+                .collect();
             if recent.len() >= cap {
-                recent.sort();
+                recent.sort_by_key(|s| s.at);
                 // Allowed again when the oldest send within the span leaves the rolling window.
-                later(&mut until, recent[recent.len() - cap].saturating_add(span), reason);
+                let oldest = recent[recent.len() - cap];
+                later(&mut until, oldest.at.saturating_add(span), reason, Some(&oldest.message));
             }
         }
     }
     if let Some(&window) = rules.quiet_hours.get(&channel) {
-        let zone = tz.and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+        let zone = ask.tz.and_then(|z| jiff::tz::db().get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
         // Quiet hours apply at the moment the other rules allow, not only now.
-        let at = until.map_or(now, |(t, _)| t);
+        let at = until.map_or(now, |(t, _, _)| t);
         if let Some(t) = after_quiet(at, &zone, window) {
-            later(&mut until, t, SkipReason::QuietHours);
+            later(&mut until, t, SkipReason::QuietHours, None);
         }
     }
     match until {
-        Some((until, reason)) if until > now => Decision::Blocked { until, reason },
+        Some((until, reason, behind)) if until > now => {
+            Decision::Blocked { until, reason, behind: behind.map(str::to_string) }
+        }
         _ => Decision::Send,
     }
 }
@@ -181,6 +193,24 @@ pub fn next_local_slot(now: Timestamp, tz: Option<&str>, minutes: u32, weekdays:
 mod tests {
     use super::*;
 
+    /// A flow's send (priority 50) without a frequency choice.
+    fn decide(
+        rules: &Rules,
+        log: &SendLog,
+        contact: ContactId,
+        tz: Option<&str>,
+        channel: Channel,
+        smart: Option<Option<Duration>>,
+        now: Timestamp,
+    ) -> Decision {
+        let ask = Ask { contact, tz, channel, smart, chosen_per_week: None, priority: 50, now };
+        decide_for(rules, log, &ask)
+    }
+
+    fn blocked(until: Timestamp, reason: SkipReason, behind: Option<&str>) -> Decision {
+        Decision::Blocked { until, reason, behind: behind.map(str::to_string) }
+    }
+
     fn at(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()
     }
@@ -190,9 +220,9 @@ mod tests {
         let rules = Rules::default();
         let mut log = SendLog::default();
         let c = ContactId(1);
-        log.record(c, Channel::Email, at("2026-11-23T10:00:00Z"));
+        log.record(c, Channel::Email, at("2026-11-23T10:00:00Z"), 50, "m1");
         let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T12:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T02:00:00Z"), reason: SkipReason::SmartSending });
+        assert_eq!(d, blocked(at("2026-11-24T02:00:00Z"), SkipReason::SmartSending, Some("m1")));
         assert_eq!(
             decide(&rules, &log, c, None, Channel::Email, Some(None), at("2026-11-23T12:00:00Z")),
             Decision::Send
@@ -207,16 +237,16 @@ mod tests {
         let c = ContactId(1);
         // 22:30 in Helsinki (UTC+2 in winter) waits for 09:00 local = 07:00 UTC next day.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T20:30:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T07:00:00Z"), reason: SkipReason::QuietHours });
+        assert_eq!(d, blocked(at("2026-11-24T07:00:00Z"), SkipReason::QuietHours, None));
         // The night the clocks go forward (2026-03-29 in the EU): 09:00 local is then UTC+3.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-03-28T22:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-03-29T06:00:00Z"), reason: SkipReason::QuietHours });
+        assert_eq!(d, blocked(at("2026-03-29T06:00:00Z"), SkipReason::QuietHours, None));
         // And back (2026-10-25): 09:00 local is UTC+2 again.
         let d = decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-10-24T22:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-10-25T07:00:00Z"), reason: SkipReason::QuietHours });
+        assert_eq!(d, blocked(at("2026-10-25T07:00:00Z"), SkipReason::QuietHours, None));
         // Early morning before 09:00 waits for the same day; daytime sends; email has no quiet hours.
         let d = decide(&rules, &log, c, Some("America/New_York"), Channel::Sms, None, at("2026-11-23T11:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-23T14:00:00Z"), reason: SkipReason::QuietHours });
+        assert_eq!(d, blocked(at("2026-11-23T14:00:00Z"), SkipReason::QuietHours, None));
         assert_eq!(
             decide(&rules, &log, c, Some("Europe/Helsinki"), Channel::Sms, None, at("2026-11-23T10:00:00Z")),
             Decision::Send
@@ -237,13 +267,44 @@ mod tests {
         };
         let mut log = SendLog::default();
         let c = ContactId(1);
-        log.record(c, Channel::Email, at("2026-11-23T08:00:00Z"));
-        log.record(c, Channel::Email, at("2026-11-23T09:00:00Z"));
+        log.record(c, Channel::Email, at("2026-11-23T08:00:00Z"), 50, "m2");
+        log.record(c, Channel::Email, at("2026-11-23T09:00:00Z"), 50, "m3");
         let d = decide(&rules, &log, c, None, Channel::Email, None, at("2026-11-23T10:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-24T08:00:00Z"), reason: SkipReason::FrequencyCap });
+        assert_eq!(d, blocked(at("2026-11-24T08:00:00Z"), SkipReason::FrequencyCap, Some("m2")));
         assert_eq!(decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z")), Decision::Send);
-        log.record(c, Channel::Sms, at("2026-11-20T10:00:00Z"));
+        log.record(c, Channel::Sms, at("2026-11-20T10:00:00Z"), 50, "m4");
         let d = decide(&rules, &log, c, None, Channel::Sms, None, at("2026-11-23T10:00:00Z"));
-        assert_eq!(d, Decision::Blocked { until: at("2026-11-27T10:00:00Z"), reason: SkipReason::WeeklyCap });
+        assert_eq!(d, blocked(at("2026-11-27T10:00:00Z"), SkipReason::WeeklyCap, Some("m4")));
+    }
+
+    #[test]
+    fn a_higher_priority_never_waits_behind_a_lower_one() {
+        let rules = Rules { daily_cap: HashMap::from([(Channel::Email, 1)]), ..Rules::default() };
+        let mut log = SendLog::default();
+        let c = ContactId(1);
+        let ask = |priority, now| Ask {
+            contact: c,
+            tz: None,
+            channel: Channel::Email,
+            smart: None,
+            chosen_per_week: None,
+            priority,
+            now,
+        };
+        // A promotional campaign went out at 10:00.
+        log.record(c, Channel::Email, at("2026-11-23T10:00:00Z"), 20, "campaign");
+        // The cart reminder at 11:00 goes at once: neither smart sending nor the cap holds it behind a campaign.
+        assert_eq!(decide_for(&rules, &log, &ask(80, at("2026-11-23T11:00:00Z"))), Decision::Send);
+        log.record(c, Channel::Email, at("2026-11-23T11:00:00Z"), 80, "cart");
+        // Another campaign at 12:00 waits behind the reminder (the cap's day from 11:00 outlasts smart sending).
+        let d = decide_for(&rules, &log, &ask(20, at("2026-11-23T12:00:00Z")));
+        assert_eq!(d, blocked(at("2026-11-24T11:00:00Z"), SkipReason::FrequencyCap, Some("cart")));
+        // A browse reminder (60) waits behind the cart reminder too, not behind the campaign.
+        let d = decide_for(&rules, &log, &ask(60, at("2026-11-23T12:00:00Z")));
+        assert_eq!(d, blocked(at("2026-11-24T11:00:00Z"), SkipReason::FrequencyCap, Some("cart")));
+        // The person's own weekly choice counts every marketing send, whatever its priority.
+        let mine = Ask { chosen_per_week: Some(2), ..ask(90, at("2026-11-23T12:00:00Z")) };
+        let d = decide_for(&Rules { smart_sending: None, ..Rules::default() }, &log, &mine);
+        assert_eq!(d, blocked(at("2026-11-30T10:00:00Z"), SkipReason::ChosenFrequency, Some("campaign")));
     }
 }

@@ -119,6 +119,7 @@ impl State {
             variant: None,
             consent_request: Some(request),
             topic: None,
+            priority: kairos_domain::priority::PRIORITY_TRANSACTIONAL,
         };
         self.deliver(send, true, now)?;
         Ok(ConfirmationRequest::Sent)

@@ -19,8 +19,21 @@ pub struct FlowDef {
     /// The topic (one of the workspace's lists) the flow's marketing is about: people who opted out of it in
     /// the preference centre are skipped.
     pub topic: Option<String>,
+    /// `priority` 0..100 as written (SPEC 16); [`FlowDef::priority`] gives the default when absent.
+    pub priority: Option<u8>,
     pub start: String,
     pub steps: Vec<Step>,
+}
+
+impl FlowDef {
+    /// The flow's priority: as written, else by its trigger (carts over browsing over other flows).
+    pub fn priority(&self) -> u8 {
+        self.priority.unwrap_or_else(|| match &self.trigger {
+            Trigger::Event { event, .. } => kairos_domain::priority::flow_default(Some(event), false),
+            Trigger::BackInStock | Trigger::PriceDrop { .. } => kairos_domain::priority::flow_default(None, true),
+            _ => kairos_domain::priority::flow_default(None, false),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +315,7 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
     {
         return Err(FlowError::new("topic", "topic is a topic's id: lower-case letters, digits, - or _"));
     }
+    let priority = kairos_domain::priority::parse(o.get("priority")).map_err(|m| FlowError::new("priority", m))?;
     let steps_v = match o.get("steps") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) | None => return Err(FlowError::new("steps", "steps must be a non-empty array")),
@@ -320,7 +334,7 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
     let _ = o.get("settings");
     let _ = o.get("description");
     o.finish()?;
-    Ok(FlowDef { name, trigger, entry, exit_when, key, topic, start, steps })
+    Ok(FlowDef { name, trigger, entry, exit_when, key, topic, priority, start, steps })
 }
 
 fn parse_trigger(v: &Value) -> Result<Trigger, FlowError> {

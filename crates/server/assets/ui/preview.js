@@ -1,6 +1,6 @@
 // Shows a message as its recipient would see it, safely: HTML in a sandboxed frame (no scripts, no forms, no
 // navigation out), with the open-tracking pixel removed and links disarmed, so viewing is not an open or a click.
-import { h, badge, dateTime, statusBadge } from './lib.js';
+import { api, h, badge, dateTime, statusBadge } from './lib.js';
 
 /** The message's HTML made inert: no scripts, no tracking pixel, links that go nowhere (their URL as a tooltip). */
 export function inertHtml(html) {
@@ -19,6 +19,46 @@ export function inertHtml(html) {
   return '<!doctype html>' + doc.documentElement.outerHTML;
 }
 
+/** Why a message was skipped or waited, in words (the API's reason codes). */
+const REASONS = {
+  smart_sending: 'smart sending: one marketing message per person within the window',
+  quiet_hours: 'quiet hours in the person’s time zone',
+  frequency_cap: 'the daily cap',
+  weekly_cap: 'the weekly cap',
+  chosen_frequency: 'the person’s chosen frequency',
+  send_time: 'the person’s best send time',
+  topic_unsubscribed: 'the person left this topic',
+  no_consent: 'no consent',
+  unsubscribed: 'unsubscribed',
+  suppressed: 'the address is suppressed',
+  no_address: 'no address',
+};
+
+export function reasonText(code) {
+  return REASONS[code] || String(code || '').replaceAll('_', ' ');
+}
+
+/** The message's status changes, each with its reason; a wait names the earlier message it waited for. */
+function historyView(m) {
+  const entries = Array.isArray(m.history) ? m.history : [];
+  if (entries.length < 2 && !entries.some((e) => e.behind)) return null;
+  const items = entries.map((e) => {
+    const li = h('li', {}, statusBadge(e.status), ` ${dateTime(e.at)}`, e.reason ? ` · ${reasonText(e.reason)}` : '');
+    if (e.behind) {
+      const what = h('span', { text: ' · behind an earlier message' });
+      li.append(what);
+      api(`/messages/${encodeURIComponent(e.behind)}`)
+        .then((b) => {
+          const kind = b.campaign_id ? 'campaign' : b.flow_id ? 'flow' : 'message';
+          what.textContent = ` · behind “${b.subject || 'a message'}” (${kind}, priority ${b.priority ?? '—'}, ${dateTime(b.created_at)})`;
+        })
+        .catch(() => {});
+    }
+    return li;
+  });
+  return h('details', { class: 'headers', open: entries.some((e) => e.behind) }, h('summary', { text: 'History' }), h('ol', { class: 'history' }, items));
+}
+
 /** A message (outbox item, message record or template preview): headers, then the body. */
 export function messageView(m, { title } = {}) {
   const rows = [
@@ -30,13 +70,13 @@ export function messageView(m, { title } = {}) {
       m.channel ? badge(m.channel, 'accent') : null,
       ' ',
       m.status ? statusBadge(m.status) : null,
-      m.reason ? ` ${m.reason}` : '',
+      m.reason ? ` ${reasonText(m.reason)}` : '',
       m.created_at ? ` · ${dateTime(m.created_at)}` : '',
       m.flow_id ? ` · flow ${m.flow_id}` : '',
       m.step_id ? ` / ${m.step_id}` : '',
     ),
   ];
-  const view = h('div', { class: 'message-view' }, h('div', { class: 'headers' }, rows));
+  const view = h('div', { class: 'message-view' }, h('div', { class: 'headers' }, rows), historyView(m));
   // Links left untracked (a host outside the store's domains) or removed (a script URL) when rendered.
   for (const w of m.warnings ?? []) view.append(h('p', { class: 'notice', text: w }));
   if (m.html) {

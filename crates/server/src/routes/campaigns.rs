@@ -10,7 +10,7 @@ use kairos_engine::campaigns::CampaignDocument;
 use kairos_engine::campaigns::{CampaignReport, CampaignState};
 use kairos_store::StoredCampaign;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -38,6 +38,8 @@ pub struct CampaignRequest {
     /// Default true: skip contacts messaged within the workspace's smart-sending window.
     pub smart_sending: Option<bool>,
     pub ab: Option<AbTest>,
+    /// 0 to 100 (default 20, promotional): when smart sending or a cap must choose, the higher goes first.
+    pub priority: Option<u8>,
 }
 
 /// `{"type": "now"}`, `{"type": "at", "at": ISO-8601}`, `{"type": "local_time", "date", "time"}` (each contact's
@@ -165,10 +167,14 @@ impl From<kairos_engine::campaigns::AbReport> for AbResults {
 
 impl CampaignBody {
     fn new(c: &StoredCampaign, counts: &[(MessageStatus, u64)], report: Option<CampaignReport>) -> Self {
-        let definition = match serde_json::from_str(&c.definition) {
+        let mut definition = match serde_json::from_str(&c.definition) {
             Ok(Value::Object(o)) => o,
             _ => Map::new(),
         };
+        // The priority in effect, also where the definition left it to the default.
+        if definition.get("priority").is_none_or(Value::is_null) {
+            definition.insert("priority".into(), json!(kairos_domain::priority::PRIORITY_CAMPAIGN));
+        }
         let state = CampaignState::parse(&c.state);
         let count =
             |names: &[MessageStatus]| counts.iter().filter(|(s, _)| names.contains(s)).map(|(_, n)| n).sum::<u64>();

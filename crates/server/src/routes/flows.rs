@@ -42,6 +42,12 @@ pub struct FlowDefinition {
     pub exit_when: Option<String>,
     /// A trigger event property that keeps one run per value (`event.cart_id`).
     pub key: Option<String>,
+    /// A topic's id (`settings.topics`): people who left that topic on their preference page get none of its
+    /// marketing.
+    pub topic: Option<String>,
+    /// 0 to 100: when smart sending or a cap must choose, the higher goes first (default by trigger: cart and
+    /// checkout 80, browse / back in stock / price drop 60, other flows 50; campaigns 20).
+    pub priority: Option<u8>,
     /// The first step's id (default: `steps[0]`).
     pub start: Option<String>,
     /// At least one step; a step without `next` ends the run.
@@ -152,6 +158,9 @@ pub struct FlowBody {
     pub version: i64,
     #[schema(value_type = FlowDefinition)]
     pub definition: Value,
+    /// The priority in effect (0..100): the definition's `priority`, else the default for its trigger (cart 80,
+    /// browse / back in stock / price drop 60, other flows 50).
+    pub priority: u8,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -160,12 +169,15 @@ pub struct FlowBody {
 
 impl From<&StoredFlow> for FlowBody {
     fn from(f: &StoredFlow) -> Self {
+        let definition = serde_json::from_str::<Value>(&f.definition).unwrap_or(Value::Null);
         FlowBody {
             id: f.public_id.clone(),
             name: f.name.clone(),
             status: f.status.as_str().to_string(),
             version: f.version,
-            definition: serde_json::from_str::<Value>(&f.definition).unwrap_or(Value::Null),
+            priority: kairos_flow::parse_flow(&definition)
+                .map_or(kairos_domain::priority::PRIORITY_FLOW, |d| d.priority()),
+            definition,
             created_at: f.created_at.to_string(),
             updated_at: f.updated_at.to_string(),
         }

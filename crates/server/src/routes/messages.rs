@@ -51,7 +51,11 @@ pub struct MessageBody {
     #[schema(value_type = Option<i64>)]
     pub template_version: Value,
     pub attempts: u64,
-    /// Each status change: `{"status", "at", "reason"}`.
+    /// Its flow's or campaign's priority (0..100) when it was decided.
+    #[schema(value_type = Option<u8>)]
+    pub priority: Value,
+    /// Each status change: `{"status", "at", "reason"}`, and `behind` (the message it waited for) when smart
+    /// sending or a cap deferred it.
     #[schema(value_type = Option<Vec<Object>>)]
     pub history: Value,
     /// Links left untracked and similar notes.
@@ -81,6 +85,7 @@ impl From<&StoredMessage> for MessageBody {
             template_id: d["template_id"].clone(),
             template_version: d["template_version"].clone(),
             attempts: d["attempts"].as_u64().unwrap_or(0),
+            priority: d["priority"].clone(),
             history: d["history"].clone(),
             warnings: d["warnings"].as_array().cloned().unwrap_or_default(),
             created_at: m.created_at.to_string(),

@@ -94,6 +94,7 @@ export async function compose(ctx) {
 
   const throttle = h('input', { type: 'number', name: 'throttle_per_minute', min: '1', step: '1', placeholder: 'no limit' });
   const smart = h('input', { type: 'checkbox', name: 'smart_sending', checked: true });
+  const priority = h('input', { type: 'number', name: 'priority', min: '0', max: '100', step: '1', inputmode: 'numeric', placeholder: '20' });
   const abOn = h('input', { type: 'checkbox', name: 'ab' });
   const share = h('input', { type: 'number', name: 'test_share', min: '0.01', max: '0.9', step: '0.01', value: '0.2' });
   const metric = select([['opens', 'Opens'], ['clicks', 'Clicks'], ['revenue', 'Revenue']], 'clicks', { name: 'metric' });
@@ -113,6 +114,7 @@ export async function compose(ctx) {
             : { type: 'best_hour', date: day.value };
     const b = { name: name.value, channel: channel.value, template: template.value, segments: include.values(), exclude_segments: exclude.values(), schedule: sched, smart_sending: smart.checked };
     if (throttle.value) b.throttle_per_minute = Number(throttle.value);
+    if (priority.value.trim() !== '') b.priority = Number(priority.value);
     if (topic.value) b.topic = topic.value;
     if (abOn.checked) b.ab = { variants: [{ template: template.value }, { template: templateB.value }], test_share: Number(share.value), metric: metric.value, wait: wait.value.trim() };
     return b;
@@ -128,6 +130,7 @@ export async function compose(ctx) {
     h('div', { class: 'grid two' }, include.set, exclude.set),
     schedule,
     h('div', { class: 'grid two' }, field('Throttle (messages per minute)', throttle), h('div', { class: 'field' }, h('span', { class: 'label-text', text: 'Sending discipline' }), h('label', { class: 'check' }, smart, 'Smart sending (skip contacts messaged recently)'))),
+    h('div', { class: 'grid two' }, field('Priority', priority, '0 to 100; empty: 20, promotional. When smart sending or a cap must choose, the higher goes first: cart reminders (80) never wait behind a campaign.')),
     h('fieldset', {}, h('legend', { text: 'A/B test' }), h('label', { class: 'check' }, abOn, 'Test a second template on part of the audience'), abFields),
     errors,
     h('div', { class: 'row' }, draft, send),
@@ -217,6 +220,7 @@ export async function detail(ctx) {
         ['Schedule', describeSchedule(c.schedule)],
         ['Throttle', c.throttle_per_minute ? `${num(c.throttle_per_minute)} per minute` : 'none'],
         ['Smart sending', c.smart_sending === false ? 'off' : 'on'],
+        ['Priority', String(c.priority ?? 20)],
         ['Topic', c.topic ? (topicNames[c.topic] || c.topic) : 'none'],
         ['Scheduled at', dateTime(c.scheduled_at)],
         ['Finished at', dateTime(c.finished_at)],

@@ -243,20 +243,27 @@ function stepEditor(flow, step, templates, ctx) {
   return form;
 }
 
-/** The flow's topic: people who left it on their preference page get none of its marketing. */
-function topicForm(flow, topics, ctx) {
+/** Who the flow's marketing is for and how it ranks: its topic and its priority (0..100). */
+function sendingForm(flow, topics, ctx) {
   const current = flow.definition.topic || '';
   const options = [['', 'None: everyone subscribed'], ...topics.map((t) => [t.id, t.name])];
   if (current && !topics.some((t) => t.id === current)) options.push([current, 'A topic that no longer exists']);
   const pick = select(options, current, { name: 'topic' });
+  const explicit = flow.definition.priority !== undefined && flow.definition.priority !== null;
+  const priority = h('input', { type: 'number', name: 'priority', min: '0', max: '100', step: '1', inputmode: 'numeric', value: explicit ? String(flow.definition.priority) : '', placeholder: String(flow.priority ?? 50) });
   const errors = h('div', { 'aria-live': 'polite' });
-  const save = h('button', { type: 'submit', class: 'secondary', text: 'Save topic' });
+  const save = h('button', { type: 'submit', class: 'secondary', text: 'Save sending settings' });
   const form = h(
     'form',
-    { class: 'row', 'aria-label': 'Topic of this flow' },
-    field('Topic', pick, topics.length ? 'People who left this topic on their preference page are skipped.' : 'Add topics in Settings → Topics first.'),
-    h('div', { class: 'field shrink' }, save),
+    { 'aria-label': 'Sending settings of this flow' },
+    h(
+      'div',
+      { class: 'row' },
+      field('Topic', pick, topics.length ? 'People who left this topic on their preference page are skipped.' : 'Add topics in Settings → Topics first.'),
+      field('Priority', priority, `0 to 100; empty: ${flow.priority ?? 50} for this kind of flow. When smart sending or a cap must choose, the higher goes first (cart 80, browsing 60, other flows 50, campaigns 20).`),
+    ),
     errors,
+    save,
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -266,8 +273,10 @@ function topicForm(flow, topics, ctx) {
         const def = structuredClone(flow.definition);
         if (pick.value) def.topic = pick.value;
         else delete def.topic;
+        if (priority.value.trim() === '') delete def.priority;
+        else def.priority = Number(priority.value);
         const f = await api(`/flows/${encodeURIComponent(flow.id)}`, { method: 'PUT', body: def });
-        toast(pick.value ? `Topic saved: version ${f.version}` : `No topic: version ${f.version}`);
+        toast(`Saved: version ${f.version}, priority ${f.priority}`);
         ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}`, { replace: true });
       },
       errors,
@@ -379,7 +388,7 @@ export async function detail(ctx) {
         ['Version', String(flow.version)],
         ['Updated', dateTime(flow.updated_at)],
       ]),
-      topicForm(flow, settings.topics || [], ctx),
+      sendingForm(flow, settings.topics || [], ctx),
     ),
     panel('Steps', h('p', { class: 'muted small', text: 'Select a step to see its numbers and change its timing or template.' }), board),
     editorSlot,
