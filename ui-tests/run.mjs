@@ -432,6 +432,34 @@ try {
     await waiting.getByText(/smart sending/).first().waitFor();
   });
 
+  await step('tasks: a flow asks the team to call a customer; the task is assigned, done, and the team is emailed', async () => {
+    const f = await admin('POST', '/flows', { name: 'Complaint follow-up', trigger: { type: 'event', event: 'UI Complaint' }, steps: [{ id: 'call', type: 'task', message: 'Call {{ contact.first_name }} about the complaint' }] });
+    await admin('POST', `/flows/${encodeURIComponent(f.id)}/activate`, {});
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+    await page.getByLabel('Email the team at').fill('team@shop.example');
+    await page.getByRole('button', { name: 'Save notifications' }).click();
+    await page.getByText('Task notifications saved').waitFor();
+    await ingest('track', { userId: 'ui-dana', event: 'UI Complaint' });
+    await page.reload();
+    const row = page.getByRole('row').filter({ hasText: 'Call Dana about the complaint' });
+    await row.getByRole('link', { name: 'Dana' }).waitFor();
+    await row.getByRole('link', { name: 'Complaint follow-up' }).waitFor();
+    await row.getByLabel(/^Assigned to/).selectOption(EMAIL);
+    await page.getByText(`Assigned to ${EMAIL}`).waitFor();
+    await row.getByRole('button', { name: /^Mark done/ }).click();
+    await page.getByText('No open tasks.', { exact: false }).waitFor();
+    await page.getByLabel('Show').selectOption('done');
+    await page.getByRole('row').filter({ hasText: 'Call Dana about the complaint' }).getByRole('button', { name: /^Reopen/ }).waitFor();
+    const done = (await admin('GET', '/tasks?status=done')).items[0];
+    expect(done.assignee === EMAIL && done.closed_at, `the task: ${JSON.stringify(done)}`);
+    const team = (await admin('GET', '/messages?to=team%40shop.example')).items;
+    expect(team.length === 1 && team[0].subject === 'New task: Call Dana about the complaint', `the team's email: ${JSON.stringify(team)}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await fits(page, 'the tasks page');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   await step('integrations: connect Shopify and see its webhook address, secrets never shown back', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
     await page.getByRole('heading', { level: 1, name: 'Integrations' }).waitFor();

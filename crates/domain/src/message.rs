@@ -75,6 +75,10 @@ pub struct MessageData {
     /// check when they were queued, so they count as transactional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional: Option<bool>,
+    /// A message to the store's team about this contact (a new task): the contact's consent is not theirs to give,
+    /// and it is no message to the contact (no `Message Sent` in their timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<bool>,
     /// Its flow's or campaign's priority (`crate::priority`): the send log ranks sends by it after a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,

@@ -87,6 +87,14 @@ pub(crate) enum Command {
         data: Option<String>,
         reply: Reply<bool>,
     },
+    /// Assigns (`Some(None)`: unassigns) or closes / reopens a team task of the workspace.
+    UpdateTask {
+        ws: WorkspaceId,
+        id: i64,
+        assignee: Option<Option<String>>,
+        done: Option<bool>,
+        reply: Reply<bool>,
+    },
     /// Stores (or, with None, removes) a workspace's sync state (`kairos_store::sync`).
     SyncState {
         ws: WorkspaceId,
@@ -381,6 +389,10 @@ impl Command {
                     None => tx.delete_site_item(ws, kind, &id),
                 };
                 done(reply, saved.map_err(EngineError::from))
+            }
+            Command::UpdateTask { ws, id, assignee, done: close, reply } => {
+                let changed = s.w.flow_tx().update_task(ws, id, assignee.as_ref().map(Option::as_deref), close, now);
+                done(reply, changed.map_err(EngineError::from))
             }
             Command::SetIntegration { ws, platform, config, reply } => {
                 done(reply, s.set_integration(ws, platform, config.as_deref(), now))

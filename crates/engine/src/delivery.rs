@@ -72,6 +72,7 @@ impl State {
             to: m.to.clone().unwrap_or_default(),
             // Rows written before this flag existed passed the marketing check when they were queued.
             transactional: data.transactional.unwrap_or(true),
+            team: data.team == Some(true),
             attempt: data.attempts as u32,
             data: data.clone(),
         }
@@ -160,7 +161,9 @@ impl State {
         }
         match status {
             MessageStatus::Retrying => self.queue_outbound(&m, &data, retry_at),
-            MessageStatus::Sent => self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?,
+            MessageStatus::Sent if data.team != Some(true) => {
+                self.message_sent_event(m.workspace, m.contact, &m.id, &data, now)?
+            }
             MessageStatus::Bounced => {
                 tracing::info!(message = %m.id, "hard bounce: the address is suppressed");
                 if let Some(to) = &m.to {

@@ -77,6 +77,8 @@ pub struct Outbound {
     pub to: String,
     /// Transactional messages need no marketing consent (an unsubscribe or a suppression still stops them).
     pub transactional: bool,
+    /// To the store's team (a task notification): only the suppression list can stop it.
+    pub team: bool,
     pub attempt: u32,
     pub data: MessageData,
 }
@@ -89,6 +91,7 @@ pub(crate) struct Flight {
     pub(crate) channel: Channel,
     pub(crate) to: String,
     pub(crate) transactional: bool,
+    pub(crate) team: bool,
     pub(crate) mark: Option<Mark>,
 }
 
@@ -191,6 +194,7 @@ impl Dispatch {
                 channel: o.channel,
                 to: o.to.clone(),
                 transactional: o.transactional,
+                team: o.team,
                 mark,
             };
             self.in_flight.insert(o.message_id.clone(), flight);

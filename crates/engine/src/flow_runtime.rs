@@ -526,8 +526,12 @@ impl State {
             Effect::Task { step, message } => {
                 let contact = self.follow(rec.stored.contact);
                 let text = self.render_text(rec.stored.workspace, message, contact, &rec.trigger, now)?;
-                self.w.flow_tx().insert_task(rec.stored.workspace, rec.stored.contact, &flow.public_id, &text, now)?;
+                let ws = rec.stored.workspace;
+                let id = self.w.flow_tx().insert_task(ws, rec.stored.contact, &flow.public_id, &text, now)?;
                 self.w.flow_tx().count_step(flow.row, step, "tasks")?;
+                let (flow_id, flow_name) = (flow.public_id.as_str(), flow.def.name.as_str());
+                let task = crate::tasks::NewTask { ws, id, contact, flow_id, flow_name, text: &text };
+                self.notify_team(&task, now)?;
                 let mut props = JsonMap::new();
                 props.insert("flow_id".into(), Value::from(flow.public_id.as_str()));
                 props.insert("step_id".into(), Value::from(step.as_str()));

@@ -58,9 +58,15 @@ impl State {
         channel: Channel,
         to: &str,
         transactional: bool,
+        team: bool,
     ) -> Result<Option<SkipReason>, EngineError> {
         if !channel.needs_consent() {
             return Ok(None);
+        }
+        if team {
+            // The team's own address: the contact's consent is not in question, a bounce of that address is.
+            let suppressed = self.w.message_tx().is_suppressed(ws, channel, to)?;
+            return Ok(suppressed.then_some(SkipReason::Suppressed));
         }
         let Some(mark) = self.mark(contact, channel) else { return Ok(Some(SkipReason::NoContact)) };
         if self.w.message_tx().is_suppressed(ws, channel, to)? {
@@ -83,7 +89,7 @@ impl State {
         }
         while self.dispatch.claimed() < HANDOFF_IN_FLIGHT_MAX {
             let Some(o) = self.dispatch.pending.pop_front() else { break };
-            match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional)? {
+            match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional, o.team)? {
                 Some(reason) => self.skip_withheld(&o.message_id, reason, now)?,
                 None => {
                     let mut o = o;
@@ -122,7 +128,7 @@ impl State {
             let Some(f) = self.dispatch.in_flight.get_mut(&id) else { continue };
             f.mark = mark;
             let f = f.clone();
-            if self.withheld(f.workspace, f.contact, f.channel, &f.to, f.transactional)?.is_some() {
+            if self.withheld(f.workspace, f.contact, f.channel, &f.to, f.transactional, f.team)?.is_some() {
                 self.dispatch.withdraw(&id);
                 out.push(id);
             }
@@ -133,7 +139,7 @@ impl State {
     /// A message the dispatcher did not start because it was withdrawn: skipped, or (consent given back
     /// meanwhile) queued again at the front.
     pub(crate) fn recheck_withdrawn(&mut self, o: Outbound, now: Timestamp) -> Result<(), EngineError> {
-        match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional)? {
+        match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional, o.team)? {
             Some(reason) => self.skip_withheld(&o.message_id, reason, now),
             None => {
                 self.dispatch.pending.push_front(o);

@@ -42,6 +42,7 @@ pub mod site_products;
 mod state;
 mod stores;
 pub mod subscriptions;
+mod tasks;
 pub mod templates;
 pub mod topics;
 pub mod tracking;

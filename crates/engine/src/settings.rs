@@ -48,6 +48,8 @@ pub struct Settings {
     pub sms_from: Option<String>,
     /// The lists people may opt out of one by one (`crate::topics`).
     pub topics: Vec<crate::topics::Topic>,
+    /// Where the team hears of new tasks (`tasks.notify_email`, `tasks.webhook_url`; `crate::tasks`).
+    pub task_notify: TaskNotify,
     /// Lead-scoring rules and lifecycle thresholds (`lead_scoring`, `lifecycle`; `crate::lead_ops`).
     pub lead: kairos_segment::lead::LeadSettings,
 }
@@ -117,6 +119,7 @@ impl Default for Settings {
             tracking_domains: Vec::new(),
             sms_from: None,
             topics: Vec::new(),
+            task_notify: TaskNotify::default(),
             lead: Default::default(),
         }
     }
@@ -184,6 +187,27 @@ pub(crate) fn domain(v: &Value, field: &str) -> Result<String, SettingsError> {
         return Err(err(field, "expected a domain name like cdn.example.com (no scheme or path)"));
     }
     Ok(d)
+}
+
+/// Where the team hears of new tasks: an email address and / or a URL that gets a signed POST.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskNotify {
+    pub email: Option<String>,
+    pub webhook_url: Option<String>,
+}
+
+/// Longest web address a setting takes, in bytes.
+const WEB_ADDRESS_BYTES_MAX: usize = 2_000;
+
+/// An http(s) address without spaces (whether it may be called is the outbound policy's question).
+pub(crate) fn web_address(v: &Value, field: &str) -> Result<String, SettingsError> {
+    let s = v.as_str().unwrap_or_default().trim();
+    let lower = s.to_ascii_lowercase();
+    let scheme = lower.starts_with("https://") || lower.starts_with("http://");
+    if !scheme || s.len() > WEB_ADDRESS_BYTES_MAX || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err(field, "expected an http(s) address like https://hooks.example.com/kairos"));
+    }
+    Ok(s.to_string())
 }
 
 /// An SMS sender: an E.164 number, or an alphanumeric sender id (1-11 letters, digits or spaces, one letter).
@@ -254,6 +278,7 @@ impl Settings {
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
             "topics": self.topics.iter().map(crate::topics::Topic::to_json).collect::<Vec<_>>(),
+            "tasks": {"notify_email": self.task_notify.email, "webhook_url": self.task_notify.webhook_url},
             "lead_scoring": self.lead.scoring.to_json(),
             "lifecycle": self.lead.lifecycle.to_json(),
         })
@@ -385,6 +410,23 @@ impl Settings {
                     }
                 }
                 "topics" => s.topics = crate::topics::parse(v).map_err(|(field, message)| err(&field, message))?,
+                "tasks" => {
+                    for (key, x) in object(v, f)? {
+                        let field = format!("tasks.{key}");
+                        match key.as_str() {
+                            "notify_email" if x.is_null() => s.task_notify.email = None,
+                            "notify_email" => {
+                                let e = x.as_str().and_then(kairos_domain::Email::parse);
+                                let e =
+                                    e.ok_or_else(|| err(&field, "expected an email address like team@shop.example"))?;
+                                s.task_notify.email = Some(e.as_str().to_string());
+                            }
+                            "webhook_url" if x.is_null() => s.task_notify.webhook_url = None,
+                            "webhook_url" => s.task_notify.webhook_url = Some(web_address(x, &field)?),
+                            _ => return Err(err(&field, "unknown tasks setting")),
+                        }
+                    }
+                }
                 "lead_scoring" | "lifecycle" => {
                     s.lead = s.lead.apply(f, v).map_err(|e| err(&e.field, e.message))?;
                 }

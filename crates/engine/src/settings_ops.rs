@@ -40,6 +40,12 @@ impl crate::state::State {
         let mut overrides = self.settings.overrides.get(&ws).map_or_else(|| json!({}), |(o, _)| o.clone());
         merge(&mut overrides, &patch.patch);
         let settings = self.settings.defaults.apply(&overrides).map_err(invalid)?;
+        // A team webhook to an internal address written as such is refused now (names are checked at each call).
+        if let Some(url) = &settings.task_notify.webhook_url
+            && let Err(refused) = self.dispatch.outbound.check_url(url)
+        {
+            return Err(crate::EngineError::Invalid { message: refused.0, field: Some("tasks.webhook_url".into()) });
+        }
         if let Some(secret) = secret {
             crate::secrets::set_webhook_secret(self.w.secret_tx(), &self.secrets, ws, secret.as_deref(), now)?;
         }

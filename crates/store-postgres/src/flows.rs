@@ -184,13 +184,35 @@ impl FlowWrites for PgWriter {
         flow_id: &str,
         message: &str,
         at: Timestamp,
-    ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
-             VALUES ($1, $2, $3, $4, 'open', $5)",
-            &[&ws.0, &contact.0, &flow_id, &message, &at.as_micros()],
+    ) -> Result<i64> {
+        get(
+            &self.conn.query_one(
+                "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
+                 VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+                &[&ws.0, &contact.0, &flow_id, &message, &at.as_micros()],
+            )?,
+            0,
+        )
+    }
+
+    fn update_task(
+        &mut self,
+        ws: WorkspaceId,
+        id: i64,
+        assignee: Option<Option<&str>>,
+        done: Option<bool>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE tasks SET
+                 assignee = CASE WHEN $3 THEN $4 ELSE assignee END,
+                 status = CASE WHEN $5::BOOLEAN IS NULL THEN status WHEN $5 THEN 'done' ELSE 'open' END,
+                 closed_at = CASE WHEN $5::BOOLEAN IS NULL THEN closed_at WHEN $5 THEN COALESCE(closed_at, $6)
+                                  ELSE NULL END
+             WHERE workspace_id = $1 AND id = $2",
+            &[&ws.0, &id, &assignee.is_some(), &assignee.flatten(), &done, &at.as_micros()],
         )?;
-        Ok(())
+        Ok(n > 0)
     }
 }
 
@@ -243,21 +265,32 @@ impl FlowReads for PgReader<'_> {
 
     fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>> {
         let rows = self.conn().query(
-            "SELECT id, contact_id, flow_id, message, status, created_at FROM tasks
+            "SELECT id, contact_id, flow_id, message, status, created_at, assignee, closed_at FROM tasks
              WHERE workspace_id = $1 AND ($2::TEXT IS NULL OR status = $2) ORDER BY id DESC LIMIT $3",
             &[&ws.0, &status, &TASKS_LISTED_MAX],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    get(r, 0)?,
-                    ContactId(get(r, 1)?),
-                    get(r, 2)?,
-                    get(r, 3)?,
-                    get(r, 4)?,
-                    Timestamp::from_micros(get(r, 5)?),
-                ))
-            })
-            .collect()
+        rows.iter().map(task_row).collect()
     }
+
+    fn task(&self, ws: WorkspaceId, id: i64) -> Result<Option<Task>> {
+        let row = self.conn().query_opt(
+            "SELECT id, contact_id, flow_id, message, status, created_at, assignee, closed_at FROM tasks
+             WHERE workspace_id = $1 AND id = $2",
+            &[&ws.0, &id],
+        )?;
+        row.as_ref().map(task_row).transpose()
+    }
+}
+
+fn task_row(r: &postgres::Row) -> Result<Task> {
+    Ok(Task {
+        id: get(r, 0)?,
+        contact: ContactId(get(r, 1)?),
+        flow_id: get(r, 2)?,
+        message: get(r, 3)?,
+        status: get(r, 4)?,
+        created_at: Timestamp::from_micros(get(r, 5)?),
+        assignee: get(r, 6)?,
+        closed_at: get::<Option<i64>>(r, 7)?.map(Timestamp::from_micros),
+    })
 }

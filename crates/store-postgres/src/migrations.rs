@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
@@ -85,6 +85,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ALTER TABLE site_items ADD COLUMN kind TEXT COLLATE "C" NOT NULL DEFAULT 'form';
         DROP INDEX forms_by_workspace;
         CREATE INDEX site_items_by_workspace ON site_items (workspace_id, kind, id);"#,
+    ),
+    // Issue 15: team tasks are assigned to a user and closed.
+    (
+        5,
+        r#"ALTER TABLE tasks ADD COLUMN assignee TEXT COLLATE "C";
+        ALTER TABLE tasks ADD COLUMN closed_at BIGINT;"#,
     ),
 ];
 

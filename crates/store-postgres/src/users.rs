@@ -74,6 +74,12 @@ impl Users for PgStore {
             .collect()
     }
 
+    fn workspace_users(&self, ws: WorkspaceId) -> Result<Vec<User>, StoreError> {
+        let rows =
+            self.side()?.query("SELECT id, email FROM users WHERE workspace_id = $1 ORDER BY email", &[&ws.0])?;
+        rows.iter().map(|r| Ok(User { id: get(r, 0)?, workspace: ws, email: get(r, 1)? })).collect()
+    }
+
     fn insert_session(&self, s: &StoredSession) -> Result<(), StoreError> {
         in_transaction(&mut *self.side()?, |conn| {
             conn.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&s.created_at.as_micros()])?;

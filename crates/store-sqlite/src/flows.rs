@@ -147,7 +147,7 @@ impl FlowWrites for SqliteWriter {
         flow_id: &str,
         message: &str,
         at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         self.conn
             .prepare_cached(
                 "INSERT INTO tasks (workspace_id, contact_id, flow_id, message, status, created_at)
@@ -156,7 +156,30 @@ impl FlowWrites for SqliteWriter {
             .db()?
             .execute(params![ws.0, contact.0, flow_id, message, at.as_micros()])
             .db()?;
-        Ok(())
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_task(
+        &mut self,
+        ws: WorkspaceId,
+        id: i64,
+        assignee: Option<Option<&str>>,
+        done: Option<bool>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET
+                     assignee = CASE WHEN ?3 THEN ?4 ELSE assignee END,
+                     status = CASE WHEN ?5 IS NULL THEN status WHEN ?5 THEN 'done' ELSE 'open' END,
+                     closed_at = CASE WHEN ?5 IS NULL THEN closed_at WHEN ?5 THEN COALESCE(closed_at, ?6) ELSE NULL END
+                 WHERE workspace_id = ?1 AND id = ?2",
+            )
+            .db()?
+            .execute(params![ws.0, id, assignee.is_some(), assignee.flatten(), done, at.as_micros()])
+            .db()?;
+        Ok(n > 0)
     }
 }
 
@@ -220,22 +243,36 @@ impl FlowReads for SqliteReader<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, contact_id, flow_id, message, status, created_at FROM tasks
+                "SELECT id, contact_id, flow_id, message, status, created_at, assignee, closed_at FROM tasks
                  WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
             )
             .db()?;
-        let rows = stmt
-            .query_map(params![ws.0, status, TASKS_LISTED_MAX], |r| {
-                Ok((
-                    r.get(0)?,
-                    ContactId(r.get(1)?),
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    Timestamp::from_micros(r.get(5)?),
-                ))
-            })
-            .db()?;
+        let rows = stmt.query_map(params![ws.0, status, TASKS_LISTED_MAX], task_row).db()?;
         rows.collect::<Result<Vec<_>, _>>().db()
     }
+
+    fn task(&self, ws: WorkspaceId, id: i64) -> Result<Option<Task>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, contact_id, flow_id, message, status, created_at, assignee, closed_at FROM tasks
+                 WHERE workspace_id = ?1 AND id = ?2",
+            )
+            .db()?
+            .query_row(params![ws.0, id], task_row)
+            .optional()
+            .db()
+    }
+}
+
+fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get(0)?,
+        contact: ContactId(r.get(1)?),
+        flow_id: r.get(2)?,
+        message: r.get(3)?,
+        status: r.get(4)?,
+        created_at: Timestamp::from_micros(r.get(5)?),
+        assignee: r.get(6)?,
+        closed_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_micros),
+    })
 }

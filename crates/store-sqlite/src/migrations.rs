@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -389,6 +389,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE site_items ADD COLUMN kind TEXT NOT NULL DEFAULT 'form';
     DROP INDEX forms_by_workspace;
     CREATE INDEX site_items_by_workspace ON site_items (workspace_id, kind, id);",
+    ),
+    // Issue 15: team tasks are assigned to a user and closed.
+    (
+        14,
+        "ALTER TABLE tasks ADD COLUMN assignee TEXT;
+    ALTER TABLE tasks ADD COLUMN closed_at INTEGER;",
     ),
 ];
 

@@ -70,6 +70,13 @@ impl Users for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().db()
     }
 
+    fn workspace_users(&self, ws: WorkspaceId) -> Result<Vec<User>, StoreError> {
+        let conn = self.connect(true)?;
+        let mut stmt = conn.prepare("SELECT id, email FROM users WHERE workspace_id = ?1 ORDER BY email").db()?;
+        let rows = stmt.query_map([ws.0], |r| Ok(User { id: r.get(0)?, workspace: ws, email: r.get(1)? })).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
     fn insert_session(&self, s: &StoredSession) -> Result<(), StoreError> {
         let mut conn = self.connect(false)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;

@@ -318,6 +318,8 @@ pub const TABLES: &[Table] = &[
             ("message", Text),
             ("status", Text),
             ("created_at", Int),
+            ("assignee", Text),
+            ("closed_at", Int),
         ],
         key: &["id"],
         generated: Some("id"),

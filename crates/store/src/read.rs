@@ -100,6 +100,8 @@ pub trait FlowReads {
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats>;
     /// Team tasks, newest first (at most 1 000), optionally with one status.
     fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>>;
+    /// The workspace's task `id`.
+    fn task(&self, ws: WorkspaceId, id: i64) -> Result<Option<Task>>;
 }
 
 /// Messages and the suppression list.

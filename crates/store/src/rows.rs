@@ -130,8 +130,21 @@ pub struct VariantResult {
 
 /// A suppressed address: (channel, address, reason, created_at).
 pub type Suppression = (String, String, String, Timestamp);
-/// A team task: (id, contact, flow id, message, status, created_at).
-pub type Task = (i64, ContactId, String, String, String, Timestamp);
+/// A team task opened by a flow's `task` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub contact: ContactId,
+    pub flow_id: String,
+    pub message: String,
+    /// `open` or `done`.
+    pub status: String,
+    pub created_at: Timestamp,
+    /// The user (UI login email) it is assigned to.
+    pub assignee: Option<String>,
+    /// When it was closed (status `done`).
+    pub closed_at: Option<Timestamp>,
+}
 
 /// A campaign: its definition as validated JSON and its progress (`state`: A/B winner, schedule time...).
 #[derive(Debug, Clone, PartialEq)]

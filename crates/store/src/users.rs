@@ -95,6 +95,8 @@ pub trait Users {
     fn update_password(&self, workspace: &str, email: &Email, password_hash: &str) -> Result<User, UserError>;
     /// The users with this email (one per workspace at most) with their password hashes, oldest first.
     fn password_hashes(&self, email: &Email) -> Result<Vec<(User, String)>, StoreError>;
+    /// The workspace's users (UI logins), by email: who tasks can be assigned to.
+    fn workspace_users(&self, ws: WorkspaceId) -> Result<Vec<User>, StoreError>;
     /// Stores a new session, sweeping sessions expired at `s.created_at` on the way.
     fn insert_session(&self, s: &StoredSession) -> Result<(), StoreError>;
     /// Ends the session with this token hash (nothing happens for an unknown one).

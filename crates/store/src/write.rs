@@ -100,7 +100,7 @@ pub trait FlowWrites {
     fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>>;
     /// Adds one to a step's counter (`sent`, `skipped`, `opened`...).
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()>;
-    /// Opens a team task (status `open`).
+    /// Opens a team task (status `open`); returns its id.
     fn insert_task(
         &mut self,
         ws: WorkspaceId,
@@ -108,7 +108,17 @@ pub trait FlowWrites {
         flow_id: &str,
         message: &str,
         at: Timestamp,
-    ) -> Result<()>;
+    ) -> Result<i64>;
+    /// Changes the workspace's task `id`: its assignee (`Some(None)` unassigns) and whether it is done (closing
+    /// records `at`, reopening clears it). False when the workspace has no such task.
+    fn update_task(
+        &mut self,
+        ws: WorkspaceId,
+        id: i64,
+        assignee: Option<Option<&str>>,
+        done: Option<bool>,
+        at: Timestamp,
+    ) -> Result<bool>;
 }
 
 /// Messages, their provider ids, and the suppression list.

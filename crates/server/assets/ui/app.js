@@ -13,6 +13,7 @@ import * as integrations from './pages/integrations.js';
 import * as imports from './pages/imports.js';
 import * as privacy from './pages/privacy.js';
 import * as topics from './pages/topics.js';
+import * as tasks from './pages/tasks.js';
 import * as quizzes from './pages/quizzes.js';
 import * as forms from './pages/forms.js';
 import * as landing from './pages/landing.js';
@@ -42,6 +43,7 @@ const ROUTES = [
   [/^\/ui\/quizzes\/?$/, quizzes.list, 'quizzes'],
   [/^\/ui\/quizzes\/new$/, quizzes.create, 'quizzes'],
   [/^\/ui\/quizzes\/([^/]+)$/, quizzes.edit, 'quizzes'],
+  [/^\/ui\/tasks\/?$/, tasks.render, 'tasks'],
   [/^\/ui\/outbox\/?$/, outbox.render, 'outbox'],
   [/^\/ui\/integrations\/?$/, integrations.render, 'integrations'],
   [/^\/ui\/import\/?$/, imports.render, 'import'],

@@ -12,10 +12,10 @@ use kairos_flow::FlowDocument;
 use kairos_store::StoredFlow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{ContactSelector, QueryParams, json_body, lenient, present, read, request};
+use crate::api::{ContactSelector, json_body, lenient, present, read, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Page, Reply, created};
@@ -581,52 +581,4 @@ pub async fn simulate(
     };
     let definition = FlowDocument::parse(definition).map_err(flow_invalid)?;
     Ok(Reply(Simulation::from(app.engine.simulate_flow(ws, definition, since).await?)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TaskQuery {
-    /// `open` (or any other status tasks have).
-    pub status: Option<String>,
-}
-
-/// A team task a flow's `task` step created.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Task {
-    pub id: i64,
-    pub contact_id: i64,
-    pub flow_id: String,
-    pub message: String,
-    pub status: String,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/tasks",
-    operation_id = "flows_tasks",
-    tag = "flows",
-    params(TaskQuery),
-    responses((status = 200, description = "Tasks (one page)", body = Page<Task>))
-)]
-pub async fn tasks(
-    SecretWorkspace(ws): SecretWorkspace,
-    State(app): State<AppState>,
-    QueryParams(q): QueryParams<TaskQuery>,
-) -> Result<Reply<Page<Task>>, ApiError> {
-    let status = q.status;
-    let rows = read(&app, move |r| r.tasks(ws, status.as_deref())).await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, contact, flow_id, message, status, at)| Task {
-            id,
-            contact_id: contact.0,
-            flow_id,
-            message,
-            status,
-            created_at: at.to_string(),
-        })
-        .collect();
-    Ok(Reply(Page::whole(items)))
 }

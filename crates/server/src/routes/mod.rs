@@ -33,6 +33,7 @@ pub mod segments;
 pub mod settings;
 pub mod site;
 pub mod site_items;
+pub mod tasks;
 pub mod templates;
 
 use axum::Router;
@@ -142,7 +143,10 @@ pub const API: &[Route] = &[
     secret("POST", "/flows/{id}/trigger", || post(flows::trigger)),
     secret("POST", "/flows/{id}/simulate", || post(flows::simulate)),
     secret("GET", "/outbox", || get(messages::outbox)),
-    secret("GET", "/tasks", || get(flows::tasks)),
+    secret("GET", "/tasks", || get(tasks::list)),
+    secret("GET", "/tasks/{id}", || get(tasks::get)),
+    secret("PATCH", "/tasks/{id}", || patch(tasks::update)),
+    secret("GET", "/users", || get(tasks::users)),
     secret("GET", "/settings", || get(settings::get)),
     secret("GET", "/integrations", || get(integrations::list)),
     secret("PUT", "/integrations/{platform}", || put(integrations::put)),

@@ -40,6 +40,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/imports.js", "text/javascript; charset=utf-8"),
     asset!("pages/privacy.js", "text/javascript; charset=utf-8"),
     asset!("pages/topics.js", "text/javascript; charset=utf-8"),
+    asset!("pages/tasks.js", "text/javascript; charset=utf-8"),
     asset!("pages/quizzes.js", "text/javascript; charset=utf-8"),
     asset!("pages/forms.js", "text/javascript; charset=utf-8"),
     asset!("pages/forms-fields.js", "text/javascript; charset=utf-8"),

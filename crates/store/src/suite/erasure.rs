@@ -79,7 +79,7 @@ pub fn erasure_rewrites_a_persons_rows(store: &dyn Store) {
     let m = r.message("m-ann-old").expect("message").expect("kept");
     assert_eq!((m.to.as_deref(), m.data.as_str()), (None, "{}"));
     assert_eq!(r.message("m-bo").expect("message").expect("kept").to.as_deref(), Some("c3@shop.example"));
-    assert!(r.tasks(ws, None).expect("tasks").iter().all(|t| t.3 == "(erased)"), "the task text was rewritten");
+    assert!(r.tasks(ws, None).expect("tasks").iter().all(|t| t.message == "(erased)"), "the task text was rewritten");
     assert_eq!(r.erased_at(ws, b"hash-ann").expect("read"), Some(at(10)), "the latest erasure wins");
     assert_eq!(r.erased_at(other, b"hash-ann").expect("read"), None, "per workspace");
     let log = r.audit_log(ws, 10).expect("audit");

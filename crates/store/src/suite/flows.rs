@@ -119,16 +119,29 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
         for (step, counter) in [("s1", "sent"), ("s1", "sent"), ("s1", "skipped"), ("s2", "sent")] {
             w.count_step(welcome, step, counter)?;
         }
-        w.insert_task(ws, ContactId(1), "flow_welcome", "Call Ann", at(50))?;
-        w.insert_task(ws, ContactId(2), "flow_welcome", "Call Bo", at(51))?;
-        w.insert_task(other, ContactId(3), "flow_theirs", "Not ours", at(52))?;
-        Ok([a, b, c, d])
+        let ann = w.insert_task(ws, ContactId(1), "flow_welcome", "Call Ann", at(50))?;
+        let bo = w.insert_task(ws, ContactId(2), "flow_welcome", "Call Bo", at(51))?;
+        let theirs = w.insert_task(other, ContactId(3), "flow_theirs", "Not ours", at(52))?;
+        assert!(ann != bo && bo != theirs, "each task has its own id");
+        Ok([a, b, c, d, ann, bo, theirs])
     });
     let mut w = store.writer().unwrap();
     let mut active = Vec::new();
     w.active_runs(&mut |r| active.push((r.id, r.key.clone(), r.due_at))).unwrap();
     active.sort();
     assert_eq!(active, [(ids[2], String::new(), Some(at(90))), (ids[3], "order-7".into(), Some(at(100)))]);
+    drop(w);
+    let [_, _, _, _, ann, bo, theirs] = ids;
+    // Assigned and closed inside the workspace only; closing keeps its first time, reopening clears it.
+    write(store, |w| {
+        assert!(w.update_task(ws, ann, Some(Some("sam@shop.example")), Some(true), at(60))?);
+        assert!(w.update_task(ws, ann, None, Some(true), at(61))?);
+        assert!(w.update_task(ws, bo, Some(Some("sam@shop.example")), None, at(62))?);
+        assert!(w.update_task(ws, bo, Some(None), None, at(63))?);
+        assert!(!w.update_task(ws, theirs, Some(Some("sam@shop.example")), Some(true), at(64))?);
+        assert!(!w.update_task(ws, 999_999, None, Some(true), at(64))?);
+        Ok(())
+    });
 
     let r = store.reader().unwrap();
     let listed: Vec<String> = r.flows(ws).unwrap().into_iter().map(|f| f.public_id).collect();
@@ -143,8 +156,17 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
     assert_eq!(stats.steps["s1"].get("skipped"), Some(&1));
     assert_eq!(stats.steps["s2"].get("sent"), Some(&1));
     assert_eq!(r.flow_stats(999).unwrap(), crate::FlowStats::default());
-    let tasks: Vec<(String, String)> = r.tasks(ws, None).unwrap().into_iter().map(|t| (t.3, t.4)).collect();
-    assert_eq!(tasks, [("Call Bo".to_string(), "open".to_string()), ("Call Ann".to_string(), "open".to_string())]);
-    assert_eq!(r.tasks(ws, Some("open")).unwrap().len(), 2);
-    assert!(r.tasks(ws, Some("done")).unwrap().is_empty());
+    let tasks: Vec<(String, String)> = r.tasks(ws, None).unwrap().into_iter().map(|t| (t.message, t.status)).collect();
+    assert_eq!(tasks, [("Call Bo".to_string(), "open".to_string()), ("Call Ann".to_string(), "done".to_string())]);
+    assert_eq!(r.tasks(ws, Some("open")).unwrap().len(), 1);
+    let done = r.tasks(ws, Some("done")).unwrap();
+    assert_eq!((done.len(), done[0].id, done[0].contact), (1, ann, ContactId(1)));
+    assert_eq!((done[0].assignee.as_deref(), done[0].closed_at), (Some("sam@shop.example"), Some(at(60))));
+    let bo_task = r.task(ws, bo).unwrap().unwrap();
+    assert_eq!((bo_task.assignee, bo_task.closed_at, bo_task.flow_id.as_str()), (None, None, "flow_welcome"));
+    assert_eq!(r.task(ws, theirs).unwrap(), None, "another workspace's task is not found");
+    drop(r);
+    assert!(write(store, |w| w.update_task(ws, ann, None, Some(false), at(70))));
+    let reopened = store.reader().unwrap().task(ws, ann).unwrap().unwrap();
+    assert_eq!((reopened.status.as_str(), reopened.closed_at), ("open", None));
 }

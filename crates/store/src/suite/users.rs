@@ -88,6 +88,8 @@ pub fn users_log_in_and_sessions_expire(store: &dyn Store) {
     let twin = store.create_user(&other, "ann@shop.example", "other-pass", now).unwrap();
     assert_ne!(twin.workspace, user.workspace);
     assert_eq!(store.password_hashes(&kairos_domain::Email::parse("ann@shop.example").unwrap()).unwrap().len(), 2);
+    let listed: Vec<String> = store.workspace_users(user.workspace).unwrap().into_iter().map(|u| u.email).collect();
+    assert_eq!(listed, ["ann@shop.example"], "one workspace's users only");
 
     assert_eq!(store.authenticate_user("ANN@shop.example", "s3cret-pass").unwrap(), Some(user.clone()));
     assert_eq!(store.authenticate_user("ann@shop.example", "other-pass").unwrap(), Some(twin));
