@@ -85,6 +85,11 @@ async fn tasks_are_announced_assigned_and_closed() {
     let timeline = common::all_items(&mut c, sk, &format!("/api/v1/contacts/{}/events", sent["contact"]["id"])).await;
     assert!(timeline.iter().any(|e| e["event"] == "Task Created"), "the task is on the timeline");
     assert!(!timeline.iter().any(|e| e["event"] == "Message Sent"), "the team's email is no message to Ann");
+    // "Had a task opened" is a segment like any event (seed: "coupon sent" works the same way).
+    let seg = json!({"name": "Called", "definition": "did \"Task Created\" within 7d"});
+    let seg = c.post_json("/api/v1/segments", sk, &seg).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    let members = common::all_items(&mut c, sk, &format!("/api/v1/segments/{seg}/members")).await;
+    assert_eq!(members.len(), 1, "{members:?}");
 
     // Listed in words; assigned to a user of the workspace; closed; reopened.
     let list = c.get("/api/v1/tasks?status=open", sk).await.unwrap().json();
