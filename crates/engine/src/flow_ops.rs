@@ -187,6 +187,13 @@ impl State {
                 self.create_segment(ws, name.to_string(), expr, now)?;
             }
         }
+        for body in (lib.pools)() {
+            let id = body["id"].as_str().unwrap_or_default().to_string();
+            if !self.coupons.pools.contains_key(&(ws, id)) {
+                let pool = crate::coupons::parse_pool(&body)?;
+                self.save_pool(ws, pool, now)?;
+            }
+        }
         // The workspace's `high_value_cart` at install time goes into the routing condition (editable after).
         let high_value_cart = self.settings.of(ws).high_value_cart;
         let doc = FlowDocument::parse((lib.flow)(high_value_cart)).map_err(flow_error)?;

@@ -365,6 +365,7 @@ impl Render<'_> {
         let store = json!({
             "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
             "free_shipping_threshold": settings.store.free_shipping_threshold,
+            "logo_url": settings.store.logo_url, "color": settings.store.color, "address": settings.store.address,
         });
         let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
         let unsubscribe = self.links.unsubscribe_url(message_id, now);

@@ -26,6 +26,12 @@ pub struct StoreInfo {
     pub currency: String,
     pub url: String,
     pub free_shipping_threshold: Option<f64>,
+    /// The store's logo (an http(s) image address) at the top of the library's emails.
+    pub logo_url: Option<String>,
+    /// The store's accent colour (`#rrggbb`) for the library's emails' buttons and header line.
+    pub color: Option<String>,
+    /// The postal address printed in the emails' footer (anti-spam laws ask for one).
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +121,9 @@ impl Default for Settings {
                 currency: "USD".into(),
                 url: "https://shop.example".into(),
                 free_shipping_threshold: None,
+                logo_url: None,
+                color: None,
+                address: None,
             },
             tracking_domains: Vec::new(),
             sms_from: None,
@@ -196,6 +205,19 @@ pub struct TaskNotify {
     pub webhook_url: Option<String>,
 }
 
+/// Longest postal address of the store, in bytes.
+const STORE_ADDRESS_BYTES_MAX: usize = 300;
+
+/// A colour as `#rrggbb` (lower case).
+fn hex_color(v: &Value, field: &str) -> Result<String, SettingsError> {
+    let s = v.as_str().unwrap_or_default().trim().to_ascii_lowercase();
+    let ok = s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        return Err(err(field, "expected a colour like #1a56db"));
+    }
+    Ok(s)
+}
+
 /// Longest web address a setting takes, in bytes.
 const WEB_ADDRESS_BYTES_MAX: usize = 2_000;
 
@@ -274,6 +296,7 @@ impl Settings {
             "store": {
                 "name": self.store.name, "currency": self.store.currency, "url": self.store.url,
                 "free_shipping_threshold": self.store.free_shipping_threshold,
+                "logo_url": self.store.logo_url, "color": self.store.color, "address": self.store.address,
             },
             "tracking": {"allowed_domains": self.tracking_domains},
             "sms": {"from": self.sms_from},
@@ -375,6 +398,12 @@ impl Settings {
                                 s.store.free_shipping_threshold =
                                     if x.is_null() { None } else { Some(number(x, &field, 0.0, 1e12)?) }
                             }
+                            "logo_url" if x.is_null() => s.store.logo_url = None,
+                            "logo_url" => s.store.logo_url = Some(web_address(x, &field)?),
+                            "color" if x.is_null() => s.store.color = None,
+                            "color" => s.store.color = Some(hex_color(x, &field)?),
+                            "address" if x.is_null() => s.store.address = None,
+                            "address" => s.store.address = Some(text(x, &field, STORE_ADDRESS_BYTES_MAX)?),
                             _ => return Err(err(&field, "unknown store setting")),
                         }
                     }

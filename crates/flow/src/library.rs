@@ -14,19 +14,84 @@ pub struct LibraryFlow {
     pub templates: fn() -> Vec<Value>,
     /// Segments the flow's trigger needs: (name, definition), created when missing.
     pub segments: &'static [(&'static str, &'static str)],
+    /// Coupon pools its `issue_coupon` steps draw from (`POST /api/v1/coupons` bodies), created when missing.
+    pub pools: fn() -> Vec<Value>,
+}
+
+fn no_pools() -> Vec<Value> {
+    Vec::new()
+}
+
+/// A pool of unique codes (`WELCOME-7KQ2M9XD`) for one person each, valid `valid_for` after issue.
+fn unique_pool(id: &str, name: &str, prefix: &str, value_type: &str, value: f64, valid_for: &str) -> Value {
+    let mut p = json!({"id": id, "name": name, "type": "unique", "pattern": format!("{prefix}-{{CODE}}"),
+        "length": 8, "value_type": value_type, "valid_for": valid_for});
+    if value_type != "free_shipping" {
+        p["value"] = json!(value);
+    }
+    p
 }
 
 fn email(id: &str, subject: &str, body: &str) -> Value {
     email_parts(id, subject, body, body)
 }
 
-/// An email whose HTML and text bodies differ (a link is a tag in one, an address in the other).
+/// The library's email layout: the store's logo (or name) and colour, the greeting, the body, a button to the
+/// store, and a footer with the store's address and visible preferences and unsubscribe links. One column of at
+/// most 600 px that narrows with the screen (phones), inline styles only (what email clients keep).
+const LAYOUT_HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{{ store.name }}</title></head>\
+<body style=\"margin:0;padding:0;background:#f4f4f5\">\
+<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f4f4f5\"><tr><td align=\"center\" style=\"padding:16px 8px\">\
+<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:600px;background:#ffffff;border-top:4px solid {{ store.color | default: '#1a56db' }};font:16px/1.5 Helvetica,Arial,sans-serif;color:#1f2937\">\
+<tr><td style=\"padding:20px 24px 8px\">{% if store.logo_url %}<img src=\"{{ store.logo_url }}\" alt=\"{{ store.name }}\" style=\"max-height:48px;max-width:200px;border:0\">{% else %}<strong style=\"font-size:20px\">{{ store.name }}</strong>{% endif %}</td></tr>\
+<tr><td style=\"padding:8px 24px 24px\"><p>Hi {{ contact.first_name | default: \"there\" }},</p>";
+const LAYOUT_FOOT: &str = "<p style=\"margin:24px 0 0\"><a href=\"{{ store.url }}\" style=\"display:inline-block;padding:12px 20px;background:{{ store.color | default: '#1a56db' }};color:#ffffff;text-decoration:none;border-radius:4px\">Visit {{ store.name }}</a></p></td></tr>\
+<tr><td style=\"padding:16px 24px;font-size:12px;line-height:1.5;color:#6b7280;border-top:1px solid #e5e7eb\">{{ store.name }}{% if store.address %} · {{ store.address }}{% endif %}<br>\
+<a href=\"{{ preferences_url }}\" style=\"color:#6b7280\">Email preferences</a> · <a href=\"{{ unsubscribe_url }}\" style=\"color:#6b7280\">Unsubscribe</a></td></tr>\
+</table></td></tr></table></body></html>";
+const TEXT_FOOT: &str = "\n\nVisit {{ store.name }}: {{ store.url }}\n\n--\n{{ store.name }}{% if store.address %}, {{ store.address }}{% endif %}\nEmail preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n";
+
+/// An email whose HTML and text bodies differ (a link is a tag in one, an address in the other), in the layout.
 fn email_parts(id: &str, subject: &str, html: &str, text: &str) -> Value {
     json!({"id": id, "channel": "email", "name": subject, "subject": subject,
-           "html": format!("<html><body><p>Hi {{{{ contact.first_name | default: \"there\" }}}},</p><p>{html}</p>\
-                            <p><a href=\"{{{{ store.url }}}}\">Visit the store</a></p></body></html>"),
-           "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{text}\n")})
+           "html": format!("{LAYOUT_HEAD}{html}{LAYOUT_FOOT}"),
+           "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{text}{TEXT_FOOT}")})
 }
+
+/// A code of the run's coupon, with what it gives and until when (`coupon` is set by an `issue_coupon` step).
+const COUPON_HTML: &str = "<p style=\"font-size:20px;letter-spacing:2px;padding:12px;border:2px dashed {{ store.color | default: '#1a56db' }};text-align:center\"><strong>{{ coupon.code }}</strong></p>\
+{% if coupon.expires_at %}<p style=\"font-size:14px;color:#6b7280\">Valid until {{ coupon.expires_at | date: \"%B %-d, %Y\" }}.</p>{% endif %}";
+const COUPON_TEXT: &str = "Your code: {{ coupon.code }}{% if coupon.expires_at %} (valid until {{ coupon.expires_at | date: \"%B %-d, %Y\" }}){% endif %}";
+
+/// Products as cards (image, name, price, link), from a list expression such as `recommendations.trending`.
+fn product_cards(list: &str, limit: u32) -> String {
+    format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr>\
+{{% for p in {list} limit: {limit} %}}<td valign=\"top\" width=\"33%\" style=\"padding:4px;font-size:14px\">\
+<a href=\"{{{{ p.url | default: store.url }}}}\" style=\"color:#1f2937;text-decoration:none\">\
+{{% if p.image_url %}}<img src=\"{{{{ p.image_url }}}}\" alt=\"\" width=\"160\" style=\"width:100%;max-width:160px;height:auto;border:0\"><br>{{% endif %}}\
+{{{{ p.title | default: p.name }}}}</a><br><strong>{{{{ p.price | money: p.currency }}}}</strong></td>{{% endfor %}}</tr></table>"
+    )
+}
+
+fn product_lines(list: &str, limit: u32) -> String {
+    format!(
+        "{{% for p in {list} limit: {limit} %}}- {{{{ p.title | default: p.name }}}}, {{{{ p.price | money: p.currency }}}}: {{{{ p.url | default: store.url }}}}\n{{% endfor %}}"
+    )
+}
+
+/// The cart's items (the trigger event's `products`, else the contact's cart) with image, name, variant,
+/// quantity and price, then the total and the link that restores the cart (the platform's recovery URL when
+/// known, else the store).
+const CART_HTML: &str = "{% assign items = event.products | default: cart.items %}\
+<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"font-size:15px\">\
+{% for item in items %}<tr><td width=\"72\" style=\"padding:8px 8px 8px 0\">{% if item.image_url %}<img src=\"{{ item.image_url }}\" alt=\"\" width=\"64\" style=\"width:64px;height:auto;border:0\">{% endif %}</td>\
+<td style=\"padding:8px 0\"><strong>{{ item.name }}</strong>{% if item.variant %}<br><span style=\"color:#6b7280\">{{ item.variant }}</span>{% endif %}<br>Quantity: {{ item.quantity | default: 1 }}</td>\
+<td align=\"right\" style=\"padding:8px 0;white-space:nowrap\">{{ item.price | money: event.currency }}</td></tr>{% endfor %}\
+<tr><td></td><td style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>Total</strong></td><td align=\"right\" style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>{{ event.value | default: cart.value | money: event.currency }}</strong></td></tr></table>\
+<p><a href=\"{{ event.checkout_url | default: store.url }}\" style=\"display:inline-block;padding:12px 20px;background:{{ store.color | default: '#1a56db' }};color:#ffffff;text-decoration:none;border-radius:4px\">Return to your cart</a></p>";
+const CART_TEXT: &str = "{% assign items = event.products | default: cart.items %}{% for item in items %}- {{ item.name }}{% if item.variant %} ({{ item.variant }}){% endif %} x {{ item.quantity | default: 1 }}: {{ item.price | money: event.currency }}\n{% endfor %}Total: {{ event.value | default: cart.value | money: event.currency }}\n\nReturn to your cart: {{ event.checkout_url | default: store.url }}";
 
 /// The double opt-in confirmation email (a transactional message: the person has not consented yet, so it
 /// promotes nothing). `event.confirm_url` is the signed link; `event.form_name` the form signed up on.
@@ -58,7 +123,8 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 {"id": "wait1", "type": "delay", "duration": "2d", "next": "story"},
                 {"id": "story", "type": "send", "channel": "email", "template": "lib-welcome-2", "next": "wait2"},
                 {"id": "wait2", "type": "delay", "duration": "3d", "next": "bought"},
-                {"id": "bought", "type": "split", "condition": "did \"Order Completed\" since entry", "no": "reward"},
+                {"id": "bought", "type": "split", "condition": "did \"Order Completed\" since entry", "no": "code"},
+                {"id": "code", "type": "issue_coupon", "pool": "lib-welcome-10", "next": "reward"},
                 {"id": "reward", "type": "send", "channel": "email", "template": "lib-welcome-3"}
             ]})
         },
@@ -66,14 +132,16 @@ pub const LIBRARY: &[LibraryFlow] = &[
             vec![
                 email("lib-welcome-1", "Welcome to the shop", "Thanks for joining us. Here is what to expect from us."),
                 email("lib-welcome-2", "Our story", "We started this shop because we love what we sell."),
-                email(
+                email_parts(
                     "lib-welcome-3",
                     "A little something for your first order",
-                    "Use code WELCOME10 for 10% off your first order.",
+                    &format!("<p>Here is 10% off your first order, just for you:</p>{COUPON_HTML}"),
+                    &format!("Here is 10% off your first order, just for you.\n\n{COUPON_TEXT}"),
                 ),
             ]
         },
         segments: &[],
+        pools: || vec![unique_pool("lib-welcome-10", "Welcome 10% off", "WELCOME", "percent", 10.0, "30d")],
     },
     LibraryFlow {
         key: "abandoned_cart",
@@ -89,7 +157,10 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 {"id": "route", "type": "split", "condition": format!("event.value > {high}"), "yes": "call", "no": "email"},
                 {"id": "call", "type": "task", "message": "Call {{ contact.first_name }} ({{ contact.email }}) about a {{ event.value | money }} cart"},
                 {"id": "email", "type": "send", "channel": "email", "template": "lib-cart-email", "next": "wait_order"},
-                {"id": "wait_order", "type": "wait_for", "event": "Order Completed", "timeout": "1d", "timeout_next": "sms"},
+                {"id": "wait_order", "type": "wait_for", "event": "Order Completed", "timeout": "1d", "timeout_next": "code"},
+                {"id": "code", "type": "issue_coupon", "pool": "lib-cart-10", "next": "reminder", "fallback_next": "sms"},
+                {"id": "reminder", "type": "send", "channel": "email", "template": "lib-cart-email-2", "next": "wait_again"},
+                {"id": "wait_again", "type": "wait_for", "event": "Order Completed", "timeout": "1d", "timeout_next": "sms"},
                 {"id": "sms", "type": "send", "channel": "sms", "template": "lib-cart-sms"}
             ]})
         },
@@ -99,10 +170,18 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 email_parts(
                     "lib-cart-email",
                     "You left something in your cart",
-                    "Your cart worth {{ event.value | money }} is waiting for you.{% if event.checkout_url %} \
-                     <a href=\"{{ event.checkout_url }}\">Return to your cart</a>{% endif %}",
-                    "Your cart worth {{ event.value | money }} is waiting for you.{% if event.checkout_url %} \
-                     Return to your cart: {{ event.checkout_url }}{% endif %}",
+                    &format!("<p>Your cart is waiting for you:</p>{CART_HTML}"),
+                    &format!("Your cart is waiting for you:\n\n{CART_TEXT}"),
+                ),
+                email_parts(
+                    "lib-cart-email-2",
+                    "10% off what is in your cart",
+                    &format!(
+                        "<p>Still thinking it over? Here is 10% off to make up your mind:</p>{COUPON_HTML}{CART_HTML}"
+                    ),
+                    &format!(
+                        "Still thinking it over? Here is 10% off to make up your mind.\n\n{COUPON_TEXT}\n\n{CART_TEXT}"
+                    ),
                 ),
                 sms(
                     "lib-cart-sms",
@@ -111,6 +190,7 @@ pub const LIBRARY: &[LibraryFlow] = &[
             ]
         },
         segments: &[],
+        pools: || vec![unique_pool("lib-cart-10", "Cart reminder 10% off", "CART", "percent", 10.0, "7d")],
     },
     LibraryFlow {
         key: "browse_abandonment",
@@ -127,13 +207,25 @@ pub const LIBRARY: &[LibraryFlow] = &[
             ]})
         },
         templates: || {
-            vec![email(
+            vec![email_parts(
                 "lib-browse-email",
                 "Still thinking about {{ event.name }}?",
-                "{{ event.name }} is still available.",
+                &format!(
+                    "<p>{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}.</p>\
+{{% if event.image_url %}}<p><img src=\"{{{{ event.image_url }}}}\" alt=\"{{{{ event.name }}}}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{{% endif %}}\
+<p><a href=\"{{{{ event.url | default: store.url }}}}\">Take another look</a></p>\
+{{% assign others = recommendations.also_viewed | default: recommendations.trending %}}{{% if others.size > 0 %}}<p>You might also like:</p>{}{{% endif %}}",
+                    product_cards("others", 3)
+                ),
+                &format!(
+                    "{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}: {{{{ event.url | default: store.url }}}}\n\
+{{% assign others = recommendations.also_viewed | default: recommendations.trending %}}{{% if others.size > 0 %}}\nYou might also like:\n{}{{% endif %}}",
+                    product_lines("others", 3)
+                ),
             )]
         },
         segments: &[],
+        pools: no_pools,
     },
     LibraryFlow {
         key: "post_purchase",
@@ -153,15 +245,32 @@ pub const LIBRARY: &[LibraryFlow] = &[
         },
         templates: || {
             vec![
-                email("lib-thanks", "Thank you for your order", "We are packing order {{ event.order_id }} now."),
-                email(
+                email_parts(
+                    "lib-thanks",
+                    "Thank you for your order",
+                    &format!(
+                        "<p>We are packing order {{{{ event.order_id }}}} now.</p>\
+{{% if recommendations.also_bought.size > 0 %}}<p>Customers who bought the same also liked:</p>{}{{% endif %}}",
+                        product_cards("recommendations.also_bought", 3)
+                    ),
+                    &format!(
+                        "We are packing order {{{{ event.order_id }}}} now.\n\
+{{% if recommendations.also_bought.size > 0 %}}\nCustomers who bought the same also liked:\n{}{{% endif %}}",
+                        product_lines("recommendations.also_bought", 3)
+                    ),
+                ),
+                email_parts(
                     "lib-review",
                     "How was your order?",
-                    "Tell us what you think of your purchase: it helps other shoppers.",
+                    "<p>Tell us what you think of what you bought: it helps other shoppers.</p>\
+{% for item in event.products %}<p><a href=\"{{ item.url | default: store.url }}#reviews\" style=\"color:{{ store.color | default: '#1a56db' }}\">Review {{ item.name }}</a></p>{% endfor %}",
+                    "Tell us what you think of what you bought: it helps other shoppers.\n\
+{% for item in event.products %}- Review {{ item.name }}: {{ item.url | default: store.url }}#reviews\n{% endfor %}",
                 ),
             ]
         },
         segments: &[],
+        pools: no_pools,
     },
     LibraryFlow {
         key: "win_back",
@@ -174,17 +283,35 @@ pub const LIBRARY: &[LibraryFlow] = &[
             "exit_when": "did \"Order Completed\" since entry",
             "steps": [
                 {"id": "miss", "type": "send", "channel": "email", "template": "lib-winback-1", "next": "wait"},
-                {"id": "wait", "type": "delay", "duration": "7d", "next": "offer"},
+                {"id": "wait", "type": "delay", "duration": "7d", "next": "code"},
+                {"id": "code", "type": "issue_coupon", "pool": "lib-comeback-15", "next": "offer"},
                 {"id": "offer", "type": "send", "channel": "email", "template": "lib-winback-2"}
             ]})
         },
         templates: || {
             vec![
-                email("lib-winback-1", "We miss you", "It has been a while. Here is what is new in the shop."),
-                email("lib-winback-2", "15% off, just for you", "Come back with code COMEBACK15."),
+                email_parts(
+                    "lib-winback-1",
+                    "We miss you",
+                    &format!(
+                        "<p>It has been a while. Here is what is popular in the shop right now:</p>{}",
+                        product_cards("recommendations.trending", 3)
+                    ),
+                    &format!(
+                        "It has been a while. Here is what is popular in the shop right now:\n{}",
+                        product_lines("recommendations.trending", 3)
+                    ),
+                ),
+                email_parts(
+                    "lib-winback-2",
+                    "15% off, just for you",
+                    &format!("<p>Come back and save 15% on your next order:</p>{COUPON_HTML}"),
+                    &format!("Come back and save 15% on your next order.\n\n{COUPON_TEXT}"),
+                ),
             ]
         },
         segments: &[("Lapsed 90 days", "orders.count >= 1 and orders.last_at before 90d ago")],
+        pools: || vec![unique_pool("lib-comeback-15", "Win-back 15% off", "COMEBACK", "percent", 15.0, "30d")],
     },
     LibraryFlow {
         key: "re_engagement",
@@ -202,13 +329,21 @@ pub const LIBRARY: &[LibraryFlow] = &[
             ]})
         },
         templates: || {
-            vec![email(
+            vec![email_parts(
                 "lib-reengage",
                 "Do you still want to hear from us?",
-                "Click here to stay subscribed; otherwise we will stop writing.",
+                "<p>We have not heard from you in a while. <a href=\"{{ store.url }}\">Click here to stay subscribed</a>; otherwise we will stop writing in two weeks.</p>",
+                "We have not heard from you in a while. Follow this link to stay subscribed: {{ store.url }}\nOtherwise we will stop writing in two weeks.",
             )]
         },
-        segments: &[("Unengaged 180 days", "subscribed email and last_seen_at before 180d ago")],
+        // Email engagement, not site visits: no human open or click (scanners' and proxies' are `machine`) in 180
+        // days, for subscribers who have been on the list that long.
+        segments: &[(
+            "Unengaged 180 days",
+            "subscribed email and created_at before 180d ago and not did \"Email Opened\" where machine != true within 180d \
+             and not did \"Email Clicked\" where machine != true within 180d",
+        )],
+        pools: no_pools,
     },
     LibraryFlow {
         key: "vip_reward",
@@ -219,14 +354,21 @@ pub const LIBRARY: &[LibraryFlow] = &[
             "trigger": {"type": "segment_entered", "segment": "VIP customers"},
             "entry": {"reentry": "once"},
             "steps": [
-                {"id": "tag", "type": "tag", "add": ["vip"], "next": "gift"},
+                {"id": "tag", "type": "tag", "add": ["vip"], "next": "code"},
+                {"id": "code", "type": "issue_coupon", "pool": "lib-vip-shipping", "next": "gift"},
                 {"id": "gift", "type": "send", "channel": "email", "template": "lib-vip"}
             ]})
         },
         templates: || {
-            vec![email("lib-vip", "You are one of our best customers", "As a thank-you, your next shipping is on us.")]
+            vec![email_parts(
+                "lib-vip",
+                "You are one of our best customers",
+                &format!("<p>As a thank-you, your next shipping is on us with this code:</p>{COUPON_HTML}"),
+                &format!("As a thank-you, your next shipping is on us.\n\n{COUPON_TEXT}"),
+            )]
         },
         segments: &[("VIP customers", "orders.total_spent > 1000 or orders.count >= 5")],
+        pools: || vec![unique_pool("lib-vip-shipping", "VIP free shipping", "VIP", "free_shipping", 0.0, "90d")],
     },
     LibraryFlow {
         key: "back_in_stock",
@@ -239,9 +381,17 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 "steps": [{"id": "email", "type": "send", "channel": "email", "template": "lib-back-in-stock"}]})
         },
         templates: || {
-            vec![email("lib-back-in-stock", "{{ event.title }} is back", "{{ event.title }} is back in stock.")]
+            vec![email_parts(
+                "lib-back-in-stock",
+                "{{ event.title }} is back",
+                "<p>{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}.</p>\
+{% if event.image_url %}<p><img src=\"{{ event.image_url }}\" alt=\"{{ event.title }}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{% endif %}\
+<p><a href=\"{{ event.url | default: store.url }}\">Get it before it is gone</a></p>",
+                "{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}: {{ event.url | default: store.url }}",
+            )]
         },
         segments: &[],
+        pools: no_pools,
     },
     LibraryFlow {
         key: "price_drop",
@@ -254,13 +404,17 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 "steps": [{"id": "email", "type": "send", "channel": "email", "template": "lib-price-drop"}]})
         },
         templates: || {
-            vec![email(
+            vec![email_parts(
                 "lib-price-drop",
                 "Price drop: {{ event.title }}",
-                "{{ event.title }} now costs {{ event.price | money }}.",
+                "<p>{{ event.title }} now costs {{ event.price | money: event.currency }}.</p>\
+{% if event.image_url %}<p><img src=\"{{ event.image_url }}\" alt=\"{{ event.title }}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{% endif %}\
+<p><a href=\"{{ event.url | default: store.url }}\">See it in the shop</a></p>",
+                "{{ event.title }} now costs {{ event.price | money: event.currency }}: {{ event.url | default: store.url }}",
             )]
         },
         segments: &[],
+        pools: no_pools,
     },
     LibraryFlow {
         key: "birthday",
@@ -268,18 +422,23 @@ pub const LIBRARY: &[LibraryFlow] = &[
         description: "A birthday greeting with a gift on the contact's birthday (trait `birthday`), in their time zone.",
         flow: |_| {
             json!({"name": "Birthday",
-                "trigger": {"type": "date", "trait": "birthday", "days_before": 0},
-                "entry": {"filter": "subscribed email", "reentry": "once_per 300d"},
-                "steps": [{"id": "email", "type": "send", "channel": "email", "template": "lib-birthday"}]})
+            "trigger": {"type": "date", "trait": "birthday", "days_before": 0},
+            "entry": {"filter": "subscribed email", "reentry": "once_per 300d"},
+            "steps": [
+                {"id": "code", "type": "issue_coupon", "pool": "lib-birthday-20", "next": "email"},
+                {"id": "email", "type": "send", "channel": "email", "template": "lib-birthday"}
+            ]})
         },
         templates: || {
-            vec![email(
+            vec![email_parts(
                 "lib-birthday",
                 "Happy birthday, {{ contact.first_name | default: \"friend\" }}!",
-                "Here is a birthday gift: code BDAY20.",
+                &format!("<p>Here is a birthday gift: 20% off anything you like.</p>{COUPON_HTML}"),
+                &format!("Here is a birthday gift: 20% off anything you like.\n\n{COUPON_TEXT}"),
             )]
         },
         segments: &[],
+        pools: || vec![unique_pool("lib-birthday-20", "Birthday 20% off", "BDAY", "percent", 20.0, "30d")],
     },
 ];
 
@@ -315,6 +474,25 @@ mod tests {
             }
             for (_, d) in f.segments {
                 kairos_segment::parse::parse(d).unwrap_or_else(|e| panic!("{}: {e}", f.key));
+            }
+            let pools: Vec<String> = (f.pools)().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+            for s in &def.steps {
+                if let crate::StepKind::IssueCoupon { pool, .. } = &s.kind {
+                    assert!(pools.contains(pool), "{}: pool {pool} missing", f.key);
+                }
+            }
+            for t in (f.templates)() {
+                let text = t.to_string();
+                for code in ["WELCOME10", "COMEBACK15", "BDAY20"] {
+                    assert!(!text.contains(code), "{}: a hard-coded code {code}", f.key);
+                }
+                if t["channel"] == "email" {
+                    for part in ["html", "text"] {
+                        let body = t[part].as_str().unwrap_or_default();
+                        assert!(body.contains("{{ unsubscribe_url }}"), "{}: {part} without unsubscribe link", f.key);
+                        assert!(body.contains("{{ preferences_url }}"), "{}: {part} without preferences link", f.key);
+                    }
+                }
             }
         }
         assert_eq!(LIBRARY.len(), 10);

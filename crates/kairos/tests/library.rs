@@ -121,3 +121,95 @@ async fn win_back_and_sunset_follow_time_based_segments() {
     assert_eq!(p["consent"]["email"]["status"], "unsubscribed", "{p}");
     assert_eq!(p["consent"]["email"]["source"], "flow");
 }
+
+/// A message's part as sent (newest message to `user` with this subject).
+async fn sent_part(c: &mut HttpClient, sk: &str, user: &str, subject: &str, part: &str) -> String {
+    let out = common::all_items(c, sk, &format!("/api/v1/outbox?to={user}%40example.com&limit=100")).await;
+    let m = out.iter().find(|m| m["subject"] == subject).unwrap_or_else(|| panic!("no {subject:?} to {user}: {out:?}"));
+    m[part].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_from_pools() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-02T10:00:00Z"})).await.unwrap();
+    let store = json!({"store": {"name": "Velo & Co", "url": "https://velo.example", "logo_url": "https://cdn.velo.example/logo.png",
+        "color": "#0F766E", "address": "1 Harbour Road, Bristol BS1 4AA"}});
+    let r = c.send("PUT", "/api/v1/settings", Some(sk), common::body(&store)).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    for (bad, field) in [
+        (json!({"store": {"color": "teal"}}), "store.color"),
+        (json!({"store": {"logo_url": "javascript:alert(1)"}}), "store.logo_url"),
+    ] {
+        let r = c.send("PUT", "/api/v1/settings", Some(sk), common::body(&bad)).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{bad}");
+    }
+    let lib = c.get("/api/v1/flows/library", sk).await.unwrap().json();
+    let mut cart_flow = String::new();
+    for f in lib["items"].as_array().unwrap() {
+        let key = f["key"].as_str().unwrap();
+        let r = c.post_json(&format!("/api/v1/flows/library/{key}/install"), sk, &json!({})).await.unwrap();
+        assert_eq!(r.status, 201, "{key}: {:?}", r.json());
+        if key == "abandoned_cart" {
+            cart_flow = r.json()["id"].as_str().unwrap().to_string();
+        }
+    }
+    let r = c.post_json(&format!("/api/v1/flows/{cart_flow}/activate"), sk, &json!({})).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    person(&mut c, wk, sk, "ann").await;
+    let event = json!({"order_id": "o-1", "name": "Bell", "title": "Bell", "price": 19.5, "currency": "EUR",
+        "url": "https://velo.example/bell", "value": 39, "checkout_url": "https://velo.example/cart/recover/abc",
+        "products": [{"product_id": "bell", "name": "Bell", "variant": "Brass", "quantity": 2, "price": 19.5,
+            "image_url": "https://cdn.velo.example/bell.jpg", "url": "https://velo.example/bell"}]});
+    let templates = common::all_items(&mut c, sk, "/api/v1/templates").await;
+    let contact = c.get("/api/v1/contacts?user_id=ann", sk).await.unwrap().json()["items"][0]["id"].clone();
+    let mut emails = 0;
+    for t in templates.iter().filter(|t| t["channel"] == "email" && t["id"].as_str().unwrap().starts_with("lib-")) {
+        let id = t["id"].as_str().unwrap();
+        let body = json!({"event": event});
+        let r = c.post_json(&format!("/api/v1/templates/{id}/preview?contact_id={contact}"), sk, &body).await.unwrap();
+        assert_eq!(r.status, 200, "{id}: {:?}", r.json());
+        let p = r.json();
+        let (html, text) = (p["html"].as_str().unwrap_or_default(), p["text"].as_str().unwrap_or_default());
+        for part in [html, text] {
+            assert!(part.contains("Velo &amp; Co") || part.contains("Velo & Co"), "{id}: the store's name: {part}");
+            assert!(part.contains("1 Harbour Road, Bristol BS1 4AA"), "{id}: the store's address");
+            assert!(part.contains("/preferences/"), "{id}: a preferences link: {part}");
+            assert!(part.contains("/u/"), "{id}: an unsubscribe link");
+            assert!(!part.contains("{{") && !part.contains("{%"), "{id}: Liquid left over");
+        }
+        assert!(html.contains("cdn.velo.example/logo.png") && html.contains("#0f766e"), "{id}: logo and colour");
+        assert!(html.contains("width=device-width") && html.contains("max-width:600px"), "{id}: mobile layout");
+        emails += 1;
+    }
+    assert!(emails >= 14, "{emails} library emails");
+    let ask = json!({"event": event});
+    let path = format!("/api/v1/templates/lib-cart-email/preview?contact_id={contact}");
+    let cart = c.post_json(&path, sk, &ask).await.unwrap().json();
+    let html = cart["html"].as_str().unwrap();
+    for needle in ["Bell", "Brass", "Quantity: 2", "€19.50", "€39.00", "cdn.velo.example/bell.jpg", "cart/recover/abc"]
+    {
+        assert!(html.contains(needle), "the cart email shows {needle}: {html}");
+    }
+    let pools = c.get("/api/v1/coupons", sk).await.unwrap().json();
+    let ids: Vec<&str> = pools["items"].as_array().unwrap().iter().filter_map(|p| p["id"].as_str()).collect();
+    for pool in ["lib-welcome-10", "lib-cart-10", "lib-comeback-15", "lib-vip-shipping", "lib-birthday-20"] {
+        assert!(ids.contains(&pool), "{pool} created with its flow: {ids:?}");
+    }
+
+    // The abandoned cart: the items and the restore link, then a unique code a day later.
+    track(&mut c, wk, "ann", "Checkout Started", event.clone()).await;
+    advance(&mut c, sk, "4h").await;
+    advance(&mut c, sk, "1m").await;
+    let first = sent_part(&mut c, sk, "ann", "You left something in your cart", "html").await;
+    assert!(first.contains("Brass") && first.contains("€39.00"), "{first}");
+    let first = sent_part(&mut c, sk, "ann", "You left something in your cart", "text").await;
+    assert!(first.contains("Bell (Brass) x 2: €19.50") && first.contains("cart/recover/abc"), "{first}");
+    advance(&mut c, sk, "1d").await;
+    advance(&mut c, sk, "1m").await;
+    let second = sent_part(&mut c, sk, "ann", "10% off what is in your cart", "text").await;
+    let code = second.split("Your code: ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default();
+    assert!(code.starts_with("CART-") && code.len() == "CART-".len() + 8, "a unique code: {second}");
+}
