@@ -149,12 +149,19 @@ pub struct CartItem {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
+    /// The variant chosen (`"Brass / Large"`), Segment's `variant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Cart {
     pub items: Vec<CartItem>,
     pub updated_at: Option<Timestamp>,
+    /// The platform's link that restores this cart (`checkout_url` of the latest checkout or cart event that had
+    /// one, such as Shopify's `abandoned_checkout_url`); cleared by an order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 impl Cart {
@@ -202,6 +209,7 @@ impl Computed {
                 o.first_at = Some(o.first_at.map_or(ts, |f| f.min(ts)));
                 o.last_at = o.last_at.max(Some(ts));
                 self.cart.items.clear();
+                self.cart.checkout_url = None;
             }
             "Order Refunded" | "Order Cancelled" => {
                 self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount(p));
@@ -234,6 +242,9 @@ impl Computed {
                 }
             }
             "Checkout Started" | "Cart Viewed" => {
+                if let Some(url) = str_prop(p, "checkout_url").filter(|u| recovery_url(u)) {
+                    self.cart.checkout_url = Some(url);
+                }
                 if let Some(Value::Array(products)) = p.get("products")
                     && !products.is_empty()
                 {
@@ -321,7 +332,19 @@ fn cart_item(p: &JsonMap) -> Option<CartItem> {
         category: str_prop(p, "category"),
         url: str_prop(p, "url"),
         image_url: str_prop(p, "image_url"),
+        variant: str_prop(p, "variant"),
     })
+}
+
+/// Longest cart recovery link kept, in bytes.
+const CHECKOUT_URL_BYTES_MAX: usize = 2_000;
+
+/// Whether `u` can be a cart's recovery link: an http(s) address of bounded length without spaces.
+fn recovery_url(u: &str) -> bool {
+    let lower = u.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://"))
+        && u.len() <= CHECKOUT_URL_BYTES_MAX
+        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// A customer profile.

@@ -974,7 +974,7 @@ impl State {
 /// Submitted` of the form the trigger names (any form when it names none).
 fn entered_by(trigger: &Trigger, name: &str, properties: &JsonMap) -> bool {
     match trigger {
-        Trigger::Event { event, .. } => event == name,
+        Trigger::Event { events, .. } => events.iter().any(|e| e == name),
         Trigger::FormSubmitted { form } => {
             name == kairos_domain::SystemEvent::FormSubmitted.as_str()
                 && form.as_deref().is_none_or(|id| properties.get("form_id").and_then(Value::as_str) == Some(id))

@@ -235,7 +235,7 @@ pub(crate) fn simulate_flow(
     since: Duration,
     now: Timestamp,
 ) -> Result<Simulation, EngineError> {
-    let Trigger::Event { event: trigger_event, filter } = &def.trigger else {
+    let Trigger::Event { events: trigger_events, filter } = &def.trigger else {
         return Err(EngineError::Invalid {
             message: "simulation replays events: only flows with an event trigger can be simulated".into(),
             field: Some("trigger".into()),
@@ -319,7 +319,8 @@ pub(crate) fn simulate_flow(
                 );
                 release(&mut profiles, &finished, before);
             }
-            if name != trigger_event || !trigger_filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties))
+            if !trigger_events.iter().any(|e| e == name)
+                || !trigger_filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties))
             {
                 continue;
             }

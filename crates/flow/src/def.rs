@@ -29,7 +29,9 @@ impl FlowDef {
     /// The flow's priority: as written, else by its trigger (carts over browsing over other flows).
     pub fn priority(&self) -> u8 {
         self.priority.unwrap_or_else(|| match &self.trigger {
-            Trigger::Event { event, .. } => kairos_domain::priority::flow_default(Some(event), false),
+            Trigger::Event { events, .. } => {
+                events.iter().map(|e| kairos_domain::priority::flow_default(Some(e), false)).max().unwrap_or_default()
+            }
             Trigger::BackInStock | Trigger::PriceDrop { .. } => kairos_domain::priority::flow_default(None, true),
             _ => kairos_domain::priority::flow_default(None, false),
         })
@@ -38,13 +40,28 @@ impl FlowDef {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
-    Event { event: String, filter: Option<Expr> },
-    SegmentEntered { segment: String },
-    SegmentExited { segment: String },
-    Date { trait_name: String, days_before: i64 },
+    /// Any of `events` (one, or up to [`TRIGGER_EVENTS_MAX`] for "whichever comes": cart activity).
+    Event {
+        events: Vec<String>,
+        filter: Option<Expr>,
+    },
+    SegmentEntered {
+        segment: String,
+    },
+    SegmentExited {
+        segment: String,
+    },
+    Date {
+        trait_name: String,
+        days_before: i64,
+    },
     BackInStock,
-    PriceDrop { min_percent: f64 },
-    FormSubmitted { form: Option<String> },
+    PriceDrop {
+        min_percent: f64,
+    },
+    FormSubmitted {
+        form: Option<String>,
+    },
     Api,
 }
 
@@ -337,13 +354,42 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
     Ok(FlowDef { name, trigger, entry, exit_when, key, topic, priority, start, steps })
 }
 
+/// Most events one trigger names.
+pub const TRIGGER_EVENTS_MAX: usize = 5;
+
+/// `"event": "Checkout Started"`, or `"events": ["Product Added", "Cart Viewed", "Checkout Started"]` (whichever
+/// comes first enters the flow).
+fn trigger_events(o: &mut Obj) -> Result<Vec<String>, FlowError> {
+    match (o.string("event")?, o.get("events")) {
+        (Some(e), None) => Ok(vec![event_name(e)]),
+        (None, Some(Value::Array(list))) if !list.is_empty() && list.len() <= TRIGGER_EVENTS_MAX => {
+            let mut out: Vec<String> = Vec::with_capacity(list.len());
+            for (i, v) in list.iter().enumerate() {
+                let name = v.as_str().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 200).ok_or_else(|| {
+                    FlowError::new(format!("trigger.events[{i}]"), "each event is a name of 1 to 200 bytes")
+                })?;
+                let name = event_name(name.to_string());
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            Ok(out)
+        }
+        (None, Some(_)) => {
+            Err(FlowError::new("trigger.events", format!("events is a list of 1 to {TRIGGER_EVENTS_MAX} event names")))
+        }
+        (Some(_), Some(_)) => Err(FlowError::new("trigger.events", "give event or events, not both")),
+        (None, None) => Err(FlowError::new("trigger.event", "trigger.event is required")),
+    }
+}
+
 fn parse_trigger(v: &Value) -> Result<Trigger, FlowError> {
     let mut o = Obj::new("trigger", v)?;
     let kind = o.required("type")?;
     let t = match kind.as_str() {
         // SPEC 2's generic message event names are read as the events Kairos emits (`Message Clicked`: `Email
         // Clicked`), here and in `wait_for`.
-        "event" => Trigger::Event { event: event_name(o.required("event")?), filter: o.expr("where")? },
+        "event" => Trigger::Event { events: trigger_events(&mut o)?, filter: o.expr("where")? },
         "segment_entered" => Trigger::SegmentEntered { segment: o.required("segment")? },
         "segment_exited" => Trigger::SegmentExited { segment: o.required("segment")? },
         "date" => {

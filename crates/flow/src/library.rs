@@ -81,17 +81,17 @@ fn product_lines(list: &str, limit: u32) -> String {
     )
 }
 
-/// The cart's items (the trigger event's `products`, else the contact's cart) with image, name, variant,
-/// quantity and price, then the total and the link that restores the cart (the platform's recovery URL when
-/// known, else the store).
-const CART_HTML: &str = "{% assign items = event.products | default: cart.items %}\
+/// The cart's items as they are now (the contact's cart, else the trigger event's `products`) with image, name,
+/// variant, quantity and price, then the total and the link that restores the cart (the platform's recovery URL
+/// when known, else the store).
+const CART_HTML: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% endif %}\
 <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"font-size:15px\">\
 {% for item in items %}<tr><td width=\"72\" style=\"padding:8px 8px 8px 0\">{% if item.image_url %}<img src=\"{{ item.image_url }}\" alt=\"\" width=\"64\" style=\"width:64px;height:auto;border:0\">{% endif %}</td>\
 <td style=\"padding:8px 0\"><strong>{{ item.name }}</strong>{% if item.variant %}<br><span style=\"color:#6b7280\">{{ item.variant }}</span>{% endif %}<br>Quantity: {{ item.quantity | default: 1 }}</td>\
 <td align=\"right\" style=\"padding:8px 0;white-space:nowrap\">{{ item.price | money: event.currency }}</td></tr>{% endfor %}\
-<tr><td></td><td style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>Total</strong></td><td align=\"right\" style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>{{ event.value | default: cart.value | money: event.currency }}</strong></td></tr></table>\
-<p><a href=\"{{ event.checkout_url | default: store.url }}\" style=\"display:inline-block;padding:12px 20px;background:{{ store.color | default: '#1a56db' }};color:#ffffff;text-decoration:none;border-radius:4px\">Return to your cart</a></p>";
-const CART_TEXT: &str = "{% assign items = event.products | default: cart.items %}{% for item in items %}- {{ item.name }}{% if item.variant %} ({{ item.variant }}){% endif %} x {{ item.quantity | default: 1 }}: {{ item.price | money: event.currency }}\n{% endfor %}Total: {{ event.value | default: cart.value | money: event.currency }}\n\nReturn to your cart: {{ event.checkout_url | default: store.url }}";
+<tr><td></td><td style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>Total</strong></td><td align=\"right\" style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>{{ total | money: event.currency }}</strong></td></tr></table>\
+<p><a href=\"{{ cart.checkout_url | default: event.checkout_url | default: store.url }}\" style=\"display:inline-block;padding:12px 20px;background:{{ store.color | default: '#1a56db' }};color:#ffffff;text-decoration:none;border-radius:4px\">Return to your cart</a></p>";
+const CART_TEXT: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% endif %}{% for item in items %}- {{ item.name }}{% if item.variant %} ({{ item.variant }}){% endif %} x {{ item.quantity | default: 1 }}: {{ item.price | money: event.currency }}\n{% endfor %}Total: {{ total | money: event.currency }}\n\nReturn to your cart: {{ cart.checkout_url | default: event.checkout_url | default: store.url }}";
 
 /// The double opt-in confirmation email (a transactional message: the person has not consented yet, so it
 /// promotes nothing). `event.confirm_url` is the signed link; `event.form_name` the form signed up on.
@@ -146,16 +146,16 @@ pub const LIBRARY: &[LibraryFlow] = &[
     LibraryFlow {
         key: "abandoned_cart",
         name: "Abandoned cart",
-        description: "One reminder per checkout: high-value carts become a call task for the team, others get an email, then an SMS if no order follows within a day. Ends at once when the order is placed.",
+        description: "Starts on cart activity (an item added, the cart viewed or a checkout started, whichever comes first): high-value carts become a call task for the team, others get an email with the cart's items, a second one with a unique code a day later, then an SMS. Ends at once when the order is placed.",
         flow: |high| {
             json!({"name": "Abandoned cart",
-            "trigger": {"type": "event", "event": "Checkout Started"},
+            "trigger": {"type": "event", "events": ["Product Added", "Cart Viewed", "Checkout Started"]},
             "entry": {"filter": "subscribed email or subscribed sms", "reentry": "once_per 1d"},
             "exit_when": "did \"Order Completed\" since entry",
             "steps": [
                 {"id": "wait", "type": "delay", "duration": "4h", "next": "route"},
-                {"id": "route", "type": "split", "condition": format!("event.value > {high}"), "yes": "call", "no": "email"},
-                {"id": "call", "type": "task", "message": "Call {{ contact.first_name }} ({{ contact.email }}) about a {{ event.value | money }} cart"},
+                {"id": "route", "type": "split", "condition": format!("cart.value > {high}"), "yes": "call", "no": "email"},
+                {"id": "call", "type": "task", "message": "Call {{ contact.first_name }} ({{ contact.email }}) about a {{ cart.value | money }} cart"},
                 {"id": "email", "type": "send", "channel": "email", "template": "lib-cart-email", "next": "wait_order"},
                 {"id": "wait_order", "type": "wait_for", "event": "Order Completed", "timeout": "1d", "timeout_next": "code"},
                 {"id": "code", "type": "issue_coupon", "pool": "lib-cart-10", "next": "reminder", "fallback_next": "sms"},

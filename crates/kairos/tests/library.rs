@@ -199,7 +199,11 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
         assert!(ids.contains(&pool), "{pool} created with its flow: {ids:?}");
     }
 
-    // The abandoned cart: the items and the restore link, then a unique code a day later.
+    // The abandoned cart starts on the first cart activity (one run, whichever comes); the email shows the cart
+    // as it is then, with the recovery link of the later checkout; a unique code follows a day later.
+    let added = json!({"product_id": "bell", "name": "Bell", "variant": "Brass", "price": 19.5, "quantity": 2, "currency": "EUR"});
+    track(&mut c, wk, "ann", "Product Added", added).await;
+    advance(&mut c, sk, "10m").await;
     track(&mut c, wk, "ann", "Checkout Started", event.clone()).await;
     advance(&mut c, sk, "4h").await;
     advance(&mut c, sk, "1m").await;
@@ -209,6 +213,8 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
     assert!(first.contains("Bell (Brass) x 2: €19.50") && first.contains("cart/recover/abc"), "{first}");
     advance(&mut c, sk, "1d").await;
     advance(&mut c, sk, "1m").await;
+    let runs = c.get(&format!("/api/v1/flows/{cart_flow}/stats"), sk).await.unwrap().json();
+    assert_eq!(runs["entered"], json!(1), "cart activity enters once: {runs}");
     let second = sent_part(&mut c, sk, "ann", "10% off what is in your cart", "text").await;
     let code = second.split("Your code: ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default();
     assert!(code.starts_with("CART-") && code.len() == "CART-".len() + 8, "a unique code: {second}");

@@ -59,6 +59,7 @@ pub fn cart_json(cart: &Cart, free_shipping_threshold: Option<f64>) -> Value {
                 "category": i.category,
                 "url": i.url,
                 "image_url": i.image_url,
+                "variant": i.variant,
             })
         })
         .collect();
@@ -67,6 +68,7 @@ pub fn cart_json(cart: &Cart, free_shipping_threshold: Option<f64>) -> Value {
         "value": major(value),
         "item_count": count,
         "updated_at": cart.updated_at.map(|t| t.to_string()),
+        "checkout_url": cart.checkout_url,
     });
     if let Some(threshold) = free_shipping_threshold.and_then(Money::from_major) {
         let remaining = Money::from_cents((threshold.cents() - value.cents()).max(0));
@@ -113,9 +115,13 @@ mod tests {
             category: None,
             url: None,
             image_url: None,
+            variant: None,
         };
-        let cart =
-            Cart { items: vec![item("a", 1999, 2), item("b", 500, 1)], updated_at: Some(Timestamp::from_secs(0)) };
+        let cart = Cart {
+            items: vec![item("a", 1999, 2), item("b", 500, 1)],
+            updated_at: Some(Timestamp::from_secs(0)),
+            checkout_url: None,
+        };
         let v = cart_json(&cart, Some(75.0));
         assert_eq!(v["value"], json!(44.98));
         assert_eq!(v["items"][0]["price"], json!(19.99));

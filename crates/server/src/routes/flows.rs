@@ -63,6 +63,9 @@ pub struct FlowTrigger {
     pub kind: String,
     /// `event`: the event name.
     pub event: Option<String>,
+    /// `event`: instead of `event`, up to 5 names; whichever comes first enters (cart activity: `["Product
+    /// Added", "Cart Viewed", "Checkout Started"]`).
+    pub events: Option<Vec<String>>,
     /// `event`: a condition on the event (`value > 100`).
     #[serde(rename = "where")]
     pub filter: Option<String>,

@@ -52,7 +52,7 @@ function describe(step) {
 function describeTrigger(t = {}) {
   switch (t.type) {
     case 'event':
-      return `Event “${t.event}”${t.where ? ` where ${t.where}` : ''}`;
+      return `${t.events ? `First of ${t.events.map((e) => `“${e}”`).join(', ')}` : `Event “${t.event}”`}${t.where ? ` where ${t.where}` : ''}`;
     case 'segment_entered':
       return `Enters segment ${t.segment}`;
     case 'segment_exited':
