@@ -440,6 +440,42 @@ pub const LIBRARY: &[LibraryFlow] = &[
         segments: &[],
         pools: || vec![unique_pool("lib-birthday-20", "Birthday 20% off", "BDAY", "percent", 20.0, "30d")],
     },
+    LibraryFlow {
+        key: "returns_follow_up",
+        name: "Returns and exchanges follow-up",
+        description: "A day after a refund, a personal note: what went wrong, help choosing a replacement or an exchange, and what others bought instead.",
+        flow: |_| {
+            json!({"name": "Returns and exchanges follow-up",
+            "trigger": {"type": "event", "events": ["Order Refunded", "Return Requested"]},
+            "key": "event.order_id",
+            "entry": {"filter": "subscribed email", "reentry": "always"},
+            "exit_when": "did \"Order Completed\" since entry",
+            "steps": [
+                {"id": "wait", "type": "delay", "duration": "1d", "next": "email"},
+                {"id": "email", "type": "send", "channel": "email", "template": "lib-returns"}
+            ]})
+        },
+        templates: || {
+            vec![email_parts(
+                "lib-returns",
+                "Sorry it did not work out",
+                &format!(
+                    "<p>We are sorry that order {{{{ event.order_id }}}} did not work out. Reply to this email and tell us what went wrong: \
+we will help you find the right size, colour or model, or arrange an exchange.</p>\
+{{% if recommendations.based_on_history.size > 0 %}}<p>You might like instead:</p>{}{{% endif %}}",
+                    product_cards("recommendations.based_on_history", 3)
+                ),
+                &format!(
+                    "We are sorry that order {{{{ event.order_id }}}} did not work out. Reply to this email and tell us what went wrong: \
+we will help you find the right size, colour or model, or arrange an exchange.\n\
+{{% if recommendations.based_on_history.size > 0 %}}\nYou might like instead:\n{}{{% endif %}}",
+                    product_lines("recommendations.based_on_history", 3)
+                ),
+            )]
+        },
+        segments: &[],
+        pools: no_pools,
+    },
 ];
 
 pub fn find(key: &str) -> Option<&'static LibraryFlow> {
@@ -495,6 +531,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(LIBRARY.len(), 10);
+        assert_eq!(LIBRARY.len(), 11);
     }
 }

@@ -147,17 +147,18 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
         assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{bad}");
     }
     let lib = c.get("/api/v1/flows/library", sk).await.unwrap().json();
-    let mut cart_flow = String::new();
+    let mut flows = std::collections::HashMap::new();
     for f in lib["items"].as_array().unwrap() {
         let key = f["key"].as_str().unwrap();
         let r = c.post_json(&format!("/api/v1/flows/library/{key}/install"), sk, &json!({})).await.unwrap();
         assert_eq!(r.status, 201, "{key}: {:?}", r.json());
-        if key == "abandoned_cart" {
-            cart_flow = r.json()["id"].as_str().unwrap().to_string();
-        }
+        flows.insert(key.to_string(), r.json()["id"].as_str().unwrap().to_string());
     }
-    let r = c.post_json(&format!("/api/v1/flows/{cart_flow}/activate"), sk, &json!({})).await.unwrap();
-    assert_eq!(r.status, 200, "{:?}", r.json());
+    let cart_flow = flows["abandoned_cart"].clone();
+    for key in ["abandoned_cart", "returns_follow_up"] {
+        let r = c.post_json(&format!("/api/v1/flows/{}/activate", flows[key]), sk, &json!({})).await.unwrap();
+        assert_eq!(r.status, 200, "{:?}", r.json());
+    }
     person(&mut c, wk, sk, "ann").await;
     let event = json!({"order_id": "o-1", "name": "Bell", "title": "Bell", "price": 19.5, "currency": "EUR",
         "url": "https://velo.example/bell", "value": 39, "checkout_url": "https://velo.example/cart/recover/abc",
@@ -218,4 +219,11 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
     let second = sent_part(&mut c, sk, "ann", "10% off what is in your cart", "text").await;
     let code = second.split("Your code: ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default();
     assert!(code.starts_with("CART-") && code.len() == "CART-".len() + 8, "a unique code: {second}");
+
+    // A refund gets a personal follow-up a day later, about that order.
+    track(&mut c, wk, "ann", "Order Refunded", json!({"order_id": "o-77", "total": 39})).await;
+    advance(&mut c, sk, "1d").await;
+    advance(&mut c, sk, "1m").await;
+    let sorry = sent_part(&mut c, sk, "ann", "Sorry it did not work out", "text").await;
+    assert!(sorry.contains("order o-77") && sorry.contains("exchange"), "{sorry}");
 }
