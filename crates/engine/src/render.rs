@@ -377,7 +377,8 @@ impl Render<'_> {
             .store(&store)
             .unsubscribe_url(&unsubscribe)
             .preferences_url(&preferences)
-            .timezone(Some(&tz));
+            .timezone(Some(&tz))
+            .locale(c.locale.as_deref());
         if let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object()) {
             g = g.coupon(coupon.clone());
         }

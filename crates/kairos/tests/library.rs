@@ -226,4 +226,14 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
     advance(&mut c, sk, "1m").await;
     let sorry = sent_part(&mut c, sk, "ann", "Sorry it did not work out", "text").await;
     assert!(sorry.contains("order o-77") && sorry.contains("exchange"), "{sorry}");
+
+    // Money as the reader writes it: a German reader sees 19,50 € for a EUR price.
+    let who = json!({"userId": "ute", "traits": {"email": "ute@example.com", "first_name": "Ute"}, "context": {"locale": "de-DE"}});
+    assert_eq!(c.post_json("/v1/identify", wk, &who).await.unwrap().status, 200);
+    let ute = c.get("/api/v1/contacts?user_id=ute", sk).await.unwrap().json()["items"][0]["id"].clone();
+    let path = format!("/api/v1/templates/lib-price-drop/preview?contact_id={ute}");
+    let p =
+        c.post_json(&path, sk, &json!({"event": {"title": "Bell", "price": 1234.5, "currency": "EUR"}})).await.unwrap();
+    let text = p.json()["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("Bell now costs 1.234,50\u{a0}€"), "{text}");
 }

@@ -17,11 +17,52 @@ pub(crate) struct RenderSettings {
     pub now: jiff::Timestamp,
     /// The store currency (ISO 4217 code), for `money`.
     pub currency: Option<Currency>,
+    /// How the reader writes numbers (the contact's locale), for `money`; None: `1,234.50` with the symbol first.
+    pub numbers: Option<NumberStyle>,
 }
 
 impl Default for RenderSettings {
     fn default() -> Self {
-        Self { tz: TimeZone::UTC, now: jiff::Timestamp::UNIX_EPOCH, currency: None }
+        Self { tz: TimeZone::UTC, now: jiff::Timestamp::UNIX_EPOCH, currency: None, numbers: None }
+    }
+}
+
+/// How a locale writes an amount of money: separators and where the currency symbol goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberStyle {
+    pub group: &'static str,
+    pub decimal: char,
+    /// `1.234,50 €` rather than `€1,234.50`.
+    pub symbol_after: bool,
+    /// A (non-breaking) space between the symbol and the amount.
+    pub spaced: bool,
+}
+
+/// No-break space: the amount and its symbol (or groups of digits) stay on one line.
+const NBSP: &str = "\u{a0}";
+/// Narrow no-break space, French digit groups.
+const NNBSP: &str = "\u{202f}";
+
+impl NumberStyle {
+    /// The style of a BCP 47 / POSIX locale (`de-DE`, `pt_BR`, `fr`), from its language (and region where they
+    /// differ); None for English-like and unknown locales (`$1,234.50`). A simplified table of CLDR's patterns.
+    pub fn of_locale(locale: &str) -> Option<NumberStyle> {
+        let lower = locale.trim().replace('_', "-").to_ascii_lowercase();
+        let mut parts = lower.split('-');
+        let lang = parts.next().unwrap_or_default();
+        let region = parts.find(|p| p.len() == 2).unwrap_or_default();
+        let style = |group, symbol_after, spaced| Some(NumberStyle { group, decimal: ',', symbol_after, spaced });
+        match (lang, region) {
+            ("pt", "br") => style(".", false, true),
+            ("nl", _) => style(".", false, true),
+            ("de" | "it" | "es" | "pt" | "da" | "id" | "el" | "ro" | "hr" | "sl" | "tr", _) => style(".", true, true),
+            ("fr", _) => style(NNBSP, true, true),
+            (
+                "sv" | "fi" | "nb" | "nn" | "no" | "pl" | "cs" | "sk" | "ru" | "uk" | "hu" | "bg" | "lt" | "lv" | "et",
+                _,
+            ) => style(NBSP, true, true),
+            _ => None,
+        }
     }
 }
 

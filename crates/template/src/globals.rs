@@ -47,7 +47,7 @@ impl Globals {
     pub fn builder(now: jiff::Timestamp) -> GlobalsBuilder {
         GlobalsBuilder {
             vars: Vec::new(),
-            settings: RenderSettings { tz: TimeZone::UTC, now, currency: None },
+            settings: RenderSettings { tz: TimeZone::UTC, now, currency: None, numbers: None },
             currency_set: false,
         }
     }
@@ -153,6 +153,13 @@ impl GlobalsBuilder {
     /// data is messy and a wrong zone must not stop a send.
     pub fn timezone(mut self, name: Option<&str>) -> Self {
         self.settings.tz = name.and_then(|n| TimeZone::get(n.trim()).ok()).unwrap_or(TimeZone::UTC);
+        self
+    }
+
+    /// The contact's locale (`de-DE`, `fr`): how `money` writes amounts (`1.234,50 €`). Unknown or missing: the
+    /// English way (`€1,234.50`).
+    pub fn locale(mut self, locale: Option<&str>) -> Self {
+        self.settings.numbers = locale.and_then(crate::context::NumberStyle::of_locale);
         self
     }
 

@@ -5,7 +5,7 @@ use liquid_core::{
     Runtime, Value, ValueView,
 };
 
-use crate::context::{Currency, with_settings};
+use crate::context::{Currency, NumberStyle, with_settings};
 
 /// Largest amount formatted (10^15 major units); beyond it the input is returned unchanged.
 const AMOUNT_MAJOR_MAX: f64 = 1e15;
@@ -46,7 +46,8 @@ impl Filter for MoneyFilter {
         // A missing or invalid argument (`money: contact.currency` with no currency) falls back to the store's.
         let currency =
             args.currency.and_then(|c| Currency::parse(c.as_str())).or_else(|| with_settings(|s| s.currency));
-        Ok(Value::scalar(format_money(&digits, currency)))
+        let numbers = with_settings(|s| s.numbers);
+        Ok(Value::scalar(format_money_in(&digits, currency, numbers)))
     }
 }
 
@@ -76,27 +77,39 @@ pub fn money_text(amount_major: f64, currency: &str) -> String {
     format_money(&amount_major.to_string(), Currency::parse(currency))
 }
 
-/// Formats a plain decimal string with grouping, rounding and the currency's symbol.
+/// Formats a plain decimal string with grouping, rounding and the currency's symbol, the English way.
 pub(crate) fn format_money(digits: &str, currency: Option<Currency>) -> String {
+    format_money_in(digits, currency, None)
+}
+
+/// [`format_money`] as a locale writes it (`numbers`): `1.234,50 €` in German, `€ 1.234,50` in Dutch.
+pub(crate) fn format_money_in(digits: &str, currency: Option<Currency>, numbers: Option<NumberStyle>) -> String {
     let (symbol, suffix, decimals) = currency.map_or(("", None, 2), style);
     let (negative, units) = round_to_units(digits, decimals);
     let scale = 10u128.pow(decimals);
     let (whole, frac) = (units / scale, units % scale);
-    let mut out = String::with_capacity(24);
-    if negative && units != 0 {
-        out.push('-');
-    }
-    out.push_str(symbol);
-    push_grouped(&mut out, whole);
+    let (group, decimal) = numbers.map_or((",", '.'), |n| (n.group, n.decimal));
+    let mut amount = String::with_capacity(24);
+    push_grouped(&mut amount, whole, group);
     if decimals > 0 {
-        out.push('.');
-        out.push_str(&format!("{frac:0width$}", width = decimals as usize));
+        amount.push(decimal);
+        amount.push_str(&format!("{frac:0width$}", width = decimals as usize));
     }
-    if let Some(code) = suffix {
-        out.push(' ');
-        out.push_str(code.as_str());
+    let sign = if negative && units != 0 { "-" } else { "" };
+    // A code (`SEK`) always follows the amount; a symbol goes where the locale puts it.
+    let (mark, after, gap) = match (suffix, numbers) {
+        (Some(code), _) => (code.as_str().to_string(), true, " "),
+        (None, None) => (symbol.to_string(), false, ""),
+        (None, Some(n)) => {
+            (symbol.to_string(), n.symbol_after, if n.spaced && !symbol.is_empty() { "\u{a0}" } else { "" })
+        }
+    };
+    if after {
+        let gap = if mark.is_empty() { "" } else { gap };
+        format!("{sign}{amount}{gap}{mark}")
+    } else {
+        format!("{sign}{mark}{gap}{amount}")
     }
-    out
 }
 
 /// (sign, amount in units of 10^-decimals), rounding half away from zero.
@@ -121,11 +134,11 @@ fn round_to_units(digits: &str, decimals: u32) -> (bool, u128) {
     (negative, units)
 }
 
-fn push_grouped(out: &mut String, n: u128) {
+fn push_grouped(out: &mut String, n: u128, group: &str) {
     let s = n.to_string();
     for (i, c) in s.chars().enumerate() {
         if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
+            out.push_str(group);
         }
         out.push(c);
     }
@@ -175,5 +188,20 @@ mod tests {
         assert_eq!(fmt("999.995", "USD"), "$1,000.00");
         assert_eq!(format_money("12", None), "12.00");
         assert_eq!(fmt("12", "nope"), "12.00");
+    }
+
+    #[test]
+    fn formats_for_the_readers_locale() {
+        let in_locale = |d: &str, c: &str, l: &str| format_money_in(d, Currency::parse(c), NumberStyle::of_locale(l));
+        assert_eq!(in_locale("1234.5", "EUR", "de-DE"), "1.234,50\u{a0}€");
+        assert_eq!(in_locale("1234.5", "EUR", "fr_FR"), "1\u{202f}234,50\u{a0}€");
+        assert_eq!(in_locale("1234.5", "EUR", "nl-NL"), "€\u{a0}1.234,50");
+        assert_eq!(in_locale("1234.5", "BRL", "pt-BR"), "R$\u{a0}1.234,50");
+        assert_eq!(in_locale("-5", "EUR", "it"), "-5,00\u{a0}€");
+        assert_eq!(in_locale("1234.5", "SEK", "sv-SE"), "1\u{a0}234,50 SEK");
+        assert_eq!(in_locale("1234.5", "USD", "en-GB"), "$1,234.50");
+        assert_eq!(in_locale("1234.5", "USD", "xx"), "$1,234.50", "unknown locales read the English way");
+        assert_eq!(in_locale("1234.5", "JPY", "de"), "1.235\u{a0}¥");
+        assert_eq!(format_money_in("12", None, NumberStyle::of_locale("de")), "12,00");
     }
 }
