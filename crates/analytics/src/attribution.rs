@@ -21,7 +21,8 @@ pub fn orders(rows: &[OrderRow]) -> Vec<Order> {
                 seq: r.seq,
                 contact: r.contact,
                 at: r.at,
-                amount: kairos_domain::contact::order_amount(&r.properties),
+                // In the store's currency, at the rate the order recorded.
+                amount: kairos_domain::contact::order_amount_in_store(&r.properties),
                 order_id,
             }
         })
@@ -208,10 +209,23 @@ mod tests {
             row(2, props(json!({"order_id": 42, "revenue": "3"}))),
             row(3, props(json!({"order_id": "", "products": [{"product_id": "p", "price": 2, "quantity": 3}]}))),
             row(4, JsonMap::new()),
+            // A EUR order in a USD store, converted at the rate it recorded; a bad rate counts the amount as is.
+            row(5, props(json!({"total": 100, "currency": "EUR", "exchange_rate": 1.0825}))),
+            row(6, props(json!({"total": 100, "currency": "EUR", "exchange_rate": -2}))),
         ];
         let got: Vec<(Option<String>, i64)> =
             orders(&rows).into_iter().map(|o| (o.order_id, o.amount.cents())).collect();
-        assert_eq!(got, vec![(Some("o-1".into()), 1250), (Some("42".into()), 300), (None, 600), (None, 0)]);
+        assert_eq!(
+            got,
+            vec![
+                (Some("o-1".into()), 1250),
+                (Some("42".into()), 300),
+                (None, 600),
+                (None, 0),
+                (None, 10825),
+                (None, 10000)
+            ]
+        );
         assert_eq!(touch_range(&[], Windows::default()), None);
         let os = orders(&rows[..2]);
         let (from, to) = touch_range(&os, Windows::default()).unwrap();

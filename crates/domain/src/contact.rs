@@ -205,14 +205,14 @@ impl Computed {
             "Order Completed" => {
                 let o = &mut self.orders;
                 o.count += 1;
-                o.total_spent = o.total_spent.saturating_add(order_amount(p));
+                o.total_spent = o.total_spent.saturating_add(order_amount_in_store(p));
                 o.first_at = Some(o.first_at.map_or(ts, |f| f.min(ts)));
                 o.last_at = o.last_at.max(Some(ts));
                 self.cart.items.clear();
                 self.cart.checkout_url = None;
             }
             "Order Refunded" | "Order Cancelled" => {
-                self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount(p));
+                self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount_in_store(p));
             }
             "Product Added" => {
                 if let Some(item) = cart_item(p) {
@@ -294,6 +294,28 @@ pub fn order_amount(p: &JsonMap) -> Money {
             .filter_map(|v| v.as_object().and_then(cart_item))
             .fold(Money::ZERO, |acc, i| acc.saturating_add(i.price.saturating_mul(i.quantity))),
         _ => Money::ZERO,
+    }
+}
+
+/// Largest exchange rate an order may record (store units per unit of the order's currency).
+pub const EXCHANGE_RATE_MAX: f64 = 1e6;
+
+/// [`order_amount`] in the store's currency: an order in another currency records the rate it was taken at
+/// (`exchange_rate`: store units per unit of its `currency`, as the platform converted it), and is counted at
+/// that rate. Without a valid rate the amount is taken as given (an order in the store's currency needs none).
+pub fn order_amount_in_store(p: &JsonMap) -> Money {
+    let amount = order_amount(p);
+    let rate = p.get("exchange_rate").and_then(|v| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    });
+    match rate {
+        Some(r) if r.is_finite() && r > 0.0 && r <= EXCHANGE_RATE_MAX => {
+            let cents = (amount.cents() as f64 * r).round();
+            if cents.abs() < i64::MAX as f64 { Money::from_cents(cents as i64) } else { amount }
+        }
+        _ => amount,
     }
 }
 
