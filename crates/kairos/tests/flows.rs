@@ -292,6 +292,8 @@ async fn library_flows_install_as_drafts_and_run() {
         .unwrap();
     let out = c.get("/api/v1/outbox?to=big%40example.com", sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "You are one of our best customers", "{out}");
+    let gift = out["items"][0]["text"].as_str().unwrap();
+    assert!(gift.contains("Your code: VIP-"), "the VIP gift comes with a unique code: {gift}");
     let profile = c.get("/api/v1/contacts?user_id=big", sk).await.unwrap().json();
     assert_eq!(profile["items"][0]["traits"]["tags"], json!(["vip"]));
 
@@ -299,10 +301,12 @@ async fn library_flows_install_as_drafts_and_run() {
     let pp = &ids.iter().find(|(k, _)| k == "post_purchase").unwrap().1;
     c.post_json(&format!("/api/v1/flows/{pp}/activate"), sk, &json!({})).await.unwrap();
     for order in ["o-1", "o-2", "o-1"] {
+        let products = json!([{"product_id": "bell", "name": "Bell", "url": "https://velo.example/bell", "price": 10}]);
         c.post_json(
             "/v1/track",
             wk,
-            &json!({"userId": "big", "event": "Order Completed", "properties": {"order_id": order, "total": 10}}),
+            &json!({"userId": "big", "event": "Order Completed",
+                "properties": {"order_id": order, "total": 10, "products": products}}),
         )
         .await
         .unwrap();
@@ -321,6 +325,8 @@ async fn library_flows_install_as_drafts_and_run() {
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "3d"})).await.unwrap();
     let out = c.get(&format!("/api/v1/outbox?flow_id={pp}"), sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "How was your order?");
+    let review = out["items"][0]["text"].as_str().unwrap();
+    assert!(review.contains("Review Bell: https://velo.example/bell#reviews"), "a review link per product: {review}");
     assert_eq!(out["items"].as_array().unwrap().len(), 3);
 }
 
@@ -534,6 +540,7 @@ async fn catalog_and_date_triggers() {
         .unwrap();
     let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["price_drop"]), sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "Price drop: Gravel Bike", "{out}");
+    assert!(out["items"][0]["text"].as_str().unwrap().contains("Gravel Bike now costs $760.00"), "{out}");
     assert_eq!(out["items"].as_array().unwrap().len(), 1);
 
     // Birthday at 09:00 in the contact's zone (Helsinki, UTC+2 on 12 March).
@@ -545,6 +552,8 @@ async fn catalog_and_date_triggers() {
     assert_eq!(c.get(&birthday_path, sk).await.unwrap().json()["items"].as_array().unwrap().len(), 1);
     let out = c.get(&format!("/api/v1/outbox?flow_id={}", ids["birthday"]), sk).await.unwrap().json();
     assert_eq!(out["items"][0]["subject"], "Happy birthday, Vivi!");
+    let gift = out["items"][0]["text"].as_str().unwrap();
+    assert!(gift.contains("Your code: BDAY-") && !gift.contains("BDAY20"), "a unique birthday code: {gift}");
 }
 
 #[tokio::test]
