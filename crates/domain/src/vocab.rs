@@ -206,6 +206,10 @@ wire_enum! {
         TemplateMissing = "template_missing",
         /// Every product the message would promote is out of stock.
         NothingPromotable = "nothing_promotable",
+        /// The product the message is about sold out before it went.
+        SoldOut = "sold_out",
+        /// The price drop the message announced no longer holds when it goes.
+        PriceChanged = "price_changed",
         CouponExpired = "coupon_expired",
         CouponRedeemed = "coupon_redeemed",
         /// Deferred to the contact's best local hour.

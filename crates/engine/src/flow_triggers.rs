@@ -133,6 +133,10 @@ impl State {
         props.insert("previous_price".into(), json!(before.price.map(|m| m.as_major())));
         props.insert("drop_percent".into(), json!((drop_percent * 10.0).round() / 10.0));
         for f in flows {
+            // What the flow announces, so that the message can be checked again when it goes (`render`).
+            let mut props = props.clone();
+            let alert = if matches!(f.trigger(), Trigger::PriceDrop { .. }) { "price_drop" } else { "back_in_stock" };
+            props.insert("alert".into(), json!(alert));
             for &c in &contacts {
                 let c = self.follow(c);
                 self.enter(ws, &f, c, props.clone(), now)?;

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kairos_domain::{Contact, ContactId, Event, JsonMap, Product, Timestamp, WorkspaceId};
+use kairos_domain::{Contact, ContactId, Event, JsonMap, Product, SkipReason, Timestamp, WorkspaceId};
 use kairos_store::Reads;
 use kairos_template::{Globals, Renderer, Template, TemplateParts};
 use serde_json::{Value, json};
@@ -116,6 +116,8 @@ pub(crate) struct Compiled {
     template: Arc<Template>,
     uses_recommendations: bool,
     uses_products: bool,
+    /// Reads `cart`: a message about the cart, not about the one product its trigger event names.
+    uses_cart: bool,
 }
 
 /// Where signed links point, and the key that signs them.
@@ -233,6 +235,7 @@ impl Render<'_> {
             template,
             uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
             uses_products: data.contains("products") || partials.contains("products"),
+            uses_cart: data.contains("cart.") || partials.contains("cart."),
         };
         self.templates.compiled.insert((ws, id.to_string()), c.clone());
         Ok(Some(c))
@@ -247,6 +250,7 @@ impl Render<'_> {
             template: Arc::new(self.renderer(ws)?.compile(parts).map_err(invalid)?),
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
+            uses_cart: source.contains("cart."),
         })
     }
 
@@ -271,7 +275,8 @@ impl Render<'_> {
         if compiled.uses_products {
             extra.push(("products", self.trigger_products(ws, trigger)?));
         }
-        let globals = match self.globals(ws, c, trigger, message_id, now, extra)? {
+        let about = if compiled.uses_cart { About::Cart } else { About::TriggerProduct };
+        let globals = match self.globals(ws, c, trigger, message_id, now, extra, about)? {
             Ok(g) => g,
             Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
         };
@@ -307,7 +312,7 @@ impl Render<'_> {
         now: Timestamp,
     ) -> Result<String, EngineError> {
         let renderer = self.renderer(ws)?;
-        let Ok(globals) = self.globals(ws, c, trigger, "task", now, Vec::new())? else {
+        let Ok(globals) = self.globals(ws, c, trigger, "task", now, Vec::new(), About::Cart)? else {
             return Ok(source.to_string());
         };
         Ok(renderer
@@ -320,6 +325,7 @@ impl Render<'_> {
 
     /// The variables of one message. Product lists of the trigger event and the cart keep only items in stock;
     /// `Err(reason)` when a non-empty list has nothing promotable left.
+    #[allow(clippy::too_many_arguments)] // the parts of one message; a struct would only rename them
     pub(crate) fn globals(
         &mut self,
         ws: WorkspaceId,
@@ -328,8 +334,14 @@ impl Render<'_> {
         message_id: &str,
         now: Timestamp,
         extra: Vec<(&str, Value)>,
+        about: About,
     ) -> Result<Result<Globals, &'static str>, EngineError> {
         let mut event = trigger.clone();
+        if about == About::TriggerProduct
+            && let Err(reason) = self.current_product(ws, &mut event)?
+        {
+            return Ok(Err(reason));
+        }
         let settings = self.settings;
         let mut cart = kairos_template::cart_json(&c.computed.cart, settings.store.free_shipping_threshold);
         // Stock of every product the blocks mention, read once.
@@ -386,6 +398,47 @@ impl Render<'_> {
             g = g.var(name, v);
         }
         Ok(Ok(g.build()))
+    }
+}
+
+/// What a message is about, for the freshness of its trigger's product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum About {
+    /// The one product its trigger event names (browse abandonment, back in stock, price drop): promoted only
+    /// while in stock, at its current price.
+    TriggerProduct,
+    /// The cart (or a text): the cart's own items are filtered, the trigger's product alone decides nothing.
+    Cart,
+}
+
+impl Render<'_> {
+    /// Brings a single-product trigger event up to date at send time (SPEC 17 "freshness"): the product as the
+    /// catalog has it now. `Err(sold_out)` when it can no longer be bought; `Err(price_changed)` when the event
+    /// announced a drop (`previous_price`) that no longer holds; otherwise `price` is the current one.
+    fn current_product(
+        &mut self,
+        ws: WorkspaceId,
+        event: &mut JsonMap,
+    ) -> Result<Result<(), &'static str>, EngineError> {
+        if event.contains_key("items") || event.contains_key("products") {
+            return Ok(Ok(())); // a list: its sold-out items are dropped with the others
+        }
+        let Some(id) = kairos_domain::contact::product_id(event) else { return Ok(Ok(())) };
+        let Some(p) = self.src.product(ws, &id)? else { return Ok(Ok(())) };
+        if !(p.available && p.inventory_quantity.is_none_or(|q| q > 0)) {
+            return Ok(Err(SkipReason::SoldOut.as_str()));
+        }
+        if let Some(price) = p.price {
+            let now = price.as_major();
+            // A price drop announces the fall from `previous_price`: gone when the price is back.
+            let drop = event.get("alert").and_then(Value::as_str) == Some("price_drop");
+            let before = event.get("previous_price").and_then(Value::as_f64).filter(|_| drop);
+            if before.is_some_and(|b| now >= b) {
+                return Ok(Err(SkipReason::PriceChanged.as_str()));
+            }
+            event.insert("price".into(), json!(now));
+        }
+        Ok(Ok(()))
     }
 }
 
