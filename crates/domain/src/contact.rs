@@ -162,6 +162,16 @@ pub struct Cart {
     /// one, such as Shopify's `abandoned_checkout_url`); cleared by an order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkout_url: Option<String>,
+    /// The currency its prices are in (ISO 4217, from the latest cart event that named one); cleared by an order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// An ISO 4217 code named by an event (`currency`), upper-cased.
+fn currency_of(p: &JsonMap) -> Option<String> {
+    str_prop(p, "currency")
+        .filter(|c| c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
+        .map(|c| c.to_ascii_uppercase())
 }
 
 impl Cart {
@@ -210,11 +220,15 @@ impl Computed {
                 o.last_at = o.last_at.max(Some(ts));
                 self.cart.items.clear();
                 self.cart.checkout_url = None;
+                self.cart.currency = None;
             }
             "Order Refunded" | "Order Cancelled" => {
                 self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount_in_store(p));
             }
             "Product Added" => {
+                if let Some(c) = currency_of(p) {
+                    self.cart.currency = Some(c);
+                }
                 if let Some(item) = cart_item(p) {
                     let items = &mut self.cart.items;
                     match items.iter().position(|i| i.product_id == item.product_id) {
@@ -242,6 +256,9 @@ impl Computed {
                 }
             }
             "Checkout Started" | "Cart Viewed" => {
+                if let Some(c) = currency_of(p) {
+                    self.cart.currency = Some(c);
+                }
                 if let Some(url) = str_prop(p, "checkout_url").filter(|u| recovery_url(u)) {
                     self.cart.checkout_url = Some(url);
                 }

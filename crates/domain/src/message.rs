@@ -55,9 +55,14 @@ pub struct MessageData {
     /// DATA): a node that stops after it never sends the message again (see `kairos_engine::dispatch`).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_option")]
     pub handed_at: Option<Timestamp>,
-    /// A deferred send, as it will be attempted again (it survives restarts in the row).
+    /// The send as it is rendered again: while deferred (it survives restarts in the row), and while it waits
+    /// for its transport (re-validated at hand-off). Cleared once the message is settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<DeferredSend>,
+    /// When its content was last rendered (a message that waited for its transport longer than the engine's
+    /// freshness window is rendered again at hand-off).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_option")]
+    pub rendered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_row: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

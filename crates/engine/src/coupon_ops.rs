@@ -100,7 +100,9 @@ impl State {
         Ok(PoolInfo { active, pool: p, issued, stock })
     }
 
-    /// Gives `contact` a code of `pool` (the one it already holds, else a new one); None when the pool has none.
+    /// Gives `contact` a code of `pool`: the one it already holds while that one can still be used, else a new
+    /// one (a unique pool's code that expired or was redeemed is not handed out again); None when the pool has
+    /// none.
     pub(crate) fn issue_coupon(
         &mut self,
         ws: WorkspaceId,
@@ -110,7 +112,10 @@ impl State {
     ) -> Result<Option<Coupon>, EngineError> {
         let Some(p) = self.coupons.pools.get(&(ws, pool.to_string())).cloned() else { return Ok(None) };
         if let Some((code, at)) = self.w.coupon_tx().issued_code(ws, pool, contact)? {
-            return Ok(Some(p.coupon(&code, at)));
+            let held = p.coupon(&code, at);
+            if matches!(p.kind, Kind::Shared { .. }) || self.coupon_problem(ws, &held, contact, now)?.is_none() {
+                return Ok(Some(held));
+            }
         }
         if !self.coupons.available(ws, pool, now) {
             return Ok(None);
@@ -142,6 +147,33 @@ impl State {
         let ev = Event::emitted(SystemEvent::CouponIssued, format!("kairos-coupon-{code}"), props, now);
         self.emit(ws, contact, ev, crate::work::Reach::Everything);
         Ok(Some(coupon))
+    }
+
+    /// The coupon a message carries (`trigger`'s run coupon), fresh at send time (SPEC 17): kept while it can be
+    /// used; a unique code that expired or was redeemed meanwhile is replaced in `trigger` by a new code of its
+    /// pool; otherwise (a shared code, a pool that ran out or ended) why the message cannot go.
+    pub(crate) fn fresh_coupon(
+        &mut self,
+        ws: WorkspaceId,
+        trigger: &mut JsonMap,
+        contact: ContactId,
+        now: Timestamp,
+    ) -> Result<Option<SkipReason>, EngineError> {
+        let Some(coupon) = run_coupon(trigger) else { return Ok(None) };
+        let Some(problem) = self.coupon_problem(ws, &coupon, contact, now)? else { return Ok(None) };
+        let unique =
+            self.coupons.pools.get(&(ws, coupon.pool.clone())).is_some_and(|p| matches!(p.kind, Kind::Unique { .. }));
+        if !unique {
+            return Ok(Some(problem));
+        }
+        match self.issue_coupon(ws, &coupon.pool, contact, now)? {
+            Some(fresh) if fresh.code != coupon.code => {
+                tracing::debug!(pool = %coupon.pool, "coupon replaced at send time: {}", problem.as_str());
+                trigger.insert(RUN_COUPON_KEY.into(), serde_json::to_value(&fresh).unwrap_or_default());
+                Ok(None)
+            }
+            _ => Ok(Some(problem)),
+        }
     }
 
     /// Why a coupon a message carries can no longer be promoted (at send time), if it cannot.

@@ -152,6 +152,9 @@ impl State {
         };
         data.reason = reason.clone();
         data.deliver_at = retry_at;
+        if status != MessageStatus::Retrying {
+            data.pending = None; // settled: nothing will render it again
+        }
         data.push_history(status, now, reason.as_deref());
         self.w.message_tx().update_message(&m.id, status, &data.to_json())?;
         if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref())

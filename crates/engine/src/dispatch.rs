@@ -75,7 +75,7 @@ pub struct Outbound {
     pub contact: ContactId,
     pub channel: Channel,
     pub to: String,
-    /// Transactional messages need no marketing consent (an unsubscribe or a suppression still stops them).
+    /// Transactional messages need no subscription (SPEC 5): only a suppression stops them.
     pub transactional: bool,
     /// To the store's team (a task notification): only the suppression list can stop it.
     pub team: bool,

@@ -203,7 +203,7 @@ impl State {
             self.skip_waiting(&id, now)?;
         }
         for o in self.dispatch.pending.take_where(|o| people.contains(&o.contact)) {
-            self.skip_withheld(&o.message_id, SkipReason::NoContact, now)?;
+            self.skip_at_handoff(&o.message_id, SkipReason::NoContact.as_str(), now)?;
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ struct FlowCtx<'a> {
     run_id: i64,
     ws: WorkspaceId,
     coupons: &'a crate::coupons::Coupons,
+    /// The trigger order's typical reorder interval, for a flow with a `reorder_interval` delay.
+    reorder_after: Option<Duration>,
 }
 
 impl Ctx for FlowCtx<'_> {
@@ -54,6 +56,9 @@ impl Ctx for FlowCtx<'_> {
     }
     fn coupon_available(&mut self, _step: &str, pool: &str) -> bool {
         self.coupons.available(self.ws, pool, self.now)
+    }
+    fn reorder_after(&mut self) -> Option<Duration> {
+        self.reorder_after
     }
     fn draw(&mut self, step: &str, total: u64) -> u64 {
         use std::hash::{Hash, Hasher};
@@ -445,10 +450,20 @@ impl State {
         }
         let contact_id = self.follow(rec.stored.contact);
         rec.stored.contact = contact_id;
-        let Some(contact) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
+        if !self.identity.contacts.contains_key(&contact_id) {
+            return Ok(());
+        }
         let before = (rec.run.step.clone(), rec.run.due_at);
+        let uses_reorder =
+            flow.def.steps.iter().any(|s| {
+                matches!(&s.kind, kairos_flow::StepKind::Delay { delay: kairos_flow::Delay::Reorder { .. }, .. })
+            });
+        let reorder_after =
+            if uses_reorder { self.reorder_after(rec.stored.workspace, &rec.trigger, now)? } else { None };
+        let Some(contact) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
         let effects = {
             let mut ctx = FlowCtx {
+                reorder_after,
                 now,
                 flow: &flow,
                 contact,
@@ -711,7 +726,7 @@ impl State {
 
     /// Decides and records one attempt of a send. Consent, address and the discipline are checked now, at
     /// send time, also for a message deferred earlier.
-    pub(crate) fn deliver(&mut self, p: PendingSend, first: bool, now: Timestamp) -> Result<(), EngineError> {
+    pub(crate) fn deliver(&mut self, mut p: PendingSend, first: bool, now: Timestamp) -> Result<(), EngineError> {
         let ws = p.workspace;
         let contact_id = self.follow(p.contact);
         let channel = p.channel;
@@ -739,9 +754,10 @@ impl State {
         } else if suppressed {
             // Hard bounces and complaints: never again, not even transactional mail.
             (MessageStatus::Skipped, Some(SkipReason::Suppressed), None)
-        } else if consent == ConsentStatus::Unsubscribed
-            || (!p.transactional && !self.settings.of(ws).marketing_allowed(consent))
+        } else if !p.transactional
+            && (consent == ConsentStatus::Unsubscribed || !self.settings.of(ws).marketing_allowed(consent))
         {
+            // Transactional mail (a receipt, a confirmation) needs no subscription (SPEC 5); only suppression stops it.
             (MessageStatus::Skipped, Some(SkipReason::NoConsent), None)
         } else if !p.transactional && p.topic.as_ref().is_some_and(|t| c.consent.topics_out.contains(t)) {
             (MessageStatus::Skipped, Some(SkipReason::TopicUnsubscribed), None)
@@ -796,10 +812,10 @@ impl State {
         let (mut status, skip, until) = outcome;
         let mut reason: Option<String> = skip.map(|r| r.as_str().to_string());
         if matches!(status, MessageStatus::Sent | MessageStatus::Deferred)
-            && let Some(coupon) = crate::coupons::run_coupon(&p.trigger)
-            && let Some(problem) = self.coupon_problem(ws, &coupon, contact_id, now)?
+            && let Some(problem) = self.fresh_coupon(ws, &mut p.trigger, contact_id, now)?
         {
-            // Fresh at send time: never promote a coupon that expired or was used meanwhile.
+            // Fresh at send time: never promote a coupon that expired or was used meanwhile (and could not be
+            // replaced from its pool).
             status = MessageStatus::Skipped;
             reason = Some(problem.as_str().to_string());
         }
@@ -835,7 +851,9 @@ impl State {
             reason: reason.clone(),
             run_id: Some(p.run_id),
             deliver_at: until,
-            pending: (status == MessageStatus::Deferred).then(|| p.clone()),
+            // Kept while it waits (its time, or a transport): rendered again when it goes (`crate::handoff`).
+            pending: matches!(status, MessageStatus::Deferred | MessageStatus::Queued).then(|| p.clone()),
+            rendered_at: (status == MessageStatus::Queued).then_some(now),
             flow_row: (p.flow_row != 0).then_some(p.flow_row),
             flow_id: (!p.flow_id.is_empty()).then(|| p.flow_id.clone()),
             step_id: (!p.step.is_empty()).then(|| p.step.clone()),
@@ -957,9 +975,7 @@ impl State {
                     self.queue_outbound(&m, &data, at);
                 }
             }
-            if data.pending.is_none() {
-                self.log_send(&m, &data);
-            }
+            self.log_send(&m, &data);
         }
         for (m, data) in handed {
             tracing::info!(message = %m.id, "recorded as sent: it was past its point of no return when the node stopped");

@@ -5,7 +5,9 @@
 //! messages (transactional first, then flows, then campaigns; oldest first within each) up to
 //! [`HANDOFF_IN_FLIGHT_MAX`] in flight and, for each, reads the recipient's consent and
 //! the suppression list again: a message whose recipient unsubscribed or was suppressed since it was queued is
-//! `skipped` (reason `unsubscribed`, `no_consent` or `suppressed`) instead of being handed off. Claimed
+//! `skipped` (reason `unsubscribed`, `no_consent` or `suppressed`) instead of being handed off. A message
+//! that waited longer than [`crate::freshness::RERENDER_AFTER`] (a retry, a busy transport) is also rendered
+//! again from its send (`crate::freshness`): stock, prices and its coupon as they are now. Claimed
 //! messages go to the dispatcher only after that transaction commits.
 //!
 //! An unsubscribe committed after a claim could still race with that message. So after every operation the
@@ -72,10 +74,13 @@ impl State {
         if self.w.message_tx().is_suppressed(ws, channel, to)? {
             return Ok(Some(SkipReason::Suppressed));
         }
+        if transactional {
+            return Ok(None); // needs no subscription (SPEC 5): only the suppression list stops it
+        }
         if mark.consent == ConsentStatus::Unsubscribed {
             return Ok(Some(SkipReason::Unsubscribed));
         }
-        if !transactional && !self.settings.of(ws).marketing_allowed(mark.consent) {
+        if !self.settings.of(ws).marketing_allowed(mark.consent) {
             return Ok(Some(SkipReason::NoConsent));
         }
         Ok(None)
@@ -90,9 +95,13 @@ impl State {
         while self.dispatch.claimed() < HANDOFF_IN_FLIGHT_MAX {
             let Some(o) = self.dispatch.pending.pop_front() else { break };
             match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional, o.team)? {
-                Some(reason) => self.skip_withheld(&o.message_id, reason, now)?,
+                Some(reason) => self.skip_at_handoff(&o.message_id, reason.as_str(), now)?,
                 None => {
                     let mut o = o;
+                    if let Some(reason) = self.refresh_outbound(&mut o, now)? {
+                        self.skip_at_handoff(&o.message_id, &reason, now)?;
+                        continue;
+                    }
                     if let Some(call) = o.data.webhook.as_mut() {
                         // Signed with the workspace's secret as stored now (kept out of the message row).
                         let secret =
@@ -140,7 +149,7 @@ impl State {
     /// meanwhile) queued again at the front.
     pub(crate) fn recheck_withdrawn(&mut self, o: Outbound, now: Timestamp) -> Result<(), EngineError> {
         match self.withheld(o.workspace, o.contact, o.channel, &o.to, o.transactional, o.team)? {
-            Some(reason) => self.skip_withheld(&o.message_id, reason, now),
+            Some(reason) => self.skip_at_handoff(&o.message_id, reason.as_str(), now),
             None => {
                 self.dispatch.pending.push_front(o);
                 Ok(())
@@ -148,17 +157,19 @@ impl State {
         }
     }
 
-    /// Records a queued message as `skipped` at hand-off.
-    pub(crate) fn skip_withheld(&mut self, id: &str, reason: SkipReason, now: Timestamp) -> Result<(), EngineError> {
+    /// Records a queued message as `skipped` at hand-off, for `reason` (a [`SkipReason`]'s name, or a render
+    /// error).
+    pub(crate) fn skip_at_handoff(&mut self, id: &str, reason: &str, now: Timestamp) -> Result<(), EngineError> {
         let Some(m) = self.w.message_tx().message(id)? else { return Ok(()) };
         if !m.status.awaiting_transport() {
             return Ok(());
         }
-        tracing::debug!(message = %m.id, reason = reason.as_str(), "withheld at hand-off");
+        tracing::debug!(message = %m.id, reason, "withheld at hand-off");
         let mut data = message_data(&m);
-        data.reason = Some(reason.as_str().to_string());
+        data.reason = Some(reason.to_string());
         data.deliver_at = None;
-        data.push_history(MessageStatus::Skipped, now, Some(reason.as_str()));
+        data.pending = None;
+        data.push_history(MessageStatus::Skipped, now, Some(reason));
         self.w.message_tx().update_message(&m.id, MessageStatus::Skipped, &data.to_json())?;
         if let (Some(flow_row), Some(step)) = (data.flow_row, m.step_id.as_deref()) {
             self.w.flow_tx().count_step(flow_row, step, MessageStatus::Skipped.as_str())?;

@@ -8,6 +8,8 @@ use kairos_domain::{Duration, Timestamp, WorkspaceId};
 
 /// How long computed statistics stay fresh.
 pub(crate) const REFRESH: Duration = Duration::from_secs(3_600);
+/// How long computed reorder intervals (`crate::reorder`) stay fresh.
+pub(crate) const REORDER_REFRESH: Duration = Duration::from_secs(86_400);
 
 #[derive(Default)]
 pub(crate) struct WsStats {
@@ -21,7 +23,12 @@ pub(crate) struct WsStats {
 #[derive(Default)]
 pub(crate) struct RecCache {
     per_ws: Mutex<HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>>,
+    /// Typical reorder interval per product (`crate::reorder`), with when it was computed.
+    reorder: Mutex<HashMap<WorkspaceId, (Timestamp, Reorder)>>,
 }
+
+/// Typical reorder interval per product id.
+pub(crate) type Reorder = Arc<HashMap<String, Duration>>;
 
 impl RecCache {
     pub(crate) fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
@@ -31,5 +38,14 @@ impl RecCache {
 
     pub(crate) fn put(&self, ws: WorkspaceId, now: Timestamp, stats: Arc<WsStats>) {
         self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(ws, (now, stats));
+    }
+
+    pub(crate) fn reorder(&self, ws: WorkspaceId, now: Timestamp) -> Option<Reorder> {
+        let cache = self.reorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(&ws).filter(|(at, _)| now.saturating_sub(REORDER_REFRESH) < *at).map(|(_, r)| r.clone())
+    }
+
+    pub(crate) fn put_reorder(&self, ws: WorkspaceId, now: Timestamp, intervals: Reorder) {
+        self.reorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(ws, (now, intervals));
     }
 }

@@ -2,7 +2,8 @@
 //! `.also_bought`, `.also_viewed`, `.based_on_history`, and `products` (the catalog entries of the trigger
 //! event's items). Workspace statistics (trending, co-purchases, co-views over 30 days) are computed from the
 //! event log at most once an hour per workspace and only for templates that use them; only products in stock
-//! are ever offered.
+//! are ever offered, and every list but `recently_viewed` leaves out the products the trigger event is about and
+//! those the contact already bought.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ const LIST_MAX: usize = 6;
 /// Viewed products per contact considered for co-views (bounds the pair count).
 const VIEWED_MAX: usize = 20;
 
-fn products_of(props: &JsonMap) -> Vec<String> {
+pub(crate) fn products_of(props: &JsonMap) -> Vec<String> {
     if let Some(id) = kairos_domain::contact::product_id(props) {
         return vec![id];
     }
@@ -58,7 +59,7 @@ pub(crate) fn product_json(p: &Product) -> Value {
     json!({
         "product_id": p.id, "id": p.id, "name": p.title, "title": p.title, "url": p.url, "image_url": p.image_url,
         "price": p.price.map(|m| m.as_major()), "compare_at_price": p.compare_at_price.map(|m| m.as_major()),
-        "categories": p.categories, "sku": p.sku,
+        "categories": p.categories, "sku": p.sku, "currency": p.currency,
     })
 }
 
@@ -190,8 +191,11 @@ impl Render<'_> {
             }
         }
         let none = HashSet::new();
+        // Trending, besides what the message is about (a browse reminder's alternatives are other products).
+        let mut not_trending = purchased.clone();
+        not_trending.extend(products_of(trigger));
         Ok(json!({
-            "trending": self.promotable(ws, stats.trending.clone(), &purchased)?,
+            "trending": self.promotable(ws, stats.trending.clone(), &not_trending)?,
             "recently_viewed": self.promotable(ws, recently_viewed, &none)?,
             "also_bought": self.promotable(ws, also_bought, &exclude)?,
             "also_viewed": self.promotable(ws, also_viewed, &exclude)?,

@@ -343,23 +343,33 @@ impl Render<'_> {
             return Ok(Err(reason));
         }
         let settings = self.settings;
-        let mut cart = kairos_template::cart_json(&c.computed.cart, settings.store.free_shipping_threshold);
-        // Stock of every product the blocks mention, read once.
-        let mut stock: HashMap<String, bool> = HashMap::new();
-        let lists: Vec<Vec<Value>> = ["items", "products"]
+        // Every product the lists mention, read once from the catalog.
+        let mut catalog: HashMap<String, Option<Product>> = HashMap::new();
+        let event_ids = ["items", "products"]
             .iter()
-            .filter_map(|k| event.get(*k).and_then(Value::as_array).cloned())
-            .chain(cart["items"].as_array().cloned())
-            .collect();
-        for item in lists.iter().flatten() {
-            if let Some(id) = item.as_object().and_then(kairos_domain::contact::product_id)
-                && !stock.contains_key(&id)
-                && let Some(p) = self.src.product(ws, &id)?
-            {
-                stock.insert(id, p.available && p.inventory_quantity.is_none_or(|q| q > 0));
+            .filter_map(|k| event.get(*k).and_then(Value::as_array))
+            .flatten()
+            .filter_map(|item| item.as_object().and_then(kairos_domain::contact::product_id));
+        let ids: Vec<String> = event_ids.chain(c.computed.cart.items.iter().map(|i| i.product_id.clone())).collect();
+        for id in ids {
+            if let std::collections::hash_map::Entry::Vacant(e) = catalog.entry(id) {
+                let p = self.src.product(ws, e.key())?;
+                e.insert(p);
             }
         }
-        let in_stock = |id: &str| stock.get(id).copied();
+        let in_stock = |id: &str| catalog.get(id).and_then(Option::as_ref).map(Product::in_stock);
+        // The cart as it is now: sold-out items left out, prices as the catalog has them (when in the cart's
+        // currency), and its value from those.
+        let mut current = c.computed.cart.clone();
+        current.items.retain(|i| in_stock(&i.product_id) != Some(false));
+        for item in &mut current.items {
+            let p = catalog.get(&item.product_id).and_then(Option::as_ref);
+            let same_currency = |p: &&Product| p.currency.is_none() || p.currency == current.currency;
+            if let Some(price) = p.filter(same_currency).and_then(|p| p.price) {
+                item.price = price;
+            }
+        }
+        let cart = kairos_template::cart_json(&current, settings.store.free_shipping_threshold);
         for k in ["items", "products"] {
             if let Some(list) = event.get(k).and_then(Value::as_array) {
                 match kairos_template::promotable_or_skip(list, in_stock) {
@@ -369,10 +379,6 @@ impl Render<'_> {
                     Err(reason) => return Ok(Err(reason)),
                 }
             }
-        }
-        if let Some(list) = cart["items"].as_array() {
-            let kept = kairos_template::promotable_items(list, in_stock);
-            cart["items"] = Value::Array(kept);
         }
         let store = json!({
             "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
@@ -437,6 +443,9 @@ impl Render<'_> {
                 return Ok(Err(SkipReason::PriceChanged.as_str()));
             }
             event.insert("price".into(), json!(now));
+            if let Some(currency) = &p.currency {
+                event.insert("currency".into(), json!(currency)); // the catalog's price is in the catalog's currency
+            }
         }
         Ok(Ok(()))
     }

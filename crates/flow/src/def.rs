@@ -106,6 +106,12 @@ pub enum Delay {
         time_minutes: u32,
         weekdays: Vec<u8>,
     },
+    /// Until the trigger order's products are typically bought again (`reorder_interval: true`): the shortest
+    /// reorder interval among them, learned from the store's orders; `default` when none is known (none: the run
+    /// ends there, nothing to remind of).
+    Reorder {
+        default: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -477,7 +483,15 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
     let has_next = next.is_some();
     let kind = match kind.as_str() {
         "delay" => {
+            let reorder = o.boolean("reorder_interval", false)?;
             let delay = match (o.duration("duration")?, o.string("until")?) {
+                (default, None) if reorder => Delay::Reorder { default },
+                (_, Some(_)) if reorder => {
+                    return Err(FlowError::new(
+                        format!("{path}.until"),
+                        "a reorder_interval delay waits for the order's products: give no until time",
+                    ));
+                }
                 (Some(d), None) => Delay::For(d),
                 (None, Some(t)) => {
                     let time_minutes = parse_time(&format!("{path}.until"), &t)?;
@@ -510,7 +524,7 @@ fn parse_step(path: &str, v: &Value) -> Result<Step, FlowError> {
                 (None, None) => {
                     return Err(FlowError::new(
                         format!("{path}.duration"),
-                        "a delay needs a duration (\"4h\") or an until time (\"09:00\")",
+                        "a delay needs a duration (\"4h\"), an until time (\"09:00\") or reorder_interval: true",
                     ));
                 }
             };

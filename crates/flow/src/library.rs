@@ -82,16 +82,16 @@ fn product_lines(list: &str, limit: u32) -> String {
 }
 
 /// The cart's items as they are now (the contact's cart, else the trigger event's `products`) with image, name,
-/// variant, quantity and price, then the total and the link that restores the cart (the platform's recovery URL
-/// when known, else the store).
-const CART_HTML: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% endif %}\
+/// variant, quantity and price (in the cart's currency), then the total and the link that restores the cart (the
+/// platform's recovery URL when known, else the store).
+const CART_HTML: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% assign cur = cart.currency | default: event.currency %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% assign cur = event.currency %}{% endif %}\
 <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"font-size:15px\">\
 {% for item in items %}<tr><td width=\"72\" style=\"padding:8px 8px 8px 0\">{% if item.image_url %}<img src=\"{{ item.image_url }}\" alt=\"\" width=\"64\" style=\"width:64px;height:auto;border:0\">{% endif %}</td>\
 <td style=\"padding:8px 0\"><strong>{{ item.name }}</strong>{% if item.variant %}<br><span style=\"color:#6b7280\">{{ item.variant }}</span>{% endif %}<br>Quantity: {{ item.quantity | default: 1 }}</td>\
-<td align=\"right\" style=\"padding:8px 0;white-space:nowrap\">{{ item.price | money: event.currency }}</td></tr>{% endfor %}\
-<tr><td></td><td style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>Total</strong></td><td align=\"right\" style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>{{ total | money: event.currency }}</strong></td></tr></table>\
+<td align=\"right\" style=\"padding:8px 0;white-space:nowrap\">{{ item.price | money: cur }}</td></tr>{% endfor %}\
+<tr><td></td><td style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>Total</strong></td><td align=\"right\" style=\"padding:8px 0;border-top:1px solid #e5e7eb\"><strong>{{ total | money: cur }}</strong></td></tr></table>\
 <p><a href=\"{{ cart.checkout_url | default: event.checkout_url | default: store.url }}\" style=\"display:inline-block;padding:12px 20px;background:{{ store.color | default: '#1a56db' }};color:#ffffff;text-decoration:none;border-radius:4px\">Return to your cart</a></p>";
-const CART_TEXT: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% endif %}{% for item in items %}- {{ item.name }}{% if item.variant %} ({{ item.variant }}){% endif %} x {{ item.quantity | default: 1 }}: {{ item.price | money: event.currency }}\n{% endfor %}Total: {{ total | money: event.currency }}\n\nReturn to your cart: {{ cart.checkout_url | default: event.checkout_url | default: store.url }}";
+const CART_TEXT: &str = "{% if cart.items.size > 0 %}{% assign items = cart.items %}{% assign total = cart.value %}{% assign cur = cart.currency | default: event.currency %}{% else %}{% assign items = event.products %}{% assign total = event.value %}{% assign cur = event.currency %}{% endif %}{% for item in items %}- {{ item.name }}{% if item.variant %} ({{ item.variant }}){% endif %} x {{ item.quantity | default: 1 }}: {{ item.price | money: cur }}\n{% endfor %}Total: {{ total | money: cur }}\n\nReturn to your cart: {{ cart.checkout_url | default: event.checkout_url | default: store.url }}";
 
 /// The double opt-in confirmation email (a transactional message: the person has not consented yet, so it
 /// promotes nothing). `event.confirm_url` is the signed link; `event.form_name` the form signed up on.
@@ -476,6 +476,39 @@ we will help you find the right size, colour or model, or arrange an exchange.\n
         segments: &[],
         pools: no_pools,
     },
+    LibraryFlow {
+        key: "replenishment",
+        name: "Replenishment reminder",
+        description: "When the products of an order are usually bought again (learned from the store's repeat orders), a reminder to restock them, unless the customer ordered meanwhile.",
+        flow: |_| {
+            json!({"name": "Replenishment reminder",
+            "trigger": {"type": "event", "event": "Order Completed"},
+            "key": "event.order_id",
+            "entry": {"filter": "subscribed email", "reentry": "always"},
+            "exit_when": "count(\"Order Completed\", since entry) > 1",
+            "steps": [
+                {"id": "wait", "type": "delay", "reorder_interval": true, "next": "email"},
+                {"id": "email", "type": "send", "channel": "email", "template": "lib-replenish"}
+            ]})
+        },
+        templates: || {
+            vec![email_parts(
+                "lib-replenish",
+                "Time to restock?",
+                &format!(
+                    "<p>It has been a while since your order {{{{ event.order_id }}}}: customers usually run out about now. \
+Restock in a few clicks:</p>{}",
+                    product_cards("event.products", 3)
+                ),
+                &format!(
+                    "It has been a while since your order {{{{ event.order_id }}}}: customers usually run out about now. Restock in a few clicks:\n{}",
+                    product_lines("event.products", 3)
+                ),
+            )]
+        },
+        segments: &[],
+        pools: no_pools,
+    },
 ];
 
 pub fn find(key: &str) -> Option<&'static LibraryFlow> {
@@ -531,6 +564,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(LIBRARY.len(), 11);
+        assert_eq!(LIBRARY.len(), 12);
     }
 }

@@ -93,6 +93,11 @@ pub trait Ctx {
     fn coupon_available(&mut self, _step: &str, _pool: &str) -> bool {
         true
     }
+    /// How long until the trigger event's products are typically bought again (the shortest known reorder
+    /// interval among them), if any is known. The default (simulation) knows none.
+    fn reorder_after(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 fn ago(now: Timestamp, d: Duration) -> Timestamp {
@@ -159,6 +164,16 @@ pub fn advance(def: &FlowDef, run: &mut Run, input: Input<'_>, ctx: &mut dyn Ctx
                     run.due_at = Some(match delay {
                         Delay::For(d) => ago(now, *d),
                         Delay::Until { time_minutes, weekdays } => ctx.next_local_time(*time_minutes, weekdays),
+                        Delay::Reorder { default } => match ctx.reorder_after().or(*default) {
+                            Some(d) => ago(now, d),
+                            None => {
+                                // Nothing in the order is bought again at a known pace: nothing to remind of.
+                                run.step = None;
+                                run.due_at = None;
+                                run.ended = Some(End::Completed);
+                                return out;
+                            }
+                        },
                     });
                     return out;
                 }
@@ -346,5 +361,50 @@ mod tests {
         let t = next_slot(Timestamp(0), 9 * 60, &[0]);
         assert_eq!(t, Timestamp(4 * 24 * H + 9 * H));
         assert_eq!(next_slot(Timestamp(10 * H), 9 * 60, &[]), Timestamp(33 * H));
+    }
+
+    struct Reordering(Option<Duration>);
+    impl Ctx for Reordering {
+        fn now(&self) -> Timestamp {
+            Timestamp(0)
+        }
+        fn holds(&mut self, _: &str, _: &Expr) -> bool {
+            false
+        }
+        fn matches(&mut self, _: &str, _: &Expr, _: &JsonMap) -> bool {
+            false
+        }
+        fn draw(&mut self, _: &str, _: u64) -> u64 {
+            0
+        }
+        fn reorder_after(&mut self) -> Option<Duration> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_reorder_delay_waits_for_the_known_interval_or_its_default_or_ends() {
+        let def = |delay: serde_json::Value| {
+            let mut step = json!({"id": "wait", "type": "delay", "reorder_interval": true, "next": "mail"});
+            step.as_object_mut().unwrap().extend(delay.as_object().unwrap().clone());
+            parse_flow(&json!({"name": "Refill", "trigger": {"type": "event", "event": "Order Completed"},
+                "steps": [step, {"id": "mail", "type": "exit"}]}))
+            .unwrap()
+        };
+        let day = Duration::from_secs(86_400);
+        for (delay, known, due) in [
+            (json!({}), Some(Duration::from_secs(30 * 86_400)), Some(Timestamp(30 * 24 * H))),
+            (json!({"duration": "45d"}), None, Some(Timestamp(45 * 24 * H))),
+            (json!({"duration": "45d"}), Some(day), Some(Timestamp(24 * H))),
+            (json!({}), None, None),
+        ] {
+            let mut run = Run::default();
+            advance(&def(delay.clone()), &mut run, Input::Enter, &mut Reordering(known));
+            assert_eq!(run.due_at, due, "{delay} {known:?}");
+            assert_eq!(run.ended.is_some(), due.is_none(), "{delay} {known:?}");
+        }
+        let bad = json!({"name": "Bad", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+            {"id": "wait", "type": "delay", "reorder_interval": true, "until": "09:00"}]});
+        assert_eq!(parse_flow(&bad).unwrap_err().field, "steps[0].until");
     }
 }

@@ -131,7 +131,12 @@ fn order(p: &Map<String, Value>, event: &str, what: &str, cx: &Context) -> Resul
     props.insert("discount".into(), amount(p.get("total_discounts")).unwrap_or(Value::Null));
     props.insert("coupon".into(), json!(codes.first()));
     props.insert("discount_codes".into(), json!(codes));
+    // Amounts are the shop's money (what reports add up); what the customer saw and paid, in the currency they
+    // shopped in, is kept beside them for messages.
     props.insert("currency".into(), json!(text(p, "currency")));
+    props.insert("presentment_currency".into(), json!(text(p, "presentment_currency")));
+    let presented = object(p, "total_price_set").and_then(|s| object(s, "presentment_money"));
+    props.insert("presentment_total".into(), amount(presented.and_then(|m| m.get("amount"))).unwrap_or(Value::Null));
     props.insert("financial_status".into(), json!(text(p, "financial_status")));
     props.insert("order_status_url".into(), json!(text(p, "order_status_url")));
     if what == "cancelled" {

@@ -247,3 +247,14 @@ fn a_backfilled_order_says_what_its_webhooks_said_with_the_same_ids() {
     let err = kairos_integrations::shopify::backfilled_order(&bad, &cx()).unwrap_err();
     assert_eq!(err.field, "refunds[0].id");
 }
+
+#[test]
+fn an_order_in_the_customers_currency_keeps_the_shop_money_for_reports_and_what_they_paid_beside_it() {
+    let order = json!({"id": 5, "currency": "USD", "presentment_currency": "EUR", "total_price": "403.00",
+        "total_price_set": {"shop_money": {"amount": "403.00", "currency_code": "USD"},
+                            "presentment_money": {"amount": "370.10", "currency_code": "EUR"}}});
+    let ev = events(&mapped("orders/create", &order)).pop().unwrap();
+    let p = &ev.properties;
+    assert_eq!((p["total"].clone(), p["currency"].clone()), (json!(403.0), json!("USD")));
+    assert_eq!((p["presentment_total"].clone(), p["presentment_currency"].clone()), (json!(370.1), json!("EUR")));
+}

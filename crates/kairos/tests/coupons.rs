@@ -104,8 +104,34 @@ async fn coupons_are_issued_validated_redeemed_and_checked_at_send_time() {
     let r = c.post_json("/api/v1/coupons/validate", sk, &json!({"code": "OLD5"})).await.unwrap();
     assert_eq!(check(r.json()), (Some(false), Some("expired".into())));
 
-    // A coupon that expired while the run waited is not sent.
+    // A unique code that expired while the run waited is replaced by a new code of its pool at send time...
     c.post_json("/v1/track", wk, &json!({"userId": "bob", "event": "Late"})).await.unwrap();
+    let bob = c.get("/api/v1/contacts?user_id=bob", sk).await.unwrap().json()["items"][0]["id"].clone();
+    let first = c.get(&format!("/api/v1/contacts/{bob}/events?limit=50"), sk).await.unwrap().json();
+    let issued: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "Coupon Issued")
+        .map(|e| e["properties"]["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(issued.len(), 1, "{first}");
+    c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "11d"})).await.unwrap();
+    let m = common::messages_to(&mut c, sk, "bob@example.com").await;
+    assert_eq!(m[0]["status"], "sent", "{m:?}");
+    let text = m[0]["text"].as_str().unwrap();
+    let code = text.split_whitespace().nth(1).unwrap();
+    assert!(code.starts_with("WELCOME-") && code != issued[0], "a new code, not the expired {}: {text}", issued[0]);
+    assert!(text.ends_with("by 2030-01-19"), "valid for 7 days from the send: {text}");
+
+    // ...and the send is skipped when the pool has no other code to give.
+    let once = json!({"id": "once", "type": "unique", "pattern": "ONCE-{CODE}", "length": 6, "value_type": "percent", "value": 10, "valid_for": "7d", "max_codes": 1});
+    assert_eq!(c.post_json("/api/v1/coupons", sk, &once).await.unwrap().status, 201);
+    let late = json!([{"id": "coupon", "type": "issue_coupon", "pool": "once", "next": "wait"},
+        {"id": "wait", "type": "delay", "duration": "10d", "next": "mail"},
+        {"id": "mail", "type": "send", "channel": "email", "template": "with-code", "transactional": true}]);
+    flow(&mut c, sk, json!({"name": "Once", "trigger": {"type": "event", "event": "Once"}, "steps": late})).await;
+    c.post_json("/v1/track", wk, &json!({"userId": "bob", "event": "Once"})).await.unwrap();
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "11d"})).await.unwrap();
     let m = common::messages_to(&mut c, sk, "bob@example.com").await;
     assert_eq!((m[0]["status"].as_str(), m[0]["reason"].as_str()), (Some("skipped"), Some("coupon_expired")), "{m:?}");

@@ -1,9 +1,13 @@
 //! Freshness at send time (issue 15 item 1), over HTTP with the dev clock: a message about one product is checked
 //! against the catalog when it goes, not when it was decided: a product that sold out meanwhile is not promoted
 //! (skipped, reason `sold_out`), a price drop that no longer holds is not announced (`price_changed`), and the
-//! price shown is the current one, also for a message deferred by quiet hours.
+//! price shown is the current one, also for a message deferred by quiet hours, and for one a mail server asked to
+//! retry later (rendered again when it is handed to the transport once more).
 
 mod common;
+mod sends;
+#[path = "../../channels/tests/support/mod.rs"]
+mod support;
 
 use common::TestServer;
 use kairos_bench::client::HttpClient;
@@ -122,4 +126,79 @@ async fn a_price_drop_deferred_by_quiet_hours_is_checked_again_when_it_goes() {
     let latest: Vec<_> = out.iter().filter(|m| m.1 == json!("sold_out")).collect();
     assert_eq!(latest.len(), 2, "{out:?}");
     assert!(!out.iter().any(|m| m.0 == "sent"), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_message_retried_later_is_rendered_again_when_it_goes() {
+    // The mail server answers 451 "try later" for tess: her reminder is retried with backoff (30 s, then 2 min).
+    let sink = support::SmtpSink::start(support::SinkOptions { tempfail: vec!["tess".into()], ..Default::default() });
+    let port = sink.port;
+    let s = TestServer::start_with(|dir| sends::smtp_config(dir, port));
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-05-06T12:00:00Z"})).await.unwrap();
+    product(&mut c, sk, 200.0, 5).await;
+    install(&mut c, sk, "browse_abandonment").await;
+    subscriber(&mut c, wk, sk, "tess").await;
+    let viewed = json!({"userId": "tess", "event": "Product Viewed", "properties": {"product_id": "lamp", "name": "Lamp", "price": 200}});
+    assert_eq!(c.post_json("/v1/track", wk, &viewed).await.unwrap().status, 200);
+    advance(&mut c, sk, "2h").await;
+    advance(&mut c, sk, "1m").await;
+    let m = common::wait_status(&mut c, sk, "tess@example.com", "retrying").await;
+    assert!(m["text"].as_str().unwrap().contains("$200.00"), "{m}");
+
+    // The price changes before the retry: the retried message carries the price of the moment it goes.
+    product(&mut c, sk, 160.0, 5).await;
+    advance(&mut c, sk, "31s").await;
+    let retried = async {
+        loop {
+            let m = common::messages_to(&mut c, sk, "tess@example.com").await;
+            // Its second attempt answered (451 again): rendered anew before it went.
+            if m[0]["attempts"] == 2 && m[0]["status"] == "retrying" {
+                return m[0].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let m = tokio::time::timeout(std::time::Duration::from_secs(20), retried).await.expect("rendered again");
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains("$160.00") && !text.contains("$200.00"), "{m}");
+    assert!(!text.contains("You might also like"), "the lamp is no alternative to itself: {text}");
+
+    // It sells out before the next retry: the message is not handed to the server again, and says why.
+    product(&mut c, sk, 160.0, 0).await;
+    advance(&mut c, sk, "121s").await;
+    let m = common::wait_status(&mut c, sk, "tess@example.com", "skipped").await;
+    assert_eq!(m["reason"], "sold_out", "{m}");
+    assert_eq!(sends::eml_count(&sink), 0);
+}
+
+#[tokio::test]
+async fn the_cart_reminder_shows_the_cart_as_it_is_when_it_goes() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-05-06T12:00:00Z"})).await.unwrap();
+    for (id, title, price) in [("bell", "Bell", 19.5), ("lamp", "Lamp", 40.0)] {
+        let p = json!({"title": title, "price": price, "inventory_quantity": 5, "currency": "USD"});
+        assert_eq!(c.put_json(&format!("/api/v1/products/{id}"), sk, &p).await.unwrap().status, 200);
+    }
+    let cart = install(&mut c, sk, "abandoned_cart").await;
+    subscriber(&mut c, wk, sk, "cam").await;
+    for (id, name, price, qty) in [("bell", "Bell", 19.5, 2), ("lamp", "Lamp", 40.0, 1)] {
+        let added = json!({"userId": "cam", "event": "Product Added", "properties": {"product_id": id, "name": name,
+            "price": price, "quantity": qty, "currency": "USD"}});
+        assert_eq!(c.post_json("/v1/track", wk, &added).await.unwrap().status, 200);
+    }
+    // Before the reminder: the bell goes on sale and the lamp sells out.
+    let p = json!({"title": "Bell", "price": 15, "inventory_quantity": 5, "currency": "USD"});
+    assert_eq!(c.put_json("/api/v1/products/bell", sk, &p).await.unwrap().status, 200);
+    let p = json!({"title": "Lamp", "price": 40, "inventory_quantity": 0, "currency": "USD"});
+    assert_eq!(c.put_json("/api/v1/products/lamp", sk, &p).await.unwrap().status, 200);
+    advance(&mut c, sk, "4h").await;
+    advance(&mut c, sk, "1m").await;
+    let out = of_flow(&mut c, sk, &cart).await;
+    let text = &out.iter().find(|m| m.0 == "sent").unwrap_or_else(|| panic!("{out:?}")).2;
+    assert!(text.contains("Bell x 2: $15.00") && text.contains("Total: $30.00"), "{text}");
+    assert!(!text.contains("Lamp"), "the sold-out lamp is not promoted: {text}");
 }

@@ -237,3 +237,61 @@ async fn every_library_email_carries_the_store_and_its_links_and_coupons_come_fr
     let text = p.json()["text"].as_str().unwrap_or_default().to_string();
     assert!(text.contains("Bell now costs 1.234,50\u{a0}€"), "{text}");
 }
+
+#[tokio::test]
+async fn replenishment_is_timed_from_how_often_customers_buy_each_product_again() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-06-01T10:00:00Z"})).await.unwrap();
+    for (id, title) in [("beans", "House beans 1 kg"), ("mug", "Enamel mug")] {
+        let p =
+            json!({"title": title, "price": 18, "inventory_quantity": 50, "url": format!("https://shop.example/{id}")});
+        assert_eq!(c.put_json(&format!("/api/v1/products/{id}"), sk, &p).await.unwrap().status, 200);
+    }
+    // The store's history: beans are bought again about every 30 days (gaps 30, 30 and 32 days); the mug never.
+    let order = |user: &str, id: &str, product: &str, at: &str| {
+        json!({"userId": user, "event": "Order Completed", "timestamp": at,
+            "properties": {"order_id": id, "total": 18, "products": [{"product_id": product, "name": product, "price": 18}]}})
+    };
+    let history = [
+        order("h1", "h1-1", "beans", "2030-02-01T10:00:00Z"),
+        order("h1", "h1-2", "beans", "2030-03-03T10:00:00Z"),
+        order("h1", "h1-3", "beans", "2030-04-02T10:00:00Z"),
+        order("h2", "h2-1", "beans", "2030-03-10T10:00:00Z"),
+        order("h2", "h2-2", "beans", "2030-04-11T10:00:00Z"),
+        order("h2", "h2-3", "mug", "2030-03-10T10:00:00Z"),
+    ];
+    for e in &history {
+        assert_eq!(c.post_json("/v1/track", wk, e).await.unwrap().status, 200);
+    }
+    let flow = install(&mut c, sk, "replenishment").await;
+    for u in ["rita", "ralf", "mona"] {
+        person(&mut c, wk, sk, u).await;
+    }
+    let now = |user: &str, id: &str, products: Value| json!({"userId": user, "event": "Order Completed", "properties": {"order_id": id, "total": 36, "products": products}});
+    let beans =
+        json!([{"product_id": "beans", "name": "House beans 1 kg", "price": 18, "url": "https://shop.example/beans"}]);
+    for e in [
+        now("rita", "r-1", beans.clone()),
+        now("ralf", "f-1", beans.clone()),
+        now("mona", "m-1", json!([{"product_id": "mug", "name": "Enamel mug", "price": 18}])),
+    ] {
+        assert_eq!(c.post_json("/v1/track", wk, &e).await.unwrap().status, 200);
+    }
+    // Ralf orders again before the beans would run out: his first reminder is not sent (the exit path).
+    advance(&mut c, sk, "10d").await;
+    track(&mut c, wk, "ralf", "Order Completed", json!({"order_id": "f-2", "total": 5})).await;
+    advance(&mut c, sk, "19d").await;
+    assert!(inbox(&mut c, sk, "rita").await.is_empty(), "not before the usual 30 days");
+    advance(&mut c, sk, "2d").await;
+    let stats = c.get(&format!("/api/v1/flows/{flow}/stats"), sk).await.unwrap().json();
+    let all = common::all_items(&mut c, sk, &format!("/api/v1/messages?flow_id={flow}")).await;
+    assert_eq!(inbox(&mut c, sk, "rita").await, ["Time to restock?"], "{stats} {all:?}");
+    let text = sent_part(&mut c, sk, "rita", "Time to restock?", "text").await;
+    assert!(text.contains("r-1") && text.contains("House beans 1 kg") && text.contains("shop.example/beans"), "{text}");
+    assert!(inbox(&mut c, sk, "ralf").await.is_empty(), "ordered again meanwhile");
+    assert!(inbox(&mut c, sk, "mona").await.is_empty(), "a mug has no reorder pace: no reminder");
+    let stats = c.get(&format!("/api/v1/flows/{flow}/stats"), sk).await.unwrap().json();
+    assert_eq!(stats["entered"], json!(4), "{stats}");
+}

@@ -194,7 +194,10 @@ async fn back_in_stock_after_a_patch_names_the_product() {
     assert_eq!(items.len(), 1, "{out}");
     assert_eq!(items[0]["to"], "viewer@example.com");
     assert_eq!(items[0]["subject"], "Gravel Bike is back", "{out}");
-    assert!(items[0]["text"].as_str().unwrap().contains("Gravel Bike is back in stock at $1,000.00"), "{out}");
+    assert!(
+        items[0]["text"].as_str().unwrap().contains("Gravel Bike is back in stock at €1,000.00"),
+        "in the product's currency: {out}"
+    );
 
     // A PATCHed price drop of 20% starts the price-drop flow, again with the product's title.
     let (status, _) = send(&mut c, sk, "PATCH", BIKE, &json!({"price": 800})).await;

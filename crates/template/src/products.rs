@@ -69,6 +69,7 @@ pub fn cart_json(cart: &Cart, free_shipping_threshold: Option<f64>) -> Value {
         "item_count": count,
         "updated_at": cart.updated_at.map(|t| t.to_string()),
         "checkout_url": cart.checkout_url,
+        "currency": cart.currency,
     });
     if let Some(threshold) = free_shipping_threshold.and_then(Money::from_major) {
         let remaining = Money::from_cents((threshold.cents() - value.cents()).max(0));
@@ -121,8 +122,10 @@ mod tests {
             items: vec![item("a", 1999, 2), item("b", 500, 1)],
             updated_at: Some(Timestamp::from_secs(0)),
             checkout_url: None,
+            currency: Some("EUR".into()),
         };
         let v = cart_json(&cart, Some(75.0));
+        assert_eq!(v["currency"], json!("EUR"));
         assert_eq!(v["value"], json!(44.98));
         assert_eq!(v["items"][0]["price"], json!(19.99));
         assert_eq!(v["items"][0]["line_total"], json!(39.98));

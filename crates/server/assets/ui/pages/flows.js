@@ -23,6 +23,7 @@ function edges(step) {
 function describe(step) {
   switch (step.type) {
     case 'delay':
+      if (step.reorder_interval) return `Wait until the products are usually bought again${step.duration ? ` (else ${step.duration})` : ''}`;
       return step.duration ? `Wait ${step.duration}` : step.until || step.time ? `Wait until ${[step.weekday, step.until || step.time].filter(Boolean).join(' ')}` : 'Wait';
     case 'wait_for':
       return `Until “${step.event}”${step.timeout ? `, at most ${step.timeout}` : ''}`;
