@@ -15,6 +15,7 @@ import { trackerSteps } from './tracker.mjs';
 import { quizSteps } from './quiz.mjs';
 import { formsSteps } from './forms.mjs';
 import { landingSteps } from './landing.mjs';
+import { campaignSteps } from './campaigns.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -636,6 +637,7 @@ try {
   // After the tracker's steps: while it exists, the popup designed here would open on their store page.
   await formsSteps({ page, step, expect, admin, BASE, shot: (name) => shot(name), fits });
   await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
+  await campaignSteps({ page, step, expect, admin, BASE, shot, fits });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

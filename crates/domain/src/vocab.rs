@@ -185,7 +185,11 @@ wire_enum! {
         /// The audience is taken; recipients wait for their due time.
         Scheduled = "scheduled",
         Sending = "sending",
+        /// Held while sending (`/pause`); `/resume` carries on with whoever is left.
+        Paused = "paused",
         Sent = "sent",
+        /// Cancelled while scheduled: nobody is sent to.
+        Cancelled = "cancelled",
     }
 }
 

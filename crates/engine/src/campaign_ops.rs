@@ -9,7 +9,7 @@ use kairos_store::{Recipient, StoredCampaign};
 use serde_json::{Value, json};
 
 impl State {
-    fn check_campaign_refs(&mut self, ws: WorkspaceId, def: &CampaignDef) -> Result<(), EngineError> {
+    pub(crate) fn check_campaign_refs(&mut self, ws: WorkspaceId, def: &CampaignDef) -> Result<(), EngineError> {
         let mut templates: Vec<(String, String)> = Vec::new();
         if let Some(t) = &def.template {
             templates.push(("template".into(), t.clone()));
@@ -51,6 +51,7 @@ impl State {
     ) -> Result<StoredCampaign, EngineError> {
         let def = &doc.def;
         self.check_campaign_refs(ws, def)?;
+        self.check_schedule(ws, def, now)?;
         let mut c = StoredCampaign {
             row: 0,
             public_id: kairos_store::keys::random_token("cmp_", 8),
@@ -84,21 +85,8 @@ impl State {
         let v: Value = serde_json::from_str(&c.definition).unwrap_or_default();
         let def = parse(&v)?;
         self.check_campaign_refs(ws, &def)?;
-        let include: Vec<_> = def.segments.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
-        let exclude: Vec<_> = def.exclude.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
-        let mut audience: Vec<ContactId> = self
-            .identity
-            .contacts
-            .values()
-            .filter(|ct| ct.workspace == ws)
-            .filter(|ct| {
-                let seg = self.segments.contact_state(ct.id);
-                let member = |i: &kairos_segment::eval::SegIdx| seg.is_some_and(|s| s.is_member(*i));
-                include.iter().any(member) && !exclude.iter().any(member)
-            })
-            .map(|ct| ct.id)
-            .collect();
-        audience.sort_by_key(|c| c.0);
+        self.check_schedule(ws, &def, now)?;
+        let audience = self.audience_of(ws, &def);
         let settings = self.settings.of(ws).clone();
         let mut recipients = Vec::with_capacity(audience.len());
         let mut test_start: Option<Timestamp> = None;
@@ -161,7 +149,27 @@ impl State {
         Ok(c)
     }
 
-    fn track_campaign(&mut self, c: &StoredCampaign, def: CampaignDef, now: Timestamp) {
+    /// The members of a campaign's segments, less those of its excluded ones, by id.
+    pub(crate) fn audience_of(&self, ws: WorkspaceId, def: &CampaignDef) -> Vec<ContactId> {
+        let include: Vec<_> = def.segments.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
+        let exclude: Vec<_> = def.exclude.iter().filter_map(|s| self.segments.lookup(ws, s)).collect();
+        let mut audience: Vec<ContactId> = self
+            .identity
+            .contacts
+            .values()
+            .filter(|ct| ct.workspace == ws)
+            .filter(|ct| {
+                let seg = self.segments.contact_state(ct.id);
+                let member = |i: &kairos_segment::eval::SegIdx| seg.is_some_and(|s| s.is_member(*i));
+                include.iter().any(member) && !exclude.iter().any(member)
+            })
+            .map(|ct| ct.id)
+            .collect();
+        audience.sort_by_key(|c| c.0);
+        audience
+    }
+
+    pub(crate) fn track_campaign(&mut self, c: &StoredCampaign, def: CampaignDef, now: Timestamp) {
         let tokens = def.throttle_per_minute.map_or(0.0, |_| 1.0);
         self.campaigns
             .running

@@ -75,6 +75,11 @@ pub struct CampaignState {
     pub ab_results: Option<Vec<AbScore>>,
     #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
     pub finished_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub cancelled_at: Option<Timestamp>,
+    /// While paused: since when.
+    #[serde(default, skip_serializing_if = "is_none", with = "kairos_domain::time::rfc3339_option")]
+    pub paused_at: Option<Timestamp>,
 }
 
 impl CampaignState {

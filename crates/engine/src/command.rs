@@ -185,6 +185,17 @@ pub(crate) enum Command {
         definition: Box<crate::campaigns::CampaignDocument>,
         reply: Reply<StoredCampaign>,
     },
+    CampaignAction {
+        ws: WorkspaceId,
+        id: String,
+        action: crate::campaign_life::CampaignAction,
+        reply: Reply<Option<StoredCampaign>>,
+    },
+    CampaignAudience {
+        ws: WorkspaceId,
+        id: String,
+        reply: Reply<crate::campaign_life::Audience>,
+    },
     ScheduleCampaign {
         ws: WorkspaceId,
         id: String,
@@ -364,6 +375,8 @@ impl Command {
             }
             Command::CreateCampaign { ws, definition, reply } => done(reply, s.create_campaign(ws, &definition, now)),
             Command::ScheduleCampaign { ws, id, reply } => done(reply, s.schedule_campaign(ws, &id, now)),
+            Command::CampaignAction { ws, id, action, reply } => done(reply, s.campaign_action(ws, &id, action, now)),
+            Command::CampaignAudience { ws, id, reply } => done(reply, s.campaign_audience(ws, &id, now)),
             Command::SaveCouponPool { ws, pool, reply } => done(reply, s.save_pool(ws, *pool, now)),
             Command::IssueCoupon { ws, pool, who, reply } => {
                 let r = s.resolve_ref(ws, who, now).and_then(|c| s.issue_coupon(ws, &pool, c, now));

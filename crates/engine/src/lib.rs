@@ -1,6 +1,7 @@
 //! The runtime: the committer thread that owns all writes (group commit), identity resolution, profile
 //! aggregates, and the clock. HTTP handlers talk to it through [`Engine`].
 
+pub mod campaign_life;
 mod campaign_ops;
 pub mod campaigns;
 mod clock;
@@ -617,6 +618,22 @@ impl Engine {
         id: String,
     ) -> Result<kairos_store::StoredCampaign, EngineError> {
         self.command(|reply| Command::ScheduleCampaign { ws, id, reply }).await
+    }
+
+    /// Edits, cancels, pauses, resumes, duplicates or deletes a campaign (SPEC 16 "Campaign lifecycle"); answers
+    /// the campaign as it is now (the copy for a duplicate), None once deleted.
+    pub async fn campaign_action(
+        &self,
+        ws: WorkspaceId,
+        id: String,
+        action: campaign_life::CampaignAction,
+    ) -> Result<Option<kairos_store::StoredCampaign>, EngineError> {
+        self.command(|reply| Command::CampaignAction { ws, id, action, reply }).await
+    }
+
+    /// Who a campaign would reach if scheduled now, and when it would go (the confirmation step).
+    pub async fn campaign_audience(&self, ws: WorkspaceId, id: String) -> Result<campaign_life::Audience, EngineError> {
+        self.command(|reply| Command::CampaignAudience { ws, id, reply }).await
     }
 
     /// Progress and A/B numbers of a campaign.

@@ -116,6 +116,18 @@ impl CampaignWrites for PgWriter {
         Ok(())
     }
 
+    fn drop_pending_recipients(&mut self, campaign: i64) -> Result<u64> {
+        let n =
+            self.conn.execute("DELETE FROM campaign_recipients WHERE campaign_id = $1 AND NOT done", &[&campaign])?;
+        Ok(n)
+    }
+
+    fn delete_campaign(&mut self, campaign: i64) -> Result<()> {
+        self.conn.execute("DELETE FROM campaign_recipients WHERE campaign_id = $1", &[&campaign])?;
+        self.conn.execute("DELETE FROM campaigns WHERE id = $1", &[&campaign])?;
+        Ok(())
+    }
+
     fn assign_winner(&mut self, campaign: i64, variant: i64, due: Timestamp) -> Result<u64> {
         self.conn.execute(
             "UPDATE campaign_recipients SET variant = $2, due_at = GREATEST(due_at, $3)

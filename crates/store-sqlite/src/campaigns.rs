@@ -94,6 +94,26 @@ impl CampaignWrites for SqliteWriter {
         Ok(())
     }
 
+    fn drop_pending_recipients(&mut self, campaign: i64) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM campaign_recipients WHERE campaign_id = ?1 AND done = 0")
+            .db()?
+            .execute(params![campaign])
+            .db()?;
+        Ok(n as u64)
+    }
+
+    fn delete_campaign(&mut self, campaign: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM campaign_recipients WHERE campaign_id = ?1")
+            .db()?
+            .execute(params![campaign])
+            .db()?;
+        self.conn.prepare_cached("DELETE FROM campaigns WHERE id = ?1").db()?.execute(params![campaign]).db()?;
+        Ok(())
+    }
+
     fn assign_winner(&mut self, campaign: i64, variant: i64, due: Timestamp) -> Result<u64> {
         let n = self
             .conn

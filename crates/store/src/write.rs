@@ -156,6 +156,11 @@ pub trait CampaignWrites {
     /// Pending recipients due at `now`, earliest first (not those waiting for an A/B winner).
     fn due_recipients(&mut self, campaign: i64, now: Timestamp, limit: usize) -> Result<Vec<Recipient>>;
     fn recipient_done(&mut self, campaign: i64, contact: ContactId) -> Result<()>;
+    /// Removes the recipients not yet sent to (a cancelled campaign, or a scheduled one taking a new audience);
+    /// returns how many.
+    fn drop_pending_recipients(&mut self, campaign: i64) -> Result<u64>;
+    /// Removes a campaign and its recipients (a draft being deleted).
+    fn delete_campaign(&mut self, campaign: i64) -> Result<()>;
     /// Gives the recipients waiting for the A/B winner its variant, due at `due` at the earliest; returns how many.
     fn assign_winner(&mut self, campaign: i64, variant: i64, due: Timestamp) -> Result<u64>;
     /// (pending, waiting for a winner, done).

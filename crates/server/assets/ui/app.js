@@ -29,6 +29,7 @@ const ROUTES = [
   [/^\/ui\/flows\/([^/]+)$/, flows.detail, 'flows'],
   [/^\/ui\/campaigns\/?$/, campaigns.list, 'campaigns'],
   [/^\/ui\/campaigns\/new$/, campaigns.compose, 'campaigns'],
+  [/^\/ui\/campaigns\/([^/]+)\/edit$/, campaigns.edit, 'campaigns'],
   [/^\/ui\/campaigns\/([^/]+)$/, campaigns.detail, 'campaigns'],
   [/^\/ui\/templates\/?$/, templates.list, 'templates'],
   [/^\/ui\/templates\/new$/, templates.create, 'templates'],

@@ -425,3 +425,57 @@ export function pager(loadPage, renderItems, into, firstCursor) {
   if (!cursor) wrap.hidden = true;
   return wrap;
 }
+
+/**
+ * A modal confirmation (focus stays inside, Escape cancels): `title`, `body` (nodes or text), the confirm button's
+ * words, and the action it runs (its errors are shown in the dialog). Resolves true once confirmed and done, false
+ * when cancelled.
+ */
+export function confirmDialog({ title, body = [], confirmText, cancelText = 'Cancel', danger = false, action, opener }) {
+  return new Promise((resolve) => {
+    const titleId = nextId('dlg');
+    const confirm = h('button', { type: 'button', class: danger ? 'danger-solid' : '', text: confirmText });
+    const cancel = h('button', { type: 'button', class: 'secondary', text: cancelText });
+    const errors = h('div', { 'aria-live': 'polite' });
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': titleId },
+      h('h2', { id: titleId, text: title }),
+      ...[].concat(body).map((b) => (typeof b === 'string' ? h('p', { text: b }) : b)),
+      errors,
+      h('div', { class: 'actions' }, confirm, cancel),
+    );
+    let done = false;
+    cancel.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (opener?.isConnected) opener.focus();
+      resolve(done);
+    });
+    confirm.addEventListener('click', () =>
+      busy(
+        confirm,
+        async () => {
+          await action();
+          done = true;
+          dialog.close();
+        },
+        errors,
+      ),
+    );
+    document.body.append(dialog);
+    dialog.showModal();
+    confirm.focus();
+  });
+}
+
+/** An instant in a given time zone, in the browser's language: "Tuesday, 2 December 2026 at 10:00 (Europe/Paris)". */
+export function dateTimeIn(iso, timeZone) {
+  if (!iso) return '—';
+  try {
+    const f = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short', timeZone });
+    return `${f.format(new Date(iso))} (${timeZone})`;
+  } catch {
+    return dateTime(iso);
+  }
+}

@@ -217,7 +217,11 @@ impl CampaignBody {
     }
 }
 
-async fn full(app: &AppState, ws: kairos_domain::WorkspaceId, c: StoredCampaign) -> Result<CampaignBody, ApiError> {
+pub(crate) async fn full(
+    app: &AppState,
+    ws: kairos_domain::WorkspaceId,
+    c: StoredCampaign,
+) -> Result<CampaignBody, ApiError> {
     let id = c.public_id.clone();
     let counts = read(app, move |r| r.campaign_message_counts(&id)).await?;
     let report = app.engine.campaign_report(ws, c.public_id.clone()).await?;

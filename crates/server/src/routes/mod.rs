@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 pub mod backfill;
+pub mod campaign_life;
 pub mod campaigns;
 pub mod contacts;
 pub mod contacts_export;
@@ -171,6 +172,13 @@ pub const API: &[Route] = &[
     secret("GET", "/campaigns", || get(campaigns::list)),
     secret("GET", "/campaigns/{id}", || get(campaigns::get)),
     secret("POST", "/campaigns/{id}/schedule", || post(campaigns::schedule)),
+    secret("PATCH", "/campaigns/{id}", || patch(campaign_life::edit)),
+    secret("DELETE", "/campaigns/{id}", || delete(campaign_life::delete)),
+    secret("POST", "/campaigns/{id}/cancel", || post(campaign_life::cancel)),
+    secret("POST", "/campaigns/{id}/pause", || post(campaign_life::pause)),
+    secret("POST", "/campaigns/{id}/resume", || post(campaign_life::resume)),
+    secret("POST", "/campaigns/{id}/duplicate", || post(campaign_life::duplicate)),
+    secret("GET", "/campaigns/{id}/audience", || get(campaign_life::audience)),
     secret("GET", "/reports/kpis", || get(reports::kpis)),
     secret("GET", "/reports/flows", || get(reports::flows)),
     secret("GET", "/reports/flows/{id}", || get(reports::flow)),

@@ -32,6 +32,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/segments.js", "text/javascript; charset=utf-8"),
     asset!("pages/flows.js", "text/javascript; charset=utf-8"),
     asset!("pages/campaigns.js", "text/javascript; charset=utf-8"),
+    asset!("pages/campaign-compose.js", "text/javascript; charset=utf-8"),
     asset!("pages/templates.js", "text/javascript; charset=utf-8"),
     asset!("pages/catalog.js", "text/javascript; charset=utf-8"),
     asset!("pages/outbox.js", "text/javascript; charset=utf-8"),
