@@ -119,3 +119,27 @@ pub fn campaign_recipients_and_variants(store: &dyn Store) {
         ]
     );
 }
+
+/// A cancelled or re-scheduled campaign drops the recipients not yet sent to; a deleted draft goes with its
+/// recipients; paused and cancelled campaigns are not running.
+pub fn campaign_lifecycle(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    write(store, |w| {
+        let c = w.save_campaign(&campaign("cmp_life", ws, "sending", 1))?;
+        let draft = w.save_campaign(&campaign("cmp_draft", ws, "draft", 2))?;
+        w.insert_recipients(c, &[recipient(1, 10, 0), recipient(2, 10, 0), recipient(3, 10, -1)])?;
+        w.insert_recipients(draft, &[recipient(1, 10, 0)])?;
+        w.recipient_done(c, ContactId(1))?;
+        assert_eq!(w.drop_pending_recipients(c)?, 2, "the two not sent to, the one waiting for a winner included");
+        assert_eq!(w.recipient_counts(c)?, (0, 0, 1), "the one sent to stays");
+        for status in ["paused", "cancelled"] {
+            w.save_campaign(&campaign("cmp_life", ws, status, 3))?;
+            assert!(w.running_campaigns()?.is_empty(), "{status} is not running");
+        }
+        w.delete_campaign(draft)?;
+        assert_eq!(w.campaign_by_id(ws, "cmp_draft")?, None);
+        assert_eq!(w.recipient_counts(draft)?, (0, 0, 0), "its recipients went with it");
+        assert_eq!(w.campaign_by_id(ws, "cmp_life")?.map(|c| c.status), Some(CampaignStatus::Cancelled));
+        Ok(())
+    });
+}

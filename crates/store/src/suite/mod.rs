@@ -75,6 +75,7 @@ macro_rules! store_suite {
             sends_are_idempotent_and_messages_filtered,
             suppression_per_workspace_and_channel,
             campaign_recipients_and_variants,
+            campaign_lifecycle,
             coupons_are_issued_and_redeemed_once,
             settings_and_products,
             report_rows,
