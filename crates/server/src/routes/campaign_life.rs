@@ -55,55 +55,68 @@ pub async fn edit(
     Ok(Reply(act(&app, ws, id, CampaignAction::Edit(patch)).await?))
 }
 
-macro_rules! transition {
-    ($name:ident, $action:expr, $path:literal, $op:literal, $doc:literal, $conflict:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(
-                    post,
-                    path = $path,
-                    operation_id = $op,
-                    tag = "campaigns",
-                    params(("id" = String, Path, description = "The campaign's id")),
-                    responses(
-                        (status = 200, description = "The campaign", body = CampaignBody),
-                        (status = 404, description = "No such campaign in the workspace", body = ErrorBody),
-                        (status = 409, description = $conflict, body = ErrorBody)
-                    )
-                )]
-        pub async fn $name(
-            SecretWorkspace(ws): SecretWorkspace,
-            State(app): State<AppState>,
-            Path(id): Path<String>,
-        ) -> Result<Reply<CampaignBody>, ApiError> {
-            Ok(Reply(act(&app, ws, id, $action).await?))
-        }
-    };
+/// Cancels a scheduled campaign: nobody is sent to.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/cancel",
+    operation_id = "campaigns_cancel",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignBody),
+        (status = 404, description = "No such campaign in the workspace", body = ErrorBody),
+        (status = 409, description = "Not scheduled", body = ErrorBody)
+    )
+)]
+pub async fn cancel(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<CampaignBody>, ApiError> {
+    Ok(Reply(act(&app, ws, id, CampaignAction::Cancel).await?))
 }
 
-transition!(
-    cancel,
-    CampaignAction::Cancel,
-    "/api/v1/campaigns/{id}/cancel",
-    "campaigns_cancel",
-    "Cancels a scheduled campaign: nobody is sent to.",
-    "Not scheduled"
-);
-transition!(
-    pause,
-    CampaignAction::Pause,
-    "/api/v1/campaigns/{id}/pause",
-    "campaigns_pause",
-    "Holds a campaign being sent; nothing more goes out until it is resumed.",
-    "Not sending"
-);
-transition!(
-    resume,
-    CampaignAction::Resume,
-    "/api/v1/campaigns/{id}/resume",
-    "campaigns_resume",
-    "Carries on sending a paused campaign to whoever is left.",
-    "Not paused"
-);
+/// Holds a campaign being sent; nothing more goes out until it is resumed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/pause",
+    operation_id = "campaigns_pause",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignBody),
+        (status = 404, description = "No such campaign in the workspace", body = ErrorBody),
+        (status = 409, description = "Not sending", body = ErrorBody)
+    )
+)]
+pub async fn pause(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<CampaignBody>, ApiError> {
+    Ok(Reply(act(&app, ws, id, CampaignAction::Pause).await?))
+}
+
+/// Carries on sending a paused campaign to whoever is left.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/resume",
+    operation_id = "campaigns_resume",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignBody),
+        (status = 404, description = "No such campaign in the workspace", body = ErrorBody),
+        (status = 409, description = "Not paused", body = ErrorBody)
+    )
+)]
+pub async fn resume(
+    SecretWorkspace(ws): SecretWorkspace,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Reply<CampaignBody>, ApiError> {
+    Ok(Reply(act(&app, ws, id, CampaignAction::Resume).await?))
+}
 
 /// A new draft with the same definition, named "… (copy)" (a schedule already past is left out).
 #[utoipa::path(
