@@ -317,9 +317,13 @@ try {
 
   await step("edit a step's timing on the canvas", async () => {
     await page.locator('.canvas [data-step="wait1"]').click();
+    // The flow is live: the editor says what a change does to the people already in it.
+    await page.getByTestId('live-change').getByText('people who enter from now on follow the change').waitFor();
     await page.getByLabel('Wait for', { exact: true }).fill('1d');
     await page.getByRole('button', { name: 'Save step' }).click();
-    await page.locator('.canvas [data-step="wait1"]').getByText('Wait 1d').waitFor();
+    await page.locator('.canvas [data-step="wait1"]').getByText('Wait 1 day').waitFor();
+    const canvasText = await page.locator('.canvas').innerText();
+    expect(!/\b(wait1|welcome)\b|lib-welcome/.test(canvasText), `steps in words, not ids: ${canvasText}`);
   });
 
   await step('trigger the flow through the ingestion API and read the message in the outbox', async () => {

@@ -15,6 +15,8 @@ pub struct DayPoint {
     pub date: String,
     pub revenue: Money,
     pub orders: u64,
+    /// The day was still running when the range ended (its numbers are "so far").
+    pub partial: bool,
 }
 
 /// Store KPIs over `[from, to)`; see [`kpis`] for the definitions.
@@ -30,6 +32,12 @@ pub struct Kpis {
     pub subscribed: u64,
     pub unsubscribed: u64,
     pub attributed_revenue: Money,
+    /// Orders of the range attributed to a message (conversions).
+    pub attributed_orders: u64,
+    /// People sent at least one flow or campaign message in the range.
+    pub recipients: u64,
+    /// Attributed revenue / recipients, rounded to the cent.
+    pub revenue_per_recipient: Money,
     pub series: Vec<DayPoint>,
 }
 
@@ -50,6 +58,8 @@ pub struct KpiRows {
     pub consent: Vec<ConsentChange>,
     /// The workspace's flows (which of them recover carts).
     pub flows: Vec<StoredFlow>,
+    /// People sent at least one flow or campaign message in the range.
+    pub recipients: u64,
 }
 
 /// Orders up to this instant settle carts of the range ending at `to` (a day past it).
@@ -73,8 +83,11 @@ pub fn order_horizon(to: Timestamp) -> Timestamp {
 /// - `subscribed` / `unsubscribed`: channel consents (email and SMS, each counted) whose latest change is in the
 ///   range and is to subscribed / unsubscribed. Profiles keep the latest change per channel only, so a contact
 ///   who subscribed and unsubscribed within the range counts once, as unsubscribed;
-/// - `attributed_revenue`: revenue of the range's orders attributed to a message (see [`crate::attribute`]);
-/// - `series`: revenue and orders per day of `timezone` (UTC when unknown), every day of the range.
+/// - `attributed_revenue`, `attributed_orders`: revenue and count of the range's orders attributed to a message
+///   (see [`crate::attribute`]); `revenue_per_recipient`: attributed revenue / people sent at least one flow or
+///   campaign message in the range (`recipients`, counted by the caller);
+/// - `series`: revenue and orders per day of `timezone` (UTC when unknown), every day of the range, the last one
+///   marked `partial` when the range ends before its local midnight.
 pub fn kpis(rows: KpiRows, from: Timestamp, to: Timestamp, now: Timestamp, windows: Windows, timezone: &str) -> Kpis {
     let orders: Vec<Order> = rows.orders.iter().filter(|o| o.at < to).cloned().collect();
     let revenue = orders.iter().fold(Money::ZERO, |acc, o| acc.saturating_add(o.amount));
@@ -91,8 +104,10 @@ pub fn kpis(rows: KpiRows, from: Timestamp, to: Timestamp, now: Timestamp, windo
     let recovery = recovery_flows(&rows.flows);
     let mut attributed_revenue = Money::ZERO;
     let mut recovered_revenue = Money::ZERO;
+    let mut attributed_orders = 0;
     for a in attribute_orders(orders.clone(), &rows.touches, windows) {
         attributed_revenue = attributed_revenue.saturating_add(a.order.amount);
+        attributed_orders += 1;
         if a.touch.flow_id.as_ref().is_some_and(|f| recovery.contains(f)) {
             recovered_revenue = recovered_revenue.saturating_add(a.order.amount);
         }
@@ -123,6 +138,9 @@ pub fn kpis(rows: KpiRows, from: Timestamp, to: Timestamp, now: Timestamp, windo
         subscribed,
         unsubscribed,
         attributed_revenue,
+        attributed_orders,
+        recipients: rows.recipients,
+        revenue_per_recipient: average(attributed_revenue, rows.recipients),
         series,
     }
 }
@@ -172,26 +190,17 @@ fn recovery_flows(flows: &[StoredFlow]) -> HashSet<String> {
 /// Revenue and orders per local day of `timezone` (UTC when the zone is unknown), one point for every day of
 /// `[from, to)` (at most [`SERIES_DAYS_MAX`]).
 pub fn daily_series(orders: &[Order], from: Timestamp, to: Timestamp, timezone: &str) -> Vec<DayPoint> {
-    let zone = if Timestamp::from_micros(0).to_jiff().in_tz(timezone).is_ok() { timezone } else { "UTC" };
-    let day = |t: Timestamp| t.to_jiff().in_tz(zone).map(|z| z.date());
-    let (Ok(first), Ok(last)) = (day(from), day(Timestamp::from_micros(to.as_micros().saturating_sub(1)))) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut d = first;
-    while d <= last && out.len() < SERIES_DAYS_MAX {
-        let date = d.to_string();
-        index.insert(date.clone(), out.len());
-        out.push(DayPoint { date, revenue: Money::ZERO, orders: 0 });
-        match d.tomorrow() {
-            Ok(next) => d = next,
-            Err(_) => break,
-        }
-    }
+    let (dates, partial) = crate::series::days(from, to, timezone);
+    let index: HashMap<String, usize> = dates.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect();
+    let last = dates.len().saturating_sub(1);
+    let mut out: Vec<DayPoint> = dates
+        .into_iter()
+        .enumerate()
+        .map(|(i, date)| DayPoint { date, revenue: Money::ZERO, orders: 0, partial: partial && i == last })
+        .collect();
     for o in orders {
-        let Ok(date) = day(o.at) else { continue };
-        if let Some(&i) = index.get(&date.to_string()) {
+        let Some(date) = crate::series::local_date(o.at, timezone) else { continue };
+        if let Some(&i) = index.get(&date) {
             out[i].revenue = out[i].revenue.saturating_add(o.amount);
             out[i].orders += 1;
         }
@@ -275,6 +284,7 @@ mod tests {
                 ConsentChange { channel: "email".into(), status: "never_subscribed".into() },
             ],
             flows: vec![flow("flow_cart", "Reminder", "Checkout Started"), flow("flow_news", "News", "Page Viewed")],
+            recipients: 4,
         };
         let k = kpis(rows, from, to, now, Windows::default(), "UTC");
         assert_eq!((k.revenue, k.orders, k.aov), (Money(4_500), 3, Money(1_500)));
@@ -282,9 +292,12 @@ mod tests {
         assert_eq!(k.cart_abandonment_rate, 2.0 / 3.0);
         // Contact 1's first order is touched by the recovery flow; both of 1's orders are attributed to it.
         assert_eq!((k.attributed_revenue, k.recovered_revenue), (Money(4_500), Money(4_000)));
+        assert_eq!((k.attributed_orders, k.revenue_per_recipient), (3, Money(1_125)), "4 500 over 4 people");
         assert_eq!(k.repeat_purchase_rate, 1.0, "1 ordered twice, 2 ordered before the range");
         assert_eq!((k.subscribed, k.unsubscribed), (2, 1));
         assert_eq!(k.series.len(), 5);
+        // 200 h is 08:00 on the 9th day (UTC): that day is running when the range ends.
+        assert!(k.series[4].partial && !k.series[3].partial, "{:?}", k.series);
         // A cart younger than a day at `now` is neither abandoned nor recovered yet.
         let young = KpiRows { carts: vec![(ContactId(9), Timestamp(199 * H))], ..KpiRows::default() };
         let k = kpis(young, from, to, Timestamp(200 * H), Windows::default(), "UTC");

@@ -9,14 +9,17 @@ mod attribution;
 mod kpis;
 mod landing;
 mod messages;
+mod series;
 
 use kairos_domain::{ContactId, Duration, MessageStatus, Money, SystemEvent, Timestamp};
 
 pub use attribution::{attribute, attribute_orders, orders, touch_range, touches};
 pub use kpis::{DayPoint, KpiRows, Kpis, daily_series, kpis, order_horizon};
 pub use landing::{LandingNumbers, Visit, landing_numbers};
+pub use series::{ActivityDay, activity_series, days, local_date};
 pub use messages::{
     CampaignReport, FlowReport, MessageFacts, MessageNumbers, campaign_reports, flow_reports, message_facts,
+    recipients, template_reports,
 };
 
 /// The order event (Segment's e-commerce spec) whose amount is revenue.

@@ -243,6 +243,50 @@ pub fn campaign_reports(
         .collect()
 }
 
+/// Numbers per template of the messages `rows`: a flow message's template is its step's in the flow's current
+/// definition, a campaign message's the campaign's (or its A/B variant's). Messages whose template cannot be told
+/// are left out. By template id.
+pub fn template_reports(
+    rows: &[MessageRow],
+    facts: &MessageFacts,
+    flows: &[StoredFlow],
+    campaigns: &[kairos_store::StoredCampaign],
+) -> BTreeMap<String, MessageNumbers> {
+    let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).unwrap_or_default();
+    let mut step_template: HashMap<(&str, String), String> = HashMap::new();
+    for f in flows {
+        for s in parse(&f.definition)["steps"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(t)) = (s["id"].as_str(), s["template"].as_str()) {
+                step_template.insert((f.public_id.as_str(), id.to_string()), t.to_string());
+            }
+        }
+    }
+    let campaign_def: HashMap<&str, serde_json::Value> =
+        campaigns.iter().map(|c| (c.public_id.as_str(), parse(&c.definition))).collect();
+    let template_of = |m: &MessageRow| -> Option<String> {
+        if let (Some(flow), Some(step)) = (&m.flow_id, &m.step_id) {
+            return step_template.get(&(flow.as_str(), step.clone())).cloned();
+        }
+        let def = campaign_def.get(m.campaign_id.as_deref()?)?;
+        let variant = m.variant.filter(|v| *v >= 0).and_then(|v| def["ab"]["variants"][v as usize]["template"].as_str());
+        variant.or(def["template"].as_str()).map(str::to_string)
+    };
+    let mut by: BTreeMap<String, Acc> = BTreeMap::new();
+    for m in rows {
+        let (Some(t), Some(f)) = (template_of(m), facts.0.get(&m.id)) else { continue };
+        by.entry(t).or_default().add(m.contact, f);
+    }
+    finish_all(by)
+}
+
+/// People sent at least one of the messages `rows` (status history reached `sent`, or a bounce).
+pub fn recipients(rows: &[MessageRow]) -> u64 {
+    let sent = |m: &MessageRow| {
+        SENT_STATUSES.iter().any(|s| m.status == s.as_str() || m.statuses.iter().any(|x| x == s.as_str()))
+    };
+    rows.iter().filter(|m| sent(m)).map(|m| m.contact).collect::<HashSet<_>>().len() as u64
+}
+
 /// Ids of the `send` steps of a flow definition (JSON text).
 fn send_steps(definition: &str) -> Vec<String> {
     let def: serde_json::Value = serde_json::from_str(definition).unwrap_or_default();

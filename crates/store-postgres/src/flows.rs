@@ -236,6 +236,14 @@ impl FlowReads for PgReader<'_> {
         flow(&mut self.conn(), ws, public_id)
     }
 
+    fn contact_runs(&self, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let rows = self.conn().query(
+            concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"),
+            &[&contact.0],
+        )?;
+        rows.iter().map(run_row).collect()
+    }
+
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
         let mut out = FlowStats::default();
         let runs = self.conn().query(

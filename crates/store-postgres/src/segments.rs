@@ -148,6 +148,19 @@ impl SegmentReads for PgReader<'_> {
         Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
+    fn contact_segments(&self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<(StoredSegment, Timestamp)>> {
+        let rows = self.conn().query(
+            concat!(
+                "SELECT ",
+                segment_columns!(),
+                ", m.entered_at FROM segments s JOIN segment_members m ON m.segment_id = s.id AND m.contact_id = $2
+                 WHERE s.workspace_id = $1 AND NOT s.deleted ORDER BY s.id"
+            ),
+            &[&ws.0, &contact.0],
+        )?;
+        rows.iter().map(|r| Ok((segment_row(r)?, Timestamp::from_micros(get(r, 7)?)))).collect()
+    }
+
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>> {
         let rows = self.conn().query(
             "SELECT at, size FROM segment_sizes WHERE segment_id = $1 AND at >= $2 ORDER BY at",

@@ -204,6 +204,17 @@ impl FlowReads for SqliteReader<'_> {
         flow(&self.conn, ws, public_id)
     }
 
+    fn contact_runs(&self, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM flow_runs WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([contact.0], run_row).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
         let mut out = FlowStats::default();
         let mut stmt = self

@@ -143,6 +143,22 @@ impl SegmentReads for SqliteReader<'_> {
         Ok(Page::from_rows(items, limit, |c| c.id.0.to_string()))
     }
 
+    fn contact_segments(&self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<(StoredSegment, Timestamp)>> {
+        // The workspace's segments first, then one primary-key probe each (segment_members is keyed by segment).
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SEGMENT_COLUMNS}, m.entered_at FROM segments s CROSS JOIN segment_members m
+                 ON m.segment_id = s.id AND m.contact_id = ?2
+                 WHERE s.workspace_id = ?1 AND s.deleted = 0 ORDER BY s.id"
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws.0, contact.0], |r| Ok((segment_row(r)?, Timestamp::from_micros(r.get(7)?))))
+            .db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>> {
         let mut stmt = self
             .conn

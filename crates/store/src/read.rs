@@ -79,6 +79,8 @@ pub trait SegmentReads {
     fn segment_member_page(&self, row: i64, cursor: Option<&str>, limit: usize) -> Result<Page<Contact>>;
     /// Size samples of a segment since `since`, oldest first.
     fn segment_sizes(&self, row: i64, since: Timestamp) -> Result<Vec<(Timestamp, u64)>>;
+    /// The workspace's live segments `contact` is a member of, with when it entered each, by segment row id.
+    fn contact_segments(&self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<(StoredSegment, Timestamp)>>;
 }
 
 /// Templates (previews render from these).
@@ -98,6 +100,8 @@ pub trait FlowReads {
     fn flows(&self, ws: WorkspaceId) -> Result<Vec<StoredFlow>>;
     fn flow(&self, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>>;
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats>;
+    /// The flow runs of `contact` in progress, by run id.
+    fn contact_runs(&self, contact: ContactId) -> Result<Vec<crate::StoredRun>>;
     /// Team tasks, newest first (at most 1 000), optionally with one status.
     fn tasks(&self, ws: WorkspaceId, status: Option<&str>) -> Result<Vec<Task>>;
     /// The workspace's task `id`.

@@ -11,9 +11,11 @@ function niceMax(v) {
 }
 
 /**
- * A line chart of points [{x: Date|number, y: number}].
+ * A line chart of points [{x: Date|number, y: number, partial?: boolean}].
  * opts: label (accessible summary), yFormat, xFormat, height, step (draw as steps: sizes that hold until the next),
  * integer (whole-number gridlines, for counts), half (drawn in a half-width panel on wide screens).
+ * A last point marked `partial` (a day still running) is drawn dashed and hollow and named "so far", so it does
+ * not read as a dip.
  */
 export function lineChart(points, { label, yFormat = String, xFormat, height = 220, step = false, integer = false, half = false } = {}) {
   // Drawn at about its displayed width, so its text stays legible on a phone.
@@ -37,8 +39,10 @@ export function lineChart(points, { label, yFormat = String, xFormat, height = 2
   const yMax = integer ? Math.max(4, Math.ceil(niceMax(Math.max(...ys)) / 4) * 4) : niceMax(Math.max(...ys));
   const X = (x) => PAD.l + ((x - x0) / (x1 - x0)) * (W - PAD.l - PAD.r);
   const Y = (y) => H - PAD.b - (y / yMax) * (H - PAD.t - PAD.b);
+  const partial = points.length > 1 && points[points.length - 1].partial;
+  const whole = partial ? points.slice(0, -1) : points;
   let d = '';
-  points.forEach((p, i) => {
+  whole.forEach((p, i) => {
     const x = X(+p.x);
     const y = Y(Number(p.y) || 0);
     if (i === 0) d += `M${x.toFixed(1)},${y.toFixed(1)}`;
@@ -60,14 +64,26 @@ export function lineChart(points, { label, yFormat = String, xFormat, height = 2
   }
   svg.append(s('path', { class: 'area', d: area }));
   svg.append(s('path', { class: 'line', d }));
+  const last = points[points.length - 1];
+  if (partial) {
+    const prev = points[points.length - 2];
+    const seg = `M${X(+prev.x).toFixed(1)},${Y(Number(prev.y) || 0).toFixed(1)}L${X(+last.x).toFixed(1)},${Y(Number(last.y) || 0).toFixed(1)}`;
+    svg.append(s('path', { class: 'line partial', d: seg, 'stroke-dasharray': '4 4' }));
+  }
   if (points.length <= 60) {
     for (const p of points) {
+      const so = p === last && partial;
       svg.append(
-        s('circle', { class: 'dot', cx: X(+p.x), cy: Y(Number(p.y) || 0), r: 2.5 }, s('title', {}, `${fmtX(+p.x)}: ${yFormat(Number(p.y) || 0)}`)),
+        s(
+          'circle',
+          { class: so ? 'dot partial' : 'dot', cx: X(+p.x), cy: Y(Number(p.y) || 0), r: so ? 3.5 : 2.5, 'data-partial': so ? 'true' : null },
+          s('title', {}, `${fmtX(+p.x)}${so ? ' (so far)' : ''}: ${yFormat(Number(p.y) || 0)}`),
+        ),
       );
     }
   }
   wrap.append(svg);
-  if (label) wrap.append(h('figcaption', { class: 'muted small', text: label }));
+  const note = partial ? ` The last day (${fmtX(+last.x)}) is still running: dashed, so far.` : '';
+  if (label || note) wrap.append(h('figcaption', { class: 'muted small', text: `${label || ''}${note}` }));
   return wrap;
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 pub mod backfill;
 pub mod campaign_life;
 pub mod campaigns;
+pub mod contact_journey;
 pub mod contacts;
 pub mod contacts_export;
 pub mod coupons;
@@ -29,6 +30,7 @@ pub mod onsite;
 pub mod privacy;
 pub mod products;
 pub mod quizzes;
+pub mod report_details;
 pub mod reports;
 pub mod segments;
 pub mod settings;
@@ -94,6 +96,7 @@ pub const API: &[Route] = &[
     secret("POST", "/contacts/preferences", || post(contacts::set_preferences)),
     secret("GET", "/contacts/{id}", || get(contacts::get)),
     secret("GET", "/contacts/{id}/events", || get(contacts::events)),
+    secret("GET", "/contacts/{id}/journey", || get(contact_journey::journey)),
     secret("GET", "/contacts/{id}/export", || get(data_rights::export)),
     secret("DELETE", "/contacts/{id}", || delete(data_rights::erase)),
     secret("GET", "/audit-log", || get(data_rights::audit_log)),
@@ -183,6 +186,8 @@ pub const API: &[Route] = &[
     secret("GET", "/reports/flows", || get(reports::flows)),
     secret("GET", "/reports/flows/{id}", || get(reports::flow)),
     secret("GET", "/reports/campaigns", || get(reports::campaigns)),
+    secret("GET", "/reports/campaigns/{id}", || get(report_details::campaign)),
+    secret("GET", "/reports/templates", || get(report_details::templates)),
     secret("GET", "/reports/attribution", || get(reports::attribution)),
     secret("GET", "/reports/quizzes/{id}", || get(quizzes::quiz_report)),
     secret("POST", "/dev/clock", || post(dev::clock)),

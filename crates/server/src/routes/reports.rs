@@ -74,15 +74,15 @@ pub(crate) fn range(q: &ReportQuery, now: Timestamp) -> Result<(Timestamp, Times
 }
 
 /// The requested range, the attribution windows and the time zone from its settings.
-struct Ctx {
-    from: Timestamp,
-    to: Timestamp,
-    now: Timestamp,
-    windows: Windows,
-    timezone: String,
+pub(crate) struct Ctx {
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    pub(crate) now: Timestamp,
+    pub(crate) windows: Windows,
+    pub(crate) timezone: String,
 }
 
-async fn context(app: &AppState, ws: WorkspaceId, q: &ReportQuery) -> Result<Ctx, ApiError> {
+pub(crate) async fn context(app: &AppState, ws: WorkspaceId, q: &ReportQuery) -> Result<Ctx, ApiError> {
     let now = app.engine.clock().now();
     let (from, to) = range(q, now)?;
     let settings = app.engine.settings(ws).await?.settings;
@@ -95,7 +95,7 @@ fn rate(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-fn money(m: Money) -> f64 {
+pub(crate) fn money(m: Money) -> f64 {
     m.as_major()
 }
 
@@ -150,7 +150,7 @@ pub struct Range {
 }
 
 impl Range {
-    fn new(from: Timestamp, to: Timestamp) -> Self {
+    pub(crate) fn new(from: Timestamp, to: Timestamp) -> Self {
         Range { from: from.to_string(), to: to.to_string() }
     }
 }
@@ -192,6 +192,8 @@ pub struct FlowReportBody {
     pub range: Range,
     #[serde(flatten)]
     pub flow: FlowNumbers,
+    /// Per day of the range: first opens and clicks, and attributed orders, of the flow's messages.
+    pub series: Vec<ActivityNumbers>,
 }
 
 /// A campaign's numbers, and each A/B variant's.
@@ -228,6 +230,37 @@ pub struct DayNumbers {
     pub date: String,
     pub revenue: f64,
     pub orders: u64,
+    /// The day was still running when the range ended: its numbers are "so far", not a dip.
+    pub partial: bool,
+}
+
+/// What a flow's or campaign's messages earned on one day (workspace time zone).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityNumbers {
+    #[schema(format = Date)]
+    pub date: String,
+    /// Messages first opened by a person that day.
+    pub opened: u64,
+    /// Messages first clicked by a person that day.
+    pub clicked: u64,
+    /// Attributed orders placed that day.
+    pub conversions: u64,
+    pub revenue: f64,
+    /// The day was still running when the range ended.
+    pub partial: bool,
+}
+
+impl From<&kairos_analytics::ActivityDay> for ActivityNumbers {
+    fn from(d: &kairos_analytics::ActivityDay) -> Self {
+        ActivityNumbers {
+            date: d.date.clone(),
+            opened: d.opened,
+            clicked: d.clicked,
+            conversions: d.conversions,
+            revenue: money(d.revenue),
+            partial: d.partial,
+        }
+    }
 }
 
 /// Store KPIs (definitions in `kairos_store::reports`).
@@ -246,6 +279,12 @@ pub struct KpisBody {
     pub repeat_purchase_rate: f64,
     pub list_growth: ListGrowth,
     pub attributed_revenue: f64,
+    /// Orders of the range attributed to a message (last touch within the window).
+    pub attributed_orders: u64,
+    /// People sent at least one flow or campaign message in the range.
+    pub message_recipients: u64,
+    /// Attributed revenue / message recipients.
+    pub revenue_per_recipient: f64,
     /// One point per day in the workspace's time zone.
     pub series: Vec<DayNumbers>,
 }
@@ -308,8 +347,12 @@ pub async fn kpis(
     let Ctx { from, to, now, windows, timezone } = c;
     let rows = read(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
     let k = kairos_analytics::kpis(rows, from, to, now, windows, &timezone);
-    let series =
-        k.series.iter().map(|p| DayNumbers { date: p.date.clone(), revenue: money(p.revenue), orders: p.orders });
+    let series = k.series.iter().map(|p| DayNumbers {
+        date: p.date.clone(),
+        revenue: money(p.revenue),
+        orders: p.orders,
+        partial: p.partial,
+    });
     Ok(Reply(KpisBody {
         range: Range::new(from, to),
         revenue: money(k.revenue),
@@ -325,6 +368,9 @@ pub async fn kpis(
             net: k.subscribed as i64 - k.unsubscribed as i64,
         },
         attributed_revenue: money(k.attributed_revenue),
+        attributed_orders: k.attributed_orders,
+        message_recipients: k.recipients,
+        revenue_per_recipient: money(k.revenue_per_recipient),
         series: series.collect(),
     }))
 }
@@ -372,18 +418,25 @@ pub async fn flow(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<FlowReportBody>, ApiError> {
-    let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
+    let Ctx { from, to, windows, timezone, .. } = context(&app, ws, &q).await?;
     let key = id.clone();
-    let list = read(&app, move |r| {
+    let found = read(&app, move |r| {
         // Only flows of the caller's workspace: another workspace's id is not found.
-        if !r.flows(ws)?.iter().any(|f| f.public_id == key) {
-            return Ok(Vec::new());
+        let flows = r.flows(ws)?;
+        if !flows.iter().any(|f| f.public_id == key) {
+            return Ok(None);
         }
-        flow_reports(r, ws, from, to, windows, Some(&key))
+        let rows = r.message_rows(ws, from, to, &Cohort::Flows(Some(key.clone())))?;
+        let o = outcomes(r, ws, from, &rows, windows)?;
+        let facts = kairos_analytics::message_facts(&rows, &o.reactions, &o.attributed);
+        let report = kairos_analytics::flow_reports(&flows, &rows, &facts, Some(&key));
+        let series = kairos_analytics::activity_series(&rows, &o.reactions, &o.attributed, from, to, &timezone);
+        Ok(report.into_iter().next().map(|f| (f, series)))
     })
     .await?;
-    let f = list.first().ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
-    Ok(Reply(FlowReportBody { range: Range::new(from, to), flow: FlowNumbers::from(f) }))
+    let (f, series) = found.ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))?;
+    let series = series.iter().map(ActivityNumbers::from).collect();
+    Ok(Reply(FlowReportBody { range: Range::new(from, to), flow: FlowNumbers::from(&f), series }))
 }
 
 /// The numbers of every campaign with messages sent in the range, by `campaign_id` (`name` when known), with
@@ -494,19 +547,30 @@ fn kpi_rows(
         carts,
         consent: r.consent_changes(ws, from, to)?,
         flows: r.flows(ws)?,
+        recipients: {
+            let mut rows = r.message_rows(ws, from, to, &Cohort::Flows(None))?;
+            rows.extend(r.message_rows(ws, from, to, &Cohort::Campaigns)?);
+            kairos_analytics::recipients(&rows)
+        },
     })
 }
 
-/// What happened to the messages `rows` since `from`: their reactions and the orders they earned.
-fn message_facts(
+/// What happened since `from` to the messages of a report: the reaction events about them and the attributed
+/// orders (both empty without messages).
+pub(crate) struct Outcomes {
+    pub(crate) reactions: Vec<kairos_store::reports::MessageEventRow>,
+    pub(crate) attributed: Vec<Attributed>,
+}
+
+pub(crate) fn outcomes(
     r: &dyn Reads,
     ws: WorkspaceId,
     from: Timestamp,
     rows: &[kairos_store::reports::MessageRow],
     windows: Windows,
-) -> kairos_store::Result<kairos_analytics::MessageFacts> {
+) -> kairos_store::Result<Outcomes> {
     if rows.is_empty() {
-        return Ok(kairos_analytics::message_facts(rows, &[], &[]));
+        return Ok(Outcomes { reactions: Vec::new(), attributed: Vec::new() });
     }
     let end = Timestamp::from_micros(i64::MAX);
     let mut reactions = Vec::new();
@@ -516,7 +580,19 @@ fn message_facts(
     let orders = kairos_analytics::orders(&r.order_rows(ws, from, end)?);
     let touches = touches(r, ws, &orders, windows)?;
     let attributed = kairos_analytics::attribute_orders(orders, &touches, windows);
-    Ok(kairos_analytics::message_facts(rows, &reactions, &attributed))
+    Ok(Outcomes { reactions, attributed })
+}
+
+/// What happened to the messages `rows` since `from`: their reactions and the orders they earned.
+pub(crate) fn message_facts(
+    r: &dyn Reads,
+    ws: WorkspaceId,
+    from: Timestamp,
+    rows: &[kairos_store::reports::MessageRow],
+    windows: Windows,
+) -> kairos_store::Result<kairos_analytics::MessageFacts> {
+    let o = outcomes(r, ws, from, rows, windows)?;
+    Ok(kairos_analytics::message_facts(rows, &o.reactions, &o.attributed))
 }
 
 fn flow_reports(

@@ -1,14 +1,21 @@
 // Campaigns: the list, and one campaign's setup, progress and lifecycle (edit, schedule, cancel, pause, resume,
 // duplicate, delete). Composing is `campaign-compose.js`.
-import { api, apiOptional, h, pageHead, panel, table, num, pct, dateTime, statusBadge, busy, toast, kv, notice, workspaceSettings, confirmDialog } from '../lib.js';
+import { api, apiOptional, h, pageHead, panel, table, num, pct, money, dateTime, statusBadge, busy, toast, kv, notice, workspaceSettings, confirmDialog } from '../lib.js';
 import { confirmSchedule } from './campaign-compose.js';
+import { lastDays, performancePanel, numbersTable } from './performance.js';
 
 export { compose, edit } from './campaign-compose.js';
 
 const UNAVAILABLE = 'Campaigns are not available on this server yet.';
 
+/** Reports cover at most a year: the campaigns list shows what each campaign earned over the last one. */
+const REPORT_DAYS = 365;
+
 export async function list() {
   const r = await apiOptional('/campaigns');
+  const [report, settings] = await Promise.all([apiOptional('/reports/campaigns', { query: lastDays(REPORT_DAYS) }).catch(() => null), workspaceSettings()]);
+  const currency = settings?.store?.currency || 'USD';
+  const earned = Object.fromEntries((report?.items || []).map((c) => [c.campaign_id, c]));
   const head = pageHead('Campaigns', r ? h('a', { href: '/ui/campaigns/new', class: 'button', text: 'New campaign' }) : null);
   if (!r) return h('div', {}, head, notice(UNAVAILABLE));
   return h(
@@ -26,6 +33,9 @@ export async function list() {
           { label: 'Sent', num: true, cell: (c) => num(c.stats?.sent) },
           { label: 'Opened', num: true, cell: (c) => num(c.stats?.opened) },
           { label: 'Clicked', num: true, cell: (c) => num(c.stats?.clicked) },
+          { label: 'Conversions', num: true, cell: (c) => num(earned[c.id]?.conversions ?? 0) },
+          { label: 'Revenue', num: true, cell: (c) => money(earned[c.id]?.revenue ?? 0, currency) },
+          { label: 'Per recipient', num: true, cell: (c) => money(earned[c.id]?.revenue_per_recipient ?? 0, currency) },
         ],
         r.items || [],
         { empty: 'No campaigns yet.' },
@@ -115,7 +125,13 @@ export async function detail(ctx) {
   const id = ctx.params[0];
   const c = await apiOptional(`/campaigns/${encodeURIComponent(id)}`);
   if (!c) return h('div', {}, pageHead('Campaign'), notice('No such campaign (or campaigns are not available on this server).'));
-  const [settings, segments, templates] = await Promise.all([workspaceSettings(), apiOptional('/segments'), apiOptional('/templates')]);
+  const [settings, segments, templates, report] = await Promise.all([
+    workspaceSettings(),
+    apiOptional('/segments'),
+    apiOptional('/templates'),
+    apiOptional(`/reports/campaigns/${encodeURIComponent(id)}`, { query: lastDays(REPORT_DAYS) }).catch(() => null),
+  ]);
+  const currency = settings?.store?.currency || 'USD';
   const topicNames = Object.fromEntries((settings.topics || []).map((t) => [t.id, t.name]));
   const segName = Object.fromEntries((segments?.items || []).flatMap((s) => [[s.id, s.name], [s.name, s.name]]));
   const tplName = Object.fromEntries((templates?.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
@@ -152,6 +168,10 @@ export async function detail(ctx) {
     h('p', { class: 'muted', text: statusWords[c.status] || '' }),
     errors,
     h('div', { class: 'cards' }, cards.map(([k, v]) => h('div', { class: 'card' }, h('div', { class: 'label', text: k }), h('div', { class: 'value', text: num(v) })))),
+    report ? performancePanel(report, currency, 'this campaign', REPORT_DAYS) : null,
+    report && Object.keys(report.variants || {}).length
+      ? panel('By A/B variant', numbersTable(Object.entries(report.variants).map(([v, n]) => ({ name: tplName[c.ab?.variants?.[Number(v)]?.template] || `Variant ${Number(v) + 1}`, numbers: n })), currency, 'Variant'))
+      : null,
     panel(
       'Setup',
       kv([

@@ -1,7 +1,8 @@
 // Contacts: search, and a profile with computed fields, consent, cart, traits, timeline and messages.
-import { api, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast, nextId, localTime } from '../lib.js';
+import { api, apiOptional, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast, nextId, localTime } from '../lib.js';
 import { messageView } from '../preview.js';
 import { STAGES } from './segments.js';
+import { describeStep } from './words.js';
 
 function contactRow(currency) {
   return [
@@ -64,14 +65,50 @@ export async function list(ctx) {
   return h('div', {}, pageHead('Contacts', exportButton), panel(null, form), panel(null, body));
 }
 
-function eventTitle(e) {
+/** Events about a message, as sentences: (what, where it came from) → words. */
+const MESSAGE_SENTENCES = {
+  'Message Sent': (what, from) => `Sent ${what}${from}`,
+  'Email Opened': (what, from) => `Opened ${what}${from}`,
+  'Email Clicked': (what, from) => `Clicked a link in ${what}${from}`,
+  Unsubscribed: (what, from) => `Unsubscribed through ${what}${from}`,
+  'Email Bounced': (what, from) => `${what}${from} bounced`,
+  'Email Marked as Spam': (what, from) => `Marked ${what}${from} as spam`,
+};
+
+/** The names a timeline speaks in: flows (with their steps' templates), campaigns, templates, messages seen. */
+export function timelineNames(flows = [], campaigns = [], templates = [], messages = []) {
+  const tpl = Object.fromEntries(templates.map((t) => [t.id, t.name || t.subject || t.id]));
+  const stepTemplate = {};
+  for (const f of flows) for (const st of f.definition?.steps || []) if (st.template) stepTemplate[`${f.id}/${st.id}`] = tpl[st.template] || st.template;
+  return {
+    flows: Object.fromEntries(flows.map((f) => [f.id, f.name])),
+    campaigns: Object.fromEntries(campaigns.map((c) => [c.id, { name: c.name, template: tpl[c.template] || c.template }])),
+    stepTemplate,
+    subjects: Object.fromEntries(messages.filter((m) => m.subject).map((m) => [m.id, m.subject])),
+  };
+}
+
+function messageSentence(e, names) {
+  const say = MESSAGE_SENTENCES[e.event];
+  const p = e.properties || {};
+  if (!say || !names || !(p.message_id || p.flow_id || p.campaign_id)) return null;
+  const campaign = p.campaign_id ? names.campaigns[p.campaign_id] : null;
+  const title = names.subjects[p.message_id] || (p.flow_id ? names.stepTemplate[`${p.flow_id}/${p.step_id}`] : campaign?.template);
+  const what = title ? `“${title}”` : p.channel === 'sms' ? 'a text message' : 'a message';
+  const from = p.flow_id ? ` from ${names.flows[p.flow_id] || 'a flow'}` : campaign ? ` from the campaign ${campaign.name}` : '';
+  return say(what, from);
+}
+
+function eventTitle(e, names) {
+  const sentence = e.type === 'track' ? messageSentence(e, names) : null;
+  if (sentence) return sentence;
   if (e.type === 'track') return e.event;
   if (e.type === 'page' || e.type === 'screen') return `${e.type === 'page' ? 'Viewed page' : 'Viewed screen'}${e.name ? ` ${e.name}` : ''}`;
   return { identify: 'Identified', alias: 'Alias', group: 'Joined group' }[e.type] || e.type;
 }
 
 /** Properties left out of the timeline's one-line summaries. */
-const NOISY_PROPERTIES = new Set(['image_url', 'url', 'referrer', 'path', 'search']);
+const NOISY_PROPERTIES = new Set(['image_url', 'url', 'referrer', 'path', 'search', 'message_id', 'flow_id', 'step_id', 'campaign_id', 'run_id', 'machine']);
 
 function eventSummary(e) {
   const p = e.type === 'identify' ? e.traits : e.properties;
@@ -84,13 +121,13 @@ function eventSummary(e) {
     .join(' · ');
 }
 
-function timelineItems(events) {
+function timelineItems(events, names) {
   return events.map((e) =>
     h(
       'li',
       {},
       h('time', { class: 'when', datetime: e.timestamp, text: dateTime(e.timestamp) }),
-      h('div', {}, h('div', { class: 'what', text: eventTitle(e) }), h('div', { class: 'props', text: eventSummary(e) })),
+      h('div', {}, h('div', { class: 'what', text: eventTitle(e, names) }), h('div', { class: 'props', text: eventSummary(e) })),
     ),
   );
 }
@@ -272,16 +309,70 @@ function computedPanel(c, currency) {
   return panel('Computed fields', kv(pairs));
 }
 
+/** Orders with their products, the segments the person is in, and the flows they are going through. */
+function journeyPanelsOf(j, tplNames, currency) {
+  const orders = panel(
+    'Orders',
+    table(
+      [
+        { label: 'Placed', cell: (o) => dateTime(o.placed_at) },
+        { label: 'Order', cell: (o) => o.order_id || '—' },
+        {
+          label: 'Products',
+          cell: (o) =>
+            (o.products || []).length
+              ? h('ul', { class: 'list-plain' }, o.products.map((p) => h('li', { text: `${p.name || p.title || p.sku || p.product_id || 'A product'}${Number(p.quantity) > 1 ? ` × ${num(p.quantity)}` : ''}${p.price !== undefined ? `, ${money(p.price, o.currency || currency)}` : ''}` })))
+              : '—',
+        },
+        { label: 'Total', num: true, cell: (o) => money(o.total, o.currency || currency) },
+      ],
+      j.orders || [],
+      { empty: 'No orders yet.' },
+    ),
+  );
+  const segments = panel(
+    'In segments',
+    (j.segments || []).length
+      ? h('ul', { class: 'list-plain' }, j.segments.map((sg) => h('li', {}, h('a', { href: `/ui/segments/${encodeURIComponent(sg.id)}`, text: sg.name }), h('span', { class: 'muted small', text: ` · since ${dateTime(sg.since)}` }))))
+      : h('p', { class: 'muted', text: 'Not in any segment right now.' }),
+  );
+  const flows = panel(
+    'Flows in progress',
+    (j.flows || []).length
+      ? h(
+          'ul',
+          { class: 'list-plain' },
+          j.flows.map((f) =>
+            h(
+              'li',
+              {},
+              h('a', { href: `/ui/flows/${encodeURIComponent(f.flow_id)}`, text: f.name }),
+              h('span', { text: ` · now: ${describeStep(f.step, { templates: tplNames })}${f.waiting_until ? ` until ${dateTime(f.waiting_until)}` : ''}` }),
+              h('span', { class: 'muted small', text: ` · entered ${dateTime(f.entered_at)}` }),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted', text: 'Not in any flow right now.' }),
+  );
+  return [h('div', { class: 'grid two' }, segments, flows), orders];
+}
+
 export async function profile(ctx) {
   const id = ctx.params[0];
   const settings = await workspaceSettings();
   const currency = settings?.store?.currency || 'USD';
   const contact = await api(`/contacts/${encodeURIComponent(id)}`);
-  const [events, messages, forms] = await Promise.all([
+  const [events, messages, forms, journey, templates, flowsList, campaignsList] = await Promise.all([
     api(`/contacts/${contact.id}/events`, { query: { limit: 50 } }),
     api('/messages', { query: { contact_id: contact.id, limit: 20 } }).catch(() => ({ items: [] })),
     contact.traits?.consent_form ? api('/forms').catch(() => ({ items: [] })) : { items: [] },
+    apiOptional(`/contacts/${contact.id}/journey`).catch(() => null),
+    apiOptional('/templates').catch(() => null),
+    apiOptional('/flows').catch(() => null),
+    apiOptional('/campaigns').catch(() => null),
   ]);
+  const names = timelineNames(flowsList?.items || [], campaignsList?.items || [], templates?.items || [], messages.items || []);
+  const tplNames = Object.fromEntries((templates?.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
   const formNames = Object.fromEntries((forms.items || []).map((f) => [f.id, f.name]));
 
   const consentSlot = h('div');
@@ -298,7 +389,7 @@ export async function profile(ctx) {
       ['Time zone', contact.timezone],
       ['Locale', contact.locale],
       ['Contact id', String(contact.id)],
-      ['Created', dateTime(contact.created_at)],
+      ['Added to Kairos', dateTime(contact.created_at)],
     ]),
   );
   const traits = Object.entries(contact.traits || {});
@@ -318,11 +409,12 @@ export async function profile(ctx) {
       )
     : null;
 
-  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Events, newest first' }, timelineItems(events.items || []));
+  const journeyPanels = journey ? journeyPanelsOf(journey, tplNames, currency) : [];
+  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Events, newest first' }, timelineItems(events.items || [], names));
   const timelinePanel = panel(
     'Timeline',
     events.items?.length ? timeline : h('p', { class: 'muted', text: 'No events yet.' }),
-    pager((cursor) => api(`/contacts/${contact.id}/events`, { query: { limit: 50, cursor } }), timelineItems, timeline, events.next_cursor),
+    pager((cursor) => api(`/contacts/${contact.id}/events`, { query: { limit: 50, cursor } }), (items) => timelineItems(items, names), timeline, events.next_cursor),
   );
 
   const msgList = (messages.items || []).map((m) => {
@@ -348,6 +440,7 @@ export async function profile(ctx) {
       ? h('p', { class: 'notice erased-note', role: 'note', 'data-testid': 'erased' }, 'This person’s data was erased on ', localTime(contact.erased_at), '. The profile stays as an anonymous record so that order and revenue figures still add up; nothing is sent to it.')
       : null,
     h('div', { class: 'grid two' }, h('div', {}, identity, computedPanel(contact, currency)), h('div', {}, consentSlot, dataRightsPanel(contact, ctx), cartPanel, traitsPanel)),
+    ...journeyPanels,
     timelinePanel,
     messagesPanel,
   );

@@ -61,13 +61,28 @@ async function flowsFromStats() {
   );
 }
 
-function card(key, label, value, sub) {
+/** A KPI card: its value, the change against the previous period of the same length, and its definition. */
+function card(key, label, value, definition, { now, before, format, lowerIsBetter = false, sub } = {}) {
+  let delta = null;
+  if (typeof now === 'number' && typeof before === 'number') {
+    if (before === 0 && now === 0) delta = h('div', { class: 'delta muted', text: 'No change from the previous period' });
+    else if (before === 0) delta = h('div', { class: 'delta muted', text: `${format(before)} in the previous period` });
+    else {
+      const change = (now - before) / Math.abs(before);
+      const up = change > 0;
+      const good = lowerIsBetter ? !up : up;
+      const words = `${up ? '▲' : change < 0 ? '▼' : '='} ${num(Math.abs(change) * 100, 1)}% vs ${format(before)} in the previous period`;
+      delta = h('div', { class: `delta ${change === 0 ? 'muted' : good ? 'up' : 'down'}`, text: words });
+    }
+  }
   return h(
     'div',
     { class: 'card', 'data-kpi': key },
     h('div', { class: 'label', text: label }),
     h('div', { class: 'value', text: value }),
     sub ? h('div', { class: 'small muted', text: sub }) : null,
+    delta,
+    h('div', { class: 'definition muted', text: definition }),
   );
 }
 
@@ -82,6 +97,21 @@ function listGrowth(v) {
     .join(' · ');
   return [main ? `${v[main] > 0 && main === 'net' ? '+' : ''}${num(v[main])}` : '—', sub || null];
 }
+
+/** What each store figure means (the server's definitions, in words). */
+const KPI_DEFINITIONS = {
+  revenue: 'The total of orders placed in the period.',
+  orders: 'Orders placed in the period.',
+  aov: 'Revenue / orders.',
+  attributed_revenue: 'Revenue of orders whose last email open or click (within 5 days) or SMS (1 day) came from a flow or campaign.',
+  attributed_orders: 'Orders attributed to a flow or campaign message, as above.',
+  revenue_per_recipient: 'Attributed revenue / people sent at least one flow or campaign message in the period.',
+  recovered_revenue: 'Attributed revenue whose message came from an abandoned-cart or checkout flow.',
+  conversion_rate: 'People who placed an order / people who did anything on the site or in messages in the period (visits, views, carts, orders).',
+  cart_abandonment_rate: 'Of the carts and checkouts started, those not followed by an order within 24 hours.',
+  repeat_purchase_rate: 'Of the period’s buyers, those who have ordered at least twice.',
+  list_growth: 'New email and SMS subscriptions minus unsubscribes in the period.',
+};
 
 export async function render(ctx) {
   const days = Number(ctx.query.get('days')) || 30;
@@ -102,23 +132,31 @@ export async function render(ctx) {
     kpiError = e;
   }
   if (!kpis) kpis = await kpisFromEvents(from.getTime(), to.getTime() + 60_000);
+  // The previous period of the same length, for comparison.
+  const prevRange = { from: new Date(from.getTime() - days * DAY_MS).toISOString(), to: range.from };
+  const prev = kpis.fallback ? null : await apiOptional('/reports/kpis', { query: prevRange }).catch(() => null);
   let flows = await apiOptional('/reports/flows', { query: range }).catch(() => null);
   const flowFallback = !flows;
   flows = flows ? flows.items || [] : await flowsFromStats();
 
   const growth = listGrowth(kpis.list_growth);
+  const m = (v) => money(v, currency);
+  const cmp = (k, format, lowerIsBetter = false) => ({ now: kpis[k], before: prev?.[k], format, lowerIsBetter });
   const cards = h(
     'div',
     { class: 'cards', role: 'list', 'aria-label': 'Key figures' },
     [
-      card('revenue', 'Revenue', money(kpis.revenue, currency)),
-      card('orders', 'Orders', num(kpis.orders)),
-      card('aov', 'Average order value', money(kpis.aov, currency)),
-      kpis.conversion_rate !== undefined ? card('conversion_rate', 'Conversion rate', pct(kpis.conversion_rate)) : null,
-      kpis.cart_abandonment_rate !== undefined ? card('cart_abandonment_rate', 'Cart abandonment', pct(kpis.cart_abandonment_rate)) : null,
-      kpis.recovered_revenue !== undefined ? card('recovered_revenue', 'Recovered revenue', money(kpis.recovered_revenue, currency)) : null,
-      kpis.repeat_purchase_rate !== undefined ? card('repeat_purchase_rate', 'Repeat purchase rate', pct(kpis.repeat_purchase_rate)) : null,
-      growth ? card('list_growth', 'List growth', growth[0], growth[1]) : null,
+      card('revenue', 'Revenue', m(kpis.revenue), KPI_DEFINITIONS.revenue, cmp('revenue', m)),
+      card('orders', 'Orders', num(kpis.orders), KPI_DEFINITIONS.orders, cmp('orders', num)),
+      card('aov', 'Average order value', m(kpis.aov), KPI_DEFINITIONS.aov, cmp('aov', m)),
+      kpis.attributed_revenue !== undefined ? card('attributed_revenue', 'Attributed revenue', m(kpis.attributed_revenue), KPI_DEFINITIONS.attributed_revenue, cmp('attributed_revenue', m)) : null,
+      kpis.attributed_orders !== undefined ? card('attributed_orders', 'Conversions', num(kpis.attributed_orders), KPI_DEFINITIONS.attributed_orders, cmp('attributed_orders', num)) : null,
+      kpis.revenue_per_recipient !== undefined ? card('revenue_per_recipient', 'Revenue per recipient', m(kpis.revenue_per_recipient), KPI_DEFINITIONS.revenue_per_recipient, { ...cmp('revenue_per_recipient', m), sub: `${num(kpis.message_recipients)} people messaged` }) : null,
+      kpis.recovered_revenue !== undefined ? card('recovered_revenue', 'Recovered revenue', m(kpis.recovered_revenue), KPI_DEFINITIONS.recovered_revenue, cmp('recovered_revenue', m)) : null,
+      kpis.conversion_rate !== undefined ? card('conversion_rate', 'Conversion rate', pct(kpis.conversion_rate), KPI_DEFINITIONS.conversion_rate, cmp('conversion_rate', pct)) : null,
+      kpis.cart_abandonment_rate !== undefined ? card('cart_abandonment_rate', 'Cart abandonment', pct(kpis.cart_abandonment_rate), KPI_DEFINITIONS.cart_abandonment_rate, cmp('cart_abandonment_rate', pct, true)) : null,
+      kpis.repeat_purchase_rate !== undefined ? card('repeat_purchase_rate', 'Repeat purchase rate', pct(kpis.repeat_purchase_rate), KPI_DEFINITIONS.repeat_purchase_rate, cmp('repeat_purchase_rate', pct)) : null,
+      growth ? card('list_growth', 'List growth', growth[0], KPI_DEFINITIONS.list_growth, { sub: growth[1] }) : null,
     ]
       .filter(Boolean)
       .map((c) => {
@@ -127,7 +165,7 @@ export async function render(ctx) {
       }),
   );
 
-  const series = (kpis.series || []).map((p) => ({ x: Date.parse(p.date || p.at), y: Number(p.revenue) || 0 })).filter((p) => Number.isFinite(p.x));
+  const series = (kpis.series || []).map((p) => ({ x: Date.parse(p.date || p.at), y: Number(p.revenue) || 0, partial: p.partial })).filter((p) => Number.isFinite(p.x));
   const total = money(kpis.revenue, currency);
   const chart = lineChart(series, {
     label: `Revenue per day, ${PERIODS.find(([d]) => d === days)?.[1]?.toLowerCase() || `last ${days} days`}: ${total} in total.`,

@@ -1,6 +1,12 @@
 // Flows: the list, the library of ready-made flows, and a canvas of a flow's steps with each step's numbers,
 // where a step's timing or template can be edited and the flow activated or paused.
-import { api, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings } from '../lib.js';
+import { api, apiOptional, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings } from '../lib.js';
+import { lastDays, performancePanel, numbersTable } from './performance.js';
+import { describeStep, reentry } from './words.js';
+
+/** The period the flow's performance covers. */
+const REPORT_DAYS = 90;
+const CHANNEL_WORDS = { email: 'Email', sms: 'SMS', chat: 'Chat message' };
 
 const BOX_W = 210;
 const BOX_H = 116;
@@ -18,36 +24,6 @@ function edges(step) {
   if (step.fallback_next) out.push(['no coupon', step.fallback_next]);
   (step.variants || []).forEach((v, i) => v.next && out.push([v.name || v.id || `variant ${i + 1}`, v.next]));
   return out;
-}
-
-function describe(step) {
-  switch (step.type) {
-    case 'delay':
-      if (step.reorder_interval) return `Wait until the products are usually bought again${step.duration ? ` (else ${step.duration})` : ''}`;
-      return step.duration ? `Wait ${step.duration}` : step.until || step.time ? `Wait until ${[step.weekday, step.until || step.time].filter(Boolean).join(' ')}` : 'Wait';
-    case 'wait_for':
-      return `Until “${step.event}”${step.timeout ? `, at most ${step.timeout}` : ''}`;
-    case 'split':
-      return `If ${step.condition}`;
-    case 'ab_split':
-      return `${(step.variants || []).length} variants`;
-    case 'send':
-      return `${step.channel || ''} · ${step.template || ''}`;
-    case 'task':
-      return step.message || 'Task for the team';
-    case 'webhook':
-      return step.url || 'Webhook';
-    case 'issue_coupon':
-      return `Coupon from ${step.pool}`;
-    case 'update_profile':
-      return 'Update the profile';
-    case 'tag':
-      return step.tag || step.list || 'Tag';
-    case 'exit':
-      return 'End';
-    default:
-      return step.type;
-  }
 }
 
 function describeTrigger(t = {}) {
@@ -123,7 +99,7 @@ function stepNumbers(stats) {
 }
 
 /** The canvas: boxes (buttons, in reading order) with arrows drawn underneath in SVG. */
-function canvas(flow, stats, onSelect) {
+function canvas(flow, stats, onSelect, names = {}) {
   const def = flow.definition || {};
   const { order, pos, width, height, byId, start } = layout(def);
   const svg = s('svg', { class: 'edges', width, height, viewBox: `0 0 ${width} ${height}`, 'aria-hidden': 'true' });
@@ -175,13 +151,12 @@ function canvas(flow, stats, onSelect) {
         style: `left:${p.x}px;top:${p.y}px;height:${BOX_H}px`,
         'aria-pressed': 'false',
         'data-step': st.id,
-        'aria-label': `Step ${st.id}: ${st.type.replaceAll('_', ' ')}, ${describe(st)}. ${Object.entries(stats.steps?.[st.id] || {})
+        'aria-label': `${describeStep(st, names)}. ${Object.entries(stats.steps?.[st.id] || {})
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}`,
       },
       h('div', { class: 'type', text: st.type.replaceAll('_', ' ') }),
-      h('div', { class: 'title', text: st.id }),
-      h('div', { class: 'detail', text: describe(st) }),
+      h('div', { class: 'title', text: describeStep(st, names) }),
       h('div', { class: 'nums' }, stepNumbers(stats.steps?.[st.id])),
     );
     b.addEventListener('click', () => {
@@ -194,8 +169,16 @@ function canvas(flow, stats, onSelect) {
   return h('div', { class: 'canvas-wrap', role: 'region', 'aria-label': 'Flow steps', tabindex: '0' }, board);
 }
 
+/** What saving a change to a live flow does to the people already in it, in words. */
+function liveChange(flow, stats) {
+  const n = Number(stats.active) || 0;
+  const who = n === 0 ? 'Nobody is in this flow right now' : n === 1 ? '1 person is in this flow right now' : `${num(n)} people are in this flow right now`;
+  return `${who}. Saving makes version ${Number(flow.version) + 1}: ${n ? 'they finish on the version they started (' + flow.version + '), ' : ''}people who enter from now on follow the change.`;
+}
+
 /** The editor of one step: timing for delays and waits, template for sends; saved as a new flow version. */
-function stepEditor(flow, step, templates, ctx) {
+function stepEditor(flow, step, templates, ctx, stats = {}) {
+  const names = { templates: Object.fromEntries(templates.map((t) => [t.id, t.name || t.subject || t.id])) };
   const def = structuredClone(flow.definition);
   const target = def.steps.find((x) => x.id === step.id);
   const errors = h('div');
@@ -210,19 +193,21 @@ function stepEditor(flow, step, templates, ctx) {
     inputs.push(field(`Wait for “${step.event}” at most`, t, 'A duration: 1d, 12h'));
     inputs.apply = () => (target.timeout = t.value.trim());
   } else if (step.type === 'send') {
-    const choices = templates.filter((t) => !step.channel || t.channel === step.channel).map((t) => [t.id, `${t.name || t.id} (${t.id})`]);
+    const choices = templates.filter((t) => !step.channel || t.channel === step.channel).map((t) => [t.id, t.name || t.subject || t.id]);
     if (!choices.some(([id]) => id === step.template)) choices.unshift([step.template, step.template]);
     const t = select(choices, step.template, { name: 'template' });
     inputs.push(field('Template', t));
-    inputs.push(h('p', {}, h('a', { href: `/ui/templates/${encodeURIComponent(step.template)}`, text: `Edit the template “${step.template}”` })));
+    inputs.push(h('p', {}, h('a', { href: `/ui/templates/${encodeURIComponent(step.template)}`, text: `Edit the template “${names.templates[step.template] || step.template}”` })));
     inputs.apply = () => (target.template = t.value);
   }
   const headingId = nextId('step');
   const form = h(
     'form',
     { 'aria-labelledby': headingId },
-    h('h2', { id: headingId, tabindex: '-1', text: `Step “${step.id}” (${step.type.replaceAll('_', ' ')})` }),
-    h('p', { class: 'muted', text: describe(step) }),
+    h('h2', { id: headingId, tabindex: '-1', text: describeStep(step, names) }),
+    flow.status === 'active' && inputs.apply
+      ? h('p', { class: 'notice', role: 'note', 'data-testid': 'live-change' }, liveChange(flow, stats))
+      : null,
     inputs,
     errors,
     inputs.apply ? save : h('p', { class: 'muted small', text: 'This kind of step is edited in the flow definition (JSON) for now.' }),
@@ -329,12 +314,18 @@ export async function list(ctx) {
 
 export async function detail(ctx) {
   const id = ctx.params[0];
-  const [flow, stats, templates, settings] = await Promise.all([
+  const [flow, stats, templates, settings, report] = await Promise.all([
     api(`/flows/${encodeURIComponent(id)}`),
     api(`/flows/${encodeURIComponent(id)}/stats`).catch(() => ({})),
     api('/templates').catch(() => ({ items: [] })),
     workspaceSettings(true).catch(() => ({})),
+    apiOptional(`/reports/flows/${encodeURIComponent(id)}`, { query: lastDays(REPORT_DAYS) }).catch(() => null),
   ]);
+  const currency = settings?.store?.currency || 'USD';
+  const tplName = Object.fromEntries((templates.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
+  const stepRows = (flow.definition?.steps || [])
+    .filter((st) => st.type === 'send')
+    .map((st) => ({ name: `${CHANNEL_WORDS[st.channel] || st.channel} “${tplName[st.template] || st.template}”`, numbers: report?.steps?.[st.id] }));
   const def = flow.definition || {};
   const errors = h('div');
   const toggle = h('button', {
@@ -358,10 +349,10 @@ export async function detail(ctx) {
   const editorSlot = h('div', { class: 'panel', hidden: true });
   const choose = (step) => {
     editorSlot.hidden = false;
-    editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx));
+    editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx, stats));
     editorSlot.querySelector('h2')?.focus();
   };
-  const board = canvas(flow, stats, choose);
+  const board = canvas(flow, stats, choose, { templates: tplName });
   const exited = Object.values(stats.exited || {}).reduce((a, v) => a + (Number(v) || 0), 0);
   const view = h(
     'div',
@@ -383,7 +374,7 @@ export async function detail(ctx) {
       kv([
         ['Trigger', describeTrigger(def.trigger)],
         ['Entry filter', def.entry?.filter],
-        ['Re-entry', def.entry?.reentry],
+        ['Re-entry', reentry(def.entry?.reentry)],
         ['Key', def.key],
         ['Exit when', def.exit_when],
         ['Version', String(flow.version)],
@@ -392,6 +383,8 @@ export async function detail(ctx) {
       sendingForm(flow, settings.topics || [], ctx),
     ),
     panel('Steps', h('p', { class: 'muted small', text: 'Select a step to see its numbers and change its timing or template.' }), board),
+    report ? performancePanel(report, currency, 'this flow', REPORT_DAYS) : null,
+    report ? panel(`Each message, last ${REPORT_DAYS} days`, numbersTable(stepRows, currency, 'Message')) : null,
     editorSlot,
     h('details', { class: 'panel' }, h('summary', { text: 'Flow definition (JSON)' }), h('pre', { text: JSON.stringify(def, null, 2) })),
   );
@@ -400,7 +393,7 @@ export async function detail(ctx) {
     const st = (def.steps || []).find((x) => x.id === wanted);
     if (st) {
       editorSlot.hidden = false;
-      editorSlot.replaceChildren(stepEditor(flow, st, templates.items || [], ctx));
+      editorSlot.replaceChildren(stepEditor(flow, st, templates.items || [], ctx, stats));
       board.querySelector(`[data-step="${CSS.escape(wanted)}"]`)?.setAttribute('aria-pressed', 'true');
     }
   }

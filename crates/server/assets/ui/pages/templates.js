@@ -1,5 +1,9 @@
 // Templates: the list, and an editor with a preview rendered for a chosen contact.
-import { api, h, pageHead, panel, table, num, dateTime, badge, field, select, busy, toast, errorBox, contactName, debounce } from '../lib.js';
+import { api, apiOptional, h, pageHead, panel, table, num, pct, money, dateTime, badge, field, select, busy, toast, errorBox, contactName, debounce, workspaceSettings } from '../lib.js';
+import { lastDays } from './performance.js';
+
+/** The period the templates list reports on. */
+const REPORT_DAYS = 90;
 import { messageView } from '../preview.js';
 
 const CHANNELS = ['email', 'sms', 'chat', 'webhook', 'partial', 'layout'];
@@ -15,19 +19,26 @@ const PARTS = {
 const PART_LABELS = { subject: 'Subject (Liquid)', html: 'HTML body (Liquid)', text: 'Plain-text body (Liquid)', body: 'Message (Liquid)' };
 
 export async function list() {
-  const items = (await api('/templates')).items || [];
+  const [all, report, settings] = await Promise.all([api('/templates'), apiOptional('/reports/templates', { query: lastDays(REPORT_DAYS) }).catch(() => null), workspaceSettings()]);
+  const items = all.items || [];
+  const currency = settings?.store?.currency || 'USD';
+  const earned = Object.fromEntries((report?.items || []).map((t) => [t.template_id, t]));
   return h(
     'div',
     {},
     pageHead('Templates', h('a', { href: '/ui/templates/new', class: 'button', text: 'New template' })),
     panel(
       null,
+      h('p', { class: 'muted small', text: `What each template earned in the last ${REPORT_DAYS} days, whichever flows and campaigns sent it (attributed revenue: orders within 5 days of an email open or click, 1 day of an SMS).` }),
       table(
         [
-          { label: 'Template', cell: (t) => h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.id }) },
-          { label: 'Id', cell: (t) => h('code', { text: t.id }) },
+          { label: 'Template', cell: (t) => h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.subject || t.id }) },
           { label: 'Channel', cell: (t) => badge(t.channel, 'accent') },
-          { label: 'Version', num: true, cell: (t) => num(t.version) },
+          { label: 'Sent', num: true, cell: (t) => num(earned[t.id]?.sent ?? 0) },
+          { label: 'Open rate', num: true, cell: (t) => (earned[t.id] ? pct(earned[t.id].open_rate) : '—') },
+          { label: 'Click rate', num: true, cell: (t) => (earned[t.id] ? pct(earned[t.id].click_rate) : '—') },
+          { label: 'Conversions', num: true, cell: (t) => num(earned[t.id]?.conversions ?? 0) },
+          { label: 'Revenue', num: true, cell: (t) => money(earned[t.id]?.revenue ?? 0, currency) },
           { label: 'Updated', cell: (t) => dateTime(t.updated_at) },
         ],
         items,
