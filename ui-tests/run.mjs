@@ -16,6 +16,7 @@ import { quizSteps } from './quiz.mjs';
 import { formsSteps } from './forms.mjs';
 import { landingSteps } from './landing.mjs';
 import { campaignSteps } from './campaigns.mjs';
+import { revenueSteps } from './revenue.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -642,6 +643,7 @@ try {
   await formsSteps({ page, step, expect, admin, BASE, shot: (name) => shot(name), fits });
   await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
   await campaignSteps({ page, step, expect, admin, BASE, shot, fits });
+  await revenueSteps({ page, step, expect, admin, ingest, BASE, shot, fits });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();

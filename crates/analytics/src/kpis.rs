@@ -6,7 +6,7 @@ use kairos_domain::{ConsentStatus, ContactId, Duration, Money, Timestamp};
 use kairos_store::StoredFlow;
 use kairos_store::reports::ConsentChange;
 
-use crate::{CART_EVENTS, CART_RECOVERY, Order, SERIES_DAYS_MAX, Touch, Windows, attribute_orders, average, ratio};
+use crate::{CART_EVENTS, CART_RECOVERY, Order, Touch, Windows, attribute_orders, average, ratio};
 
 /// Revenue and orders of one local day.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,11 +16,11 @@ use kairos_domain::{ContactId, Duration, MessageStatus, Money, SystemEvent, Time
 pub use attribution::{attribute, attribute_orders, orders, touch_range, touches};
 pub use kpis::{DayPoint, KpiRows, Kpis, daily_series, kpis, order_horizon};
 pub use landing::{LandingNumbers, Visit, landing_numbers};
-pub use series::{ActivityDay, activity_series, days, local_date};
 pub use messages::{
     CampaignReport, FlowReport, MessageFacts, MessageNumbers, campaign_reports, flow_reports, message_facts,
     recipients, template_reports,
 };
+pub use series::{ActivityDay, activity_series, days, local_date};
 
 /// The order event (Segment's e-commerce spec) whose amount is revenue.
 pub const ORDER_EVENT: &str = "Order Completed";

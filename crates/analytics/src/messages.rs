@@ -268,7 +268,8 @@ pub fn template_reports(
             return step_template.get(&(flow.as_str(), step.clone())).cloned();
         }
         let def = campaign_def.get(m.campaign_id.as_deref()?)?;
-        let variant = m.variant.filter(|v| *v >= 0).and_then(|v| def["ab"]["variants"][v as usize]["template"].as_str());
+        let variant =
+            m.variant.filter(|v| *v >= 0).and_then(|v| def["ab"]["variants"][v as usize]["template"].as_str());
         variant.or(def["template"].as_str()).map(str::to_string)
     };
     let mut by: BTreeMap<String, Acc> = BTreeMap::new();

@@ -27,12 +27,8 @@ pub fn days(from: Timestamp, to: Timestamp, timezone: &str) -> (Vec<String>, boo
             Err(_) => break,
         }
     }
-    // The last day is whole when `to` is its end: the next local midnight.
-    let whole = last
-        .tomorrow()
-        .ok()
-        .and_then(|next| next.to_zoned(jiff::tz::TimeZone::get(zone).ok()?).ok())
-        .is_some_and(|midnight| midnight.timestamp().as_microsecond() == to.as_micros());
+    // The last day is whole when `to` is its end, a local midnight: the instant where the date changes.
+    let whole = day(to).is_ok_and(|d| d != last);
     (out, !whole)
 }
 
@@ -70,7 +66,8 @@ pub fn activity_series<'a>(
 ) -> Vec<ActivityDay> {
     let (dates, partial) = days(from, to, timezone);
     let index: HashMap<&str, usize> = dates.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
-    let mut out: Vec<ActivityDay> = dates.iter().map(|d| ActivityDay { date: d.clone(), ..ActivityDay::default() }).collect();
+    let mut out: Vec<ActivityDay> =
+        dates.iter().map(|d| ActivityDay { date: d.clone(), ..ActivityDay::default() }).collect();
     if let Some(last) = out.last_mut() {
         last.partial = partial;
     }
@@ -152,7 +149,10 @@ mod tests {
         // 2030-03-01T00:00Z .. 2030-03-03T12:00Z in UTC: three days, the last cut short.
         let from = Timestamp::parse("2030-03-01T00:00:00Z").unwrap();
         let noon = Timestamp::parse("2030-03-03T12:00:00Z").unwrap();
-        assert_eq!(days(from, noon, "UTC"), (vec!["2030-03-01".into(), "2030-03-02".into(), "2030-03-03".into()], true));
+        assert_eq!(
+            days(from, noon, "UTC"),
+            (vec!["2030-03-01".into(), "2030-03-02".into(), "2030-03-03".into()], true)
+        );
         let midnight = Timestamp::parse("2030-03-03T00:00:00Z").unwrap();
         assert_eq!(days(from, midnight, "UTC"), (vec!["2030-03-01".into(), "2030-03-02".into()], false));
         // Helsinki is UTC+2: 2030-03-03T22:00Z is its midnight, so that range ends whole.
@@ -172,7 +172,8 @@ mod tests {
             reaction("b", SystemEvent::EmailClicked, 50, false), // a click proves the open
             reaction("x", SystemEvent::EmailClicked, 3, false), // another cohort's message
         ];
-        let order = Order { seq: 1, contact: ContactId(1), at: Timestamp(26 * H), amount: Money(4_500), order_id: None };
+        let order =
+            Order { seq: 1, contact: ContactId(1), at: Timestamp(26 * H), amount: Money(4_500), order_id: None };
         let touch = Touch {
             seq: 1,
             contact: ContactId(1),

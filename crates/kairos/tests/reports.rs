@@ -174,8 +174,8 @@ async fn orders_are_attributed_to_human_opens_and_clicks_within_the_window() {
     let series = k["series"].as_array().unwrap();
     assert_eq!(series.len(), 30, "March 1 to 30");
     assert_eq!(series[0]["date"], "2030-03-01");
-    assert_eq!(series[3], json!({"date": "2030-03-04", "revenue": 230.5, "orders": 3}));
-    assert_eq!(series[9], json!({"date": "2030-03-10", "revenue": 50.0, "orders": 1}));
+    assert_eq!(series[3], json!({"date": "2030-03-04", "revenue": 230.5, "orders": 3, "partial": false}));
+    assert_eq!(series[9], json!({"date": "2030-03-10", "revenue": 50.0, "orders": 1, "partial": false}));
     assert_eq!(series.iter().map(|p| p["orders"].as_u64().unwrap()).sum::<u64>(), 4);
 
     // Flow and step numbers: bob's machine open counts as nothing, cai's click counts as an open too.
@@ -266,7 +266,11 @@ async fn report_parameters_are_checked_and_default_to_the_last_30_days() {
     // Offsets are understood, also an unencoded `+`.
     let k = get_ok(&mut c, sk, "/api/v1/reports/kpis?from=2030-03-01T02:00:00+02:00&to=2030-03-02").await;
     assert_eq!((k["from"].as_str(), k["to"].as_str()), (Some("2030-03-01T00:00:00Z"), Some("2030-03-02T00:00:00Z")));
-    assert_eq!(k["series"], json!([{"date": "2030-03-01", "revenue": 0.0, "orders": 0}]));
+    assert_eq!(
+        k["series"],
+        json!([{"date": "2030-03-01", "revenue": 0.0, "orders": 0, "partial": false}]),
+        "a whole day"
+    );
     let f = get_ok(&mut c, sk, "/api/v1/reports/flows").await;
     assert_eq!((f["items"].clone(), f["next_cursor"].clone()), (json!([]), Value::Null));
 }

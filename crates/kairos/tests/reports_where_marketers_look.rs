@@ -26,7 +26,10 @@ async fn click(c: &mut HttpClient, sk: &str, to: &str) {
     let at = html.find("/c/").unwrap();
     let start = html[..at].rfind('"').unwrap() + 1;
     let end = at + html[at..].find('"').unwrap();
-    let r = c.request("GET", &path_of(&html[start..end]), &[("user-agent", "Mozilla/5.0")], Default::default()).await.unwrap();
+    let r = c
+        .request("GET", &path_of(&html[start..end]), &[("user-agent", "Mozilla/5.0")], Default::default())
+        .await
+        .unwrap();
     assert_eq!(r.status, 302);
 }
 
@@ -53,9 +56,16 @@ async fn campaigns_flows_and_templates_report_what_they_earned_over_time() {
     }
     let seg = json!({"name": "Everyone", "definition": "subscribed email"});
     let seg = c.post_json("/api/v1/segments", sk, &seg).await.unwrap().json()["id"].as_str().unwrap().to_string();
-    let body = json!({"name": "Spring", "channel": "email", "template": "spring", "segments": [seg], "smart_sending": false});
-    let campaign = c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
-    assert_eq!(c.post_json(&format!("/api/v1/campaigns/{campaign}/schedule"), sk, &json!({})).await.unwrap().status, 200);
+    let body =
+        json!({"name": "Spring", "channel": "email", "template": "spring", "segments": [seg], "smart_sending": false});
+    let campaign =
+        c.post_json("/api/v1/campaigns", sk, &body).await.unwrap().json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.post_json(&format!("/api/v1/campaigns/{campaign}/schedule"), sk, &json!({})).await.unwrap().status,
+        200
+    );
+    // The campaign goes out on the next tick; people react a while after (a reaction within 2 s is a machine's).
+    common::wait_status(&mut c, sk, "ann@example.com", "sent").await;
     c.post_json("/api/v1/dev/clock", sk, &json!({"advance": "1m"})).await.unwrap();
     // Ann clicks the campaign and orders 80 the same day; the next day Bob starts a checkout, clicks the nudge and
     // orders 20.
@@ -80,15 +90,28 @@ async fn campaigns_flows_and_templates_report_what_they_earned_over_time() {
     assert!(whole["series"].as_array().unwrap().iter().all(|d| d["partial"] == false), "{whole}");
 
     let r = get_ok(&mut c, sk, &format!("/api/v1/reports/campaigns/{campaign}?{range}")).await;
-    assert_eq!((r["name"].as_str(), r["recipients"].clone(), r["conversions"].clone()), (Some("Spring"), json!(3), json!(1)), "{r}");
+    assert_eq!(
+        (r["name"].as_str(), r["recipients"].clone(), r["conversions"].clone()),
+        (Some("Spring"), json!(3), json!(1)),
+        "{r}"
+    );
     assert_eq!((r["revenue"].clone(), r["revenue_per_recipient"].clone()), (json!(80.0), json!(26.67)));
-    let day = |r: &Value, date: &str| r["series"].as_array().unwrap().iter().find(|d| d["date"] == date).cloned().unwrap();
+    let day =
+        |r: &Value, date: &str| r["series"].as_array().unwrap().iter().find(|d| d["date"] == date).cloned().unwrap();
     let d4 = day(&r, "2030-03-04");
-    assert_eq!((d4["opened"].clone(), d4["clicked"].clone(), d4["revenue"].clone()), (json!(1), json!(1), json!(80.0)), "{r}");
+    assert_eq!(
+        (d4["opened"].clone(), d4["clicked"].clone(), d4["revenue"].clone()),
+        (json!(1), json!(1), json!(80.0)),
+        "{r}"
+    );
 
     let f = get_ok(&mut c, sk, &format!("/api/v1/reports/flows/{flow}?{range}")).await;
     let d5 = day(&f, "2030-03-05");
-    assert_eq!((d5["clicked"].clone(), d5["conversions"].clone(), d5["revenue"].clone(), d5["partial"].clone()), (json!(1), json!(1), json!(20.0), json!(true)), "{f}");
+    assert_eq!(
+        (d5["clicked"].clone(), d5["conversions"].clone(), d5["revenue"].clone(), d5["partial"].clone()),
+        (json!(1), json!(1), json!(20.0), json!(true)),
+        "{f}"
+    );
 
     let t = get_ok(&mut c, sk, &format!("/api/v1/reports/templates?{range}")).await;
     let items = t["items"].as_array().unwrap();

@@ -238,7 +238,11 @@ impl FlowReads for PgReader<'_> {
 
     fn contact_runs(&self, contact: ContactId) -> Result<Vec<StoredRun>> {
         let rows = self.conn().query(
-            concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"),
+            concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"
+            ),
             &[&contact.0],
         )?;
         rows.iter().map(run_row).collect()

@@ -133,7 +133,8 @@ pub async fn journey(
 
 fn order(e: &Event) -> JourneyOrder {
     let p = &e.properties;
-    let text = |k: &str| p.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())));
+    let text =
+        |k: &str| p.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())));
     JourneyOrder {
         order_id: text("order_id"),
         placed_at: Timestamp::to_string(&e.timestamp),

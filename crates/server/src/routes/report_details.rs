@@ -8,7 +8,9 @@ use kairos_store::reports::Cohort;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::reports::{ActivityNumbers, CampaignNumbers, Ctx, Numbers, Range, ReportPage, ReportQuery, context, outcomes};
+use super::reports::{
+    ActivityNumbers, CampaignNumbers, Ctx, Numbers, Range, ReportPage, ReportQuery, context, outcomes,
+};
 use crate::AppState;
 use crate::api::{QueryParams, read};
 use crate::auth::SecretWorkspace;
@@ -118,7 +120,11 @@ pub async fn templates(
     .await?;
     let mut items: Vec<TemplateNumbers> = numbers
         .iter()
-        .map(|(id, n)| TemplateNumbers { template_id: id.clone(), name: names.get(id).cloned(), totals: Numbers::from(n) })
+        .map(|(id, n)| TemplateNumbers {
+            template_id: id.clone(),
+            name: names.get(id).cloned(),
+            totals: Numbers::from(n),
+        })
         .collect();
     items.sort_by(|a, b| b.totals.revenue.total_cmp(&a.totals.revenue).then_with(|| a.template_id.cmp(&b.template_id)));
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: None }))

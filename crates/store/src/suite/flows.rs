@@ -131,6 +131,12 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
     active.sort();
     assert_eq!(active, [(ids[2], String::new(), Some(at(90))), (ids[3], "order-7".into(), Some(at(100)))]);
     drop(w);
+    // A contact's runs in progress (a profile's "flows in progress"): contact 1's two, not its ended one.
+    let r = store.reader().unwrap();
+    let mine: Vec<(i64, i64)> = r.contact_runs(ContactId(1)).unwrap().iter().map(|x| (x.id, x.flow_row)).collect();
+    assert_eq!(mine, [(ids[2], welcome), (ids[3], winback)]);
+    assert!(r.contact_runs(ContactId(2)).unwrap().is_empty(), "its only run ended");
+    drop(r);
     let [_, _, _, _, ann, bo, theirs] = ids;
     // Assigned and closed inside the workspace only; closing keeps its first time, reopening clears it.
     write(store, |w| {

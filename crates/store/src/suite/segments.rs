@@ -1,6 +1,6 @@
 //! Segments: definitions, members and size samples.
 
-use kairos_domain::ContactId;
+use kairos_domain::{ContactId, Timestamp};
 
 use super::{all_pages, at, contact, refuses, workspace, write};
 use crate::{Store, StoredSegment};
@@ -70,6 +70,13 @@ pub fn segments_members_and_sizes(store: &dyn Store) {
     assert!(refuses(r.segment_member_page(vip, Some("first"), 2)));
     assert_eq!(r.segment_sizes(vip, at(3600)).unwrap(), [(at(3600), 4), (at(7200), 4)]);
     assert_eq!(r.segment_sizes(vip, at(-1)).unwrap().len(), 3);
+    // A contact's segments (a profile's "in segments"), with when it entered each; only this workspace's.
+    let of = |c: i64| -> Vec<(String, Timestamp)> {
+        r.contact_segments(ws, ContactId(c)).unwrap().into_iter().map(|(s, t)| (s.public_id, t)).collect()
+    };
+    assert_eq!(of(1), [("seg_vip".to_string(), at(10)), ("seg_lapsed".to_string(), at(12))]);
+    assert!(of(4).is_empty(), "left the segment");
+    assert!(r.contact_segments(other, ContactId(1)).unwrap().is_empty(), "another workspace's view");
     drop(r);
 
     write(store, |w| w.delete_segment(vip));

@@ -314,13 +314,15 @@ export async function list(ctx) {
 
 export async function detail(ctx) {
   const id = ctx.params[0];
-  const [flow, stats, templates, settings, report] = await Promise.all([
+  const [flow, stats, templates, settings, report, pools] = await Promise.all([
     api(`/flows/${encodeURIComponent(id)}`),
     api(`/flows/${encodeURIComponent(id)}/stats`).catch(() => ({})),
     api('/templates').catch(() => ({ items: [] })),
     workspaceSettings(true).catch(() => ({})),
     apiOptional(`/reports/flows/${encodeURIComponent(id)}`, { query: lastDays(REPORT_DAYS) }).catch(() => null),
+    apiOptional('/coupons').catch(() => null),
   ]);
+  const poolNames = Object.fromEntries((pools?.items || []).map((p) => [p.id, p.name || p.id]));
   const currency = settings?.store?.currency || 'USD';
   const tplName = Object.fromEntries((templates.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
   const stepRows = (flow.definition?.steps || [])
@@ -352,7 +354,7 @@ export async function detail(ctx) {
     editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx, stats));
     editorSlot.querySelector('h2')?.focus();
   };
-  const board = canvas(flow, stats, choose, { templates: tplName });
+  const board = canvas(flow, stats, choose, { templates: tplName, pools: poolNames });
   const exited = Object.values(stats.exited || {}).reduce((a, v) => a + (Number(v) || 0), 0);
   const view = h(
     'div',

@@ -30,6 +30,14 @@ export function readable(liquid) {
     .trim();
 }
 
+/** A condition in plainer words ("did "X" since entry" → "did “X” since entering the flow"). */
+export function condition(text) {
+  return String(text ?? '')
+    .replace(/"([^"]*)"/g, '“$1”')
+    .replace(/\bsince entry\b/g, 'since entering the flow')
+    .replace(/\bwithin (\d+[smhdw])\b/g, (_, d) => `in the last ${duration(d)}`);
+}
+
 /** A step in words; `names.templates` maps template ids to names, `names.pools` pool ids to names. */
 export function describeStep(step, names = {}) {
   const tpl = (id) => names.templates?.[id] || id || 'a template';
@@ -42,7 +50,7 @@ export function describeStep(step, names = {}) {
     case 'wait_for':
       return `Wait for “${step.event}”${step.timeout ? `, at most ${duration(step.timeout)}` : ''}`;
     case 'split':
-      return `Check: ${step.condition}`;
+      return `Check: ${condition(step.condition)}`;
     case 'ab_split':
       return `A/B test of ${(step.variants || []).length} variants`;
     case 'send':

@@ -1,0 +1,60 @@
+// Revenue where marketers look, and a profile that tells a customer's story (issue 16, items 2, 4 and 6): Cara
+// clicks the welcome email and orders; the dashboard credits it with a definition and the previous period beside
+// every figure and the running day drawn as "so far"; the flow, the templates list and Cara's profile say what
+// the email earned, which flows and segments she is in, her orders, and her timeline in sentences.
+export async function revenueSteps({ page, step, expect, admin, ingest, BASE, shot, fits }) {
+  await step('revenue: a click on the welcome email and an order are credited on the dashboard, with definitions', async () => {
+    const out = await admin('GET', '/outbox?to=cara%40example.com');
+    const welcome = out.items.find((m) => m.subject === 'Welcome to the shop');
+    const link = /href="([^"]*\/c\/[^"]*)"/.exec(welcome.html)[1];
+    const res = await fetch(new URL(new URL(link).pathname, BASE), { redirect: 'manual', headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0' } });
+    expect(res.status === 302, `the tracked link redirects (${res.status})`);
+    await ingest('track', { userId: 'ui-cara', event: 'Order Completed', properties: { order_id: 'c-1', total: 80, products: [{ product_id: 'bike-1', name: 'Gravel Bike', price: 80, quantity: 1 }] } });
+    await page.goto(`${BASE}/ui/`);
+    const attributed = page.locator('[data-kpi="attributed_revenue"]');
+    await attributed.locator('.value').waitFor();
+    const value = Number((await attributed.locator('.value').innerText()).replace(/[^\d.]/g, ''));
+    expect(value >= 80, `attributed revenue counts Cara's order: ${value}`);
+    await attributed.getByText('Revenue of orders whose last email open or click').waitFor();
+    await page.locator('[data-kpi="conversion_rate"]').getByText('People who placed an order / people who did anything').waitFor();
+    await page.locator('[data-kpi="revenue"] .delta').getByText('in the previous period').waitFor();
+    await page.locator('[data-kpi="revenue_per_recipient"] .value').waitFor();
+    expect((await page.locator('figure.chart circle[data-partial="true"]').count()) === 1, 'the running day is drawn as "so far"');
+    await page.getByText('is still running: dashed, so far.').first().waitFor();
+    await shot('dashboard-revenue');
+  });
+
+  await step('revenue: the flow, its messages and the templates list say what the welcome email earned', async () => {
+    const flows = await admin('GET', '/flows');
+    const welcome = flows.items.find((f) => f.name === 'Welcome series');
+    await page.goto(`${BASE}/ui/flows/${welcome.id}`);
+    await page.getByRole('heading', { name: 'Performance, last 90 days' }).waitFor();
+    await page.locator('[data-kpi="attributed_revenue"] .value').filter({ hasText: /80/ }).waitFor();
+    const perMessage = page.getByRole('row').filter({ hasText: 'Email “Welcome to the shop”' });
+    await perMessage.getByText(/80/).first().waitFor();
+    await shot('flow-performance');
+    await page.goto(`${BASE}/ui/templates`);
+    const row = page.getByRole('row').filter({ hasText: 'Welcome to the shop' });
+    await row.getByText(/80/).first().waitFor();
+    await shot('templates-revenue');
+  });
+
+  await step("profile: Cara's orders, segments, flows in progress and her timeline in sentences", async () => {
+    const cara = (await admin('GET', '/contacts?email=cara%40example.com')).items[0];
+    await page.goto(`${BASE}/ui/contacts/${cara.id}`);
+    await page.getByRole('heading', { level: 1, name: /Cara/ }).waitFor();
+    const flowsPanel = page.getByRole('region', { name: 'Flows in progress' });
+    await flowsPanel.getByRole('link', { name: 'Welcome series' }).waitFor();
+    await flowsPanel.getByText(/now: Wait 1 day until/).waitFor();
+    await page.getByRole('region', { name: 'Orders' }).getByText('Gravel Bike').waitFor();
+    await page.getByRole('region', { name: 'In segments' }).waitFor();
+    const timeline = page.locator('ol.timeline');
+    await timeline.getByText('Clicked a link in “Welcome to the shop” from Welcome series').waitFor();
+    const text = await page.locator('main').innerText();
+    expect(!/flow_[0-9a-f]{6}|msg_[0-9a-f]{6}|flow_id:|message_id:/.test(text), `no ids on the profile: ${text}`);
+    await shot('contact-journey');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await fits(page, 'the profile');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+}
