@@ -57,4 +57,19 @@ export async function revenueSteps({ page, step, expect, admin, ingest, BASE, sh
     await fits(page, 'the profile');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
+
+  await step('flows: installing a library flow again asks first; activating one on a shared trigger names the overlap', async () => {
+    await page.goto(`${BASE}/ui/flows`);
+    await page.getByRole('button', { name: 'Install a copy of Welcome series' }).click();
+    const ask = page.getByRole('dialog', { name: 'Install “Welcome series” again?' });
+    await ask.getByText('people can enter both').waitFor();
+    await ask.getByRole('button', { name: 'Install a copy' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Welcome series' }).waitFor();
+    await page.getByRole('button', { name: 'Activate flow' }).click();
+    const warn = page.getByRole('dialog', { name: 'Activate “Welcome series”?' });
+    await warn.getByTestId('overlaps').getByText(/also starts on Email Subscribed: \d+ (person|people) in the last 30 days/).waitFor();
+    await shot('flow-overlap');
+    await warn.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('[data-testid="flow-status"]').getByText('draft').waitFor();
+  });
 }

@@ -20,7 +20,7 @@ use crate::error::{ApiError, ErrorCode};
 const PAGE_DEFAULT: usize = 50;
 const PAGE_MAX: usize = 1_000;
 /// Largest admin request body (a bulk product upsert).
-const ADMIN_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+pub(crate) const ADMIN_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// `limit` and `cursor` of a list (SPEC 16 "Lists").
 #[derive(Debug, Deserialize, IntoParams)]

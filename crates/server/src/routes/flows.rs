@@ -379,6 +379,8 @@ pub struct LibraryFlow {
     pub key: &'static str,
     pub name: &'static str,
     pub description: &'static str,
+    /// The name the installed flow gets (installing again while a flow has it asks for `copy: true`).
+    pub flow_name: String,
 }
 
 /// The built-in flows (SPEC 16 "Flow library").
@@ -392,32 +394,14 @@ pub struct LibraryFlow {
 pub async fn library(_: SecretWorkspace) -> Result<Reply<Page<LibraryFlow>>, ApiError> {
     let items = kairos_flow::library::LIBRARY
         .iter()
-        .map(|f| LibraryFlow { key: f.key, name: f.name, description: f.description })
+        .map(|f| LibraryFlow {
+            key: f.key,
+            name: f.name,
+            description: f.description,
+            flow_name: (f.flow)(0.0)["name"].as_str().unwrap_or(f.name).to_string(),
+        })
         .collect();
     Ok(Reply(Page::whole(items)))
-}
-
-/// An editable draft with its templates and segments (those missing from the workspace are created).
-#[utoipa::path(
-    post,
-    path = "/api/v1/flows/library/{key}/install",
-    operation_id = "flows_install",
-    tag = "flows",
-    params(
-        ("key" = String, Path, description = "A library key, like `abandoned_cart`")
-    ),
-    responses(
-        (status = 201, description = "The installed flow, a draft", body = FlowBody),
-        (status = 404, description = "No such library flow", body = ErrorBody)
-    )
-)]
-pub async fn install(
-    SecretWorkspace(ws): SecretWorkspace,
-    State(app): State<AppState>,
-    Path(key): Path<String>,
-) -> Result<(StatusCode, Reply<FlowBody>), ApiError> {
-    let f = app.engine.install_library_flow(ws, key).await?;
-    Ok(created(FlowBody::from(&f)))
 }
 
 /// The contact (like [`ContactSelector`]; created when unknown) and the trigger event's properties.

@@ -16,6 +16,7 @@ pub mod coupons;
 pub mod data_rights;
 pub mod dev;
 pub mod events;
+pub mod flow_safety;
 pub mod flows;
 pub mod forms;
 pub mod hooks;
@@ -138,10 +139,11 @@ pub const API: &[Route] = &[
     secret("POST", "/flows", || post(flows::create)),
     secret("GET", "/flows", || get(flows::list)),
     secret("GET", "/flows/library", || get(flows::library)),
-    secret("POST", "/flows/library/{key}/install", || post(flows::install)),
+    secret("POST", "/flows/library/{key}/install", || post(flow_safety::install)),
     secret("GET", "/flows/{id}", || get(flows::get)),
     secret("PUT", "/flows/{id}", || put(flows::update)),
     secret("POST", "/flows/{id}/activate", || post(flows::activate)),
+    secret("GET", "/flows/{id}/overlaps", || get(flow_safety::overlaps)),
     secret("POST", "/flows/{id}/pause", || post(flows::pause)),
     secret("GET", "/flows/{id}/stats", || get(flows::stats)),
     secret("POST", "/flows/{id}/trigger", || post(flows::trigger)),

@@ -1,6 +1,6 @@
 // Flows: the list, the library of ready-made flows, and a canvas of a flow's steps with each step's numbers,
 // where a step's timing or template can be edited and the flow activated or paused.
-import { api, apiOptional, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings } from '../lib.js';
+import { api, apiOptional, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings, confirmDialog } from '../lib.js';
 import { lastDays, performancePanel, numbersTable } from './performance.js';
 import { describeStep, reentry } from './words.js';
 
@@ -277,16 +277,26 @@ export async function list(ctx) {
   const stats = await Promise.all(items.map((f) => api(`/flows/${encodeURIComponent(f.id)}/stats`).catch(() => ({}))));
   const rows = items.map((f, i) => ({ ...f, stats: stats[i] }));
   const installed = new Set(items.map((f) => f.name));
+  const libraryName = (l) => l.flow_name || l.name;
   const cards = (library.items || []).map((l) => {
-    const btn = h('button', { type: 'button', class: installed.has(l.name) ? 'secondary' : '', text: 'Install', 'aria-label': `Install ${l.name}`, 'data-library': l.key });
-    btn.addEventListener('click', () =>
-      busy(btn, async () => {
-        const f = await api(`/flows/library/${encodeURIComponent(l.key)}/install`, { method: 'POST' });
-        toast(`Installed “${f.name}” as a draft`);
-        ctx.navigate(`/ui/flows/${encodeURIComponent(f.id)}`);
-      }),
-    );
-    return h('div', { class: 'card' }, h('h3', { text: l.name }), h('p', { text: l.description }), installed.has(l.name) ? h('span', { class: 'small muted', text: 'Installed; installing again adds a copy.' }) : null, h('div', {}, btn));
+    const already = items.find((f) => installed.has(f.name) && libraryName(l) === f.name);
+    const btn = h('button', { type: 'button', class: already ? 'secondary' : '', text: already ? 'Install a copy…' : 'Install', 'aria-label': already ? `Install a copy of ${l.name}` : `Install ${l.name}`, 'data-library': l.key });
+    const install = (copy) => async () => {
+      const f = await api(`/flows/library/${encodeURIComponent(l.key)}/install`, { method: 'POST', body: copy ? { copy: true } : undefined });
+      toast(`Installed “${f.name}” as a draft`);
+      ctx.navigate(`/ui/flows/${encodeURIComponent(f.id)}`);
+    };
+    btn.addEventListener('click', () => {
+      if (!already) return busy(btn, install(false));
+      return confirmDialog({
+        title: `Install “${l.name}” again?`,
+        body: [`You already have “${already.name}” (${already.status}). A copy is a second, separate flow: if both are active, people can enter both and get both series of messages.`],
+        confirmText: 'Install a copy',
+        opener: btn,
+        action: install(true),
+      });
+    });
+    return h('div', { class: 'card' }, h('h3', { text: l.name }), h('p', { text: l.description }), already ? h('span', { class: 'small muted' }, 'Installed: ', h('a', { href: `/ui/flows/${encodeURIComponent(already.id)}`, text: already.name })) : null, h('div', {}, btn));
   });
   return h(
     'div',
@@ -336,14 +346,33 @@ export async function detail(ctx) {
     text: flow.status === 'active' ? 'Pause flow' : 'Activate flow',
     'data-action': flow.status === 'active' ? 'pause' : 'activate',
   });
+  const flip = async () => {
+    const action = flow.status === 'active' ? 'pause' : 'activate';
+    const f = await api(`/flows/${encodeURIComponent(flow.id)}/${action}`, { method: 'POST' });
+    toast(f.status === 'active' ? 'The flow is active' : 'The flow is paused');
+    ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}`, { replace: true });
+  };
   toggle.addEventListener('click', () =>
     busy(
       toggle,
       async () => {
-        const action = flow.status === 'active' ? 'pause' : 'activate';
-        const f = await api(`/flows/${encodeURIComponent(flow.id)}/${action}`, { method: 'POST' });
-        toast(f.status === 'active' ? 'The flow is active' : 'The flow is paused');
-        ctx.navigate(`/ui/flows/${encodeURIComponent(flow.id)}`, { replace: true });
+        // Before activating: other active flows that start on the same trigger, and how many people that is.
+        const o = flow.status === 'active' ? null : await apiOptional(`/flows/${encodeURIComponent(flow.id)}/overlaps`).catch(() => null);
+        if (!o?.overlaps?.length) return flip();
+        return confirmDialog({
+          title: `Activate “${flow.name}”?`,
+          body: [
+            h('p', { text: 'Other active flows start on the same trigger: people can enter both and get both series of messages.' }),
+            h(
+              'ul',
+              { 'data-testid': 'overlaps' },
+              o.overlaps.map((x) => h('li', {}, h('a', { href: `/ui/flows/${encodeURIComponent(x.flow_id)}`, text: x.name }), ` also starts on ${x.shared.join(', ')}${x.people == null ? '' : `: ${num(x.people)} ${x.people === 1 ? 'person' : 'people'} in the last 30 days`}.`)),
+            ),
+          ],
+          confirmText: 'Activate anyway',
+          opener: toggle,
+          action: flip,
+        });
       },
       errors,
     ),
