@@ -17,6 +17,7 @@ import { formsSteps } from './forms.mjs';
 import { landingSteps } from './landing.mjs';
 import { campaignSteps } from './campaigns.mjs';
 import { revenueSteps } from './revenue.mjs';
+import { everyPageSteps } from './pages.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -32,6 +33,7 @@ const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT_MS = 10_000;
 mkdirSync(SHOTS, { recursive: true });
+mkdirSync(join(SHOTS, 'pages'), { recursive: true });
 
 const started = Date.now();
 let passed = 0;
@@ -644,6 +646,8 @@ try {
   await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
   await campaignSteps({ page, step, expect, admin, BASE, shot, fits });
   await revenueSteps({ page, step, expect, admin, ingest, BASE, shot, fits });
+
+  await everyPageSteps({ browser, step, expect, admin, BASE, login, EMAIL, PASSWORD, watch, errors, SHOTS });
 
   await step('log out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
