@@ -72,4 +72,19 @@ export async function revenueSteps({ page, step, expect, admin, ingest, BASE, sh
     await warn.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('[data-testid="flow-status"]').getByText('draft').waitFor();
   });
+
+  await step('a value the server refuses is named in words and its field highlighted and focused', async () => {
+    await page.goto(`${BASE}/ui/settings`);
+    const tz = page.locator('input[name="timezone"]');
+    await tz.fill('Mars/Olympus');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('alert').filter({ hasText: /^Default time zone: / }).waitFor();
+    expect((await tz.getAttribute('aria-invalid')) === 'true', 'the refused field is marked');
+    expect(await tz.evaluate((el) => el === document.activeElement), 'and focused');
+    await shot('settings-refused-field');
+    await tz.fill('UTC');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved').waitFor();
+    expect((await tz.getAttribute('aria-invalid')) === null, 'the mark goes once it is accepted');
+  });
 }

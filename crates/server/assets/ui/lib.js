@@ -325,16 +325,45 @@ export function debounce(fn, ms) {
 /** Runs an async action from a button: disabled meanwhile; errors go to `errors` (an element) or a toast. */
 export async function busy(button, action, errors) {
   if (button) button.disabled = true;
+  const scope = errors?.closest('form, dialog, section') || button?.closest('form, dialog, section');
   if (errors) errors.replaceChildren();
+  for (const el of scope?.querySelectorAll('[aria-invalid="true"]') || []) el.removeAttribute('aria-invalid');
   try {
     return await action();
   } catch (e) {
-    if (errors) errors.replaceChildren(errorBox(e));
-    else toast(e.message, true);
+    const control = e?.field ? fieldControl(scope, e.field) : null;
+    const box = errorBox(control ? Object.assign(new Error(`${controlLabel(control)}: ${e.message}`), { field: e.field }) : e);
+    if (errors) errors.replaceChildren(box);
+    else toast(box.textContent, true);
+    if (control) {
+      // The refused field is marked and focused, its message tied to it for screen readers.
+      box.id = nextId('err');
+      control.setAttribute('aria-invalid', 'true');
+      control.setAttribute('aria-errormessage', box.id);
+      control.focus();
+    }
     return undefined;
   } finally {
     if (button) button.disabled = false;
   }
+}
+
+/** The control of `scope` a server error's `field` names: by name ("schedule.at"), then by its last part ("at"). */
+function fieldControl(scope, field) {
+  if (!scope) return null;
+  const parts = String(field).split(/[.[\]]+/).filter(Boolean);
+  for (const name of [field, parts[parts.length - 1], parts[0]]) {
+    if (!name) continue;
+    const el = scope.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (el && !el.hidden && el.type !== 'hidden') return el;
+  }
+  return null;
+}
+
+/** The words a control is labelled with. */
+function controlLabel(control) {
+  const label = control.id ? document.querySelector(`label[for="${CSS.escape(control.id)}"]`) : control.closest('label');
+  return (label?.textContent || control.name || 'This field').trim();
 }
 
 // Formatting -------------------------------------------------------------------------------------------------
