@@ -87,4 +87,14 @@ export async function revenueSteps({ page, step, expect, admin, ingest, BASE, sh
     await page.getByText('Settings saved').waitFor();
     expect((await tz.getAttribute('aria-invalid')) === null, 'the mark goes once it is accepted');
   });
+
+  await step('templates: an email without an unsubscribe link is flagged while it is written', async () => {
+    await page.goto(`${BASE}/ui/templates/new`);
+    const warn = page.getByTestId('no-unsubscribe');
+    await warn.waitFor();
+    await page.locator('textarea[name="html"]').fill('<p>Big sale</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
+    await warn.waitFor({ state: 'hidden' });
+    await page.goto(`${BASE}/ui/templates/lib-welcome-1`);
+    expect(!(await page.getByTestId('no-unsubscribe').isVisible()), 'the library emails carry the link');
+  });
 }

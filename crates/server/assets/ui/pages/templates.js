@@ -62,8 +62,17 @@ function templateForm(t, isNew) {
   const show = () => {
     for (const [k, w] of Object.entries(wrappers)) w.hidden = !PARTS[channel.value].includes(k);
   };
-  channel.addEventListener('change', show);
+  // Marketing email must let people leave: warn while neither part links {{ unsubscribe_url }} (unless a layout
+  // wraps it, which may carry the link).
+  const unsubWarning = h('p', { class: 'notice', role: 'status', 'data-testid': 'no-unsubscribe', hidden: true, text: 'This email has no unsubscribe link. Marketing email must carry one: add <a href="{{ unsubscribe_url }}">Unsubscribe</a> (and {{ preferences_url }} for preferences). Order receipts and other transactional email may leave it out.' });
+  const checkUnsub = () => {
+    const source = `${controls.html.value}\n${controls.text.value}`;
+    unsubWarning.hidden = channel.value !== 'email' || Boolean(t.layout) || /unsubscribe_url/.test(source);
+  };
+  for (const c of [controls.html, controls.text]) c.addEventListener('input', checkUnsub);
+  channel.addEventListener('change', () => (show(), checkUnsub()));
   show();
+  checkUnsub();
   const body = () => {
     const out = { name: name.value.trim() || undefined, channel: channel.value };
     if (isNew && id.value.trim()) out.id = id.value.trim();
@@ -75,6 +84,7 @@ function templateForm(t, isNew) {
     field('Name', name),
     field('Channel', channel),
     Object.values(wrappers),
+    unsubWarning,
   ];
   return { fields, body, controls };
 }
