@@ -56,6 +56,9 @@ export async function everyPageSteps({ browser, step, expect, admin, BASE, login
         }
         const text = await p.locator('main').innerText();
         expect(!/\b(undefined|NaN|\[object Object\])\b/.test(text), `${name} shows no broken values`);
+        // Words, not internal ids: flows, segments, campaigns and messages are named (issue 16 item 4).
+        const ids = text.match(/\b(flow|seg|cmp|msg)_[0-9a-z]{6,}\b/g);
+        expect(!ids, `${name} shows ids where people expect names: ${ids}`);
         await p.screenshot({ path: `${SHOTS}/pages/${name}-${size}.png`, fullPage: true });
       }
       await context.close();

@@ -19,6 +19,8 @@ const CREDENTIALS_FILE: &str = "demo.json";
 const LOGIN_FILE: &str = "demo-login.json";
 const DEMO_EMAIL: &str = "demo@kairos.local";
 const DEMO_NAME: &str = "Velo Demo Store";
+/// The demo's high-value cart threshold (EUR): above it the abandoned-cart flow asks the team to call.
+const DEMO_HIGH_VALUE_CART: f64 = 1_500.0;
 /// Segments a marketer would start with.
 const DEMO_SEGMENTS: &[(&str, &str)] = &[
     ("Repeat buyers", "orders.count >= 2"),
@@ -172,7 +174,12 @@ fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorksp
     )?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
 
-    let catalog = sample::catalog(&mut rng);
+    let mut catalog = sample::catalog(&mut rng);
+    // Pictures drawn by the demo server itself: nothing points at a host that does not exist.
+    let base = demo_base(&args.listen);
+    for p in &mut catalog {
+        p.image_url = format!("{base}/demo-images/{}.svg", p.id);
+    }
     let products = catalog
         .iter()
         .map(|p| Product::from_api(&p.api_json(), None, now))
@@ -181,7 +188,11 @@ fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorksp
     engine.upsert_products_blocking(ws, products)?;
     // The sample store's links go to its own domain: the one click tracking accepts.
     let store_url =
-        kairos_engine::settings::SettingsPatch::parse(serde_json::json!({"store": {"url": sample::STORE_URL}}))
+        kairos_engine::settings::SettingsPatch::parse(serde_json::json!({
+            "store": {"url": sample::STORE_URL, "name": DEMO_NAME, "currency": "EUR"},
+            // A cart worth a call is a bike or two, in the demo's currency.
+            "high_value_cart": DEMO_HIGH_VALUE_CART,
+        }))
             .map_err(|e| anyhow::anyhow!("sample settings: {e:?}"))?;
     crate::serve::runtime()?.block_on(engine.update_settings(ws, store_url))?;
 
@@ -242,6 +253,15 @@ fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorksp
         args.days
     );
     Ok(creds)
+}
+
+/// The address the demo server is reached at (an unspecified or automatic address reads as the default one).
+fn demo_base(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.port() != 0 && !a.ip().is_unspecified() => format!("http://{a}"),
+        Ok(a) if a.port() != 0 => format!("http://127.0.0.1:{}", a.port()),
+        _ => "http://127.0.0.1:8080".to_string(),
+    }
 }
 
 /// Sample events always carry their own message id.

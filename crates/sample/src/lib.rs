@@ -81,6 +81,8 @@ pub struct SampleProduct {
     pub category: &'static str,
     pub price_cents: u32,
     pub inventory: i64,
+    /// Its picture (the sample store's own address by default; `kairos demo` points it at the demo server).
+    pub image_url: String,
 }
 
 impl SampleProduct {
@@ -88,7 +90,7 @@ impl SampleProduct {
         json!({
             "id": self.id, "sku": self.id.to_uppercase(), "title": self.title,
             "url": format!("{STORE_URL}/products/{}", self.id),
-            "image_url": format!("{STORE_URL}/images/{}.jpg", self.id),
+            "image_url": self.image_url,
             "price": self.price_cents as f64 / 100.0, "currency": "EUR",
             "categories": [self.category], "inventory_quantity": self.inventory,
         })
@@ -99,7 +101,7 @@ impl SampleProduct {
             "product_id": self.id, "sku": self.id.to_uppercase(), "name": self.title, "category": self.category,
             "price": self.price_cents as f64 / 100.0, "quantity": quantity, "currency": "EUR",
             "url": format!("{STORE_URL}/products/{}", self.id),
-            "image_url": format!("{STORE_URL}/images/{}.jpg", self.id),
+            "image_url": self.image_url,
         })
     }
 }
@@ -111,8 +113,10 @@ pub fn catalog(rng: &mut impl RngExt) -> Vec<SampleProduct> {
         for (i, name) in names.iter().enumerate() {
             let price = rng.random_range(*lo..*hi) / 100 * 100 + 90;
             let inventory = if rng.random_bool(0.1) { 0 } else { rng.random_range(1..200) };
+            let id = format!("{}-{}", &category[..3], i + 1);
             out.push(SampleProduct {
-                id: format!("{}-{}", &category[..3], i + 1),
+                image_url: format!("{STORE_URL}/images/{id}.jpg"),
+                id,
                 title: name.to_string(),
                 category,
                 price_cents: price,
@@ -139,6 +143,26 @@ pub struct Shopper {
     pub favourite: usize,
 }
 
+/// A name as the local part of an address: lower case, accents dropped the way people write them without
+/// (Müller → muller, García → garcia), anything else left out.
+pub fn ascii(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' => Some(c),
+            'ä' | 'á' | 'à' | 'â' | 'å' | 'ã' => Some('a'),
+            'ö' | 'ó' | 'ò' | 'ô' | 'ø' | 'õ' => Some('o'),
+            'ü' | 'ú' | 'ù' | 'û' => Some('u'),
+            'é' | 'è' | 'ê' | 'ë' => Some('e'),
+            'í' | 'ì' | 'î' | 'ï' => Some('i'),
+            'ñ' => Some('n'),
+            'ç' => Some('c'),
+            'ß' => Some('s'),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn shopper(index: usize, rng: &mut impl RngExt) -> Shopper {
     let first_name = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
     let last_name = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
@@ -147,8 +171,7 @@ pub fn shopper(index: usize, rng: &mut impl RngExt) -> Shopper {
         index,
         anonymous_id: format!("anon-{index:06}-{:08x}", rng.random::<u32>()),
         user_id: format!("cust-{index:06}"),
-        email: format!("{}.{}{}@example.com", first_name.to_lowercase(), last_name.to_lowercase(), index)
-            .replace(['ä', 'ö', 'ü', 'í'], "a"),
+        email: format!("{}.{}{}@example.com", ascii(first_name), ascii(last_name), index),
         first_name,
         last_name,
         city,
@@ -276,4 +299,15 @@ fn identify(s: &Shopper, at: jiff::Timestamp, message_id: String, subscribed: bo
         "timezone": s.timezone, "email_consent": if subscribed { "subscribed" } else { "never_subscribed" },
     });
     v
+}
+
+#[cfg(test)]
+mod ascii_tests {
+    #[test]
+    fn accented_names_become_plain_letters_in_addresses() {
+        assert_eq!(super::ascii("Müller"), "muller");
+        assert_eq!(super::ascii("García"), "garcia");
+        assert_eq!(super::ascii("Mäkinen"), "makinen");
+        assert_eq!(super::ascii("O'Neil-Smith"), "oneilsmith");
+    }
 }

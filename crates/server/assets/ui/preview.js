@@ -59,6 +59,27 @@ function historyView(m) {
   return h('details', { class: 'headers', open: entries.some((e) => e.behind) }, h('summary', { text: 'History' }), h('ol', { class: 'history' }, items));
 }
 
+let sources = null;
+/** The workspace's flows and campaigns by id, read once per page load (a message names where it came from). */
+function sourceNames() {
+  sources ??= Promise.all([api('/flows').catch(() => ({ items: [] })), api('/campaigns').catch(() => ({ items: [] }))]).then(([f, c]) => ({
+    flows: Object.fromEntries((f.items || []).map((x) => [x.id, x.name])),
+    campaigns: Object.fromEntries((c.items || []).map((x) => [x.id, x.name])),
+  }));
+  return sources;
+}
+
+/** " · from Welcome series" (or the campaign's name), filled in once the names are read. */
+function fromWhere(m) {
+  if (!m.flow_id && !m.campaign_id) return '';
+  const span = h('span', { text: m.flow_id ? ' · from a flow' : ' · from a campaign' });
+  sourceNames().then((n) => {
+    const name = m.flow_id ? n.flows[m.flow_id] : n.campaigns[m.campaign_id];
+    if (name) span.textContent = m.flow_id ? ` · from ${name}` : ` · from the campaign ${name}`;
+  });
+  return span;
+}
+
 /** A message (outbox item, message record or template preview): headers, then the body. */
 export function messageView(m, { title } = {}) {
   const rows = [
@@ -72,8 +93,7 @@ export function messageView(m, { title } = {}) {
       m.status ? statusBadge(m.status) : null,
       m.reason ? ` ${reasonText(m.reason)}` : '',
       m.created_at ? ` · ${dateTime(m.created_at)}` : '',
-      m.flow_id ? ` · flow ${m.flow_id}` : '',
-      m.step_id ? ` / ${m.step_id}` : '',
+      fromWhere(m),
     ),
   ];
   const view = h('div', { class: 'message-view' }, h('div', { class: 'headers' }, rows), historyView(m));

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod contacts_export;
 pub mod coupons;
 pub mod data_rights;
+pub mod demo_images;
 pub mod dev;
 pub mod events;
 pub mod flow_safety;
@@ -215,6 +216,7 @@ pub fn router(routes: &[Route], keep: impl Fn(&Route) -> bool) -> Router<AppStat
 pub fn public() -> Router<AppState> {
     Router::new()
         .route("/js/kairos.js", get(site::tracker))
+        .route("/demo-images/{file}", get(demo_images::image))
         .route("/js/kairos-forms.js", get(onsite::forms_script))
         .route("/v1/site/forms", get(onsite::forms))
         .route("/f/{id}", get(forms::hosted).post(forms::submit))

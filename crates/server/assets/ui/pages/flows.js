@@ -2,7 +2,13 @@
 // where a step's timing or template can be edited and the flow activated or paused.
 import { api, apiOptional, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings, confirmDialog } from '../lib.js';
 import { lastDays, performancePanel, numbersTable } from './performance.js';
-import { describeStep, reentry } from './words.js';
+import { describeStep, reentry, condition } from './words.js';
+
+/** A run key ("event.order_id") in words ("order of the trigger event"). */
+function keyWords(key) {
+  const last = String(key).split('.').pop().replace(/_id$/, '').replaceAll('_', ' ');
+  return `${last} (${key})`;
+}
 
 /** The period the flow's performance covers. */
 const REPORT_DAYS = 90;
@@ -404,10 +410,10 @@ export async function detail(ctx) {
       'About this flow',
       kv([
         ['Trigger', describeTrigger(def.trigger)],
-        ['Entry filter', def.entry?.filter],
+        ['Who may enter', def.entry?.filter ? `People for whom ${condition(def.entry.filter)}` : 'Everyone the trigger concerns'],
         ['Re-entry', reentry(def.entry?.reentry)],
-        ['Key', def.key],
-        ['Exit when', def.exit_when],
+        ['One run per', def.key ? keyWords(def.key) : 'person'],
+        ['Leaves early when', def.exit_when ? condition(def.exit_when) : 'never: every run goes to its end'],
         ['Version', String(flow.version)],
         ['Updated', dateTime(flow.updated_at)],
       ]),

@@ -7,6 +7,7 @@ export async function render(ctx) {
   const flowId = ctx.query.get('flow_id') || '';
   const [page, flows] = await Promise.all([api('/outbox', { query: { to, flow_id: flowId, limit: 50 } }), api('/flows').catch(() => ({ items: [] }))]);
   const toInput = h('input', { type: 'search', name: 'to', value: to, autocomplete: 'off' });
+  const flowNames = Object.fromEntries((flows.items || []).map((f) => [f.id, f.name]));
   const flowSelect = select([['', 'All flows'], ...(flows.items || []).map((f) => [f.id, f.name])], flowId, { name: 'flow_id' });
   const form = h('form', { class: 'row', role: 'search', 'aria-label': 'Filter the outbox' }, field('Recipient address', toInput), field('Flow', flowSelect), h('div', { class: 'field' }, h('button', { type: 'submit', text: 'Filter' })));
   form.addEventListener('submit', (e) => {
@@ -30,7 +31,7 @@ export async function render(ctx) {
         'button',
         { type: 'button', 'aria-current': 'false', 'data-message': m.id },
         h('div', {}, badge(m.channel, 'accent'), ' ', h('strong', { text: m.subject || brief(m.body || m.text || '(empty)', 70) })),
-        h('div', { class: 'sub', text: `${m.to || ''} · ${dateTime(m.created_at)}${m.flow_id ? ` · ${m.flow_id}` : ''}` }),
+        h('div', { class: 'sub', text: `${m.to || ''} · ${dateTime(m.created_at)}${m.flow_id ? ` · ${flowNames[m.flow_id] || 'a flow'}` : ''}` }),
       );
       b.addEventListener('click', () => show(m, b));
       buttons.push(b);
