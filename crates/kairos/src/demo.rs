@@ -187,13 +187,12 @@ fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorksp
         .map_err(|e| anyhow::anyhow!("sample product: {e}"))?;
     engine.upsert_products_blocking(ws, products)?;
     // The sample store's links go to its own domain: the one click tracking accepts.
-    let store_url =
-        kairos_engine::settings::SettingsPatch::parse(serde_json::json!({
-            "store": {"url": sample::STORE_URL, "name": DEMO_NAME, "currency": "EUR"},
-            // A cart worth a call is a bike or two, in the demo's currency.
-            "high_value_cart": DEMO_HIGH_VALUE_CART,
-        }))
-            .map_err(|e| anyhow::anyhow!("sample settings: {e:?}"))?;
+    let store_url = kairos_engine::settings::SettingsPatch::parse(serde_json::json!({
+        "store": {"url": sample::STORE_URL, "name": DEMO_NAME, "currency": "EUR"},
+        // A cart worth a call is a bike or two, in the demo's currency.
+        "high_value_cart": DEMO_HIGH_VALUE_CART,
+    }))
+    .map_err(|e| anyhow::anyhow!("sample settings: {e:?}"))?;
     crate::serve::runtime()?.block_on(engine.update_settings(ws, store_url))?;
 
     let mut shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();

@@ -56,13 +56,19 @@ async fn demo_generates_a_store_and_serves_it() {
     assert_eq!((r.status, r.header("content-type")), (200, Some("image/svg+xml")));
     assert!(String::from_utf8_lossy(&r.body).starts_with("<svg"));
     let settings = c.get("/api/v1/settings", sk).await.unwrap().json();
-    assert_eq!((settings["store"]["name"].as_str(), settings["store"]["currency"].as_str()), (Some("Velo Demo Store"), Some("EUR")));
+    assert_eq!(
+        (settings["store"]["name"].as_str(), settings["store"]["currency"].as_str()),
+        (Some("Velo Demo Store"), Some("EUR"))
+    );
     assert_eq!(settings["high_value_cart"], 1500.0, "a call-worthy cart on the demo's scale");
     let contacts = c.get("/api/v1/contacts?limit=1000", sk).await.unwrap().json();
     let contacts = contacts["items"].as_array().unwrap();
     let emails: Vec<&str> = contacts.iter().filter_map(|p| p["email"].as_str()).collect();
     assert!(emails.iter().all(|e| e.is_ascii()), "plain addresses for accented names: {emails:?}");
-    assert!(emails.iter().any(|e| e.contains(".muller") || e.contains(".garcia") || e.contains(".makinen")), "{emails:?}");
+    assert!(
+        emails.iter().any(|e| e.contains(".muller") || e.contains(".garcia") || e.contains(".makinen")),
+        "{emails:?}"
+    );
     assert!(contacts.len() > 200, "most shoppers visited: {}", contacts.len());
     assert!(contacts.iter().any(|p| p["orders"]["count"].as_u64() > Some(0)), "someone ordered");
     assert!(contacts.iter().any(|p| p["email"].is_string()), "someone identified");
