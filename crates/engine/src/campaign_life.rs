@@ -231,18 +231,18 @@ impl State {
         let send_at = match &def.schedule {
             Schedule::Now => None,
             Schedule::At(t) => Some((*t).max(now)),
-            Schedule::LocalTime { date, minutes } => {
-                let tz = jiff::tz::db().get(&settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-                let at = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
-                tz.to_ambiguous_timestamp(at).compatible().ok().map(|t| Timestamp::from_micros(t.as_microsecond()))
-            }
-            Schedule::BestHour { date } => {
-                let tz = jiff::tz::db().get(&settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-                let at = date.at(0, 0, 0, 0);
-                tz.to_ambiguous_timestamp(at).compatible().ok().map(|t| Timestamp::from_micros(t.as_microsecond()))
-            }
+            // In the store's zone: the first hour of the day for a best-hour schedule.
+            Schedule::LocalTime { date, minutes } => local_instant(&settings.timezone, *date, *minutes),
+            Schedule::BestHour { date } => local_instant(&settings.timezone, *date, 0),
         };
         let timezone = settings.timezone.clone();
         Ok(Audience { people: people.len() as u64, reachable, send_at, timezone })
     }
+}
+
+/// `date` at `minutes` past midnight in time zone `tz` (UTC when unknown).
+fn local_instant(tz: &str, date: jiff::civil::Date, minutes: u32) -> Option<Timestamp> {
+    let zone = jiff::tz::db().get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    let at = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
+    zone.to_ambiguous_timestamp(at).compatible().ok().map(|t| Timestamp::from_micros(t.as_microsecond()))
 }

@@ -116,6 +116,22 @@ async fn a_campaign_is_edited_cancelled_paused_resumed_duplicated_and_deleted_as
     let r = c.send("PATCH", &format!("/api/v1/campaigns/{draft}"), Some(sk), common::body(&patch)).await.unwrap();
     assert_eq!(r.status, 409);
 
+    // Another workspace's key finds none of it: nothing is edited, cancelled, copied or deleted through it.
+    let other = common::create_workspace(&s.dir, "Other");
+    let ok = other.secret_key.as_str();
+    for path in ["cancel", "pause", "resume", "schedule", "duplicate"] {
+        assert_eq!(
+            c.post_json(&format!("/api/v1/campaigns/{draft}/{path}"), ok, &json!({})).await.unwrap().status,
+            404,
+            "{path}"
+        );
+    }
+    let r = c.send("PATCH", &format!("/api/v1/campaigns/{draft}"), Some(ok), common::body(&patch)).await.unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(c.send("DELETE", &format!("/api/v1/campaigns/{draft}"), Some(ok), None).await.unwrap().status, 404);
+    assert_eq!(c.get(&format!("/api/v1/campaigns/{draft}/audience"), ok).await.unwrap().status, 404);
+    assert_eq!(c.get(&format!("/api/v1/reports/campaigns/{draft}"), ok).await.unwrap().status, 404);
+
     // A copy is a new draft, its past schedule dropped; then it is deleted.
     let r = c.post_json(&format!("/api/v1/campaigns/{draft}/duplicate"), sk, &json!({})).await.unwrap();
     assert_eq!(r.status, 201, "{:?}", r.json());
