@@ -101,6 +101,10 @@ impl ManualClock {
     pub fn advance(&self, d: Duration) -> Timestamp {
         Timestamp::from_micros(self.now_us.fetch_add(d.as_micros().max(0), Ordering::SeqCst) + d.as_micros().max(0))
     }
+    /// Moves to `t` when it is later than now (never backwards); answers the time now.
+    pub fn advance_to(&self, t: Timestamp) -> Timestamp {
+        Timestamp::from_micros(self.now_us.fetch_max(t.as_micros(), Ordering::SeqCst).max(t.as_micros()))
+    }
 }
 
 impl Clock for ManualClock {

@@ -411,10 +411,6 @@ impl Engine {
         self.command(|reply| Command::PatchProduct { ws, id, patch: Box::new(patch), reply }).await
     }
 
-    pub fn upsert_products_blocking(&self, ws: WorkspaceId, products: Vec<Product>) -> Result<(), EngineError> {
-        self.command_blocking(|reply| Command::Products { ws, products, newer_only: false, reply })
-    }
-
     pub async fn segment(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
         match cmd {
             SegmentCmd::Get { id } => {
@@ -473,10 +469,17 @@ impl Engine {
         self.command(|reply| Command::InstallLibraryFlow { ws, key, activate: false, reply }).await
     }
 
-    /// Blocking variant for the demo generator: installs and activates a library flow.
-    pub fn install_and_activate_blocking(&self, ws: WorkspaceId, key: &'static str) -> Result<(), EngineError> {
+    /// Recomputes the store-wide recommendation statistics (trending, bought and viewed together) every `d`
+    /// of engine time instead of hourly. `kairos demo` lives 90 days in seconds and refreshes them daily: a
+    /// refresh reads the whole recommendation window of events.
+    pub fn set_recommendations_refresh(&self, d: kairos_domain::Duration) {
+        self.reads.recs.refresh_every(d);
+    }
+
+    /// Installs and activates a library flow (the demo's marketer turning the library on).
+    pub async fn install_and_activate(&self, ws: WorkspaceId, key: &'static str) -> Result<(), EngineError> {
         let key = key.to_string();
-        self.command_blocking(|reply| Command::InstallLibraryFlow { ws, key, activate: true, reply }).map(|_| ())
+        self.command(|reply| Command::InstallLibraryFlow { ws, key, activate: true, reply }).await.map(|_| ())
     }
 
     /// Enters a contact into an active API-triggered flow; returns whether a run started.
@@ -716,21 +719,6 @@ impl Engine {
         status: kairos_domain::FlowStatus,
     ) -> Result<kairos_store::StoredFlow, EngineError> {
         self.command(|reply| Command::SetFlowStatus { ws, id, status, reply }).await
-    }
-
-    /// Same as [`Engine::segment`] for callers outside an async runtime (demo generation).
-    pub fn segment_blocking(&self, ws: WorkspaceId, cmd: SegmentCmd) -> Result<SegmentReply, EngineError> {
-        let cmd = match cmd {
-            SegmentCmd::Get { id } => {
-                return self.reads.run(|r| reads::segment_info(r, ws, &id).map(SegmentReply::Info));
-            }
-            SegmentCmd::List => return self.reads.run(|r| reads::segment_list(r, ws).map(SegmentReply::List)),
-            SegmentCmd::Preview { expr, sample } => {
-                return self.reads.run(|r| segment_preview_reply(r, ws, &expr, sample, self.clock.now()));
-            }
-            cmd => cmd,
-        };
-        self.command_blocking(|reply| Command::Segment { ws, cmd, reply })
     }
 
     /// Applies every time-driven change due now and returns once it is committed.

@@ -23,6 +23,8 @@ pub(crate) struct WsStats {
 #[derive(Default)]
 pub(crate) struct RecCache {
     per_ws: Mutex<HashMap<WorkspaceId, (Timestamp, Arc<WsStats>)>>,
+    /// A longer freshness than [`REFRESH`] (µs), when set ([`RecCache::refresh_every`]).
+    refresh_us: std::sync::atomic::AtomicI64,
     /// Typical reorder interval per product (`crate::reorder`), with when it was computed.
     reorder: Mutex<HashMap<WorkspaceId, (Timestamp, Reorder)>>,
 }
@@ -33,7 +35,14 @@ pub(crate) type Reorder = Arc<HashMap<String, Duration>>;
 impl RecCache {
     pub(crate) fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
         let cache = self.per_ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.get(&ws).filter(|(at, _)| now.saturating_sub(REFRESH) < *at).map(|(_, s)| s.clone())
+        let custom = self.refresh_us.load(std::sync::atomic::Ordering::Relaxed);
+        let refresh = if custom > 0 { Duration(custom) } else { REFRESH };
+        cache.get(&ws).filter(|(at, _)| now.saturating_sub(refresh) < *at).map(|(_, s)| s.clone())
+    }
+
+    /// Keeps statistics fresh for `d` instead of [`REFRESH`].
+    pub(crate) fn refresh_every(&self, d: Duration) {
+        self.refresh_us.store(d.as_micros(), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn put(&self, ws: WorkspaceId, now: Timestamp, stats: Arc<WsStats>) {

@@ -53,7 +53,7 @@ const LAYOUT_FOOT: &str = "<p style=\"margin:24px 0 0\"><a href=\"{{ store.url }
 const TEXT_FOOT: &str = "\n\nVisit {{ store.name }}: {{ store.url }}\n\n--\n{{ store.name }}{% if store.address %}, {{ store.address }}{% endif %}\nEmail preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n";
 
 /// An email whose HTML and text bodies differ (a link is a tag in one, an address in the other), in the layout.
-fn email_parts(id: &str, subject: &str, html: &str, text: &str) -> Value {
+pub fn email_parts(id: &str, subject: &str, html: &str, text: &str) -> Value {
     json!({"id": id, "channel": "email", "name": subject, "subject": subject,
            "html": format!("{LAYOUT_HEAD}{html}{LAYOUT_FOOT}"),
            "text": format!("Hi {{{{ contact.first_name | default: \"there\" }}}},\n\n{text}{TEXT_FOOT}")})
@@ -65,7 +65,7 @@ const COUPON_HTML: &str = "<p style=\"font-size:20px;letter-spacing:2px;padding:
 const COUPON_TEXT: &str = "Your code: {{ coupon.code }}{% if coupon.expires_at %} (valid until {{ coupon.expires_at | date: \"%B %-d, %Y\" }}){% endif %}";
 
 /// Products as cards (image, name, price, link), from a list expression such as `recommendations.trending`.
-fn product_cards(list: &str, limit: u32) -> String {
+pub fn product_cards(list: &str, limit: u32) -> String {
     format!(
         "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr>\
 {{% for p in {list} limit: {limit} %}}<td valign=\"top\" width=\"33%\" style=\"padding:4px;font-size:14px\">\
@@ -75,7 +75,7 @@ fn product_cards(list: &str, limit: u32) -> String {
     )
 }
 
-fn product_lines(list: &str, limit: u32) -> String {
+pub fn product_lines(list: &str, limit: u32) -> String {
     format!(
         "{{% for p in {list} limit: {limit} %}}- {{{{ p.title | default: p.name }}}}, {{{{ p.price | money: p.currency }}}}: {{{{ p.url | default: store.url }}}}\n{{% endfor %}}"
     )

@@ -1,17 +1,19 @@
-//! `kairos demo`: a generated sample store (catalog, shoppers, 90 days of browsing, carts and orders),
-//! then the server.
+//! `kairos demo`: a generated sample store (catalog, shoppers, and 90 days lived by the engine: browsing,
+//! carts, orders, the library flows and three campaigns with their opens, clicks and revenue), then the server.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use kairos_domain::{Event, Product, WorkspaceId};
-use kairos_engine::{Clock, Engine, SystemClock};
+use kairos_domain::{Event, Product, Timestamp, WorkspaceId};
+use kairos_engine::{Clock, Engine, ManualClock, SystemClock};
 use kairos_store::{NewWorkspace, Store};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 
 use crate::cli::DemoArgs;
+use crate::demo_content;
+use crate::demo_history::{DAY_US, History};
 use kairos_sample as sample;
 
 const CREDENTIALS_FILE: &str = "demo.json";
@@ -20,24 +22,7 @@ const LOGIN_FILE: &str = "demo-login.json";
 const DEMO_EMAIL: &str = "demo@kairos.local";
 const DEMO_NAME: &str = "Velo Demo Store";
 /// The demo's high-value cart threshold (EUR): above it the abandoned-cart flow asks the team to call.
-const DEMO_HIGH_VALUE_CART: f64 = 1_500.0;
-/// Segments a marketer would start with.
-const DEMO_SEGMENTS: &[(&str, &str)] = &[
-    ("Repeat buyers", "orders.count >= 2"),
-    ("VIP", "orders.total_spent > 2000"),
-    ("Abandoned checkout (24h)", "did \"Checkout Started\" within 24h and not did \"Order Completed\" within 24h"),
-    ("Bike buyers", "did \"Order Completed\" where products.category contains \"bicycles\""),
-    (
-        "Browsing helmets",
-        "count(\"Product Viewed\" where category = \"helmets\", within 14d) >= 2 and orders.count = 0",
-    ),
-    ("Lapsed customers", "orders.count >= 1 and orders.last_at before 30d ago"),
-    ("Email subscribers", "subscribed email"),
-    ("Helsinki", "trait.city = \"Helsinki\""),
-];
-/// Events handed to the engine per call while generating.
-const GENERATE_CHUNK_EVENTS: usize = 2_000;
-
+const DEMO_HIGH_VALUE_CART: f64 = 3_000.0;
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)?;
     let store = crate::cli::open_database(args.database_url.as_deref(), &args.data_dir)?;
@@ -158,100 +143,90 @@ fn live_signups(now: kairos_domain::Timestamp) -> anyhow::Result<Vec<Event>> {
 }
 
 fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorkspace> {
-    let clock = SystemClock;
-    let now = clock.now();
-    let creds = store.create_workspace(DEMO_NAME, now)?;
+    let real_now = SystemClock.now();
+    let first = real_now.as_micros() - i64::from(args.days) * DAY_US;
+    // The engine lives the history on a clock that walks from before its first day up to now.
+    let clock = Arc::new(ManualClock::new(Timestamp::from_micros(first - DAY_US * 200)));
+    let creds = store.create_workspace(DEMO_NAME, real_now)?;
     let ws = workspace_id(&**store, &creds.id)?;
     // The keys the server will use: message ids derive from the link key, so they must not change after this.
-    let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, None, now)?;
-    let engine = Engine::start_with(
+    let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, None, real_now)?;
+    let engine = Arc::new(Engine::start_with(
         store.clone(),
-        Arc::new(SystemClock),
+        clock.clone(),
         kairos_engine::settings::Settings::default(),
         "http://127.0.0.1:8080",
         keys.link_key,
         keys.sealer,
-    )?;
+    )?);
+    // Hourly in a running store; daily here, where a day passes in a second and each refresh reads 90 days.
+    engine.set_recommendations_refresh(kairos_domain::Duration::from_secs(86_400));
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-
     let mut catalog = sample::catalog(&mut rng);
     // Pictures drawn by the demo server itself: nothing points at a host that does not exist.
     let base = demo_base(&args.listen);
     for p in &mut catalog {
         p.image_url = format!("{base}/demo-images/{}.svg", p.id);
     }
-    let products = catalog
+    let shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();
+    let bar = ProgressBar::new(u64::from(args.days));
+    bar.set_style(
+        ProgressStyle::with_template("living {bar:40} day {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let products = catalog.len();
+    let mut history = History::new(engine.clone(), clock, ws, rng, catalog, shoppers);
+    let tally = crate::serve::runtime()?.block_on(async {
+        setup_store(&history).await?;
+        history.existing_customers(first).await?;
+        // The marketer turns Kairos on: segments, the library flows and the campaigns' emails.
+        history.clock.advance_to(Timestamp::from_micros(first));
+        history.segments().await?;
+        for lib in kairos_flow::library::LIBRARY {
+            engine.install_and_activate(ws, lib.key).await?;
+        }
+        for (id, source) in demo_content::templates() {
+            engine.save_template(ws, id, source).await?;
+        }
+        history
+            .live(first, args.days, |t| {
+                bar.inc(1);
+                bar.set_message(format!(
+                    "{} events, {} emails, {} opens, {} clicks",
+                    t.events, t.emails, t.opens, t.clicks
+                ));
+            })
+            .await?;
+        anyhow::Ok(std::mem::take(&mut history.tally))
+    })?;
+    bar.finish();
+    engine.shutdown();
+    eprintln!(
+        "generated {products} products and {} shoppers over {} days: {} events, {} emails sent, {} opens, {} clicks, {} orders after a click",
+        args.contacts, args.days, tally.events, tally.emails, tally.opens, tally.clicks, tally.orders_after_click
+    );
+    Ok(creds)
+}
+
+/// The store's settings and catalog, before anything happens in it.
+async fn setup_store(history: &History) -> anyhow::Result<()> {
+    let now = history.clock.now();
+    let products = history
+        .catalog
         .iter()
         .map(|p| Product::from_api(&p.api_json(), None, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("sample product: {e}"))?;
-    engine.upsert_products_blocking(ws, products)?;
+    history.engine.upsert_products(history.ws, products).await?;
     // The sample store's links go to its own domain: the one click tracking accepts.
-    let store_url = kairos_engine::settings::SettingsPatch::parse(serde_json::json!({
+    let settings = kairos_engine::settings::SettingsPatch::parse(serde_json::json!({
         "store": {"url": sample::STORE_URL, "name": DEMO_NAME, "currency": "EUR"},
         // A cart worth a call is a bike or two, in the demo's currency.
         "high_value_cart": DEMO_HIGH_VALUE_CART,
     }))
     .map_err(|e| anyhow::anyhow!("sample settings: {e:?}"))?;
-    crate::serve::runtime()?.block_on(engine.update_settings(ws, store_url))?;
-
-    let mut shoppers: Vec<sample::Shopper> = (0..args.contacts).map(|i| sample::shopper(i, &mut rng)).collect();
-    let bar = ProgressBar::new(u64::from(args.days));
-    bar.set_style(
-        ProgressStyle::with_template("generating {bar:40} day {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let day_us = 86_400_000_000_i64;
-    let first_day = now.as_micros() - i64::from(args.days) * day_us;
-    let mut counter = 0u64;
-    let mut total = 0usize;
-    let mut pending: Vec<Event> = Vec::new();
-    for day in 0..args.days {
-        let day_start = first_day + i64::from(day) * day_us;
-        let mut sessions = Vec::new();
-        for s in shoppers.iter_mut() {
-            // Engaged shoppers visit more often; everyone visits now and then.
-            if !rng.random_bool(0.02 + 0.08 * s.propensity) {
-                continue;
-            }
-            let start = jiff::Timestamp::from_microsecond(day_start + rng.random_range(0..day_us))
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-            let mut next_id = || {
-                counter += 1;
-                format!("demo-{counter:09}")
-            };
-            sessions.extend(sample::session(s, &catalog, start, &mut rng, &mut next_id));
-        }
-        let mut events = sessions
-            .into_iter()
-            .map(|v| Event::from_segment(v, None, now, &mut || unreachable_id()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("sample event: {e}"))?;
-        events.sort_by_key(|e| e.timestamp);
-        total += events.len();
-        pending.extend(events);
-        if pending.len() >= GENERATE_CHUNK_EVENTS || day + 1 == args.days {
-            engine.ingest_blocking(ws, true, std::mem::take(&mut pending))?;
-        }
-        bar.inc(1);
-        bar.set_message(format!("{total} events"));
-    }
-    bar.finish_with_message(format!("{total} events"));
-    for (name, definition) in DEMO_SEGMENTS {
-        let expr = kairos_segment::parse::parse(definition).map_err(|e| anyhow::anyhow!("demo segment {name}: {e}"))?;
-        engine.segment_blocking(ws, kairos_engine::SegmentCmd::Create { name: name.to_string(), expr })?;
-    }
-    for lib in kairos_flow::library::LIBRARY {
-        engine.install_and_activate_blocking(ws, lib.key)?;
-    }
-    engine.shutdown();
-    eprintln!(
-        "generated {} products, {} shoppers, {total} events over {} days",
-        catalog.len(),
-        args.contacts,
-        args.days
-    );
-    Ok(creds)
+    history.engine.update_settings(history.ws, settings).await?;
+    Ok(())
 }
 
 /// The address the demo server is reached at (an unspecified or automatic address reads as the default one).

@@ -5,6 +5,8 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod demo;
+mod demo_content;
+mod demo_history;
 pub mod import;
 pub mod migrate;
 pub mod secrets;

@@ -12,7 +12,7 @@ use kairos_bench::client::HttpClient;
 async fn demo_generates_a_store_and_serves_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(common::BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--contacts", "300", "--days", "20", "--data-dir"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--contacts", "600", "--days", "30", "--data-dir"])
         .arg(tmp.path())
         .env("KAIROS_LOG", "warn")
         .stdout(Stdio::piped())
@@ -20,6 +20,7 @@ async fn demo_generates_a_store_and_serves_it() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let child = KillOnDrop(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -60,7 +61,7 @@ async fn demo_generates_a_store_and_serves_it() {
         (settings["store"]["name"].as_str(), settings["store"]["currency"].as_str()),
         (Some("Velo Demo Store"), Some("EUR"))
     );
-    assert_eq!(settings["high_value_cart"], 1500.0, "a call-worthy cart on the demo's scale");
+    assert_eq!(settings["high_value_cart"], 3000.0, "a call-worthy cart on the demo's scale");
     let contacts = c.get("/api/v1/contacts?limit=1000", sk).await.unwrap().json();
     let contacts = contacts["items"].as_array().unwrap();
     let emails: Vec<&str> = contacts.iter().filter_map(|p| p["email"].as_str()).collect();
@@ -78,7 +79,7 @@ async fn demo_generates_a_store_and_serves_it() {
     );
     let segments = c.get("/api/v1/segments", sk).await.unwrap().json();
     let segments = segments["items"].as_array().unwrap();
-    assert_eq!(segments.len(), 11, "8 demo segments and 3 the library flows need");
+    assert_eq!(segments.len(), 12, "9 demo segments and 3 the library flows need");
     let flows = c.get("/api/v1/flows", sk).await.unwrap().json();
     let flows = flows["items"].as_array().unwrap();
     assert_eq!(flows.len(), kairos_flow::library::LIBRARY.len());
@@ -89,6 +90,55 @@ async fn demo_generates_a_store_and_serves_it() {
     assert_eq!(settings["store"]["url"], "https://velo.example", "links to the sample store are tracked");
     let events = c.get("/api/v1/events?limit=1000", sk).await.unwrap().json();
     assert_eq!(events["items"].as_array().unwrap().len(), 1000);
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(size("Lapsed customers") > 0, "customers from before Kairos who stopped buying: {segments:?}");
+    assert!(size("Unengaged subscribers (30 days)") > 0, "subscribers who never open: {segments:?}");
+    history_happened(&mut c, sk, flows).await;
+    drop(child);
+}
+
+/// The demo process, stopped when the test ends, also when it fails (it would hold the build lock's file
+/// descriptor and keep serving).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The demo's days were lived: flows and campaigns sent, people opened, clicked and bought, an A/B test
+/// finished, a high-value cart became a call task.
+async fn history_happened(c: &mut HttpClient, sk: &str, flows: &[serde_json::Value]) {
+    let mut entered = std::collections::BTreeMap::new();
+    for f in flows {
+        let stats = c.get(&format!("/api/v1/flows/{}/stats", f["id"].as_str().unwrap()), sk).await.unwrap().json();
+        entered.insert(f["name"].as_str().unwrap().to_string(), stats["entered"].as_u64().unwrap());
+    }
+    for name in
+        ["Welcome series", "Abandoned cart", "Browse abandonment", "Post-purchase", "Back in stock", "Price drop"]
+    {
+        assert!(entered[name] > 0, "{name} ran: {entered:?}");
+    }
+    let campaigns = c.get("/api/v1/campaigns", sk).await.unwrap().json();
+    let campaigns = campaigns["items"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 3, "{campaigns:?}");
+    assert!(
+        campaigns.iter().all(|c| c["status"] == "sent" && c["stats"]["opened"].as_u64() > Some(0)),
+        "{campaigns:?}"
+    );
+    let ab = campaigns.iter().find(|c| c["ab"].is_object()).expect("an A/B test");
+    let ab = c.get(&format!("/api/v1/campaigns/{}", ab["id"].as_str().unwrap()), sk).await.unwrap().json();
+    assert!(ab["ab_results"]["winner"].is_u64(), "the A/B test finished with a winner: {ab}");
+    assert_eq!(ab["stats"]["waiting_for_winner"], 0, "{ab}");
+    // Revenue attributed to email over the last 30 days (the whole history), and carts recovered by the reminders.
+    let kpis = c.get("/api/v1/reports/kpis", sk).await.unwrap().json();
+    assert!(kpis["attributed_revenue"].as_f64() > Some(0.0), "{kpis}");
+    assert!(kpis["attributed_orders"].as_u64() > Some(0), "{kpis}");
+    assert!(kpis["recovered_revenue"].as_f64() > Some(0.0), "{kpis}");
+    let clicked = c.get("/api/v1/messages?status=clicked&limit=5", sk).await.unwrap().json();
+    assert!(!clicked["items"].as_array().unwrap().is_empty(), "people clicked");
+    let tasks = c.get("/api/v1/tasks", sk).await.unwrap().json();
+    let tasks = tasks["items"].as_array().unwrap();
+    assert!(tasks.iter().any(|t| t["message"].as_str().unwrap_or_default().starts_with("Call ")), "{tasks:?}");
 }

@@ -1,6 +1,8 @@
 //! Realistic sample-store data (catalog, shoppers, browsing sessions) in Segment's wire shape, shared by
 //! `kairos demo` and `kairos bench`.
 
+pub mod behaviour;
+
 use rand::RngExt;
 use serde_json::{Value, json};
 
@@ -298,6 +300,11 @@ fn identify(s: &Shopper, at: jiff::Timestamp, message_id: String, subscribed: bo
         "email": s.email, "first_name": s.first_name, "last_name": s.last_name, "city": s.city,
         "timezone": s.timezone, "email_consent": if subscribed { "subscribed" } else { "never_subscribed" },
     });
+    // Half of the shoppers tell their birthday when they sign up (what a birthday flow greets).
+    if s.index.is_multiple_of(2) {
+        v["traits"]["birthday"] =
+            json!(format!("{}-{:02}-{:02}", 1965 + s.index % 40, 1 + s.index % 12, 1 + s.index % 28));
+    }
     v
 }
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -396,6 +396,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE tasks ADD COLUMN assignee TEXT;
     ALTER TABLE tasks ADD COLUMN closed_at INTEGER;",
     ),
+    // A workspace's newest events (`GET /api/v1/events`) by sequence without sorting the whole log, as on
+    // PostgreSQL.
+    (15, "CREATE INDEX events_by_workspace ON events (workspace_id, seq);"),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
