@@ -90,6 +90,8 @@ export async function revenueSteps({ page, step, expect, admin, ingest, BASE, sh
 
   await step('templates: an email without an unsubscribe link is flagged while it is written', async () => {
     await page.goto(`${BASE}/ui/templates/new`);
+    // New emails start from blocks (whose footer carries the link): written by hand here.
+    await page.getByLabel('HTML', { exact: true }).check();
     const warn = page.getByTestId('no-unsubscribe');
     await warn.waitFor();
     await page.locator('textarea[name="html"]').fill('<p>Big sale</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');

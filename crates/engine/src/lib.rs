@@ -5,6 +5,7 @@ pub mod campaign_life;
 mod campaign_ops;
 pub mod campaigns;
 mod clock;
+mod collections;
 mod command;
 mod committer;
 mod coupon_ops;

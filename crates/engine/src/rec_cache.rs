@@ -27,10 +27,18 @@ pub(crate) struct RecCache {
     refresh_us: std::sync::atomic::AtomicI64,
     /// Typical reorder interval per product (`crate::reorder`), with when it was computed.
     reorder: Mutex<HashMap<WorkspaceId, (Timestamp, Reorder)>>,
+    collections: Collections,
 }
 
 /// Typical reorder interval per product id.
 pub(crate) type Reorder = Arc<HashMap<String, Duration>>;
+
+/// Product ids of a catalog category (`collections` in templates), by (workspace, lower-case category).
+pub(crate) type Collections = Mutex<HashMap<(WorkspaceId, String), (Timestamp, Arc<Vec<String>>)>>;
+/// How long a category's product ids are kept: a product added to the catalog shows in emails within this.
+pub(crate) const COLLECTION_REFRESH: Duration = Duration::from_secs(300);
+/// Most (workspace, category) listings kept; all are dropped when full (they are cheap to read again).
+const COLLECTIONS_KEPT_MAX: usize = 10_000;
 
 impl RecCache {
     pub(crate) fn fresh(&self, ws: WorkspaceId, now: Timestamp) -> Option<Arc<WsStats>> {
@@ -52,6 +60,19 @@ impl RecCache {
     pub(crate) fn reorder(&self, ws: WorkspaceId, now: Timestamp) -> Option<Reorder> {
         let cache = self.reorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.get(&ws).filter(|(at, _)| now.saturating_sub(REORDER_REFRESH) < *at).map(|(_, r)| r.clone())
+    }
+
+    pub(crate) fn collection(&self, key: &(WorkspaceId, String), now: Timestamp) -> Option<Arc<Vec<String>>> {
+        let cache = self.collections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(key).filter(|(at, _)| now.saturating_sub(COLLECTION_REFRESH) < *at).map(|(_, ids)| ids.clone())
+    }
+
+    pub(crate) fn put_collection(&self, key: (WorkspaceId, String), now: Timestamp, ids: Arc<Vec<String>>) {
+        let mut cache = self.collections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= COLLECTIONS_KEPT_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (now, ids));
     }
 
     pub(crate) fn put_reorder(&self, ws: WorkspaceId, now: Timestamp, intervals: Reorder) {

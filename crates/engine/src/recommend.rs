@@ -112,7 +112,7 @@ impl Render<'_> {
     }
 
     /// The catalog entries of `ids` that are in stock, in order, without `exclude`, at most `LIST_MAX`.
-    fn promotable(
+    pub(crate) fn promotable(
         &mut self,
         ws: WorkspaceId,
         ids: impl IntoIterator<Item = String>,

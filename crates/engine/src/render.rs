@@ -30,6 +30,13 @@ pub(crate) trait RenderReads {
     /// (id, JSON) of the workspace's templates of `channel` (partials, layouts), by id.
     fn templates_of_channel(&mut self, ws: WorkspaceId, channel: &str) -> kairos_store::Result<Vec<(String, String)>>;
     fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>>;
+    /// At most `limit` catalog products with ids after `after`, by id (a collection's scan).
+    fn products_after(
+        &mut self,
+        ws: WorkspaceId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> kairos_store::Result<Vec<Product>>;
     /// A contact's readable events, oldest first by (timestamp, sequence).
     fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>>;
     /// Events of a workspace timestamped at or after `since`, in no particular order: (contact, JSON).
@@ -51,6 +58,14 @@ impl RenderReads for crate::stores::Stores {
     }
     fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
         self.product_tx().load_product(ws, id)
+    }
+    fn products_after(
+        &mut self,
+        ws: WorkspaceId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> kairos_store::Result<Vec<Product>> {
+        self.product_tx().products_after(ws, after, limit)
     }
     fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
         self.event_tx().contact_events_ordered(contact)
@@ -77,6 +92,14 @@ impl RenderReads for ViewReads<'_> {
     }
     fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
         self.0.product(ws, id)
+    }
+    fn products_after(
+        &mut self,
+        ws: WorkspaceId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> kairos_store::Result<Vec<Product>> {
+        Ok(self.0.products(ws, after, limit)?.items)
     }
     fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
         let mut newest_first = Vec::new();
@@ -118,6 +141,8 @@ pub(crate) struct Compiled {
     uses_products: bool,
     /// Reads `cart`: a message about the cart, not about the one product its trigger event names.
     uses_cart: bool,
+    /// The catalog categories it reads as `collections["name"]`.
+    collections: Vec<String>,
 }
 
 /// Where signed links point, and the key that signs them.
@@ -145,6 +170,22 @@ impl LinkConfig {
     pub(crate) fn unsubscribe_url(&self, message: &str, now: Timestamp) -> String {
         self.url(Link::Unsubscribe { message: message.into(), issued: Some(now.as_micros()) })
     }
+}
+
+/// The collections a template's parts and the workspace's partials and layouts (their stored JSON, `shared`)
+/// read. Looked for in the Liquid sources: in stored JSON the names' quotes are escaped.
+fn collections_read(parts: &TemplateParts, shared: &str) -> Vec<String> {
+    let mut source: String =
+        [&parts.subject, &parts.html, &parts.text, &parts.body].into_iter().flatten().map(String::as_str).collect();
+    if shared.contains("collections") {
+        // `shared` is the partials' JSON objects one after the other.
+        for v in serde_json::Deserializer::from_str(shared).into_iter::<Value>().map_while(Result::ok) {
+            for k in ["html", "body"] {
+                source.push_str(v[k].as_str().unwrap_or_default());
+            }
+        }
+    }
+    kairos_template::blocks::collection_names(&source)
 }
 
 pub(crate) fn invalid(e: kairos_template::TemplateError) -> EngineError {
@@ -236,6 +277,7 @@ impl Render<'_> {
             uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
             uses_products: data.contains("products") || partials.contains("products"),
             uses_cart: data.contains("cart.") || partials.contains("cart."),
+            collections: collections_read(&parts, &partials),
         };
         self.templates.compiled.insert((ws, id.to_string()), c.clone());
         Ok(Some(c))
@@ -251,6 +293,7 @@ impl Render<'_> {
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
             uses_cart: source.contains("cart."),
+            collections: kairos_template::blocks::collection_names(&source),
         })
     }
 
@@ -274,6 +317,9 @@ impl Render<'_> {
         }
         if compiled.uses_products {
             extra.push(("products", self.trigger_products(ws, trigger)?));
+        }
+        if !compiled.collections.is_empty() {
+            extra.push(("collections", self.collections(ws, &compiled.collections, now)?));
         }
         let about = if compiled.uses_cart { About::Cart } else { About::TriggerProduct };
         let globals = match self.globals(ws, c, trigger, message_id, now, extra, about)? {

@@ -41,6 +41,9 @@ pub struct TemplateSource {
     pub name: Option<String>,
     pub kind: TemplateKind,
     pub parts: TemplateParts,
+    /// A block email's blocks (checked, as stored); its `html` part is their rendering
+    /// ([`kairos_template::blocks::blocks_html`]).
+    pub blocks: Option<Value>,
 }
 
 impl TemplateSource {
@@ -59,6 +62,9 @@ impl TemplateSource {
                 m.insert(k.into(), Value::from(v.as_str()));
             }
         }
+        if let Some(b) = &self.blocks {
+            m.insert("blocks".into(), b.clone());
+        }
         Value::Object(m)
     }
 }
@@ -73,10 +79,12 @@ mod tests {
             name: Some("Cart".into()),
             kind: TemplateKind::Message(Channel::Email),
             parts: TemplateParts::email("Hi", "<p>x</p>", None),
+            blocks: Some(serde_json::json!([{"type": "divider"}])),
         };
         assert_eq!(
             t.to_json(),
-            serde_json::json!({"name": "Cart", "channel": "email", "subject": "Hi", "html": "<p>x</p>"})
+            serde_json::json!({"name": "Cart", "channel": "email", "subject": "Hi", "html": "<p>x</p>",
+                               "blocks": [{"type": "divider"}]})
         );
         for k in ["email", "sms", "chat", "webhook", "partial", "layout"] {
             assert_eq!(TemplateKind::parse(k).map(TemplateKind::as_str), Some(k));

@@ -204,4 +204,16 @@ async fn the_important_bodies_have_their_fields() {
     for f in ["email", "phone", "user_id", "contact_id", "channel", "status", "source"] {
         assert!(consent.contains(f), "a consent request lacks {f}");
     }
+
+    // A template may be built from blocks, each type described with its fields.
+    let template = props(&request(&op("post", "/api/v1/templates")));
+    for f in ["channel", "subject", "html", "text", "blocks"] {
+        assert!(template.contains(f), "a template lacks {f}: {template:?}");
+    }
+    let block = &doc["components"]["schemas"]["Block"];
+    assert_eq!(block["oneOf"].as_array().map(Vec::len), Some(9), "nine block types: {block}");
+    let button = resolve(&doc, &serde_json::json!({"$ref": "#/components/schemas/Button"})).clone();
+    for f in ["label", "url", "color", "align"] {
+        assert!(button["properties"][f].is_object(), "a button block lacks {f}: {button}");
+    }
 }

@@ -27,6 +27,20 @@ impl ProductWrites for PgWriter {
         let row = self.conn.query_opt("SELECT 1 FROM products WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])?;
         Ok(row.is_some())
     }
+
+    fn products_after(&mut self, ws: WorkspaceId, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
+        products_after(&mut self.conn, ws, after, i64::try_from(limit).unwrap_or(i64::MAX))
+    }
+}
+
+/// At most `limit` products with ids after `after` (`""`: from the first), by id. `id` sorts byte by byte
+/// (`COLLATE "C"` in the schema), as in the SQLite store, whatever the database's collation.
+fn products_after(conn: &mut Conn, ws: WorkspaceId, after: Option<&str>, limit: i64) -> Result<Vec<Product>> {
+    let rows = conn.query(
+        "SELECT data FROM products WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        &[&ws.0, &after.unwrap_or(""), &limit],
+    )?;
+    rows.iter().map(|r| from_json("product", get(r, 0)?)).collect()
 }
 
 fn product(conn: &mut Conn, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
@@ -40,13 +54,7 @@ impl ProductReads for PgReader<'_> {
     }
 
     fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>> {
-        // `id` sorts byte by byte (`COLLATE "C"` in the schema), as in the SQLite store, whatever the database's
-        // collation.
-        let rows = self.conn().query(
-            "SELECT data FROM products WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            &[&ws.0, &cursor.unwrap_or(""), &page_rows(limit)],
-        )?;
-        let items = rows.iter().map(|r| from_json("product", get(r, 0)?)).collect::<Result<Vec<Product>>>()?;
+        let items = products_after(&mut self.conn(), ws, cursor, page_rows(limit))?;
         Ok(Page::from_rows(items, limit, |p| p.id.clone()))
     }
 }

@@ -29,6 +29,23 @@ impl ProductWrites for SqliteWriter {
         let mut stmt = self.conn.prepare_cached("SELECT 1 FROM products WHERE workspace_id = ?1 AND id = ?2").db()?;
         Ok(stmt.query_row(params![ws.0, id], |_| Ok(())).optional().db()?.is_some())
     }
+
+    fn products_after(&mut self, ws: WorkspaceId, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
+        products_after(&self.conn, ws, after, limit)
+    }
+}
+
+/// At most `limit` products with ids after `after` (`""`: from the first), by id.
+fn products_after(conn: &Connection, ws: WorkspaceId, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT data FROM products WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
+        .db()?;
+    let rows = stmt
+        .query_map(params![ws.0, after.unwrap_or(""), limit as i64], |r| r.get::<_, String>(0))
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()?;
+    rows.into_iter().map(|d| serde_json::from_str(&d).map_err(|e| corrupt("product", e))).collect()
 }
 
 fn product(conn: &Connection, ws: WorkspaceId, id: &str) -> Result<Option<Product>> {
@@ -43,21 +60,7 @@ impl ProductReads for SqliteReader<'_> {
     }
 
     fn products(&self, ws: WorkspaceId, cursor: Option<&str>, limit: usize) -> Result<Page<Product>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, data FROM products WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
-            .db()?;
-        let rows = stmt
-            .query_map(params![ws.0, cursor.unwrap_or(""), (limit + 1) as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .db()?
-            .collect::<Result<Vec<_>, _>>()
-            .db()?;
-        let items = rows
-            .into_iter()
-            .map(|(_, d)| serde_json::from_str(&d).map_err(|e| corrupt("product", e)))
-            .collect::<Result<Vec<Product>>>()?;
+        let items = products_after(&self.conn, ws, cursor, limit + 1)?;
         Ok(Page::from_rows(items, limit, |p| p.id.clone()))
     }
 }

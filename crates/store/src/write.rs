@@ -232,6 +232,9 @@ pub trait ProductWrites {
     fn load_product(&mut self, ws: WorkspaceId, id: &str) -> Result<Option<Product>>;
     fn upsert_product(&mut self, ws: WorkspaceId, product: &Product) -> Result<()>;
     fn product_exists(&mut self, ws: WorkspaceId, id: &str) -> Result<bool>;
+    /// At most `limit` products of a workspace with ids after `after`, by id (what a send reads of a catalog
+    /// category, `collections` in templates; [`crate::read::ProductReads::products`] on the read side).
+    fn products_after(&mut self, ws: WorkspaceId, after: Option<&str>, limit: usize) -> Result<Vec<Product>>;
 }
 
 /// Everything one write transaction can do: every aggregate's write trait.

@@ -41,6 +41,7 @@
 //!   any thread's stack safe. All are checked by a scan of the source before liquid's parser sees it.
 //! - **Pure.** No I/O, no clock (`"now"` is what [`Globals::builder`] was given), no environment.
 
+pub mod blocks;
 mod context;
 mod data;
 mod error;

@@ -39,6 +39,7 @@ pub mod settings;
 pub mod site;
 pub mod site_items;
 pub mod tasks;
+mod template_blocks;
 pub mod templates;
 
 use axum::Router;

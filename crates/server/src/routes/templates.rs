@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::template_blocks;
 use crate::AppState;
 use crate::api::{QueryParams, json_body, read};
 use crate::auth::SecretWorkspace;
@@ -26,9 +27,10 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// The parts of a template (SPEC 16 "Templates"): Liquid in `subject`, `html`, `text` and `body` (SMS, chat,
-/// webhook and partials), each at most 256 KB. An email needs `subject` and `html` or `text`; SMS, chat and
-/// webhook templates need `body`; a layout's `html` holds `{{ content }}`; `layout` names the layout to wrap
-/// an email in.
+/// webhook and partials), each at most 256 KB. An email needs `subject` and `html` or `text` (or `blocks`); SMS,
+/// chat and webhook templates need `body`; a layout's `html` holds `{{ content }}`; `layout` names the layout to
+/// wrap an email in. A block email has `blocks` (1 to 40 sections) and its `html` is always their rendering: any
+/// `html` sent with them is replaced.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct TemplateParts {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +49,10 @@ pub struct TemplateParts {
     pub body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<String>,
+    /// An email built from blocks (the block editor's); `html` is rendered from them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<kairos_template::blocks::Block>>)]
+    pub blocks: Option<Value>,
 }
 
 /// `POST /api/v1/templates` (`id` optional: generated) and `PUT /api/v1/templates/{id}` (a body `id` must be
@@ -78,7 +84,7 @@ pub struct TemplateBody {
 /// Validates a template body into its parts (the stored JSON, without id and version).
 fn template_body(v: &Value) -> Result<TemplateParts, ApiError> {
     let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
-    let known = ["id", "name", "channel", "subject", "html", "text", "body", "layout"];
+    let known = ["id", "name", "channel", "subject", "html", "text", "body", "layout", "blocks"];
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::field(ErrorCode::UnknownField, k, format!("unknown field {k:?}")));
     }
@@ -100,7 +106,7 @@ fn template_body(v: &Value) -> Result<TemplateParts, ApiError> {
             ));
         }
     };
-    let out = TemplateParts {
+    let mut out = TemplateParts {
         name: text("name")?,
         channel,
         subject: text("subject")?,
@@ -108,7 +114,12 @@ fn template_body(v: &Value) -> Result<TemplateParts, ApiError> {
         text: text("text")?,
         body: text("body")?,
         layout: text("layout")?,
+        blocks: None,
     };
+    if let Some((blocks, html)) = template_blocks::checked(o.get("blocks"))? {
+        template_blocks::check_place(&out.channel, out.layout.as_deref())?;
+        (out.blocks, out.html) = (Some(blocks), Some(html));
+    }
     match out.channel.as_str() {
         "email" if out.subject.is_none() => {
             return Err(ApiError::missing_field("subject", "an email template needs a subject"));
@@ -161,7 +172,7 @@ async fn save_template(
         body: parts.body,
         layout: parts.layout,
     };
-    let source = TemplateSource { name: parts.name, kind, parts: liquid };
+    let source = TemplateSource { name: parts.name, kind, parts: liquid, blocks: parts.blocks };
     app.engine.save_template(ws, id.clone(), source).await?;
     let t = read(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
     Ok(TemplateBody::from(&t))
@@ -426,16 +437,27 @@ pub async fn preview_draft(
     let contact = q.contact()?;
     let req: DraftPreviewRequest = crate::api::lenient(json_body(&headers, body).await?)?;
     let draft: kairos_template::TemplateParts = match req.template {
-        Some(t @ Value::Object(_)) => serde_json::from_value(t).map_err(|e| {
-            ApiError::from(kairos_engine::EngineError::Invalid {
-                message: format!("template: {e}"),
-                field: Some("template".into()),
-            })
-        })?,
+        Some(Value::Object(mut t)) => {
+            // A block draft previews as it would be saved: the html rendered from its blocks.
+            if let Some((_, html)) = template_blocks::checked(t.get("blocks"))? {
+                t.insert("html".into(), Value::String(html));
+                t.remove("layout");
+            }
+            draft_parts(Value::Object(t))?
+        }
         _ => {
             return Err(ApiError::missing_field("template", "template must be an object with its parts"));
         }
     };
     let event = event_of(req.event)?;
     Ok(Reply(Preview::from(app.engine.preview_draft(ws, draft, contact, event).await?)))
+}
+
+fn draft_parts(t: Value) -> Result<kairos_template::TemplateParts, ApiError> {
+    serde_json::from_value(t).map_err(|e| {
+        ApiError::from(kairos_engine::EngineError::Invalid {
+            message: format!("template: {e}"),
+            field: Some("template".into()),
+        })
+    })
 }

@@ -97,6 +97,11 @@ pub fn settings_and_products(store: &dyn Store) {
         assert_eq!(w.load_product(ws, "p9")?, None);
         assert!(w.product_exists(ws, "p5")?);
         assert!(!w.product_exists(other, "p5")?);
+        // The writer's catalog pages (a send's `collections`): by id, after the given one, this workspace only.
+        let ids = |v: Vec<kairos_domain::Product>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(w.products_after(ws, None, 2)?), ["p1", "p2"]);
+        assert_eq!(ids(w.products_after(ws, Some("p2"), 10)?), ["p3", "p4", "p5"]);
+        assert_eq!(ids(w.products_after(other, None, 10)?), ["p9"]);
         Ok(())
     });
     let r = store.reader().unwrap();

@@ -108,7 +108,7 @@ function eventTitle(e, names) {
 }
 
 /** Properties left out of the timeline's one-line summaries. */
-const NOISY_PROPERTIES = new Set(['image_url', 'url', 'referrer', 'path', 'search', 'message_id', 'flow_id', 'step_id', 'campaign_id', 'run_id', 'machine']);
+const NOISY_PROPERTIES = new Set(['image_url', 'url', 'referrer', 'path', 'search', 'message_id', 'flow_id', 'step_id', 'campaign_id', 'run_id', 'machine', 'segment_id']);
 
 function eventSummary(e) {
   const p = e.type === 'identify' ? e.traits : e.properties;

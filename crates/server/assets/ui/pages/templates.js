@@ -5,6 +5,8 @@ import { lastDays } from './performance.js';
 /** The period the templates list reports on. */
 const REPORT_DAYS = 90;
 import { messageView } from '../preview.js';
+import { emailBlocks } from './email-blocks.js';
+import { triggerEventPicker } from './trigger-event.js';
 
 const CHANNELS = ['email', 'sms', 'chat', 'webhook', 'partial', 'layout'];
 /** Which parts each channel has. */
@@ -51,7 +53,7 @@ export async function list() {
 /** The form shared by "new" and "edit"; answers {form, body(), channel}. */
 function templateForm(t, isNew) {
   const controls = {};
-  const id = h('input', { type: 'text', name: 'id', value: t.id || '', pattern: '[A-Za-z0-9_-]{1,64}', autocomplete: 'off' });
+  const id = h('input', { type: 'text', name: 'id', value: t.id || '', pattern: '[A-Za-z0-9_\\-]{1,64}', autocomplete: 'off' });
   const name = h('input', { type: 'text', name: 'name', value: t.name || '' });
   const channel = select(CHANNELS, t.channel || 'email', { name: 'channel', disabled: !isNew });
   controls.subject = h('input', { type: 'text', name: 'subject', value: t.subject || '' });
@@ -59,15 +61,17 @@ function templateForm(t, isNew) {
   controls.text = h('textarea', { class: 'code', name: 'text', spellcheck: 'false', value: t.text || '' });
   controls.body = h('textarea', { class: 'code', name: 'body', spellcheck: 'false', value: t.body || '' });
   const wrappers = Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, field(PART_LABELS[k], c)]));
+  // An email's "Blocks | HTML" switch and block editor (email-blocks.js); in blocks mode it makes the html.
+  const blocks = emailBlocks({ t, isNew, channel, onChange: () => (show(), checkUnsub()) });
   const show = () => {
-    for (const [k, w] of Object.entries(wrappers)) w.hidden = !PARTS[channel.value].includes(k);
+    for (const [k, w] of Object.entries(wrappers)) w.hidden = !PARTS[channel.value].includes(k) || blocks.hides(k);
   };
   // Marketing email must let people leave: warn while neither part links {{ unsubscribe_url }} (unless a layout
   // wraps it, which may carry the link).
   const unsubWarning = h('p', { class: 'notice', role: 'status', 'data-testid': 'no-unsubscribe', hidden: true, text: 'This email has no unsubscribe link. Marketing email must carry one: add <a href="{{ unsubscribe_url }}">Unsubscribe</a> (and {{ preferences_url }} for preferences). Order receipts and other transactional email may leave it out.' });
   const checkUnsub = () => {
     const source = `${controls.html.value}\n${controls.text.value}`;
-    unsubWarning.hidden = channel.value !== 'email' || Boolean(t.layout) || /unsubscribe_url/.test(source);
+    unsubWarning.hidden = channel.value !== 'email' || Boolean(t.layout) || (blocks.active() ? blocks.hasFooter() : /unsubscribe_url/.test(source));
   };
   for (const c of [controls.html, controls.text]) c.addEventListener('input', checkUnsub);
   channel.addEventListener('change', () => (show(), checkUnsub()));
@@ -77,13 +81,14 @@ function templateForm(t, isNew) {
     const out = { name: name.value.trim() || undefined, channel: channel.value };
     if (isNew && id.value.trim()) out.id = id.value.trim();
     for (const k of PARTS[channel.value]) if (controls[k].value !== '') out[k] = controls[k].value;
-    return out;
+    return blocks.apply(out);
   };
   const fields = [
     isNew ? field('Id (optional)', id, 'Letters, digits, - and _; generated when empty.') : null,
     field('Name', name),
     field('Channel', channel),
     Object.values(wrappers),
+    blocks.element,
     unsubWarning,
   ];
   return { fields, body, controls };
@@ -124,6 +129,7 @@ export async function edit(ctx) {
   const whoLabel = h('p', { class: 'small muted', 'aria-live': 'polite' });
   const previewSlot = h('div', { 'aria-live': 'polite' });
   const previewErrors = h('div');
+  const trigger = triggerEventPicker(() => preview());
   const resolve = async () => {
     const v = who.value.trim();
     if (!v) return null;
@@ -145,7 +151,9 @@ export async function edit(ctx) {
         return;
       }
       // The draft as it is in the editor, rendered live (nothing is saved).
-      const r = await api('/templates/preview', { method: 'POST', query: { contact_id: c.id }, body: { template: f.body() } });
+      const event = await trigger.forContact(c);
+      if (mine !== seq) return;
+      const r = await api('/templates/preview', { method: 'POST', query: { contact_id: c.id }, body: { template: f.body(), event } });
       if (mine !== seq) return;
       whoLabel.textContent = `As ${contactName(c)} would see this draft:`;
       previewSlot.replaceChildren(messageView({ ...r, channel: t.channel, to: c.email || c.phone }, { title: `Preview for ${contactName(c)}` }));
@@ -188,7 +196,7 @@ export async function edit(ctx) {
       'div',
       { class: 'grid two' },
       panel('Editor', form),
-      panel('Preview', field('Preview for contact (email, user id or contact id)', who), whoLabel, previewErrors, previewSlot),
+      panel('Preview', field('Preview for contact (email, user id or contact id)', who), trigger.element, whoLabel, previewErrors, previewSlot),
     ),
   );
 }
