@@ -114,6 +114,7 @@ pub fn templates() -> Vec<(String, TemplateSource)> {
                 name: Some(subject.replace("{{ contact.first_name | default: \"Rider\" }}", "Rider")),
                 kind: TemplateKind::Message(Channel::Email),
                 parts: TemplateParts::email(&part("subject"), &part("html"), Some(&part("text"))),
+                blocks: None,
             };
             (id.to_string(), source)
         })
