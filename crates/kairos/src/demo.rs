@@ -239,6 +239,6 @@ fn demo_base(listen: &str) -> String {
 }
 
 /// Sample events always carry their own message id.
-fn unreachable_id() -> String {
+pub(crate) fn unreachable_id() -> String {
     "demo-missing-id".to_string()
 }

@@ -134,7 +134,7 @@ pub fn existing_customers(
             out.push(order(s, items(&bought), at, id.clone(), format!("ord-{id}")));
         }
     }
-    out.sort_by_key(|v| v["timestamp"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
+    out.sort_by_cached_key(|v| v["timestamp"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
     out
 }
 

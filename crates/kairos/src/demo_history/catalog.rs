@@ -44,7 +44,7 @@ impl History {
                 picked
             }
         };
-        let now = super::clock_now(&self.clock);
+        let now = kairos_engine::Clock::now(&*self.clock);
         let products = changed
             .iter()
             .map(|i| Product::from_api(&self.catalog[*i].api_json(), None, now))

@@ -9,7 +9,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
-use kairos_engine::{Engine, ManualClock};
+use kairos_engine::{Clock, Engine, ManualClock};
 use kairos_sample::behaviour::{self, Reaction};
 use kairos_sample::{SampleProduct, Shopper};
 use rand::RngExt;
@@ -66,6 +66,7 @@ pub(crate) struct History {
     carts: HashMap<usize, Vec<Value>>,
     queue: BinaryHeap<Reverse<(i64, u64)>>,
     due: HashMap<u64, Due>,
+    /// Numbers the sample events' ids and the scheduled items.
     ids: u64,
     /// Events are read for sends up to this sequence.
     seen_seq: i64,
@@ -108,8 +109,7 @@ impl History {
     }
 
     fn next_id(&mut self) -> String {
-        self.ids += 1;
-        format!("demo-{:09}", self.ids)
+        event_id(&mut self.ids)
     }
 
     /// Stores sample events (Segment's wire shape) received at the clock's time, after moving it to the
@@ -122,11 +122,11 @@ impl History {
         if let Some(t) = latest {
             self.clock.advance_to(Timestamp::from_micros(t.as_microsecond()));
         }
-        let now = clock_now(&self.clock);
+        let now = self.clock.now();
         self.tally.events += values.len();
         let events = values
             .into_iter()
-            .map(|v| Event::from_segment(v, None, now, &mut || "demo-missing-id".to_string()))
+            .map(|v| Event::from_segment(v, None, now, &mut crate::demo::unreachable_id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("sample event: {e}"))?;
         self.engine.ingest(self.ws, true, events).await?;
@@ -235,14 +235,10 @@ impl History {
                 continue;
             }
             let start = at(day_start + self.rng.random_range(0..DAY_US));
-            let mut ids = std::mem::take(&mut self.ids);
-            let mut next_id = || {
-                ids += 1;
-                format!("demo-{ids:09}")
-            };
+            let ids = &mut self.ids;
+            let mut next_id = || event_id(ids);
             let events =
                 kairos_sample::session(&mut self.shoppers[i], &self.catalog, start, &mut self.rng, &mut next_id);
-            self.ids = ids;
             for v in events {
                 let ts = v["timestamp"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
                 out.push((ts.map_or(day_start, |t| t.as_microsecond()), (i, v)));
@@ -277,6 +273,8 @@ impl History {
     }
 }
 
-fn clock_now(clock: &ManualClock) -> Timestamp {
-    kairos_engine::Clock::now(clock)
+/// The next sample event id of the history.
+fn event_id(counter: &mut u64) -> String {
+    *counter += 1;
+    format!("demo-{counter:09}")
 }
