@@ -48,11 +48,13 @@ mod error;
 mod escape;
 mod filters;
 mod globals;
+mod preheader;
 mod products;
 mod renderer;
 mod runtime;
 mod scan;
 mod text;
+mod variants;
 
 pub use error::TemplateError;
 pub use escape::{html_escape, html_unescape};
@@ -65,6 +67,9 @@ pub use renderer::{
 pub use runtime::ASSIGNED_BYTES_MAX;
 pub use scan::{RANGE_ITERATIONS_MAX, TEMPLATE_EXPRESSION_TERMS_MAX, TEMPLATE_NESTING_MAX};
 pub use text::html_to_text;
+pub use variants::{SUBJECT_VARIANTS_MAX, SubjectVariant, pick_variant, variant_index, variant_letter};
 
+#[cfg(test)]
+mod subject_tests;
 #[cfg(test)]
 mod tests;
