@@ -52,6 +52,7 @@ impl ReadSide {
     }
 
     /// Renders template `template` for a contact (nothing is stored); `event` stands in for the trigger event.
+    #[allow(clippy::too_many_arguments)] // the render_preview arguments, named
     pub(crate) fn preview(
         &self,
         r: &dyn Reads,
@@ -66,6 +67,7 @@ impl ReadSide {
     }
 
     /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn preview_draft(
         &self,
         r: &dyn Reads,

@@ -124,8 +124,11 @@ pub struct VariantLead {
     pub decided: bool,
 }
 
-/// The subject lines a stored template tests: (subject, preview text) of A, B, … and the picked winner.
-fn subject_lines(data: &serde_json::Value) -> (Vec<(Option<String>, Option<String>)>, Option<String>) {
+/// A subject line as the template has it: (subject, preview text).
+type Line = (Option<String>, Option<String>);
+
+/// The subject lines a stored template tests (A, B, …) and the picked winner.
+fn subject_lines(data: &serde_json::Value) -> (Vec<Line>, Option<String>) {
     let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
     let variants = data["variants"].as_array().cloned().unwrap_or_default();
     if variants.is_empty() {
@@ -141,7 +144,7 @@ fn subject_lines(data: &serde_json::Value) -> (Vec<(Option<String>, Option<Strin
 fn with_variants(
     item: &mut TemplateNumbers,
     report: &kairos_analytics::TemplateReport,
-    lines: &[(Option<String>, Option<String>)],
+    lines: &[Line],
     winner: Option<String>,
 ) {
     let mut indexes: Vec<i64> = (0..lines.len() as i64).collect();
