@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
