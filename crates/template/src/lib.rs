@@ -39,6 +39,9 @@
 //!   Blocks nest at most [`TEMPLATE_NESTING_MAX`] deep (through partials too) and an expression has at most
 //!   [`TEMPLATE_EXPRESSION_TERMS_MAX`] terms: liquid parses, renders and drops both recursively, so these keep
 //!   any thread's stack safe. All are checked by a scan of the source before liquid's parser sees it.
+//! - **Preview text and subject lines.** An email's `preview_text` renders like the subject and goes, escaped and
+//!   hidden, at the top of the html; its `variants` (at most [`SUBJECT_VARIANTS_MAX`]) are other subjects and
+//!   preview texts, rendered with [`Template::render_variant`]; [`pick_variant`] spreads contacts evenly over them.
 //! - **Pure.** No I/O, no clock (`"now"` is what [`Globals::builder`] was given), no environment.
 
 pub mod blocks;
