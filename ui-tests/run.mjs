@@ -17,6 +17,7 @@ import { formsSteps } from './forms.mjs';
 import { landingSteps } from './landing.mjs';
 import { campaignSteps } from './campaigns.mjs';
 import { emailBlocksSteps } from './email-blocks.mjs';
+import { subjectVariantsSteps } from './subject-variants.mjs';
 import { revenueSteps } from './revenue.mjs';
 import { everyPageSteps } from './pages.mjs';
 
@@ -647,6 +648,7 @@ try {
   await landingSteps({ browser, page, step, expect, admin, shot, fits, watch, errors, BASE });
   await campaignSteps({ page, step, expect, admin, BASE, shot, fits });
   await emailBlocksSteps({ page, step, expect, admin, ingest, BASE, shot, fits });
+  await subjectVariantsSteps({ page, step, expect, admin, ingest, BASE, shot, fits });
   await revenueSteps({ page, step, expect, admin, ingest, BASE, shot, fits });
 
   await everyPageSteps({ browser, step, expect, admin, BASE, login, EMAIL, PASSWORD, watch, errors, SHOTS });

@@ -6,6 +6,7 @@
 //! instants are microseconds; ranges are half-open `[from, to)`.
 
 mod attribution;
+mod experiment;
 mod kpis;
 mod landing;
 mod messages;
@@ -14,11 +15,14 @@ mod series;
 use kairos_domain::{ContactId, Duration, MessageStatus, Money, SystemEvent, Timestamp};
 
 pub use attribution::{attribute, attribute_orders, orders, touch_range, touches};
+pub use experiment::{
+    CONFIDENCE_DECIDED, Lead, SUBJECT_LINE_DELIVERED_MIN, SubjectLead, confidence, lead, phi, subject_lead,
+};
 pub use kpis::{DayPoint, KpiRows, Kpis, daily_series, kpis, order_horizon};
 pub use landing::{LandingNumbers, Visit, landing_numbers};
 pub use messages::{
-    CampaignReport, FlowReport, MessageFacts, MessageNumbers, campaign_reports, flow_reports, message_facts,
-    recipients, template_reports,
+    CampaignReport, FlowReport, MessageFacts, MessageNumbers, TemplateReport, campaign_reports, flow_reports,
+    message_facts, recipients, template_reports,
 };
 pub use series::{ActivityDay, activity_series, days, local_date};
 

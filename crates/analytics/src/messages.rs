@@ -243,15 +243,22 @@ pub fn campaign_reports(
         .collect()
 }
 
+/// Numbers of one template, and of each of its subject lines (by index, 0 is A) that messages were sent with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplateReport {
+    pub totals: MessageNumbers,
+    pub variants: BTreeMap<i64, MessageNumbers>,
+}
+
 /// Numbers per template of the messages `rows`: a flow message's template is its step's in the flow's current
 /// definition, a campaign message's the campaign's (or its A/B variant's). Messages whose template cannot be told
-/// are left out. By template id.
+/// are left out. By template id, with per subject line numbers of the messages that record one.
 pub fn template_reports(
     rows: &[MessageRow],
     facts: &MessageFacts,
     flows: &[StoredFlow],
     campaigns: &[kairos_store::StoredCampaign],
-) -> BTreeMap<String, MessageNumbers> {
+) -> BTreeMap<String, TemplateReport> {
     let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).unwrap_or_default();
     let mut step_template: HashMap<(&str, String), String> = HashMap::new();
     for f in flows {
@@ -272,12 +279,21 @@ pub fn template_reports(
             m.variant.filter(|v| *v >= 0).and_then(|v| def["ab"]["variants"][v as usize]["template"].as_str());
         variant.or(def["template"].as_str()).map(str::to_string)
     };
-    let mut by: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by: BTreeMap<String, (Acc, BTreeMap<i64, Acc>)> = BTreeMap::new();
     for m in rows {
         let (Some(t), Some(f)) = (template_of(m), facts.0.get(&m.id)) else { continue };
-        by.entry(t).or_default().add(m.contact, f);
+        let (totals, variants) = by.entry(t).or_default();
+        totals.add(m.contact, f);
+        if let Some(v) = m.subject_variant {
+            variants.entry(v).or_default().add(m.contact, f);
+        }
     }
-    finish_all(by)
+    by.into_iter()
+        .map(|(t, (totals, variants))| {
+            let variants = variants.into_iter().map(|(v, a)| (v, a.finish())).collect();
+            (t, TemplateReport { totals: totals.finish(), variants })
+        })
+        .collect()
 }
 
 /// People sent at least one of the messages `rows` (status history reached `sent`, or a bounce).
@@ -315,6 +331,7 @@ mod tests {
             campaign_id: Some("cmp_a".into()),
             step_id: Some("s1".into()),
             variant: Some(contact % 2),
+            subject_variant: None,
             status: status.into(),
             statuses: history.iter().map(|s| s.to_string()).chain([status.to_string()]).collect(),
         }
@@ -394,5 +411,32 @@ mod tests {
         assert_eq!((c[0].name.as_deref(), c[0].totals.sent), (Some("Spring"), 4));
         let by_variant: Vec<(&str, u64)> = c[0].variants.iter().map(|(k, n)| (k.as_str(), n.sent)).collect();
         assert_eq!(by_variant, vec![("0", 1), ("1", 3)]);
+    }
+
+    #[test]
+    fn templates_split_by_subject_line() {
+        let mut rows = Vec::new();
+        for (id, contact, variant) in [("a1", 1, Some(0)), ("b1", 2, Some(1)), ("b2", 3, Some(1)), ("old", 4, None)] {
+            let mut m = row(id, contact, "sent", &["queued"]);
+            (m.campaign_id, m.subject_variant) = (None, variant);
+            rows.push(m);
+        }
+        let facts = message_facts(&rows, &[reaction("Email Opened", "b2", false)], &[]);
+        let flow = StoredFlow {
+            row: 1,
+            public_id: "flow_a".into(),
+            workspace: WorkspaceId(1),
+            name: "Welcome".into(),
+            status: kairos_domain::FlowStatus::Active,
+            version: 1,
+            definition: r#"{"steps":[{"id":"s1","type":"send","template":"tpl"}]}"#.into(),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        };
+        let by = template_reports(&rows, &facts, &[flow], &[]);
+        let t = &by["tpl"];
+        assert_eq!((t.totals.sent, t.totals.opened), (4, 1), "every message counts for the template");
+        let split: Vec<(i64, u64, u64)> = t.variants.iter().map(|(v, n)| (*v, n.sent, n.opened)).collect();
+        assert_eq!(split, [(0, 1, 0), (1, 2, 1)], "a message from before the test counts for no subject line");
     }
 }

@@ -129,6 +129,7 @@ mod tests {
             campaign_id: Some("cmp".into()),
             step_id: None,
             variant: None,
+            subject_variant: None,
             status: "sent".into(),
             statuses: vec!["sent".into()],
         }

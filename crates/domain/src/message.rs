@@ -20,6 +20,13 @@ fn is_false(b: &bool) -> bool {
 pub struct MessageData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// An email's preview text as rendered (it is also in `html`, hidden at the top).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_text: Option<String>,
+    /// The subject line it was given when its template tests subject variants: 0 is A (the template's own
+    /// subject), 1 is B, ... Kept through retries and re-renders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_variant: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -353,30 +353,6 @@ pub(crate) fn hash01(campaign: i64, contact: ContactId, salt: u8) -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Normal CDF (Abramowitz–Stegun 7.1.26), for the A/B confidence figure.
-pub(crate) fn phi(z: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.327_591_1 * z.abs() / std::f64::consts::SQRT_2);
-    let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
-            * t
-            * (-(z * z) / 2.0).exp();
-    if z >= 0.0 { 0.5 * (1.0 + y) } else { 0.5 * (1.0 - y) }
-}
-
-/// Confidence that rate `a` (of `na`) beats rate `b` (of `nb`): a one-sided two-proportion z-test.
-pub(crate) fn confidence(a: u64, na: u64, b: u64, nb: u64) -> f64 {
-    if na == 0 || nb == 0 {
-        return 0.5;
-    }
-    let (pa, pb) = (a as f64 / na as f64, b as f64 / nb as f64);
-    let p = (a + b) as f64 / (na + nb) as f64;
-    let se = (p * (1.0 - p) * (1.0 / na as f64 + 1.0 / nb as f64)).sqrt();
-    if se == 0.0 {
-        return if pa > pb { 1.0 } else { 0.5 };
-    }
-    phi((pa - pb) / se)
-}
-
 /// Per variant: (recipients sent, metric value, successes for rate metrics), from what the variants' messages
 /// did and (revenue metric) the revenue of each variant's recipients after their message.
 pub(crate) fn ab_scores(
@@ -428,7 +404,7 @@ pub(crate) fn campaign_report(r: &dyn Reads, ws: WorkspaceId, id: &str) -> Resul
                     template: ab.variants[i].clone(),
                     sent: *n,
                     score: *score,
-                    confidence_leader_better: (i != leader).then(|| confidence(lh, ln, *hits, *n)),
+                    confidence_leader_better: (i != leader).then(|| kairos_analytics::confidence(lh, ln, *hits, *n)),
                 }
             })
             .collect();

@@ -680,6 +680,7 @@ impl State {
             data: data.to_json(),
             created_at: now,
             variant: None,
+            subject_variant: None,
         };
         if self.w.message_tx().insert_message(&m)? {
             self.w.flow_tx().count_step(flow.row, step, MessageStatus::Queued.as_str())?;
@@ -819,19 +820,27 @@ impl State {
             status = MessageStatus::Skipped;
             reason = Some(problem.as_str().to_string());
         }
-        let (version, parts, links, warnings) =
-            match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true)? {
-                crate::messages::Composed::Ready { version, parts, links, warnings } => {
-                    (version, parts, links, warnings)
+        // A deferred message going out: its row so far (history, and the subject line it was given).
+        let earlier = if first {
+            None
+        } else {
+            self.w.message_tx().message(&p.message_id)?.map(|m| crate::dispatch::message_data(&m))
+        };
+        let given = earlier.as_ref().and_then(|d| d.subject_variant).map(usize::from);
+        let (version, parts, links, warnings, variant) =
+            match self.compose(ws, &p.template, contact_id, &p.trigger, &p.message_id, now, true, given)? {
+                crate::messages::Composed::Ready { version, parts, links, warnings, variant } => {
+                    (version, parts, links, warnings, variant)
                 }
                 crate::messages::Composed::Skip { version, reason: why } => {
                     if status != MessageStatus::Skipped {
                         status = MessageStatus::Skipped;
                         reason = Some(why);
                     }
-                    (version, kairos_template::Rendered::default(), Vec::new(), Vec::new())
+                    (version, kairos_template::Rendered::default(), Vec::new(), Vec::new(), None)
                 }
             };
+        let subject_variant = variant.and_then(|v| u8::try_from(v).ok());
         let until = if status == MessageStatus::Deferred { until } else { None };
         // A channel with a transport is `queued` for the dispatcher; a captured one is `sent` into the outbox.
         if status == MessageStatus::Sent && self.dispatch.real.has(channel) {
@@ -839,6 +848,8 @@ impl State {
         }
         let mut data = MessageData {
             subject: parts.subject,
+            preview_text: parts.preview_text,
+            subject_variant,
             html: parts.html,
             text: parts.text,
             body: parts.body,
@@ -878,6 +889,7 @@ impl State {
             data: String::new(),
             created_at: now,
             variant: p.variant,
+            subject_variant: subject_variant.map(i64::from),
         };
         let push_history = |data: &mut MessageData| match (&waited_for, status, reason.as_deref()) {
             (Some(behind), MessageStatus::Deferred, Some(why)) => data.push_waiting(now, why, behind.clone()),
@@ -890,8 +902,8 @@ impl State {
             }
         } else {
             // A deferred message going out: its history so far, then this attempt.
-            if let Some(old) = self.w.message_tx().message(&p.message_id)? {
-                data.history = crate::dispatch::message_data(&old).history;
+            if let Some(old) = earlier {
+                data.history = old.history;
             }
             push_history(&mut data);
             self.w.message_tx().update_message(&p.message_id, status, &data.to_json())?;

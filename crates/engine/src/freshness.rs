@@ -37,14 +37,20 @@ impl State {
         if let Some(problem) = self.fresh_coupon(o.workspace, &mut p.trigger, contact, now)? {
             return Ok(Some(problem.as_str().into()));
         }
-        let (parts, links, warnings, version) =
-            match self.compose(o.workspace, &p.template, contact, &p.trigger, &o.message_id, now, true)? {
+        // The same subject line as when it was first rendered: a variant test counts each message once, as sent.
+        let variant = o.data.subject_variant.map(usize::from);
+        let (parts, links, warnings, version, variant) =
+            match self.compose(o.workspace, &p.template, contact, &p.trigger, &o.message_id, now, true, variant)? {
                 Composed::Skip { reason, .. } => return Ok(Some(reason)),
-                Composed::Ready { version, parts, links, warnings } => (parts, links, warnings, version),
+                Composed::Ready { version, parts, links, warnings, variant } => {
+                    (parts, links, warnings, version, variant)
+                }
             };
         let Some(m) = self.w.message_tx().message(&o.message_id)? else { return Ok(None) };
         let mut data = message_data(&m);
         (data.subject, data.html, data.text, data.body) = (parts.subject, parts.html, parts.text, parts.body);
+        // The same line, unless the template no longer has it (its variants were edited meanwhile).
+        (data.preview_text, data.subject_variant) = (parts.preview_text, variant.and_then(|v| u8::try_from(v).ok()));
         (data.links, data.warnings, data.template_version) = (links, warnings, Some(version));
         data.unsubscribe_url = (m.channel == Channel::Email).then(|| self.unsubscribe_link(&m.id, now));
         data.pending = Some(p);

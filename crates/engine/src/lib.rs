@@ -521,26 +521,29 @@ impl Engine {
         Ok(())
     }
 
-    /// Renders a template for a contact (nothing stored); `event` stands in for the trigger event.
+    /// Renders a template for a contact (nothing stored); `event` stands in for the trigger event, `variant` is
+    /// the subject line to show (0 is A, the template's own).
     pub async fn preview_template(
         &self,
         ws: WorkspaceId,
         template: String,
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
+        variant: usize,
     ) -> Result<messages::Preview, EngineError> {
-        self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, now)).await
+        self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, variant, now)).await
     }
 
-    /// Renders unsaved template parts for a contact (live preview while editing).
+    /// Renders unsaved template parts for a contact (live preview while editing), with subject line `variant`.
     pub async fn preview_draft(
         &self,
         ws: WorkspaceId,
         draft: kairos_template::TemplateParts,
         contact: kairos_domain::ContactId,
         event: kairos_domain::JsonMap,
+        variant: usize,
     ) -> Result<messages::Preview, EngineError> {
-        self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, now)).await
+        self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, variant, now)).await
     }
 
     /// A recipient followed a signed link (open pixel, click, unsubscribe, preference centre).
@@ -847,9 +850,9 @@ mod committer_tests {
         let contact = kairos_domain::ContactId(1);
         let draft =
             kairos_template::TemplateParts { subject: Some("Hi".into()), text: Some("t".into()), ..Default::default() };
-        let preview = answers("draft preview", engine.preview_draft(ws, draft, contact, Default::default())).await;
+        let preview = answers("draft preview", engine.preview_draft(ws, draft, contact, Default::default(), 0)).await;
         assert!(matches!(preview, Err(EngineError::NotFound(_))));
-        let preview = answers("preview", engine.preview_template(ws, "t".into(), contact, Default::default())).await;
+        let preview = answers("preview", engine.preview_template(ws, "t".into(), contact, Default::default(), 0)).await;
         assert!(matches!(preview, Err(EngineError::NotFound(_))));
 
         release.send(()).unwrap();

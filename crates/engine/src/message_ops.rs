@@ -44,7 +44,18 @@ impl State {
             return Ok(());
         }
         let parts: TemplateParts = serde_json::from_value(data.clone()).unwrap_or_default();
-        self.renderer(ws)?.validate(&parts).map_err(invalid)
+        self.renderer(ws)?.validate(&parts).map_err(invalid)?;
+        if let Some(w) = data.get("winner").filter(|w| !w.is_null()) {
+            let count = 1 + parts.variants.len();
+            if w.as_str().and_then(kairos_template::variant_index).is_none_or(|i| i >= count) {
+                let last = kairos_template::variant_letter(count - 1);
+                return Err(EngineError::Invalid {
+                    message: format!("winner must be one of the template's subject lines, A to {last}"),
+                    field: Some("winner".into()),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Forgets compiled templates after a template of `ws` changed (a partial or layout affects them all).
@@ -102,7 +113,8 @@ impl State {
         self.links.unsubscribe_url(message, now)
     }
 
-    /// Renders template `id` for contact `contact` as message `message_id` (`track`: signed links and pixel).
+    /// Renders template `id` for contact `contact` as message `message_id` (`track`: signed links and pixel);
+    /// `variant`: the subject line the message was given when first rendered, if it was.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn compose(
         &mut self,
@@ -113,6 +125,7 @@ impl State {
         message_id: &str,
         now: Timestamp,
         track: bool,
+        variant: Option<usize>,
     ) -> Result<Composed, EngineError> {
         let Some(compiled) = self.render(ws).compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
@@ -120,7 +133,8 @@ impl State {
         let Some(c) = self.identity.contacts.get(&contact).cloned() else {
             return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
         };
-        self.render(ws).render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track)
+        let pick = crate::render::Pick::Send(variant);
+        self.render(ws).render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track, pick)
     }
 
     /// A recipient followed a signed link. Answers the click's destination, or the page to show.

@@ -21,10 +21,12 @@ pub struct Preview {
     pub outcome: Result<Rendered, String>,
 }
 
-/// The rendered parts of a preview.
+/// The rendered parts of a preview (`variant`: the subject line shown, when the template has variants).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     pub subject: Option<String>,
+    pub preview_text: Option<String>,
+    pub variant: Option<usize>,
     pub html: Option<String>,
     pub text: Option<String>,
     pub body: Option<String>,
@@ -34,9 +36,17 @@ pub struct Rendered {
 impl Preview {
     pub(crate) fn of(template: Option<&str>, contact: ContactId, composed: Composed) -> Preview {
         let (version, outcome) = match composed {
-            Composed::Ready { version, parts, warnings, .. } => (
+            Composed::Ready { version, parts, warnings, variant, .. } => (
                 version,
-                Ok(Rendered { subject: parts.subject, html: parts.html, text: parts.text, body: parts.body, warnings }),
+                Ok(Rendered {
+                    subject: parts.subject,
+                    preview_text: parts.preview_text,
+                    variant,
+                    html: parts.html,
+                    text: parts.text,
+                    body: parts.body,
+                    warnings,
+                }),
             ),
             Composed::Skip { version, reason } => (version, Err(reason)),
         };

@@ -52,6 +52,7 @@ impl ReadSide {
     }
 
     /// Renders template `template` for a contact (nothing is stored); `event` stands in for the trigger event.
+    #[allow(clippy::too_many_arguments)] // the render_preview arguments, named
     pub(crate) fn preview(
         &self,
         r: &dyn Reads,
@@ -59,12 +60,14 @@ impl ReadSide {
         template: &str,
         contact: ContactId,
         event: JsonMap,
+        variant: usize,
         now: Timestamp,
     ) -> Result<Preview, EngineError> {
-        self.render_preview(r, ws, PreviewOf::Saved(template), contact, &event, now)
+        self.render_preview(r, ws, PreviewOf::Saved(template), contact, &event, variant, now)
     }
 
     /// Renders unsaved template parts for a contact (the editor's live preview); nothing is stored.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn preview_draft(
         &self,
         r: &dyn Reads,
@@ -72,11 +75,13 @@ impl ReadSide {
         draft: &kairos_template::TemplateParts,
         contact: ContactId,
         event: JsonMap,
+        variant: usize,
         now: Timestamp,
     ) -> Result<Preview, EngineError> {
-        self.render_preview(r, ws, PreviewOf::Draft(draft), contact, &event, now)
+        self.render_preview(r, ws, PreviewOf::Draft(draft), contact, &event, variant, now)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn render_preview(
         &self,
         r: &dyn Reads,
@@ -84,6 +89,7 @@ impl ReadSide {
         of: PreviewOf<'_>,
         contact: ContactId,
         event: &JsonMap,
+        variant: usize,
         now: Timestamp,
     ) -> Result<Preview, EngineError> {
         let c = r.contact(ws, contact)?.ok_or_else(|| not_found(contact))?;
@@ -97,8 +103,10 @@ impl ReadSide {
             },
             PreviewOf::Draft(draft) => (None, render.compile_draft(ws, draft)?),
         };
+        let name_or_draft = name.unwrap_or(DRAFT_NAME);
+        let pick = crate::render::Pick::Exactly(variant);
         let composed: Composed =
-            render.render_compiled(ws, name.unwrap_or(DRAFT_NAME), &compiled, &c, event, "preview", now, false)?;
+            render.render_compiled(ws, name_or_draft, &compiled, &c, event, "preview", now, false, pick)?;
         Ok(Preview::of(name, c.id, composed))
     }
 

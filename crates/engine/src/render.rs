@@ -141,6 +141,8 @@ pub(crate) struct Compiled {
     uses_products: bool,
     /// Reads `cart`: a message about the cart, not about the one product its trigger event names.
     uses_cart: bool,
+    /// The subject variant everyone gets once a winner was picked (`winner` of the stored template).
+    winner: Option<usize>,
     /// The catalog categories it reads as `collections["name"]`.
     collections: Vec<String>,
 }
@@ -175,8 +177,7 @@ impl LinkConfig {
 /// The collections a template's parts and the workspace's partials and layouts (their stored JSON, `shared`)
 /// read. Looked for in the Liquid sources: in stored JSON the names' quotes are escaped.
 fn collections_read(parts: &TemplateParts, shared: &str) -> Vec<String> {
-    let mut source: String =
-        [&parts.subject, &parts.html, &parts.text, &parts.body].into_iter().flatten().map(String::as_str).collect();
+    let mut source = liquid_sources(parts);
     if shared.contains("collections") {
         // `shared` is the partials' JSON objects one after the other.
         for v in serde_json::Deserializer::from_str(shared).into_iter::<Value>().map_while(Result::ok) {
@@ -186,6 +187,24 @@ fn collections_read(parts: &TemplateParts, shared: &str) -> Vec<String> {
         }
     }
     kairos_template::blocks::collection_names(&source)
+}
+
+/// Every Liquid source of a template's parts, one after the other (to see which costly variables it reads).
+fn liquid_sources(parts: &TemplateParts) -> String {
+    let own = [&parts.subject, &parts.preview_text, &parts.html, &parts.text, &parts.body].into_iter().flatten();
+    let variants = parts.variants.iter().flat_map(|v| std::iter::once(&v.subject).chain(v.preview_text.as_ref()));
+    own.chain(variants).map(String::as_str).collect()
+}
+
+/// Which subject line (variant) a render uses, for templates with subject variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// A message being sent: the variant it was given when first rendered (kept through retries and the
+    /// re-render at hand-off), else the template's chosen winner, else the contact's share of the test
+    /// ([`kairos_template::pick_variant`]).
+    Send(Option<usize>),
+    /// A preview: this variant (0 is A; one the template does not have shows A).
+    Exactly(usize),
 }
 
 pub(crate) fn invalid(e: kairos_template::TemplateError) -> EngineError {
@@ -278,6 +297,7 @@ impl Render<'_> {
             uses_products: data.contains("products") || partials.contains("products"),
             uses_cart: data.contains("cart.") || partials.contains("cart."),
             collections: collections_read(&parts, &partials),
+            winner: winner_of(&data),
         };
         self.templates.compiled.insert((ws, id.to_string()), c.clone());
         Ok(Some(c))
@@ -285,8 +305,7 @@ impl Render<'_> {
 
     /// Unsaved template parts (the editor's live preview), compiled as version 0.
     pub(crate) fn compile_draft(&mut self, ws: WorkspaceId, parts: &TemplateParts) -> Result<Compiled, EngineError> {
-        let source: String =
-            [&parts.subject, &parts.html, &parts.text, &parts.body].into_iter().flatten().map(String::as_str).collect();
+        let source = liquid_sources(parts);
         Ok(Compiled {
             version: 0,
             template: Arc::new(self.renderer(ws)?.compile(parts).map_err(invalid)?),
@@ -294,10 +313,12 @@ impl Render<'_> {
             uses_products: source.contains("products"),
             uses_cart: source.contains("cart."),
             collections: kairos_template::blocks::collection_names(&source),
+            winner: None,
         })
     }
 
-    /// Renders a compiled template for contact `c` as message `message_id` (`track`: signed links and pixel).
+    /// Renders a compiled template for contact `c` as message `message_id` (`track`: signed links and pixel),
+    /// with the subject line `pick` says.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn render_compiled(
         &mut self,
@@ -309,8 +330,24 @@ impl Render<'_> {
         message_id: &str,
         now: Timestamp,
         track: bool,
+        pick: Pick,
     ) -> Result<Composed, EngineError> {
         let (version, t) = (compiled.version, compiled.template.clone());
+        let count = t.variant_count();
+        let variant = match pick {
+            Pick::Send(Some(v)) if v < count => v,
+            Pick::Send(_) => compiled
+                .winner
+                .filter(|w| *w < count)
+                .unwrap_or_else(|| kairos_template::pick_variant(c.id.0, template, count)),
+            Pick::Exactly(v) => {
+                if v < count {
+                    v
+                } else {
+                    0
+                }
+            }
+        };
         let mut extra = Vec::new();
         if compiled.uses_recommendations {
             extra.push(("recommendations", self.recommendations(ws, c.id, trigger, now)?));
@@ -326,7 +363,7 @@ impl Render<'_> {
             Ok(g) => g,
             Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
         };
-        let mut parts = match t.render(&globals) {
+        let mut parts = match t.render_variant(&globals, variant) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(template, message = message_id, "render failed: {e}");
@@ -344,7 +381,8 @@ impl Render<'_> {
             }
             (parts.html, links, warnings) = (Some(t.html), t.links, t.warnings);
         }
-        Ok(Composed::Ready { version, parts, links, warnings })
+        let variant = (count > 1).then_some(variant);
+        Ok(Composed::Ready { version, parts, links, warnings, variant })
     }
 
     /// Renders a short text (a task message, a webhook body string) for contact `c`; on an error the source is
@@ -499,15 +537,26 @@ impl Render<'_> {
 
 /// A rendered message, or why it cannot be sent.
 pub(crate) enum Composed {
-    /// `links`: the click-tracked destinations by index; `warnings`: links left untracked or dropped.
+    /// `links`: the click-tracked destinations by index; `warnings`: links left untracked or dropped;
+    /// `variant`: the subject line used (0 is A), when the template has subject variants.
     Ready {
         version: i64,
         parts: kairos_template::Rendered,
         links: Vec<String>,
         warnings: Vec<String>,
+        variant: Option<usize>,
     },
     Skip {
         version: i64,
         reason: String,
     },
+}
+
+/// The subject variant a stored template's marketer picked as the winner (`"winner": "B"`), if any.
+fn winner_of(data: &str) -> Option<usize> {
+    if !data.contains("\"winner\"") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(data).ok()?;
+    v["winner"].as_str().and_then(kairos_template::variant_index)
 }

@@ -129,6 +129,7 @@ impl State {
             data: data.to_json(),
             created_at: now,
             variant: None,
+            subject_variant: None,
         };
         if self.w.message_tx().insert_message(&m)? && status == MessageStatus::Queued {
             self.queue_outbound(&m, &data, None);

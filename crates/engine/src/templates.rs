@@ -44,6 +44,9 @@ pub struct TemplateSource {
     /// A block email's blocks (checked, as stored); its `html` part is their rendering
     /// ([`kairos_template::blocks::blocks_html`]).
     pub blocks: Option<Value>,
+    /// The subject line (0 is A, the template's own) the marketer picked from its `variants`: everyone gets it
+    /// from now on; the variants stay for the record of the test.
+    pub winner: Option<usize>,
 }
 
 impl TemplateSource {
@@ -55,12 +58,24 @@ impl TemplateSource {
         }
         m.insert("channel".into(), Value::from(self.kind.as_str()));
         let p = &self.parts;
-        for (k, v) in
-            [("subject", &p.subject), ("html", &p.html), ("text", &p.text), ("body", &p.body), ("layout", &p.layout)]
-        {
+        let parts = [
+            ("subject", &p.subject),
+            ("preview_text", &p.preview_text),
+            ("html", &p.html),
+            ("text", &p.text),
+            ("body", &p.body),
+            ("layout", &p.layout),
+        ];
+        for (k, v) in parts {
             if let Some(v) = v {
                 m.insert(k.into(), Value::from(v.as_str()));
             }
+        }
+        if !p.variants.is_empty() {
+            m.insert("variants".into(), serde_json::to_value(&p.variants).unwrap_or_default());
+        }
+        if let Some(w) = self.winner {
+            m.insert("winner".into(), Value::from(kairos_template::variant_letter(w)));
         }
         if let Some(b) = &self.blocks {
             m.insert("blocks".into(), b.clone());
@@ -80,12 +95,26 @@ mod tests {
             kind: TemplateKind::Message(Channel::Email),
             parts: TemplateParts::email("Hi", "<p>x</p>", None),
             blocks: Some(serde_json::json!([{"type": "divider"}])),
+            winner: None,
         };
         assert_eq!(
             t.to_json(),
             serde_json::json!({"name": "Cart", "channel": "email", "subject": "Hi", "html": "<p>x</p>",
                                "blocks": [{"type": "divider"}]})
         );
+        let mut tested = t.clone();
+        tested.parts.preview_text = Some("Inside".into());
+        tested.parts.variants = vec![
+            kairos_template::SubjectVariant { subject: "Hey".into(), preview_text: Some("Look".into()) },
+            kairos_template::SubjectVariant { subject: "Yo".into(), preview_text: None },
+        ];
+        tested.winner = Some(2);
+        let v = tested.to_json();
+        assert_eq!(v["preview_text"], "Inside");
+        assert_eq!(v["variants"], serde_json::json!([{"subject": "Hey", "preview_text": "Look"}, {"subject": "Yo"}]));
+        assert_eq!(v["winner"], "C");
+        // What the renderer reads back from the stored JSON.
+        assert_eq!(serde_json::from_value::<TemplateParts>(v).unwrap(), tested.parts);
         for k in ["email", "sms", "chat", "webhook", "partial", "layout"] {
             assert_eq!(TemplateKind::parse(k).map(TemplateKind::as_str), Some(k));
         }

@@ -115,6 +115,7 @@ pub fn templates() -> Vec<(String, TemplateSource)> {
                 kind: TemplateKind::Message(Channel::Email),
                 parts: TemplateParts::email(&part("subject"), &part("html"), Some(&part("text"))),
                 blocks: None,
+                winner: None,
             };
             (id.to_string(), source)
         })

@@ -207,9 +207,32 @@ async fn the_important_bodies_have_their_fields() {
 
     // A template may be built from blocks, each type described with its fields.
     let template = props(&request(&op("post", "/api/v1/templates")));
-    for f in ["channel", "subject", "html", "text", "blocks"] {
+    for f in ["channel", "subject", "html", "text", "blocks", "preview_text", "variants", "winner"] {
         assert!(template.contains(f), "a template lacks {f}: {template:?}");
     }
+    // Subject-line variants: each has its subject and preview text; the templates report has each line's numbers
+    // and the lead; a message says which line it was given.
+    let variant = resolve(&doc, &serde_json::json!({"$ref": "#/components/schemas/SubjectVariantBody"})).clone();
+    assert_eq!(variant["required"], serde_json::json!(["subject"]), "{variant}");
+    assert!(variant["properties"]["preview_text"].is_object(), "{variant}");
+    let ok = |o: &Value| o["responses"]["200"]["content"]["application/json"]["schema"].clone();
+    let report = resolve(&doc, &ok(&op("get", "/api/v1/reports/templates"))).clone();
+    let parts = std::iter::once(&report).chain(report["allOf"].as_array().into_iter().flatten());
+    let items = parts.map(|p| resolve(&doc, p)["properties"]["items"].clone()).find(|i| i.is_object());
+    let item = &items.unwrap_or_else(|| panic!("{report}"))["items"];
+    for f in ["template_id", "sent", "opened", "variants", "lead", "winner"] {
+        assert!(props(item).contains(f), "a template report item lacks {f}: {:?}", props(item));
+    }
+    let line = props(&serde_json::json!({"$ref": "#/components/schemas/VariantNumbers"}));
+    for f in ["variant", "subject", "preview_text", "sent", "opened", "open_rate", "clicked", "conversions", "revenue"]
+    {
+        assert!(line.contains(f), "a subject line's numbers lack {f}: {line:?}");
+    }
+    let lead = props(&serde_json::json!({"$ref": "#/components/schemas/VariantLead"}));
+    assert_eq!(lead.into_iter().collect::<Vec<_>>(), ["confidence", "decided", "enough_data", "metric", "variant"]);
+    assert!(props(&ok(&op("get", "/api/v1/messages/{id}"))).contains("variant"));
+    let winner = op("post", "/api/v1/templates/{id}/variants/{variant}/winner");
+    assert!(winner["responses"]["400"].is_object() && winner["responses"]["404"].is_object(), "{winner}");
     let block = &doc["components"]["schemas"]["Block"];
     assert_eq!(block["oneOf"].as_array().map(Vec::len), Some(9), "nine block types: {block}");
     let button = resolve(&doc, &serde_json::json!({"$ref": "#/components/schemas/Button"})).clone();

@@ -66,6 +66,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::templates::list,
         routes::templates::preview,
         routes::templates::preview_draft,
+        routes::template_variants::pick_winner,
         routes::flows::create,
         routes::flows::update,
         routes::flows::list,

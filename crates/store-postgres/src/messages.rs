@@ -12,11 +12,11 @@ use postgres::Row;
 use crate::rows::{sql_limit, wire};
 use crate::{PgReader, PgWriter, cursor_number, get};
 
-/// Columns 0..=11 of a messages row, as [`message_row`] reads them.
+/// Columns 0..=12 of a messages row, as [`message_row`] reads them.
 macro_rules! message_columns {
     () => {
         "id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at, \
-         variant"
+         variant, subject_variant"
     };
 }
 
@@ -34,6 +34,7 @@ fn message_row(r: &Row) -> Result<StoredMessage> {
         data: get(r, 9)?,
         created_at: Timestamp::from_micros(get(r, 10)?),
         variant: get(r, 11)?,
+        subject_variant: get(r, 12)?,
     })
 }
 
@@ -43,8 +44,8 @@ impl MessageWrites for PgWriter {
         // `statuses` holds every status the message has had, space-separated with spaces around: ` queued sent `.
         let n = self.conn.execute(
             "INSERT INTO messages (id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id,
-                 status, data, created_at, variant, statuses)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ' ' || $9::TEXT || ' ')
+                 status, data, created_at, variant, statuses, subject_variant)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ' ' || $9::TEXT || ' ', $13)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &m.id,
@@ -59,6 +60,7 @@ impl MessageWrites for PgWriter {
                 &m.data,
                 &m.created_at.as_micros(),
                 &m.variant,
+                &m.subject_variant,
             ],
         )?;
         Ok(n == 1)
@@ -185,7 +187,7 @@ impl MessageReads for PgReader<'_> {
         )?;
         let more = rows.len() > limit;
         let next_cursor =
-            if more { rows.get(limit.wrapping_sub(1)).map(|r| get::<i64>(r, 12)).transpose()? } else { None };
+            if more { rows.get(limit.wrapping_sub(1)).map(|r| get::<i64>(r, 13)).transpose()? } else { None };
         let items = rows.iter().take(limit).map(message_row).collect::<Result<Vec<_>>>()?;
         Ok(Page { items, next_cursor: next_cursor.map(|seq| seq.to_string()) })
     }

@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
@@ -92,6 +92,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         r#"ALTER TABLE tasks ADD COLUMN assignee TEXT COLLATE "C";
         ALTER TABLE tasks ADD COLUMN closed_at BIGINT;"#,
     ),
+    // Issue 16: the subject line (A/B within one template) a message was given, for the per-variant numbers of
+    // the templates report (read with every message of a range: a column, not a key of `data`).
+    (6, "ALTER TABLE messages ADD COLUMN subject_variant BIGINT;"),
 ];
 
 /// The first schema: every table of the data.

@@ -197,7 +197,8 @@ impl ReportReads for PgReader<'_> {
             Cohort::Campaigns => (false, None, true),
         };
         let rows = self.conn().query(
-            "SELECT id, contact_id, flow_id, campaign_id, step_id, variant, status, statuses FROM messages
+            "SELECT id, contact_id, flow_id, campaign_id, step_id, variant, status, statuses, subject_variant
+             FROM messages
              WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 AND channel != 'webhook'
                  AND (NOT $4::BOOLEAN OR flow_id IS NOT NULL) AND ($5::TEXT IS NULL OR flow_id = $5)
                  AND (NOT $6::BOOLEAN OR campaign_id IS NOT NULL)",
@@ -215,6 +216,7 @@ impl ReportReads for PgReader<'_> {
                     variant: get(r, 5)?,
                     status: get(r, 6)?,
                     statuses: statuses.split_whitespace().map(str::to_string).collect(),
+                    subject_variant: get(r, 8)?,
                 })
             })
             .collect()

@@ -83,6 +83,7 @@ fn message(id: &str, ws: WorkspaceId, contact: i64, variant: i64) -> StoredMessa
         data: "{}".into(),
         created_at: at(10),
         variant: Some(variant),
+        subject_variant: None,
     }
 }
 

@@ -17,8 +17,8 @@ impl MessageWrites for SqliteWriter {
             .conn
             .prepare_cached(
                 "INSERT INTO messages (id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id,
-                     status, data, created_at, variant, statuses)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ' ' || ?9 || ' ')
+                     status, data, created_at, variant, statuses, subject_variant)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ' ' || ?9 || ' ', ?13)
                  ON CONFLICT (id) DO NOTHING",
             )
             .db()?
@@ -35,6 +35,7 @@ impl MessageWrites for SqliteWriter {
                 m.data,
                 m.created_at.as_micros(),
                 m.variant,
+                m.subject_variant,
             ])
             .db()?;
         Ok(n == 1)
@@ -166,7 +167,7 @@ impl MessageReads for SqliteReader<'_> {
                     f.status,
                     (limit + 1) as i64
                 ],
-                |r| Ok((message_row(r)?, r.get::<_, i64>(12)?)),
+                |r| Ok((message_row(r)?, r.get::<_, i64>(13)?)),
             )
             .db()?
             .collect::<Result<Vec<_>, _>>()

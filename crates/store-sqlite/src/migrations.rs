@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -399,6 +399,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // A workspace's newest events (`GET /api/v1/events`) by sequence without sorting the whole log, as on
     // PostgreSQL.
     (15, "CREATE INDEX events_by_workspace ON events (workspace_id, seq);"),
+    // Issue 16: the subject line (A/B within one template) a message was given, for the per-variant numbers of
+    // the templates report (read with every message of a range: a column, not a key of `data`).
+    (16, "ALTER TABLE messages ADD COLUMN subject_variant INTEGER;"),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

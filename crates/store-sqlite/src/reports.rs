@@ -215,7 +215,7 @@ impl ReportReads for SqliteReader<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, contact_id, flow_id, campaign_id, step_id, variant, status, statuses
+                "SELECT id, contact_id, flow_id, campaign_id, step_id, variant, status, statuses, subject_variant
                  FROM messages NOT INDEXED
                  WHERE rowid >= ?1 AND workspace_id = ?2 AND created_at >= ?3 AND created_at < ?4
                      AND channel != 'webhook'
@@ -235,6 +235,7 @@ impl ReportReads for SqliteReader<'_> {
                     variant: r.get(5)?,
                     status: r.get(6)?,
                     statuses: statuses.split_whitespace().map(str::to_string).collect(),
+                    subject_variant: r.get(8)?,
                 })
             })
             .db()?;

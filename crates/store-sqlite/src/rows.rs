@@ -63,9 +63,9 @@ pub(crate) fn campaign_row(r: &Row<'_>) -> rusqlite::Result<StoredCampaign> {
     })
 }
 
-/// Columns 0..=11 of a messages row, as [`message_row`] reads them.
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, status, data, created_at, variant";
+/// Columns 0..=12 of a messages row, as [`message_row`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, workspace_id, contact_id, channel, to_addr, flow_id, campaign_id, step_id, \
+     status, data, created_at, variant, subject_variant";
 
 pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -81,6 +81,7 @@ pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         data: r.get(9)?,
         created_at: Timestamp::from_micros(r.get(10)?),
         variant: r.get(11)?,
+        subject_variant: r.get(12)?,
     })
 }
 

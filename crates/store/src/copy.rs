@@ -302,6 +302,7 @@ pub const TABLES: &[Table] = &[
             ("opens", Int),
             ("clicks", Int),
             ("statuses", Text),
+            ("subject_variant", Int),
             // Creation order (listings and their cursors): PostgreSQL's identity column, SQLite's rowid.
             ("seq", Int),
         ],

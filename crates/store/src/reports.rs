@@ -94,6 +94,8 @@ pub struct MessageRow {
     pub campaign_id: Option<String>,
     pub step_id: Option<String>,
     pub variant: Option<i64>,
+    /// The subject line (0 is A) of a message whose template tests subject variants.
+    pub subject_variant: Option<i64>,
     /// The current status.
     pub status: String,
     /// Every status the message has had (the current one included), in no particular order.

@@ -107,6 +107,8 @@ pub struct StoredMessage {
     pub created_at: Timestamp,
     /// The A/B variant (index of the template) of a campaign message that is part of a test.
     pub variant: Option<i64>,
+    /// The subject line (0 is A) of a message whose template tests subject variants.
+    pub subject_variant: Option<i64>,
 }
 
 /// A reaction counted on a message (machine opens and clicks are not counted).

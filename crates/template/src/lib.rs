@@ -39,6 +39,9 @@
 //!   Blocks nest at most [`TEMPLATE_NESTING_MAX`] deep (through partials too) and an expression has at most
 //!   [`TEMPLATE_EXPRESSION_TERMS_MAX`] terms: liquid parses, renders and drops both recursively, so these keep
 //!   any thread's stack safe. All are checked by a scan of the source before liquid's parser sees it.
+//! - **Preview text and subject lines.** An email's `preview_text` renders like the subject and goes, escaped and
+//!   hidden, at the top of the html; its `variants` (at most [`SUBJECT_VARIANTS_MAX`]) are other subjects and
+//!   preview texts, rendered with [`Template::render_variant`]; [`pick_variant`] spreads contacts evenly over them.
 //! - **Pure.** No I/O, no clock (`"now"` is what [`Globals::builder`] was given), no environment.
 
 pub mod blocks;
@@ -48,11 +51,13 @@ mod error;
 mod escape;
 mod filters;
 mod globals;
+mod preheader;
 mod products;
 mod renderer;
 mod runtime;
 mod scan;
 mod text;
+mod variants;
 
 pub use error::TemplateError;
 pub use escape::{html_escape, html_unescape};
@@ -65,6 +70,9 @@ pub use renderer::{
 pub use runtime::ASSIGNED_BYTES_MAX;
 pub use scan::{RANGE_ITERATIONS_MAX, TEMPLATE_EXPRESSION_TERMS_MAX, TEMPLATE_NESTING_MAX};
 pub use text::html_to_text;
+pub use variants::{SUBJECT_VARIANTS_MAX, SubjectVariant, pick_variant, variant_index, variant_letter};
 
+#[cfg(test)]
+mod subject_tests;
 #[cfg(test)]
 mod tests;

@@ -15,9 +15,11 @@ use crate::context;
 use crate::data::Node;
 use crate::error::TemplateError;
 use crate::globals::Globals;
+use crate::preheader::with_preheader;
 use crate::runtime::{ASSIGNED_BYTES_MAX, KairosRuntime, NoPartials};
 use crate::scan::{self, Scanned, TEMPLATE_NESTING_MAX};
 use crate::text::html_to_text;
+use crate::variants::{SUBJECT_VARIANTS_MAX, SubjectVariant};
 
 /// Largest template source accepted, per part (and per partial or layout).
 pub const SOURCE_BYTES_MAX: usize = 256 * 1024;
@@ -25,11 +27,19 @@ pub const SOURCE_BYTES_MAX: usize = 256 * 1024;
 pub const OUTPUT_BYTES_MAX: usize = 512 * 1024;
 
 /// The source of a template as a marketer saves it: an email has `subject`, `html` and/or `text` (and optionally a
-/// `layout` wrapping the html); SMS and chat messages have `body`. Absent parts are simply not rendered.
+/// `layout` wrapping the html, a `preview_text` and subject-line `variants`); SMS and chat messages have `body`.
+/// Absent parts are simply not rendered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateParts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The preview text (preheader) inboxes show after the subject: rendered as plain text and placed, hidden, at
+    /// the top of the html.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_text: Option<String>,
+    /// Subject lines tested against `subject` (variants B, C, …), at most [`SUBJECT_VARIANTS_MAX`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<SubjectVariant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,9 +84,12 @@ impl TemplateParts {
 }
 
 /// The result of a render; a part is `Some` when the template has it (`text` also when derived from `html`).
+/// `preview_text` is the rendered preview text as it is also placed, hidden, in `html`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rendered {
     pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_text: Option<String>,
     pub html: Option<String>,
     pub text: Option<String>,
     pub body: Option<String>,
@@ -277,13 +290,23 @@ impl Renderer {
 
     /// Parses every part once; the [`Template`] then renders any number of times, from any thread.
     pub fn compile(&self, parts: &TemplateParts) -> Result<Template, TemplateError> {
-        let exists = |n: &str| self.partial_depths.contains_key(n);
         let mut compiled: [Option<Part>; 4] = Default::default();
         for (slot, (field, src)) in compiled.iter_mut().zip(parts.parts()) {
-            if let Some(src) = src {
-                check_source(field, src, &exists)?.check_through(field, &|p| self.partial_depths[p])?;
-                *slot = Some(Part::new(parse(&self.language, field, src)?, field));
-            }
+            *slot = self.compile_part(field, src.map(String::as_str))?;
+        }
+        let preview_text = self.compile_part("preview_text", parts.preview_text.as_deref())?;
+        if parts.variants.len() > SUBJECT_VARIANTS_MAX {
+            return Err(TemplateError::TooComplex {
+                field: "variants".to_owned(),
+                message: format!("at most {SUBJECT_VARIANTS_MAX} subject variants besides the subject"),
+                line: None,
+            });
+        }
+        let mut variants = Vec::with_capacity(parts.variants.len());
+        for (i, v) in parts.variants.iter().enumerate() {
+            let subject = self.compile_part(&format!("variants[{i}].subject"), Some(&v.subject))?;
+            let preview = self.compile_part(&format!("variants[{i}].preview_text"), v.preview_text.as_deref())?;
+            variants.push(VariantParts { subject, preview_text: preview });
         }
         let layout = match &parts.layout {
             Some(name) => Some(
@@ -295,21 +318,30 @@ impl Renderer {
             None => None,
         };
         let [subject, html, text, body] = compiled;
-        Ok(Template { subject, html, text, body, layout, partials: self.partials.clone() })
+        Ok(Template { subject, preview_text, variants, html, text, body, layout, partials: self.partials.clone() })
+    }
+
+    /// One part, checked and parsed (None when the template does not have it).
+    fn compile_part(&self, field: &str, src: Option<&str>) -> Result<Option<Part>, TemplateError> {
+        let Some(src) = src else { return Ok(None) };
+        let exists = |n: &str| self.partial_depths.contains_key(n);
+        check_source(field, src, &exists)?.check_through(field, &|p| self.partial_depths[p])?;
+        Ok(Some(Part::new(parse(&self.language, field, src)?, field)))
     }
 }
 
 /// One compiled part.
 struct Part {
     template: liquid_core::Template,
-    field: &'static str,
+    /// The part's name in errors (`subject`, `variants[1].subject`, ...).
+    field: Box<str>,
     /// The largest output seen so far, to size the next output buffer in one allocation.
     size_hint: AtomicUsize,
 }
 
 impl Part {
-    fn new(template: liquid_core::Template, field: &'static str) -> Self {
-        Self { template, field, size_hint: AtomicUsize::new(256) }
+    fn new(template: liquid_core::Template, field: &str) -> Self {
+        Self { template, field: field.into(), size_hint: AtomicUsize::new(256) }
     }
 
     fn render(
@@ -327,15 +359,15 @@ impl Part {
         let attempt = std::panic::AssertUnwindSafe(|| self.template.render_to(&mut out, &runtime));
         let Ok(result) = std::panic::catch_unwind(attempt) else {
             return Err(TemplateError::Render {
-                field: self.field.to_owned(),
+                field: self.field.to_string(),
                 message: "a tag was given values it cannot work with (like tablerow cols: 0)".to_owned(),
             });
         };
         if out.exceeded || runtime.over_budget() {
             let limit = if out.exceeded { OUTPUT_BYTES_MAX } else { ASSIGNED_BYTES_MAX };
-            return Err(TemplateError::TooLarge { field: self.field.to_owned(), limit });
+            return Err(TemplateError::TooLarge { field: self.field.to_string(), limit });
         }
-        result.map_err(|e| crate::error::from_render(self.field, &e))?;
+        result.map_err(|e| crate::error::from_render(&self.field, &e))?;
         if out.buf.len() > hint {
             self.size_hint.fetch_max(out.buf.len(), Ordering::Relaxed);
         }
@@ -369,6 +401,9 @@ impl io::Write for LimitedWriter {
 /// `Send + Sync`, so one instance serves every sending thread.
 pub struct Template {
     subject: Option<Part>,
+    preview_text: Option<Part>,
+    /// Variants B, C, …: their subjects and preview texts.
+    variants: Vec<VariantParts>,
     html: Option<Part>,
     text: Option<Part>,
     body: Option<Part>,
@@ -380,6 +415,8 @@ impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Template")
             .field("subject", &self.subject.is_some())
+            .field("preview_text", &self.preview_text.is_some())
+            .field("variants", &self.variants.len())
             .field("html", &self.html.is_some())
             .field("text", &self.text.is_some())
             .field("body", &self.body.is_some())
@@ -388,16 +425,38 @@ impl std::fmt::Debug for Template {
     }
 }
 
+/// A compiled subject variant.
+struct VariantParts {
+    subject: Option<Part>,
+    preview_text: Option<Part>,
+}
+
 impl Template {
-    /// Renders every part for one contact. The html part (and its layout) sees data strings HTML-escaped; the
-    /// subject, text and body see them as they are. The subject is collapsed to one line. An email with html but no
-    /// text part gets a text part derived from the html.
+    /// Renders every part for one contact with the template's own subject (variant A). The html part (and its
+    /// layout) sees data strings HTML-escaped; the subject, preview text, text and body see them as they are. The
+    /// subject and preview text are collapsed to one line; the preview text goes, hidden, at the top of the html.
+    /// An email with html but no text part gets a text part derived from the html (without the preview text).
     pub fn render(&self, globals: &Globals) -> Result<Rendered, TemplateError> {
+        self.render_variant(globals, 0)
+    }
+
+    /// How many subject lines the template has: 1, or 1 plus its variants.
+    pub fn variant_count(&self) -> usize {
+        1 + self.variants.len()
+    }
+
+    /// Renders with subject variant `variant` (0 is the template's own subject, 1 its first variant, ...; one
+    /// it does not have renders as 0). A variant without its own preview text uses the template's.
+    pub fn render_variant(&self, globals: &Globals, variant: usize) -> Result<Rendered, TemplateError> {
         let _settings = context::enter(false, &globals.settings);
-        let plain = |p: &Option<Part>| p.as_ref().map(|p| p.render(globals, None, &*self.partials)).transpose();
-        let subject = plain(&self.subject)?.map(|s| one_line(&s));
-        let text = plain(&self.text)?;
-        let body = plain(&self.body)?;
+        let plain = |p: Option<&Part>| p.map(|p| p.render(globals, None, &*self.partials)).transpose();
+        let chosen = variant.checked_sub(1).and_then(|i| self.variants.get(i));
+        let subject_part = chosen.map_or(self.subject.as_ref(), |v| v.subject.as_ref());
+        let preview_part = chosen.and_then(|v| v.preview_text.as_ref()).or(self.preview_text.as_ref());
+        let subject = plain(subject_part)?.map(|s| one_line(&s));
+        let preview_text = plain(preview_part)?.map(|s| one_line(&s)).filter(|s| !s.is_empty());
+        let text = plain(self.text.as_ref())?;
+        let body = plain(self.body.as_ref())?;
         let html = match &self.html {
             None => None,
             Some(part) => {
@@ -413,7 +472,11 @@ impl Template {
             (None, Some(h)) => Some(html_to_text(h)),
             (t, _) => t,
         };
-        Ok(Rendered { subject, html, text, body })
+        let html = match (html, &preview_text) {
+            (Some(h), Some(p)) => Some(with_preheader(&h, p)),
+            (h, _) => h,
+        };
+        Ok(Rendered { subject, preview_text, html, text, body })
     }
 
     /// True when the template has an html part.

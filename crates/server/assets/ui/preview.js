@@ -83,7 +83,8 @@ function fromWhere(m) {
 /** A message (outbox item, message record or template preview): headers, then the body. */
 export function messageView(m, { title } = {}) {
   const rows = [
-    m.subject ? h('div', {}, h('strong', { text: 'Subject: ' }), m.subject) : null,
+    m.subject ? h('div', {}, h('strong', { text: 'Subject: ' }), m.subject, m.variant ? h('span', { class: 'small muted', text: ` (subject line ${m.variant} of a test)` }) : null) : null,
+    m.preview_text ? h('div', {}, h('strong', { text: 'Preview text: ' }), m.preview_text) : null,
     m.to ? h('div', {}, h('strong', { text: 'To: ' }), m.to) : null,
     h(
       'div',

@@ -40,6 +40,13 @@ pub struct MessageBody {
     pub reason: Value,
     #[schema(value_type = Option<String>)]
     pub subject: Value,
+    /// An email's preview text as rendered (also hidden at the top of `html`).
+    #[schema(value_type = Option<String>)]
+    pub preview_text: Value,
+    /// The subject line it was given (`"A"` is the template's own subject, `"B"` its first variant, …) when its
+    /// template tests subject lines; null otherwise.
+    #[schema(example = "B")]
+    pub variant: Option<String>,
     #[schema(value_type = Option<String>)]
     pub html: Value,
     #[schema(value_type = Option<String>)]
@@ -79,6 +86,8 @@ impl From<&StoredMessage> for MessageBody {
             status: m.status.as_str().to_string(),
             reason: d["reason"].clone(),
             subject: d["subject"].clone(),
+            preview_text: d["preview_text"].clone(),
+            variant: subject_variant(&d),
             html: d["html"].clone(),
             text: d["text"].clone(),
             body: d["body"].clone(),
@@ -91,6 +100,11 @@ impl From<&StoredMessage> for MessageBody {
             created_at: m.created_at.to_string(),
         }
     }
+}
+
+/// The letter of the subject line a message's data records (`subject_variant`: 0 is A).
+fn subject_variant(d: &Value) -> Option<String> {
+    d["subject_variant"].as_u64().map(|i| kairos_template::variant_letter(i as usize))
 }
 
 /// Filters of `GET /api/v1/messages` (SPEC 8), all optional.

@@ -40,6 +40,7 @@ pub mod site;
 pub mod site_items;
 pub mod tasks;
 mod template_blocks;
+pub mod template_variants;
 pub mod templates;
 
 use axum::Router;
@@ -138,6 +139,7 @@ pub const API: &[Route] = &[
     secret("GET", "/templates/{id}", || get(templates::get)),
     secret("POST", "/templates/preview", || post(templates::preview_draft)),
     secret("POST", "/templates/{id}/preview", || post(templates::preview)),
+    secret("POST", "/templates/{id}/variants/{variant}/winner", || post(template_variants::pick_winner)),
     secret("POST", "/flows", || post(flows::create)),
     secret("GET", "/flows", || get(flows::list)),
     secret("GET", "/flows/library", || get(flows::library)),

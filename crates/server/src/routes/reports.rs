@@ -91,7 +91,7 @@ pub(crate) async fn context(app: &AppState, ws: WorkspaceId, q: &ReportQuery) ->
     Ok(Ctx { from, to, now, windows, timezone })
 }
 
-fn rate(x: f64) -> f64 {
+pub(crate) fn rate(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::template_blocks;
+use super::template_variants::{self, SubjectVariantBody};
 use crate::AppState;
 use crate::api::{QueryParams, json_body, read};
 use crate::auth::SecretWorkspace;
@@ -30,7 +31,10 @@ fn valid_id(id: &str) -> bool {
 /// webhook and partials), each at most 256 KB. An email needs `subject` and `html` or `text` (or `blocks`); SMS,
 /// chat and webhook templates need `body`; a layout's `html` holds `{{ content }}`; `layout` names the layout to
 /// wrap an email in. A block email has `blocks` (1 to 40 sections) and its `html` is always their rendering: any
-/// `html` sent with them is replaced.
+/// `html` sent with them is replaced. An email may have a `preview_text` (the inbox's line after the subject,
+/// placed hidden at the top of the html) and up to 4 subject-line `variants` tested against its own subject:
+/// each recipient gets one of them (A is the template's own subject and preview text, B the first variant, ...),
+/// the same one every time; `winner` (a letter) sends one to everyone.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct TemplateParts {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +45,17 @@ pub struct TemplateParts {
     pub channel: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// An email's preview text (Liquid, plain text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Your cart is saved for 7 days")]
+    pub preview_text: Option<String>,
+    /// Subject lines B, C, … tested against `subject` (at most 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<SubjectVariantBody>>,
+    /// The subject line everyone gets once picked (`"A"`, `"B"`, …); without it recipients are split evenly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "B")]
+    pub winner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,7 +99,20 @@ pub struct TemplateBody {
 /// Validates a template body into its parts (the stored JSON, without id and version).
 fn template_body(v: &Value) -> Result<TemplateParts, ApiError> {
     let o = v.as_object().ok_or_else(|| ApiError::invalid_type("body", "the body must be a JSON object"))?;
-    let known = ["id", "name", "channel", "subject", "html", "text", "body", "layout", "blocks"];
+    let known = [
+        "id",
+        "name",
+        "channel",
+        "subject",
+        "html",
+        "text",
+        "body",
+        "layout",
+        "blocks",
+        "preview_text",
+        "variants",
+        "winner",
+    ];
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::field(ErrorCode::UnknownField, k, format!("unknown field {k:?}")));
     }
@@ -114,10 +142,12 @@ fn template_body(v: &Value) -> Result<TemplateParts, ApiError> {
         text: text("text")?,
         body: text("body")?,
         layout: text("layout")?,
-        blocks: None,
+        ..TemplateParts::default()
     };
+    template_variants::check(o, &mut out)?;
     if let Some((blocks, html)) = template_blocks::checked(o.get("blocks"))? {
         template_blocks::check_place(&out.channel, out.layout.as_deref())?;
+        template_variants::check_blocks(&blocks, &out)?;
         (out.blocks, out.html) = (Some(blocks), Some(html));
     }
     match out.channel.as_str() {
@@ -156,7 +186,7 @@ impl From<&StoredTemplate> for TemplateBody {
     }
 }
 
-async fn save_template(
+pub(crate) async fn save_template(
     app: &AppState,
     ws: kairos_domain::WorkspaceId,
     id: String,
@@ -167,12 +197,16 @@ async fn save_template(
     })?;
     let liquid = kairos_template::TemplateParts {
         subject: parts.subject,
+        preview_text: parts.preview_text,
+        variants: parts.variants.iter().flatten().map(kairos_template::SubjectVariant::from).collect(),
         html: parts.html,
         text: parts.text,
         body: parts.body,
         layout: parts.layout,
     };
-    let source = TemplateSource { name: parts.name, kind, parts: liquid, blocks: parts.blocks };
+    // Checked against the variants by `template_variants::check`; a stored one is kept as it is.
+    let winner = parts.winner.as_deref().and_then(kairos_template::variant_index);
+    let source = TemplateSource { name: parts.name, kind, parts: liquid, blocks: parts.blocks, winner };
     app.engine.save_template(ws, id.clone(), source).await?;
     let t = read(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
     Ok(TemplateBody::from(&t))
@@ -301,15 +335,19 @@ impl PreviewQuery {
     }
 }
 
-/// `event` stands in for the trigger event (`{{ event.* }}`).
+/// `event` stands in for the trigger event (`{{ event.* }}`); `variant` is the subject line to show (`"A"`, the
+/// template's own, by default).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PreviewRequest {
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(value_type = Option<Object>)]
     pub event: Option<Value>,
+    #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<String>, example = "B")]
+    pub variant: Option<Value>,
 }
 
-/// An unsaved template's parts and a stand-in trigger event.
+/// An unsaved template's parts, a stand-in trigger event and the subject line to show.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DraftPreviewRequest {
     #[serde(default, deserialize_with = "crate::api::present")]
@@ -318,6 +356,19 @@ pub struct DraftPreviewRequest {
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(value_type = Option<Object>)]
     pub event: Option<Value>,
+    #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<String>, example = "B")]
+    pub variant: Option<Value>,
+}
+
+/// The subject line a preview asks for (A when absent).
+fn variant_of(v: Option<Value>) -> Result<usize, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) => kairos_template::variant_index(&s)
+            .ok_or_else(|| ApiError::invalid_value("variant", "variant is a subject line's letter: A, B, C, D or E")),
+        Some(_) => Err(ApiError::invalid_type("variant", "variant must be a letter like \"B\"")),
+    }
 }
 
 /// A template rendered for a contact (nothing is stored or sent). `skipped` names why nothing would be sent
@@ -333,6 +384,14 @@ pub struct Preview {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub subject: Option<Option<String>>,
+    /// The preview text as rendered (also placed, hidden, at the top of `html`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub preview_text: Option<Option<String>>,
+    /// The subject line shown (`"A"`, `"B"`, …) when the template has variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "B")]
+    pub variant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub html: Option<Option<String>>,
@@ -357,6 +416,8 @@ impl From<kairos_engine::messages::Preview> for Preview {
             template_version,
             contact_id: p.contact.0,
             subject: None,
+            preview_text: None,
+            variant: None,
             html: None,
             text: None,
             body: None,
@@ -367,6 +428,8 @@ impl From<kairos_engine::messages::Preview> for Preview {
             Ok(r) => {
                 (out.subject, out.html, out.text, out.body) =
                     (Some(r.subject), Some(r.html), Some(r.text), Some(r.body));
+                out.preview_text = r.preview_text.map(Some);
+                out.variant = r.variant.map(kairos_template::variant_letter);
                 out.warnings = Some(r.warnings);
             }
             Err(reason) => out.skipped = Some(reason),
@@ -410,7 +473,8 @@ pub async fn preview(
     let v = json_body(&headers, body).await.unwrap_or(Value::Null);
     let req: PreviewRequest = crate::api::lenient(v).unwrap_or_default();
     let event = event_of(req.event)?;
-    Ok(Reply(Preview::from(app.engine.preview_template(ws, id, contact, event).await?)))
+    let variant = variant_of(req.variant)?;
+    Ok(Reply(Preview::from(app.engine.preview_template(ws, id, contact, event, variant).await?)))
 }
 
 /// Renders unsaved template parts for a contact (the editor's live preview).
@@ -450,7 +514,8 @@ pub async fn preview_draft(
         }
     };
     let event = event_of(req.event)?;
-    Ok(Reply(Preview::from(app.engine.preview_draft(ws, draft, contact, event).await?)))
+    let variant = variant_of(req.variant)?;
+    Ok(Reply(Preview::from(app.engine.preview_draft(ws, draft, contact, event, variant).await?)))
 }
 
 fn draft_parts(t: Value) -> Result<kairos_template::TemplateParts, ApiError> {

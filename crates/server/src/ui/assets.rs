@@ -38,6 +38,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/templates.js", "text/javascript; charset=utf-8"),
     asset!("pages/email-blocks.js", "text/javascript; charset=utf-8"),
     asset!("pages/email-blocks-fields.js", "text/javascript; charset=utf-8"),
+    asset!("pages/template-variants.js", "text/javascript; charset=utf-8"),
     asset!("pages/trigger-event.js", "text/javascript; charset=utf-8"),
     asset!("pages/catalog.js", "text/javascript; charset=utf-8"),
     asset!("pages/outbox.js", "text/javascript; charset=utf-8"),

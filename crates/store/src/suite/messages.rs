@@ -19,7 +19,41 @@ pub(crate) fn message(id: &str, ws: WorkspaceId, contact: i64, status: &str, t: 
         data: format!("{{\"n\":\"{id}\"}}"),
         created_at: at(t),
         variant: None,
+        subject_variant: None,
     }
+}
+
+/// The subject line a message was given (A/B within one template) is kept with it, through its updates, and in
+/// the rows of reports.
+pub fn subject_variants_are_kept(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    write(store, |w| {
+        let mut b = message("b", ws, 1, "sent", 1);
+        b.subject_variant = Some(1);
+        w.insert_message(&b)?;
+        let mut e = message("e", ws, 2, "queued", 2);
+        e.subject_variant = Some(4);
+        w.insert_message(&e)?;
+        w.insert_message(&message("plain", ws, 3, "sent", 3))?;
+        w.update_message("e", MessageStatus::Opened, "{\"opened\":1}")?;
+        assert_eq!(w.message("e")?.and_then(|m| m.subject_variant), Some(4), "an update keeps it");
+        Ok(())
+    });
+    let r = store.reader().unwrap();
+    let listed: Vec<(String, Option<i64>)> = all_pages(|c| r.messages(ws, &MessageFilter::default(), c, 2))
+        .into_iter()
+        .map(|m| (m.id, m.subject_variant))
+        .collect();
+    assert_eq!(listed, [("plain".to_string(), None), ("e".to_string(), Some(4)), ("b".to_string(), Some(1))]);
+    assert_eq!(r.message_of(ws, "b").unwrap().and_then(|m| m.subject_variant), Some(1));
+    let mut rows: Vec<(String, Option<i64>)> = r
+        .message_rows(ws, at(0), at(100), &crate::reports::Cohort::Flows(None))
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.subject_variant))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, [("b".to_string(), Some(1)), ("e".to_string(), Some(4)), ("plain".to_string(), None)]);
 }
 
 /// The same message id is stored once (a retried step sends nothing twice); listings filter and page.

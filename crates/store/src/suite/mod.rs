@@ -73,6 +73,7 @@ macro_rules! store_suite {
             templates_versions_and_channels,
             flows_versions_runs_and_tasks,
             sends_are_idempotent_and_messages_filtered,
+            subject_variants_are_kept,
             suppression_per_workspace_and_channel,
             campaign_recipients_and_variants,
             campaign_lifecycle,

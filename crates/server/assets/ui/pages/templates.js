@@ -7,6 +7,7 @@ const REPORT_DAYS = 90;
 import { messageView } from '../preview.js';
 import { emailBlocks } from './email-blocks.js';
 import { triggerEventPicker } from './trigger-event.js';
+import { subjectVariants, variantNumbers } from './template-variants.js';
 
 const CHANNELS = ['email', 'sms', 'chat', 'webhook', 'partial', 'layout'];
 /** Which parts each channel has. */
@@ -34,7 +35,7 @@ export async function list() {
       h('p', { class: 'muted small', text: `What each template earned in the last ${REPORT_DAYS} days, whichever flows and campaigns sent it (attributed revenue: orders within 5 days of an email open or click, 1 day of an SMS).` }),
       table(
         [
-          { label: 'Template', cell: (t) => h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.subject || t.id }) },
+          { label: 'Template', cell: (t) => h('span', {}, h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.subject || t.id }), t.variants?.length ? [' ', badge('A/B subject', 'accent')] : null) },
           { label: 'Channel', cell: (t) => badge(t.channel, 'accent') },
           { label: 'Sent', num: true, cell: (t) => num(earned[t.id]?.sent ?? 0) },
           { label: 'Open rate', num: true, cell: (t) => (earned[t.id] ? pct(earned[t.id].open_rate) : '—') },
@@ -63,6 +64,8 @@ function templateForm(t, isNew) {
   const wrappers = Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, field(PART_LABELS[k], c)]));
   // An email's "Blocks | HTML" switch and block editor (email-blocks.js); in blocks mode it makes the html.
   const blocks = emailBlocks({ t, isNew, channel, onChange: () => (show(), checkUnsub()) });
+  // An email's preview text and subject line test (template-variants.js).
+  const variants = subjectVariants({ t, channel });
   const show = () => {
     for (const [k, w] of Object.entries(wrappers)) w.hidden = !PARTS[channel.value].includes(k) || blocks.hides(k);
   };
@@ -81,17 +84,19 @@ function templateForm(t, isNew) {
     const out = { name: name.value.trim() || undefined, channel: channel.value };
     if (isNew && id.value.trim()) out.id = id.value.trim();
     for (const k of PARTS[channel.value]) if (controls[k].value !== '') out[k] = controls[k].value;
-    return blocks.apply(out);
+    return variants.apply(blocks.apply(out));
   };
   const fields = [
     isNew ? field('Id (optional)', id, 'Letters, digits, - and _; generated when empty.') : null,
     field('Name', name),
     field('Channel', channel),
-    Object.values(wrappers),
+    wrappers.subject,
+    variants.element,
+    Object.values(wrappers).filter((w) => w !== wrappers.subject),
     blocks.element,
     unsubWarning,
   ];
-  return { fields, body, controls };
+  return { fields, body, controls, variants };
 }
 
 export async function create(ctx) {
@@ -153,7 +158,7 @@ export async function edit(ctx) {
       // The draft as it is in the editor, rendered live (nothing is saved).
       const event = await trigger.forContact(c);
       if (mine !== seq) return;
-      const r = await api('/templates/preview', { method: 'POST', query: { contact_id: c.id }, body: { template: f.body(), event } });
+      const r = await api('/templates/preview', { method: 'POST', query: { contact_id: c.id }, body: { template: f.body(), event, variant: f.variants.previewVariant() } });
       if (mine !== seq) return;
       whoLabel.textContent = `As ${contactName(c)} would see this draft:`;
       previewSlot.replaceChildren(messageView({ ...r, channel: t.channel, to: c.email || c.phone }, { title: `Preview for ${contactName(c)}` }));
@@ -164,6 +169,7 @@ export async function edit(ctx) {
     }
   };
   who.addEventListener('input', debounce(preview, 400));
+  f.variants.previewPicker.addEventListener('change', preview);
   // Live preview while typing in any part of the template.
   form.addEventListener('input', debounce(preview, 400));
   form.addEventListener('submit', (e) => {
@@ -188,6 +194,8 @@ export async function edit(ctx) {
     }
   });
   preview();
+  const settings = await workspaceSettings();
+  const numbers = await variantNumbers(t, { currency: settings?.store?.currency || 'USD', onPicked: () => ctx.navigate(location.pathname, { replace: true }) });
   return h(
     'div',
     {},
@@ -196,7 +204,8 @@ export async function edit(ctx) {
       'div',
       { class: 'grid two' },
       panel('Editor', form),
-      panel('Preview', field('Preview for contact (email, user id or contact id)', who), trigger.element, whoLabel, previewErrors, previewSlot),
+      panel('Preview', field('Preview for contact (email, user id or contact id)', who), trigger.element, f.variants.previewPicker, whoLabel, previewErrors, previewSlot),
     ),
+    numbers,
   );
 }
