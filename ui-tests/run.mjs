@@ -264,8 +264,10 @@ try {
     await page.getByRole('link', { name: 'Ann Lindqvist' }).click();
     await page.getByRole('heading', { level: 1, name: 'Ann Lindqvist' }).waitFor();
     const timeline = page.locator('ol.timeline');
-    await timeline.getByText('Product Added', { exact: true }).waitFor();
-    await timeline.getByText('Product Viewed', { exact: true }).waitFor();
+    // In sentences, not event names and property dumps (issue 16 item 4).
+    await timeline.getByText('Added “Gravel Bike” to the cart', { exact: true }).waitFor();
+    await timeline.getByText('Viewed “Gravel Bike”', { exact: true }).waitFor();
+    await timeline.getByText('€1,299.00 · bicycles', { exact: true }).waitFor();
     await page.getByText('Computed fields').waitFor();
     // Lead scoring: the score and the stage are shown in words beside the other computed fields.
     const leadScore = await page.locator('dt', { hasText: 'Lead score' }).locator('xpath=following-sibling::dd[1]').innerText();
@@ -287,6 +289,9 @@ try {
     const text = await definition.inputValue();
     expect(text === 'trait.city = "Helsinki" and did "Product Viewed" within 30d', `builder text: ${text}`);
     await page.locator('[data-testid="live-count"][data-count="1"]').waitFor();
+    // The definition is also said in words while typing.
+    const said = 'In words: People whose city is “Helsinki” and who did “Product Viewed” in the last 30 days.';
+    await page.getByTestId('definition-words').getByText(said, { exact: true }).waitFor();
     await definition.fill('trait.city = "Nowhere"');
     await page.locator('[data-testid="live-count"][data-count="0"]').waitFor();
     // Lifecycle stages are picked in words and written as the segment language names them.
@@ -302,6 +307,11 @@ try {
     await page.getByRole('button', { name: 'Save segment' }).click();
     await page.getByRole('heading', { level: 1, name: 'Helsinki shoppers' }).waitFor();
     await page.locator('[data-testid="segment-size"][data-size="1"]').waitFor();
+    await page.getByTestId('segment-words').getByText('People whose city is “Helsinki” and who did “Product Viewed” in the last 30 days.').waitFor();
+    await page.goto(`${BASE}/ui/segments`);
+    await page.getByRole('row').filter({ hasText: 'Helsinki shoppers' }).getByText('People whose city is “Helsinki”', { exact: false }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'Helsinki shoppers' }).waitFor();
     await shot('segment');
   });
 
@@ -315,6 +325,9 @@ try {
     flowUrl = page.url();
     await page.locator('.canvas [data-step="welcome"]').waitFor();
     expect((await page.locator('.canvas .step').count()) >= 6, 'the canvas shows the trigger and the steps');
+    // Conditions in words, from the same sentences as segments.
+    await page.locator('.canvas').getByText('Check: people who did “Order Completed” since entering the flow').waitFor();
+    await page.locator('.canvas').getByText('When someone does “Email Subscribed”').waitFor();
     await page.getByRole('button', { name: 'Activate flow' }).click();
     await page.locator('[data-testid="flow-status"]').getByText('active').waitFor();
     await page.getByRole('button', { name: 'Pause flow' }).waitFor();

@@ -105,6 +105,12 @@ pub fn confirmation_template() -> Value {
         "text": "Hi {{ contact.first_name | default: \"there\" }},\n\nPlease confirm that you want to receive emails from {{ store.name | default: \"us\" }}:\n\n{{ event.confirm_url }}\n\nThe link works for {{ event.expires_in_days }} days. If you did not sign up, ignore this email: you will not hear from us.\n"})
 }
 
+/// A template whose subject (or SMS text) holds Liquid, named in words for the lists that show it.
+fn named(mut template: Value, name: &str) -> Value {
+    template["name"] = name.into();
+    template
+}
+
 fn sms(id: &str, body: &str) -> Value {
     json!({"id": id, "channel": "sms", "name": body, "body": body})
 }
@@ -183,9 +189,12 @@ pub const LIBRARY: &[LibraryFlow] = &[
                         "Still thinking it over? Here is 10% off to make up your mind.\n\n{COUPON_TEXT}\n\n{CART_TEXT}"
                     ),
                 ),
-                sms(
-                    "lib-cart-sms",
-                    "Your cart is still waiting for you, {{ contact.first_name | default: \"friend\" }}. Reply STOP to opt out.",
+                named(
+                    sms(
+                        "lib-cart-sms",
+                        "Your cart is still waiting for you, {{ contact.first_name | default: \"friend\" }}. Reply STOP to opt out.",
+                    ),
+                    "Cart reminder by SMS",
                 ),
             ]
         },
@@ -207,21 +216,24 @@ pub const LIBRARY: &[LibraryFlow] = &[
             ]})
         },
         templates: || {
-            vec![email_parts(
-                "lib-browse-email",
-                "Still thinking about {{ event.name }}?",
-                &format!(
-                    "<p>{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}.</p>\
+            vec![named(
+                email_parts(
+                    "lib-browse-email",
+                    "Still thinking about {{ event.name }}?",
+                    &format!(
+                        "<p>{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}.</p>\
 {{% if event.image_url %}}<p><img src=\"{{{{ event.image_url }}}}\" alt=\"{{{{ event.name }}}}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{{% endif %}}\
 <p><a href=\"{{{{ event.url | default: store.url }}}}\">Take another look</a></p>\
 {{% assign others = recommendations.also_viewed | default: recommendations.trending %}}{{% if others.size > 0 %}}<p>You might also like:</p>{}{{% endif %}}",
-                    product_cards("others", 3)
-                ),
-                &format!(
-                    "{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}: {{{{ event.url | default: store.url }}}}\n\
+                        product_cards("others", 3)
+                    ),
+                    &format!(
+                        "{{{{ event.name }}}} is still available{{% if event.price %}} at {{{{ event.price | money: event.currency }}}}{{% endif %}}: {{{{ event.url | default: store.url }}}}\n\
 {{% assign others = recommendations.also_viewed | default: recommendations.trending %}}{{% if others.size > 0 %}}\nYou might also like:\n{}{{% endif %}}",
-                    product_lines("others", 3)
+                        product_lines("others", 3)
+                    ),
                 ),
+                "Still thinking about it?",
             )]
         },
         segments: &[],
@@ -381,13 +393,16 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 "steps": [{"id": "email", "type": "send", "channel": "email", "template": "lib-back-in-stock"}]})
         },
         templates: || {
-            vec![email_parts(
-                "lib-back-in-stock",
-                "{{ event.title }} is back",
-                "<p>{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}.</p>\
+            vec![named(
+                email_parts(
+                    "lib-back-in-stock",
+                    "{{ event.title }} is back",
+                    "<p>{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}.</p>\
 {% if event.image_url %}<p><img src=\"{{ event.image_url }}\" alt=\"{{ event.title }}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{% endif %}\
 <p><a href=\"{{ event.url | default: store.url }}\">Get it before it is gone</a></p>",
-                "{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}: {{ event.url | default: store.url }}",
+                    "{{ event.title }} is back in stock{% if event.price %} at {{ event.price | money: event.currency }}{% endif %}: {{ event.url | default: store.url }}",
+                ),
+                "Back in stock",
             )]
         },
         segments: &[],
@@ -404,13 +419,16 @@ pub const LIBRARY: &[LibraryFlow] = &[
                 "steps": [{"id": "email", "type": "send", "channel": "email", "template": "lib-price-drop"}]})
         },
         templates: || {
-            vec![email_parts(
-                "lib-price-drop",
-                "Price drop: {{ event.title }}",
-                "<p>{{ event.title }} now costs {{ event.price | money: event.currency }}.</p>\
+            vec![named(
+                email_parts(
+                    "lib-price-drop",
+                    "Price drop: {{ event.title }}",
+                    "<p>{{ event.title }} now costs {{ event.price | money: event.currency }}.</p>\
 {% if event.image_url %}<p><img src=\"{{ event.image_url }}\" alt=\"{{ event.title }}\" width=\"300\" style=\"width:100%;max-width:300px;height:auto;border:0\"></p>{% endif %}\
 <p><a href=\"{{ event.url | default: store.url }}\">See it in the shop</a></p>",
-                "{{ event.title }} now costs {{ event.price | money: event.currency }}: {{ event.url | default: store.url }}",
+                    "{{ event.title }} now costs {{ event.price | money: event.currency }}: {{ event.url | default: store.url }}",
+                ),
+                "Price drop",
             )]
         },
         segments: &[],
@@ -430,11 +448,14 @@ pub const LIBRARY: &[LibraryFlow] = &[
             ]})
         },
         templates: || {
-            vec![email_parts(
-                "lib-birthday",
-                "Happy birthday, {{ contact.first_name | default: \"friend\" }}!",
-                &format!("<p>Here is a birthday gift: 20% off anything you like.</p>{COUPON_HTML}"),
-                &format!("Here is a birthday gift: 20% off anything you like.\n\n{COUPON_TEXT}"),
+            vec![named(
+                email_parts(
+                    "lib-birthday",
+                    "Happy birthday, {{ contact.first_name | default: \"friend\" }}!",
+                    &format!("<p>Here is a birthday gift: 20% off anything you like.</p>{COUPON_HTML}"),
+                    &format!("Here is a birthday gift: 20% off anything you like.\n\n{COUPON_TEXT}"),
+                ),
+                "Happy birthday",
             )]
         },
         segments: &[],

@@ -93,7 +93,36 @@ async fn demo_generates_a_store_and_serves_it() {
     assert!(size("Lapsed customers") > 0, "customers from before Kairos who stopped buying: {segments:?}");
     assert!(size("Unengaged subscribers (30 days)") > 0, "subscribers who never open: {segments:?}");
     history_happened(&mut c, sk, flows).await;
+    pages_show_the_history(addr, tmp.path(), sk);
     drop(child);
+}
+
+/// The demo's history in Chromium at 1440×900 and 390×844 (`ui-tests/demo.mjs`): what the HTTP checks above
+/// found, seen where a marketer looks. Run once (the demo lives on SQLite whatever the backend under test) and
+/// skipped with `KAIROS_SKIP_UI_TESTS=1`, like the other browser tests.
+fn pages_show_the_history(addr: std::net::SocketAddr, dir: &std::path::Path, sk: &str) {
+    if common::postgres_mode() || std::env::var_os("KAIROS_SKIP_UI_TESTS").is_some_and(|v| !v.is_empty() && v != "0") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let deps = Command::new("bash").arg(root.join("scripts/ui-test-deps.sh")).status().expect("run ui-test-deps.sh");
+    assert!(deps.success(), "scripts/ui-test-deps.sh failed");
+    let login: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo-login.json")).unwrap()).unwrap();
+    // `<target>/<profile>/deps/demo-…` → `<target>/demo-screenshots` (ui.rs clears `ui-screenshots` as it starts).
+    let exe = std::env::current_exe().unwrap();
+    let shots = exe.ancestors().nth(3).map_or_else(|| root.join("target"), std::path::Path::to_path_buf);
+    let status = Command::new("node")
+        .arg("demo.mjs")
+        .current_dir(root.join("ui-tests"))
+        .env("BASE_URL", format!("http://{addr}"))
+        .env("EMAIL", login["email"].as_str().unwrap())
+        .env("PASSWORD", login["password"].as_str().unwrap())
+        .env("SECRET_KEY", sk)
+        .env("SCREENSHOT_DIR", shots.join("demo-screenshots"))
+        .status()
+        .expect("run node ui-tests/demo.mjs");
+    assert!(status.success(), "the demo's pages in Chromium (see the output above)");
 }
 
 /// The demo process, stopped when the test ends, also when it fails (it would hold the build lock's file

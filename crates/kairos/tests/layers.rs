@@ -27,7 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("channels", &["domain"]),
     // Platforms' payloads mapped onto events and products, and their signatures (pure).
     ("integrations", &["domain"]),
-    ("engine", &["domain", "store", "segment", "flow", "template", "channels"]),
+    ("engine", &["domain", "store", "segment", "flow", "template", "analytics", "channels"]),
     ("server", &["domain", "store", "analytics", "engine", "segment", "flow", "channels", "template", "integrations"]),
     ("sample", &[]),
 ];

@@ -287,3 +287,66 @@ async fn a_preview_counts_what_the_saved_segment_holds() {
     assert_eq!(status, 400, "{p}");
     assert_eq!(p["error"]["field"], "definition", "{p}");
 }
+
+/// Definitions are also answered in words, with other segments by their names (never their ids), and the UI's
+/// flow pages can have any conditions said in words without evaluating them; a bad one is named by its index.
+#[tokio::test]
+async fn definitions_are_said_in_words() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.clone();
+    let sk = sk.as_str();
+    let (status, vip) = post(
+        &mut c,
+        sk,
+        "/api/v1/segments",
+        json!({"name": "Big spenders", "definition": "orders.total_spent >= 500"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{vip}");
+    assert_eq!(vip["description"], "People whose total spent is at least 500");
+    let vip_id = vip["id"].as_str().unwrap();
+    let definition = format!(r#"in segment "{vip_id}" and not did "Order Completed" within 30d"#);
+    let (status, lapsed) =
+        post(&mut c, sk, "/api/v1/segments", json!({"name": "Quiet big spenders", "definition": definition})).await;
+    assert_eq!(status, 201, "{lapsed}");
+    let said = "People who are in “Big spenders” and who did not do “Order Completed” in the last 30 days";
+    assert_eq!(lapsed["description"], said);
+    let id = lapsed["id"].as_str().unwrap();
+    assert_eq!(get(&mut c, sk, &format!("/api/v1/segments/{id}")).await.1["description"], said);
+    let list = get(&mut c, sk, "/api/v1/segments").await.1;
+    let listed: Vec<&str> =
+        list["items"].as_array().unwrap().iter().filter_map(|x| x["description"].as_str()).collect();
+    assert!(listed.contains(&said), "{list}");
+    let (status, preview) = post(&mut c, sk, "/api/v1/segments/preview", json!({"definition": definition})).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["description"], said);
+
+    let (status, words) = post(
+        &mut c,
+        sk,
+        "/api/v1/segments/describe",
+        json!({"definitions": ["cart.value > 3000", r#"did "Order Completed" since entry"#, {"consent": "email", "status": "subscribed"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{words}");
+    let said: Vec<&str> =
+        words["items"].as_array().unwrap().iter().map(|x| x["description"].as_str().unwrap()).collect();
+    assert_eq!(
+        said,
+        [
+            "People whose cart value is more than 3000",
+            "People who did “Order Completed” since entering the flow",
+            "People who are subscribed to email"
+        ]
+    );
+    let (status, bad) =
+        post(&mut c, sk, "/api/v1/segments/describe", json!({"definitions": ["orders.count >= 1", "orders.count >="]}))
+            .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["field"], "definitions[1]");
+    let many: Vec<Value> = (0..201).map(|_| json!("orders.count >= 1")).collect();
+    let (status, bad) = post(&mut c, sk, "/api/v1/segments/describe", json!({"definitions": many})).await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["field"], "definitions");
+}

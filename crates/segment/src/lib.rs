@@ -9,6 +9,7 @@ pub mod json;
 pub mod lead;
 pub mod parse;
 pub mod print;
+pub mod words;
 
 pub use ast::{Channel, CompareOp, ConsentIs, Expr, FieldPath, Literal, Relative, Window};
 pub use error::SegmentError;

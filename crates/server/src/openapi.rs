@@ -58,6 +58,7 @@ pub const SECRET_KEY: &str = "secret_key";
         routes::segments::update,
         routes::segments::delete,
         routes::segments::preview,
+        routes::segment_words::describe,
         routes::segments::members,
         routes::segments::history,
         routes::templates::create,

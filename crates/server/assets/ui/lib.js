@@ -218,6 +218,8 @@ export function notice(text) {
  */
 export function table(columns, rows, { caption, empty = 'Nothing here yet.', rowAttrs } = {}) {
   if (!rows.length) return h('p', { class: 'muted', text: empty });
+  // A column may be left out with null (one the server cannot fill).
+  columns = columns.filter(Boolean);
   return h(
     'div',
     { class: 'table-wrap' },

@@ -75,6 +75,7 @@ pub struct AbTest {
 pub struct CampaignStats {
     pub messages: u64,
     pub sent: u64,
+    /// Sent and not bounced (the reports' definition).
     pub delivered: u64,
     pub opened: u64,
     pub clicked: u64,
@@ -200,7 +201,9 @@ impl CampaignBody {
             stats: CampaignStats {
                 messages: counts.iter().map(|(_, n)| n).sum(),
                 sent: count(&[Sent, Queued, Delivered, Opened, Clicked, Unsubscribed, Complained]),
-                delivered: count(&[Delivered, Opened, Clicked]),
+                // As the reports count it: went out and did not bounce (email has no delivery receipt; an
+                // open, a click or an unsubscribe proves it arrived).
+                delivered: count(&[Sent, Delivered, Opened, Clicked, Unsubscribed, Complained]),
                 opened: count(&[Opened, Clicked]),
                 clicked: count(&[Clicked]),
                 skipped: count(&[Skipped]),

@@ -34,6 +34,7 @@ pub mod products;
 pub mod quizzes;
 pub mod report_details;
 pub mod reports;
+pub mod segment_words;
 pub mod segments;
 pub mod settings;
 pub mod site;
@@ -128,6 +129,7 @@ pub const API: &[Route] = &[
     secret("POST", "/segments", || post(segments::create)),
     secret("GET", "/segments", || get(segments::list)),
     secret("POST", "/segments/preview", || post(segments::preview)),
+    secret("POST", "/segments/describe", || post(segment_words::describe)),
     secret("GET", "/segments/{id}", || get(segments::get)),
     secret("PUT", "/segments/{id}", || put(segments::update)),
     secret("DELETE", "/segments/{id}", || delete(segments::delete)),

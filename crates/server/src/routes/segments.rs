@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use kairos_domain::{Duration, Timestamp};
+use kairos_domain::{Duration, Timestamp, WorkspaceId};
 use kairos_engine::{SegmentCmd, SegmentInfo, SegmentReply};
 use kairos_segment::Expr;
 
@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::api::{PageQuery, QueryParams, json_body, lenient, limit, present, read, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::routes::segment_words::SegmentNames;
 use crate::wire::{self, ContactBody, Page, Reply, created};
 use kairos_engine::SEGMENT_PREVIEW_SAMPLE_MAX as PREVIEW_SAMPLE_MAX;
 
@@ -84,6 +85,8 @@ pub struct SegmentBody {
     pub definition: Value,
     /// The definition as text.
     pub text: String,
+    /// The definition in words: "People whose number of orders is at least 2".
+    pub description: String,
     pub size: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -93,13 +96,14 @@ pub struct SegmentBody {
     pub warnings: Vec<String>,
 }
 
-impl From<&SegmentInfo> for SegmentBody {
-    fn from(s: &SegmentInfo) -> Self {
+impl SegmentBody {
+    fn new(s: &SegmentInfo, names: &SegmentNames) -> Self {
         SegmentBody {
             id: s.id.clone(),
             name: s.name.clone(),
             definition: kairos_segment::json::to_json(&s.expr),
             text: kairos_segment::print::to_text(&s.expr),
+            description: names.describe(&s.expr),
             size: s.size,
             created_at: s.created_at.to_string(),
             updated_at: s.updated_at.to_string(),
@@ -108,9 +112,11 @@ impl From<&SegmentInfo> for SegmentBody {
     }
 }
 
-fn info(r: SegmentReply) -> Result<SegmentBody, ApiError> {
+async fn info(app: &AppState, ws: WorkspaceId, r: SegmentReply) -> Result<SegmentBody, ApiError> {
     match r {
-        SegmentReply::Info(s) => Ok(SegmentBody::from(&s)),
+        SegmentReply::Info(s) => {
+            Ok(SegmentBody::new(&s, &SegmentNames::for_exprs(app, ws, [&s.expr].into_iter()).await?))
+        }
         _ => Err(ApiError::internal("unexpected engine reply")),
     }
 }
@@ -137,7 +143,7 @@ pub async fn create(
     let name = name(req.name.as_ref())?.ok_or_else(|| ApiError::missing_field("name", "name is required"))?;
     let expr = definition(req.definition.as_ref())?;
     let r = app.engine.segment(ws, SegmentCmd::Create { name, expr }).await?;
-    Ok(created(info(r)?))
+    Ok(created(info(&app, ws, r).await?))
 }
 
 #[utoipa::path(
@@ -154,7 +160,10 @@ pub async fn list(
     State(app): State<AppState>,
 ) -> Result<Reply<Page<SegmentBody>>, ApiError> {
     match app.engine.segment(ws, SegmentCmd::List).await? {
-        SegmentReply::List(items) => Ok(Reply(Page::whole(items.iter().map(SegmentBody::from).collect()))),
+        SegmentReply::List(items) => {
+            let names = SegmentNames::of(&items);
+            Ok(Reply(Page::whole(items.iter().map(|s| SegmentBody::new(s, &names)).collect())))
+        }
         _ => Err(ApiError::internal("unexpected engine reply")),
     }
 }
@@ -175,7 +184,8 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Reply<SegmentBody>, ApiError> {
-    Ok(Reply(info(app.engine.segment(ws, SegmentCmd::Get { id }).await?)?))
+    let r = app.engine.segment(ws, SegmentCmd::Get { id }).await?;
+    Ok(Reply(info(&app, ws, r).await?))
 }
 
 /// Renames it or changes its definition (members are evaluated again, silently).
@@ -203,7 +213,8 @@ pub async fn update(
     let req: SegmentRequest = request(json_body(&headers, body).await?)?;
     let name = name(req.name.as_ref())?;
     let expr = req.definition.as_ref().map(|d| definition(Some(d))).transpose()?;
-    Ok(Reply(info(app.engine.segment(ws, SegmentCmd::Update { id, name, expr }).await?)?))
+    let r = app.engine.segment(ws, SegmentCmd::Update { id, name, expr }).await?;
+    Ok(Reply(info(&app, ws, r).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -252,6 +263,8 @@ pub struct SegmentPreview {
     #[schema(value_type = Object)]
     pub definition: Value,
     pub text: String,
+    /// The definition in words.
+    pub description: String,
     pub warnings: Vec<String>,
 }
 
@@ -282,10 +295,16 @@ pub async fn preview(
     };
     let definition = kairos_segment::json::to_json(&expr);
     let text = kairos_segment::print::to_text(&expr);
+    let description = SegmentNames::for_exprs(&app, ws, [&expr].into_iter()).await?.describe(&expr);
     match app.engine.segment(ws, SegmentCmd::Preview { expr, sample }).await? {
-        SegmentReply::Preview { count, sample, warnings } => {
-            Ok(Reply(SegmentPreview { count, sample: wire::contacts(&sample), definition, text, warnings }))
-        }
+        SegmentReply::Preview { count, sample, warnings } => Ok(Reply(SegmentPreview {
+            count,
+            sample: wire::contacts(&sample),
+            definition,
+            text,
+            description,
+            warnings,
+        })),
         _ => Err(ApiError::internal("unexpected engine reply")),
     }
 }

@@ -35,6 +35,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("pages/campaign-compose.js", "text/javascript; charset=utf-8"),
     asset!("pages/performance.js", "text/javascript; charset=utf-8"),
     asset!("pages/words.js", "text/javascript; charset=utf-8"),
+    asset!("pages/timeline-words.js", "text/javascript; charset=utf-8"),
     asset!("pages/templates.js", "text/javascript; charset=utf-8"),
     asset!("pages/email-blocks.js", "text/javascript; charset=utf-8"),
     asset!("pages/email-blocks-fields.js", "text/javascript; charset=utf-8"),

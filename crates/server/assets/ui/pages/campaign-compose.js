@@ -1,6 +1,7 @@
 // Composing a campaign (new, or editing a draft or scheduled one) and the confirmation before it is scheduled:
 // the audience size and the send time in the store's zone, stated in words.
 import { api, apiOptional, h, pageHead, field, select, busy, toast, nextId, num, confirmDialog, dateTimeIn, notice } from '../lib.js';
+import { templateName } from './words.js';
 
 const UNAVAILABLE = 'Campaigns are not available on this server yet.';
 
@@ -77,7 +78,7 @@ async function composer(ctx, existing) {
   const fillTemplates = () => {
     const opts = tpls.filter((t) => t.channel === channel.value);
     for (const sel of [template, templateB]) {
-      sel.replaceChildren(...(opts.length ? opts.map((t) => h('option', { value: t.id, text: t.name || t.subject || t.id })) : [h('option', { value: '', text: 'No template for this channel' })]));
+      sel.replaceChildren(...(opts.length ? opts.map((t) => h('option', { value: t.id, text: templateName(t) })) : [h('option', { value: '', text: 'No template for this channel' })]));
     }
     if (opts.length > 1) templateB.selectedIndex = 1;
     if (e.template) template.value = e.template;

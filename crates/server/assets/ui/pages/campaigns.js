@@ -1,8 +1,12 @@
 // Campaigns: the list, and one campaign's setup, progress and lifecycle (edit, schedule, cancel, pause, resume,
 // duplicate, delete). Composing is `campaign-compose.js`.
-import { api, apiOptional, h, pageHead, panel, table, num, pct, money, dateTime, statusBadge, busy, toast, kv, notice, workspaceSettings, confirmDialog } from '../lib.js';
+import { api, apiOptional, h, pageHead, panel, table, num, pct, money, dateTime, statusBadge, busy, toast, kv, notice, workspaceSettings, confirmDialog, serverNow } from '../lib.js';
 import { confirmSchedule } from './campaign-compose.js';
 import { lastDays, performancePanel, numbersTable } from './performance.js';
+import { templateName, duration } from './words.js';
+
+/** What an A/B test's winner is picked by, in words. */
+const AB_METRIC = { opens: 'Open rate', clicks: 'Click rate', revenue: 'Revenue per recipient' };
 
 export { compose, edit } from './campaign-compose.js';
 
@@ -29,7 +33,7 @@ export async function list() {
           { label: 'Campaign', cell: (c) => h('a', { href: `/ui/campaigns/${encodeURIComponent(c.id)}`, text: c.name }) },
           { label: 'Status', cell: (c) => statusBadge(c.status) },
           { label: 'Channel', cell: (c) => ({ email: 'Email', sms: 'SMS', chat: 'Chat' })[c.channel] || '—' },
-          { label: 'When', cell: (c) => describeSchedule(c.schedule) },
+          { label: 'When', cell: (c) => when(c) },
           { label: 'Sent', num: true, cell: (c) => num(c.stats?.sent) },
           { label: 'Opened', num: true, cell: (c) => num(c.stats?.opened) },
           { label: 'Clicked', num: true, cell: (c) => num(c.stats?.clicked) },
@@ -42,6 +46,14 @@ export async function list() {
       ),
     ),
   );
+}
+
+/** When a campaign went, goes or would go out: the send time once known, else its schedule in words. */
+function when(c) {
+  if (c.status === 'sent' && (c.finished_at || c.scheduled_at)) return `Sent ${dateTime(c.finished_at || c.scheduled_at)}`;
+  if (c.status === 'sending' && c.scheduled_at) return `Sending since ${dateTime(c.scheduled_at)}`;
+  if (c.schedule?.type) return describeSchedule(c.schedule);
+  return c.scheduled_at ? dateTime(c.scheduled_at) : describeSchedule(c.schedule);
 }
 
 function describeSchedule(s = {}) {
@@ -125,16 +137,19 @@ export async function detail(ctx) {
   const id = ctx.params[0];
   const c = await apiOptional(`/campaigns/${encodeURIComponent(id)}`);
   if (!c) return h('div', {}, pageHead('Campaign'), notice('No such campaign (or campaigns are not available on this server).'));
+  // The report covers the days since the campaign went out (a day before, for time zones), at most a year.
+  const start = Date.parse(c.scheduled_at || c.created_at);
+  const days = Number.isFinite(start) ? Math.min(REPORT_DAYS, Math.max(7, Math.ceil((serverNow().getTime() - start) / 86_400_000) + 1)) : REPORT_DAYS;
   const [settings, segments, templates, report] = await Promise.all([
     workspaceSettings(),
     apiOptional('/segments'),
     apiOptional('/templates'),
-    apiOptional(`/reports/campaigns/${encodeURIComponent(id)}`, { query: lastDays(REPORT_DAYS) }).catch(() => null),
+    apiOptional(`/reports/campaigns/${encodeURIComponent(id)}`, { query: lastDays(days, serverNow()) }).catch(() => null),
   ]);
   const currency = settings?.store?.currency || 'USD';
   const topicNames = Object.fromEntries((settings.topics || []).map((t) => [t.id, t.name]));
   const segName = Object.fromEntries((segments?.items || []).flatMap((s) => [[s.id, s.name], [s.name, s.name]]));
-  const tplName = Object.fromEntries((templates?.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
+  const tplName = Object.fromEntries((templates?.items || []).map((t) => [t.id, templateName(t)]));
   const names = (list) => (list || []).map((s) => segName[s] || 'a deleted segment').join(', ') || 'none';
   const errors = h('div');
   const refresh = h('a', { href: `/ui/campaigns/${encodeURIComponent(c.id)}`, class: 'button secondary', text: 'Refresh' });
@@ -168,7 +183,7 @@ export async function detail(ctx) {
     h('p', { class: 'muted', text: statusWords[c.status] || '' }),
     errors,
     h('div', { class: 'cards' }, cards.map(([k, v]) => h('div', { class: 'card' }, h('div', { class: 'label', text: k }), h('div', { class: 'value', text: num(v) })))),
-    report ? performancePanel(report, currency, 'this campaign', REPORT_DAYS) : null,
+    report ? performancePanel(report, currency, 'this campaign', days) : null,
     report && Object.keys(report.variants || {}).length
       ? panel('By A/B variant', numbersTable(Object.entries(report.variants).map(([v, n]) => ({ name: tplName[c.ab?.variants?.[Number(v)]?.template] || `Variant ${Number(v) + 1}`, numbers: n })), currency, 'Variant'))
       : null,
@@ -179,7 +194,7 @@ export async function detail(ctx) {
         ['Template', c.template ? tplName[c.template] || c.template : '—'],
         ['Sent to', names(c.segments)],
         ['Leaving out', names(c.exclude_segments)],
-        ['When', describeSchedule(c.schedule)],
+        ['When', when(c)],
         ['Throttle', c.throttle_per_minute ? `${num(c.throttle_per_minute)} per minute` : 'none'],
         ['Smart sending', c.smart_sending === false ? 'off' : 'on'],
         ['Priority', String(c.priority ?? 20)],
@@ -190,13 +205,13 @@ export async function detail(ctx) {
     c.ab
       ? panel(
           'A/B test',
-          kv([['Test share', pct(c.ab.test_share)], ['Winner picked by', c.ab.metric], ['Wait before picking', c.ab.wait]]),
+          kv([['Test share', pct(c.ab.test_share)], ['Winner picked by', AB_METRIC[c.ab.metric] || c.ab.metric], ['Wait before picking', duration(c.ab.wait)]]),
           ab
             ? table(
                 [
                   { label: 'Variant', cell: (r) => tplName[r.template] || r.template },
                   { label: 'Sent', num: true, cell: (r) => num(r.sent) },
-                  { label: c.ab.metric === 'revenue' ? 'Revenue per recipient' : `${c.ab.metric} rate`, num: true, cell: (r) => (c.ab.metric === 'revenue' ? num(r.score, 2) : pct(r.score)) },
+                  { label: AB_METRIC[c.ab.metric] || c.ab.metric, num: true, cell: (r) => (c.ab.metric === 'revenue' ? num(r.score, 2) : pct(r.score)) },
                   { label: 'Chance the leader is really better', num: true, cell: (r) => (r.confidence_leader_better == null ? 'Leader' : pct(r.confidence_leader_better)) },
                 ],
                 ab,

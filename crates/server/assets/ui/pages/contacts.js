@@ -2,7 +2,8 @@
 import { api, apiOptional, download, h, pageHead, panel, table, kv, num, plural, money, dateTime, contactName, statusBadge, badge, brief, pager, busy, field, workspaceSettings, toast, nextId, localTime } from '../lib.js';
 import { messageView } from '../preview.js';
 import { STAGES } from './segments.js';
-import { describeStep } from './words.js';
+import { describeStep, templateName } from './words.js';
+import { commerceSentence } from './timeline-words.js';
 
 function contactRow(currency) {
   return [
@@ -77,7 +78,7 @@ const MESSAGE_SENTENCES = {
 
 /** The names a timeline speaks in: flows (with their steps' templates), campaigns, templates, messages seen. */
 export function timelineNames(flows = [], campaigns = [], templates = [], messages = []) {
-  const tpl = Object.fromEntries(templates.map((t) => [t.id, t.name || t.subject || t.id]));
+  const tpl = Object.fromEntries(templates.map((t) => [t.id, templateName(t)]));
   const stepTemplate = {};
   for (const f of flows) for (const st of f.definition?.steps || []) if (st.template) stepTemplate[`${f.id}/${st.id}`] = tpl[st.template] || st.template;
   return {
@@ -122,14 +123,16 @@ function eventSummary(e) {
 }
 
 function timelineItems(events, names) {
-  return events.map((e) =>
-    h(
+  return events.map((e) => {
+    const message = e.type === 'track' ? messageSentence(e, names) : null;
+    const [title, detail] = (!message && commerceSentence(e, names?.currency)) || [eventTitle(e, names), eventSummary(e)];
+    return h(
       'li',
       {},
       h('time', { class: 'when', datetime: e.timestamp, text: dateTime(e.timestamp) }),
-      h('div', {}, h('div', { class: 'what', text: eventTitle(e, names) }), h('div', { class: 'props', text: eventSummary(e) })),
-    ),
-  );
+      h('div', {}, h('div', { class: 'what', text: title }), detail ? h('div', { class: 'props', text: detail }) : null),
+    );
+  });
 }
 
 const FREQUENCY = { all: 'Every marketing email', twice_weekly: 'At most twice a week', weekly: 'At most once a week' };
@@ -371,8 +374,8 @@ export async function profile(ctx) {
     apiOptional('/flows').catch(() => null),
     apiOptional('/campaigns').catch(() => null),
   ]);
-  const names = timelineNames(flowsList?.items || [], campaignsList?.items || [], templates?.items || [], messages.items || []);
-  const tplNames = Object.fromEntries((templates?.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
+  const names = { ...timelineNames(flowsList?.items || [], campaignsList?.items || [], templates?.items || [], messages.items || []), currency };
+  const tplNames = Object.fromEntries((templates?.items || []).map((t) => [t.id, templateName(t)]));
   const formNames = Object.fromEntries((forms.items || []).map((f) => [f.id, f.name]));
 
   const consentSlot = h('div');

@@ -1,8 +1,8 @@
 // Flows: the list, the library of ready-made flows, and a canvas of a flow's steps with each step's numbers,
 // where a step's timing or template can be edited and the flow activated or paused.
-import { api, apiOptional, h, s, pageHead, panel, table, num, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings, confirmDialog } from '../lib.js';
+import { api, apiOptional, h, s, pageHead, panel, table, num, money, dateTime, statusBadge, badge, field, select, busy, toast, kv, nextId, workspaceSettings, confirmDialog } from '../lib.js';
 import { lastDays, performancePanel, numbersTable } from './performance.js';
-import { describeStep, reentry, condition } from './words.js';
+import { describeStep, reentry, condition, templateName } from './words.js';
 
 /** A run key ("event.order_id") in words ("order of the trigger event"). */
 function keyWords(key) {
@@ -32,24 +32,52 @@ function edges(step) {
   return out;
 }
 
-function describeTrigger(t = {}) {
+/**
+ * The trigger in words; `names.segments` maps segment ids to names, `names.conditions` condition texts to
+ * sentences (from POST /segments/describe).
+ */
+function describeTrigger(t = {}, names = {}) {
+  const seg = (ref) => `“${names.segments?.[ref] || ref}”`;
   switch (t.type) {
-    case 'event':
-      return `${t.events ? `First of ${t.events.map((e) => `“${e}”`).join(', ')}` : `Event “${t.event}”`}${t.where ? ` where ${t.where}` : ''}`;
+    case 'event': {
+      const events = t.events ? `the first of ${t.events.map((e) => `“${e}”`).join(', ')}` : `“${t.event}”`;
+      const where = t.where ? names.conditions?.[triggerCondition(t)]?.replace(/^People who did “[^”]*” /, '') || `where ${condition(t.where)}` : '';
+      return `When someone does ${events}${where ? ` ${where}` : ''}`;
+    }
     case 'segment_entered':
-      return `Enters segment ${t.segment}`;
+      return `When someone enters the segment ${seg(t.segment)}`;
     case 'segment_exited':
-      return `Leaves segment ${t.segment}`;
+      return `When someone leaves the segment ${seg(t.segment)}`;
     case 'date':
-      return `Date trait ${t.trait}${t.days_before ? `, ${t.days_before} days before` : ''}`;
+      return `${t.days_before ? `${t.days_before} days before` : 'On'} each person's ${String(t.trait || 'date').replaceAll('_', ' ')}`;
     case 'back_in_stock':
-      return 'Product back in stock';
+      return 'When a product someone wanted is back in stock';
     case 'price_drop':
-      return `Price drop${t.min_percent ? ` of at least ${t.min_percent}%` : ''}`;
+      return `When a product someone viewed drops in price${t.min_percent ? ` by at least ${t.min_percent}%` : ''}`;
     case 'api':
-      return 'API call';
+      return 'When your system starts it through the API';
     default:
       return t.type || '—';
+  }
+}
+
+/** The trigger's event filter as a `did` condition, so the server can say it in words. */
+function triggerCondition(t) {
+  const event = t.event || t.events?.[0] || 'event';
+  return `did "${event.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}" where ${t.where}`;
+}
+
+/** Every condition of a flow in words, keyed by its text; {} when they cannot be said (the page falls back). */
+async function conditionWords(def) {
+  const texts = [def.entry?.filter, def.exit_when, def.trigger?.where ? triggerCondition(def.trigger) : null, ...(def.steps || []).map((st) => st.condition)].filter(
+    (c) => typeof c === 'string' && c.trim(),
+  );
+  if (!texts.length) return {};
+  try {
+    const r = await api('/segments/describe', { method: 'POST', body: { definitions: texts } });
+    return Object.fromEntries(texts.map((t, i) => [t, r.items?.[i]?.description]).filter(([, d]) => d));
+  } catch {
+    return {};
   }
 }
 
@@ -141,7 +169,7 @@ function canvas(flow, stats, onSelect, names = {}) {
       'div',
       { class: 'step trigger', style: `left:${trig.x}px;top:${trig.y}px;height:${BOX_H}px`, role: 'group', 'aria-label': 'Trigger' },
       h('div', { class: 'type', text: 'Trigger' }),
-      h('div', { class: 'title', text: describeTrigger(def.trigger) }),
+      h('div', { class: 'title', text: describeTrigger(def.trigger, names) }),
       h('div', { class: 'nums' }, badge(`entered ${num(stats.entered)}`, 'accent'), badge(`in progress ${num(stats.active)}`)),
     ),
   );
@@ -183,8 +211,8 @@ function liveChange(flow, stats) {
 }
 
 /** The editor of one step: timing for delays and waits, template for sends; saved as a new flow version. */
-function stepEditor(flow, step, templates, ctx, stats = {}) {
-  const names = { templates: Object.fromEntries(templates.map((t) => [t.id, t.name || t.subject || t.id])) };
+function stepEditor(flow, step, templates, ctx, stats = {}, pageNames = {}) {
+  const names = { ...pageNames, templates: Object.fromEntries(templates.map((t) => [t.id, templateName(t)])) };
   const def = structuredClone(flow.definition);
   const target = def.steps.find((x) => x.id === step.id);
   const errors = h('div');
@@ -199,7 +227,7 @@ function stepEditor(flow, step, templates, ctx, stats = {}) {
     inputs.push(field(`Wait for “${step.event}” at most`, t, 'A duration: 1d, 12h'));
     inputs.apply = () => (target.timeout = t.value.trim());
   } else if (step.type === 'send') {
-    const choices = templates.filter((t) => !step.channel || t.channel === step.channel).map((t) => [t.id, t.name || t.subject || t.id]);
+    const choices = templates.filter((t) => !step.channel || t.channel === step.channel).map((t) => [t.id, templateName(t)]);
     if (!choices.some(([id]) => id === step.template)) choices.unshift([step.template, step.template]);
     const t = select(choices, step.template, { name: 'template' });
     inputs.push(field('Template', t));
@@ -278,10 +306,17 @@ function sendingForm(flow, topics, ctx) {
 }
 
 export async function list(ctx) {
-  const [flows, library] = await Promise.all([api('/flows'), api('/flows/library')]);
+  const [flows, library, report, settings] = await Promise.all([
+    api('/flows'),
+    api('/flows/library'),
+    apiOptional('/reports/flows', { query: lastDays(REPORT_DAYS) }).catch(() => null),
+    workspaceSettings().catch(() => ({})),
+  ]);
   const items = flows.items || [];
   const stats = await Promise.all(items.map((f) => api(`/flows/${encodeURIComponent(f.id)}/stats`).catch(() => ({}))));
-  const rows = items.map((f, i) => ({ ...f, stats: stats[i] }));
+  const revenue = report ? Object.fromEntries((report.items || []).map((r) => [r.flow_id, r])) : null;
+  const currency = settings?.store?.currency || 'USD';
+  const rows = items.map((f, i) => ({ ...f, stats: stats[i], report: revenue?.[f.id] }));
   const installed = new Set(items.map((f) => f.name));
   const libraryName = (l) => l.flow_name || l.name;
   const cards = (library.items || []).map((l) => {
@@ -316,7 +351,8 @@ export async function list(ctx) {
           { label: 'Status', cell: (f) => statusBadge(f.status) },
           { label: 'Entered', num: true, cell: (f) => num(f.stats.entered) },
           { label: 'In progress', num: true, cell: (f) => num(f.stats.active) },
-          { label: 'Converted', num: true, cell: (f) => num(f.stats.converted) },
+          { label: 'Reached the goal', num: true, cell: (f) => num(f.stats.converted) },
+          revenue ? { label: `Revenue, ${REPORT_DAYS} days`, num: true, cell: (f) => money(f.report?.revenue || 0, currency) } : null,
           { label: 'Version', num: true, cell: (f) => num(f.version) },
           { label: 'Updated', cell: (f) => dateTime(f.updated_at) },
         ],
@@ -330,17 +366,20 @@ export async function list(ctx) {
 
 export async function detail(ctx) {
   const id = ctx.params[0];
-  const [flow, stats, templates, settings, report, pools] = await Promise.all([
+  const [flow, stats, templates, settings, report, pools, segments] = await Promise.all([
     api(`/flows/${encodeURIComponent(id)}`),
     api(`/flows/${encodeURIComponent(id)}/stats`).catch(() => ({})),
     api('/templates').catch(() => ({ items: [] })),
     workspaceSettings(true).catch(() => ({})),
     apiOptional(`/reports/flows/${encodeURIComponent(id)}`, { query: lastDays(REPORT_DAYS) }).catch(() => null),
     apiOptional('/coupons').catch(() => null),
+    api('/segments').catch(() => ({ items: [] })),
   ]);
+  const conditions = await conditionWords(flow.definition || {});
+  const segmentNames = Object.fromEntries((segments.items || []).flatMap((x) => [[x.id, x.name]]));
   const poolNames = Object.fromEntries((pools?.items || []).map((p) => [p.id, p.name || p.id]));
   const currency = settings?.store?.currency || 'USD';
-  const tplName = Object.fromEntries((templates.items || []).map((t) => [t.id, t.name || t.subject || t.id]));
+  const tplName = Object.fromEntries((templates.items || []).map((t) => [t.id, templateName(t)]));
   const stepRows = (flow.definition?.steps || [])
     .filter((st) => st.type === 'send')
     .map((st) => ({ name: `${CHANNEL_WORDS[st.channel] || st.channel} “${tplName[st.template] || st.template}”`, numbers: report?.steps?.[st.id] }));
@@ -386,10 +425,11 @@ export async function detail(ctx) {
   const editorSlot = h('div', { class: 'panel', hidden: true });
   const choose = (step) => {
     editorSlot.hidden = false;
-    editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx, stats));
+    editorSlot.replaceChildren(stepEditor(flow, step, templates.items || [], ctx, stats, names));
     editorSlot.querySelector('h2')?.focus();
   };
-  const board = canvas(flow, stats, choose, { templates: tplName, pools: poolNames });
+  const names = { templates: tplName, pools: poolNames, segments: segmentNames, conditions };
+  const board = canvas(flow, stats, choose, names);
   const exited = Object.values(stats.exited || {}).reduce((a, v) => a + (Number(v) || 0), 0);
   const view = h(
     'div',
@@ -403,17 +443,17 @@ export async function detail(ctx) {
         ['Entered', stats.entered],
         ['In progress', stats.active],
         ['Exited', exited],
-        ['Converted', stats.converted],
+        ['Reached the goal', stats.converted],
       ].map(([k, v]) => h('div', { class: 'card' }, h('div', { class: 'label', text: k }), h('div', { class: 'value', text: num(v) }))),
     ),
     panel(
       'About this flow',
       kv([
-        ['Trigger', describeTrigger(def.trigger)],
-        ['Who may enter', def.entry?.filter ? `People for whom ${condition(def.entry.filter)}` : 'Everyone the trigger concerns'],
+        ['Trigger', describeTrigger(def.trigger, names)],
+        ['Who may enter', def.entry?.filter ? conditions[def.entry.filter] || `People for whom ${condition(def.entry.filter)}` : 'Everyone the trigger concerns'],
         ['Re-entry', reentry(def.entry?.reentry)],
         ['One run per', def.key ? keyWords(def.key) : 'person'],
-        ['Leaves early when', def.exit_when ? condition(def.exit_when) : 'never: every run goes to its end'],
+        ['Who leaves early', def.exit_when ? conditions[def.exit_when] || condition(def.exit_when) : 'No one: every run goes to its end'],
         ['Version', String(flow.version)],
         ['Updated', dateTime(flow.updated_at)],
       ]),

@@ -62,6 +62,7 @@ export function definitionEditor(initial, segments = []) {
     placeholder: 'orders.count >= 2 and did "Product Viewed" within 7d',
   });
   const count = h('p', { id: countId, class: 'live-count', 'aria-live': 'polite', 'data-testid': 'live-count', text: 'Type a condition to see how many contacts match.' });
+  const words = h('p', { class: 'in-words', 'data-testid': 'definition-words', 'aria-live': 'polite' });
   const sample = h('div', { class: 'small muted' });
   let seq = 0;
   const refresh = async () => {
@@ -71,6 +72,7 @@ export function definitionEditor(initial, segments = []) {
       count.className = 'live-count';
       count.textContent = 'Type a condition to see how many contacts match.';
       delete count.dataset.count;
+      words.textContent = '';
       sample.replaceChildren();
       return;
     }
@@ -80,6 +82,7 @@ export function definitionEditor(initial, segments = []) {
       count.className = 'live-count';
       count.textContent = r.count === 1 ? '1 contact matches' : `${num(r.count)} contacts match`;
       count.dataset.count = String(r.count);
+      words.textContent = r.description ? `In words: ${r.description}.` : '';
       sample.replaceChildren(
         r.sample?.length ? h('span', { text: 'For example: ' }) : '',
         ...(r.sample || []).flatMap((c, i) => [i ? ', ' : '', h('a', { href: `/ui/contacts/${c.id}`, text: contactName(c) })]),
@@ -90,6 +93,7 @@ export function definitionEditor(initial, segments = []) {
       count.className = 'form-error';
       count.textContent = e.message;
       delete count.dataset.count;
+      words.textContent = '';
       sample.replaceChildren();
     }
   };
@@ -202,6 +206,7 @@ export function definitionEditor(initial, segments = []) {
       h('div', { class: 'hint', id: `${textId}-hint`, text: 'Operators: = != > >= < <= contains starts_with in [..] exists; and, or, not, ( ); did "Event" within 7d; subscribed email; in segment "Name".' }),
     ),
     count,
+    words,
     sample,
   );
   if (initial) refresh();
@@ -220,7 +225,7 @@ export async function list() {
         [
           { label: 'Segment', cell: (s) => h('a', { href: `/ui/segments/${encodeURIComponent(s.id)}`, text: s.name }) },
           { label: 'Contacts', num: true, cell: (s) => h('span', { 'data-size': String(s.size), text: num(s.size) }) },
-          { label: 'Definition', cell: (s) => h('code', { text: s.text }) },
+          { label: 'Who is in it', cell: (s) => h('span', { title: s.text, text: s.description || s.text }) },
           { label: 'Updated', cell: (s) => dateTime(s.updated_at) },
         ],
         segments,
@@ -316,6 +321,7 @@ export async function detail(ctx) {
     {},
     pageHead(seg.name, h('span', { class: 'badge accent', 'data-testid': 'segment-size', 'data-size': String(seg.size), text: plural(seg.size, 'contact') }), exportButton, h('a', { href: '/ui/segments', class: 'button secondary', text: 'All segments' })),
     (seg.warnings || []).length ? h('div', {}, seg.warnings.map((w) => errorBox(typeof w === 'string' ? w : JSON.stringify(w)))) : null,
+    h('p', { class: 'lede', 'data-testid': 'segment-words', text: `${seg.description || seg.text}.` }),
     h('div', { class: 'grid two' }, panel('Size over time', chart), panel('Members (first 20)', memberTable)),
     panel('Definition', form),
   );

@@ -8,6 +8,7 @@ import { messageView } from '../preview.js';
 import { emailBlocks } from './email-blocks.js';
 import { triggerEventPicker } from './trigger-event.js';
 import { subjectVariants, variantNumbers } from './template-variants.js';
+import { templateName } from './words.js';
 
 const CHANNELS = ['email', 'sms', 'chat', 'webhook', 'partial', 'layout'];
 /** Which parts each channel has. */
@@ -35,7 +36,7 @@ export async function list() {
       h('p', { class: 'muted small', text: `What each template earned in the last ${REPORT_DAYS} days, whichever flows and campaigns sent it (attributed revenue: orders within 5 days of an email open or click, 1 day of an SMS).` }),
       table(
         [
-          { label: 'Template', cell: (t) => h('span', {}, h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: t.name || t.subject || t.id }), t.variants?.length ? [' ', badge('A/B subject', 'accent')] : null) },
+          { label: 'Template', cell: (t) => h('span', {}, h('a', { href: `/ui/templates/${encodeURIComponent(t.id)}`, text: templateName(t) }), t.variants?.length ? [' ', badge('A/B subject', 'accent')] : null) },
           { label: 'Channel', cell: (t) => badge(t.channel, 'accent') },
           { label: 'Sent', num: true, cell: (t) => num(earned[t.id]?.sent ?? 0) },
           { label: 'Open rate', num: true, cell: (t) => (earned[t.id] ? pct(earned[t.id].open_rate) : '—') },

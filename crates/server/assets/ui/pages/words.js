@@ -17,7 +17,11 @@ export function reentry(rule) {
   if (!rule || rule === 'once') return 'Only once per person';
   if (rule === 'always') return 'Every time the trigger happens';
   const m = /^once_per\s+(.+)$/.exec(rule);
-  if (m) return `At most once every ${duration(m[1])} per person`;
+  if (m) {
+    const every = duration(m[1]);
+    // "once a day", not "once every 1 day".
+    return `At most once ${every.startsWith('1 ') ? `a${/^1 hour/.test(every) ? 'n' : ''} ${every.slice(2)}` : `every ${every}`} per person`;
+  }
   return rule;
 }
 
@@ -30,6 +34,11 @@ export function readable(liquid) {
     .trim();
 }
 
+/** A template by its name, else its subject or text, with any Liquid said as ‹placeholders›; never its id. */
+export function templateName(t) {
+  return readable(t?.name) || readable(t?.subject) || readable(t?.body).slice(0, 60) || 'Untitled template';
+}
+
 /** A condition in plainer words ("did "X" since entry" → "did “X” since entering the flow"). */
 export function condition(text) {
   return String(text ?? '')
@@ -38,7 +47,10 @@ export function condition(text) {
     .replace(/\bwithin (\d+[smhdw])\b/g, (_, d) => `in the last ${duration(d)}`);
 }
 
-/** A step in words; `names.templates` maps template ids to names, `names.pools` pool ids to names. */
+/**
+ * A step in words; `names.templates` maps template ids to names, `names.pools` pool ids to names and
+ * `names.conditions` condition texts to sentences.
+ */
 export function describeStep(step, names = {}) {
   const tpl = (id) => names.templates?.[id] || id || 'a template';
   switch (step?.type) {
@@ -49,8 +61,10 @@ export function describeStep(step, names = {}) {
       return 'Wait';
     case 'wait_for':
       return `Wait for “${step.event}”${step.timeout ? `, at most ${duration(step.timeout)}` : ''}`;
-    case 'split':
-      return `Check: ${condition(step.condition)}`;
+    case 'split': {
+      const said = names.conditions?.[step.condition];
+      return `Check: ${said ? said.replace(/^People /, 'people ') : condition(step.condition)}`;
+    }
     case 'ab_split':
       return `A/B test of ${(step.variants || []).length} variants`;
     case 'send':
