@@ -132,7 +132,7 @@ type Timed = Vec<(Instant, f64)>;
 /// Ingests at a steady rate until `stop` is set: every request due before that instant is sent (late ones at
 /// once, one after the other, as a client catching up would), each connection one batch per period.
 async fn steady(addr: std::net::SocketAddr, wk: String, stop: Arc<OnceLock<Instant>>) -> anyhow::Result<Timed> {
-    let templates = Arc::new(crate::templates_of(STEADY_EVENTS, 5_000, 32));
+    let templates = Arc::new(crate::ingest::templates_of(STEADY_EVENTS, 5_000, 32));
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(1));
     let mut workers = Vec::new();
     for w in 0..STEADY_CONNECTIONS {
@@ -149,7 +149,8 @@ async fn steady(addr: std::net::SocketAddr, wk: String, stop: Arc<OnceLock<Insta
                 if stop.get().is_some_and(|end| due >= *end) {
                     break;
                 }
-                let body = crate::patch(&templates[i % templates.len()], counter.fetch_add(1, Ordering::Relaxed));
+                let body =
+                    crate::ingest::patch(&templates[i % templates.len()], counter.fetch_add(1, Ordering::Relaxed));
                 i += 1;
                 let r = c.send("POST", "/v1/batch", Some(&wk), Some(body)).await?;
                 anyhow::ensure!(r.status == 200, "steady ingest: {} {:?}", r.status, r.json());
