@@ -1,11 +1,12 @@
-//! The anchor workload (issue 17): Segment-shaped events as a real store sends them, written once to a file of
+//! The anchor workload (issue 17): Segment-shaped events as a busy store sends them, written once to a file of
 //! batch lines so Kairos and the baselines (PostgreSQL COPY, plain SQLite) ingest the very same bytes.
 //!
-//! What makes it realistic, unlike the synthetic bench: message ids are random UUIDs (no locality in a
-//! unique index), shoppers come back in sessions spread over a month and the file is not in time order (a
-//! shopper's session from day 3 may arrive after one from day 20, so cart events older than the cart's last
-//! change are common and their share grows as the store fills), and there are 8 kinds of events: page, identify,
-//! Product List Viewed, Product Viewed, Product Added, Cart Viewed, Checkout Started, Order Completed.
+//! What makes it hard, unlike the synthetic bench: message ids are random UUIDs (no locality in a unique
+//! index); each event comes from one of 100 000 shoppers at a random time of the last 30 days, so the file is
+//! not in time order and, as shoppers come back, more and more cart events arrive older than the cart's last
+//! change (about 4 % of the events at the start, a third at the end, a quarter overall); the 8 kinds of events
+//! are equally likely (page, identify, Product Viewed, Product Added, Product Removed, Cart Viewed, Checkout
+//! Started, Order Completed).
 
 use std::io::Write;
 use std::path::Path;
@@ -18,12 +19,23 @@ use kairos_sample as sample;
 
 /// Events written when `--events` is not given.
 pub const ANCHOR_EVENTS_DEFAULT: usize = 1_000_000;
-/// The sessions are spread over this many days before the generator's fixed start.
+/// Events fall at random times of this many days before the generator's fixed end.
 const SPAN_DAYS: i64 = 30;
 /// The generator's seed: the same file every time.
 const SEED: u64 = 0x4b41_4952_4f53;
-/// Share of sessions with a cart that also view it.
-const CART_VIEWED_SHARE: f64 = 0.5;
+/// Share of shoppers who are known customers (their events carry a `userId`).
+const IDENTIFIED_SHARE: f64 = 0.6;
+/// The kinds of events, equally likely.
+const KINDS: [&str; 8] = [
+    "page",
+    "identify",
+    "Product Viewed",
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Checkout Started",
+    "Order Completed",
+];
 
 /// A random version-4 UUID from `rng`, as Segment's libraries write message ids.
 fn uuid(rng: &mut impl RngExt) -> String {
@@ -34,36 +46,58 @@ fn uuid(rng: &mut impl RngExt) -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-/// One session of a random shopper at a random time of the span, with a `Cart Viewed` after some carts.
-fn session(
-    shoppers: &mut [sample::Shopper],
+/// One event of a random shopper at a random time of the span.
+fn event(
+    shoppers: &[sample::Shopper],
     catalog: &[sample::SampleProduct],
     end: jiff::Timestamp,
     rng: &mut rand::rngs::StdRng,
-) -> Vec<Value> {
-    let idx = rng.random_range(0..shoppers.len());
-    let secs = rng.random_range(0..SPAN_DAYS * 86_400);
-    let start = end.checked_sub(jiff::SignedDuration::from_secs(secs)).unwrap_or(end);
-    let mut ids = Vec::new();
-    for _ in 0..16 {
-        ids.push(uuid(rng));
+) -> Value {
+    let s = &shoppers[rng.random_range(0..shoppers.len())];
+    let at = end.checked_sub(jiff::SignedDuration::from_secs(rng.random_range(0..SPAN_DAYS * 86_400))).unwrap_or(end);
+    let kind = KINDS[rng.random_range(0..KINDS.len())];
+    let product = &catalog[rng.random_range(0..catalog.len())];
+    let (path, title) = match kind {
+        "page" => ("/".to_string(), "Velo Shop".to_string()),
+        "identify" => ("/account".to_string(), "Account".to_string()),
+        "Cart Viewed" => ("/cart".to_string(), "Cart".to_string()),
+        "Checkout Started" | "Order Completed" => ("/checkout".to_string(), "Checkout".to_string()),
+        _ => (format!("/products/{}", product.id), product.title.clone()),
+    };
+    let mut v = json!({
+        "type": match kind { "page" | "identify" => kind, _ => "track" },
+        "messageId": uuid(rng),
+        "anonymousId": s.anonymous_id,
+        "timestamp": at.to_string(),
+        "context": sample::context(s, &path, &title),
+    });
+    if rng.random_bool(IDENTIFIED_SHARE) || kind == "identify" {
+        v["userId"] = json!(s.user_id);
     }
-    let mut next = ids.into_iter();
-    let mut next_id = || next.next().unwrap_or_default();
-    let mut events = sample::session(&mut shoppers[idx], catalog, start, rng, &mut next_id);
-    if let Some(last_add) = events.iter().rposition(|e| e["event"] == "Product Added")
-        && rng.random_bool(CART_VIEWED_SHARE)
-    {
-        let added = &events[last_add];
-        let products: Vec<Value> =
-            events.iter().filter(|e| e["event"] == "Product Added").map(|e| e["properties"].clone()).collect();
-        let mut viewed = added.clone();
-        viewed["event"] = json!("Cart Viewed");
-        viewed["messageId"] = json!(uuid(rng));
-        viewed["properties"] = json!({"products": products, "currency": "EUR"});
-        events.insert(last_add + 1, viewed);
+    match kind {
+        "page" => v["name"] = json!("Home"),
+        "identify" => {
+            v["traits"] = json!({"email": s.email, "first_name": s.first_name, "last_name": s.last_name,
+                "city": s.city, "timezone": s.timezone});
+        }
+        "Product Viewed" | "Product Added" | "Product Removed" => {
+            v["event"] = json!(kind);
+            v["properties"] = product.props(1);
+        }
+        _ => {
+            let items: Vec<&sample::SampleProduct> =
+                (0..rng.random_range(1..4)).map(|_| &catalog[rng.random_range(0..catalog.len())]).collect();
+            let value: u32 = items.iter().map(|p| p.price_cents).sum();
+            let products: Vec<Value> = items.iter().map(|p| p.props(1)).collect();
+            v["event"] = json!(kind);
+            v["properties"] = json!({"value": value as f64 / 100.0, "currency": "EUR", "products": products});
+            if kind == "Order Completed" {
+                v["properties"]["order_id"] = json!(format!("ord-{}", uuid(rng)));
+                v["properties"]["total"] = json!(value as f64 / 100.0);
+            }
+        }
     }
-    events
+    v
 }
 
 /// Writes `events` events of `shoppers` shoppers to `out`, `batch` events per line.
@@ -71,7 +105,7 @@ pub fn generate(events: usize, shoppers: usize, batch: usize, out: &Path) -> any
     anyhow::ensure!(shoppers >= 1 && batch >= 1, "--shoppers and --batch-size must be at least 1");
     let mut rng = rand::rngs::StdRng::seed_from_u64(SEED);
     let catalog = sample::catalog(&mut rng);
-    let mut people: Vec<sample::Shopper> = (0..shoppers).map(|i| sample::shopper(i, &mut rng)).collect();
+    let people: Vec<sample::Shopper> = (0..shoppers).map(|i| sample::shopper(i, &mut rng)).collect();
     let end: jiff::Timestamp = "2026-11-01T00:00:00Z".parse()?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     let bar = ProgressBar::new(events as u64);
@@ -81,21 +115,13 @@ pub fn generate(events: usize, shoppers: usize, batch: usize, out: &Path) -> any
     );
     let (mut written, mut pending, mut kinds) = (0usize, Vec::with_capacity(batch), std::collections::BTreeMap::new());
     while written < events {
-        for e in session(&mut people, &catalog, end, &mut rng) {
-            if written + pending.len() >= events {
-                break;
-            }
-            let kind =
-                e["event"].as_str().map_or_else(|| e["type"].as_str().unwrap_or("?").to_string(), str::to_string);
-            *kinds.entry(kind).or_insert(0usize) += 1;
-            pending.push(e);
-            if pending.len() == batch {
-                written += flush(&mut file, &mut pending)?;
-                bar.set_position(written as u64);
-            }
-        }
-        if written + pending.len() >= events {
+        let e = event(&people, &catalog, end, &mut rng);
+        let kind = e["event"].as_str().or(e["type"].as_str()).unwrap_or("?").to_string();
+        *kinds.entry(kind).or_insert(0usize) += 1;
+        pending.push(e);
+        if pending.len() == batch || written + pending.len() == events {
             written += flush(&mut file, &mut pending)?;
+            bar.set_position(written as u64);
         }
     }
     file.flush()?;
@@ -149,7 +175,24 @@ mod tests {
         assert_eq!(kinds.len(), 8, "{kinds:?}");
         let times: Vec<&str> = events.iter().map(|e| e["timestamp"].as_str().unwrap()).collect();
         let backwards = times.windows(2).filter(|w| w[1] < w[0]).count();
-        assert!(backwards > 100, "sessions arrive out of time order: {backwards}");
+        assert!(backwards > 1_000, "events arrive out of time order: {backwards}");
+        // Cart events older than the shopper's latest cart change: what makes the anchor hard.
+        let cart = ["Product Added", "Product Removed", "Cart Viewed", "Checkout Started", "Order Completed"];
+        let mut latest = std::collections::HashMap::new();
+        let mut late = 0;
+        for e in &events {
+            if !cart.contains(&e["event"].as_str().unwrap_or("")) {
+                continue;
+            }
+            let (who, at) = (e["anonymousId"].as_str().unwrap(), e["timestamp"].as_str().unwrap());
+            match latest.get(who) {
+                Some(&l) if at < l => late += 1,
+                _ => {
+                    latest.insert(who, at);
+                }
+            }
+        }
+        assert!(late > 5_000 / 5, "a good share of late cart events: {late} of 5000");
         // The same file every time.
         let again = dir.path().join("again.jsonl");
         generate(5_000, 300, 100, &again).unwrap();

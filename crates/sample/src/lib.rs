@@ -98,7 +98,8 @@ impl SampleProduct {
         })
     }
 
-    fn props(&self, quantity: u32) -> Value {
+    /// The product as an e-commerce event names it (Segment's product properties).
+    pub fn props(&self, quantity: u32) -> Value {
         json!({
             "product_id": self.id, "sku": self.id.to_uppercase(), "name": self.title, "category": self.category,
             "price": self.price_cents as f64 / 100.0, "quantity": quantity, "currency": "EUR",
@@ -184,7 +185,8 @@ pub fn shopper(index: usize, rng: &mut impl RngExt) -> Shopper {
     }
 }
 
-fn context(s: &Shopper, path: &str, title: &str) -> Value {
+/// The `context` an analytics.js event of this shopper carries.
+pub fn context(s: &Shopper, path: &str, title: &str) -> Value {
     json!({
         "ip": format!("192.0.2.{}", s.index % 250 + 1),
         "userAgent": USER_AGENTS[s.index % USER_AGENTS.len()],
