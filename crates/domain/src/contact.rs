@@ -193,13 +193,49 @@ pub struct Computed {
 }
 
 impl Computed {
-    /// True when applying `ev` now would break timestamp order (a late cart event): the caller must then
-    /// recompute from all stored events instead of applying incrementally.
+    /// True when applying `ev` now would break timestamp order (a late cart event that can change the cart):
+    /// the caller must then recompute from all stored events instead of applying incrementally.
     pub fn is_late(&self, ev: &Event) -> bool {
-        affects_cart(ev) && self.cart.updated_at.is_some_and(|u| ev.timestamp < u)
+        affects_cart(ev)
+            && self.cart.updated_at.is_some_and(|u| ev.timestamp < u)
+            && !self.cart_settled_at(ev.timestamp)
     }
 
+    /// Whether the cart no longer depends on events at `ts`: a later order emptied it. In (timestamp, sequence)
+    /// order the cart is what the cart events after the last `Order Completed` made it, and `orders.last_at` is
+    /// that order's time; an event earlier than it (strictly: at the same instant an arriving event sorts after
+    /// everything stored) changes the orders' totals, never the cart. This spares most late cart events the
+    /// replay of the contact's history (issue 17: the anchor workload's late cart events).
+    fn cart_settled_at(&self, ts: Timestamp) -> bool {
+        self.orders.last_at.is_some_and(|o| ts < o)
+    }
+
+    /// A late event's part that does not depend on order (orders' totals, last seen); the caller then rebuilds
+    /// the cart with [`Computed::rebuild_cart`] from the cart events since [`Computed::cart_since`].
+    pub fn apply_except_cart(&mut self, ev: &Event) {
+        self.fold(ev, true);
+    }
+
+    /// Where the cart's own history starts: its last order (None: the first event). The cart is the fold of
+    /// the cart events (`CART_EVENTS`) at or after this instant, in (timestamp, sequence) order.
+    pub fn cart_since(&self) -> Option<Timestamp> {
+        self.orders.last_at
+    }
+
+    /// The cart again from its events since [`Computed::cart_since`], sorted by (timestamp, sequence).
+    pub fn rebuild_cart<'a>(&mut self, cart_events: impl IntoIterator<Item = &'a Event>) {
+        self.cart = Computed::recompute(cart_events).cart;
+    }
+
+    /// Applies an arriving event (in place, also when it is late but cannot change the cart: see `is_late`).
     pub fn apply(&mut self, ev: &Event) {
+        // Decided before this event's own order moves `orders.last_at`.
+        let settled = affects_cart(ev) && self.cart_settled_at(ev.timestamp);
+        self.fold(ev, settled);
+    }
+
+    /// One step of the fold in (timestamp, sequence) order; `settled`: the event cannot change the cart.
+    fn fold(&mut self, ev: &Event, settled: bool) {
         if ev.is_system() {
             return; // Kairos's own events (Segment Entered, Message Sent, ...) are not the person's activity.
         }
@@ -211,6 +247,9 @@ impl Computed {
         }
         let ts = ev.timestamp;
         let p = &ev.properties;
+        if settled && ev.name.as_deref() != Some("Order Completed") {
+            return;
+        }
         match ev.name.as_deref().unwrap_or("") {
             "Order Completed" => {
                 let o = &mut self.orders;
@@ -218,6 +257,9 @@ impl Computed {
                 o.total_spent = o.total_spent.saturating_add(order_amount_in_store(p));
                 o.first_at = Some(o.first_at.map_or(ts, |f| f.min(ts)));
                 o.last_at = o.last_at.max(Some(ts));
+                if settled {
+                    return;
+                }
                 self.cart.items.clear();
                 self.cart.checkout_url = None;
                 self.cart.currency = None;
@@ -283,19 +325,19 @@ impl Computed {
     pub fn recompute<'a>(events: impl IntoIterator<Item = &'a Event>) -> Computed {
         let mut c = Computed::default();
         for e in events {
-            c.apply(e);
+            c.fold(e, false);
         }
         c
     }
 }
 
+/// The track events whose effect on the cart depends on their order.
+pub const CART_EVENTS: [&str; 5] =
+    ["Order Completed", "Product Added", "Product Removed", "Checkout Started", "Cart Viewed"];
+
 /// Events whose effect on the cart depends on their order.
 pub fn affects_cart(ev: &Event) -> bool {
-    ev.kind == EventKind::Track
-        && matches!(
-            ev.name.as_deref(),
-            Some("Order Completed" | "Product Added" | "Product Removed" | "Checkout Started" | "Cart Viewed")
-        )
+    ev.kind == EventKind::Track && ev.name.as_deref().is_some_and(|n| CART_EVENTS.contains(&n))
 }
 
 /// The amount of an order event: Segment's `total`, else `revenue`, else `value`, else the sum of its products.
@@ -578,12 +620,16 @@ pub fn is_time_zone(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[path = "contact_order_tests.rs"]
+mod order_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::MessageId;
     use serde_json::json;
 
-    fn track(name: &str, props: Value, ts: i64) -> Event {
+    pub(super) fn track(name: &str, props: Value, ts: i64) -> Event {
         Event {
             message_id: MessageId::generated(format!("{name}{ts}")),
             kind: EventKind::Track,
@@ -685,8 +731,14 @@ mod tests {
         assert_eq!(c.orders.refunded_total, Money(500));
         assert_eq!(c.orders.first_at, Some(Timestamp::from_secs(6)));
         assert_eq!(c.last_seen_at, Some(Timestamp::from_secs(8)));
-        assert!(c.is_late(&track("Product Added", json!({"product_id":"p"}), 6)));
         assert!(!c.is_late(&track("Order Refunded", json!({}), 1)));
+        // Before the last order: the cart does not depend on it (applied in place, the cart unchanged).
+        let before_order = track("Product Added", json!({"product_id":"p"}), 6);
+        assert!(!c.is_late(&before_order));
+        c.apply(&before_order);
+        assert!(c.cart.items.is_empty());
+        c.apply(&track("Product Added", json!({"product_id":"p"}), 9));
+        assert!(c.is_late(&track("Product Removed", json!({"product_id":"p"}), 8)), "after the last order: a replay");
     }
 
     #[test]

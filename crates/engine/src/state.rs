@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use kairos_domain::event::EventKind;
-use kairos_domain::{Channel, Computed, ConsentStatus, Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
+use kairos_domain::{Channel, ConsentStatus, Contact, ContactId, Event, Product, Timestamp, WorkspaceId};
 use kairos_store::{IdentityKind, Writer};
 use serde_json::Value;
 
@@ -281,9 +281,12 @@ impl State {
         self.announce_subscriptions(ws, id, before, now);
         let contact = self.contact_mut(id)?;
         if contact.computed.is_late(ev) {
-            // A cart event older than the cart's state: fold the whole history again, in timestamp order.
-            let history = self.w.writer().contact_events_ordered(id)?;
-            self.contact_mut(id)?.computed = Computed::recompute(&history);
+            // A cart event older than the cart's state and newer than its last order: the totals take it as it
+            // is, the cart is folded again from its own events since that order (stored, this one included).
+            contact.computed.apply_except_cart(ev);
+            let since = contact.computed.cart_since();
+            let cart_events = self.w.writer().contact_cart_events(id, since)?;
+            self.contact_mut(id)?.computed.rebuild_cart(&cart_events);
         } else {
             contact.computed.apply(ev);
         }

@@ -201,6 +201,23 @@ impl EventWrites for PgWriter {
         Ok(out)
     }
 
+    fn contact_cart_events(&mut self, contact: ContactId, since: Option<Timestamp>) -> Result<Vec<Event>> {
+        self.flush_events()?;
+        let names: Vec<&str> = kairos_domain::contact::CART_EVENTS.to_vec();
+        let from = since.map_or(i64::MIN, Timestamp::as_micros);
+        let mut out = Vec::new();
+        self.conn.for_each(
+            "SELECT seq, data FROM events WHERE contact_id = $1 AND ts >= $2 AND kind = 'track' AND name = ANY($3)
+             ORDER BY ts, seq",
+            &[&contact.0, &from, &names],
+            &mut |r| {
+                out.extend(readable_event(get(r, 0)?, get(r, 1)?));
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
         self.flush_events()?;
         self.conn.execute("UPDATE events SET contact_id = $2 WHERE contact_id = $1", &[&from.0, &to.0])?;

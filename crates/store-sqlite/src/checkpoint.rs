@@ -6,6 +6,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use kairos_store::{Result, StoreError};
 use rusqlite::Connection;
 
+use crate::gate::WriteGate;
+
 /// WAL length (in 4 KiB frames, ~32 MiB) past which the checkpointer restarts the WAL.
 const WAL_RESTART_FRAMES: i64 = 8_192;
 
@@ -17,7 +19,7 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Checkpoints every `every` without blocking the writer (PASSIVE).
-    pub(crate) fn start(conn: Connection, every: std::time::Duration) -> Result<Checkpointer> {
+    pub(crate) fn start(conn: Connection, gate: Arc<WriteGate>, every: std::time::Duration) -> Result<Checkpointer> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -28,7 +30,7 @@ impl Checkpointer {
                 loop {
                     let (guard, _) = cv.wait_timeout(stopped, every).unwrap_or_else(|e| e.into_inner());
                     stopped = guard;
-                    checkpoint(&conn);
+                    checkpoint(&conn, &gate);
                     if *stopped {
                         break;
                     }
@@ -41,14 +43,18 @@ impl Checkpointer {
 
 /// PASSIVE copies without blocking the writer, but under continuous writes it never catches up completely, so
 /// the WAL would never restart and would grow without bound. Once the WAL is large, a RESTART right after a
-/// PASSIVE pass only has the few frames written meanwhile left to copy: a short pause for the writer, after which
-/// the WAL starts over.
-fn checkpoint(conn: &Connection) {
+/// PASSIVE pass only has the few frames written meanwhile left to copy: a short pause for the writer (held at
+/// the write gate between two transactions), after which the WAL starts over.
+fn checkpoint(conn: &Connection, gate: &WriteGate) {
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
     match result {
         Ok(frames) if frames >= WAL_RESTART_FRAMES => {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL restart failed; will retry");
+            let restarted =
+                gate.closed(|| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)));
+            match restarted {
+                Ok(0) => {}
+                Ok(_) => tracing::debug!("WAL restart waited out by a reader; will retry"),
+                Err(e) => tracing::warn!(error = %e, "WAL restart failed; will retry"),
             }
         }
         Ok(_) => {}

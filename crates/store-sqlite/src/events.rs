@@ -81,6 +81,27 @@ impl EventWrites for SqliteWriter {
         Ok(out)
     }
 
+    fn contact_cart_events(&mut self, contact: ContactId, since: Option<Timestamp>) -> Result<Vec<Event>> {
+        let [a, b, c, d, e] = kairos_domain::contact::CART_EVENTS;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, data FROM events WHERE contact_id = ?1 AND ts >= ?2 AND kind = 'track'
+                   AND name IN (?3, ?4, ?5, ?6, ?7) ORDER BY ts, seq",
+            )
+            .db()?;
+        let from = since.map_or(i64::MIN, Timestamp::as_micros);
+        let rows = stmt
+            .query_map(params![contact.0, from, a, b, c, d, e], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .db()?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, data) = row.db()?;
+            out.extend(readable_event(seq, &data));
+        }
+        Ok(out)
+    }
+
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE events SET contact_id = ?2 WHERE contact_id = ?1")

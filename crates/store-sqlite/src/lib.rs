@@ -18,6 +18,7 @@ mod coupons;
 mod erasure;
 mod events;
 mod flows;
+mod gate;
 mod messages;
 mod migrations;
 mod pool;
@@ -33,6 +34,7 @@ mod users;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kairos_store::{Background, NewWorkspace, Reads, Result, Store, StoreError, Writer};
 use rusqlite::Connection;
@@ -58,6 +60,8 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 pub struct SqliteStore {
     path: PathBuf,
     reads: ReadPool,
+    /// Shared by this store's committer connections and its checkpointer (`gate.rs`).
+    gate: Arc<gate::WriteGate>,
 }
 
 impl SqliteStore {
@@ -85,7 +89,7 @@ impl SqliteStore {
     fn open_file(path: PathBuf) -> Result<Self> {
         migrations::migrate(&mut connect(&path, false)?)?;
         let reads = ReadPool::new(path.clone(), READ_POOL_CONNECTIONS)?;
-        Ok(SqliteStore { path, reads })
+        Ok(SqliteStore { path, reads, gate: Arc::default() })
     }
 
     /// The folder holding the database file.
@@ -100,7 +104,7 @@ impl SqliteStore {
 
     /// The committer's connection.
     pub fn sqlite_writer(&self) -> Result<SqliteWriter> {
-        Ok(SqliteWriter { conn: connect(&self.path, false)? })
+        Ok(SqliteWriter { conn: connect(&self.path, false)?, gate: self.gate.clone(), open: false })
     }
 
     /// The pool of read-only connections.
@@ -110,7 +114,7 @@ impl SqliteStore {
 
     /// Starts the background checkpointer with a given interval (the [`Store`] default is 500 ms).
     pub fn checkpointer(&self, every: std::time::Duration) -> Result<Checkpointer> {
-        Checkpointer::start(connect(&self.path, false)?, every)
+        Checkpointer::start(connect(&self.path, false)?, self.gate.clone(), every)
     }
 
     /// A fresh connection (writes beside the committer: workspaces, users; WAL serialises the writers).
@@ -175,20 +179,50 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
 /// The connection owned by the committer thread.
 pub struct SqliteWriter {
     pub(crate) conn: Connection,
+    gate: Arc<gate::WriteGate>,
+    /// Whether this writer is inside the gate (between `begin` and its commit or rollback).
+    open: bool,
+}
+
+impl SqliteWriter {
+    fn leave_gate(&mut self) {
+        if std::mem::take(&mut self.open) {
+            self.gate.leave();
+        }
+    }
 }
 
 impl Writer for SqliteWriter {
     fn begin(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").db()
+        if !self.open {
+            self.gate.enter();
+            self.open = true;
+        }
+        let r = self.conn.execute_batch("BEGIN IMMEDIATE").db();
+        if r.is_err() {
+            self.leave_gate();
+        }
+        r
     }
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").db()
+        let r = self.conn.execute_batch("COMMIT").db();
+        if self.conn.is_autocommit() {
+            self.leave_gate();
+        }
+        r
     }
     fn rollback(&mut self) -> Result<()> {
-        if !self.conn.is_autocommit() {
-            self.conn.execute_batch("ROLLBACK").db()?;
+        let r = if self.conn.is_autocommit() { Ok(()) } else { self.conn.execute_batch("ROLLBACK").db() };
+        if self.conn.is_autocommit() {
+            self.leave_gate();
         }
-        Ok(())
+        r
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        self.leave_gate();
     }
 }
 

@@ -21,6 +21,9 @@ pub trait EventWrites {
     fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, event: &Event, data: &str) -> Result<()>;
     /// All readable events of a contact in (timestamp, sequence) order; unreadable rows are skipped (logged).
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>>;
+    /// The contact's readable track events named in `kairos_domain::contact::CART_EVENTS` at or after `since`
+    /// (all of them when None), in (timestamp, sequence) order: what a late cart event rebuilds the cart from.
+    fn contact_cart_events(&mut self, contact: ContactId, since: Option<Timestamp>) -> Result<Vec<Event>>;
     /// Moves every event of `from` to `to` (a merge).
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()>;
     /// Events of a workspace with a given name, in log order: (contact, stored JSON).

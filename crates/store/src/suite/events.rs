@@ -40,6 +40,10 @@ pub fn events_keep_time_order_and_page_with_cursors(store: &dyn Store) {
     };
     assert_eq!(seqs(w.contact_events_ordered(ann).unwrap()), ["m4", "m1", "m2", "m5", "m6"], "by (ts, seq)");
     assert!(w.contact_events_ordered(ContactId(99)).unwrap().is_empty());
+    // The cart's own events (orders here: m1 at 50, m5 at 60), from an instant on, inclusive.
+    assert_eq!(seqs(w.contact_cart_events(ann, None).unwrap()), ["m1", "m5"]);
+    assert_eq!(seqs(w.contact_cart_events(ann, Some(at(60))).unwrap()), ["m5"]);
+    assert!(w.contact_cart_events(ann, Some(at(61))).unwrap().is_empty());
 
     // Newest first by (ts, seq), pages of 2: the unreadable row takes a place in a page but is not listed.
     let r = store.reader().unwrap();
