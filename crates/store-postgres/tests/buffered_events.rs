@@ -32,6 +32,33 @@ fn ids(events: Vec<Event>) -> Vec<String> {
     events.into_iter().map(|e| e.message_id.as_str().to_string()).collect()
 }
 
+/// A late cart event's read of the cart's events merges the written rows with the buffered ones, in (timestamp,
+/// sequence) order, without cutting the buffer's `COPY` short.
+#[test]
+fn cart_events_come_from_the_table_and_the_buffer() {
+    let (store, _db) = open();
+    store.create_workspace("Shop", at(0)).unwrap();
+    let ws = store.workspaces().unwrap()[0].0;
+    let none = || serde_json::json!({});
+    let mut w = store.writer().unwrap();
+    let mut tx = w.transaction().unwrap();
+    insert(&mut *tx, ws, 1, 1, &event("e1", "Checkout Started", 20, none()));
+    insert(&mut *tx, ws, 1, 2, &event("e2", "Order Completed", 10, none()));
+    insert(&mut *tx, ws, 1, 3, &event("e3", "Product Viewed", 12, none()));
+    assert_eq!(tx.contact_events_ordered(ContactId(1)).unwrap().len(), 3, "written by this read");
+    insert(&mut *tx, ws, 1, 4, &event("e4", "Product Added", 15, none()));
+    insert(&mut *tx, ws, 1, 5, &event("e5", "Cart Viewed", 30, none()));
+    insert(&mut *tx, ws, 2, 6, &event("e6", "Product Added", 16, none()));
+    insert(&mut *tx, ws, 1, 7, &event("e7", "Product Added", 20, none()));
+    assert_eq!(ids(tx.contact_cart_events(ContactId(1), None).unwrap()), ["e2", "e4", "e1", "e7", "e5"]);
+    assert_eq!(ids(tx.contact_cart_events(ContactId(1), Some(at(20))).unwrap()), ["e1", "e7", "e5"]);
+    tx.commit().unwrap();
+    let mut w = store.writer().unwrap();
+    let mut tx = w.transaction().unwrap();
+    assert_eq!(ids(tx.contact_cart_events(ContactId(1), Some(at(15))).unwrap()), ["e4", "e1", "e7", "e5"]);
+    assert_eq!(ids(tx.contact_cart_events(ContactId(2), None).unwrap()), ["e6"]);
+}
+
 /// Each read below is the first statement after an insert it must see.
 #[test]
 fn the_writer_reads_its_buffered_events() {
