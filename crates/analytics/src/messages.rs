@@ -380,18 +380,7 @@ mod tests {
             campaign_id: None,
         };
         let facts = message_facts(&rows, &reactions, &[Attributed { order, touch }]);
-        let flow = StoredFlow {
-            row: 1,
-            public_id: "flow_a".into(),
-            workspace: WorkspaceId(1),
-            name: "Welcome".into(),
-            status: kairos_domain::FlowStatus::Active,
-            version: 1,
-            definition: r#"{"steps":[{"id":"s1","type":"send"},{"id":"s2","type":"send"},{"id":"d","type":"delay"}]}"#
-                .into(),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-        };
+        let flow = welcome(r#"{"steps":[{"id":"s1","type":"send"},{"id":"s2","type":"send"},{"id":"d","type":"delay"}]}"#);
         let report = flow_reports(std::slice::from_ref(&flow), &rows, &facts, None);
         assert_eq!(report.len(), 1);
         // Recipients 1, 2, 3, 5; sent m1 m2 m3 m5; delivered m1 m5 (m2 bounced, m3 failed); opened only by the
@@ -413,6 +402,21 @@ mod tests {
         assert_eq!(by_variant, vec![("0", 1), ("1", 3)]);
     }
 
+    /// The flow "Welcome" (flow_a) with `definition`.
+    fn welcome(definition: &str) -> StoredFlow {
+        StoredFlow {
+            row: 1,
+            public_id: "flow_a".into(),
+            workspace: WorkspaceId(1),
+            name: "Welcome".into(),
+            status: kairos_domain::FlowStatus::Active,
+            version: 1,
+            definition: definition.into(),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
     #[test]
     fn templates_split_by_subject_line() {
         let mut rows = Vec::new();
@@ -422,17 +426,7 @@ mod tests {
             rows.push(m);
         }
         let facts = message_facts(&rows, &[reaction("Email Opened", "b2", false)], &[]);
-        let flow = StoredFlow {
-            row: 1,
-            public_id: "flow_a".into(),
-            workspace: WorkspaceId(1),
-            name: "Welcome".into(),
-            status: kairos_domain::FlowStatus::Active,
-            version: 1,
-            definition: r#"{"steps":[{"id":"s1","type":"send","template":"tpl"}]}"#.into(),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-        };
+        let flow = welcome(r#"{"steps":[{"id":"s1","type":"send","template":"tpl"}]}"#);
         let by = template_reports(&rows, &facts, &[flow], &[]);
         let t = &by["tpl"];
         assert_eq!((t.totals.sent, t.totals.opened), (4, 1), "every message counts for the template");
