@@ -380,7 +380,8 @@ mod tests {
             campaign_id: None,
         };
         let facts = message_facts(&rows, &reactions, &[Attributed { order, touch }]);
-        let flow = welcome(r#"{"steps":[{"id":"s1","type":"send"},{"id":"s2","type":"send"},{"id":"d","type":"delay"}]}"#);
+        let flow =
+            welcome(r#"{"steps":[{"id":"s1","type":"send"},{"id":"s2","type":"send"},{"id":"d","type":"delay"}]}"#);
         let report = flow_reports(std::slice::from_ref(&flow), &rows, &facts, None);
         assert_eq!(report.len(), 1);
         // Recipients 1, 2, 3, 5; sent m1 m2 m3 m5; delivered m1 m5 (m2 bounced, m3 failed); opened only by the
