@@ -25,10 +25,11 @@ pub struct WriteGate {
 }
 
 impl WriteGate {
-    /// Before a write transaction: waits while the checkpointer holds the gate.
+    /// Before a write transaction: waits while the checkpointer holds the gate, unless another writer is still
+    /// inside (it may be this thread's own: blocking then would wait on ourselves; SQLite serialises the two).
     pub(crate) fn enter(&self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while s.closed {
+        while s.closed && s.writing == 0 {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         s.writing += 1;
@@ -93,5 +94,33 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
         assert!(writer.join().unwrap() > 20, "the writer went on between checkpoints");
+    }
+
+    #[test]
+    fn a_second_writer_inside_does_not_wait_on_the_first() {
+        let gate = Arc::new(WriteGate::default());
+        gate.enter();
+        let closer = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.closed(|| ()))
+        };
+        while !gate.state.lock().unwrap().closed {
+            std::thread::yield_now();
+        }
+        // A second writer while the first is inside and the checkpointer waits: let in, not blocked.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let second = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.enter();
+                gate.leave();
+                let _ = tx.send(());
+            })
+        };
+        let let_in = rx.recv_timeout(std::time::Duration::from_secs(5)).is_ok();
+        gate.leave();
+        second.join().unwrap();
+        closer.join().unwrap();
+        assert!(let_in, "the second writer waited for the checkpointer, which waited for the first writer");
     }
 }

@@ -376,7 +376,7 @@ export async function detail(ctx) {
     api('/segments').catch(() => ({ items: [] })),
   ]);
   const conditions = await conditionWords(flow.definition || {});
-  const segmentNames = Object.fromEntries((segments.items || []).flatMap((x) => [[x.id, x.name]]));
+  const segmentNames = Object.fromEntries((segments.items || []).map((x) => [x.id, x.name]));
   const poolNames = Object.fromEntries((pools?.items || []).map((p) => [p.id, p.name || p.id]));
   const currency = settings?.store?.currency || 'USD';
   const tplName = Object.fromEntries((templates.items || []).map((t) => [t.id, templateName(t)]));

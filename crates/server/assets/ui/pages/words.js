@@ -20,7 +20,8 @@ export function reentry(rule) {
   if (m) {
     const every = duration(m[1]);
     // "once a day", not "once every 1 day".
-    return `At most once ${every.startsWith('1 ') ? `a${/^1 hour/.test(every) ? 'n' : ''} ${every.slice(2)}` : `every ${every}`} per person`;
+    const one = { '1 hour': 'an hour', '1 day': 'a day', '1 week': 'a week', '1 minute': 'a minute' }[every];
+    return `At most once ${one || `every ${every}`} per person`;
   }
   return rule;
 }
