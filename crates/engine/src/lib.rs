@@ -4,6 +4,7 @@
 pub mod campaign_life;
 mod campaign_ops;
 pub mod campaigns;
+mod cart_log;
 mod clock;
 mod collections;
 mod command;
