@@ -47,11 +47,6 @@ pub const DB_FILE_NAME: &str = "kairos.db";
 /// Size the WAL file is truncated back to after a restart.
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 /// How long a statement waits for a lock held by another connection before failing.
-/// How much of the database file every connection reads through a memory map instead of `pread` (bytes of address
-/// space, not memory: the pages are the OS's file cache). Issue 17's profile of the anchor workload: 16 % of the
-/// committer's time was `pread` copying cached pages of a file that outgrows any page cache. SQLite caps it at its
-/// compile-time `SQLITE_MAX_MMAP_SIZE` (2 GB in the bundled build); the rest of a larger file is read as before.
-const MMAP_BYTES: i64 = 1 << 40;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Read-only connections kept open for request handlers (more are opened when all are busy).
 const READ_POOL_CONNECTIONS: usize = 4;
@@ -163,7 +158,6 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     // FULL: an acknowledged commit survives power loss (SPEC 18); group commit amortises the fsync.
     conn.pragma_update(None, "synchronous", "FULL").db()?;
     conn.pragma_update(None, "temp_store", "MEMORY").db()?;
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES).db()?;
     if read_only {
         conn.pragma_update(None, "cache_size", -32_768).db()?;
         conn.pragma_update(None, "query_only", true).db()?;
