@@ -103,7 +103,11 @@ fn throughput(n: usize, threads: usize) -> anyhow::Result<()> {
 }
 
 /// Renders/s of `renders` renders of contacts `first..`, one thread.
-fn rate(renders: usize, first: usize, mut render: impl FnMut(&Shopper) -> anyhow::Result<usize>) -> anyhow::Result<f64> {
+fn rate(
+    renders: usize,
+    first: usize,
+    mut render: impl FnMut(&Shopper) -> anyhow::Result<usize>,
+) -> anyhow::Result<f64> {
     let mut shopper = Shopper::new();
     let mut elapsed = Duration::ZERO;
     for i in first..first + renders {

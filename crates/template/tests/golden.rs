@@ -107,7 +107,8 @@ fn renders_exactly_what_the_renderer_before_issue_17_rendered() {
     for line in &actual {
         let name = line["case"].as_str().unwrap_or_default();
         if expected.get(name) != Some(line) {
-            wrong.push(format!("{name}:\n  expected {}\n  actual   {line}", expected.get(name).unwrap_or(&Value::Null)));
+            wrong
+                .push(format!("{name}:\n  expected {}\n  actual   {line}", expected.get(name).unwrap_or(&Value::Null)));
         }
     }
     assert!(wrong.is_empty(), "{} of {} cases differ:\n{}", wrong.len(), actual.len(), wrong.join("\n"));

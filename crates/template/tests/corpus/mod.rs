@@ -15,7 +15,9 @@ fn product(id: &str, title: &str, price: f64, currency: &str) -> Value {
 
 fn recommendations(currency: &str) -> Value {
     let list = |n: usize, from: usize| -> Vec<Value> {
-        (from..from + n).map(|k| product(&format!("r{k}"), &format!("Lamp \"{k}\" & shade"), 10.0 + k as f64 * 7.25, currency)).collect()
+        (from..from + n)
+            .map(|k| product(&format!("r{k}"), &format!("Lamp \"{k}\" & shade"), 10.0 + k as f64 * 7.25, currency))
+            .collect()
     };
     json!({"trending": list(4, 0), "based_on_history": list(2, 10), "also_viewed": list(3, 20), "also_bought": list(1, 30),
            "recently_viewed": list(2, 40)})
@@ -82,25 +84,73 @@ fn features_globals() -> Globals {
 
 /// Small templates, each rendered as a message body (no escaping) and as html (escaping).
 const FEATURES: &[(&str, &str)] = &[
-    ("output", "{{ contact.first_name }} {{ contact.last_name }} {{ contact.n }} {{ contact.score }} {{ contact.flag }}"),
-    ("missing", "{{ contact.nickname | default: 'friend' }}|{{ contact.address.city }}|{{ nothing.at.all }}|{{ contact.missing | join: ',' }}|{{ contact.tags[5] }}|{{ contact.size }}"),
-    ("arrays", "{{ contact.tags | join: ', ' }}|{{ contact.tags.size }}|{{ contact.tags.first }}|{{ contact.tags.last }}|{{ contact.tags[-1] }}|{{ contact.tags }}"),
+    (
+        "output",
+        "{{ contact.first_name }} {{ contact.last_name }} {{ contact.n }} {{ contact.score }} {{ contact.flag }}",
+    ),
+    (
+        "missing",
+        "{{ contact.nickname | default: 'friend' }}|{{ contact.address.city }}|{{ nothing.at.all }}|{{ contact.missing | join: ',' }}|{{ contact.tags[5] }}|{{ contact.size }}",
+    ),
+    (
+        "arrays",
+        "{{ contact.tags | join: ', ' }}|{{ contact.tags.size }}|{{ contact.tags.first }}|{{ contact.tags.last }}|{{ contact.tags[-1] }}|{{ contact.tags }}",
+    ),
     ("nested", "{{ contact.nested.a.b[2].c }}|{{ contact.nested.a.b | size }}|{{ contact.nested }}"),
-    ("conditions", "{% if contact.flag and contact.n > 2 %}a{% elsif contact.n == 3 %}b{% else %}c{% endif %}{% unless contact.empty %}u{% endunless %}{% if contact.first_name contains 'Ana' %}has{% endif %}"),
+    (
+        "conditions",
+        "{% if contact.flag and contact.n > 2 %}a{% elsif contact.n == 3 %}b{% else %}c{% endif %}{% unless contact.empty %}u{% endunless %}{% if contact.first_name contains 'Ana' %}has{% endif %}",
+    ),
     ("case", "{% case contact.n %}{% when 1 %}one{% when 2, 3 %}two-three{% else %}many{% endcase %}"),
-    ("for", "{% for t in contact.tags %}{{ forloop.index }}/{{ forloop.length }}:{{ t }}{% unless forloop.last %},{% endunless %}{% endfor %}"),
-    ("for_options", "{% for t in contact.tags limit: 2 offset: 1 reversed %}{{ t }}{% endfor %}|{% for i in (1..4) %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endfor %}|{% for x in contact.none %}x{% else %}empty{% endfor %}"),
-    ("for_object", "{% for p in contact.nested.a %}{{ p[0] }}={{ p[1] | size }}{% endfor %}{% for p in contact %}{% if p[0] == '<k>' %}{{ p[0] }}={{ p[1] }}{% endif %}{% endfor %}"),
+    (
+        "for",
+        "{% for t in contact.tags %}{{ forloop.index }}/{{ forloop.length }}:{{ t }}{% unless forloop.last %},{% endunless %}{% endfor %}",
+    ),
+    (
+        "for_options",
+        "{% for t in contact.tags limit: 2 offset: 1 reversed %}{{ t }}{% endfor %}|{% for i in (1..4) %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endfor %}|{% for x in contact.none %}x{% else %}empty{% endfor %}",
+    ),
+    (
+        "for_object",
+        "{% for p in contact.nested.a %}{{ p[0] }}={{ p[1] | size }}{% endfor %}{% for p in contact %}{% if p[0] == '<k>' %}{{ p[0] }}={{ p[1] }}{% endif %}{% endfor %}",
+    ),
     ("tablerow", "{% tablerow t in contact.tags cols: 2 %}{{ t }}{% endtablerow %}"),
-    ("assign_capture", "{% assign n = contact.last_name %}{{ n }}|{% capture c %}<b>{{ contact.first_name }}</b>{% endcapture %}{{ c }}|{% assign xs = contact.tags | reverse %}{{ xs | join: '-' }}"),
-    ("counters", "{% increment c %}{% increment c %}{% decrement d %} {% cycle 'x', 'y' %}{% cycle 'x', 'y' %}{% cycle 'x', 'y' %}"),
-    ("string_filters", "{{ contact.last_name | upcase }}|{{ contact.last_name | downcase }}|{{ 'hello world' | capitalize }}|{{ contact.last_name | truncate: 7 }}|{{ 'a b c d e' | truncatewords: 2 }}|{{ '  x  ' | strip }}|{{ contact.last_name | replace: '&', 'and' }}|{{ contact.last_name | remove: 'O' }}|{{ 'a,b' | split: ',' | join: '+' }}|{{ contact.last_name | prepend: '>' | append: '<' }}|{{ contact.last_name | slice: 0, 3 }}|{{ contact.last_name | size }}"),
-    ("html_filters", "{{ contact.last_name | escape }}|{{ contact.last_name | escape_once }}|{{ contact.bio | strip_html }}|{{ contact.bio | raw }}|{{ contact.enc | url_decode }}|{{ contact.last_name | url_encode }}|{{ 'a\nb' | newline_to_br }}|{{ 'a\nb' | strip_newlines }}"),
-    ("math", "{{ contact.n | plus: 2 }}|{{ contact.n | minus: 5 }}|{{ contact.n | times: 1.5 }}|{{ 10 | divided_by: contact.n }}|{{ 10 | modulo: contact.n }}|{{ contact.score | round }}|{{ contact.score | ceil }}|{{ contact.score | floor }}|{{ -3 | abs }}|{{ 5 | at_least: 7 }}|{{ 5 | at_most: 2 }}"),
-    ("array_filters", "{{ products | map: 'name' | compact | join: ',' }}|{{ products | where: 'ok', true | size }}|{% assign cheap = products | sort: 'price' | first %}{{ cheap.name }}|{{ contact.tags | sort | join: ',' }}|{{ contact.tags | concat: contact.tags | uniq | join: ',' }}|{{ products | sort_natural: 'name' | map: 'price' | join: ',' }}|{{ contact.tags | first }}{{ contact.tags | last }}"),
-    ("money", "{{ contact.total | money }}|{{ contact.n | money: 'EUR' }}|{{ contact.total | money: 'JPY' }}|{{ contact.total | money: 'SEK' }}|{{ 'abc' | money }}|{{ contact.none | money }}|{{ -0.005 | money }}|{{ '19.9' | money: 'GBP' }}"),
-    ("date", "{{ contact.seen | date: '%Y-%m-%d %H:%M %Z' }}|{{ contact.unix | date: '%b %d, %Y %H:%M' }}|{{ contact.day | date: '%A %-d %B' }}|{{ 'now' | date: '%H:%M %z' }}|{{ 'soon' | date: '%Y' }}|{{ contact.seen | date: '' }}"),
-    ("comparisons_escaped", "{% if contact.last_name == \"O'Neil & Co\" %}raw{% endif %}{% if contact.last_name == \"O&#39;Neil &amp; Co\" %}escaped{% endif %}"),
+    (
+        "assign_capture",
+        "{% assign n = contact.last_name %}{{ n }}|{% capture c %}<b>{{ contact.first_name }}</b>{% endcapture %}{{ c }}|{% assign xs = contact.tags | reverse %}{{ xs | join: '-' }}",
+    ),
+    (
+        "counters",
+        "{% increment c %}{% increment c %}{% decrement d %} {% cycle 'x', 'y' %}{% cycle 'x', 'y' %}{% cycle 'x', 'y' %}",
+    ),
+    (
+        "string_filters",
+        "{{ contact.last_name | upcase }}|{{ contact.last_name | downcase }}|{{ 'hello world' | capitalize }}|{{ contact.last_name | truncate: 7 }}|{{ 'a b c d e' | truncatewords: 2 }}|{{ '  x  ' | strip }}|{{ contact.last_name | replace: '&', 'and' }}|{{ contact.last_name | remove: 'O' }}|{{ 'a,b' | split: ',' | join: '+' }}|{{ contact.last_name | prepend: '>' | append: '<' }}|{{ contact.last_name | slice: 0, 3 }}|{{ contact.last_name | size }}",
+    ),
+    (
+        "html_filters",
+        "{{ contact.last_name | escape }}|{{ contact.last_name | escape_once }}|{{ contact.bio | strip_html }}|{{ contact.bio | raw }}|{{ contact.enc | url_decode }}|{{ contact.last_name | url_encode }}|{{ 'a\nb' | newline_to_br }}|{{ 'a\nb' | strip_newlines }}",
+    ),
+    (
+        "math",
+        "{{ contact.n | plus: 2 }}|{{ contact.n | minus: 5 }}|{{ contact.n | times: 1.5 }}|{{ 10 | divided_by: contact.n }}|{{ 10 | modulo: contact.n }}|{{ contact.score | round }}|{{ contact.score | ceil }}|{{ contact.score | floor }}|{{ -3 | abs }}|{{ 5 | at_least: 7 }}|{{ 5 | at_most: 2 }}",
+    ),
+    (
+        "array_filters",
+        "{{ products | map: 'name' | compact | join: ',' }}|{{ products | where: 'ok', true | size }}|{% assign cheap = products | sort: 'price' | first %}{{ cheap.name }}|{{ contact.tags | sort | join: ',' }}|{{ contact.tags | concat: contact.tags | uniq | join: ',' }}|{{ products | sort_natural: 'name' | map: 'price' | join: ',' }}|{{ contact.tags | first }}{{ contact.tags | last }}",
+    ),
+    (
+        "money",
+        "{{ contact.total | money }}|{{ contact.n | money: 'EUR' }}|{{ contact.total | money: 'JPY' }}|{{ contact.total | money: 'SEK' }}|{{ 'abc' | money }}|{{ contact.none | money }}|{{ -0.005 | money }}|{{ '19.9' | money: 'GBP' }}",
+    ),
+    (
+        "date",
+        "{{ contact.seen | date: '%Y-%m-%d %H:%M %Z' }}|{{ contact.unix | date: '%b %d, %Y %H:%M' }}|{{ contact.day | date: '%A %-d %B' }}|{{ 'now' | date: '%H:%M %z' }}|{{ 'soon' | date: '%Y' }}|{{ contact.seen | date: '' }}",
+    ),
+    (
+        "comparisons_escaped",
+        "{% if contact.last_name == \"O'Neil & Co\" %}raw{% endif %}{% if contact.last_name == \"O&#39;Neil &amp; Co\" %}escaped{% endif %}",
+    ),
     ("whitespace", "a  {%- if true -%}  b  {%- endif -%}  c\n  {{- contact.n -}}  \n d"),
     ("raw_block", "{% raw %}{{ not.rendered }}{% endraw %} {% comment %}gone{% endcomment %}{{ '<i>lit</i>' }}"),
 ];
@@ -155,14 +205,32 @@ fn emails() -> Vec<(&'static str, TemplateParts)> {
             )
             .with_layout("base"),
         ),
-        ("layout_derived_text", email("{{ contact.first_name }}", "<h1>{{ contact.first_name }}</h1><p>Line<br>two</p>", None).with_layout("base")),
+        (
+            "layout_derived_text",
+            email("{{ contact.first_name }}", "<h1>{{ contact.first_name }}</h1><p>Line<br>two</p>", None)
+                .with_layout("base"),
+        ),
         ("preview_and_variants", with_preview),
         ("blocks", email("s", &kairos_template::blocks::blocks_html(&checked), None)),
         ("sms", TemplateParts::message("{{ contact.first_name }}: {{ contact.total | money }} {{ unsubscribe_url }}")),
         ("error_render_is_isolated", TemplateParts::message("{% render 'isolated' %}")),
-        ("error_tablerow_cols_0", TemplateParts::message("{% tablerow t in contact.tags cols: 0 %}{{ t }}{% endtablerow %}")),
-        ("error_too_large", TemplateParts::message(&format!("{{% for i in (1..100) %}}{{% for j in (1..100) %}}{}{{% endfor %}}{{% endfor %}}", "x".repeat(60)))),
-        ("error_assigned_budget", TemplateParts::message("{% assign s = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in (1..100) %}{% for j in (1..100) %}{% assign s = s | append: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% endfor %}{% endfor %}{{ s | size }}")),
+        (
+            "error_tablerow_cols_0",
+            TemplateParts::message("{% tablerow t in contact.tags cols: 0 %}{{ t }}{% endtablerow %}"),
+        ),
+        (
+            "error_too_large",
+            TemplateParts::message(&format!(
+                "{{% for i in (1..100) %}}{{% for j in (1..100) %}}{}{{% endfor %}}{{% endfor %}}",
+                "x".repeat(60)
+            )),
+        ),
+        (
+            "error_assigned_budget",
+            TemplateParts::message(
+                "{% assign s = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in (1..100) %}{% for j in (1..100) %}{% assign s = s | append: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% endfor %}{% endfor %}{{ s | size }}",
+            ),
+        ),
     ]
 }
 
