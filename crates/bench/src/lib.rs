@@ -8,6 +8,10 @@ mod flows;
 mod ingest;
 mod measure;
 mod render;
+/// The anchor template and its contacts, shared with kairos-template's golden test that pins its output.
+#[path = "../../template/tests/anchor/mod.rs"]
+mod render_anchor;
+mod render_liquid;
 mod segments;
 mod send;
 mod simulate;

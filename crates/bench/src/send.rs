@@ -82,11 +82,7 @@ pub fn run(n: usize, concurrency: usize, pool: u32, dkim_key_pem: Option<String>
         let mut cfg = SmtpConfig::new("127.0.0.1", port, TlsMode::None);
         cfg.pool_size = pool;
         cfg.per_domain_concurrency = concurrency;
-        cfg.dkim = dkim_key_pem.map(|pem| DkimConfig {
-            domain: "velo.example".into(),
-            selector: "k1".into(),
-            private_key_pem: pem,
-        });
+        cfg.dkim = dkim_key_pem.map(|pem| DkimConfig::new("velo.example", "k1", pem));
         let smtp = Arc::new(Smtp::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
         let html = Arc::new(html_body());
         let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));

@@ -16,8 +16,8 @@ mod webhook;
 
 pub use bounce::{Bounce, BounceKind, parse_dsn};
 pub use email::{
-    DkimConfig, EmailMessage, SMTP_PER_DOMAIN_CONCURRENCY_DEFAULT, SMTP_POOL_SIZE_DEFAULT, SMTP_TIMEOUT_DEFAULT, Smtp,
-    SmtpConfig, TlsMode, build_email,
+    DkimConfig, DkimError, DkimSecondKey, DkimSigner, EmailMessage, SMTP_PER_DOMAIN_CONCURRENCY_DEFAULT,
+    SMTP_POOL_SIZE_DEFAULT, SMTP_TIMEOUT_DEFAULT, Smtp, SmtpConfig, TlsMode, build_email,
 };
 pub use http::{HTTP_RESPONSE_BYTES_MAX, HTTP_TIMEOUT_DEFAULT, HttpClient, HttpResponse};
 pub use net::{OutboundPolicy, Refused, internal_reason};

@@ -5,12 +5,12 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use kairos_channels::{DkimConfig, EmailMessage, SendError, Smtp, SmtpConfig, TlsMode};
+use kairos_channels::{DkimConfig, DkimSecondKey, EmailMessage, SendError, Smtp, SmtpConfig, TlsMode};
 use support::{SinkOptions, SmtpSink, dkim_test_key, dkim_verify};
 
 fn dkim() -> DkimConfig {
     let (pem, _) = dkim_test_key();
-    DkimConfig { domain: "velo.example".into(), selector: "k1".into(), private_key_pem: pem }
+    DkimConfig::new("velo.example", "k1", pem)
 }
 
 fn config(sink: &SmtpSink) -> SmtpConfig {
@@ -327,8 +327,31 @@ fn config_validation() {
 fn ed25519_signing() {
     // openssl genpkey -algorithm ed25519 (test-only)
     let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIO41blH7d+fk76cQtek+W1WGSBHlhjnOHwJk7uwsFRPG\n-----END PRIVATE KEY-----\n";
-    let dkim = DkimConfig { domain: "velo.example".into(), selector: "ed1".into(), private_key_pem: key.into() };
+    let dkim = DkimConfig::new("velo.example", "ed1", key);
     let raw = kairos_channels::build_email(&message(1, "ann@example.com"), Some(&dkim)).unwrap();
     let text = String::from_utf8(raw).unwrap();
     assert!(text.contains("DKIM-Signature: v=1; a=ed25519-sha256; d=velo.example; s=ed1;"), "{text}");
+}
+
+/// Dual signing (RFC 8463 §1): an RSA and an Ed25519 signature on every message; a receiver that does not know
+/// Ed25519 (dkimpy here, without PyNaCl) checks the RSA one, first in the header block. (The Ed25519 signature is
+/// verified with ring in the unit tests, against RFC 8463's published example too.)
+#[tokio::test]
+async fn dual_signed_messages_verify() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let mut cfg = config(&sink);
+    let ed25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIO41blH7d+fk76cQtek+W1WGSBHlhjnOHwJk7uwsFRPG\n-----END PRIVATE KEY-----\n";
+    cfg.dkim = Some(DkimConfig {
+        ed25519: Some(DkimSecondKey { selector: "ed1".into(), private_key_pem: ed25519.into() }),
+        ..dkim()
+    });
+    let smtp = Smtp::new(cfg).unwrap();
+    smtp.send(&message(1, "ann@example.com")).await.unwrap();
+    let mail = sink.wait_for(1).remove(0);
+    let text = mail.text();
+    let rsa = text.find("DKIM-Signature: v=1; a=rsa-sha256; d=velo.example; s=k1;").expect("the RSA signature");
+    let ed = text.find("DKIM-Signature: v=1; a=ed25519-sha256; d=velo.example; s=ed1;").expect("the Ed25519 one");
+    assert!(rsa < ed, "{text}");
+    let (_, txt) = dkim_test_key();
+    assert!(dkim_verify(&mail.path, &txt), "the RSA signature of a dual-signed message verifies: {text}");
 }

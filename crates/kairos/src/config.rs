@@ -59,6 +59,10 @@ pub struct Dkim {
     /// PEM file (RSA or Ed25519); relative paths are inside the data directory. Imported into the store (encrypted)
     /// at start, so a node without the file signs with the stored key.
     pub private_key_file: String,
+    /// Dual signing (RFC 8463 §1): with an RSA `private_key_file`, every message also gets an Ed25519 signature,
+    /// with this key (PEM, or a base64 seed; stored like the other) published under this selector. Both or neither.
+    pub ed25519_selector: Option<String>,
+    pub ed25519_private_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,26 +240,35 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("[network] {}: {}", e.field, e.message))
     }
 
-    /// The DKIM key the SMTP transport signs with, when there is one: its identity and its file (relative
-    /// paths are inside the data directory). The key itself is resolved with the secrets (`crate::secrets`):
-    /// imported from the file into the store, or read from the store on a node without the file.
-    pub fn dkim_key(&self) -> Option<crate::secrets::DkimKey> {
-        if self.email.transport.as_deref() != Some("smtp") {
-            return None;
-        }
-        self.email.dkim.as_ref().map(|d| crate::secrets::DkimKey {
+    /// The DKIM keys the SMTP transport signs with: none, the key of `private_key_file`, or that and the Ed25519
+    /// key of dual signing; each with its identity and its file (relative paths are inside the data directory).
+    /// The keys themselves are resolved with the secrets (`crate::secrets`): imported from the files into the
+    /// store, or read from the store on a node without the files.
+    pub fn dkim_keys(&self) -> anyhow::Result<Vec<crate::secrets::DkimKey>> {
+        let Some(d) = self.email.dkim.as_ref().filter(|_| self.email.transport.as_deref() == Some("smtp")) else {
+            return Ok(Vec::new());
+        };
+        let key = |selector: &str, file: &str, setting| crate::secrets::DkimKey {
             domain: d.domain.clone(),
-            selector: d.selector.clone(),
-            file: self.dir.join(&d.private_key_file),
-        })
+            selector: selector.to_owned(),
+            file: self.dir.join(file),
+            setting,
+        };
+        let mut keys = vec![key(&d.selector, &d.private_key_file, "private_key_file")];
+        match (&d.ed25519_selector, &d.ed25519_private_key_file) {
+            (Some(selector), Some(file)) => keys.push(key(selector, file, "ed25519_private_key_file")),
+            (None, None) => {}
+            _ => anyhow::bail!("[email.dkim] ed25519_selector and ed25519_private_key_file go together (dual signing)"),
+        }
+        Ok(keys)
     }
 
-    /// The transports these settings configure (channels left out are captured into the outbox); `dkim_pem`
-    /// is the key of [`Config::dkim_key`] as resolved.
+    /// The transports these settings configure (channels left out are captured into the outbox); `dkim_pems`
+    /// are the keys of [`Config::dkim_keys`] as resolved, in the same order.
     pub fn transports(
         &self,
         public_url: &str,
-        dkim_pem: Option<&str>,
+        dkim_pems: &[String],
     ) -> anyhow::Result<kairos_engine::dispatch::Transports> {
         use kairos_channels as ch;
         let http = ch::HttpClient::new(std::time::Duration::from_secs(15));
@@ -271,13 +284,16 @@ impl Config {
                     .parse()
                     .ok()
                     .context("[email] tls must be \"none\", \"starttls\" or \"tls\"")?;
-                let dkim = match (&e.dkim, dkim_pem) {
-                    (Some(d), Some(pem)) => Some(ch::DkimConfig {
-                        domain: d.domain.clone(),
-                        selector: d.selector.clone(),
-                        private_key_pem: pem.to_string(),
+                let dkim = match (&e.dkim, dkim_pems) {
+                    (Some(d), [pem, second @ ..]) => Some(ch::DkimConfig {
+                        ed25519: d
+                            .ed25519_selector
+                            .clone()
+                            .zip(second.first().cloned())
+                            .map(|(selector, private_key_pem)| ch::DkimSecondKey { selector, private_key_pem }),
+                        ..ch::DkimConfig::new(d.domain.clone(), d.selector.clone(), pem.clone())
                     }),
-                    (Some(d), None) => anyhow::bail!(
+                    (Some(d), []) => anyhow::bail!(
                         "[email.dkim] private_key_file {}: no key (the file is missing and none is stored)",
                         self.dir.join(&d.private_key_file).display()
                     ),
@@ -365,9 +381,10 @@ daily_cap_email = 2
         .unwrap();
         let cfg = Config::load(dir.path()).unwrap();
         assert_eq!(cfg.public_url(None), "https://mail.velo.example");
-        let dkim = cfg.dkim_key().expect("smtp with dkim");
-        assert_eq!((dkim.domain.as_str(), dkim.file.clone()), ("velo.example", dir.path().join("dkim.pem")));
-        let err = cfg.transports("https://mail.velo.example", None).err().expect("the DKIM key file is missing");
+        let dkim = cfg.dkim_keys().unwrap();
+        assert_eq!(dkim.len(), 1, "one key: no dual signing");
+        assert_eq!((dkim[0].domain.as_str(), dkim[0].file.clone()), ("velo.example", dir.path().join("dkim.pem")));
+        let err = cfg.transports("https://mail.velo.example", &[]).err().expect("the DKIM key file is missing");
         assert!(format!("{err:#}").contains("dkim.pem"), "{err:#}");
         let rules = cfg.settings().unwrap().rules;
         assert_eq!(rules.smart_sending, Some(Duration::from_secs(8 * 3600)));
@@ -376,7 +393,7 @@ daily_cap_email = 2
         assert_eq!(cfg.settings().unwrap().sms_from.as_deref(), Some("+15005550006"), "every workspace's sender");
         let sms = "[sms]\nprovider_url = \"http://127.0.0.1:9\"\naccount_sid = \"AC1\"\nauth_token = \"\"\nfrom = \"+1500\"\n";
         std::fs::write(dir.path().join(CONFIG_FILE), sms).unwrap();
-        let err = Config::load(dir.path()).unwrap().transports("http://x", None).err().expect("an empty auth token");
+        let err = Config::load(dir.path()).unwrap().transports("http://x", &[]).err().expect("an empty auth token");
         assert!(format!("{err:#}").contains("auth_token"), "{err:#}");
         std::fs::write(dir.path().join(CONFIG_FILE), "[sending]\nquiet_hours_sms = \"late\"\n").unwrap();
         let err = Config::load(dir.path()).unwrap().settings().unwrap_err().to_string();
@@ -392,6 +409,30 @@ daily_cap_email = 2
         std::fs::write(dir.path().join(CONFIG_FILE), "[sendng]\n").unwrap();
         assert!(Config::load(dir.path()).is_err(), "unknown sections are errors");
         assert!(Config::load(&dir.path().join("missing")).unwrap().settings().is_ok(), "no file: defaults");
+    }
+
+    #[test]
+    fn dual_signing_names_a_second_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let dkim = "[email]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\n[email.dkim]\ndomain = \"velo.example\"\n\
+                    selector = \"k1\"\nprivate_key_file = \"dkim.pem\"\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), format!("{dkim}ed25519_selector = \"ed1\"\n")).unwrap();
+        let err = Config::load(dir.path()).unwrap().dkim_keys().unwrap_err().to_string();
+        assert!(err.contains("ed25519_private_key_file"), "{err}");
+        let both = format!("{dkim}ed25519_selector = \"ed1\"\ned25519_private_key_file = \"/keys/ed.pem\"\n");
+        std::fs::write(dir.path().join(CONFIG_FILE), both).unwrap();
+        let cfg = Config::load(dir.path()).unwrap();
+        let keys = cfg.dkim_keys().unwrap();
+        let named: Vec<_> = keys.iter().map(|k| (k.selector.as_str(), k.file.clone(), k.setting)).collect();
+        assert_eq!(
+            named,
+            [
+                ("k1", dir.path().join("dkim.pem"), "private_key_file"),
+                ("ed1", "/keys/ed.pem".into(), "ed25519_private_key_file")
+            ]
+        );
+        let err = cfg.transports("https://x", &["not a key".into(), "nor this".into()]).err().expect("bad keys");
+        assert!(format!("{err:#}").contains("dkim.private_key"), "{err:#}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ fn generate(store: &Arc<dyn Store>, args: &DemoArgs) -> anyhow::Result<NewWorksp
     let creds = store.create_workspace(DEMO_NAME, real_now)?;
     let ws = workspace_id(&**store, &creds.id)?;
     // The keys the server will use: message ids derive from the link key, so they must not change after this.
-    let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, None, real_now)?;
+    let keys = crate::secrets::open(&**store, &args.data_dir, &args.secrets, &[], real_now)?;
     let engine = Arc::new(Engine::start_with(
         store.clone(),
         clock.clone(),

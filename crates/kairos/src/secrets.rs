@@ -50,14 +50,16 @@ pub struct DkimKey {
     pub domain: String,
     pub selector: String,
     pub file: PathBuf,
+    /// The `[email.dkim]` setting naming the file, for messages (`private_key_file`, `ed25519_private_key_file`).
+    pub setting: &'static str,
 }
 
 /// What the server runs with.
 pub struct Secrets {
     pub link_key: LinkKey,
     pub sealer: SecretBox,
-    /// The DKIM private key (PEM), when `kairos.toml` configures one.
-    pub dkim_pem: Option<String>,
+    /// The DKIM private keys (PEM) `kairos.toml` configures, in the order of [`crate::config::Config::dkim_keys`].
+    pub dkim_pems: Vec<String>,
 }
 
 /// Where the key was found, to name it in messages.
@@ -206,7 +208,7 @@ pub fn open(
     store: &dyn Store,
     data_dir: &Path,
     args: &SecretArgs,
-    dkim: Option<&DkimKey>,
+    dkim: &[DkimKey],
     now: Timestamp,
 ) -> anyhow::Result<Secrets> {
     let stored = store.read(|r| r.secret_names())?;
@@ -221,10 +223,7 @@ pub fn open(
     let legacy = local_dir.map(|d| d.join(LEGACY_LINK_KEY_FILE));
     let link_key = link_key(&mut *tx, &sealer, legacy.as_deref(), now)?;
     move_settings_webhook_secrets(&mut *tx, &sealer, now)?;
-    let dkim_pem = match dkim {
-        Some(d) => Some(dkim_key(&mut *tx, &sealer, d, now)?),
-        None => None,
-    };
+    let dkim_pems = dkim.iter().map(|d| dkim_key(&mut *tx, &sealer, d, now)).collect::<anyhow::Result<_>>()?;
     tx.commit()?;
     // Only once the key is committed in the store: the old file is no longer read, and a secret should not
     // lie beside the database in plain text.
@@ -236,7 +235,7 @@ pub fn open(
             Err(e) => tracing::warn!(file = %file.display(), error = %e, "cannot remove the old link key file"),
         }
     }
-    Ok(Secrets { link_key, sealer, dkim_pem })
+    Ok(Secrets { link_key, sealer, dkim_pems })
 }
 
 /// Every stored secret must open under this key: a wrong key stops the server before anything is replaced.
@@ -318,17 +317,14 @@ fn dkim_key(tx: &mut dyn WriteTx, sealer: &SecretBox, d: &DkimKey, now: Timestam
     let file = match std::fs::read_to_string(&d.file) {
         Ok(pem) => Some(pem),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("[email.dkim] private_key_file {}", d.file.display())),
+        Err(e) => return Err(e).with_context(|| format!("[email.dkim] {} {}", d.setting, d.file.display())),
     };
     let stored = sealer.get(tx, &name)?.map(String::from_utf8).transpose().ok().flatten();
     match (file, stored) {
         (Some(pem), stored) => {
-            let cfg = kairos_channels::DkimConfig {
-                domain: d.domain.clone(),
-                selector: d.selector.clone(),
-                private_key_pem: pem.clone(),
-            };
-            cfg.check().map_err(|e| anyhow::anyhow!("[email.dkim] private_key_file {}: {e}", d.file.display()))?;
+            // Each key is checked alone here; the pairing of dual signing when the transport is built.
+            let cfg = kairos_channels::DkimConfig::new(d.domain.clone(), d.selector.clone(), pem.clone());
+            cfg.check().map_err(|e| anyhow::anyhow!("[email.dkim] {} {}: {e}", d.setting, d.file.display()))?;
             if stored.as_deref() != Some(pem.as_str()) {
                 sealer.put(tx, &name, pem.as_bytes(), now)?;
                 tracing::info!(domain = %d.domain, selector = %d.selector, "stored the DKIM key in the encrypted store");
@@ -337,7 +333,8 @@ fn dkim_key(tx: &mut dyn WriteTx, sealer: &SecretBox, d: &DkimKey, now: Timestam
         }
         (None, Some(pem)) => Ok(pem),
         (None, None) => bail!(
-            "[email.dkim] private_key_file {}: no such file, and no key for {}/{} is stored in the database",
+            "[email.dkim] {} {}: no such file, and no key for {}/{} is stored in the database",
+            d.setting,
             d.file.display(),
             d.domain,
             d.selector

@@ -90,10 +90,9 @@ pub async fn start_engine(
     let defaults = config.settings()?;
     let public_url = config.public_url(local);
     let (opened, dir, args, dkim, now) =
-        (store.clone(), data_dir.to_path_buf(), secrets.clone(), config.dkim_key(), clock.now());
-    let keys =
-        tokio::task::spawn_blocking(move || crate::secrets::open(&*opened, &dir, &args, dkim.as_ref(), now)).await??;
-    let transports = config.transports(&public_url, keys.dkim_pem.as_deref())?;
+        (store.clone(), data_dir.to_path_buf(), secrets.clone(), config.dkim_keys()?, clock.now());
+    let keys = tokio::task::spawn_blocking(move || crate::secrets::open(&*opened, &dir, &args, &dkim, now)).await??;
+    let transports = config.transports(&public_url, &keys.dkim_pems)?;
     let url = public_url.clone();
     let engine = tokio::task::spawn_blocking(move || {
         Engine::start_with(store, clock, defaults, &url, keys.link_key, keys.sealer)

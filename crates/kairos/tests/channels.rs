@@ -10,15 +10,20 @@ use common::{TestServer, messages_to, wait_status};
 use serde_json::{Value, json};
 use support::{SinkOptions, SmtpSink, dkim_test_key, dkim_verify};
 
+/// `openssl genpkey -algorithm ed25519` (test-only): the second key of dual signing.
+const ED25519_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIO41blH7d+fk76cQtek+W1WGSBHlhjnOHwJk7uwsFRPG\n-----END PRIVATE KEY-----\n";
+
 fn email_config(dir: &std::path::Path, port: u16) {
     let (pem, _) = dkim_test_key();
     std::fs::write(dir.join("dkim.pem"), pem).unwrap();
+    std::fs::write(dir.join("dkim-ed25519.pem"), ED25519_PEM).unwrap();
     std::fs::write(
         dir.join("kairos.toml"),
         format!(
             "[email]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
              from = \"Velo Shop <shop@velo.example>\"\n[email.dkim]\ndomain = \"velo.example\"\nselector = \"k1\"\n\
-             private_key_file = \"dkim.pem\"\n[sending]\nsmart_sending = \"off\"\n"
+             private_key_file = \"dkim.pem\"\ned25519_selector = \"ed1\"\ned25519_private_key_file = \"dkim-ed25519.pem\"\n\
+             [sending]\nsmart_sending = \"off\"\n"
         ),
     )
     .unwrap();
@@ -86,6 +91,8 @@ async fn email_over_smtp_with_dkim_tracking_unsubscribe_and_suppression() {
     assert_eq!(mail.header("Subject").as_deref(), Some("Ann, your cart"));
     let raw = String::from_utf8_lossy(&mail.raw).to_string();
     assert!(raw.contains("multipart/alternative"), "html and text parts");
+    // Dual signing: the RSA signature (verified above) and an Ed25519 one under its own selector.
+    assert!(raw.contains("DKIM-Signature: v=1; a=ed25519-sha256; d=velo.example; s=ed1;"), "{raw}");
     let m = wait_status(&mut c, sk, "ann@example.com", "sent").await;
     let html = m["html"].as_str().unwrap();
     assert!(html.contains("Lamp &lt;b&gt;") && html.contains("$49.50"), "escaped contact data and money: {html}");

@@ -27,7 +27,7 @@ pub fn html_to_text(html: &str) -> String {
         let tag = &rest[1..gt];
         rest = &rest[gt + 1..];
         let closing = tag.starts_with('/');
-        let name_part = tag.trim_start_matches('/');
+        let name_part = &tag[tag.bytes().take_while(|&c| c == b'/').count()..];
         let name_len = name_part.bytes().take_while(u8::is_ascii_alphanumeric).count();
         let name = &name_part[..name_len];
         let mut lower = [0u8; 10];
@@ -92,18 +92,35 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
-const PLAIN: u8 = 0;
-/// Bytes that end a run of plain text: markup, entities, whitespace.
-static CLASS: [u8; 256] = {
-    let mut t = [PLAIN; 256];
-    let special = [b'<', b'&', b' ', b'\t', b'\n', b'\r', 0x0c];
-    let mut k = 0;
-    while k < special.len() {
-        t[special[k] as usize] = 1;
-        k += 1;
+/// True for the bytes that end a run of text other than a space: markup, entities, whitespace but the space.
+/// Written as comparisons (whitespace other than the space is 9, 10, 12 and 13) so that a chunk of bytes is tested
+/// with vector instructions.
+fn is_break(b: u8) -> bool {
+    (b == b'<') | (b == b'&') | ((b.wrapping_sub(b'\t') < 5) & (b != 0x0b))
+}
+
+/// Bytes examined at once when looking for the end of a run of text: a chunk where the run goes on is skipped
+/// with a few vector instructions instead of a branch per byte.
+const SCAN_CHUNK: usize = 16;
+
+/// True where a run of text ends at `x` followed by `next`: a break, or a space that is not a single space between
+/// two words (it collapses with others, and one before a tag may become a line break instead).
+fn ends_run(x: u8, next: Option<u8>) -> bool {
+    is_break(x) | ((x == b' ') & next.is_none_or(|y| (y == b' ') | is_break(y)))
+}
+
+/// The end of the run of text starting at `from` (not a space or a break).
+fn run_end(b: &[u8], from: usize) -> usize {
+    let mut k = from;
+    while let (Some(x), Some(next)) = (b.get(k..k + SCAN_CHUNK), b.get(k + 1..k + 1 + SCAN_CHUNK)) {
+        // `fold` rather than `any`: no early exit, so the whole chunk is compared at once.
+        if x.iter().zip(next).fold(false, |hit, (&x, &y)| hit | ends_run(x, Some(y))) {
+            break;
+        }
+        k += SCAN_CHUNK;
     }
-    t
-};
+    (k..b.len()).find(|&k| ends_run(b[k], b.get(k + 1).copied())).unwrap_or(b.len())
+}
 
 /// Output with whitespace collapsed as it is written: pending spaces and line breaks are emitted only before the
 /// next visible character, so there is never trailing whitespace and at most one blank line.
@@ -140,19 +157,9 @@ impl TextOut {
                     }
                 },
                 _ => {
-                    // A run of ordinary bytes and single spaces between words, copied at once; its ends are
+                    // A run of ordinary bytes and single spaces between words, copied at once. Its ends are
                     // ASCII, so the slice is on char boundaries.
-                    let mut end = i;
-                    loop {
-                        while end < b.len() && CLASS[b[end] as usize] == PLAIN {
-                            end += 1;
-                        }
-                        if end + 1 < b.len() && b[end] == b' ' && CLASS[b[end + 1] as usize] == PLAIN {
-                            end += 2;
-                        } else {
-                            break;
-                        }
-                    }
+                    let end = run_end(b, i);
                     self.visible(&s[i..end]);
                     i = end;
                 }

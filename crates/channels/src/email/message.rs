@@ -2,11 +2,10 @@
 //! own header block, so DKIM can cover it.
 
 use lettre::Message;
-use lettre::message::dkim::DkimConfig as Signer;
 use lettre::message::header::{self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart};
 
-use super::{DkimConfig, EmailMessage};
+use super::{DkimConfig, DkimSigner, EmailMessage};
 use crate::ConfigError;
 
 /// Longest accepted custom header value, in bytes (the line limit of RFC 5322 is 998).
@@ -34,14 +33,26 @@ const RESERVED_HEADERS: [&str; 14] = [
 
 /// The formatted, and DKIM-signed when `dkim` is given, RFC 5322 bytes of `m`.
 ///
-/// This parses the DKIM key on every call; [`Smtp`](super::Smtp) parses it once.
+/// This parses the DKIM keys on every call; [`Smtp`](super::Smtp) parses them once.
 pub fn build_email(m: &EmailMessage, dkim: Option<&DkimConfig>) -> Result<Vec<u8>, ConfigError> {
-    let signer = dkim.map(super::dkim::signer).transpose()?;
-    Ok(compose(m, signer.as_ref())?.formatted())
+    let signer = dkim.map(DkimSigner::new).transpose()?;
+    formatted(&compose(m)?, signer.as_ref())
 }
 
-/// The lettre message (headers, body and envelope), signed when a signer is given.
-pub(crate) fn compose(m: &EmailMessage, signer: Option<&Signer>) -> Result<Message, ConfigError> {
+/// The bytes of `message`, signed by `signer` (if any) now.
+pub(crate) fn formatted(message: &Message, signer: Option<&DkimSigner>) -> Result<Vec<u8>, ConfigError> {
+    let bytes = message.formatted();
+    match signer {
+        None => Ok(bytes),
+        Some(signer) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            signer.sign(&bytes, now).map_err(|e| ConfigError::new("dkim", e.to_string()))
+        }
+    }
+}
+
+/// The lettre message (headers, body and envelope), unsigned.
+pub(crate) fn compose(m: &EmailMessage) -> Result<Message, ConfigError> {
     let from: Mailbox = m.from.parse().map_err(|e| ConfigError::new("from", format!("{e}")))?;
     let to: Mailbox = m.to.parse().map_err(|e| ConfigError::new("to", format!("{e}")))?;
     check_message_id(&m.message_id)?;
@@ -83,11 +94,7 @@ pub(crate) fn compose(m: &EmailMessage, signer: Option<&Signer>) -> Result<Messa
         (None, Some(html)) => builder.header(ContentType::TEXT_HTML).body(html.clone()),
         (None, None) => return Err(ConfigError::new("body", "an email needs a text or an html part")),
     };
-    let mut message = built.map_err(|e| ConfigError::new("message", format!("{e}")))?;
-    if let Some(signer) = signer {
-        message.sign(signer);
-    }
-    Ok(message)
+    built.map_err(|e| ConfigError::new("message", format!("{e}")))
 }
 
 fn check_message_id(id: &str) -> Result<(), ConfigError> {

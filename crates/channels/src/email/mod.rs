@@ -1,4 +1,5 @@
-//! Email over SMTP: message formatting with DKIM ([`build_email`]) and the pooled transport ([`Smtp`]).
+//! Email over SMTP: message formatting with DKIM ([`build_email`], [`DkimSigner`]) and the pooled transport
+//! ([`Smtp`]).
 
 mod dkim;
 mod limits;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use crate::ConfigError;
 
+pub use dkim::{DkimError, DkimSigner};
 pub use message::build_email;
 pub use smtp::Smtp;
 
@@ -40,20 +42,40 @@ impl FromStr for TlsMode {
     }
 }
 
-/// DKIM signing identity. The key is an RSA key (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY` PEM) or an
-/// Ed25519 key (PKCS#8 PEM, or lettre's base64 32-byte seed).
+/// DKIM signing identity. The key is an RSA key (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY` PEM, 2048 to
+/// 4096 bits) or an Ed25519 key (PKCS#8 PEM, or a base64 32-byte seed). With `ed25519` set, each message carries
+/// two signatures (RFC 8463 §1): one with the RSA key, one with the Ed25519 key under its own selector.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DkimConfig {
     pub domain: String,
     pub selector: String,
     pub private_key_pem: String,
+    /// The Ed25519 key of dual signing, beside an RSA `private_key_pem`.
+    pub ed25519: Option<DkimSecondKey>,
+}
+
+/// The second key of dual signing and the selector its public key is published under.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DkimSecondKey {
+    pub selector: String,
+    pub private_key_pem: String,
 }
 
 impl DkimConfig {
-    /// Whether the domain, selector and key are usable (the key parses), without building a transport: so a
+    /// One key (no dual signing).
+    pub fn new(domain: impl Into<String>, selector: impl Into<String>, private_key_pem: impl Into<String>) -> Self {
+        DkimConfig {
+            domain: domain.into(),
+            selector: selector.into(),
+            private_key_pem: private_key_pem.into(),
+            ed25519: None,
+        }
+    }
+
+    /// Whether the domain, selectors and keys are usable (the keys parse), without building a transport: so a
     /// key can be checked before it is stored.
     pub fn check(&self) -> Result<(), ConfigError> {
-        dkim::signer(self).map(|_| ())
+        DkimSigner::new(self).map(|_| ())
     }
 }
 
@@ -61,6 +83,16 @@ impl fmt::Debug for DkimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DkimConfig")
             .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .field("private_key_pem", &"<redacted>")
+            .field("ed25519", &self.ed25519)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DkimSecondKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DkimSecondKey")
             .field("selector", &self.selector)
             .field("private_key_pem", &"<redacted>")
             .finish()

@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lettre::message::dkim::DkimConfig as Signer;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::TlsParameters;
 use lettre::transport::smtp::extension::ClientId;
@@ -11,9 +10,9 @@ use lettre::transport::smtp::{self};
 use tokio::sync::Semaphore;
 
 use super::limits::DomainLimits;
-use super::message::compose;
+use super::message::{compose, formatted};
 use super::pool::{Pool, PoolError, Security};
-use super::{EmailMessage, SmtpConfig, TlsMode};
+use super::{DkimSigner, EmailMessage, SmtpConfig, TlsMode};
 use crate::{ConfigError, SendError, redact_addresses};
 
 /// SMTP reply codes about authentication (RFC 4954): a configuration problem of ours, never the recipient's,
@@ -28,7 +27,7 @@ pub struct Smtp {
 
 struct Inner {
     pool: Pool,
-    signer: Option<Signer>,
+    signer: Option<DkimSigner>,
     domains: DomainLimits,
     timeout: Duration,
 }
@@ -51,7 +50,7 @@ impl Smtp {
         if cfg.timeout.is_zero() {
             return Err(ConfigError::new("timeout", "must be positive"));
         }
-        let signer = cfg.dkim.as_ref().map(super::dkim::signer).transpose()?;
+        let signer = cfg.dkim.as_ref().map(DkimSigner::new).transpose()?;
 
         let tls_parameters =
             || TlsParameters::new(cfg.host.clone()).map_err(|e| ConfigError::new("tls", format!("{e}")));
@@ -93,7 +92,7 @@ impl Smtp {
 
     /// The bytes [`send`](Self::send) transmits for `m` (signed with the key parsed once in [`new`](Self::new)).
     pub fn format(&self, m: &EmailMessage) -> Result<Vec<u8>, ConfigError> {
-        Ok(compose(m, self.inner.signer.as_ref())?.formatted())
+        formatted(&compose(m)?, self.inner.signer.as_ref())
     }
 
     /// Formats, signs and hands the message to the server, within the per-domain limits and the timeout.
@@ -121,10 +120,11 @@ impl Smtp {
         withdrawn: impl Fn() -> bool,
         commit: impl FnOnce() -> F,
     ) -> Result<bool, SendError> {
-        let message = compose(m, self.inner.signer.as_ref()).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let message = compose(m).map_err(|e| SendError::Permanent(e.to_string()))?;
         let envelope = message.envelope().clone();
         let domain = envelope.to().first().map(|a| a.domain().to_ascii_lowercase()).unwrap_or_default();
-        let bytes = message.formatted();
+        // A signing failure is ring's random source failing, not the message: worth a retry.
+        let bytes = formatted(&message, self.inner.signer.as_ref()).map_err(|e| SendError::Transient(e.to_string()))?;
 
         let _domain_slot = self.inner.domains.acquire(&domain).await;
         if withdrawn() {

@@ -1,0 +1,229 @@
+//! `html_to_text` as it was before issue 17 made it faster: the oracle `text_equivalence` compares against.
+//! (A copy of `src/text.rs` at that time, unchanged but for this comment.)
+
+/// Strips tags, drops `head`/`style`/`script`, turns blocks and `<br>` into line breaks, writes links as
+/// `text (url)`, decodes entities, and collapses whitespace. Simple on purpose: a fallback, not a layout engine.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = TextOut { buf: String::with_capacity(html.len() / 2), space: false, newlines: 0 };
+    let mut rest = html;
+    let mut link: Option<(&str, usize)> = None;
+    loop {
+        let lt = out.text(rest);
+        rest = &rest[lt..];
+        if rest.is_empty() {
+            return out.finish();
+        }
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |e| &after[e + 3..]);
+            continue;
+        }
+        let Some(gt) = rest.find('>') else {
+            out.visible("<");
+            rest = &rest[1..];
+            continue;
+        };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let closing = tag.starts_with('/');
+        let name_part = tag.trim_start_matches('/');
+        let name_len = name_part.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &name_part[..name_len];
+        let mut lower = [0u8; 10];
+        let key: &[u8] = match lower.get_mut(..name.len()) {
+            Some(buf) => {
+                buf.copy_from_slice(name.as_bytes());
+                buf.make_ascii_lowercase();
+                buf
+            }
+            None => b"",
+        };
+        match key {
+            b"head" | b"style" | b"script" | b"title" if !closing => rest = skip_element(rest, name),
+            b"a" if closing => {
+                if let Some((href, start)) = link.take() {
+                    out.link_end(href, start);
+                }
+            }
+            b"a" => {
+                link = attr(tag, "href")
+                    .filter(|h| h.starts_with("http") || h.starts_with("mailto:"))
+                    .map(|h| (h, out.buf.len()));
+            }
+            b"br" => out.newlines = (out.newlines + 1).min(2),
+            b"p" | b"div" | b"tr" | b"li" | b"ul" | b"ol" | b"table" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5"
+            | b"h6" | b"blockquote" | b"section" | b"article" | b"header" | b"footer" | b"hr" => {
+                out.newlines = out.newlines.max(1)
+            }
+            b"td" | b"th" if closing => out.space = true,
+            _ => {}
+        }
+    }
+}
+
+/// The text after the end tag of element `name` (case-insensitive), or nothing when it never ends.
+fn skip_element<'a>(rest: &'a str, name: &str) -> &'a str {
+    let b = rest.as_bytes();
+    let mut from = 0;
+    while let Some(i) = rest[from..].find("</").map(|i| from + i) {
+        let after = &b[i + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
+            return rest[i..].find('>').map_or("", |g| &rest[i + g + 1..]);
+        }
+        from = i + 2;
+    }
+    ""
+}
+
+/// The value of attribute `name` in a tag's text.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let b = tag.as_bytes();
+    let pat = name.len() + 1;
+    let i = (1..b.len().saturating_sub(pat - 1)).find(|&i| {
+        b[i - 1].is_ascii_whitespace()
+            && b[i..i + name.len()].eq_ignore_ascii_case(name.as_bytes())
+            && b[i + name.len()] == b'='
+    })?;
+    let v = &tag[i + pat..];
+    match v.as_bytes().first()? {
+        q @ (b'"' | b'\'') => v[1..].find(*q as char).map(|e| &v[1..1 + e]),
+        _ => v.split_ascii_whitespace().next(),
+    }
+}
+
+const PLAIN: u8 = 0;
+/// Bytes that end a run of plain text: markup, entities, whitespace.
+static CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    let special = [b'<', b'&', b' ', b'\t', b'\n', b'\r', 0x0c];
+    let mut k = 0;
+    while k < special.len() {
+        t[special[k] as usize] = 1;
+        k += 1;
+    }
+    t
+};
+
+/// Output with whitespace collapsed as it is written: pending spaces and line breaks are emitted only before the
+/// next visible character, so there is never trailing whitespace and at most one blank line.
+struct TextOut {
+    buf: String,
+    space: bool,
+    newlines: u8,
+}
+
+impl TextOut {
+    /// Writes the text of `s` up to its first `<`, whose index it returns (`s.len()` when there is none).
+    fn text(&mut self, s: &str) -> usize {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'<' => return i,
+                c if c.is_ascii_whitespace() => {
+                    self.space = true;
+                    i += 1;
+                }
+                b'&' => match decode_entity(&s[i..]) {
+                    Some((ch, len)) => {
+                        if ch == '\u{a0}' {
+                            self.space = true;
+                        } else {
+                            self.visible(ch.encode_utf8(&mut [0; 4]));
+                        }
+                        i += len;
+                    }
+                    None => {
+                        self.visible("&");
+                        i += 1;
+                    }
+                },
+                _ => {
+                    // A run of ordinary bytes and single spaces between words, copied at once; its ends are
+                    // ASCII, so the slice is on char boundaries.
+                    let mut end = i;
+                    loop {
+                        while end < b.len() && CLASS[b[end] as usize] == PLAIN {
+                            end += 1;
+                        }
+                        if end + 1 < b.len() && b[end] == b' ' && CLASS[b[end + 1] as usize] == PLAIN {
+                            end += 2;
+                        } else {
+                            break;
+                        }
+                    }
+                    self.visible(&s[i..end]);
+                    i = end;
+                }
+            }
+        }
+        b.len()
+    }
+
+    fn visible(&mut self, s: &str) {
+        if !self.buf.is_empty() {
+            if self.newlines > 0 {
+                for _ in 0..self.newlines {
+                    self.buf.push('\n');
+                }
+            } else if self.space {
+                self.buf.push(' ');
+            }
+        }
+        self.newlines = 0;
+        self.space = false;
+        self.buf.push_str(s);
+    }
+
+    fn link_end(&mut self, href: &str, start: usize) {
+        let shown = self.buf[start..].trim();
+        let href = decode_all(href);
+        if shown.is_empty() {
+            self.space = true;
+            self.visible(&href);
+        } else if shown != href {
+            self.space = true;
+            self.visible(&format!("({href})"));
+        }
+    }
+
+    fn finish(self) -> String {
+        self.buf
+    }
+}
+
+fn decode_all(s: &str) -> String {
+    let mut out = TextOut { buf: String::with_capacity(s.len()), space: false, newlines: 0 };
+    let mut rest = s;
+    loop {
+        rest = &rest[out.text(rest)..];
+        match rest.strip_prefix('<') {
+            Some(r) => {
+                out.visible("<");
+                rest = r;
+            }
+            None => return out.buf,
+        }
+    }
+}
+
+/// Decodes the entity at the start of `s` (`&amp;`, `&#39;`, `&#x20AC;`, ...): the character and the length read.
+fn decode_entity(s: &str) -> Option<(char, usize)> {
+    let end = s.as_bytes().iter().take(12).position(|&c| c == b';')?;
+    let ent = &s[1..end];
+    let c = match ent {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => '\u{a0}',
+        _ => {
+            let n = match ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
+                Some(h) => u32::from_str_radix(h, 16).ok()?,
+                None => ent.strip_prefix('#')?.parse().ok()?,
+            };
+            char::from_u32(n)?
+        }
+    };
+    Some((c, end + 1))
+}
