@@ -251,7 +251,11 @@ impl FlowWrites for PgWriter {
 
     fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>> {
         let rows = self.conn.query(
-            concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"),
+            concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"
+            ),
             &[&contact.0],
         )?;
         rows.iter().map(run_row).collect()

@@ -109,19 +109,20 @@ impl FlowWrites for SqliteWriter {
     }
 
     fn update_runs(&mut self, runs: &[StoredRun]) -> Result<()> {
-        // One prepared statement per row: in-process, SQLite's cost is the B-tree work, not the statement.
+        // One prepared statement per row: in-process, SQLite's cost is the B-tree work, not the statement. The
+        // contact is set apart, only when it changed (a merge): an assigned column costs a delete and an insert in
+        // each index holding it (three hold `contact_id`), even when its value stays.
         let mut stmt = self
             .conn
             .prepare_cached(
-                "UPDATE flow_runs SET contact_id = ?2, step = ?3, due_at = ?4, status = ?5, end_reason = ?6,
-                     updated_at = ?7, trigger = ?8, listening = ?9
+                "UPDATE flow_runs SET step = ?2, due_at = ?3, status = ?4, end_reason = ?5, updated_at = ?6,
+                     trigger = ?7, listening = ?8
                  WHERE id = ?1",
             )
             .db()?;
         for r in runs {
             stmt.execute(params![
                 r.id,
-                r.contact.0,
                 r.step,
                 r.due_at.map(Timestamp::as_micros),
                 r.status.as_str(),
@@ -131,6 +132,11 @@ impl FlowWrites for SqliteWriter {
                 r.listening
             ])
             .db()?;
+        }
+        let mut moved =
+            self.conn.prepare_cached("UPDATE flow_runs SET contact_id = ?2 WHERE id = ?1 AND contact_id <> ?2").db()?;
+        for r in runs {
+            moved.execute(params![r.id, r.contact.0]).db()?;
         }
         Ok(())
     }
@@ -178,10 +184,8 @@ impl FlowWrites for SqliteWriter {
     }
 
     fn listening_contacts(&mut self, f: &mut dyn FnMut(ContactId)) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT contact_id FROM flow_runs WHERE status = 'active' AND listening = 1")
-            .db()?;
+        let mut stmt =
+            self.conn.prepare("SELECT contact_id FROM flow_runs WHERE status = 'active' AND listening = 1").db()?;
         let mut rows = stmt.query([]).db()?;
         while let Some(r) = rows.next().db()? {
             f(ContactId(r.get(0).db()?));

@@ -7,8 +7,8 @@
 use kairos_domain::{Channel, Contact, ContactId, Event, MessageStatus, Product, Timestamp, WorkspaceId};
 
 use crate::{
-    DueRun, IdentityKind, IssuedCode, Reaction, Recipient, Result, RunEntry, StoredCampaign, StoredFlow, StoredMessage, StoredRun,
-    StoredSegment, VariantResult,
+    DueRun, IdentityKind, IssuedCode, Reaction, Recipient, Result, RunEntry, StoredCampaign, StoredFlow, StoredMessage,
+    StoredRun, StoredSegment, VariantResult,
 };
 
 /// The event log.

@@ -229,6 +229,7 @@ pub fn flow_run_timers_and_listening(store: &dyn Store) {
     runs[1].end_reason = Some(RunEnd::Completed);
     runs[1].due_at = None;
     runs[1].trigger = "{\"coupon\":\"X\"}".into();
+    runs[1].contact = ContactId(44); // its contact was merged into another
     w.update_runs(&runs).unwrap();
     assert_eq!(due(&mut *w, start, 1_000, 10), [timer(0, 90), timer(1, 100), timer(2, 100)]);
     let mut back = w.runs_by_id(&[ids[0], ids[3]]).unwrap();
