@@ -22,6 +22,7 @@ const TIMER_BATCH_RUNS: usize = 1_000;
 impl State {
     /// At start: the contacts whose events may move a run, and the timers of the window ahead.
     pub(crate) fn load_runs(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
         let mut listening = HashSet::new();
         self.w.flow_tx().listening_contacts(&mut |c| {
             listening.insert(c);
@@ -32,6 +33,7 @@ impl State {
         tracing::info!(
             runs.listening_contacts = self.flows.listening.len(),
             runs.timers_held = self.flows.timers.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
             "flow runs resumed from the store"
         );
         Ok(())
