@@ -1,10 +1,10 @@
 //! `kairos bench flows`: the flow engine through the real HTTP API. Measures entering N contacts into a flow
-//! that waits in a delay, event → send decision latency while ingestion load runs, then, each in a fresh
-//! process on the same data directory (so resident memory is the restarted node's own, not what the first
-//! process freed): the time to load and resume the N waiting runs and the memory they take, the step
-//! transitions/s when all their timers fire at once, and the same restart once every run has ended (the
-//! baseline: the same contacts and events with no waiting run), so the flow engine's share of the resume time
-//! and memory can be told from the contacts'.
+//! that waits in a delay, event → send decision latency while ingestion load runs, then, in a fresh process on
+//! the same data directory (so resident memory is the restarted node's own, not what the first process freed):
+//! the time to load and resume the N waiting runs and the memory after it, and the step transitions/s when all
+//! their timers fire at once. A control store then gets the same contacts and events with each run ending as it
+//! enters (no run waits) and is restarted the same way, so the flow engine's share of the resume time and memory
+//! can be told from the contacts' and the event log's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +17,9 @@ use crate::client::HttpClient;
 
 /// How the restart phases find the workspace's secret key (an environment variable of the child process).
 const KEY_ENV: &str = "KAIROS_BENCH_FLOWS_KEY";
+/// Batches of 100 events each of the two load clients sends while the latency is measured (about as long
+/// as the 300 pings take on 2 cores).
+const LOAD_BATCHES: u64 = 1_250;
 /// Step transitions one run makes when its timer fires: delay → split, split → send, send → end.
 const TRANSITIONS_PER_RUN: f64 = 3.0;
 /// What one transition includes, printed with the figure.
@@ -49,9 +52,11 @@ fn mb(bytes: u64) -> f64 {
 }
 
 pub fn run(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<()> {
-    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, start))?;
+    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, start.clone(), false))?;
     // The restarts, each a fresh process: its resident memory is what the restarted node holds.
     let resumed = restart_phase("resume", contacts, dir, &key)?;
+    std::fs::remove_dir_all(dir)?;
+    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, start, true))?;
     let baseline = restart_phase("baseline", contacts, dir, &key)?;
     let (secs, rss) = (|l: &str| field(l, "resume_s"), |l: &str| field(l, "rss_bytes"));
     let (t1, t0) = (secs(&resumed), secs(&baseline));
@@ -61,7 +66,7 @@ pub fn run(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> any
         mb(m1 as u64)
     );
     println!(
-        "  restart of the same store once every run ended (contacts and events only): {t0:.2} s, {:.0} MB resident",
+        "  restart of a control store with the same contacts and events and no run waiting: {t0:.2} s, {:.0} MB resident",
         mb(m0 as u64)
     );
     println!(
@@ -101,8 +106,14 @@ fn line_of(out: &str, tag: &str) -> String {
 }
 
 /// Phase one (this process): the store, the flows, N contacts entering, and the latency under load. Returns
-/// the workspace's secret key for the restart phases.
-async fn enter_and_measure(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<String> {
+/// the workspace's secret key for the restart phases. The `control` store gets the same contacts and events,
+/// its runs ending as they enter, and measures nothing.
+async fn enter_and_measure(
+    contacts: usize,
+    dir: &std::path::Path,
+    start: crate::Starter,
+    control: bool,
+) -> anyhow::Result<String> {
     let store = std::sync::Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
     let ws = kairos_store::Store::create_workspace(
         &*store,
@@ -131,7 +142,10 @@ async fn enter_and_measure(contacts: usize, dir: &std::path::Path, start: crate:
         "steps": [{"id": "wait", "type": "delay", "duration": "1h", "next": "split"},
                   {"id": "split", "type": "split", "condition": "orders.count >= 1", "yes": "send", "no": "send"},
                   {"id": "send", "type": "send", "channel": "email", "template": "t", "transactional": true}]});
-    for f in [instant, waiting] {
+    // The control's flow ends each run as it enters: the same entries and `Flow Entered` events, no run waiting.
+    let ends = json!({"name": "Waiting", "trigger": {"type": "event", "event": "Product Added"}, "entry": {"reentry": "always", "require_consent": false},
+        "steps": [{"id": "end", "type": "exit"}]});
+    for f in [instant, if control { ends } else { waiting }] {
         let id = ok(&mut c, "/api/v1/flows", &sk, f).await?["id"].as_str().unwrap_or_default().to_string();
         ok(&mut c, &format!("/api/v1/flows/{id}/activate"), &sk, json!({})).await?;
     }
@@ -160,7 +174,8 @@ async fn enter_and_measure(contacts: usize, dir: &std::path::Path, start: crate:
     bar.finish_and_clear();
     let entering = started.elapsed();
 
-    // 2. Event -> send decision latency under ingestion load (the decision commits with the event).
+    // 2. Event -> send decision latency under ingestion load (the decision commits with the event). A fixed
+    // number of load batches, so the control store gets the very same events.
     let stop = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();
     for w in 0..2 {
@@ -168,7 +183,7 @@ async fn enter_and_measure(contacts: usize, dir: &std::path::Path, start: crate:
         load.push(tokio::spawn(async move {
             let mut c = HttpClient::connect(addr).await?;
             let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            while i < LOAD_BATCHES && !stop.load(Ordering::Relaxed) {
                 let batch: Vec<Value> = (0..100)
                     .map(|k| json!({"type": "track", "userId": format!("load{w}-{}", k % 50), "messageId": format!("l{w}-{i}-{k}"), "event": "Product Viewed", "properties": {"product_id": "p2"}}))
                     .collect();
@@ -186,14 +201,17 @@ async fn enter_and_measure(contacts: usize, dir: &std::path::Path, start: crate:
         latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    stop.store(true, Ordering::Relaxed);
     for l in load {
         l.await??;
     }
+    stop.store(true, Ordering::Relaxed);
     latencies.sort_by(|a, b| a.total_cmp(b));
     let _ = stop_tx.send(());
     server.await??;
     drop(store);
+    if control {
+        return Ok(sk);
+    }
 
     println!("kairos bench flows: {contacts} contacts waiting in a 1h delay");
     println!(
