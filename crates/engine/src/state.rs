@@ -176,6 +176,7 @@ impl State {
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
+        self.flush_step_counts()?;
         let dirty = self.identity.flush(self.w.writer())?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
