@@ -7,6 +7,7 @@
 //! keeps beside these. `vector.rs` evaluates compiled definitions over them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 use kairos_domain::{Duration, Timestamp};
 use serde_json::Value;
@@ -81,7 +82,10 @@ pub fn column_keys(n: &Node) -> Vec<ColumnKey> {
         match n {
             Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
             Node::Not(x) => walk(x, out),
-            Node::Compare { field, .. } | Node::Exists { field } | Node::In { field, .. } | Node::Relative { field, .. } => {
+            Node::Compare { field, .. }
+            | Node::Exists { field }
+            | Node::In { field, .. }
+            | Node::Relative { field, .. } => {
                 if let Some(k) = ColumnKey::of(field)
                     && !out.contains(&k)
                 {
@@ -123,7 +127,9 @@ impl Column {
     pub fn set_known(&mut self, row: usize, v: Val<'_>) {
         match self {
             Column::Num(xs) => put(xs, row, if let Val::Num(n) = v { n } else { f64::NAN }, f64::NAN),
-            Column::Time(xs) => put(xs, row, if let Val::Time(t) = v { t.as_micros() } else { TIME_MISSING }, TIME_MISSING),
+            Column::Time(xs) => {
+                put(xs, row, if let Val::Time(t) = v { t.as_micros() } else { TIME_MISSING }, TIME_MISSING)
+            }
             Column::Dict(d) => d.set_str(row, if let Val::Str(s) = v { Some(s) } else { None }),
         }
     }
@@ -162,24 +168,99 @@ fn put<T: Copy>(xs: &mut Vec<T>, row: usize, v: T, missing: T) {
 
 /// A dictionary-encoded column: a code per row and each distinct value once, with the number of rows that
 /// hold it (a value no row holds any more is dropped and its code reused, so churn does not grow it).
+///
+/// Values are found by a keyed hash of the value itself (no text form is built, so a refresh or a fill
+/// allocates nothing for a value already held); two different values with one hash are told apart by
+/// comparing them (`clashes`, almost always empty).
 #[derive(Debug, Clone)]
-pub struct DictColumn {
+pub struct DictColumn<S = RandomState> {
     codes: Vec<u32>,
     /// Distinct values by code; code [`ABSENT`] is reserved.
     values: Vec<Value>,
     refs: Vec<u32>,
-    /// The value's JSON text → its code.
-    index: HashMap<String, u32>,
+    /// Hash of a value → its code.
+    index: HashMap<u64, u32>,
+    /// Codes whose value's hash is already taken by another value in `index`.
+    clashes: Vec<u32>,
     free: Vec<u32>,
+    hasher: S,
 }
 
-impl Default for DictColumn {
+impl<S: Default> Default for DictColumn<S> {
     fn default() -> Self {
-        DictColumn { codes: Vec::new(), values: vec![Value::Null], refs: vec![0], index: HashMap::new(), free: Vec::new() }
+        DictColumn {
+            codes: Vec::new(),
+            values: vec![Value::Null],
+            refs: vec![0],
+            index: HashMap::new(),
+            clashes: Vec::new(),
+            free: Vec::new(),
+            hasher: S::default(),
+        }
     }
 }
 
-impl DictColumn {
+/// A value that hashes like `Value::String(s)` without building it.
+enum Probe<'a> {
+    Json(&'a Value),
+    Str(&'a str),
+}
+
+impl Probe<'_> {
+    fn matches(&self, v: &Value) -> bool {
+        match self {
+            Probe::Json(p) => *p == v,
+            Probe::Str(s) => v.as_str() == Some(*s),
+        }
+    }
+}
+
+fn hash_json(v: &Value, h: &mut impl Hasher) {
+    match v {
+        Value::Null => h.write_u8(0),
+        Value::Bool(b) => {
+            h.write_u8(1);
+            h.write_u8(u8::from(*b));
+        }
+        // Equal numbers are equal in representation (serde_json compares them so).
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                h.write_u8(2);
+                h.write_u64(u);
+            } else if let Some(i) = n.as_i64() {
+                h.write_u8(3);
+                h.write_i64(i);
+            } else {
+                h.write_u8(4);
+                h.write_u64(n.as_f64().map_or(0, f64::to_bits));
+            }
+        }
+        Value::String(s) => hash_str(s, h),
+        Value::Array(items) => {
+            h.write_u8(6);
+            h.write_usize(items.len());
+            items.iter().for_each(|i| hash_json(i, h));
+        }
+        // Maps iterate in key order, so equal maps hash alike.
+        Value::Object(m) => {
+            h.write_u8(7);
+            h.write_usize(m.len());
+            for (k, v) in m {
+                h.write(k.as_bytes());
+                h.write_u8(0xff);
+                hash_json(v, h);
+            }
+        }
+    }
+}
+
+fn hash_str(s: &str, h: &mut impl Hasher) {
+    h.write_u8(5);
+    h.write(s.as_bytes());
+    h.write_u8(0xff);
+}
+
+impl<S: BuildHasher> DictColumn<S> {
     /// Codes by row ([`ABSENT`] past the end).
     pub fn codes(&self) -> &[u32] {
         &self.codes
@@ -199,18 +280,18 @@ impl DictColumn {
 
     /// Distinct values held.
     pub fn distinct(&self) -> usize {
-        self.index.len()
-    }
-
-    fn set_str(&mut self, row: usize, s: Option<&str>) {
-        // Unchanged is the usual case on a refresh: answered without allocating.
-        if self.get(row).and_then(Value::as_str) == s && s.is_some() {
-            return;
-        }
-        self.set(row, s.map(|s| Value::String(s.to_string())).as_ref());
+        self.index.len() + self.clashes.len()
     }
 
     pub fn set(&mut self, row: usize, v: Option<&Value>) {
+        self.set_probe(row, v.map(Probe::Json));
+    }
+
+    fn set_str(&mut self, row: usize, s: Option<&str>) {
+        self.set_probe(row, s.map(Probe::Str));
+    }
+
+    fn set_probe(&mut self, row: usize, v: Option<Probe<'_>>) {
         if row >= self.codes.len() {
             if v.is_none() {
                 return;
@@ -218,17 +299,38 @@ impl DictColumn {
             self.codes.resize(row + 1, ABSENT);
         }
         let old = self.codes[row];
-        if old == ABSENT && v.is_none() || old != ABSENT && v == Some(&self.values[old as usize]) {
+        let unchanged = match &v {
+            None => old == ABSENT,
+            Some(p) => old != ABSENT && p.matches(&self.values[old as usize]),
+        };
+        if unchanged {
             return;
         }
-        let new = v.map_or(ABSENT, |v| self.intern(v));
+        let new = v.map_or(ABSENT, |p| self.intern(p));
         self.release(old);
         self.codes[row] = new;
     }
 
-    fn intern(&mut self, v: &Value) -> u32 {
-        let key = v.to_string();
-        if let Some(&c) = self.index.get(&key) {
+    fn hash(&self, p: &Probe<'_>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        match p {
+            Probe::Json(v) => hash_json(v, &mut h),
+            Probe::Str(s) => hash_str(s, &mut h),
+        }
+        h.finish()
+    }
+
+    fn find(&self, h: u64, p: &Probe<'_>) -> Option<u32> {
+        match self.index.get(&h) {
+            Some(&c) if p.matches(&self.values[c as usize]) => Some(c),
+            Some(_) => self.clashes.iter().copied().find(|&c| p.matches(&self.values[c as usize])),
+            None => None,
+        }
+    }
+
+    fn intern(&mut self, p: Probe<'_>) -> u32 {
+        let h = self.hash(&p);
+        if let Some(c) = self.find(h, &p) {
             self.refs[c as usize] += 1;
             return c;
         }
@@ -240,9 +342,16 @@ impl DictColumn {
                 (self.values.len() - 1) as u32
             }
         };
-        self.values[c as usize] = v.clone();
+        self.values[c as usize] = match p {
+            Probe::Json(v) => v.clone(),
+            Probe::Str(s) => Value::String(s.to_string()),
+        };
         self.refs[c as usize] = 1;
-        self.index.insert(key, c);
+        if self.index.contains_key(&h) {
+            self.clashes.push(c);
+        } else {
+            self.index.insert(h, c);
+        }
         c
     }
 
@@ -252,21 +361,42 @@ impl DictColumn {
         }
         let refs = &mut self.refs[c as usize];
         *refs -= 1;
-        if *refs == 0 {
-            let v = std::mem::take(&mut self.values[c as usize]);
-            self.index.remove(&v.to_string());
-            self.free.push(c);
+        if *refs > 0 {
+            return;
         }
+        let h = self.hash(&Probe::Json(&self.values[c as usize]));
+        if self.index.get(&h) == Some(&c) {
+            self.index.remove(&h);
+            // A clashing value with the same hash takes the freed place in the index.
+            if let Some(i) = self.clashes.iter().position(|&d| self.hash(&Probe::Json(&self.values[d as usize])) == h) {
+                let d = self.clashes.swap_remove(i);
+                self.index.insert(h, d);
+            }
+        } else {
+            self.clashes.retain(|&d| d != c);
+        }
+        self.values[c as usize] = Value::Null;
+        self.free.push(c);
     }
 
     pub fn memory_bytes(&self) -> usize {
-        // Each distinct value: its JSON text as the index key, the value itself (strings counted by length).
-        let values: usize = self.index.keys().map(|k| 2 * k.len() + 2 * std::mem::size_of::<String>() + 16).sum();
+        // Strings inside values, counted by length (plus an allocation header).
+        fn heap(v: &Value) -> usize {
+            match v {
+                Value::String(s) => s.capacity() + 16,
+                Value::Array(items) => {
+                    items.capacity() * std::mem::size_of::<Value>() + items.iter().map(heap).sum::<usize>()
+                }
+                Value::Object(m) => m.iter().map(|(k, v)| k.capacity() + 64 + heap(v)).sum(),
+                _ => 0,
+            }
+        }
         self.codes.capacity() * 4
             + self.values.capacity() * std::mem::size_of::<Value>()
+            + self.values.iter().map(heap).sum::<usize>()
             + self.refs.capacity() * 4
-            + self.index.capacity() * (std::mem::size_of::<(String, u32)>() + 1)
-            + values
+            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + (self.clashes.capacity() + self.free.capacity()) * 4
     }
 }
 
@@ -305,7 +435,9 @@ impl Slot {
         *self = match std::mem::take(self) {
             Slot::Empty => Slot::One(t),
             Slot::Older(older) => Slot::Many(Box::new(Occurrences { older, times: vec![t] })),
-            Slot::One(a) => Slot::Many(Box::new(Occurrences { older: 0, times: if a <= t { vec![a, t] } else { vec![t, a] } })),
+            Slot::One(a) => {
+                Slot::Many(Box::new(Occurrences { older: 0, times: if a <= t { vec![a, t] } else { vec![t, a] } }))
+            }
             Slot::Many(mut m) => {
                 let at = m.times.partition_point(|&x| x <= t);
                 m.times.insert(at, t);
@@ -428,7 +560,7 @@ mod tests {
 
     #[test]
     fn dictionaries_reuse_codes_of_values_no_row_holds() {
-        let mut d = DictColumn::default();
+        let mut d: DictColumn = DictColumn::default();
         d.set(0, Some(&json!("Helsinki")));
         d.set(1, Some(&json!("Helsinki")));
         d.set(2, Some(&json!(["a", 1])));
@@ -443,5 +575,54 @@ mod tests {
         assert_eq!(d.get(1), Some(&json!(5)));
         assert_eq!(d.get(2), Some(&json!("Oulu")));
         assert_eq!(d.values().len(), 4, "codes reused: absent, Helsinki, array then 5, Oulu");
+        // Strings set from a known field and from JSON are one value.
+        d.set_str(3, Some("Oulu"));
+        assert_eq!((d.codes()[3], d.distinct()), (d.codes()[2], 2));
+        // Numbers equal only in their representation: 1 and 1.0 are two values, as serde_json compares them.
+        d.set(4, Some(&json!(1)));
+        d.set(5, Some(&json!(1.0)));
+        assert_ne!(d.codes()[4], d.codes()[5]);
+    }
+
+    /// Hashes every value alike: each value after the first is a clash.
+    #[derive(Default)]
+    struct OneHash;
+    impl BuildHasher for OneHash {
+        type Hasher = Zero;
+        fn build_hasher(&self) -> Zero {
+            Zero
+        }
+    }
+    struct Zero;
+    impl Hasher for Zero {
+        fn write(&mut self, _: &[u8]) {}
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn values_with_one_hash_are_told_apart() {
+        let mut d = DictColumn::<OneHash>::default();
+        let (a, b, c) = (json!("a"), json!(["b"]), json!({"c": 1}));
+        d.set(0, Some(&a));
+        d.set(1, Some(&b));
+        d.set(2, Some(&c));
+        d.set(3, Some(&b));
+        assert_eq!(d.distinct(), 3);
+        assert_eq!(d.codes()[1], d.codes()[3]);
+        assert_eq!((d.get(0), d.get(1), d.get(2)), (Some(&a), Some(&b), Some(&c)));
+        // The value in the index goes: a clashing one takes its place and is still found.
+        d.set(0, None);
+        assert_eq!(d.distinct(), 2);
+        d.set(4, Some(&c));
+        d.set(5, Some(&b));
+        assert_eq!((d.codes()[4], d.codes()[5]), (d.codes()[2], d.codes()[1]));
+        d.set_str(6, Some("a"));
+        assert_eq!(d.distinct(), 3, "a is new again");
+        for row in [1, 2, 3, 4, 5, 6] {
+            d.set(row, None);
+        }
+        assert_eq!((d.distinct(), d.index.len(), d.clashes.len()), (0, 0, 0));
     }
 }

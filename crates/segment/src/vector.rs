@@ -12,7 +12,7 @@ use kairos_domain::{ConsentStatus, JsonMap, Timestamp};
 
 use crate::SegmentError;
 use crate::ast::{Channel, CompareOp, ConsentIs, Literal};
-use crate::columns::{ABSENT, BitColumn, Column, ColumnKey, ColumnSource, DictColumn, TIME_MISSING};
+use crate::columns::{ABSENT, BitColumn, Column, ColumnKey, ColumnSource, DictColumn, Slot, TIME_MISSING};
 use crate::eval::{self, Field, Known, Node, Occ, PredId, SegIdx, Subject, Val};
 
 /// One bit per row of `start .. start + len` (`start` a multiple of 64); bits past the end are zero.
@@ -96,6 +96,19 @@ impl Bits {
         self.words.iter_mut().zip(&o.words).for_each(|(a, b)| *a ^= b);
     }
 
+    /// Sets the bit of every row `test` holds for, 64 rows to a word (the test inlined into the loop).
+    pub fn fill(&mut self, test: impl Fn(usize) -> bool) {
+        let end = self.start + self.len;
+        for (i, w) in self.words.iter_mut().enumerate() {
+            let base = self.start + i * 64;
+            let mut word = 0u64;
+            for b in 0..(end - base).min(64) {
+                word |= u64::from(test(base + b)) << b;
+            }
+            *w |= word;
+        }
+    }
+
     fn mask_tail(&mut self) {
         let rem = self.len % 64;
         if rem != 0
@@ -138,7 +151,11 @@ fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Resul
             let (mut live, mut pinned) = (none(), none());
             for x in xs {
                 let e = node(x, src, alive, now)?;
-                if and { value.and(&e.value) } else { value.or(&e.value) }
+                if and {
+                    value.and(&e.value)
+                } else {
+                    value.or(&e.value)
+                }
                 if eval::depends_on_time(x) {
                     live.or(&e.live);
                 } else if and {
@@ -177,33 +194,33 @@ fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Resul
 
 /// `did` / `count` over the condition's occurrence slots.
 fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Evaluated {
-    let (window, test): (_, Box<dyn Fn(u64) -> bool>) = match n {
-        Node::Count { window, op, value, .. } => (*window, Box::new(move |c| eval::count_holds(c, *op, *value))),
-        Node::Did { window, .. } => (*window, Box::new(|c| c > 0)),
-        _ => unreachable!("events() is called for did and count"),
-    };
-    let (lo, hi) = eval::window_bounds(window, now, None);
-    let holds = |occ: Occ<'_>| test(eval::count_in(occ, lo, hi));
     let rows = alive.rows();
-    let (mut value, mut live) = (Bits::zeros(rows.clone()), Bits::zeros(rows.clone()));
-    // Rows past the column's end have no occurrences: what "none" gives holds for all of them alike.
-    let for_none = holds(Occ::default());
-    let held = src.occurrences(pred).map_or(&[][..], |c| c.slots());
-    let end = rows.end.min(held.len()).max(rows.start);
-    let slots = held.get(rows.start..end).unwrap_or_default();
-    for (row, slot) in (rows.start..).zip(slots) {
-        let occ = slot.occ();
-        if holds(occ) {
-            value.set(row);
+    let (mut value, mut live) = (Bits::zeros(rows.clone()), Bits::zeros(rows));
+    let slots = src.occurrences(pred).map_or(&[][..], |c| c.slots());
+    live.fill(|row| slots.get(row).is_some_and(|s| matches!(s, Slot::One(_) | Slot::Many(_))));
+    match *n {
+        Node::Did { window, .. } => {
+            let (lo, hi) = eval::window_bounds(window, now, None);
+            value.fill(|row| occurs(slots.get(row), lo, hi, |c| c > 0));
         }
-        if !occ.times.is_empty() {
-            live.set(row);
+        Node::Count { window, op, value: v, .. } => {
+            let (lo, hi) = eval::window_bounds(window, now, None);
+            value.fill(|row| occurs(slots.get(row), lo, hi, |c| eval::count_holds(c, op, v)));
         }
-    }
-    if for_none {
-        (end..rows.end).for_each(|row| value.set(row));
+        _ => {}
     }
     Evaluated { value, live }
+}
+
+/// Whether the count of a slot's occurrences in `[lo, hi)` passes `test` (a row past the column's end has
+/// none); the single-occurrence slot, the usual one, is decided inline.
+#[inline]
+fn occurs(slot: Option<&Slot>, lo: i64, hi: i64, test: impl Fn(u64) -> bool) -> bool {
+    match slot {
+        Some(Slot::One(t)) => test(u64::from(lo <= *t && *t < hi)),
+        Some(s) => test(eval::count_in(s.occ(), lo, hi)),
+        None => test(0),
+    }
 }
 
 /// A comparison, existence or relative-time condition on a profile field.
@@ -230,11 +247,7 @@ fn profile(
         Column::Dict(d) => {
             let lut = dictionary(n, field, d, now);
             let codes = d.codes();
-            for row in rows.clone() {
-                if lut[codes.get(row).copied().unwrap_or(ABSENT) as usize] {
-                    value.set(row);
-                }
-            }
+            value.fill(|row| lut[codes.get(row).copied().unwrap_or(ABSENT) as usize]);
             if matches!(n, Node::Relative { .. }) {
                 // A trait read as an instant: the per-row `next_change` decides.
                 live = alive.clone();
@@ -251,18 +264,13 @@ fn numbers(n: &Node, xs: &[f64], out: &mut Bits, now: Timestamp) {
         // but `!=`, the negation of `=`).
         Node::Compare { op, value: lit, .. } if op.is_numeric() && lit.raw != Literal::Null => {
             let l = lit.num.unwrap_or(f64::NAN);
-            let test: fn(f64, f64) -> bool = match op {
-                CompareOp::Eq => |x, l| x == l,
-                CompareOp::Ne => |x, l| x != l,
-                CompareOp::Gt => |x, l| x > l,
-                CompareOp::Ge => |x, l| x >= l,
-                CompareOp::Lt => |x, l| x < l,
-                _ => |x, l| x <= l,
-            };
-            for row in out.rows() {
-                if test(at(row), l) {
-                    out.set(row);
-                }
+            match op {
+                CompareOp::Eq => out.fill(|row| at(row) == l),
+                CompareOp::Ne => out.fill(|row| at(row) != l),
+                CompareOp::Gt => out.fill(|row| at(row) > l),
+                CompareOp::Ge => out.fill(|row| at(row) >= l),
+                CompareOp::Lt => out.fill(|row| at(row) < l),
+                _ => out.fill(|row| at(row) <= l),
             }
         }
         _ => per_row(n, out, now, |row| {
@@ -276,15 +284,11 @@ fn times(n: &Node, xs: &[i64], out: &mut Bits, live: &mut Bits, now: Timestamp) 
     let at = |row: usize| xs.get(row).copied().unwrap_or(TIME_MISSING);
     match n {
         Node::Relative { rel, .. } => {
-            for row in out.rows() {
+            live.fill(|row| at(row) != TIME_MISSING);
+            out.fill(|row| {
                 let t = at(row);
-                if t != TIME_MISSING {
-                    live.set(row);
-                    if eval::relative_holds(Timestamp::from_micros(t), *rel, now) {
-                        out.set(row);
-                    }
-                }
-            }
+                t != TIME_MISSING && eval::relative_holds(Timestamp::from_micros(t), *rel, now)
+            });
         }
         _ => per_row(n, out, now, |row| {
             let t = at(row);
@@ -296,11 +300,7 @@ fn times(n: &Node, xs: &[i64], out: &mut Bits, live: &mut Bits, now: Timestamp) 
 /// Evaluates the condition once per row through the scalar evaluator (shapes with no inline kernel).
 fn per_row(n: &Node, out: &mut Bits, now: Timestamp, val: impl Fn(usize) -> Val<'static>) {
     let empty = JsonMap::new();
-    for row in out.rows() {
-        if eval::eval(n, &Single { val: val(row), traits: &empty }, now) {
-            out.set(row);
-        }
-    }
+    out.fill(|row| eval::eval(n, &Single { val: val(row), traits: &empty }, now));
 }
 
 /// Whether the condition holds for each distinct value of a dictionary column (by code).

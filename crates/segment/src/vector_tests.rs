@@ -87,7 +87,10 @@ impl Table {
                 }
             }
             for c in [Channel::Email, Channel::Sms] {
-                for (s, is) in [(ConsentStatus::Subscribed, ConsentIs::Subscribed), (ConsentStatus::Unsubscribed, ConsentIs::Unsubscribed)] {
+                for (s, is) in [
+                    (ConsentStatus::Subscribed, ConsentIs::Subscribed),
+                    (ConsentStatus::Unsubscribed, ConsentIs::Unsubscribed),
+                ] {
                     t.consent.get_mut(&(c, is)).expect("all four held").set(row, p.consent[c as usize] == s);
                 }
             }
