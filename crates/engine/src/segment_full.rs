@@ -1,9 +1,9 @@
 //! Full evaluation of one segment over its workspace (a new or edited definition), column-wise and split
 //! across threads (issue 17: columnar segment state).
 //!
-//! Each thread takes a range of rows (starting on a 64-row word) and evaluates the whole definition over it
-//! (`kairos_segment::vector`), compares the result with the current members, and computes the timers of the
-//! rows time alone may change. The calling thread then swaps in the new membership bitmap, lists the changed
+//! Each thread takes a range of rows (starting on a 64-row word), evaluates the whole definition over it
+//! (`kairos_segment::vector`), compares the result with the current members, and finds when time alone
+//! changes each row's value. The calling thread then swaps in the new membership bitmap, lists the changed
 //! contacts and plans the timers.
 
 use std::cmp::Reverse;
@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use kairos_domain::{ContactId, Timestamp};
 use kairos_segment::SegmentError;
-use kairos_segment::columns::{ColumnKey, ColumnSource, column_keys};
+use kairos_segment::columns::ColumnSource;
 use kairos_segment::eval::{Node, SegIdx};
 use kairos_segment::vector::{self, Bits};
 use roaring::RoaringBitmap;
@@ -36,22 +36,18 @@ struct Part {
 
 fn evaluate_part(
     node: &Node,
-    keys: &[ColumnKey],
     i: SegIdx,
     table: &Table,
     rows: Range<usize>,
     now: Timestamp,
 ) -> Result<Part, SegmentError> {
-    let e = vector::eval_rows(node, table, rows.clone(), now)?;
-    let mut changed = Bits::zeros(rows);
+    let members = vector::eval_rows(node, table, rows.clone(), now)?;
+    let mut changed = Bits::zeros(rows.clone());
     table.members_into(i, &mut changed);
-    changed.xor(&e.value);
-    let timers = e
-        .live
-        .ones()
-        .filter_map(|row| vector::next_change_row(node, table, keys, row, now).map(|t| (row as u32, t.as_micros())))
-        .collect();
-    Ok(Part { members: e.value, changed, timers })
+    changed.xor(&members);
+    let timers =
+        vector::next_changes(node, table, rows, now)?.into_iter().map(|(row, t)| (row as u32, t.as_micros())).collect();
+    Ok(Part { members, changed, timers })
 }
 
 /// Splits `0..rows` into `n` ranges that start on a 64-row word.
@@ -74,23 +70,22 @@ impl Segments {
         let Some(def) = self.def(i) else { return Ok(Vec::new()) };
         let (ws, node) = (def.ws, def.node.clone());
         self.refresh(dirty, profiles);
+        let threads = self.full_evaluation_threads();
         let t = self.table_index(ws);
         let table = &mut self.tables[t];
         table.fill(profiles);
         let table: &Table = table;
-        let keys = column_keys(&node);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(FULL_EVALUATION_THREADS_MAX);
         let threads = if table.rows() < PARALLEL_ROWS_MIN { 1 } else { threads };
         let ranges = split(table.rows(), threads);
         let parts: Vec<Result<Part, SegmentError>> = if ranges.len() <= 1 {
-            ranges.into_iter().map(|r| evaluate_part(&node, &keys, i, table, r, now)).collect()
+            ranges.into_iter().map(|r| evaluate_part(&node, i, table, r, now)).collect()
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = ranges
                     .into_iter()
                     .map(|r| {
-                        let (node, keys) = (&node, &keys);
-                        s.spawn(move || evaluate_part(node, keys, i, table, r, now))
+                        let node = &node;
+                        s.spawn(move || evaluate_part(node, i, table, r, now))
                     })
                     .collect();
                 handles
@@ -103,6 +98,14 @@ impl Segments {
         };
         let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(self.apply(t, i, parts))
+    }
+
+    /// Threads a full evaluation of a large workspace uses.
+    pub fn full_evaluation_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(FULL_EVALUATION_THREADS_MAX),
+            n => n,
+        }
     }
 
     /// Installs the new members, lists the changes and plans the timers found by the threads.

@@ -130,6 +130,8 @@ pub struct Segments {
     pub sizes: Vec<u64>,
     pub sizes_changed: HashSet<SegIdx>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, ContactId)>>,
+    /// Threads a full evaluation may use; 0: as many as the machine has, up to the cap (`segment_full.rs`).
+    pub(crate) threads: usize,
 }
 
 /// Compiles for one workspace, registering predicates in the registry.
@@ -483,6 +485,11 @@ impl Segments {
         let loc = self.rows.get(&id)?;
         let t = self.tables[loc.table as usize].next_due(loc.row);
         (t != NO_DUE).then(|| Timestamp::from_micros(t))
+    }
+
+    /// Caps the threads of a full evaluation (the benchmark compares one thread with two); 0: automatic.
+    pub fn set_full_evaluation_threads(&mut self, n: usize) {
+        self.threads = n;
     }
 
     pub fn size(&self, i: SegIdx) -> u64 {

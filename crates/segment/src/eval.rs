@@ -602,7 +602,6 @@ pub fn matches_filter(n: &Node, props: &JsonMap) -> bool {
 /// The earliest instant after `now` at which `n` may change value for `s` with no new event, or None.
 /// Over-approximations are fine (the engine re-evaluates and finds no change); misses are not.
 pub fn next_change(n: &Node, s: &dyn Subject, now: Timestamp) -> Option<Timestamp> {
-    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
     match n {
         // A part that time cannot change and that is false now holds an `and` false (true: an `or` true) until
         // an event or a profile change moves it, and those re-evaluate the contact: no timer is needed then.
@@ -610,44 +609,53 @@ pub fn next_change(n: &Node, s: &dyn Subject, now: Timestamp) -> Option<Timestam
         Node::Or(xs) if xs.iter().any(|x| !depends_on_time(x) && eval(x, s, now)) => None,
         Node::And(xs) | Node::Or(xs) => xs.iter().filter_map(|x| next_change(x, s, now)).min(),
         Node::Not(x) => next_change(x, s, now),
-        Node::Relative { field, rel } => {
-            let t = time_of(s, field)?.as_micros();
-            match rel {
-                // true from t + d on (strictly after now − d ⇔ t < now − d)
-                Relative::BeforeAgo(d) => after(t.saturating_add(d.as_micros()).saturating_add(1)),
-                Relative::AfterAgo(d) | Relative::Within(d) => {
-                    if t > now.as_micros() {
-                        after(t)
-                    } else {
-                        after(t.saturating_add(d.as_micros()).saturating_add(1))
-                    }
-                }
-            }
-        }
+        Node::Relative { field, rel } => relative_next_change(time_of(s, field)?.as_micros(), *rel, now),
         Node::Did { pred, window } | Node::Count { pred, window, .. } => {
-            let occ = s.occurrences(*pred);
-            let future = occ.times.iter().copied().find(|&t| t > now.as_micros());
-            let by_window = match window {
-                Some(Window::Within(d) | Window::AfterAgo(d)) => {
-                    // The oldest occurrence still inside the window leaves it first.
-                    let lo = now.as_micros().saturating_sub(d.as_micros());
-                    let i = occ.times.partition_point(|&t| t < lo);
-                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
-                }
-                Some(Window::BeforeAgo(d)) => {
-                    // The next occurrence to become older than D: the window holds t < now − D (its upper
-                    // bound is exclusive), so t is in from t + D + 1 on, not at t + D (where a change planned
-                    // for t + D found nothing new and planned nothing more: the contact never entered).
-                    let lo = now.as_micros().saturating_sub(d.as_micros());
-                    let i = occ.times.partition_point(|&t| t < lo);
-                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
-                }
-                _ => None,
-            };
-            [future.and_then(after), by_window].into_iter().flatten().min()
+            occurrences_next_change(s.occurrences(*pred), *window, now)
         }
         _ => None,
     }
+}
+
+/// When `field <rel>` next changes for an instant `t` (microseconds) of the field.
+pub(crate) fn relative_next_change(t: i64, rel: Relative, now: Timestamp) -> Option<Timestamp> {
+    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
+    match rel {
+        // true from t + d on (strictly after now − d ⇔ t < now − d)
+        Relative::BeforeAgo(d) => after(t.saturating_add(d.as_micros()).saturating_add(1)),
+        Relative::AfterAgo(d) | Relative::Within(d) => {
+            if t > now.as_micros() {
+                after(t)
+            } else {
+                after(t.saturating_add(d.as_micros()).saturating_add(1))
+            }
+        }
+    }
+}
+
+/// When a `did` / `count` over these occurrences next changes by time alone: a future-dated occurrence starts
+/// counting, or one crosses the window's edge.
+pub(crate) fn occurrences_next_change(occ: Occ<'_>, window: Option<Window>, now: Timestamp) -> Option<Timestamp> {
+    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
+    let future = occ.times.iter().copied().find(|&t| t > now.as_micros());
+    let by_window = match window {
+        Some(Window::Within(d) | Window::AfterAgo(d)) => {
+            // The oldest occurrence still inside the window leaves it first.
+            let lo = now.as_micros().saturating_sub(d.as_micros());
+            let i = occ.times.partition_point(|&t| t < lo);
+            occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
+        }
+        Some(Window::BeforeAgo(d)) => {
+            // The next occurrence to become older than D: the window holds t < now − D (its upper
+            // bound is exclusive), so t is in from t + D + 1 on, not at t + D (where a change planned
+            // for t + D found nothing new and planned nothing more: the contact never entered).
+            let lo = now.as_micros().saturating_sub(d.as_micros());
+            let i = occ.times.partition_point(|&t| t < lo);
+            occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
+        }
+        _ => None,
+    };
+    [future.and_then(after), by_window].into_iter().flatten().min()
 }
 
 /// Whether time alone can change `n`'s value: it has a relative-time condition or an event condition

@@ -1,17 +1,15 @@
 //! Column-wise evaluation of a compiled definition over a range of rows (`columns.rs`): each condition becomes
-//! a bit per row, combined word by word. The result equals `eval::eval` row by row (the engine's proptest
-//! checks it against the per-contact evaluation); the caller splits the rows across threads.
-//!
-//! Besides the value, each node yields `live`: the rows where time alone may change it, a superset of the rows
-//! where `eval::next_change` answers (it prunes `and`/`or` the same way), so timers are computed for those
-//! rows only ([`next_change_row`]).
+//! a bit per row, built 64 rows to a word and combined word by word ([`eval_rows`]); the rows' next
+//! time-driven changes are found the same way ([`next_changes`]). Both equal the scalar `eval::eval` and
+//! `eval::next_change` row by row (`vector_tests.rs`; the engine's proptest checks them against the
+//! per-contact evaluation); the caller splits the rows across threads.
 
 use std::ops::Range;
 
 use kairos_domain::{ConsentStatus, JsonMap, Timestamp};
 
 use crate::SegmentError;
-use crate::ast::{Channel, CompareOp, ConsentIs, Literal};
+use crate::ast::{Channel, CompareOp, Literal};
 use crate::columns::{ABSENT, BitColumn, Column, ColumnKey, ColumnSource, DictColumn, Slot, TIME_MISSING};
 use crate::eval::{self, Field, Known, Node, Occ, PredId, SegIdx, Subject, Val};
 
@@ -119,70 +117,42 @@ impl Bits {
     }
 }
 
-/// A node's value over a range of rows, and where time alone may change it.
-#[derive(Debug)]
-pub struct Evaluated {
-    pub value: Bits,
-    pub live: Bits,
-}
-
 /// Evaluates `n` at `now` for the live rows of `rows` (`rows.start` a multiple of 64). Fails only when a
 /// profile column the definition reads is not held.
-pub fn eval_rows(
-    n: &Node,
-    src: &dyn ColumnSource,
-    rows: Range<usize>,
-    now: Timestamp,
-) -> Result<Evaluated, SegmentError> {
+pub fn eval_rows(n: &Node, src: &dyn ColumnSource, rows: Range<usize>, now: Timestamp) -> Result<Bits, SegmentError> {
     let alive = Bits::of_column(src.alive(), rows);
-    let mut e = node(n, src, &alive, now)?;
-    e.value.and(&alive);
-    e.live.and(&alive);
-    Ok(e)
+    let mut value = node(n, src, &alive, now)?;
+    value.and(&alive);
+    Ok(value)
 }
 
-fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Result<Evaluated, SegmentError> {
+fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Result<Bits, SegmentError> {
     let rows = alive.rows();
-    let none = || Bits::zeros(rows.clone());
     Ok(match n {
-        Node::And(xs) | Node::Or(xs) => {
-            let and = matches!(n, Node::And(_));
-            let mut value = if and { alive.clone() } else { none() };
-            let (mut live, mut pinned) = (none(), none());
+        Node::And(xs) => {
+            let mut value = alive.clone();
             for x in xs {
-                let e = node(x, src, alive, now)?;
-                if and {
-                    value.and(&e.value)
-                } else {
-                    value.or(&e.value)
-                }
-                if eval::depends_on_time(x) {
-                    live.or(&e.live);
-                } else if and {
-                    // A part time cannot change that is false pins the `and` false (as in `eval::next_change`).
-                    let mut f = alive.clone();
-                    f.and_not(&e.value);
-                    pinned.or(&f);
-                } else {
-                    pinned.or(&e.value);
-                }
+                value.and(&node(x, src, alive, now)?);
             }
-            live.and_not(&pinned);
-            Evaluated { value, live }
+            value
+        }
+        Node::Or(xs) => {
+            let mut value = Bits::zeros(rows);
+            for x in xs {
+                value.or(&node(x, src, alive, now)?);
+            }
+            value
         }
         Node::Not(x) => {
-            let e = node(x, src, alive, now)?;
             let mut value = alive.clone();
-            value.and_not(&e.value);
-            Evaluated { value, live: e.live }
+            value.and_not(&node(x, src, alive, now)?);
+            value
         }
-        Node::Consent { channel, status } => {
-            Evaluated { value: Bits::of_column(src.consent(*channel, *status), rows.clone()), live: none() }
-        }
+        Node::Consent { channel, status } => Bits::of_column(src.consent(*channel, *status), rows),
         Node::InSegment(s) => {
-            let mut value = none();
+            let mut value = Bits::zeros(rows);
             src.members_into(*s, &mut value);
-            Evaluated { value, live: none() }
+            value
         }
         Node::Did { pred, .. } | Node::Count { pred, .. } => events(n, *pred, src, alive, now),
         Node::Compare { field, .. }
@@ -193,11 +163,9 @@ fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Resul
 }
 
 /// `did` / `count` over the condition's occurrence slots.
-fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Evaluated {
-    let rows = alive.rows();
-    let (mut value, mut live) = (Bits::zeros(rows.clone()), Bits::zeros(rows));
+fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Bits {
+    let mut value = Bits::zeros(alive.rows());
     let slots = src.occurrences(pred).map_or(&[][..], |c| c.slots());
-    live.fill(|row| slots.get(row).is_some_and(|s| matches!(s, Slot::One(_) | Slot::Many(_))));
     match *n {
         Node::Did { window, .. } => {
             let (lo, hi) = eval::window_bounds(window, now, None);
@@ -209,7 +177,7 @@ fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Tim
         }
         _ => {}
     }
-    Evaluated { value, live }
+    value
 }
 
 /// Whether the count of a slot's occurrences in `[lo, hi)` passes `test` (a row past the column's end has
@@ -230,31 +198,28 @@ fn profile(
     src: &dyn ColumnSource,
     alive: &Bits,
     now: Timestamp,
-) -> Result<Evaluated, SegmentError> {
-    let rows = alive.rows();
-    let mut value = Bits::zeros(rows.clone());
-    let mut live = Bits::zeros(rows.clone());
+) -> Result<Bits, SegmentError> {
+    let mut value = Bits::zeros(alive.rows());
     let Some(key) = ColumnKey::of(field) else {
         // `event.*` has no value outside a flow: the same for every row.
         let empty = JsonMap::new();
-        let v = eval::eval(n, &Single { val: Val::Missing, traits: &empty }, now);
-        return Ok(Evaluated { value: if v { alive.clone() } else { value }, live });
+        let holds = eval::eval(n, &Single { val: Val::Missing, traits: &empty }, now);
+        return Ok(if holds { alive.clone() } else { value });
     };
-    let col = src.column(&key).ok_or_else(|| SegmentError::plain(format!("segment column {key:?} is not held")))?;
-    match col {
+    match held(src, &key)? {
         Column::Num(xs) => numbers(n, xs, &mut value, now),
-        Column::Time(xs) => times(n, xs, &mut value, &mut live, now),
+        Column::Time(xs) => times(n, xs, &mut value, now),
         Column::Dict(d) => {
-            let lut = dictionary(n, field, d, now);
+            let lut = dictionary(d, field, |s| eval::eval(n, s, now));
             let codes = d.codes();
             value.fill(|row| lut[codes.get(row).copied().unwrap_or(ABSENT) as usize]);
-            if matches!(n, Node::Relative { .. }) {
-                // A trait read as an instant: the per-row `next_change` decides.
-                live = alive.clone();
-            }
         }
     }
-    Ok(Evaluated { value, live })
+    Ok(value)
+}
+
+fn held<'a>(src: &'a dyn ColumnSource, key: &ColumnKey) -> Result<&'a Column, SegmentError> {
+    src.column(key).ok_or_else(|| SegmentError::plain(format!("segment column {key:?} is not held")))
 }
 
 fn numbers(n: &Node, xs: &[f64], out: &mut Bits, now: Timestamp) {
@@ -280,11 +245,10 @@ fn numbers(n: &Node, xs: &[f64], out: &mut Bits, now: Timestamp) {
     }
 }
 
-fn times(n: &Node, xs: &[i64], out: &mut Bits, live: &mut Bits, now: Timestamp) {
+fn times(n: &Node, xs: &[i64], out: &mut Bits, now: Timestamp) {
     let at = |row: usize| xs.get(row).copied().unwrap_or(TIME_MISSING);
     match n {
         Node::Relative { rel, .. } => {
-            live.fill(|row| at(row) != TIME_MISSING);
             out.fill(|row| {
                 let t = at(row);
                 t != TIME_MISSING && eval::relative_holds(Timestamp::from_micros(t), *rel, now)
@@ -303,8 +267,8 @@ fn per_row(n: &Node, out: &mut Bits, now: Timestamp, val: impl Fn(usize) -> Val<
     out.fill(|row| eval::eval(n, &Single { val: val(row), traits: &empty }, now));
 }
 
-/// Whether the condition holds for each distinct value of a dictionary column (by code).
-fn dictionary(n: &Node, field: &Field, d: &DictColumn, now: Timestamp) -> Vec<bool> {
+/// `f` of each distinct value of a dictionary column (by code), seen as the contact's value of `field`.
+fn dictionary<T>(d: &DictColumn, field: &Field, f: impl Fn(&Single<'_>) -> T) -> Vec<T> {
     let empty = JsonMap::new();
     d.values()
         .iter()
@@ -317,11 +281,11 @@ fn dictionary(n: &Node, field: &Field, d: &DictColumn, now: Timestamp) -> Vec<bo
                     if !absent {
                         traits.insert(path[0].clone(), v.clone());
                     }
-                    eval::eval(n, &Single { val: Val::Missing, traits: &traits }, now)
+                    f(&Single { val: Val::Missing, traits: &traits })
                 }
                 _ => {
                     let val = if absent { Val::Missing } else { v.as_str().map_or(Val::Missing, Val::Str) };
-                    eval::eval(n, &Single { val, traits: &empty }, now)
+                    f(&Single { val, traits: &empty })
                 }
             }
         })
@@ -352,68 +316,104 @@ impl Subject for Single<'_> {
     }
 }
 
-/// One row read back from the columns as a contact, for the scalar evaluator.
-pub struct RowSubject<'a> {
-    src: &'a dyn ColumnSource,
-    row: usize,
-    traits: JsonMap,
-}
-
-impl<'a> RowSubject<'a> {
-    /// `keys`: the columns the definition reads (`columns::column_keys`); its traits are gathered once.
-    pub fn new(src: &'a dyn ColumnSource, keys: &[ColumnKey], row: usize) -> Self {
-        let mut traits = JsonMap::new();
-        for key in keys {
-            if let ColumnKey::Trait(name) = key
-                && let Some(Column::Dict(d)) = src.column(key)
-                && let Some(v) = d.get(row)
-            {
-                traits.insert(name.clone(), v.clone());
-            }
-        }
-        RowSubject { src, row, traits }
-    }
-}
-
-impl Subject for RowSubject<'_> {
-    fn known(&self, k: Known) -> Val<'_> {
-        match self.src.column(&ColumnKey::Known(k)) {
-            Some(Column::Num(xs)) => xs.get(self.row).filter(|x| !x.is_nan()).map_or(Val::Missing, |x| Val::Num(*x)),
-            Some(Column::Time(xs)) => xs
-                .get(self.row)
-                .filter(|&&t| t != TIME_MISSING)
-                .map_or(Val::Missing, |&t| Val::Time(Timestamp::from_micros(t))),
-            Some(Column::Dict(d)) => d.get(self.row).and_then(|v| v.as_str()).map_or(Val::Missing, Val::Str),
-            None => Val::Missing,
-        }
-    }
-    fn traits(&self) -> &JsonMap {
-        &self.traits
-    }
-    fn consent(&self, c: Channel) -> ConsentStatus {
-        if self.src.consent(c, ConsentIs::Subscribed).get(self.row) {
-            ConsentStatus::Subscribed
-        } else if self.src.consent(c, ConsentIs::Unsubscribed).get(self.row) {
-            ConsentStatus::Unsubscribed
-        } else {
-            ConsentStatus::NeverSubscribed
-        }
-    }
-    fn in_segment(&self, s: SegIdx) -> bool {
-        self.src.is_member(s, self.row)
-    }
-    fn occurrences(&self, p: PredId) -> Occ<'_> {
-        self.src.occurrences(p).map_or(Occ::default(), |c| c.slot(self.row).occ())
-    }
-}
-
-/// The next instant time alone may change `n` for one row (`eval::next_change` on the row's columns).
-pub fn next_change_row(
+/// The next instant time alone may change `n`, for each live row of `rows` that has one (ascending rows):
+/// `eval::next_change` computed column-wise. A part that time cannot change prunes its `and` / `or` on the
+/// rows where it pins the value, as there.
+pub fn next_changes(
     n: &Node,
     src: &dyn ColumnSource,
-    keys: &[ColumnKey],
-    row: usize,
+    rows: Range<usize>,
     now: Timestamp,
-) -> Option<Timestamp> {
-    eval::next_change(n, &RowSubject::new(src, keys, row), now)
+) -> Result<Vec<(usize, Timestamp)>, SegmentError> {
+    let alive = Bits::of_column(src.alive(), rows);
+    let found = next_in(n, src, &alive, &alive, now)?;
+    Ok(found.into_iter().map(|(row, t)| (row, Timestamp::from_micros(t))).collect())
+}
+
+/// `next_changes` over the rows of `reach`.
+fn next_in(
+    n: &Node,
+    src: &dyn ColumnSource,
+    alive: &Bits,
+    reach: &Bits,
+    now: Timestamp,
+) -> Result<Vec<(usize, i64)>, SegmentError> {
+    if !eval::depends_on_time(n) || reach.count() == 0 {
+        return Ok(Vec::new());
+    }
+    let at = |t: Option<Timestamp>| t.map(Timestamp::as_micros);
+    Ok(match n {
+        Node::And(xs) | Node::Or(xs) => {
+            let mut reach = reach.clone();
+            for x in xs.iter().filter(|x| !eval::depends_on_time(x)) {
+                let v = node(x, src, alive, now)?;
+                if matches!(n, Node::And(_)) { reach.and(&v) } else { reach.and_not(&v) }
+            }
+            let mut out = Vec::new();
+            for x in xs.iter().filter(|x| eval::depends_on_time(x)) {
+                out = earliest(out, next_in(x, src, alive, &reach, now)?);
+            }
+            out
+        }
+        Node::Not(x) => next_in(x, src, alive, reach, now)?,
+        Node::Did { pred, window } | Node::Count { pred, window, .. } => {
+            let slots = src.occurrences(*pred).map_or(&[][..], |c| c.slots());
+            reach
+                .ones()
+                .filter_map(|row| {
+                    let occ = slots.get(row)?.occ();
+                    at(eval::occurrences_next_change(occ, *window, now)).map(|t| (row, t))
+                })
+                .collect()
+        }
+        Node::Relative { field, rel } => match ColumnKey::of(field) {
+            None => {
+                let empty = JsonMap::new();
+                let t = at(eval::next_change(n, &Single { val: Val::Missing, traits: &empty }, now));
+                t.map_or(Vec::new(), |t| reach.ones().map(|row| (row, t)).collect())
+            }
+            Some(key) => match held(src, &key)? {
+                Column::Time(xs) => reach
+                    .ones()
+                    .filter_map(|row| {
+                        let t = xs.get(row).copied().filter(|&t| t != TIME_MISSING)?;
+                        at(eval::relative_next_change(t, *rel, now)).map(|c| (row, c))
+                    })
+                    .collect(),
+                Column::Dict(d) => {
+                    let lut = dictionary(d, field, |s| at(eval::next_change(n, s, now)));
+                    let codes = d.codes();
+                    reach
+                        .ones()
+                        .filter_map(|row| lut[codes.get(row).copied().unwrap_or(ABSENT) as usize].map(|t| (row, t)))
+                        .collect()
+                }
+                // Only instants compare with "ago": a number field here would not have compiled.
+                Column::Num(_) => Vec::new(),
+            },
+        },
+        _ => Vec::new(),
+    })
+}
+
+/// Two ascending (row, instant) lists as one, the earlier instant where a row is in both.
+fn earliest(a: Vec<(usize, i64)>, b: Vec<(usize, i64)>) -> Vec<(usize, i64)> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        match (a.peek().copied(), b.peek().copied()) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                out.push((x.0, x.1.min(y.1)));
+                a.next();
+                b.next();
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => out.extend(a.next()),
+            (Some(_), Some(_)) | (None, Some(_)) => out.extend(b.next()),
+            (Some(_), None) => out.extend(a.next()),
+            (None, None) => return out,
+        }
+    }
 }
