@@ -100,7 +100,9 @@ impl Table {
         self.ids[row as usize]
     }
 
-    /// A row for a new contact (a freed one first: every column of a freed row was cleared).
+    /// A row for a new contact (a freed one first: every column of a freed row was cleared). It is live from
+    /// its first [`Table::refresh`]: a row only events or a stored membership created (a contact the committer
+    /// does not hold) is never evaluated in full, as before rows existed.
     pub fn allocate(&mut self, id: ContactId) -> u32 {
         let row = match self.free.pop() {
             Some(r) => {
@@ -113,7 +115,6 @@ impl Table {
                 (self.ids.len() - 1) as u32
             }
         };
-        self.alive.set(row as usize, true);
         row
     }
 
@@ -134,6 +135,7 @@ impl Table {
     /// Copies the contact's current profile into its row (the filled columns and consent).
     pub fn refresh(&mut self, row: u32, c: &Contact) {
         let r = row as usize;
+        self.alive.set(r, true);
         for h in self.columns.iter_mut().filter(|h| h.filled) {
             put(h, r, c);
         }
@@ -147,7 +149,7 @@ impl Table {
     /// (unless no row is live yet: then rows fill them as they come).
     pub fn set_columns(&mut self, keys: Vec<ColumnKey>) {
         self.columns.retain(|h| keys.contains(&h.key));
-        let empty = self.ids.len() == self.free.len();
+        let empty = self.alive.words().iter().all(|w| *w == 0);
         for key in keys {
             if !self.columns.iter().any(|h| h.key == key) {
                 self.columns.push(Held { col: Column::for_key(&key), key, filled: empty });

@@ -107,6 +107,26 @@ impl Bits {
         }
     }
 
+    /// Sets the bit of every row whose value in `xs` (by row; `missing` past its end) passes `test`: the
+    /// column is walked as a slice, 64 values to a word, which the compiler turns into vector compares.
+    pub fn fill_from<'a, T>(&mut self, xs: &'a [T], missing: &'a T, test: impl Fn(&'a T) -> bool) {
+        let end = self.start + self.len;
+        let held = xs.get(self.start.min(xs.len())..end.min(xs.len())).unwrap_or_default();
+        let mut words = self.words.iter_mut();
+        for (w, chunk) in words.by_ref().zip(held.chunks(64)) {
+            let mut word = 0u64;
+            for (b, x) in chunk.iter().enumerate() {
+                word |= u64::from(test(x)) << b;
+            }
+            *w |= word;
+        }
+        if held.len() < self.len && test(missing) {
+            // Rows past the column's end: all alike.
+            let from = self.start + held.len();
+            self.fill(|row| row >= from);
+        }
+    }
+
     fn mask_tail(&mut self) {
         let rem = self.len % 64;
         if rem != 0
@@ -169,25 +189,24 @@ fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Tim
     match *n {
         Node::Did { window, .. } => {
             let (lo, hi) = eval::window_bounds(window, now, None);
-            value.fill(|row| occurs(slots.get(row), lo, hi, |c| c > 0));
+            value.fill_from(slots, &Slot::Empty, |s| occurs(s, lo, hi, |c| c > 0));
         }
         Node::Count { window, op, value: v, .. } => {
             let (lo, hi) = eval::window_bounds(window, now, None);
-            value.fill(|row| occurs(slots.get(row), lo, hi, |c| eval::count_holds(c, op, v)));
+            value.fill_from(slots, &Slot::Empty, |s| occurs(s, lo, hi, |c| eval::count_holds(c, op, v)));
         }
         _ => {}
     }
     value
 }
 
-/// Whether the count of a slot's occurrences in `[lo, hi)` passes `test` (a row past the column's end has
-/// none); the single-occurrence slot, the usual one, is decided inline.
+/// Whether the count of a slot's occurrences in `[lo, hi)` passes `test`; the single-occurrence slot, the
+/// usual one, is decided inline.
 #[inline]
-fn occurs(slot: Option<&Slot>, lo: i64, hi: i64, test: impl Fn(u64) -> bool) -> bool {
+fn occurs(slot: &Slot, lo: i64, hi: i64, test: impl Fn(u64) -> bool) -> bool {
     match slot {
-        Some(Slot::One(t)) => test(u64::from(lo <= *t && *t < hi)),
-        Some(s) => test(eval::count_in(s.occ(), lo, hi)),
-        None => test(0),
+        Slot::One(t) => test(u64::from(lo <= *t && *t < hi)),
+        s => test(eval::count_in(s.occ(), lo, hi)),
     }
 }
 
@@ -212,7 +231,7 @@ fn profile(
         Column::Dict(d) => {
             let lut = dictionary(d, field, |s| eval::eval(n, s, now));
             let codes = d.codes();
-            value.fill(|row| lut[codes.get(row).copied().unwrap_or(ABSENT) as usize]);
+            value.fill_from(codes, &ABSENT, |c| lut[*c as usize]);
         }
     }
     Ok(value)
@@ -230,12 +249,12 @@ fn numbers(n: &Node, xs: &[f64], out: &mut Bits, now: Timestamp) {
         Node::Compare { op, value: lit, .. } if op.is_numeric() && lit.raw != Literal::Null => {
             let l = lit.num.unwrap_or(f64::NAN);
             match op {
-                CompareOp::Eq => out.fill(|row| at(row) == l),
-                CompareOp::Ne => out.fill(|row| at(row) != l),
-                CompareOp::Gt => out.fill(|row| at(row) > l),
-                CompareOp::Ge => out.fill(|row| at(row) >= l),
-                CompareOp::Lt => out.fill(|row| at(row) < l),
-                _ => out.fill(|row| at(row) <= l),
+                CompareOp::Eq => out.fill_from(xs, &f64::NAN, |x| *x == l),
+                CompareOp::Ne => out.fill_from(xs, &f64::NAN, |x| *x != l),
+                CompareOp::Gt => out.fill_from(xs, &f64::NAN, |x| *x > l),
+                CompareOp::Ge => out.fill_from(xs, &f64::NAN, |x| *x >= l),
+                CompareOp::Lt => out.fill_from(xs, &f64::NAN, |x| *x < l),
+                _ => out.fill_from(xs, &f64::NAN, |x| *x <= l),
             }
         }
         _ => per_row(n, out, now, |row| {
@@ -249,8 +268,7 @@ fn times(n: &Node, xs: &[i64], out: &mut Bits, now: Timestamp) {
     let at = |row: usize| xs.get(row).copied().unwrap_or(TIME_MISSING);
     match n {
         Node::Relative { rel, .. } => {
-            out.fill(|row| {
-                let t = at(row);
+            out.fill_from(xs, &TIME_MISSING, |&t| {
                 t != TIME_MISSING && eval::relative_holds(Timestamp::from_micros(t), *rel, now)
             });
         }
