@@ -104,7 +104,7 @@ impl Table {
     /// its first [`Table::refresh`]: a row only events or a stored membership created (a contact the committer
     /// does not hold) is never evaluated in full, as before rows existed.
     pub fn allocate(&mut self, id: ContactId) -> u32 {
-        let row = match self.free.pop() {
+        match self.free.pop() {
             Some(r) => {
                 self.ids[r as usize] = id;
                 r
@@ -114,8 +114,7 @@ impl Table {
                 self.next_due.push(NO_DUE);
                 (self.ids.len() - 1) as u32
             }
-        };
-        row
+        }
     }
 
     /// Frees a row (a contact merged into another); returns the segments it was a member of.

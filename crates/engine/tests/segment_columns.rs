@@ -301,8 +301,8 @@ fn run(
         match ch {
             Change::Profile { who, profile } => {
                 let id = ids[who % ids.len()];
-                if people.contains_key(&id) {
-                    people.insert(id, contact(id.0, &profile, now));
+                if let Some(c) = people.get_mut(&id) {
+                    *c = contact(id.0, &profile, now);
                     dirty.push(id);
                 }
             }

@@ -347,10 +347,11 @@ impl<S: BuildHasher> DictColumn<S> {
             Probe::Str(s) => Value::String(s.to_string()),
         };
         self.refs[c as usize] = 1;
-        if self.index.contains_key(&h) {
-            self.clashes.push(c);
-        } else {
-            self.index.insert(h, c);
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(_) => self.clashes.push(c),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(c);
+            }
         }
         c
     }

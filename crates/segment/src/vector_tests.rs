@@ -321,7 +321,11 @@ proptest! {
         let now = Timestamp(NOW);
         // One chunk, or two split on a word boundary, as the engine's threads take them.
         let cut = split * 64;
-        let chunks = if cut > 0 && cut < people.len() { vec![0..cut, cut..people.len()] } else { vec![0..people.len()] };
+        let chunks: Vec<std::ops::Range<usize>> = if cut > 0 && cut < people.len() {
+            vec![0..cut, cut..people.len()]
+        } else {
+            std::iter::once(0..people.len()).collect()
+        };
         for rows in chunks {
             let got = eval_rows(&node, &table, rows.clone(), now).expect("every column is held");
             let timers: HashMap<usize, Timestamp> =
