@@ -280,23 +280,12 @@ impl Segments {
     }
 
     pub(crate) fn table_index(&mut self, ws: WorkspaceId) -> usize {
-        let next = self.tables.len() as u32;
-        let t = *self.table_of.entry(ws).or_insert(next);
-        if t == next {
-            self.tables.push(Table::default());
-        }
-        t as usize
+        table_index(&mut self.tables, &mut self.table_of, ws)
     }
 
     /// The contact's row, allocated on first use (its profile columns are filled at the next refresh).
     pub(crate) fn locate(&mut self, ws: WorkspaceId, contact: ContactId) -> Loc {
-        if let Some(&loc) = self.rows.get(&contact) {
-            return loc;
-        }
-        let t = self.table_index(ws);
-        let loc = Loc { table: t as u32, row: self.tables[t].allocate(contact) };
-        self.rows.insert(contact, loc);
-        loc
+        locate(&mut self.rows, &mut self.tables, &mut self.table_of, ws, contact)
     }
 
     /// Copies changed profiles into their rows (the committer calls it with the contacts changed in the
@@ -368,22 +357,17 @@ impl Segments {
     /// Records a new event for its contact in every predicate it matches.
     pub fn record(&mut self, ws: WorkspaceId, contact: ContactId, ev: &Event, now: Timestamp) {
         let Some(name) = ev.name.as_deref() else { return };
-        let Some(preds) = self.preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
-        let matching: Vec<(PredId, Option<Duration>)> = preds
-            .iter()
-            .map(|&p| (p, &self.preds[p as usize]))
-            .filter(|(_, pred)| pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)))
-            .map(|(p, pred)| (p, pred.retention))
-            .collect();
-        if matching.is_empty() {
-            return;
-        }
-        let loc = self.locate(ws, contact);
-        let table = &mut self.tables[loc.table as usize];
-        for (p, retention) in matching {
-            let slot = table.occ_mut(p).slot_mut(loc.row as usize);
-            slot.add(ev.timestamp.as_micros());
-            slot.prune(retention, now);
+        let Segments { preds_by_event, preds, rows, tables, table_of, .. } = self;
+        let Some(list) = preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
+        let mut loc = None;
+        for &p in list {
+            let pred = &preds[p as usize];
+            if pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)) {
+                let Loc { table, row } = *loc.get_or_insert_with(|| locate(rows, tables, table_of, ws, contact));
+                let slot = tables[table as usize].occ_mut(p).slot_mut(row as usize);
+                slot.add(ev.timestamp.as_micros());
+                slot.prune(pred.retention, now);
+            }
         }
     }
 
@@ -409,37 +393,32 @@ impl Segments {
     /// Re-evaluates the segments of `ws` for one contact; returns the changes (already applied in memory) and
     /// schedules the contact's next time-driven evaluation.
     pub fn evaluate(&mut self, ws: WorkspaceId, c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
-        let Some(order) = self.order.get_mut(&ws).filter(|o| !o.is_empty()) else { return };
-        // Taken, not cloned: this runs for every event.
-        let order = std::mem::take(order);
+        if self.order.get(&ws).is_none_or(Vec::is_empty) {
+            return;
+        }
         let loc = self.locate(ws, c.id);
-        self.evaluate_at(loc, &order, c, now, out);
-        self.order.insert(ws, order);
-    }
-
-    fn evaluate_at(&mut self, loc: Loc, order: &[SegIdx], c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
-        let table = &mut self.tables[loc.table as usize];
-        let preds = &self.preds;
+        let Segments { defs, order, preds, tables, sizes, sizes_changed, timers, .. } = self;
+        let table = &mut tables[loc.table as usize];
         table.slots_of(loc.row).for_each(|(p, s)| s.prune(preds[p as usize].retention, now));
         let mut due = NO_DUE;
-        for &i in order {
-            let Some(def) = self.defs[i as usize].as_ref() else { continue };
+        for &i in &order[&ws] {
+            let Some(def) = defs[i as usize].as_ref() else { continue };
             let view = View { contact: c, seg: Some(ContactState { table, row: loc.row }) };
             let now_in = eval::eval(&def.node, &view, now);
             if let Some(t) = eval::next_change(&def.node, &view, now) {
                 due = due.min(t.as_micros());
             }
             if table.set_member(i, loc.row, now_in) {
-                let size = &mut self.sizes[i as usize];
+                let size = &mut sizes[i as usize];
                 *size = if now_in { *size + 1 } else { size.saturating_sub(1) };
-                self.sizes_changed.insert(i);
+                sizes_changed.insert(i);
                 out.push(Change { contact: c.id, segment: i, entered: now_in });
             }
         }
         if due != table.next_due(loc.row) {
             table.set_next_due(loc.row, due);
             if due != NO_DUE {
-                self.timers.push(Reverse((due, c.id)));
+                timers.push(Reverse((due, c.id)));
             }
         }
     }
@@ -502,4 +481,29 @@ impl Segments {
             + self.rows.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
             + self.timers.capacity() * std::mem::size_of::<Reverse<(i64, ContactId)>>()
     }
+}
+
+fn table_index(tables: &mut Vec<Table>, table_of: &mut HashMap<WorkspaceId, u32>, ws: WorkspaceId) -> usize {
+    let next = tables.len() as u32;
+    let t = *table_of.entry(ws).or_insert(next);
+    if t == next {
+        tables.push(Table::default());
+    }
+    t as usize
+}
+
+fn locate(
+    rows: &mut HashMap<ContactId, Loc>,
+    tables: &mut Vec<Table>,
+    table_of: &mut HashMap<WorkspaceId, u32>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> Loc {
+    if let Some(&loc) = rows.get(&contact) {
+        return loc;
+    }
+    let t = table_index(tables, table_of, ws);
+    let loc = Loc { table: t as u32, row: tables[t].allocate(contact) };
+    rows.insert(contact, loc);
+    loc
 }
