@@ -19,6 +19,71 @@ use roaring::RoaringBitmap;
 /// `next_due` of a row with no timer.
 pub(crate) const NO_DUE: i64 = i64::MAX;
 
+/// Where a contact's row is: its workspace's table and the row in it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Loc {
+    pub(crate) table: u32,
+    pub(crate) row: u32,
+}
+
+/// A [`RowIndex`] entry with no row.
+const NO_LOC: Loc = Loc { table: u32::MAX, row: u32::MAX };
+/// Ids the dense part of a [`RowIndex`] may run ahead of the contacts it holds.
+const DENSE_IDS_SLACK: usize = 1 << 16;
+
+/// Contact id → row. The store hands ids out in sequence, so a vector indexed by id is dense (8 bytes a
+/// contact, one memory access, where a hash map takes 28 bytes and more misses); an id far beyond the others
+/// (negative, or more than twice the ids held) goes to a map instead of stretching the vector.
+#[derive(Default)]
+pub(crate) struct RowIndex {
+    dense: Vec<Loc>,
+    sparse: HashMap<ContactId, Loc>,
+    held: usize,
+}
+
+impl RowIndex {
+    pub(crate) fn get(&self, id: ContactId) -> Option<Loc> {
+        match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => Some(self.dense[i]).filter(|l| *l != NO_LOC),
+            _ => self.sparse.get(&id).copied(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: ContactId, loc: Loc) {
+        self.held += 1;
+        match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => self.dense[i] = loc,
+            Ok(i) if i <= 2 * self.held + DENSE_IDS_SLACK => {
+                if i >= self.dense.capacity() {
+                    // A quarter more at a time: the vector is most of the index's memory.
+                    self.dense.reserve_exact((i + 1 - self.dense.len()).max(self.dense.capacity() / 4));
+                }
+                self.dense.resize(i + 1, NO_LOC);
+                self.dense[i] = loc;
+            }
+            _ => {
+                self.sparse.insert(id, loc);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: ContactId) -> Option<Loc> {
+        let found = match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => {
+                Some(std::mem::replace(&mut self.dense[i], NO_LOC)).filter(|l| *l != NO_LOC)
+            }
+            _ => self.sparse.remove(&id),
+        };
+        self.held -= usize::from(found.is_some());
+        found
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.dense.capacity() * std::mem::size_of::<Loc>()
+            + self.sparse.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+    }
+}
+
 /// Where a contact's profile is read from when columns are filled (the committer's live contacts).
 pub trait Profiles: Sync {
     fn profile(&self, id: ContactId) -> Option<&Contact>;
@@ -269,5 +334,32 @@ impl<'a> ContactState<'a> {
 
     pub fn occurrences(&self, p: PredId) -> Occ<'a> {
         self.table.occurrences(p).map_or(Occ::default(), |o| o.slot(self.row as usize).occ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_row_index_is_dense_for_ids_in_sequence_and_a_map_for_the_rest() {
+        let mut x = RowIndex::default();
+        let loc = |row| Loc { table: 0, row };
+        for id in 1..=1_000 {
+            x.insert(ContactId(id), loc(id as u32));
+        }
+        x.insert(ContactId(-5), loc(7));
+        x.insert(ContactId(1 << 40), loc(8));
+        assert_eq!(x.dense.len(), 1_001);
+        assert_eq!(x.sparse.len(), 2);
+        assert_eq!(
+            (x.get(ContactId(500)), x.get(ContactId(-5)), x.get(ContactId(1 << 40))),
+            (Some(loc(500)), Some(loc(7)), Some(loc(8)))
+        );
+        assert_eq!((x.get(ContactId(0)), x.get(ContactId(1_001)), x.get(ContactId(3))), (None, None, Some(loc(3))));
+        assert_eq!(x.remove(ContactId(3)), Some(loc(3)));
+        assert_eq!((x.remove(ContactId(3)), x.get(ContactId(3))), (None, None));
+        assert_eq!(x.remove(ContactId(1 << 40)), Some(loc(8)));
+        assert_eq!(x.held, 999);
     }
 }

@@ -17,7 +17,7 @@ use kairos_segment::eval::{self, Known, Node, Occ, PredId, Resolver, SegIdx, Sub
 use kairos_segment::{Channel, Expr, SegmentError, Window};
 
 pub use crate::segment_rows::{ContactState, Profiles};
-use crate::segment_rows::{NO_DUE, Table, known_of};
+use crate::segment_rows::{Loc, NO_DUE, RowIndex, Table, known_of};
 
 /// A compiled, live segment.
 pub struct SegDef {
@@ -38,13 +38,6 @@ pub(crate) struct Pred {
     event: String,
     filter: Option<Node>,
     pub(crate) retention: Option<Duration>,
-}
-
-/// Where a contact's row is: its workspace's table and the row in it.
-#[derive(Clone, Copy)]
-pub(crate) struct Loc {
-    pub(crate) table: u32,
-    pub(crate) row: u32,
 }
 
 /// A contact seen by a flow condition: the profile plus the trigger event and the entry time.
@@ -126,7 +119,7 @@ pub struct Segments {
     /// Each workspace's rows and columns, and where each contact's row is.
     pub(crate) tables: Vec<Table>,
     table_of: HashMap<WorkspaceId, u32>,
-    pub(crate) rows: HashMap<ContactId, Loc>,
+    pub(crate) rows: RowIndex,
     pub sizes: Vec<u64>,
     pub sizes_changed: HashSet<SegIdx>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, ContactId)>>,
@@ -374,7 +367,7 @@ impl Segments {
     /// Forgets a contact merged into another (its history now belongs to the survivor, which the caller
     /// rebuilds). Returns the segments it was in.
     pub fn forget(&mut self, contact: ContactId) -> Vec<SegIdx> {
-        let Some(loc) = self.rows.remove(&contact) else { return Vec::new() };
+        let Some(loc) = self.rows.remove(contact) else { return Vec::new() };
         let gone = self.tables[loc.table as usize].release(loc.row);
         for &s in &gone {
             self.sizes[s as usize] = self.sizes[s as usize].saturating_sub(1);
@@ -385,7 +378,7 @@ impl Segments {
 
     /// Drops a contact's occurrences so they can be rebuilt from its (merged) history.
     pub fn reset_occurrences(&mut self, contact: ContactId) {
-        if let Some(&loc) = self.rows.get(&contact) {
+        if let Some(loc) = self.rows.get(contact) {
             self.tables[loc.table as usize].slots_of(loc.row).for_each(|(_, s)| *s = Default::default());
         }
     }
@@ -431,7 +424,7 @@ impl Segments {
                 break;
             }
             self.timers.pop();
-            if let Some(&loc) = self.rows.get(&id) {
+            if let Some(loc) = self.rows.get(id) {
                 let table = &mut self.tables[loc.table as usize];
                 if table.next_due(loc.row) == t {
                     table.set_next_due(loc.row, NO_DUE);
@@ -455,13 +448,13 @@ impl Segments {
 
     /// Segment state of a contact (event occurrences, memberships), if it has any.
     pub fn contact_state(&self, id: ContactId) -> Option<ContactState<'_>> {
-        let loc = self.rows.get(&id)?;
+        let loc = self.rows.get(id)?;
         Some(ContactState { table: &self.tables[loc.table as usize], row: loc.row })
     }
 
     /// When the contact's next time-driven evaluation is planned (tests and the benchmark).
     pub fn next_due(&self, id: ContactId) -> Option<Timestamp> {
-        let loc = self.rows.get(&id)?;
+        let loc = self.rows.get(id)?;
         let t = self.tables[loc.table as usize].next_due(loc.row);
         (t != NO_DUE).then(|| Timestamp::from_micros(t))
     }
@@ -478,7 +471,7 @@ impl Segments {
     /// Bytes held by segment state (for the benchmark): the row tables, the contact → row map, the timers.
     pub fn memory_bytes(&self) -> usize {
         self.tables.iter().map(Table::memory_bytes).sum::<usize>()
-            + self.rows.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+            + self.rows.memory_bytes()
             + self.timers.capacity() * std::mem::size_of::<Reverse<(i64, ContactId)>>()
     }
 }
@@ -493,13 +486,13 @@ fn table_index(tables: &mut Vec<Table>, table_of: &mut HashMap<WorkspaceId, u32>
 }
 
 fn locate(
-    rows: &mut HashMap<ContactId, Loc>,
+    rows: &mut RowIndex,
     tables: &mut Vec<Table>,
     table_of: &mut HashMap<WorkspaceId, u32>,
     ws: WorkspaceId,
     contact: ContactId,
 ) -> Loc {
-    if let Some(&loc) = rows.get(&contact) {
+    if let Some(loc) = rows.get(contact) {
         return loc;
     }
     let t = table_index(tables, table_of, ws);
