@@ -360,6 +360,6 @@ mod tests {
         assert_eq!(x.remove(ContactId(3)), Some(loc(3)));
         assert_eq!((x.remove(ContactId(3)), x.get(ContactId(3))), (None, None));
         assert_eq!(x.remove(ContactId(1 << 40)), Some(loc(8)));
-        assert_eq!(x.held, 999);
+        assert_eq!(x.held, 1_000, "1 002 held, two removed");
     }
 }
