@@ -112,7 +112,8 @@ pub struct Table {
     consent: [BitColumn; 4],
     columns: Vec<Held>,
     occ: Vec<(PredId, OccColumn)>,
-    members: HashMap<SegIdx, RoaringBitmap>,
+    /// By segment index (the registry's, shared by all workspaces: empty for other workspaces' segments).
+    members: Vec<RoaringBitmap>,
     next_due: Vec<i64>,
 }
 
@@ -190,8 +191,8 @@ impl Table {
         self.columns.iter_mut().for_each(|h| h.col.clear(r));
         self.occ.iter_mut().for_each(|(_, o)| o.clear(r));
         self.next_due[r] = NO_DUE;
-        let mut gone: Vec<SegIdx> = self.members.iter_mut().filter_map(|(s, m)| m.remove(row).then_some(*s)).collect();
-        gone.sort_unstable();
+        let gone: Vec<SegIdx> =
+            self.members.iter_mut().enumerate().filter_map(|(s, m)| m.remove(row).then_some(s as SegIdx)).collect();
         self.free.push(row);
         gone
     }
@@ -252,21 +253,31 @@ impl Table {
     }
 
     pub fn member(&self, s: SegIdx, row: u32) -> bool {
-        self.members.get(&s).is_some_and(|m| m.contains(row))
+        self.members.get(s as usize).is_some_and(|m| m.contains(row))
     }
 
     /// Sets a membership; true if it changed.
     pub fn set_member(&mut self, s: SegIdx, row: u32, yes: bool) -> bool {
-        let m = self.members.entry(s).or_default();
+        let m = self.bitmap_mut(s);
         if yes { m.insert(row) } else { m.remove(row) }
     }
 
+    fn bitmap_mut(&mut self, s: SegIdx) -> &mut RoaringBitmap {
+        let i = s as usize;
+        if i >= self.members.len() {
+            self.members.resize_with(i + 1, RoaringBitmap::new);
+        }
+        &mut self.members[i]
+    }
+
     pub fn set_members(&mut self, s: SegIdx, members: RoaringBitmap) {
-        self.members.insert(s, members);
+        *self.bitmap_mut(s) = members;
     }
 
     pub fn drop_members(&mut self, s: SegIdx) {
-        self.members.remove(&s);
+        if let Some(m) = self.members.get_mut(s as usize) {
+            *m = RoaringBitmap::new();
+        }
     }
 
     pub fn next_due(&self, row: u32) -> i64 {
@@ -287,7 +298,7 @@ impl Table {
             + self.consent.iter().map(BitColumn::memory_bytes).sum::<usize>()
             + self.columns.iter().map(|h| h.col.memory_bytes()).sum::<usize>()
             + self.occ.iter().map(|(_, o)| o.memory_bytes()).sum::<usize>()
-            + self.members.values().map(|m| m.serialized_size()).sum::<usize>()
+            + self.members.iter().map(|m| m.serialized_size()).sum::<usize>()
     }
 }
 
@@ -312,7 +323,7 @@ impl ColumnSource for Table {
     }
     fn members_into(&self, s: SegIdx, out: &mut Bits) {
         let rows = out.rows();
-        if let Some(m) = self.members.get(&s) {
+        if let Some(m) = self.members.get(s as usize) {
             for row in m.range(rows.start as u32..rows.end as u32) {
                 out.set(row as usize);
             }
