@@ -41,13 +41,12 @@ fn evaluate_part(
     rows: Range<usize>,
     now: Timestamp,
 ) -> Result<Part, SegmentError> {
-    let members = vector::eval_rows(node, table, rows.clone(), now)?;
-    let mut changed = Bits::zeros(rows.clone());
+    let e = vector::evaluate(node, table, rows.clone(), now)?;
+    let mut changed = Bits::zeros(rows);
     table.members_into(i, &mut changed);
-    changed.xor(&members);
-    let timers =
-        vector::next_changes(node, table, rows, now)?.into_iter().map(|(row, t)| (row as u32, t.as_micros())).collect();
-    Ok(Part { members, changed, timers })
+    changed.xor(&e.value);
+    let timers = e.changes.into_iter().map(|(row, t)| (row as u32, t.as_micros())).collect();
+    Ok(Part { members: e.value, changed, timers })
 }
 
 /// Splits `0..rows` into `n` ranges that start on a 64-row word.

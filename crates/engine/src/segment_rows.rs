@@ -19,6 +19,71 @@ use roaring::RoaringBitmap;
 /// `next_due` of a row with no timer.
 pub(crate) const NO_DUE: i64 = i64::MAX;
 
+/// Where a contact's row is: its workspace's table and the row in it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Loc {
+    pub(crate) table: u32,
+    pub(crate) row: u32,
+}
+
+/// A [`RowIndex`] entry with no row.
+const NO_LOC: Loc = Loc { table: u32::MAX, row: u32::MAX };
+/// Ids the dense part of a [`RowIndex`] may run ahead of the contacts it holds.
+const DENSE_IDS_SLACK: usize = 1 << 16;
+
+/// Contact id → row. The store hands ids out in sequence, so a vector indexed by id is dense (8 bytes a
+/// contact, one memory access, where a hash map takes 28 bytes and more misses); an id far beyond the others
+/// (negative, or more than twice the ids held) goes to a map instead of stretching the vector.
+#[derive(Default)]
+pub(crate) struct RowIndex {
+    dense: Vec<Loc>,
+    sparse: HashMap<ContactId, Loc>,
+    held: usize,
+}
+
+impl RowIndex {
+    pub(crate) fn get(&self, id: ContactId) -> Option<Loc> {
+        match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => Some(self.dense[i]).filter(|l| *l != NO_LOC),
+            _ => self.sparse.get(&id).copied(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: ContactId, loc: Loc) {
+        self.held += 1;
+        match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => self.dense[i] = loc,
+            Ok(i) if i <= 2 * self.held + DENSE_IDS_SLACK => {
+                if i >= self.dense.capacity() {
+                    // A quarter more at a time: the vector is most of the index's memory.
+                    self.dense.reserve_exact((i + 1 - self.dense.len()).max(self.dense.capacity() / 4));
+                }
+                self.dense.resize(i + 1, NO_LOC);
+                self.dense[i] = loc;
+            }
+            _ => {
+                self.sparse.insert(id, loc);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: ContactId) -> Option<Loc> {
+        let found = match usize::try_from(id.0) {
+            Ok(i) if i < self.dense.len() => {
+                Some(std::mem::replace(&mut self.dense[i], NO_LOC)).filter(|l| *l != NO_LOC)
+            }
+            _ => self.sparse.remove(&id),
+        };
+        self.held -= usize::from(found.is_some());
+        found
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.dense.capacity() * std::mem::size_of::<Loc>()
+            + self.sparse.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+    }
+}
+
 /// Where a contact's profile is read from when columns are filled (the committer's live contacts).
 pub trait Profiles: Sync {
     fn profile(&self, id: ContactId) -> Option<&Contact>;
@@ -47,7 +112,8 @@ pub struct Table {
     consent: [BitColumn; 4],
     columns: Vec<Held>,
     occ: Vec<(PredId, OccColumn)>,
-    members: HashMap<SegIdx, RoaringBitmap>,
+    /// By segment index (the registry's, shared by all workspaces: empty for other workspaces' segments).
+    members: Vec<RoaringBitmap>,
     next_due: Vec<i64>,
 }
 
@@ -100,9 +166,11 @@ impl Table {
         self.ids[row as usize]
     }
 
-    /// A row for a new contact (a freed one first: every column of a freed row was cleared).
+    /// A row for a new contact (a freed one first: every column of a freed row was cleared). It is live from
+    /// its first [`Table::refresh`]: a row only events or a stored membership created (a contact the committer
+    /// does not hold) is never evaluated in full, as before rows existed.
     pub fn allocate(&mut self, id: ContactId) -> u32 {
-        let row = match self.free.pop() {
+        match self.free.pop() {
             Some(r) => {
                 self.ids[r as usize] = id;
                 r
@@ -112,9 +180,7 @@ impl Table {
                 self.next_due.push(NO_DUE);
                 (self.ids.len() - 1) as u32
             }
-        };
-        self.alive.set(row as usize, true);
-        row
+        }
     }
 
     /// Frees a row (a contact merged into another); returns the segments it was a member of.
@@ -125,8 +191,8 @@ impl Table {
         self.columns.iter_mut().for_each(|h| h.col.clear(r));
         self.occ.iter_mut().for_each(|(_, o)| o.clear(r));
         self.next_due[r] = NO_DUE;
-        let mut gone: Vec<SegIdx> = self.members.iter_mut().filter_map(|(s, m)| m.remove(row).then_some(*s)).collect();
-        gone.sort_unstable();
+        let gone: Vec<SegIdx> =
+            self.members.iter_mut().enumerate().filter_map(|(s, m)| m.remove(row).then_some(s as SegIdx)).collect();
         self.free.push(row);
         gone
     }
@@ -134,6 +200,7 @@ impl Table {
     /// Copies the contact's current profile into its row (the filled columns and consent).
     pub fn refresh(&mut self, row: u32, c: &Contact) {
         let r = row as usize;
+        self.alive.set(r, true);
         for h in self.columns.iter_mut().filter(|h| h.filled) {
             put(h, r, c);
         }
@@ -147,7 +214,7 @@ impl Table {
     /// (unless no row is live yet: then rows fill them as they come).
     pub fn set_columns(&mut self, keys: Vec<ColumnKey>) {
         self.columns.retain(|h| keys.contains(&h.key));
-        let empty = self.ids.len() == self.free.len();
+        let empty = self.alive.words().iter().all(|w| *w == 0);
         for key in keys {
             if !self.columns.iter().any(|h| h.key == key) {
                 self.columns.push(Held { col: Column::for_key(&key), key, filled: empty });
@@ -186,21 +253,31 @@ impl Table {
     }
 
     pub fn member(&self, s: SegIdx, row: u32) -> bool {
-        self.members.get(&s).is_some_and(|m| m.contains(row))
+        self.members.get(s as usize).is_some_and(|m| m.contains(row))
     }
 
     /// Sets a membership; true if it changed.
     pub fn set_member(&mut self, s: SegIdx, row: u32, yes: bool) -> bool {
-        let m = self.members.entry(s).or_default();
+        let m = self.bitmap_mut(s);
         if yes { m.insert(row) } else { m.remove(row) }
     }
 
+    fn bitmap_mut(&mut self, s: SegIdx) -> &mut RoaringBitmap {
+        let i = s as usize;
+        if i >= self.members.len() {
+            self.members.resize_with(i + 1, RoaringBitmap::new);
+        }
+        &mut self.members[i]
+    }
+
     pub fn set_members(&mut self, s: SegIdx, members: RoaringBitmap) {
-        self.members.insert(s, members);
+        *self.bitmap_mut(s) = members;
     }
 
     pub fn drop_members(&mut self, s: SegIdx) {
-        self.members.remove(&s);
+        if let Some(m) = self.members.get_mut(s as usize) {
+            *m = RoaringBitmap::new();
+        }
     }
 
     pub fn next_due(&self, row: u32) -> i64 {
@@ -221,7 +298,7 @@ impl Table {
             + self.consent.iter().map(BitColumn::memory_bytes).sum::<usize>()
             + self.columns.iter().map(|h| h.col.memory_bytes()).sum::<usize>()
             + self.occ.iter().map(|(_, o)| o.memory_bytes()).sum::<usize>()
-            + self.members.values().map(|m| m.serialized_size()).sum::<usize>()
+            + self.members.iter().map(|m| m.serialized_size()).sum::<usize>()
     }
 }
 
@@ -246,7 +323,7 @@ impl ColumnSource for Table {
     }
     fn members_into(&self, s: SegIdx, out: &mut Bits) {
         let rows = out.rows();
-        if let Some(m) = self.members.get(&s) {
+        if let Some(m) = self.members.get(s as usize) {
             for row in m.range(rows.start as u32..rows.end as u32) {
                 out.set(row as usize);
             }
@@ -268,5 +345,32 @@ impl<'a> ContactState<'a> {
 
     pub fn occurrences(&self, p: PredId) -> Occ<'a> {
         self.table.occurrences(p).map_or(Occ::default(), |o| o.slot(self.row as usize).occ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_row_index_is_dense_for_ids_in_sequence_and_a_map_for_the_rest() {
+        let mut x = RowIndex::default();
+        let loc = |row| Loc { table: 0, row };
+        for id in 1..=1_000 {
+            x.insert(ContactId(id), loc(id as u32));
+        }
+        x.insert(ContactId(-5), loc(7));
+        x.insert(ContactId(1 << 40), loc(8));
+        assert_eq!(x.dense.len(), 1_001);
+        assert_eq!(x.sparse.len(), 2);
+        assert_eq!(
+            (x.get(ContactId(500)), x.get(ContactId(-5)), x.get(ContactId(1 << 40))),
+            (Some(loc(500)), Some(loc(7)), Some(loc(8)))
+        );
+        assert_eq!((x.get(ContactId(0)), x.get(ContactId(1_001)), x.get(ContactId(3))), (None, None, Some(loc(3))));
+        assert_eq!(x.remove(ContactId(3)), Some(loc(3)));
+        assert_eq!((x.remove(ContactId(3)), x.get(ContactId(3))), (None, None));
+        assert_eq!(x.remove(ContactId(1 << 40)), Some(loc(8)));
+        assert_eq!(x.held, 1_000, "1 002 held, two removed");
     }
 }

@@ -17,7 +17,7 @@ use kairos_segment::eval::{self, Known, Node, Occ, PredId, Resolver, SegIdx, Sub
 use kairos_segment::{Channel, Expr, SegmentError, Window};
 
 pub use crate::segment_rows::{ContactState, Profiles};
-use crate::segment_rows::{NO_DUE, Table, known_of};
+use crate::segment_rows::{Loc, NO_DUE, RowIndex, Table, known_of};
 
 /// A compiled, live segment.
 pub struct SegDef {
@@ -38,13 +38,6 @@ pub(crate) struct Pred {
     event: String,
     filter: Option<Node>,
     pub(crate) retention: Option<Duration>,
-}
-
-/// Where a contact's row is: its workspace's table and the row in it.
-#[derive(Clone, Copy)]
-pub(crate) struct Loc {
-    pub(crate) table: u32,
-    pub(crate) row: u32,
 }
 
 /// A contact seen by a flow condition: the profile plus the trigger event and the entry time.
@@ -126,7 +119,7 @@ pub struct Segments {
     /// Each workspace's rows and columns, and where each contact's row is.
     pub(crate) tables: Vec<Table>,
     table_of: HashMap<WorkspaceId, u32>,
-    pub(crate) rows: HashMap<ContactId, Loc>,
+    pub(crate) rows: RowIndex,
     pub sizes: Vec<u64>,
     pub sizes_changed: HashSet<SegIdx>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, ContactId)>>,
@@ -280,23 +273,12 @@ impl Segments {
     }
 
     pub(crate) fn table_index(&mut self, ws: WorkspaceId) -> usize {
-        let next = self.tables.len() as u32;
-        let t = *self.table_of.entry(ws).or_insert(next);
-        if t == next {
-            self.tables.push(Table::default());
-        }
-        t as usize
+        table_index(&mut self.tables, &mut self.table_of, ws)
     }
 
     /// The contact's row, allocated on first use (its profile columns are filled at the next refresh).
     pub(crate) fn locate(&mut self, ws: WorkspaceId, contact: ContactId) -> Loc {
-        if let Some(&loc) = self.rows.get(&contact) {
-            return loc;
-        }
-        let t = self.table_index(ws);
-        let loc = Loc { table: t as u32, row: self.tables[t].allocate(contact) };
-        self.rows.insert(contact, loc);
-        loc
+        locate(&mut self.rows, &mut self.tables, &mut self.table_of, ws, contact)
     }
 
     /// Copies changed profiles into their rows (the committer calls it with the contacts changed in the
@@ -368,29 +350,24 @@ impl Segments {
     /// Records a new event for its contact in every predicate it matches.
     pub fn record(&mut self, ws: WorkspaceId, contact: ContactId, ev: &Event, now: Timestamp) {
         let Some(name) = ev.name.as_deref() else { return };
-        let Some(preds) = self.preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
-        let matching: Vec<(PredId, Option<Duration>)> = preds
-            .iter()
-            .map(|&p| (p, &self.preds[p as usize]))
-            .filter(|(_, pred)| pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)))
-            .map(|(p, pred)| (p, pred.retention))
-            .collect();
-        if matching.is_empty() {
-            return;
-        }
-        let loc = self.locate(ws, contact);
-        let table = &mut self.tables[loc.table as usize];
-        for (p, retention) in matching {
-            let slot = table.occ_mut(p).slot_mut(loc.row as usize);
-            slot.add(ev.timestamp.as_micros());
-            slot.prune(retention, now);
+        let Segments { preds_by_event, preds, rows, tables, table_of, .. } = self;
+        let Some(list) = preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
+        let mut loc = None;
+        for &p in list {
+            let pred = &preds[p as usize];
+            if pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)) {
+                let Loc { table, row } = *loc.get_or_insert_with(|| locate(rows, tables, table_of, ws, contact));
+                let slot = tables[table as usize].occ_mut(p).slot_mut(row as usize);
+                slot.add(ev.timestamp.as_micros());
+                slot.prune(pred.retention, now);
+            }
         }
     }
 
     /// Forgets a contact merged into another (its history now belongs to the survivor, which the caller
     /// rebuilds). Returns the segments it was in.
     pub fn forget(&mut self, contact: ContactId) -> Vec<SegIdx> {
-        let Some(loc) = self.rows.remove(&contact) else { return Vec::new() };
+        let Some(loc) = self.rows.remove(contact) else { return Vec::new() };
         let gone = self.tables[loc.table as usize].release(loc.row);
         for &s in &gone {
             self.sizes[s as usize] = self.sizes[s as usize].saturating_sub(1);
@@ -401,7 +378,7 @@ impl Segments {
 
     /// Drops a contact's occurrences so they can be rebuilt from its (merged) history.
     pub fn reset_occurrences(&mut self, contact: ContactId) {
-        if let Some(&loc) = self.rows.get(&contact) {
+        if let Some(loc) = self.rows.get(contact) {
             self.tables[loc.table as usize].slots_of(loc.row).for_each(|(_, s)| *s = Default::default());
         }
     }
@@ -409,37 +386,32 @@ impl Segments {
     /// Re-evaluates the segments of `ws` for one contact; returns the changes (already applied in memory) and
     /// schedules the contact's next time-driven evaluation.
     pub fn evaluate(&mut self, ws: WorkspaceId, c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
-        let Some(order) = self.order.get_mut(&ws).filter(|o| !o.is_empty()) else { return };
-        // Taken, not cloned: this runs for every event.
-        let order = std::mem::take(order);
+        if self.order.get(&ws).is_none_or(Vec::is_empty) {
+            return;
+        }
         let loc = self.locate(ws, c.id);
-        self.evaluate_at(loc, &order, c, now, out);
-        self.order.insert(ws, order);
-    }
-
-    fn evaluate_at(&mut self, loc: Loc, order: &[SegIdx], c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
-        let table = &mut self.tables[loc.table as usize];
-        let preds = &self.preds;
+        let Segments { defs, order, preds, tables, sizes, sizes_changed, timers, .. } = self;
+        let table = &mut tables[loc.table as usize];
         table.slots_of(loc.row).for_each(|(p, s)| s.prune(preds[p as usize].retention, now));
         let mut due = NO_DUE;
-        for &i in order {
-            let Some(def) = self.defs[i as usize].as_ref() else { continue };
+        for &i in &order[&ws] {
+            let Some(def) = defs[i as usize].as_ref() else { continue };
             let view = View { contact: c, seg: Some(ContactState { table, row: loc.row }) };
             let now_in = eval::eval(&def.node, &view, now);
             if let Some(t) = eval::next_change(&def.node, &view, now) {
                 due = due.min(t.as_micros());
             }
             if table.set_member(i, loc.row, now_in) {
-                let size = &mut self.sizes[i as usize];
+                let size = &mut sizes[i as usize];
                 *size = if now_in { *size + 1 } else { size.saturating_sub(1) };
-                self.sizes_changed.insert(i);
+                sizes_changed.insert(i);
                 out.push(Change { contact: c.id, segment: i, entered: now_in });
             }
         }
         if due != table.next_due(loc.row) {
             table.set_next_due(loc.row, due);
             if due != NO_DUE {
-                self.timers.push(Reverse((due, c.id)));
+                timers.push(Reverse((due, c.id)));
             }
         }
     }
@@ -452,7 +424,7 @@ impl Segments {
                 break;
             }
             self.timers.pop();
-            if let Some(&loc) = self.rows.get(&id) {
+            if let Some(loc) = self.rows.get(id) {
                 let table = &mut self.tables[loc.table as usize];
                 if table.next_due(loc.row) == t {
                     table.set_next_due(loc.row, NO_DUE);
@@ -476,13 +448,13 @@ impl Segments {
 
     /// Segment state of a contact (event occurrences, memberships), if it has any.
     pub fn contact_state(&self, id: ContactId) -> Option<ContactState<'_>> {
-        let loc = self.rows.get(&id)?;
+        let loc = self.rows.get(id)?;
         Some(ContactState { table: &self.tables[loc.table as usize], row: loc.row })
     }
 
     /// When the contact's next time-driven evaluation is planned (tests and the benchmark).
     pub fn next_due(&self, id: ContactId) -> Option<Timestamp> {
-        let loc = self.rows.get(&id)?;
+        let loc = self.rows.get(id)?;
         let t = self.tables[loc.table as usize].next_due(loc.row);
         (t != NO_DUE).then(|| Timestamp::from_micros(t))
     }
@@ -499,7 +471,32 @@ impl Segments {
     /// Bytes held by segment state (for the benchmark): the row tables, the contact → row map, the timers.
     pub fn memory_bytes(&self) -> usize {
         self.tables.iter().map(Table::memory_bytes).sum::<usize>()
-            + self.rows.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+            + self.rows.memory_bytes()
             + self.timers.capacity() * std::mem::size_of::<Reverse<(i64, ContactId)>>()
     }
+}
+
+fn table_index(tables: &mut Vec<Table>, table_of: &mut HashMap<WorkspaceId, u32>, ws: WorkspaceId) -> usize {
+    let next = tables.len() as u32;
+    let t = *table_of.entry(ws).or_insert(next);
+    if t == next {
+        tables.push(Table::default());
+    }
+    t as usize
+}
+
+fn locate(
+    rows: &mut RowIndex,
+    tables: &mut Vec<Table>,
+    table_of: &mut HashMap<WorkspaceId, u32>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> Loc {
+    if let Some(loc) = rows.get(contact) {
+        return loc;
+    }
+    let t = table_index(tables, table_of, ws);
+    let loc = Loc { table: t as u32, row: tables[t].allocate(contact) };
+    rows.insert(contact, loc);
+    loc
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 const MIN: i64 = 60_000_000;
 const NOW: i64 = 1_900_000_000_000_000;
 const WS: WorkspaceId = WorkspaceId(1);
+const GHOST: ContactId = ContactId(1_000_000);
 const EVENTS: &[&str] = &["Product Viewed", "Order Completed"];
 const CATEGORIES: &[&str] = &["bikes", "helmets"];
 
@@ -252,6 +253,11 @@ fn check(
             }
         }
         prop_assert_eq!(seg.size(i), members, "size of {:?}", def.expr);
+        prop_assert!(
+            !seg.contact_state(GHOST).is_some_and(|s| s.is_member(i)),
+            "a contact with no profile in {:?}",
+            def.expr
+        );
     }
     Ok(())
 }
@@ -281,6 +287,8 @@ fn run(
     seg.refresh(&ids, &people);
     for e in &events {
         seg.record(WS, ids[e.who], &event(e, now), now);
+        // Occurrences of someone the committer holds no profile of (never evaluated, never a member).
+        seg.record(WS, GHOST, &event(e, now), now);
     }
     for &i in &idx {
         full(&mut seg, &people, i, &[], now)?;
@@ -293,8 +301,8 @@ fn run(
         match ch {
             Change::Profile { who, profile } => {
                 let id = ids[who % ids.len()];
-                if let Some(person) = people.get_mut(&id) {
-                    *person = contact(id.0, &profile, now);
+                if let Some(c) = people.get_mut(&id) {
+                    *c = contact(id.0, &profile, now);
                     dirty.push(id);
                 }
             }

@@ -4,6 +4,7 @@
 
 pub mod ast;
 pub mod columns;
+mod dict;
 pub mod error;
 pub mod eval;
 pub mod json;

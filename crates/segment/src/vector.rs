@@ -1,8 +1,8 @@
 //! Column-wise evaluation of a compiled definition over a range of rows (`columns.rs`): each condition becomes
-//! a bit per row, built 64 rows to a word and combined word by word ([`eval_rows`]); the rows' next
-//! time-driven changes are found the same way ([`next_changes`]). Both equal the scalar `eval::eval` and
-//! `eval::next_change` row by row (`vector_tests.rs`; the engine's proptest checks them against the
-//! per-contact evaluation); the caller splits the rows across threads.
+//! a bit per row, built 64 rows to a word and combined word by word, and the rows' next time-driven changes
+//! are found in the same pass ([`evaluate`]). Both equal the scalar `eval::eval` and `eval::next_change` row
+//! by row (`vector_tests.rs`; the engine's proptest checks them against the per-contact evaluation); the
+//! caller splits the rows across threads.
 
 use std::ops::Range;
 
@@ -107,6 +107,26 @@ impl Bits {
         }
     }
 
+    /// Sets the bit of every row whose value in `xs` (by row; `missing` past its end) passes `test`: the
+    /// column is walked as a slice, 64 values to a word, which the compiler turns into vector compares.
+    pub fn fill_from<'a, T>(&mut self, xs: &'a [T], missing: &'a T, test: impl Fn(&'a T) -> bool) {
+        let end = self.start + self.len;
+        let held = xs.get(self.start.min(xs.len())..end.min(xs.len())).unwrap_or_default();
+        let mut words = self.words.iter_mut();
+        for (w, chunk) in words.by_ref().zip(held.chunks(64)) {
+            let mut word = 0u64;
+            for (b, x) in chunk.iter().enumerate() {
+                word |= u64::from(test(x)) << b;
+            }
+            *w |= word;
+        }
+        if held.len() < self.len && test(missing) {
+            // Rows past the column's end: all alike.
+            let from = self.start + held.len();
+            self.fill(|row| row >= from);
+        }
+    }
+
     fn mask_tail(&mut self) {
         let rem = self.len % 64;
         if rem != 0
@@ -117,13 +137,77 @@ impl Bits {
     }
 }
 
-/// Evaluates `n` at `now` for the live rows of `rows` (`rows.start` a multiple of 64). Fails only when a
-/// profile column the definition reads is not held.
-pub fn eval_rows(n: &Node, src: &dyn ColumnSource, rows: Range<usize>, now: Timestamp) -> Result<Bits, SegmentError> {
+/// A definition over a range of rows: which live rows it holds for, and for each live row that has one, the
+/// next instant time alone may change its value (ascending rows).
+#[derive(Debug)]
+pub struct Evaluated {
+    pub value: Bits,
+    pub changes: Vec<(usize, Timestamp)>,
+}
+
+/// Evaluates `n` at `now` for the live rows of `rows` (`rows.start` a multiple of 64): `eval::eval` and
+/// `eval::next_change` computed column-wise, in one pass. Fails only when a profile column the definition
+/// reads is not held.
+pub fn evaluate(
+    n: &Node,
+    src: &dyn ColumnSource,
+    rows: Range<usize>,
+    now: Timestamp,
+) -> Result<Evaluated, SegmentError> {
     let alive = Bits::of_column(src.alive(), rows);
-    let mut value = node(n, src, &alive, now)?;
+    let (mut value, changes) = timed(n, src, &alive, &alive, now)?;
     value.and(&alive);
-    Ok(value)
+    Ok(Evaluated { value, changes: changes.into_iter().map(|(row, t)| (row, Timestamp::from_micros(t))).collect() })
+}
+
+/// `n`'s value, and the next change of each row of `reach` (the rows no enclosing `and` / `or` is pinned on).
+/// A part that time cannot change is evaluated first: where it pins its `and` / `or`, the other parts are
+/// not asked for changes, as in `eval::next_change`.
+fn timed(
+    n: &Node,
+    src: &dyn ColumnSource,
+    alive: &Bits,
+    reach: &Bits,
+    now: Timestamp,
+) -> Result<(Bits, Vec<(usize, i64)>), SegmentError> {
+    if !eval::depends_on_time(n) {
+        return Ok((node(n, src, alive, now)?, Vec::new()));
+    }
+    Ok(match n {
+        Node::And(xs) | Node::Or(xs) => {
+            let and = matches!(n, Node::And(_));
+            let mut value = if and { alive.clone() } else { Bits::zeros(alive.rows()) };
+            let mut reach = reach.clone();
+            for x in xs.iter().filter(|x| !eval::depends_on_time(x)) {
+                let v = node(x, src, alive, now)?;
+                if and {
+                    value.and(&v);
+                    reach.and(&v);
+                } else {
+                    value.or(&v);
+                    reach.and_not(&v);
+                }
+            }
+            let mut found = Vec::new();
+            for x in xs.iter().filter(|x| eval::depends_on_time(x)) {
+                let (v, f) = timed(x, src, alive, &reach, now)?;
+                if and {
+                    value.and(&v)
+                } else {
+                    value.or(&v)
+                }
+                found = earliest(found, f);
+            }
+            (value, found)
+        }
+        Node::Not(x) => {
+            let (v, found) = timed(x, src, alive, reach, now)?;
+            let mut value = alive.clone();
+            value.and_not(&v);
+            (value, found)
+        }
+        _ => (node(n, src, alive, now)?, leaf_changes(n, src, reach, now)?),
+    })
 }
 
 fn node(n: &Node, src: &dyn ColumnSource, alive: &Bits, now: Timestamp) -> Result<Bits, SegmentError> {
@@ -169,25 +253,24 @@ fn events(n: &Node, pred: PredId, src: &dyn ColumnSource, alive: &Bits, now: Tim
     match *n {
         Node::Did { window, .. } => {
             let (lo, hi) = eval::window_bounds(window, now, None);
-            value.fill(|row| occurs(slots.get(row), lo, hi, |c| c > 0));
+            value.fill_from(slots, &Slot::Empty, |s| occurs(s, lo, hi, |c| c > 0));
         }
         Node::Count { window, op, value: v, .. } => {
             let (lo, hi) = eval::window_bounds(window, now, None);
-            value.fill(|row| occurs(slots.get(row), lo, hi, |c| eval::count_holds(c, op, v)));
+            value.fill_from(slots, &Slot::Empty, |s| occurs(s, lo, hi, |c| eval::count_holds(c, op, v)));
         }
         _ => {}
     }
     value
 }
 
-/// Whether the count of a slot's occurrences in `[lo, hi)` passes `test` (a row past the column's end has
-/// none); the single-occurrence slot, the usual one, is decided inline.
+/// Whether the count of a slot's occurrences in `[lo, hi)` passes `test`; the single-occurrence slot, the
+/// usual one, is decided inline.
 #[inline]
-fn occurs(slot: Option<&Slot>, lo: i64, hi: i64, test: impl Fn(u64) -> bool) -> bool {
+fn occurs(slot: &Slot, lo: i64, hi: i64, test: impl Fn(u64) -> bool) -> bool {
     match slot {
-        Some(Slot::One(t)) => test(u64::from(lo <= *t && *t < hi)),
-        Some(s) => test(eval::count_in(s.occ(), lo, hi)),
-        None => test(0),
+        Slot::One(t) => test(u64::from(lo <= *t && *t < hi)),
+        s => test(eval::count_in(s.occ(), lo, hi)),
     }
 }
 
@@ -212,7 +295,7 @@ fn profile(
         Column::Dict(d) => {
             let lut = dictionary(d, field, |s| eval::eval(n, s, now));
             let codes = d.codes();
-            value.fill(|row| lut[codes.get(row).copied().unwrap_or(ABSENT) as usize]);
+            value.fill_from(codes, &ABSENT, |c| lut[*c as usize]);
         }
     }
     Ok(value)
@@ -230,12 +313,12 @@ fn numbers(n: &Node, xs: &[f64], out: &mut Bits, now: Timestamp) {
         Node::Compare { op, value: lit, .. } if op.is_numeric() && lit.raw != Literal::Null => {
             let l = lit.num.unwrap_or(f64::NAN);
             match op {
-                CompareOp::Eq => out.fill(|row| at(row) == l),
-                CompareOp::Ne => out.fill(|row| at(row) != l),
-                CompareOp::Gt => out.fill(|row| at(row) > l),
-                CompareOp::Ge => out.fill(|row| at(row) >= l),
-                CompareOp::Lt => out.fill(|row| at(row) < l),
-                _ => out.fill(|row| at(row) <= l),
+                CompareOp::Eq => out.fill_from(xs, &f64::NAN, |x| *x == l),
+                CompareOp::Ne => out.fill_from(xs, &f64::NAN, |x| *x != l),
+                CompareOp::Gt => out.fill_from(xs, &f64::NAN, |x| *x > l),
+                CompareOp::Ge => out.fill_from(xs, &f64::NAN, |x| *x >= l),
+                CompareOp::Lt => out.fill_from(xs, &f64::NAN, |x| *x < l),
+                _ => out.fill_from(xs, &f64::NAN, |x| *x <= l),
             }
         }
         _ => per_row(n, out, now, |row| {
@@ -249,8 +332,7 @@ fn times(n: &Node, xs: &[i64], out: &mut Bits, now: Timestamp) {
     let at = |row: usize| xs.get(row).copied().unwrap_or(TIME_MISSING);
     match n {
         Node::Relative { rel, .. } => {
-            out.fill(|row| {
-                let t = at(row);
+            out.fill_from(xs, &TIME_MISSING, |&t| {
                 t != TIME_MISSING && eval::relative_holds(Timestamp::from_micros(t), *rel, now)
             });
         }
@@ -316,46 +398,18 @@ impl Subject for Single<'_> {
     }
 }
 
-/// The next instant time alone may change `n`, for each live row of `rows` that has one (ascending rows):
-/// `eval::next_change` computed column-wise. A part that time cannot change prunes its `and` / `or` on the
-/// rows where it pins the value, as there.
-pub fn next_changes(
+/// When time alone next changes a `did`, `count` or relative-time condition, for each row of `reach`.
+fn leaf_changes(
     n: &Node,
     src: &dyn ColumnSource,
-    rows: Range<usize>,
-    now: Timestamp,
-) -> Result<Vec<(usize, Timestamp)>, SegmentError> {
-    let alive = Bits::of_column(src.alive(), rows);
-    let found = next_in(n, src, &alive, &alive, now)?;
-    Ok(found.into_iter().map(|(row, t)| (row, Timestamp::from_micros(t))).collect())
-}
-
-/// `next_changes` over the rows of `reach`.
-fn next_in(
-    n: &Node,
-    src: &dyn ColumnSource,
-    alive: &Bits,
     reach: &Bits,
     now: Timestamp,
 ) -> Result<Vec<(usize, i64)>, SegmentError> {
-    if !eval::depends_on_time(n) || reach.count() == 0 {
+    if reach.count() == 0 {
         return Ok(Vec::new());
     }
     let at = |t: Option<Timestamp>| t.map(Timestamp::as_micros);
     Ok(match n {
-        Node::And(xs) | Node::Or(xs) => {
-            let mut reach = reach.clone();
-            for x in xs.iter().filter(|x| !eval::depends_on_time(x)) {
-                let v = node(x, src, alive, now)?;
-                if matches!(n, Node::And(_)) { reach.and(&v) } else { reach.and_not(&v) }
-            }
-            let mut out = Vec::new();
-            for x in xs.iter().filter(|x| eval::depends_on_time(x)) {
-                out = earliest(out, next_in(x, src, alive, &reach, now)?);
-            }
-            out
-        }
-        Node::Not(x) => next_in(x, src, alive, reach, now)?,
         Node::Did { pred, window } | Node::Count { pred, window, .. } => {
             let slots = src.occurrences(*pred).map_or(&[][..], |c| c.slots());
             reach

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::ast::{Channel, CompareOp, ConsentIs, Expr, FieldPath, Literal, Relative, Window};
 use crate::columns::{BitColumn, Column, ColumnKey, ColumnSource, OccColumn, Slot, column_keys};
 use crate::eval::{self, Known, Node, Occ, PredId, Resolver, SegIdx, Subject, Val};
-use crate::vector::{Bits, eval_rows, next_changes};
+use crate::vector::{Bits, evaluate};
 
 const H: i64 = 3_600_000_000;
 const NOW: i64 = 1_000 * H;
@@ -327,9 +327,9 @@ proptest! {
             std::iter::once(0..people.len()).collect()
         };
         for rows in chunks {
-            let got = eval_rows(&node, &table, rows.clone(), now).expect("every column is held");
-            let timers: HashMap<usize, Timestamp> =
-                next_changes(&node, &table, rows.clone(), now).expect("every column is held").into_iter().collect();
+            let got = evaluate(&node, &table, rows.clone(), now).expect("every column is held");
+            prop_assert!(got.changes.windows(2).all(|w| w[0].0 < w[1].0), "ascending rows, each once");
+            let (got, timers): (_, HashMap<usize, Timestamp>) = (got.value, got.changes.into_iter().collect());
             for row in rows {
                 let p = &people[row];
                 let want = p.alive && eval::eval(&node, p, now);
