@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[cfg(doc)]
+use crate::cart::CartLog;
+use crate::cart::CartOp;
 use crate::event::EventKind;
 use crate::{ContactId, Email, Event, JsonMap, Money, Phone, Timestamp, WorkspaceId};
 
@@ -134,7 +137,7 @@ impl Orders {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CartItem {
     pub product_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,7 +171,7 @@ pub struct Cart {
 }
 
 /// An ISO 4217 code named by an event (`currency`), upper-cased.
-fn currency_of(p: &JsonMap) -> Option<String> {
+pub(crate) fn currency_of(p: &JsonMap) -> Option<String> {
     str_prop(p, "currency")
         .filter(|c| c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
         .map(|c| c.to_ascii_uppercase())
@@ -213,7 +216,7 @@ impl Computed {
     /// A late event's part that does not depend on order (orders' totals, last seen); the caller then rebuilds
     /// the cart with [`Computed::rebuild_cart`] from the cart events since [`Computed::cart_since`].
     pub fn apply_except_cart(&mut self, ev: &Event) {
-        self.fold(ev, true);
+        self.fold(ev, true, None);
     }
 
     /// Where the cart's own history starts: its last order (None: the first event). The cart is the fold of
@@ -229,13 +232,20 @@ impl Computed {
 
     /// Applies an arriving event (in place, also when it is late but cannot change the cart: see `is_late`).
     pub fn apply(&mut self, ev: &Event) {
+        self.apply_op(ev, None);
+    }
+
+    /// [`Computed::apply`] with the event's [`CartOp`] already made (`CartOp::of(ev)`), so a caller that keeps
+    /// it ([`CartLog`]) does not make it twice.
+    pub fn apply_op(&mut self, ev: &Event, op: Option<&CartOp>) {
         // Decided before this event's own order moves `orders.last_at`.
         let settled = affects_cart(ev) && self.cart_settled_at(ev.timestamp);
-        self.fold(ev, settled);
+        self.fold(ev, settled, op);
     }
 
     /// One step of the fold in (timestamp, sequence) order; `settled`: the event cannot change the cart.
-    fn fold(&mut self, ev: &Event, settled: bool) {
+    /// `op`: the event's [`CartOp`] when the caller already has it (else made here when needed).
+    fn fold(&mut self, ev: &Event, settled: bool, op: Option<&CartOp>) {
         if ev.is_system() {
             return; // Kairos's own events (Segment Entered, Message Sent, ...) are not the person's activity.
         }
@@ -260,64 +270,20 @@ impl Computed {
                 if settled {
                     return;
                 }
-                self.cart.items.clear();
-                self.cart.checkout_url = None;
-                self.cart.currency = None;
             }
             "Order Refunded" | "Order Cancelled" => {
                 self.orders.refunded_total = self.orders.refunded_total.saturating_add(order_amount_in_store(p));
+                return;
             }
-            "Product Added" => {
-                if let Some(c) = currency_of(p) {
-                    self.cart.currency = Some(c);
-                }
-                if let Some(item) = cart_item(p) {
-                    let items = &mut self.cart.items;
-                    match items.iter().position(|i| i.product_id == item.product_id) {
-                        Some(pos) => {
-                            let quantity = items[pos].quantity.saturating_add(item.quantity);
-                            items[pos] = CartItem { quantity, ..item };
-                        }
-                        None if items.len() < CART_ITEMS_MAX => items.push(item),
-                        None => {}
-                    }
-                }
-            }
-            "Product Removed" => {
-                if let Some(id) = product_id(p) {
-                    let qty = quantity(p);
-                    if let Some(pos) = self.cart.items.iter().position(|i| i.product_id == id) {
-                        let item = &mut self.cart.items[pos];
-                        match qty {
-                            Some(q) if q < item.quantity => item.quantity -= q,
-                            _ => {
-                                self.cart.items.remove(pos);
-                            }
-                        }
-                    }
-                }
-            }
-            "Checkout Started" | "Cart Viewed" => {
-                if let Some(c) = currency_of(p) {
-                    self.cart.currency = Some(c);
-                }
-                if let Some(url) = str_prop(p, "checkout_url").filter(|u| recovery_url(u)) {
-                    self.cart.checkout_url = Some(url);
-                }
-                if let Some(Value::Array(products)) = p.get("products")
-                    && !products.is_empty()
-                {
-                    self.cart.items = products
-                        .iter()
-                        .filter_map(|v| v.as_object().and_then(cart_item))
-                        .take(CART_ITEMS_MAX)
-                        .collect();
-                }
-            }
-            _ => return,
+            _ => {}
         }
-        if affects_cart(ev) {
-            self.cart.updated_at = Some(ts);
+        match op {
+            Some(op) => self.cart.apply(op, ts),
+            None => {
+                if let Some(op) = CartOp::of(ev) {
+                    self.cart.apply(&op, ts);
+                }
+            }
         }
     }
 
@@ -325,7 +291,7 @@ impl Computed {
     pub fn recompute<'a>(events: impl IntoIterator<Item = &'a Event>) -> Computed {
         let mut c = Computed::default();
         for e in events {
-            c.fold(e, false);
+            c.fold(e, false, None);
         }
         c
     }
@@ -387,7 +353,7 @@ pub fn product_id(p: &JsonMap) -> Option<String> {
     })
 }
 
-fn quantity(p: &JsonMap) -> Option<i64> {
+pub(crate) fn quantity(p: &JsonMap) -> Option<i64> {
     let q = match p.get("quantity")? {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) => s.trim().parse::<f64>().ok()?,
@@ -399,11 +365,11 @@ fn quantity(p: &JsonMap) -> Option<i64> {
     Some((q.round() as i64).min(QUANTITY_MAX))
 }
 
-fn str_prop(p: &JsonMap, key: &str) -> Option<String> {
+pub(crate) fn str_prop(p: &JsonMap, key: &str) -> Option<String> {
     p.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn cart_item(p: &JsonMap) -> Option<CartItem> {
+pub(crate) fn cart_item(p: &JsonMap) -> Option<CartItem> {
     Some(CartItem {
         product_id: product_id(p)?,
         sku: str_prop(p, "sku"),
@@ -421,7 +387,7 @@ fn cart_item(p: &JsonMap) -> Option<CartItem> {
 const CHECKOUT_URL_BYTES_MAX: usize = 2_000;
 
 /// Whether `u` can be a cart's recovery link: an http(s) address of bounded length without spaces.
-fn recovery_url(u: &str) -> bool {
+pub(crate) fn recovery_url(u: &str) -> bool {
     let lower = u.to_ascii_lowercase();
     (lower.starts_with("https://") || lower.starts_with("http://"))
         && u.len() <= CHECKOUT_URL_BYTES_MAX

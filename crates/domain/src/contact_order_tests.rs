@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::tests::track;
 use super::*;
+use crate::cart::CartLog;
 
 fn event(kind: u8, product: u8, ts: i64) -> Event {
     let id = format!("p{product}");
@@ -75,4 +76,64 @@ fn a_late_cart_event_before_the_last_order_needs_no_replay() {
     assert_eq!(c.cart.items[0].product_id, "p2");
     let after_order = event(1, 2, 8);
     assert!(c.is_late(&after_order), "at the order's own instant it sorts after the order: a replay");
+}
+
+/// What the engine does with a contact's [`CartLog`] kept in memory: started empty (a new contact), told of every
+/// cart event, and folded again for a late one instead of reading the stored events back.
+fn arrive_with_log(events: &[Event]) -> Computed {
+    let mut c = Computed::default();
+    let mut log = CartLog::default();
+    for ev in events {
+        let op = CartOp::of(ev);
+        if c.is_late(ev) {
+            c.apply_except_cart(ev);
+            let op = op.expect("a late event is a cart event");
+            c.cart = log.late(ev.timestamp, op, c.cart_since());
+        } else {
+            c.apply_op(ev, op.as_ref());
+            if let Some(op) = op {
+                log.applied(ev.timestamp, op, c.cart_since());
+            }
+        }
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_cart_log_equals_the_sorted_fold(raw in proptest::collection::vec((0u8..7, 0u8..3, 0i64..8), 1..30)) {
+        let events: Vec<Event> = raw.iter().map(|&(k, p, t)| event(k, p, t)).collect();
+        prop_assert_eq!(&arrive_with_log(&events), &fold_sorted(&events));
+    }
+
+    #[test]
+    fn a_log_seeded_from_the_stored_events_equals_the_sorted_fold(
+        raw in proptest::collection::vec((0u8..7, 0u8..3, 0i64..8), 2..30), split in 1usize..29
+    ) {
+        // A restarted engine: the first `split` events are stored, the log is read from them at the next late
+        // event (what the engine does when it has no log for the contact), then kept.
+        let events: Vec<Event> = raw.iter().map(|&(k, p, t)| event(k, p, t)).collect();
+        let split = split.min(events.len() - 1);
+        let mut c = fold_sorted(&events[..split]);
+        let since = c.cart_since();
+        let mut stored: Vec<usize> =
+            (0..split).filter(|&i| since.is_none_or(|s| events[i].timestamp >= s)).collect();
+        stored.sort_by_key(|&i| (events[i].timestamp, i));
+        let mut log = CartLog::from_events(stored.iter().map(|&i| &events[i]));
+        for ev in &events[split..] {
+            let op = CartOp::of(ev);
+            if c.is_late(ev) {
+                c.apply_except_cart(ev);
+                c.cart = log.late(ev.timestamp, op.expect("cart event"), c.cart_since());
+            } else {
+                c.apply_op(ev, op.as_ref());
+                if let Some(op) = op {
+                    log.applied(ev.timestamp, op, c.cart_since());
+                }
+            }
+        }
+        prop_assert_eq!(&c, &fold_sorted(&events));
+    }
 }

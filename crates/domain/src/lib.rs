@@ -3,6 +3,7 @@
 //! This crate does no I/O: it never reads the clock, the environment, files or the network.
 //! Time and generated ids are passed in by the caller, which keeps every rule here deterministic.
 
+pub mod cart;
 pub mod contact;
 pub mod erasure;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod system_event;
 pub mod time;
 pub mod vocab;
 
+pub use cart::{CartLog, CartOp, item_bytes};
 pub use contact::{Cart, CartItem, Computed, Consent, ConsentStatus, Contact, Orders};
 pub use error::ValidationError;
 pub use event::{BATCH_BYTES_MAX, EVENT_BYTES_MAX, Event, EventKind};

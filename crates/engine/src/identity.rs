@@ -56,6 +56,8 @@ pub(crate) struct Identity {
     pub(crate) dirty: Vec<ContactId>,
     /// The same, to check membership in constant time (a settings change can touch every contact of a workspace).
     dirty_set: std::collections::HashSet<ContactId>,
+    /// Contacts' cart events since their last order, so a late cart event needs no read of the store.
+    pub(crate) carts: crate::cart_log::CartLogs,
 }
 
 impl Identity {
@@ -77,12 +79,16 @@ impl Identity {
             redirects,
             dirty: Vec::new(),
             dirty_set: Default::default(),
+            carts: Default::default(),
         })
     }
 
     /// Forgets the cached identities of `ids` (erased: the store no longer has them).
     pub(crate) fn forget_identities_of(&mut self, ids: &[ContactId]) {
         self.identities.retain(|_, c| !ids.contains(c));
+        for id in ids {
+            self.carts.forget(*id);
+        }
     }
 
     /// Writes the contacts changed in this transaction.
@@ -184,6 +190,7 @@ impl Identity {
         let id = ContactId(self.next_contact);
         self.next_contact += 1;
         self.contacts.insert(id, Contact::new(id, ws, now));
+        self.carts.start(id);
         self.mark_dirty(id);
         id
     }
@@ -365,6 +372,9 @@ impl Identity {
         s.computed = Computed::recompute(&history);
         s.updated_at = now;
         let ws = s.workspace;
+        let since = s.computed.cart_since();
+        self.carts.forget(loser);
+        self.carts.reset(survivor, &history, since);
         self.mark_dirty(survivor);
         Ok(Merged { ws, loser, survivor, history })
     }

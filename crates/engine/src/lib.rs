@@ -4,6 +4,7 @@
 pub mod campaign_life;
 mod campaign_ops;
 pub mod campaigns;
+mod cart_log;
 mod clock;
 mod collections;
 mod command;
@@ -35,8 +36,10 @@ mod recommend;
 mod render;
 mod reorder;
 mod secrets;
+mod segment_full;
 mod segment_ops;
 mod segment_preview;
+mod segment_rows;
 pub mod segments;
 pub mod sending;
 pub mod settings;

@@ -77,6 +77,7 @@ impl State {
             pending = rest;
         }
         self.backfill_pending()?;
+        self.segments.refresh_all(self.identity.contacts.values(), &self.identity.contacts);
         let ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.values().map(|c| (c.workspace, c.id)).collect();
         for (ws, id) in ids {
             self.evaluate_contact(ws, id, now)?;
@@ -237,7 +238,10 @@ impl State {
     fn populate(&mut self, i: SegIdx, now: Timestamp) -> Result<(), EngineError> {
         self.backfill_pending()?;
         let started = std::time::Instant::now();
-        let changes = self.segments.full_evaluation(i, self.identity.contacts.values(), now);
+        let changes = self
+            .segments
+            .full_evaluation(i, &self.identity.contacts, &self.identity.dirty, now)
+            .map_err(|e| kairos_store::StoreError::Corrupt(format!("segment state: {e}")))?;
         let row = self.segments.def(i).map_or(0, |d| d.row);
         for (contact, member) in &changes {
             self.w.segment_tx().set_member(row, *contact, *member, now)?;

@@ -1,18 +1,23 @@
 //! Live segment memberships, owned by the committer thread.
 //!
 //! Each `did` / `count` condition becomes an event predicate (event name + property filter + how long its
-//! occurrences must be kept). Every contact keeps the occurrence times of the predicates of its workspace,
-//! and the list of segments it belongs to. An event updates the predicates it matches and re-evaluates the
-//! contact's segments; a timer per contact (the earliest instant one of its segments can change by time alone)
-//! re-evaluates it when time passes. Nothing ever scans all contacts except a full evaluation of a new or
-//! edited segment.
+//! occurrences must be kept). Segment state is held per workspace by contact row (`segment_rows.rs`): the
+//! profile fields segments read column-wise, each predicate's occurrences, memberships as bitmaps. An event
+//! updates the predicates it matches and re-evaluates the contact's segments; a timer per contact (the earliest
+//! instant one of its segments can change by time alone) re-evaluates it when time passes; the profile columns
+//! take each changed contact once per transaction ([`Segments::refresh`], at commit). Nothing scans all
+//! contacts except a full evaluation of a new or edited segment, which runs column-wise (`segment_full.rs`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use kairos_domain::{ConsentStatus, Contact, ContactId, Duration, Event, JsonMap, Timestamp, WorkspaceId};
+use kairos_segment::columns::column_keys;
 use kairos_segment::eval::{self, Known, Node, Occ, PredId, Resolver, SegIdx, Subject, Val};
 use kairos_segment::{Channel, Expr, SegmentError, Window};
+
+pub use crate::segment_rows::{ContactState, Profiles};
+use crate::segment_rows::{NO_DUE, Table, known_of};
 
 /// A compiled, live segment.
 pub struct SegDef {
@@ -28,73 +33,18 @@ pub struct SegDef {
     pub updated_at: Timestamp,
 }
 
-struct Pred {
+pub(crate) struct Pred {
+    ws: WorkspaceId,
     event: String,
     filter: Option<Node>,
-    retention: Option<Duration>,
+    pub(crate) retention: Option<Duration>,
 }
 
-/// Occurrences of one predicate for one contact.
-#[derive(Default, Clone)]
-pub struct OccState {
-    older: u64,
-    times: Vec<i64>,
-}
-
-impl OccState {
-    fn add(&mut self, t: i64) {
-        let at = self.times.partition_point(|&x| x <= t);
-        self.times.insert(at, t);
-    }
-    /// Folds occurrences older than every window of the predicate into a count.
-    fn prune(&mut self, retention: Option<Duration>, now: Timestamp) {
-        if let Some(d) = retention {
-            let cutoff = now.as_micros().saturating_sub(d.as_micros());
-            let n = self.times.partition_point(|&t| t < cutoff);
-            if n > 0 {
-                self.older += n as u64;
-                self.times.drain(..n);
-            }
-        }
-    }
-}
-
-/// What segments keep per contact.
-#[derive(Default)]
-pub struct ContactSeg {
-    occ: Vec<(PredId, OccState)>,
-    member_of: Vec<SegIdx>,
-    next_due: Option<i64>,
-}
-
-impl ContactSeg {
-    fn occ_mut(&mut self, p: PredId) -> &mut OccState {
-        match self.occ.iter().position(|(q, _)| *q == p) {
-            Some(i) => &mut self.occ[i].1,
-            None => {
-                self.occ.push((p, OccState::default()));
-                &mut self.occ.last_mut().expect("pushed").1
-            }
-        }
-    }
-    pub fn is_member(&self, s: SegIdx) -> bool {
-        self.member_of.binary_search(&s).is_ok()
-    }
-    fn set_member(&mut self, s: SegIdx, yes: bool) {
-        match (self.member_of.binary_search(&s), yes) {
-            (Err(i), true) => self.member_of.insert(i, s),
-            (Ok(i), false) => {
-                self.member_of.remove(i);
-            }
-            _ => {}
-        }
-    }
-    pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.occ.capacity() * std::mem::size_of::<(PredId, OccState)>()
-            + self.occ.iter().map(|(_, o)| o.times.capacity() * 8).sum::<usize>()
-            + self.member_of.capacity() * 4
-    }
+/// Where a contact's row is: its workspace's table and the row in it.
+#[derive(Clone, Copy)]
+pub(crate) struct Loc {
+    pub(crate) table: u32,
+    pub(crate) row: u32,
 }
 
 /// A contact seen by a flow condition: the profile plus the trigger event and the entry time.
@@ -131,37 +81,12 @@ impl Subject for FlowView<'_> {
 /// A contact seen by the evaluator.
 pub struct View<'a> {
     pub contact: &'a Contact,
-    pub seg: Option<&'a ContactSeg>,
+    pub seg: Option<ContactState<'a>>,
 }
 
 impl Subject for View<'_> {
     fn known(&self, k: Known) -> Val<'_> {
-        let c = self.contact;
-        let o = &c.computed.orders;
-        let time = |t: Option<Timestamp>| t.map_or(Val::Missing, Val::Time);
-        match k {
-            Known::OrdersCount => Val::Num(o.count as f64),
-            Known::OrdersTotalSpent => Val::Num(o.total_spent.as_major()),
-            Known::OrdersAverageValue => Val::Num(o.average_value().as_major()),
-            Known::OrdersRefundedTotal => Val::Num(o.refunded_total.as_major()),
-            Known::OrdersFirstAt => time(o.first_at),
-            Known::OrdersLastAt => time(o.last_at),
-            Known::CartValue => Val::Num(c.computed.cart.value().as_major()),
-            Known::CartItemCount => Val::Num(c.computed.cart.items.iter().map(|i| i.quantity).sum::<i64>() as f64),
-            Known::CartUpdatedAt => time(c.computed.cart.updated_at),
-            Known::LastSeenAt => time(c.computed.last_seen_at),
-            Known::CreatedAt => Val::Time(c.created_at),
-            Known::Email => c.email.as_ref().map_or(Val::Missing, |e| Val::Str(e.as_str())),
-            Known::Phone => c.phone.as_ref().map_or(Val::Missing, |p| Val::Str(p.as_str())),
-            Known::UserId => c.user_id.as_deref().map_or(Val::Missing, Val::Str),
-            Known::Timezone => c.timezone.as_deref().map_or(Val::Missing, Val::Str),
-            Known::Locale => c.locale.as_deref().map_or(Val::Missing, Val::Str),
-            // Kept current on the profile by `crate::lead_ops` (events, and a timer for what time changes).
-            Known::LeadScore => Val::Num(c.lead.score as f64),
-            Known::LifecycleStage => c.lead.stage.map_or(Val::Missing, |s| Val::Str(s.as_str())),
-            // Not computed yet (engagement, RFM, predictions): missing until they are.
-            _ => Val::Missing,
-        }
+        known_of(self.contact, k)
     }
     fn traits(&self) -> &JsonMap {
         &self.contact.traits
@@ -176,10 +101,7 @@ impl Subject for View<'_> {
         self.seg.is_some_and(|x| x.is_member(s))
     }
     fn occurrences(&self, p: PredId) -> Occ<'_> {
-        match self.seg.and_then(|x| x.occ.iter().find(|(q, _)| *q == p)) {
-            Some((_, o)) => Occ { older: o.older, times: &o.times },
-            None => Occ::default(),
-        }
+        self.seg.map_or(Occ::default(), |x| x.occurrences(p))
     }
 }
 
@@ -201,10 +123,15 @@ pub struct Segments {
     preds_by_event: HashMap<WorkspaceId, HashMap<String, Vec<PredId>>>,
     /// Predicates registered but not yet filled from the stored history.
     pending_backfill: Vec<(WorkspaceId, PredId)>,
-    pub contacts: HashMap<ContactId, ContactSeg>,
+    /// Each workspace's rows and columns, and where each contact's row is.
+    pub(crate) tables: Vec<Table>,
+    table_of: HashMap<WorkspaceId, u32>,
+    pub(crate) rows: HashMap<ContactId, Loc>,
     pub sizes: Vec<u64>,
     pub sizes_changed: HashSet<SegIdx>,
-    timers: BinaryHeap<Reverse<(i64, ContactId)>>,
+    pub(crate) timers: BinaryHeap<Reverse<(i64, ContactId)>>,
+    /// Threads a full evaluation may use; 0: as many as the machine has, up to the cap (`segment_full.rs`).
+    pub(crate) threads: usize,
 }
 
 /// Compiles for one workspace, registering predicates in the registry.
@@ -230,7 +157,7 @@ impl Resolver for Compiler<'_> {
             return p;
         }
         let p = self.reg.preds.len() as PredId;
-        self.reg.preds.push(Pred { event: event.to_string(), filter: filter.cloned(), retention });
+        self.reg.preds.push(Pred { ws: self.ws, event: event.to_string(), filter: filter.cloned(), retention });
         self.reg.pred_keys.insert(key, p);
         self.reg.preds_by_event.entry(self.ws).or_default().entry(event.to_string()).or_default().push(p);
         self.reg.pending_backfill.push((self.ws, p));
@@ -322,6 +249,7 @@ impl Segments {
             self.by_public.insert(d.public_id.clone(), i);
         }
         self.reorder(ws);
+        self.set_columns(ws);
         i
     }
 
@@ -329,10 +257,67 @@ impl Segments {
         if let Some(d) = self.defs[i as usize].take() {
             self.by_public.remove(&d.public_id);
             self.reorder(d.ws);
-            for seg in self.contacts.values_mut() {
-                seg.set_member(i, false);
+            self.set_columns(d.ws);
+            if let Some(&t) = self.table_of.get(&d.ws) {
+                self.tables[t as usize].drop_members(i);
             }
             self.sizes[i as usize] = 0;
+        }
+    }
+
+    /// The workspace's table holds the profile columns its segments read, no more.
+    fn set_columns(&mut self, ws: WorkspaceId) {
+        let mut keys = Vec::new();
+        for &i in self.workspace_segments(ws) {
+            for k in self.def(i).map(|d| column_keys(&d.node)).unwrap_or_default() {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        let t = self.table_index(ws);
+        self.tables[t].set_columns(keys);
+    }
+
+    pub(crate) fn table_index(&mut self, ws: WorkspaceId) -> usize {
+        let next = self.tables.len() as u32;
+        let t = *self.table_of.entry(ws).or_insert(next);
+        if t == next {
+            self.tables.push(Table::default());
+        }
+        t as usize
+    }
+
+    /// The contact's row, allocated on first use (its profile columns are filled at the next refresh).
+    pub(crate) fn locate(&mut self, ws: WorkspaceId, contact: ContactId) -> Loc {
+        if let Some(&loc) = self.rows.get(&contact) {
+            return loc;
+        }
+        let t = self.table_index(ws);
+        let loc = Loc { table: t as u32, row: self.tables[t].allocate(contact) };
+        self.rows.insert(contact, loc);
+        loc
+    }
+
+    /// Copies changed profiles into their rows (the committer calls it with the contacts changed in the
+    /// transaction, before they are written; a full evaluation with those changed since).
+    pub fn refresh(&mut self, ids: &[ContactId], profiles: &dyn Profiles) {
+        for &id in ids {
+            if let Some(c) = profiles.profile(id) {
+                let loc = self.locate(c.workspace, id);
+                self.tables[loc.table as usize].refresh(loc.row, c);
+            }
+        }
+    }
+
+    /// Gives every contact a row and fills every column (at start).
+    pub fn refresh_all<'a>(&mut self, contacts: impl Iterator<Item = &'a Contact>, profiles: &dyn Profiles) {
+        for c in contacts {
+            let loc = self.locate(c.workspace, c.id);
+            self.tables[loc.table as usize].refresh(loc.row, c);
+        }
+        for t in &mut self.tables {
+            t.fill(profiles);
         }
     }
 
@@ -375,7 +360,8 @@ impl Segments {
     pub fn record_past(&mut self, p: PredId, contact: ContactId, ev: &Event) {
         let pred = &self.preds[p as usize];
         if pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)) {
-            self.contacts.entry(contact).or_default().occ_mut(p).add(ev.timestamp.as_micros());
+            let loc = self.locate(pred.ws, contact);
+            self.tables[loc.table as usize].occ_mut(p).slot_mut(loc.row as usize).add(ev.timestamp.as_micros());
         }
     }
 
@@ -383,21 +369,29 @@ impl Segments {
     pub fn record(&mut self, ws: WorkspaceId, contact: ContactId, ev: &Event, now: Timestamp) {
         let Some(name) = ev.name.as_deref() else { return };
         let Some(preds) = self.preds_by_event.get(&ws).and_then(|m| m.get(name)) else { return };
-        for &p in preds {
-            let pred = &self.preds[p as usize];
-            if pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)) {
-                let retention = pred.retention;
-                let occ = self.contacts.entry(contact).or_default().occ_mut(p);
-                occ.add(ev.timestamp.as_micros());
-                occ.prune(retention, now);
-            }
+        let matching: Vec<(PredId, Option<Duration>)> = preds
+            .iter()
+            .map(|&p| (p, &self.preds[p as usize]))
+            .filter(|(_, pred)| pred.filter.as_ref().is_none_or(|f| eval::matches_filter(f, &ev.properties)))
+            .map(|(p, pred)| (p, pred.retention))
+            .collect();
+        if matching.is_empty() {
+            return;
+        }
+        let loc = self.locate(ws, contact);
+        let table = &mut self.tables[loc.table as usize];
+        for (p, retention) in matching {
+            let slot = table.occ_mut(p).slot_mut(loc.row as usize);
+            slot.add(ev.timestamp.as_micros());
+            slot.prune(retention, now);
         }
     }
 
     /// Forgets a contact merged into another (its history now belongs to the survivor, which the caller
     /// rebuilds). Returns the segments it was in.
     pub fn forget(&mut self, contact: ContactId) -> Vec<SegIdx> {
-        let gone = self.contacts.remove(&contact).map(|s| s.member_of).unwrap_or_default();
+        let Some(loc) = self.rows.remove(&contact) else { return Vec::new() };
+        let gone = self.tables[loc.table as usize].release(loc.row);
         for &s in &gone {
             self.sizes[s as usize] = self.sizes[s as usize].saturating_sub(1);
             self.sizes_changed.insert(s);
@@ -407,87 +401,47 @@ impl Segments {
 
     /// Drops a contact's occurrences so they can be rebuilt from its (merged) history.
     pub fn reset_occurrences(&mut self, contact: ContactId) {
-        if let Some(s) = self.contacts.get_mut(&contact) {
-            s.occ.clear();
+        if let Some(&loc) = self.rows.get(&contact) {
+            self.tables[loc.table as usize].slots_of(loc.row).for_each(|(_, s)| *s = Default::default());
         }
     }
 
     /// Re-evaluates the segments of `ws` for one contact; returns the changes (already applied in memory) and
     /// schedules the contact's next time-driven evaluation.
     pub fn evaluate(&mut self, ws: WorkspaceId, c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
-        let order = self.order.get(&ws).cloned().unwrap_or_default();
-        let mut seg = self.contacts.remove(&c.id).unwrap_or_default();
-        for (p, o) in seg.occ.iter_mut() {
-            o.prune(self.preds[*p as usize].retention, now);
-        }
-        let mut due: Option<i64> = None;
-        for i in order {
+        let Some(order) = self.order.get_mut(&ws).filter(|o| !o.is_empty()) else { return };
+        // Taken, not cloned: this runs for every event.
+        let order = std::mem::take(order);
+        let loc = self.locate(ws, c.id);
+        self.evaluate_at(loc, &order, c, now, out);
+        self.order.insert(ws, order);
+    }
+
+    fn evaluate_at(&mut self, loc: Loc, order: &[SegIdx], c: &Contact, now: Timestamp, out: &mut Vec<Change>) {
+        let table = &mut self.tables[loc.table as usize];
+        let preds = &self.preds;
+        table.slots_of(loc.row).for_each(|(p, s)| s.prune(preds[p as usize].retention, now));
+        let mut due = NO_DUE;
+        for &i in order {
             let Some(def) = self.defs[i as usize].as_ref() else { continue };
-            let view = View { contact: c, seg: Some(&seg) };
+            let view = View { contact: c, seg: Some(ContactState { table, row: loc.row }) };
             let now_in = eval::eval(&def.node, &view, now);
             if let Some(t) = eval::next_change(&def.node, &view, now) {
-                due = Some(due.map_or(t.as_micros(), |d| d.min(t.as_micros())));
+                due = due.min(t.as_micros());
             }
-            if now_in != seg.is_member(i) {
-                seg.set_member(i, now_in);
+            if table.set_member(i, loc.row, now_in) {
                 let size = &mut self.sizes[i as usize];
                 *size = if now_in { *size + 1 } else { size.saturating_sub(1) };
                 self.sizes_changed.insert(i);
                 out.push(Change { contact: c.id, segment: i, entered: now_in });
             }
         }
-        if due != seg.next_due {
-            seg.next_due = due;
-            if let Some(d) = due {
-                self.timers.push(Reverse((d, c.id)));
+        if due != table.next_due(loc.row) {
+            table.set_next_due(loc.row, due);
+            if due != NO_DUE {
+                self.timers.push(Reverse((due, c.id)));
             }
         }
-        let keep = !seg.occ.is_empty() || !seg.member_of.is_empty() || seg.next_due.is_some();
-        if keep {
-            self.contacts.insert(c.id, seg);
-        }
-    }
-
-    /// Evaluates one segment for every contact of its workspace (a new or edited definition), without
-    /// announcing changes; returns (contact, member) for the rows to persist where membership changed.
-    pub fn full_evaluation<'a>(
-        &mut self,
-        i: SegIdx,
-        contacts: impl Iterator<Item = &'a Contact>,
-        now: Timestamp,
-    ) -> Vec<(ContactId, bool)> {
-        let Some(def) = self.defs[i as usize].as_ref() else { return Vec::new() };
-        let ws = def.ws;
-        let mut changed = Vec::new();
-        let mut size = 0u64;
-        let mut timers = Vec::new();
-        for c in contacts.filter(|c| c.workspace == ws) {
-            let seg = self.contacts.get(&c.id);
-            let view = View { contact: c, seg };
-            let member = eval::eval(&def.node, &view, now);
-            let due = eval::next_change(&def.node, &view, now);
-            let was = seg.is_some_and(|s| s.is_member(i));
-            size += u64::from(member);
-            if member != was || due.is_some() {
-                timers.push((c.id, member, member != was, due));
-            }
-        }
-        for (id, member, flipped, due) in timers {
-            let seg = self.contacts.entry(id).or_default();
-            if flipped {
-                seg.set_member(i, member);
-                changed.push((id, member));
-            }
-            if let Some(d) = due.map(Timestamp::as_micros)
-                && seg.next_due.is_none_or(|n| d < n)
-            {
-                seg.next_due = Some(d);
-                self.timers.push(Reverse((d, id)));
-            }
-        }
-        self.sizes[i as usize] = size;
-        self.sizes_changed.insert(i);
-        changed
     }
 
     /// Contacts whose time-driven evaluation is due at `now`.
@@ -498,11 +452,12 @@ impl Segments {
                 break;
             }
             self.timers.pop();
-            if let Some(seg) = self.contacts.get_mut(&id)
-                && seg.next_due == Some(t)
-            {
-                seg.next_due = None;
-                out.push(id);
+            if let Some(&loc) = self.rows.get(&id) {
+                let table = &mut self.tables[loc.table as usize];
+                if table.next_due(loc.row) == t {
+                    table.set_next_due(loc.row, NO_DUE);
+                    out.push(id);
+                }
             }
         }
         out.sort_unstable();
@@ -512,25 +467,39 @@ impl Segments {
 
     /// Marks memberships loaded from storage (at start).
     pub fn load_member(&mut self, i: SegIdx, contact: ContactId) {
-        let seg = self.contacts.entry(contact).or_default();
-        if !seg.is_member(i) {
-            seg.set_member(i, true);
+        let Some(ws) = self.def(i).map(|d| d.ws) else { return };
+        let loc = self.locate(ws, contact);
+        if self.tables[loc.table as usize].set_member(i, loc.row, true) {
             self.sizes[i as usize] += 1;
         }
     }
 
     /// Segment state of a contact (event occurrences, memberships), if it has any.
-    pub fn contact_state(&self, id: ContactId) -> Option<&ContactSeg> {
-        self.contacts.get(&id)
+    pub fn contact_state(&self, id: ContactId) -> Option<ContactState<'_>> {
+        let loc = self.rows.get(&id)?;
+        Some(ContactState { table: &self.tables[loc.table as usize], row: loc.row })
+    }
+
+    /// When the contact's next time-driven evaluation is planned (tests and the benchmark).
+    pub fn next_due(&self, id: ContactId) -> Option<Timestamp> {
+        let loc = self.rows.get(&id)?;
+        let t = self.tables[loc.table as usize].next_due(loc.row);
+        (t != NO_DUE).then(|| Timestamp::from_micros(t))
+    }
+
+    /// Caps the threads of a full evaluation (the benchmark compares one thread with two); 0: automatic.
+    pub fn set_full_evaluation_threads(&mut self, n: usize) {
+        self.threads = n;
     }
 
     pub fn size(&self, i: SegIdx) -> u64 {
         self.sizes.get(i as usize).copied().unwrap_or(0)
     }
 
-    /// Approximate bytes held per contact by segment state (for the benchmark).
+    /// Bytes held by segment state (for the benchmark): the row tables, the contact → row map, the timers.
     pub fn memory_bytes(&self) -> usize {
-        self.contacts.values().map(ContactSeg::memory_bytes).sum::<usize>()
-            + self.contacts.capacity() * (std::mem::size_of::<ContactId>() + std::mem::size_of::<ContactSeg>())
+        self.tables.iter().map(Table::memory_bytes).sum::<usize>()
+            + self.rows.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+            + self.timers.capacity() * std::mem::size_of::<Reverse<(i64, ContactId)>>()
     }
 }

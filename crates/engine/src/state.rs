@@ -176,6 +176,8 @@ impl State {
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
+        // Segment columns take every contact changed in the transaction once (`Segments::refresh`).
+        self.segments.refresh(&self.identity.dirty, &self.identity.contacts);
         let dirty = self.identity.flush(self.w.writer())?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
@@ -279,16 +281,31 @@ impl State {
         contact.updated_at = now;
         let ws = contact.workspace;
         self.announce_subscriptions(ws, id, before, now);
+        let op = kairos_domain::CartOp::of(ev);
         let contact = self.contact_mut(id)?;
-        if contact.computed.is_late(ev) {
+        let ts = ev.timestamp;
+        if contact.computed.is_late(ev)
+            && let Some(op) = op
+        {
             // A cart event older than the cart's state and newer than its last order: the totals take it as it
-            // is, the cart is folded again from its own events since that order (stored, this one included).
+            // is, the cart is folded again from its own events since that order: kept in memory
+            // (`crate::cart_log`), else read from the store (this one included) and kept from then on.
             contact.computed.apply_except_cart(ev);
             let since = contact.computed.cart_since();
-            let cart_events = self.w.writer().contact_cart_events(id, since)?;
-            self.contact_mut(id)?.computed.rebuild_cart(&cart_events);
+            match self.identity.carts.late(id, ts, op, since) {
+                Some(cart) => self.contact_mut(id)?.computed.cart = cart,
+                None => {
+                    let cart_events = self.w.writer().contact_cart_events(id, since)?;
+                    self.contact_mut(id)?.computed.rebuild_cart(&cart_events);
+                    self.identity.carts.seed(id, &cart_events);
+                }
+            }
         } else {
-            contact.computed.apply(ev);
+            contact.computed.apply_op(ev, op.as_ref());
+            let since = contact.computed.cart_since();
+            if let Some(op) = op {
+                self.identity.carts.applied(id, ts, op, since);
+            }
         }
         self.mark_dirty(id);
         Ok(())

@@ -187,20 +187,29 @@ fn all_pages<T>(mut page: impl FnMut(Option<String>) -> kairos_store::Page<T>) -
     }
 }
 
-fn run_case(steps: Vec<Step>, chunks: Vec<usize>) -> Result<(), TestCaseError> {
+/// `restart`: after how many ingest calls the engine is stopped and started again on the same store (its
+/// in-memory state, such as the cart logs of `cart_log.rs`, then comes from the store).
+fn run_case(steps: Vec<Step>, chunks: Vec<usize>, restart: Option<usize>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let keys = store.create_workspace("t", Timestamp(0)).unwrap();
     let ws: WorkspaceId = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
     let events = build(&steps);
     let unique: std::collections::HashSet<String> = events.iter().map(|e| e.message_id.as_str().to_string()).collect();
-    let engine = Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap();
+    let store = Arc::new(store);
+    let mut engine = Engine::start(store.clone(), Arc::new(SystemClock)).unwrap();
     let mut rest = events.as_slice();
     let mut sizes = chunks.iter().cycle();
+    let mut calls = 0;
     while !rest.is_empty() {
         let n = (*sizes.next().unwrap()).min(rest.len());
         engine.ingest_blocking(ws, true, rest[..n].to_vec()).unwrap();
         rest = &rest[n..];
+        calls += 1;
+        if restart == Some(calls) {
+            engine.shutdown();
+            engine = Engine::start(store.clone(), Arc::new(SystemClock)).unwrap();
+        }
     }
     let contacts = all_pages(|c| engine.read(|r| r.contacts(ws, c.as_deref(), 7)).unwrap());
     let mut stored_ids: HashMap<String, usize> = HashMap::new();
@@ -247,8 +256,12 @@ fn run_case(steps: Vec<Step>, chunks: Vec<usize>) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
-    fn incremental_profiles_equal_recompute(steps in prop::collection::vec(step(), 1..60), chunks in prop::collection::vec(1..20usize, 1..4)) {
-        run_case(steps, chunks)?;
+    fn incremental_profiles_equal_recompute(
+        steps in prop::collection::vec(step(), 1..60),
+        chunks in prop::collection::vec(1..20usize, 1..4),
+        restart in prop::option::of(1..6usize),
+    ) {
+        run_case(steps, chunks, restart)?;
     }
 }
 
@@ -259,5 +272,6 @@ fn late_cart_event_is_folded_in_timestamp_order() {
         Step::Track { who: 0, anon: false, name: 0, product: 0, qty: 2, price: 100, ts: 10 },
         Step::Track { who: 0, anon: false, name: 1, product: 0, qty: 2, price: 100, ts: 5 },
     ];
-    run_case(steps, vec![1]).unwrap();
+    run_case(steps.clone(), vec![1], None).unwrap();
+    run_case(steps, vec![1], Some(1)).unwrap();
 }

@@ -88,6 +88,11 @@ const KNOWN: &[(&str, Known, Kind)] = &[
     ("locale", Known::Locale, Kind::Text),
 ];
 
+/// The type of a profile field's values.
+pub fn kind_of(k: Known) -> Kind {
+    KNOWN.iter().find(|(_, known, _)| *known == k).map_or(Kind::Text, |(_, _, kind)| *kind)
+}
+
 /// Names of the profile fields, for error messages and documentation.
 pub fn known_field_names() -> impl Iterator<Item = &'static str> {
     KNOWN.iter().map(|(n, _, _)| *n)
@@ -361,7 +366,7 @@ pub trait Subject {
 }
 
 /// Walks a JSON path, flattening arrays, and calls `f` on every value found; stops early when `f` is true.
-fn any_at_path(root: &JsonMap, path: &[String], f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
+pub(crate) fn any_at_path(root: &JsonMap, path: &[String], f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
     fn go(v: &Value, rest: &[String], f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
         match (v, rest.split_first()) {
             (Value::Array(items), _) => items.iter().any(|i| go(i, rest, f)),
@@ -386,7 +391,7 @@ fn json_val(v: &Value) -> Val<'_> {
     }
 }
 
-fn compare(v: Val<'_>, op: CompareOp, lit: &Lit) -> bool {
+pub(crate) fn compare(v: Val<'_>, op: CompareOp, lit: &Lit) -> bool {
     use std::cmp::Ordering;
     let ord = |o: Option<Ordering>| match (o, op) {
         (Some(o), CompareOp::Eq) => o == Ordering::Equal,
@@ -499,7 +504,7 @@ fn as_time(v: Val<'_>) -> Option<Timestamp> {
 }
 
 /// Lower bound (inclusive) and upper bound (exclusive) of a window's instants, in microseconds.
-fn window_bounds(w: Option<Window>, now: Timestamp, entered: Option<Timestamp>) -> (i64, i64) {
+pub(crate) fn window_bounds(w: Option<Window>, now: Timestamp, entered: Option<Timestamp>) -> (i64, i64) {
     let upper = now.as_micros().saturating_add(1);
     match w {
         None => (i64::MIN, upper),
@@ -509,7 +514,7 @@ fn window_bounds(w: Option<Window>, now: Timestamp, entered: Option<Timestamp>) 
     }
 }
 
-fn count_in(occ: Occ<'_>, lo: i64, hi: i64) -> u64 {
+pub(crate) fn count_in(occ: Occ<'_>, lo: i64, hi: i64) -> u64 {
     let start = occ.times.partition_point(|&t| t < lo);
     let end = occ.times.partition_point(|&t| t < hi);
     // Pruned occurrences are older than every retained one and than any window's lower bound except "ever"
@@ -518,7 +523,7 @@ fn count_in(occ: Occ<'_>, lo: i64, hi: i64) -> u64 {
     older + (end.saturating_sub(start)) as u64
 }
 
-fn count_holds(n: u64, op: CompareOp, v: u64) -> bool {
+pub(crate) fn count_holds(n: u64, op: CompareOp, v: u64) -> bool {
     match op {
         CompareOp::Eq => n == v,
         CompareOp::Ne => n != v,
@@ -559,7 +564,7 @@ pub fn eval(n: &Node, s: &dyn Subject, now: Timestamp) -> bool {
     }
 }
 
-fn relative_holds(t: Timestamp, rel: Relative, now: Timestamp) -> bool {
+pub(crate) fn relative_holds(t: Timestamp, rel: Relative, now: Timestamp) -> bool {
     let ago = |d: Duration| now.as_micros().saturating_sub(d.as_micros());
     match rel {
         Relative::BeforeAgo(d) => t.as_micros() < ago(d),
@@ -597,47 +602,72 @@ pub fn matches_filter(n: &Node, props: &JsonMap) -> bool {
 /// The earliest instant after `now` at which `n` may change value for `s` with no new event, or None.
 /// Over-approximations are fine (the engine re-evaluates and finds no change); misses are not.
 pub fn next_change(n: &Node, s: &dyn Subject, now: Timestamp) -> Option<Timestamp> {
-    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
     match n {
+        // A part that time cannot change and that is false now holds an `and` false (true: an `or` true) until
+        // an event or a profile change moves it, and those re-evaluate the contact: no timer is needed then.
+        Node::And(xs) if xs.iter().any(|x| !depends_on_time(x) && !eval(x, s, now)) => None,
+        Node::Or(xs) if xs.iter().any(|x| !depends_on_time(x) && eval(x, s, now)) => None,
         Node::And(xs) | Node::Or(xs) => xs.iter().filter_map(|x| next_change(x, s, now)).min(),
         Node::Not(x) => next_change(x, s, now),
-        Node::Relative { field, rel } => {
-            let t = time_of(s, field)?.as_micros();
-            match rel {
-                // true from t + d on (strictly after now − d ⇔ t < now − d)
-                Relative::BeforeAgo(d) => after(t.saturating_add(d.as_micros()).saturating_add(1)),
-                Relative::AfterAgo(d) | Relative::Within(d) => {
-                    if t > now.as_micros() {
-                        after(t)
-                    } else {
-                        after(t.saturating_add(d.as_micros()).saturating_add(1))
-                    }
-                }
-            }
-        }
+        Node::Relative { field, rel } => relative_next_change(time_of(s, field)?.as_micros(), *rel, now),
         Node::Did { pred, window } | Node::Count { pred, window, .. } => {
-            let occ = s.occurrences(*pred);
-            let future = occ.times.iter().copied().find(|&t| t > now.as_micros());
-            let by_window = match window {
-                Some(Window::Within(d) | Window::AfterAgo(d)) => {
-                    // The oldest occurrence still inside the window leaves it first.
-                    let lo = now.as_micros().saturating_sub(d.as_micros());
-                    let i = occ.times.partition_point(|&t| t < lo);
-                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
-                }
-                Some(Window::BeforeAgo(d)) => {
-                    // The next occurrence to become older than D: the window holds t < now − D (its upper
-                    // bound is exclusive), so t is in from t + D + 1 on, not at t + D (where a change planned
-                    // for t + D found nothing new and planned nothing more: the contact never entered).
-                    let lo = now.as_micros().saturating_sub(d.as_micros());
-                    let i = occ.times.partition_point(|&t| t < lo);
-                    occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
-                }
-                _ => None,
-            };
-            [future.and_then(after), by_window].into_iter().flatten().min()
+            occurrences_next_change(s.occurrences(*pred), *window, now)
         }
         _ => None,
+    }
+}
+
+/// When `field <rel>` next changes for an instant `t` (microseconds) of the field.
+pub(crate) fn relative_next_change(t: i64, rel: Relative, now: Timestamp) -> Option<Timestamp> {
+    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
+    match rel {
+        // true from t + d on (strictly after now − d ⇔ t < now − d)
+        Relative::BeforeAgo(d) => after(t.saturating_add(d.as_micros()).saturating_add(1)),
+        Relative::AfterAgo(d) | Relative::Within(d) => {
+            if t > now.as_micros() {
+                after(t)
+            } else {
+                after(t.saturating_add(d.as_micros()).saturating_add(1))
+            }
+        }
+    }
+}
+
+/// When a `did` / `count` over these occurrences next changes by time alone: a future-dated occurrence starts
+/// counting, or one crosses the window's edge.
+pub(crate) fn occurrences_next_change(occ: Occ<'_>, window: Option<Window>, now: Timestamp) -> Option<Timestamp> {
+    let after = |t: i64| (t > now.as_micros()).then_some(Timestamp::from_micros(t));
+    let future = occ.times.iter().copied().find(|&t| t > now.as_micros());
+    let by_window = match window {
+        Some(Window::Within(d) | Window::AfterAgo(d)) => {
+            // The oldest occurrence still inside the window leaves it first.
+            let lo = now.as_micros().saturating_sub(d.as_micros());
+            let i = occ.times.partition_point(|&t| t < lo);
+            occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
+        }
+        Some(Window::BeforeAgo(d)) => {
+            // The next occurrence to become older than D: the window holds t < now − D (its upper
+            // bound is exclusive), so t is in from t + D + 1 on, not at t + D (where a change planned
+            // for t + D found nothing new and planned nothing more: the contact never entered).
+            let lo = now.as_micros().saturating_sub(d.as_micros());
+            let i = occ.times.partition_point(|&t| t < lo);
+            occ.times.get(i).and_then(|&t| after(t.saturating_add(d.as_micros()).saturating_add(1)))
+        }
+        _ => None,
+    };
+    [future.and_then(after), by_window].into_iter().flatten().min()
+}
+
+/// Whether time alone can change `n`'s value: it has a relative-time condition or an event condition
+/// (occurrences leave windows, and a future-dated one starts counting when its time comes). `in segment` counts
+/// as fixed: the segment it names keeps its own timer, and a contact's evaluation runs every segment of its
+/// workspace, so the reference is re-read when that timer fires.
+pub fn depends_on_time(n: &Node) -> bool {
+    match n {
+        Node::And(xs) | Node::Or(xs) => xs.iter().any(depends_on_time),
+        Node::Not(x) => depends_on_time(x),
+        Node::Relative { .. } | Node::Did { .. } | Node::Count { .. } => true,
+        _ => false,
     }
 }
 

@@ -1,0 +1,272 @@
+//! One workspace's segment state, column-wise (issue 17: columnar segment state).
+//!
+//! Every live contact of the workspace has a dense row. Per row: the profile fields the workspace's segments
+//! read (`kairos_segment::columns`: numbers, instants, dictionary-encoded text and traits), consent as bit
+//! columns, each event condition's occurrences as a 16-byte slot, the next time-driven evaluation; per
+//! segment, its members as a roaring bitmap of rows. A full evaluation reads these column by column
+//! (`segment_full.rs`); the per-contact evaluation after an event reads the profile itself and the row's
+//! occurrences and memberships.
+
+use std::collections::HashMap;
+
+use kairos_domain::{ConsentStatus, Contact, ContactId, Timestamp};
+use kairos_segment::columns::{BitColumn, Column, ColumnKey, ColumnSource, OccColumn};
+use kairos_segment::eval::{Known, Occ, PredId, SegIdx, Val};
+use kairos_segment::vector::Bits;
+use kairos_segment::{Channel, ConsentIs};
+use roaring::RoaringBitmap;
+
+/// `next_due` of a row with no timer.
+pub(crate) const NO_DUE: i64 = i64::MAX;
+
+/// Where a contact's profile is read from when columns are filled (the committer's live contacts).
+pub trait Profiles: Sync {
+    fn profile(&self, id: ContactId) -> Option<&Contact>;
+}
+
+impl Profiles for HashMap<ContactId, Contact> {
+    fn profile(&self, id: ContactId) -> Option<&Contact> {
+        self.get(&id)
+    }
+}
+
+/// A profile column and whether every row has been filled (a column added for a new segment is filled once,
+/// from the profiles, before the segment's first evaluation).
+struct Held {
+    key: ColumnKey,
+    col: Column,
+    filled: bool,
+}
+
+#[derive(Default)]
+pub struct Table {
+    ids: Vec<ContactId>,
+    alive: BitColumn,
+    free: Vec<u32>,
+    /// Email subscribed, email unsubscribed, SMS subscribed, SMS unsubscribed (the third status is neither).
+    consent: [BitColumn; 4],
+    columns: Vec<Held>,
+    occ: Vec<(PredId, OccColumn)>,
+    members: HashMap<SegIdx, RoaringBitmap>,
+    next_due: Vec<i64>,
+}
+
+fn consent_index(c: Channel, s: ConsentIs) -> usize {
+    2 * (c == Channel::Sms) as usize + (s == ConsentIs::Unsubscribed) as usize
+}
+
+/// A profile field as the evaluator reads it (`Subject::known`); the columns hold exactly these values.
+pub(crate) fn known_of(c: &Contact, k: Known) -> Val<'_> {
+    let o = &c.computed.orders;
+    let time = |t: Option<Timestamp>| t.map_or(Val::Missing, Val::Time);
+    match k {
+        Known::OrdersCount => Val::Num(o.count as f64),
+        Known::OrdersTotalSpent => Val::Num(o.total_spent.as_major()),
+        Known::OrdersAverageValue => Val::Num(o.average_value().as_major()),
+        Known::OrdersRefundedTotal => Val::Num(o.refunded_total.as_major()),
+        Known::OrdersFirstAt => time(o.first_at),
+        Known::OrdersLastAt => time(o.last_at),
+        Known::CartValue => Val::Num(c.computed.cart.value().as_major()),
+        Known::CartItemCount => Val::Num(c.computed.cart.items.iter().map(|i| i.quantity).sum::<i64>() as f64),
+        Known::CartUpdatedAt => time(c.computed.cart.updated_at),
+        Known::LastSeenAt => time(c.computed.last_seen_at),
+        Known::CreatedAt => Val::Time(c.created_at),
+        Known::Email => c.email.as_ref().map_or(Val::Missing, |e| Val::Str(e.as_str())),
+        Known::Phone => c.phone.as_ref().map_or(Val::Missing, |p| Val::Str(p.as_str())),
+        Known::UserId => c.user_id.as_deref().map_or(Val::Missing, Val::Str),
+        Known::Timezone => c.timezone.as_deref().map_or(Val::Missing, Val::Str),
+        Known::Locale => c.locale.as_deref().map_or(Val::Missing, Val::Str),
+        // Kept current on the profile by `crate::lead_ops` (events, and a timer for what time changes).
+        Known::LeadScore => Val::Num(c.lead.score as f64),
+        Known::LifecycleStage => c.lead.stage.map_or(Val::Missing, |s| Val::Str(s.as_str())),
+        // Not computed yet (engagement, RFM, predictions): missing until they are.
+        _ => Val::Missing,
+    }
+}
+
+fn put(held: &mut Held, row: usize, c: &Contact) {
+    match &held.key {
+        ColumnKey::Known(k) => held.col.set_known(row, known_of(c, *k)),
+        ColumnKey::Trait(name) => held.col.set_json(row, c.traits.get(name)),
+    }
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn id(&self, row: u32) -> ContactId {
+        self.ids[row as usize]
+    }
+
+    /// A row for a new contact (a freed one first: every column of a freed row was cleared).
+    pub fn allocate(&mut self, id: ContactId) -> u32 {
+        let row = match self.free.pop() {
+            Some(r) => {
+                self.ids[r as usize] = id;
+                r
+            }
+            None => {
+                self.ids.push(id);
+                self.next_due.push(NO_DUE);
+                (self.ids.len() - 1) as u32
+            }
+        };
+        self.alive.set(row as usize, true);
+        row
+    }
+
+    /// Frees a row (a contact merged into another); returns the segments it was a member of.
+    pub fn release(&mut self, row: u32) -> Vec<SegIdx> {
+        let r = row as usize;
+        self.alive.set(r, false);
+        self.consent.iter_mut().for_each(|b| b.set(r, false));
+        self.columns.iter_mut().for_each(|h| h.col.clear(r));
+        self.occ.iter_mut().for_each(|(_, o)| o.clear(r));
+        self.next_due[r] = NO_DUE;
+        let mut gone: Vec<SegIdx> = self.members.iter_mut().filter_map(|(s, m)| m.remove(row).then_some(*s)).collect();
+        gone.sort_unstable();
+        self.free.push(row);
+        gone
+    }
+
+    /// Copies the contact's current profile into its row (the filled columns and consent).
+    pub fn refresh(&mut self, row: u32, c: &Contact) {
+        let r = row as usize;
+        for h in self.columns.iter_mut().filter(|h| h.filled) {
+            put(h, r, c);
+        }
+        for (channel, status) in [(Channel::Email, c.consent.email.status), (Channel::Sms, c.consent.sms.status)] {
+            self.consent[consent_index(channel, ConsentIs::Subscribed)].set(r, status == ConsentStatus::Subscribed);
+            self.consent[consent_index(channel, ConsentIs::Unsubscribed)].set(r, status == ConsentStatus::Unsubscribed);
+        }
+    }
+
+    /// Holds exactly these profile columns: kept ones keep their values, new ones wait for [`Table::fill`]
+    /// (unless no row is live yet: then rows fill them as they come).
+    pub fn set_columns(&mut self, keys: Vec<ColumnKey>) {
+        self.columns.retain(|h| keys.contains(&h.key));
+        let empty = self.ids.len() == self.free.len();
+        for key in keys {
+            if !self.columns.iter().any(|h| h.key == key) {
+                self.columns.push(Held { col: Column::for_key(&key), key, filled: empty });
+            }
+        }
+    }
+
+    /// Fills the columns added since the last fill, from every row's profile.
+    pub fn fill(&mut self, profiles: &dyn Profiles) {
+        for h in self.columns.iter_mut().filter(|h| !h.filled) {
+            for (row, id) in self.ids.iter().enumerate() {
+                if self.alive.get(row)
+                    && let Some(c) = profiles.profile(*id)
+                {
+                    put(h, row, c);
+                }
+            }
+            h.filled = true;
+        }
+    }
+
+    pub fn occ_mut(&mut self, p: PredId) -> &mut OccColumn {
+        match self.occ.iter().position(|(q, _)| *q == p) {
+            Some(i) => &mut self.occ[i].1,
+            None => {
+                self.occ.push((p, OccColumn::default()));
+                &mut self.occ.last_mut().expect("pushed").1
+            }
+        }
+    }
+
+    /// The row's occurrence slots, by predicate (to prune or clear them).
+    pub fn slots_of(&mut self, row: u32) -> impl Iterator<Item = (PredId, &mut kairos_segment::columns::Slot)> {
+        let r = row as usize;
+        self.occ.iter_mut().filter(move |(_, o)| r < o.slots().len()).map(move |(p, o)| (*p, o.slot_mut(r)))
+    }
+
+    pub fn member(&self, s: SegIdx, row: u32) -> bool {
+        self.members.get(&s).is_some_and(|m| m.contains(row))
+    }
+
+    /// Sets a membership; true if it changed.
+    pub fn set_member(&mut self, s: SegIdx, row: u32, yes: bool) -> bool {
+        let m = self.members.entry(s).or_default();
+        if yes { m.insert(row) } else { m.remove(row) }
+    }
+
+    pub fn set_members(&mut self, s: SegIdx, members: RoaringBitmap) {
+        self.members.insert(s, members);
+    }
+
+    pub fn drop_members(&mut self, s: SegIdx) {
+        self.members.remove(&s);
+    }
+
+    pub fn next_due(&self, row: u32) -> i64 {
+        self.next_due[row as usize]
+    }
+
+    pub fn set_next_due(&mut self, row: u32, t: i64) {
+        self.next_due[row as usize] = t;
+    }
+
+    /// Bytes held (the hash tables' and vectors' capacity, the dictionaries' values, the spilled occurrences,
+    /// the bitmaps' serialized size, which is within a few percent of what they hold).
+    pub fn memory_bytes(&self) -> usize {
+        self.ids.capacity() * 8
+            + self.next_due.capacity() * 8
+            + self.free.capacity() * 4
+            + self.alive.memory_bytes()
+            + self.consent.iter().map(BitColumn::memory_bytes).sum::<usize>()
+            + self.columns.iter().map(|h| h.col.memory_bytes()).sum::<usize>()
+            + self.occ.iter().map(|(_, o)| o.memory_bytes()).sum::<usize>()
+            + self.members.values().map(|m| m.serialized_size()).sum::<usize>()
+    }
+}
+
+impl ColumnSource for Table {
+    fn rows(&self) -> usize {
+        self.ids.len()
+    }
+    fn alive(&self) -> &BitColumn {
+        &self.alive
+    }
+    fn column(&self, key: &ColumnKey) -> Option<&Column> {
+        self.columns.iter().find(|h| h.key == *key && h.filled).map(|h| &h.col)
+    }
+    fn consent(&self, channel: Channel, status: ConsentIs) -> &BitColumn {
+        &self.consent[consent_index(channel, status)]
+    }
+    fn occurrences(&self, p: PredId) -> Option<&OccColumn> {
+        self.occ.iter().find(|(q, _)| *q == p).map(|(_, o)| o)
+    }
+    fn is_member(&self, s: SegIdx, row: usize) -> bool {
+        self.member(s, row as u32)
+    }
+    fn members_into(&self, s: SegIdx, out: &mut Bits) {
+        let rows = out.rows();
+        if let Some(m) = self.members.get(&s) {
+            for row in m.range(rows.start as u32..rows.end as u32) {
+                out.set(row as usize);
+            }
+        }
+    }
+}
+
+/// One contact's segment state as the per-contact evaluator reads it.
+#[derive(Clone, Copy)]
+pub struct ContactState<'a> {
+    pub(crate) table: &'a Table,
+    pub(crate) row: u32,
+}
+
+impl<'a> ContactState<'a> {
+    pub fn is_member(&self, s: SegIdx) -> bool {
+        self.table.member(s, self.row)
+    }
+
+    pub fn occurrences(&self, p: PredId) -> Occ<'a> {
+        self.table.occurrences(p).map_or(Occ::default(), |o| o.slot(self.row as usize).occ())
+    }
+}
