@@ -4,6 +4,7 @@
 
 mod anchor;
 pub mod client;
+mod dkim;
 mod flows;
 mod ingest;
 mod measure;
@@ -53,6 +54,8 @@ pub enum BenchWhat {
     Render,
     /// SMTP hand-off through the real transport to a local sink.
     Send,
+    /// DKIM signatures per second on one core (RSA-2048, Ed25519, both), beside `openssl speed rsa2048`.
+    Dkim,
     /// Ingest latency while a flow simulation replays a large history (issue 11: reads off the writer).
     SimulateUnderLoad,
     /// Writes the anchor workload (`--events N` Segment events of `--shoppers` shoppers, random UUID message
@@ -140,6 +143,7 @@ pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
             return crate::render::run(args.messages.unwrap_or(200_000), threads);
         }
+        BenchWhat::Dkim => return crate::dkim::run(),
         BenchWhat::Send => {
             let key = args.dkim.then(|| TEST_DKIM_KEY.to_string());
             return crate::send::run(args.messages.unwrap_or(20_000), 64, 16, key);

@@ -59,7 +59,8 @@ async fn sink(listener: tokio::net::TcpListener, accepted: Arc<AtomicU64>) {
     }
 }
 
-fn html_body() -> String {
+/// The 10 KB html of the send benchmark (and of the DKIM one).
+pub(crate) fn html_body() -> String {
     let mut html = String::from("<html><body><h1>Your cart is waiting</h1>");
     while html.len() < 10_000 {
         html.push_str(

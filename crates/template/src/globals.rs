@@ -8,6 +8,9 @@ use liquid_core::model::KString;
 use crate::context::{Currency, RenderSettings};
 use crate::data::Node;
 
+/// Variables a render usually has (SPEC 9's list), to size the builder once.
+const VARS_EXPECTED: usize = 12;
+
 /// JSON converted for rendering, cheap to clone and share: convert data that is the same for many contacts (the
 /// `store`, `recommendations` of a campaign) once and hand the same `Data` to every [`GlobalsBuilder`].
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ impl Globals {
     /// reads the clock itself.
     pub fn builder(now: jiff::Timestamp) -> GlobalsBuilder {
         GlobalsBuilder {
-            vars: Vec::new(),
+            vars: Vec::with_capacity(VARS_EXPECTED),
             settings: RenderSettings { tz: TimeZone::UTC, now, currency: None, numbers: None },
             currency_set: false,
         }
@@ -141,12 +144,18 @@ impl GlobalsBuilder {
 
     /// `unsubscribe_url`.
     pub fn unsubscribe_url(self, url: &str) -> Self {
-        self.var("unsubscribe_url", serde_json::Value::from(url))
+        self.text("unsubscribe_url", url)
     }
 
     /// `preferences_url`.
     pub fn preferences_url(self, url: &str) -> Self {
-        self.var("preferences_url", serde_json::Value::from(url))
+        self.text("preferences_url", url)
+    }
+
+    /// A string variable, converted straight from the `&str` (the links differ per contact, so they are
+    /// converted per render: no JSON value on the way).
+    fn text(self, name: &str, s: &str) -> Self {
+        self.var(name, Data(Arc::new(Node::text(s))))
     }
 
     /// The contact's IANA time zone (`"Europe/Paris"`) for `date`. An unknown or missing name means UTC: contact

@@ -30,34 +30,96 @@ pub fn html_to_text(html: &str) -> String {
         let name_part = &tag[tag.bytes().take_while(|&c| c == b'/').count()..];
         let name_len = name_part.bytes().take_while(u8::is_ascii_alphanumeric).count();
         let name = &name_part[..name_len];
-        let mut lower = [0u8; 10];
-        let key: &[u8] = match lower.get_mut(..name.len()) {
-            Some(buf) => {
-                buf.copy_from_slice(name.as_bytes());
-                buf.make_ascii_lowercase();
-                buf
-            }
-            None => b"",
-        };
-        match key {
-            b"head" | b"style" | b"script" | b"title" if !closing => rest = skip_element(rest, name),
-            b"a" if closing => {
+        match (Tag::of(name.as_bytes()), closing) {
+            (Tag::Hidden, false) => rest = skip_element(rest, name),
+            (Tag::A, true) => {
                 if let Some((href, start)) = link.take() {
                     out.link_end(href, start);
                 }
             }
-            b"a" => {
+            (Tag::A, false) => {
                 link = attr(tag, "href")
                     .filter(|h| h.starts_with("http") || h.starts_with("mailto:"))
                     .map(|h| (h, out.buf.len()));
             }
-            b"br" => out.newlines = (out.newlines + 1).min(2),
-            b"p" | b"div" | b"tr" | b"li" | b"ul" | b"ol" | b"table" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5"
-            | b"h6" | b"blockquote" | b"section" | b"article" | b"header" | b"footer" | b"hr" => {
-                out.newlines = out.newlines.max(1)
-            }
-            b"td" | b"th" if closing => out.space = true,
+            (Tag::Br, _) => out.newlines = (out.newlines + 1).min(2),
+            (Tag::Block, _) => out.newlines = out.newlines.max(1),
+            (Tag::Cell, true) => out.space = true,
             _ => {}
+        }
+    }
+}
+
+/// What an element does to the text, by the name of its tag (case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    /// `head`, `style`, `script`, `title`: content dropped.
+    Hidden,
+    A,
+    Br,
+    /// Starts and ends on a line of its own.
+    Block,
+    /// `td`, `th`: a space after.
+    Cell,
+    Other,
+}
+
+/// A tag name of up to 8 ASCII letters and digits, lower-cased, as one integer: names compare as numbers instead
+/// of strings (a message has hundreds of tags). Letters are lower-cased by setting their 0x20 bit, which leaves
+/// digits as they are.
+const fn packed(name: &[u8]) -> u64 {
+    let mut key = 0u64;
+    let mut i = 0;
+    while i < name.len() {
+        key = (key << 8) | (name[i] | 0x20) as u64;
+        i += 1;
+    }
+    key
+}
+
+/// Longest name [`packed`] holds.
+const PACKED_NAME_BYTES_MAX: usize = 8;
+
+impl Tag {
+    fn of(name: &[u8]) -> Tag {
+        const HEAD: u64 = packed(b"head");
+        const STYLE: u64 = packed(b"style");
+        const SCRIPT: u64 = packed(b"script");
+        const TITLE: u64 = packed(b"title");
+        const A: u64 = packed(b"a");
+        const BR: u64 = packed(b"br");
+        const TD: u64 = packed(b"td");
+        const TH: u64 = packed(b"th");
+        const BLOCKS: [u64; 18] = [
+            packed(b"p"),
+            packed(b"div"),
+            packed(b"tr"),
+            packed(b"li"),
+            packed(b"ul"),
+            packed(b"ol"),
+            packed(b"table"),
+            packed(b"h1"),
+            packed(b"h2"),
+            packed(b"h3"),
+            packed(b"h4"),
+            packed(b"h5"),
+            packed(b"h6"),
+            packed(b"section"),
+            packed(b"article"),
+            packed(b"header"),
+            packed(b"footer"),
+            packed(b"hr"),
+        ];
+        if name.len() > PACKED_NAME_BYTES_MAX {
+            return if name.eq_ignore_ascii_case(b"blockquote") { Tag::Block } else { Tag::Other };
+        }
+        match packed(name) {
+            HEAD | STYLE | SCRIPT | TITLE => Tag::Hidden,
+            A => Tag::A,
+            BR => Tag::Br,
+            TD | TH => Tag::Cell,
+            k if BLOCKS.contains(&k) => Tag::Block,
+            _ => Tag::Other,
         }
     }
 }

@@ -5,6 +5,8 @@ use liquid_core::{
     Runtime, Value, ValueView,
 };
 
+use std::fmt::Write as _;
+
 use crate::context::{Currency, NumberStyle, with_settings};
 
 /// Largest amount formatted (10^15 major units); beyond it the input is returned unchanged.
@@ -82,34 +84,38 @@ pub(crate) fn format_money(digits: &str, currency: Option<Currency>) -> String {
     format_money_in(digits, currency, None)
 }
 
-/// [`format_money`] as a locale writes it (`numbers`): `1.234,50 €` in German, `€ 1.234,50` in Dutch.
+/// [`format_money`] as a locale writes it (`numbers`): `1.234,50 €` in German, `€ 1.234,50` in Dutch. Written
+/// into one string (a few `money`s per render).
 pub(crate) fn format_money_in(digits: &str, currency: Option<Currency>, numbers: Option<NumberStyle>) -> String {
     let (symbol, suffix, decimals) = currency.map_or(("", None, 2), style);
     let (negative, units) = round_to_units(digits, decimals);
     let scale = 10u128.pow(decimals);
     let (whole, frac) = (units / scale, units % scale);
     let (group, decimal) = numbers.map_or((",", '.'), |n| (n.group, n.decimal));
-    let mut amount = String::with_capacity(24);
-    push_grouped(&mut amount, whole, group);
-    if decimals > 0 {
-        amount.push(decimal);
-        amount.push_str(&format!("{frac:0width$}", width = decimals as usize));
-    }
-    let sign = if negative && units != 0 { "-" } else { "" };
     // A code (`SEK`) always follows the amount; a symbol goes where the locale puts it.
-    let (mark, after, gap) = match (suffix, numbers) {
-        (Some(code), _) => (code.as_str().to_string(), true, " "),
-        (None, None) => (symbol.to_string(), false, ""),
-        (None, Some(n)) => {
-            (symbol.to_string(), n.symbol_after, if n.spaced && !symbol.is_empty() { "\u{a0}" } else { "" })
-        }
+    let (mark, after, gap) = match (&suffix, numbers) {
+        (Some(code), _) => (code.as_str(), true, " "),
+        (None, None) => (symbol, false, ""),
+        (None, Some(n)) => (symbol, n.symbol_after, if n.spaced && !symbol.is_empty() { "\u{a0}" } else { "" }),
     };
-    if after {
-        let gap = if mark.is_empty() { "" } else { gap };
-        format!("{sign}{amount}{gap}{mark}")
-    } else {
-        format!("{sign}{mark}{gap}{amount}")
+    let mut out = String::with_capacity(32);
+    if negative && units != 0 {
+        out.push('-');
     }
+    if !after {
+        out.push_str(mark);
+        out.push_str(gap);
+    }
+    push_grouped(&mut out, whole, group);
+    if decimals > 0 {
+        out.push(decimal);
+        let _ = write!(out, "{frac:0width$}", width = decimals as usize);
+    }
+    if after && !mark.is_empty() {
+        out.push_str(gap);
+        out.push_str(mark);
+    }
+    out
 }
 
 /// (sign, amount in units of 10^-decimals), rounding half away from zero.
@@ -135,12 +141,23 @@ fn round_to_units(digits: &str, decimals: u32) -> (bool, u128) {
 }
 
 fn push_grouped(out: &mut String, n: u128, group: &str) {
-    let s = n.to_string();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
+    // The digits, written from the end of a buffer long enough for any u128 (39 digits).
+    let mut buf = [0u8; 40];
+    let (mut i, mut rest) = (buf.len(), n);
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = &buf[i..];
+    for (k, &d) in digits.iter().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
             out.push_str(group);
         }
-        out.push(c);
+        out.push(char::from(d));
     }
 }
 
@@ -187,6 +204,8 @@ mod tests {
         assert_eq!(fmt("-0.001", "USD"), "$0.00");
         assert_eq!(fmt("999.995", "USD"), "$1,000.00");
         assert_eq!(format_money("12", None), "12.00");
+        assert_eq!(fmt("0", "USD"), "$0.00");
+        assert_eq!(fmt("1000000000000000", "USD"), "$1,000,000,000,000,000.00");
         assert_eq!(fmt("12", "nope"), "12.00");
     }
 

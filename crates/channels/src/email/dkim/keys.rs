@@ -1,9 +1,9 @@
 //! DKIM private keys: PKCS#1 or PKCS#8 PEM RSA keys, PKCS#8 PEM or bare base64-seed Ed25519 keys, read into
-//! ring's key pairs.
+//! AWS-LC's key pairs.
 
+use aws_lc_rs::signature::{Ed25519KeyPair, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ring::signature::{Ed25519KeyPair, RsaKeyPair};
 
 use crate::ConfigError;
 
@@ -36,10 +36,10 @@ impl SigningKey {
 pub(super) fn signing_key(field: &'static str, text: &str) -> Result<SigningKey, ConfigError> {
     let key_error = |message: String| ConfigError::new(field, message);
     let rsa = |pkcs1_der: &[u8]| {
-        // ring takes RSA keys of 2048 to 4096 bits (RFC 8301 asks signers for at least 2048).
+        // AWS-LC signs with RSA keys of 2048 to 8192 bits (RFC 8301 asks signers for at least 2048).
         RsaKeyPair::from_der(pkcs1_der).map(SigningKey::Rsa).map_err(|e| {
             key_error(format!(
-                "RSA key rejected ({e}): keys of 2048 to 4096 bits are accepted (RFC 8301 asks for 2048)"
+                "RSA key rejected ({e}): keys of 2048 to 8192 bits are accepted (RFC 8301 asks for 2048)"
             ))
         })
     };

@@ -3,7 +3,7 @@
 use super::super::keys::der_tlv;
 use super::*;
 
-/// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024` (test-only): too short for ring.
+/// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024` (test-only): too short to sign with.
 const RSA_1024_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
 MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBALC0esjbJUgSTwE4
 tOZYXurQgtNri+Cq2gW9RyljEQZWCOCSLHsplLMXk4p6BSdKaWMIq2SgmOMxz3hZ
@@ -50,7 +50,7 @@ fn rejects_garbage_short_and_encrypted_keys() {
     assert_eq!(err(&cfg(truncated)).field, "dkim.private_key");
     let short = err(&cfg(RSA_1024_PKCS8));
     assert_eq!(short.field, "dkim.private_key");
-    assert!(short.message.contains("2048 to 4096 bits"), "{}", short.message);
+    assert!(short.message.contains("2048 to 8192 bits"), "{}", short.message);
     assert_eq!(err(&DkimConfig::new("velo example", "k1", ED25519_PKCS8)).field, "dkim.domain");
     assert_eq!(err(&DkimConfig::new("velo.example", "k;1", ED25519_PKCS8)).field, "dkim.selector");
 }
