@@ -112,6 +112,10 @@ pub struct BenchArgs {
     /// `kairos serve` processes join it; client connections are spread over all of them.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// `flows`, internal: one restart phase (`resume` or `baseline`) on `--data-dir`, run by the benchmark in a
+    /// fresh process of its own.
+    #[arg(long, hide = true)]
+    pub flows_phase: Option<String>,
 }
 
 pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
@@ -133,8 +137,11 @@ pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
             return crate::send::run(20_000, 64, 16, None);
         }
         BenchWhat::Flows => {
-            let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
             let contacts = args.contacts.unwrap_or(FLOW_CONTACTS_DEFAULT);
+            if let (Some(phase), Some(dir)) = (&args.flows_phase, &args.data_dir) {
+                return crate::flows::phase(phase, contacts, dir, start);
+            }
+            let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
             let r = crate::flows::run(contacts, &dir, start);
             let _ = std::fs::remove_dir_all(&dir);
             return r;

@@ -10,7 +10,8 @@ use kairos_domain::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::state::{Seed, State};
-/// Most flow runs the background ticker advances in one transaction.
+/// Most flow runs a tick advances in one transaction (the ticker's and the dev clock's alike: a million timers
+/// due at once commit in slices, with other work in between).
 const TICK_RUNS_MAX: usize = 5_000;
 /// Longest a reply waits for messages in flight to the person it unsubscribed (transports time out sooner:
 /// SMTP 30 s, HTTP 15 s); past it the reply goes anyway and a warning is logged.
@@ -20,7 +21,7 @@ const RELOAD_RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How long the committer sleeps between looks at the queue while the database is away.
 const AWAY_POLL_EVERY: Duration = Duration::from_millis(50);
 
-use crate::command::Pending;
+use crate::command::{Pending, Reply};
 use crate::{Clock, EngineError, GROUP_EVENTS_MAX, Op, SegmentChange};
 use tokio::sync::broadcast;
 
@@ -55,6 +56,8 @@ pub fn run(
     let mut ops: Vec<Op> = Vec::new();
     let mut more_due = false;
     let mut held: Vec<Held> = Vec::new();
+    // Explicit ticks (the dev clock) waiting for the timers they made due to be all advanced.
+    let mut ticks: Vec<Reply<()>> = Vec::new();
     loop {
         // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
         let first = if more_due {
@@ -84,7 +87,8 @@ pub fn run(
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
         more_due = false;
-        state = match apply_group(state, &mut ops, clock.now(), &publish, &mut more_due, &mut held) {
+        let group = Group { ops: &mut ops, more_due: &mut more_due, held: &mut held, ticks: &mut ticks };
+        state = match apply_group(state, group, clock.now(), &publish) {
             Ok(state) => state,
             Err(seed) => match recover(seed, &mut rx, &*clock, &healthy) {
                 Some(state) => state,
@@ -102,16 +106,24 @@ pub fn run(
     tracing::info!("committer stopped");
 }
 
+/// One group's operations and what the committer carries from group to group.
+struct Group<'a> {
+    ops: &'a mut Vec<Op>,
+    /// Set when work is left due (timers, campaign waves): the next group starts at once.
+    more_due: &'a mut bool,
+    held: &'a mut Vec<Held>,
+    ticks: &'a mut Vec<Reply<()>>,
+}
+
 /// Runs one group in one transaction. On a storage failure every request of the group gets an error
 /// (nothing of it was committed) and the state is reloaded from the store.
 fn apply_group(
     mut state: State,
-    ops: &mut Vec<Op>,
+    group: Group<'_>,
     now: Timestamp,
     publish: &broadcast::Sender<SegmentChange>,
-    more_due: &mut bool,
-    held: &mut Vec<Held>,
 ) -> Result<State, Box<Seed>> {
+    let Group { ops, more_due, held, ticks } = group;
     // Each reply with the messages in flight its operation withdrew (usually none).
     let mut replies: Vec<(Pending, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
@@ -131,12 +143,10 @@ fn apply_group(
                     }
                 }
                 Op::Tick { reply } => {
-                    // An explicit tick (dev clock) applies everything; the ticker's is bounded per group.
-                    let limit = if reply.is_some() { None } else { Some(TICK_RUNS_MAX) };
-                    *more_due = state.tick(now, limit)?;
-                    if let Some(reply) = reply {
-                        replies.push((Pending::new(reply, Ok(())), Vec::new()));
-                    }
+                    // Bounded per group; an explicit tick (dev clock) is answered once the timers it made due
+                    // are all advanced, by this group or the ones right after it.
+                    *more_due = state.tick(now, Some(TICK_RUNS_MAX))?;
+                    ticks.extend(reply);
                 }
                 Op::Shutdown => {}
             }
@@ -187,6 +197,11 @@ fn apply_group(
             }
             state.dispatch.flush();
             release(held, &state, false);
+            if !state.flows.more_due {
+                for t in ticks.drain(..) {
+                    let _ = t.send(Ok(()));
+                }
+            }
             for (workspace, ch) in state.emitted.drain(..) {
                 if let Some(d) = state.segments.def(ch.segment) {
                     // No subscriber is no error: flows subscribe when they exist.
@@ -204,6 +219,8 @@ fn apply_group(
             tracing::error!(error = %e, "group commit failed; nothing of this group was stored");
             ops.clear();
             replies.into_iter().for_each(|(reply, _)| reply.fail());
+            // A tick waiting for its timers learns that not all of them were advanced.
+            ticks.drain(..).for_each(|t| drop(t.send(Err(EngineError::Unavailable))));
             match state.into_seed().load(now) {
                 Ok(s) => Ok(s),
                 Err((e, seed)) => {

@@ -11,8 +11,7 @@
 
 use hmac::{Hmac, Mac};
 use kairos_domain::{
-    Channel, ConsentStatus, ContactId, Email, Event, MessageData, Phone, RunEnd, RunStatus, SkipReason, Timestamp,
-    WorkspaceId,
+    Channel, ConsentStatus, ContactId, Email, Event, MessageData, Phone, RunEnd, SkipReason, Timestamp, WorkspaceId,
 };
 use kairos_store::erasure::{AuditEntry, PersonalRows};
 use kairos_store::secrets::names;
@@ -174,17 +173,7 @@ impl State {
     fn end_runs_of(&mut self, people: &[ContactId], now: Timestamp) -> Result<u64, EngineError> {
         let mut n = 0;
         for p in people {
-            for run in self.flows.by_contact.remove(p).unwrap_or_default() {
-                let Some(mut rec) = self.flows.runs.remove(&run) else { continue };
-                rec.stored.status = RunStatus::Ended;
-                rec.stored.end_reason = Some(RunEnd::Erased);
-                rec.stored.step = None;
-                rec.stored.due_at = None;
-                rec.stored.updated_at = now;
-                rec.stored.trigger = "{}".into();
-                self.w.flow_tx().save_run(&rec.stored)?;
-                n += 1;
-            }
+            n += self.end_contact_runs(*p, RunEnd::Erased, now)?;
         }
         Ok(n)
     }

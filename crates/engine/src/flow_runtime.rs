@@ -1,6 +1,7 @@
 //! Running flows inside the committer: entries on events and segment changes, runs advanced by events and
 //! timers, effects carried out in the same transaction as the run state (the outbox pattern), so a crash
-//! never loses or repeats a step: a send is a message row keyed by (run, step).
+//! never loses or repeats a step: a send is a message row keyed by (run, step). Runs are read from the store
+//! and written back as they step (`crate::flow_runs`).
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -69,7 +70,7 @@ impl Ctx for FlowCtx<'_> {
 }
 
 impl State {
-    fn compile_flow(
+    pub(crate) fn compile_flow(
         &mut self,
         ws: WorkspaceId,
         f: &StoredFlow,
@@ -130,30 +131,8 @@ impl State {
             self.flows.active.entry(f.workspace).or_default().push(compiled);
             self.flows.active_rows.insert(f.row);
         }
-        let mut runs = Vec::new();
-        self.w.flow_tx().active_runs(&mut |r| runs.push(r))?;
-        for stored in runs {
-            if !self.flows.versions.contains_key(&(stored.flow_row, stored.version)) {
-                let Some(def) = self.w.flow_tx().flow_version(stored.flow_row, stored.version)? else { continue };
-                let meta = StoredFlow {
-                    row: stored.flow_row,
-                    public_id: String::new(),
-                    workspace: stored.workspace,
-                    name: String::new(),
-                    status: FlowStatus::Active,
-                    version: stored.version,
-                    definition: def.clone(),
-                    created_at: stored.entered_at,
-                    updated_at: stored.entered_at,
-                };
-                let public_id = self.w.flow_tx().flow_public_id(stored.flow_row)?.unwrap_or_default();
-                let compiled =
-                    self.compile_flow(stored.workspace, &StoredFlow { public_id, ..meta }, stored.version, &def)?;
-                self.flows.versions.insert((stored.flow_row, stored.version), compiled);
-            }
-            let run = Run { step: stored.step.clone(), due_at: stored.due_at, ended: None };
-            self.track_run(RunRec { stored, run, trigger: JsonMap::new() });
-        }
+        // Waiting runs stay in the store: only the window of timers and the listening contacts are read.
+        self.load_runs(now)?;
         self.load_interest(self.flows_workspaces(), now)?;
         for ws in self.flows_workspaces() {
             if self.active_flows_of(ws).iter().any(|f| matches!(f.def.trigger, Trigger::Date { .. })) {
@@ -163,31 +142,18 @@ impl State {
         Ok(())
     }
 
-    fn track_run(&mut self, r: RunRec) {
-        let id = r.stored.id;
-        if let Some(d) = r.run.due_at {
-            self.flows.timers.push(Reverse((d.as_micros(), id)));
-        }
-        let list = self.flows.by_contact.entry(r.stored.contact).or_default();
-        if !list.contains(&id) {
-            list.push(id);
-        }
-        self.flows.runs.insert(id, r);
-    }
-
     /// Re-reads a flow after it was saved, activated or paused.
     pub(crate) fn refresh_flow(&mut self, f: &StoredFlow, now: Timestamp) -> Result<(), EngineError> {
         if let Some(list) = self.flows.active.get_mut(&f.workspace) {
             list.retain(|x| x.row != f.row);
         }
-        self.flows.active_rows.remove(&f.row);
+        let was_active = self.flows.active_rows.remove(&f.row);
         if f.status == FlowStatus::Active {
             self.flows.active_rows.insert(f.row);
-            // Runs held while the flow was paused go on at the next tick.
-            for id in self.flows.parked.remove(&f.row).unwrap_or_default() {
-                if let Some(d) = self.flows.runs.get(&id).and_then(|r| r.run.due_at) {
-                    self.flows.timers.push(Reverse((d.as_micros(), id)));
-                }
+            if !was_active {
+                // Runs held while the flow was paused go on at the next tick: the window of timers is read again
+                // from the first (it left the paused flow's timers to the store).
+                self.flows.timers.reset();
             }
             let compiled = self.compile_flow(f.workspace, f, f.version, &f.definition)?;
             self.flows.versions.insert((f.row, f.version), compiled.clone());
@@ -239,18 +205,7 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let Some(name) = ev.name.as_deref() else { return Ok(()) };
-        let runs = self.flows.by_contact.get(&contact).cloned().unwrap_or_default();
-        for id in runs {
-            let keyed_elsewhere = self.flows.runs.get(&id).is_some_and(|r| {
-                let flow = self.flows.versions.get(&(r.stored.flow_row, r.stored.version));
-                flow.and_then(|f| f.def.key.as_deref())
-                    .and_then(|k| trigger_value(&ev.properties, k))
-                    .is_some_and(|v| v != r.stored.key)
-            });
-            if !keyed_elsewhere {
-                self.step_run(id, Input::Event { name, properties: &ev.properties }, now)?;
-            }
-        }
+        self.runs_on_event(ws, contact, name, &ev.properties, now)?;
         let flows: Vec<Arc<CompiledFlow>> = self
             .flows
             .active
@@ -332,22 +287,9 @@ impl State {
         self.deliver_deferred(now)?;
         self.dispatch.tick(now);
         self.date_tick(now)?;
-        let mut done = 0;
-        while let Some(&Reverse((t, id))) = self.flows.timers.peek() {
-            if t > now.as_micros() {
-                return Ok(false);
-            }
-            if limit.is_some_and(|l| done >= l) {
-                return Ok(true);
-            }
-            self.flows.timers.pop();
-            let current = self.flows.runs.get(&id).and_then(|r| r.run.due_at).map(Timestamp::as_micros);
-            if current == Some(t) {
-                self.step_run(id, Input::Timer, now)?;
-                done += 1;
-            }
-        }
-        Ok(false)
+        let more = self.run_timers(now, limit)?;
+        self.flows.more_due = more;
+        Ok(more)
     }
 
     fn try_enter(
@@ -366,24 +308,14 @@ impl State {
             },
             None => String::new(),
         };
-        let running = self.flows.by_contact.get(&contact).is_some_and(|ids| {
-            ids.iter().filter_map(|i| self.flows.runs.get(i)).any(|r| r.stored.flow_row == f.row && r.stored.key == key)
-        });
-        if running {
+        let entry = self.w.flow_tx().run_entry(f.row, contact, &key)?;
+        let again = match f.def.entry.reentry {
+            Reentry::Always => true,
+            Reentry::Once => entry.last_entered.is_none(),
+            Reentry::OncePer(d) => entry.last_entered.is_none_or(|t| t <= now.saturating_sub(d)),
+        };
+        if entry.active || !again {
             return Ok(false);
-        }
-        match f.def.entry.reentry {
-            Reentry::Always => {}
-            Reentry::Once => {
-                if self.w.flow_tx().last_entry(f.row, contact, &key)?.is_some() {
-                    return Ok(false);
-                }
-            }
-            Reentry::OncePer(d) => {
-                if self.w.flow_tx().last_entry(f.row, contact, &key)?.is_some_and(|t| t > now.saturating_sub(d)) {
-                    return Ok(false);
-                }
-            }
         }
         let Some(c) = self.identity.contacts.get(&contact) else { return Ok(false) };
         if let Some(entry) = &f.entry {
@@ -416,42 +348,43 @@ impl State {
             end_reason: None,
             entered_at: entered,
             updated_at: now,
-            trigger: Value::Object(trigger.clone()).to_string(),
+            trigger: Value::Object(trigger).to_string(),
+            listening: false,
         };
         stored.id = self.w.flow_tx().save_run(&stored)?;
         let id = stored.id;
-        self.flows.runs.insert(id, RunRec { stored, run: Run::default(), trigger });
-        self.flows.by_contact.entry(contact).or_default().push(id);
         let mut props = JsonMap::new();
         props.insert("flow_id".into(), Value::from(f.public_id.as_str()));
         props.insert("flow_name".into(), Value::from(f.def.name.as_str()));
         let ev = Event::emitted(SystemEvent::FlowEntered, format!("kairos-run-{id}"), props, now);
         self.emit(ws, contact, ev, crate::work::Reach::Everything);
-        self.step_run(id, Input::Enter, now)?;
+        if let Some(r) = self.step_run(stored, Input::Enter, now)? {
+            self.save_stepped(r, None)?;
+        }
         Ok(true)
     }
 
-    fn step_run(&mut self, id: i64, input: Input<'_>, now: Timestamp) -> Result<(), EngineError> {
-        let Some(flow_row) = self.flows.runs.get(&id).map(|r| r.stored.flow_row) else { return Ok(()) };
-        if !self.flows.active_rows.contains(&flow_row) {
+    /// Advances a run read from the store; answers the run to write back, or `None` when nothing changed (or
+    /// it cannot step now: its flow is paused, its contact gone). The caller writes it
+    /// (`crate::flow_runs`).
+    pub(crate) fn step_run(
+        &mut self,
+        stored: StoredRun,
+        input: Input<'_>,
+        now: Timestamp,
+    ) -> Result<Option<StoredRun>, EngineError> {
+        if !self.flows.active_rows.contains(&stored.flow_row) {
             // A paused flow holds its runs: nothing advances (and nothing is sent) until it is activated again.
-            if matches!(input, Input::Timer) {
-                self.flows.parked.entry(flow_row).or_default().push(id);
-            }
-            return Ok(());
+            return Ok(None);
         }
-        let Some(mut rec) = self.flows.runs.remove(&id) else { return Ok(()) };
-        let Some(flow) = self.flows.versions.get(&(rec.stored.flow_row, rec.stored.version)).cloned() else {
-            self.flows.runs.insert(id, rec);
-            return Ok(());
-        };
-        if rec.trigger.is_empty() {
-            rec.trigger = serde_json::from_str(&rec.stored.trigger).unwrap_or_default();
-        }
+        let Some(flow) = self.compiled(stored.workspace, stored.flow_row, stored.version)? else { return Ok(None) };
+        let trigger = serde_json::from_str(&stored.trigger).unwrap_or_default();
+        let run = Run { step: stored.step.clone(), due_at: stored.due_at, ended: None };
+        let mut rec = RunRec { stored, run, trigger };
         let contact_id = self.follow(rec.stored.contact);
         rec.stored.contact = contact_id;
         if !self.identity.contacts.contains_key(&contact_id) {
-            return Ok(());
+            return Ok(None);
         }
         let before = (rec.run.step.clone(), rec.run.due_at);
         let uses_reorder =
@@ -460,7 +393,7 @@ impl State {
             });
         let reorder_after =
             if uses_reorder { self.reorder_after(rec.stored.workspace, &rec.trigger, now)? } else { None };
-        let Some(contact) = self.identity.contacts.get(&contact_id) else { return Ok(()) };
+        let Some(contact) = self.identity.contacts.get(&contact_id) else { return Ok(None) };
         let effects = {
             let mut ctx = FlowCtx {
                 reorder_after,
@@ -470,7 +403,7 @@ impl State {
                 segments: &self.segments,
                 trigger: &rec.trigger,
                 entered_at: rec.stored.entered_at,
-                run_id: id,
+                run_id: rec.stored.id,
                 ws: rec.stored.workspace,
                 coupons: &self.coupons,
             };
@@ -493,36 +426,29 @@ impl State {
                     rec.trigger.insert(crate::coupons::RUN_COUPON_KEY.into(), value);
                     rec.stored.trigger = Value::Object(rec.trigger.clone()).to_string();
                 }
-                self.w.flow_tx().count_step(flow.row, step, counter)?;
+                self.count_step(flow.row, step, counter);
                 continue;
             }
             self.apply_effect(&flow, &rec, e, now)?;
         }
         let changed =
             !effects.is_empty() || before != (rec.run.step.clone(), rec.run.due_at) || rec.run.ended.is_some();
-        rec.trigger = JsonMap::new(); // parsed again when the run next steps
         if !changed {
-            self.flows.runs.insert(id, rec);
-            return Ok(());
+            return Ok(None);
         }
         rec.stored.step = rec.run.step.clone();
         rec.stored.due_at = rec.run.due_at;
         rec.stored.updated_at = now;
+        rec.stored.listening = flow.listens_at(rec.stored.step.as_deref());
         if let Some(end) = rec.run.ended {
             rec.stored.status = RunStatus::Ended;
             rec.stored.end_reason = Some(end);
+            rec.stored.listening = false;
             if end == End::Goal {
-                self.w.flow_tx().count_step(flow.row, FLOW_COUNTER_STEP, MessageStatus::Converted.as_str())?;
+                self.count_step(flow.row, FLOW_COUNTER_STEP, MessageStatus::Converted.as_str());
             }
-            self.w.flow_tx().save_run(&rec.stored)?;
-            if let Some(list) = self.flows.by_contact.get_mut(&contact_id) {
-                list.retain(|x| *x != id);
-            }
-        } else {
-            self.w.flow_tx().save_run(&rec.stored)?;
-            self.track_run(rec);
         }
-        Ok(())
+        Ok(Some(rec.stored))
     }
 
     fn apply_effect(
@@ -534,16 +460,14 @@ impl State {
     ) -> Result<(), EngineError> {
         let step_of = |id: &str| flow.def.steps.iter().find(|s| s.id == id).map(|s| &s.kind);
         match e {
-            Effect::Entered { step } => self.w.flow_tx().count_step(flow.row, step, "entered")?,
-            Effect::Variant { step, variant } => {
-                self.w.flow_tx().count_step(flow.row, step, &format!("variant:{variant}"))?
-            }
+            Effect::Entered { step } => self.count_step(flow.row, step, "entered"),
+            Effect::Variant { step, variant } => self.count_step(flow.row, step, &format!("variant:{variant}")),
             Effect::Task { step, message } => {
                 let contact = self.follow(rec.stored.contact);
                 let text = self.render_text(rec.stored.workspace, message, contact, &rec.trigger, now)?;
                 let ws = rec.stored.workspace;
                 let id = self.w.flow_tx().insert_task(ws, rec.stored.contact, &flow.public_id, &text, now)?;
-                self.w.flow_tx().count_step(flow.row, step, "tasks")?;
+                self.count_step(flow.row, step, "tasks");
                 let (flow_id, flow_name) = (flow.public_id.as_str(), flow.def.name.as_str());
                 let task = crate::tasks::NewTask { ws, id, contact, flow_id, flow_name, text: &text };
                 self.notify_team(&task, now)?;
@@ -585,7 +509,7 @@ impl State {
                     let (id, ws) = (c.id, c.workspace);
                     self.mark_dirty(id);
                     self.announce_subscriptions(ws, id, before, now);
-                    self.w.flow_tx().count_step(flow.row, step, "updated")?;
+                    self.count_step(flow.row, step, "updated");
                 }
             }
             Effect::Tag { step } => {
@@ -608,12 +532,12 @@ impl State {
                     c.updated_at = now;
                     let id = c.id;
                     self.mark_dirty(id);
-                    self.w.flow_tx().count_step(flow.row, step, "tagged")?;
+                    self.count_step(flow.row, step, "tagged");
                 }
             }
             Effect::Webhook { step } => self.webhook_step(flow, rec, step, now)?,
             Effect::IssueCoupon { .. } => {} // carried out in `step_run`, which holds the run mutably
-            Effect::CouponUnavailable { step } => self.w.flow_tx().count_step(flow.row, step, "unavailable")?,
+            Effect::CouponUnavailable { step } => self.count_step(flow.row, step, "unavailable"),
         }
         Ok(())
     }
@@ -683,7 +607,7 @@ impl State {
             subject_variant: None,
         };
         if self.w.message_tx().insert_message(&m)? {
-            self.w.flow_tx().count_step(flow.row, step, MessageStatus::Queued.as_str())?;
+            self.count_step(flow.row, step, MessageStatus::Queued.as_str());
             self.queue_outbound(&m, &data, None);
         }
         Ok(())
@@ -909,7 +833,7 @@ impl State {
             self.w.message_tx().update_message(&p.message_id, status, &data.to_json())?;
         }
         if (status != MessageStatus::Deferred || first) && p.flow_row != 0 {
-            self.w.flow_tx().count_step(p.flow_row, &p.step, status.as_str())?;
+            self.count_step(p.flow_row, &p.step, status.as_str());
         }
         if let (Some(t), MessageStatus::Deferred) = (until, status) {
             self.flows.deferred.push(Reverse((t.as_micros(), u8::MAX - p.priority, p.message_id.clone())));

@@ -176,6 +176,7 @@ impl State {
 
     pub fn commit(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
+        self.flush_step_counts()?;
         // Segment columns take every contact changed in the transaction once (`Segments::refresh`).
         self.segments.refresh(&self.identity.dirty, &self.identity.contacts);
         let dirty = self.identity.flush(self.w.writer())?;

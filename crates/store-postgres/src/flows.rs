@@ -3,7 +3,7 @@
 use kairos_domain::{ContactId, FlowStatus, RunEnd, RunStatus, Timestamp, WorkspaceId};
 use kairos_store::read::FlowReads;
 use kairos_store::write::FlowWrites;
-use kairos_store::{FlowStats, Result, StoredFlow, StoredRun, Task};
+use kairos_store::{DueRun, FlowStats, Result, RunEntry, StoredFlow, StoredRun, Task};
 use postgres::Row;
 
 use crate::conn::Conn;
@@ -12,6 +12,36 @@ use crate::{PgReader, PgWriter, get};
 
 /// Tasks listed at most.
 const TASKS_LISTED_MAX: i64 = 1_000;
+/// Runs updated by one statement (arrays of this many rows per column).
+const UPDATE_RUNS_MAX: usize = 5_000;
+
+/// The columns of runs to update, one array per column (`UNNEST`).
+#[derive(Default)]
+struct RunColumns<'a> {
+    id: Vec<i64>,
+    contact: Vec<i64>,
+    step: Vec<Option<&'a str>>,
+    due: Vec<Option<i64>>,
+    status: Vec<&'static str>,
+    end_reason: Vec<Option<&'static str>>,
+    updated_at: Vec<i64>,
+    trigger: Vec<&'a str>,
+    listening: Vec<bool>,
+}
+
+impl<'a> RunColumns<'a> {
+    fn push(&mut self, r: &'a StoredRun) {
+        self.id.push(r.id);
+        self.contact.push(r.contact.0);
+        self.step.push(r.step.as_deref());
+        self.due.push(r.due_at.map(Timestamp::as_micros));
+        self.status.push(r.status.as_str());
+        self.end_reason.push(r.end_reason.map(|e| e.as_str()));
+        self.updated_at.push(r.updated_at.as_micros());
+        self.trigger.push(&r.trigger);
+        self.listening.push(r.listening);
+    }
+}
 
 /// The columns [`flow_row`] reads.
 macro_rules! flow_columns {
@@ -38,7 +68,7 @@ fn flow_row(r: &Row) -> Result<StoredFlow> {
 macro_rules! run_columns {
     () => {
         "id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status, end_reason, entered_at, \
-         updated_at, trigger"
+         updated_at, trigger, listening"
     };
 }
 
@@ -57,6 +87,7 @@ fn run_row(r: &Row) -> Result<StoredRun> {
         entered_at: Timestamp::from_micros(get(r, 10)?),
         updated_at: Timestamp::from_micros(get(r, 11)?),
         trigger: get(r, 12)?,
+        listening: get(r, 13)?,
     })
 }
 
@@ -120,12 +151,12 @@ impl FlowWrites for PgWriter {
         // from its sequence here); another id updates that run, as the SQLite store's upsert does.
         let row = self.conn.query_one(
             "INSERT INTO flow_runs (id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status,
-                 end_reason, entered_at, updated_at, trigger)
+                 end_reason, entered_at, updated_at, trigger, listening)
              VALUES (COALESCE(NULLIF($1::BIGINT, 0), nextval(pg_get_serial_sequence('flow_runs', 'id'))),
-                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
                  due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
-                 updated_at = excluded.updated_at, trigger = excluded.trigger
+                 updated_at = excluded.updated_at, trigger = excluded.trigger, listening = excluded.listening
              RETURNING id",
             &[
                 &r.id,
@@ -141,38 +172,114 @@ impl FlowWrites for PgWriter {
                 &r.entered_at.as_micros(),
                 &r.updated_at.as_micros(),
                 &r.trigger,
+                &r.listening,
             ],
         )?;
         get(&row, 0)
     }
 
-    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()> {
-        // The committer loads every active run and keeps the due ones in memory. When several nodes share the
-        // database, this is where a node claims the runs it will process: a plain single-table scan, so it can
-        // take `FOR UPDATE SKIP LOCKED` (and a due bound) as it is.
-        self.conn.for_each(
-            concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE status = 'active'"),
-            &[],
-            &mut |r| {
-                f(run_row(r)?);
-                Ok(())
-            },
-        )
+    fn update_runs(&mut self, runs: &[StoredRun]) -> Result<()> {
+        // One statement per batch (one round trip), the rows as one array per column.
+        for chunk in runs.chunks(UPDATE_RUNS_MAX) {
+            let mut c = RunColumns::default();
+            for r in chunk {
+                c.push(r);
+            }
+            self.conn.execute(
+                "UPDATE flow_runs SET contact_id = u.contact, step = u.step, due_at = u.due, status = u.status,
+                     end_reason = u.end_reason, updated_at = u.updated_at, trigger = u.trigger, listening = u.listening
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[],
+                     $7::BIGINT[], $8::TEXT[], $9::BOOLEAN[])
+                     AS u (id, contact, step, due, status, end_reason, updated_at, trigger, listening)
+                 WHERE flow_runs.id = u.id",
+                &[
+                    &c.id,
+                    &c.contact,
+                    &c.step,
+                    &c.due,
+                    &c.status,
+                    &c.end_reason,
+                    &c.updated_at,
+                    &c.trigger,
+                    &c.listening,
+                ],
+            )?;
+        }
+        Ok(())
     }
 
-    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>> {
+    fn runs_by_id(&mut self, ids: &[i64]) -> Result<Vec<StoredRun>> {
+        let rows = self
+            .conn
+            .query(concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE id = ANY($1::BIGINT[])"), &[&ids])?;
+        rows.iter().map(run_row).collect()
+    }
+
+    fn due_runs(&mut self, after: (Timestamp, i64), until: Timestamp, limit: usize) -> Result<Vec<DueRun>> {
+        // An index-only range scan of `flow_runs_due` (the row comparison follows its order).
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.conn.query(
+            "SELECT due_at, id, flow_id FROM flow_runs
+             WHERE status = 'active' AND due_at IS NOT NULL AND (due_at, id) > ($1, $2) AND due_at <= $3
+             ORDER BY due_at, id LIMIT $4",
+            &[&after.0.as_micros(), &after.1, &until.as_micros(), &limit],
+        )?;
+        rows.iter()
+            .map(|r| Ok(DueRun { due_at: Timestamp::from_micros(get(r, 0)?), id: get(r, 1)?, flow_row: get(r, 2)? }))
+            .collect()
+    }
+
+    fn listening_runs(&mut self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let rows = self.conn.query(
+            concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM flow_runs WHERE workspace_id = $1 AND contact_id = $2 AND status = 'active' AND listening
+                 ORDER BY id"
+            ),
+            &[&ws.0, &contact.0],
+        )?;
+        rows.iter().map(run_row).collect()
+    }
+
+    fn listening_contacts(&mut self, f: &mut dyn FnMut(ContactId)) -> Result<()> {
+        self.conn.for_each("SELECT contact_id FROM flow_runs WHERE status = 'active' AND listening", &[], &mut |r| {
+            f(ContactId(get(r, 0)?));
+            Ok(())
+        })
+    }
+
+    fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let rows = self.conn.query(
+            concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"
+            ),
+            &[&contact.0],
+        )?;
+        rows.iter().map(run_row).collect()
+    }
+
+    fn run_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<RunEntry> {
         let row = self.conn.query_one(
-            "SELECT MAX(entered_at) FROM flow_runs WHERE flow_id = $1 AND contact_id = $2 AND run_key = $3",
+            "SELECT MAX(entered_at), COALESCE(BOOL_OR(status = 'active'), FALSE) FROM flow_runs
+             WHERE flow_id = $1 AND contact_id = $2 AND run_key = $3",
             &[&flow_row, &contact.0, &key],
         )?;
-        Ok(get::<Option<i64>>(&row, 0)?.map(Timestamp::from_micros))
+        Ok(RunEntry { active: get(&row, 1)?, last_entered: get::<Option<i64>>(&row, 0)?.map(Timestamp::from_micros) })
     }
 
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()> {
+        self.count_step_by(flow_row, step, counter, 1)
+    }
+
+    fn count_step_by(&mut self, flow_row: i64, step: &str, counter: &str, n: u64) -> Result<()> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
         self.conn.execute(
-            "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES ($1, $2, $3, 1)
-             ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = flow_step_counts.n + 1",
-            &[&flow_row, &step, &counter],
+            "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = flow_step_counts.n + EXCLUDED.n",
+            &[&flow_row, &step, &counter, &n],
         )?;
         Ok(())
     }

@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
@@ -95,6 +95,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 16: the subject line (A/B within one template) a message was given, for the per-variant numbers of
     // the templates report (read with every message of a range: a column, not a key of `data`).
     (6, "ALTER TABLE messages ADD COLUMN subject_variant BIGINT;"),
+    // Issue 17: waiting runs live in the store, not in the engine's memory. The engine reads the timers due next
+    // by (due time, id) into a bounded window (`flow_runs_due`, index-only), and an event reads its contact's
+    // runs that an event can move (`flow_runs_listening`). Existing runs count as listening until next saved
+    // (the flag needs their flow's definition): an event then merely looks. The index of all active runs served
+    // the start-up load of every run, which is gone.
+    (
+        7,
+        "ALTER TABLE flow_runs ADD COLUMN listening BOOLEAN NOT NULL DEFAULT TRUE;
+        CREATE INDEX flow_runs_due ON flow_runs (due_at, id) INCLUDE (flow_id)
+            WHERE status = 'active' AND due_at IS NOT NULL;
+        CREATE INDEX flow_runs_listening ON flow_runs (workspace_id, contact_id) WHERE status = 'active' AND listening;
+        DROP INDEX flow_runs_active;",
+    ),
 ];
 
 /// The first schema: every table of the data.

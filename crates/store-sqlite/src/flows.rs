@@ -3,7 +3,7 @@
 use kairos_domain::{ContactId, RunEnd, RunStatus, Timestamp, WorkspaceId};
 use kairos_store::read::FlowReads;
 use kairos_store::write::FlowWrites;
-use kairos_store::{FlowStats, Result, StoredFlow, StoredRun, Task};
+use kairos_store::{DueRun, FlowStats, Result, RunEntry, StoredFlow, StoredRun, Task};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{FLOW_COLUMNS, RUN_COLUMNS, flow_row, run_row};
@@ -78,11 +78,11 @@ impl FlowWrites for SqliteWriter {
             .conn
             .prepare_cached(
                 "INSERT INTO flow_runs (id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status,
-                     end_reason, entered_at, updated_at, trigger)
-                 VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     end_reason, entered_at, updated_at, trigger, listening)
+                 VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, step = excluded.step,
                      due_at = excluded.due_at, status = excluded.status, end_reason = excluded.end_reason,
-                     updated_at = excluded.updated_at, trigger = excluded.trigger
+                     updated_at = excluded.updated_at, trigger = excluded.trigger, listening = excluded.listening
                  RETURNING id",
             )
             .db()?;
@@ -100,42 +100,136 @@ impl FlowWrites for SqliteWriter {
                 r.end_reason.map(|e| e.as_str()),
                 r.entered_at.as_micros(),
                 r.updated_at.as_micros(),
-                r.trigger
+                r.trigger,
+                r.listening
             ],
             |row| row.get(0),
         )
         .db()
     }
 
-    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()> {
-        let mut stmt =
-            self.conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM flow_runs WHERE status = 'active'")).db()?;
-        let mut rows = stmt.query([]).db()?;
-        while let Some(r) = rows.next().db()? {
-            f(run_row(r).db()?);
+    fn update_runs(&mut self, runs: &[StoredRun]) -> Result<()> {
+        // One prepared statement per row: in-process, SQLite's cost is the B-tree work, not the statement. The
+        // contact is set apart, only when it changed (a merge): an assigned column costs a delete and an insert in
+        // each index holding it (three hold `contact_id`), even when its value stays.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE flow_runs SET step = ?2, due_at = ?3, status = ?4, end_reason = ?5, updated_at = ?6,
+                     trigger = ?7, listening = ?8
+                 WHERE id = ?1",
+            )
+            .db()?;
+        for r in runs {
+            stmt.execute(params![
+                r.id,
+                r.step,
+                r.due_at.map(Timestamp::as_micros),
+                r.status.as_str(),
+                r.end_reason.map(|e| e.as_str()),
+                r.updated_at.as_micros(),
+                r.trigger,
+                r.listening
+            ])
+            .db()?;
+        }
+        let mut moved =
+            self.conn.prepare_cached("UPDATE flow_runs SET contact_id = ?2 WHERE id = ?1 AND contact_id <> ?2").db()?;
+        for r in runs {
+            moved.execute(params![r.id, r.contact.0]).db()?;
         }
         Ok(())
     }
 
-    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>> {
+    fn runs_by_id(&mut self, ids: &[i64]) -> Result<Vec<StoredRun>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM flow_runs WHERE id = ?1")).db()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = stmt.query_row([id], run_row).optional().db()? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn due_runs(&mut self, after: (Timestamp, i64), until: Timestamp, limit: usize) -> Result<Vec<DueRun>> {
+        // `flow_runs_due` holds exactly these rows in this order (a partial index: the query repeats its terms).
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT MAX(entered_at) FROM flow_runs WHERE flow_id = ?1 AND contact_id = ?2 AND run_key = ?3",
+                "SELECT due_at, id, flow_id FROM flow_runs
+                 WHERE status = 'active' AND due_at IS NOT NULL AND (due_at, id) > (?1, ?2) AND due_at <= ?3
+                 ORDER BY due_at, id LIMIT ?4",
             )
             .db()?;
-        let t: Option<i64> = stmt.query_row(params![flow_row, contact.0, key], |r| r.get(0)).db()?;
-        Ok(t.map(Timestamp::from_micros))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![after.0.as_micros(), after.1, until.as_micros(), limit], |r| {
+                Ok(DueRun { due_at: Timestamp::from_micros(r.get(0)?), id: r.get(1)?, flow_row: r.get(2)? })
+            })
+            .db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
+    fn listening_runs(&mut self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM flow_runs
+                 WHERE workspace_id = ?1 AND contact_id = ?2 AND status = 'active' AND listening = 1 ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map(params![ws.0, contact.0], run_row).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
+    fn listening_contacts(&mut self, f: &mut dyn FnMut(ContactId)) -> Result<()> {
+        let mut stmt =
+            self.conn.prepare("SELECT contact_id FROM flow_runs WHERE status = 'active' AND listening = 1").db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            f(ContactId(r.get(0).db()?));
+        }
+        Ok(())
+    }
+
+    fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM flow_runs WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([contact.0], run_row).db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
+    }
+
+    fn run_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<RunEntry> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT MAX(entered_at), COALESCE(MAX(status = 'active'), 0) FROM flow_runs
+                 WHERE flow_id = ?1 AND contact_id = ?2 AND run_key = ?3",
+            )
+            .db()?;
+        let (last, active): (Option<i64>, bool) =
+            stmt.query_row(params![flow_row, contact.0, key], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+        Ok(RunEntry { active, last_entered: last.map(Timestamp::from_micros) })
     }
 
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()> {
+        self.count_step_by(flow_row, step, counter, 1)
+    }
+
+    fn count_step_by(&mut self, flow_row: i64, step: &str, counter: &str, n: u64) -> Result<()> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
         self.conn
             .prepare_cached(
-                "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = n + 1",
+                "INSERT INTO flow_step_counts (flow_id, step, counter, n) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (flow_id, step, counter) DO UPDATE SET n = n + excluded.n",
             )
             .db()?
-            .execute(params![flow_row, step, counter])
+            .execute(params![flow_row, step, counter, n])
             .db()?;
         Ok(())
     }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -402,6 +402,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 16: the subject line (A/B within one template) a message was given, for the per-variant numbers of
     // the templates report (read with every message of a range: a column, not a key of `data`).
     (16, "ALTER TABLE messages ADD COLUMN subject_variant INTEGER;"),
+    // Issue 17: waiting runs live in the store, not in the engine's memory. The engine reads the timers due next
+    // by (due time, id) into a bounded window (`flow_runs_due`, covering), and an event reads its contact's
+    // runs that an event can move (`flow_runs_listening`). Existing runs count as listening until next saved
+    // (the flag needs their flow's definition): an event then merely looks. The index of all active runs served
+    // the start-up load of every run, which is gone.
+    (
+        17,
+        "ALTER TABLE flow_runs ADD COLUMN listening INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX flow_runs_due ON flow_runs (due_at, id, flow_id) WHERE status = 'active' AND due_at IS NOT NULL;
+    CREATE INDEX flow_runs_listening ON flow_runs (workspace_id, contact_id)
+        WHERE status = 'active' AND listening = 1;
+    DROP INDEX flow_runs_active;",
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -86,7 +86,7 @@ pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 }
 
 pub(crate) const RUN_COLUMNS: &str = "id, flow_id, version, workspace_id, contact_id, run_key, step, due_at, status, \
-     end_reason, entered_at, updated_at, trigger";
+     end_reason, entered_at, updated_at, trigger, listening";
 
 pub(crate) fn run_row(r: &Row<'_>) -> rusqlite::Result<StoredRun> {
     Ok(StoredRun {
@@ -103,6 +103,7 @@ pub(crate) fn run_row(r: &Row<'_>) -> rusqlite::Result<StoredRun> {
         entered_at: Timestamp::from_micros(r.get(10)?),
         updated_at: Timestamp::from_micros(r.get(11)?),
         trigger: r.get(12)?,
+        listening: r.get(13)?,
     })
 }
 

@@ -274,6 +274,7 @@ pub const TABLES: &[Table] = &[
             ("entered_at", Int),
             ("updated_at", Int),
             ("trigger", Text),
+            ("listening", Bool),
         ],
         key: &["id"],
         generated: Some("id"),

@@ -87,6 +87,25 @@ pub struct StoredRun {
     pub entered_at: Timestamp,
     pub updated_at: Timestamp,
     pub trigger: String,
+    /// Whether an event can move the run where it is (its flow has an `exit_when`, or it waits at a `wait_for`):
+    /// an event looks for its contact's listening runs only (`FlowWrites::listening_runs`).
+    pub listening: bool,
+}
+
+/// The timer of an active run (`FlowWrites::due_runs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueRun {
+    pub due_at: Timestamp,
+    pub id: i64,
+    pub flow_row: i64,
+}
+
+/// A contact's standing in a flow for one key (`FlowWrites::run_entry`): whether a run of it is active, and
+/// when the contact last entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunEntry {
+    pub active: bool,
+    pub last_entered: Option<Timestamp>,
 }
 
 /// One message (capture transport: what would have been sent). `data` holds subject, html, text, body.

@@ -7,8 +7,8 @@
 use kairos_domain::{Channel, Contact, ContactId, Event, MessageStatus, Product, Timestamp, WorkspaceId};
 
 use crate::{
-    IdentityKind, IssuedCode, Reaction, Recipient, Result, StoredCampaign, StoredFlow, StoredMessage, StoredRun,
-    StoredSegment, VariantResult,
+    DueRun, IdentityKind, IssuedCode, Reaction, Recipient, Result, RunEntry, StoredCampaign, StoredFlow, StoredMessage,
+    StoredRun, StoredSegment, VariantResult,
 };
 
 /// The event log.
@@ -97,12 +97,25 @@ pub trait FlowWrites {
     fn active_flows(&mut self) -> Result<Vec<StoredFlow>>;
     /// Inserts (id 0) or updates a run; returns its id.
     fn save_run(&mut self, r: &StoredRun) -> Result<i64>;
-    /// Every run with status `active`.
-    fn active_runs(&mut self, f: &mut dyn FnMut(StoredRun)) -> Result<()>;
-    /// When the contact last entered the flow with this key.
-    fn last_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<Option<Timestamp>>;
+    /// Updates runs saved before (no id 0), in as few statements as the backend can.
+    fn update_runs(&mut self, runs: &[StoredRun]) -> Result<()>;
+    /// The runs with these ids, whatever their status; unknown ids are left out; in no particular order.
+    fn runs_by_id(&mut self, ids: &[i64]) -> Result<Vec<StoredRun>>;
+    /// The timers of active runs after `after` in (due time, run id) order and due at or before `until`, at
+    /// most `limit` of them, in that order (the engine's window of timers is filled from here).
+    fn due_runs(&mut self, after: (Timestamp, i64), until: Timestamp, limit: usize) -> Result<Vec<DueRun>>;
+    /// The active runs of `contact` in `ws` that an event can move (`listening`), by id.
+    fn listening_runs(&mut self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<StoredRun>>;
+    /// Every contact with an active listening run (at start), in no particular order, possibly repeated.
+    fn listening_contacts(&mut self, f: &mut dyn FnMut(ContactId)) -> Result<()>;
+    /// Every active run of `contact`, by id.
+    fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>>;
+    /// Whether the contact is in the flow with this key now, and when it last entered it with the key.
+    fn run_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<RunEntry>;
     /// Adds one to a step's counter (`sent`, `skipped`, `opened`...).
     fn count_step(&mut self, flow_row: i64, step: &str, counter: &str) -> Result<()>;
+    /// Adds `n` to a step's counter (counters gathered over a transaction).
+    fn count_step_by(&mut self, flow_row: i64, step: &str, counter: &str, n: u64) -> Result<()>;
     /// Opens a team task (status `open`); returns its id.
     fn insert_task(
         &mut self,

@@ -1,9 +1,9 @@
 //! Templates with their versions, flows with theirs, runs, step counters and tasks.
 
-use kairos_domain::{ContactId, FlowStatus, RunEnd, RunStatus, WorkspaceId};
+use kairos_domain::{ContactId, FlowStatus, RunEnd, RunStatus, Timestamp, WorkspaceId};
 
 use super::{at, workspace, write};
-use crate::{Store, StoredFlow, StoredRun};
+use crate::{DueRun, RunEntry, Store, StoredFlow, StoredRun};
 
 /// Each save is a new version; the current one is read back; partials and layouts are found by channel.
 pub fn templates_versions_and_channels(store: &dyn Store) {
@@ -64,6 +64,7 @@ fn run(flow_row: i64, ws: WorkspaceId, contact: i64, key: &str, entered: i64) ->
         entered_at: at(entered),
         updated_at: at(entered),
         trigger: "{}".into(),
+        listening: false,
     }
 }
 
@@ -113,9 +114,11 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
         exited.status = RunStatus::Ended;
         exited.end_reason = Some(RunEnd::ExitStep);
         w.save_run(&exited)?;
-        assert_eq!(w.last_entry(welcome, ContactId(1), "")?, Some(at(30)));
-        assert_eq!(w.last_entry(winback, ContactId(1), "order-7")?, Some(at(40)));
-        assert_eq!(w.last_entry(winback, ContactId(1), "order-8")?, None);
+        let entry = |active, t| RunEntry { active, last_entered: Some(at(t)) };
+        assert_eq!(w.run_entry(welcome, ContactId(1), "")?, entry(true, 30));
+        assert_eq!(w.run_entry(welcome, ContactId(2), "")?, entry(false, 20), "its only run ended");
+        assert_eq!(w.run_entry(winback, ContactId(1), "order-7")?, entry(true, 40));
+        assert_eq!(w.run_entry(winback, ContactId(1), "order-8")?, RunEntry::default());
         for (step, counter) in [("s1", "sent"), ("s1", "sent"), ("s1", "skipped"), ("s2", "sent")] {
             w.count_step(welcome, step, counter)?;
         }
@@ -126,10 +129,10 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
         Ok([a, b, c, d, ann, bo, theirs])
     });
     let mut w = store.writer().unwrap();
-    let mut active = Vec::new();
-    w.active_runs(&mut |r| active.push((r.id, r.key.clone(), r.due_at))).unwrap();
-    active.sort();
+    let active: Vec<(i64, String, Option<Timestamp>)> =
+        w.active_runs_of(ContactId(1)).unwrap().into_iter().map(|r| (r.id, r.key, r.due_at)).collect();
     assert_eq!(active, [(ids[2], String::new(), Some(at(90))), (ids[3], "order-7".into(), Some(at(100)))]);
+    assert!(w.active_runs_of(ContactId(2)).unwrap().is_empty());
     drop(w);
     // A contact's runs in progress (a profile's "flows in progress"): contact 1's two, not its ended one.
     let r = store.reader().unwrap();
@@ -175,4 +178,79 @@ pub fn flows_versions_runs_and_tasks(store: &dyn Store) {
     assert!(write(store, |w| w.update_task(ws, ann, None, Some(false), at(70))));
     let reopened = store.reader().unwrap().task(ws, ann).unwrap().unwrap();
     assert_eq!((reopened.status.as_str(), reopened.closed_at), ("open", None));
+}
+
+/// The timers of waiting runs are read in (due time, id) order from a key on, up to a time and a count, and
+/// only active runs with a timer; runs an event can move are found by (workspace, contact); a batch of runs is
+/// read by id and updated at once; step counters add up.
+pub fn flow_run_timers_and_listening(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let other = workspace(store, "Other");
+    let ids = write(store, |w| {
+        let row = w.save_flow(&flow("flow_waits", ws, "active", 1, "{}", 1))?;
+        let theirs = w.save_flow(&flow("flow_theirs", other, "active", 1, "{}", 1))?;
+        // Due at 160, 100, 100, 130 (entered at n, due at n + 60); one without a timer; one ended.
+        let mut ids = Vec::new();
+        for (contact, entered) in [(1, 100), (2, 40), (3, 40), (4, 70)] {
+            ids.push(w.save_run(&run(row, ws, contact, "", entered))?);
+        }
+        let mut listening = run(theirs, other, 5, "", 10);
+        listening.due_at = None;
+        listening.listening = true;
+        ids.push(w.save_run(&listening)?);
+        let mut ended = run(row, ws, 6, "", 0);
+        ended.status = RunStatus::Ended;
+        ended.end_reason = Some(RunEnd::Completed);
+        ids.push(w.save_run(&ended)?);
+        Ok(ids)
+    });
+    let timer = |i: usize, due: i64| DueRun { due_at: at(due), id: ids[i], flow_row: 0 };
+    let mut w = store.writer().unwrap();
+    let row = w.flow(ws, "flow_waits").unwrap().expect("saved").row;
+    let due = |w: &mut dyn crate::WriteTx, after: (Timestamp, i64), until: i64, limit: usize| {
+        let got = w.due_runs(after, at(until), limit).unwrap();
+        assert!(got.iter().all(|d| d.flow_row == row), "each timer names its flow");
+        got.into_iter().map(|d| DueRun { flow_row: 0, ..d }).collect::<Vec<_>>()
+    };
+    let start = (Timestamp::from_micros(i64::MIN), i64::MIN);
+    // Two at 100 in id order, then 130; 160 is after the bound; the ended run and the one without a timer never.
+    assert_eq!(due(&mut *w, start, 150, 10), [timer(1, 100), timer(2, 100), timer(3, 130)]);
+    assert_eq!(due(&mut *w, start, 150, 1), [timer(1, 100)], "at most `limit`");
+    assert_eq!(due(&mut *w, (at(100), ids[1]), 1_000, 10), [timer(2, 100), timer(3, 130), timer(0, 160)]);
+    assert_eq!(due(&mut *w, (at(160), ids[0]), 1_000, 10), []);
+    // A batch of runs by id (an unknown id is left out), moved at once: the timers follow.
+    let mut runs = w.runs_by_id(&[ids[0], ids[3], 999_999]).unwrap();
+    runs.sort_by_key(|r| r.id);
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0], ids[3]]);
+    runs[0].due_at = Some(at(90));
+    runs[0].step = Some("s2".into());
+    runs[0].listening = true;
+    runs[1].status = RunStatus::Ended;
+    runs[1].end_reason = Some(RunEnd::Completed);
+    runs[1].due_at = None;
+    runs[1].trigger = "{\"coupon\":\"X\"}".into();
+    runs[1].contact = ContactId(44); // its contact was merged into another
+    w.update_runs(&runs).unwrap();
+    assert_eq!(due(&mut *w, start, 1_000, 10), [timer(0, 90), timer(1, 100), timer(2, 100)]);
+    let mut back = w.runs_by_id(&[ids[0], ids[3]]).unwrap();
+    back.sort_by_key(|r| r.id);
+    assert_eq!(back, runs, "every field the update wrote reads back");
+    // Runs an event can move, by workspace and contact.
+    let listens: Vec<i64> = w.listening_runs(ws, ContactId(1)).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(listens, [ids[0]]);
+    assert!(w.listening_runs(other, ContactId(1)).unwrap().is_empty(), "another workspace's contact");
+    assert!(w.listening_runs(ws, ContactId(2)).unwrap().is_empty(), "not listening");
+    assert_eq!(w.listening_runs(other, ContactId(5)).unwrap().len(), 1);
+    let mut contacts = Vec::new();
+    w.listening_contacts(&mut |c| contacts.push(c)).unwrap();
+    contacts.sort();
+    assert_eq!(contacts, [ContactId(1), ContactId(5)]);
+    // Counters gathered over a transaction add up with single counts.
+    w.count_step_by(row, "s1", "sent", 40).unwrap();
+    w.count_step(row, "s1", "sent").unwrap();
+    w.count_step_by(row, "s1", "sent", 2).unwrap();
+    drop(w);
+    let stats = store.reader().unwrap().flow_stats(row).unwrap();
+    assert_eq!(stats.steps["s1"].get("sent"), Some(&43));
+    assert_eq!((stats.entered, stats.active), (5, 3));
 }

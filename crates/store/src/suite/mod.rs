@@ -72,6 +72,7 @@ macro_rules! store_suite {
             segments_members_and_sizes,
             templates_versions_and_channels,
             flows_versions_runs_and_tasks,
+            flow_run_timers_and_listening,
             sends_are_idempotent_and_messages_filtered,
             subject_variants_are_kept,
             suppression_per_workspace_and_channel,
