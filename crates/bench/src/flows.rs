@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use kairos_domain::{MessageStatus, RunStatus};
 use serde_json::{Value, json};
 
 use crate::client::HttpClient;
@@ -257,11 +258,12 @@ pub fn phase(phase: &str, contacts: usize, dir: &std::path::Path, start: crate::
             ok(&mut c, "/api/v1/dev/clock", &sk, json!({"advance": "61m"})).await?;
             let fired = started.elapsed();
             let stats = c.get(&format!("/api/v1/flows/{waiting}/stats"), &sk).await?.json();
-            let sent = stats["steps"]["send"]["sent"].as_u64().unwrap_or(0);
+            // The run counts and step counters, keyed by the domain's names of the statuses they count.
+            let sent = stats["steps"]["send"][MessageStatus::Sent.as_str()].as_u64().unwrap_or(0);
+            let active = &stats[RunStatus::Active.as_str()];
             anyhow::ensure!(
-                stats["active"] == 0 && sent == contacts as u64,
-                "after the timers: {} runs still active, {sent} of {contacts} sent",
-                stats["active"]
+                *active == 0 && sent == contacts as u64,
+                "after the timers: {active} runs still active, {sent} of {contacts} sent"
             );
             println!(
                 "timers:  {contacts} timers due at once: {:.2} s, {:.0} step transitions/s ({TRANSITIONS_PER_RUN} per run: delay, split, send, end)",
