@@ -258,6 +258,7 @@ pub fn phase(phase: &str, contacts: usize, dir: &std::path::Path, start: crate::
             ok(&mut c, "/api/v1/dev/clock", &sk, json!({"advance": "61m"})).await?;
             let fired = started.elapsed();
             let stats = c.get(&format!("/api/v1/flows/{waiting}/stats"), &sk).await?.json();
+            // The run counts and step counters, keyed by the domain's names of the statuses they count.
             let sent = stats["steps"]["send"][MessageStatus::Sent.as_str()].as_u64().unwrap_or(0);
             let active = &stats[RunStatus::Active.as_str()];
             anyhow::ensure!(
