@@ -52,13 +52,26 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_000_000.0
 }
 
-pub fn run(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<()> {
-    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, start.clone(), false))?;
+/// On PostgreSQL (`server_url`), each of the two stores is a database of its own made on that server for the
+/// run and dropped after it; on SQLite, the data directory.
+pub fn run(
+    contacts: usize,
+    dir: &std::path::Path,
+    (start, release): (crate::Starter, crate::ReleaseLease),
+    server_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let database = || server_url.map(kairos_store_postgres::testing::TestDatabase::create).transpose();
+    let runs_db = database()?;
+    let url = runs_db.as_ref().map(|d| d.url.as_str());
+    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, url, (start.clone(), release), false))?;
     // The restarts, each a fresh process: its resident memory is what the restarted node holds.
-    let resumed = restart_phase("resume", contacts, dir, &key)?;
+    let resumed = restart_phase("resume", contacts, dir, url, &key)?;
     std::fs::remove_dir_all(dir)?;
-    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, start, true))?;
-    let baseline = restart_phase("baseline", contacts, dir, &key)?;
+    drop(runs_db);
+    let control_db = database()?;
+    let url = control_db.as_ref().map(|d| d.url.as_str());
+    let key = crate::runtime()?.block_on(enter_and_measure(contacts, dir, url, (start, release), true))?;
+    let baseline = restart_phase("baseline", contacts, dir, url, &key)?;
     let (secs, rss) = (|l: &str| field(l, "resume_s"), |l: &str| field(l, "rss_bytes"));
     let (t1, t0) = (secs(&resumed), secs(&baseline));
     let (m1, m0) = (rss(&resumed), rss(&baseline));
@@ -83,16 +96,39 @@ pub fn run(contacts: usize, dir: &std::path::Path, start: crate::Starter) -> any
 }
 
 /// Runs `kairos bench flows` again in a new process for one restart phase and returns what it printed.
-fn restart_phase(phase: &str, contacts: usize, dir: &std::path::Path, key: &str) -> anyhow::Result<String> {
-    let out = std::process::Command::new(std::env::current_exe()?)
+fn restart_phase(
+    phase: &str,
+    contacts: usize,
+    dir: &std::path::Path,
+    url: Option<&str>,
+    key: &str,
+) -> anyhow::Result<String> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
         .args(["bench", "flows", "--contacts", &contacts.to_string(), "--flows-phase", phase, "--data-dir"])
-        .arg(dir)
-        .env(KEY_ENV, key)
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
+        .arg(dir);
+    match url {
+        Some(url) => command.args(["--database-url", url]),
+        None => command.env_remove("KAIROS_DATABASE_URL"),
+    };
+    let out = command.env(KEY_ENV, key).stderr(std::process::Stdio::inherit()).output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     anyhow::ensure!(out.status.success(), "the {phase} phase failed: {text}");
     Ok(text)
+}
+
+/// The bench's store: the PostgreSQL database at `url`, else SQLite in `dir` (opened off the async threads: a
+/// server database's client blocks).
+async fn open_store(dir: &std::path::Path, url: Option<&str>) -> anyhow::Result<Arc<dyn kairos_store::Store>> {
+    let (dir, url) = (dir.to_path_buf(), url.map(str::to_string));
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<dyn kairos_store::Store>> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(match url {
+            Some(u) => Arc::new(kairos_store_postgres::PgStore::open(&u)?),
+            None => Arc::new(kairos_store_sqlite::SqliteStore::open(&dir)?),
+        })
+    })
+    .await?
 }
 
 /// The number after `name=` in a phase's output.
@@ -112,15 +148,16 @@ fn line_of(out: &str, tag: &str) -> String {
 async fn enter_and_measure(
     contacts: usize,
     dir: &std::path::Path,
-    start: crate::Starter,
+    url: Option<&str>,
+    (start, release): (crate::Starter, crate::ReleaseLease),
     control: bool,
 ) -> anyhow::Result<String> {
-    let store = std::sync::Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
-    let ws = kairos_store::Store::create_workspace(
-        &*store,
-        "bench",
-        kairos_engine::Clock::now(&kairos_engine::SystemClock),
-    )?;
+    let store = open_store(dir, url).await?;
+    let s = store.clone();
+    let ws = tokio::task::spawn_blocking(move || {
+        s.create_workspace("bench", kairos_engine::Clock::now(&kairos_engine::SystemClock))
+    })
+    .await??;
     let (state, listener) = start(store.clone(), dir.to_path_buf(), true).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -209,6 +246,11 @@ async fn enter_and_measure(
     latencies.sort_by(|a, b| a.total_cmp(b));
     let _ = stop_tx.send(());
     server.await??;
+    // The restart phases run in new processes: the engine's lease on a shared database is given up as a
+    // stopped node gives it up.
+    if let Some(leases) = store.leases() {
+        tokio::task::spawn_blocking(move || release(&*leases)).await?;
+    }
     drop(store);
     if control {
         return Ok(sk);
@@ -230,11 +272,17 @@ async fn enter_and_measure(
 
 /// A restart phase, in its own process: `resume` (load and resume the waiting runs, then fire every timer at
 /// once) or `baseline` (the same restart after every run ended). Prints `name=value` fields for the parent.
-pub fn phase(phase: &str, contacts: usize, dir: &std::path::Path, start: crate::Starter) -> anyhow::Result<()> {
+pub fn phase(
+    phase: &str,
+    contacts: usize,
+    dir: &std::path::Path,
+    url: Option<&str>,
+    start: crate::Starter,
+) -> anyhow::Result<()> {
     crate::runtime()?.block_on(async move {
         let sk = std::env::var(KEY_ENV).map_err(|_| anyhow::anyhow!("{KEY_ENV} is not set"))?;
-        let store = std::sync::Arc::new(kairos_store_sqlite::SqliteStore::open(dir)?);
         let started = Instant::now();
+        let store = open_store(dir, url).await?;
         let (state, listener) = start(store, dir.to_path_buf(), true).await?;
         let resume = started.elapsed();
         let rss = rss_now();

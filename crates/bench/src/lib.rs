@@ -35,6 +35,10 @@ pub type Starter = std::sync::Arc<
         + Sync,
 >;
 
+/// The binary's release of the committer lease a [`Starter`] took on a shared database (`cluster::release_alone`):
+/// a benchmark that restarts a node in a new process gives the lease up first, as a cleanly stopped node does.
+pub type ReleaseLease = fn(&dyn kairos_store::Leases);
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
@@ -104,8 +108,9 @@ pub struct BenchArgs {
     /// Data directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
-    /// Database for the ingest benchmark: `postgres://...` measures Kairos on PostgreSQL (the benchmark adds a
-    /// workspace to it); without it, SQLite in the data directory.
+    /// Database for the ingest and flows benchmarks: `postgres://...` measures Kairos on PostgreSQL (ingest adds
+    /// a workspace to that database; flows makes two databases of its own on that server and drops them after);
+    /// without it, SQLite in the data directory.
     #[arg(long, env = "KAIROS_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Kairos nodes for the ingest benchmark on PostgreSQL: this process runs the engine and `nodes - 1` more
@@ -118,7 +123,7 @@ pub struct BenchArgs {
     pub flows_phase: Option<String>,
 }
 
-pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
+pub fn run(args: BenchArgs, start: Starter, release: ReleaseLease) -> anyhow::Result<()> {
     match args.what {
         BenchWhat::Segments => {
             return crate::segments::run(args.contacts.unwrap_or(SEGMENT_CONTACTS_DEFAULT), 4, 200_000);
@@ -139,10 +144,10 @@ pub fn run(args: BenchArgs, start: Starter) -> anyhow::Result<()> {
         BenchWhat::Flows => {
             let contacts = args.contacts.unwrap_or(FLOW_CONTACTS_DEFAULT);
             if let (Some(phase), Some(dir)) = (&args.flows_phase, &args.data_dir) {
-                return crate::flows::phase(phase, contacts, dir, start);
+                return crate::flows::phase(phase, contacts, dir, args.database_url.as_deref(), start);
             }
             let dir = std::env::temp_dir().join(format!("kairos-bench-flows-{}", std::process::id()));
-            let r = crate::flows::run(contacts, &dir, start);
+            let r = crate::flows::run(contacts, &dir, (start, release), args.database_url.as_deref());
             let _ = std::fs::remove_dir_all(&dir);
             return r;
         }

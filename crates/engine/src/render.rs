@@ -57,7 +57,7 @@ impl RenderReads for crate::stores::Stores {
         self.template_tx().templates_of_channel(ws, channel)
     }
     fn product(&mut self, ws: WorkspaceId, id: &str) -> kairos_store::Result<Option<Product>> {
-        self.product_tx().load_product(ws, id)
+        crate::stores::Stores::product(self, ws, id)
     }
     fn products_after(
         &mut self,
@@ -65,7 +65,7 @@ impl RenderReads for crate::stores::Stores {
         after: Option<&str>,
         limit: usize,
     ) -> kairos_store::Result<Vec<Product>> {
-        self.product_tx().products_after(ws, after, limit)
+        crate::stores::Stores::products_after(self, ws, after, limit)
     }
     fn contact_history(&mut self, contact: ContactId) -> kairos_store::Result<Vec<Event>> {
         self.event_tx().contact_events_ordered(contact)

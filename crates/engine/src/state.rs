@@ -170,7 +170,7 @@ impl State {
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {
-        self.w.writer().begin()?;
+        self.w.begin()?;
         Ok(())
     }
 

@@ -177,7 +177,7 @@ pub fn main() -> ExitCode {
         Command::User { command: UserCommand::Create { workspace, email, password, update, storage } } => {
             create_user(&storage, &workspace, &email, &password, update)
         }
-        Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter()),
+        Command::Bench(args) => kairos_bench::run(args, crate::serve::bench_starter(), crate::cluster::release_alone),
         Command::Import { command } => crate::import::run(command),
         Command::Migrate(args) => crate::migrate::run(args),
     };

@@ -312,7 +312,9 @@ fn bench_flows_prints_its_figures() {
         run_with_limit(&["bench", "flows", "--contacts", "500"], &[("KAIROS_LOG", "warn")], Duration::from_secs(120));
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    for figure in ["event -> send decision", "restart with 500 waiting runs", "to load and resume", "step transitions/s"] {
+    for figure in
+        ["event -> send decision", "restart with 500 waiting runs", "to load and resume", "step transitions/s"]
+    {
         assert!(stdout.contains(figure), "missing {figure}: {stdout}");
     }
 }
