@@ -1,7 +1,8 @@
 //! The message-id de-duplication window, held in memory and rebuilt from the event log at start.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::OnceLock;
 
 use kairos_domain::{Duration, Timestamp, WorkspaceId};
 
@@ -10,14 +11,22 @@ use kairos_domain::{Duration, Timestamp, WorkspaceId};
 /// billions of ids).
 #[derive(Default)]
 pub struct Dedupe {
-    seen: HashSet<u128>,
+    /// Digests are keyed hashes already, so the set places them by their own low bits (hashing them again
+    /// was 4 % of a restart).
+    seen: HashSet<u128, BuildHasherDefault<LowBits>>,
     order: VecDeque<(Timestamp, u128)>,
+}
+
+/// The digest's keys: random per process (ids are digested again when the window is read back at start), so
+/// nobody outside can choose message ids whose digests crowd one corner of the set.
+fn keys() -> &'static std::collections::hash_map::RandomState {
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    KEYS.get_or_init(Default::default)
 }
 
 pub fn digest(ws: WorkspaceId, message_id: &str) -> u128 {
     let half = |salt: u64| {
-        // DefaultHasher::new() uses fixed keys: stable within a process, which is all the window needs.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = keys().build_hasher();
         salt.hash(&mut h);
         ws.0.hash(&mut h);
         message_id.hash(&mut h);
@@ -26,7 +35,31 @@ pub fn digest(ws: WorkspaceId, message_id: &str) -> u128 {
     (u128::from(half(0x6b61_6972)) << 64) | u128::from(half(0x6f73_2121))
 }
 
+/// A hasher of one digest: its low 64 bits.
+#[derive(Default)]
+pub struct LowBits(u64);
+
+impl Hasher for LowBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; anything else is still hashed, if slowly.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
 impl Dedupe {
+    /// An empty window with room for `n` ids (the window read back at start, without growing step by step).
+    pub fn with_capacity(n: usize) -> Dedupe {
+        Dedupe { seen: HashSet::with_capacity_and_hasher(n, Default::default()), order: VecDeque::with_capacity(n) }
+    }
+
     /// Records the id; false when it was already seen inside the window.
     pub fn insert(&mut self, key: u128, received_at: Timestamp) -> bool {
         if !self.seen.insert(key) {

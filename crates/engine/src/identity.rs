@@ -45,12 +45,54 @@ struct Claim {
     force: bool,
 }
 
+/// Values of one kind looked up in one statement at most (a group's identities, [`Identity::prefetch`]).
+const PREFETCH_VALUES_MAX: usize = 1_000;
+
+/// The identities an event claims: (kind, value, whether it merges even two known users), in the order
+/// [`Identity::resolve`] weighs them.
+fn claims_of(ev: &Event) -> Vec<(IdentityKind, String, bool)> {
+    let mut claims = Vec::with_capacity(4);
+    if let Some(u) = &ev.user_id {
+        claims.push((IdentityKind::UserId, u.clone(), false));
+    }
+    if ev.kind == EventKind::Alias
+        && let Some(prev) = &ev.previous_id
+    {
+        claims.push((IdentityKind::UserId, prev.clone(), true));
+        claims.push((IdentityKind::AnonymousId, prev.clone(), true));
+    }
+    if let Some(a) = &ev.anonymous_id {
+        claims.push((IdentityKind::AnonymousId, a.clone(), false));
+    }
+    if ev.kind == EventKind::Identify {
+        let traits = &ev.traits;
+        if let Some(e) = traits.get("email").and_then(Value::as_str).and_then(Email::parse) {
+            claims.push((IdentityKind::Email, e.as_str().to_string(), false));
+        }
+        if let Some(p) = traits.get("phone").and_then(Value::as_str).and_then(Phone::parse) {
+            claims.push((IdentityKind::Phone, p.as_str().to_string(), false));
+        }
+    }
+    claims
+}
+
+fn claimed(ev: &Event) -> impl Iterator<Item = (IdentityKind, String)> {
+    claims_of(ev).into_iter().map(|(kind, value, _)| (kind, value))
+}
+
+/// Contacts the load sizes the map for at most (beyond it, the map grows as usual).
+const CONTACTS_PRESIZE_MAX: usize = 50_000_000;
+
 /// The identity subsystem's state.
 pub(crate) struct Identity {
     next_contact: i64,
     /// Every live contact.
     pub(crate) contacts: HashMap<ContactId, Contact>,
     identities: HashMap<IdentKey, ContactId>,
+    /// Identities the store did not have when this transaction looked a group's identities up at once
+    /// ([`Identity::prefetch`]): a later look-up in the transaction needs no round trip. Only this committer
+    /// binds identities, and a bound one is found in `identities` first; cleared at every commit.
+    absent: std::collections::HashSet<IdentKey>,
     redirects: HashMap<ContactId, ContactId>,
     /// Contacts changed in the current transaction, written at commit.
     pub(crate) dirty: Vec<ContactId>,
@@ -64,7 +106,9 @@ impl Identity {
     /// Loads every live contact and the merge pointers.
     pub(crate) fn load<W: IdentityStore + ?Sized>(w: &mut W) -> Result<Identity, EngineError> {
         let next_contact = w.max_contact_id()? + 1;
-        let mut contacts = HashMap::new();
+        // Room for every id given out so far (live contacts are most of them), so the map is not grown and
+        // copied step by step while a large store loads.
+        let mut contacts = HashMap::with_capacity(usize::try_from(next_contact).unwrap_or(0).min(CONTACTS_PRESIZE_MAX));
         w.all_contacts(&mut |c| {
             contacts.insert(c.id, c);
         })?;
@@ -76,6 +120,7 @@ impl Identity {
             next_contact,
             contacts,
             identities: HashMap::new(),
+            absent: Default::default(),
             redirects,
             dirty: Vec::new(),
             dirty_set: Default::default(),
@@ -115,8 +160,45 @@ impl Identity {
         Ok(id)
     }
 
+    /// Looks up at once, one statement per kind, the identities `events` claim that are not cached, so that
+    /// resolving them one by one finds each in memory (found) or in `absent` (not in the store).
+    pub(crate) fn prefetch<'a, W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        events: impl Iterator<Item = &'a Event>,
+    ) -> Result<(), EngineError> {
+        let mut wanted: HashMap<IdentityKind, Vec<String>> = HashMap::new();
+        for ev in events {
+            for (kind, value) in claimed(ev) {
+                let key: IdentKey = (ws, kind, value.as_str().into());
+                if !self.identities.contains_key(&key) && !self.absent.contains(&key) {
+                    wanted.entry(kind).or_default().push(value);
+                }
+            }
+        }
+        for (kind, mut values) in wanted {
+            values.sort_unstable();
+            values.dedup();
+            for chunk in values.chunks(PREFETCH_VALUES_MAX) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                let found = w.lookup_identities(ws, kind, &refs)?;
+                for v in chunk {
+                    self.absent.insert((ws, kind, v.as_str().into()));
+                }
+                for (v, id) in found {
+                    let key: IdentKey = (ws, kind, v.into_boxed_str());
+                    self.absent.remove(&key);
+                    self.identities.insert(key, id);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// After a commit: bounds the identity cache.
     pub(crate) fn trim(&mut self) {
+        self.absent.clear();
         if self.identities.len() > KEY_CACHE_MAX {
             self.identities.clear();
         }
@@ -166,6 +248,9 @@ impl Identity {
         if let Some(&id) = self.identities.get(&key) {
             return Ok(Some(self.follow(id)));
         }
+        if self.absent.contains(&key) {
+            return Ok(None);
+        }
         let found = w.lookup_identity(ws, kind, value)?;
         if let Some(id) = found {
             self.identities.insert(key, id);
@@ -182,7 +267,9 @@ impl Identity {
         id: ContactId,
     ) -> Result<(), EngineError> {
         w.set_identity(ws, kind, value, id)?;
-        self.identities.insert((ws, kind, value.into()), id);
+        let key: IdentKey = (ws, kind, value.into());
+        self.absent.remove(&key);
+        self.identities.insert(key, id);
         Ok(())
     }
 
@@ -204,30 +291,8 @@ impl Identity {
         now: Timestamp,
         merged: &mut Vec<Merged>,
     ) -> Result<ContactId, EngineError> {
-        let mut claims: Vec<Claim> = Vec::with_capacity(4);
-        let mut claim =
-            |kind, value: &str, force| claims.push(Claim { kind, value: value.to_string(), found: None, force });
-        if let Some(u) = &ev.user_id {
-            claim(IdentityKind::UserId, u, false);
-        }
-        if ev.kind == EventKind::Alias
-            && let Some(prev) = &ev.previous_id
-        {
-            claim(IdentityKind::UserId, prev, true);
-            claim(IdentityKind::AnonymousId, prev, true);
-        }
-        if let Some(a) = &ev.anonymous_id {
-            claim(IdentityKind::AnonymousId, a, false);
-        }
-        if ev.kind == EventKind::Identify {
-            let traits = &ev.traits;
-            if let Some(e) = traits.get("email").and_then(Value::as_str).and_then(Email::parse) {
-                claim(IdentityKind::Email, e.as_str(), false);
-            }
-            if let Some(p) = traits.get("phone").and_then(Value::as_str).and_then(Phone::parse) {
-                claim(IdentityKind::Phone, p.as_str(), false);
-            }
-        }
+        let mut claims: Vec<Claim> =
+            claims_of(ev).into_iter().map(|(kind, value, force)| Claim { kind, value, found: None, force }).collect();
         for c in &mut claims {
             c.found = self.lookup(w, ws, c.kind, &c.value)?;
         }

@@ -83,7 +83,7 @@ impl Seed {
                 return Err((e, Box::new(Seed { w, defaults, links, secrets, dispatch, recs })));
             }
         };
-        let mut dedupe = Dedupe::default();
+        let mut dedupe = Dedupe::with_capacity(recent.len());
         for (key, at) in recent.into_iter().rev() {
             dedupe.insert(key, at);
         }
@@ -205,6 +205,8 @@ impl State {
         now: Timestamp,
     ) -> Result<IngestOutcome, EngineError> {
         let mut out = IngestOutcome::default();
+        // The group's identities in one look-up per kind (a server database: one round trip, not one per event).
+        self.identity.prefetch(self.w.writer(), ws, events.iter().map(|p| &p.event))?;
         for p in events {
             if self.dedupe.insert(digest(ws, p.event.message_id.as_str()), p.event.received_at) {
                 self.ingest_one(ws, trusted, p.event, p.data, now)?;

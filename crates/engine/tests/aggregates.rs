@@ -239,8 +239,11 @@ fn run_case(steps: Vec<Step>, chunks: Vec<usize>, restart: Option<usize>) -> Res
     // Every distinct message id is stored exactly once, under exactly one live contact.
     prop_assert_eq!(stored_ids.len(), unique.len());
     prop_assert!(stored_ids.values().all(|&n| n == 1));
-    // One person per user id: all of user-N's identities resolve to one contact.
+    // One person per user id: one live contact has it, and all of user-N's identities resolve to that one.
     for who in 0..4 {
+        let want = format!("user-{who}");
+        let holders = contacts.iter().filter(|c| c.user_id.as_deref() == Some(want.as_str())).count();
+        prop_assert!(holders <= 1, "{} live contacts have user id {}", holders, want);
         let by_user = engine
             .read(|r| r.contact_by_identity(ws, kairos_store::IdentityKind::UserId, &format!("user-{who}")))
             .unwrap();

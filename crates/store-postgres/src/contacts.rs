@@ -165,10 +165,13 @@ impl ContactWrites for PgWriter {
     }
 
     fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
-        self.conn.for_each("SELECT data FROM contacts WHERE merged_into IS NULL", &[], &mut |r| {
-            f(from_json("contact", get(r, 0)?)?);
-            Ok(())
-        })
+        let conn = &mut self.conn;
+        kairos_store::codec::decode_contacts_beside(
+            &mut |row| {
+                conn.for_each("SELECT data FROM contacts WHERE merged_into IS NULL", &[], &mut |r| row(get(r, 0)?))
+            },
+            f,
+        )
     }
 
     fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()> {
@@ -187,6 +190,25 @@ impl ContactWrites for PgWriter {
             &[&ws.0, &kind.code(), &value],
         )?;
         row.map(|r| Ok(ContactId(get(&r, 0)?))).transpose()
+    }
+
+    fn lookup_identities(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        values: &[&str],
+    ) -> Result<Vec<(String, ContactId)>> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.flush_identities()?;
+        let rows = self.conn.query(
+            "SELECT i.value, COALESCE(c.merged_into, i.contact_id) FROM identities i
+             LEFT JOIN contacts c ON c.id = i.contact_id
+             WHERE i.workspace_id = $1 AND i.kind = $2 AND i.value = ANY($3)",
+            &[&ws.0, &kind.code(), &values],
+        )?;
+        rows.iter().map(|r| Ok((get(r, 0)?, ContactId(get(r, 1)?)))).collect()
     }
 
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {

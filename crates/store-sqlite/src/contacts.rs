@@ -74,11 +74,15 @@ impl ContactWrites for SqliteWriter {
     fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
         let mut stmt = self.conn.prepare("SELECT data FROM contacts WHERE merged_into IS NULL").db()?;
         let mut rows = stmt.query([]).db()?;
-        while let Some(r) = rows.next().db()? {
-            let data: String = r.get(0).db()?;
-            f(serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?);
-        }
-        Ok(())
+        kairos_store::codec::decode_contacts_beside(
+            &mut |row| {
+                while let Some(r) = rows.next().db()? {
+                    row(r.get(0).db()?)?;
+                }
+                Ok(())
+            },
+            f,
+        )
     }
 
     fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()> {

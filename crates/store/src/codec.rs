@@ -102,3 +102,106 @@ pub fn readable_event(seq: i64, data: &str) -> Option<Event> {
         }
     }
 }
+
+/// Rows of contact JSON a loading store hands its decoding thread at a time.
+const DECODE_BATCH_ROWS: usize = 256;
+/// Batches waiting for that thread at most (the rest of the rows wait in the database).
+const DECODE_BATCHES_QUEUED_MAX: usize = 8;
+
+/// Where a store's reading loop hands each contact JSON row.
+pub type RowSink<'a> = dyn FnMut(String) -> Result<()> + 'a;
+
+/// Every contact JSON `read` yields, decoded on a second thread while this one reads on and hands `f` what is
+/// decoded: at start a store decodes each live profile, and on two cores reading and decoding (with the
+/// first touch of the memory each profile takes) then overlap. `read` calls its argument once per row.
+pub fn decode_contacts_beside(
+    read: &mut dyn FnMut(&mut RowSink<'_>) -> Result<()>,
+    f: &mut dyn FnMut(Contact),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<Vec<String>>(DECODE_BATCHES_QUEUED_MAX);
+        // Unbounded back: the decoder never waits on this thread, so a full row queue cannot deadlock.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Result<Vec<Contact>>>();
+        scope.spawn(move || {
+            for batch in rows_rx {
+                let decoded = batch.iter().map(|s| from_json("contact", s)).collect::<Result<Vec<Contact>>>();
+                if done_tx.send(decoded).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut deliver = |batch: Result<Vec<Contact>>| batch.map(|cs| cs.into_iter().for_each(&mut *f));
+        let mut batch = Vec::with_capacity(DECODE_BATCH_ROWS);
+        let mut failed = None;
+        let read_result = read(&mut |row| {
+            batch.push(row);
+            if batch.len() == DECODE_BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODE_BATCH_ROWS));
+                rows_tx.send(full).map_err(|_| StoreError::Corrupt("the contact decoder stopped".into()))?;
+                while let Ok(done) = done_rx.try_recv() {
+                    if let Err(e) = deliver(done) {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            Ok(())
+        });
+        if !batch.is_empty() {
+            let _ = rows_tx.send(batch);
+        }
+        drop(rows_tx);
+        for done in done_rx {
+            if let Err(e) = deliver(done) {
+                failed.get_or_insert(e);
+            }
+        }
+        read_result?;
+        failed.map_or(Ok(()), Err)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kairos_domain::{Timestamp, WorkspaceId};
+
+    fn rows(n: usize) -> Vec<String> {
+        (0..n).map(|i| to_json(&Contact::new(ContactId(i as i64 + 1), WorkspaceId(1), Timestamp(7)))).collect()
+    }
+
+    fn load(rows: &[String], fail_read_at: Option<usize>) -> (Result<()>, Vec<i64>) {
+        let mut got = Vec::new();
+        let r = decode_contacts_beside(
+            &mut |sink| {
+                for (i, row) in rows.iter().enumerate() {
+                    if Some(i) == fail_read_at {
+                        return Err(StoreError::Unavailable("lost".into()));
+                    }
+                    sink(row.clone())?;
+                }
+                Ok(())
+            },
+            &mut |c| got.push(c.id.0),
+        );
+        (r, got)
+    }
+
+    /// Every row arrives decoded, in order, whatever the number of batches (none, a part, exact, several).
+    #[test]
+    fn contacts_decoded_beside_arrive_in_order() {
+        for n in [0, 1, DECODE_BATCH_ROWS - 1, DECODE_BATCH_ROWS, DECODE_BATCH_ROWS + 1, 20 * DECODE_BATCH_ROWS + 3] {
+            let (r, got) = load(&rows(n), None);
+            r.unwrap();
+            assert_eq!(got, (1..=n as i64).collect::<Vec<_>>(), "{n} rows");
+        }
+    }
+
+    /// A row that is not a contact fails the load (it does not hang or skip it); so does a failed read.
+    #[test]
+    fn a_bad_row_or_a_failed_read_fails_the_load() {
+        let mut bad = rows(3 * DECODE_BATCH_ROWS);
+        bad[DECODE_BATCH_ROWS + 5] = "{not json".into();
+        assert!(matches!(load(&bad, None).0, Err(StoreError::Corrupt(_))));
+        assert!(matches!(load(&rows(1000), Some(600)).0, Err(StoreError::Unavailable(_))));
+    }
+}

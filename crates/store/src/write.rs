@@ -54,6 +54,22 @@ pub trait ContactWrites {
     fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()>;
     /// The contact an identity belongs to, following merges to the survivor.
     fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>>;
+    /// [`Self::lookup_identity`] of several values of one kind: (value, contact) of those found, in no order. A
+    /// server database answers in one statement (the committer looks up a whole group's identities at once).
+    fn lookup_identities(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        values: &[&str],
+    ) -> Result<Vec<(String, ContactId)>> {
+        let mut found = Vec::new();
+        for v in values {
+            if let Some(id) = self.lookup_identity(ws, kind, v)? {
+                found.push((v.to_string(), id));
+            }
+        }
+        Ok(found)
+    }
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()>;
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()>;
 }

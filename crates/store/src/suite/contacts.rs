@@ -21,6 +21,10 @@ pub fn merges_follow_survivors(store: &dyn Store) {
         w.set_identity(ws, IdentityKind::Email, "ann.work@shop.example", b)?;
         w.set_identity(ws, IdentityKind::AnonymousId, "anon-3", c)?;
         w.set_identity(other, IdentityKind::UserId, "u-ann", ContactId(4))?;
+        // Several at once, within the transaction that bound them (a server database's buffered identities).
+        let found = w.lookup_identities(ws, IdentityKind::Email, &["nobody@shop.example", "ann.work@shop.example"])?;
+        assert_eq!(found, [("ann.work@shop.example".to_string(), b)]);
+        assert!(w.lookup_identities(ws, IdentityKind::UserId, &[])?.is_empty());
         for (seq, who) in [(1, a), (2, b), (3, b), (4, c)] {
             let e = track(&format!("m{seq}"), "Page Viewed", seq, seq, json!({}));
             w.insert_event(ws, who, seq, &e, &json(&e))?;
@@ -42,6 +46,13 @@ pub fn merges_follow_survivors(store: &dyn Store) {
         w.mark_merged(a, c, at(11))?;
         assert_eq!(w.lookup_identity(ws, IdentityKind::UserId, "u-ann")?, Some(c));
         assert_eq!(w.lookup_identity(ws, IdentityKind::Email, "ann.work@shop.example")?, Some(c));
+        let mut found = w.lookup_identities(ws, IdentityKind::UserId, &["u-ann", "u-cai"])?;
+        found.extend(w.lookup_identities(other, IdentityKind::UserId, &["u-ann"])?);
+        assert_eq!(
+            found,
+            [("u-ann".to_string(), c), ("u-ann".to_string(), ContactId(4))],
+            "merges followed, per workspace"
+        );
         assert_eq!(w.max_contact_id()?, 4);
         Ok(())
     });
