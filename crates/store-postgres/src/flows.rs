@@ -250,15 +250,7 @@ impl FlowWrites for PgWriter {
     }
 
     fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>> {
-        let rows = self.conn.query(
-            concat!(
-                "SELECT ",
-                run_columns!(),
-                " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"
-            ),
-            &[&contact.0],
-        )?;
-        rows.iter().map(run_row).collect()
+        active_runs(&mut self.conn, contact)
     }
 
     fn run_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<RunEntry> {
@@ -344,15 +336,7 @@ impl FlowReads for PgReader<'_> {
     }
 
     fn contact_runs(&self, contact: ContactId) -> Result<Vec<StoredRun>> {
-        let rows = self.conn().query(
-            concat!(
-                "SELECT ",
-                run_columns!(),
-                " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"
-            ),
-            &[&contact.0],
-        )?;
-        rows.iter().map(run_row).collect()
+        active_runs(&mut self.conn(), contact)
     }
 
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
@@ -412,4 +396,13 @@ fn task_row(r: &postgres::Row) -> Result<Task> {
         assignee: get(r, 6)?,
         closed_at: get::<Option<i64>>(r, 7)?.map(Timestamp::from_micros),
     })
+}
+
+/// A contact's active runs, by id (the committer's and a read view's).
+fn active_runs(conn: &mut Conn, contact: ContactId) -> Result<Vec<StoredRun>> {
+    let rows = conn.query(
+        concat!("SELECT ", run_columns!(), " FROM flow_runs WHERE contact_id = $1 AND status = 'active' ORDER BY id"),
+        &[&contact.0],
+    )?;
+    rows.iter().map(run_row).collect()
 }

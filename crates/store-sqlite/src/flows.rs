@@ -194,14 +194,7 @@ impl FlowWrites for SqliteWriter {
     }
 
     fn active_runs_of(&mut self, contact: ContactId) -> Result<Vec<StoredRun>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM flow_runs WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
-            ))
-            .db()?;
-        let rows = stmt.query_map([contact.0], run_row).db()?;
-        rows.collect::<Result<Vec<_>, _>>().db()
+        active_runs(&self.conn, contact)
     }
 
     fn run_entry(&mut self, flow_row: i64, contact: ContactId, key: &str) -> Result<RunEntry> {
@@ -277,6 +270,17 @@ impl FlowWrites for SqliteWriter {
     }
 }
 
+/// A contact's active runs, by id (the committer's and a read view's).
+fn active_runs(conn: &Connection, contact: ContactId) -> Result<Vec<StoredRun>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM flow_runs WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
+        ))
+        .db()?;
+    let rows = stmt.query_map([contact.0], run_row).db()?;
+    rows.collect::<Result<Vec<_>, _>>().db()
+}
+
 fn flow(conn: &Connection, ws: WorkspaceId, public_id: &str) -> Result<Option<StoredFlow>> {
     let mut stmt = conn
         .prepare_cached(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE workspace_id = ?1 AND public_id = ?2"))
@@ -299,14 +303,7 @@ impl FlowReads for SqliteReader<'_> {
     }
 
     fn contact_runs(&self, contact: ContactId) -> Result<Vec<StoredRun>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM flow_runs WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
-            ))
-            .db()?;
-        let rows = stmt.query_map([contact.0], run_row).db()?;
-        rows.collect::<Result<Vec<_>, _>>().db()
+        active_runs(&self.conn, contact)
     }
 
     fn flow_stats(&self, flow_row: i64) -> Result<FlowStats> {
