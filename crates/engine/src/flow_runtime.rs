@@ -308,15 +308,7 @@ impl State {
             },
             None => String::new(),
         };
-        let entry = self.w.flow_tx().run_entry(f.row, contact, &key)?;
-        let again = match f.def.entry.reentry {
-            Reentry::Always => true,
-            Reentry::Once => entry.last_entered.is_none(),
-            Reentry::OncePer(d) => entry.last_entered.is_none_or(|t| t <= now.saturating_sub(d)),
-        };
-        if entry.active || !again {
-            return Ok(false);
-        }
+        // The checks in memory first: a contact the entry filter or consent turns away costs the store nothing.
         let Some(c) = self.identity.contacts.get(&contact) else { return Ok(false) };
         if let Some(entry) = &f.entry {
             let view = View { contact: c, seg: self.segments.contact_state(contact) };
@@ -334,6 +326,15 @@ impl State {
             if !ok {
                 return Ok(false);
             }
+        }
+        let entry = self.w.flow_tx().run_entry(f.row, contact, &key)?;
+        let again = match f.def.entry.reentry {
+            Reentry::Always => true,
+            Reentry::Once => entry.last_entered.is_none(),
+            Reentry::OncePer(d) => entry.last_entered.is_none_or(|t| t <= now.saturating_sub(d)),
+        };
+        if entry.active || !again {
+            return Ok(false);
         }
         let mut stored = StoredRun {
             id: 0,
