@@ -22,7 +22,7 @@ const LOGIN_FILE: &str = "demo-login.json";
 const DEMO_EMAIL: &str = "demo@kairos.local";
 const DEMO_NAME: &str = "Velo Demo Store";
 /// The demo's high-value cart threshold (EUR): above it the abandoned-cart flow asks the team to call.
-const DEMO_HIGH_VALUE_CART: f64 = 3_000.0;
+const DEMO_HIGH_VALUE_CART: f64 = 2_000.0;
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)?;
     let store = crate::cli::open_database(args.database_url.as_deref(), &args.data_dir)?;

@@ -61,7 +61,7 @@ async fn demo_generates_a_store_and_serves_it() {
         (settings["store"]["name"].as_str(), settings["store"]["currency"].as_str()),
         (Some("Velo Demo Store"), Some("EUR"))
     );
-    assert_eq!(settings["high_value_cart"], 3000.0, "a call-worthy cart on the demo's scale");
+    assert_eq!(settings["high_value_cart"], 2000.0, "a call-worthy cart on the demo's scale");
     let contacts = c.get("/api/v1/contacts?limit=1000", sk).await.unwrap().json();
     let contacts = contacts["items"].as_array().unwrap();
     let emails: Vec<&str> = contacts.iter().filter_map(|p| p["email"].as_str()).collect();
