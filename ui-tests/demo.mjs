@@ -51,7 +51,7 @@ const PAGES = [
     expect(cells.some((c) => /€[1-9]/.test(c)), `the welcome series earned revenue: ${cells}`);
   }],
   ['flow-abandoned-cart', `/ui/flows/${cart.id}`, async (p) => {
-    await p.locator('.canvas').getByText('Check: people whose cart value is more than 3000').waitFor();
+    await p.locator('.canvas').getByText('Check: people whose cart value is more than 2000').waitFor();
     await p.getByText('People who did “Order Completed” since entering the flow').waitFor();
     expect(numberIn(await p.locator('[data-kpi="attributed_revenue"] .value').innerText()) > 0, 'the cart flow earned revenue');
   }],
