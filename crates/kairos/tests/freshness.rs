@@ -142,9 +142,11 @@ async fn a_message_retried_later_is_rendered_again_when_it_goes() {
     subscriber(&mut c, wk, sk, "tess").await;
     let viewed = json!({"userId": "tess", "event": "Product Viewed", "properties": {"product_id": "lamp", "name": "Lamp", "price": 200}});
     assert_eq!(c.post_json("/v1/track", wk, &viewed).await.unwrap().status, 200);
-    advance(&mut c, sk, "2h").await;
-    advance(&mut c, sk, "1m").await;
+    // One step past the 2 h delay: with two steps, a first attempt that failed quickly at the first would be
+    // retried (30 s backoff) at the second, before the price changes below.
+    advance(&mut c, sk, "121m").await;
     let m = common::wait_status(&mut c, sk, "tess@example.com", "retrying").await;
+    assert_eq!(m["attempts"], 1, "{m}");
     assert!(m["text"].as_str().unwrap().contains("$200.00"), "{m}");
 
     // The price changes before the retry: the retried message carries the price of the moment it goes.
