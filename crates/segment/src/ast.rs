@@ -90,6 +90,18 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
+    /// Every operator (property tests draw from it).
+    pub const ALL: [CompareOp; 8] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Contains,
+        CompareOp::StartsWith,
+    ];
+
     /// The operator as written in both forms: `=`, `!=`, `>`, `>=`, `<`, `<=`, `contains`, `starts_with`.
     pub fn as_str(self) -> &'static str {
         match self {

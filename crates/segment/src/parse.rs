@@ -1177,16 +1177,7 @@ pub(crate) mod tests {
             .prop_map(|(n, unit)| Duration::from_secs(n * unit))
     }
     fn arb_op() -> impl Strategy<Value = CompareOp> {
-        prop::sample::select(vec![
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-            CompareOp::Contains,
-            CompareOp::StartsWith,
-        ])
+        prop::sample::select(CompareOp::ALL.to_vec())
     }
     fn arb_window() -> impl Strategy<Value = Window> {
         prop_oneof![

@@ -252,16 +252,7 @@ fn field() -> impl Strategy<Value = FieldPath> {
 }
 
 fn op() -> impl Strategy<Value = CompareOp> {
-    prop::sample::select(vec![
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-        CompareOp::Contains,
-        CompareOp::StartsWith,
-    ])
+    prop::sample::select(CompareOp::ALL.to_vec())
 }
 
 fn window() -> impl Strategy<Value = Option<Window>> {
