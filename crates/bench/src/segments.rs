@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kairos_domain::{ConsentStatus, Contact, ContactId, Event, JsonMap, Money, Timestamp, WorkspaceId};
-use kairos_engine::segments::{Change, Profiles, SegDef, Segments};
+use kairos_engine::profiles::ProfileMap;
+use kairos_engine::segments::{Change, SegDef, Segments};
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 
@@ -18,15 +19,6 @@ const CATEGORIES: &[&str] = &["bicycles", "helmets", "lights", "clothing", "tool
 /// A second segment, created after the measurements: `trait.first_name` is read by no segment before it.
 const NEW_FIELD_DEFINITION: &str = "trait.first_name = \"Aino\" and orders.count >= 1";
 const DAY_US: i64 = 86_400_000_000;
-
-/// The profiles, by id (ids are 1..=N).
-struct People(Vec<Contact>);
-
-impl Profiles for People {
-    fn profile(&self, id: ContactId) -> Option<&Contact> {
-        self.0.get(usize::try_from(id.0 - 1).ok()?)
-    }
-}
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -82,7 +74,8 @@ pub fn run(contacts: usize, events_per_contact: usize, updates: usize) -> anyhow
     // The profiles first, then the segment state, so each one's resident memory is measured on its own.
     let rss_start = rss_bytes();
     let bar = progress("profiles", contacts);
-    let mut people = People(Vec::with_capacity(contacts));
+    // Held as the committer holds a loaded store's profiles: packed until used.
+    let mut people = ProfileMap::with_capacity(contacts);
     for i in 0..contacts {
         let id = ContactId(i as i64 + 1);
         let mut c = Contact::new(id, ws, now);
@@ -95,7 +88,7 @@ pub fn run(contacts: usize, events_per_contact: usize, updates: usize) -> anyhow
         if rng.random_bool(0.6) {
             c.set_consent("email", ConsentStatus::Subscribed, now, "bench");
         }
-        people.0.push(c);
+        people.insert_packed(&c);
         if i % 10_000 == 0 {
             bar.set_position(i as u64);
         }
@@ -143,11 +136,12 @@ pub fn run(contacts: usize, events_per_contact: usize, updates: usize) -> anyhow
     let mut latencies = Vec::with_capacity(updates);
     let mut refreshes = Vec::with_capacity(updates);
     for n in 0..updates {
-        let c = &people.0[rng.random_range(0..people.0.len())];
+        let id = ContactId(rng.random_range(1..=contacts as i64));
+        let c = people.get(&id).expect("every id 1..=N is held");
         let ev = view_event(now.as_micros() - (n as i64 % 1000), CATEGORIES[n % CATEGORIES.len()]);
         let t0 = Instant::now();
         seg.record(ws, c.id, &ev, now);
-        seg.evaluate(ws, c, now, &mut changes);
+        seg.evaluate(ws, &c, now, &mut changes);
         let t1 = Instant::now();
         seg.refresh(&[c.id], &people);
         refreshes.push(t1.elapsed().as_nanos() as u64);

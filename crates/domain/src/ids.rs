@@ -83,6 +83,10 @@ impl Email {
         }
         Some(Self(s))
     }
+    /// An address already normalised by `parse` (read back from this process's own packed profiles).
+    pub(crate) fn trusted(s: String) -> Self {
+        Self(s)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -112,6 +116,10 @@ impl Phone {
             return None;
         }
         Some(Self(if plus { format!("+{digits}") } else { digits }))
+    }
+    /// A number already normalised by `parse` (read back from this process's own packed profiles).
+    pub(crate) fn trusted(s: String) -> Self {
+        Self(s)
     }
     pub fn as_str(&self) -> &str {
         &self.0

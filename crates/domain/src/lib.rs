@@ -13,6 +13,7 @@ pub mod json;
 pub mod lead;
 pub mod message;
 pub mod money;
+pub mod pack;
 pub mod priority;
 pub mod product;
 pub mod quiz;

@@ -156,14 +156,13 @@ impl State {
         let mut audience: Vec<ContactId> = self
             .identity
             .contacts
-            .values()
-            .filter(|ct| ct.workspace == ws)
-            .filter(|ct| {
-                let seg = self.segments.contact_state(ct.id);
+            .ids_in(ws)
+            .into_iter()
+            .filter(|id| {
+                let seg = self.segments.contact_state(*id);
                 let member = |i: &kairos_segment::eval::SegIdx| seg.is_some_and(|s| s.is_member(*i));
                 include.iter().any(member) && !exclude.iter().any(member)
             })
-            .map(|ct| ct.id)
             .collect();
         audience.sort_by_key(|c| c.0);
         audience

@@ -311,7 +311,7 @@ impl State {
         // The checks in memory first: a contact the entry filter or consent turns away costs the store nothing.
         let Some(c) = self.identity.contacts.get(&contact) else { return Ok(false) };
         if let Some(entry) = &f.entry {
-            let view = View { contact: c, seg: self.segments.contact_state(contact) };
+            let view = View { contact: &c, seg: self.segments.contact_state(contact) };
             if !eval::eval(entry, &FlowView { view, event: &trigger, entered_at: None }, now) {
                 return Ok(false);
             }
@@ -400,7 +400,7 @@ impl State {
                 reorder_after,
                 now,
                 flow: &flow,
-                contact,
+                contact: &contact,
                 segments: &self.segments,
                 trigger: &rec.trigger,
                 entered_at: rec.stored.entered_at,

@@ -158,7 +158,7 @@ impl State {
 
     /// Schedules date triggers of every contact of a workspace (a date flow was just activated).
     pub(crate) fn schedule_all_dates(&mut self, ws: WorkspaceId, now: Timestamp) {
-        let ids: Vec<ContactId> = self.identity.contacts.values().filter(|c| c.workspace == ws).map(|c| c.id).collect();
+        let ids: Vec<ContactId> = self.identity.contacts.ids_in(ws);
         for id in ids {
             self.schedule_dates(ws, id, now);
         }

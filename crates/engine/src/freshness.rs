@@ -28,7 +28,7 @@ impl State {
         let contact = self.follow(o.contact);
         let left_topic =
             |c: &kairos_domain::Contact| p.topic.as_ref().is_some_and(|t| c.consent.topics_out.contains(t));
-        if !p.transactional && self.identity.contacts.get(&contact).is_some_and(left_topic) {
+        if !p.transactional && self.identity.contacts.get(&contact).is_some_and(|c| left_topic(&c)) {
             return Ok(Some(SkipReason::TopicUnsubscribed.as_str().into()));
         }
         if o.data.rendered_at.is_some_and(|t| now.saturating_sub(RERENDER_AFTER) < t) {

@@ -87,7 +87,7 @@ const CONTACTS_PRESIZE_MAX: usize = 50_000_000;
 pub(crate) struct Identity {
     next_contact: i64,
     /// Every live contact.
-    pub(crate) contacts: HashMap<ContactId, Contact>,
+    pub(crate) contacts: crate::profiles::ProfileMap,
     identities: HashMap<IdentKey, ContactId>,
     /// Identities the store did not have when this transaction looked a group's identities up at once
     /// ([`Identity::prefetch`]): a later look-up in the transaction needs no round trip. Only this committer
@@ -108,10 +108,10 @@ impl Identity {
         let next_contact = w.max_contact_id()? + 1;
         // Room for every id given out so far (live contacts are most of them), so the map is not grown and
         // copied step by step while a large store loads.
-        let mut contacts = HashMap::with_capacity(usize::try_from(next_contact).unwrap_or(0).min(CONTACTS_PRESIZE_MAX));
-        w.all_contacts(&mut |c| {
-            contacts.insert(c.id, c);
-        })?;
+        let mut contacts = crate::profiles::ProfileMap::with_capacity(
+            usize::try_from(next_contact).unwrap_or(0).min(CONTACTS_PRESIZE_MAX),
+        );
+        w.all_contacts(&mut |c| contacts.insert_packed(&c))?;
         let mut redirects = HashMap::new();
         w.merged_contacts(&mut |loser, survivor| {
             redirects.insert(loser, survivor);
@@ -141,7 +141,8 @@ impl Identity {
         let n = self.dirty.len();
         let dirty = std::mem::take(&mut self.dirty);
         self.dirty_set.clear();
-        let changed: Vec<&Contact> = dirty.iter().filter_map(|id| self.contacts.get(id)).collect();
+        let changed: Vec<std::borrow::Cow<'_, Contact>> = dirty.iter().filter_map(|id| self.contacts.get(id)).collect();
+        let changed: Vec<&Contact> = changed.iter().map(|c| &**c).collect();
         w.upsert_contacts(&changed)?;
         Ok(n)
     }
@@ -196,8 +197,9 @@ impl Identity {
         Ok(())
     }
 
-    /// After a commit: bounds the identity cache.
+    /// After a commit: bounds the identity cache and packs profiles no longer in use.
     pub(crate) fn trim(&mut self) {
+        self.contacts.turn();
         self.absent.clear();
         if self.identities.len() > KEY_CACHE_MAX {
             self.identities.clear();
@@ -226,15 +228,13 @@ impl Identity {
         id: ContactId,
     ) -> Result<&mut Contact, EngineError> {
         let id = self.follow(id);
-        match self.contacts.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let c = w
-                    .load_contact(id)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("contact {id} is referenced but missing")))?;
-                Ok(e.insert(c))
-            }
+        if !self.contacts.contains_key(&id) {
+            let c = w
+                .load_contact(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("contact {id} is referenced but missing")))?;
+            self.contacts.insert(c);
         }
+        Ok(self.contacts.get_mut(&id).expect("held: inserted above"))
     }
 
     pub(crate) fn lookup<W: IdentityStore + ?Sized>(
@@ -276,7 +276,7 @@ impl Identity {
     fn create_contact(&mut self, ws: WorkspaceId, now: Timestamp) -> ContactId {
         let id = ContactId(self.next_contact);
         self.next_contact += 1;
-        self.contacts.insert(id, Contact::new(id, ws, now));
+        self.contacts.insert(Contact::new(id, ws, now));
         self.carts.start(id);
         self.mark_dirty(id);
         id

@@ -87,7 +87,7 @@ impl State {
     /// After the workspace's rules or thresholds changed: every contact of it is evaluated again. Points already
     /// earned stay (new event rules count from now on); trait points and stages follow the new settings at once.
     pub(crate) fn lead_settings_changed(&mut self, ws: WorkspaceId, now: Timestamp) -> Result<(), EngineError> {
-        let ids: Vec<ContactId> = self.identity.contacts.values().filter(|c| c.workspace == ws).map(|c| c.id).collect();
+        let ids: Vec<ContactId> = self.identity.contacts.ids_in(ws);
         for id in ids {
             self.evaluate_contact(ws, id, now)?;
         }

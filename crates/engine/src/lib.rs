@@ -32,6 +32,7 @@ pub mod links;
 mod message_ids;
 mod message_ops;
 pub mod messages;
+pub mod profiles;
 mod reads;
 mod rec_cache;
 mod recommend;

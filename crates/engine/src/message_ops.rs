@@ -81,7 +81,9 @@ impl State {
         if !source.contains("{{") && !source.contains("{%") {
             return Ok(source.to_string());
         }
-        let Some(c) = self.identity.contacts.get(&contact).cloned() else { return Ok(source.to_string()) };
+        let Some(c) = self.identity.contacts.get(&contact).map(std::borrow::Cow::into_owned) else {
+            return Ok(source.to_string());
+        };
         self.render(ws).render_text(ws, source, &c, trigger, now)
     }
 
@@ -130,7 +132,7 @@ impl State {
         let Some(compiled) = self.render(ws).compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
         };
-        let Some(c) = self.identity.contacts.get(&contact).cloned() else {
+        let Some(c) = self.identity.contacts.get(&contact).map(std::borrow::Cow::into_owned) else {
             return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
         };
         let pick = crate::render::Pick::Send(variant);
@@ -154,7 +156,7 @@ impl State {
         };
         let Some(m) = self.w.message_tx().message(&id)? else { return Ok(LinkOutcome::Gone) };
         if let Link::Unsubscribe { issued, .. } = link
-            && unsubscribe_stale(&m, self.identity.contacts.get(&self.follow(m.contact)), issued)
+            && unsubscribe_stale(&m, self.identity.contacts.get(&self.follow(m.contact)).as_deref(), issued)
         {
             return Ok(LinkOutcome::Expired);
         }
@@ -232,6 +234,7 @@ impl State {
     /// What the preference centre shows for `contact`.
     fn preference_view(&self, contact: ContactId) -> crate::messages::PreferenceView {
         let c = self.identity.contacts.get(&contact);
+        let c = c.as_deref();
         let ws = c.map(|c| c.workspace);
         let consent =
             |ch: Channel| c.and_then(|c| c.consent.of(ch)).map_or(ConsentStatus::NeverSubscribed, |x| x.status);
@@ -358,13 +361,16 @@ impl State {
         let to = sender(to);
         let owns = |ws: WorkspaceId| !to.is_empty() && self.settings.of(ws).sms_from.as_deref() == Some(to.as_str());
         let phone = kairos_domain::Phone::parse(from);
-        let ids: Vec<ContactId> = self
-            .identity
-            .contacts
-            .values()
-            .filter(|c| phone.is_some() && c.phone == phone && owns(c.workspace))
-            .map(|c| c.id)
-            .collect();
+        let mut ids: Vec<ContactId> = Vec::new();
+        if phone.is_some() {
+            // Every profile is read (decoded when packed): STOP and START are rare, and a number may be on
+            // profiles that no identity points to (a phone set before it was an identity).
+            self.identity.contacts.for_each(|c| {
+                if c.phone == phone && owns(c.workspace) {
+                    ids.push(c.id);
+                }
+            });
+        }
         if let Some(status) = status {
             for id in ids {
                 self.change_consent(id, Channel::Sms, status, "sms_keyword", now)?;

@@ -77,8 +77,8 @@ impl State {
             pending = rest;
         }
         self.backfill_pending()?;
-        self.segments.refresh_all(self.identity.contacts.values(), &self.identity.contacts);
-        let ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.values().map(|c| (c.workspace, c.id)).collect();
+        self.segments.refresh_all(&self.identity.contacts);
+        let ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.ids();
         for (ws, id) in ids {
             self.evaluate_contact(ws, id, now)?;
         }
@@ -122,7 +122,7 @@ impl State {
         for _ in 0..ANNOUNCE_ROUNDS_MAX {
             let mut changes = Vec::new();
             match self.identity.contacts.get(&id) {
-                Some(c) => self.segments.evaluate(ws, c, now, &mut changes),
+                Some(c) => self.segments.evaluate(ws, &c, now, &mut changes),
                 None => return Ok(()),
             }
             if changes.is_empty() {

@@ -7,6 +7,7 @@
 //! (`segment_full.rs`); the per-contact evaluation after an event reads the profile itself and the row's
 //! occurrences and memberships.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use kairos_domain::{ConsentStatus, Contact, ContactId, Timestamp};
@@ -85,12 +86,19 @@ impl RowIndex {
 }
 
 /// Where a contact's profile is read from when columns are filled (the committer's live contacts).
+/// A packed profile comes back decoded into a copy (`crate::profiles::ProfileMap`).
 pub trait Profiles: Sync {
-    fn profile(&self, id: ContactId) -> Option<&Contact>;
+    fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>>;
 }
 
 impl Profiles for HashMap<ContactId, Contact> {
-    fn profile(&self, id: ContactId) -> Option<&Contact> {
+    fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>> {
+        self.get(&id).map(Cow::Borrowed)
+    }
+}
+
+impl Profiles for crate::profiles::ProfileMap {
+    fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>> {
         self.get(&id)
     }
 }
@@ -224,14 +232,20 @@ impl Table {
 
     /// Fills the columns added since the last fill, from every row's profile.
     pub fn fill(&mut self, profiles: &dyn Profiles) {
-        for h in self.columns.iter_mut().filter(|h| !h.filled) {
-            for (row, id) in self.ids.iter().enumerate() {
-                if self.alive.get(row)
-                    && let Some(c) = profiles.profile(*id)
-                {
-                    put(h, row, c);
+        if self.columns.iter().all(|h| h.filled) {
+            return;
+        }
+        // Row by row, each profile read (decoded, when packed) once for all the columns to fill.
+        for (row, id) in self.ids.iter().enumerate() {
+            if self.alive.get(row)
+                && let Some(c) = profiles.profile(*id)
+            {
+                for h in self.columns.iter_mut().filter(|h| !h.filled) {
+                    put(h, row, &c);
                 }
             }
+        }
+        for h in &mut self.columns {
             h.filled = true;
         }
     }

@@ -287,17 +287,17 @@ impl Segments {
         for &id in ids {
             if let Some(c) = profiles.profile(id) {
                 let loc = self.locate(c.workspace, id);
-                self.tables[loc.table as usize].refresh(loc.row, c);
+                self.tables[loc.table as usize].refresh(loc.row, &c);
             }
         }
     }
 
     /// Gives every contact a row and fills every column (at start).
-    pub fn refresh_all<'a>(&mut self, contacts: impl Iterator<Item = &'a Contact>, profiles: &dyn Profiles) {
-        for c in contacts {
+    pub fn refresh_all(&mut self, profiles: &crate::profiles::ProfileMap) {
+        profiles.for_each(|c| {
             let loc = self.locate(c.workspace, c.id);
             self.tables[loc.table as usize].refresh(loc.row, c);
-        }
+        });
         for t in &mut self.tables {
             t.fill(profiles);
         }

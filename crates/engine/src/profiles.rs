@@ -1,0 +1,279 @@
+//! The committer's live profiles: those in use decoded, the rest packed (`kairos_domain::pack`).
+//!
+//! Issue 17: a decoded profile takes 1.3 KB and more in memory (the struct, a map node for two traits, a
+//! vector per list), so a million contacts held that way took most of a node's memory and of its restart.
+//! Most contacts are quiet at any moment, so only those used lately stay decoded, in two generations: a
+//! contact used is decoded into `hot` (from `warm` or the packed form); after a commit in which `hot`
+//! reached half of [`PROFILES_DECODED_MAX`], `warm` is packed and `hot` becomes `warm`. A profile changed in
+//! a transaction is in `hot` until its commit writes it (a turn happens only after the commit), so the
+//! store always receives the decoded profile that was changed.
+//!
+//! Reads through `&self` (segment evaluation, sends, the threads of a full evaluation) decode a packed
+//! profile into a copy of their own (`Cow::Owned`) without moving it.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use kairos_domain::pack::{pack, packed_workspace, unpack};
+use kairos_domain::{Contact, ContactId, WorkspaceId};
+
+/// Profiles held decoded at most, both generations together (the rest are packed: a fraction of the memory
+/// each). Above a real store's busy contacts in any few seconds: the synthetic ingest bench's 20 000
+/// shoppers stay decoded throughout. Debug builds (the test suite) hold 8, so generations turn every few
+/// commits and every test reads and changes packed profiles.
+pub const PROFILES_DECODED_MAX: usize = if cfg!(debug_assertions) { 8 } else { 65_536 };
+
+/// Every live contact's profile.
+pub struct ProfileMap {
+    hot: HashMap<ContactId, Contact>,
+    warm: HashMap<ContactId, Contact>,
+    packed: HashMap<ContactId, Box<[u8]>>,
+    decoded_max: usize,
+}
+
+impl Default for ProfileMap {
+    fn default() -> Self {
+        ProfileMap::with_capacity(0)
+    }
+}
+
+fn decode(id: ContactId, bytes: &[u8]) -> Contact {
+    // Only this process packs, from a valid profile: a failure is memory corruption, not bad input.
+    unpack(bytes).unwrap_or_else(|e| panic!("profile of contact {id}: {e}"))
+}
+
+impl ProfileMap {
+    /// Room for `n` packed profiles, so a large store's load does not grow the map step by step.
+    pub fn with_capacity(n: usize) -> Self {
+        ProfileMap {
+            hot: HashMap::new(),
+            warm: HashMap::new(),
+            packed: HashMap::with_capacity(n),
+            decoded_max: PROFILES_DECODED_MAX,
+        }
+    }
+
+    /// The same with another bound on decoded profiles (tests turn generations with a few contacts).
+    pub fn with_decoded_max(mut self, n: usize) -> Self {
+        self.decoded_max = n.max(2);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.hot.len() + self.warm.len() + self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains_key(&self, id: &ContactId) -> bool {
+        self.hot.contains_key(id) || self.warm.contains_key(id) || self.packed.contains_key(id)
+    }
+
+    /// The profile, decoded into a copy when it is packed.
+    pub fn get(&self, id: &ContactId) -> Option<Cow<'_, Contact>> {
+        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+            return Some(Cow::Borrowed(c));
+        }
+        self.packed.get(id).map(|b| Cow::Owned(decode(*id, b)))
+    }
+
+    /// The contact's workspace, without decoding a packed profile.
+    pub fn workspace_of(&self, id: &ContactId) -> Option<WorkspaceId> {
+        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+            return Some(c.workspace);
+        }
+        self.packed.get(id).map(|b| packed_workspace(b).unwrap_or_else(|e| panic!("profile of contact {id}: {e}")))
+    }
+
+    /// The profile to change: it is decoded (if it was packed) and stays so until a turn after the commit.
+    pub fn get_mut(&mut self, id: &ContactId) -> Option<&mut Contact> {
+        if !self.hot.contains_key(id) {
+            let c = match self.warm.remove(id) {
+                Some(c) => c,
+                None => decode(*id, &self.packed.remove(id)?),
+            };
+            self.hot.insert(*id, c);
+        }
+        self.hot.get_mut(id)
+    }
+
+    /// Adds (or replaces) a profile in use.
+    pub fn insert(&mut self, c: Contact) {
+        let id = c.id;
+        self.warm.remove(&id);
+        self.packed.remove(&id);
+        self.hot.insert(id, c);
+    }
+
+    /// Adds a profile not in use now (a store's load): packed at once.
+    pub fn insert_packed(&mut self, c: &Contact) {
+        let mut bytes = Vec::with_capacity(256);
+        pack(c, &mut bytes);
+        self.hot.remove(&c.id);
+        self.warm.remove(&c.id);
+        self.packed.insert(c.id, bytes.into_boxed_slice());
+    }
+
+    pub fn remove(&mut self, id: &ContactId) -> Option<Contact> {
+        self.hot.remove(id).or_else(|| self.warm.remove(id)).or_else(|| self.packed.remove(id).map(|b| decode(*id, &b)))
+    }
+
+    /// Every contact with its workspace (no profile is decoded).
+    pub fn ids(&self) -> Vec<(WorkspaceId, ContactId)> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend(self.hot.values().chain(self.warm.values()).map(|c| (c.workspace, c.id)));
+        for id in self.packed.keys() {
+            out.extend(self.workspace_of(id).map(|ws| (ws, *id)));
+        }
+        out
+    }
+
+    /// The contacts of one workspace (no profile is decoded).
+    pub fn ids_in(&self, ws: WorkspaceId) -> Vec<ContactId> {
+        self.ids().into_iter().filter(|(w, _)| *w == ws).map(|(_, id)| id).collect()
+    }
+
+    /// Calls `f` with every profile (packed ones decoded one at a time).
+    pub fn for_each(&self, mut f: impl FnMut(&Contact)) {
+        self.hot.values().chain(self.warm.values()).for_each(&mut f);
+        for (id, b) in &self.packed {
+            f(&decode(*id, b));
+        }
+    }
+
+    /// After a commit: once `hot` holds half the decoded bound, the older generation is packed.
+    pub fn turn(&mut self) {
+        if self.hot.len() < self.decoded_max / 2 {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(512);
+        for (id, c) in self.warm.drain() {
+            bytes.clear();
+            pack(&c, &mut bytes);
+            self.packed.insert(id, bytes.as_slice().into());
+        }
+        std::mem::swap(&mut self.hot, &mut self.warm);
+    }
+
+    /// Profiles held decoded now (both generations).
+    pub fn decoded(&self) -> usize {
+        self.hot.len() + self.warm.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kairos_domain::Timestamp;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(i64),
+        InsertPacked(i64),
+        Change(i64, u64),
+        Remove(i64),
+        Turn,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let id = 1..12i64;
+        prop_oneof![
+            1 => id.clone().prop_map(Op::Insert),
+            1 => id.clone().prop_map(Op::InsertPacked),
+            3 => (id.clone(), any::<u64>()).prop_map(|(i, n)| Op::Change(i, n)),
+            1 => id.prop_map(Op::Remove),
+            2 => Just(Op::Turn),
+        ]
+    }
+
+    proptest! {
+        /// The map against a plain map of decoded profiles: whatever is packed, turned or changed, every
+        /// profile reads back as the oracle holds it, and the decoded ones stay within the bound.
+        #[test]
+        fn the_map_holds_what_a_plain_map_holds(ops in prop::collection::vec(op(), 1..80), max in 2usize..8) {
+            let mut m = ProfileMap::default().with_decoded_max(max);
+            let mut oracle: HashMap<ContactId, Contact> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(i) => {
+                        m.insert(contact(i, i % 3));
+                        oracle.insert(ContactId(i), contact(i, i % 3));
+                    }
+                    Op::InsertPacked(i) => {
+                        m.insert_packed(&contact(i, i % 3));
+                        oracle.insert(ContactId(i), contact(i, i % 3));
+                    }
+                    Op::Change(i, n) => {
+                        let id = ContactId(i);
+                        prop_assert_eq!(m.get_mut(&id).is_some(), oracle.contains_key(&id));
+                        for c in m.get_mut(&id).into_iter().chain(oracle.get_mut(&id)) {
+                            c.computed.orders.count = n;
+                            c.traits.insert(format!("t{}", n % 4), serde_json::json!(n));
+                        }
+                    }
+                    Op::Remove(i) => {
+                        prop_assert_eq!(m.remove(&ContactId(i)), oracle.remove(&ContactId(i)));
+                    }
+                    Op::Turn => {
+                        m.turn();
+                        // After a turn the newer generation is below half the bound, the older one was.
+                        prop_assert!(m.hot.len() < max / 2 || m.warm.is_empty());
+                    }
+                }
+                prop_assert_eq!(m.len(), oracle.len());
+                for i in 1..12 {
+                    let id = ContactId(i);
+                    prop_assert_eq!(m.get(&id).map(Cow::into_owned), oracle.get(&id).cloned());
+                    prop_assert_eq!(m.workspace_of(&id), oracle.get(&id).map(|c| c.workspace));
+                }
+            }
+            let mut ids = m.ids();
+            ids.sort();
+            let mut want: Vec<_> = oracle.values().map(|c| (c.workspace, c.id)).collect();
+            want.sort();
+            prop_assert_eq!(ids, want);
+        }
+    }
+
+    fn contact(id: i64, ws: i64) -> Contact {
+        let mut c = Contact::new(ContactId(id), WorkspaceId(ws), Timestamp::from_secs(1_900_000_000));
+        c.traits.insert("n".into(), serde_json::json!(id));
+        c
+    }
+
+    #[test]
+    fn profiles_read_back_the_same_through_turns_and_changes() {
+        let mut m = ProfileMap::default().with_decoded_max(4);
+        for id in 1..=10 {
+            if id % 2 == 0 { m.insert(contact(id, id % 3)) } else { m.insert_packed(&contact(id, id % 3)) }
+        }
+        for round in 0..6 {
+            for id in (1..=10).filter(|id| id % (round + 2) == 0) {
+                m.get_mut(&ContactId(id)).unwrap().traits.insert("round".into(), serde_json::json!(round));
+            }
+            m.turn();
+            assert!(m.decoded() <= 4 + 5, "{} decoded", m.decoded());
+        }
+        assert_eq!(m.len(), 10);
+        assert!(m.packed.len() >= 4, "cold profiles are packed");
+        for id in 1..=10 {
+            let c = m.get(&ContactId(id)).unwrap();
+            assert_eq!(c.traits["n"], serde_json::json!(id));
+            let last = (0..6).rev().find(|round| id % (round + 2) == 0);
+            assert_eq!(c.traits.get("round"), last.map(|r| serde_json::json!(r)).as_ref());
+            assert_eq!(m.workspace_of(&ContactId(id)), Some(WorkspaceId(id % 3)));
+        }
+        let mut ids = m.ids_in(WorkspaceId(1));
+        ids.sort();
+        assert_eq!(ids, vec![ContactId(1), ContactId(4), ContactId(7), ContactId(10)]);
+        assert_eq!(m.remove(&ContactId(7)).map(|c| c.id), Some(ContactId(7)));
+        assert!(!m.contains_key(&ContactId(7)));
+        let mut seen = 0;
+        m.for_each(|_| seen += 1);
+        assert_eq!(seen, 9);
+    }
+}
