@@ -95,6 +95,7 @@ pub fn run(contacts: usize, events_per_contact: usize, updates: usize) -> anyhow
     }
     bar.finish_and_clear();
     let rss_profiles = rss_bytes();
+    let packed = people.packed_bytes();
     // What the committer does for each new contact: its row takes the profile at commit, its events are
     // recorded in the conditions they match.
     let bar = progress("segment state", contacts);
@@ -176,10 +177,11 @@ pub fn run(contacts: usize, events_per_contact: usize, updates: usize) -> anyhow
         pct(&refreshes, 0.99)
     );
     println!(
-        "  memory: {:.0} bytes per contact resident (profile + segment state): profiles {:.0}, segment state {:.0} \
-         ({:.0} counted)",
+        "  memory: {:.0} bytes per contact resident (profile + segment state): profiles {:.0} ({:.0} packed), \
+         segment state {:.0} ({:.0} counted)",
         per(rss_segments.saturating_sub(rss_start)),
         per(rss_profiles.saturating_sub(rss_start)),
+        per(packed as u64),
         per(rss_segments.saturating_sub(rss_profiles)),
         per(counted as u64)
     );

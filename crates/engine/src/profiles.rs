@@ -113,7 +113,7 @@ impl ProfileMap {
         pack(c, &mut bytes);
         self.hot.remove(&c.id);
         self.warm.remove(&c.id);
-        self.packed.insert(c.id, bytes.into_boxed_slice());
+        self.packed.insert(c.id, bytes.as_slice().into());
     }
 
     pub fn remove(&mut self, id: &ContactId) -> Option<Contact> {
@@ -160,6 +160,11 @@ impl ProfileMap {
     /// Profiles held decoded now (both generations).
     pub fn decoded(&self) -> usize {
         self.hot.len() + self.warm.len()
+    }
+
+    /// Bytes of the packed profiles' own forms (not counting the map or the allocator's rounding).
+    pub fn packed_bytes(&self) -> usize {
+        self.packed.values().map(|b| b.len()).sum()
     }
 }
 
