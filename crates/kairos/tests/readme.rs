@@ -106,7 +106,12 @@ fn shell_blocks(file: &str, text: &str) -> Result<Vec<Block>, String> {
                 body.push(l.to_string());
             }
             if SHELL_LANGS.contains(&lang) {
-                blocks.push(Block { file: file.to_string(), line: i + 1, lines: body, not_run: marker.take().map(|m| m.1) });
+                blocks.push(Block {
+                    file: file.to_string(),
+                    line: i + 1,
+                    lines: body,
+                    not_run: marker.take().map(|m| m.1),
+                });
             } else if let Some((at, _)) = marker {
                 return Err(format!("{file}:{at}: a `not run` marker before a `{lang}` block, not a shell one"));
             }
@@ -236,8 +241,14 @@ fn commands(block: &Block) -> Result<Vec<Cmd>, String> {
 }
 
 /// Whether `actual` holds what `expected` shows (see the module comment); `$NAME` texts are captured.
-fn matches(expected: &Value, actual: &Value, path: &str, captured: &mut BTreeMap<String, String>) -> Result<(), String> {
-    let differ = || Err(format!("{}: expected {expected}, got {actual}", if path.is_empty() { "answer" } else { path }));
+fn matches(
+    expected: &Value,
+    actual: &Value,
+    path: &str,
+    captured: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    let differ =
+        || Err(format!("{}: expected {expected}, got {actual}", if path.is_empty() { "answer" } else { path }));
     match (expected, actual) {
         (Value::String(e), _) if is_capture(e) => {
             let v = match actual {
@@ -249,7 +260,11 @@ fn matches(expected: &Value, actual: &Value, path: &str, captured: &mut BTreeMap
             Ok(())
         }
         (Value::String(e), Value::String(a)) if e.contains('…') => {
-            if pattern_matches(e, a) { Ok(()) } else { differ() }
+            if pattern_matches(e, a) {
+                Ok(())
+            } else {
+                differ()
+            }
         }
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
@@ -276,9 +291,8 @@ fn matches(expected: &Value, actual: &Value, path: &str, captured: &mut BTreeMap
 }
 
 fn is_capture(s: &str) -> bool {
-    s.strip_prefix('$').is_some_and(|n| {
-        !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-    })
+    s.strip_prefix('$')
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
 }
 
 /// `seg_…` matches every text starting with `seg_`; `…` anything.
@@ -329,9 +343,7 @@ struct Outcome {
 impl Run {
     fn run(&mut self, text: &str) -> Outcome {
         let _ = std::fs::remove_file(self.doc.join("calls"));
-        let script = format!(
-            "set -a\n{PRELUDE}\n{text}\n__rc=$?\nenv -0 > \"$__DOC/env\"\nexit $__rc\n",
-        );
+        let script = format!("set -a\n{PRELUDE}\n{text}\n__rc=$?\nenv -0 > \"$__DOC/env\"\nexit $__rc\n",);
         let out = Command::new("bash")
             .arg("-c")
             .arg(script)
@@ -391,8 +403,7 @@ fn check(cmd: &Cmd, o: &Outcome, vars: &mut BTreeMap<String, String>) -> Result<
         Some(e) if e.status != *status => Err(format!("answered {status}, the guide says {}: {body}", e.status)),
         Some(Expect { json: None, .. }) => Ok(()),
         Some(Expect { json: Some(want), .. }) => {
-            let got: Value =
-                serde_json::from_str(body).map_err(|e| format!("the answer is not JSON ({e}): {body}"))?;
+            let got: Value = serde_json::from_str(body).map_err(|e| format!("the answer is not JSON ({e}): {body}"))?;
             let mut captured = BTreeMap::new();
             matches(want, &got, "", &mut captured)?;
             vars.extend(captured);
@@ -472,7 +483,12 @@ fn every_shell_example_of_the_guides_runs_as_documented() {
         skipped.len(),
         skipped.join("; ")
     );
-    assert!(failures.is_empty(), "{} examples do not do what the guides say:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} examples do not do what the guides say:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
