@@ -17,19 +17,6 @@ fn store_error(e: SecretError) -> EngineError {
     EngineError::Store(StoreError::from(e))
 }
 
-/// The workspace's webhook secret, when it has one.
-pub(crate) fn webhook_secret(
-    tx: &mut dyn SecretWrites,
-    sealer: &SecretBox,
-    ws: WorkspaceId,
-) -> Result<Option<String>, EngineError> {
-    let name = names::webhook(ws);
-    match sealer.get(tx, &name).map_err(store_error)? {
-        Some(bytes) => Ok(Some(text(&name, bytes)?)),
-        None => Ok(None),
-    }
-}
-
 /// The workspace's committed webhook secret, from a read view.
 pub(crate) fn webhook_secret_committed(
     r: &dyn SecretReads,

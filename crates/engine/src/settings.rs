@@ -70,7 +70,7 @@ impl From<SettingsError> for crate::EngineError {
 #[derive(Debug, Clone)]
 pub struct SettingsPatch {
     pub(crate) patch: Value,
-    /// `Some(None)` removes the webhook secret (a new one is generated at the next call).
+    /// `Some(None)` removes the webhook secret (a new one is generated and answered).
     pub(crate) webhook_secret: Option<Option<String>>,
 }
 

@@ -17,12 +17,6 @@ impl crate::state::State {
         Ok(())
     }
 
-    /// The effective settings of a workspace with its webhook secret.
-    pub(crate) fn settings_view(&mut self, ws: kairos_domain::WorkspaceId) -> Result<SettingsView, crate::EngineError> {
-        let webhook_secret = crate::secrets::webhook_secret(self.w.secret_tx(), &self.secrets, ws)?;
-        Ok(SettingsView { settings: self.settings.of(ws).clone(), webhook_secret })
-    }
-
     /// Applies a partial update (validated as a whole first) and stores the workspace's overrides; a
     /// `webhook_secret` goes to the store's secrets instead.
     pub(crate) fn update_settings(
@@ -55,6 +49,9 @@ impl crate::state::State {
         if self.settings.of(ws).lead != lead_before {
             self.lead_settings_changed(ws, now)?;
         }
-        self.settings_view(ws)
+        // The answer shows the signing secret, made now when the workspace has none (an empty update is how
+        // `GET /api/v1/settings` has one made, so the admin can set up verification before the first call).
+        let webhook_secret = crate::secrets::webhook_secret_or_new(self.w.secret_tx(), &self.secrets, ws, now)?;
+        Ok(SettingsView { settings: self.settings.of(ws).clone(), webhook_secret: Some(webhook_secret) })
     }
 }

@@ -239,6 +239,43 @@ async fn deeply_nested_bounce_reports_are_handled() {
     assert_alive(&mut c, sk).await;
 }
 
+/// Issue 18: `curl -d` sends a provider's JSON as `application/x-www-form-urlencoded`; a body that is a JSON
+/// object of the bounce shape is read as JSON whatever its declared type (but a report's), and raw reports sent
+/// with such a type are still parsed as reports.
+#[tokio::test]
+async fn bounce_json_is_read_whatever_its_content_type() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let sk = s.keys.secret_key.as_str();
+    let form = "application/x-www-form-urlencoded";
+    for (ctype, address) in [(form, "form@example.com"), ("text/plain", "plain@example.com")] {
+        let body = json!({"email": address, "type": "hard"}).to_string().into_bytes();
+        let (r, _) = post_raw(&mut c, sk, body, ctype).await;
+        assert_eq!(r.status, 200, "{ctype}: {:?}", r.json());
+        assert_eq!(
+            (r.json()["items"][0]["address"].as_str(), r.json()["items"][0]["kind"].as_str()),
+            (Some(address), Some("hard"))
+        );
+    }
+    let batch = json!({"events": [{"email": "a@example.com", "type": "soft"}, {"address": "b@example.com", "type": "complaint"}]});
+    let (r, _) = post_raw(&mut c, sk, format!("  \n{batch}").into_bytes(), form).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["items"].as_array().map(Vec::len), Some(2));
+    // Read as JSON, so a bad field is named as in JSON.
+    let (r, _) = post_raw(&mut c, sk, br#"{"email": "x@example.com", "type": "weird"}"#.to_vec(), form).await;
+    assert_eq!(refused(&r), (400, "type".to_string()), "{:?}", r.json());
+    // Not the bounce shape, or declared a report: a raw report, and none is found.
+    let (r, _) = post_raw(&mut c, sk, br#"{"recipient": "x@example.com"}"#.to_vec(), form).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("invalid_report")), "{:?}", r.json());
+    let (r, _) =
+        post_raw(&mut c, sk, br#"{"email": "x@example.com", "type": "hard"}"#.to_vec(), "message/rfc822").await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("invalid_report")), "{:?}", r.json());
+    // A DSN posted as a form (`curl --data-binary @dsn.eml`) is still a DSN.
+    let (r, _) = post_raw(&mut c, sk, nested_dsn(1), form).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["items"][0]["address"], "gone@example.com");
+}
+
 /// Inputs the fuzz targets found that made a parser panic: liquid-core on a block left open inside a comment or
 /// an integer over 64 bits (in the committer, which then stopped serving every request: 503 for good), mail-parser
 /// on a quoted message that is only a `message/rfc822` header (in the request handler).

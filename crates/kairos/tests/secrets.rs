@@ -160,7 +160,9 @@ async fn an_older_sqlite_data_directory_moves_its_secrets_into_the_store_and_its
     let mut c = s.client().await;
     assert_eq!(webhook_secret(&mut c, sk).await, json!("whsec_set_by_the_api_77"));
     let reset = c.put_json("/api/v1/settings", sk, &json!({"webhook_secret": null})).await.unwrap();
-    assert_eq!(reset.json()["webhook_secret"], Value::Null, "generated again at the next call");
+    let new = reset.json()["webhook_secret"].as_str().expect("a new secret, answered").to_string();
+    assert!(new.starts_with("whsec_") && new != "whsec_set_by_the_api_77", "{new}");
+    assert_eq!(webhook_secret(&mut c, sk).await, json!(new), "kept");
 }
 
 /// Two nodes on one database with the same master key (from the environment): the second verifies the first's
@@ -301,4 +303,26 @@ async fn stopped_server_with_a_contact() -> (TestServer, std::path::PathBuf) {
     s.terminate();
     let dir = s.dir.clone();
     (s, dir)
+}
+
+/// Issue 18: the README sends the admin to `GET /api/v1/settings` for the webhook signing secret, so a workspace
+/// that has none yet is shown one there (made once, whoever asks first), and webhook calls sign with it.
+#[tokio::test]
+async fn the_signing_secret_is_shown_before_the_first_webhook_call_and_signs_it() {
+    let hook = Recorder::start(|_, _| (200, "{}".into())).await;
+    let s = TestServer::start_with(|dir| {
+        std::fs::write(dir.join("kairos.toml"), "[network]\noutbound_allow = [\"127.0.0.1\"]\n").unwrap();
+    });
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    let (mut c1, mut c2) = (s.client().await, s.client().await);
+    let (a, b) = tokio::join!(webhook_secret(&mut c1, sk), webhook_secret(&mut c2, sk));
+    let secret = a.as_str().expect("a secret before any webhook call").to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(b, a, "two first reads at once are shown the same secret");
+    assert_eq!(webhook_secret(&mut c1, sk).await, a, "kept");
+    flows(&mut c1, sk, &format!("http://{}/erp", hook.addr)).await;
+    shop(&mut c1, wk, "ann").await;
+    let call = &hook.wait_for(1).await[0];
+    let sig = call.header("x-kairos-signature").expect("signed");
+    assert!(kairos_channels::verify_webhook_signature(&secret, sig, &call.body), "{sig}");
 }

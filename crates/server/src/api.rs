@@ -102,7 +102,12 @@ pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, 
 
 pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
     let bytes = read_body(headers, body, ADMIN_BODY_BYTES_MAX).await?;
-    let depth = kairos_domain::json::text_depth(&bytes);
+    json_from_bytes(&bytes)
+}
+
+/// An admin API body already read: JSON of at most [`REQUEST_JSON_DEPTH_MAX`] levels.
+pub(crate) fn json_from_bytes(bytes: &[u8]) -> Result<Value, ApiError> {
+    let depth = kairos_domain::json::text_depth(bytes);
     if depth > REQUEST_JSON_DEPTH_MAX {
         return Err(ApiError::field(
             ErrorCode::TooDeep,
@@ -110,7 +115,7 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, 
             format!("the body nests {depth} levels deep; at most {REQUEST_JSON_DEPTH_MAX} are accepted"),
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(&e))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(&e))
 }
 
 /// How a request body names a contact: the first of `contact_id`, `email`, `phone` and `user_id` given.

@@ -427,8 +427,24 @@ pub struct BounceResults {
     pub items: Vec<BounceOutcome>,
 }
 
+/// A provider's JSON report sent with another content type than `application/json` (`curl -d` sends
+/// `application/x-www-form-urlencoded`, and some providers send `text/plain`): a body that is a JSON object of
+/// the documented shape (`events`, or `email` / `address`) is read as JSON. A body declared a message or a
+/// multipart report, and anything else, is a raw report (a DSN or an ARF report never starts with `{`).
+fn sniffed_json(ctype: &str, raw: &[u8]) -> Option<Value> {
+    if ctype.starts_with("message/") || ctype.starts_with("multipart/") || raw.trim_ascii_start().first() != Some(&b'{')
+    {
+        return None;
+    }
+    let v = crate::api::json_from_bytes(raw).ok()?;
+    let o = v.as_object()?;
+    let shaped = o.get("events").is_some_and(Value::is_array) || o.contains_key("email") || o.contains_key("address");
+    shaped.then_some(v)
+}
+
 /// `POST /api/v1/bounces`: a provider webhook (`{"email", "type": "hard"|"soft"|"complaint", "message_id"}` or
-/// `{"events": [...]}`) or a raw report (`Content-Type: message/rfc822` / `multipart/report`: RFC 3464 DSN or an
+/// `{"events": [...]}`; `application/json`, or any type but a report's when the body is such an object) or a raw
+/// report (`Content-Type: message/rfc822` / `multipart/report`: RFC 3464 DSN or an
 /// RFC 5965 complaint). Hard bounces and complaints suppress the address; soft bounces are recorded. A message
 /// id marks that message only when it is the caller's workspace's (anything else is ignored).
 #[utoipa::path(
@@ -453,8 +469,31 @@ pub async fn bounces(
 ) -> Result<Reply<BounceResults>, ApiError> {
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let mut reports: Vec<(String, BounceKind, Option<String>)> = Vec::new();
-    if ctype.starts_with("application/json") {
-        let v = json_body(&headers, body).await?;
+    let json = if ctype.starts_with("application/json") {
+        Some(json_body(&headers, body).await?)
+    } else {
+        let raw = crate::api::read_body(&headers, body, BOUNCE_REPORT_BYTES_MAX).await?;
+        match sniffed_json(&ctype, &raw) {
+            Some(v) => Some(v),
+            None => {
+                for b in kairos_channels::parse_dsn(&raw) {
+                    let kind = b.kind;
+                    // The original's `Message-ID: <id@domain>` leads back to the send.
+                    let message = b.message_id.as_deref().and_then(|m| m.trim_matches(['<', '>']).split('@').next());
+                    reports.push((b.recipient.to_ascii_lowercase(), kind, message.map(str::to_string)));
+                }
+                if reports.is_empty() {
+                    return Err(ApiError::field(
+                        ErrorCode::InvalidReport,
+                        "body",
+                        "no delivery status or complaint report found in the message",
+                    ));
+                }
+                None
+            }
+        }
+    };
+    if let Some(v) = json {
         let list = match v.get("events").and_then(Value::as_array) {
             Some(l) => l.clone(),
             None => vec![v],
@@ -477,21 +516,6 @@ pub async fn bounces(
                 }
             };
             reports.push((address.as_str().to_string(), kind, e["message_id"].as_str().map(str::to_string)));
-        }
-    } else {
-        let raw = crate::api::read_body(&headers, body, BOUNCE_REPORT_BYTES_MAX).await?;
-        for b in kairos_channels::parse_dsn(&raw) {
-            let kind = b.kind;
-            // The original's `Message-ID: <id@domain>` leads back to the send.
-            let message = b.message_id.as_deref().and_then(|m| m.trim_matches(['<', '>']).split('@').next());
-            reports.push((b.recipient.to_ascii_lowercase(), kind, message.map(str::to_string)));
-        }
-        if reports.is_empty() {
-            return Err(ApiError::field(
-                ErrorCode::InvalidReport,
-                "body",
-                "no delivery status or complaint report found in the message",
-            ));
         }
     }
     let mut out = Vec::new();

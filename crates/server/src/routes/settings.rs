@@ -39,7 +39,8 @@ pub struct Settings {
     pub attribution_window: BTreeMap<String, String>,
     #[schema(value_type = Object)]
     pub store: StoreSettings,
-    /// Signs webhook steps' calls (generated at first use).
+    /// Signs webhook steps' and task webhooks' calls (generated when first read or used; `null` in a `PUT` makes a
+    /// new one).
     pub webhook_secret: Option<String>,
     /// `{"allowed_domains": [...]}`: hosts whose links are click-tracked besides the store's.
     #[schema(value_type = Object)]
@@ -76,7 +77,14 @@ pub struct StoreSettings {
     )
 )]
 pub async fn get(SecretWorkspace(ws): SecretWorkspace, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.engine.settings(ws).await?.to_json()))
+    let view = app.engine.settings(ws).await?;
+    if view.webhook_secret.is_some() {
+        return Ok(Json(view.to_json()));
+    }
+    // No signing secret yet: the workspace's admin is shown one now, made by the committer (an empty update), so
+    // concurrent first reads and the first webhook call all get the same one.
+    let nothing = SettingsPatch::parse(Value::Object(Default::default())).map_err(EngineError::from)?;
+    Ok(Json(app.engine.update_settings(ws, nothing).await?.to_json()))
 }
 
 /// A partial update (only the keys given change); answers the effective settings.
