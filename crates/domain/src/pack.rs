@@ -66,12 +66,24 @@ pub fn pack(c: &Contact, out: &mut Vec<u8>) {
 
 /// The workspace of a packed contact, read without unpacking the rest.
 pub fn packed_workspace(bytes: &[u8]) -> Result<WorkspaceId, UnpackError> {
-    Ok(WorkspaceId(Reader { b: bytes, at: 0 }.int()?))
+    Ok(WorkspaceId(Reader { b: bytes, at: 0, keep: None }.int()?))
 }
 
 /// The contact `pack` wrote into `bytes`.
 pub fn unpack(bytes: &[u8]) -> Result<Contact, UnpackError> {
-    let mut r = Reader { b: bytes, at: 0 };
+    read(Reader { b: bytes, at: 0, keep: None })
+}
+
+/// What segment columns read of the contact in `bytes`, allocating little: every scalar field, the traits
+/// named in `traits` (others dropped), cart items' prices and quantities (their texts empty); anonymous ids,
+/// consent sources and topics are left empty. Filling a column from ten million packed profiles takes a
+/// fraction of unpacking them whole.
+pub fn unpack_lite(bytes: &[u8], traits: &[String]) -> Result<Contact, UnpackError> {
+    read(Reader { b: bytes, at: 0, keep: Some(traits) })
+}
+
+fn read(mut r: Reader<'_>) -> Result<Contact, UnpackError> {
+    let bytes = r.b;
     let workspace = WorkspaceId(r.int()?);
     let id = ContactId(r.int()?);
     let c = Contact {
@@ -80,8 +92,8 @@ pub fn unpack(bytes: &[u8]) -> Result<Contact, UnpackError> {
         user_id: r.opt_str()?,
         email: r.opt_str()?.map(Email::trusted),
         phone: r.opt_str()?.map(Phone::trusted),
-        anonymous_ids: r.strs()?,
-        traits: r.map(0)?,
+        anonymous_ids: r.lite_strs()?,
+        traits: r.traits()?,
         traits_at: r.opt_time()?,
         timezone: r.opt_str()?,
         locale: r.opt_str()?,
@@ -263,6 +275,9 @@ impl Writer<'_> {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
+    /// Lite reading ([`unpack_lite`]): the traits to keep; lists, cart items' texts and consent sources are
+    /// skipped without allocating.
+    keep: Option<&'a [String]>,
 }
 
 impl Reader<'_> {
@@ -305,6 +320,82 @@ impl Reader<'_> {
         let bytes = &self.b[self.at..self.at + n];
         self.at += n;
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| UnpackError("not UTF-8"))
+    }
+    /// A string lite reading does not keep: skipped (empty) when lite.
+    fn lite_str(&mut self) -> Result<String, UnpackError> {
+        if self.keep.is_none() {
+            return self.str();
+        }
+        let n = self.len()?;
+        self.at += n;
+        Ok(String::new())
+    }
+    fn lite_opt_str(&mut self) -> Result<Option<String>, UnpackError> {
+        if self.keep.is_none() {
+            return self.opt_str();
+        }
+        if self.present()? {
+            self.lite_str()?;
+        }
+        Ok(None)
+    }
+    fn lite_strs(&mut self) -> Result<Vec<String>, UnpackError> {
+        if self.keep.is_none() {
+            return self.strs();
+        }
+        for _ in 0..self.len()? {
+            self.lite_str()?;
+        }
+        Ok(Vec::new())
+    }
+    /// The traits: all of them, or when lite only those kept (the others' values read into nothing).
+    fn traits(&mut self) -> Result<JsonMap, UnpackError> {
+        let Some(keep) = self.keep else { return self.map(0) };
+        let n = self.len()?;
+        let mut m = JsonMap::new();
+        for _ in 0..n {
+            let k = self.str()?;
+            if keep.contains(&k) {
+                let v = self.value(1)?;
+                m.insert(k, v);
+            } else {
+                self.skip_value(1)?;
+            }
+        }
+        Ok(m)
+    }
+    /// Reads past a JSON value without making it.
+    fn skip_value(&mut self, depth: usize) -> Result<(), UnpackError> {
+        if depth > VALUE_DEPTH_MAX {
+            return Err(UnpackError("nested too deep"));
+        }
+        match self.byte()? {
+            NULL | FALSE | TRUE => {}
+            INT | UINT => {
+                self.uint()?;
+            }
+            FLOAT => {
+                self.float()?;
+            }
+            STRING => {
+                let n = self.len()?;
+                self.at += n;
+            }
+            ARRAY => {
+                for _ in 0..self.len()? {
+                    self.skip_value(depth + 1)?;
+                }
+            }
+            OBJECT => {
+                for _ in 0..self.len()? {
+                    let n = self.len()?;
+                    self.at += n;
+                    self.skip_value(depth + 1)?;
+                }
+            }
+            _ => return Err(UnpackError("value tag")),
+        }
+        Ok(())
     }
     fn present(&mut self) -> Result<bool, UnpackError> {
         match self.byte()? {
@@ -370,13 +461,18 @@ impl Reader<'_> {
             s if s == ConsentStatus::NeverSubscribed as u8 => ConsentStatus::NeverSubscribed,
             _ => return Err(UnpackError("consent status")),
         };
-        Ok(Consent { status, updated_at: self.opt_time()?, source: self.opt_str()?, subscribed_at: self.opt_time()? })
+        Ok(Consent {
+            status,
+            updated_at: self.opt_time()?,
+            source: self.lite_opt_str()?,
+            subscribed_at: self.opt_time()?,
+        })
     }
     fn consent_set(&mut self) -> Result<ConsentSet, UnpackError> {
         Ok(ConsentSet {
             email: self.consent()?,
             sms: self.consent()?,
-            topics_out: self.strs()?,
+            topics_out: self.lite_strs()?,
             frequency: self.opt_index(EmailFrequency::ALL)?,
         })
     }
@@ -390,21 +486,25 @@ impl Reader<'_> {
         };
         let n = self.len()?;
         let items = (0..n).map(|_| self.cart_item()).collect::<Result<Vec<_>, _>>()?;
-        let cart =
-            Cart { items, updated_at: self.opt_time()?, checkout_url: self.opt_str()?, currency: self.opt_str()? };
+        let cart = Cart {
+            items,
+            updated_at: self.opt_time()?,
+            checkout_url: self.lite_opt_str()?,
+            currency: self.lite_opt_str()?,
+        };
         Ok(Computed { orders, cart, last_seen_at: self.opt_time()? })
     }
     fn cart_item(&mut self) -> Result<CartItem, UnpackError> {
         Ok(CartItem {
-            product_id: self.str()?,
-            sku: self.opt_str()?,
-            name: self.opt_str()?,
+            product_id: self.lite_str()?,
+            sku: self.lite_opt_str()?,
+            name: self.lite_opt_str()?,
             price: Money(self.int()?),
             quantity: self.int()?,
-            category: self.opt_str()?,
-            url: self.opt_str()?,
-            image_url: self.opt_str()?,
-            variant: self.opt_str()?,
+            category: self.lite_opt_str()?,
+            url: self.lite_opt_str()?,
+            image_url: self.lite_opt_str()?,
+            variant: self.lite_opt_str()?,
         })
     }
     fn lead(&mut self) -> Result<Lead, UnpackError> {

@@ -184,6 +184,27 @@ proptest! {
     }
 
     #[test]
+    fn a_lite_read_keeps_what_segment_columns_read(c in contact(), keep in prop::collection::vec(text(), 0..3)) {
+        let mut bytes = Vec::new();
+        pack(&c, &mut bytes);
+        let lite = unpack_lite(&bytes, &keep).expect("reads back");
+        let mut want = c.clone();
+        want.anonymous_ids.clear();
+        want.traits.retain(|k, _| keep.contains(k));
+        for consent in [&mut want.consent.email, &mut want.consent.sms] {
+            consent.source = None;
+        }
+        want.consent.topics_out.clear();
+        want.computed.cart.checkout_url = None;
+        want.computed.cart.currency = None;
+        for i in &mut want.computed.cart.items {
+            *i = CartItem { product_id: String::new(), sku: None, name: None, category: None, url: None, image_url: None, variant: None, ..i.clone() };
+        }
+        prop_assert!(same(&want, &lite), "{want:?}\n!=\n{lite:?}");
+        prop_assert_eq!(want.computed.cart.value(), c.computed.cart.value());
+    }
+
+    #[test]
     fn any_prefix_or_corruption_is_an_error_not_a_panic(c in contact(), cut in any::<prop::sample::Index>(), flip in any::<u8>()) {
         let mut bytes = Vec::new();
         pack(&c, &mut bytes);
@@ -192,6 +213,8 @@ proptest! {
         let mut bad = bytes.clone();
         bad[at] ^= flip | 1;
         let _ = unpack(&bad);
+        let _ = unpack_lite(&bad, &[String::new()]);
+        prop_assert!(unpack_lite(&bytes[..at], &[]).is_err());
     }
 }
 

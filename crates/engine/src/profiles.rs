@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use kairos_domain::pack::{pack, packed_workspace, unpack};
+use kairos_domain::pack::{pack, packed_workspace, unpack, unpack_lite};
 use kairos_domain::{Contact, ContactId, WorkspaceId};
 
 /// Profiles held decoded at most, both generations together (the rest are packed: a fraction of the memory
@@ -77,6 +77,17 @@ impl ProfileMap {
             return Some(Cow::Borrowed(c));
         }
         self.packed.get(id).map(|b| Cow::Owned(decode(*id, b)))
+    }
+
+    /// What segment columns read of the profile: a packed one decoded lite (`unpack_lite`: the scalar fields
+    /// and the traits named), a decoded one as it is.
+    pub fn get_lite(&self, id: &ContactId, traits: &[String]) -> Option<Cow<'_, Contact>> {
+        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+            return Some(Cow::Borrowed(c));
+        }
+        self.packed
+            .get(id)
+            .map(|b| Cow::Owned(unpack_lite(b, traits).unwrap_or_else(|e| panic!("profile of contact {id}: {e}"))))
     }
 
     /// The contact's workspace, without decoding a packed profile.

@@ -89,6 +89,13 @@ impl RowIndex {
 /// A packed profile comes back decoded into a copy (`crate::profiles::ProfileMap`).
 pub trait Profiles: Sync {
     fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>>;
+
+    /// What columns read of the profile: its scalar fields and the traits named (`ProfileMap` decodes a
+    /// packed one lite, `kairos_domain::pack::unpack_lite`); others may give the whole profile.
+    fn profile_for_columns(&self, id: ContactId, traits: &[String]) -> Option<Cow<'_, Contact>> {
+        let _ = traits;
+        self.profile(id)
+    }
 }
 
 impl Profiles for HashMap<ContactId, Contact> {
@@ -101,7 +108,18 @@ impl Profiles for crate::profiles::ProfileMap {
     fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>> {
         self.get(&id)
     }
+
+    fn profile_for_columns(&self, id: ContactId, traits: &[String]) -> Option<Cow<'_, Contact>> {
+        self.get_lite(&id, traits)
+    }
 }
+
+/// Rows whose profiles are read at once, split over the threads, when columns are filled (a block's
+/// decoded profiles are held until their values are put in the columns).
+const FILL_BLOCK_ROWS: usize = 65_536;
+/// Rows below which a block is read on the calling thread alone (debug builds, the tests', split small
+/// tables too).
+const FILL_PARALLEL_ROWS_MIN: usize = if cfg!(debug_assertions) { 16 } else { 4_096 };
 
 /// A profile column and whether every row has been filled (a column added for a new segment is filled once,
 /// from the profiles, before the segment's first evaluation).
@@ -231,17 +249,44 @@ impl Table {
     }
 
     /// Fills the columns added since the last fill, from every row's profile.
-    pub fn fill(&mut self, profiles: &dyn Profiles) {
+    ///
+    /// Each profile is read once for all the columns to fill, only for what they read (a packed one is
+    /// decoded lite), on `threads` threads a block of rows at a time; the values are put in row order.
+    pub fn fill(&mut self, profiles: &dyn Profiles, threads: usize) {
         if self.columns.iter().all(|h| h.filled) {
             return;
         }
-        // Row by row, each profile read (decoded, when packed) once for all the columns to fill.
-        for (row, id) in self.ids.iter().enumerate() {
-            if self.alive.get(row)
-                && let Some(c) = profiles.profile(*id)
-            {
-                for h in self.columns.iter_mut().filter(|h| !h.filled) {
-                    put(h, row, &c);
+        let traits: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|h| !h.filled)
+            .filter_map(|h| match &h.key {
+                ColumnKey::Trait(name) => Some(name.clone()),
+                ColumnKey::Known(_) => None,
+            })
+            .collect();
+        let ids = &self.ids;
+        let read = |rows: &[usize]| -> Vec<Option<Cow<'_, Contact>>> {
+            rows.iter().map(|&r| profiles.profile_for_columns(ids[r], &traits)).collect()
+        };
+        for start in (0..ids.len()).step_by(FILL_BLOCK_ROWS) {
+            let end = (start + FILL_BLOCK_ROWS).min(ids.len());
+            let rows: Vec<usize> = (start..end).filter(|&r| self.alive.get(r)).collect();
+            let read = &read;
+            let decoded = if threads < 2 || rows.len() < FILL_PARALLEL_ROWS_MIN {
+                read(&rows)
+            } else {
+                std::thread::scope(|s| {
+                    let parts: Vec<_> =
+                        rows.chunks(rows.len().div_ceil(threads)).map(|part| s.spawn(move || read(part))).collect();
+                    parts.into_iter().flat_map(|p| p.join().expect("a fill thread panicked")).collect()
+                })
+            };
+            for (&row, c) in rows.iter().zip(decoded) {
+                if let Some(c) = c {
+                    for h in self.columns.iter_mut().filter(|h| !h.filled) {
+                        put(h, row, &c);
+                    }
                 }
             }
         }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use kairos_domain::{
     ConsentStatus, Contact, ContactId, Duration, Email, Event, JsonMap, LifecycleStage, Money, Timestamp, WorkspaceId,
 };
+use kairos_engine::profiles::ProfileMap;
 use kairos_engine::segments::{SegDef, Segments, View};
 use kairos_segment::eval;
 use kairos_segment::{Channel, CompareOp, ConsentIs, Expr, FieldPath, Literal, Relative, Window};
@@ -228,7 +229,12 @@ fn full(
     dirty: &[ContactId],
     now: Timestamp,
 ) -> Result<(), TestCaseError> {
-    seg.full_evaluation(i, people, dirty, now).map(drop).map_err(|e| TestCaseError::fail(e.to_string()))
+    // Columns are filled from the profiles as the committer holds them after a load: packed (read lite).
+    let mut packed = ProfileMap::default();
+    for c in people.values() {
+        packed.insert_packed(c);
+    }
+    seg.full_evaluation(i, &packed, dirty, now).map(drop).map_err(|e| TestCaseError::fail(e.to_string()))
 }
 
 /// Every contact's membership equals the per-contact evaluation, and its timer is no later than asked for.
@@ -340,7 +346,19 @@ fn run(
         seg.evaluate(WS, c, now, &mut moved);
     }
     prop_assert!(moved.is_empty(), "per-contact evaluation disagrees: {:?}", moved);
-    Ok(())
+    // A registry whose rows exist before its segments (as for a segment reading a field no segment read
+    // before): their columns are filled from the packed profiles, read lite, and evaluate the same.
+    let mut fresh = Segments::default();
+    let live: Vec<ContactId> = people.keys().copied().collect();
+    fresh.refresh(&live, &people);
+    let mut fresh_idx = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        fresh_idx.push(install(&mut fresh, i, None, d, now)?);
+    }
+    for &i in &fresh_idx {
+        full(&mut fresh, &people, i, &[], now)?;
+    }
+    check(&fresh, &people, &fresh_idx, now)
 }
 
 fn change(people: usize) -> impl Strategy<Value = Change> {
