@@ -66,20 +66,20 @@ pub fn pack(c: &Contact, out: &mut Vec<u8>) {
 
 /// The workspace of a packed contact, read without unpacking the rest.
 pub fn packed_workspace(bytes: &[u8]) -> Result<WorkspaceId, UnpackError> {
-    Ok(WorkspaceId(Reader { b: bytes, at: 0, keep: None }.int()?))
+    Ok(WorkspaceId(Reader { b: bytes, at: 0, keep: None, texts: true }.int()?))
 }
 
 /// The contact `pack` wrote into `bytes`.
 pub fn unpack(bytes: &[u8]) -> Result<Contact, UnpackError> {
-    read(Reader { b: bytes, at: 0, keep: None })
+    read(Reader { b: bytes, at: 0, keep: None, texts: true })
 }
 
 /// What segment columns read of the contact in `bytes`, allocating little: every scalar field, the traits
 /// named in `traits` (others dropped), cart items' prices and quantities (their texts empty); anonymous ids,
-/// consent sources and topics are left empty. Filling a column from ten million packed profiles takes a
-/// fraction of unpacking them whole.
-pub fn unpack_lite(bytes: &[u8], traits: &[String]) -> Result<Contact, UnpackError> {
-    read(Reader { b: bytes, at: 0, keep: Some(traits) })
+/// consent sources and topics are left empty, and so are the user id, email, phone, time zone and locale
+/// unless `texts`. A column filled from millions of packed profiles allocates only what it reads.
+pub fn unpack_lite(bytes: &[u8], traits: &[String], texts: bool) -> Result<Contact, UnpackError> {
+    read(Reader { b: bytes, at: 0, keep: Some(traits), texts })
 }
 
 fn read(mut r: Reader<'_>) -> Result<Contact, UnpackError> {
@@ -89,14 +89,14 @@ fn read(mut r: Reader<'_>) -> Result<Contact, UnpackError> {
     let c = Contact {
         id,
         workspace,
-        user_id: r.opt_str()?,
-        email: r.opt_str()?.map(Email::trusted),
-        phone: r.opt_str()?.map(Phone::trusted),
+        user_id: r.opt_text()?,
+        email: r.opt_text()?.map(Email::trusted),
+        phone: r.opt_text()?.map(Phone::trusted),
         anonymous_ids: r.lite_strs()?,
         traits: r.traits()?,
         traits_at: r.opt_time()?,
-        timezone: r.opt_str()?,
-        locale: r.opt_str()?,
+        timezone: r.opt_text()?,
+        locale: r.opt_text()?,
         consent: r.consent_set()?,
         computed: r.computed()?,
         lead: r.lead()?,
@@ -278,6 +278,8 @@ struct Reader<'a> {
     /// Lite reading ([`unpack_lite`]): the traits to keep; lists, cart items' texts and consent sources are
     /// skipped without allocating.
     keep: Option<&'a [String]>,
+    /// Whether the profile's own texts (user id, email, phone, time zone, locale) are read.
+    texts: bool,
 }
 
 impl Reader<'_> {
@@ -315,11 +317,15 @@ impl Reader<'_> {
         self.at = end;
         Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| UnpackError("float"))?))
     }
-    fn str(&mut self) -> Result<String, UnpackError> {
+    /// A string's bytes, unchecked.
+    fn slice(&mut self) -> Result<&[u8], UnpackError> {
         let n = self.len()?;
         let bytes = &self.b[self.at..self.at + n];
         self.at += n;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| UnpackError("not UTF-8"))
+        Ok(bytes)
+    }
+    fn str(&mut self) -> Result<String, UnpackError> {
+        std::str::from_utf8(self.slice()?).map(str::to_owned).map_err(|_| UnpackError("not UTF-8"))
     }
     /// A string lite reading does not keep: skipped (empty) when lite.
     fn lite_str(&mut self) -> Result<String, UnpackError> {
@@ -339,6 +345,17 @@ impl Reader<'_> {
         }
         Ok(None)
     }
+    /// One of the profile's own texts: skipped (None) when lite reading leaves them out.
+    fn opt_text(&mut self) -> Result<Option<String>, UnpackError> {
+        if self.texts {
+            return self.opt_str();
+        }
+        if self.present()? {
+            let n = self.len()?;
+            self.at += n;
+        }
+        Ok(None)
+    }
     fn lite_strs(&mut self) -> Result<Vec<String>, UnpackError> {
         if self.keep.is_none() {
             return self.strs();
@@ -354,8 +371,9 @@ impl Reader<'_> {
         let n = self.len()?;
         let mut m = JsonMap::new();
         for _ in 0..n {
-            let k = self.str()?;
-            if keep.contains(&k) {
+            let k = self.slice()?;
+            if keep.iter().any(|want| want.as_bytes() == k) {
+                let k = std::str::from_utf8(k).map_err(|_| UnpackError("not UTF-8"))?.to_owned();
                 let v = self.value(1)?;
                 m.insert(k, v);
             } else {

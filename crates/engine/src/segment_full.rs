@@ -72,7 +72,7 @@ impl Segments {
         let threads = self.full_evaluation_threads();
         let t = self.table_index(ws);
         let table = &mut self.tables[t];
-        table.fill(profiles, threads);
+        table.fill(profiles);
         let table: &Table = table;
         let threads = if table.rows() < PARALLEL_ROWS_MIN { 1 } else { threads };
         let ranges = split(table.rows(), threads);

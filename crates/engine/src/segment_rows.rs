@@ -90,10 +90,11 @@ impl RowIndex {
 pub trait Profiles: Sync {
     fn profile(&self, id: ContactId) -> Option<Cow<'_, Contact>>;
 
-    /// What columns read of the profile: its scalar fields and the traits named (`ProfileMap` decodes a
-    /// packed one lite, `kairos_domain::pack::unpack_lite`); others may give the whole profile.
-    fn profile_for_columns(&self, id: ContactId, traits: &[String]) -> Option<Cow<'_, Contact>> {
-        let _ = traits;
+    /// What columns read of the profile: its scalar fields, the traits named and, if `texts`, its user id,
+    /// email, phone, time zone and locale (`ProfileMap` decodes a packed one lite,
+    /// `kairos_domain::pack::unpack_lite`); others may give the whole profile.
+    fn profile_for_columns(&self, id: ContactId, traits: &[String], texts: bool) -> Option<Cow<'_, Contact>> {
+        let _ = (traits, texts);
         self.profile(id)
     }
 }
@@ -109,17 +110,10 @@ impl Profiles for crate::profiles::ProfileMap {
         self.get(&id)
     }
 
-    fn profile_for_columns(&self, id: ContactId, traits: &[String]) -> Option<Cow<'_, Contact>> {
-        self.get_lite(&id, traits)
+    fn profile_for_columns(&self, id: ContactId, traits: &[String], texts: bool) -> Option<Cow<'_, Contact>> {
+        self.get_lite(&id, traits, texts)
     }
 }
-
-/// Rows whose profiles are read at once, split over the threads, when columns are filled (a block's
-/// decoded profiles are held until their values are put in the columns).
-const FILL_BLOCK_ROWS: usize = 65_536;
-/// Rows below which a block is read on the calling thread alone (debug builds, the tests', split small
-/// tables too).
-const FILL_PARALLEL_ROWS_MIN: usize = if cfg!(debug_assertions) { 16 } else { 4_096 };
 
 /// A profile column and whether every row has been filled (a column added for a new segment is filled once,
 /// from the profiles, before the segment's first evaluation).
@@ -250,43 +244,31 @@ impl Table {
 
     /// Fills the columns added since the last fill, from every row's profile.
     ///
-    /// Each profile is read once for all the columns to fill, only for what they read (a packed one is
-    /// decoded lite), on `threads` threads a block of rows at a time; the values are put in row order.
-    pub fn fill(&mut self, profiles: &dyn Profiles, threads: usize) {
+    /// Each profile is read once for all the columns to fill, and only for what they read (a packed one is
+    /// decoded lite: no allocation for the texts and traits no column reads).
+    pub fn fill(&mut self, profiles: &dyn Profiles) {
         if self.columns.iter().all(|h| h.filled) {
             return;
         }
-        let traits: Vec<String> = self
-            .columns
-            .iter()
-            .filter(|h| !h.filled)
+        let unfilled = || self.columns.iter().filter(|h| !h.filled);
+        let traits: Vec<String> = unfilled()
             .filter_map(|h| match &h.key {
                 ColumnKey::Trait(name) => Some(name.clone()),
                 ColumnKey::Known(_) => None,
             })
             .collect();
-        let ids = &self.ids;
-        let read = |rows: &[usize]| -> Vec<Option<Cow<'_, Contact>>> {
-            rows.iter().map(|&r| profiles.profile_for_columns(ids[r], &traits)).collect()
-        };
-        for start in (0..ids.len()).step_by(FILL_BLOCK_ROWS) {
-            let end = (start + FILL_BLOCK_ROWS).min(ids.len());
-            let rows: Vec<usize> = (start..end).filter(|&r| self.alive.get(r)).collect();
-            let read = &read;
-            let decoded = if threads < 2 || rows.len() < FILL_PARALLEL_ROWS_MIN {
-                read(&rows)
-            } else {
-                std::thread::scope(|s| {
-                    let parts: Vec<_> =
-                        rows.chunks(rows.len().div_ceil(threads)).map(|part| s.spawn(move || read(part))).collect();
-                    parts.into_iter().flat_map(|p| p.join().expect("a fill thread panicked")).collect()
-                })
-            };
-            for (&row, c) in rows.iter().zip(decoded) {
-                if let Some(c) = c {
-                    for h in self.columns.iter_mut().filter(|h| !h.filled) {
-                        put(h, row, &c);
-                    }
+        let texts = unfilled().any(|h| {
+            matches!(
+                h.key,
+                ColumnKey::Known(Known::Email | Known::Phone | Known::UserId | Known::Timezone | Known::Locale)
+            )
+        });
+        for (row, id) in self.ids.iter().enumerate() {
+            if self.alive.get(row)
+                && let Some(c) = profiles.profile_for_columns(*id, &traits, texts)
+            {
+                for h in self.columns.iter_mut().filter(|h| !h.filled) {
+                    put(h, row, &c);
                 }
             }
         }

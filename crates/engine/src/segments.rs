@@ -298,9 +298,8 @@ impl Segments {
             let loc = self.locate(c.workspace, c.id);
             self.tables[loc.table as usize].refresh(loc.row, c);
         });
-        let threads = self.full_evaluation_threads();
         for t in &mut self.tables {
-            t.fill(profiles, threads);
+            t.fill(profiles);
         }
     }
 
