@@ -43,22 +43,27 @@ impl State {
     /// plans the next instant time alone changes either. Erased profiles keep what they had, with no timer.
     pub(crate) fn refresh_lead(&mut self, ws: WorkspaceId, id: ContactId, now: Timestamp) -> Result<(), EngineError> {
         let settings = &self.settings.of(ws).lead;
-        let Some(c) = self.identity.contacts.get_mut(&id) else { return Ok(()) };
+        // Read, and changed only when the score or stage moves: a packed profile stays packed otherwise
+        // (every contact is refreshed at start).
+        let Some(c) = self.identity.contacts.get(&id) else { return Ok(()) };
         if c.erased_at.is_some() {
             self.lead.plan(id, None);
             return Ok(());
         }
-        let d = settings.derive(c, now);
+        let d = settings.derive(&c, now);
         let from = c.lead.stage;
         let changed = d.score != c.lead.score || d.stage != from;
-        c.lead.score = d.score;
-        if d.stage != from {
-            c.lead.stage = d.stage;
-            c.lead.stage_at = Some(now);
-        }
+        drop(c);
         self.lead.plan(id, d.next_change);
         if !changed {
             return Ok(());
+        }
+        if let Some(c) = self.identity.contacts.get_mut(&id) {
+            c.lead.score = d.score;
+            if d.stage != from {
+                c.lead.stage = d.stage;
+                c.lead.stage_at = Some(now);
+            }
         }
         self.mark_dirty(id);
         if d.stage != from {
