@@ -54,6 +54,21 @@ pub fn text_depth(bytes: &[u8]) -> usize {
     deepest
 }
 
+/// The scalar JSON values property tests build documents from (each test adds the leaves and keys its subject
+/// reads).
+#[cfg(test)]
+pub(crate) fn arb_json_scalar() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::Value;
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<i64>().prop_map(|i| Value::Number(i.into())),
+        ".{0,12}".prop_map(Value::String),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,8 @@ pub struct ProfileMap {
     warm: IdMap<Contact>,
     packed: IdMap<Box<[u8]>>,
     decoded_max: usize,
+    /// Where profiles are packed before being copied out at their size.
+    scratch: Vec<u8>,
 }
 
 impl Default for ProfileMap {
@@ -64,9 +66,21 @@ impl Default for ProfileMap {
     }
 }
 
+/// Only this process packs, from a valid profile: bytes that do not read back are memory corruption, not bad
+/// input.
+fn corrupt(id: ContactId, e: kairos_domain::pack::UnpackError) -> ! {
+    panic!("profile of contact {id}: {e}")
+}
+
 fn decode(id: ContactId, bytes: &[u8]) -> Contact {
-    // Only this process packs, from a valid profile: a failure is memory corruption, not bad input.
-    unpack(bytes).unwrap_or_else(|e| panic!("profile of contact {id}: {e}"))
+    unpack(bytes).unwrap_or_else(|e| corrupt(id, e))
+}
+
+/// `c` packed into `scratch` (reused between calls), then copied out at its exact size.
+fn packed(c: &Contact, scratch: &mut Vec<u8>) -> Box<[u8]> {
+    scratch.clear();
+    pack(c, scratch);
+    scratch.as_slice().into()
 }
 
 impl ProfileMap {
@@ -77,6 +91,7 @@ impl ProfileMap {
             warm: IdMap::default(),
             packed: IdMap::with_capacity_and_hasher(n, Default::default()),
             decoded_max: PROFILES_DECODED_MAX,
+            scratch: Vec::new(),
         }
     }
 
@@ -112,9 +127,7 @@ impl ProfileMap {
         if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
             return Some(Cow::Borrowed(c));
         }
-        self.packed.get(id).map(|b| {
-            Cow::Owned(unpack_lite(b, traits, texts).unwrap_or_else(|e| panic!("profile of contact {id}: {e}")))
-        })
+        self.packed.get(id).map(|b| Cow::Owned(unpack_lite(b, traits, texts).unwrap_or_else(|e| corrupt(*id, e))))
     }
 
     /// The contact's workspace, without decoding a packed profile.
@@ -122,7 +135,7 @@ impl ProfileMap {
         if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
             return Some(c.workspace);
         }
-        self.packed.get(id).map(|b| packed_workspace(b).unwrap_or_else(|e| panic!("profile of contact {id}: {e}")))
+        self.packed.get(id).map(|b| packed_workspace(b).unwrap_or_else(|e| corrupt(*id, e)))
     }
 
     /// The profile to change: it is decoded (if it was packed) and stays so until a turn after the commit.
@@ -147,11 +160,9 @@ impl ProfileMap {
 
     /// Adds a profile not in use now (a store's load): packed at once.
     pub fn insert_packed(&mut self, c: &Contact) {
-        let mut bytes = Vec::with_capacity(256);
-        pack(c, &mut bytes);
         self.hot.remove(&c.id);
         self.warm.remove(&c.id);
-        self.packed.insert(c.id, bytes.as_slice().into());
+        self.packed.insert(c.id, packed(c, &mut self.scratch));
     }
 
     pub fn remove(&mut self, id: &ContactId) -> Option<Contact> {
@@ -159,18 +170,20 @@ impl ProfileMap {
     }
 
     /// Every contact with its workspace (no profile is decoded).
+    fn each_id(&self) -> impl Iterator<Item = (WorkspaceId, ContactId)> + '_ {
+        let decoded = self.hot.values().chain(self.warm.values()).map(|c| (c.workspace, c.id));
+        let packed = self.packed.iter().map(|(id, b)| (packed_workspace(b).unwrap_or_else(|e| corrupt(*id, e)), *id));
+        decoded.chain(packed)
+    }
+
+    /// Every contact with its workspace (no profile is decoded).
     pub fn ids(&self) -> Vec<(WorkspaceId, ContactId)> {
-        let mut out = Vec::with_capacity(self.len());
-        out.extend(self.hot.values().chain(self.warm.values()).map(|c| (c.workspace, c.id)));
-        for id in self.packed.keys() {
-            out.extend(self.workspace_of(id).map(|ws| (ws, *id)));
-        }
-        out
+        self.each_id().collect()
     }
 
     /// The contacts of one workspace (no profile is decoded).
     pub fn ids_in(&self, ws: WorkspaceId) -> Vec<ContactId> {
-        self.ids().into_iter().filter(|(w, _)| *w == ws).map(|(_, id)| id).collect()
+        self.each_id().filter(|(w, _)| *w == ws).map(|(_, id)| id).collect()
     }
 
     /// Calls `f` with every profile (packed ones decoded one at a time).
@@ -186,11 +199,8 @@ impl ProfileMap {
         if self.hot.len() < self.decoded_max / 2 {
             return;
         }
-        let mut bytes = Vec::with_capacity(512);
         for (id, c) in self.warm.drain() {
-            bytes.clear();
-            pack(&c, &mut bytes);
-            self.packed.insert(id, bytes.as_slice().into());
+            self.packed.insert(id, packed(&c, &mut self.scratch));
         }
         std::mem::swap(&mut self.hot, &mut self.warm);
     }
