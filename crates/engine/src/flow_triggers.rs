@@ -172,7 +172,7 @@ impl State {
             }
             self.triggers.dates.pop();
             let contact = self.follow(contact);
-            let Some(ws) = self.identity.contacts.get(&contact).map(|c| c.workspace) else { continue };
+            let Some(ws) = self.identity.contacts.workspace_of(&contact) else { continue };
             let Some(f) = self.active_flows_of(ws).into_iter().find(|f| f.row() == flow_row) else { continue };
             let mut props = JsonMap::new();
             if let Trigger::Date { trait_name, .. } = f.trigger() {

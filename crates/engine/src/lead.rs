@@ -2,7 +2,7 @@
 //! by time alone (`crate::lead_ops` acts on it).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use kairos_domain::{ContactId, Timestamp};
 
@@ -10,8 +10,9 @@ use kairos_domain::{ContactId, Timestamp};
 #[derive(Default)]
 pub(crate) struct LeadTimers {
     heap: BinaryHeap<Reverse<(i64, ContactId)>>,
-    /// The instant planned per contact; heap entries that disagree are stale and skipped.
-    due: HashMap<ContactId, i64>,
+    /// The instant planned per contact; heap entries that disagree are stale and skipped. Keyed by the ids'
+    /// own multiplicative hash (every contact with points is planned at start).
+    due: crate::profiles::IdMap<i64>,
 }
 
 impl LeadTimers {

@@ -43,9 +43,10 @@ impl State {
     /// plans the next instant time alone changes either. Erased profiles keep what they had, with no timer.
     pub(crate) fn refresh_lead(&mut self, ws: WorkspaceId, id: ContactId, now: Timestamp) -> Result<(), EngineError> {
         let settings = &self.settings.of(ws).lead;
-        // Read, and changed only when the score or stage moves: a packed profile stays packed otherwise
-        // (every contact is refreshed at start).
-        let Some(c) = self.identity.contacts.get(&id) else { return Ok(()) };
+        // Read lite (the scalars and the traits the rules read), and changed only when the score or stage
+        // moves: a packed profile stays packed otherwise (every contact is refreshed at start).
+        let keys = settings.scoring.trait_keys();
+        let Some(c) = self.identity.contacts.get_lite(&id, &keys, false) else { return Ok(()) };
         if c.erased_at.is_some() {
             self.lead.plan(id, None);
             return Ok(());
@@ -82,7 +83,7 @@ impl State {
     pub(crate) fn lead_tick(&mut self, now: Timestamp) -> Result<(), EngineError> {
         for id in self.lead.take_due(now) {
             let id = self.follow(id);
-            if let Some(ws) = self.identity.contacts.get(&id).map(|c| c.workspace) {
+            if let Some(ws) = self.identity.contacts.workspace_of(&id) {
                 self.evaluate_contact(ws, id, now)?;
             }
         }

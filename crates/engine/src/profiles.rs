@@ -48,7 +48,7 @@ impl Hasher for IdHash {
     }
 }
 
-type IdMap<V> = HashMap<ContactId, V, BuildHasherDefault<IdHash>>;
+pub(crate) type IdMap<V> = HashMap<ContactId, V, BuildHasherDefault<IdHash>>;
 
 /// Every live contact's profile.
 pub struct ProfileMap {

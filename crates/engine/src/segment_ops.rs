@@ -77,11 +77,18 @@ impl State {
             pending = rest;
         }
         self.backfill_pending()?;
+        let started = std::time::Instant::now();
         self.segments.refresh_all(&self.identity.contacts);
-        let ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.ids();
-        for (ws, id) in ids {
+        let mut ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.ids();
+        ids.sort_unstable_by_key(|(_, id)| *id);
+        for &(ws, id) in &ids {
             self.evaluate_contact(ws, id, now)?;
         }
+        tracing::info!(
+            contacts = ids.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "segments and lead scores evaluated at start"
+        );
         Ok(())
     }
 
@@ -184,7 +191,7 @@ impl State {
         let due = self.segments.due(now);
         for id in due {
             let id = self.follow(id);
-            if let Some(ws) = self.identity.contacts.get(&id).map(|c| c.workspace) {
+            if let Some(ws) = self.identity.contacts.workspace_of(&id) {
                 self.evaluate_contact(ws, id, now)?;
             }
         }

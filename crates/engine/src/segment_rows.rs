@@ -170,6 +170,14 @@ pub(crate) fn known_of(c: &Contact, k: Known) -> Val<'_> {
     }
 }
 
+/// The row's consent bits from the profile's email and SMS statuses.
+fn set_consent(consent: &mut [BitColumn], r: usize, c: &Contact) {
+    for (channel, status) in [(Channel::Email, c.consent.email.status), (Channel::Sms, c.consent.sms.status)] {
+        consent[consent_index(channel, ConsentIs::Subscribed)].set(r, status == ConsentStatus::Subscribed);
+        consent[consent_index(channel, ConsentIs::Unsubscribed)].set(r, status == ConsentStatus::Unsubscribed);
+    }
+}
+
 fn put(held: &mut Held, row: usize, c: &Contact) {
     match &held.key {
         ColumnKey::Known(k) => held.col.set_known(row, known_of(c, *k)),
@@ -224,10 +232,7 @@ impl Table {
         for h in self.columns.iter_mut().filter(|h| h.filled) {
             put(h, r, c);
         }
-        for (channel, status) in [(Channel::Email, c.consent.email.status), (Channel::Sms, c.consent.sms.status)] {
-            self.consent[consent_index(channel, ConsentIs::Subscribed)].set(r, status == ConsentStatus::Subscribed);
-            self.consent[consent_index(channel, ConsentIs::Unsubscribed)].set(r, status == ConsentStatus::Unsubscribed);
-        }
+        set_consent(&mut self.consent, r, c);
     }
 
     /// Holds exactly these profile columns: kept ones keep their values, new ones wait for [`Table::fill`]
@@ -250,6 +255,20 @@ impl Table {
         if self.columns.iter().all(|h| h.filled) {
             return;
         }
+        self.fill_rows(profiles, false);
+    }
+
+    /// At start: every row of a held contact made live from its profile, and every column filled, each
+    /// profile read once and lite (a packed one is not decoded whole, as reading every profile whole was a
+    /// third of a restart).
+    pub fn load(&mut self, profiles: &dyn Profiles) {
+        self.columns.iter_mut().for_each(|h| h.filled = false);
+        self.fill_rows(profiles, true);
+    }
+
+    /// Fills the unfilled columns of the live rows, or of every row a profile is held for (`start`: the rows
+    /// become live and take their consent too).
+    fn fill_rows(&mut self, profiles: &dyn Profiles, start: bool) {
         let unfilled = || self.columns.iter().filter(|h| !h.filled);
         let traits: Vec<String> = unfilled()
             .filter_map(|h| match &h.key {
@@ -264,9 +283,13 @@ impl Table {
             )
         });
         for (row, id) in self.ids.iter().enumerate() {
-            if self.alive.get(row)
+            if (start || self.alive.get(row))
                 && let Some(c) = profiles.profile_for_columns(*id, &traits, texts)
             {
+                if start {
+                    self.alive.set(row, true);
+                    set_consent(&mut self.consent, row, &c);
+                }
                 for h in self.columns.iter_mut().filter(|h| !h.filled) {
                     put(h, row, &c);
                 }

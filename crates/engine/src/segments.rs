@@ -294,12 +294,11 @@ impl Segments {
 
     /// Gives every contact a row and fills every column (at start).
     pub fn refresh_all(&mut self, profiles: &crate::profiles::ProfileMap) {
-        profiles.for_each(|c| {
-            let loc = self.locate(c.workspace, c.id);
-            self.tables[loc.table as usize].refresh(loc.row, c);
-        });
+        for (ws, id) in profiles.ids() {
+            self.locate(ws, id);
+        }
         for t in &mut self.tables {
-            t.fill(profiles);
+            t.load(profiles);
         }
     }
 

@@ -289,3 +289,28 @@ async fn one_workspaces_rules_leave_anothers_scores_alone() {
     assert!(members(&mut c, &other.secret_key, &hot_other).await.is_empty());
     assert_eq!(get(&mut c, &other.secret_key, "/api/v1/settings").await["lifecycle"]["lead_score"], 50);
 }
+
+#[tokio::test]
+async fn trait_rules_score_profiles_held_packed_by_their_top_level_traits() {
+    // Twenty people after Ann: her profile is held packed (debug builds keep 8 decoded), so the rescoring of a
+    // settings change and of a restart reads it lite, with only the traits the rules name.
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let traits = json!({"email": "ann@example.com", "plan": "pro", "address": {"country": "FR"}, "note": "x"});
+    send(&mut c, &wk, "/v1/identify", json!({"userId": "ann", "traits": traits})).await;
+    for i in 0..20 {
+        send(&mut c, &wk, "/v1/identify", json!({"userId": format!("u{i}"), "traits": {"plan": "free"}})).await;
+    }
+    let rules = json!({"lead_scoring": {"events": [], "traits": [
+        {"trait": "plan", "equals": "pro", "points": 5},
+        {"trait": "address.country", "equals": "FR", "points": 3}
+    ]}});
+    assert_eq!(put_settings(&mut c, &sk, rules).await.0, 200);
+    assert_eq!(lead_of(&mut c, &sk, "ann").await.0, 8);
+    assert_eq!(lead_of(&mut c, &sk, "u3").await.0, 0);
+    s.terminate();
+    s.restart();
+    let mut c = s.client().await;
+    assert_eq!(lead_of(&mut c, &sk, "ann").await.0, 8, "the same score after a restart");
+}

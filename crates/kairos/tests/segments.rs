@@ -350,3 +350,38 @@ async fn definitions_are_said_in_words() {
     assert_eq!(status, 400, "{bad}");
     assert_eq!(bad["error"]["field"], "definitions");
 }
+
+#[tokio::test]
+async fn segments_made_after_a_restart_read_the_profiles_loaded_at_start() {
+    // More people than a debug build keeps decoded, so most profiles are loaded packed and read lite at start.
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    let (_, gold) =
+        post(&mut c, &sk, "/api/v1/segments", json!({"name": "Gold", "definition": "trait.tier = \"gold\""})).await;
+    for i in 0..24 {
+        let tier = if i % 3 == 0 { "gold" } else { "silver" };
+        let body = json!({"userId": format!("p{i:02}"), "traits": {"tier": tier}});
+        assert_eq!(post(&mut c, &wk, "/v1/identify", body).await.0, 200);
+        if i % 4 == 0 {
+            let consent =
+                json!({"user_id": format!("p{i:02}"), "channel": "email", "status": "subscribed", "source": "test"});
+            assert_eq!(post(&mut c, &sk, "/api/v1/contacts/consent", consent).await.0, 200);
+        }
+    }
+    let expected_gold: Vec<String> = (0..24).filter(|i| i % 3 == 0).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(member_ids(&mut c, &sk, gold["id"].as_str().unwrap()).await, expected_gold);
+    assert!(s.terminate().success());
+    s.restart();
+    let mut c = s.client().await;
+    // Evaluated over the columns loaded at start: the consent of every row and the `tier` column Gold kept.
+    let (status, subscribed) =
+        post(&mut c, &sk, "/api/v1/segments", json!({"name": "Subscribed", "definition": "subscribed email"})).await;
+    assert_eq!(status, 201, "{subscribed}");
+    let expected: Vec<String> = (0..24).filter(|i| i % 4 == 0).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(member_ids(&mut c, &sk, subscribed["id"].as_str().unwrap()).await, expected);
+    let def = json!({"name": "Gold subscribers", "definition": "trait.tier = \"gold\" and subscribed email"});
+    let (_, both) = post(&mut c, &sk, "/api/v1/segments", def).await;
+    let expected: Vec<String> = (0..24).filter(|i| i % 12 == 0).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(member_ids(&mut c, &sk, both["id"].as_str().unwrap()).await, expected);
+}

@@ -79,6 +79,18 @@ pub struct LeadScoring {
     pub traits: Vec<TraitRule>,
 }
 
+impl LeadScoring {
+    /// The top-level traits the trait rules read (`address` for `address.country`): what a profile read for
+    /// the score needs of its traits.
+    pub fn trait_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> =
+            self.traits.iter().map(|r| r.path.split('.').next().unwrap_or_default().to_string()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
 /// Thresholds of the lifecycle stages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lifecycle {
