@@ -5,7 +5,7 @@ use kairos_domain::{ContactId, Event, Timestamp, WorkspaceId};
 use kairos_store::read::EventReads;
 use kairos_store::reports::MessageRef;
 use kairos_store::write::EventWrites;
-use kairos_store::{Page, Result, StoredEvent};
+use kairos_store::{Page, Result, StoreError, StoredEvent};
 use rusqlite::{OptionalExtension, params};
 
 use crate::rows::{event_row, readable_event};
@@ -19,18 +19,18 @@ impl EventWrites for SqliteWriter {
     }
 
     fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
-        // Walk the log backwards by sequence (the primary key) and stop at the first older event:
-        // no index on received_at is needed because sequence order is receive order.
-        let mut stmt =
-            self.conn.prepare("SELECT workspace_id, message_id, received_at FROM events ORDER BY seq DESC").db()?;
-        let mut rows = stmt.query([]).db()?;
+        // The window's range of the covering index `events_received`: no event row is read.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT workspace_id, message_id, received_at FROM events INDEXED BY events_received
+                 WHERE received_at >= ?1 ORDER BY received_at DESC",
+            )
+            .db()?;
+        let mut rows = stmt.query([since.as_micros()]).db()?;
         while let Some(r) = rows.next().db()? {
-            let received: i64 = r.get(2).db()?;
-            if received < since.as_micros() {
-                break;
-            }
-            let id: String = r.get(1).db()?;
-            f(WorkspaceId(r.get(0).db()?), &id, Timestamp::from_micros(received));
+            let id = r.get_ref(1).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("message id: {e}")))?;
+            f(WorkspaceId(r.get(0).db()?), id, Timestamp::from_micros(r.get(2).db()?));
         }
         Ok(())
     }

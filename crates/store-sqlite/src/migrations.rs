@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -415,6 +415,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         WHERE status = 'active' AND listening = 1;
     DROP INDEX flow_runs_active;",
     ),
+    // Issue 17: the start reads the message ids of the de-duplication window (7 days) from this narrow index,
+    // received times first, instead of walking every event row backwards (1.6 – 1.9 s of a restart with 2 M
+    // events in the window). It grows at its right edge, as events arrive in receive order.
+    (18, "CREATE INDEX events_received ON events (received_at, workspace_id, message_id);"),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
