@@ -42,19 +42,20 @@ impl State {
     /// Derives the contact's score and stage at `now`, keeps them on the profile, announces a stage change and
     /// plans the next instant time alone changes either. Erased profiles keep what they had, with no timer.
     pub(crate) fn refresh_lead(&mut self, ws: WorkspaceId, id: ContactId, now: Timestamp) -> Result<(), EngineError> {
-        let settings = &self.settings.of(ws).lead;
-        // Read lite (the scalars and the traits the rules read), and changed only when the score or stage
-        // moves: a packed profile stays packed otherwise (every contact is refreshed at start).
-        let keys = settings.scoring.trait_keys();
-        let Some(c) = self.identity.contacts.get_lite(&id, &keys, false) else { return Ok(()) };
-        if c.erased_at.is_some() {
-            self.lead.plan(id, None);
-            return Ok(());
-        }
-        let d = settings.derive(&c, now);
-        let from = c.lead.stage;
-        let changed = d.score != c.lead.score || d.stage != from;
-        drop(c);
+        let d = derive_lead(&self.settings, &self.identity.contacts, ws, id, now);
+        self.apply_lead(ws, id, d, now)
+    }
+
+    /// Keeps a derived score and stage on the profile (changed only when either moves, so a packed profile
+    /// stays packed otherwise), announces a stage change and plans the contact's lead timer.
+    fn apply_lead(
+        &mut self,
+        ws: WorkspaceId,
+        id: ContactId,
+        d: Option<LeadNow>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(LeadNow { derived: d, from, changed }) = d else { return Ok(()) };
         self.lead.plan(id, d.next_change);
         if !changed {
             return Ok(());
@@ -113,4 +114,31 @@ impl State {
             self.mark_dirty(id);
         }
     }
+}
+
+/// A contact's score and stage derived at an instant, beside the stage it had.
+struct LeadNow {
+    derived: kairos_segment::lead::Derived,
+    from: Option<kairos_domain::LifecycleStage>,
+    changed: bool,
+}
+
+/// The contact's score and stage at `now` under its workspace's rules; None when it is not held. An erased
+/// profile keeps what it had, with no timer. Reads the profile lite: its scalars and the traits the rules read.
+fn derive_lead(
+    settings: &crate::settings::WorkspaceSettings,
+    contacts: &crate::profiles::ProfileMap,
+    ws: WorkspaceId,
+    id: ContactId,
+    now: Timestamp,
+) -> Option<LeadNow> {
+    let lead = &settings.of(ws).lead;
+    let c = contacts.get_lite(&id, &lead.scoring.trait_keys(), false)?;
+    if c.erased_at.is_some() {
+        let kept = kairos_segment::lead::Derived { score: c.lead.score, stage: c.lead.stage, next_change: None };
+        return Some(LeadNow { derived: kept, from: c.lead.stage, changed: false });
+    }
+    let derived = lead.derive(&c, now);
+    let changed = derived.score != c.lead.score || derived.stage != c.lead.stage;
+    Some(LeadNow { derived, from: c.lead.stage, changed })
 }
