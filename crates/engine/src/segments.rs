@@ -292,9 +292,9 @@ impl Segments {
         }
     }
 
-    /// Gives every contact a row and fills every column (at start).
-    pub fn refresh_all(&mut self, profiles: &crate::profiles::ProfileMap) {
-        for (ws, id) in profiles.ids() {
+    /// Gives every contact of `ids` a row, in that order, and fills every column (at start).
+    pub fn refresh_all(&mut self, ids: &[(WorkspaceId, ContactId)], profiles: &crate::profiles::ProfileMap) {
+        for &(ws, id) in ids {
             self.locate(ws, id);
         }
         for t in &mut self.tables {
