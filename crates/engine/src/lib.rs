@@ -24,6 +24,7 @@ mod flow_triggers;
 mod flows;
 mod freshness;
 mod handoff;
+mod id_slots;
 mod identity;
 pub mod integrations;
 mod lead;

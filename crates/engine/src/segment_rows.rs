@@ -29,59 +29,33 @@ pub(crate) struct Loc {
 
 /// A [`RowIndex`] entry with no row.
 const NO_LOC: Loc = Loc { table: u32::MAX, row: u32::MAX };
-/// Ids the dense part of a [`RowIndex`] may run ahead of the contacts it holds.
-const DENSE_IDS_SLACK: usize = 1 << 16;
 
-/// Contact id → row. The store hands ids out in sequence, so a vector indexed by id is dense (8 bytes a
-/// contact, one memory access, where a hash map takes 28 bytes and more misses); an id far beyond the others
-/// (negative, or more than twice the ids held) goes to a map instead of stretching the vector.
-#[derive(Default)]
-pub(crate) struct RowIndex {
-    dense: Vec<Loc>,
-    sparse: HashMap<ContactId, Loc>,
-    held: usize,
+impl crate::id_slots::Vacant for Loc {
+    const VACANT: Loc = NO_LOC;
+    fn is_vacant(&self) -> bool {
+        *self == NO_LOC
+    }
 }
+
+/// Contact id → row, 8 bytes a contact while ids are dense (`IdSlots`).
+#[derive(Default)]
+pub(crate) struct RowIndex(crate::id_slots::IdSlots<Loc>);
 
 impl RowIndex {
     pub(crate) fn get(&self, id: ContactId) -> Option<Loc> {
-        match usize::try_from(id.0) {
-            Ok(i) if i < self.dense.len() => Some(self.dense[i]).filter(|l| *l != NO_LOC),
-            _ => self.sparse.get(&id).copied(),
-        }
+        self.0.get(id).copied()
     }
 
     pub(crate) fn insert(&mut self, id: ContactId, loc: Loc) {
-        self.held += 1;
-        match usize::try_from(id.0) {
-            Ok(i) if i < self.dense.len() => self.dense[i] = loc,
-            Ok(i) if i <= 2 * self.held + DENSE_IDS_SLACK => {
-                if i >= self.dense.capacity() {
-                    // A quarter more at a time: the vector is most of the index's memory.
-                    self.dense.reserve_exact((i + 1 - self.dense.len()).max(self.dense.capacity() / 4));
-                }
-                self.dense.resize(i + 1, NO_LOC);
-                self.dense[i] = loc;
-            }
-            _ => {
-                self.sparse.insert(id, loc);
-            }
-        }
+        self.0.insert(id, loc);
     }
 
     pub(crate) fn remove(&mut self, id: ContactId) -> Option<Loc> {
-        let found = match usize::try_from(id.0) {
-            Ok(i) if i < self.dense.len() => {
-                Some(std::mem::replace(&mut self.dense[i], NO_LOC)).filter(|l| *l != NO_LOC)
-            }
-            _ => self.sparse.remove(&id),
-        };
-        self.held -= usize::from(found.is_some());
-        found
+        self.0.remove(id)
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.dense.capacity() * std::mem::size_of::<Loc>()
-            + self.sparse.capacity() * (std::mem::size_of::<(ContactId, Loc)>() + 1)
+        self.0.memory_bytes()
     }
 }
 
@@ -417,7 +391,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_row_index_is_dense_for_ids_in_sequence_and_a_map_for_the_rest() {
+    fn the_row_index_finds_ids_in_sequence_negative_and_far() {
         let mut x = RowIndex::default();
         let loc = |row| Loc { table: 0, row };
         for id in 1..=1_000 {
@@ -425,8 +399,6 @@ mod tests {
         }
         x.insert(ContactId(-5), loc(7));
         x.insert(ContactId(1 << 40), loc(8));
-        assert_eq!(x.dense.len(), 1_001);
-        assert_eq!(x.sparse.len(), 2);
         assert_eq!(
             (x.get(ContactId(500)), x.get(ContactId(-5)), x.get(ContactId(1 << 40))),
             (Some(loc(500)), Some(loc(7)), Some(loc(8)))
@@ -435,6 +407,6 @@ mod tests {
         assert_eq!(x.remove(ContactId(3)), Some(loc(3)));
         assert_eq!((x.remove(ContactId(3)), x.get(ContactId(3))), (None, None));
         assert_eq!(x.remove(ContactId(1 << 40)), Some(loc(8)));
-        assert_eq!(x.held, 1_000, "1 002 held, two removed");
+        assert_eq!(x.0.len(), 1_000, "1 002 held, two removed");
     }
 }
