@@ -1,8 +1,36 @@
-//! Values by contact id, held in a vector indexed by id while the ids are dense.
+//! Values by contact id: in a vector indexed by id while the ids are dense ([`IdSlots`]), in maps placed by a
+//! multiplicative hash of the id otherwise ([`IdMap`]).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use kairos_domain::ContactId;
 
-use crate::profiles::IdMap;
+/// Places contact ids by a multiplicative hash (Fibonacci hashing): ids are the store's sequence, never
+/// chosen from outside, so no keyed hash is needed, and SipHash was most of a look-up's cost when columns
+/// are filled from millions of packed profiles.
+#[derive(Default, Clone, Copy)]
+pub struct IdHash(u64);
+
+impl Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_i64` (a `ContactId`) is used; anything else is still hashed, if slowly.
+        for b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<ContactId, V, BuildHasherDefault<IdHash>>;
 
 /// Ids the dense part may run ahead of the values held.
 const DENSE_IDS_SLACK: usize = 1 << 16;

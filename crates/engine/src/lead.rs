@@ -12,7 +12,7 @@ pub(crate) struct LeadTimers {
     heap: BinaryHeap<Reverse<(i64, ContactId)>>,
     /// The instant planned per contact; heap entries that disagree are stale and skipped. Keyed by the ids'
     /// own multiplicative hash (every contact with points is planned at start).
-    due: crate::profiles::IdMap<i64>,
+    due: crate::id_slots::IdMap<i64>,
 }
 
 impl LeadTimers {

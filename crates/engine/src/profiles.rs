@@ -12,45 +12,17 @@
 //! profile into a copy of their own (`Cow::Owned`) without moving it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use kairos_domain::pack::{pack, packed_workspace, unpack, unpack_lite};
-
-use crate::id_slots::IdSlots;
 use kairos_domain::{Contact, ContactId, WorkspaceId};
+
+use crate::id_slots::{IdMap, IdSlots};
 
 /// Profiles held decoded at most, both generations together (the rest are packed: a fraction of the memory
 /// each). Above a real store's busy contacts in any few seconds: the synthetic ingest bench's 20 000
 /// shoppers stay decoded throughout. Debug builds (the test suite) hold 8, so generations turn every few
 /// commits and every test reads and changes packed profiles.
 pub const PROFILES_DECODED_MAX: usize = if cfg!(debug_assertions) { 8 } else { 65_536 };
-
-/// Places contact ids by a multiplicative hash (Fibonacci hashing): ids are the store's sequence, never
-/// chosen from outside, so no keyed hash is needed, and SipHash was most of a look-up's cost when columns
-/// are filled from millions of packed profiles.
-#[derive(Default, Clone, Copy)]
-pub struct IdHash(u64);
-
-impl Hasher for IdHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_i64` (a `ContactId`) is used; anything else is still hashed, if slowly.
-        for b in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.write_u64(v as u64);
-    }
-}
-
-pub(crate) type IdMap<V> = HashMap<ContactId, V, BuildHasherDefault<IdHash>>;
 
 /// Every live contact's profile.
 pub struct ProfileMap {
@@ -233,6 +205,8 @@ impl ProfileMap {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use kairos_domain::Timestamp;
     use proptest::prelude::*;
 

@@ -1,11 +1,13 @@
 //! Property test: profiles maintained incrementally by the committer (identity merges, late events,
 //! duplicates, group commits of any size) equal a naive recomputation from the stored events.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use kairos_domain::event::EventKind;
-use kairos_domain::{Event, MessageId, Money, Timestamp, WorkspaceId};
+use kairos_domain::{Event, Money, Timestamp, WorkspaceId};
 use kairos_engine::{Engine, SystemClock};
 use kairos_store::{Store, StoredEvent};
 use kairos_store_sqlite::SqliteStore;
@@ -41,22 +43,8 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn event(n: usize, kind: EventKind, user: Option<String>, anon: Option<String>, ts: i64) -> Event {
-    Event {
-        message_id: MessageId::generated(format!("m{n}")),
-        kind,
-        name: None,
-        user_id: user,
-        anonymous_id: anon,
-        previous_id: None,
-        group_id: None,
-        category: None,
-        properties: Default::default(),
-        traits: Default::default(),
-        context: Default::default(),
-        timestamp: Timestamp::from_secs(1_700_000_000 + ts * 60),
-        received_at: Timestamp::from_secs(1_800_000_000),
-        system: false,
-    }
+    let at = Timestamp::from_secs(1_700_000_000 + ts * 60);
+    common::event(n, kind, (user, anon), at, Timestamp::from_secs(1_800_000_000))
 }
 
 fn build(steps: &[Step]) -> Vec<Event> {

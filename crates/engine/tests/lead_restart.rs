@@ -2,10 +2,12 @@
 //! derivation over each whole profile: the start reads profiles held packed lite (the scalars and the traits
 //! the rules read).
 
+mod common;
+
 use std::sync::Arc;
 
 use kairos_domain::event::EventKind;
-use kairos_domain::{Contact, Event, MessageId, Timestamp, WorkspaceId};
+use kairos_domain::{Contact, Event, Timestamp, WorkspaceId};
 use kairos_engine::{Engine, ManualClock};
 use kairos_segment::lead::LeadSettings;
 use kairos_store::Store;
@@ -16,22 +18,7 @@ const DAY_SECS: i64 = 86_400;
 const PEOPLE: usize = 24;
 
 fn event(n: usize, kind: EventKind, user: &str, at: Timestamp) -> Event {
-    Event {
-        message_id: MessageId::generated(format!("m{n}")),
-        kind,
-        name: None,
-        user_id: Some(user.into()),
-        anonymous_id: None,
-        previous_id: None,
-        group_id: None,
-        category: None,
-        properties: Default::default(),
-        traits: Default::default(),
-        context: Default::default(),
-        timestamp: at,
-        received_at: at,
-        system: false,
-    }
+    common::event(n, kind, (Some(user.into()), None), at, at)
 }
 
 fn profiles(engine: &Engine, ws: WorkspaceId) -> Vec<Contact> {

@@ -2,11 +2,13 @@
 //! when a segment is created mid-stream) equal a naive oracle that evaluates each definition from scratch over
 //! the stored events at the same instant.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kairos_domain::event::EventKind;
-use kairos_domain::{Computed, ConsentStatus, ContactId, Duration, Event, MessageId, Timestamp, WorkspaceId};
+use kairos_domain::{Computed, ConsentStatus, ContactId, Duration, Event, Timestamp, WorkspaceId};
 use kairos_engine::{Engine, ManualClock, SegmentCmd, SegmentReply};
 use kairos_segment::{Channel, CompareOp, ConsentIs, Expr, FieldPath, Literal, Relative, Window};
 use kairos_store::{Store, StoredEvent};
@@ -120,22 +122,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn base(n: usize, kind: EventKind, who: u8, at: Timestamp, now: Timestamp) -> Event {
-    Event {
-        message_id: MessageId::generated(format!("m{n}")),
-        kind,
-        name: None,
-        user_id: Some(format!("user-{who}")),
-        anonymous_id: None,
-        previous_id: None,
-        group_id: None,
-        category: None,
-        properties: Default::default(),
-        traits: Default::default(),
-        context: Default::default(),
-        timestamp: at,
-        received_at: now,
-        system: false,
-    }
+    common::event(n, kind, (Some(format!("user-{who}")), None), at, now)
 }
 
 /// Everything the oracle knows about one contact, rebuilt from its stored events.
