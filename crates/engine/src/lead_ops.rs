@@ -133,7 +133,11 @@ fn derive_lead(
     now: Timestamp,
 ) -> Option<LeadNow> {
     let lead = &settings.of(ws).lead;
-    let c = contacts.get_lite(&id, &lead.scoring.trait_keys(), false)?;
+    // A profile in use (every event's) is read as it is; only a packed one needs the rules' trait names.
+    let c = match contacts.in_use(&id) {
+        Some(c) => std::borrow::Cow::Borrowed(c),
+        None => contacts.get_lite(&id, &lead.scoring.trait_keys(), false)?,
+    };
     if c.erased_at.is_some() {
         let kept = kairos_segment::lead::Derived { score: c.lead.score, stage: c.lead.stage, next_change: None };
         return Some(LeadNow { derived: kept, from: c.lead.stage, changed: false });

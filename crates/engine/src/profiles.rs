@@ -99,7 +99,7 @@ impl ProfileMap {
 
     /// The profile, decoded into a copy when it is packed.
     pub fn get(&self, id: &ContactId) -> Option<Cow<'_, Contact>> {
-        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+        if let Some(c) = self.in_use(id) {
             return Some(Cow::Borrowed(c));
         }
         self.packed_of(*id).map(|b| Cow::Owned(decode(*id, b)))
@@ -108,15 +108,20 @@ impl ProfileMap {
     /// What segment columns read of the profile: a packed one decoded lite (`unpack_lite`: the scalar fields,
     /// the traits named, the profile's texts if `texts`), a decoded one as it is.
     pub fn get_lite(&self, id: &ContactId, traits: &[String], texts: bool) -> Option<Cow<'_, Contact>> {
-        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+        if let Some(c) = self.in_use(id) {
             return Some(Cow::Borrowed(c));
         }
         self.packed_of(*id).map(|b| Cow::Owned(unpack_lite(b, traits, texts).unwrap_or_else(|e| corrupt(*id, e))))
     }
 
+    /// The profile when it is held decoded (no copy, nothing to decode).
+    pub fn in_use(&self, id: &ContactId) -> Option<&Contact> {
+        self.hot.get(id).or_else(|| self.warm.get(id))
+    }
+
     /// The contact's workspace, without decoding a packed profile.
     pub fn workspace_of(&self, id: &ContactId) -> Option<WorkspaceId> {
-        if let Some(c) = self.hot.get(id).or_else(|| self.warm.get(id)) {
+        if let Some(c) = self.in_use(id) {
             return Some(c.workspace);
         }
         self.packed_of(*id).map(|b| packed_workspace(b).unwrap_or_else(|e| corrupt(*id, e)))
