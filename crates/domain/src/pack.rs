@@ -1,8 +1,10 @@
 //! A compact binary form of a [`Contact`] for profiles held in memory but not in use (issue 17: the committer
 //! holds every live profile; decoded, one takes 1.3 KB and more, mostly allocation and map overhead).
 //!
-//! The form never leaves the process (the store keeps JSON), so it has no version to keep: it only has to give
-//! back exactly the contact it was made from (`pack_tests.rs` checks this on random contacts of every shape).
+//! It has to give back exactly the contact it was made from (`pack_tests.rs` checks this on random contacts of
+//! every shape). Stores keep it beside each profile's JSON (`kairos_store::packed`), so a start need not decode
+//! the JSON: changing these bytes needs a new `kairos_store::packed::PACKED_FORMAT` (a test there fails until
+//! it has one), and a stored form of another format is never read.
 //! Integers are LEB128 varints (signed ones zigzagged), strings their length then their bytes, an `Option` a
 //! presence byte, a JSON value a tag byte then its content. The workspace comes first so it can be read alone.
 //!
@@ -67,6 +69,13 @@ pub fn pack(c: &Contact, out: &mut Vec<u8>) {
 /// The workspace of a packed contact, read without unpacking the rest.
 pub fn packed_workspace(bytes: &[u8]) -> Result<WorkspaceId, UnpackError> {
     Ok(WorkspaceId(Reader { b: bytes, at: 0, keep: None, texts: true }.int()?))
+}
+
+/// The contact id of a packed contact, read without unpacking the rest.
+pub fn packed_id(bytes: &[u8]) -> Result<ContactId, UnpackError> {
+    let mut r = Reader { b: bytes, at: 0, keep: None, texts: true };
+    r.int()?;
+    Ok(ContactId(r.int()?))
 }
 
 /// The contact `pack` wrote into `bytes`.

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use kairos_domain::pack::{pack, packed_workspace, unpack, unpack_lite};
 use kairos_domain::{Contact, ContactId, WorkspaceId};
+use kairos_store::packed::LoadedContact;
 
 use crate::id_slots::{IdMap, IdSlots};
 
@@ -152,6 +153,19 @@ impl ProfileMap {
         self.hot.remove(&c.id);
         self.warm.remove(&c.id);
         self.packed.insert(c.id, Some(packed(c, &mut self.scratch)));
+    }
+
+    /// Adds a profile a store's load read: as it came when packed (the store verified it belongs to the row's
+    /// JSON and this build's format, `kairos_store::packed`), else packed now.
+    pub fn insert_loaded(&mut self, c: LoadedContact) {
+        match c {
+            LoadedContact::Packed(id, bytes) => {
+                self.hot.remove(&id);
+                self.warm.remove(&id);
+                self.packed.insert(id, Some(bytes));
+            }
+            LoadedContact::Decoded(c) => self.insert_packed(&c),
+        }
     }
 
     pub fn remove(&mut self, id: &ContactId) -> Option<Contact> {

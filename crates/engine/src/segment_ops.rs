@@ -191,6 +191,7 @@ impl State {
         let more = self.flows_tick(now, limit)?;
         let more = self.campaigns_tick(now)? || more;
         self.lead_tick(now)?;
+        self.identity.repack_some();
         let due = self.segments.due(now);
         for id in due {
             let id = self.follow(id);

@@ -2,6 +2,7 @@
 
 use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
 use kairos_store::codec::{MERGE_HOPS_MAX, SEARCH_ROWS_MAX, from_json, matches_search, page_rows, search_pattern};
+use kairos_store::packed::{self, LoadedContact};
 use kairos_store::read::ContactReads;
 use kairos_store::write::ContactWrites;
 use kairos_store::{IdentityKind, Page, Result, StoreError};
@@ -84,6 +85,7 @@ struct ContactColumns {
     email_at: Vec<Option<i64>>,
     sms: Vec<Option<&'static str>>,
     sms_at: Vec<Option<i64>>,
+    packed: Vec<Vec<u8>>,
 }
 
 impl ContactColumns {
@@ -96,7 +98,9 @@ impl ContactColumns {
         let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
         self.id.push(c.id.0);
         self.ws.push(c.workspace.0);
-        self.data.push(to_json(c));
+        let json = to_json(c);
+        self.packed.push(packed::stored_packed(c, &json));
+        self.data.push(json);
         self.updated_at.push(c.updated_at.as_micros());
         self.first_order_at.push(c.computed.orders.first_at.map(Timestamp::as_micros));
         self.email.push(email);
@@ -129,15 +133,15 @@ impl ContactWrites for PgWriter {
             }
             self.conn.execute(
                 "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
-                     email_consent_at, sms_consent, sms_consent_at)
-                 SELECT id, ws, NULL, data, updated_at, first_order_at, email, email_at, sms, sms_at
+                     email_consent_at, sms_consent, sms_consent_at, packed)
+                 SELECT id, ws, NULL, data, updated_at, first_order_at, email, email_at, sms, sms_at, packed
                  FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[],
-                     $7::BIGINT[], $8::TEXT[], $9::BIGINT[])
-                     AS u (id, ws, data, updated_at, first_order_at, email, email_at, sms, sms_at)
+                     $7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::BYTEA[])
+                     AS u (id, ws, data, updated_at, first_order_at, email, email_at, sms, sms_at, packed)
                  ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at,
                      first_order_at = EXCLUDED.first_order_at, email_consent = EXCLUDED.email_consent,
                      email_consent_at = EXCLUDED.email_consent_at, sms_consent = EXCLUDED.sms_consent,
-                     sms_consent_at = EXCLUDED.sms_consent_at",
+                     sms_consent_at = EXCLUDED.sms_consent_at, packed = EXCLUDED.packed",
                 &[
                     &cols.id,
                     &cols.ws,
@@ -148,6 +152,7 @@ impl ContactWrites for PgWriter {
                     &cols.email_at,
                     &cols.sms,
                     &cols.sms_at,
+                    &cols.packed,
                 ],
             )?;
         }
@@ -156,7 +161,7 @@ impl ContactWrites for PgWriter {
 
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
         self.conn.execute(
-            "UPDATE contacts SET merged_into = $2, data = '{}', updated_at = $3 WHERE id = $1",
+            "UPDATE contacts SET merged_into = $2, data = '{}', packed = NULL, updated_at = $3 WHERE id = $1",
             &[&loser.0, &survivor.0, &at.as_micros()],
         )?;
         // Contacts that were merged into the loser earlier now point at the survivor directly.
@@ -164,11 +169,14 @@ impl ContactWrites for PgWriter {
         Ok(())
     }
 
-    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
+    fn all_contacts(&mut self, f: &mut dyn FnMut(LoadedContact)) -> Result<()> {
         let conn = &mut self.conn;
-        kairos_store::codec::decode_contacts_beside(
+        kairos_store::packed::decode_contacts_beside(
             &mut |row| {
-                conn.for_each("SELECT data FROM contacts WHERE merged_into IS NULL", &[], &mut |r| row(get(r, 0)?))
+                conn.for_each("SELECT id, data, packed FROM contacts WHERE merged_into IS NULL", &[], &mut |r| {
+                    let (id, data, stored) = (get(r, 0)?, get::<&str>(r, 1)?, get::<Option<&[u8]>>(r, 2)?);
+                    row(packed::ContactRow::of(ContactId(id), data.as_bytes(), stored)?)
+                })
             },
             f,
         )

@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
@@ -108,6 +108,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         CREATE INDEX flow_runs_listening ON flow_runs (workspace_id, contact_id) WHERE status = 'active' AND listening;
         DROP INDEX flow_runs_active;",
     ),
+    // Issue 17: each profile's packed form beside its JSON (`kairos_store::packed`), so a start does not decode
+    // every profile's JSON. Rows written before stay NULL until next written: their JSON is decoded.
+    (8, "ALTER TABLE contacts ADD COLUMN packed BYTEA;"),
 ];
 
 /// The first schema: every table of the data.

@@ -7,6 +7,7 @@ use kairos_store::{IdentityKind, Page, Result};
 use rusqlite::{OptionalExtension, params};
 
 use kairos_store::codec::{MERGE_HOPS_MAX, SEARCH_ROWS_MAX, matches_search, search_pattern};
+use kairos_store::packed::{ContactRow, LoadedContact, stored_packed};
 
 use crate::{Db, SqliteReader, SqliteWriter, corrupt, cursor_number, to_json};
 
@@ -27,12 +28,12 @@ impl ContactWrites for SqliteWriter {
             .conn
             .prepare_cached(
                 "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at, email_consent,
-                     email_consent_at, sms_consent, sms_consent_at)
-                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     email_consent_at, sms_consent, sms_consent_at, packed)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at,
                      first_order_at = excluded.first_order_at, email_consent = excluded.email_consent,
                      email_consent_at = excluded.email_consent_at, sms_consent = excluded.sms_consent,
-                     sms_consent_at = excluded.sms_consent_at",
+                     sms_consent_at = excluded.sms_consent_at, packed = excluded.packed",
             )
             .db()?;
         // A status without a change time is the default (`never_subscribed`): stored as NULL, which keeps the rows
@@ -41,16 +42,19 @@ impl ContactWrites for SqliteWriter {
             (c.updated_at.map(|_| c.status.as_str()), c.updated_at.map(Timestamp::as_micros))
         };
         let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
+        let json = to_json(c);
+        let packed = stored_packed(c, &json);
         stmt.execute(params![
             c.id.0,
             c.workspace.0,
-            to_json(c),
+            json,
             c.updated_at.as_micros(),
             c.computed.orders.first_at.map(Timestamp::as_micros),
             email,
             email_at,
             sms,
             sms_at,
+            packed,
         ])
         .db()?;
         Ok(())
@@ -59,7 +63,9 @@ impl ContactWrites for SqliteWriter {
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare_cached("UPDATE contacts SET merged_into = ?2, data = '{}', updated_at = ?3 WHERE id = ?1")
+            .prepare_cached(
+                "UPDATE contacts SET merged_into = ?2, data = '{}', packed = NULL, updated_at = ?3 WHERE id = ?1",
+            )
             .db()?;
         stmt.execute(params![loser.0, survivor.0, at.as_micros()]).db()?;
         // Contacts that were merged into the loser earlier now point at the survivor directly.
@@ -71,13 +77,17 @@ impl ContactWrites for SqliteWriter {
         Ok(())
     }
 
-    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()> {
-        let mut stmt = self.conn.prepare("SELECT data FROM contacts WHERE merged_into IS NULL").db()?;
+    fn all_contacts(&mut self, f: &mut dyn FnMut(LoadedContact)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT id, data, packed FROM contacts WHERE merged_into IS NULL").db()?;
         let mut rows = stmt.query([]).db()?;
-        kairos_store::codec::decode_contacts_beside(
+        kairos_store::packed::decode_contacts_beside(
             &mut |row| {
                 while let Some(r) = rows.next().db()? {
-                    row(r.get(0).db()?)?;
+                    // Borrowed from the row: only what the load keeps is copied (the packed bytes, or the JSON
+                    // when they do not verify).
+                    let json = r.get_ref(1).db()?.as_bytes().map_err(|e| corrupt("contact", e))?;
+                    let packed = r.get_ref(2).db()?.as_blob_or_null().map_err(|e| corrupt("contact", e))?;
+                    row(ContactRow::of(ContactId(r.get(0).db()?), json, packed)?)?;
                 }
                 Ok(())
             },

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -419,6 +419,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // received times first, instead of walking every event row backwards (1.6 – 1.9 s of a restart with 2 M
     // events in the window). It grows at its right edge, as events arrive in receive order.
     (18, "CREATE INDEX events_received ON events (received_at, workspace_id, message_id);"),
+    // Issue 17: each profile's packed form beside its JSON (`kairos_store::packed`), so a start does not decode
+    // every profile's JSON. Rows written before stay NULL until next written: their JSON is decoded.
+    (19, "ALTER TABLE contacts ADD COLUMN packed BLOB;"),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -36,3 +36,14 @@ pub fn create_at_version(file: &Path, version: i64) -> Result<()> {
     }
     tx.commit().db()
 }
+
+/// Ages and edits contact rows of the database of `data_dir` behind the store's back: every contact whose id is
+/// a multiple of 3 loses its packed form (as rows an older build wrote), and every contact whose id is 1 more
+/// than a multiple of 3 gets `city` as its `city` trait in its JSON only (as a hand edit). The server must be
+/// stopped.
+pub fn age_and_edit_contacts(data_dir: &Path, city: &str) -> Result<()> {
+    let db = rusqlite::Connection::open(data_dir.join(DB_FILE_NAME)).db()?;
+    db.execute("UPDATE contacts SET packed = NULL WHERE id % 3 = 0", []).db()?;
+    db.execute("UPDATE contacts SET data = json_set(data, '$.traits.city', ?1) WHERE id % 3 = 1", [city]).db()?;
+    Ok(())
+}

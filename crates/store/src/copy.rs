@@ -142,6 +142,7 @@ pub const TABLES: &[Table] = &[
             ("email_consent_at", Int),
             ("sms_consent", Text),
             ("sms_consent_at", Int),
+            ("packed", Bytes),
         ],
         key: &["id"],
         generated: None,

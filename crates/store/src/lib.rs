@@ -28,6 +28,7 @@ pub mod error;
 pub mod forms;
 pub mod keys;
 pub mod lease;
+pub mod packed;
 pub mod read;
 pub mod reports;
 pub mod rows;

@@ -49,7 +49,8 @@ pub trait ContactWrites {
     /// Marks `loser` merged into `survivor`; contacts merged into `loser` before now point at `survivor`.
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()>;
     /// Every live (not merged) contact, for the in-memory state segments evaluate against.
-    fn all_contacts(&mut self, f: &mut dyn FnMut(Contact)) -> Result<()>;
+    /// Each comes packed when its stored packed form verified, else decoded from its JSON (`crate::packed`).
+    fn all_contacts(&mut self, f: &mut dyn FnMut(crate::packed::LoadedContact)) -> Result<()>;
     /// (merged-away contact, survivor) pairs.
     fn merged_contacts(&mut self, f: &mut dyn FnMut(ContactId, ContactId)) -> Result<()>;
     /// The contact an identity belongs to, following merges to the survivor.

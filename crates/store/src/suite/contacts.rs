@@ -62,7 +62,7 @@ pub fn merges_follow_survivors(store: &dyn Store) {
     merged.sort();
     assert_eq!(merged, [(a, c), (b, c)]);
     let mut live = Vec::new();
-    w.all_contacts(&mut |k| live.push(k.id)).unwrap();
+    w.all_contacts(&mut |k| live.push(k.id())).unwrap();
     live.sort();
     assert_eq!(live, [c, ContactId(4)]);
     assert_eq!(w.contact_events_ordered(c).unwrap().len(), 4);
@@ -136,4 +136,31 @@ pub fn contacts_page_and_search(store: &dyn Store) {
     assert_eq!(found("a%b"), Vec::<i64>::new());
     assert_eq!(found("elsewhere"), Vec::<i64>::new(), "other workspaces are not searched");
     assert_eq!(r.search_contacts(ws, "shopper", 2).unwrap().len(), 2, "limit");
+}
+
+/// A start's load takes every live profile packed (no JSON decoded), as it was last written; a merged-away
+/// contact is not loaded.
+pub fn contacts_load_packed_as_last_written(store: &dyn Store) {
+    let ws = workspace(store, "Shop");
+    let mut ann = contact(1, ws, "ann@shop.example", "Ann");
+    ann.traits.insert("address".into(), json!({"country": "FI", "lines": ["Street 1", null, 2.5]}));
+    ann.phone = kairos_domain::Phone::parse("+358401234567");
+    let bo = contact(2, ws, "bo@shop.example", "Bo");
+    let gone = contact(3, ws, "gone@shop.example", "Gone");
+    write(store, |w| {
+        for c in [&ann, &bo, &gone] {
+            w.upsert_contact(c)?;
+        }
+        w.mark_merged(gone.id, bo.id, at(5))
+    });
+    ann.traits.insert("vip".into(), json!(true));
+    ann.updated_at = at(9);
+    write(store, |w| w.upsert_contact(&ann));
+    let mut w = store.writer().unwrap();
+    let mut loaded = Vec::new();
+    w.all_contacts(&mut |k| loaded.push(k)).unwrap();
+    assert!(loaded.iter().all(|k| k.is_packed()), "every row written since the packed column came loads packed");
+    let mut loaded: Vec<_> = loaded.into_iter().map(|k| k.into_contact().unwrap()).collect();
+    loaded.sort_by_key(|c| c.id);
+    assert_eq!(loaded, [ann, bo]);
 }

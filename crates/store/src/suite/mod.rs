@@ -69,6 +69,7 @@ macro_rules! store_suite {
             dedupe_window_is_rebuilt_from_the_log,
             merges_follow_survivors,
             contacts_page_and_search,
+            contacts_load_packed_as_last_written,
             segments_members_and_sizes,
             templates_versions_and_channels,
             flows_versions_runs_and_tasks,
