@@ -1,7 +1,9 @@
 //! The message-id de-duplication window, held in memory and rebuilt from the event log at start.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use siphasher::sip128::Hasher128 as _;
 use std::sync::OnceLock;
 
 use kairos_domain::{Duration, Timestamp, WorkspaceId};
@@ -49,21 +51,22 @@ pub struct Dedupe {
 
 /// The digest's keys: random per process (ids are digested again when the window is read back at start), so
 /// nobody outside can choose message ids whose digests crowd one corner of the set.
-fn keys() -> &'static std::collections::hash_map::RandomState {
-    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    KEYS.get_or_init(Default::default)
+fn keys() -> (u64, u64) {
+    static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
+    *KEYS.get_or_init(rand::random)
 }
 
 /// The id as the window holds it, received at `received_at`.
+///
+/// One pass of 128-bit SipHash-1-3, keyed per process (it was two passes of std's 64-bit one, each salted).
 pub fn digest(ws: WorkspaceId, message_id: &str, received_at: Timestamp) -> Seen {
-    let half = |salt: u64| {
-        let mut h = keys().build_hasher();
-        salt.hash(&mut h);
-        ws.0.hash(&mut h);
-        message_id.hash(&mut h);
-        h.finish()
-    };
-    Seen { hi: half(0x6b61_6972), lo: half(0x6f73_2121) as u32, at: secs_of(received_at) }
+    let (k0, k1) = keys();
+    let mut h = siphasher::sip128::SipHasher13::new_with_keys(k0, k1);
+    // The workspace is fixed-width, so (workspace, id) pairs cannot run into each other.
+    h.write_i64(ws.0);
+    h.write(message_id.as_bytes());
+    let d = h.finish128().as_u128();
+    Seen { hi: (d >> 64) as u64, lo: d as u32, at: secs_of(received_at) }
 }
 
 /// Whole seconds since the epoch, clamped to what a [`Seen`] holds.

@@ -1,6 +1,6 @@
 //! The schema, as numbered migrations applied in order at start. Never edit a released entry: append one.
 
-use kairos_store::Result;
+use kairos_store::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::Db;
@@ -435,6 +435,14 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
     let current: i64 =
         tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).db()?;
+    // As on PostgreSQL: a newer build's tables may mean what this build cannot know (an older build would write
+    // rows the newer one misreads), so the store is refused, untouched (the transaction only read).
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Unavailable(format!(
+            "the database has schema version {current}, written by a newer Kairos; this build knows up to \
+             {SCHEMA_VERSION}: upgrade Kairos (the database was not changed)"
+        )));
+    }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(sql).db()?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))", [version])

@@ -249,3 +249,20 @@ fn settings_rewritten_without_a_plaintext_secret_leave_no_copy_in_the_file() {
     let bytes = std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap();
     assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "the old settings are zeroed");
 }
+
+#[test]
+fn a_database_of_a_newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let file = dir.path().join(DB_FILE_NAME);
+    let newer = SCHEMA_VERSION + 1;
+    Connection::open(&file)
+        .unwrap()
+        .execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [newer])
+        .unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let Err(err) = SqliteStore::open(dir.path()) else { panic!("a newer schema is refused") };
+    let err = err.to_string();
+    assert!(err.contains(&format!("schema version {newer}")) && err.contains("upgrade Kairos"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the database was not changed");
+}
