@@ -101,6 +101,25 @@ impl State {
         Ok(())
     }
 
+    /// Every contact of `ids` evaluated as [`State::evaluate_contact`] does (a start: time passed while the
+    /// node was down). The lead derivations are pure reads of the profiles, so each chunk's are computed over
+    /// both cores first, then applied in order (issue 17 item 4: half of a start's evaluation); chunks bound what
+    /// is held at once.
+    pub(crate) fn evaluate_all_at_start(
+        &mut self,
+        ids: &[(WorkspaceId, ContactId)],
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        for chunk in ids.chunks(START_DERIVATIONS_CHUNK) {
+            let derived = derive_leads_beside(&self.settings, &self.identity.contacts, chunk, now);
+            for (&(ws, id), d) in chunk.iter().zip(derived) {
+                self.apply_lead(ws, id, d, now)?;
+                self.evaluate_segments(ws, id, now)?;
+            }
+        }
+        Ok(())
+    }
+
     /// After a merge: the survivor's points are those of the combined history, scored again.
     pub(crate) fn rescore_lead(&mut self, ws: WorkspaceId, id: ContactId, history: &[Event], now: Timestamp) {
         let scoring = &self.settings.of(ws).lead.scoring;
@@ -114,6 +133,42 @@ impl State {
             self.mark_dirty(id);
         }
     }
+}
+
+/// Contacts whose lead derivations a start holds at once (~40 bytes each).
+const START_DERIVATIONS_CHUNK: usize = 65_536;
+
+/// [`derive_lead`] for each of `ids`, in order: the first half on a second thread, the rest on this one. The
+/// results go into memory of this thread's (a second thread's allocations still alive when it ends would keep
+/// its heap's pages resident).
+fn derive_leads_beside(
+    settings: &crate::settings::WorkspaceSettings,
+    contacts: &crate::profiles::ProfileMap,
+    ids: &[(WorkspaceId, ContactId)],
+    now: Timestamp,
+) -> Vec<Option<LeadNow>> {
+    let derive = |part: &[(WorkspaceId, ContactId)], out: &mut [Option<LeadNow>]| {
+        // The rules' trait names once per workspace met, not once per contact.
+        let mut keys: Vec<(WorkspaceId, Vec<String>)> = Vec::new();
+        for (&(ws, id), slot) in part.iter().zip(out) {
+            let at = keys.iter().position(|(w, _)| *w == ws).unwrap_or_else(|| {
+                keys.push((ws, settings.of(ws).lead.scoring.trait_keys()));
+                keys.len() - 1
+            });
+            *slot = derive_lead_with(settings, &keys[at].1, contacts, ws, id, now);
+        }
+    };
+    let mut out: Vec<Option<LeadNow>> = Vec::with_capacity(ids.len());
+    out.resize_with(ids.len(), || None);
+    let half = ids.len() / 2;
+    let ((first, rest), (first_out, rest_out)) = (ids.split_at(half), out.split_at_mut(half));
+    std::thread::scope(|scope| {
+        let beside = scope.spawn(|| derive(first, first_out));
+        derive(rest, rest_out);
+        // A panic on the second thread is a bug in pure code: the same panic on this one fails the group.
+        beside.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+    });
+    out
 }
 
 /// A contact's score and stage derived at an instant, beside the stage it had.
@@ -132,11 +187,26 @@ fn derive_lead(
     id: ContactId,
     now: Timestamp,
 ) -> Option<LeadNow> {
-    let lead = &settings.of(ws).lead;
     // A profile in use (every event's) is read as it is; only a packed one needs the rules' trait names.
+    if contacts.in_use(&id).is_some() {
+        return derive_lead_with(settings, &[], contacts, ws, id, now);
+    }
+    derive_lead_with(settings, &settings.of(ws).lead.scoring.trait_keys(), contacts, ws, id, now)
+}
+
+/// [`derive_lead`] with the rules' trait names (`LeadScoring::trait_keys`) given.
+fn derive_lead_with(
+    settings: &crate::settings::WorkspaceSettings,
+    trait_keys: &[String],
+    contacts: &crate::profiles::ProfileMap,
+    ws: WorkspaceId,
+    id: ContactId,
+    now: Timestamp,
+) -> Option<LeadNow> {
+    let lead = &settings.of(ws).lead;
     let c = match contacts.in_use(&id) {
         Some(c) => std::borrow::Cow::Borrowed(c),
-        None => contacts.get_lite(&id, &lead.scoring.trait_keys(), false)?,
+        None => contacts.get_lite(&id, trait_keys, false)?,
     };
     if c.erased_at.is_some() {
         let kept = kairos_segment::lead::Derived { score: c.lead.score, stage: c.lead.stage, next_change: None };

@@ -84,9 +84,7 @@ impl State {
         let mut ids: Vec<(WorkspaceId, ContactId)> = self.identity.contacts.ids();
         ids.sort_unstable_by_key(|(_, id)| *id);
         self.segments.refresh_all(&ids, &self.identity.contacts);
-        for &(ws, id) in &ids {
-            self.evaluate_contact(ws, id, now)?;
-        }
+        self.evaluate_all_at_start(&ids, now)?;
         tracing::info!(
             contacts = ids.len(),
             duration_ms = started.elapsed().as_millis() as u64,
@@ -126,6 +124,16 @@ impl State {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         self.refresh_lead(ws, id, now)?;
+        self.evaluate_segments(ws, id, now)
+    }
+
+    /// The contact's segments evaluated (its lead score as it is), each membership change announced.
+    pub(crate) fn evaluate_segments(
+        &mut self,
+        ws: WorkspaceId,
+        id: ContactId,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         if self.segments.workspace_segments(ws).is_empty() {
             return Ok(());
         }
