@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use kairos_domain::event::EventKind;
 use kairos_domain::{Contact, Event, Timestamp, WorkspaceId};
-use kairos_engine::{Engine, ManualClock};
+use kairos_engine::Engine;
 use kairos_segment::lead::LeadSettings;
-use kairos_store::Store;
 use kairos_store_sqlite::SqliteStore;
 use serde_json::json;
 
@@ -29,13 +28,8 @@ fn profiles(engine: &Engine, ws: WorkspaceId) -> Vec<Contact> {
 
 #[test]
 fn scores_derived_at_start_equal_the_derivation_over_each_whole_profile() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let keys = store.create_workspace("t", Timestamp(0)).unwrap();
-    let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
     let t0 = Timestamp::from_secs(1_900_000_000);
-    let clock = Arc::new(ManualClock::new(t0));
-    let engine = Engine::start(Arc::new(store), clock.clone()).unwrap();
+    let (dir, ws, clock, engine) = common::engine_on_sqlite(t0);
     // Different scores (views earn points that fade), some with a birthday (a trait rule of the defaults), some
     // with orders (stages); more people than a debug build keeps decoded.
     let mut n = 0;

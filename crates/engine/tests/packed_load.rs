@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use kairos_domain::event::EventKind;
 use kairos_domain::{Contact, ContactId, Event, Timestamp, WorkspaceId};
-use kairos_engine::{Engine, ManualClock};
+use kairos_engine::Engine;
 use kairos_store::Store;
 use kairos_store_sqlite::SqliteStore;
 use serde_json::json;
@@ -43,13 +43,8 @@ fn city(c: &Contact) -> &str {
 
 #[test]
 fn a_start_reads_a_packed_profile_only_when_it_belongs_to_the_rows_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let keys = store.create_workspace("t", Timestamp(0)).unwrap();
-    let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
     let t0 = Timestamp::from_secs(1_900_000_000);
-    let clock = Arc::new(ManualClock::new(t0));
-    let engine = Engine::start(Arc::new(store), clock.clone()).unwrap();
+    let (dir, ws, clock, engine) = common::engine_on_sqlite(t0);
     let mut n = 0;
     for p in 0..PEOPLE {
         let user = format!("u{p:02}");
