@@ -149,7 +149,11 @@ impl Identity {
     /// them again with their packed form.
     pub(crate) fn repack_some(&mut self) {
         for _ in 0..REPACK_PER_TICK {
-            let Some(id) = self.repack.pop() else { return };
+            let Some(id) = self.repack.pop() else {
+                // Drained: its room (8 bytes a contact of an older store) is not kept for nothing.
+                self.repack = Vec::new();
+                return;
+            };
             if self.contacts.contains_key(&id) {
                 self.mark_dirty(id);
             }

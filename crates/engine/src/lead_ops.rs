@@ -188,10 +188,10 @@ fn derive_lead(
     now: Timestamp,
 ) -> Option<LeadNow> {
     // A profile in use (every event's) is read as it is; only a packed one needs the rules' trait names.
-    if contacts.in_use(&id).is_some() {
-        return derive_lead_with(settings, &[], contacts, ws, id, now);
+    match contacts.in_use(&id) {
+        Some(c) => Some(lead_now(&settings.of(ws).lead, c, now)),
+        None => derive_lead_with(settings, &settings.of(ws).lead.scoring.trait_keys(), contacts, ws, id, now),
     }
-    derive_lead_with(settings, &settings.of(ws).lead.scoring.trait_keys(), contacts, ws, id, now)
 }
 
 /// [`derive_lead`] with the rules' trait names (`LeadScoring::trait_keys`) given.
@@ -203,16 +203,20 @@ fn derive_lead_with(
     id: ContactId,
     now: Timestamp,
 ) -> Option<LeadNow> {
-    let lead = &settings.of(ws).lead;
     let c = match contacts.in_use(&id) {
         Some(c) => std::borrow::Cow::Borrowed(c),
         None => contacts.get_lite(&id, trait_keys, false)?,
     };
+    Some(lead_now(&settings.of(ws).lead, &c, now))
+}
+
+/// The derivation itself, over a profile already found.
+fn lead_now(lead: &kairos_segment::lead::LeadSettings, c: &kairos_domain::Contact, now: Timestamp) -> LeadNow {
     if c.erased_at.is_some() {
         let kept = kairos_segment::lead::Derived { score: c.lead.score, stage: c.lead.stage, next_change: None };
-        return Some(LeadNow { derived: kept, from: c.lead.stage, changed: false });
+        return LeadNow { derived: kept, from: c.lead.stage, changed: false };
     }
-    let derived = lead.derive(&c, now);
+    let derived = lead.derive(c, now);
     let changed = derived.score != c.lead.score || derived.stage != c.lead.stage;
-    Some(LeadNow { derived, from: c.lead.stage, changed })
+    LeadNow { derived, from: c.lead.stage, changed }
 }
