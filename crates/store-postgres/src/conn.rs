@@ -49,6 +49,11 @@ impl Conn {
         self.client().is_valid(IDLE_CHECK_TIMEOUT).is_ok()
     }
 
+    /// What cancels the statement running on this connection, from another thread.
+    pub(crate) fn cancel_token(&mut self) -> postgres::CancelToken {
+        self.client().cancel_token()
+    }
+
     fn client(&mut self) -> &mut Client {
         self.client.as_mut().expect("a connection has its client until dropped")
     }

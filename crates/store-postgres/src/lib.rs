@@ -11,6 +11,7 @@
               else, and crates/kairos/tests/boundaries.rs checks the sources"
 )]
 
+mod analyze;
 mod campaigns;
 mod conn;
 mod contacts;
@@ -118,8 +119,9 @@ impl Store for PgStore {
         workspaces::list(self)
     }
     fn start_background(&self) -> Result<Background> {
-        // PostgreSQL checkpoints and vacuums on its own.
-        Ok(Box::new(()))
+        // PostgreSQL checkpoints and vacuums on its own; the tables' statistics are renewed sooner while they
+        // are young (`analyze`).
+        Ok(Box::new(analyze::Analyzer::start(self.config.clone())?))
     }
     fn local_dir(&self) -> Option<PathBuf> {
         None

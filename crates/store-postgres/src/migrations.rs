@@ -17,7 +17,7 @@ use kairos_store::{Result, StoreError};
 use crate::conn::Conn;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Tables of runtime state (several nodes' leases), not data: outside `kairos_store::copy::TABLES`, never
 /// copied by `kairos migrate`.
@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 17: each profile's packed form beside its JSON (`kairos_store::packed`), so a start does not decode
     // every profile's JSON. Rows written before stay NULL until next written: their JSON is decoded.
     (8, "ALTER TABLE contacts ADD COLUMN packed BYTEA;"),
+    // Issue 12 item 6: a contact row is rewritten by every commit that changes the profile, and none of the
+    // columns it rewrites is indexed, so PostgreSQL can keep the new version on the same page without touching
+    // the indexes (a HOT update) when the page has room. Pages filled to 80 % leave it: HOT updates 86 -> 96 %
+    // and ingestion 1.04 - 1.05x on the synthetic bench (README, 2026-12-06). Applies to pages written from now.
+    (9, "ALTER TABLE contacts SET (fillfactor = 80);"),
 ];
 
 /// The first schema: every table of the data.

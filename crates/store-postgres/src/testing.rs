@@ -165,3 +165,17 @@ pub fn insert_raw_event_beside_first(url: &str, data: &str) -> Result<()> {
             })
     })
 }
+
+/// Turns autovacuum off for `table` of the database at `url`, so only Kairos analyses it.
+pub fn without_autovacuum(url: &str, table: &str) -> Result<()> {
+    crate::off_runtime(|| connect(url)?.batch(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")))
+}
+
+/// The rows the last analysis of `table` counted (`pg_class.reltuples`: -1 before the first one).
+pub fn analysed_rows(url: &str, table: &str) -> Result<f64> {
+    crate::off_runtime(|| {
+        let r = connect(url)?
+            .query_one_dyn("SELECT reltuples::float8 FROM pg_class WHERE relname = $1 AND relkind = 'r'", &[&table])?;
+        crate::get(&r, 0)
+    })
+}
