@@ -48,7 +48,8 @@ impl Analyzer {
                 let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while !*stopped {
                     drop(stopped);
-                    if let Err(e) = analyze_grown(&config, &mut conn, &token) {
+                    let stopping = || *lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Err(e) = analyze_grown(&config, &mut conn, &token, stopping) {
                         // The database away or a missing privilege: the planner keeps autovacuum's statistics.
                         tracing::debug!(error = %e, "could not analyse the tables that grew; will retry");
                         conn = None;
@@ -64,11 +65,12 @@ impl Analyzer {
     }
 }
 
-/// Analyses every table of the store's schema that has doubled since its last analysis.
+/// Analyses every table of the store's schema that has doubled since its last analysis, until `stopping`.
 fn analyze_grown(
     config: &postgres::Config,
     conn: &mut Option<Conn>,
     cancel: &Mutex<Option<postgres::CancelToken>>,
+    stopping: impl Fn() -> bool,
 ) -> Result<()> {
     if conn.as_ref().is_none_or(Conn::is_closed) {
         let mut c = Conn::connect(config)?;
@@ -78,6 +80,9 @@ fn analyze_grown(
     }
     let conn = conn.as_mut().expect("connected above");
     for table in grown_tables(conn)? {
+        if stopping() {
+            break;
+        }
         let started = std::time::Instant::now();
         conn.batch(&format!("ANALYZE {}", quoted(&table)))?;
         tracing::debug!(table, duration_ms = started.elapsed().as_millis() as u64, "analysed a table that grew");
