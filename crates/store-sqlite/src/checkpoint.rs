@@ -49,10 +49,18 @@ fn checkpoint(conn: &Connection, gate: &WriteGate) {
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
     match result {
         Ok(frames) if frames >= WAL_RESTART_FRAMES => {
-            let restarted =
-                gate.closed(|| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)));
+            let mut held = std::time::Duration::ZERO;
+            let restarted = gate.closed(|| {
+                let started = std::time::Instant::now();
+                let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+                held = started.elapsed();
+                busy
+            });
             match restarted {
-                Ok(0) => {}
+                Ok(0) => {
+                    let held_ms = held.as_millis() as u64;
+                    tracing::debug!(frames, held_ms, "WAL restarted (the writer held at the gate meanwhile)");
+                }
                 Ok(_) => tracing::debug!("WAL restart waited out by a reader; will retry"),
                 Err(e) => tracing::warn!(error = %e, "WAL restart failed; will retry"),
             }
