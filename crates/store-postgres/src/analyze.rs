@@ -11,6 +11,7 @@
 //! their own and never block the committer (`ANALYZE` takes a lock that only other maintenance conflicts with),
 //! and an analysis also renews the plans that connections prepared on the table.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -44,12 +45,13 @@ impl Analyzer {
             .name("kairos-analyze".into())
             .spawn(move || {
                 let mut conn: Option<Conn> = None;
+                let mut attempted = HashMap::new();
                 let (lock, cv) = &*flag;
                 let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while !*stopped {
                     drop(stopped);
                     let stopping = || *lock.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = analyze_grown(&config, &mut conn, &token, stopping) {
+                    if let Err(e) = analyze_grown(&config, &mut conn, &token, &mut attempted, stopping) {
                         // The database away or a missing privilege: the planner keeps autovacuum's statistics.
                         tracing::debug!(error = %e, "could not analyse the tables that grew; will retry");
                         conn = None;
@@ -66,10 +68,14 @@ impl Analyzer {
 }
 
 /// Analyses every table of the store's schema that has doubled since its last analysis, until `stopping`.
+/// `attempted` keeps each table's live rows at this thread's last analysis of it: a role that does not own a
+/// table gets a warning and no analysis from PostgreSQL (no error), and the table is then tried again only
+/// once it has doubled again, not every few seconds.
 fn analyze_grown(
     config: &postgres::Config,
     conn: &mut Option<Conn>,
     cancel: &Mutex<Option<postgres::CancelToken>>,
+    attempted: &mut HashMap<String, f64>,
     stopping: impl Fn() -> bool,
 ) -> Result<()> {
     if conn.as_ref().is_none_or(Conn::is_closed) {
@@ -79,27 +85,38 @@ fn analyze_grown(
         *conn = Some(c);
     }
     let conn = conn.as_mut().expect("connected above");
-    for table in grown_tables(conn)? {
+    for (table, live, analysed) in table_sizes(conn)? {
         if stopping() {
             break;
+        }
+        if !due(live, analysed, attempted.get(&table).copied()) {
+            continue;
         }
         let started = std::time::Instant::now();
         conn.batch(&format!("ANALYZE {}", quoted(&table)))?;
         tracing::debug!(table, duration_ms = started.elapsed().as_millis() as u64, "analysed a table that grew");
+        attempted.insert(table, live);
     }
     Ok(())
 }
 
-/// Tables of the current schema with at least [`ANALYZE_MIN_ROWS`] live rows and twice as many as their last
-/// analysis counted (`reltuples` is -1 before the first one since PostgreSQL 14, 0 before that).
-fn grown_tables(conn: &mut Conn) -> Result<Vec<String>> {
+/// Whether a table of `live` rows is due an analysis: at least [`ANALYZE_MIN_ROWS`], and twice what its last
+/// analysis counted (`analysed`: `reltuples`, -1 before the first one since PostgreSQL 14, 0 before that) and
+/// twice what it held when this thread last analysed it (`attempted`).
+fn due(live: f64, analysed: f64, attempted: Option<f64>) -> bool {
+    let measured = analysed.max(attempted.unwrap_or(0.0)).max(0.0);
+    live >= ANALYZE_MIN_ROWS as f64 && live >= 2.0 * measured
+}
+
+/// (name, live rows, rows its last analysis counted) of each table of the current schema.
+fn table_sizes(conn: &mut Conn) -> Result<Vec<(String, f64, f64)>> {
     let rows = conn.query(
-        "SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-         WHERE s.schemaname = current_schema() AND s.n_live_tup >= $1
-           AND s.n_live_tup::float8 >= 2 * GREATEST(c.reltuples::float8, 0)",
-        &[&ANALYZE_MIN_ROWS],
+        "SELECT s.relname::text, s.n_live_tup::float8, c.reltuples::float8
+         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+         WHERE s.schemaname = current_schema()",
+        &[],
     )?;
-    rows.iter().map(|r| crate::get(r, 0)).collect()
+    rows.iter().map(|r| Ok((crate::get(r, 0)?, crate::get(r, 1)?, crate::get(r, 2)?))).collect()
 }
 
 /// `name` as a quoted SQL identifier.
@@ -122,5 +139,24 @@ impl Drop for Analyzer {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::due;
+
+    #[test]
+    fn a_table_is_due_when_it_doubled_since_it_was_last_measured_or_tried() {
+        assert!(!due(999.0, -1.0, None), "below the minimum");
+        assert!(due(1_000.0, -1.0, None), "never analysed");
+        assert!(due(1_000.0, 0.0, None), "never analysed (PostgreSQL before 14)");
+        assert!(!due(1_999.0, 1_000.0, None));
+        assert!(due(2_000.0, 1_000.0, None));
+        // Tried at 4 000 rows but the statistics did not move (a table this role does not own): not again
+        // until 8 000.
+        assert!(!due(4_000.0, -1.0, Some(4_000.0)));
+        assert!(!due(7_999.0, -1.0, Some(4_000.0)));
+        assert!(due(8_000.0, -1.0, Some(4_000.0)));
     }
 }
