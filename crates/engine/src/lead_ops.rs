@@ -29,6 +29,9 @@ impl State {
     ) -> Result<(), EngineError> {
         let id = self.follow(id);
         let scoring = &self.settings.of(ws).lead.scoring;
+        if !scoring.scores(ev) {
+            return Ok(());
+        }
         let changed = match self.identity.contacts.get_mut(&id) {
             Some(c) if c.erased_at.is_none() => scoring.score_event(&mut c.lead, ev, now),
             _ => false,

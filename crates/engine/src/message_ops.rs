@@ -132,11 +132,19 @@ impl State {
         let Some(compiled) = self.render(ws).compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
         };
-        let Some(c) = self.identity.contacts.get(&contact).map(std::borrow::Cow::into_owned) else {
+        let Some(c) = self.identity.contacts.get(&contact) else {
             return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
         };
         let pick = crate::render::Pick::Send(variant);
-        self.render(ws).render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track, pick)
+        // `self.render(ws)` field by field, so the profile stays borrowed rather than copied.
+        let mut render = Render {
+            src: &mut self.w,
+            settings: self.settings.of(ws),
+            links: &self.links,
+            templates: &mut self.templates,
+            recs: &self.recs,
+        };
+        render.render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track, pick)
     }
 
     /// A recipient followed a signed link. Answers the click's destination, or the page to show.

@@ -141,10 +141,53 @@ pub(crate) struct Compiled {
     uses_products: bool,
     /// Reads `cart`: a message about the cart, not about the one product its trigger event names.
     uses_cart: bool,
+    /// Which of the per-message variables it can read at all.
+    reads: ReadsVars,
     /// The subject variant everyone gets once a winner was picked (`winner` of the stored template).
     winner: Option<usize>,
     /// The catalog categories it reads as `collections["name"]`.
     collections: Vec<String>,
+}
+
+/// The per-message variables a template can read. Liquid looks a variable up by an identifier written in the
+/// source (no expression names a root variable), so a name that appears in none of the sources a template
+/// compiles with (its own JSON, every partial and layout of the workspace) is never read, and building it (the
+/// contact's JSON, the cart with its catalog prices, two signed links) would be work thrown away. Matching the
+/// name anywhere, strings and comments included, can only say "reads" too often, never too rarely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadsVars {
+    pub(crate) contact: bool,
+    pub(crate) event: bool,
+    pub(crate) cart: bool,
+    pub(crate) store: bool,
+    pub(crate) coupon: bool,
+    pub(crate) unsubscribe_url: bool,
+    pub(crate) preferences_url: bool,
+}
+
+impl ReadsVars {
+    pub(crate) const ALL: Self = Self {
+        contact: true,
+        event: true,
+        cart: true,
+        store: true,
+        coupon: true,
+        unsubscribe_url: true,
+        preferences_url: true,
+    };
+
+    pub(crate) fn of(sources: &[&str]) -> Self {
+        let named = |name: &str| sources.iter().any(|s| s.contains(name));
+        Self {
+            contact: named("contact"),
+            event: named("event"),
+            cart: named("cart"),
+            store: named("store"),
+            coupon: named("coupon"),
+            unsubscribe_url: named("unsubscribe_url"),
+            preferences_url: named("preferences_url"),
+        }
+    }
 }
 
 /// Where signed links point, and the key that signs them.
@@ -296,6 +339,7 @@ impl Render<'_> {
             uses_recommendations: data.contains("recommendations") || partials.contains("recommendations"),
             uses_products: data.contains("products") || partials.contains("products"),
             uses_cart: data.contains("cart.") || partials.contains("cart."),
+            reads: ReadsVars::of(&[&data, &partials]),
             collections: collections_read(&parts, &partials),
             winner: winner_of(&data),
         };
@@ -312,6 +356,8 @@ impl Render<'_> {
             uses_recommendations: source.contains("recommendations"),
             uses_products: source.contains("products"),
             uses_cart: source.contains("cart."),
+            // A draft may use partials and layouts as they are saved: every variable, as a send of it would.
+            reads: ReadsVars::ALL,
             collections: kairos_template::blocks::collection_names(&source),
             winner: None,
         })
@@ -359,7 +405,7 @@ impl Render<'_> {
             extra.push(("collections", self.collections(ws, &compiled.collections, now)?));
         }
         let about = if compiled.uses_cart { About::Cart } else { About::TriggerProduct };
-        let globals = match self.globals(ws, c, trigger, message_id, now, extra, about)? {
+        let globals = match self.globals(ws, c, trigger, message_id, now, extra, (about, compiled.reads))? {
             Ok(g) => g,
             Err(reason) => return Ok(Composed::Skip { version, reason: reason.into() }),
         };
@@ -396,7 +442,7 @@ impl Render<'_> {
         now: Timestamp,
     ) -> Result<String, EngineError> {
         let renderer = self.renderer(ws)?;
-        let Ok(globals) = self.globals(ws, c, trigger, "task", now, Vec::new(), About::Cart)? else {
+        let Ok(globals) = self.globals(ws, c, trigger, "task", now, Vec::new(), (About::Cart, ReadsVars::ALL))? else {
             return Ok(source.to_string());
         };
         Ok(renderer
@@ -418,7 +464,7 @@ impl Render<'_> {
         message_id: &str,
         now: Timestamp,
         extra: Vec<(&str, Value)>,
-        about: About,
+        (about, reads): (About, ReadsVars),
     ) -> Result<Result<Globals, &'static str>, EngineError> {
         let mut event = trigger.clone();
         if about == About::TriggerProduct
@@ -427,14 +473,16 @@ impl Render<'_> {
             return Ok(Err(reason));
         }
         let settings = self.settings;
-        // Every product the lists mention, read once from the catalog.
+        // Every product the lists mention, read once from the catalog (the cart's only when it is shown: its
+        // sold-out items are left out of what the template sees, they decide nothing).
         let mut catalog: HashMap<String, Option<Product>> = HashMap::new();
         let event_ids = ["items", "products"]
             .iter()
             .filter_map(|k| event.get(*k).and_then(Value::as_array))
             .flatten()
             .filter_map(|item| item.as_object().and_then(kairos_domain::contact::product_id));
-        let ids: Vec<String> = event_ids.chain(c.computed.cart.items.iter().map(|i| i.product_id.clone())).collect();
+        let cart_items = if reads.cart { c.computed.cart.items.as_slice() } else { &[] };
+        let ids: Vec<String> = event_ids.chain(cart_items.iter().map(|i| i.product_id.clone())).collect();
         for id in ids {
             if let std::collections::hash_map::Entry::Vacant(e) = catalog.entry(id) {
                 let p = self.src.product(ws, e.key())?;
@@ -442,18 +490,6 @@ impl Render<'_> {
             }
         }
         let in_stock = |id: &str| catalog.get(id).and_then(Option::as_ref).map(Product::in_stock);
-        // The cart as it is now: sold-out items left out, prices as the catalog has them (when in the cart's
-        // currency), and its value from those.
-        let mut current = c.computed.cart.clone();
-        current.items.retain(|i| in_stock(&i.product_id) != Some(false));
-        for item in &mut current.items {
-            let p = catalog.get(&item.product_id).and_then(Option::as_ref);
-            let same_currency = |p: &&Product| p.currency.is_none() || p.currency == current.currency;
-            if let Some(price) = p.filter(same_currency).and_then(|p| p.price) {
-                item.price = price;
-            }
-        }
-        let cart = kairos_template::cart_json(&current, settings.store.free_shipping_threshold);
         for k in ["items", "products"] {
             if let Some(list) = event.get(k).and_then(Value::as_array) {
                 match kairos_template::promotable_or_skip(list, in_stock) {
@@ -464,24 +500,37 @@ impl Render<'_> {
                 }
             }
         }
-        let store = json!({
-            "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
-            "free_shipping_threshold": settings.store.free_shipping_threshold,
-            "logo_url": settings.store.logo_url, "color": settings.store.color, "address": settings.store.address,
-        });
-        let tz = c.timezone.clone().unwrap_or_else(|| settings.timezone.clone());
-        let unsubscribe = self.links.unsubscribe_url(message_id, now);
-        let preferences = self.links.url(Link::Preferences { message: message_id.into() });
-        let mut g = Globals::builder(jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default())
-            .contact(contact_json(c))
-            .event(Value::Object(event))
-            .cart(cart)
-            .store(&store)
-            .unsubscribe_url(&unsubscribe)
-            .preferences_url(&preferences)
-            .timezone(Some(&tz))
-            .locale(c.locale.as_deref());
-        if let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object()) {
+        let now_jiff = jiff::Timestamp::from_microsecond(now.as_micros()).unwrap_or_default();
+        let tz = c.timezone.as_deref().unwrap_or(&settings.timezone);
+        let mut g = Globals::builder(now_jiff).timezone(Some(tz)).locale(c.locale.as_deref());
+        if reads.contact {
+            g = g.contact(contact_json(c));
+        }
+        if reads.event {
+            g = g.event(Value::Object(event));
+        }
+        if reads.cart {
+            g = g.cart(current_cart(c, &catalog, settings.store.free_shipping_threshold));
+        }
+        g = if reads.store {
+            let store = json!({
+                "name": settings.store.name, "currency": settings.store.currency, "url": settings.store.url,
+                "free_shipping_threshold": settings.store.free_shipping_threshold,
+                "logo_url": settings.store.logo_url, "color": settings.store.color, "address": settings.store.address,
+            });
+            g.store(&store)
+        } else {
+            g.store_currency(&settings.store.currency)
+        };
+        if reads.unsubscribe_url {
+            g = g.unsubscribe_url(&self.links.unsubscribe_url(message_id, now));
+        }
+        if reads.preferences_url {
+            g = g.preferences_url(&self.links.url(Link::Preferences { message: message_id.into() }));
+        }
+        if reads.coupon
+            && let Some(coupon) = trigger.get(crate::coupons::RUN_COUPON_KEY).filter(|c| c.is_object())
+        {
             g = g.coupon(coupon.clone());
         }
         for (name, v) in extra {
@@ -489,6 +538,21 @@ impl Render<'_> {
         }
         Ok(Ok(g.build()))
     }
+}
+
+/// The `cart` variable: the cart as it is now, sold-out items left out, prices as the catalog has them (when in
+/// the cart's currency), and its value from those.
+fn current_cart(c: &Contact, catalog: &HashMap<String, Option<Product>>, free_shipping: Option<f64>) -> Value {
+    let mut current = c.computed.cart.clone();
+    let product = |id: &str| catalog.get(id).and_then(Option::as_ref);
+    current.items.retain(|i| product(&i.product_id).map(Product::in_stock) != Some(false));
+    for item in &mut current.items {
+        let same_currency = |p: &&Product| p.currency.is_none() || p.currency == current.currency;
+        if let Some(price) = product(&item.product_id).filter(same_currency).and_then(|p| p.price) {
+            item.price = price;
+        }
+    }
+    kairos_template::cart_json(&current, free_shipping)
 }
 
 /// What a message is about, for the freshness of its trigger's product.

@@ -283,6 +283,13 @@ impl State {
         trusted: bool,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        if ev.is_system() {
+            // Kairos's own events (Message Sent, Segment Entered, ...) say nothing of the person: they carry no
+            // traits, consent or zone (`apply_profile` finds nothing) and the aggregates skip them
+            // (`Computed::fold`). The profile, its `updated_at` and its row stay as they are: a send no longer
+            // rewrites its contact's row.
+            return Ok(());
+        }
         let contact = self.contact_mut(id)?;
         let before = contact.consent.statuses();
         contact.apply_profile(ev, trusted);

@@ -155,3 +155,29 @@ async fn a_run_steps_once_for_each_timer() {
         assert_eq!(st["steps"][step]["entered"], 40, "{step} visited once per run: {st}");
     }
 }
+
+/// A send is Kairos's own doing, not the person's: the contact's profile, its `updated_at` included, is left as
+/// the person's last event made it (issue 17: a timer's send no longer rewrites its contact's row), before and
+/// after a restart.
+#[tokio::test]
+async fn a_send_leaves_the_profile_as_the_person_left_it() {
+    let mut s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.clone(), s.keys.secret_key.clone());
+    setup(&mut c, &sk).await;
+    let f = flow(&mut c, &sk, waits("Later", "1h")).await;
+    ping(&mut c, &wk, 0..1).await;
+    let profile = |v: Value| v["items"][0].clone();
+    let before = profile(c.get("/api/v1/contacts?user_id=u0", &sk).await.unwrap().json());
+    assert!(before["updated_at"].is_string(), "{before}");
+    advance(&mut c, &sk, "61m").await;
+    assert_eq!(sent(&mut c, &sk, &f).await, 1);
+    let after = profile(c.get("/api/v1/contacts?user_id=u0", &sk).await.unwrap().json());
+    assert_eq!(after["updated_at"], before["updated_at"], "{after}");
+    drop(c);
+    s.kill();
+    s.restart();
+    let mut c = s.client().await;
+    let restarted = profile(c.get("/api/v1/contacts?user_id=u0", &sk).await.unwrap().json());
+    assert_eq!(restarted["updated_at"], before["updated_at"], "{restarted}");
+}

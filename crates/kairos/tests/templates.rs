@@ -171,3 +171,34 @@ async fn recommendations_and_products_offer_only_what_is_in_stock() {
     assert!(part("H:").contains("helmet"), "trending in the categories she looked at: {body}");
     assert_eq!(part("P:"), "https://shop.example/bike", "{body}");
 }
+
+/// A template gets only the variables it names (issue 17: the rest are not built), yet `money` still writes the
+/// store's currency when the template never names `store`, and names written only in a partial count.
+#[tokio::test]
+async fn money_keeps_the_store_currency_when_the_template_never_names_the_store() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.put_json("/api/v1/settings", sk, &json!({"store": {"name": "Velo", "currency": "EUR"}})).await.unwrap();
+    let partial = json!({"id": "sign", "channel": "partial", "html": "<p>{{ contact.first_name }}</p>"});
+    assert_eq!(c.post_json("/api/v1/templates", sk, &partial).await.unwrap().status, 201);
+    let t = json!({"id": "price", "channel": "email", "subject": "{{ 5 | money }}",
+        "html": "<p>{{ event.price | money }}</p>{% include 'sign' %}"});
+    assert_eq!(c.post_json("/api/v1/templates", sk, &t).await.unwrap().status, 201);
+    c.post_json(
+        "/v1/identify",
+        wk,
+        &json!({"userId": "q", "traits": {"email": "q@example.com", "first_name": "Quinn"}}),
+    )
+    .await
+    .unwrap();
+    let id = c.get("/api/v1/contacts?user_id=q", sk).await.unwrap().json()["items"][0]["id"].as_i64().unwrap();
+    let r = c
+        .post_json(&format!("/api/v1/templates/price/preview?contact_id={id}"), sk, &json!({"event": {"price": 12}}))
+        .await
+        .unwrap();
+    let v = r.json();
+    assert_eq!(v["subject"], "€5.00", "{v}");
+    let html = v["html"].as_str().unwrap();
+    assert!(html.contains("<p>€12.00</p>") && html.contains("<p>Quinn</p>"), "{html}");
+}

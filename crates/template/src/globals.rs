@@ -135,6 +135,15 @@ impl GlobalsBuilder {
         self.var("store", v)
     }
 
+    /// The store's currency as the default of `money` without the `store` variable (a template that never reads
+    /// `store` still formats money in it); [`GlobalsBuilder::currency`] still wins.
+    pub fn store_currency(mut self, code: &str) -> Self {
+        if !self.currency_set {
+            self.settings.currency = Currency::parse(code);
+        }
+        self
+    }
+
     /// Overrides the default currency of `money` (an ISO 4217 code; anything else means none).
     pub fn currency(mut self, code: &str) -> Self {
         self.settings.currency = Currency::parse(code);

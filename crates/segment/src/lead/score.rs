@@ -38,10 +38,17 @@ impl EventRule {
 }
 
 impl LeadScoring {
+    /// Whether `ev` earns points under these rules at all: a machine's open or click never does, and most
+    /// events match no rule (so the caller need not open, and decode, the profile for nothing).
+    pub fn scores(&self, ev: &Event) -> bool {
+        ev.properties.get("machine").and_then(serde_json::Value::as_bool) != Some(true)
+            && self.events.iter().any(|r| r.matches(ev))
+    }
+
     /// Adds the points `ev` earns to `lead`; true when they changed. An event stamped after `now` counts as of
     /// `now`. Opens and clicks flagged `machine` (scanners, privacy proxies) earn nothing: nobody showed interest.
     pub fn score_event(&self, lead: &mut Lead, ev: &Event, now: Timestamp) -> bool {
-        if ev.properties.get("machine").and_then(serde_json::Value::as_bool) == Some(true) {
+        if !self.scores(ev) {
             return false;
         }
         let at = ev.timestamp.min(now);
