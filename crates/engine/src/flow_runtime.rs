@@ -560,7 +560,7 @@ impl State {
         };
         let ws = rec.stored.workspace;
         let contact_id = self.follow(rec.stored.contact);
-        let id = self.flow_message_id(rec.stored.id, step);
+        let id = self.flow_message_id(rec.stored.id, rec.stored.entered_at, step);
         let body = match body {
             Some(b) => self.render_json(ws, b, contact_id, &rec.trigger, now)?,
             None => {
@@ -623,7 +623,7 @@ impl State {
             return Ok(());
         };
         let p = PendingSend {
-            message_id: self.flow_message_id(rec.stored.id, step),
+            message_id: self.flow_message_id(rec.stored.id, rec.stored.entered_at, step),
             workspace: rec.stored.workspace,
             contact: rec.stored.contact,
             flow_row: flow.row,

@@ -50,7 +50,13 @@ impl LinkKey {
     /// A 128-bit id for `label` under this key, as 32 hex digits: the same label always gives the same id (one
     /// per send, so retries reuse it), and without the key no one can compute another send's id.
     pub fn derive_id(&self, label: &str) -> String {
-        self.tag(&format!("id|{label}")).iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = String::with_capacity(32);
+        for b in self.tag(&format!("id|{label}")) {
+            id.push(char::from(HEX[usize::from(b >> 4)]));
+            id.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        id
     }
 
     fn tag(&self, payload: &str) -> [u8; 16] {
