@@ -239,12 +239,12 @@ async fn bounce_reports_never_touch_another_workspaces_messages() {
     let path = format!("/api/v1/messages?campaign_id={cmp}");
     assert_eq!(common::count_after(&mut c, bsk, &path, 1, std::time::Duration::ZERO).await, 1);
     let campaign_id = common::all_items(&mut c, bsk, &path).await[0]["id"].as_str().unwrap().to_string();
-    // Ids are deterministic per (run, step) and (campaign, contact) but not guessable from row numbers.
-    for (id, prefix) in
-        [(&their_id, "msg_"), (&mine["id"].as_str().unwrap().to_string(), "msg_"), (&campaign_id, "cmp_")]
-    {
+    // Ids are deterministic per (run, step) and (campaign, contact) but not guessable from row numbers: a keyed
+    // 128-bit digest (32 hex digits), after the second the run entered its flow (10 more) for flow messages.
+    let mine_id = mine["id"].as_str().unwrap().to_string();
+    for (id, prefix, digits) in [(&their_id, "msg_", 42), (&mine_id, "msg_", 42), (&campaign_id, "cmp_", 32)] {
         let hex = id.strip_prefix(prefix).unwrap_or_else(|| panic!("{id}"));
-        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "unguessable: {id}");
+        assert!(hex.len() == digits && hex.bytes().all(|b| b.is_ascii_hexdigit()), "unguessable: {id}");
     }
     for (kind, id) in [("complaint", &their_id), ("hard", &their_id), ("complaint", &campaign_id)] {
         let r = c
