@@ -145,30 +145,29 @@ impl MessageReads for SqliteReader<'_> {
         limit: usize,
     ) -> Result<Page<StoredMessage>> {
         let before = cursor_number(cursor, i64::MAX)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS}, rowid FROM messages
-                 WHERE workspace_id = ?1 AND rowid < ?2 AND (?3 IS NULL OR to_addr = ?3) AND (?4 IS NULL OR flow_id = ?4)
-                     AND (?5 IS NULL OR campaign_id = ?5) AND (?6 IS NULL OR contact_id = ?6)
-                     AND (?7 IS NULL OR status = ?7)
-                 ORDER BY rowid DESC LIMIT ?8"
-            ))
-            .db()?;
+        // Only the filters given, each a plain equality: SQLite then walks the index of the most selective one in
+        // row order (`messages_by_to`, `messages_by_contact`, `messages_by_campaign`, each ending in the row id)
+        // instead of every message of the workspace newest first (`?3 IS NULL OR to_addr = ?3` cannot use one).
+        let filters: [(&str, Option<rusqlite::types::Value>); 5] = [
+            ("to_addr", f.to.clone().map(Into::into)),
+            ("flow_id", f.flow_id.clone().map(Into::into)),
+            ("campaign_id", f.campaign_id.clone().map(Into::into)),
+            ("contact_id", f.contact.map(|c| c.0.into())),
+            ("status", f.status.clone().map(Into::into)),
+        ];
+        let mut sql = format!("SELECT {MESSAGE_COLUMNS}, rowid FROM messages WHERE workspace_id = ?1 AND rowid < ?2");
+        let mut values: Vec<rusqlite::types::Value> = vec![ws.0.into(), before.into()];
+        for (column, value) in filters {
+            if let Some(v) = value {
+                values.push(v);
+                sql.push_str(&format!(" AND {column} = ?{}", values.len()));
+            }
+        }
+        values.push(((limit + 1) as i64).into());
+        sql.push_str(&format!(" ORDER BY rowid DESC LIMIT ?{}", values.len()));
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
         let rows = stmt
-            .query_map(
-                params![
-                    ws.0,
-                    before,
-                    f.to,
-                    f.flow_id,
-                    f.campaign_id,
-                    f.contact.map(|c| c.0),
-                    f.status,
-                    (limit + 1) as i64
-                ],
-                |r| Ok((message_row(r)?, r.get::<_, i64>(13)?)),
-            )
+            .query_map(rusqlite::params_from_iter(values), |r| Ok((message_row(r)?, r.get::<_, i64>(13)?)))
             .db()?
             .collect::<Result<Vec<_>, _>>()
             .db()?;
