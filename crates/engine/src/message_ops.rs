@@ -15,13 +15,19 @@ use serde_json::{Value, json};
 impl State {
     /// Rendering for workspace `ws` inside the committer's transaction (reads see its own writes).
     pub(crate) fn render(&mut self, ws: WorkspaceId) -> Render<'_> {
-        Render {
+        self.render_with_profiles(ws).0
+    }
+
+    /// [`State::render`] beside the live profiles, so a render can borrow its contact's profile (not copy it).
+    fn render_with_profiles(&mut self, ws: WorkspaceId) -> (Render<'_>, &crate::profiles::ProfileMap) {
+        let render = Render {
             src: &mut self.w,
             settings: self.settings.of(ws),
             links: &self.links,
             templates: &mut self.templates,
             recs: &self.recs,
-        }
+        };
+        (render, &self.identity.contacts)
     }
 
     pub(crate) fn renderer(
@@ -132,18 +138,11 @@ impl State {
         let Some(compiled) = self.render(ws).compiled(ws, template)? else {
             return Ok(Composed::Skip { version: 0, reason: SkipReason::TemplateMissing.as_str().into() });
         };
-        let Some(c) = self.identity.contacts.get(&contact) else {
+        let (mut render, profiles) = self.render_with_profiles(ws);
+        let Some(c) = profiles.get(&contact) else {
             return Ok(Composed::Skip { version: compiled.version, reason: SkipReason::NoContact.as_str().into() });
         };
         let pick = crate::render::Pick::Send(variant);
-        // `self.render(ws)` field by field, so the profile stays borrowed rather than copied.
-        let mut render = Render {
-            src: &mut self.w,
-            settings: self.settings.of(ws),
-            links: &self.links,
-            templates: &mut self.templates,
-            recs: &self.recs,
-        };
         render.render_compiled(ws, template, &compiled, &c, trigger, message_id, now, track, pick)
     }
 
