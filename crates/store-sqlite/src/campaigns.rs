@@ -185,21 +185,41 @@ fn variant_results(conn: &Connection, campaign_public_id: &str) -> Result<Vec<Va
 }
 
 fn campaign_revenue(conn: &Connection, campaign_public_id: &str) -> Result<Vec<(i64, f64)>> {
-    // The order amount is read from the order event's properties: they are the client's own free-form data
-    // (Segment's e-commerce spec), not a serialized structure of ours, so there is no column to read instead.
+    let span: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT workspace_id, MIN(created_at), MAX(created_at) FROM messages
+             WHERE campaign_id = ?1 AND variant IS NOT NULL GROUP BY workspace_id",
+        )
+        .db()?
+        .query_row([campaign_public_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .db()?;
+    let Some((ws, first_sent, last_sent)) = span else { return Ok(Vec::new()) };
+    // The workspace's orders received since the campaign began (by name and sequence: events are not indexed
+    // by contact, see `crate::contact_events`), then joined to its messages by contact. The order amount is read
+    // from the order event's properties: they are the client's own free-form data (Segment's e-commerce spec),
+    // not a serialized structure of ours, so there is no column to read instead.
+    let first_seq = crate::reports::first_seq_for(conn, Timestamp::from_micros(first_sent))?;
     let mut stmt = conn
         .prepare_cached(
-            "SELECT m.variant,
-                    COALESCE(SUM(COALESCE(json_extract(e.data, '$.properties.total'),
-                        json_extract(e.data, '$.properties.revenue'), json_extract(e.data, '$.properties.value'), 0)), 0.0)
-             FROM messages m JOIN events e ON e.contact_id = m.contact_id AND e.name = 'Order Completed'
-                 AND e.ts >= m.created_at AND e.ts < m.created_at + ?2
+            "WITH orders AS MATERIALIZED (
+                 SELECT contact_id, ts, COALESCE(json_extract(data, '$.properties.total'),
+                     json_extract(data, '$.properties.revenue'), json_extract(data, '$.properties.value'), 0) AS amount
+                 FROM events
+                 WHERE workspace_id = ?3 AND name = 'Order Completed' AND seq >= ?4 AND ts >= ?5 AND ts < ?6 + ?2
+             )
+             SELECT m.variant, COALESCE(SUM(o.amount), 0.0)
+             FROM messages m JOIN orders o ON o.contact_id = m.contact_id
+                 AND o.ts >= m.created_at AND o.ts < m.created_at + ?2
              WHERE m.campaign_id = ?1 AND m.variant IS NOT NULL
              GROUP BY m.variant",
         )
         .db()?;
-    let rows =
-        stmt.query_map(params![campaign_public_id, REVENUE_WINDOW_MICROS], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+    let rows = stmt
+        .query_map(params![campaign_public_id, REVENUE_WINDOW_MICROS, ws, first_seq, first_sent, last_sent], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .db()?;
     rows.collect::<Result<Vec<_>, _>>().db()
 }
 

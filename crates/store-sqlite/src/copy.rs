@@ -99,8 +99,11 @@ impl RowCopy for SqliteCopy {
     }
 
     fn finish_copy(&self) -> Result<()> {
-        // Generated ids continue after the largest one stored (INTEGER PRIMARY KEY): nothing to move.
-        Ok(())
+        // Generated ids continue after the largest one stored (INTEGER PRIMARY KEY): nothing to move. The lists
+        // of each contact's events are this backend's own (not in the logical schema): built from the copied log.
+        let tx = self.conn.unchecked_transaction().db()?;
+        crate::contact_events::rebuild(&tx)?;
+        tx.commit().db()
     }
 }
 
@@ -117,7 +120,10 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let conn = store.connect(true).unwrap();
         let mut tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations')")
+            .prepare(&format!(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations', {})",
+                crate::contact_events::OWN_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+            ))
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -129,7 +135,16 @@ mod tests {
         assert_eq!(tables, listed);
         for t in TABLES {
             let cols: Vec<(String, String)> = conn
-                .prepare(&format!("SELECT name, type FROM pragma_table_info('{}') ORDER BY cid", t.name))
+                .prepare(&format!(
+                    "SELECT name, type FROM pragma_table_info('{}') WHERE NOT ('{}', name) IN (VALUES {}) ORDER BY cid",
+                    t.name,
+                    t.name,
+                    crate::contact_events::OWN_COLUMNS
+                        .iter()
+                        .map(|(t, c)| format!("('{t}', '{c}')"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
                 .unwrap()
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap()

@@ -12,8 +12,9 @@ use crate::{Db, SqliteReader, SqliteWriter};
 /// (select the rows of a contact, update one row) for each kind of personal rows.
 fn statements(rows: PersonalRows) -> (&'static str, &'static str) {
     match rows {
+        // One event by sequence number: a contact's are listed by `crate::contact_events`, not indexed by contact.
         PersonalRows::Events => {
-            ("SELECT seq, data FROM events WHERE contact_id = ?1", "UPDATE events SET data = ?2 WHERE seq = ?1")
+            ("SELECT seq, data FROM events WHERE seq = ?1", "UPDATE events SET data = ?2 WHERE seq = ?1")
         }
         PersonalRows::Messages => (
             "SELECT rowid, data FROM messages WHERE contact_id = ?1",
@@ -45,11 +46,16 @@ impl ErasureWrites for SqliteWriter {
         let (select, update) = statements(rows);
         let mut n = 0;
         for c in contacts {
-            let found: Vec<(i64, String)> = {
-                let mut stmt = self.conn.prepare_cached(select).db()?;
-                let rows = stmt.query_map([c.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
-                rows.collect::<rusqlite::Result<_>>().db()?
+            let keys = match rows {
+                PersonalRows::Events => crate::contact_events::seqs_of(&self.conn, *c, self.pending.of(*c))?,
+                _ => vec![c.0],
             };
+            let mut found: Vec<(i64, String)> = Vec::new();
+            let mut stmt = self.conn.prepare_cached(select).db()?;
+            for key in keys {
+                let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
+                found.extend(rows.collect::<rusqlite::Result<Vec<_>>>().db()?);
+            }
             let mut stmt = self.conn.prepare_cached(update).db()?;
             for (key, text) in found {
                 stmt.execute(params![key, f(&text)]).db()?;

@@ -11,7 +11,31 @@ use rusqlite::{OptionalExtension, params};
 use crate::rows::{event_row, readable_event};
 use kairos_store::codec::{EventRow, event_page, page_rows, time_cursor, time_cursor_at};
 
-use crate::{Db, SqliteReader, SqliteWriter, cursor_number};
+use crate::{Db, SqliteReader, SqliteWriter, contact_events, cursor_number, time_index};
+
+/// What a history read decides on before decoding an event's JSON.
+struct Head<'a> {
+    ts: i64,
+    kind: &'a str,
+    name: Option<&'a str>,
+}
+
+/// The readable events among `seqs` that `keep` accepts, in (timestamp, sequence) order.
+fn contact_history(conn: &rusqlite::Connection, seqs: &[i64], keep: impl Fn(&Head<'_>) -> bool) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached("SELECT ts, kind, name, data FROM events WHERE seq = ?1").db()?;
+    let mut found = Vec::new();
+    for &seq in seqs {
+        let mut rows = stmt.query([seq]).db()?;
+        let Some(r) = rows.next().db()? else { continue };
+        let text = |i| r.get_ref(i).db().and_then(|v| v.as_str_or_null().map_err(|e| StoreError::corrupt("event", e)));
+        let head = Head { ts: r.get(0).db()?, kind: text(1)?.unwrap_or_default(), name: text(2)? };
+        if keep(&head) {
+            found.push((head.ts, seq, text(3)?.unwrap_or_default().to_owned()));
+        }
+    }
+    found.sort_unstable_by_key(|&(ts, seq, _)| (ts, seq));
+    Ok(found.into_iter().flat_map(|(_, seq, data)| readable_event(seq, &data)).collect())
+}
 
 impl EventWrites for SqliteWriter {
     fn max_event_seq(&mut self) -> Result<i64> {
@@ -56,6 +80,13 @@ impl EventWrites for SqliteWriter {
             e.system.then_some(1),
         ])
         .db()?;
+        // Kairos's own events are found through their partial index; a customer's go into the contact's list.
+        if !e.system {
+            self.pending.note(contact, seq);
+            if self.conn.is_autocommit() {
+                contact_events::flush(&self.conn, &mut self.pending)?;
+            }
+        }
         if let Some(m) = MessageRef::of(e) {
             self.conn
                 .prepare_cached(
@@ -70,45 +101,26 @@ impl EventWrites for SqliteWriter {
     }
 
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT seq, data FROM events WHERE contact_id = ?1 ORDER BY ts, seq").db()?;
-        let rows = stmt.query_map([contact.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).db()?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, data) = row.db()?;
-            out.extend(readable_event(seq, &data));
-        }
-        Ok(out)
+        let seqs = contact_events::seqs_of(&self.conn, contact, self.pending.of(contact))?;
+        contact_history(&self.conn, &seqs, |_| true)
     }
 
     fn contact_cart_events(&mut self, contact: ContactId, since: Option<Timestamp>) -> Result<Vec<Event>> {
-        let [a, b, c, d, e] = kairos_domain::contact::CART_EVENTS;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, data FROM events WHERE contact_id = ?1 AND ts >= ?2 AND kind = 'track'
-                   AND name IN (?3, ?4, ?5, ?6, ?7) ORDER BY ts, seq",
-            )
-            .db()?;
+        let seqs = contact_events::seqs_of(&self.conn, contact, self.pending.of(contact))?;
         let from = since.map_or(i64::MIN, Timestamp::as_micros);
-        let rows = stmt
-            .query_map(params![contact.0, from, a, b, c, d, e], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .db()?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, data) = row.db()?;
-            out.extend(readable_event(seq, &data));
-        }
-        Ok(out)
+        let cart = kairos_domain::contact::CART_EVENTS;
+        contact_history(&self.conn, &seqs, |h| {
+            h.ts >= from && h.kind == "track" && h.name.is_some_and(|n| cart.contains(&n))
+        })
     }
 
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE events SET contact_id = ?2 WHERE contact_id = ?1")
-            .db()?
-            .execute([from.0, to.0])
-            .db()?;
-        Ok(())
+        let seqs = contact_events::seqs_of(&self.conn, from, self.pending.of(from))?;
+        let mut stmt = self.conn.prepare_cached("UPDATE events SET contact_id = ?2 WHERE seq = ?1").db()?;
+        for seq in seqs {
+            stmt.execute([seq, to.0]).db()?;
+        }
+        contact_events::move_lists(&self.conn, &mut self.pending, from, to)
     }
 
     fn events_named(&mut self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
@@ -116,7 +128,7 @@ impl EventWrites for SqliteWriter {
     }
 
     fn events_since(&mut self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
-        scan_since(&self.conn, ws, since, f)
+        time_index::scan_since(&self.conn, ws, since, f)
     }
 
     fn has_event_named(&mut self, ws: WorkspaceId, name: &str) -> Result<bool> {
@@ -146,21 +158,6 @@ fn any_named(conn: &rusqlite::Connection, ws: WorkspaceId, name: &str) -> Result
     Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional().db()?.is_some())
 }
 
-fn scan_since(
-    conn: &rusqlite::Connection,
-    ws: WorkspaceId,
-    since: Timestamp,
-    f: &mut dyn FnMut(ContactId, &str),
-) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND ts >= ?2").db()?;
-    let mut rows = stmt.query(params![ws.0, since.as_micros()]).db()?;
-    while let Some(r) = rows.next().db()? {
-        let data: String = r.get(1).db()?;
-        f(ContactId(r.get(0).db()?), &data);
-    }
-    Ok(())
-}
-
 /// The cursor of the time-ordered listings.
 fn by_time(&(seq, _, _, ts): &EventRow) -> String {
     time_cursor_at(ts, seq)
@@ -169,19 +166,21 @@ fn by_time(&(seq, _, _, ts): &EventRow) -> String {
 impl EventReads for SqliteReader<'_> {
     fn contact_events(&self, contact: ContactId, cursor: Option<&str>, limit: usize) -> Result<Page<StoredEvent>> {
         let (ts, seq) = time_cursor(cursor, (i64::MAX, i64::MAX))?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, contact_id, data, ts FROM events
-                 WHERE contact_id = ?1 AND (ts < ?2 OR (ts = ?2 AND seq < ?3))
-                 ORDER BY ts DESC, seq DESC LIMIT ?4",
-            )
-            .db()?;
-        let rows = stmt
-            .query_map(params![contact.0, ts, seq, page_rows(limit)], event_row)
-            .db()?
-            .collect::<Result<Vec<_>, _>>()
-            .db()?;
+        // Newest first by (timestamp, sequence): the contact's (ts, seq) pairs are read from their rows' headers,
+        // then only the page's rows whole.
+        let seqs = contact_events::seqs_of(&self.conn, contact, &[])?;
+        let mut keys = Vec::with_capacity(seqs.len());
+        let mut stmt = self.conn.prepare_cached("SELECT ts FROM events WHERE seq = ?1").db()?;
+        for s in seqs {
+            if let Some(t) = stmt.query_row([s], |r| r.get::<_, i64>(0)).optional().db()?
+                && (t, s) < (ts, seq)
+            {
+                keys.push((t, s));
+            }
+        }
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys.truncate(usize::try_from(page_rows(limit)).unwrap_or(usize::MAX));
+        let rows = time_index::rows_by_seq(&self.conn, keys.into_iter().map(|(_, s)| s))?;
         Ok(event_page(rows, limit, by_time))
     }
 
@@ -203,7 +202,7 @@ impl EventReads for SqliteReader<'_> {
     }
 
     fn events_since(&self, ws: WorkspaceId, since: Timestamp, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
-        scan_since(&self.conn, ws, since, f)
+        time_index::scan_since(&self.conn, ws, since, f)
     }
 
     fn events_named(&self, ws: WorkspaceId, name: &str, f: &mut dyn FnMut(ContactId, &str)) -> Result<()> {
@@ -226,22 +225,8 @@ impl EventReads for SqliteReader<'_> {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<StoredEvent>> {
-        let (after_ts, after_seq) = time_cursor(cursor, (i64::MIN, i64::MIN))?;
-        // `events_by_time` (workspace_id, ts) holds the rowid (seq) last, so it gives (ts, seq) order unsorted.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, contact_id, data, ts FROM events
-                 WHERE workspace_id = ?1 AND ts >= ?2 AND (ts > ?3 OR seq > ?4) AND seq <= ?5
-                 ORDER BY ts, seq LIMIT ?6",
-            )
-            .db()?;
-        let from = since.as_micros().max(after_ts);
-        let rows = stmt
-            .query_map(params![ws.0, from, after_ts, after_seq, until_seq, page_rows(limit)], event_row)
-            .db()?
-            .collect::<Result<Vec<_>, _>>()
-            .db()?;
+        let after = time_cursor(cursor, (i64::MIN, i64::MIN))?;
+        let rows = time_index::page_after(&self.conn, &self.day_keys, (ws, since, until_seq), after, limit)?;
         Ok(event_page(rows, limit, by_time))
     }
 
@@ -252,21 +237,7 @@ impl EventReads for SqliteReader<'_> {
         until_seq: i64,
         n: usize,
     ) -> Result<Option<String>> {
-        // The event just before the newest `n` (read from the index alone); the listing starts after it.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT ts, seq FROM events WHERE workspace_id = ?1 AND ts >= ?2 AND seq <= ?3
-                 ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?4",
-            )
-            .db()?;
-        let offset = i64::try_from(n).unwrap_or(i64::MAX);
-        let row = stmt
-            .query_row(params![ws.0, since.as_micros(), until_seq, offset], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()
-            .db()?;
+        let row = time_index::before_newest(&self.conn, ws, since, until_seq, n)?;
         Ok(row.map(|(ts, seq)| time_cursor_at(ts, seq)))
     }
 }

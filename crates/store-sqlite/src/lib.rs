@@ -12,6 +12,7 @@
 
 mod campaigns;
 mod checkpoint;
+mod contact_events;
 mod contacts;
 mod copy;
 mod coupons;
@@ -30,6 +31,7 @@ mod segments;
 mod settings;
 mod templates;
 pub mod testing;
+mod time_index;
 mod users;
 mod workspaces;
 
@@ -104,7 +106,12 @@ impl SqliteStore {
 
     /// The committer's connection.
     pub fn sqlite_writer(&self) -> Result<SqliteWriter> {
-        Ok(SqliteWriter { conn: connect(&self.path, false)?, gate: self.gate.clone(), open: false })
+        Ok(SqliteWriter {
+            conn: connect(&self.path, false)?,
+            gate: self.gate.clone(),
+            open: false,
+            pending: contact_events::Pending::default(),
+        })
     }
 
     /// The pool of read-only connections.
@@ -182,6 +189,8 @@ pub struct SqliteWriter {
     gate: Arc<gate::WriteGate>,
     /// Whether this writer is inside the gate (between `begin` and its commit or rollback).
     open: bool,
+    /// Events of the open transaction not yet in their contact's list (`contact_events`).
+    pending: contact_events::Pending,
 }
 
 impl SqliteWriter {
@@ -205,13 +214,15 @@ impl Writer for SqliteWriter {
         r
     }
     fn commit(&mut self) -> Result<()> {
-        let r = self.conn.execute_batch("COMMIT").db();
+        let r =
+            contact_events::flush(&self.conn, &mut self.pending).and_then(|()| self.conn.execute_batch("COMMIT").db());
         if self.conn.is_autocommit() {
             self.leave_gate();
         }
         r
     }
     fn rollback(&mut self) -> Result<()> {
+        self.pending.clear();
         let r = if self.conn.is_autocommit() { Ok(()) } else { self.conn.execute_batch("ROLLBACK").db() };
         if self.conn.is_autocommit() {
             self.leave_gate();

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 21;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -422,7 +422,38 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 17: each profile's packed form beside its JSON (`kairos_store::packed`), so a start does not decode
     // every profile's JSON. Rows written before stay NULL until next written: their JSON is decoded.
     (19, "ALTER TABLE contacts ADD COLUMN packed BLOB;"),
+    // Issue 17: a contact's events are found through lists its row carries (`crate::contact_events`), not an
+    // index whose entries land at random places; Kairos's own events keep a partial index by contact. The lists
+    // are built from the log ([`POST_STEPS`]) before the index they replace is dropped.
+    (
+        20,
+        "ALTER TABLE contacts ADD COLUMN events BLOB;
+    CREATE TABLE contact_event_chunks (
+        contact_id INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        seqs BLOB NOT NULL,
+        PRIMARY KEY (contact_id, first_seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_contact_system ON events (contact_id) WHERE system = 1;",
+    ),
+    // Issue 17: time order through the day of the timestamp then the sequence (`crate::time_index`), whose
+    // entries arrive in key order within each day, instead of the timestamp itself.
+    (
+        21,
+        "CREATE INDEX events_by_day ON events (workspace_id, ts / 86400000000, seq, ts);
+    DROP INDEX events_by_time;",
+    ),
 ];
+
+/// Work a migration needs beyond SQL, run right after that version's statements in the same transaction.
+const POST_STEPS: &[(i64, PostStep)] = &[(20, contact_lists_replace_index)];
+
+type PostStep = fn(&Connection) -> Result<()>;
+
+fn contact_lists_replace_index(conn: &Connection) -> Result<()> {
+    crate::contact_events::rebuild(conn)?;
+    conn.execute_batch("DROP INDEX events_by_contact").db()
+}
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     // Rows a migration rewrites are zeroed where they were (FAST: inside their pages, no extra I/O): migration 10
@@ -445,12 +476,18 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(sql).db()?;
+        post_steps(&tx, *version)?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))", [version])
             .db()?;
         tracing::info!(schema.version = version, "applied migration");
     }
     tx.commit().db()?;
     Ok(())
+}
+
+/// What migration `version` does beyond its SQL.
+pub(crate) fn post_steps(conn: &Connection, version: i64) -> Result<()> {
+    POST_STEPS.iter().filter(|(v, _)| *v == version).try_for_each(|(_, step)| step(conn))
 }
 
 /// The migrations up to and including `version`, for tests that build an older database.

@@ -33,7 +33,7 @@ impl ReadPool {
             Some(c) => c,
             None => crate::connect(&self.path, true)?,
         };
-        Ok(SqliteReader { conn: Pooled { conn: Some(conn), pool: self } })
+        Ok(SqliteReader { conn: Pooled { conn: Some(conn), pool: self }, day_keys: Default::default() })
     }
 
     /// Runs `f` with a reader.
@@ -45,6 +45,8 @@ impl ReadPool {
 /// A read view over one pooled connection (implements every read trait of `kairos-store`).
 pub struct SqliteReader<'a> {
     pub(crate) conn: Pooled<'a>,
+    /// The time-ordered listing's sorted day (`crate::time_index`), kept between its pages.
+    pub(crate) day_keys: crate::time_index::DayCache,
 }
 
 /// A connection on loan from the pool.

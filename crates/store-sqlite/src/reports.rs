@@ -14,7 +14,7 @@ use kairos_domain::{ContactId, Duration, JsonMap, SystemEvent, Timestamp, Worksp
 use kairos_store::Result;
 use kairos_store::read::ReportReads;
 use kairos_store::reports::{Cohort, ConsentChange, MessageEventRow, MessageRef, MessageRow, OrderRow};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Db, SqliteReader};
 
@@ -26,35 +26,31 @@ const RECEIVE_SLACK: Duration = Duration::from_secs(86_400 + 3_600);
 /// Margin for message rows whose creation times are not strictly increasing with their row ids.
 const CREATE_SLACK: Duration = Duration::from_secs(3_600);
 
-impl SqliteReader<'_> {
-    /// The first row id of `table` from which on `col` (a time growing with the row id) is at or after `at`.
-    /// A binary search over the row id (the primary key): a few point reads, no scan.
-    fn first_rowid_from(&self, table: &str, col: &str, at: Timestamp) -> Result<i64> {
-        let (min, max): (Option<i64>, Option<i64>) = self
-            .conn
-            .query_row(&format!("SELECT MIN(rowid), MAX(rowid) FROM {table}"), [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .db()?;
-        let (Some(mut lo), Some(max)) = (min, max) else { return Ok(0) };
-        let mut hi = max + 1;
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT rowid, {col} FROM {table} WHERE rowid >= ?1 ORDER BY rowid LIMIT 1"))
-            .db()?;
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let row: Option<(i64, i64)> = stmt.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?))).optional().db()?;
-            match row {
-                Some((id, t)) if t < at.as_micros() => lo = id + 1,
-                _ => hi = mid,
-            }
+/// The first row id of `table` from which on `col` (a time growing with the row id) is at or after `at`.
+/// A binary search over the row id (the primary key): a few point reads, no scan.
+fn first_rowid_from(conn: &Connection, table: &str, col: &str, at: Timestamp) -> Result<i64> {
+    let (min, max): (Option<i64>, Option<i64>) = conn
+        .query_row(&format!("SELECT MIN(rowid), MAX(rowid) FROM {table}"), [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .db()?;
+    let (Some(mut lo), Some(max)) = (min, max) else { return Ok(0) };
+    let mut hi = max + 1;
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT rowid, {col} FROM {table} WHERE rowid >= ?1 ORDER BY rowid LIMIT 1"))
+        .db()?;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let row: Option<(i64, i64)> = stmt.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?))).optional().db()?;
+        match row {
+            Some((id, t)) if t < at.as_micros() => lo = id + 1,
+            _ => hi = mid,
         }
-        Ok(lo)
     }
+    Ok(lo)
+}
 
-    /// The first event sequence that can hold an event timestamped at or after `at`.
-    fn first_seq_for(&self, at: Timestamp) -> Result<i64> {
-        self.first_rowid_from("events", "received_at", at.saturating_sub(RECEIVE_SLACK))
-    }
+/// The first event sequence that can hold an event timestamped at or after `at`.
+pub(crate) fn first_seq_for(conn: &Connection, at: Timestamp) -> Result<i64> {
+    first_rowid_from(conn, "events", "received_at", at.saturating_sub(RECEIVE_SLACK))
 }
 
 impl ReportReads for SqliteReader<'_> {
@@ -63,7 +59,7 @@ impl ReportReads for SqliteReader<'_> {
     }
 
     fn event_rows(&self, ws: WorkspaceId, name: &str, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
-        let first = self.first_seq_for(from)?;
+        let first = first_seq_for(&self.conn, from)?;
         // The order's properties are the client's own free-form data (Segment's e-commerce spec: `total`,
         // `revenue`, `products`...), not a serialized structure of ours: reading them from the stored event is
         // the point. Only that object is extracted, not the whole event (whose context can be large).
@@ -98,7 +94,7 @@ impl ReportReads for SqliteReader<'_> {
         to: Timestamp,
         sms_only: bool,
     ) -> Result<Vec<MessageEventRow>> {
-        let first = self.first_seq_for(from)?;
+        let first = first_seq_for(&self.conn, from)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -138,7 +134,7 @@ impl ReportReads for SqliteReader<'_> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(ContactId, Timestamp)>> {
-        let first = self.first_seq_for(from)?;
+        let first = first_seq_for(&self.conn, from)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -155,7 +151,7 @@ impl ReportReads for SqliteReader<'_> {
     }
 
     fn active_contacts(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<ContactId>> {
-        let first = self.first_seq_for(from)?;
+        let first = first_seq_for(&self.conn, from)?;
         // NOT INDEXED: walk the log from `first` by sequence (the primary key) rather than every event of the
         // workspace through `events_by_name`.
         let mut stmt = self
@@ -206,7 +202,7 @@ impl ReportReads for SqliteReader<'_> {
         to: Timestamp,
         cohort: &Cohort,
     ) -> Result<Vec<MessageRow>> {
-        let first = self.first_rowid_from("messages", "created_at", from.saturating_sub(CREATE_SLACK))?;
+        let first = first_rowid_from(&self.conn, "messages", "created_at", from.saturating_sub(CREATE_SLACK))?;
         let (flows, flow, campaigns) = match cohort {
             Cohort::Flows(f) => (true, f.as_deref(), false),
             Cohort::Campaigns => (false, None, true),

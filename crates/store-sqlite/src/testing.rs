@@ -19,7 +19,8 @@ pub fn insert_raw_event_beside_first(data_dir: &Path, data: &str) -> Result<()> 
         params![data],
     )
     .db()?;
-    Ok(())
+    // Listed as its contact's, as the store lists the events it writes (`crate::contact_events`).
+    crate::contact_events::rebuild(&db)
 }
 
 /// Creates a database file at `file` with the schema of an older build (migrations 1..=`version` only).
@@ -32,6 +33,7 @@ pub fn create_at_version(file: &Path, version: i64) -> Result<()> {
     let tx = conn.transaction().db()?;
     for (i, sql) in crate::migrations::up_to(version).enumerate() {
         tx.execute_batch(sql).db()?;
+        crate::migrations::post_steps(&tx, i as i64 + 1)?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [i as i64 + 1]).db()?;
     }
     tx.commit().db()

@@ -137,6 +137,17 @@ fn a_database_of_the_previous_schema_is_migrated_with_its_data() {
     let ws = WorkspaceId(1);
     let r = store.reader().unwrap();
 
+    // Each contact's events, listed by the layout of migration 20 (the customer's in lists built from the log,
+    // Kairos's own through their partial index), newest first.
+    let history: Vec<String> = r
+        .contact_events(ContactId(1), None, 10)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.event.message_id.as_str().to_string())
+        .collect();
+    assert_eq!(history, ["o1", "k4", "k3", "k2", "k1"]);
+
     // Contacts: first order and consent changes, from the profiles' JSON.
     assert_eq!(r.first_orders(&[ContactId(1)]).unwrap(), [(ContactId(1), Some(at(5)))]);
     let change = |c: &str, s: &str| ConsentChange { channel: c.into(), status: s.into() };

@@ -25,6 +25,7 @@ mod coupons;
 mod erasure;
 mod events;
 mod flows;
+mod histories;
 mod messages;
 mod reports;
 mod secrets;
@@ -37,6 +38,7 @@ pub use coupons::*;
 pub use erasure::*;
 pub use events::*;
 pub use flows::*;
+pub use histories::*;
 pub use messages::*;
 pub use reports::*;
 pub use secrets::*;
@@ -68,6 +70,8 @@ macro_rules! store_suite {
             events_replay_in_time_order_up_to_a_bound,
             dedupe_window_is_rebuilt_from_the_log,
             merges_follow_survivors,
+            contact_histories_follow_every_write,
+            time_order_spans_hours,
             contacts_page_and_search,
             contacts_load_packed_as_last_written,
             segments_members_and_sizes,

@@ -1,0 +1,246 @@
+//! Which events are a contact's, without an index keyed by contact (issue 17, item 2).
+//!
+//! An index on `events (contact_id, …)` takes one entry per event at a random place (contacts arrive in no
+//! order), so every commit dirtied one more page per event in a B-tree that outgrows the page cache: on the
+//! anchor workload that index alone cost 14 100 → 17 100 events/s. The contact's own row is rewritten by the
+//! same commit anyway (its profile changed), so the sequence numbers of its events ride in that row instead:
+//!
+//! - `contacts.events`: the newest of the contact's own events (up to [`ROW_SEQS_MAX`]), ascending sequence
+//!   numbers as LEB128 deltas. Written with the profile's upsert: no page beyond the one already written.
+//! - `contact_event_chunks`: older lists, spilled from the row when it fills (one row per [`ROW_SEQS_MAX`]
+//!   events of a contact) and the lists a merge moves to the survivor.
+//! - Kairos's own events (`system = 1`: sends, opens, flow entries) leave the profile alone and its row
+//!   unwritten (a burst of timers writes no contact row), so they keep a partial index by contact.
+//!
+//! Everything stays in the database and changes inside the writer's transaction, so a reader's snapshot sees
+//! the lists and the events they name together, and a restart has nothing to rebuild. Inside a group the writer
+//! holds the sequence numbers of events whose contact row it has not written yet ([`Pending`]) and writes them
+//! with that row or, at the latest, just before `COMMIT`.
+
+use std::collections::HashMap;
+
+use kairos_domain::ContactId;
+use kairos_store::{Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Db;
+
+/// The most sequence numbers a contact row holds before they move to a chunk: ~3 bytes each (the deltas
+/// between one person's events), so a row grows by at most ~800 bytes and a contact with a long history does
+/// not rewrite it with every event.
+pub(crate) const ROW_SEQS_MAX: usize = 256;
+
+/// Tables and columns of this layout, derived from the event log: not part of the logical schema that
+/// `kairos migrate` copies between backends (a copy into SQLite rebuilds them, [`rebuild`]).
+#[cfg(test)]
+pub(crate) const OWN_TABLES: &[&str] = &["contact_event_chunks"];
+#[cfg(test)]
+pub(crate) const OWN_COLUMNS: &[(&str, &str)] = &[("contacts", "events")];
+
+/// Sequence numbers of events inserted in the open transaction whose contact row has not taken them yet.
+#[derive(Default)]
+pub(crate) struct Pending(HashMap<i64, Vec<i64>>);
+
+impl Pending {
+    pub(crate) fn note(&mut self, contact: ContactId, seq: i64) {
+        self.0.entry(contact.0).or_default().push(seq);
+    }
+
+    pub(crate) fn take(&mut self, contact: ContactId) -> Option<Vec<i64>> {
+        self.0.remove(&contact.0)
+    }
+
+    pub(crate) fn of(&self, contact: ContactId) -> &[i64] {
+        self.0.get(&contact.0).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (ContactId, Vec<i64>)> + '_ {
+        self.0.drain().map(|(c, s)| (ContactId(c), s))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Ascending sequence numbers as LEB128 deltas (the first from 0).
+pub(crate) fn encode(seqs: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seqs.len() * 3);
+    let mut prev = 0i64;
+    for &s in seqs {
+        let mut d = s.wrapping_sub(prev) as u64;
+        prev = s;
+        loop {
+            let byte = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode`]; bytes that do not decode are a corrupt row.
+pub(crate) fn decode(bytes: &[u8], out: &mut Vec<i64>) -> Result<()> {
+    let (mut prev, mut d, mut shift) = (0i64, 0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err(StoreError::corrupt("contact event list", "a delta longer than 64 bits"));
+        }
+        d |= u64::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            prev = prev.wrapping_add(d as i64);
+            out.push(prev);
+            (d, shift) = (0, 0);
+        }
+    }
+    if shift != 0 {
+        return Err(StoreError::corrupt("contact event list", "it ends inside a delta"));
+    }
+    Ok(())
+}
+
+/// The list a contact row holds: None when the contact has no row, empty when the row holds none.
+fn row_list(conn: &Connection, contact: ContactId) -> Result<Option<Vec<i64>>> {
+    let mut stmt = conn.prepare_cached("SELECT events FROM contacts WHERE id = ?1").db()?;
+    let Some(bytes) = stmt.query_row([contact.0], |r| r.get::<_, Option<Vec<u8>>>(0)).optional().db()? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    decode(bytes.as_deref().unwrap_or_default(), &mut out)?;
+    Ok(Some(out))
+}
+
+fn insert_chunk(conn: &Connection, contact: ContactId, seqs: &mut [i64]) -> Result<()> {
+    seqs.sort_unstable();
+    let Some(&first) = seqs.first() else { return Ok(()) };
+    conn.prepare_cached("INSERT INTO contact_event_chunks (contact_id, first_seq, seqs) VALUES (?1, ?2, ?3)")
+        .db()?
+        .execute(params![contact.0, first, encode(seqs)])
+        .db()?;
+    Ok(())
+}
+
+/// The row's list with `new` appended, as the upsert of the contact's row writes it: None (NULL) once it has
+/// spilled into a chunk.
+pub(crate) fn row_list_with(conn: &Connection, contact: ContactId, new: Vec<i64>) -> Result<Option<Vec<u8>>> {
+    let mut all = row_list(conn, contact)?.unwrap_or_default();
+    all.extend(new);
+    if all.len() > ROW_SEQS_MAX {
+        insert_chunk(conn, contact, &mut all)?;
+        return Ok(None);
+    }
+    all.sort_unstable();
+    Ok(Some(encode(&all)))
+}
+
+/// Before `COMMIT`: the lists of contacts whose row this group did not write (an event that left the profile
+/// unchanged, or a contact without a row) go into the row, or into a chunk of their own.
+pub(crate) fn flush(conn: &Connection, pending: &mut Pending) -> Result<()> {
+    for (contact, mut seqs) in pending.drain() {
+        if row_list(conn, contact)?.is_none() {
+            insert_chunk(conn, contact, &mut seqs)?;
+            continue;
+        }
+        let list = row_list_with(conn, contact, seqs)?;
+        conn.prepare_cached("UPDATE contacts SET events = ?2 WHERE id = ?1")
+            .db()?
+            .execute(params![contact.0, list])
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Every event sequence number of a contact, ascending: its row's list, its chunks, its system events and
+/// `pending` (the writer's own, not yet in the row).
+pub(crate) fn seqs_of(conn: &Connection, contact: ContactId, pending: &[i64]) -> Result<Vec<i64>> {
+    let mut out = row_list(conn, contact)?.unwrap_or_default();
+    let mut chunks = conn.prepare_cached("SELECT seqs FROM contact_event_chunks WHERE contact_id = ?1").db()?;
+    let mut rows = chunks.query([contact.0]).db()?;
+    while let Some(r) = rows.next().db()? {
+        decode(r.get_ref(0).db()?.as_blob().map_err(|e| StoreError::corrupt("contact event list", e))?, &mut out)?;
+    }
+    let mut system = conn.prepare_cached("SELECT seq FROM events WHERE contact_id = ?1 AND system = 1").db()?;
+    let rows = system.query_map([contact.0], |r| r.get::<_, i64>(0)).db()?;
+    for seq in rows {
+        out.push(seq.db()?);
+    }
+    out.extend_from_slice(pending);
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// A merge: every list of `from` (and its pending events) becomes one chunk of `to`; the events' rows are
+/// re-pointed by the caller.
+pub(crate) fn move_lists(conn: &Connection, pending: &mut Pending, from: ContactId, to: ContactId) -> Result<()> {
+    let mut own = row_list(conn, from)?.unwrap_or_default();
+    own.extend(pending.take(from).unwrap_or_default());
+    conn.prepare_cached("UPDATE contacts SET events = NULL WHERE id = ?1").db()?.execute([from.0]).db()?;
+    conn.prepare_cached("UPDATE contact_event_chunks SET contact_id = ?2 WHERE contact_id = ?1")
+        .db()?
+        .execute([from.0, to.0])
+        .db()?;
+    insert_chunk(conn, to, &mut own)
+}
+
+/// Builds every contact's lists from the log: once when the store moves to this layout (migration 20) and after
+/// `kairos migrate` copied events into this store. Lists already written are replaced.
+pub(crate) fn rebuild(conn: &Connection) -> Result<()> {
+    conn.execute_batch("DELETE FROM contact_event_chunks; UPDATE contacts SET events = NULL WHERE events IS NOT NULL;")
+        .db()?;
+    let mut stmt =
+        conn.prepare("SELECT contact_id, seq FROM events WHERE system IS NULL ORDER BY contact_id, seq").db()?;
+    let mut rows = stmt.query([]).db()?;
+    let (mut current, mut seqs) = (None::<i64>, Vec::new());
+    while let Some(r) = rows.next().db()? {
+        let (contact, seq): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
+        if current != Some(contact) {
+            if let Some(c) = current {
+                insert_chunk(conn, ContactId(c), &mut seqs)?;
+            }
+            (current, seqs) = (Some(contact), Vec::new());
+        }
+        seqs.push(seq);
+    }
+    if let Some(c) = current {
+        insert_chunk(conn, ContactId(c), &mut seqs)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn lists_decode_to_what_was_encoded(mut seqs in proptest::collection::vec(0i64..i64::MAX, 0..300)) {
+            seqs.sort_unstable();
+            seqs.dedup();
+            let mut back = Vec::new();
+            decode(&encode(&seqs), &mut back).unwrap();
+            prop_assert_eq!(back, seqs);
+        }
+    }
+
+    #[test]
+    fn a_truncated_list_is_corrupt() {
+        let bytes = encode(&[1, 1_000_000]);
+        let mut out = Vec::new();
+        assert!(decode(&bytes[..bytes.len() - 1], &mut out).is_err());
+        assert!(decode(&[0xff; 11], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn close_events_take_about_three_bytes() {
+        let seqs: Vec<i64> = (0..256).map(|i| 5_000_000 + i * 10_000).collect();
+        assert!(encode(&seqs).len() <= 256 * 2 + 3);
+    }
+}
