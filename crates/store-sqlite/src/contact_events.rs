@@ -188,27 +188,32 @@ pub(crate) fn move_lists(conn: &Connection, pending: &mut Pending, from: Contact
     insert_chunk(conn, to, &mut own)
 }
 
+/// Events read at a time while building the lists: their (contact, seq) pairs held in memory, ~32 MiB.
+const REBUILD_RANGE_EVENTS: i64 = 1 << 20;
+
 /// Builds every contact's lists from the log: once when the store moves to this layout (migration 20) and after
-/// `kairos migrate` copied events into this store. Lists already written are replaced.
+/// `kairos migrate` copied events into this store. Lists already written are replaced. The log is read in
+/// sequence ranges (rows in file order, memory bounded), each range giving each of its contacts one chunk.
 pub(crate) fn rebuild(conn: &Connection) -> Result<()> {
     conn.execute_batch("DELETE FROM contact_event_chunks; UPDATE contacts SET events = NULL WHERE events IS NOT NULL;")
         .db()?;
+    let last: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()?;
     let mut stmt =
-        conn.prepare("SELECT contact_id, seq FROM events WHERE system IS NULL ORDER BY contact_id, seq").db()?;
-    let mut rows = stmt.query([]).db()?;
-    let (mut current, mut seqs) = (None::<i64>, Vec::new());
-    while let Some(r) = rows.next().db()? {
-        let (contact, seq): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
-        if current != Some(contact) {
-            if let Some(c) = current {
-                insert_chunk(conn, ContactId(c), &mut seqs)?;
-            }
-            (current, seqs) = (Some(contact), Vec::new());
+        conn.prepare("SELECT contact_id, seq FROM events WHERE seq >= ?1 AND seq < ?2 AND system IS NULL").db()?;
+    let mut from = 0;
+    while from <= last {
+        let mut by_contact: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut rows = stmt.query([from, from + REBUILD_RANGE_EVENTS]).db()?;
+        while let Some(r) = rows.next().db()? {
+            by_contact.entry(r.get(0).db()?).or_default().push(r.get(1).db()?);
         }
-        seqs.push(seq);
+        for (contact, mut seqs) in by_contact {
+            insert_chunk(conn, ContactId(contact), &mut seqs)?;
+        }
+        from += REBUILD_RANGE_EVENTS;
     }
-    if let Some(c) = current {
-        insert_chunk(conn, ContactId(c), &mut seqs)?;
+    if last > 0 {
+        tracing::info!(events = last, "listed each contact's events");
     }
     Ok(())
 }
@@ -216,6 +221,7 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use rusqlite::params;
 
     use super::*;
 
@@ -228,6 +234,29 @@ mod tests {
             decode(&encode(&seqs), &mut back).unwrap();
             prop_assert_eq!(back, seqs);
         }
+    }
+
+    /// Events far apart in the log (several ranges of the rebuild), some Kairos's own, are all listed after it.
+    #[test]
+    fn a_rebuild_lists_every_event_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let conn = store.connect(false).unwrap();
+        let r = REBUILD_RANGE_EVENTS;
+        let rows = [(1, 7, None), (r - 1, 7, None), (r, 8, None), (r + 5, 7, Some(1)), (3 * r + 2, 7, None)];
+        for (seq, contact, system) in rows {
+            conn.execute(
+                "INSERT INTO events (seq, workspace_id, contact_id, message_id, kind, name, ts, received_at, data, system)
+                 VALUES (?1, 1, ?2, ?1, 'track', 'Page Viewed', 0, 0, '{}', ?3)",
+                params![seq, contact, system],
+            )
+            .unwrap();
+        }
+        rebuild(&conn).unwrap();
+        assert_eq!(seqs_of(&conn, ContactId(7), &[]).unwrap(), [1, r - 1, r + 5, 3 * r + 2]);
+        assert_eq!(seqs_of(&conn, ContactId(8), &[]).unwrap(), [r]);
+        rebuild(&conn).unwrap();
+        assert_eq!(seqs_of(&conn, ContactId(7), &[]).unwrap().len(), 4, "a second rebuild replaces the lists");
     }
 
     #[test]
