@@ -186,6 +186,7 @@ fn apply_group(
         tracing::error!(panic = %what, "the committer panicked applying a group; it is rolled back");
         Err(EngineError::Unavailable)
     });
+    crate::spent::free_later(std::mem::take(&mut state.work.spent));
     match outcome {
         Ok(()) => {
             for (reply, messages) in replies {

@@ -45,6 +45,7 @@ impl State {
                     self.store_event(ws, contact, &event, &data)?;
                     self.learn_products(ws, &event, now)?;
                     self.apply_event(ws, contact, &event, trusted, true, now)?;
+                    self.work.spent.push(event);
                 }
                 Work::System { ws, contact, event, reach, chain } => {
                     self.work.chain = chain;
@@ -59,6 +60,7 @@ impl State {
                         tracing::warn!(event.name = ?event.name, chain, "emitted event too deep in a chain of causes: no flow moves");
                     }
                     self.apply_event(ws, contact, &event, true, flows, now)?;
+                    self.work.spent.push(event);
                 }
             }
         }

@@ -50,6 +50,7 @@ pub mod settings;
 mod settings_ops;
 pub mod simulate;
 pub mod site_products;
+mod spent;
 mod state;
 mod stores;
 pub mod subscriptions;

@@ -31,4 +31,7 @@ pub(crate) enum Reach {
 pub(crate) struct WorkQueue {
     pub(crate) items: VecDeque<Work>,
     pub(crate) chain: u8,
+    /// Events applied in the current group, freed after it (`crate::spent`).
+    #[expect(clippy::vec_box, reason = "events arrive boxed (`Work`); unboxing would copy each")]
+    pub(crate) spent: Vec<Box<kairos_domain::Event>>,
 }
