@@ -1,6 +1,7 @@
 //! The single writer. It takes every queued operation (up to [`GROUP_EVENTS_MAX`] events), applies them in
 //! one transaction, claims queued messages for their transports (`crate::handoff`), commits (one fsync for
-//! all), and only then answers each waiting request. A request that withdrew consent from the recipient of a
+//! all, made by the syncing thread while the next group is applied on SQLite: `crate::durability`), and only
+//! once the group is on disk answers each waiting request. A request that withdrew consent from the recipient of a
 //! message in flight is answered once that message is settled (at most [`HELD_REPLY_WAIT_MAX`] later).
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ const RELOAD_RETRY_EVERY: Duration = Duration::from_secs(1);
 const AWAY_POLL_EVERY: Duration = Duration::from_millis(50);
 
 use crate::command::{Pending, Reply};
+use crate::durability::{AfterSync, Durability};
 use crate::{Clock, EngineError, GROUP_EVENTS_MAX, Op, SegmentChange};
 use tokio::sync::broadcast;
 
@@ -32,8 +34,8 @@ struct Held {
     since: Instant,
 }
 
-/// Sends the held replies whose messages are settled (or that waited too long).
-fn release(held: &mut Vec<Held>, state: &State, all: bool) {
+/// The held replies whose messages are settled (or that waited too long) join `out`.
+fn release(held: &mut Vec<Held>, state: &State, all: bool, out: &mut Vec<Pending>) {
     let (go, keep): (Vec<Held>, Vec<Held>) = std::mem::take(held).into_iter().partition(|h| {
         all || h.since.elapsed() >= HELD_REPLY_WAIT_MAX || h.messages.iter().all(|m| !state.dispatch.is_in_flight(m))
     });
@@ -42,7 +44,7 @@ fn release(held: &mut Vec<Held>, state: &State, all: bool) {
         if h.messages.iter().any(|m| state.dispatch.is_in_flight(m)) {
             tracing::warn!(messages = ?h.messages, "answering an unsubscribe while a message to them is still in flight");
         }
-        h.reply.send();
+        out.push(h.reply);
     }
 }
 
@@ -58,6 +60,7 @@ pub fn run(
     let mut held: Vec<Held> = Vec::new();
     // Explicit ticks (the dev clock) waiting for the timers they made due to be all advanced.
     let mut ticks: Vec<Reply<()>> = Vec::new();
+    let durability = Durability::start(state.w.writer(), publish.clone());
     loop {
         // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
         let first = if more_due {
@@ -87,12 +90,19 @@ pub fn run(
         }
         let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
         more_due = false;
-        let group = Group { ops: &mut ops, more_due: &mut more_due, held: &mut held, ticks: &mut ticks };
+        let group = Group {
+            ops: &mut ops,
+            more_due: &mut more_due,
+            held: &mut held,
+            ticks: &mut ticks,
+            durability: &durability,
+        };
         state = match apply_group(state, group, clock.now(), &publish) {
             Ok(state) => state,
             Err(seed) => match recover(seed, &mut rx, &*clock, &healthy) {
                 Some(state) => state,
                 None => {
+                    durability.stop();
                     tracing::info!("committer stopped while the database was away");
                     return;
                 }
@@ -102,7 +112,10 @@ pub fn run(
             break;
         }
     }
-    release(&mut held, &state, true);
+    let mut last = AfterSync::default();
+    release(&mut held, &state, true, &mut last.replies);
+    durability.after_commit(last, &publish);
+    durability.stop();
     tracing::info!("committer stopped");
 }
 
@@ -113,6 +126,8 @@ struct Group<'a> {
     more_due: &'a mut bool,
     held: &'a mut Vec<Held>,
     ticks: &'a mut Vec<Reply<()>>,
+    /// When a committed group is on disk (`crate::durability`).
+    durability: &'a Durability,
 }
 
 /// Runs one group in one transaction. On a storage failure every request of the group gets an error
@@ -123,7 +138,7 @@ fn apply_group(
     now: Timestamp,
     publish: &broadcast::Sender<SegmentChange>,
 ) -> Result<State, Box<Seed>> {
-    let Group { ops, more_due, held, ticks } = group;
+    let Group { ops, more_due, held, ticks, durability } = group;
     // Each reply with the messages in flight its operation withdrew (usually none).
     let mut replies: Vec<(Pending, Vec<String>)> = Vec::with_capacity(ops.len());
     let started = std::time::Instant::now();
@@ -189,31 +204,36 @@ fn apply_group(
     crate::spent::free_later(std::mem::take(&mut state.work.spent));
     match outcome {
         Ok(()) => {
+            // Answers, hand-offs and announcements wait until the group is on disk.
+            let mut after = AfterSync::default();
             for (reply, messages) in replies {
                 if messages.is_empty() {
-                    reply.send();
+                    after.replies.push(reply);
                 } else {
                     held.push(Held { reply, messages, since: Instant::now() });
                 }
             }
-            state.dispatch.flush();
-            release(held, &state, false);
+            if durability.is_later() {
+                after.outbound = state.dispatch.take_ready();
+            } else {
+                state.dispatch.flush();
+            }
+            release(held, &state, false, &mut after.replies);
             if !state.flows.more_due {
-                for t in ticks.drain(..) {
-                    let _ = t.send(Ok(()));
-                }
+                after.ticks.append(ticks);
             }
             for (workspace, ch) in state.emitted.drain(..) {
                 if let Some(d) = state.segments.def(ch.segment) {
-                    // No subscriber is no error: flows subscribe when they exist.
-                    let _ = publish.send(SegmentChange {
+                    let change = SegmentChange {
                         workspace,
                         contact: ch.contact,
                         segment_id: d.public_id.clone(),
                         entered: ch.entered,
-                    });
+                    };
+                    after.changes.push(change);
                 }
             }
+            durability.after_commit(after, publish);
             Ok(state)
         }
         Err(e) => {

@@ -186,18 +186,8 @@ impl Dispatch {
 
     /// Hands off what the committed transaction claimed.
     pub(crate) fn flush(&mut self) {
-        let Some(tx) = &self.tx else { return };
-        for (o, mark) in self.ready.drain(..) {
-            let flight = Flight {
-                workspace: o.workspace,
-                contact: o.contact,
-                channel: o.channel,
-                to: o.to.clone(),
-                transactional: o.transactional,
-                team: o.team,
-                mark,
-            };
-            self.in_flight.insert(o.message_id.clone(), flight);
+        let Some((tx, ready)) = self.take_ready() else { return };
+        for o in ready {
             match tx.try_send(o) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(o)) => {
@@ -211,6 +201,32 @@ impl Dispatch {
                 }
             }
         }
+    }
+
+    /// What the committed transaction claimed, now counted in flight, with the dispatcher's queue to hand it to
+    /// (None without a dispatcher: nothing was claimed). For a hand-off once the commit is on disk
+    /// (`crate::durability`).
+    pub(crate) fn take_ready(&mut self) -> Option<(mpsc::Sender<Outbound>, Vec<Outbound>)> {
+        let tx = self.tx.clone()?;
+        let in_flight = &mut self.in_flight;
+        let ready = self
+            .ready
+            .drain(..)
+            .map(|(o, mark)| {
+                let flight = Flight {
+                    workspace: o.workspace,
+                    contact: o.contact,
+                    channel: o.channel,
+                    to: o.to.clone(),
+                    transactional: o.transactional,
+                    team: o.team,
+                    mark,
+                };
+                in_flight.insert(o.message_id.clone(), flight);
+                o
+            })
+            .collect();
+        Some((tx, ready))
     }
 
     pub(crate) fn is_in_flight(&self, id: &str) -> bool {

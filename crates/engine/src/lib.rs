@@ -14,6 +14,7 @@ pub mod coupons;
 mod dedupe;
 mod delivery;
 pub mod dispatch;
+mod durability;
 pub mod erasure;
 mod event_path;
 mod flow_ops;

@@ -1,4 +1,5 @@
-//! The embedded SQLite backend of `kairos-store`: one file in the data directory, WAL, `synchronous=FULL`.
+//! The embedded SQLite backend of `kairos-store`: one file in the data directory, WAL, `synchronous=FULL` (the
+//! committer's connection `NORMAL` with the WAL flushed apart: `durable`).
 //!
 //! Every SQL statement and migration of the SQLite store is in this crate, one file per aggregate
 //! (`events.rs`, `contacts.rs`, ...: the writer's and the readers' statements side by side), plus the schema
@@ -16,6 +17,7 @@ mod contact_events;
 mod contacts;
 mod copy;
 mod coupons;
+mod durable;
 mod erasure;
 mod events;
 mod flows;
@@ -111,6 +113,7 @@ impl SqliteStore {
             gate: self.gate.clone(),
             open: false,
             pending: contact_events::Pending::default(),
+            wal: wal_path(&self.path),
         })
     }
 
@@ -162,7 +165,8 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     let conn = Connection::open(path).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
     conn.pragma_update(None, "journal_mode", "WAL").db()?;
-    // FULL: an acknowledged commit survives power loss (SPEC 18); group commit amortises the fsync.
+    // FULL: an acknowledged commit survives power loss (SPEC 18); group commit amortises the fsync. The committer's
+    // connection moves the flush to the engine's syncing thread (`durable`), which flushes before any answer.
     conn.pragma_update(None, "synchronous", "FULL").db()?;
     conn.pragma_update(None, "temp_store", "MEMORY").db()?;
     if read_only {
@@ -191,6 +195,15 @@ pub struct SqliteWriter {
     open: bool,
     /// Events of the open transaction not yet in their contact's list (`contact_events`).
     pending: contact_events::Pending,
+    /// The database's WAL file, flushed by [`Writer::durable_later`]'s answer.
+    wal: PathBuf,
+}
+
+/// SQLite's name for a database's WAL file: the database file's name with `-wal` appended.
+fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 impl SqliteWriter {
@@ -220,6 +233,11 @@ impl Writer for SqliteWriter {
             self.leave_gate();
         }
         r
+    }
+    fn durable_later(&mut self) -> Result<Option<Box<dyn kairos_store::DurableSync>>> {
+        // Only this connection: the checkpointer's stays FULL (see `durable`).
+        self.conn.pragma_update(None, "synchronous", "NORMAL").db()?;
+        Ok(Some(Box::new(durable::WalSync { wal: self.wal.clone() })))
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();

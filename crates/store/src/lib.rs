@@ -51,7 +51,7 @@ pub use read::Reads;
 pub use rows::*;
 pub use secrets::{MasterKey, SecretBox, SecretError};
 pub use users::Users;
-pub use write::{Transaction, WriteTx, Writer};
+pub use write::{DurableSync, Transaction, WriteTx, Writer};
 
 /// Every trait of the boundary, for `use kairos_store::prelude::*`.
 pub mod prelude {

@@ -315,10 +315,22 @@ impl<T> WriteTx for T where
 pub trait Writer: WriteTx {
     /// Opens a write transaction (it takes the write lock at once: no deadlock with other writers).
     fn begin(&mut self) -> Result<()>;
-    /// Makes the transaction durable (fsync) before returning.
+    /// Makes the transaction durable (fsync) before returning, unless [`Writer::durable_later`] moved that step.
     fn commit(&mut self) -> Result<()>;
     /// Drops the open transaction's writes; nothing happens when none is open.
     fn rollback(&mut self) -> Result<()>;
+    /// For a backend whose log can be flushed apart from `COMMIT` (SQLite's WAL): from now on `commit` returns
+    /// once the transaction is written and visible but before it is on disk, and the answer makes everything
+    /// committed before its `sync` began durable, from any thread. The committer answers requests only after that
+    /// sync, and overlaps it with the next group. None (the default): `commit` stays durable by itself.
+    fn durable_later(&mut self) -> Result<Option<Box<dyn DurableSync>>> {
+        Ok(None)
+    }
+}
+
+/// Makes every transaction committed before the call durable (see [`Writer::durable_later`]).
+pub trait DurableSync: Send {
+    fn sync(&self) -> Result<()>;
 }
 
 impl<'a> dyn Writer + 'a {
