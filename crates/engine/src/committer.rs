@@ -60,7 +60,7 @@ pub fn run(
     let mut held: Vec<Held> = Vec::new();
     // Explicit ticks (the dev clock) waiting for the timers they made due to be all advanced.
     let mut ticks: Vec<Reply<()>> = Vec::new();
-    let durability = Durability::start(state.w.writer(), publish.clone());
+    let durability = Durability::start(state.durable_later(), publish.clone());
     loop {
         // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
         let first = if more_due {

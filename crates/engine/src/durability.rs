@@ -12,7 +12,7 @@
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 
-use kairos_store::{DurableSync, Writer};
+use kairos_store::DurableSync;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::SegmentChange;
@@ -61,9 +61,13 @@ pub(crate) enum Durability {
 }
 
 impl Durability {
-    /// Asks the store to commit without waiting for the disk, and starts the syncing thread if it agrees.
-    pub(crate) fn start(w: &mut dyn Writer, publish: broadcast::Sender<SegmentChange>) -> Durability {
-        let sync = match w.durable_later() {
+    /// Starts the syncing thread if the store agreed to commit without waiting for the disk (`offer`, from
+    /// `State::durable_later`).
+    pub(crate) fn start(
+        offer: kairos_store::Result<Option<Box<dyn DurableSync>>>,
+        publish: broadcast::Sender<SegmentChange>,
+    ) -> Durability {
+        let sync = match offer {
             Ok(Some(sync)) => sync,
             Ok(None) => return Durability::AtCommit,
             Err(e) => {

@@ -202,6 +202,11 @@ impl State {
         Ok(())
     }
 
+    /// Asks the store to commit ahead of its flush (`crate::durability`).
+    pub(crate) fn durable_later(&mut self) -> kairos_store::Result<Option<Box<dyn kairos_store::DurableSync>>> {
+        self.w.writer().durable_later()
+    }
+
     pub fn ingest(
         &mut self,
         ws: WorkspaceId,
