@@ -128,7 +128,11 @@ fn insert_chunk(conn: &Connection, contact: ContactId, seqs: &mut [i64]) -> Resu
 /// The row's list with `new` appended, as the upsert of the contact's row writes it: None (NULL) once it has
 /// spilled into a chunk.
 pub(crate) fn row_list_with(conn: &Connection, contact: ContactId, new: Vec<i64>) -> Result<Option<Vec<u8>>> {
-    let mut all = row_list(conn, contact)?.unwrap_or_default();
+    appended(conn, contact, row_list(conn, contact)?.unwrap_or_default(), new)
+}
+
+/// `all` (the row's list as read) with `new` appended, spilled into a chunk past [`ROW_SEQS_MAX`].
+fn appended(conn: &Connection, contact: ContactId, mut all: Vec<i64>, new: Vec<i64>) -> Result<Option<Vec<u8>>> {
     all.extend(new);
     if all.len() > ROW_SEQS_MAX {
         insert_chunk(conn, contact, &mut all)?;
@@ -142,11 +146,11 @@ pub(crate) fn row_list_with(conn: &Connection, contact: ContactId, new: Vec<i64>
 /// unchanged, or a contact without a row) go into the row, or into a chunk of their own.
 pub(crate) fn flush(conn: &Connection, pending: &mut Pending) -> Result<()> {
     for (contact, mut seqs) in pending.drain() {
-        if row_list(conn, contact)?.is_none() {
+        let Some(current) = row_list(conn, contact)? else {
             insert_chunk(conn, contact, &mut seqs)?;
             continue;
-        }
-        let list = row_list_with(conn, contact, seqs)?;
+        };
+        let list = appended(conn, contact, current, seqs)?;
         conn.prepare_cached("UPDATE contacts SET events = ?2 WHERE id = ?1")
             .db()?
             .execute(params![contact.0, list])

@@ -4,30 +4,23 @@ use kairos_domain::{Contact, ContactId, Timestamp, WorkspaceId};
 use kairos_store::read::ContactReads;
 use kairos_store::write::ContactWrites;
 use kairos_store::{IdentityKind, Page, Result};
-use rusqlite::{OptionalExtension, ToSql, params};
+use rusqlite::{OptionalExtension, params};
 
 use kairos_store::codec::{MERGE_HOPS_MAX, SEARCH_ROWS_MAX, matches_search, search_pattern};
 use kairos_store::packed::{ContactRow, LoadedContact, stored_packed};
 
 use crate::{Db, SqliteReader, SqliteWriter, corrupt, cursor_number, to_json};
 
-/// A contact's row written whole, but for its list of events (`crate::contact_events`).
+/// A contact's row written whole; its list of events (`crate::contact_events`) only when ?12 says the group
+/// brought it new ones (?11), else left as it is.
 const UPSERT: &str = "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at, first_order_at,
-         email_consent, email_consent_at, sms_consent, sms_consent_at, packed)
-     VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-     ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at,
-         first_order_at = excluded.first_order_at, email_consent = excluded.email_consent,
-         email_consent_at = excluded.email_consent_at, sms_consent = excluded.sms_consent,
-         sms_consent_at = excluded.sms_consent_at, packed = excluded.packed";
-
-/// The same with the list of events (?11).
-const UPSERT_WITH_EVENTS: &str = "INSERT INTO contacts (id, workspace_id, merged_into, data, updated_at,
-         first_order_at, email_consent, email_consent_at, sms_consent, sms_consent_at, packed, events)
+         email_consent, email_consent_at, sms_consent, sms_consent_at, packed, events)
      VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at,
          first_order_at = excluded.first_order_at, email_consent = excluded.email_consent,
          email_consent_at = excluded.email_consent_at, sms_consent = excluded.sms_consent,
-         sms_consent_at = excluded.sms_consent_at, packed = excluded.packed, events = excluded.events";
+         sms_consent_at = excluded.sms_consent_at, packed = excluded.packed,
+         events = CASE WHEN ?12 THEN excluded.events ELSE contacts.events END";
 
 impl ContactWrites for SqliteWriter {
     fn max_contact_id(&mut self) -> Result<i64> {
@@ -48,7 +41,7 @@ impl ContactWrites for SqliteWriter {
             Some(new) => Some(crate::contact_events::row_list_with(&self.conn, c.id, new)?),
             None => None,
         };
-        let mut stmt = self.conn.prepare_cached(if list.is_some() { UPSERT_WITH_EVENTS } else { UPSERT }).db()?;
+        let mut stmt = self.conn.prepare_cached(UPSERT).db()?;
         // A status without a change time is the default (`never_subscribed`): stored as NULL, which keeps the rows
         // of most contacts (rewritten on every commit that touches them) as short as before these columns.
         let consent = |c: &kairos_domain::Consent| {
@@ -57,14 +50,21 @@ impl ContactWrites for SqliteWriter {
         let ((email, email_at), (sms, sms_at)) = (consent(&c.consent.email), consent(&c.consent.sms));
         let json = to_json(c);
         let packed = stored_packed(c, &json);
-        let (id, at, first_order) =
-            (c.id.0, c.updated_at.as_micros(), c.computed.orders.first_at.map(Timestamp::as_micros));
-        let mut values: Vec<&dyn ToSql> =
-            vec![&id, &c.workspace.0, &json, &at, &first_order, &email, &email_at, &sms, &sms_at, &packed];
-        if let Some(list) = &list {
-            values.push(list);
-        }
-        stmt.execute(&*values).db()?;
+        stmt.execute(params![
+            c.id.0,
+            c.workspace.0,
+            json,
+            c.updated_at.as_micros(),
+            c.computed.orders.first_at.map(Timestamp::as_micros),
+            email,
+            email_at,
+            sms,
+            sms_at,
+            packed,
+            list.as_ref().and_then(Option::as_deref),
+            list.is_some(),
+        ])
+        .db()?;
         Ok(())
     }
 
