@@ -1,12 +1,13 @@
 //! The message-id de-duplication window, held in memory and rebuilt from the event log at start.
 
-use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use siphasher::sip128::Hasher128 as _;
 use std::sync::OnceLock;
 
 use kairos_domain::{Duration, Timestamp, WorkspaceId};
+
+use crate::sharded::ShardedSet;
 
 /// How often ids older than the window are swept out: an id is forgotten between one window and one window
 /// plus this after it was received. A sweep reads the whole set (about 10 ms at 3 M ids), so it is not done at
@@ -44,7 +45,8 @@ impl Hash for Seen {
 pub struct Dedupe {
     /// Digests are keyed hashes already, so the set places them by their own bits (hashing them again was 4 %
     /// of a restart).
-    seen: HashSet<Seen, BuildHasherDefault<HighBits>>,
+    /// In shards, so the window grows without a pause (`crate::sharded`).
+    seen: ShardedSet<Seen, BuildHasherDefault<HighBits>>,
     /// The next sweep is due at or after this.
     sweep_at: Timestamp,
 }
@@ -96,7 +98,7 @@ impl Hasher for HighBits {
 impl Dedupe {
     /// An empty window with room for `n` ids (the window read back at start, without growing step by step).
     pub fn with_capacity(n: usize) -> Dedupe {
-        Dedupe { seen: HashSet::with_capacity_and_hasher(n, Default::default()), sweep_at: Timestamp::default() }
+        Dedupe { seen: ShardedSet::with_capacity_and_hasher(n, Default::default()), sweep_at: Timestamp::default() }
     }
 
     /// Records the id; false when it was already seen inside the window (the first receipt's time is kept).

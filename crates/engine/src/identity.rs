@@ -6,6 +6,7 @@
 //! survivor's history (`State::resolve_event`).
 
 use std::collections::HashMap;
+use std::hash::RandomState;
 
 use kairos_domain::event::EventKind;
 use kairos_domain::{Computed, Contact, ContactId, Email, Event, Phone, Timestamp, WorkspaceId};
@@ -14,6 +15,7 @@ use kairos_store::{IdentityKind, StoreError};
 use serde_json::Value;
 
 use crate::EngineError;
+use crate::sharded::{ShardedMap, ShardedSet};
 
 /// Cached identity keys are dropped once there are more than this many.
 const KEY_CACHE_MAX: usize = 1_000_000;
@@ -88,11 +90,12 @@ pub(crate) struct Identity {
     next_contact: i64,
     /// Every live contact.
     pub(crate) contacts: crate::profiles::ProfileMap,
-    identities: HashMap<IdentKey, ContactId>,
+    /// In shards, so the cache grows without a pause (`crate::sharded`).
+    identities: ShardedMap<IdentKey, ContactId, RandomState>,
     /// Identities the store did not have when this transaction looked a group's identities up at once
     /// ([`Identity::prefetch`]): a later look-up in the transaction needs no round trip. Only this committer
     /// binds identities, and a bound one is found in `identities` first; cleared at every commit.
-    absent: std::collections::HashSet<IdentKey>,
+    absent: ShardedSet<IdentKey, RandomState>,
     redirects: HashMap<ContactId, ContactId>,
     /// Contacts changed in the current transaction, written at commit.
     pub(crate) dirty: Vec<ContactId>,
@@ -135,7 +138,7 @@ impl Identity {
         Ok(Identity {
             next_contact,
             contacts,
-            identities: HashMap::new(),
+            identities: ShardedMap::default(),
             absent: Default::default(),
             redirects,
             dirty: Vec::new(),

@@ -49,6 +49,7 @@ pub mod segments;
 pub mod sending;
 pub mod settings;
 mod settings_ops;
+mod sharded;
 pub mod simulate;
 pub mod site_products;
 mod spent;

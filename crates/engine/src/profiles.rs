@@ -3,8 +3,8 @@
 //! Issue 17: a decoded profile takes 1.3 KB and more in memory (the struct, a map node for two traits, a
 //! vector per list), so a million contacts held that way took most of a node's memory and of its restart.
 //! Most contacts are quiet at any moment, so only those used lately stay decoded, in two generations: a
-//! contact used is decoded into `hot` (from `warm` or the packed form); after a commit in which `hot`
-//! reached half of [`PROFILES_DECODED_MAX`], `warm` is packed and `hot` becomes `warm`. A profile changed in
+//! contact used is decoded into `hot` (from `warm` or the packed form); `warm` is packed a share after each
+//! commit, and once `hot` reached half of [`PROFILES_DECODED_MAX`], `hot` becomes `warm`. A profile changed in
 //! a transaction is in `hot` until its commit writes it (a turn happens only after the commit), so the
 //! store always receives the decoded profile that was changed.
 //!
@@ -12,12 +12,14 @@
 //! profile into a copy of their own (`Cow::Owned`) without moving it.
 
 use std::borrow::Cow;
+use std::hash::BuildHasherDefault;
 
 use kairos_domain::pack::{pack, packed_workspace, unpack, unpack_lite};
 use kairos_domain::{Contact, ContactId, WorkspaceId};
 use kairos_store::packed::LoadedContact;
 
-use crate::id_slots::{IdMap, IdSlots};
+use crate::id_slots::{IdHash, IdSlots};
+use crate::sharded::ShardedMap;
 
 /// Profiles held decoded at most, both generations together (the rest are packed: a fraction of the memory
 /// each). Above a real store's busy contacts in any few seconds: the synthetic ingest bench's 20 000
@@ -25,17 +27,26 @@ use crate::id_slots::{IdMap, IdSlots};
 /// commits and every test reads and changes packed profiles.
 pub const PROFILES_DECODED_MAX: usize = if cfg!(debug_assertions) { 8 } else { 65_536 };
 
+type Decoded = ShardedMap<ContactId, Contact, BuildHasherDefault<IdHash>>;
+
 /// Every live contact's profile.
 pub struct ProfileMap {
-    hot: IdMap<Contact>,
-    warm: IdMap<Contact>,
+    /// In shards, so a generation grows without a pause (`crate::sharded`).
+    hot: Decoded,
+    warm: Decoded,
     /// By id in a vector while ids are dense: filling a column reads them in id order, the order a store's
     /// load allocated them in, with no hash look-up (a cache miss each, half of a fill's time in a map).
     packed: IdSlots<Option<Box<[u8]>>>,
     decoded_max: usize,
     /// Where profiles are packed before being copied out at their size.
     scratch: Vec<u8>,
+    /// `hot`'s size at the last [`ProfileMap::turn`].
+    hot_seen: usize,
 }
+
+/// Profiles of the older generation packed per commit at least while it lasts (fewer under a small bound: the
+/// tests' generations of a few profiles are packed a share at a time too).
+const PACKED_PER_COMMIT_MIN: usize = 64;
 
 impl Default for ProfileMap {
     fn default() -> Self {
@@ -64,11 +75,12 @@ impl ProfileMap {
     /// Room for `n` packed profiles, so a large store's load does not grow the map step by step.
     pub fn with_capacity(n: usize) -> Self {
         ProfileMap {
-            hot: IdMap::default(),
-            warm: IdMap::default(),
+            hot: Decoded::default(),
+            warm: Decoded::default(),
             packed: IdSlots::with_capacity(n),
             decoded_max: PROFILES_DECODED_MAX,
             scratch: Vec::new(),
+            hot_seen: 0,
         }
     }
 
@@ -200,15 +212,28 @@ impl ProfileMap {
         }
     }
 
-    /// After a commit: once `hot` holds half the decoded bound, the older generation is packed.
+    /// After a commit: the older generation is packed a share at a time, paced so it is empty when `hot`
+    /// reaches half the decoded bound; then `hot` becomes the older one. Packing a whole generation at once
+    /// (32 768 profiles) held the committer 50 - 100 ms every few seconds of the anchor ingest (2026-12-06),
+    /// the largest of its pauses; paced, a commit packs a few hundred.
     pub fn turn(&mut self) {
-        if self.hot.len() < self.decoded_max / 2 {
-            return;
+        let half = self.decoded_max / 2;
+        if self.hot.len() >= half {
+            // What pacing left (a transaction that decoded many profiles at once).
+            for (id, c) in self.warm.drain() {
+                self.packed.insert(id, Some(packed(&c, &mut self.scratch)));
+            }
+            std::mem::swap(&mut self.hot, &mut self.warm);
+        } else if !self.warm.is_empty() {
+            // The older generation's share of the room `hot` took since the last commit.
+            let grown = self.hot.len().saturating_sub(self.hot_seen);
+            let room = half.saturating_sub(self.hot_seen).max(1);
+            let n = (self.warm.len() * grown).div_ceil(room).max(PACKED_PER_COMMIT_MIN.min(half / 2).max(1));
+            for (id, c) in self.warm.take(n) {
+                self.packed.insert(id, Some(packed(&c, &mut self.scratch)));
+            }
         }
-        for (id, c) in self.warm.drain() {
-            self.packed.insert(id, Some(packed(&c, &mut self.scratch)));
-        }
-        std::mem::swap(&mut self.hot, &mut self.warm);
+        self.hot_seen = self.hot.len();
     }
 
     /// Profiles held decoded now (both generations).
@@ -336,5 +361,27 @@ mod tests {
         let mut seen = 0;
         m.for_each(|_| seen += 1);
         assert_eq!(seen, 9);
+    }
+
+    /// A commit packs the older generation's share of the room the newer one took, never all of it at once:
+    /// the older one is empty just as the newer one is full, and turns.
+    #[test]
+    fn the_older_generation_is_packed_a_share_at_a_time() {
+        let mut m = ProfileMap::default().with_decoded_max(2_048);
+        (1..=1_024).for_each(|id| m.insert(contact(id, 1)));
+        m.turn();
+        assert_eq!((m.hot.len(), m.warm.len()), (0, 1_024), "a full generation turns");
+        for commit in 1..=8 {
+            let first = 1_024 + 128 * (commit - 1) + 1;
+            (first..first + 128).for_each(|id| m.insert(contact(id, 1)));
+            let warm_before = m.warm.len();
+            m.turn();
+            if commit < 8 {
+                assert_eq!(warm_before - m.warm.len(), 128, "commit {commit}: its share");
+            }
+        }
+        assert_eq!((m.hot.len(), m.warm.len()), (0, 1_024), "turned with nothing left to pack");
+        assert_eq!(m.len(), 2_048);
+        assert_eq!(m.packed.len(), 1_024);
     }
 }
