@@ -22,12 +22,11 @@ const SHARD_SHIFT: u32 = 40;
 pub(crate) struct ShardedMap<K, V, S> {
     shards: Box<[HashTable<(K, V)>]>,
     build: S,
-    len: usize,
 }
 
 impl<K, V, S: Default> Default for ShardedMap<K, V, S> {
     fn default() -> Self {
-        ShardedMap { shards: (0..SHARDS).map(|_| HashTable::new()).collect(), build: S::default(), len: 0 }
+        ShardedMap { shards: (0..SHARDS).map(|_| HashTable::new()).collect(), build: S::default() }
     }
 }
 
@@ -35,12 +34,19 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// Room for about `n` entries in all.
     pub(crate) fn with_capacity_and_hasher(n: usize, build: S) -> Self {
         let each = n.div_ceil(SHARDS);
-        ShardedMap { shards: (0..SHARDS).map(|_| HashTable::with_capacity(each)).collect(), build, len: 0 }
+        ShardedMap { shards: (0..SHARDS).map(|_| HashTable::with_capacity(each)).collect(), build }
     }
 
     fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (usize, u64) {
         let hash = self.build.hash_one(key);
         ((hash >> SHARD_SHIFT) as usize % SHARDS, hash)
+    }
+
+    /// The key's place in its table (a growth re-hashes that table's keys only).
+    fn entry(&mut self, key: &K) -> Entry<'_, (K, V)> {
+        let (shard, hash) = self.locate(key);
+        let build = &self.build;
+        self.shards[shard].entry(hash, |(k, _)| k == key, |(k, _)| build.hash_one(k))
     }
 
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
@@ -71,13 +77,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
 
     /// Inserts or replaces; the value replaced, if any.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let (shard, hash) = self.locate(&key);
-        let build = &self.build;
-        match self.shards[shard].entry(hash, |(k, _)| *k == key, |(k, _)| build.hash_one(k)) {
+        match self.entry(&key) {
             Entry::Occupied(mut o) => Some(std::mem::replace(&mut o.get_mut().1, value)),
             Entry::Vacant(v) => {
                 v.insert((key, value));
-                self.len += 1;
                 None
             }
         }
@@ -90,7 +93,6 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     {
         let (shard, hash) = self.locate(key);
         let found = self.shards[shard].find_entry(hash, |(k, _)| k.borrow() == key).ok()?;
-        self.len -= 1;
         Some(found.remove().0.1)
     }
 
@@ -98,7 +100,6 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         for shard in self.shards.iter_mut() {
             shard.retain(|(k, v)| keep(k, v));
         }
-        self.len = self.shards.iter().map(HashTable::len).sum();
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
@@ -107,13 +108,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
 
     /// Takes every entry out, keeping the room.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
-        self.len = 0;
         self.shards.iter_mut().flat_map(HashTable::drain)
     }
 
     /// Takes up to `n` entries out (any of them).
     pub(crate) fn take(&mut self, n: usize) -> Vec<(K, V)> {
-        let mut out = Vec::with_capacity(n.min(self.len));
+        let mut out = Vec::with_capacity(n.min(self.len()));
         for shard in self.shards.iter_mut() {
             let mut left = n - out.len();
             if left == 0 {
@@ -125,22 +125,21 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
                 take
             }));
         }
-        self.len -= out.len();
         out
     }
 
     /// Empties the map, keeping its room.
     pub(crate) fn clear(&mut self) {
         self.shards.iter_mut().for_each(HashTable::clear);
-        self.len = 0;
     }
 
+    /// Counted over the tables (64 reads: callers ask once a commit, not per entry).
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.shards.iter().map(HashTable::len).sum()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.shards.iter().all(HashTable::is_empty)
     }
 }
 
@@ -160,14 +159,10 @@ impl<T: Hash + Eq, S: BuildHasher> ShardedSet<T, S> {
 
     /// False when an equal value was there already (it is kept, as `HashSet::insert` does).
     pub(crate) fn insert(&mut self, value: T) -> bool {
-        let map = &mut self.0;
-        let (shard, hash) = map.locate(&value);
-        let build = &map.build;
-        match map.shards[shard].entry(hash, |(k, _)| *k == value, |(k, _)| build.hash_one(k)) {
+        match self.0.entry(&value) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 v.insert((value, ()));
-                map.len += 1;
                 true
             }
         }
