@@ -403,6 +403,8 @@ impl Identity {
         unbound: bool,
     ) -> Result<(), EngineError> {
         let contact = self.contact_mut(w, id)?;
+        // An identity already found resolving to this contact is left as stored: rewriting its row on every
+        // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
         let mut bind = unbound;
         let mut unbind: Option<(IdentityKind, String)> = None;
         match c.kind {
@@ -426,14 +428,12 @@ impl Identity {
                     unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
                 }
                 contact.email = Email::parse(&c.value);
-                bind = true;
             }
             IdentityKind::Phone => {
                 if contact.phone.as_ref().is_some_and(|p| p.as_str() != c.value) {
                     unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
                 }
                 contact.phone = Phone::parse(&c.value);
-                bind = true;
             }
         }
         self.mark_dirty(id);

@@ -808,6 +808,36 @@ mod committer_tests {
         tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
     }
 
+    /// An identify repeating a known address leaves its identity row as it is (it was rewritten on every such
+    /// event, a random page of `identities` per identify: issue 17), and a new address is still bound.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_repeated_address_does_not_rewrite_its_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        store.create_workspace("Shop", SystemClock.now()).unwrap();
+        let ws = store.workspaces().unwrap()[0].0;
+        kairos_store_sqlite::testing::count_identity_rewrites(dir.path()).unwrap();
+        let store = Arc::new(store);
+        let engine = Engine::start(store.clone(), Arc::new(SystemClock)).unwrap();
+        let identify = |n: u32, email: &str, phone: &str| {
+            let v = serde_json::json!({"type": "identify", "userId": "u1", "messageId": format!("m{n}"),
+                "traits": {"email": email, "phone": phone}});
+            Event::from_segment(v, None, SystemClock.now(), &mut || format!("g{n}")).unwrap()
+        };
+        for (n, email) in [(1, "a@example.com"), (2, "a@example.com"), (3, "a@example.com"), (4, "b@example.com")] {
+            engine.ingest(ws, true, vec![identify(n, email, "+358401234567")]).await.unwrap();
+        }
+        tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
+        let found = |email: &str| {
+            let r = store.reader().unwrap();
+            r.contact_by_identity(ws, kairos_store::IdentityKind::Email, email).unwrap().map(|c| c.email)
+        };
+        let b = kairos_domain::Email::parse("b@example.com");
+        assert_eq!(found("b@example.com"), Some(b), "the new address finds the contact");
+        assert_eq!(found("a@example.com"), None, "the old one no longer does");
+        assert_eq!(kairos_store_sqlite::testing::identity_rewrites(dir.path()).unwrap(), 0);
+    }
+
     /// `f`'s answer, which must come while the committer is held (within seconds).
     async fn answers<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         let quick = std::time::Duration::from_secs(5);

@@ -49,3 +49,23 @@ pub fn age_and_edit_contacts(data_dir: &Path, city: &str) -> Result<()> {
     db.execute("UPDATE contacts SET data = json_set(data, '$.traits.city', ?1) WHERE id % 3 = 1", [city]).db()?;
     Ok(())
 }
+
+/// Counts, from now on, every rewrite of an existing identity row of the database of `data_dir` (a trigger
+/// adding one to `identity_rewrites`), so a test can show which writes the engine skips. Read back with
+/// [`identity_rewrites`].
+pub fn count_identity_rewrites(data_dir: &Path) -> Result<()> {
+    let db = rusqlite::Connection::open(data_dir.join(DB_FILE_NAME)).db()?;
+    db.execute_batch(
+        "CREATE TABLE identity_rewrites (n INTEGER NOT NULL);
+         INSERT INTO identity_rewrites VALUES (0);
+         CREATE TRIGGER identity_rewritten AFTER UPDATE ON identities
+         BEGIN UPDATE identity_rewrites SET n = n + 1; END;",
+    )
+    .db()
+}
+
+/// Identity rows rewritten since [`count_identity_rewrites`].
+pub fn identity_rewrites(data_dir: &Path) -> Result<i64> {
+    let db = rusqlite::Connection::open(data_dir.join(DB_FILE_NAME)).db()?;
+    db.query_row("SELECT n FROM identity_rewrites", [], |r| r.get(0)).db()
+}
