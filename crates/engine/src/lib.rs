@@ -808,14 +808,20 @@ mod committer_tests {
         tokio::task::spawn_blocking(move || engine.shutdown()).await.unwrap();
     }
 
-    /// An identify repeating a known address leaves its identity row as it is (it was rewritten on every such
-    /// event, a random page of `identities` per identify: issue 17), and a new address is still bound.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_repeated_address_does_not_rewrite_its_identity() {
+    /// A store in a temporary folder with one workspace.
+    fn shop_store() -> (tempfile::TempDir, kairos_store_sqlite::SqliteStore, WorkspaceId) {
         let dir = tempfile::tempdir().unwrap();
         let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
         store.create_workspace("Shop", SystemClock.now()).unwrap();
         let ws = store.workspaces().unwrap()[0].0;
+        (dir, store, ws)
+    }
+
+    /// An identify repeating a known address leaves its identity row as it is (it was rewritten on every such
+    /// event, a random page of `identities` per identify: issue 17), and a new address is still bound.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_repeated_address_does_not_rewrite_its_identity() {
+        let (dir, store, ws) = shop_store();
         kairos_store_sqlite::testing::count_identity_rewrites(dir.path()).unwrap();
         let store = Arc::new(store);
         let engine = Engine::start(store.clone(), Arc::new(SystemClock)).unwrap();
@@ -848,10 +854,7 @@ mod committer_tests {
     /// committer, each would have waited for it).
     #[tokio::test(flavor = "multi_thread")]
     async fn queries_answer_while_the_committer_is_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = kairos_store_sqlite::SqliteStore::open(dir.path()).unwrap();
-        store.create_workspace("Shop", SystemClock.now()).unwrap();
-        let ws = store.workspaces().unwrap()[0].0;
+        let (_dir, store, ws) = shop_store();
         let engine = Arc::new(Engine::start(Arc::new(store), Arc::new(SystemClock)).unwrap());
         let (started_tx, started) = oneshot::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
