@@ -46,6 +46,17 @@ pub struct ProfileMap {
     hot_seen: usize,
 }
 
+/// Keeps `profiles` (taken out of a decoded generation) in `packed` only.
+fn pack_away(
+    packed_slots: &mut IdSlots<Option<Box<[u8]>>>,
+    scratch: &mut Vec<u8>,
+    profiles: impl IntoIterator<Item = (ContactId, Contact)>,
+) {
+    for (id, c) in profiles {
+        packed_slots.insert(id, Some(packed(&c, scratch)));
+    }
+}
+
 /// Profiles of the older generation packed per commit at least while it lasts (fewer under a small bound: the
 /// tests' generations of a few profiles are packed a share at a time too).
 const PACKED_PER_COMMIT_MIN: usize = 64;
@@ -222,18 +233,14 @@ impl ProfileMap {
         let half = self.decoded_max / 2;
         if self.hot.len() >= half {
             // What pacing left (a transaction that decoded many profiles at once).
-            for (id, c) in self.warm.drain() {
-                self.packed.insert(id, Some(packed(&c, &mut self.scratch)));
-            }
+            pack_away(&mut self.packed, &mut self.scratch, self.warm.drain());
             std::mem::swap(&mut self.hot, &mut self.warm);
         } else if !self.warm.is_empty() {
             // The older generation's share of the room `hot` took since the last commit.
             let grown = self.hot.len().saturating_sub(self.hot_seen);
             let room = half.saturating_sub(self.hot_seen).max(1);
             let n = (self.warm.len() * grown).div_ceil(room).max(PACKED_PER_COMMIT_MIN.min(half / 2).max(1));
-            for (id, c) in self.warm.take(n) {
-                self.packed.insert(id, Some(packed(&c, &mut self.scratch)));
-            }
+            pack_away(&mut self.packed, &mut self.scratch, self.warm.take(n));
         }
         self.hot_seen = self.hot.len();
     }
