@@ -60,6 +60,10 @@ pub fn run(
     let mut held: Vec<Held> = Vec::new();
     // Explicit ticks (the dev clock) waiting for the timers they made due to be all advanced.
     let mut ticks: Vec<Reply<()>> = Vec::new();
+    // Readers waiting for the contact rows that waited when they asked (`crate::row_wait`).
+    let mut settles: Vec<Reply<()>> = Vec::new();
+    // A stop writes every waiting row first, a slice a commit, then leaves the loop.
+    let mut stopping = false;
     let durability = Durability::start(state.durable_later(), publish.clone());
     loop {
         // With timers still due, go on at once (other queued work joins the same group) instead of waiting.
@@ -88,13 +92,15 @@ pub fn run(
                 Err(_) => break,
             }
         }
-        let stop = ops.iter().any(|o| matches!(o, Op::Shutdown));
+        stopping |= ops.iter().any(|o| matches!(o, Op::Shutdown));
+        let halt = ops.iter().any(|o| matches!(o, Op::Halt));
         more_due = false;
         let group = Group {
             ops: &mut ops,
             more_due: &mut more_due,
             held: &mut held,
             ticks: &mut ticks,
+            settles: &mut settles,
             durability: &durability,
         };
         state = match apply_group(state, group, clock.now(), &publish) {
@@ -108,7 +114,7 @@ pub fn run(
                 }
             },
         };
-        if stop {
+        if halt || (stopping && state.identity.waiting.settled()) {
             break;
         }
     }
@@ -126,6 +132,7 @@ struct Group<'a> {
     more_due: &'a mut bool,
     held: &'a mut Vec<Held>,
     ticks: &'a mut Vec<Reply<()>>,
+    settles: &'a mut Vec<Reply<()>>,
     /// When a committed group is on disk (`crate::durability`).
     durability: &'a Durability,
 }
@@ -138,9 +145,11 @@ fn apply_group(
     now: Timestamp,
     publish: &broadcast::Sender<SegmentChange>,
 ) -> Result<State, Box<Seed>> {
-    let Group { ops, more_due, held, ticks, durability } = group;
+    let Group { ops, more_due, held, ticks, settles, durability } = group;
     // Each reply with the messages in flight its operation withdrew (usually none).
     let mut replies: Vec<(Pending, Vec<String>)> = Vec::with_capacity(ops.len());
+    // Readers of some contacts each, answered with this group (`Op::SettleContacts`).
+    let mut contact_settles: Vec<Reply<()>> = Vec::new();
     let started = std::time::Instant::now();
     let weight: usize = ops.iter().map(Op::weight).sum();
     // A panic while applying the group (a bug; inputs are validated before they are queued) must not kill the
@@ -163,7 +172,22 @@ fn apply_group(
                     *more_due = state.tick(now, Some(TICK_RUNS_MAX))?;
                     ticks.extend(reply);
                 }
-                Op::Shutdown => {}
+                // Every waiting contact row is written before the engine stops (`crate::row_wait`).
+                Op::Shutdown => state.identity.waiting.settle(),
+                Op::Settle { reply } => {
+                    state.identity.waiting.settle();
+                    settles.push(reply);
+                }
+                Op::SettleContacts { contacts, reply } => {
+                    for contact in contacts {
+                        let id = state.follow(contact);
+                        if state.identity.waiting.is_waiting(&id) {
+                            state.mark_dirty(id);
+                        }
+                    }
+                    contact_settles.push(reply);
+                }
+                Op::Halt => {}
             }
             // What the operation emitted (opens, clicks, segment changes, ...) reaches profiles, segments and
             // flows before the next operation, in this transaction (`crate::work`).
@@ -222,6 +246,12 @@ fn apply_group(
             if !state.flows.more_due {
                 after.ticks.append(ticks);
             }
+            after.ticks.append(&mut contact_settles);
+            if state.identity.waiting.settled() {
+                after.ticks.append(settles);
+            } else {
+                *more_due = true;
+            }
             for (workspace, ch) in state.emitted.drain(..) {
                 if let Some(d) = state.segments.def(ch.segment) {
                     let change = SegmentChange {
@@ -241,7 +271,8 @@ fn apply_group(
             ops.clear();
             replies.into_iter().for_each(|(reply, _)| reply.fail());
             // A tick waiting for its timers learns that not all of them were advanced.
-            ticks.drain(..).for_each(|t| drop(t.send(Err(EngineError::Unavailable))));
+            let waiting = ticks.drain(..).chain(settles.drain(..)).chain(contact_settles);
+            waiting.for_each(|t| drop(t.send(Err(EngineError::Unavailable))));
             match state.into_seed().load(now) {
                 Ok(s) => Ok(s),
                 Err((e, seed)) => {
@@ -269,7 +300,7 @@ fn recover(
         let until = Instant::now() + RELOAD_RETRY_EVERY;
         while Instant::now() < until {
             while let Ok(op) = rx.try_recv() {
-                if matches!(op, Op::Shutdown) {
+                if matches!(op, Op::Shutdown | Op::Halt) {
                     return None;
                 }
                 drop(op);

@@ -101,6 +101,11 @@ pub(crate) struct Identity {
     pub(crate) dirty: Vec<ContactId>,
     /// The same, to check membership in constant time (a settings change can touch every contact of a workspace).
     dirty_set: std::collections::HashSet<ContactId>,
+    /// Those of `dirty` changed other than by folding their own events ([`Identity::mark_dirty`]): their rows
+    /// are written at this commit; the others' may wait (`crate::row_wait`).
+    through: std::collections::HashSet<ContactId>,
+    /// Contacts whose rows wait for a later commit.
+    pub(crate) waiting: crate::row_wait::WaitingRows,
     /// Contacts' cart events since their last order, so a late cart event needs no read of the store.
     pub(crate) carts: crate::cart_log::CartLogs,
     /// Contacts the load read from their JSON (no verified packed form: a store written before the packed column,
@@ -143,6 +148,8 @@ impl Identity {
             redirects,
             dirty: Vec::new(),
             dirty_set: Default::default(),
+            through: Default::default(),
+            waiting: Default::default(),
             carts: Default::default(),
             repack,
         })
@@ -171,15 +178,36 @@ impl Identity {
         }
     }
 
-    /// Writes the contacts changed in this transaction.
-    pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W) -> Result<usize, EngineError> {
-        let n = self.dirty.len();
+    /// Writes the contacts changed in this transaction, except those changed only by folding their own events
+    /// when the store can write them later: their rows wait (`crate::row_wait`), and those whose wait is over
+    /// are written now. Returns how many rows were written.
+    pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W, now: Timestamp) -> Result<usize, EngineError> {
         let dirty = std::mem::take(&mut self.dirty);
+        let through = std::mem::take(&mut self.through);
         self.dirty_set.clear();
-        let changed: Vec<std::borrow::Cow<'_, Contact>> = dirty.iter().filter_map(|id| self.contacts.get(id)).collect();
+        let later = w.writes_contacts_later();
+        let mut write = Vec::with_capacity(dirty.len());
+        let mut wait = Vec::new();
+        for id in dirty {
+            if !self.contacts.contains_key(&id) {
+                self.waiting.written(&id);
+            } else if later && !through.contains(&id) {
+                self.waiting.wait(id, now);
+                wait.push(id);
+            } else {
+                self.waiting.written(&id);
+                write.push(id);
+            }
+        }
+        self.waiting.take_due(now, &mut write);
+        wait.retain(|id| self.waiting.is_waiting(id));
+        if !wait.is_empty() {
+            w.write_later(&wait)?;
+        }
+        let changed: Vec<std::borrow::Cow<'_, Contact>> = write.iter().filter_map(|id| self.contacts.get(id)).collect();
         let changed: Vec<&Contact> = changed.iter().map(|c| &**c).collect();
         w.upsert_contacts(&changed)?;
-        Ok(n)
+        Ok(changed.len())
     }
 
     /// A new contact found by one identity (a subscribe call naming someone unknown).
@@ -241,7 +269,15 @@ impl Identity {
         }
     }
 
+    /// `id` changed: its row is written by this commit.
     pub(crate) fn mark_dirty(&mut self, id: ContactId) {
+        self.mark_folded(id);
+        self.through.insert(id);
+    }
+
+    /// `id` changed only by folding one of its own stored customer events into its profile (what a load's
+    /// replay does again): its row may wait for a later commit (`crate::row_wait`).
+    pub(crate) fn mark_folded(&mut self, id: ContactId) {
         if self.dirty_set.insert(id) {
             self.dirty.push(id);
         }
@@ -407,6 +443,9 @@ impl Identity {
         // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
         let mut bind = unbound;
         let mut unbind: Option<(IdentityKind, String)> = None;
+        // Whether the profile's identities change: then its row is written by this commit (a start's replay
+        // re-applies events to profiles, not identities).
+        let mut changed = unbound;
         match c.kind {
             IdentityKind::UserId if c.force => {
                 // alias: the previous user id keeps resolving here through the merge.
@@ -414,6 +453,7 @@ impl Identity {
             IdentityKind::UserId => {
                 if contact.user_id.is_none() {
                     contact.user_id = Some(c.value.clone());
+                    changed = true;
                 } else if contact.user_id.as_deref() != Some(c.value.as_str()) {
                     bind = false;
                 }
@@ -421,22 +461,27 @@ impl Identity {
             IdentityKind::AnonymousId => {
                 if !contact.anonymous_ids.contains(&c.value) && contact.anonymous_ids.len() < ANONYMOUS_IDS_LISTED_MAX {
                     contact.anonymous_ids.push(c.value.clone());
+                    changed = true;
                 }
             }
             IdentityKind::Email => {
                 if contact.email.as_ref().is_some_and(|e| e.as_str() != c.value) {
                     unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
                 }
+                changed |= contact.email.as_ref().map(Email::as_str) != Some(c.value.as_str());
                 contact.email = Email::parse(&c.value);
             }
             IdentityKind::Phone => {
                 if contact.phone.as_ref().is_some_and(|p| p.as_str() != c.value) {
                     unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
                 }
+                changed |= contact.phone.as_ref().map(Phone::as_str) != Some(c.value.as_str());
                 contact.phone = Phone::parse(&c.value);
             }
         }
-        self.mark_dirty(id);
+        if changed {
+            self.mark_dirty(id);
+        }
         if let Some((kind, old)) = unbind {
             // The address changed: the old one no longer finds this contact.
             w.remove_identity(ws, kind, &old)?;
@@ -464,6 +509,8 @@ impl Identity {
         w.reassign_events(loser, survivor)?;
         self.dirty.retain(|d| *d != loser);
         self.dirty_set.remove(&loser);
+        self.through.remove(&loser);
+        self.waiting.written(&loser);
         self.redirects.insert(loser, survivor);
         tracing::debug!(contact.loser = loser.0, contact.survivor = survivor.0, "contacts merged");
         let history = w.contact_events_ordered(survivor)?;

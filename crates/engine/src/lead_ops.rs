@@ -36,8 +36,11 @@ impl State {
             Some(c) if c.erased_at.is_none() => scoring.score_event(&mut c.lead, ev, now),
             _ => false,
         };
-        if changed {
+        if changed && ev.is_system() {
             self.mark_dirty(id);
+        } else if changed {
+            // A start's replay scores the customer's own events again (`crate::row_wait`).
+            self.identity.mark_folded(id);
         }
         Ok(())
     }
@@ -70,7 +73,12 @@ impl State {
                 c.lead.stage_at = Some(now);
             }
         }
-        self.mark_dirty(id);
+        if d.stage != from {
+            self.mark_dirty(id);
+        } else {
+            // The score alone is derived again by every evaluation, a start's included (`crate::row_wait`).
+            self.identity.mark_folded(id);
+        }
         if d.stage != from {
             let mut props = JsonMap::new();
             props.insert("from".into(), json!(from));

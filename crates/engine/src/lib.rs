@@ -40,6 +40,7 @@ mod rec_cache;
 mod recommend;
 mod render;
 mod reorder;
+mod row_wait;
 mod secrets;
 mod segment_full;
 mod segment_ops;
@@ -207,6 +208,17 @@ pub(crate) enum Op {
         reply: Option<oneshot::Sender<Result<(), EngineError>>>,
     },
     Shutdown,
+    /// Answered once every contact row waiting now is written (`crate::row_wait`, `Engine::settle`).
+    Settle {
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Answered once these contacts' rows, those that wait, are written (`Engine::settle_contacts`).
+    SettleContacts {
+        contacts: Vec<kairos_domain::ContactId>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Stops like a crash: waiting contact rows stay unwritten (tests of the replay, `Engine::halt_for_tests`).
+    Halt,
 }
 
 impl Op {
@@ -239,6 +251,8 @@ pub struct Engine {
     healthy: Arc<std::sync::atomic::AtomicBool>,
     /// Store platforms' webhook health (`crate::integrations`).
     hooks: integrations::Health,
+    /// Contact rows waiting for a later commit after the committer's last one (`crate::row_wait`).
+    rows_waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How often the committer looks for segment memberships that time alone has changed.
@@ -283,6 +297,7 @@ impl Engine {
         };
         let mut state = state::State::load(writer, clock.now(), defaults, links, secrets)?;
         state.recs = read_side.recs.clone();
+        let rows_waiting = state.rows_waiting.clone();
         let (tx, rx) = mpsc::channel(QUEUE_OPS_MAX);
         let thread_clock = clock.clone();
         let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -320,6 +335,7 @@ impl Engine {
             previews: Arc::new(tokio::sync::Semaphore::new(SEGMENT_PREVIEWS_RUNNING_MAX)),
             healthy,
             hooks: Default::default(),
+            rows_waiting,
         })
     }
 
@@ -341,7 +357,47 @@ impl Engine {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
-    /// Runs `f` on a read view of committed data (blocking: call it off async threads).
+    /// Makes every acknowledged change to contacts readable: contact rows the committer left for a later
+    /// commit (`crate::row_wait`) are written first, when any wait. Call it before reading many contacts'
+    /// rows or timelines on a read view (listings, searches, exports, segment members); nothing when no row
+    /// waits, else as long as writing them takes (~16 µs a row, in slices between ingestion's groups). A read
+    /// of one contact takes [`Engine::settle_contact`]; reads of the event log, messages, flows, products or
+    /// settings need neither (consent, identities, new contacts, first orders and lifecycle stages are never
+    /// left waiting).
+    pub async fn settle(&self) -> Result<(), EngineError> {
+        if self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        self.call(|reply| Op::Settle { reply }).await
+    }
+
+    /// [`Engine::settle`] for one contact: its row written first when it waits (one committer round trip).
+    pub async fn settle_contact(&self, contact: kairos_domain::ContactId) -> Result<(), EngineError> {
+        self.settle_contacts(vec![contact]).await.map(drop)
+    }
+
+    /// [`Engine::settle`] for these contacts (a page of a listing): their rows written first, those that wait.
+    /// Whether any row could have waited (false: nothing was asked of the committer, a read made before is
+    /// already as acknowledged).
+    pub async fn settle_contacts(&self, contacts: Vec<kairos_domain::ContactId>) -> Result<bool, EngineError> {
+        if contacts.is_empty() || self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(false);
+        }
+        self.call(|reply| Op::SettleContacts { contacts, reply }).await.map(|()| true)
+    }
+
+    /// [`Engine::settle`] for callers outside an async runtime (blocking).
+    pub fn settle_blocking(&self) -> Result<(), EngineError> {
+        if self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.ops.blocking_send(Op::Settle { reply }).map_err(|_| EngineError::Unavailable)?;
+        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// Runs `f` on a read view of committed data (blocking: call it off async threads). Contact rows may
+    /// wait for a later commit: [`Engine::settle_blocking`] first to read them as acknowledged.
     pub fn read<T>(&self, f: impl FnOnce(&dyn Reads) -> kairos_store::Result<T>) -> kairos_store::Result<T> {
         self.store.read(f)
     }
@@ -429,6 +485,7 @@ impl Engine {
             }
             SegmentCmd::List => self.query(move |_, r, _| reads::segment_list(r, ws).map(SegmentReply::List)).await,
             SegmentCmd::Preview { expr, sample } => {
+                self.settle().await?;
                 let turn = self.previews.clone().acquire_owned().await.map_err(|_| EngineError::Unavailable)?;
                 self.query(move |_, r, now| {
                     let _turn = turn;
@@ -512,6 +569,7 @@ impl Engine {
         since: kairos_domain::Duration,
     ) -> Result<simulate::Simulation, EngineError> {
         let turn = self.simulations.clone().acquire_owned().await.map_err(|_| EngineError::Unavailable)?;
+        self.settle().await?;
         self.query(move |_, r, now| {
             let _turn = turn;
             simulate::simulate_flow(r, ws, definition.def(), since, now)
@@ -541,6 +599,7 @@ impl Engine {
         event: kairos_domain::JsonMap,
         variant: usize,
     ) -> Result<messages::Preview, EngineError> {
+        self.settle_contact(contact).await?;
         self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, variant, now)).await
     }
 
@@ -553,6 +612,7 @@ impl Engine {
         event: kairos_domain::JsonMap,
         variant: usize,
     ) -> Result<messages::Preview, EngineError> {
+        self.settle_contact(contact).await?;
         self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, variant, now)).await
     }
 
@@ -755,6 +815,20 @@ impl Engine {
     ) -> Result<Contact, EngineError> {
         let change = Box::new(command::ConsentChange { ws, who, channel, status, source });
         self.command(|reply| Command::Consent(change, reply)).await
+    }
+
+    /// Stops the committer at once, as a crash would, without writing the contact rows that wait
+    /// (`crate::row_wait`): for tests of the replay a start makes. What was acknowledged stays committed.
+    #[doc(hidden)]
+    pub fn halt_for_tests(&self) {
+        let handle = self.committer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let ops = self.ops.clone();
+            let _ = std::thread::spawn(move || ops.blocking_send(Op::Halt).is_ok()).join();
+            let _ = handle.join();
+        }
+        let background = self.background.lock().ok().and_then(|mut c| c.take());
+        drop(background);
     }
 
     /// Commits everything queued before this call, then stops the committer. Idempotent.

@@ -49,6 +49,8 @@ pub struct State {
     pub(crate) erasure_key: Option<Option<Vec<u8>>>,
     /// When each contact's lead score or lifecycle stage next changes by time alone (`crate::lead_ops`).
     pub(crate) lead: crate::lead::LeadTimers,
+    /// How many contact rows wait after the last commit (`crate::row_wait`), read by `Engine::settle`.
+    pub(crate) rows_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What the committer's state is built from: the writer and the configuration. Kept when a load fails (the
@@ -61,12 +63,13 @@ pub struct Seed {
     dispatch: crate::dispatch::Dispatch,
     /// Recommendation statistics, shared with the read side.
     recs: std::sync::Arc<crate::rec_cache::RecCache>,
+    rows_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Seed {
     /// Loads the state from the store; on failure, the error and this seed to try again with.
     pub fn load(self: Box<Self>, now: Timestamp) -> Result<State, (EngineError, Box<Seed>)> {
-        let Seed { mut w, defaults, links, secrets, dispatch, recs } = *self;
+        let Seed { mut w, defaults, links, secrets, dispatch, recs, rows_waiting } = *self;
         let read = (|| -> Result<_, EngineError> {
             let started = std::time::Instant::now();
             let max_seq = w.max_event_seq()?;
@@ -86,7 +89,7 @@ impl Seed {
             Ok(r) => r,
             Err(e) => {
                 let _ = w.rollback();
-                return Err((e, Box::new(Seed { w, defaults, links, secrets, dispatch, recs })));
+                return Err((e, Box::new(Seed { w, defaults, links, secrets, dispatch, recs, rows_waiting })));
             }
         };
         tracing::info!(
@@ -120,6 +123,7 @@ impl Seed {
             suppressions: 0,
             erasure_key: None,
             lead: Default::default(),
+            rows_waiting,
         };
         match state.load_rest(now) {
             Ok(()) => Ok(state),
@@ -136,8 +140,15 @@ impl State {
         links: crate::messages::LinkConfig,
         secrets: kairos_store::SecretBox,
     ) -> Result<State, EngineError> {
-        let seed =
-            Box::new(Seed { w, defaults, links, secrets, dispatch: Default::default(), recs: Default::default() });
+        let seed = Box::new(Seed {
+            w,
+            defaults,
+            links,
+            secrets,
+            dispatch: Default::default(),
+            recs: Default::default(),
+            rows_waiting: Default::default(),
+        });
         seed.load(now).map_err(|(e, _)| e)
     }
 
@@ -159,6 +170,7 @@ impl State {
             secrets: self.secrets,
             dispatch,
             recs: self.recs,
+            rows_waiting: self.rows_waiting,
         })
     }
 
@@ -167,11 +179,28 @@ impl State {
         self.load_settings()?;
         self.load_coupons()?;
         self.begin()?;
+        self.replay_unwritten(now)?;
         self.load_segments(now)?;
         self.load_flows(now)?;
         self.load_sends(now)?;
         self.load_campaigns(now)?;
         self.commit(now)
+    }
+
+    /// The customer events a stop left out of their contacts' rows (`crate::row_wait`), folded into the
+    /// profiles again in log order and written by the load's commit. None were trusted consent claims (those
+    /// are written at once), so they are folded as untrusted.
+    fn replay_unwritten(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let events = self.w.writer().unwritten_events()?;
+        for (stored, seq, ev) in &events {
+            self.w.writer().relist_event(*stored, *seq)?;
+            let id = self.follow(*stored);
+            let Some(ws) = self.identity.contacts.workspace_of(&id) else { continue };
+            self.update_profile(id, ev, false, now)?;
+            self.score_event(ws, id, ev, now)?;
+            self.mark_dirty(id);
+        }
+        Ok(())
     }
 
     pub fn begin(&mut self) -> Result<(), EngineError> {
@@ -184,10 +213,12 @@ impl State {
         self.flush_step_counts()?;
         // Segment columns take every contact changed in the transaction once (`Segments::refresh`).
         self.segments.refresh(&self.identity.dirty, &self.identity.contacts);
-        let dirty = self.identity.flush(self.w.writer())?;
+        let dirty = self.identity.flush(self.w.writer(), now)?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
         self.w.writer().commit()?;
+        // After the commit: a reader told none wait must find every row written (`Engine::settle`).
+        self.rows_waiting.store(self.identity.waiting.len(), std::sync::atomic::Ordering::SeqCst);
         tracing::trace!(
             contacts = dirty,
             upsert_us = upserted.as_micros() as u64,
@@ -297,6 +328,10 @@ impl State {
         }
         let contact = self.contact_mut(id)?;
         let before = contact.consent.statuses();
+        // A consent claim is applied only when trusted, which a start's replay of a waiting row's events does
+        // not know: a profile it changes is written at once (`crate::row_wait`).
+        let claims_consent = trusted && ev.kind == EventKind::Identify && !ev.consent_claims().is_empty();
+        let first_order = contact.computed.orders.first_at;
         contact.apply_profile(ev, trusted);
         contact.updated_at = now;
         let ws = contact.workspace;
@@ -327,7 +362,12 @@ impl State {
                 self.identity.carts.applied(id, ts, op, since);
             }
         }
-        self.mark_dirty(id);
+        // A first order is written at once too: reports read it from the row without waiting for rows.
+        if claims_consent || self.contact_mut(id)?.computed.orders.first_at != first_order {
+            self.mark_dirty(id);
+        } else {
+            self.identity.mark_folded(id);
+        }
         Ok(())
     }
 

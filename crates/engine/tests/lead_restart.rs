@@ -21,6 +21,8 @@ fn event(n: usize, kind: EventKind, user: &str, at: Timestamp) -> Event {
 }
 
 fn profiles(engine: &Engine, ws: WorkspaceId) -> Vec<Contact> {
+    // Rows may wait for a later commit (a start's derivations too): every acknowledged change first.
+    engine.settle_blocking().unwrap();
     let mut all = engine.read(|r| r.contacts(ws, None, 1_000)).unwrap().items;
     all.sort_by_key(|c| c.user_id.clone());
     all

@@ -21,6 +21,8 @@ fn event(n: usize, kind: EventKind, user: &str, at: Timestamp) -> Event {
 }
 
 fn profiles(engine: &Engine, ws: WorkspaceId) -> BTreeMap<ContactId, Contact> {
+    // Rows may wait for a later commit: every acknowledged change first.
+    engine.settle_blocking().unwrap();
     engine.read(|r| r.contacts(ws, None, 1_000)).unwrap().items.into_iter().map(|c| (c.id, c)).collect()
 }
 

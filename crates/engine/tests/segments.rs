@@ -279,6 +279,8 @@ fn run(defs: Vec<Expr>, steps: Vec<Step>) -> Result<(), TestCaseError> {
     create_upto(defs.len() - 1, &mut created);
     let now = clock.now_for_test().as_micros();
 
+    // Rows may wait for a later commit: every acknowledged change first.
+    engine.settle_blocking().unwrap();
     let contacts = engine.read(|r| r.contacts(ws, None, 1000)).unwrap().items;
     let all_facts: Vec<(ContactId, Facts)> = contacts
         .iter()

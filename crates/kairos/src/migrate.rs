@@ -43,6 +43,9 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let from = open("source", &args.from)?;
     let to = open("target", &args.to)?;
     let (src, dst) = (from.copier()?, to.copier()?);
+    if let Some(why) = src.not_ready()? {
+        bail!("the source cannot be copied yet: {why}");
+    }
     let mut total = 0;
     for t in TABLES {
         total += src.count(t)?;

@@ -116,3 +116,36 @@ async fn sigterm_commits_everything_acknowledged_and_exits_cleanly() {
     let mut c = server.client().await;
     assert_eq!(all_message_ids(&mut c, &server.keys.secret_key).await.len(), 20 * BATCH_EVENTS);
 }
+
+/// A contact changed only by its own events (no consent, identity or lifecycle stage: a first order would
+/// change the stage, written at once) has its row written up to 10 s later (ARCHITECTURE "Contact rows
+/// written later"): killed meanwhile, the restart replays the acknowledged events into the profile.
+#[tokio::test]
+async fn sigkill_while_profile_rows_wait_keeps_every_acknowledged_change() {
+    let mut server = TestServer::start();
+    let mut c = server.client().await;
+    let key = server.keys.write_key.clone();
+    // The first event creates the contact (its row is written at once); the next ones only change its profile.
+    let first = json!({"type": "track", "messageId": "k-1", "userId": "user-k", "event": "Product Viewed",
+                       "properties": {"product_id": "p1"}});
+    assert_eq!(c.post_json("/v1/track", &key, &first).await.unwrap().status, 200);
+    let batch = json!({"batch": [
+        {"type": "identify", "messageId": "k-2", "userId": "user-k", "traits": {"plan": "gold", "city": "Oulu"}},
+        {"type": "track", "messageId": "k-3", "userId": "user-k", "event": "Product Added",
+         "properties": {"product_id": "p1", "price": 42.5, "quantity": 2}},
+    ]});
+    assert_eq!(c.post_json("/v1/batch", &key, &batch).await.unwrap().status, 200);
+    server.kill();
+
+    server.restart();
+    let mut c = server.client().await;
+    let v = c.get("/api/v1/contacts?user_id=user-k", &server.keys.secret_key).await.unwrap().json();
+    let contact = &v["items"][0];
+    assert_eq!(contact["traits"]["plan"], "gold", "{contact}");
+    assert_eq!(contact["traits"]["city"], "Oulu");
+    assert_eq!(contact["cart"]["value"], 85.0);
+    let path = format!("/api/v1/contacts/{}/events?limit=100", contact["id"]);
+    let timeline = common::all_items(&mut c, &server.keys.secret_key, &path).await;
+    let ids: HashSet<&str> = timeline.iter().filter_map(|e| e["message_id"].as_str()).collect();
+    assert!(["k-1", "k-2", "k-3"].iter().all(|id| ids.contains(id)), "{ids:?}");
+}

@@ -61,8 +61,65 @@ pub(crate) fn limit(raw: &Option<String>) -> Result<usize, ApiError> {
     }
 }
 
-/// Runs a read on the pool off the async threads.
+/// Runs a read on the pool off the async threads, once every acknowledged change to contacts is readable
+/// (`Engine::settle`: contact rows the committer left for a later commit are written first). For reads of
+/// many contacts' rows or timelines; [`read_contact`] for one contact, [`read_log`] for the rest.
 pub(crate) async fn read<T: Send + 'static>(
+    app: &AppState,
+    f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    app.engine.settle().await?;
+    read_log(app, f).await
+}
+
+/// [`read`] of one contact's row or timeline: only its row is written first, when it waits.
+pub(crate) async fn read_contact<T: Send + 'static>(
+    app: &AppState,
+    contact: kairos_domain::ContactId,
+    f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    app.engine.settle_contact(contact).await?;
+    read_log(app, f).await
+}
+
+/// [`read_contact`] of the contact an identity names (identities are never left waiting: found first, then
+/// its row written when it waits and `f` run).
+pub(crate) async fn read_identified<T: Send + 'static>(
+    app: &AppState,
+    ws: kairos_domain::WorkspaceId,
+    kind: kairos_store::IdentityKind,
+    value: String,
+    f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    if let Some(c) = read_log(app, move |r| r.contact_by_identity(ws, kind, &value)).await? {
+        app.engine.settle_contact(c.id).await?;
+    }
+    read_log(app, f).await
+}
+
+/// [`read`] of a page of contacts (a listing, a segment's members): the page is read, the rows of its contacts
+/// written when they wait, and the page read again. Which contacts a page holds does not depend on rows that
+/// wait (ids, memberships), only what their rows say.
+pub(crate) async fn read_contact_page(
+    app: &AppState,
+    f: impl Fn(&dyn kairos_store::Reads) -> kairos_store::Result<kairos_store::Page<kairos_domain::Contact>>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<kairos_store::Page<kairos_domain::Contact>, ApiError> {
+    let f = std::sync::Arc::new(f);
+    let first = f.clone();
+    let page = read_log(app, move |r| first(r)).await?;
+    if !app.engine.settle_contacts(page.items.iter().map(|c| c.id).collect()).await? {
+        return Ok(page);
+    }
+    read_log(app, move |r| f(r)).await
+}
+
+/// Runs a read on the pool off the async threads as committed: for reads of no contact row or timeline (the
+/// event log, messages, flows, templates, products, settings; and contacts' identities, consent and first
+/// orders, which never wait).
+pub(crate) async fn read_log<T: Send + 'static>(
     app: &AppState,
     f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {

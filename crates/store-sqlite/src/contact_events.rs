@@ -17,7 +17,7 @@
 //! holds the sequence numbers of events whose contact row it has not written yet ([`Pending`]) and writes them
 //! with that row or, at the latest, just before `COMMIT`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use kairos_domain::ContactId;
 use kairos_store::{Result, StoreError};
@@ -33,33 +33,77 @@ pub(crate) const ROW_SEQS_MAX: usize = 256;
 /// Tables and columns of this layout, derived from the event log: not part of the logical schema that
 /// `kairos migrate` copies between backends (a copy into SQLite rebuilds them, [`rebuild`]).
 #[cfg(test)]
-pub(crate) const OWN_TABLES: &[&str] = &["contact_event_chunks"];
+pub(crate) const OWN_TABLES: &[&str] = &["contact_event_chunks", "replay_from"];
 #[cfg(test)]
 pub(crate) const OWN_COLUMNS: &[(&str, &str)] = &[("contacts", "events")];
 
-/// Sequence numbers of events inserted in the open transaction whose contact row has not taken them yet.
+/// Sequence numbers of events whose contact row has not taken them yet: those inserted in the open transaction,
+/// and those of contacts whose row the engine writes later (`crate::written_later`), kept across commits.
 #[derive(Default)]
-pub(crate) struct Pending(HashMap<i64, Vec<i64>>);
+pub(crate) struct Pending {
+    /// The open transaction's, written into their rows (or chunks) at the latest at its commit.
+    now: HashMap<i64, Vec<i64>>,
+    /// Contacts whose row a later transaction writes: their lists wait here, ascending, until that write.
+    later: HashMap<i64, Vec<i64>>,
+    /// (first sequence, contact) of every list in `later`: the first is where a replay after a crash starts.
+    oldest: BTreeSet<(i64, i64)>,
+}
 
 impl Pending {
     pub(crate) fn note(&mut self, contact: ContactId, seq: i64) {
-        self.0.entry(contact.0).or_default().push(seq);
+        match self.later.get_mut(&contact.0) {
+            Some(list) => list.push(seq),
+            None => self.now.entry(contact.0).or_default().push(seq),
+        }
     }
 
+    /// Everything pending for `contact`, ascending (its row is being written).
     pub(crate) fn take(&mut self, contact: ContactId) -> Option<Vec<i64>> {
-        self.0.remove(&contact.0)
+        let later = self.later.remove(&contact.0);
+        if let Some(&first) = later.as_ref().and_then(|l| l.first()) {
+            self.oldest.remove(&(first, contact.0));
+        }
+        match (later, self.now.remove(&contact.0)) {
+            (Some(mut l), Some(n)) => {
+                l.extend(n);
+                Some(l)
+            }
+            (l, n) => l.or(n),
+        }
     }
 
-    pub(crate) fn of(&self, contact: ContactId) -> &[i64] {
-        self.0.get(&contact.0).map_or(&[], Vec::as_slice)
+    pub(crate) fn of(&self, contact: ContactId) -> Vec<i64> {
+        let mut out = self.later.get(&contact.0).cloned().unwrap_or_default();
+        out.extend(self.now.get(&contact.0).map_or(&[][..], Vec::as_slice));
+        out
     }
 
+    /// Keeps `contact`'s lists past this transaction's commit: its row is written by a later one.
+    pub(crate) fn keep(&mut self, contact: ContactId) {
+        let Some(new) = self.now.remove(&contact.0) else { return };
+        let list = self.later.entry(contact.0).or_default();
+        if list.is_empty()
+            && let Some(&first) = new.first()
+        {
+            self.oldest.insert((first, contact.0));
+        }
+        list.extend(new);
+    }
+
+    /// The sequence a replay starts after: every event up to it is in its contact's list.
+    pub(crate) fn listed_through(&self) -> Option<i64> {
+        self.oldest.first().map(|&(first, _)| first - 1)
+    }
+
+    /// The open transaction's lists (not those kept for later).
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (ContactId, Vec<i64>)> + '_ {
-        self.0.drain().map(|(c, s)| (ContactId(c), s))
+        self.now.drain().map(|(c, s)| (ContactId(c), s))
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0.clear();
+        self.now.clear();
+        self.later.clear();
+        self.oldest.clear();
     }
 }
 

@@ -23,6 +23,29 @@ const UPSERT: &str = "INSERT INTO contacts (id, workspace_id, merged_into, data,
          events = CASE WHEN ?12 THEN excluded.events ELSE contacts.events END";
 
 impl ContactWrites for SqliteWriter {
+    fn writes_contacts_later(&self) -> bool {
+        true
+    }
+
+    fn write_later(&mut self, contacts: &[ContactId]) -> Result<()> {
+        self.keeps_rows = true;
+        for &c in contacts {
+            self.pending.keep(c);
+        }
+        Ok(())
+    }
+
+    fn unwritten_events(&mut self) -> Result<Vec<(ContactId, i64, kairos_domain::Event)>> {
+        // The committer's connection: from now on its commits record the replay mark (clearing this one).
+        self.keeps_rows = true;
+        crate::written_later::unwritten(&self.conn)
+    }
+
+    fn relist_event(&mut self, contact: ContactId, seq: i64) -> Result<()> {
+        self.pending.note(contact, seq);
+        Ok(())
+    }
+
     fn max_contact_id(&mut self) -> Result<i64> {
         self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM contacts", [], |r| r.get(0)).db()
     }

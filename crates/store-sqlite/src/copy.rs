@@ -57,6 +57,15 @@ fn from_sql(t: &Table, col: usize, v: ValueRef<'_>) -> Result<Cell> {
 }
 
 impl RowCopy for SqliteCopy {
+    fn not_ready(&self) -> Result<Option<String>> {
+        let waiting: i64 = self.conn.query_row("SELECT COUNT(*) FROM replay_from", [], |r| r.get(0)).db()?;
+        Ok((waiting > 0).then(|| {
+            "Kairos stopped without writing every contact profile (a crash or a kill); start `kairos serve` on \
+             this data directory once and stop it, which completes them, then migrate"
+                .to_string()
+        }))
+    }
+
     fn count(&self, t: &Table) -> Result<u64> {
         let n: i64 = self.conn.query_row(&format!("SELECT COUNT(*) FROM {}", t.name), [], |r| r.get(0)).db()?;
         Ok(n as u64)

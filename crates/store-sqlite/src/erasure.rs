@@ -47,7 +47,7 @@ impl ErasureWrites for SqliteWriter {
         let mut n = 0;
         for c in contacts {
             let keys = match rows {
-                PersonalRows::Events => crate::contact_events::seqs_of(&self.conn, *c, self.pending.of(*c))?,
+                PersonalRows::Events => crate::contact_events::seqs_of(&self.conn, *c, &self.pending.of(*c))?,
                 _ => vec![c.0],
             };
             let mut found: Vec<(i64, String)> = Vec::new();

@@ -101,12 +101,12 @@ impl EventWrites for SqliteWriter {
     }
 
     fn contact_events_ordered(&mut self, contact: ContactId) -> Result<Vec<Event>> {
-        let seqs = contact_events::seqs_of(&self.conn, contact, self.pending.of(contact))?;
+        let seqs = contact_events::seqs_of(&self.conn, contact, &self.pending.of(contact))?;
         contact_history(&self.conn, &seqs, |_| true)
     }
 
     fn contact_cart_events(&mut self, contact: ContactId, since: Option<Timestamp>) -> Result<Vec<Event>> {
-        let seqs = contact_events::seqs_of(&self.conn, contact, self.pending.of(contact))?;
+        let seqs = contact_events::seqs_of(&self.conn, contact, &self.pending.of(contact))?;
         let from = since.map_or(i64::MIN, Timestamp::as_micros);
         let cart = kairos_domain::contact::CART_EVENTS;
         contact_history(&self.conn, &seqs, |h| {
@@ -115,7 +115,7 @@ impl EventWrites for SqliteWriter {
     }
 
     fn reassign_events(&mut self, from: ContactId, to: ContactId) -> Result<()> {
-        let seqs = contact_events::seqs_of(&self.conn, from, self.pending.of(from))?;
+        let seqs = contact_events::seqs_of(&self.conn, from, &self.pending.of(from))?;
         let mut stmt = self.conn.prepare_cached("UPDATE events SET contact_id = ?2 WHERE seq = ?1").db()?;
         for seq in seqs {
             stmt.execute([seq, to.0]).db()?;

@@ -36,6 +36,7 @@ pub mod testing;
 mod time_index;
 mod users;
 mod workspaces;
+mod written_later;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,6 +116,8 @@ impl SqliteStore {
             gate: self.gate.clone(),
             open: false,
             pending: contact_events::Pending::default(),
+            replay_mark: None,
+            keeps_rows: false,
             wal: wal_path(&self.path),
         })
     }
@@ -197,6 +200,11 @@ pub struct SqliteWriter {
     open: bool,
     /// Events of the open transaction not yet in their contact's list (`contact_events`).
     pending: contact_events::Pending,
+    /// The replay mark this connection last committed (`written_later::record`); None: not known.
+    replay_mark: Option<Option<i64>>,
+    /// Whether this connection is the committer's, which leaves rows for later and replays them: only it
+    /// records the replay mark (any other writer's commit knows nothing of waiting rows).
+    pub(crate) keeps_rows: bool,
     /// The database's WAL file, flushed by [`Writer::durable_later`]'s answer.
     wal: PathBuf,
 }
@@ -229,8 +237,15 @@ impl Writer for SqliteWriter {
         r
     }
     fn commit(&mut self) -> Result<()> {
-        let r =
-            contact_events::flush(&self.conn, &mut self.pending).and_then(|()| self.conn.execute_batch("COMMIT").db());
+        let r = contact_events::flush(&self.conn, &mut self.pending)
+            .and_then(|()| match self.keeps_rows {
+                true => written_later::record(&self.conn, &self.pending, &mut self.replay_mark),
+                false => Ok(()),
+            })
+            .and_then(|()| self.conn.execute_batch("COMMIT").db());
+        if r.is_err() {
+            self.replay_mark = None;
+        }
         if self.conn.is_autocommit() {
             self.leave_gate();
         }
@@ -243,6 +258,7 @@ impl Writer for SqliteWriter {
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
+        self.replay_mark = None;
         let r = if self.conn.is_autocommit() { Ok(()) } else { self.conn.execute_batch("ROLLBACK").db() };
         if self.conn.is_autocommit() {
             self.leave_gate();

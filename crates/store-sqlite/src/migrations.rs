@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -443,6 +443,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "CREATE INDEX events_by_day ON events (workspace_id, ts / 86400000000, seq, ts);
     DROP INDEX events_by_time;",
     ),
+    // Issue 17: contacts whose row the committer writes later (`crate::written_later`); the sequence after which
+    // a start replays the events not yet in their contact's row. No row: nothing to replay.
+    (22, "CREATE TABLE replay_from (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"),
 ];
 
 /// Work a migration needs beyond SQL, run right after that version's statements in the same transaction.

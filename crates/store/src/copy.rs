@@ -388,6 +388,11 @@ pub type Row = Vec<Cell>;
 
 /// What a backend offers `kairos migrate`.
 pub trait RowCopy {
+    /// Why this store cannot be copied as it is (None: it can). SQLite: contact rows a crash left unwritten
+    /// (they are rebuilt by the next start of Kairos on it).
+    fn not_ready(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// How many rows `table` holds.
     fn count(&self, table: &Table) -> Result<u64>;
     /// Up to `limit` rows of `table` whose key comes after `after` (None: from the start), in key order.

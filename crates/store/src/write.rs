@@ -73,6 +73,30 @@ pub trait ContactWrites {
     }
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()>;
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()>;
+    /// Whether this store can leave contacts' rows for a later transaction to write ([`Self::write_later`]).
+    /// False (the default): every changed contact is written by the transaction that changed it.
+    fn writes_contacts_later(&self) -> bool {
+        false
+    }
+    /// These contacts changed only by folding events this store holds: their rows are written by a later
+    /// transaction (with the events' list), and until then a load replays those events
+    /// ([`Self::unwritten_events`]). Only called when [`Self::writes_contacts_later`].
+    fn write_later(&mut self, contacts: &[ContactId]) -> Result<()> {
+        let _ = contacts;
+        Err(crate::StoreError::Corrupt("this store writes every changed contact at commit".into()))
+    }
+    /// The customer events whose contact rows a stop left unwritten ([`Self::write_later`]), oldest first, each
+    /// with its contact and sequence. None by default.
+    fn unwritten_events(&mut self) -> Result<Vec<(ContactId, i64, Event)>> {
+        Ok(Vec::new())
+    }
+    /// One of [`Self::unwritten_events`] is the contact's again, as if inserted in this transaction: the contact's
+    /// reads see it from now on and its row, written next, lists it (replayed one by one, so that folding an
+    /// event sees the contact's history up to it, not after).
+    fn relist_event(&mut self, contact: ContactId, seq: i64) -> Result<()> {
+        let _ = (contact, seq);
+        Ok(())
+    }
 }
 
 /// Segment definitions, memberships and size samples.

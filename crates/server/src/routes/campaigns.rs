@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{json_body, read};
+use crate::api::{json_body, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Page, Reply, created};
@@ -226,7 +226,7 @@ pub(crate) async fn full(
     c: StoredCampaign,
 ) -> Result<CampaignBody, ApiError> {
     let id = c.public_id.clone();
-    let counts = read(app, move |r| r.campaign_message_counts(&id)).await?;
+    let counts = read_log(app, move |r| r.campaign_message_counts(&id)).await?;
     let report = app.engine.campaign_report(ws, c.public_id.clone()).await?;
     Ok(CampaignBody::new(&c, &counts, Some(report)))
 }
@@ -268,11 +268,11 @@ pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
 ) -> Result<Reply<Page<CampaignBody>>, ApiError> {
-    let list = read(&app, move |r| r.campaigns(ws)).await?;
+    let list = read_log(&app, move |r| r.campaigns(ws)).await?;
     let mut items = Vec::with_capacity(list.len());
     for c in list {
         let id = c.public_id.clone();
-        let counts = read(&app, move |r| r.campaign_message_counts(&id)).await?;
+        let counts = read_log(&app, move |r| r.campaign_message_counts(&id)).await?;
         items.push(CampaignBody::new(&c, &counts, None));
     }
     Ok(Reply(Page::whole(items)))
@@ -295,7 +295,8 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Reply<CampaignBody>, ApiError> {
-    let c = read(&app, move |r| r.campaign(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such campaign"))?;
+    let c =
+        read_log(&app, move |r| r.campaign(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such campaign"))?;
     Ok(Reply(full(&app, ws, c).await?))
 }
 

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::contacts::contact_id;
 use crate::AppState;
-use crate::api::read;
+use crate::api::read_contact;
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::Reply;
@@ -83,7 +83,7 @@ pub async fn journey(
     Path(id): Path<String>,
 ) -> Result<Reply<JourneyBody>, ApiError> {
     let cid = contact_id(&id)?;
-    let body = read(&app, move |r| {
+    let body = read_contact(&app, cid, move |r| {
         let Some(c) = r.contact(ws, cid)? else { return Ok(None) };
         let segments = r
             .contact_segments(ws, c.id)?

@@ -10,7 +10,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{ContactSelector, PageQuery, QueryParams, limit, object_body, present, read};
+use crate::api::{
+    ContactSelector, PageQuery, QueryParams, limit, object_body, present, read, read_contact, read_contact_page,
+    read_identified,
+};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{self, ContactBody, EventBody, Page, Reply};
@@ -75,7 +78,8 @@ pub async fn list(
                 .to_string(),
             _ => value,
         };
-        let found = read(&app, move |r| r.contact_by_identity(ws, kind, &value)).await?;
+        let key = value.clone();
+        let found = read_identified(&app, ws, kind, key, move |r| r.contact_by_identity(ws, kind, &value)).await?;
         return Ok(Reply(Page::whole(wire::contacts(found.as_slice()))));
     }
     let n = limit(&q.limit)?;
@@ -87,7 +91,7 @@ pub async fn list(
         return Ok(Reply(Page::whole(wire::contacts(&found))));
     }
     let cursor = q.cursor;
-    let p = read(&app, move |r| r.contacts(ws, cursor.as_deref(), n)).await?;
+    let p = read_contact_page(&app, move |r| r.contacts(ws, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(wire::contacts(&p.items), p.next_cursor)))
 }
 
@@ -109,7 +113,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Reply<ContactBody>, ApiError> {
     let cid = contact_id(&id)?;
-    let c = read(&app, move |r| r.contact(ws, cid))
+    let c = read_contact(&app, cid, move |r| r.contact(ws, cid))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("contact {id} not found")))?;
     Ok(Reply(ContactBody::from(&c)))
@@ -136,7 +140,7 @@ pub async fn events(
     let cid = contact_id(&id)?;
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read(&app, move |r| {
+    let p = read_contact(&app, cid, move |r| {
         // Events of a merged contact live under the survivor: resolve first, then list.
         match r.contact(ws, cid)? {
             Some(c) => r.contact_events(c.id, cursor.as_deref(), n).map(Some),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::api::{QueryParams, read};
+use crate::api::{QueryParams, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 
@@ -105,11 +105,13 @@ pub async fn export(
     let segment = match q.segment {
         Some(id) => {
             let found = id.clone();
-            let row = read(&app, move |r| r.segment_row(ws, &found)).await?;
+            let row = read_log(&app, move |r| r.segment_row(ws, &found)).await?;
             Some(row.ok_or_else(|| ApiError::not_found(format!("segment {id} not found")))?)
         }
         None => None,
     };
+    // Every profile as acknowledged: rows left for a later commit are written first (`Engine::settle`).
+    app.engine.settle().await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(EXPORT_PAGES_BUFFERED);
     let engine = app.engine.clone();
     tokio::task::spawn_blocking(move || {

@@ -3,7 +3,7 @@
 use axum::extract::State;
 
 use crate::AppState;
-use crate::api::{PageQuery, QueryParams, limit, read};
+use crate::api::{PageQuery, QueryParams, limit, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{self, EventBody, Page, Reply};
@@ -26,6 +26,6 @@ pub async fn list(
 ) -> Result<Reply<Page<EventBody>>, ApiError> {
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read(&app, move |r| r.workspace_events(ws, cursor.as_deref(), n)).await?;
+    let p = read_log(&app, move |r| r.workspace_events(ws, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(wire::events(&p.items), p.next_cursor)))
 }

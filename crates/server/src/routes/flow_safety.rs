@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::flows::FlowBody;
 use crate::AppState;
-use crate::api::read;
+use crate::api::read_log;
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Reply, created};
@@ -65,7 +65,7 @@ pub async fn install(
     let name = (lib.flow)(0.0)["name"].as_str().unwrap_or(lib.name).to_string();
     if !copy {
         let wanted = name.clone();
-        let existing = read(&app, move |r| Ok(r.flows(ws)?.into_iter().find(|f| f.name == wanted))).await?;
+        let existing = read_log(&app, move |r| Ok(r.flows(ws)?.into_iter().find(|f| f.name == wanted))).await?;
         if let Some(f) = existing {
             return Err(ApiError::conflict(format!(
                 "“{name}” is already installed ({}, {}): send {{\"copy\": true}} to install another copy",
@@ -127,7 +127,7 @@ pub async fn overlaps(
 ) -> Result<Reply<OverlapsBody>, ApiError> {
     let now = app.engine.clock().now();
     let key = id.clone();
-    let found = read(&app, move |r| {
+    let found = read_log(&app, move |r| {
         let flows = r.flows(ws)?;
         let Some(me) = flows.iter().find(|f| f.public_id == key) else { return Ok(None) };
         let mine = trigger_of(me);

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{ContactSelector, json_body, lenient, present, read, request};
+use crate::api::{ContactSelector, json_body, lenient, present, read_log, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Page, Reply, created};
@@ -189,7 +189,7 @@ impl From<&StoredFlow> for FlowBody {
 
 /// A flow of the workspace by public id, or 404.
 async fn find_flow(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> Result<StoredFlow, ApiError> {
-    let flows = read(app, move |r| r.flows(ws)).await?;
+    let flows = read_log(app, move |r| r.flows(ws)).await?;
     flows.into_iter().find(|f| f.public_id == id).ok_or_else(|| ApiError::not_found(format!("flow {id:?} not found")))
 }
 
@@ -264,7 +264,7 @@ pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
 ) -> Result<Reply<Page<FlowBody>>, ApiError> {
-    let flows = read(&app, move |r| r.flows(ws)).await?;
+    let flows = read_log(&app, move |r| r.flows(ws)).await?;
     Ok(Reply(Page::whole(flows.iter().map(FlowBody::from).collect())))
 }
 
@@ -358,7 +358,7 @@ pub async fn stats(
 ) -> Result<Reply<FlowStats>, ApiError> {
     let f = &find_flow(&app, ws, &id).await?;
     let row = f.row;
-    let stats = read(&app, move |r| r.flow_stats(row)).await?;
+    let stats = read_log(&app, move |r| r.flow_stats(row)).await?;
     let mut steps = stats.steps.clone();
     let converted = steps
         .remove(kairos_engine::FLOW_COUNTER_STEP)

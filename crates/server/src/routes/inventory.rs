@@ -10,7 +10,7 @@ use kairos_integrations::InventoryLevel;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::read;
+use crate::api::read_log;
 use crate::error::ApiError;
 
 fn item_state(item: &str) -> String {
@@ -46,7 +46,7 @@ pub(crate) async fn apply_levels(app: &AppState, ws: WorkspaceId, levels: Vec<In
         };
         let Some(available) = level.available else { continue };
         let id = product.clone();
-        let Some(mut p) = read(app, move |r| r.product(ws, &id)).await? else { continue };
+        let Some(mut p) = read_log(app, move |r| r.product(ws, &id)).await? else { continue };
         let now_available = if available > 0 {
             true
         } else if items == Some(1) {

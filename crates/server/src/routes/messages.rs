@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{QueryParams, json_body, limit, read};
+use crate::api::{QueryParams, json_body, limit, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{ChannelName, Page, Reply, created};
@@ -150,7 +150,7 @@ pub async fn list(
     };
     let filter = MessageFilter { to: q.to, contact, flow_id: q.flow_id, campaign_id: q.campaign_id, status: q.status };
     let cursor = q.cursor;
-    let page = read(&app, move |r| r.messages(ws, &filter, cursor.as_deref(), n)).await?;
+    let page = read_log(&app, move |r| r.messages(ws, &filter, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(page.items.iter().map(MessageBody::from).collect(), page.next_cursor)))
 }
 
@@ -170,7 +170,8 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Reply<MessageBody>, ApiError> {
-    let m = read(&app, move |r| r.message_of(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such message"))?;
+    let m =
+        read_log(&app, move |r| r.message_of(ws, &id)).await?.ok_or_else(|| ApiError::not_found("no such message"))?;
     Ok(Reply(MessageBody::from(&m)))
 }
 
@@ -258,7 +259,7 @@ pub async fn outbox(
 ) -> Result<Reply<Page<OutboxItem>>, ApiError> {
     let n = limit(&q.limit)?;
     let (to, flow, cursor) = (q.to, q.flow_id, q.cursor);
-    let page = read(&app, move |r| r.outbox(ws, to.as_deref(), flow.as_deref(), cursor.as_deref(), n)).await?;
+    let page = read_log(&app, move |r| r.outbox(ws, to.as_deref(), flow.as_deref(), cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(page.items.iter().map(OutboxItem::from).collect(), page.next_cursor)))
 }
 
@@ -294,7 +295,7 @@ pub async fn suppressions(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
 ) -> Result<Reply<Page<Suppression>>, ApiError> {
-    let rows = read(&app, move |r| r.suppressions(ws, SUPPRESSIONS_LISTED_MAX)).await?;
+    let rows = read_log(&app, move |r| r.suppressions(ws, SUPPRESSIONS_LISTED_MAX)).await?;
     let items = rows
         .into_iter()
         .map(|(channel, address, reason, at)| Suppression { channel, address, reason, created_at: at.to_string() })

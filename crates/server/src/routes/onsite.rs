@@ -156,7 +156,8 @@ async fn is_subscriber(app: &AppState, ws: WorkspaceId, q: &SiteQuery) -> Result
     let ids = [(IdentityKind::UserId, q.user_id.clone()), (IdentityKind::AnonymousId, q.anonymous_id.clone())];
     for (kind, value) in ids {
         let Some(value) = value.filter(|v| !v.is_empty() && v.len() <= 200) else { continue };
-        let found = crate::api::read(app, move |r| r.contact_by_identity(ws, kind, &value)).await?;
+        // Consent is never left waiting (`Engine::settle`).
+        let found = crate::api::read_log(app, move |r| r.contact_by_identity(ws, kind, &value)).await?;
         if let Some(c) = found {
             return Ok(c.consent.email.status == ConsentStatus::Subscribed);
         }

@@ -12,7 +12,7 @@ use kairos_integrations::{Person, Privacy};
 use kairos_store::IdentityKind;
 
 use crate::AppState;
-use crate::api::read;
+use crate::api::read_log;
 use crate::error::ApiError;
 use crate::routes::data_rights::audit;
 
@@ -29,7 +29,8 @@ async fn people(app: &AppState, ws: WorkspaceId, person: &Person) -> Result<Vec<
         keys.push((IdentityKind::Phone, p.as_str().to_string()));
     }
     keys.extend(person.anonymous_ids.iter().map(|a| (IdentityKind::AnonymousId, a.clone())));
-    read(app, move |r| {
+    // Identities only (never left waiting).
+    read_log(app, move |r| {
         let mut found = Vec::new();
         for (kind, value) in &keys {
             if let Some(c) = r.contact_by_identity(ws, *kind, value)?
@@ -102,7 +103,8 @@ async fn erase_platform_contacts(app: &AppState, ws: WorkspaceId, p: Platform) {
     let mut erased = 0usize;
     loop {
         let prefix = prefix.clone();
-        let batch = match read(app, move |r| r.contacts_with_anonymous_prefix(ws, &prefix, SHOP_REDACT_BATCH)).await {
+        let batch = match read_log(app, move |r| r.contacts_with_anonymous_prefix(ws, &prefix, SHOP_REDACT_BATCH)).await
+        {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(%p, error = %e.message, "shop redact stopped: the contacts could not be read");

@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{PageQuery, QueryParams, json_body, limit, read};
+use crate::api::{PageQuery, QueryParams, json_body, limit, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{Page, ProductBody, Reply};
@@ -74,7 +74,7 @@ pub async fn list(
 ) -> Result<Reply<Page<ProductBody>>, ApiError> {
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read(&app, move |r| r.products(ws, cursor.as_deref(), n)).await?;
+    let p = read_log(&app, move |r| r.products(ws, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(p.items.iter().map(ProductBody::from).collect(), p.next_cursor)))
 }
 
@@ -95,7 +95,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Reply<ProductBody>, ApiError> {
     let key = id.clone();
-    let p = read(&app, move |r| r.product(ws, &key))
+    let p = read_log(&app, move |r| r.product(ws, &key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("product {id:?} not found")))?;
     Ok(Reply(ProductBody::from(&p)))

@@ -12,7 +12,7 @@ use super::reports::{
     ActivityNumbers, CampaignNumbers, Ctx, Numbers, Range, ReportPage, ReportQuery, context, outcomes,
 };
 use crate::AppState;
-use crate::api::{QueryParams, read};
+use crate::api::{QueryParams, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::Reply;
@@ -49,7 +49,7 @@ pub async fn campaign(
 ) -> Result<Reply<CampaignReportBody>, ApiError> {
     let Ctx { from, to, windows, timezone, .. } = context(&app, ws, &q).await?;
     let key = id.clone();
-    let found = read(&app, move |r| {
+    let found = read_log(&app, move |r| {
         let Some(c) = r.campaign(ws, &key)? else { return Ok(None) };
         let mut rows = r.message_rows(ws, from, to, &Cohort::Campaigns)?;
         rows.retain(|m| m.campaign_id.as_deref() == Some(key.as_str()));
@@ -204,7 +204,7 @@ pub async fn templates(
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<TemplateNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let (numbers, names, mut tests) = read(&app, move |r| {
+    let (numbers, names, mut tests) = read_log(&app, move |r| {
         let mut rows = r.message_rows(ws, from, to, &Cohort::Flows(None))?;
         rows.extend(r.message_rows(ws, from, to, &Cohort::Campaigns)?);
         let o = outcomes(r, ws, from, &rows, windows)?;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{QueryParams, limit, read};
+use crate::api::{QueryParams, limit, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::Reply;
@@ -345,7 +345,7 @@ pub async fn kpis(
 ) -> Result<Reply<KpisBody>, ApiError> {
     let c = context(&app, ws, &q).await?;
     let Ctx { from, to, now, windows, timezone } = c;
-    let rows = read(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
+    let rows = read_log(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
     let k = kairos_analytics::kpis(rows, from, to, now, windows, &timezone);
     let series = k.series.iter().map(|p| DayNumbers {
         date: p.date.clone(),
@@ -394,7 +394,7 @@ pub async fn flows(
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<FlowNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let list = read(&app, move |r| flow_reports(r, ws, from, to, windows, None)).await?;
+    let list = read_log(&app, move |r| flow_reports(r, ws, from, to, windows, None)).await?;
     let items = list.iter().map(FlowNumbers::from).collect();
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: None }))
 }
@@ -420,7 +420,7 @@ pub async fn flow(
 ) -> Result<Reply<FlowReportBody>, ApiError> {
     let Ctx { from, to, windows, timezone, .. } = context(&app, ws, &q).await?;
     let key = id.clone();
-    let found = read(&app, move |r| {
+    let found = read_log(&app, move |r| {
         // Only flows of the caller's workspace: another workspace's id is not found.
         let flows = r.flows(ws)?;
         if !flows.iter().any(|f| f.public_id == key) {
@@ -458,7 +458,7 @@ pub async fn campaigns(
     QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Reply<ReportPage<CampaignNumbers>>, ApiError> {
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let list = read(&app, move |r| campaign_reports(r, ws, from, to, windows)).await?;
+    let list = read_log(&app, move |r| campaign_reports(r, ws, from, to, windows)).await?;
     let items = list.iter().map(CampaignNumbers::from).collect();
     Ok(Reply(ReportPage { range: Range::new(from, to), items, next_cursor: None }))
 }
@@ -490,7 +490,7 @@ pub async fn attribution(
         ),
     };
     let Ctx { from, to, windows, .. } = context(&app, ws, &q).await?;
-    let mut list = read(&app, move |r| {
+    let mut list = read_log(&app, move |r| {
         let orders = kairos_analytics::orders(&r.order_rows(ws, from, to)?);
         let touches = touches(r, ws, &orders, windows)?;
         Ok(kairos_analytics::attribute_orders(orders, &touches, windows))

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{PageQuery, QueryParams, json_body, lenient, limit, present, read, request};
+use crate::api::{PageQuery, QueryParams, json_body, lenient, limit, present, read_contact_page, read_log, request};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::routes::segment_words::SegmentNames;
@@ -311,7 +311,7 @@ pub async fn preview(
 
 async fn row(app: &AppState, ws: kairos_domain::WorkspaceId, id: &str) -> Result<i64, ApiError> {
     let key = id.to_string();
-    read(app, move |r| r.segment_row(ws, &key))
+    read_log(app, move |r| r.segment_row(ws, &key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("segment {id:?} not found")))
 }
@@ -336,7 +336,7 @@ pub async fn members(
     let row = row(&app, ws, &id).await?;
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read(&app, move |r| r.segment_member_page(row, cursor.as_deref(), n)).await?;
+    let p = read_contact_page(&app, move |r| r.segment_member_page(row, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(wire::contacts(&p.items), p.next_cursor)))
 }
 
@@ -379,7 +379,7 @@ pub async fn history(
             .ok_or_else(|| ApiError::invalid_value("window", "window must be a duration like 30d"))?,
     };
     let since = Timestamp::from_micros(app.engine.clock().now().as_micros().saturating_sub(window.as_micros()));
-    let points = read(&app, move |r| r.segment_sizes(row, since)).await?;
+    let points = read_log(&app, move |r| r.segment_sizes(row, since)).await?;
     let items = points.iter().map(|(at, size)| SizePoint { at: at.to_string(), size: *size }).collect();
     Ok(Reply(Page::whole(items)))
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::{QueryParams, json_body, read};
+use crate::api::{QueryParams, json_body, read, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::{Page, Reply};
@@ -96,7 +96,7 @@ pub async fn list(
         Some(s @ ("open" | "done")) => Some(s.to_string()),
         Some(_) => return Err(ApiError::invalid_value("status", "status is open or done")),
     };
-    let rows = read(&app, move |r| r.tasks(ws, status.as_deref())).await?;
+    let rows = read_log(&app, move |r| r.tasks(ws, status.as_deref())).await?;
     let rows = match q.assignee.filter(|a| !a.is_empty()) {
         Some(a) => {
             rows.into_iter().filter(|t| t.assignee.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&a))).collect()
@@ -108,8 +108,9 @@ pub async fn list(
 
 async fn one(app: &AppState, ws: WorkspaceId, id: &str) -> Result<Task, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found(format!("task {id} not found")))?;
-    let row =
-        read(app, move |r| r.task(ws, id)).await?.ok_or_else(|| ApiError::not_found(format!("task {id} not found")))?;
+    let row = read_log(app, move |r| r.task(ws, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {id} not found")))?;
     Ok(described(app, ws, vec![row]).await?.remove(0))
 }
 

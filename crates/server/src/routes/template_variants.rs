@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::templates::{TemplateBody, TemplateParts, save_template};
 use crate::AppState;
-use crate::api::read;
+use crate::api::read_log;
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::Reply;
@@ -161,7 +161,7 @@ pub async fn pick_winner(
     Path((id, variant)): Path<(String, String)>,
 ) -> Result<Reply<TemplateBody>, ApiError> {
     let key = id.clone();
-    let t = read(&app, move |r| r.template(ws, &key))
+    let t = read_log(&app, move |r| r.template(ws, &key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("template {id:?} not found")))?;
     let mut parts: TemplateParts = serde_json::from_str(&t.data).unwrap_or_default();

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::template_blocks;
 use super::template_variants::{self, SubjectVariantBody};
 use crate::AppState;
-use crate::api::{QueryParams, json_body, read};
+use crate::api::{QueryParams, json_body, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::wire::{Page, Reply, created};
@@ -208,7 +208,8 @@ pub(crate) async fn save_template(
     let winner = parts.winner.as_deref().and_then(kairos_template::variant_index);
     let source = TemplateSource { name: parts.name, kind, parts: liquid, blocks: parts.blocks, winner };
     app.engine.save_template(ws, id.clone(), source).await?;
-    let t = read(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
+    let t =
+        read_log(app, move |r| r.template(ws, &id)).await?.ok_or_else(|| ApiError::not_found("template vanished"))?;
     Ok(TemplateBody::from(&t))
 }
 
@@ -240,7 +241,7 @@ pub async fn create(
         }
     };
     let key = id.clone();
-    if read(&app, move |r| r.template(ws, &key)).await?.is_some() {
+    if read_log(&app, move |r| r.template(ws, &key)).await?.is_some() {
         return Err(ApiError::conflict(format!("template {id:?} exists; PUT /api/v1/templates/{id} updates it")));
     }
     Ok(created(save_template(&app, ws, id, data).await?))
@@ -294,7 +295,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Reply<TemplateBody>, ApiError> {
     let key = id.clone();
-    let t = read(&app, move |r| r.template(ws, &key))
+    let t = read_log(&app, move |r| r.template(ws, &key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("template {id:?} not found")))?;
     Ok(Reply(TemplateBody::from(&t)))
@@ -313,7 +314,7 @@ pub async fn list(
     SecretWorkspace(ws): SecretWorkspace,
     State(app): State<AppState>,
 ) -> Result<Reply<Page<TemplateBody>>, ApiError> {
-    let items = read(&app, move |r| r.templates(ws)).await?;
+    let items = read_log(&app, move |r| r.templates(ws)).await?;
     Ok(Reply(Page::whole(items.iter().map(TemplateBody::from).collect())))
 }
 

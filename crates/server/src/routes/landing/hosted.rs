@@ -304,7 +304,8 @@ const HISTORY_LOOKED_AT_MAX: usize = 1_000;
 /// browser (`Coupon Revealed` with its anonymous id).
 async fn held(app: &AppState, ws: WorkspaceId, email: &Email, aid: &str, pool: &str) -> (bool, bool) {
     let (email, aid, pool) = (email.as_str().to_string(), aid.to_string(), pool.to_string());
-    crate::api::read(app, move |r| {
+    let key = email.clone();
+    crate::api::read_identified(app, ws, IdentityKind::Email, key, move |r| {
         let Some(c) = r.contact_by_identity(ws, IdentityKind::Email, &email)? else { return Ok((false, false)) };
         let events = r.contact_events(c.id, None, HISTORY_LOOKED_AT_MAX)?.items;
         let of_pool =

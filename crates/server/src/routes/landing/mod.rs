@@ -60,7 +60,7 @@ async fn check_references(app: &AppState, ws: WorkspaceId, refs: Vec<Reference>)
             }
             Reference::Segment { field, id } => {
                 let s = id.clone();
-                let found = crate::api::read(app, move |r| r.segment(ws, &s)).await?;
+                let found = crate::api::read_log(app, move |r| r.segment(ws, &s)).await?;
                 if found.is_none() {
                     return Err(ApiError::invalid_value(&field, format!("no segment {id:?} in this workspace")));
                 }

@@ -107,7 +107,7 @@ async fn category_ids(app: &AppState, ws: WorkspaceId, category: &str) -> Listin
         return ids;
     }
     let wanted = key.1.clone();
-    let scanned = crate::api::read(app, move |r| {
+    let scanned = crate::api::read_log(app, move |r| {
         let (mut out, mut cursor, mut read) = (Vec::new(), None::<String>, 0);
         loop {
             let page = r.products(ws, cursor.as_deref(), CATALOG_PAGE)?;
@@ -163,7 +163,13 @@ fn card(p: Product, currency: &str) -> Card {
 /// The page's view for a visitor (`visitor`: their anonymous id; None for a preview).
 pub async fn view_of(app: &AppState, ws: WorkspaceId, page: &Value, visitor: Option<&str>, page_url: String) -> View {
     let (p, v) = (page.clone(), visitor.map(str::to_string));
-    let (contact, picks, forms) = match crate::api::read(app, move |r| picks(r, ws, &p, v.as_deref())).await {
+    // The visitor's own history (recently viewed) as acknowledged: their row first, when it waits.
+    let read = move |r: &dyn Reads| picks(r, ws, &p, v.as_deref());
+    let found = match visitor {
+        Some(aid) => crate::api::read_identified(app, ws, IdentityKind::AnonymousId, aid.to_string(), read).await,
+        None => crate::api::read_log(app, read).await,
+    };
+    let (contact, picks, forms) = match found {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(error = %e.body(), "a landing page's products could not be read");
@@ -192,7 +198,7 @@ pub async fn view_of(app: &AppState, ws: WorkspaceId, page: &Value, visitor: Opt
         }
         wanted.push((i, ids, count));
     }
-    let stocked = crate::api::read(app, move |r| {
+    let stocked = crate::api::read_log(app, move |r| {
         let mut out = HashMap::new();
         for (i, ids, count) in wanted {
             let mut cards = Vec::new();

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::hosted::visit_name;
 use crate::AppState;
-use crate::api::{QueryParams, read};
+use crate::api::{QueryParams, read_log};
 use crate::auth::SecretWorkspace;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::reports::{ReportQuery, range};
@@ -75,7 +75,7 @@ pub async fn report(
     let settings = app.engine.settings(ws).await?.settings;
     let window = Windows { email: settings.attribution_email, sms: settings.attribution_sms }.of("web");
     let (name, key) = (visit_name(&id), id.clone());
-    let (visits, forms, coupons, orders) = read(&app, move |r| {
+    let (visits, forms, coupons, orders) = read_log(&app, move |r| {
         // Visits from one window before the range: an order early in the range may follow one of them.
         let visits = r.event_rows(ws, &name, from.saturating_sub(window), to)?;
         let forms = r.event_rows(ws, SystemEvent::FormSubmitted.as_str(), from, to)?;

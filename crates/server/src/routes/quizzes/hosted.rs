@@ -465,7 +465,7 @@ pub(super) async fn result_products(
     let owned = quiz.clone();
     let answers = answers.to_vec();
     let max = quiz.result.products_max;
-    let found = crate::api::read(app, move |r| picks::picks(r, ws, &chosen(&owned, &answers), max, now)).await?;
+    let found = crate::api::read_log(app, move |r| picks::picks(r, ws, &chosen(&owned, &answers), max, now)).await?;
     let products = found.products.iter().map(|p| picks::product_json(p, &currency, &quiz.id)).collect();
     Ok((products, found.fallback))
 }

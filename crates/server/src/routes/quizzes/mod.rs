@@ -110,7 +110,7 @@ pub async fn save(
         return Err(ApiError::conflict("that id is taken"));
     }
     let (checked, now) = (quiz.clone(), app.engine.clock().now());
-    let warnings = crate::api::read(&app, move |r| warnings(r, ws, &checked, now)).await?;
+    let warnings = crate::api::read_log(&app, move |r| warnings(r, ws, &checked, now)).await?;
     let mut out = answered(&app, &quiz);
     out["warnings"] = json!(warnings);
     Ok((StatusCode::CREATED, Json(out)))
@@ -169,7 +169,7 @@ pub async fn quiz_report(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let quiz = owned(&app, ws, &id).await?;
-    Ok(Json(crate::api::read(&app, move |r| report::report(r, ws, &quiz)).await?))
+    Ok(Json(crate::api::read_log(&app, move |r| report::report(r, ws, &quiz)).await?))
 }
 
 /// `{"quiz": draft, "step": "intro" | question id | "email" | "result"}` → `{"html"}`: a draft's page as a

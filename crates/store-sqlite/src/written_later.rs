@@ -1,0 +1,200 @@
+//! Contact rows written later (issue 17, item 2): the committer may leave the row of a contact that changed only
+//! by folding events into its profile for a later transaction to write (ARCHITECTURE "Contact rows written
+//! later"). The events themselves are committed at once; what waits is the row, and with it the list of those
+//! events (`crate::contact_events`), which stays pending in the writer across commits ([`Pending::keep`]).
+//!
+//! What a crash loses is therefore only rows, never events, and the events tell what the rows miss: with every
+//! commit the writer records in `replay_from` the sequence up to which every event is in its contact's list (the
+//! first pending sequence of the oldest waiting contact, minus one). A start reads the customer events after it
+//! that no list names ([`unwritten`]): those whose sequence is past the last one their contact's lists hold (a
+//! contact's row is always written with everything pending for it, so what is listed precedes what is not).
+
+use std::collections::HashMap;
+
+use kairos_domain::{ContactId, Event};
+use kairos_store::Result;
+use kairos_store::codec::readable_event;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::Db;
+use crate::contact_events::{Pending, decode};
+
+/// Before `COMMIT`: records where a replay would start, when that changed since the last commit. `written` is
+/// what this connection last wrote (None: not known, as after a rollback).
+pub(crate) fn record(conn: &Connection, pending: &Pending, written: &mut Option<Option<i64>>) -> Result<()> {
+    let now = pending.listed_through();
+    if *written == Some(now) {
+        return Ok(());
+    }
+    match now {
+        Some(seq) => conn
+            .prepare_cached("INSERT INTO replay_from (id, seq) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET seq = ?1")
+            .db()?
+            .execute([seq])
+            .db()?,
+        None => conn.prepare_cached("DELETE FROM replay_from").db()?.execute([]).db()?,
+    };
+    *written = Some(now);
+    Ok(())
+}
+
+/// The customer events no contact row lists yet (left by a stop that did not write every row), oldest first,
+/// with their contacts and sequences.
+pub(crate) fn unwritten(conn: &Connection) -> Result<Vec<(ContactId, i64, Event)>> {
+    let after: Option<i64> =
+        conn.query_row("SELECT seq FROM replay_from WHERE id = 1", [], |r| r.get(0)).optional().db()?;
+    let Some(after) = after else { return Ok(Vec::new()) };
+    let mut stmt =
+        conn.prepare("SELECT seq, contact_id, data FROM events WHERE seq > ?1 AND system IS NULL ORDER BY seq").db()?;
+    let mut rows = stmt.query([after]).db()?;
+    let mut listed: HashMap<i64, i64> = HashMap::new();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().db()? {
+        let (seq, contact): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
+        let last = match listed.get(&contact) {
+            Some(&last) => last,
+            None => *listed.entry(contact).or_insert(last_listed(conn, contact)?),
+        };
+        if seq <= last {
+            continue;
+        }
+        let data = r.get_ref(2).db()?.as_str().map_err(|e| crate::corrupt("event", e))?;
+        out.extend(readable_event(seq, data).map(|ev| (ContactId(contact), seq, ev)));
+    }
+    if !out.is_empty() {
+        tracing::info!(events = out.len(), after, "replaying events whose contact rows were not written");
+    }
+    Ok(out)
+}
+
+/// The largest sequence a contact's row list and chunks hold (0: none).
+fn last_listed(conn: &Connection, contact: i64) -> Result<i64> {
+    let mut seqs = Vec::new();
+    let row: Option<Option<Vec<u8>>> = conn
+        .prepare_cached("SELECT events FROM contacts WHERE id = ?1")
+        .db()?
+        .query_row([contact], |r| r.get(0))
+        .optional()
+        .db()?;
+    decode(row.flatten().as_deref().unwrap_or_default(), &mut seqs)?;
+    let mut chunks = conn.prepare_cached("SELECT seqs FROM contact_event_chunks WHERE contact_id = ?1").db()?;
+    let mut rows = chunks.query([contact]).db()?;
+    while let Some(r) = rows.next().db()? {
+        decode(r.get_ref(0).db()?.as_blob().map_err(|e| crate::corrupt("contact event list", e))?, &mut seqs)?;
+    }
+    Ok(seqs.into_iter().max().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use kairos_domain::{Contact, JsonMap, Timestamp, WorkspaceId};
+    use kairos_store::{Store, Writer};
+
+    use super::*;
+
+    fn track(n: i64) -> Event {
+        let mut e = Event::system("Product Viewed", format!("m{n}"), JsonMap::new(), Timestamp::from_secs(n));
+        e.system = false;
+        e.user_id = Some("u".into());
+        e
+    }
+
+    fn insert(w: &mut dyn Writer, ws: WorkspaceId, contact: ContactId, seq: i64) {
+        let e = track(seq);
+        w.insert_event(ws, contact, seq, &e, &serde_json::to_string(&e).unwrap()).unwrap();
+    }
+
+    fn mark(store: &crate::SqliteStore) -> Option<i64> {
+        let conn = store.connect(true).unwrap();
+        conn.query_row("SELECT seq FROM replay_from", [], |r| r.get(0)).optional().unwrap()
+    }
+
+    fn seqs(events: &[(ContactId, i64, Event)]) -> Vec<(i64, i64)> {
+        events.iter().map(|(c, s, _)| (c.0, *s)).collect()
+    }
+
+    /// A waiting row keeps its events' list across commits and the replay mark names its first event; a crash
+    /// (the writer dropped) leaves exactly those events to replay, and writing the row clears the mark.
+    #[test]
+    fn waiting_rows_leave_their_events_to_replay_until_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
+        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        let (a, b) = (ContactId(1), ContactId(2));
+        {
+            let mut w = store.writer().unwrap();
+            assert!(w.writes_contacts_later());
+            w.begin().unwrap();
+            w.upsert_contacts(&[&Contact::new(a, ws, Timestamp(0)), &Contact::new(b, ws, Timestamp(0))]).unwrap();
+            insert(&mut *w, ws, a, 1);
+            insert(&mut *w, ws, b, 2);
+            w.upsert_contact(&Contact::new(a, ws, Timestamp(0))).unwrap();
+            w.upsert_contact(&Contact::new(b, ws, Timestamp(0))).unwrap();
+            w.commit().unwrap();
+            assert_eq!(mark(&store), None, "every row written: nothing to replay");
+
+            w.begin().unwrap();
+            insert(&mut *w, ws, a, 3);
+            insert(&mut *w, ws, b, 4);
+            w.write_later(&[a]).unwrap();
+            w.upsert_contact(&Contact::new(b, ws, Timestamp(0))).unwrap();
+            w.commit().unwrap();
+            assert_eq!(mark(&store), Some(2));
+
+            w.begin().unwrap();
+            insert(&mut *w, ws, a, 5);
+            insert(&mut *w, ws, b, 6);
+            w.write_later(&[a, b]).unwrap();
+            assert_eq!(w.contact_events_ordered(a).unwrap().len(), 3, "the writer's own reads see waiting lists");
+            w.commit().unwrap();
+            assert_eq!(mark(&store), Some(2));
+            // Another connection's commit (users, keys, sessions) knows nothing of waiting rows.
+            let mut other = store.writer().unwrap();
+            other.begin().unwrap();
+            other.commit().unwrap();
+            assert_eq!(mark(&store), Some(2));
+        }
+        // The crash: the waiting lists are gone with the writer; the events are in the log.
+        let mut w = store.writer().unwrap();
+        w.begin().unwrap();
+        let events = w.unwritten_events().unwrap();
+        assert_eq!(seqs(&events), [(1, 3), (1, 5), (2, 6)]);
+        for (c, s, _) in &events {
+            w.relist_event(*c, *s).unwrap();
+        }
+        w.upsert_contact(&Contact::new(a, ws, Timestamp(0))).unwrap();
+        w.upsert_contact(&Contact::new(b, ws, Timestamp(0))).unwrap();
+        w.commit().unwrap();
+        assert_eq!(mark(&store), None);
+        assert_eq!(w.contact_events_ordered(a).unwrap().len(), 3);
+        assert_eq!(w.contact_events_ordered(b).unwrap().len(), 3);
+        w.begin().unwrap();
+        assert!(w.unwritten_events().unwrap().is_empty());
+        w.rollback().unwrap();
+    }
+
+    /// A rolled-back group forgets the lists it kept: the load that follows replays them from the last mark.
+    #[test]
+    fn a_rollback_drops_waiting_lists_and_the_committed_mark_still_covers_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
+        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        let a = ContactId(1);
+        let mut w = store.writer().unwrap();
+        w.begin().unwrap();
+        w.upsert_contact(&Contact::new(a, ws, Timestamp(0))).unwrap();
+        insert(&mut *w, ws, a, 1);
+        w.write_later(&[a]).unwrap();
+        w.commit().unwrap();
+        w.begin().unwrap();
+        insert(&mut *w, ws, a, 2);
+        w.write_later(&[a]).unwrap();
+        w.rollback().unwrap();
+        assert_eq!(mark(&store), Some(0));
+        w.begin().unwrap();
+        assert_eq!(seqs(&w.unwritten_events().unwrap()), [(1, 1)], "the rolled-back event was never stored");
+        w.rollback().unwrap();
+    }
+}
