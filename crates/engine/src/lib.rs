@@ -821,24 +821,22 @@ impl Engine {
     /// (`crate::row_wait`): for tests of the replay a start makes. What was acknowledged stays committed.
     #[doc(hidden)]
     pub fn halt_for_tests(&self) {
-        let handle = self.committer.lock().ok().and_then(|mut h| h.take());
-        if let Some(handle) = handle {
-            let ops = self.ops.clone();
-            let _ = std::thread::spawn(move || ops.blocking_send(Op::Halt).is_ok()).join();
-            let _ = handle.join();
-        }
-        let background = self.background.lock().ok().and_then(|mut c| c.take());
-        drop(background);
+        self.stop_with(|| Op::Halt);
     }
 
     /// Commits everything queued before this call, then stops the committer. Idempotent.
     pub fn shutdown(&self) {
+        self.stop_with(|| Op::Shutdown);
+    }
+
+    /// Sends the committer its last operation, waits for it to end, then stops the store's upkeep.
+    fn stop_with(&self, last: fn() -> Op) {
         let handle = self.committer.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
             // A full queue still drains: blocking_send waits for room. It runs on a plain thread because this may
             // be called (through Drop) from inside the async runtime, where blocking_send would panic.
             let ops = self.ops.clone();
-            let _ = std::thread::spawn(move || ops.blocking_send(Op::Shutdown).is_ok()).join();
+            let _ = std::thread::spawn(move || ops.blocking_send(last()).is_ok()).join();
             let _ = handle.join();
         }
         let background = self.background.lock().ok().and_then(|mut c| c.take());

@@ -109,6 +109,15 @@ mod tests {
         conn.query_row("SELECT seq FROM replay_from", [], |r| r.get(0)).optional().unwrap()
     }
 
+    /// A fresh store (its directory kept alive with it) and the internal id of its one workspace.
+    fn store_with_workspace() -> (tempfile::TempDir, crate::SqliteStore, WorkspaceId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
+        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        (dir, store, ws)
+    }
+
     fn seqs(events: &[(ContactId, i64, Event)]) -> Vec<(i64, i64)> {
         events.iter().map(|(c, s, _)| (c.0, *s)).collect()
     }
@@ -117,10 +126,7 @@ mod tests {
     /// (the writer dropped) leaves exactly those events to replay, and writing the row clears the mark.
     #[test]
     fn waiting_rows_leave_their_events_to_replay_until_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::SqliteStore::open(dir.path()).unwrap();
-        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
-        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        let (_dir, store, ws) = store_with_workspace();
         let (a, b) = (ContactId(1), ContactId(2));
         {
             let mut w = store.writer().unwrap();
@@ -177,10 +183,7 @@ mod tests {
     /// A rolled-back group forgets the lists it kept: the load that follows replays them from the last mark.
     #[test]
     fn a_rollback_drops_waiting_lists_and_the_committed_mark_still_covers_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::SqliteStore::open(dir.path()).unwrap();
-        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
-        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        let (_dir, store, ws) = store_with_workspace();
         let a = ContactId(1);
         let mut w = store.writer().unwrap();
         w.begin().unwrap();
