@@ -178,10 +178,12 @@ fn apply_group(
                     state.identity.waiting.settle();
                     settles.push(reply);
                 }
-                Op::SettleContacts { contacts, reply } => {
+                Op::SettleContacts { ws, contacts, reply } => {
                     for contact in contacts {
                         let id = state.follow(contact);
-                        if state.identity.waiting.is_waiting(&id) {
+                        // Only the caller's workspace: an id of another one is left as it is.
+                        let theirs = state.identity.contacts.workspace_of(&id) == Some(ws);
+                        if theirs && state.identity.waiting.is_waiting(&id) {
                             state.mark_dirty(id);
                         }
                     }

@@ -183,7 +183,6 @@ impl Identity {
     /// are written now. Returns how many rows were written.
     pub(crate) fn flush<W: IdentityStore + ?Sized>(&mut self, w: &mut W, now: Timestamp) -> Result<usize, EngineError> {
         let dirty = std::mem::take(&mut self.dirty);
-        let through = std::mem::take(&mut self.through);
         self.dirty_set.clear();
         let later = w.writes_contacts_later();
         let mut write = Vec::with_capacity(dirty.len());
@@ -191,7 +190,7 @@ impl Identity {
         for id in dirty {
             if !self.contacts.contains_key(&id) {
                 self.waiting.written(&id);
-            } else if later && !through.contains(&id) {
+            } else if later && !self.through.contains(&id) {
                 self.waiting.wait(id, now);
                 wait.push(id);
             } else {
@@ -199,6 +198,8 @@ impl Identity {
                 write.push(id);
             }
         }
+        // Cleared, not taken: its room is reused by the next transaction.
+        self.through.clear();
         self.waiting.take_due(now, &mut write);
         wait.retain(|id| self.waiting.is_waiting(id));
         if !wait.is_empty() {

@@ -212,8 +212,10 @@ pub(crate) enum Op {
     Settle {
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
-    /// Answered once these contacts' rows, those that wait, are written (`Engine::settle_contacts`).
+    /// Answered once these contacts' rows, those of workspace `ws` that wait, are written
+    /// (`Engine::settle_contacts`).
     SettleContacts {
+        ws: WorkspaceId,
         contacts: Vec<kairos_domain::ContactId>,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
@@ -371,19 +373,24 @@ impl Engine {
         self.call(|reply| Op::Settle { reply }).await
     }
 
-    /// [`Engine::settle`] for one contact: its row written first when it waits (one committer round trip).
-    pub async fn settle_contact(&self, contact: kairos_domain::ContactId) -> Result<(), EngineError> {
-        self.settle_contacts(vec![contact]).await.map(drop)
+    /// [`Engine::settle`] for one contact of workspace `ws`: its row written first when it waits (one committer
+    /// round trip; an id of another workspace is left alone).
+    pub async fn settle_contact(&self, ws: WorkspaceId, contact: kairos_domain::ContactId) -> Result<(), EngineError> {
+        self.settle_contacts(ws, vec![contact]).await.map(drop)
     }
 
     /// [`Engine::settle`] for these contacts (a page of a listing): their rows written first, those that wait.
     /// Whether any row could have waited (false: nothing was asked of the committer, a read made before is
     /// already as acknowledged).
-    pub async fn settle_contacts(&self, contacts: Vec<kairos_domain::ContactId>) -> Result<bool, EngineError> {
+    pub async fn settle_contacts(
+        &self,
+        ws: WorkspaceId,
+        contacts: Vec<kairos_domain::ContactId>,
+    ) -> Result<bool, EngineError> {
         if contacts.is_empty() || self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return Ok(false);
         }
-        self.call(|reply| Op::SettleContacts { contacts, reply }).await.map(|()| true)
+        self.call(|reply| Op::SettleContacts { ws, contacts, reply }).await.map(|()| true)
     }
 
     /// [`Engine::settle`] for callers outside an async runtime (blocking).
@@ -391,9 +398,7 @@ impl Engine {
         if self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return Ok(());
         }
-        let (reply, rx) = oneshot::channel();
-        self.ops.blocking_send(Op::Settle { reply }).map_err(|_| EngineError::Unavailable)?;
-        rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
+        self.call_blocking(|reply| Op::Settle { reply })
     }
 
     /// Runs `f` on a read view of committed data (blocking: call it off async threads). Contact rows may
@@ -435,8 +440,16 @@ impl Engine {
 
     /// [`Engine::command`] for callers outside an async runtime (demo generation).
     fn command_blocking<T>(&self, make: impl FnOnce(command::Reply<T>) -> Command) -> Result<T, EngineError> {
+        self.call_blocking(|reply| Op::Command(make(reply)))
+    }
+
+    /// [`Engine::call`] for callers outside an async runtime.
+    fn call_blocking<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Op,
+    ) -> Result<T, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.ops.blocking_send(Op::Command(make(reply))).map_err(|_| EngineError::Unavailable)?;
+        self.ops.blocking_send(make(reply)).map_err(|_| EngineError::Unavailable)?;
         rx.blocking_recv().map_err(|_| EngineError::Unavailable)?
     }
 
@@ -599,7 +612,7 @@ impl Engine {
         event: kairos_domain::JsonMap,
         variant: usize,
     ) -> Result<messages::Preview, EngineError> {
-        self.settle_contact(contact).await?;
+        self.settle_contact(ws, contact).await?;
         self.query(move |side, r, now| side.preview(r, ws, &template, contact, event, variant, now)).await
     }
 
@@ -612,7 +625,7 @@ impl Engine {
         event: kairos_domain::JsonMap,
         variant: usize,
     ) -> Result<messages::Preview, EngineError> {
-        self.settle_contact(contact).await?;
+        self.settle_contact(ws, contact).await?;
         self.query(move |side, r, now| side.preview_draft(r, ws, &draft, contact, event, variant, now)).await
     }
 

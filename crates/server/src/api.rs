@@ -75,10 +75,11 @@ pub(crate) async fn read<T: Send + 'static>(
 /// [`read`] of one contact's row or timeline: only its row is written first, when it waits.
 pub(crate) async fn read_contact<T: Send + 'static>(
     app: &AppState,
+    ws: kairos_domain::WorkspaceId,
     contact: kairos_domain::ContactId,
     f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    app.engine.settle_contact(contact).await?;
+    app.engine.settle_contact(ws, contact).await?;
     read_log(app, f).await
 }
 
@@ -92,7 +93,7 @@ pub(crate) async fn read_identified<T: Send + 'static>(
     f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     if let Some(c) = read_log(app, move |r| r.contact_by_identity(ws, kind, &value)).await? {
-        app.engine.settle_contact(c.id).await?;
+        app.engine.settle_contact(ws, c.id).await?;
     }
     read_log(app, f).await
 }
@@ -102,6 +103,7 @@ pub(crate) async fn read_identified<T: Send + 'static>(
 /// wait (ids, memberships), only what their rows say.
 pub(crate) async fn read_contact_page(
     app: &AppState,
+    ws: kairos_domain::WorkspaceId,
     f: impl Fn(&dyn kairos_store::Reads) -> kairos_store::Result<kairos_store::Page<kairos_domain::Contact>>
     + Send
     + Sync
@@ -110,7 +112,7 @@ pub(crate) async fn read_contact_page(
     let f = std::sync::Arc::new(f);
     let first = f.clone();
     let page = read_log(app, move |r| first(r)).await?;
-    if !app.engine.settle_contacts(page.items.iter().map(|c| c.id).collect()).await? {
+    if !app.engine.settle_contacts(ws, page.items.iter().map(|c| c.id).collect()).await? {
         return Ok(page);
     }
     read_log(app, move |r| f(r)).await

@@ -206,12 +206,7 @@ pub(crate) fn flush(conn: &Connection, pending: &mut Pending) -> Result<()> {
 /// Every event sequence number of a contact, ascending: its row's list, its chunks, its system events and
 /// `pending` (the writer's own, not yet in the row).
 pub(crate) fn seqs_of(conn: &Connection, contact: ContactId, pending: &[i64]) -> Result<Vec<i64>> {
-    let mut out = row_list(conn, contact)?.unwrap_or_default();
-    let mut chunks = conn.prepare_cached("SELECT seqs FROM contact_event_chunks WHERE contact_id = ?1").db()?;
-    let mut rows = chunks.query([contact.0]).db()?;
-    while let Some(r) = rows.next().db()? {
-        decode(r.get_ref(0).db()?.as_blob().map_err(|e| StoreError::corrupt("contact event list", e))?, &mut out)?;
-    }
+    let mut out = listed(conn, contact)?;
     let mut system = conn.prepare_cached("SELECT seq FROM events WHERE contact_id = ?1 AND system = 1").db()?;
     let rows = system.query_map([contact.0], |r| r.get::<_, i64>(0)).db()?;
     for seq in rows {
@@ -220,6 +215,17 @@ pub(crate) fn seqs_of(conn: &Connection, contact: ContactId, pending: &[i64]) ->
     out.extend_from_slice(pending);
     out.sort_unstable();
     out.dedup();
+    Ok(out)
+}
+
+/// The sequence numbers a contact's row list and chunks hold, in no order (not its system events, not pending).
+pub(crate) fn listed(conn: &Connection, contact: ContactId) -> Result<Vec<i64>> {
+    let mut out = row_list(conn, contact)?.unwrap_or_default();
+    let mut chunks = conn.prepare_cached("SELECT seqs FROM contact_event_chunks WHERE contact_id = ?1").db()?;
+    let mut rows = chunks.query([contact.0]).db()?;
+    while let Some(r) = rows.next().db()? {
+        decode(r.get_ref(0).db()?.as_blob().map_err(|e| StoreError::corrupt("contact event list", e))?, &mut out)?;
+    }
     Ok(out)
 }
 

@@ -238,9 +238,13 @@ impl Writer for SqliteWriter {
     }
     fn commit(&mut self) -> Result<()> {
         let r = contact_events::flush(&self.conn, &mut self.pending)
-            .and_then(|()| match self.keeps_rows {
-                true => written_later::record(&self.conn, &self.pending, &mut self.replay_mark),
-                false => Ok(()),
+            .and_then(|()| {
+                // Only the committer's connection knows which rows wait (`keeps_rows`).
+                if self.keeps_rows {
+                    written_later::record(&self.conn, &self.pending, &mut self.replay_mark)
+                } else {
+                    Ok(())
+                }
             })
             .and_then(|()| self.conn.execute_batch("COMMIT").db());
         if r.is_err() {

@@ -17,7 +17,7 @@ use kairos_store::codec::readable_event;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::Db;
-use crate::contact_events::{Pending, decode};
+use crate::contact_events::{self, Pending};
 
 /// Before `COMMIT`: records where a replay would start, when that changed since the last commit. `written` is
 /// what this connection last wrote (None: not known, as after a rollback).
@@ -53,7 +53,10 @@ pub(crate) fn unwritten(conn: &Connection) -> Result<Vec<(ContactId, i64, Event)
         let (seq, contact): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
         let last = match listed.get(&contact) {
             Some(&last) => last,
-            None => *listed.entry(contact).or_insert(last_listed(conn, contact)?),
+            None => {
+                let last = contact_events::listed(conn, ContactId(contact))?.into_iter().max().unwrap_or(0);
+                *listed.entry(contact).or_insert(last)
+            }
         };
         if seq <= last {
             continue;
@@ -65,24 +68,6 @@ pub(crate) fn unwritten(conn: &Connection) -> Result<Vec<(ContactId, i64, Event)
         tracing::info!(events = out.len(), after, "replaying events whose contact rows were not written");
     }
     Ok(out)
-}
-
-/// The largest sequence a contact's row list and chunks hold (0: none).
-fn last_listed(conn: &Connection, contact: i64) -> Result<i64> {
-    let mut seqs = Vec::new();
-    let row: Option<Option<Vec<u8>>> = conn
-        .prepare_cached("SELECT events FROM contacts WHERE id = ?1")
-        .db()?
-        .query_row([contact], |r| r.get(0))
-        .optional()
-        .db()?;
-    decode(row.flatten().as_deref().unwrap_or_default(), &mut seqs)?;
-    let mut chunks = conn.prepare_cached("SELECT seqs FROM contact_event_chunks WHERE contact_id = ?1").db()?;
-    let mut rows = chunks.query([contact]).db()?;
-    while let Some(r) = rows.next().db()? {
-        decode(r.get_ref(0).db()?.as_blob().map_err(|e| crate::corrupt("contact event list", e))?, &mut seqs)?;
-    }
-    Ok(seqs.into_iter().max().unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ pub async fn journey(
     Path(id): Path<String>,
 ) -> Result<Reply<JourneyBody>, ApiError> {
     let cid = contact_id(&id)?;
-    let body = read_contact(&app, cid, move |r| {
+    let body = read_contact(&app, ws, cid, move |r| {
         let Some(c) = r.contact(ws, cid)? else { return Ok(None) };
         let segments = r
             .contact_segments(ws, c.id)?

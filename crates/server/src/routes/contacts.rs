@@ -91,7 +91,7 @@ pub async fn list(
         return Ok(Reply(Page::whole(wire::contacts(&found))));
     }
     let cursor = q.cursor;
-    let p = read_contact_page(&app, move |r| r.contacts(ws, cursor.as_deref(), n)).await?;
+    let p = read_contact_page(&app, ws, move |r| r.contacts(ws, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(wire::contacts(&p.items), p.next_cursor)))
 }
 
@@ -113,7 +113,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Reply<ContactBody>, ApiError> {
     let cid = contact_id(&id)?;
-    let c = read_contact(&app, cid, move |r| r.contact(ws, cid))
+    let c = read_contact(&app, ws, cid, move |r| r.contact(ws, cid))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("contact {id} not found")))?;
     Ok(Reply(ContactBody::from(&c)))
@@ -140,7 +140,7 @@ pub async fn events(
     let cid = contact_id(&id)?;
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read_contact(&app, cid, move |r| {
+    let p = read_contact(&app, ws, cid, move |r| {
         // Events of a merged contact live under the survivor: resolve first, then list.
         match r.contact(ws, cid)? {
             Some(c) => r.contact_events(c.id, cursor.as_deref(), n).map(Some),

@@ -91,7 +91,7 @@ pub async fn export(
 ) -> Result<Json<Value>, ApiError> {
     let cid = crate::routes::contacts::contact_id(&id)?;
     let now = app.engine.clock().now();
-    let found = read_contact(&app, cid, move |r| export_of(r, ws, cid, now)).await?;
+    let found = read_contact(&app, ws, cid, move |r| export_of(r, ws, cid, now)).await?;
     let doc = found.ok_or_else(|| ApiError::not_found(format!("contact {id} not found")))?;
     let subject = format!("contact:{}", doc["contact"]["id"].as_i64().unwrap_or(cid.0));
     audit(&app, ws, actor, "contact.export", subject, "Exported everything held about the person".into()).await?;

@@ -336,7 +336,7 @@ pub async fn members(
     let row = row(&app, ws, &id).await?;
     let n = limit(&q.limit)?;
     let cursor = q.cursor;
-    let p = read_contact_page(&app, move |r| r.segment_member_page(row, cursor.as_deref(), n)).await?;
+    let p = read_contact_page(&app, ws, move |r| r.segment_member_page(row, cursor.as_deref(), n)).await?;
     Ok(Reply(Page::new(wire::contacts(&p.items), p.next_cursor)))
 }
 
