@@ -247,7 +247,9 @@ impl State {
     ) -> Result<IngestOutcome, EngineError> {
         let mut out = IngestOutcome::default();
         // The group's identities in one look-up per kind (a server database: one round trip, not one per event).
-        self.identity.prefetch(self.w.writer(), ws, events.iter().map(|p| &p.event))?;
+        if self.w.writer().batches_identity_lookups() {
+            self.identity.prefetch(self.w.writer(), ws, events.iter().map(|p| &p.event))?;
+        }
         for p in events {
             if self.dedupe.insert(digest(ws, p.event.message_id.as_str(), p.event.received_at)) {
                 self.ingest_one(ws, trusted, p.event, p.data, now)?;

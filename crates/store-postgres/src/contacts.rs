@@ -200,6 +200,10 @@ impl ContactWrites for PgWriter {
         row.map(|r| Ok(ContactId(get(&r, 0)?))).transpose()
     }
 
+    fn batches_identity_lookups(&self) -> bool {
+        true
+    }
+
     fn lookup_identities(
         &mut self,
         ws: WorkspaceId,

@@ -44,3 +44,13 @@ fn the_database_matches_the_logical_schema() {
     got_sorted.sort();
     assert_eq!(got_sorted, want_sorted);
 }
+
+/// The committer sweeps a group's identities before resolving them only where a batch of look-ups is one
+/// round trip: here (`= ANY($3)`), not on the embedded store, where the sweep was a second look-up per claim.
+#[test]
+fn identity_lookups_are_batched_here() {
+    let db = TestDatabase::fresh();
+    let store = PgStore::open(&db.url).expect("open the store");
+    let w = kairos_store::Store::writer(&store).expect("writer");
+    assert!(w.batches_identity_lookups());
+}

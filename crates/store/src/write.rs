@@ -57,6 +57,7 @@ pub trait ContactWrites {
     fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>>;
     /// [`Self::lookup_identity`] of several values of one kind: (value, contact) of those found, in no order. A
     /// server database answers in one statement (the committer looks up a whole group's identities at once).
+    /// The default asks one by one: a store that overrides it says so in [`Self::batches_identity_lookups`].
     fn lookup_identities(
         &mut self,
         ws: WorkspaceId,
@@ -70,6 +71,12 @@ pub trait ContactWrites {
             }
         }
         Ok(found)
+    }
+    /// Whether [`Self::lookup_identities`] answers many values in one round trip. False (the default, an
+    /// embedded store answering in microseconds): the committer looks each identity up when it resolves it,
+    /// instead of first sweeping a group's identities (a second hash look-up and copy per claim, for nothing).
+    fn batches_identity_lookups(&self) -> bool {
+        false
     }
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()>;
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()>;

@@ -1,7 +1,6 @@
 //! Segment-compatible ingestion: `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/alias`,
 //! `/v1/group`, `/v1/batch`. A request is answered 200 only after its events are committed to disk.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
@@ -215,50 +214,163 @@ fn body_write_key(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<KeyOnly>(bytes).ok().and_then(|k| k.write_key)
 }
 
+/// The top of a batch body, read in one pass: the items stay raw (each is checked against its own size limit
+/// before it is parsed), other keys (`writeKey`, `sentAt`, `integrations`...) are skipped, and a key given twice
+/// counts as its last value, as any JSON object read into a map.
+#[derive(Default)]
+struct BatchBody<'a> {
+    batch: Items<'a>,
+    context: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for BatchBody<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The keys read (unescaped by the parser: `"b\u0061tch"` is `batch`).
+        enum Key {
+            Batch,
+            Context,
+            Other,
+        }
+        impl<'de> serde::Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct KeyVisit;
+                impl serde::de::Visitor<'_> for KeyVisit {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a key")
+                    }
+                    fn visit_str<E>(self, k: &str) -> Result<Key, E> {
+                        Ok(match k {
+                            "batch" => Key::Batch,
+                            "context" => Key::Context,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(KeyVisit)
+            }
+        }
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = BatchBody<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut body = BatchBody::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Batch => body.batch = map.next_value()?,
+                        Key::Context => body.context = Some(map.next_value()?),
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(body)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// `batch` as sent: an array of raw items, something else (`null` included: named in the error, not a JSON
+/// syntax error), or nothing.
+#[derive(Default)]
+enum Items<'a> {
+    Array(Vec<&'a RawValue>),
+    NotArray,
+    #[default]
+    Missing,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Items<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Items<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of events")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(BATCH_EVENTS_MAX));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(Items::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Items::NotArray)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Items::NotArray)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// Validates a whole batch before anything is stored: one bad item rejects the batch, naming `batch[i].field`.
 pub fn parse_batch(bytes: &[u8], now: Timestamp) -> Result<Vec<Event>, ApiError> {
-    let top: HashMap<String, &RawValue> = serde_json::from_slice(bytes).map_err(|e| {
+    let top: BatchBody<'_> = serde_json::from_slice(bytes).map_err(|e| {
         if bytes.first().is_some_and(|b| *b != b'{') && serde_json::from_slice::<Value>(bytes).is_ok() {
             ApiError::invalid_type("batch", "the body must be a JSON object with a batch array")
         } else {
             ApiError::invalid_json(&e)
         }
     })?;
-    let items: Vec<&RawValue> = match top.get("batch") {
-        None => return Err(ApiError::missing_field("batch", "batch is required")),
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| ApiError::invalid_type("batch", "batch must be an array of events"))?,
+    let items = match top.batch {
+        Items::Missing => return Err(ApiError::missing_field("batch", "batch is required")),
+        Items::NotArray => return Err(ApiError::invalid_type("batch", "batch must be an array of events")),
+        Items::Array(items) => items,
     };
     if items.len() > BATCH_EVENTS_MAX {
         return Err(ApiError::too_large(BATCH_BYTES_MAX, Some("batch".into())));
     }
     // Top-level context applies to every item that has none of its own (analytics-node sends it this way).
     // It is checked as it will be stored: once per item, with the item's own fields around it.
-    let shared_context: Option<Value> = match top.get("context") {
+    let shared_context: Option<Value> = match top.context {
         Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| ApiError::invalid_json(&e))?),
         None => None,
     };
-    let shared_len = top.get("context").map_or(0, |raw| raw.get().len());
+    let shared_len = top.context.map_or(0, |raw| raw.get().len());
     if let Some(Value::Object(ctx)) = &shared_context {
         kairos_domain::event::check_depth("context", ctx)?;
     }
     let mut make_id = message_id_maker(now);
     let mut events = Vec::with_capacity(items.len());
     for (i, raw) in items.iter().enumerate() {
-        let path = format!("batch[{i}]");
+        let path = || format!("batch[{i}]");
         if raw.get().len() > EVENT_BYTES_MAX {
-            return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path)));
+            return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path())));
         }
         let mut item: Value = serde_json::from_str(raw.get()).map_err(|e| ApiError::invalid_json(&e))?;
         if let (Some(Value::Object(ctx)), Some(obj)) = (&shared_context, item.as_object_mut())
             && !obj.get("context").is_some_and(Value::is_object)
         {
             if raw.get().len() + shared_len > EVENT_BYTES_MAX {
-                return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path)));
+                return Err(ApiError::too_large(EVENT_BYTES_MAX, Some(path())));
             }
             obj.insert("context".into(), Value::Object(ctx.clone()));
         }
-        let event = Event::from_segment(item, None, now, &mut make_id).map_err(|e: ValidationError| e.within(&path))?;
+        let event =
+            Event::from_segment(item, None, now, &mut make_id).map_err(|e: ValidationError| e.within(&path()))?;
         events.push(event);
     }
     Ok(events)
