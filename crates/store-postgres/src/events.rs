@@ -154,8 +154,10 @@ impl EventWrites for PgWriter {
 
     fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
         self.flush_events()?;
-        // Walk the log backwards by sequence (the primary key) and stop at the first older event: sequence order
-        // is receive order. In batches, so the walk stops without reading (or the server sending) the rest.
+        // Walk the log backwards by sequence (the primary key) and stop at the first event received well before
+        // the window: sequence order is receive order, give or take `RECEIVED_ORDER_SLACK`. In batches, so the
+        // walk stops without reading (or the server sending) the rest.
+        let stop = since.saturating_sub(kairos_store::write::RECEIVED_ORDER_SLACK).as_micros();
         let mut before = i64::MAX;
         loop {
             let rows = self.conn.query(
@@ -165,11 +167,13 @@ impl EventWrites for PgWriter {
             )?;
             for r in &rows {
                 let received: i64 = get(r, 3)?;
-                if received < since.as_micros() {
+                if received < stop {
                     return Ok(());
                 }
-                let id: &str = get(r, 2)?;
-                f(WorkspaceId(get(r, 1)?), id, Timestamp::from_micros(received));
+                if received >= since.as_micros() {
+                    let id: &str = get(r, 2)?;
+                    f(WorkspaceId(get(r, 1)?), id, Timestamp::from_micros(received));
+                }
                 before = get(r, 0)?;
             }
             if rows.len() < WINDOW_BATCH_ROWS as usize {

@@ -43,18 +43,26 @@ impl EventWrites for SqliteWriter {
     }
 
     fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()> {
-        // The window's range of the covering index `events_received`: no event row is read.
-        let mut stmt = self
+        // Each workspace's entries of the covering index `events_by_workspace (workspace_id, seq, received_at,
+        // message_id)` from the first sequence received shortly before the window: no event row is read.
+        let first = crate::reports::first_seq_received(&self.conn, since)?;
+        let mut next_ws =
+            self.conn.prepare_cached("SELECT MIN(workspace_id) FROM events WHERE workspace_id > ?1").db()?;
+        let mut window = self
             .conn
-            .prepare(
-                "SELECT workspace_id, message_id, received_at FROM events INDEXED BY events_received
-                 WHERE received_at >= ?1 ORDER BY received_at DESC",
+            .prepare_cached(
+                "SELECT message_id, received_at FROM events INDEXED BY events_by_workspace
+                 WHERE workspace_id = ?1 AND seq >= ?2 AND received_at >= ?3",
             )
             .db()?;
-        let mut rows = stmt.query([since.as_micros()]).db()?;
-        while let Some(r) = rows.next().db()? {
-            let id = r.get_ref(1).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("message id: {e}")))?;
-            f(WorkspaceId(r.get(0).db()?), id, Timestamp::from_micros(r.get(2).db()?));
+        let mut ws = i64::MIN;
+        while let Some(w) = next_ws.query_row([ws], |r| r.get::<_, Option<i64>>(0)).db()? {
+            ws = w;
+            let mut rows = window.query(params![ws, first, since.as_micros()]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let id = r.get_ref(0).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("message id: {e}")))?;
+                f(WorkspaceId(ws), id, Timestamp::from_micros(r.get(1).db()?));
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 22;
+pub const SCHEMA_VERSION: i64 = 23;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -446,6 +446,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 17: contacts whose row the committer writes later (`crate::written_later`); the sequence after which
     // a start replays the events not yet in their contact's row. No row: nothing to replay.
     (22, "CREATE TABLE replay_from (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"),
+    // Issue 17: one index fewer to maintain per event. A workspace's events by sequence also carry their receive
+    // time and message id, so the start reads the de-duplication window from it (each workspace's entries from
+    // the first sequence received shortly before the window) and `events_received` goes.
+    (
+        23,
+        "DROP INDEX events_by_workspace;
+    DROP INDEX events_received;
+    CREATE INDEX events_by_workspace ON events (workspace_id, seq, received_at, message_id);",
+    ),
 ];
 
 /// Work a migration needs beyond SQL, run right after that version's statements in the same transaction.

@@ -53,6 +53,11 @@ pub(crate) fn first_seq_for(conn: &Connection, at: Timestamp) -> Result<i64> {
     first_rowid_from(conn, "events", "received_at", at.saturating_sub(RECEIVE_SLACK))
 }
 
+/// The first event sequence that can hold an event received at or after `at`.
+pub(crate) fn first_seq_received(conn: &Connection, at: Timestamp) -> Result<i64> {
+    first_rowid_from(conn, "events", "received_at", at.saturating_sub(kairos_store::write::RECEIVED_ORDER_SLACK))
+}
+
 impl ReportReads for SqliteReader<'_> {
     fn order_rows(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<OrderRow>> {
         self.event_rows(ws, ORDER_EVENT, from, to)

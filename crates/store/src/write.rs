@@ -11,11 +11,16 @@ use crate::{
     StoredRun, StoredSegment, VariantResult,
 };
 
+/// How far receive times may run against the sequence (a request parsed before another but committed after
+/// it, a clock step): a store rebuilding the de-duplication window reads this much further back.
+pub const RECEIVED_ORDER_SLACK: kairos_domain::Duration = kairos_domain::Duration::from_secs(3_600);
+
 /// The event log.
 pub trait EventWrites {
     /// Largest event sequence in use (0 when empty), to continue numbering after a restart.
     fn max_event_seq(&mut self) -> Result<i64>;
-    /// Message ids of events received at or after `since`, newest first, for the de-duplication window.
+    /// Message ids of events received at or after `since`, in no particular order, for the de-duplication
+    /// window.
     fn recent_message_ids(&mut self, since: Timestamp, f: &mut dyn FnMut(WorkspaceId, &str, Timestamp)) -> Result<()>;
     /// Appends an event. `data` is the event serialized as JSON (done by the caller, off the committer thread).
     fn insert_event(&mut self, ws: WorkspaceId, contact: ContactId, seq: i64, event: &Event, data: &str) -> Result<()>;
