@@ -58,10 +58,12 @@ fn checkpoint(conn: &Connection, gate: &WriteGate) {
     let (mut passes, mut seen) = (0, 0);
     let (log, fresh) = loop {
         // The WAL's length when the pass began: the frames this pass copied (all of them, with no reader).
+        let started = std::time::Instant::now();
         let log = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
             Ok(log) => log,
             Err(e) => return tracing::warn!(error = %e, "checkpoint failed; will retry"),
         };
+        tracing::trace!(frames = log - seen, took_ms = started.elapsed().as_millis() as u64, "passive pass");
         passes += 1;
         match after_pass(log, seen, passes) {
             Next::Done => return,

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 
 use kairos_store::{DurableSync, Result, StoreError};
 
+/// A WAL flush at least this long is logged (debug).
+const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Flushes the WAL file of one database.
 pub(crate) struct WalSync {
     pub(crate) wal: PathBuf,
@@ -22,7 +25,16 @@ impl DurableSync for WalSync {
         // Opened per flush: the file is the same for the store's life, but a handle kept across a checkpoint
         // that truncates it would still be right, and opening costs microseconds beside the flush.
         match std::fs::File::open(&self.wal) {
-            Ok(f) => f.sync_data().map_err(|e| StoreError::Unavailable(format!("cannot flush the WAL: {e}"))),
+            Ok(f) => {
+                let started = std::time::Instant::now();
+                let flushed = f.sync_data().map_err(|e| StoreError::Unavailable(format!("cannot flush the WAL: {e}")));
+                // Every answer waits for this: a slow flush (the disk busy with a checkpoint's writes) shows here.
+                let took = started.elapsed();
+                if took >= SLOW_FLUSH {
+                    tracing::debug!(took_ms = took.as_millis() as u64, "slow WAL flush");
+                }
+                flushed
+            }
             // No WAL file: nothing was written since the last connection closed it, all of it checkpointed.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::Unavailable(format!("cannot open the WAL to flush it: {e}"))),
