@@ -212,4 +212,17 @@ fn bodies_that_are_not_a_batch_object_get_the_same_answer() {
     }
     let many = format!("{{\"batch\":[{}]}}", vec!["{}"; BATCH_EVENTS_MAX + 1].join(","));
     same(many.as_bytes());
+    // Nesting far past the parser's depth limit, skipped or kept: no stack overflow, the same answer, and an
+    // error for anything that would be stored.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for (body, stored) in [
+        (format!("{{\"sentAt\":{deep},\"batch\":[]}}"), false),
+        (format!("{{\"batch\":{deep}}}"), true),
+        (format!("{{\"batch\":[{deep}]}}"), true),
+        (format!("{{\"context\":{deep},\"batch\":[]}}"), true),
+    ] {
+        same(body.as_bytes());
+        let answer = parse_batch(body.as_bytes(), Timestamp::from_secs(1));
+        assert_eq!(answer.is_err(), stored, "{}", &body[..20]);
+    }
 }

@@ -226,29 +226,13 @@ struct BatchBody<'a> {
 impl<'de: 'a, 'a> serde::Deserialize<'de> for BatchBody<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         /// The keys read (unescaped by the parser: `"b\u0061tch"` is `batch`).
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
         enum Key {
             Batch,
             Context,
+            #[serde(other)]
             Other,
-        }
-        impl<'de> serde::Deserialize<'de> for Key {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct KeyVisit;
-                impl serde::de::Visitor<'_> for KeyVisit {
-                    type Value = Key;
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str("a key")
-                    }
-                    fn visit_str<E>(self, k: &str) -> Result<Key, E> {
-                        Ok(match k {
-                            "batch" => Key::Batch,
-                            "context" => Key::Context,
-                            _ => Key::Other,
-                        })
-                    }
-                }
-                d.deserialize_identifier(KeyVisit)
-            }
         }
         struct Visit;
         impl<'de> serde::de::Visitor<'de> for Visit {
