@@ -203,10 +203,12 @@ fn campaign_revenue(conn: &Connection, campaign_public_id: &str) -> Result<Vec<(
     let mut stmt = conn
         .prepare_cached(
             "WITH orders AS MATERIALIZED (
-                 SELECT contact_id, ts, COALESCE(json_extract(data, '$.properties.total'),
-                     json_extract(data, '$.properties.revenue'), json_extract(data, '$.properties.value'), 0) AS amount
-                 FROM events
-                 WHERE workspace_id = ?3 AND name = 'Order Completed' AND seq >= ?4 AND ts >= ?5 AND ts < ?6 + ?2
+                 SELECT e.contact_id, e.ts, COALESCE(json_extract(e.data, '$.properties.total'),
+                     json_extract(e.data, '$.properties.revenue'), json_extract(e.data, '$.properties.value'), 0)
+                     AS amount
+                 FROM events_named k JOIN events e ON e.seq = k.seq
+                 WHERE k.workspace_id = ?3 AND k.name = 'Order Completed' AND k.run_last >= ?4 AND k.seq >= ?4
+                     AND e.ts >= ?5 AND e.ts < ?6 + ?2
              )
              SELECT m.variant, COALESCE(SUM(o.amount), 0.0)
              FROM messages m JOIN orders o ON o.contact_id = m.contact_id

@@ -109,9 +109,11 @@ impl RowCopy for SqliteCopy {
 
     fn finish_copy(&self) -> Result<()> {
         // Generated ids continue after the largest one stored (INTEGER PRIMARY KEY): nothing to move. The lists
-        // of each contact's events are this backend's own (not in the logical schema): built from the copied log.
+        // of each contact's events and the runs of events by day are this backend's own (not in the logical
+        // schema): built from the copied log.
         let tx = self.conn.unchecked_transaction().db()?;
         crate::contact_events::rebuild(&tx)?;
+        crate::event_keys::refile(&tx)?;
         tx.commit().db()
     }
 }
@@ -131,7 +133,12 @@ mod tests {
         let mut tables: Vec<String> = conn
             .prepare(&format!(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations', {})",
-                crate::contact_events::OWN_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+                crate::contact_events::OWN_TABLES
+                    .iter()
+                    .chain(crate::event_keys::OWN_TABLES)
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .unwrap()
             .query_map([], |r| r.get(0))

@@ -88,6 +88,7 @@ impl EventWrites for SqliteWriter {
             e.system.then_some(1),
         ])
         .db()?;
+        self.keys.inserted(ws.0, seq, e.timestamp.as_micros(), e.name.as_deref());
         // Kairos's own events are found through their partial index; a customer's go into the contact's list.
         if !e.system {
             self.pending.note(contact, seq);
@@ -144,16 +145,41 @@ impl EventWrites for SqliteWriter {
     }
 }
 
-fn scan_named(
+/// A workspace's events of one name in log order: the runs' (`crate::event_keys`, each run's sequence numbers in
+/// order, the runs in order), each row read by its sequence, then the log's tail past the mark as it was read
+/// (a run filed meanwhile starts past it: nothing is read twice or missed).
+pub(crate) fn scan_named(
     conn: &rusqlite::Connection,
     ws: WorkspaceId,
     name: &str,
     f: &mut dyn FnMut(ContactId, &str),
 ) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached("SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY seq")
+    let through: i64 =
+        conn.prepare_cached("SELECT seq FROM event_keys_through").db()?.query_row([], |r| r.get(0)).db()?;
+    let mut runs = conn
+        .prepare_cached(
+            "SELECT seqs FROM event_name_runs WHERE workspace_id = ?1 AND name = ?2 AND first_seq <= ?3
+             ORDER BY first_seq",
+        )
         .db()?;
-    let mut rows = stmt.query(params![ws.0, name]).db()?;
+    let mut row = conn.prepare_cached("SELECT contact_id, data FROM events WHERE seq = ?1").db()?;
+    let mut listed = runs.query(params![ws.0, name, through]).db()?;
+    while let Some(run) = listed.next().db()? {
+        let seqs: String = run.get(0).db()?;
+        let seqs: Vec<i64> = serde_json::from_str(&seqs).map_err(|e| crate::corrupt("event_name_runs", e))?;
+        for seq in seqs {
+            let found = row.query_row([seq], |r| Ok((r.get(0)?, r.get::<_, String>(1)?))).optional().db()?;
+            if let Some((contact, data)) = found {
+                f(ContactId(contact), &data);
+            }
+        }
+    }
+    let mut tail = conn
+        .prepare_cached(
+            "SELECT contact_id, data FROM events WHERE seq > ?3 AND workspace_id = ?1 AND name = ?2 ORDER BY seq",
+        )
+        .db()?;
+    let mut rows = tail.query(params![ws.0, name, through]).db()?;
     while let Some(r) = rows.next().db()? {
         let data: String = r.get(1).db()?;
         f(ContactId(r.get(0).db()?), &data);
@@ -161,8 +187,11 @@ fn scan_named(
     Ok(())
 }
 
-fn any_named(conn: &rusqlite::Connection, ws: WorkspaceId, name: &str) -> Result<bool> {
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1").db()?;
+/// Whether the workspace has an event of that name.
+pub(crate) const ANY_NAMED: &str = "SELECT 1 FROM events_named WHERE workspace_id = ?1 AND name = ?2 LIMIT 1";
+
+pub(crate) fn any_named(conn: &rusqlite::Connection, ws: WorkspaceId, name: &str) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(ANY_NAMED).db()?;
     Ok(stmt.query_row(params![ws.0, name], |_| Ok(())).optional().db()?.is_some())
 }
 

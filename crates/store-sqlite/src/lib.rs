@@ -11,6 +11,14 @@
               crates/kairos/tests/boundaries.rs checks the sources"
 )]
 
+/// The day (UTC) of an event's timestamp in SQL, as the day runs and the `events_dated` view key it
+/// ([`time_index::DAY_MICROS`]; SQL's integer division truncates as Rust's does).
+macro_rules! day_of_ts {
+    () => {
+        "ts / 86400000000"
+    };
+}
+
 mod campaigns;
 mod checkpoint;
 mod contact_events;
@@ -19,6 +27,7 @@ mod copy;
 mod coupons;
 mod durable;
 mod erasure;
+mod event_keys;
 mod events;
 mod flows;
 mod gate;
@@ -116,6 +125,7 @@ impl SqliteStore {
             gate: self.gate.clone(),
             open: false,
             pending: contact_events::Pending::default(),
+            keys: event_keys::Tail::default(),
             replay_mark: None,
             keeps_rows: false,
             wal: wal_path(&self.path),
@@ -200,6 +210,8 @@ pub struct SqliteWriter {
     open: bool,
     /// Events of the open transaction not yet in their contact's list (`contact_events`).
     pending: contact_events::Pending,
+    /// How far the log is filed in runs by day (`event_keys`).
+    keys: event_keys::Tail,
     /// The replay mark this connection last committed (`written_later::record`); None: not known.
     replay_mark: Option<Option<i64>>,
     /// Whether this connection is the committer's, which leaves rows for later and replays them: only it
@@ -246,9 +258,11 @@ impl Writer for SqliteWriter {
                     Ok(())
                 }
             })
+            .and_then(|()| self.keys.before_commit(&self.conn))
             .and_then(|()| self.conn.execute_batch("COMMIT").db());
         if r.is_err() {
             self.replay_mark = None;
+            self.keys.forget();
         }
         if self.conn.is_autocommit() {
             self.leave_gate();
@@ -263,6 +277,7 @@ impl Writer for SqliteWriter {
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
         self.replay_mark = None;
+        self.keys.forget();
         let r = if self.conn.is_autocommit() { Ok(()) } else { self.conn.execute_batch("ROLLBACK").db() };
         if self.conn.is_autocommit() {
             self.leave_gate();

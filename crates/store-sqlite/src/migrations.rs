@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Db;
 
 /// The schema version this build writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 23;
+pub const SCHEMA_VERSION: i64 = 24;
 
 /// Schema versions, applied in order at start. Never edit a released entry: append a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -455,16 +455,56 @@ const MIGRATIONS: &[(i64, &str)] = &[
     DROP INDEX events_received;
     CREATE INDEX events_by_workspace ON events (workspace_id, seq, received_at, message_id);",
     ),
+    // Issue 17: events by day and by name in runs filed a batch at a time (`crate::event_keys`) instead of
+    // indexes every commit inserted each event into; read through views that add the log's unfiled tail. The runs
+    // are filed from the log ([`POST_STEPS`]) before the indexes they replace are dropped.
+    (
+        24,
+        "CREATE TABLE event_day_runs (
+        workspace_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        base_seq INTEGER NOT NULL,
+        keys TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, day, base_seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE event_keys_through (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+    INSERT INTO event_keys_through VALUES (1, 0);
+    CREATE VIEW events_dated AS
+        SELECT r.workspace_id AS workspace_id, r.day AS day, r.base_seq + (k.value >> 38) AS seq,
+            r.day * 86400000000 - 86400000000 + (k.value & 274877906943) AS ts
+        FROM event_day_runs r, json_each(r.keys) k
+        UNION ALL
+        SELECT workspace_id, ts / 86400000000, seq, ts FROM events WHERE seq > (SELECT seq FROM event_keys_through);
+    CREATE TABLE event_name_runs (
+        workspace_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        seqs TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, name, first_seq)
+    ) WITHOUT ROWID;
+    CREATE VIEW events_named AS
+        SELECT r.workspace_id AS workspace_id, r.name AS name, j.value AS seq, r.last_seq AS run_last
+        FROM event_name_runs r, json_each(r.seqs) j
+        UNION ALL
+        SELECT workspace_id, name, seq, seq FROM events
+        WHERE seq > (SELECT seq FROM event_keys_through) AND name IS NOT NULL;",
+    ),
 ];
 
 /// Work a migration needs beyond SQL, run right after that version's statements in the same transaction.
-const POST_STEPS: &[(i64, PostStep)] = &[(20, contact_lists_replace_index)];
+const POST_STEPS: &[(i64, PostStep)] = &[(20, contact_lists_replace_index), (24, runs_replace_indexes)];
 
 type PostStep = fn(&Connection) -> Result<()>;
 
 fn contact_lists_replace_index(conn: &Connection) -> Result<()> {
     crate::contact_events::rebuild(conn)?;
     conn.execute_batch("DROP INDEX events_by_contact").db()
+}
+
+fn runs_replace_indexes(conn: &Connection) -> Result<()> {
+    crate::event_keys::refile(conn)?;
+    conn.execute_batch("DROP INDEX events_by_day; DROP INDEX events_by_name;").db()
 }
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,5 +1,5 @@
 //! The rows of reports (SPEC 10). Reads stay proportional to the range asked for:
-//! - events are read per name through `events_by_name (workspace_id, name, seq)`, from the first sequence received
+//! - events are read per name through `events_named` (runs by name, `crate::event_keys`), from the first sequence received
 //!   shortly before the range starts. Sequence order is receive order (one committer assigns both), and an event's
 //!   timestamp is never more than a day after its receive time (`kairos_domain::event::FUTURE_SKEW_MAX`), so no
 //!   event of the range lies before that sequence;
@@ -25,6 +25,16 @@ const ORDER_EVENT: &str = "Order Completed";
 const RECEIVE_SLACK: Duration = Duration::from_secs(86_400 + 3_600);
 /// Margin for message rows whose creation times are not strictly increasing with their row ids.
 const CREATE_SLACK: Duration = Duration::from_secs(3_600);
+
+/// A workspace's events of one name from a sequence on, within a time range (`events_named`: the runs whose
+/// last event is at or past that sequence, and the log's tail), in no particular order.
+pub(crate) const EVENT_ROWS: &str = "SELECT e.seq, e.contact_id, e.ts, json_extract(e.data, '$.properties')
+     FROM events_named k JOIN events e ON e.seq = k.seq
+     WHERE k.workspace_id = ?1 AND k.name = ?2 AND k.run_last >= ?3 AND k.seq >= ?3 AND e.ts >= ?4 AND e.ts < ?5";
+/// The same, only who, when and the sequence.
+pub(crate) const EVENT_TIMES: &str =
+    "SELECT e.contact_id, e.ts, e.seq FROM events_named k JOIN events e ON e.seq = k.seq
+     WHERE k.workspace_id = ?1 AND k.name = ?2 AND k.run_last >= ?3 AND k.seq >= ?3 AND e.ts >= ?4 AND e.ts < ?5";
 
 /// The first row id of `table` from which on `col` (a time growing with the row id) is at or after `at`.
 /// A binary search over the row id (the primary key): a few point reads, no scan.
@@ -68,14 +78,7 @@ impl ReportReads for SqliteReader<'_> {
         // The order's properties are the client's own free-form data (Segment's e-commerce spec: `total`,
         // `revenue`, `products`...), not a serialized structure of ours: reading them from the stored event is
         // the point. Only that object is extracted, not the whole event (whose context can be large).
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, contact_id, ts, json_extract(data, '$.properties') FROM events
-                 WHERE workspace_id = ?1 AND name = ?2 AND seq >= ?3 AND ts >= ?4 AND ts < ?5
-                 ORDER BY seq",
-            )
-            .db()?;
+        let mut stmt = self.conn.prepare_cached(EVENT_ROWS).db()?;
         let mut rows = stmt.query(params![ws.0, name, first, from.as_micros(), to.as_micros()]).db()?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().db()? {
@@ -88,6 +91,8 @@ impl ReportReads for SqliteReader<'_> {
                 properties,
             });
         }
+        // In log order: the runs come unordered (`crate::event_keys`).
+        out.sort_unstable_by_key(|o| o.seq);
         Ok(out)
     }
 
@@ -140,25 +145,22 @@ impl ReportReads for SqliteReader<'_> {
         to: Timestamp,
     ) -> Result<Vec<(ContactId, Timestamp)>> {
         let first = first_seq_for(&self.conn, from)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT contact_id, ts FROM events
-                 WHERE workspace_id = ?1 AND name = ?2 AND seq >= ?3 AND ts >= ?4 AND ts < ?5 ORDER BY seq",
-            )
-            .db()?;
+        let mut stmt = self.conn.prepare_cached(EVENT_TIMES).db()?;
         let rows = stmt
             .query_map(params![ws.0, name, first, from.as_micros(), to.as_micros()], |r| {
-                Ok((ContactId(r.get(0)?), Timestamp::from_micros(r.get(1)?)))
+                Ok((r.get::<_, i64>(2)?, ContactId(r.get(0)?), Timestamp::from_micros(r.get(1)?)))
             })
             .db()?;
-        rows.collect::<Result<Vec<_>, _>>().db()
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().db()?;
+        // In log order: the runs come unordered (`crate::event_keys`).
+        rows.sort_unstable_by_key(|&(seq, ..)| seq);
+        Ok(rows.into_iter().map(|(_, contact, at)| (contact, at)).collect())
     }
 
     fn active_contacts(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<ContactId>> {
         let first = first_seq_for(&self.conn, from)?;
         // NOT INDEXED: walk the log from `first` by sequence (the primary key) rather than every event of the
-        // workspace through `events_by_name`.
+        // workspace through an index of the workspace.
         let mut stmt = self
             .conn
             .prepare_cached(

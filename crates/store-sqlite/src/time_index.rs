@@ -4,14 +4,16 @@
 //! An index on `(workspace_id, ts)` takes each event where its timestamp falls: when events arrive out of time
 //! order (mobile batches, backfills, the anchor workload's 30 days) that is a random page of a B-tree larger than
 //! the page cache, read and rewritten by the commit: 17 100 → 22 500 events/s on the anchor without it.
-//! `events_by_day` keys the day (UTC) of the timestamp, then the sequence number: within a day, entries arrive in
-//! key order, so inserts touch only the last page of each day being written (one or two for a store sending live
-//! events, 30 for the anchor). Every page a commit dirties is written whole to the WAL, so the number of such
-//! places is what counts: hours (720 on the anchor) gave 15 800 events/s, days 17 700. It holds `ts` too, so
-//! ordering a day needs no row: a page of the time-ordered listing reads the day's index entries from its
-//! cursor on, sorted, and then only its own rows. The sorted day is kept by the reader ([`DayCache`]) for the
-//! next page, so a replay reads each day's entries once however many pages it spans; a day past
-//! [`DAY_CACHE_KEYS_MAX`] entries is sorted per page by SQLite instead (bounded memory, slower).
+//! `events_by_day` keyed the day (UTC) of the timestamp, then the sequence number: within a day, entries arrive in
+//! key order, so inserts touched only the last page of each day being written (one or two for a store sending
+//! live events, 30 for the anchor). Every page a commit dirties is written whole to the WAL, so the number of such
+//! places is what counted: hours (720 on the anchor) gave 15 800 events/s, days 17 700. Since migration 24 the same
+//! keys are filed a batch at a time, one run per day (`crate::event_keys`), and read through the view
+//! `events_dated` (the runs plus the log's unfiled tail). The keys hold `ts` too, so ordering a day needs no row:
+//! a page of the time-ordered listing reads the day's keys from its cursor on, sorted, and then only its own rows.
+//! The sorted day is kept by the reader ([`DayCache`]) for the next page, so a replay reads each day's keys once
+//! however many pages it spans; a day past [`DAY_CACHE_KEYS_MAX`] entries is sorted per page by SQLite instead
+//! (bounded memory, slower).
 
 use std::cell::RefCell;
 
@@ -22,11 +24,39 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Db;
 
-/// The bucket of `events_by_day`, in microseconds (SQL's integer division truncates as Rust's does).
+/// The bucket of `events_dated`, in microseconds (SQL's integer division truncates as Rust's does: `day_of_ts!`).
 pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The most index entries of one day a reader keeps sorted between pages: 16 bytes each, 64 MiB.
 pub(crate) const DAY_CACHE_KEYS_MAX: usize = 4 << 20;
+
+// Each part's own MIN / MAX: one over the view would read every entry from the bound on.
+const NEXT_DAY: &str = concat!(
+    "SELECT MIN(d) FROM (SELECT MIN(day) AS d FROM event_day_runs WHERE workspace_id = ?1 AND day >= ?2
+     UNION ALL SELECT MIN(",
+    day_of_ts!(),
+    ") FROM events WHERE seq > (SELECT seq FROM event_keys_through) AND workspace_id = ?1 AND ",
+    day_of_ts!(),
+    " >= ?2)"
+);
+const PREV_DAY: &str = concat!(
+    "SELECT MAX(d) FROM (SELECT MAX(day) AS d FROM event_day_runs WHERE workspace_id = ?1 AND day <= ?2
+     UNION ALL SELECT MAX(",
+    day_of_ts!(),
+    ") FROM events WHERE seq > (SELECT seq FROM event_keys_through) AND workspace_id = ?1 AND ",
+    day_of_ts!(),
+    " <= ?2)"
+);
+const SORTED_DAY: &str =
+    "SELECT ts, seq FROM events_dated WHERE workspace_id = ?1 AND day = ?2 AND ts >= ?3 AND seq <= ?4 LIMIT ?5";
+const TOP_KEYS_AFTER: &str = "SELECT seq FROM events_dated WHERE workspace_id = ?1 AND day = ?2 AND ts >= ?3
+     AND (ts > ?4 OR (ts = ?4 AND seq > ?5)) AND seq <= ?6 ORDER BY ts, seq LIMIT ?7";
+const COUNT_DAY: &str =
+    "SELECT COUNT(*) FROM events_dated WHERE workspace_id = ?1 AND day = ?2 AND ts >= ?3 AND seq <= ?4";
+const PICK_DAY: &str = "SELECT ts, seq FROM events_dated WHERE workspace_id = ?1 AND day = ?2 AND ts >= ?3
+     AND seq <= ?4 ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?5";
+const SCAN_SINCE: &str = "SELECT e.contact_id, e.data FROM events_dated k JOIN events e ON e.seq = k.seq
+     WHERE k.workspace_id = ?1 AND k.day >= ?2 AND k.ts >= ?3";
 
 /// A day's (ts, seq) keys sorted, for the (workspace, day, since, until) they were read with.
 #[derive(Default)]
@@ -42,29 +72,18 @@ struct DayQuery {
     until_seq: i64,
 }
 
-/// The index's expression exactly as it was created: SQLite uses an expression index only for the same text.
-macro_rules! day_of_ts {
-    () => {
-        "ts / 86400000000"
-    };
-}
-
 fn day(ts: i64) -> i64 {
     ts / DAY_MICROS
 }
 
 /// The first day at or after `from` holding an event of the workspace.
 fn next_day(conn: &Connection, ws: WorkspaceId, from: i64) -> Result<Option<i64>> {
-    let sql =
-        concat!("SELECT MIN(", day_of_ts!(), ") FROM events WHERE workspace_id = ?1 AND ", day_of_ts!(), " >= ?2");
-    conn.prepare_cached(sql).db()?.query_row(params![ws.0, from], |r| r.get(0)).db()
+    conn.prepare_cached(NEXT_DAY).db()?.query_row(params![ws.0, from], |r| r.get(0)).db()
 }
 
 /// The last day at or before `to` holding an event of the workspace.
 fn prev_day(conn: &Connection, ws: WorkspaceId, to: i64) -> Result<Option<i64>> {
-    let sql =
-        concat!("SELECT MAX(", day_of_ts!(), ") FROM events WHERE workspace_id = ?1 AND ", day_of_ts!(), " <= ?2");
-    conn.prepare_cached(sql).db()?.query_row(params![ws.0, to], |r| r.get(0)).db()
+    conn.prepare_cached(PREV_DAY).db()?.query_row(params![ws.0, to], |r| r.get(0)).db()
 }
 
 /// Whole rows of `seqs`, in that order (rows gone meanwhile are left out).
@@ -149,13 +168,8 @@ fn day_keys_after(
 
 /// The day's (ts, seq) keys sorted; None past `keep_max`.
 fn sorted_day(conn: &Connection, q: DayQuery, keep_max: usize) -> Result<Option<Vec<(i64, i64)>>> {
-    let sql = concat!(
-        "SELECT ts, seq FROM events WHERE workspace_id = ?1 AND ",
-        day_of_ts!(),
-        " = ?2 AND ts >= ?3 AND seq <= ?4 LIMIT ?5"
-    );
     let cap = i64::try_from(keep_max).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut stmt = conn.prepare_cached(SORTED_DAY).db()?;
     let rows = stmt.query_map(params![q.ws, q.day, q.since, q.until_seq, cap + 1], |r| Ok((r.get(0)?, r.get(1)?)));
     let mut sorted = rows.db()?.collect::<rusqlite::Result<Vec<(i64, i64)>>>().db()?;
     if sorted.len() > keep_max {
@@ -167,13 +181,8 @@ fn sorted_day(conn: &Connection, q: DayQuery, keep_max: usize) -> Result<Option<
 
 /// SQLite's own top-N over the day's index entries after `after` (a day too large to keep sorted).
 fn top_keys_after(conn: &Connection, q: DayQuery, after: (i64, i64), want: usize, keys: &mut Vec<i64>) -> Result<()> {
-    let sql = concat!(
-        "SELECT seq FROM events WHERE workspace_id = ?1 AND ",
-        day_of_ts!(),
-        " = ?2 AND ts >= ?3 AND (ts > ?4 OR (ts = ?4 AND seq > ?5)) AND seq <= ?6 ORDER BY ts, seq LIMIT ?7"
-    );
     let left = i64::try_from(want - keys.len()).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut stmt = conn.prepare_cached(TOP_KEYS_AFTER).db()?;
     let rows = stmt.query_map(params![q.ws, q.day, q.since, after.0, after.1, q.until_seq, left], |r| r.get(0)).db()?;
     for seq in rows {
         keys.push(seq.db()?);
@@ -190,26 +199,19 @@ pub(crate) fn before_newest(
     n: usize,
 ) -> Result<Option<(i64, i64)>> {
     let since = since.as_micros();
-    let count = concat!(
-        "SELECT COUNT(*) FROM events WHERE workspace_id = ?1 AND ",
-        day_of_ts!(),
-        " = ?2 AND ts >= ?3 AND seq <= ?4"
-    );
-    let pick = concat!(
-        "SELECT ts, seq FROM events WHERE workspace_id = ?1 AND ",
-        day_of_ts!(),
-        " = ?2 AND ts >= ?3 AND seq <= ?4 ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?5"
-    );
     let mut skip = i64::try_from(n).unwrap_or(i64::MAX);
     let mut h = i64::MAX;
     while let Some(found) = prev_day(conn, ws, h)? {
         if found < day(since) {
             break;
         }
-        let in_day: i64 =
-            conn.prepare_cached(count).db()?.query_row(params![ws.0, found, since, until_seq], |r| r.get(0)).db()?;
+        let in_day: i64 = conn
+            .prepare_cached(COUNT_DAY)
+            .db()?
+            .query_row(params![ws.0, found, since, until_seq], |r| r.get(0))
+            .db()?;
         if in_day > skip {
-            let mut stmt = conn.prepare_cached(pick).db()?;
+            let mut stmt = conn.prepare_cached(PICK_DAY).db()?;
             return stmt
                 .query_row(params![ws.0, found, since, until_seq, skip], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
@@ -228,12 +230,7 @@ pub(crate) fn scan_since(
     since: Timestamp,
     f: &mut dyn FnMut(ContactId, &str),
 ) -> Result<()> {
-    let sql = concat!(
-        "SELECT contact_id, data FROM events WHERE workspace_id = ?1 AND ",
-        day_of_ts!(),
-        " >= ?2 AND ts >= ?3"
-    );
-    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut stmt = conn.prepare_cached(SCAN_SINCE).db()?;
     let mut rows = stmt.query(params![ws.0, day(since.as_micros()), since.as_micros()]).db()?;
     while let Some(r) = rows.next().db()? {
         let data: String = r.get(1).db()?;
@@ -248,7 +245,12 @@ mod tests {
     use super::*;
 
     /// Two days of events out of order, written straight to a store; answers the store and the expected order.
+    /// The same with the first `filed` events filed in day runs (`crate::event_keys`), the rest in the tail.
     fn store_with_days(dir: &std::path::Path) -> (crate::SqliteStore, WorkspaceId, Vec<i64>) {
+        store_filed(dir, 0)
+    }
+
+    fn store_filed(dir: &std::path::Path, filed: i64) -> (crate::SqliteStore, WorkspaceId, Vec<i64>) {
         let store = crate::SqliteStore::open(dir).unwrap();
         let ws = WorkspaceId(1);
         let w = store.connect(false).unwrap();
@@ -257,6 +259,9 @@ mod tests {
             let ts = (seq * 7_919 % 60) * 3_600 * 1_000_000 / 2;
             insert(&w, ws, seq, ts);
             want.push((ts, seq));
+            if seq == filed {
+                crate::event_keys::refile(&w).unwrap();
+            }
         }
         want.sort_unstable();
         (store, ws, want.into_iter().map(|(_, s)| s).collect())
@@ -289,11 +294,23 @@ mod tests {
     /// Days kept sorted by the reader and days too large to keep (SQLite's top-N) page the same.
     #[test]
     fn kept_and_unkept_days_page_alike() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, ws, want) = store_with_days(dir.path());
-        let conn = store.connect(true).unwrap();
-        for (size, keep) in [(1, 1_000), (7, 1_000), (7, 3), (100, 3), (4, 0)] {
-            assert_eq!(replay(&conn, &DayCache::default(), ws, 60, size, keep), want, "size {size}, keep {keep}");
+        for filed in [0, 25, 60] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, ws, want) = store_filed(dir.path(), filed);
+            let conn = store.connect(true).unwrap();
+            for (size, keep) in [(1, 1_000), (7, 1_000), (7, 3), (100, 3), (4, 0)] {
+                let got = replay(&conn, &DayCache::default(), ws, 60, size, keep);
+                assert_eq!(got, want, "filed {filed}, size {size}, keep {keep}");
+            }
+            let since = Timestamp::from_micros(i64::MIN);
+            for n in [0, 1, 30, 59] {
+                let (_, seq) = before_newest(&conn, ws, since, 60, n).unwrap().unwrap();
+                assert_eq!(seq, want[want.len() - n - 1], "filed {filed}, newest {n}");
+            }
+            assert_eq!(before_newest(&conn, ws, since, 60, 60).unwrap(), None);
+            let mut seen = 0;
+            scan_since(&conn, ws, since, &mut |_, _| seen += 1).unwrap();
+            assert_eq!(seen, 60, "filed {filed}");
         }
     }
 
@@ -311,30 +328,15 @@ mod tests {
         assert_eq!(next[0].0, 61, "the event committed since the first page");
     }
 
-    /// Each statement walks `events_by_day` (a plan, which no behaviour test would notice regressing).
+    /// Each statement reads the day runs by their key and the log's tail by sequence, never a whole table (a
+    /// plan, which no behaviour test would notice regressing).
     #[test]
-    fn the_time_ordered_reads_use_the_day_index() {
+    fn the_time_ordered_reads_use_the_day_keys() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::SqliteStore::open(dir.path()).unwrap();
         let conn = store.connect(true).unwrap();
-        let plans = [
-            concat!("SELECT MIN(", day_of_ts!(), ") FROM events WHERE workspace_id = 1 AND ", day_of_ts!(), " >= 5"),
-            concat!(
-                "SELECT ts, seq FROM events WHERE workspace_id = 1 AND ",
-                day_of_ts!(),
-                " = 5 AND ts >= 0 ORDER BY ts, seq"
-            ),
-            concat!("SELECT contact_id FROM events WHERE workspace_id = 1 AND ", day_of_ts!(), " >= 5 AND ts >= 0"),
-        ];
-        for sql in plans {
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert!(plan.iter().any(|p| p.contains("events_by_day")), "{sql}: {plan:?}");
+        for sql in [NEXT_DAY, PREV_DAY, SORTED_DAY, TOP_KEYS_AFTER, COUNT_DAY, PICK_DAY, SCAN_SINCE] {
+            crate::event_keys::tests::assert_keyed(&conn, sql, "workspace_id=? AND day");
         }
     }
 }
