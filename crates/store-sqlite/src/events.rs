@@ -166,7 +166,9 @@ pub(crate) fn scan_named(
     let mut listed = runs.query(params![ws.0, name, through]).db()?;
     while let Some(run) = listed.next().db()? {
         let seqs: String = run.get(0).db()?;
-        let seqs: Vec<i64> = serde_json::from_str(&seqs).map_err(|e| crate::corrupt("event_name_runs", e))?;
+        let mut seqs: Vec<i64> = serde_json::from_str(&seqs).map_err(|e| crate::corrupt("event_name_runs", e))?;
+        // Filed in order; sorted again so log order never rests on how SQLite fed an aggregate.
+        seqs.sort_unstable();
         for seq in seqs {
             let found = row.query_row([seq], |r| Ok((r.get(0)?, r.get::<_, String>(1)?))).optional().db()?;
             if let Some((contact, data)) = found {
