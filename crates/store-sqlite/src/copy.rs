@@ -109,8 +109,8 @@ impl RowCopy for SqliteCopy {
 
     fn finish_copy(&self) -> Result<()> {
         // Generated ids continue after the largest one stored (INTEGER PRIMARY KEY): nothing to move. The lists
-        // of each contact's events and the runs of events by day are this backend's own (not in the logical
-        // schema): built from the copied log.
+        // of each contact's events and the runs of events by day and by name are this backend's own (not in the
+        // logical schema): built from the copied log.
         let tx = self.conn.unchecked_transaction().db()?;
         crate::contact_events::rebuild(&tx)?;
         crate::event_keys::refile(&tx)?;

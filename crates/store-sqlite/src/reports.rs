@@ -1,8 +1,8 @@
 //! The rows of reports (SPEC 10). Reads stay proportional to the range asked for:
-//! - events are read per name through `events_named` (runs by name, `crate::event_keys`), from the first sequence received
-//!   shortly before the range starts. Sequence order is receive order (one committer assigns both), and an event's
-//!   timestamp is never more than a day after its receive time (`kairos_domain::event::FUTURE_SKEW_MAX`), so no
-//!   event of the range lies before that sequence;
+//! - events are read per name through `events_named` (runs by name, `crate::event_keys`), from the first sequence
+//!   received shortly before the range starts. Sequence order is receive order (one committer assigns both), and an
+//!   event's timestamp is never more than a day after its receive time (`kairos_domain::event::FUTURE_SKEW_MAX`), so
+//!   no event of the range lies before that sequence;
 //! - messages likewise from the first row created shortly before the range (rows are inserted in creation order).
 //!
 //! Only the consent changes read every contact of the workspace: consent is kept on the profile (status and time
