@@ -243,6 +243,12 @@ pub(crate) mod tests {
         for sql in [crate::events::ANY_NAMED, crate::reports::EVENT_ROWS, crate::reports::EVENT_TIMES] {
             assert_keyed(&conn, sql, "workspace_id=? AND name=?");
         }
+        // A run's rows: each by its sequence, in order without a sort holding the rows.
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", crate::events::RUN_ROWS)).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(["[]"], |r| r.get(3)).unwrap().collect::<std::result::Result<_, _>>().unwrap();
+        assert!(plan.iter().any(|p| p.starts_with("SEARCH events USING INTEGER PRIMARY KEY (rowid=?)")), "{plan:?}");
+        assert!(!plan.iter().any(|p| p.contains("FOR ORDER BY")), "{plan:?}");
     }
 
     /// Every read by name finds each event of that name once, in log order, filed or not.

@@ -145,9 +145,9 @@ impl EventWrites for SqliteWriter {
     }
 }
 
-/// A workspace's events of one name in log order: the runs' (`crate::event_keys`, each run's sequence numbers in
-/// order, the runs in order), each row read by its sequence, then the log's tail past the mark as it was read
-/// (a run filed meanwhile starts past it: nothing is read twice or missed).
+/// A workspace's events of one name in log order: each run's (`crate::event_keys`, the runs in order, each read
+/// by its sequence numbers in order), then the log's tail past the mark as it was read (a run filed meanwhile
+/// starts past it: nothing is read twice or missed).
 pub(crate) fn scan_named(
     conn: &rusqlite::Connection,
     ws: WorkspaceId,
@@ -162,26 +162,29 @@ pub(crate) fn scan_named(
              ORDER BY first_seq",
         )
         .db()?;
-    let mut row = conn.prepare_cached("SELECT contact_id, data FROM events WHERE seq = ?1").db()?;
     let mut listed = runs.query(params![ws.0, name, through]).db()?;
     while let Some(run) = listed.next().db()? {
         let seqs: String = run.get(0).db()?;
-        let mut seqs: Vec<i64> = serde_json::from_str(&seqs).map_err(|e| crate::corrupt("event_name_runs", e))?;
-        // Filed in order; sorted again so log order never rests on how SQLite fed an aggregate.
-        seqs.sort_unstable();
-        for seq in seqs {
-            let found = row.query_row([seq], |r| Ok((r.get(0)?, r.get::<_, String>(1)?))).optional().db()?;
-            if let Some((contact, data)) = found {
-                f(ContactId(contact), &data);
-            }
-        }
+        scan_rows(conn, RUN_ROWS, params![seqs], f)?;
     }
-    let mut tail = conn
-        .prepare_cached(
-            "SELECT contact_id, data FROM events WHERE seq > ?3 AND workspace_id = ?1 AND name = ?2 ORDER BY seq",
-        )
-        .db()?;
-    let mut rows = tail.query(params![ws.0, name, through]).db()?;
+    scan_rows(conn, TAIL_ROWS, params![ws.0, name, through], f)
+}
+
+/// The rows of one run's sequence numbers (a JSON array), in sequence order: SQLite walks the list sorted.
+pub(crate) const RUN_ROWS: &str =
+    "SELECT contact_id, data FROM events WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq";
+/// The rows of a name past the mark.
+pub(crate) const TAIL_ROWS: &str =
+    "SELECT contact_id, data FROM events WHERE seq > ?3 AND workspace_id = ?1 AND name = ?2 ORDER BY seq";
+
+fn scan_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    f: &mut dyn FnMut(ContactId, &str),
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query(args).db()?;
     while let Some(r) = rows.next().db()? {
         let data: String = r.get(1).db()?;
         f(ContactId(r.get(0).db()?), &data);

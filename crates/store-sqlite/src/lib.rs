@@ -210,7 +210,7 @@ pub struct SqliteWriter {
     open: bool,
     /// Events of the open transaction not yet in their contact's list (`contact_events`).
     pending: contact_events::Pending,
-    /// How far the log is filed in runs by day (`event_keys`).
+    /// How far the log is filed in runs by day and by name (`event_keys`).
     keys: event_keys::Tail,
     /// The replay mark this connection last committed (`written_later::record`); None: not known.
     replay_mark: Option<Option<i64>>,
