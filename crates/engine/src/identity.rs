@@ -47,6 +47,58 @@ struct Claim {
     force: bool,
 }
 
+/// What taking one claimed identity did to a profile ([`take_claim`]).
+struct Taken {
+    /// Its identity fields changed.
+    changed: bool,
+    /// The identity may be bound to it (not when it already has another user id).
+    bind: bool,
+    /// The address it had before, which no longer finds it.
+    unbind: Option<(IdentityKind, String)>,
+}
+
+/// Gives `contact` the identity (`kind`, `value`) an event claims for it: a user id when it has none, one more
+/// listed anonymous id, its email or phone (replacing the one it had).
+fn take_claim(contact: &mut Contact, kind: IdentityKind, value: &str, force: bool) -> Taken {
+    let mut took = Taken { changed: false, bind: true, unbind: None };
+    match kind {
+        IdentityKind::UserId if force => {
+            // alias: the previous user id keeps resolving here through the merge.
+        }
+        IdentityKind::UserId => {
+            if contact.user_id.is_none() {
+                contact.user_id = Some(value.to_string());
+                took.changed = true;
+            } else if contact.user_id.as_deref() != Some(value) {
+                took.bind = false;
+            }
+        }
+        IdentityKind::AnonymousId => {
+            if !contact.anonymous_ids.iter().any(|a| a == value)
+                && contact.anonymous_ids.len() < ANONYMOUS_IDS_LISTED_MAX
+            {
+                contact.anonymous_ids.push(value.to_string());
+                took.changed = true;
+            }
+        }
+        IdentityKind::Email => {
+            if contact.email.as_ref().is_some_and(|e| e.as_str() != value) {
+                took.unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
+            }
+            took.changed = contact.email.as_ref().map(Email::as_str) != Some(value);
+            contact.email = Email::parse(value);
+        }
+        IdentityKind::Phone => {
+            if contact.phone.as_ref().is_some_and(|p| p.as_str() != value) {
+                took.unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
+            }
+            took.changed = contact.phone.as_ref().map(Phone::as_str) != Some(value);
+            contact.phone = Phone::parse(value);
+        }
+    }
+    took
+}
+
 /// Values of one kind looked up in one statement at most (a group's identities, [`Identity::prefetch`]).
 const PREFETCH_VALUES_MAX: usize = 1_000;
 
@@ -440,56 +492,40 @@ impl Identity {
         unbound: bool,
     ) -> Result<(), EngineError> {
         let contact = self.contact_mut(w, id)?;
-        // An identity already found resolving to this contact is left as stored: rewriting its row on every
-        // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
-        let mut bind = unbound;
-        let mut unbind: Option<(IdentityKind, String)> = None;
-        // Whether the profile's identities change: then its row is written by this commit (a start's replay
-        // re-applies events to profiles, not identities).
-        let mut changed = unbound;
-        match c.kind {
-            IdentityKind::UserId if c.force => {
-                // alias: the previous user id keeps resolving here through the merge.
-            }
-            IdentityKind::UserId => {
-                if contact.user_id.is_none() {
-                    contact.user_id = Some(c.value.clone());
-                    changed = true;
-                } else if contact.user_id.as_deref() != Some(c.value.as_str()) {
-                    bind = false;
-                }
-            }
-            IdentityKind::AnonymousId => {
-                if !contact.anonymous_ids.contains(&c.value) && contact.anonymous_ids.len() < ANONYMOUS_IDS_LISTED_MAX {
-                    contact.anonymous_ids.push(c.value.clone());
-                    changed = true;
-                }
-            }
-            IdentityKind::Email => {
-                if contact.email.as_ref().is_some_and(|e| e.as_str() != c.value) {
-                    unbind = contact.email.as_ref().map(|e| (IdentityKind::Email, e.as_str().to_string()));
-                }
-                changed |= contact.email.as_ref().map(Email::as_str) != Some(c.value.as_str());
-                contact.email = Email::parse(&c.value);
-            }
-            IdentityKind::Phone => {
-                if contact.phone.as_ref().is_some_and(|p| p.as_str() != c.value) {
-                    unbind = contact.phone.as_ref().map(|p| (IdentityKind::Phone, p.as_str().to_string()));
-                }
-                changed |= contact.phone.as_ref().map(Phone::as_str) != Some(c.value.as_str());
-                contact.phone = Phone::parse(&c.value);
-            }
+        let took = take_claim(contact, c.kind, &c.value, c.force);
+        if took.changed {
+            // Its row may wait like a fold's: a start's replay gives the profile the identities of the events it
+            // replays again ([`Identity::reattach`]).
+            self.mark_folded(id);
         }
-        if changed {
-            self.mark_dirty(id);
-        }
-        if let Some((kind, old)) = unbind {
+        if let Some((kind, old)) = took.unbind {
             // The address changed: the old one no longer finds this contact.
             w.remove_identity(ws, kind, &old)?;
             self.identities.remove(&(ws, kind, old.into_boxed_str()));
         }
-        if bind {
+        // An identity already found resolving to this contact is left as stored: rewriting its row on every
+        // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
+        if unbound && took.bind {
             self.bind(w, ws, c.kind, &c.value, id)?;
+        }
+        Ok(())
+    }
+
+    /// A start's replay of a stored event its contact's row did not take (`crate::row_wait`): the identity fields
+    /// [`Identity::attach`] gave the profile, for each claim the store binds to this contact. Bindings are written
+    /// at once and are the store's last word: a claim bound to someone else, or unbound since (an address that
+    /// changed later), is not this profile's to take.
+    pub(crate) fn reattach<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        id: ContactId,
+        ev: &Event,
+    ) -> Result<(), EngineError> {
+        for (kind, value, force) in claims_of(ev) {
+            if self.lookup(w, ws, kind, &value)? == Some(id) {
+                take_claim(self.contact_mut(w, id)?, kind, &value, force);
+            }
         }
         Ok(())
     }

@@ -364,8 +364,8 @@ impl Engine {
     /// rows or timelines on a read view (listings, searches, exports, segment members); nothing when no row
     /// waits, else as long as writing them takes (~16 µs a row, in slices between ingestion's groups). A read
     /// of one contact takes [`Engine::settle_contact`]; reads of the event log, messages, flows, products or
-    /// settings need neither (consent, identities, new contacts, first orders and lifecycle stages are never
-    /// left waiting).
+    /// settings need neither (consent, the identities table, new contacts and lifecycle stages are never left
+    /// waiting; a profile's identity fields and first order may be).
     pub async fn settle(&self) -> Result<(), EngineError> {
         if self.rows_waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return Ok(());

@@ -188,14 +188,15 @@ impl State {
     }
 
     /// The customer events a stop left out of their contacts' rows (`crate::row_wait`), folded into the
-    /// profiles again in log order and written by the load's commit. None were trusted consent claims (those
-    /// are written at once), so they are folded as untrusted.
+    /// profiles again in log order with the identities they gave them, and written by the load's commit. None
+    /// were trusted consent claims (those are written at once), so they are folded as untrusted.
     fn replay_unwritten(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let events = self.w.writer().unwritten_events()?;
         for (stored, seq, ev) in &events {
             self.w.writer().relist_event(*stored, *seq)?;
             let id = self.follow(*stored);
             let Some(ws) = self.identity.contacts.workspace_of(&id) else { continue };
+            self.identity.reattach(self.w.writer(), ws, id, ev)?;
             self.update_profile(id, ev, false, now)?;
             self.score_event(ws, id, ev, now)?;
             self.mark_dirty(id);
@@ -333,7 +334,6 @@ impl State {
         // A consent claim is applied only when trusted, which a start's replay of a waiting row's events does
         // not know: a profile it changes is written at once (`crate::row_wait`).
         let claims_consent = trusted && ev.kind == EventKind::Identify && !ev.consent_claims().is_empty();
-        let first_order = contact.computed.orders.first_at;
         contact.apply_profile(ev, trusted);
         contact.updated_at = now;
         let ws = contact.workspace;
@@ -364,8 +364,7 @@ impl State {
                 self.identity.carts.applied(id, ts, op, since);
             }
         }
-        // A first order is written at once too: reports read it from the row without waiting for rows.
-        if claims_consent || self.contact_mut(id)?.computed.orders.first_at != first_order {
+        if claims_consent {
             self.mark_dirty(id);
         } else {
             self.identity.mark_folded(id);

@@ -228,6 +228,30 @@ async fn orders_are_attributed_to_human_opens_and_clicks_within_the_window() {
     assert_eq!((w["opened"].as_u64(), w["conversions"].as_u64()), (Some(1), Some(0)), "{w}");
 }
 
+/// A profile's first order may wait on its row for a later commit like the rest of what its events change
+/// (ARCHITECTURE "Contact rows written later"): the KPIs asked at once still count an order as a repeat purchase
+/// when an older order, imported just before, came first.
+#[tokio::test]
+async fn an_order_is_a_repeat_purchase_as_soon_as_an_older_one_is_imported() {
+    let s = TestServer::start();
+    let mut c = s.client().await;
+    let (wk, sk) = (s.keys.write_key.as_str(), s.keys.secret_key.as_str());
+    c.post_json("/api/v1/dev/clock", sk, &json!({"set": "2030-03-10T10:00:00Z"})).await.unwrap();
+    let who = json!({"userId": "eve", "traits": {"email": "eve@example.com"}});
+    assert_eq!(c.post_json("/v1/identify", wk, &who).await.unwrap().status, 200);
+    // A VIP from her first order on (a lifetime value of 1 000 or more, the default): the older order changes
+    // her profile's first order and order count but not her stage, so her row may wait.
+    order(&mut c, wk, "eve", "e-2", 1500.0).await;
+    let k = get_ok(&mut c, sk, &format!("/api/v1/reports/kpis?{RANGE}")).await;
+    assert_eq!(k["repeat_purchase_rate"], 0.0, "eve's first order: {k}");
+    let older = json!({"userId": "eve", "event": "Order Completed", "timestamp": "2030-02-20T12:00:00Z",
+        "properties": {"order_id": "e-1", "total": 40.0}});
+    assert_eq!(c.post_json("/v1/track", wk, &older).await.unwrap().status, 200);
+    let k = get_ok(&mut c, sk, &format!("/api/v1/reports/kpis?{RANGE}")).await;
+    assert_eq!((k["orders"].as_u64(), k["revenue"].as_f64()), (Some(1), Some(1500.0)), "{k}");
+    assert_eq!(k["repeat_purchase_rate"], 1.0, "eve first ordered in February: {k}");
+}
+
 #[tokio::test]
 async fn report_parameters_are_checked_and_default_to_the_last_30_days() {
     let s = TestServer::start();

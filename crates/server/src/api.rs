@@ -83,8 +83,8 @@ pub(crate) async fn read_contact<T: Send + 'static>(
     read_log(app, f).await
 }
 
-/// [`read_contact`] of the contact an identity names (identities are never left waiting: found first, then
-/// its row written when it waits and `f` run).
+/// [`read_contact`] of the contact an identity names (the identities table is never left waiting: found first,
+/// then its row written when it waits and `f` run).
 pub(crate) async fn read_identified<T: Send + 'static>(
     app: &AppState,
     ws: kairos_domain::WorkspaceId,
@@ -119,8 +119,8 @@ pub(crate) async fn read_contact_page(
 }
 
 /// Runs a read on the pool off the async threads as committed: for reads of no contact row or timeline (the
-/// event log, messages, flows, templates, products, settings; and contacts' identities, consent and first
-/// orders, which never wait).
+/// event log, messages, flows, templates, products, settings; and contacts found by identity or consent, which
+/// never wait; not a profile's identity fields or first order, which may).
 pub(crate) async fn read_log<T: Send + 'static>(
     app: &AppState,
     f: impl FnOnce(&dyn kairos_store::Reads) -> kairos_store::Result<T> + Send + 'static,

@@ -345,7 +345,14 @@ pub async fn kpis(
 ) -> Result<Reply<KpisBody>, ApiError> {
     let c = context(&app, ws, &q).await?;
     let Ctx { from, to, now, windows, timezone } = c;
-    let rows = read_log(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
+    let mut rows = read_log(&app, move |r| kpi_rows(r, ws, from, to, windows)).await?;
+    // New or returning: a buyer's first order is on its row, which may wait for a later commit like the rest of
+    // what its events changed (`Engine::settle_contacts`): the buyers' rows are written first, those that wait.
+    let mut buyers: Vec<ContactId> = rows.orders.iter().filter(|o| o.at < to).map(|o| o.contact).collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+    app.engine.settle_contacts(ws, buyers.clone()).await?;
+    rows.first_orders = read_log(&app, move |r| r.first_orders(&buyers)).await?;
     let k = kairos_analytics::kpis(rows, from, to, now, windows, &timezone);
     let series = k.series.iter().map(|p| DayNumbers {
         date: p.date.clone(),
@@ -534,14 +541,14 @@ fn kpi_rows(
 ) -> kairos_store::Result<kairos_analytics::KpiRows> {
     let orders = kairos_analytics::orders(&r.order_rows(ws, from, kairos_analytics::order_horizon(to))?);
     let in_range: Vec<Order> = orders.iter().filter(|o| o.at < to).cloned().collect();
-    let buyers: Vec<ContactId> = in_range.iter().map(|o| o.contact).collect();
     let mut carts = Vec::new();
     for name in kairos_analytics::CART_EVENTS {
         carts.extend(r.event_times(ws, name, from, to)?);
     }
     Ok(kairos_analytics::KpiRows {
         touches: touches(r, ws, &in_range, windows)?,
-        first_orders: r.first_orders(&buyers)?,
+        // Read once the buyers' rows are written (`kpis`).
+        first_orders: Vec::new(),
         orders,
         active: r.active_contacts(ws, from, to)?,
         carts,
