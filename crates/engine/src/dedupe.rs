@@ -58,12 +58,18 @@ fn keys() -> (u64, u64) {
     *KEYS.get_or_init(rand::random)
 }
 
+/// A 128-bit SipHash-1-3 keyed with this process's keys: what the window and the identity cache
+/// (`crate::identity`) hold instead of the strings they digest.
+pub(crate) fn keyed_hasher() -> siphasher::sip128::SipHasher13 {
+    let (k0, k1) = keys();
+    siphasher::sip128::SipHasher13::new_with_keys(k0, k1)
+}
+
 /// The id as the window holds it, received at `received_at`.
 ///
 /// One pass of 128-bit SipHash-1-3, keyed per process (it was two passes of std's 64-bit one, each salted).
 pub fn digest(ws: WorkspaceId, message_id: &str, received_at: Timestamp) -> Seen {
-    let (k0, k1) = keys();
-    let mut h = siphasher::sip128::SipHasher13::new_with_keys(k0, k1);
+    let mut h = keyed_hasher();
     // The workspace is fixed-width, so (workspace, id) pairs cannot run into each other.
     h.write_i64(ws.0);
     h.write(message_id.as_bytes());
