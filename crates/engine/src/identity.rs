@@ -304,7 +304,7 @@ impl Identity {
         now: Timestamp,
     ) -> Result<ContactId, EngineError> {
         let id = self.create_contact(ws, now);
-        self.attach(w, ws, id, &[(&Claim { kind, value: Cow::Owned(value), found: None, force: false }, true)])?;
+        self.attach(w, ws, id, &Claim { kind, value: Cow::Owned(value), found: None, force: false }, true)?;
         Ok(id)
     }
 
@@ -493,15 +493,13 @@ impl Identity {
             }
         }
 
-        // Claims of someone this event could not merge with are left to them.
-        let mine: Vec<(&Claim, bool)> = claims
-            .iter()
-            .filter_map(|c| match c.found.map(|id| self.follow(id)) {
-                Some(owner) if owner != primary => None,
-                owner => Some((c, owner.is_none())),
-            })
-            .collect();
-        self.attach(w, ws, primary, &mine)?;
+        for c in &claims {
+            let owner = c.found.map(|id| self.follow(id));
+            if owner.is_some_and(|o| o != primary) {
+                continue; // belongs to someone this event could not merge with
+            }
+            self.attach(w, ws, primary, c, owner.is_none())?;
+        }
         Ok(primary)
     }
 
@@ -516,33 +514,30 @@ impl Identity {
         Ok(self.contact_mut(w, id)?.user_id.as_deref().is_none_or(|u| u == user))
     }
 
-    /// Gives contact `id` the identities `claims` name (each with whether the store binds it to nobody yet), its
-    /// profile taken once for all of them.
+    /// Gives contact `id` the identity claim `c` names (`unbound`: the store binds it to nobody yet).
     fn attach<W: IdentityStore + ?Sized>(
         &mut self,
         w: &mut W,
         ws: WorkspaceId,
         id: ContactId,
-        claims: &[(&Claim, bool)],
+        c: &Claim,
+        unbound: bool,
     ) -> Result<(), EngineError> {
-        let contact = self.contact_mut(w, id)?;
-        let took: Vec<Taken> = claims.iter().map(|(c, _)| take_claim(contact, c.kind, &c.value, c.force)).collect();
-        if took.iter().any(|t| t.changed) {
+        let took = take_claim(self.contact_mut(w, id)?, c.kind, &c.value, c.force);
+        if took.changed {
             // Its row may wait like a fold's: a start's replay gives the profile the identities of the events it
             // replays again ([`Identity::reattach`]).
             self.mark_folded(id);
         }
-        for ((c, unbound), took) in claims.iter().zip(took) {
-            if let Some((kind, old)) = took.unbind {
-                // The address changed: the old one no longer finds this contact.
-                w.remove_identity(ws, kind, &old)?;
-                self.identities.remove(&IdentKey::of(ws, kind, &old));
-            }
-            // An identity already found resolving to this contact is left as stored: rewriting its row on every
-            // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
-            if *unbound && took.bind {
-                self.bind(w, ws, c.kind, &c.value, id)?;
-            }
+        if let Some((kind, old)) = took.unbind {
+            // The address changed: the old one no longer finds this contact.
+            w.remove_identity(ws, kind, &old)?;
+            self.identities.remove(&IdentKey::of(ws, kind, &old));
+        }
+        // An identity already found resolving to this contact is left as stored: rewriting its row on every
+        // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
+        if unbound && took.bind {
+            self.bind(w, ws, c.kind, &c.value, id)?;
         }
         Ok(())
     }
