@@ -102,55 +102,113 @@ pub fn item_bytes(i: &CartItem) -> usize {
 impl Cart {
     /// One cart event at `ts`, in (timestamp, sequence) order.
     pub fn apply(&mut self, op: &CartOp, ts: Timestamp) {
-        match op {
-            CartOp::Order => {
-                self.items.clear();
-                self.checkout_url = None;
-                self.currency = None;
+        fold_step(&mut self.items, &mut self.currency, &mut self.checkout_url, op);
+        self.updated_at = Some(ts);
+    }
+}
+
+/// A cart line as a fold holds it: owned in a contact's [`Cart`], or shared with the log while a late event folds
+/// it again ([`CartLog::late`]), so that folding a long log copies only the lines left at its end.
+trait Line<'a> {
+    fn of(item: &'a Arc<CartItem>, quantity: i64) -> Self;
+    fn product_id(&self) -> &str;
+    fn quantity(&mut self) -> &mut i64;
+}
+
+impl<'a> Line<'a> for CartItem {
+    fn of(item: &'a Arc<CartItem>, quantity: i64) -> Self {
+        CartItem { quantity, ..CartItem::clone(item) }
+    }
+    fn product_id(&self) -> &str {
+        &self.product_id
+    }
+    fn quantity(&mut self) -> &mut i64 {
+        &mut self.quantity
+    }
+}
+
+impl<'a> Line<'a> for (&'a Arc<CartItem>, i64) {
+    fn of(item: &'a Arc<CartItem>, quantity: i64) -> Self {
+        (item, quantity)
+    }
+    fn product_id(&self) -> &str {
+        &self.0.product_id
+    }
+    fn quantity(&mut self) -> &mut i64 {
+        &mut self.1
+    }
+}
+
+/// A text of the cart (currency, recovery link) as a fold holds it: owned or borrowed from the log.
+trait Text<'a> {
+    fn set(&mut self, to: &'a Option<String>);
+}
+
+impl<'a> Text<'a> for Option<String> {
+    fn set(&mut self, to: &'a Option<String>) {
+        self.clone_from(to);
+    }
+}
+
+impl<'a> Text<'a> for Option<&'a String> {
+    fn set(&mut self, to: &'a Option<String>) {
+        *self = to.as_ref();
+    }
+}
+
+/// One cart operation folded into the lines and texts (everything but the update time).
+fn fold_step<'a, L: Line<'a>, T: Text<'a> + Default>(
+    items: &mut Vec<L>,
+    currency: &mut T,
+    checkout_url: &mut T,
+    op: &'a CartOp,
+) {
+    match op {
+        CartOp::Order => {
+            items.clear();
+            *checkout_url = T::default();
+            *currency = T::default();
+        }
+        CartOp::Add { currency: c, item } => {
+            if c.is_some() {
+                currency.set(c);
             }
-            CartOp::Add { currency, item } => {
-                if currency.is_some() {
-                    self.currency.clone_from(currency);
-                }
-                if let Some(item) = item {
-                    let items = &mut self.items;
-                    match items.iter().position(|i| i.product_id == item.product_id) {
-                        Some(pos) => {
-                            let quantity = items[pos].quantity.saturating_add(item.quantity);
-                            items[pos] = CartItem { quantity, ..CartItem::clone(item) };
-                        }
-                        None if items.len() < CART_ITEMS_MAX => items.push(CartItem::clone(item)),
-                        None => {}
+            if let Some(item) = item {
+                match items.iter().position(|i| i.product_id() == item.product_id) {
+                    Some(pos) => {
+                        let quantity = items[pos].quantity().saturating_add(item.quantity);
+                        items[pos] = L::of(item, quantity);
                     }
-                }
-            }
-            CartOp::Remove { product_id, quantity } => {
-                if let Some(id) = product_id
-                    && let Some(pos) = self.items.iter().position(|i| &i.product_id == id)
-                {
-                    let item = &mut self.items[pos];
-                    match quantity {
-                        Some(q) if *q < item.quantity => item.quantity -= q,
-                        _ => {
-                            self.items.remove(pos);
-                        }
-                    }
-                }
-            }
-            CartOp::Show { currency, checkout_url, items } => {
-                if currency.is_some() {
-                    self.currency.clone_from(currency);
-                }
-                if checkout_url.is_some() {
-                    self.checkout_url.clone_from(checkout_url);
-                }
-                if let Some(items) = items {
-                    self.items.clear();
-                    self.items.extend(items.iter().map(|i| CartItem::clone(i)));
+                    None if items.len() < CART_ITEMS_MAX => items.push(L::of(item, item.quantity)),
+                    None => {}
                 }
             }
         }
-        self.updated_at = Some(ts);
+        CartOp::Remove { product_id, quantity } => {
+            if let Some(id) = product_id
+                && let Some(pos) = items.iter().position(|i| i.product_id() == id)
+            {
+                let left = items[pos].quantity();
+                match quantity {
+                    Some(q) if *q < *left => *left -= q,
+                    _ => {
+                        items.remove(pos);
+                    }
+                }
+            }
+        }
+        CartOp::Show { currency: c, checkout_url: url, items: list } => {
+            if c.is_some() {
+                currency.set(c);
+            }
+            if url.is_some() {
+                checkout_url.set(url);
+            }
+            if let Some(list) = list {
+                items.clear();
+                items.extend(list.iter().map(|i| L::of(i, i.quantity)));
+            }
+        }
     }
 }
 
@@ -188,11 +246,18 @@ impl CartLog {
     /// [`crate::Computed::cart_since`] after it.
     pub fn late(&mut self, ts: Timestamp, op: CartOp, since: Option<Timestamp>) -> Cart {
         self.insert(ts, op, since);
-        let mut cart = Cart::default();
-        for (t, op) in &self.steps {
-            cart.apply(op, *t);
+        // Lines stay shared with the log until the end: a long log is folded without copying every item it adds.
+        let mut items: Vec<(&Arc<CartItem>, i64)> = Vec::new();
+        let (mut currency, mut checkout_url): (Option<&String>, Option<&String>) = (None, None);
+        for (_, op) in &self.steps {
+            fold_step(&mut items, &mut currency, &mut checkout_url, op);
         }
-        cart
+        Cart {
+            items: items.into_iter().map(|(item, quantity)| CartItem::of(item, quantity)).collect(),
+            updated_at: self.steps.last().map(|(t, _)| *t),
+            checkout_url: checkout_url.cloned(),
+            currency: currency.cloned(),
+        }
     }
 
     /// Bytes held, roughly (inline and heap).

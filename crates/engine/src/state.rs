@@ -16,6 +16,8 @@ use crate::{ContactRef, DEDUPE_WINDOW, EngineError, IngestOutcome};
 
 /// Cached product keys are dropped once there are more than this many.
 const KEY_CACHE_MAX: usize = 1_000_000;
+/// Events of the log a start's replay reads at a time (`State::replay_unwritten`): some 10 MB of them.
+const REPLAY_PAGE_EVENTS: usize = 10_000;
 
 pub struct State {
     /// The write transaction, handed out per aggregate (`crate::stores`).
@@ -190,16 +192,29 @@ impl State {
     /// The customer events a stop left out of their contacts' rows (`crate::row_wait`), folded into the
     /// profiles again in log order with the identities they gave them, and written by the load's commit. None
     /// were trusted consent claims (those are written at once), so they are folded as untrusted.
+    /// Read a page at a time ([`REPLAY_PAGE_EVENTS`]): a wait of [`crate::row_wait::ROW_WAIT_MAX`] at full load
+    /// leaves a million and more events to replay, which held at once would take gigabytes.
     fn replay_unwritten(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        let events = self.w.writer().unwritten_events()?;
-        for (stored, seq, ev) in &events {
-            self.w.writer().relist_event(*stored, *seq)?;
-            let id = self.follow(*stored);
-            let Some(ws) = self.identity.contacts.workspace_of(&id) else { continue };
-            self.identity.reattach(self.w.writer(), ws, id, ev)?;
-            self.update_profile(id, ev, false, now)?;
-            self.score_event(ws, id, ev, now)?;
-            self.mark_dirty(id);
+        let (mut after, mut replayed) = (None, 0usize);
+        loop {
+            let page = self.w.writer().unwritten_events(after, REPLAY_PAGE_EVENTS)?;
+            for (stored, seq, ev) in &page.events {
+                self.w.writer().relist_event(*stored, *seq)?;
+                let id = self.follow(*stored);
+                let Some(ws) = self.identity.contacts.workspace_of(&id) else { continue };
+                self.identity.reattach(self.w.writer(), ws, id, ev)?;
+                self.update_profile(id, ev, false, now)?;
+                self.score_event(ws, id, ev, now)?;
+                self.mark_dirty(id);
+            }
+            replayed += page.events.len();
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(events = replayed, "replayed the events whose contact rows were not written");
         }
         Ok(())
     }

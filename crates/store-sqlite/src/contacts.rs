@@ -35,10 +35,10 @@ impl ContactWrites for SqliteWriter {
         Ok(())
     }
 
-    fn unwritten_events(&mut self) -> Result<Vec<(ContactId, i64, kairos_domain::Event)>> {
+    fn unwritten_events(&mut self, after: Option<i64>, max: usize) -> Result<kairos_store::write::UnwrittenEvents> {
         // The committer's connection: from now on its commits record the replay mark (clearing this one).
         self.keeps_rows = true;
-        crate::written_later::unwritten(&self.conn)
+        crate::written_later::unwritten(&self.conn, &mut self.replay_listed, after, max)
     }
 
     fn relist_event(&mut self, contact: ContactId, seq: i64) -> Result<()> {

@@ -128,6 +128,7 @@ impl SqliteStore {
             keys: event_keys::Tail::default(),
             replay_mark: None,
             keeps_rows: false,
+            replay_listed: Default::default(),
             wal: wal_path(&self.path),
         })
     }
@@ -217,6 +218,9 @@ pub struct SqliteWriter {
     /// Whether this connection is the committer's, which leaves rows for later and replays them: only it
     /// records the replay mark (any other writer's commit knows nothing of waiting rows).
     pub(crate) keeps_rows: bool,
+    /// During a start's replay, read a page at a time: the last sequence each contact's stored lists hold, read
+    /// once per contact for the whole replay (`written_later::unwritten`).
+    pub(crate) replay_listed: std::collections::HashMap<i64, i64>,
     /// The database's WAL file, flushed by [`Writer::durable_later`]'s answer.
     wal: PathBuf,
 }

@@ -11,10 +11,11 @@
 
 use std::collections::HashMap;
 
-use kairos_domain::{ContactId, Event};
+use kairos_domain::ContactId;
 use kairos_store::Result;
 use kairos_store::codec::readable_event;
-use rusqlite::{Connection, OptionalExtension};
+use kairos_store::write::UnwrittenEvents;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Db;
 use crate::contact_events::{self, Pending};
@@ -39,18 +40,39 @@ pub(crate) fn record(conn: &Connection, pending: &Pending, written: &mut Option<
 }
 
 /// The customer events no contact row lists yet (left by a stop that did not write every row), oldest first,
-/// with their contacts and sequences.
-pub(crate) fn unwritten(conn: &Connection) -> Result<Vec<(ContactId, i64, Event)>> {
-    let after: Option<i64> =
-        conn.query_row("SELECT seq FROM replay_from WHERE id = 1", [], |r| r.get(0)).optional().db()?;
-    let Some(after) = after else { return Ok(Vec::new()) };
-    let mut stmt =
-        conn.prepare("SELECT seq, contact_id, data FROM events WHERE seq > ?1 AND system IS NULL ORDER BY seq").db()?;
-    let mut rows = stmt.query([after]).db()?;
-    let mut listed: HashMap<i64, i64> = HashMap::new();
-    let mut out = Vec::new();
+/// with their contacts and sequences: a page of those after `after` (None: after the replay mark), at most `max`
+/// of the log's events looked at, so a replay of a long wait never holds every event at once. `listed` keeps
+/// the last sequence each contact's stored lists hold from one page to the next (a replay writes no list until
+/// its load's commit, so they hold for the whole replay).
+pub(crate) fn unwritten(
+    conn: &Connection,
+    listed: &mut HashMap<i64, i64>,
+    after: Option<i64>,
+    max: usize,
+) -> Result<UnwrittenEvents> {
+    let after = match after {
+        Some(seq) => seq,
+        None => {
+            *listed = HashMap::new();
+            let mark: Option<i64> =
+                conn.query_row("SELECT seq FROM replay_from WHERE id = 1", [], |r| r.get(0)).optional().db()?;
+            let Some(mark) = mark else { return Ok(UnwrittenEvents::default()) };
+            tracing::info!(after = mark, "replaying the events whose contact rows were not written");
+            mark
+        }
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, contact_id, data FROM events WHERE seq > ?1 AND system IS NULL ORDER BY seq LIMIT ?2",
+        )
+        .db()?;
+    let mut rows = stmt.query(params![after, max as i64]).db()?;
+    let mut page = UnwrittenEvents::default();
+    let mut looked_at = 0;
     while let Some(r) = rows.next().db()? {
         let (seq, contact): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
+        looked_at += 1;
+        page.next = Some(seq);
         let last = match listed.get(&contact) {
             Some(&last) => last,
             None => {
@@ -62,17 +84,18 @@ pub(crate) fn unwritten(conn: &Connection) -> Result<Vec<(ContactId, i64, Event)
             continue;
         }
         let data = r.get_ref(2).db()?.as_str().map_err(|e| crate::corrupt("event", e))?;
-        out.extend(readable_event(seq, data).map(|ev| (ContactId(contact), seq, ev)));
+        page.events.extend(readable_event(seq, data).map(|ev| (ContactId(contact), seq, ev)));
     }
-    if !out.is_empty() {
-        tracing::info!(events = out.len(), after, "replaying events whose contact rows were not written");
+    if looked_at < max {
+        page.next = None;
+        *listed = HashMap::new();
     }
-    Ok(out)
+    Ok(page)
 }
 
 #[cfg(test)]
 mod tests {
-    use kairos_domain::{Contact, JsonMap, Timestamp, WorkspaceId};
+    use kairos_domain::{Contact, Event, JsonMap, Timestamp, WorkspaceId};
     use kairos_store::{Store, Writer};
 
     use super::*;
@@ -105,6 +128,19 @@ mod tests {
 
     fn seqs(events: &[(ContactId, i64, Event)]) -> Vec<(i64, i64)> {
         events.iter().map(|(c, s, _)| (c.0, *s)).collect()
+    }
+
+    /// Every event to replay, read `max` of the log's events a page.
+    fn unwritten_by(w: &mut dyn Writer, max: usize) -> Vec<(ContactId, i64, Event)> {
+        let (mut all, mut after) = (Vec::new(), None);
+        loop {
+            let page = w.unwritten_events(after, max).unwrap();
+            all.extend(page.events);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return all,
+            }
+        }
     }
 
     /// A waiting row keeps its events' list across commits and the replay mark names its first event; a crash
@@ -149,8 +185,13 @@ mod tests {
         // The crash: the waiting lists are gone with the writer; the events are in the log.
         let mut w = store.writer().unwrap();
         w.begin().unwrap();
-        let events = w.unwritten_events().unwrap();
+        let events = unwritten_by(&mut *w, 1_000);
         assert_eq!(seqs(&events), [(1, 3), (1, 5), (2, 6)]);
+        // A page at a time, whatever the page's size: the same events (seq 4 is b's and listed; 1 and 2 before the
+        // mark).
+        for max in [1, 2, 3] {
+            assert_eq!(seqs(&unwritten_by(&mut *w, max)), seqs(&events), "pages of {max}");
+        }
         for (c, s, _) in &events {
             w.relist_event(*c, *s).unwrap();
         }
@@ -161,7 +202,7 @@ mod tests {
         assert_eq!(w.contact_events_ordered(a).unwrap().len(), 3);
         assert_eq!(w.contact_events_ordered(b).unwrap().len(), 3);
         w.begin().unwrap();
-        assert!(w.unwritten_events().unwrap().is_empty());
+        assert!(unwritten_by(&mut *w, 1_000).is_empty());
         w.rollback().unwrap();
     }
 
@@ -182,7 +223,7 @@ mod tests {
         w.rollback().unwrap();
         assert_eq!(mark(&store), Some(0));
         w.begin().unwrap();
-        assert_eq!(seqs(&w.unwritten_events().unwrap()), [(1, 1)], "the rolled-back event was never stored");
+        assert_eq!(seqs(&unwritten_by(&mut *w, 1)), [(1, 1)], "the rolled-back event was never stored");
         w.rollback().unwrap();
     }
 }

@@ -98,9 +98,11 @@ pub trait ContactWrites {
         Err(crate::StoreError::Corrupt("this store writes every changed contact at commit".into()))
     }
     /// The customer events whose contact rows a stop left unwritten ([`Self::write_later`]), oldest first, each
-    /// with its contact and sequence. None by default.
-    fn unwritten_events(&mut self) -> Result<Vec<(ContactId, i64, Event)>> {
-        Ok(Vec::new())
+    /// with its contact and sequence, a page at a time: those after sequence `after` (None: from the first one
+    /// to replay), at most `max` of the log's events looked at. None by default.
+    fn unwritten_events(&mut self, after: Option<i64>, max: usize) -> Result<UnwrittenEvents> {
+        let _ = (after, max);
+        Ok(UnwrittenEvents::default())
     }
     /// One of [`Self::unwritten_events`] is the contact's again, as if inserted in this transaction: the contact's
     /// reads see it from now on and its row, written next, lists it (replayed one by one, so that folding an
@@ -109,6 +111,15 @@ pub trait ContactWrites {
         let _ = (contact, seq);
         Ok(())
     }
+}
+
+/// A page of [`ContactWrites::unwritten_events`].
+#[derive(Debug, Default)]
+pub struct UnwrittenEvents {
+    /// The events to replay, oldest first, each with its contact and sequence.
+    pub events: Vec<(ContactId, i64, Event)>,
+    /// The sequence the next page continues after; None: this was the last page.
+    pub next: Option<i64>,
 }
 
 /// Segment definitions, memberships and size samples.
