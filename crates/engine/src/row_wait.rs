@@ -108,6 +108,9 @@ mod tests {
         Timestamp::from_micros(s * 1_000_000)
     }
 
+    /// The wait, in seconds.
+    const WAIT: i64 = ROW_WAIT_MAX.as_micros() / 1_000_000;
+
     #[test]
     fn a_row_waits_from_its_first_change_until_the_wait_is_over() {
         let mut w = WaitingRows::default();
@@ -115,11 +118,11 @@ mod tests {
         w.wait(ContactId(1), at(105));
         w.wait(ContactId(2), at(104));
         let mut out = Vec::new();
-        w.take_due(at(109), &mut out);
+        w.take_due(at(100 + WAIT - 1), &mut out);
         assert!(out.is_empty());
-        w.take_due(at(110), &mut out);
+        w.take_due(at(100 + WAIT), &mut out);
         assert_eq!(out, [ContactId(1)], "from the first change, not the last");
-        w.take_due(at(200), &mut out);
+        w.take_due(at(200 + WAIT), &mut out);
         assert_eq!(out, [ContactId(1), ContactId(2)]);
         assert_eq!(w.len(), 0);
     }
@@ -131,9 +134,9 @@ mod tests {
         w.written(&ContactId(1));
         w.wait(ContactId(1), at(108));
         let mut out = Vec::new();
-        w.take_due(at(110), &mut out);
+        w.take_due(at(100 + WAIT), &mut out);
         assert!(out.is_empty(), "the entry of the first wait is stale");
-        w.take_due(at(118), &mut out);
+        w.take_due(at(108 + WAIT), &mut out);
         assert_eq!(out, [ContactId(1)]);
     }
 
