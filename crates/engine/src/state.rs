@@ -192,6 +192,7 @@ impl State {
     /// The customer events a stop left out of their contacts' rows (`crate::row_wait`), folded into the
     /// profiles again in log order with the identities they gave them, and written by the load's commit. None
     /// were trusted consent claims (those are written at once), so they are folded as untrusted.
+    ///
     /// Read a page at a time ([`REPLAY_PAGE_EVENTS`]): a wait of [`crate::row_wait::ROW_WAIT_MAX`] at full load
     /// leaves a million and more events to replay, which held at once would take gigabytes.
     fn replay_unwritten(&mut self, now: Timestamp) -> Result<(), EngineError> {

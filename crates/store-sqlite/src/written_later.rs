@@ -61,10 +61,9 @@ pub(crate) fn unwritten(
             mark
         }
     };
+    // Not cached: read only by a start, it would take a place of the committer's statements in the cache.
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq, contact_id, data FROM events WHERE seq > ?1 AND system IS NULL ORDER BY seq LIMIT ?2",
-        )
+        .prepare("SELECT seq, contact_id, data FROM events WHERE seq > ?1 AND system IS NULL ORDER BY seq LIMIT ?2")
         .db()?;
     let mut rows = stmt.query(params![after, max as i64]).db()?;
     let mut page = UnwrittenEvents::default();
