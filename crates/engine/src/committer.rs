@@ -173,9 +173,9 @@ fn apply_group(
                     ticks.extend(reply);
                 }
                 // Every waiting contact row is written before the engine stops (`crate::row_wait`).
-                Op::Shutdown => state.identity.waiting.settle(),
+                Op::Shutdown => state.identity.settle(),
                 Op::Settle { reply } => {
-                    state.identity.waiting.settle();
+                    state.identity.settle();
                     settles.push(reply);
                 }
                 Op::SettleContacts { ws, contacts, reply } => {

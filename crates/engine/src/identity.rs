@@ -21,6 +21,13 @@ use crate::sharded::{ShardedMap, ShardedSet};
 const KEY_CACHE_MAX: usize = 1_000_000;
 /// Anonymous ids listed on a profile; more are still resolvable, just not listed.
 const ANONYMOUS_IDS_LISTED_MAX: usize = 50;
+/// How long the identity bindings events make may wait for a commit that writes them all, sorted
+/// (`kairos_store_sqlite`'s `bindings`): one page of `identities` then takes many. Measured on the anchor's
+/// first minutes (100 000 shoppers arriving): 2 s lifts them ~1.1×; 5 s no more, with 100 000 bindings written
+/// in one commit (a 190 ms batch).
+const BINDINGS_WAIT_MAX: kairos_domain::Duration = kairos_domain::Duration::from_secs(2);
+/// Bindings kept at most before they are written whatever their wait (~100 bytes each in the store's map).
+const BINDINGS_WAITING_MAX: usize = 200_000;
 /// Merge pointers followed before giving up (a chain this long is a bug, not a customer).
 const REDIRECT_HOPS_MAX: usize = 64;
 
@@ -130,6 +137,18 @@ fn take_claim(contact: &mut Contact, kind: IdentityKind, value: &str, force: boo
     took
 }
 
+/// How [`Identity::attach`] binds a claim.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bind {
+    /// The store binds it to this contact already: nothing to write.
+    Bound,
+    /// Unbound, claimed by an ingested event logged in this transaction: the store may keep the binding for a
+    /// later commit (a replay binds it again from the log).
+    Logged,
+    /// Unbound, and no event tells it again: written at once.
+    Now,
+}
+
 /// Values of one kind looked up in one statement at most (a group's identities, [`Identity::prefetch`]).
 const PREFETCH_VALUES_MAX: usize = 1_000;
 
@@ -189,6 +208,10 @@ pub(crate) struct Identity {
     through: std::collections::HashSet<ContactId>,
     /// Contacts whose rows wait for a later commit.
     pub(crate) waiting: crate::row_wait::WaitingRows,
+    /// When the commit that first found identity bindings kept by the store ran (None: none kept).
+    bindings_since: Option<Timestamp>,
+    /// Every kept binding is written by the next commit (a stop, a reader settling).
+    bindings_due: bool,
     /// Contacts' cart events since their last order, so a late cart event needs no read of the store.
     pub(crate) carts: crate::cart_log::CartLogs,
     /// Contacts the load read from their JSON (no verified packed form: a store written before the packed column,
@@ -233,6 +256,8 @@ impl Identity {
             dirty_set: Default::default(),
             through: Default::default(),
             waiting: Default::default(),
+            bindings_since: None,
+            bindings_due: false,
             carts: Default::default(),
             repack,
         })
@@ -259,6 +284,36 @@ impl Identity {
         for id in ids {
             self.carts.forget(*id);
         }
+    }
+
+    /// Every waiting row and kept identity binding is to be written (a stop, a reader that settles).
+    pub(crate) fn settle(&mut self) {
+        self.waiting.settle();
+        self.bindings_due = true;
+    }
+
+    /// Before a commit: writes the identity bindings the store kept once the first has waited
+    /// [`BINDINGS_WAIT_MAX`], there are [`BINDINGS_WAITING_MAX`], or a settle asks.
+    pub(crate) fn write_bindings<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let kept = w.identities_waiting();
+        if kept == 0 {
+            self.bindings_since = None;
+            self.bindings_due = false;
+            return Ok(());
+        }
+        let since = *self.bindings_since.get_or_insert(now);
+        if std::mem::take(&mut self.bindings_due)
+            || kept >= BINDINGS_WAITING_MAX
+            || now.saturating_sub(BINDINGS_WAIT_MAX) >= since
+        {
+            w.write_identities()?;
+            self.bindings_since = None;
+        }
+        Ok(())
     }
 
     /// Writes the contacts changed in this transaction, except those changed only by folding their own events
@@ -304,7 +359,8 @@ impl Identity {
         now: Timestamp,
     ) -> Result<ContactId, EngineError> {
         let id = self.create_contact(ws, now);
-        self.attach(w, ws, id, &Claim { kind, value: Cow::Owned(value), found: None, force: false }, true)?;
+        // No event tells this binding again after a crash: written at once.
+        self.attach(w, ws, id, &Claim { kind, value: Cow::Owned(value), found: None, force: false }, Bind::Now)?;
         Ok(id)
     }
 
@@ -420,8 +476,13 @@ impl Identity {
         kind: IdentityKind,
         value: &str,
         id: ContactId,
+        how: Bind,
     ) -> Result<(), EngineError> {
-        w.set_identity(ws, kind, value, id)?;
+        if how == Bind::Logged && w.writes_contacts_later() {
+            w.bind_identity_later(ws, kind, value, id)?;
+        } else {
+            w.set_identity(ws, kind, value, id)?;
+        }
         let key = IdentKey::of(ws, kind, value);
         self.absent.remove(&key);
         self.identities.insert(key, id);
@@ -498,7 +559,8 @@ impl Identity {
             if owner.is_some_and(|o| o != primary) {
                 continue; // belongs to someone this event could not merge with
             }
-            self.attach(w, ws, primary, c, owner.is_none())?;
+            let how = if owner.is_none() { Bind::Logged } else { Bind::Bound };
+            self.attach(w, ws, primary, c, how)?;
         }
         Ok(primary)
     }
@@ -514,14 +576,14 @@ impl Identity {
         Ok(self.contact_mut(w, id)?.user_id.as_deref().is_none_or(|u| u == user))
     }
 
-    /// Gives contact `id` the identity claim `c` names (`unbound`: the store binds it to nobody yet).
+    /// Gives contact `id` the identity claim `c` names, binding it as `how` says.
     fn attach<W: IdentityStore + ?Sized>(
         &mut self,
         w: &mut W,
         ws: WorkspaceId,
         id: ContactId,
         c: &Claim,
-        unbound: bool,
+        how: Bind,
     ) -> Result<(), EngineError> {
         let took = take_claim(self.contact_mut(w, id)?, c.kind, &c.value, c.force);
         if took.changed {
@@ -536,16 +598,17 @@ impl Identity {
         }
         // An identity already found resolving to this contact is left as stored: rewriting its row on every
         // identify that repeats an address dirtied a random page of `identities` per event (issue 17).
-        if unbound && took.bind {
-            self.bind(w, ws, c.kind, &c.value, id)?;
+        if how != Bind::Bound && took.bind {
+            self.bind(w, ws, c.kind, &c.value, id, how)?;
         }
         Ok(())
     }
 
     /// A start's replay of a stored event its contact's row did not take (`crate::row_wait`): the identity fields
-    /// [`Identity::attach`] gave the profile, for each claim the store binds to this contact. Bindings are written
-    /// at once and are the store's last word: a claim bound to someone else, or unbound since (an address that
-    /// changed later), is not this profile's to take.
+    /// [`Identity::attach`] gave the profile, for each claim the store binds to this contact or to nobody (a
+    /// binding kept for later that a stop lost, bound again). A claim bound to someone else is not this
+    /// profile's to take. Bindings are removed at once (an address replaced), so one unbound since is never
+    /// bound again by an event before the one that replaced it: that one is replayed after it and unbinds it.
     pub(crate) fn reattach<W: IdentityStore + ?Sized>(
         &mut self,
         w: &mut W,
@@ -553,9 +616,58 @@ impl Identity {
         id: ContactId,
         ev: &Event,
     ) -> Result<(), EngineError> {
-        for (kind, value, force) in claims_of(ev) {
-            if self.lookup(w, ws, kind, &value)? == Some(id) {
-                take_claim(self.contact_mut(w, id)?, kind, &value, force);
+        for (kind, value, force) in self.replayed_claims(w, ws, ev)? {
+            let owner = self.lookup(w, ws, kind, &value)?;
+            if owner.is_none() || owner == Some(id) {
+                let how = if owner.is_none() { Bind::Logged } else { Bind::Bound };
+                self.attach(w, ws, id, &Claim { kind, value, found: owner, force }, how)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The claims of a replayed event as [`Identity::resolve`] weighed them: an alias's previous id as a user id
+    /// when one is bound, else as an anonymous id.
+    fn replayed_claims<'e, W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        ev: &'e Event,
+    ) -> Result<Vec<(IdentityKind, Cow<'e, str>, bool)>, EngineError> {
+        let mut claims = claims_of(ev);
+        if ev.kind == EventKind::Alias
+            && let Some(prev) = &ev.previous_id
+        {
+            let user = self.lookup(w, ws, IdentityKind::UserId, prev)?.is_some();
+            claims.retain(|(kind, _, force)| !force || (*kind == IdentityKind::UserId) == user);
+        }
+        Ok(claims)
+    }
+
+    /// A start's replay of a stored event its contact's row lists (its profile took it): a claim of it bound to
+    /// nobody is a binding kept for later that a stop lost, bound again when the profile still holds it (an
+    /// address the profile replaced since is not).
+    pub(crate) fn rebind<W: IdentityStore + ?Sized>(
+        &mut self,
+        w: &mut W,
+        ws: WorkspaceId,
+        id: ContactId,
+        ev: &Event,
+    ) -> Result<(), EngineError> {
+        for (kind, value, force) in self.replayed_claims(w, ws, ev)? {
+            if self.lookup(w, ws, kind, &value)?.is_some() {
+                continue;
+            }
+            let c = self.contact_mut(w, id)?;
+            let holds = match kind {
+                // An alias's previous user id is kept only when bound (above).
+                IdentityKind::UserId => !force && c.user_id.as_deref() == Some(&*value),
+                IdentityKind::AnonymousId => true,
+                IdentityKind::Email => c.email.as_ref().map(Email::as_str) == Some(&*value),
+                IdentityKind::Phone => c.phone.as_ref().map(Phone::as_str) == Some(&*value),
+            };
+            if holds {
+                self.bind(w, ws, kind, &value, id, Bind::Logged)?;
             }
         }
         Ok(())

@@ -199,16 +199,21 @@ impl State {
         let (mut after, mut replayed) = (None, 0usize);
         loop {
             let page = self.w.writer().unwritten_events(after, REPLAY_PAGE_EVENTS)?;
-            for (stored, seq, ev) in &page.events {
-                self.w.writer().relist_event(*stored, *seq)?;
-                let id = self.follow(*stored);
+            for u in &page.events {
+                let (id, ev) = (self.follow(u.contact), &u.event);
                 let Some(ws) = self.identity.contacts.workspace_of(&id) else { continue };
+                if u.listed {
+                    // Its row took it; only the identity bindings it made may have been lost.
+                    self.identity.rebind(self.w.writer(), ws, id, ev)?;
+                    continue;
+                }
+                self.w.writer().relist_event(u.contact, u.seq)?;
                 self.identity.reattach(self.w.writer(), ws, id, ev)?;
                 self.update_profile(id, ev, false, now)?;
                 self.score_event(ws, id, ev, now)?;
                 self.mark_dirty(id);
+                replayed += 1;
             }
-            replayed += page.events.len();
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
@@ -217,6 +222,8 @@ impl State {
         if replayed > 0 {
             tracing::info!(events = replayed, "replayed the events whose contact rows were not written");
         }
+        // The bindings the replay made again are written by the load's commit.
+        self.identity.settle();
         Ok(())
     }
 
@@ -231,6 +238,7 @@ impl State {
         // Segment columns take every contact changed in the transaction once (`Segments::refresh`).
         self.segments.refresh(&self.identity.dirty, &self.identity.contacts);
         let dirty = self.identity.flush(self.w.writer(), now)?;
+        self.identity.write_bindings(self.w.writer(), now)?;
         let upserted = started.elapsed();
         self.persist_sizes(now)?;
         self.w.writer().commit()?;

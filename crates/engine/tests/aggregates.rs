@@ -16,10 +16,31 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
 enum Step {
-    Track { who: usize, anon: bool, name: usize, product: usize, qty: i64, price: i64, ts: i64 },
-    Identify { who: usize, ts: i64 },
-    Alias { who: usize, ts: i64 },
-    Duplicate { of: usize },
+    Track {
+        who: usize,
+        anon: bool,
+        name: usize,
+        product: usize,
+        qty: i64,
+        price: i64,
+        ts: i64,
+    },
+    Identify {
+        who: usize,
+        ts: i64,
+    },
+    /// An identify with an address of the person's own: it replaces the shared one (unbinding it).
+    Readdress {
+        who: usize,
+        ts: i64,
+    },
+    Alias {
+        who: usize,
+        ts: i64,
+    },
+    Duplicate {
+        of: usize,
+    },
 }
 
 const NAMES: &[&str] = &[
@@ -37,6 +58,7 @@ fn step() -> impl Strategy<Value = Step> {
         6 => (0..4usize, any::<bool>(), 0..NAMES.len(), 0..3usize, 1..4i64, 1..5000i64, 0..50i64)
             .prop_map(|(who, anon, name, product, qty, price, ts)| Step::Track { who, anon, name, product, qty, price, ts }),
         2 => (0..4usize, 0..50i64).prop_map(|(who, ts)| Step::Identify { who, ts }),
+        1 => (0..4usize, 0..50i64).prop_map(|(who, ts)| Step::Readdress { who, ts }),
         1 => (0..4usize, 0..50i64).prop_map(|(who, ts)| Step::Alias { who, ts }),
         1 => (0..100usize).prop_map(|of| Step::Duplicate { of }),
     ]
@@ -70,6 +92,11 @@ fn build(steps: &[Step]) -> Vec<Event> {
             Step::Identify { who, ts } => {
                 let mut e = event(n, EventKind::Identify, Some(format!("user-{who}")), Some(format!("anon-{who}")), ts);
                 e.traits = json!({"email": format!("p{}@example.com", who % 2)}).as_object().unwrap().clone();
+                e
+            }
+            Step::Readdress { who, ts } => {
+                let mut e = event(n, EventKind::Identify, Some(format!("user-{who}")), None, ts);
+                e.traits = json!({"email": format!("q{who}@example.com")}).as_object().unwrap().clone();
                 e
             }
             Step::Alias { who, ts } => {
@@ -184,8 +211,9 @@ enum Stop {
     Crash,
 }
 
-/// A profile's identity fields: (contact id, user id, email, listed anonymous ids).
-type Identities = (i64, Option<String>, Option<String>, Vec<String>);
+/// A profile's identity fields: (contact id, user id, email, listed anonymous ids); then every identity the
+/// steps can name with the contact it finds.
+type Identities = (Vec<(i64, Option<String>, Option<String>, Vec<String>)>, Vec<(String, Option<i64>)>);
 
 /// `run_case`, and when it restarts, its profiles' identity fields equal those of the same ingestion without a
 /// stop: a start's replay gives the profiles of waiting rows the identities their events gave them.
@@ -200,11 +228,7 @@ fn run_and_compare(steps: Vec<Step>, chunks: Vec<usize>, restart: Option<(usize,
 
 /// `restart`: after how many ingest calls the engine is stopped and started again on the same store (its
 /// in-memory state, such as the cart logs of `cart_log.rs`, then comes from the store).
-fn run_case(
-    steps: Vec<Step>,
-    chunks: Vec<usize>,
-    restart: Option<(usize, Stop)>,
-) -> Result<Vec<Identities>, TestCaseError> {
+fn run_case(steps: Vec<Step>, chunks: Vec<usize>, restart: Option<(usize, Stop)>) -> Result<Identities, TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let keys = store.create_workspace("t", Timestamp(0)).unwrap();
@@ -271,14 +295,29 @@ fn run_case(
             prop_assert_eq!(c.user_id.as_deref(), Some(want.as_str()));
         }
     }
+    use kairos_store::IdentityKind::{AnonymousId, Email, UserId};
+    let mut bound = Vec::new();
+    for who in 0..4 {
+        let names = [
+            (UserId, format!("user-{who}")),
+            (AnonymousId, format!("anon-{who}")),
+            (Email, format!("p{who}@example.com")),
+            (Email, format!("q{who}@example.com")),
+        ];
+        for (kind, value) in names {
+            let found = engine.read(|r| r.contact_by_identity(ws, kind, &value)).unwrap().map(|c| c.id.0);
+            bound.push((value, found));
+        }
+    }
     engine.shutdown();
-    Ok(contacts
+    let profiles = contacts
         .iter()
         .map(|c| {
             let email = c.email.as_ref().map(|e| e.as_str().to_string());
             (c.id.0, c.user_id.clone(), email, c.anonymous_ids.clone())
         })
-        .collect())
+        .collect();
+    Ok((profiles, bound))
 }
 
 proptest! {
@@ -303,8 +342,10 @@ fn identities_given_after_a_row_was_written_survive_a_crash() {
         Step::Identify { who: 1, ts: 3 },
         Step::Track { who: 1, anon: false, name: 2, product: 1, qty: 1, price: 300, ts: 4 },
         Step::Alias { who: 2, ts: 5 },
+        Step::Readdress { who: 1, ts: 6 },
+        Step::Identify { who: 3, ts: 7 },
     ];
-    for at in 1..=4 {
+    for at in 1..=6 {
         run_and_compare(steps.clone(), vec![1], Some((at, Stop::Crash))).unwrap();
     }
 }

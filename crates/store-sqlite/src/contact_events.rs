@@ -9,8 +9,12 @@
 //!   numbers as LEB128 deltas. Written with the profile's upsert: no page beyond the one already written.
 //! - `contact_event_chunks`: older lists, spilled from the row when it fills (one row per [`ROW_SEQS_MAX`]
 //!   events of a contact) and the lists a merge moves to the survivor.
-//! - Kairos's own events (`system = 1`: sends, opens, flow entries) leave the profile alone and its row
-//!   unwritten (a burst of timers writes no contact row), so they keep a partial index by contact.
+//! - Kairos's own events (sends, opens, flow entries, stage changes) leave the profile alone and its row
+//!   unwritten (a burst of timers writes no contact row), so they keep a partial index by contact
+//!   (`system = 1`). One whose contact's row the same transaction writes anyway (a lifecycle stage change: a
+//!   tenth of the WAL's pages while 100 000 shoppers arrive) joins that row's list instead and is stored as
+//!   `system = 2`, outside the index ([`Pending::note_system`]); those whose row is not written enter the
+//!   index at commit ([`flush`]).
 //!
 //! Everything stays in the database and changes inside the writer's transaction, so a reader's snapshot sees
 //! the lists and the events they name together, and a restart has nothing to rebuild. Inside a group the writer
@@ -47,6 +51,10 @@ pub(crate) struct Pending {
     later: HashMap<i64, Vec<i64>>,
     /// (first sequence, contact) of every list in `later`: the first is where a replay after a crash starts.
     oldest: BTreeSet<(i64, i64)>,
+    /// Kairos's own events of the open transaction (stored as `system = 2`): listed with their contact's row if
+    /// this transaction writes it, else put in the partial index at commit. Never kept for later (a start's
+    /// replay relists customer events only).
+    system: HashMap<i64, Vec<i64>>,
 }
 
 impl Pending {
@@ -57,24 +65,37 @@ impl Pending {
         }
     }
 
-    /// Everything pending for `contact`, ascending (its row is being written).
+    /// One of Kairos's own events, stored outside the partial index (see the module).
+    pub(crate) fn note_system(&mut self, contact: ContactId, seq: i64) {
+        self.system.entry(contact.0).or_default().push(seq);
+    }
+
+    /// Everything pending for `contact` (its row is being written), customer events ascending, then its own.
     pub(crate) fn take(&mut self, contact: ContactId) -> Option<Vec<i64>> {
         let later = self.later.remove(&contact.0);
         if let Some(&first) = later.as_ref().and_then(|l| l.first()) {
             self.oldest.remove(&(first, contact.0));
         }
-        match (later, self.now.remove(&contact.0)) {
+        let customer = match (later, self.now.remove(&contact.0)) {
             (Some(mut l), Some(n)) => {
                 l.extend(n);
                 Some(l)
             }
             (l, n) => l.or(n),
+        };
+        match (customer, self.system.remove(&contact.0)) {
+            (Some(mut c), Some(s)) => {
+                c.extend(s);
+                Some(c)
+            }
+            (c, s) => c.or(s),
         }
     }
 
     pub(crate) fn of(&self, contact: ContactId) -> Vec<i64> {
         let mut out = self.later.get(&contact.0).cloned().unwrap_or_default();
         out.extend(self.now.get(&contact.0).map_or(&[][..], Vec::as_slice));
+        out.extend(self.system.get(&contact.0).map_or(&[][..], Vec::as_slice));
         out
     }
 
@@ -104,6 +125,7 @@ impl Pending {
         self.now.clear();
         self.later.clear();
         self.oldest.clear();
+        self.system.clear();
     }
 }
 
@@ -189,6 +211,13 @@ fn appended(conn: &Connection, contact: ContactId, mut all: Vec<i64>, new: Vec<i
 /// Before `COMMIT`: the lists of contacts whose row this group did not write (an event that left the profile
 /// unchanged, or a contact without a row) go into the row, or into a chunk of their own.
 pub(crate) fn flush(conn: &Connection, pending: &mut Pending) -> Result<()> {
+    // Kairos's own events whose contact's row this transaction did not write: into the partial index.
+    for (_, seqs) in pending.system.drain() {
+        let mut stmt = conn.prepare_cached("UPDATE events SET system = 1 WHERE seq = ?1").db()?;
+        for seq in seqs {
+            stmt.execute([seq]).db()?;
+        }
+    }
     for (contact, mut seqs) in pending.drain() {
         let Some(current) = row_list(conn, contact)? else {
             insert_chunk(conn, contact, &mut seqs)?;
@@ -249,8 +278,12 @@ const REBUILD_RANGE_EVENTS: i64 = 1 << 20;
 /// `kairos migrate` copied events into this store. Lists already written are replaced. The log is read in
 /// sequence ranges (rows in file order, memory bounded), each range giving each of its contacts one chunk.
 pub(crate) fn rebuild(conn: &Connection) -> Result<()> {
-    conn.execute_batch("DELETE FROM contact_event_chunks; UPDATE contacts SET events = NULL WHERE events IS NOT NULL;")
-        .db()?;
+    // Kairos's own events listed in rows go back into the partial index: the lists built here are customers'.
+    conn.execute_batch(
+        "DELETE FROM contact_event_chunks; UPDATE contacts SET events = NULL WHERE events IS NOT NULL;
+         UPDATE events SET system = 1 WHERE system = 2;",
+    )
+    .db()?;
     let last: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()?;
     let mut stmt =
         conn.prepare("SELECT contact_id, seq FROM events WHERE seq >= ?1 AND seq < ?2 AND system IS NULL").db()?;
@@ -311,6 +344,52 @@ mod tests {
         assert_eq!(seqs_of(&conn, ContactId(8), &[]).unwrap(), [r]);
         rebuild(&conn).unwrap();
         assert_eq!(seqs_of(&conn, ContactId(7), &[]).unwrap().len(), 4, "a second rebuild replaces the lists");
+    }
+
+    /// Kairos's own events: listed in their contact's row when the transaction writes it (outside the partial
+    /// index), indexed at commit otherwise, and kept out of a waiting row; a contact's reads find them all either
+    /// way, and a rebuild puts the listed ones back in the index.
+    #[test]
+    fn own_events_ride_in_a_row_written_anyway_else_in_the_index() {
+        use kairos_domain::{Contact, Event, JsonMap, Timestamp};
+        use kairos_store::Store as _;
+        use kairos_store::write::{ContactWrites as _, EventWrites as _};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let keys = store.create_workspace("t", Timestamp(0)).unwrap();
+        let ws = store.workspaces().unwrap().into_iter().find(|w| w.1 == keys.id).unwrap().0;
+        let (a, b, c) = (ContactId(1), ContactId(2), ContactId(3));
+        let own =
+            |seq: i64| Event::system("Lifecycle Stage Changed", format!("m{seq}"), JsonMap::new(), Timestamp(seq));
+        let mut w = store.sqlite_writer().unwrap();
+        kairos_store::Writer::begin(&mut w).unwrap();
+        for (seq, contact) in [(1, a), (2, b), (3, c)] {
+            let e = own(seq);
+            w.insert_event(ws, contact, seq, &e, &serde_json::to_string(&e).unwrap()).unwrap();
+        }
+        // a's row is written by this transaction, b's waits (a customer event of it too), c's is not written.
+        let mut e = own(4);
+        e.system = false;
+        w.insert_event(ws, b, 4, &e, &serde_json::to_string(&e).unwrap()).unwrap();
+        w.upsert_contacts(&[&Contact::new(a, ws, Timestamp(0))]).unwrap();
+        w.write_later(&[b]).unwrap();
+        kairos_store::Writer::commit(&mut w).unwrap();
+        let conn = store.connect(true).unwrap();
+        let flag = |seq: i64| -> Option<i64> {
+            conn.query_row("SELECT system FROM events WHERE seq = ?1", [seq], |r| r.get(0)).unwrap()
+        };
+        assert_eq!((flag(1), flag(2), flag(3), flag(4)), (Some(2), Some(1), Some(1), None));
+        assert_eq!(listed(&conn, a).unwrap(), [1], "listed in the row written anyway");
+        assert!(listed(&conn, b).unwrap().is_empty(), "a waiting row takes no event of Kairos's own");
+        for (contact, want) in [(a, vec![1]), (b, vec![2, 4]), (c, vec![3])] {
+            let found: Vec<i64> = w.contact_events_ordered(contact).unwrap().iter().map(|e| e.timestamp.0).collect();
+            assert_eq!(found, want, "contact {contact}");
+        }
+        drop(w);
+        let rw = store.connect(false).unwrap();
+        rebuild(&rw).unwrap();
+        assert_eq!(flag(1), Some(1), "a rebuild indexes them again");
+        assert_eq!(seqs_of(&rw, a, &[]).unwrap(), [1]);
     }
 
     #[test]

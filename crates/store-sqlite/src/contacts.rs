@@ -92,6 +92,8 @@ impl ContactWrites for SqliteWriter {
     }
 
     fn mark_merged(&mut self, loser: ContactId, survivor: ContactId, at: Timestamp) -> Result<()> {
+        // A replay would bind the loser's claims by the survivor's fields: the kept bindings go in first.
+        self.bindings.write(&self.conn)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -136,6 +138,10 @@ impl ContactWrites for SqliteWriter {
     }
 
     fn lookup_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<ContactId>> {
+        // A kept binding names a live contact: a merge writes the kept ones first (`crate::bindings`).
+        if let Some(c) = self.bindings.get(ws, kind, value) {
+            return Ok(Some(c));
+        }
         // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
         let mut stmt = self
             .conn
@@ -159,7 +165,33 @@ impl ContactWrites for SqliteWriter {
         Ok(())
     }
 
+    fn bind_identity_later(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+        contact: ContactId,
+    ) -> Result<()> {
+        self.keeps_rows = true;
+        let last = match self.last_seq {
+            Some(s) => s,
+            None => self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()?,
+        };
+        self.last_seq = Some(last);
+        self.bindings.bind(ws, kind, value, contact, last);
+        Ok(())
+    }
+
+    fn identities_waiting(&self) -> usize {
+        self.bindings.len()
+    }
+
+    fn write_identities(&mut self) -> Result<()> {
+        self.bindings.write(&self.conn)
+    }
+
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()> {
+        self.bindings.remove(ws, kind, value);
         self.conn
             .prepare_cached("DELETE FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")
             .db()?
@@ -240,6 +272,11 @@ impl ContactReads for SqliteReader<'_> {
     }
 
     fn contact_by_identity(&self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<Option<Contact>> {
+        // The committer's bindings not yet in the table first (`crate::bindings`): once removed from there, the
+        // table has them, for a statement that starts after.
+        if let Some(id) = self.conn.pool().bindings.get(ws, kind, value) {
+            return self.contact(ws, id);
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT contact_id FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")

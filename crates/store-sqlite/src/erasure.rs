@@ -66,6 +66,8 @@ impl ErasureWrites for SqliteWriter {
     }
 
     fn remove_identities_of(&mut self, ws: WorkspaceId, contacts: &[ContactId]) -> Result<Vec<(IdentityKind, String)>> {
+        // Deleted by contact: the kept bindings go in first (`crate::bindings`).
+        self.bindings.write(&self.conn)?;
         let mut stmt = self
             .conn
             .prepare_cached("DELETE FROM identities WHERE workspace_id = ?1 AND contact_id = ?2 RETURNING kind, value")
@@ -141,7 +143,13 @@ impl ErasureReads for SqliteReader<'_> {
                 r.get(0).map(ContactId)
             })
             .db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        let mut found = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
+        // The committer's bindings not yet in the table too (`crate::bindings`).
+        found.extend(self.conn.pool().bindings.with_prefix(ws, IdentityKind::AnonymousId, prefix, limit));
+        found.sort_unstable_by_key(|c| c.0);
+        found.dedup();
+        found.truncate(limit);
+        Ok(found)
     }
 
     fn audit_log(&self, ws: WorkspaceId, limit: usize) -> Result<Vec<AuditEntry>> {

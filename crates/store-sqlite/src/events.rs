@@ -85,16 +85,21 @@ impl EventWrites for SqliteWriter {
             e.timestamp.as_micros(),
             e.received_at.as_micros(),
             data,
-            e.system.then_some(1),
+            // Outside the partial index until the commit knows whether the contact's row lists it.
+            e.system.then_some(2),
         ])
         .db()?;
         self.keys.inserted(ws.0, seq, e.timestamp.as_micros(), e.name.as_deref());
-        // Kairos's own events are found through their partial index; a customer's go into the contact's list.
-        if !e.system {
+        self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        // A customer's events go into the contact's list; Kairos's own into it too when the transaction writes
+        // the contact's row, else into their partial index (`crate::contact_events`).
+        if e.system {
+            self.pending.note_system(contact, seq);
+        } else {
             self.pending.note(contact, seq);
-            if self.conn.is_autocommit() {
-                contact_events::flush(&self.conn, &mut self.pending)?;
-            }
+        }
+        if self.conn.is_autocommit() {
+            contact_events::flush(&self.conn, &mut self.pending)?;
         }
         if let Some(m) = MessageRef::of(e) {
             self.conn

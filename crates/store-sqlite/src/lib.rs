@@ -19,6 +19,7 @@ macro_rules! day_of_ts {
     };
 }
 
+mod bindings;
 mod campaigns;
 mod checkpoint;
 mod contact_events;
@@ -129,6 +130,8 @@ impl SqliteStore {
             replay_mark: None,
             keeps_rows: false,
             replay_listed: Default::default(),
+            bindings: bindings::Bindings::new(self.reads.bindings.clone()),
+            last_seq: None,
             wal: wal_path(&self.path),
         })
     }
@@ -221,6 +224,10 @@ pub struct SqliteWriter {
     /// During a start's replay, read a page at a time: the last sequence each contact's stored lists hold, read
     /// once per contact for the whole replay (`written_later::unwritten`).
     pub(crate) replay_listed: std::collections::HashMap<i64, i64>,
+    /// Identity bindings kept for a later commit (`bindings`).
+    pub(crate) bindings: bindings::Bindings,
+    /// The last event sequence in use (None: not known; read from the log when needed).
+    pub(crate) last_seq: Option<i64>,
     /// The database's WAL file, flushed by [`Writer::durable_later`]'s answer.
     wal: PathBuf,
 }
@@ -257,7 +264,7 @@ impl Writer for SqliteWriter {
             .and_then(|()| {
                 // Only the committer's connection knows which rows wait (`keeps_rows`).
                 if self.keeps_rows {
-                    written_later::record(&self.conn, &self.pending, &mut self.replay_mark)
+                    written_later::record(&self.conn, &self.pending, self.bindings.from(), &mut self.replay_mark)
                 } else {
                     Ok(())
                 }
@@ -267,6 +274,8 @@ impl Writer for SqliteWriter {
         if r.is_err() {
             self.replay_mark = None;
             self.keys.forget();
+        } else {
+            self.bindings.committed();
         }
         if self.conn.is_autocommit() {
             self.leave_gate();
@@ -280,6 +289,8 @@ impl Writer for SqliteWriter {
     }
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
+        self.bindings.clear();
+        self.last_seq = None;
         self.replay_mark = None;
         self.keys.forget();
         let r = if self.conn.is_autocommit() { Ok(()) } else { self.conn.execute_batch("ROLLBACK").db() };
@@ -292,6 +303,7 @@ impl Writer for SqliteWriter {
 
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
+        self.bindings.dropped();
         self.leave_gate();
     }
 }

@@ -12,6 +12,8 @@ use crate::corrupt;
 pub struct ReadPool {
     path: PathBuf,
     conns: Mutex<Vec<Connection>>,
+    /// The committer's identity bindings not yet in the table (`crate::bindings`), checked before it.
+    pub(crate) bindings: std::sync::Arc<crate::bindings::Shared>,
 }
 
 impl std::fmt::Debug for ReadPool {
@@ -23,7 +25,7 @@ impl std::fmt::Debug for ReadPool {
 impl ReadPool {
     pub(crate) fn new(path: PathBuf, size: usize) -> Result<Self> {
         let conns = (0..size.max(1)).map(|_| crate::connect(&path, true)).collect::<Result<Vec<_>>>()?;
-        Ok(ReadPool { path, conns: Mutex::new(conns) })
+        Ok(ReadPool { path, conns: Mutex::new(conns), bindings: Default::default() })
     }
 
     /// A reader on a pooled connection (a new one when all are busy).
@@ -54,6 +56,12 @@ pub(crate) struct Pooled<'a> {
     /// Always Some until dropped.
     conn: Option<Connection>,
     pool: &'a ReadPool,
+}
+
+impl Pooled<'_> {
+    pub(crate) fn pool(&self) -> &ReadPool {
+        self.pool
+    }
 }
 
 impl std::ops::Deref for Pooled<'_> {

@@ -14,16 +14,25 @@ use std::collections::HashMap;
 use kairos_domain::ContactId;
 use kairos_store::Result;
 use kairos_store::codec::readable_event;
-use kairos_store::write::UnwrittenEvents;
+use kairos_store::write::{Unwritten, UnwrittenEvents};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Db;
 use crate::contact_events::{self, Pending};
 
-/// Before `COMMIT`: records where a replay would start, when that changed since the last commit. `written` is
-/// what this connection last wrote (None: not known, as after a rollback).
-pub(crate) fn record(conn: &Connection, pending: &Pending, written: &mut Option<Option<i64>>) -> Result<()> {
-    let now = pending.listed_through();
+/// Before `COMMIT`: records where a replay would start, when that changed since the last commit: the earlier of
+/// the rows' mark and `bindings` (where the kept identity bindings' events start, `crate::bindings`). `written`
+/// is what this connection last wrote (None: not known, as after a rollback).
+pub(crate) fn record(
+    conn: &Connection,
+    pending: &Pending,
+    bindings: Option<i64>,
+    written: &mut Option<Option<i64>>,
+) -> Result<()> {
+    let now = match (pending.listed_through(), bindings) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     if *written == Some(now) {
         return Ok(());
     }
@@ -79,11 +88,15 @@ pub(crate) fn unwritten(
                 *listed.entry(contact).or_insert(last)
             }
         };
-        if seq <= last {
-            continue;
-        }
+        // A listed event is returned too: its identities may be among the bindings a crash lost.
+        let listed = seq <= last;
         let data = r.get_ref(2).db()?.as_str().map_err(|e| crate::corrupt("event", e))?;
-        page.events.extend(readable_event(seq, data).map(|ev| (ContactId(contact), seq, ev)));
+        page.events.extend(readable_event(seq, data).map(|event| Unwritten {
+            contact: ContactId(contact),
+            seq,
+            event,
+            listed,
+        }));
     }
     if looked_at < max {
         page.next = None;
@@ -129,8 +142,13 @@ mod tests {
         events.iter().map(|(c, s, _)| (c.0, *s)).collect()
     }
 
-    /// Every event to replay, read `max` of the log's events a page.
+    /// Every event to replay that no row lists, read `max` of the log's events a page.
     fn unwritten_by(w: &mut dyn Writer, max: usize) -> Vec<(ContactId, i64, Event)> {
+        replayed_by(w, max).into_iter().filter(|u| !u.listed).map(|u| (u.contact, u.seq, u.event)).collect()
+    }
+
+    /// Every event the replay reads, listed or not, `max` of the log's events a page.
+    fn replayed_by(w: &mut dyn Writer, max: usize) -> Vec<Unwritten> {
         let (mut all, mut after) = (Vec::new(), None);
         loop {
             let page = w.unwritten_events(after, max).unwrap();
@@ -224,5 +242,77 @@ mod tests {
         w.begin().unwrap();
         assert_eq!(seqs(&unwritten_by(&mut *w, 1)), [(1, 1)], "the rolled-back event was never stored");
         w.rollback().unwrap();
+    }
+
+    fn identity_rows(store: &crate::SqliteStore) -> i64 {
+        let conn = store.connect(true).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM identities", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Bindings kept for later: the writer and the readers find them (readers once committed), the table has them
+    /// only when written; until then the replay mark covers the events that made them, and a crash leaves those
+    /// events to replay, listed ones included; a merge or an erasure writes them first.
+    #[test]
+    fn kept_bindings_are_found_written_in_order_and_replayed_after_a_crash() {
+        use kairos_store::IdentityKind::{AnonymousId, Email};
+        let (_dir, store, ws) = store_with_workspace();
+        let (a, b) = (ContactId(1), ContactId(2));
+        let reader_finds = |value: &str| {
+            store.read_pool().with(|r| kairos_store::read::ContactReads::contact_by_identity(r, ws, AnonymousId, value))
+        };
+        {
+            let mut w = store.writer().unwrap();
+            w.begin().unwrap();
+            w.upsert_contacts(&[&Contact::new(a, ws, Timestamp(0)), &Contact::new(b, ws, Timestamp(0))]).unwrap();
+            insert(&mut *w, ws, a, 1);
+            w.commit().unwrap();
+            assert_eq!(mark(&store), None);
+
+            w.begin().unwrap();
+            w.bind_identity_later(ws, AnonymousId, "anon-b", b).unwrap();
+            insert(&mut *w, ws, b, 2);
+            w.bind_identity_later(ws, AnonymousId, "anon-a", a).unwrap();
+            insert(&mut *w, ws, a, 3);
+            // The rows are written at once here: only the bindings wait.
+            w.upsert_contacts(&[&Contact::new(a, ws, Timestamp(0)), &Contact::new(b, ws, Timestamp(0))]).unwrap();
+            assert_eq!(w.lookup_identity(ws, AnonymousId, "anon-a").unwrap(), Some(a), "the writer finds its own");
+            assert!(reader_finds("anon-a").unwrap().is_none(), "not committed yet");
+            w.commit().unwrap();
+            assert_eq!(w.identities_waiting(), 2);
+            assert_eq!(identity_rows(&store), 0);
+            assert_eq!(reader_finds("anon-a").unwrap().map(|c| c.id), Some(a), "a reader finds a kept binding");
+            assert_eq!(mark(&store), Some(1), "replayed from after the last event before the first kept binding");
+            w.begin().unwrap();
+            w.remove_identity(ws, AnonymousId, "anon-b").unwrap();
+            w.commit().unwrap();
+            assert!(reader_finds("anon-b").unwrap().is_none(), "a removed kept binding is gone for readers too");
+        }
+        // The crash: the kept bindings are gone with the writer; the events after the mark are replayed, the
+        // listed ones marked so.
+        let mut w = store.writer().unwrap();
+        w.begin().unwrap();
+        let replayed = replayed_by(&mut *w, 1_000);
+        assert_eq!(
+            replayed.iter().map(|u| (u.contact.0, u.seq, u.listed)).collect::<Vec<_>>(),
+            [(2, 2, true), (1, 3, true)]
+        );
+        assert!(w.lookup_identity(ws, AnonymousId, "anon-a").unwrap().is_none());
+        w.bind_identity_later(ws, Email, "b@example.com", b).unwrap();
+        w.bind_identity_later(ws, AnonymousId, "anon-a", a).unwrap();
+        w.write_identities().unwrap();
+        w.commit().unwrap();
+        assert_eq!(mark(&store), None);
+        assert_eq!((w.identities_waiting(), identity_rows(&store)), (0, 2));
+        assert_eq!(reader_finds("anon-a").unwrap().map(|c| c.id), Some(a), "from the table now");
+
+        // A merge writes the kept bindings before it; a rollback drops what was kept.
+        w.begin().unwrap();
+        w.bind_identity_later(ws, AnonymousId, "anon-a2", a).unwrap();
+        w.mark_merged(a, b, Timestamp(5)).unwrap();
+        assert_eq!(w.identities_waiting(), 0);
+        w.bind_identity_later(ws, AnonymousId, "anon-b2", b).unwrap();
+        w.rollback().unwrap();
+        assert_eq!((w.identities_waiting(), identity_rows(&store)), (0, 2));
+        assert!(reader_finds("anon-b2").unwrap().is_none());
     }
 }

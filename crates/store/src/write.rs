@@ -84,6 +84,27 @@ pub trait ContactWrites {
         false
     }
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()>;
+    /// [`Self::set_identity`] for a binding made while resolving an ingested event (logged with its contact in
+    /// this transaction): a store that writes contact rows later may keep it for a later transaction too
+    /// ([`Self::write_identities`]), finding it in its own look-ups and its readers' until then, and telling
+    /// [`Self::unwritten_events`] to replay from before it. Only called when [`Self::writes_contacts_later`].
+    fn bind_identity_later(
+        &mut self,
+        ws: WorkspaceId,
+        kind: IdentityKind,
+        value: &str,
+        contact: ContactId,
+    ) -> Result<()> {
+        self.set_identity(ws, kind, value, contact)
+    }
+    /// How many bindings [`Self::bind_identity_later`] keeps.
+    fn identities_waiting(&self) -> usize {
+        0
+    }
+    /// Writes every binding [`Self::bind_identity_later`] kept, inside the open transaction.
+    fn write_identities(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn remove_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Result<()>;
     /// Whether this store can leave contacts' rows for a later transaction to write ([`Self::write_later`]).
     /// False (the default): every changed contact is written by the transaction that changed it.
@@ -97,9 +118,10 @@ pub trait ContactWrites {
         let _ = contacts;
         Err(crate::StoreError::Corrupt("this store writes every changed contact at commit".into()))
     }
-    /// The customer events whose contact rows a stop left unwritten ([`Self::write_later`]), oldest first, each
-    /// with its contact and sequence, a page at a time: those after sequence `after` (None: from the first one
-    /// to replay), at most `max` of the log's events looked at. None by default.
+    /// The customer events whose contact rows a stop left unwritten ([`Self::write_later`]) or whose identity
+    /// bindings it may have lost ([`Self::bind_identity_later`]), oldest first, each with its contact and
+    /// sequence, a page at a time: those after sequence `after` (None: from the first one to replay), at most
+    /// `max` of the log's events looked at. None by default.
     fn unwritten_events(&mut self, after: Option<i64>, max: usize) -> Result<UnwrittenEvents> {
         let _ = (after, max);
         Ok(UnwrittenEvents::default())
@@ -116,10 +138,21 @@ pub trait ContactWrites {
 /// A page of [`ContactWrites::unwritten_events`].
 #[derive(Debug, Default)]
 pub struct UnwrittenEvents {
-    /// The events to replay, oldest first, each with its contact and sequence.
-    pub events: Vec<(ContactId, i64, Event)>,
+    /// The events to replay, oldest first.
+    pub events: Vec<Unwritten>,
     /// The sequence the next page continues after; None: this was the last page.
     pub next: Option<i64>,
+}
+
+/// One event of [`UnwrittenEvents`].
+#[derive(Debug)]
+pub struct Unwritten {
+    /// The contact the log names.
+    pub contact: ContactId,
+    pub seq: i64,
+    pub event: Event,
+    /// Its contact's row already lists it (took its profile changes): only its identity bindings may be missing.
+    pub listed: bool,
 }
 
 /// Segment definitions, memberships and size samples.
