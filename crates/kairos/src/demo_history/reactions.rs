@@ -141,6 +141,12 @@ impl History {
             }
         }
         self.seen_seq = newest;
+        // Who a contact is comes from its user id, which its row may not have written yet (it waits like a fold,
+        // ARCHITECTURE "Contact rows written later"): the rows of those not known yet are written first. Reading
+        // them raw lost a recipient's reactions now and then under load.
+        let unknown: Vec<kairos_domain::ContactId> =
+            sent.iter().map(|s| s.0).filter(|c| !self.who.contains_key(c)).collect();
+        self.engine.settle_contacts(ws, unknown).await?;
         // Oldest first, as they were sent: the reactions' randomness follows the history's order.
         for (contact, message, sent_at) in sent.into_iter().rev() {
             self.tally.emails += 1;
