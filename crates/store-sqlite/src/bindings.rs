@@ -22,6 +22,10 @@ use rusqlite::{Connection, params};
 
 use crate::Db;
 
+/// Binds an identity to a contact (a later binding of the same identity replaces it): kept ones and at once.
+pub(crate) const UPSERT_IDENTITY: &str = "INSERT INTO identities (workspace_id, kind, value, contact_id)
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id";
+
 /// (workspace, kind code, value): sorted, the order of `identities`' primary key.
 type Key = (i64, i64, String);
 
@@ -166,12 +170,7 @@ impl Bindings {
         };
         // In the table's key order: consecutive inserts land on the same pages.
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id",
-            )
-            .db()?;
+        let mut stmt = conn.prepare_cached(UPSERT_IDENTITY).db()?;
         for ((ws, kind, value), contact) in rows {
             stmt.execute(params![ws, kind, value, contact]).db()?;
         }

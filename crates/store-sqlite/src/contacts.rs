@@ -154,13 +154,7 @@ impl ContactWrites for SqliteWriter {
     }
 
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (workspace_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id",
-            )
-            .db()?;
+        let mut stmt = self.conn.prepare_cached(crate::bindings::UPSERT_IDENTITY).db()?;
         stmt.execute(params![ws.0, kind.code(), value, contact.0]).db()?;
         Ok(())
     }
