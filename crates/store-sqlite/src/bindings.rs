@@ -105,19 +105,18 @@ impl Bindings {
         Bindings { shared, txn: 1, bound: false, wrote: false, from: None, kept: 0, probe: (0, 0, String::new()) }
     }
 
-    fn probe(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> &Key {
+    fn fill_probe(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) {
         self.probe.0 = ws.0;
         self.probe.1 = kind.code();
         self.probe.2.clear();
         self.probe.2.push_str(value);
-        &self.probe
     }
 
     /// The contact a kept binding names, committed or not.
     pub(crate) fn get(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) -> Option<ContactId> {
-        let shared = self.shared.clone();
-        let map = shared.lock();
-        map.entries.get(self.probe(ws, kind, value)).filter(|e| !e.written).map(|e| ContactId(e.contact))
+        self.fill_probe(ws, kind, value);
+        let map = self.shared.lock();
+        map.entries.get(&self.probe).filter(|e| !e.written).map(|e| ContactId(e.contact))
     }
 
     /// Keeps a binding made while resolving an event sequenced after `last_seq`.
@@ -133,11 +132,10 @@ impl Bindings {
 
     /// The binding is removed (the table's row is deleted by the caller).
     pub(crate) fn remove(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str) {
-        let shared = self.shared.clone();
-        let mut map = shared.lock();
-        let key = self.probe(ws, kind, value);
-        if map.entries.get(key).is_some_and(|e| !e.written) {
-            map.entries.remove(key);
+        self.fill_probe(ws, kind, value);
+        let mut map = self.shared.lock();
+        if map.entries.get(&self.probe).is_some_and(|e| !e.written) {
+            map.entries.remove(&self.probe);
             self.kept -= 1;
         }
     }
