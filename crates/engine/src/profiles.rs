@@ -29,7 +29,16 @@ use crate::sharded::ShardedMap;
 /// changes packed profiles.
 pub const PROFILES_DECODED_MAX: usize = if cfg!(debug_assertions) { 8 } else { 262_144 };
 
-type Decoded = ShardedMap<ContactId, Contact, BuildHasherDefault<IdHash>>;
+/// Boxed: a profile is ~630 bytes, so a table holding them inline moved every one at each growth (the first
+/// 100 000 shoppers of the anchor workload: 10 % of the committer in `reserve_rehash` and the zeroing of its
+/// new tables, 2026-12-07) and at each move between generations; a box moves 8 bytes, and a generation's
+/// table sized at its bound up front costs ~4 MB.
+type Decoded = ShardedMap<ContactId, Box<Contact>, BuildHasherDefault<IdHash>>;
+
+/// A generation's table with room for its bound (half the decoded profiles), so it never grows.
+fn generation(decoded_max: usize) -> Decoded {
+    Decoded::with_capacity_and_hasher(decoded_max / 2 + 1, BuildHasherDefault::default())
+}
 
 /// Every live contact's profile.
 pub struct ProfileMap {
@@ -50,7 +59,7 @@ pub struct ProfileMap {
 fn pack_away(
     packed_slots: &mut IdSlots<Option<Box<[u8]>>>,
     scratch: &mut Vec<u8>,
-    profiles: impl IntoIterator<Item = (ContactId, Contact)>,
+    profiles: impl IntoIterator<Item = (ContactId, Box<Contact>)>,
 ) {
     for (id, c) in profiles {
         packed_slots.insert(id, Some(packed(&c, scratch)));
@@ -88,8 +97,8 @@ impl ProfileMap {
     /// Room for `n` packed profiles, so a large store's load does not grow the map step by step.
     pub fn with_capacity(n: usize) -> Self {
         ProfileMap {
-            hot: Decoded::default(),
-            warm: Decoded::default(),
+            hot: generation(PROFILES_DECODED_MAX),
+            warm: generation(PROFILES_DECODED_MAX),
             packed: IdSlots::with_capacity(n),
             decoded_max: PROFILES_DECODED_MAX,
             scratch: Vec::new(),
@@ -100,6 +109,8 @@ impl ProfileMap {
     /// The same with another bound on decoded profiles (tests turn generations with a few contacts).
     pub fn with_decoded_max(mut self, n: usize) -> Self {
         self.decoded_max = n.max(2);
+        self.hot = generation(self.decoded_max);
+        self.warm = generation(self.decoded_max);
         self
     }
 
@@ -142,7 +153,7 @@ impl ProfileMap {
 
     /// The profile when it is held decoded (no copy, nothing to decode).
     pub fn in_use(&self, id: &ContactId) -> Option<&Contact> {
-        self.hot.get(id).or_else(|| self.warm.get(id))
+        self.hot.get(id).or_else(|| self.warm.get(id)).map(|c| &**c)
     }
 
     /// The contact's workspace, without decoding a packed profile.
@@ -158,11 +169,11 @@ impl ProfileMap {
         if !self.hot.contains_key(id) {
             let c = match self.warm.remove(id) {
                 Some(c) => c,
-                None => decode(*id, &self.packed.remove(*id)??),
+                None => Box::new(decode(*id, &self.packed.remove(*id)??)),
             };
             self.hot.insert(*id, c);
         }
-        self.hot.get_mut(id)
+        self.hot.get_mut(id).map(|c| &mut **c)
     }
 
     /// Adds (or replaces) a profile in use.
@@ -170,7 +181,7 @@ impl ProfileMap {
         let id = c.id;
         self.warm.remove(&id);
         self.packed.remove(id);
-        self.hot.insert(id, c);
+        self.hot.insert(id, Box::new(c));
     }
 
     /// Adds a profile not in use now (a store's load): packed at once.
@@ -197,6 +208,7 @@ impl ProfileMap {
         self.hot
             .remove(id)
             .or_else(|| self.warm.remove(id))
+            .map(|c| *c)
             .or_else(|| self.packed.remove(*id).flatten().map(|b| decode(*id, &b)))
     }
 
@@ -219,7 +231,7 @@ impl ProfileMap {
 
     /// Calls `f` with every profile (packed ones decoded one at a time).
     pub fn for_each(&self, mut f: impl FnMut(&Contact)) {
-        self.hot.values().chain(self.warm.values()).for_each(&mut f);
+        self.hot.values().chain(self.warm.values()).for_each(|c| f(c));
         for (id, b) in self.packed_all() {
             f(&decode(id, b));
         }

@@ -142,6 +142,10 @@ impl ContactWrites for SqliteWriter {
         if let Some(c) = self.bindings.get(ws, kind, value) {
             return Ok(Some(c));
         }
+        // A new shopper's identities: no descent of the table (`crate::known`).
+        if !self.known.may_hold(ws, kind, value) {
+            return Ok(None);
+        }
         // Identity rows are not rewritten on merge: follow the (flattened) merge pointer instead.
         let mut stmt = self
             .conn
@@ -154,6 +158,7 @@ impl ContactWrites for SqliteWriter {
     }
 
     fn set_identity(&mut self, ws: WorkspaceId, kind: IdentityKind, value: &str, contact: ContactId) -> Result<()> {
+        self.known.add(ws, kind, value);
         let mut stmt = self.conn.prepare_cached(crate::bindings::UPSERT_IDENTITY).db()?;
         stmt.execute(params![ws.0, kind.code(), value, contact.0]).db()?;
         Ok(())
@@ -172,6 +177,7 @@ impl ContactWrites for SqliteWriter {
             None => self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).db()?,
         };
         self.last_seq = Some(last);
+        self.known.add(ws, kind, value);
         self.bindings.bind(ws, kind, value, contact, last);
         Ok(())
     }

@@ -32,6 +32,7 @@ mod event_keys;
 mod events;
 mod flows;
 mod gate;
+mod known;
 mod messages;
 mod migrations;
 mod pool;
@@ -79,6 +80,8 @@ pub struct SqliteStore {
     reads: ReadPool,
     /// Shared by this store's committer connections and its checkpointer (`gate.rs`).
     gate: Arc<gate::WriteGate>,
+    /// The identities this store may hold, shared by its writers (`known`); started with the first writer.
+    known: std::sync::Mutex<Option<Arc<known::Known>>>,
 }
 
 impl SqliteStore {
@@ -106,7 +109,7 @@ impl SqliteStore {
     fn open_file(path: PathBuf) -> Result<Self> {
         migrations::migrate(&mut connect(&path, false)?)?;
         let reads = ReadPool::new(path.clone(), READ_POOL_CONNECTIONS)?;
-        Ok(SqliteStore { path, reads, gate: Arc::default() })
+        Ok(SqliteStore { path, reads, gate: Arc::default(), known: Default::default() })
     }
 
     /// The folder holding the database file.
@@ -121,7 +124,15 @@ impl SqliteStore {
 
     /// The committer's connection.
     pub fn sqlite_writer(&self) -> Result<SqliteWriter> {
+        let known = {
+            let mut slot = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &*slot {
+                Some(k) => k.clone(),
+                None => slot.insert(known::start(&self.path)?).clone(),
+            }
+        };
         Ok(SqliteWriter {
+            known,
             conn: connect(&self.path, false)?,
             gate: self.gate.clone(),
             open: false,
@@ -226,6 +237,8 @@ pub struct SqliteWriter {
     pub(crate) replay_listed: std::collections::HashMap<i64, i64>,
     /// Identity bindings kept for a later commit (`bindings`).
     pub(crate) bindings: bindings::Bindings,
+    /// The identities the store may hold (`known`): this writer adds those it binds.
+    pub(crate) known: Arc<known::Known>,
     /// The last event sequence in use (None: not known; read from the log when needed).
     pub(crate) last_seq: Option<i64>,
     /// The database's WAL file, flushed by [`Writer::durable_later`]'s answer.
