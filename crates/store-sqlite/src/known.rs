@@ -1,7 +1,7 @@
 //! Which identities the store may hold, so the committer's look-up of a new one skips the table (issue 17,
 //! item 2): a shopper's first event claims two or three identities nobody has bound yet, and each miss was a
 //! descent of `identities`' B-tree (three quarters of it fetching pages), 16 % of the committer while the
-//! anchor workload's shoppers arrive (profile 2026-12-07; ARCHITECTURE "Identities known to the committer").
+//! anchor workload's shoppers arrive (profile 2026-12-07; ARCHITECTURE "New shoppers cheaper").
 //!
 //! A Bloom filter over (workspace, kind, value), shared by every writer of one store: "absent" is certain,
 //! "present" may be wrong (then the table answers, as before). It is complete once its background scan of the
