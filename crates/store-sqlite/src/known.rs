@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kairos_domain::WorkspaceId;
 use kairos_store::IdentityKind;
 
-/// Keys the filter is sized for at least (bits: [`KNOWN_BITS_PER_KEY`] each, ~1.5 MB).
+/// Keys the filter is sized for at least ([`KNOWN_BITS_PER_KEY`] bits each, rounded up to a power of two: 2 MB).
 const KNOWN_KEYS_MIN: u64 = 1 << 20;
 /// Identities expected per contact when sizing (an anonymous id or two, a user id, an email, a phone).
 const KNOWN_KEYS_PER_CONTACT: u64 = 4;
