@@ -6,8 +6,9 @@
 //! A Bloom filter over (workspace, kind, value), shared by every writer of one store: "absent" is certain,
 //! "present" may be wrong (then the table answers, as before). It is complete once its background scan of the
 //! table ends; until then every look-up goes to the table. Completeness rests on two facts:
-//! - every writer of this store adds each identity it binds ([`Known::add`]) from before the scan's read
-//!   transaction starts, so a binding is either in the scan's snapshot or added by its writer;
+//! - every writer of this store adds each identity it binds ([`Known::add`]) from before the scan's first read
+//!   transaction starts, so a binding is either found by the scan (which pages by key, a key never changes) or
+//!   added by its writer;
 //! - on SQLite only this process's writers bind identities while it runs (one committer; the other connections
 //!   write workspaces and users; `kairos migrate` copies into a store no server runs on).
 //!
@@ -31,6 +32,8 @@ const KNOWN_BITS_PER_KEY: u64 = 12;
 const KNOWN_PROBES: u64 = 4;
 /// Past this many times the keys it was sized for, the filter answers "present" always (the table decides).
 const KNOWN_OVERFLOW_FACTOR: u64 = 2;
+/// Rows the scan reads per read transaction (a few milliseconds each: the WAL can restart between pages).
+const KNOWN_SCAN_PAGE_ROWS: i64 = 20_000;
 /// Rows scanned between the scan's progress lines in the log.
 const KNOWN_SCAN_LOG_EVERY: u64 = 1_000_000;
 
@@ -113,7 +116,7 @@ pub(crate) fn start(path: &std::path::Path) -> kairos_store::Result<Arc<Known>> 
     let filling = known.clone();
     std::thread::Builder::new()
         .name("kairos-identities".into())
-        .spawn(move || match fill(&conn, &filling) {
+        .spawn(move || match fill(&conn, &filling, KNOWN_SCAN_PAGE_ROWS) {
             Ok(n) => {
                 filling.complete.store(true, Ordering::Release);
                 tracing::debug!(identities = n, "identity filter complete");
@@ -125,24 +128,46 @@ pub(crate) fn start(path: &std::path::Path) -> kairos_store::Result<Arc<Known>> 
     Ok(known)
 }
 
-/// Adds every row of `identities` (one statement: one snapshot, taken after the writers began adding).
-fn fill(conn: &rusqlite::Connection, known: &Known) -> kairos_store::Result<u64> {
+/// Adds every row of `identities`, in pages by key. Each page is its own read transaction, so a large store's
+/// scan does not keep the checkpointer from restarting the WAL while the load runs beside it. Paging is as
+/// complete as one snapshot: a row bound before the filter existed keeps its key (the primary key never
+/// changes), so the page whose range holds it finds it; a row bound since is added by its writer.
+fn fill(conn: &rusqlite::Connection, known: &Known, page: i64) -> kairos_store::Result<u64> {
     use crate::Db;
-    let mut stmt = conn.prepare("SELECT workspace_id, kind, value FROM identities").db()?;
-    let mut rows = stmt.query([]).db()?;
+    let mut first = conn
+        .prepare("SELECT workspace_id, kind, value FROM identities ORDER BY workspace_id, kind, value LIMIT ?1")
+        .db()?;
+    let mut next = conn
+        .prepare(
+            "SELECT workspace_id, kind, value FROM identities WHERE (workspace_id, kind, value) > (?1, ?2, ?3) \
+             ORDER BY workspace_id, kind, value LIMIT ?4",
+        )
+        .db()?;
     let mut n = 0u64;
-    while let Some(r) = rows.next().db()? {
-        let (ws, code, value): (i64, i64, String) = (r.get(0).db()?, r.get(1).db()?, r.get(2).db()?);
-        // A kind this build does not know is never looked up.
-        if let Some(kind) = IdentityKind::from_code(code) {
-            known.add(WorkspaceId(ws), kind, &value);
+    let mut last: Option<(i64, i64, String)> = None;
+    loop {
+        let mut rows = match &last {
+            None => first.query([page]).db()?,
+            Some((ws, code, value)) => next.query(rusqlite::params![ws, code, value, page]).db()?,
+        };
+        let mut in_page = 0i64;
+        while let Some(r) = rows.next().db()? {
+            let (ws, code, value): (i64, i64, String) = (r.get(0).db()?, r.get(1).db()?, r.get(2).db()?);
+            // A kind this build does not know is never looked up.
+            if let Some(kind) = IdentityKind::from_code(code) {
+                known.add(WorkspaceId(ws), kind, &value);
+            }
+            last = Some((ws, code, value));
+            in_page += 1;
+            n += 1;
+            if n.is_multiple_of(KNOWN_SCAN_LOG_EVERY) {
+                tracing::debug!(identities = n, "identity filter filling");
+            }
         }
-        n += 1;
-        if n.is_multiple_of(KNOWN_SCAN_LOG_EVERY) {
-            tracing::debug!(identities = n, "identity filter filling");
+        if in_page < page {
+            return Ok(n);
         }
     }
-    Ok(n)
 }
 
 #[cfg(test)]
@@ -226,5 +251,35 @@ mod tests {
             k.add_hash(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
         assert!(k.may_hold(ws, IdentityKind::Email, "never@added"));
+    }
+
+    #[test]
+    fn the_scan_pages_through_every_row_across_workspaces_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = crate::connect(&store.path, false).unwrap();
+        let kinds = [IdentityKind::Email, IdentityKind::UserId, IdentityKind::AnonymousId];
+        let mut bound = Vec::new();
+        for ws in 1..=3 {
+            for kind in kinds {
+                for value in ["a", "a\u{0}b", "zz", "\u{e9}t\u{e9}"] {
+                    conn.execute(
+                        "INSERT INTO identities (workspace_id, kind, value, contact_id) VALUES (?1, ?2, ?3, 1)",
+                        rusqlite::params![ws, kind.code(), value],
+                    )
+                    .unwrap();
+                    bound.push((WorkspaceId(ws), kind, value));
+                }
+            }
+        }
+        // Pages that end inside a key's run, at a workspace's end, and exactly at the table's end (36 rows).
+        for page in [1, 5, 12, 36, 1000] {
+            let k = Known::sized(0);
+            assert_eq!(fill(&conn, &k, page).unwrap(), bound.len() as u64, "page {page}");
+            k.complete.store(true, Ordering::Release);
+            for (ws, kind, value) in &bound {
+                assert!(k.may_hold(*ws, *kind, value), "page {page}: {ws:?} {kind:?} {value:?} missed");
+            }
+        }
     }
 }
