@@ -1,7 +1,7 @@
 //! What a benchmark reports besides throughput and latency: acknowledged events per 10-second window (so decay
-//! as the store grows is visible) with the committer's CPU time per event in each (on a shared machine whose
-//! speed swings, the cost of an event shows the store's growth apart from the machine's), bytes on disk, and
-//! the process's peak resident memory.
+//! as the store grows is visible) with the committer's CPU time per event in each (the engine's own cost of an
+//! event, without the load generator and the waits; on a shared virtual machine it also swings with the host),
+//! bytes on disk, and the process's peak resident memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
