@@ -86,9 +86,11 @@ pub fn committer_cpu_ns() -> Option<u64> {
         if comm.trim_end() != COMMITTER_COMM {
             continue;
         }
-        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-        let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
-        total = Some(total.unwrap_or(0) + ns);
+        // A thread that ended since the listing is skipped, not the whole reading.
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        if let Some(ns) = stat.split_whitespace().next().and_then(|s| s.parse::<u64>().ok()) {
+            total = Some(total.unwrap_or(0) + ns);
+        }
     }
     total
 }

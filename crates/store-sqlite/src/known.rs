@@ -134,22 +134,17 @@ pub(crate) fn start(path: &std::path::Path) -> kairos_store::Result<Arc<Known>> 
 /// changes), so the page whose range holds it finds it; a row bound since is added by its writer.
 fn fill(conn: &rusqlite::Connection, known: &Known, page: i64) -> kairos_store::Result<u64> {
     use crate::Db;
-    let mut first = conn
-        .prepare("SELECT workspace_id, kind, value FROM identities ORDER BY workspace_id, kind, value LIMIT ?1")
-        .db()?;
-    let mut next = conn
+    let mut stmt = conn
         .prepare(
             "SELECT workspace_id, kind, value FROM identities WHERE (workspace_id, kind, value) > (?1, ?2, ?3) \
              ORDER BY workspace_id, kind, value LIMIT ?4",
         )
         .db()?;
     let mut n = 0u64;
-    let mut last: Option<(i64, i64, String)> = None;
+    // Below every key: workspace and kind codes are positive.
+    let mut last: (i64, i64, String) = (i64::MIN, i64::MIN, String::new());
     loop {
-        let mut rows = match &last {
-            None => first.query([page]).db()?,
-            Some((ws, code, value)) => next.query(rusqlite::params![ws, code, value, page]).db()?,
-        };
+        let mut rows = stmt.query(rusqlite::params![last.0, last.1, last.2, page]).db()?;
         let mut in_page = 0i64;
         while let Some(r) = rows.next().db()? {
             let (ws, code, value): (i64, i64, String) = (r.get(0).db()?, r.get(1).db()?, r.get(2).db()?);
@@ -157,7 +152,7 @@ fn fill(conn: &rusqlite::Connection, known: &Known, page: i64) -> kairos_store::
             if let Some(kind) = IdentityKind::from_code(code) {
                 known.add(WorkspaceId(ws), kind, &value);
             }
-            last = Some((ws, code, value));
+            last = (ws, code, value);
             in_page += 1;
             n += 1;
             if n.is_multiple_of(KNOWN_SCAN_LOG_EVERY) {
